@@ -1,0 +1,103 @@
+# featd — plain Makefile (pkg-config), in the manner of redis' src/Makefile.
+#
+#   make               build featd, featd-cli, libfeatd (into build/)
+#   make deps          install the Debian packages we need (idempotent)
+#   make run           deps + build + run the daemon on the example data
+#   make test          deps + build + unit and end-to-end suites
+#   make test SANITIZE=1   the same under ASan+UBSan (objects in build/san/)
+#   make WERROR=1      warnings are errors (CI)
+#   make clean
+
+CC      ?= cc
+PKGS    := libevent libevent_pthreads hiredis libprotobuf-c jansson libzstd liblz4 libbrotlidec zlib
+BUILD   ?= build
+ifeq ($(SANITIZE),1)
+BUILD   := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+OPT     ?= -O2 -g
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wformat=2 -Wundef -Wno-unused-parameter -Wvla
+ifeq ($(WERROR),1)
+WARN    += -Werror
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lsnappy -lpthread -lm
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(SANFLAGS) $(PKG_CFLAGS) \
+           -I$(BUILD)/gen -Iserver -Iclient -MMD -MP
+LDFLAGS += $(SANFLAGS)
+
+GEN_C   := $(BUILD)/gen/featd.pb-c.c
+GEN_H   := $(BUILD)/gen/featd.pb-c.h
+SERVER_SRCS := $(filter-out server/main.c,$(wildcard server/*.c server/parquet/*.c))
+SERVER_OBJS := $(SERVER_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/featd.pb-c.o
+CLIENT_SRCS := client/featd_client.c
+CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/featd.pb-c.o
+CLI_SRCS    := $(wildcard client/cli*.c)
+CLI_OBJS    := $(CLI_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS   := $(wildcard tests/unit/check_*.c)
+UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+E2E_SRCS    := $(wildcard tests/e2e/e2e_*.c)
+E2E_BINS    := $(E2E_SRCS:tests/e2e/%.c=$(BUILD)/tests/%)
+E2E_HARNESS := $(BUILD)/tests/e2e/harness.o
+
+BINS := $(BUILD)/featd $(BUILD)/featd-cli $(BUILD)/libfeatd.a
+EXTRA_BINS :=
+
+.PHONY: all deps run test unit e2e clean proto
+all: $(BINS)
+
+proto: $(GEN_C)
+$(GEN_C) $(GEN_H): proto/featd.proto
+	@mkdir -p $(BUILD)/gen
+	protoc-c --proto_path=proto --c_out=$(BUILD)/gen proto/featd.proto
+
+# Everything compiled depends on the generated header existing.
+$(SERVER_OBJS) $(CLIENT_OBJS) $(CLI_OBJS) $(BUILD)/server/main.o: | $(GEN_H)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+$(BUILD)/gen/featd.pb-c.o: $(GEN_C)
+	$(CC) $(filter-out -W%,$(CFLAGS)) -w -c -o $@ $<
+
+$(BUILD)/libfeatd-server.a: $(SERVER_OBJS)
+	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libfeatd.a: $(CLIENT_OBJS)
+	@rm -f $@; ar rcs $@ $^
+
+$(BUILD)/featd: $(BUILD)/server/main.o $(BUILD)/libfeatd-server.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(BUILD)/featd-cli: $(CLI_OBJS) $(BUILD)/libfeatd.a $(BUILD)/libfeatd-server.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/check_%: $(BUILD)/tests/unit/check_%.o $(BUILD)/libfeatd-server.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+$(BUILD)/tests/e2e_%: $(BUILD)/tests/e2e/e2e_%.o $(E2E_HARNESS) $(BUILD)/libfeatd.a $(BUILD)/libfeatd-server.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
+$(UNIT_BINS:%=%.o) $(BUILD)/tests/unit/%.o $(BUILD)/tests/e2e/%.o: | $(GEN_H)
+
+deps:
+	@scripts/deps.sh
+
+unit: $(UNIT_BINS)
+	@scripts/run-tests.sh unit $(BUILD) $(UNIT_BINS)
+e2e: $(BINS) $(E2E_BINS)
+	@scripts/run-tests.sh e2e $(BUILD) $(E2E_BINS)
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(E2E_BINS) $(EXTRA_BINS)
+	@scripts/run-tests.sh all $(BUILD) $(UNIT_BINS) $(E2E_BINS)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run-example.sh $(BUILD)
+
+clean:
+	rm -rf build
+
+# Feature areas add their own targets (fuzz, bench, container-test) here.
+-include mk/*.mk
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
