@@ -1,0 +1,55 @@
+/*
+ * harness.h — end-to-end test harness: start a real redis-server and a real
+ * featd on free loopback ports, stop/pause/restart them, write temp files.
+ * Binaries are found through $FEATD_BUILD_DIR (default "build").
+ */
+#ifndef FEATD_HARNESS_H
+#define FEATD_HARNESS_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct h_redis {
+    pid_t pid;
+    int port;
+    char dir[256];          /* private temp dir (dump files, logs) */
+};
+
+struct h_featd {
+    pid_t pid;
+    int port;               /* serving port */
+    int admin_port;
+    char dir[256];          /* temp dir holding config.json and featd.log */
+    char config_path[300];
+    char log_path[300];
+};
+
+/* A free loopback TCP port (bind to 0, read it back, close). */
+int h_free_port(void);
+/* mkdtemp under $TMPDIR or /tmp; path written into out (cap 256). */
+void h_tempdir(char *out, const char *tag);
+
+/* Start redis-server on a free port with --enable-debug-command local, no
+ * persistence; waits until it answers PING. Aborts the test on failure. */
+void h_redis_start(struct h_redis *r);
+/* Restart on the same port (after h_redis_stop). */
+void h_redis_restart(struct h_redis *r);
+void h_redis_stop(struct h_redis *r);            /* SIGTERM + wait */
+void h_redis_pause(struct h_redis *r);           /* SIGSTOP */
+void h_redis_resume(struct h_redis *r);          /* SIGCONT */
+/* Run one command on it through a blocking hiredis connection; returns the
+ * reply's integer/str length semantics are up to the caller: returns NULL on
+ * connection error. Caller frees with freeReplyObject. */
+void *h_redis_cmd(const struct h_redis *r, const char *fmt, ...);
+
+/* Write config JSON (a printf format; use h_featd_config_json to build the
+ * server/redis parts) and start featd on it; waits until the serving port
+ * accepts. extra_args may be NULL. */
+void h_featd_start(struct h_featd *f, const char *config_json);
+void h_featd_stop(struct h_featd *f);            /* SIGTERM + wait, expects exit 0 */
+int  h_featd_signal_wait(struct h_featd *f, int sig); /* send sig, wait, return exit status */
+
+/* The path of a binary in the build dir ("featd", "featd-cli"). */
+const char *h_bin(const char *name);
+
+#endif
