@@ -1,0 +1,149 @@
+/*
+ * log.c — leveled one-line logging (see log.h). Text lines look like
+ *   2026-11-21T10:00:00.123Z INFO  [worker] message
+ * JSON lines like
+ *   {"ts":"2026-11-21T10:00:00.123Z","level":"info","component":"worker","msg":"..."}
+ */
+#include "log.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+volatile int log_current_level = LOG_INFO;
+static bool log_json;
+
+static const char *const log_names[] = { "error", "warn", "info", "debug" };
+
+void log_init(int level, bool json)
+{
+    log_current_level = level;
+    log_json = json;
+}
+
+void log_set_level(int level)
+{
+    log_current_level = level;
+}
+
+int log_level_parse(const char *s)
+{
+    for (size_t i = 0; i < FEATD_ARRAY_LEN(log_names); i++) {
+        if (s && strcmp(s, log_names[i]) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+const char *log_level_name(int level)
+{
+    if (level < 0 || level >= (int)FEATD_ARRAY_LEN(log_names)) {
+        return "?";
+    }
+    return log_names[level];
+}
+
+int log_open_file(const char *path)
+{
+    if (path == NULL) {
+        return FEATD_OK;
+    }
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return FEATD_ERR;
+    }
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    return FEATD_OK;
+}
+
+/* Appends s to buf at *pos as the inside of a JSON string. */
+static void log_json_escape(char *buf, size_t cap, size_t *pos, const char *s)
+{
+    for (; *s && *pos + 7 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            buf[(*pos)++] = '\\';
+            buf[(*pos)++] = (char)c;
+        } else if (c < 0x20) {
+            *pos += (size_t)snprintf(buf + *pos, cap - *pos, "\\u%04x", c);
+        } else {
+            buf[(*pos)++] = (char)c;
+        }
+    }
+}
+
+static void log_emit(int level, const char *component, const char *conn, const char *msg)
+{
+    char line[4096];
+    char ts[40];
+    struct timeval tv;
+    struct tm tm;
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(ts + n, sizeof(ts) - n, ".%03dZ", (int)(tv.tv_usec / 1000));
+
+    size_t pos = 0;
+    if (log_json) {
+        pos += (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"",
+                                ts, log_level_name(level));
+        log_json_escape(line, sizeof(line), &pos, component);
+        if (conn) {
+            pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\",\"conn\":\"");
+            log_json_escape(line, sizeof(line), &pos, conn);
+        }
+        pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\",\"msg\":\"");
+        log_json_escape(line, sizeof(line), &pos, msg);
+        pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\"}\n");
+    } else {
+        char upper[8];
+        const char *nm = log_level_name(level);
+        size_t i = 0;
+        for (; nm[i] && i < sizeof(upper) - 1; i++) {
+            upper[i] = (char)(nm[i] - 32);
+        }
+        upper[i] = '\0';
+        pos = (size_t)snprintf(line, sizeof(line), "%s %-5s [%s]%s%s %s\n", ts, upper, component,
+                               conn ? " " : "", conn ? conn : "", msg);
+    }
+    if (pos >= sizeof(line)) {
+        pos = sizeof(line) - 1;
+        line[pos - 1] = '\n';
+    }
+    ssize_t w = write(STDERR_FILENO, line, pos);
+    (void)w;
+}
+
+void log_write(int level, const char *component, const char *fmt, ...)
+{
+    char msg[3072];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    log_emit(level, component, NULL, msg);
+}
+
+void log_write_conn(int level, unsigned long long conn_id, const char *peer, const char *fmt, ...)
+{
+    char msg[3072];
+    char id[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    snprintf(id, sizeof(id), "conn=%llu peer=%s", conn_id, peer ? peer : "?");
+    log_emit(level, "conn", id, msg);
+}
+
+void log_safe(const char *msg)
+{
+    ssize_t w = write(STDERR_FILENO, msg, strlen(msg));
+    (void)w;
+}

@@ -1,0 +1,91 @@
+/*
+ * metrics.h — counters and latency histograms, defined once in X-macro lists.
+ * Each worker owns one struct metrics and is its only writer (plain relaxed
+ * atomic stores, no locks, no lock prefix on the request path); readers (admin,
+ * ServerInfo) sum all workers with metrics_sum(). Names are snake_case with
+ * units (STYLE.md §3).
+ */
+#ifndef FEATD_METRICS_H
+#define FEATD_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* ACTION(name, help) — monotonically increasing counters, per worker. */
+#define METRICS_COUNTERS(ACTION) \
+    ACTION(connections_accepted_total, "Client connections accepted") \
+    ACTION(connections_rejected_total, "Client connections refused because max_connections was reached") \
+    ACTION(connections_closed_total, "Client connections closed (any reason)") \
+    ACTION(frames_too_large_total, "Frames above max_frame_bytes (connection closed)") \
+    ACTION(decode_errors_total, "Frames that did not decode as a Request (connection closed)") \
+    ACTION(output_limit_pauses_total, "Times reading a connection paused because its output did not drain") \
+    ACTION(frames_per_event_yields_total, "Times a connection yielded after the per-event frame cap") \
+    ACTION(inflight_limit_hits_total, "Requests refused because max_inflight_requests was reached") \
+    ACTION(redis_commands_total, "Redis commands sent by the lookup path") \
+    ACTION(redis_errors_total, "Redis errors (error replies, disconnects, failed connects)") \
+    ACTION(redis_reconnects_total, "Redis (re)connections established by workers") \
+    ACTION(generation_retries_total, "Lookups re-read because a view's generation flipped meanwhile") \
+    ACTION(rows_corrupt_total, "Online rows that failed to decode (reported as INVALID)") \
+    ACTION(entities_requested_total, "Entity rows requested in GetOnlineFeatures") \
+    ACTION(keys_fetched_total, "Row keys fetched from Redis (after dedupe)")
+
+/* Request types and error codes index the request counter matrix. */
+enum metrics_req_type {
+    MREQ_GET = 0,
+    MREQ_PING,
+    MREQ_LIST_VIEWS,
+    MREQ_SERVER_INFO,
+    MREQ_HTTP_GET,      /* JSON lookup on the admin port */
+    MREQ__COUNT
+};
+#define METRICS_CODES 6             /* featd.v1.ErrorCode OK..INTERNAL */
+#define METRICS_STATUSES 5          /* featd.v1.FieldStatus INVALID..OUTSIDE_MAX_AGE */
+
+/* Latency histogram buckets: upper bounds in µs; the last bucket is +Inf. */
+#define METRICS_BUCKETS(ACTION) \
+    ACTION(50) ACTION(100) ACTION(200) ACTION(300) ACTION(500) ACTION(750) \
+    ACTION(1000) ACTION(2000) ACTION(5000) ACTION(10000) ACTION(25000) \
+    ACTION(50000) ACTION(100000) ACTION(250000) ACTION(1000000)
+#define METRICS_BUCKET_COUNT_(x) +1
+#define METRICS_NBUCKETS (0 METRICS_BUCKETS(METRICS_BUCKET_COUNT_) + 1)
+
+extern const uint64_t metrics_bucket_bounds[METRICS_NBUCKETS - 1];
+extern const char *const metrics_req_type_names[MREQ__COUNT];
+extern const char *const metrics_code_names[METRICS_CODES];
+extern const char *const metrics_status_names[METRICS_STATUSES];
+
+struct metrics_hist {
+    _Atomic uint64_t buckets[METRICS_NBUCKETS];  /* non-cumulative counts */
+    _Atomic uint64_t sum_us;
+    _Atomic uint64_t count;
+};
+
+#define METRICS_FIELD_(name, help) _Atomic uint64_t name;
+struct metrics {
+    METRICS_COUNTERS(METRICS_FIELD_)
+    _Atomic uint64_t requests[MREQ__COUNT][METRICS_CODES];
+    _Atomic uint64_t value_statuses[METRICS_STATUSES];
+    _Atomic uint64_t inflight;          /* gauge: requests waiting on Redis */
+    _Atomic uint64_t redis_connected;   /* gauge: 1 when this worker's link is up */
+    struct metrics_hist request_latency;
+    struct metrics_hist redis_latency;
+};
+#undef METRICS_FIELD_
+
+/* Single-writer increment: plain load + store (no lock prefix). */
+#define METRICS_ADD(field, n) atomic_store_explicit(&(field), \
+    atomic_load_explicit(&(field), memory_order_relaxed) + (n), memory_order_relaxed)
+#define METRICS_INC(field) METRICS_ADD(field, 1)
+#define METRICS_SET(field, v) atomic_store_explicit(&(field), (v), memory_order_relaxed)
+#define METRICS_GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
+
+void metrics_observe(struct metrics_hist *h, uint64_t us);
+/* Adds every field of src into dst (dst is a plain snapshot, not shared). */
+void metrics_sum(struct metrics *dst, const struct metrics *src);
+/* Approximate quantile (0..1) from a histogram: the bucket upper bound. */
+uint64_t metrics_hist_quantile(const struct metrics_hist *h, double q);
+
+/* Process-wide gauges (written by any thread with atomic add). */
+extern _Atomic int64_t metrics_connections_open;
+
+#endif
