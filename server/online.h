@@ -46,6 +46,7 @@
 #define ONLINE_ROW_HEADER 17
 #define ONLINE_NO_CREATED_TS INT64_MIN
 #define ONLINE_MAX_LIST 1000000u    /* elements per list value */
+#define ONLINE_TTL_GRACE_MIN_S 3600 /* storage grace is max(ttl_seconds, this) */
 
 /* One join-key value (type is the join key's type: FT_INT64 or FT_STRING). */
 struct online_key {
@@ -87,7 +88,11 @@ int online_current_key(struct fbuf *out, const char *key_prefix,
                        const struct cfg_view *v) FEATD_MUSTCHECK;
 int online_meta_key(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
                     const char *suffix) FEATD_MUSTCHECK;   /* "P:v1:V:F:<suffix>" */
+int online_lease_key(struct fbuf *out, const char *key_prefix,
+                     const struct cfg_view *v) FEATD_MUSTCHECK;   /* "P:v1:V:lease" */
 
+/* Grace added to the ttl for the storage expiry: max(ttl_seconds,
+ * ONLINE_TTL_GRACE_MIN_S), 0 when ttl_seconds is 0 (no expiry). */
 int64_t online_ttl_grace(int64_t ttl_seconds);
 /* Absolute expiry in ms since the epoch, or 0 for none. */
 int64_t online_expire_at_ms(const struct cfg_view *v, int64_t event_ts_us);
