@@ -151,4 +151,27 @@ bool config_type_is_list(enum featd_type t);
 /* "host:port" -> host (malloc'd) and port. FEATD_ERR on bad form or port. */
 int config_parse_hostport(const char *s, char **host, int *port) FEATD_MUSTCHECK;
 
+/* ---- additions (table-driven extras over the server/redis keys) ---- */
+
+struct fbuf;
+
+/*
+ * Reload check: compares the keys that cannot change without a restart
+ * (workers, listen addresses, redis.*, data_dir, ...). Returns how many
+ * differ and writes one line per key into out
+ * ("$.server.workers: changed from 2 to 4; needs a restart (running value
+ * kept)"; passwords masked). Callers keep the running values of those keys.
+ */
+int config_restart_needed(const struct featd_config *running, const struct featd_config *next,
+                          char *out, size_t outlen);
+
+/* The effective server and redis settings as one compact JSON object
+ * {"server":{...},"redis":{...}}, password masked; malloc'd (free()), NULL
+ * on OOM. For the admin port and --check-config output. */
+char *config_settings_json(const struct featd_config *cfg);
+
+/* Appends the markdown reference table of every server/redis key (type,
+ * default, range, reloadable, env, meaning); docs/config.md embeds it. */
+int config_keys_markdown(struct fbuf *out) FEATD_MUSTCHECK;
+
 #endif
