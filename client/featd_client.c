@@ -1,0 +1,1883 @@
+/*
+ * featd_client.c — libfeatd: framing, blocking/pipelined I/O with per-call
+ * timeouts, request builders and response helpers (see featd_client.h).
+ *
+ * The socket is non-blocking for its whole life; every blocking call runs a
+ * poll() loop against one deadline. Output and input each have a buffer:
+ *
+ *   featd_queue ──► out[] ──► pump() ──► socket ──► pump() ──► in[] ──► featd_recv
+ *
+ * pump() writes queued output and, at the same time, reads whatever the
+ * server sends (bounded by IN_SOFT_CAP), so a client that pipelines more
+ * requests than the socket buffers hold cannot deadlock with a server that
+ * stops reading until its answers drain. Only libc and protobuf-c are used.
+ */
+#include "featd_client.h"
+
+#include <errno.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+#define READ_CHUNK (64u * 1024u)
+#define IN_SOFT_CAP (256u * 1024u * 1024u)  /* unread input kept while writing */
+
+struct featd_client {
+    int fd;
+    int timeout_ms;             /* per blocking call; 0 = none */
+    uint32_t max_frame;         /* largest response frame accepted */
+    uint64_t next_id;
+    char peer[300];             /* "host:port" for messages */
+
+    uint8_t *out;               /* queued output: out[out_off .. out_len) */
+    size_t out_off, out_len, out_cap;
+    uint8_t *in;                /* received input: in[in_off .. in_len) */
+    size_t in_off, in_len, in_cap;
+
+    bool eof;                   /* the server closed its side */
+    int read_errno;             /* a read failed (0 = no) */
+    bool rdead;                 /* reading side unusable (EOF, error, bad frame) */
+    bool wdead;                 /* writing side unusable (write error) */
+    enum featd_error rdead_code, wdead_code;
+    char rdead_msg[512];        /* why, repeated by every later call */
+    char wdead_msg[512];
+
+    enum featd_error errcode;
+    int server_code;            /* ErrorCode after FEATD_E_SERVER, else -1 */
+    char errmsg[512];
+};
+
+/* ---- errors ---- */
+
+static void seterr(struct featd_client *c, enum featd_error code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void seterr(struct featd_client *c, enum featd_error code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
+    va_end(ap);
+    c->errcode = code;
+    c->server_code = -1;
+}
+
+static void clear_err(struct featd_client *c)
+{
+    c->errmsg[0] = '\0';
+    c->errcode = FEATD_E_NONE;
+    c->server_code = -1;
+}
+
+/* Marks a side of the connection dead and keeps the reason for later calls. */
+static void kill_read(struct featd_client *c)
+{
+    c->rdead = true;
+    c->rdead_code = c->errcode;
+    snprintf(c->rdead_msg, sizeof c->rdead_msg, "%s", c->errmsg);
+}
+
+static void kill_write(struct featd_client *c)
+{
+    c->wdead = true;
+    c->wdead_code = c->errcode;
+    snprintf(c->wdead_msg, sizeof c->wdead_msg, "%s", c->errmsg);
+    c->out_off = c->out_len = 0;    /* undeliverable */
+}
+
+static int fail_dead(struct featd_client *c, bool reading)
+{
+    if (reading || !c->wdead) {
+        seterr(c, c->rdead_code, "%s", c->rdead_msg);
+    } else {
+        seterr(c, c->wdead_code, "%s", c->wdead_msg);
+    }
+    return FEATD_ERR;
+}
+
+/* ---- time ---- */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* -1 = no deadline. */
+static int64_t deadline_of(const struct featd_client *c)
+{
+    return c->timeout_ms > 0 ? mono_ms() + c->timeout_ms : -1;
+}
+
+/* poll() timeout left until deadline: -1 = infinite, 0 = expired. */
+static int remaining_ms(int64_t deadline)
+{
+    if (deadline < 0) {
+        return -1;
+    }
+    int64_t r = deadline - mono_ms();
+    if (r <= 0) {
+        return 0;
+    }
+    return r > INT32_MAX ? INT32_MAX : (int)r;
+}
+
+/* ---- connection ---- */
+
+struct featd_client *featd_connect(const char *host, int port, int timeout_ms,
+                                   char *err, size_t errlen)
+{
+    char dummy[8];
+    if (err == NULL || errlen == 0) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    err[0] = '\0';
+    if (host == NULL || host[0] == '\0') {
+        host = "127.0.0.1";
+    }
+    if (port < 1 || port > 65535) {
+        snprintf(err, errlen, "connect to %s: invalid port %d (expected 1..65535)", host, port);
+        return NULL;
+    }
+    if (timeout_ms < 0) {
+        timeout_ms = 0;
+    }
+    char peer[300];
+    if (strchr(host, ':') != NULL) {
+        snprintf(peer, sizeof peer, "[%.255s]:%d", host, port);
+    } else {
+        snprintf(peer, sizeof peer, "%.255s:%d", host, port);
+    }
+
+    char portstr[16];
+    snprintf(portstr, sizeof portstr, "%d", port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    struct addrinfo *res = NULL;
+    int gerr = getaddrinfo(host, portstr, &hints, &res);
+    if (gerr != 0) {
+        snprintf(err, errlen, "connect to %s: cannot resolve host: %s", peer,
+                 gai_strerror(gerr));
+        return NULL;
+    }
+
+    int64_t deadline = timeout_ms > 0 ? mono_ms() + timeout_ms : -1;
+    int fd = -1;
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0) {
+            snprintf(err, errlen, "connect to %s: socket: %s", peer, strerror(errno));
+            continue;
+        }
+        int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+        if (rc != 0 && errno == EINPROGRESS) {
+            struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+            for (;;) {
+                int tmo = remaining_ms(deadline);
+                rc = tmo == 0 ? 0 : poll(&pfd, 1, tmo);
+                if (rc < 0 && errno == EINTR) {
+                    continue;
+                }
+                break;
+            }
+            if (rc == 0) {
+                snprintf(err, errlen, "timeout after %d ms connecting to %s", timeout_ms, peer);
+                close(fd);
+                fd = -1;
+                break;      /* the time is spent: do not try more addresses */
+            }
+            if (rc < 0) {
+                snprintf(err, errlen, "connect to %s: poll: %s", peer, strerror(errno));
+                close(fd);
+                fd = -1;
+                continue;
+            }
+            int soerr = 0;
+            socklen_t sl = sizeof soerr;
+            if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0) {
+                soerr = errno;
+            }
+            rc = soerr == 0 ? 0 : -1;
+            errno = soerr;
+        }
+        if (rc != 0) {
+            snprintf(err, errlen, "connect to %s: %s", peer, strerror(errno));
+            close(fd);
+            fd = -1;
+            continue;
+        }
+        break;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        if (err[0] == '\0') {
+            snprintf(err, errlen, "connect to %s: no usable address", peer);
+        }
+        return NULL;
+    }
+    int one = 1;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+
+    struct featd_client *c = calloc(1, sizeof *c);
+    if (c == NULL) {
+        close(fd);
+        snprintf(err, errlen, "connect to %s: out of memory", peer);
+        return NULL;
+    }
+    c->fd = fd;
+    c->timeout_ms = timeout_ms;
+    c->max_frame = FEATD_DEFAULT_MAX_FRAME;
+    c->next_id = 1;
+    c->server_code = -1;
+    memcpy(c->peer, peer, sizeof peer);
+    return c;
+}
+
+void featd_close(struct featd_client *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    if (c->fd >= 0) {
+        close(c->fd);
+    }
+    free(c->out);
+    free(c->in);
+    free(c);
+}
+
+void featd_set_timeout(struct featd_client *c, int timeout_ms)
+{
+    c->timeout_ms = timeout_ms < 0 ? 0 : timeout_ms;
+}
+
+int featd_get_timeout(const struct featd_client *c)
+{
+    return c->timeout_ms;
+}
+
+void featd_set_max_frame(struct featd_client *c, uint32_t bytes)
+{
+    c->max_frame = bytes;
+}
+
+int featd_fd(const struct featd_client *c)
+{
+    return c->fd;
+}
+
+const char *featd_peer(const struct featd_client *c)
+{
+    return c->peer;
+}
+
+uint64_t featd_next_id(struct featd_client *c)
+{
+    return c->next_id++;
+}
+
+const char *featd_errmsg(const struct featd_client *c)
+{
+    if (c == NULL) {
+        return "no connection";
+    }
+    return c->errmsg;
+}
+
+enum featd_error featd_errcode(const struct featd_client *c)
+{
+    return c->errcode;
+}
+
+int featd_server_code(const struct featd_client *c)
+{
+    return c->errcode == FEATD_E_SERVER ? c->server_code : -1;
+}
+
+bool featd_broken(const struct featd_client *c)
+{
+    return c->rdead || c->wdead;
+}
+
+size_t featd_pending(const struct featd_client *c)
+{
+    return c->out_len - c->out_off;
+}
+
+/* ---- buffers and the I/O pump ---- */
+
+/* Room for extra more bytes at out[out_len]. */
+static int out_reserve(struct featd_client *c, size_t extra)
+{
+    if (c->out_off == c->out_len) {
+        c->out_off = c->out_len = 0;
+    }
+    if (c->out_cap - c->out_len >= extra) {
+        return FEATD_OK;
+    }
+    if (c->out_off > 0) {
+        memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+        c->out_len -= c->out_off;
+        c->out_off = 0;
+        if (c->out_cap - c->out_len >= extra) {
+            return FEATD_OK;
+        }
+    }
+    if (extra > SIZE_MAX / 2 - c->out_len) {
+        seterr(c, FEATD_E_NOMEM, "output of %zu bytes is too large", extra);
+        return FEATD_ERR;
+    }
+    size_t ncap = c->out_cap ? c->out_cap : 4096;
+    while (ncap - c->out_len < extra) {
+        ncap *= 2;
+    }
+    uint8_t *p = realloc(c->out, ncap);
+    if (p == NULL) {
+        seterr(c, FEATD_E_NOMEM, "out of memory queueing %zu bytes", extra);
+        return FEATD_ERR;
+    }
+    c->out = p;
+    c->out_cap = ncap;
+    return FEATD_OK;
+}
+
+/* Reads what the socket has (until EAGAIN, EOF, error, or IN_SOFT_CAP unread
+ * bytes when at least want unread bytes fit). EOF and errors are recorded in
+ * c->eof / c->read_errno. FEATD_ERR only when memory runs out. */
+static int read_some(struct featd_client *c, size_t want)
+{
+    for (;;) {
+        size_t unread = c->in_len - c->in_off;
+        if (unread >= IN_SOFT_CAP && unread >= want) {
+            return FEATD_OK;
+        }
+        if (c->in_off > 0 && (unread == 0 || c->in_cap - c->in_len < READ_CHUNK
+                              || c->in_cap - c->in_off < want)) {
+            memmove(c->in, c->in + c->in_off, unread);
+            c->in_len = unread;
+            c->in_off = 0;
+        }
+        size_t target = c->in_len + READ_CHUNK;
+        if (target < c->in_off + want) {
+            target = c->in_off + want;
+        }
+        if (c->in_cap < target) {
+            size_t ncap = c->in_cap ? c->in_cap : 2 * READ_CHUNK;
+            while (ncap < target) {
+                ncap *= 2;
+            }
+            uint8_t *p = realloc(c->in, ncap);
+            if (p == NULL) {
+                seterr(c, FEATD_E_NOMEM, "out of memory reading a response of %zu bytes", want);
+                return FEATD_ERR;
+            }
+            c->in = p;
+            c->in_cap = ncap;
+        }
+        ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        if (n > 0) {
+            c->in_len += (size_t)n;
+            continue;
+        }
+        if (n == 0) {
+            c->eof = true;
+            return FEATD_OK;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK) {
+            c->read_errno = errno;
+        }
+        return FEATD_OK;
+    }
+}
+
+/* Writes queued output until EAGAIN. FEATD_ERR (and the write side dead) on
+ * a socket error. */
+static int write_some(struct featd_client *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        if (n > 0) {
+            c->out_off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return FEATD_OK;
+        }
+        int e = n < 0 ? errno : EPIPE;
+        if (e == EPIPE || e == ECONNRESET) {
+            seterr(c, FEATD_E_CLOSED, "connection closed by server (writing request: %s)",
+                   strerror(e));
+        } else {
+            seterr(c, FEATD_E_IO, "error writing request to %s: %s", c->peer, strerror(e));
+        }
+        kill_write(c);
+        return FEATD_ERR;
+    }
+    c->out_off = c->out_len = 0;
+    return FEATD_OK;
+}
+
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* 1 = a whole frame is buffered, 0 = not yet, -1 = the header announces a
+ * frame over max_frame (reading side now dead). */
+static int frame_ready(struct featd_client *c, size_t *need)
+{
+    size_t unread = c->in_len - c->in_off;
+    *need = 4;
+    if (unread < 4) {
+        return 0;
+    }
+    uint32_t len = be32(c->in + c->in_off);
+    if (len > c->max_frame) {
+        seterr(c, FEATD_E_PROTOCOL, "response frame of %u bytes exceeds limit of %u bytes",
+               len, c->max_frame);
+        kill_read(c);
+        return -1;
+    }
+    *need = 4 + (size_t)len;
+    return unread >= *need ? 1 : 0;
+}
+
+/*
+ * The I/O loop. want_frame: until one whole response frame is buffered
+ * (writing queued output meanwhile; a failed write does not stop it, the
+ * server may still have answered). Otherwise: until the output is written
+ * (reading meanwhile). Returns FEATD_OK or FEATD_ERR with the error set.
+ */
+static int pump(struct featd_client *c, bool want_frame, int64_t deadline)
+{
+    for (;;) {
+        size_t need = 4;
+        if (want_frame) {
+            int r = frame_ready(c, &need);
+            if (r > 0) {
+                return FEATD_OK;
+            }
+            if (r < 0) {
+                return FEATD_ERR;
+            }
+            size_t unread = c->in_len - c->in_off;
+            if (c->read_errno != 0) {
+                if (c->read_errno == ECONNRESET) {
+                    seterr(c, FEATD_E_CLOSED, "connection reset by server%s",
+                           unread ? " mid-frame" : "");
+                } else {
+                    seterr(c, FEATD_E_IO, "error reading response from %s: %s", c->peer,
+                           strerror(c->read_errno));
+                }
+                kill_read(c);
+                return FEATD_ERR;
+            }
+            if (c->eof) {
+                if (unread == 0) {
+                    seterr(c, FEATD_E_CLOSED, "connection closed by server");
+                } else if (unread < 4) {
+                    seterr(c, FEATD_E_CLOSED,
+                           "connection closed by server mid-frame (got %zu of 4 header bytes)",
+                           unread);
+                } else {
+                    seterr(c, FEATD_E_CLOSED,
+                           "connection closed by server mid-frame (got %zu of %zu bytes)",
+                           unread, need);
+                }
+                kill_read(c);
+                return FEATD_ERR;
+            }
+        } else if (c->out_off == c->out_len) {
+            c->out_off = c->out_len = 0;
+            return FEATD_OK;
+        }
+
+        bool out_pending = !c->wdead && c->out_off < c->out_len;
+        size_t unread = c->in_len - c->in_off;
+        bool can_read = !c->eof && c->read_errno == 0 && !c->rdead
+                        && (unread < IN_SOFT_CAP || (want_frame && unread < need));
+        struct pollfd pfd = { .fd = c->fd, .events = 0 };
+        if (out_pending) {
+            pfd.events |= POLLOUT;
+        }
+        if (can_read) {
+            pfd.events |= POLLIN;
+        }
+        int tmo = remaining_ms(deadline);
+        int rc = 0;
+        if (pfd.events != 0 && tmo != 0) {
+            rc = poll(&pfd, 1, tmo);
+            if (rc < 0 && errno == EINTR) {
+                continue;
+            }
+            if (rc < 0) {
+                seterr(c, FEATD_E_IO, "poll on connection to %s: %s", c->peer, strerror(errno));
+                return FEATD_ERR;
+            }
+        }
+        if (rc == 0) {
+            if (pfd.events == 0) {
+                /* Only reachable while flushing with the write side dead. */
+                return FEATD_ERR;
+            }
+            if (want_frame) {
+                if (unread > 0) {
+                    seterr(c, FEATD_E_TIMEOUT,
+                           "timeout after %d ms reading response (got %zu of %zu bytes)",
+                           c->timeout_ms, unread, need);
+                } else {
+                    seterr(c, FEATD_E_TIMEOUT, "timeout after %d ms reading response",
+                           c->timeout_ms);
+                }
+            } else {
+                seterr(c, FEATD_E_TIMEOUT,
+                       "timeout after %d ms writing request (%zu bytes not sent)",
+                       c->timeout_ms, c->out_len - c->out_off);
+            }
+            return FEATD_ERR;
+        }
+        if (can_read && (pfd.revents & (POLLIN | POLLHUP | POLLERR))) {
+            if (read_some(c, need) != FEATD_OK) {
+                return FEATD_ERR;
+            }
+        }
+        if (out_pending && (pfd.revents & (POLLOUT | POLLHUP | POLLERR))) {
+            if (write_some(c) != FEATD_OK && !want_frame) {
+                return FEATD_ERR;
+            }
+        }
+    }
+}
+
+/* ---- framing ---- */
+
+static int queue_frame(struct featd_client *c, const Featd__V1__Request *req)
+{
+    if (req == NULL) {
+        seterr(c, FEATD_E_USAGE, "no request given");
+        return FEATD_ERR;
+    }
+    size_t n = featd__v1__request__get_packed_size(req);
+    if (n > UINT32_MAX) {
+        seterr(c, FEATD_E_USAGE, "request of %zu bytes does not fit a frame", n);
+        return FEATD_ERR;
+    }
+    if (out_reserve(c, 4 + n) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    uint8_t *p = c->out + c->out_len;
+    p[0] = (uint8_t)(n >> 24);
+    p[1] = (uint8_t)(n >> 16);
+    p[2] = (uint8_t)(n >> 8);
+    p[3] = (uint8_t)n;
+    size_t packed = featd__v1__request__pack(req, p + 4);
+    if (packed != n) {
+        seterr(c, FEATD_E_USAGE, "request encoding gave %zu bytes, expected %zu", packed, n);
+        return FEATD_ERR;
+    }
+    c->out_len += 4 + n;
+    return FEATD_OK;
+}
+
+static int send_dl(struct featd_client *c, const Featd__V1__Request *req, int64_t deadline)
+{
+    if (c->wdead || c->rdead) {
+        return fail_dead(c, false);
+    }
+    if (queue_frame(c, req) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    return pump(c, false, deadline);
+}
+
+static int recv_dl(struct featd_client *c, Featd__V1__Response **out, int64_t deadline)
+{
+    *out = NULL;
+    if (c->rdead) {
+        return fail_dead(c, true);
+    }
+    if (pump(c, true, deadline) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    uint32_t len = be32(c->in + c->in_off);
+    Featd__V1__Response *resp = featd__v1__response__unpack(NULL, len, c->in + c->in_off + 4);
+    c->in_off += 4 + (size_t)len;
+    if (c->in_off == c->in_len) {
+        c->in_off = c->in_len = 0;
+    }
+    if (resp == NULL) {
+        seterr(c, FEATD_E_PROTOCOL, "undecodable response frame of %u bytes", len);
+        return FEATD_ERR;
+    }
+    *out = resp;
+    return FEATD_OK;
+}
+
+int featd_send(struct featd_client *c, const Featd__V1__Request *req)
+{
+    clear_err(c);
+    return send_dl(c, req, deadline_of(c));
+}
+
+int featd_queue(struct featd_client *c, const Featd__V1__Request *req)
+{
+    clear_err(c);
+    if (c->wdead || c->rdead) {
+        return fail_dead(c, false);
+    }
+    return queue_frame(c, req);
+}
+
+int featd_queue_raw(struct featd_client *c, const void *buf, size_t len)
+{
+    clear_err(c);
+    if (c->wdead || c->rdead) {
+        return fail_dead(c, false);
+    }
+    if (len > 0 && buf == NULL) {
+        seterr(c, FEATD_E_USAGE, "no bytes given");
+        return FEATD_ERR;
+    }
+    if (out_reserve(c, len) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    if (len > 0) {
+        memcpy(c->out + c->out_len, buf, len);
+    }
+    c->out_len += len;
+    return FEATD_OK;
+}
+
+int featd_send_raw(struct featd_client *c, const void *buf, size_t len)
+{
+    if (featd_queue_raw(c, buf, len) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    return pump(c, false, deadline_of(c));
+}
+
+int featd_flush(struct featd_client *c)
+{
+    clear_err(c);
+    if (c->wdead || c->rdead) {
+        return fail_dead(c, false);
+    }
+    return pump(c, false, deadline_of(c));
+}
+
+int featd_recv(struct featd_client *c, Featd__V1__Response **out)
+{
+    if (out == NULL) {
+        seterr(c, FEATD_E_USAGE, "featd_recv: out is NULL");
+        return FEATD_ERR;
+    }
+    clear_err(c);
+    return recv_dl(c, out, deadline_of(c));
+}
+
+void featd_response_free(Featd__V1__Response *resp)
+{
+    if (resp != NULL) {
+        featd__v1__response__free_unpacked(resp, NULL);
+    }
+}
+
+int featd_call(struct featd_client *c, const Featd__V1__Request *req, Featd__V1__Response **out)
+{
+    if (out == NULL) {
+        seterr(c, FEATD_E_USAGE, "featd_call: out is NULL");
+        return FEATD_ERR;
+    }
+    *out = NULL;
+    clear_err(c);
+    int64_t deadline = deadline_of(c);
+    if (send_dl(c, req, deadline) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    for (;;) {
+        Featd__V1__Response *resp;
+        if (recv_dl(c, &resp, deadline) != FEATD_OK) {
+            return FEATD_ERR;
+        }
+        if (resp->request_id == req->request_id
+            || (resp->request_id == 0 && resp->body_case == FEATD__V1__RESPONSE__BODY_ERROR)) {
+            *out = resp;
+            return FEATD_OK;
+        }
+        featd__v1__response__free_unpacked(resp, NULL);     /* stale */
+    }
+}
+
+/* Turns an Error body or an unexpected body into a failure. */
+static int check_body(struct featd_client *c, Featd__V1__Response **out, int expect)
+{
+    Featd__V1__Response *resp = *out;
+    if (resp->body_case == FEATD__V1__RESPONSE__BODY_ERROR && resp->error != NULL) {
+        seterr(c, FEATD_E_SERVER, "server error %s: %s",
+               featd_error_code_name(resp->error->code),
+               resp->error->message ? resp->error->message : "");
+        c->server_code = resp->error->code;
+    } else if ((int)resp->body_case != expect) {
+        seterr(c, FEATD_E_PROTOCOL, "unexpected response body %s (expected %s)",
+               featd_body_name(resp->body_case), featd_body_name(expect));
+    } else {
+        return FEATD_OK;
+    }
+    featd__v1__response__free_unpacked(resp, NULL);
+    *out = NULL;
+    return FEATD_ERR;
+}
+
+int featd_call_expect(struct featd_client *c, const Featd__V1__Request *req, int expect,
+                      Featd__V1__Response **out)
+{
+    if (featd_call(c, req, out) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    return check_body(c, out, expect);
+}
+
+/* ---- typed calls ---- */
+
+static void make_simple(Featd__V1__Request *req, int body, uint64_t id,
+                        Featd__V1__PingRequest *ping, Featd__V1__ListFeatureViewsRequest *lv,
+                        Featd__V1__ServerInfoRequest *si)
+{
+    featd__v1__request__init(req);
+    featd__v1__ping_request__init(ping);
+    featd__v1__list_feature_views_request__init(lv);
+    featd__v1__server_info_request__init(si);
+    req->request_id = id;
+    req->body_case = body;
+    switch (body) {
+    case FEATD__V1__REQUEST__BODY_PING:
+        req->ping = ping;
+        break;
+    case FEATD__V1__REQUEST__BODY_LIST_FEATURE_VIEWS:
+        req->list_feature_views = lv;
+        break;
+    default:
+        req->server_info = si;
+        break;
+    }
+}
+
+static int simple_call(struct featd_client *c, int body, int expect, Featd__V1__Response **out)
+{
+    Featd__V1__Request req;
+    Featd__V1__PingRequest ping;
+    Featd__V1__ListFeatureViewsRequest lv;
+    Featd__V1__ServerInfoRequest si;
+    make_simple(&req, body, featd_next_id(c), &ping, &lv, &si);
+    return featd_call_expect(c, &req, expect, out);
+}
+
+static int simple_send(struct featd_client *c, int body, uint64_t id)
+{
+    Featd__V1__Request req;
+    Featd__V1__PingRequest ping;
+    Featd__V1__ListFeatureViewsRequest lv;
+    Featd__V1__ServerInfoRequest si;
+    make_simple(&req, body, id, &ping, &lv, &si);
+    return featd_send(c, &req);
+}
+
+int featd_ping(struct featd_client *c, int64_t *server_time_us)
+{
+    Featd__V1__Response *resp;
+    if (simple_call(c, FEATD__V1__REQUEST__BODY_PING, FEATD__V1__RESPONSE__BODY_PING,
+                    &resp) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    if (server_time_us != NULL) {
+        *server_time_us = resp->ping ? resp->ping->server_time_us : 0;
+    }
+    featd__v1__response__free_unpacked(resp, NULL);
+    return FEATD_OK;
+}
+
+int featd_list_views(struct featd_client *c, Featd__V1__Response **out)
+{
+    return simple_call(c, FEATD__V1__REQUEST__BODY_LIST_FEATURE_VIEWS,
+                       FEATD__V1__RESPONSE__BODY_LIST_FEATURE_VIEWS, out);
+}
+
+int featd_server_info(struct featd_client *c, Featd__V1__Response **out)
+{
+    return simple_call(c, FEATD__V1__REQUEST__BODY_SERVER_INFO,
+                       FEATD__V1__RESPONSE__BODY_SERVER_INFO, out);
+}
+
+int featd_send_ping(struct featd_client *c, uint64_t id)
+{
+    return simple_send(c, FEATD__V1__REQUEST__BODY_PING, id);
+}
+
+int featd_send_list_views(struct featd_client *c, uint64_t id)
+{
+    return simple_send(c, FEATD__V1__REQUEST__BODY_LIST_FEATURE_VIEWS, id);
+}
+
+int featd_send_server_info(struct featd_client *c, uint64_t id)
+{
+    return simple_send(c, FEATD__V1__REQUEST__BODY_SERVER_INFO, id);
+}
+
+/* ---- values ---- */
+
+static void value_free(Featd__V1__Value *v)
+{
+    if (v == NULL) {
+        return;
+    }
+    switch (v->kind_case) {
+    case FEATD__V1__VALUE__KIND_STRING_VAL:
+        free(v->string_val);
+        break;
+    case FEATD__V1__VALUE__KIND_BYTES_VAL:
+        free(v->bytes_val.data);
+        break;
+    case FEATD__V1__VALUE__KIND_FLOAT_LIST_VAL:
+        if (v->float_list_val != NULL) {
+            free(v->float_list_val->val);
+            free(v->float_list_val);
+        }
+        break;
+    case FEATD__V1__VALUE__KIND_DOUBLE_LIST_VAL:
+        if (v->double_list_val != NULL) {
+            free(v->double_list_val->val);
+            free(v->double_list_val);
+        }
+        break;
+    case FEATD__V1__VALUE__KIND_INT64_LIST_VAL:
+        if (v->int64_list_val != NULL) {
+            free(v->int64_list_val->val);
+            free(v->int64_list_val);
+        }
+        break;
+    case FEATD__V1__VALUE__KIND_STRING_LIST_VAL:
+        if (v->string_list_val != NULL) {
+            for (size_t i = 0; i < v->string_list_val->n_val; i++) {
+                free(v->string_list_val->val[i]);
+            }
+            free(v->string_list_val->val);
+            free(v->string_list_val);
+        }
+        break;
+    default:
+        break;
+    }
+    free(v);
+}
+
+/* Copies n elements of size sz (NULL when n == 0); *ok = false on OOM. */
+static void *dup_array(const void *p, size_t n, size_t sz, bool *ok)
+{
+    if (n == 0 || p == NULL) {
+        return NULL;
+    }
+    if (n > SIZE_MAX / sz) {
+        *ok = false;
+        return NULL;
+    }
+    void *q = malloc(n * sz);
+    if (q == NULL) {
+        *ok = false;
+        return NULL;
+    }
+    memcpy(q, p, n * sz);
+    return q;
+}
+
+static char *dup_str(const char *s, bool *ok)
+{
+    char *d = strdup(s ? s : "");
+    if (d == NULL) {
+        *ok = false;
+    }
+    return d;
+}
+
+/* Deep copy of any value; NULL on OOM. */
+static Featd__V1__Value *value_dup(const Featd__V1__Value *src)
+{
+    Featd__V1__Value *v = malloc(sizeof *v);
+    if (v == NULL) {
+        return NULL;
+    }
+    featd__v1__value__init(v);
+    bool ok = true;
+    v->kind_case = src->kind_case;
+    switch (src->kind_case) {
+    case FEATD__V1__VALUE__KIND_BOOL_VAL:
+        v->bool_val = src->bool_val;
+        break;
+    case FEATD__V1__VALUE__KIND_INT32_VAL:
+        v->int32_val = src->int32_val;
+        break;
+    case FEATD__V1__VALUE__KIND_INT64_VAL:
+        v->int64_val = src->int64_val;
+        break;
+    case FEATD__V1__VALUE__KIND_FLOAT_VAL:
+        v->float_val = src->float_val;
+        break;
+    case FEATD__V1__VALUE__KIND_DOUBLE_VAL:
+        v->double_val = src->double_val;
+        break;
+    case FEATD__V1__VALUE__KIND_TIMESTAMP_US_VAL:
+        v->timestamp_us_val = src->timestamp_us_val;
+        break;
+    case FEATD__V1__VALUE__KIND_STRING_VAL:
+        v->string_val = dup_str(src->string_val, &ok);
+        break;
+    case FEATD__V1__VALUE__KIND_BYTES_VAL:
+        v->bytes_val.len = src->bytes_val.len;
+        v->bytes_val.data = dup_array(src->bytes_val.data, src->bytes_val.len, 1, &ok);
+        if (v->bytes_val.data == NULL) {
+            v->bytes_val.len = 0;
+        }
+        break;
+    case FEATD__V1__VALUE__KIND_FLOAT_LIST_VAL: {
+        Featd__V1__FloatList *l = malloc(sizeof *l);
+        if (l == NULL) {
+            ok = false;
+            v->kind_case = FEATD__V1__VALUE__KIND__NOT_SET;
+            break;
+        }
+        featd__v1__float_list__init(l);
+        if (src->float_list_val != NULL) {
+            l->val = dup_array(src->float_list_val->val, src->float_list_val->n_val,
+                               sizeof(float), &ok);
+            l->n_val = l->val ? src->float_list_val->n_val : 0;
+        }
+        v->float_list_val = l;
+        break;
+    }
+    case FEATD__V1__VALUE__KIND_DOUBLE_LIST_VAL: {
+        Featd__V1__DoubleList *l = malloc(sizeof *l);
+        if (l == NULL) {
+            ok = false;
+            v->kind_case = FEATD__V1__VALUE__KIND__NOT_SET;
+            break;
+        }
+        featd__v1__double_list__init(l);
+        if (src->double_list_val != NULL) {
+            l->val = dup_array(src->double_list_val->val, src->double_list_val->n_val,
+                               sizeof(double), &ok);
+            l->n_val = l->val ? src->double_list_val->n_val : 0;
+        }
+        v->double_list_val = l;
+        break;
+    }
+    case FEATD__V1__VALUE__KIND_INT64_LIST_VAL: {
+        Featd__V1__Int64List *l = malloc(sizeof *l);
+        if (l == NULL) {
+            ok = false;
+            v->kind_case = FEATD__V1__VALUE__KIND__NOT_SET;
+            break;
+        }
+        featd__v1__int64_list__init(l);
+        if (src->int64_list_val != NULL) {
+            l->val = dup_array(src->int64_list_val->val, src->int64_list_val->n_val,
+                               sizeof(int64_t), &ok);
+            l->n_val = l->val ? src->int64_list_val->n_val : 0;
+        }
+        v->int64_list_val = l;
+        break;
+    }
+    case FEATD__V1__VALUE__KIND_STRING_LIST_VAL: {
+        Featd__V1__StringList *l = malloc(sizeof *l);
+        if (l == NULL) {
+            ok = false;
+            v->kind_case = FEATD__V1__VALUE__KIND__NOT_SET;
+            break;
+        }
+        featd__v1__string_list__init(l);
+        v->string_list_val = l;
+        const Featd__V1__StringList *sl = src->string_list_val;
+        if (sl != NULL && sl->n_val > 0) {
+            l->val = calloc(sl->n_val, sizeof(char *));
+            if (l->val == NULL) {
+                ok = false;
+                break;
+            }
+            for (size_t i = 0; i < sl->n_val && ok; i++) {
+                l->val[i] = dup_str(sl->val[i], &ok);
+                l->n_val = i + 1;
+            }
+        }
+        break;
+    }
+    default:
+        v->kind_case = FEATD__V1__VALUE__KIND__NOT_SET;
+        break;
+    }
+    if (!ok) {
+        value_free(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* ---- GetOnlineFeatures builder ---- */
+
+struct get_col {
+    Featd__V1__EntityColumn col;
+    size_t cap;                         /* capacity of col.values */
+};
+
+struct featd_get {
+    Featd__V1__Request req;
+    Featd__V1__GetOnlineFeaturesRequest body;
+    char **features;
+    size_t nfeatures, capfeatures;
+    struct get_col **gcols;             /* owned columns */
+    Featd__V1__EntityColumn **cols;     /* &gcols[i]->col, what body.entities points at */
+    size_t ncols, capcols;
+    uint32_t deadline_ms;
+};
+
+struct featd_get *featd_get_new(void)
+{
+    struct featd_get *g = calloc(1, sizeof *g);
+    if (g == NULL) {
+        return NULL;
+    }
+    featd__v1__request__init(&g->req);
+    featd__v1__get_online_features_request__init(&g->body);
+    return g;
+}
+
+void featd_get_reset(struct featd_get *g)
+{
+    for (size_t i = 0; i < g->nfeatures; i++) {
+        free(g->features[i]);
+    }
+    g->nfeatures = 0;
+    for (size_t i = 0; i < g->ncols; i++) {
+        struct get_col *gc = g->gcols[i];
+        for (size_t j = 0; j < gc->col.n_values; j++) {
+            value_free(gc->col.values[j]);
+        }
+        free(gc->col.values);
+        free(gc->col.join_key);
+        free(gc);
+    }
+    g->ncols = 0;
+    g->deadline_ms = 0;
+}
+
+void featd_get_free(struct featd_get *g)
+{
+    if (g == NULL) {
+        return;
+    }
+    featd_get_reset(g);
+    free(g->features);
+    free(g->gcols);
+    free(g->cols);
+    free(g);
+}
+
+/* Grows an array of pointers to hold one more; FEATD_ERR on OOM. */
+static int grow_ptrs(void ***arr, size_t n, size_t *cap)
+{
+    if (n < *cap) {
+        return FEATD_OK;
+    }
+    size_t ncap = *cap ? *cap * 2 : 8;
+    void **p = realloc(*arr, ncap * sizeof(void *));
+    if (p == NULL) {
+        return FEATD_ERR;
+    }
+    *arr = p;
+    *cap = ncap;
+    return FEATD_OK;
+}
+
+int featd_get_add_feature(struct featd_get *g, const char *ref)
+{
+    if (g == NULL || ref == NULL) {
+        return FEATD_ERR;
+    }
+    size_t cap = g->capfeatures;
+    void **arr = (void **)g->features;
+    if (grow_ptrs(&arr, g->nfeatures, &cap) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    g->features = (char **)arr;
+    g->capfeatures = cap;
+    char *s = strdup(ref);
+    if (s == NULL) {
+        return FEATD_ERR;
+    }
+    g->features[g->nfeatures++] = s;
+    return FEATD_OK;
+}
+
+static struct get_col *find_col(struct featd_get *g, const char *key)
+{
+    for (size_t i = 0; i < g->ncols; i++) {
+        if (strcmp(g->gcols[i]->col.join_key, key) == 0) {
+            return g->gcols[i];
+        }
+    }
+    if (g->ncols == g->capcols) {
+        size_t ncap = g->capcols ? g->capcols * 2 : 4;
+        struct get_col **a = realloc(g->gcols, ncap * sizeof *a);
+        if (a == NULL) {
+            return NULL;
+        }
+        g->gcols = a;
+        Featd__V1__EntityColumn **b = realloc(g->cols, ncap * sizeof *b);
+        if (b == NULL) {
+            return NULL;
+        }
+        g->cols = b;
+        g->capcols = ncap;
+    }
+    struct get_col *gc = calloc(1, sizeof *gc);
+    if (gc == NULL) {
+        return NULL;
+    }
+    featd__v1__entity_column__init(&gc->col);
+    gc->col.join_key = strdup(key);
+    if (gc->col.join_key == NULL) {
+        free(gc);
+        return NULL;
+    }
+    g->gcols[g->ncols] = gc;
+    g->cols[g->ncols] = &gc->col;
+    g->ncols++;
+    return gc;
+}
+
+/* Takes ownership of v (freed on failure). */
+static int add_value(struct featd_get *g, const char *key, Featd__V1__Value *v)
+{
+    if (v == NULL) {
+        return FEATD_ERR;
+    }
+    struct get_col *gc = g && key ? find_col(g, key) : NULL;
+    if (gc == NULL) {
+        value_free(v);
+        return FEATD_ERR;
+    }
+    if (gc->col.n_values == gc->cap) {
+        size_t ncap = gc->cap ? gc->cap * 2 : 8;
+        Featd__V1__Value **a = realloc(gc->col.values, ncap * sizeof *a);
+        if (a == NULL) {
+            value_free(v);
+            return FEATD_ERR;
+        }
+        gc->col.values = a;
+        gc->cap = ncap;
+    }
+    gc->col.values[gc->col.n_values++] = v;
+    return FEATD_OK;
+}
+
+static Featd__V1__Value *new_value(int kind)
+{
+    Featd__V1__Value *v = malloc(sizeof *v);
+    if (v != NULL) {
+        featd__v1__value__init(v);
+        v->kind_case = kind;
+    }
+    return v;
+}
+
+int featd_get_add_int64(struct featd_get *g, const char *join_key, int64_t val)
+{
+    Featd__V1__Value *v = new_value(FEATD__V1__VALUE__KIND_INT64_VAL);
+    if (v != NULL) {
+        v->int64_val = val;
+    }
+    return add_value(g, join_key, v);
+}
+
+int featd_get_add_string(struct featd_get *g, const char *join_key, const char *s)
+{
+    Featd__V1__Value *v = new_value(FEATD__V1__VALUE__KIND_STRING_VAL);
+    if (v != NULL) {
+        v->string_val = strdup(s ? s : "");
+        if (v->string_val == NULL) {
+            v->kind_case = FEATD__V1__VALUE__KIND__NOT_SET;
+            value_free(v);
+            return FEATD_ERR;
+        }
+    }
+    return add_value(g, join_key, v);
+}
+
+int featd_get_add_null(struct featd_get *g, const char *join_key)
+{
+    return add_value(g, join_key, new_value(FEATD__V1__VALUE__KIND__NOT_SET));
+}
+
+int featd_get_add_value(struct featd_get *g, const char *join_key, const Featd__V1__Value *v)
+{
+    if (v == NULL) {
+        return FEATD_ERR;
+    }
+    return add_value(g, join_key, value_dup(v));
+}
+
+void featd_get_set_deadline(struct featd_get *g, uint32_t ms)
+{
+    g->deadline_ms = ms;
+}
+
+size_t featd_get_nfeatures(const struct featd_get *g)
+{
+    return g->nfeatures;
+}
+
+size_t featd_get_ncolumns(const struct featd_get *g)
+{
+    return g->ncols;
+}
+
+const Featd__V1__Request *featd_get_request(struct featd_get *g, uint64_t request_id)
+{
+    featd__v1__get_online_features_request__init(&g->body);
+    g->body.n_features = g->nfeatures;
+    g->body.features = g->features;
+    g->body.n_entities = g->ncols;
+    g->body.entities = g->cols;
+    g->body.deadline_ms = g->deadline_ms;
+    featd__v1__request__init(&g->req);
+    g->req.request_id = request_id;
+    g->req.body_case = FEATD__V1__REQUEST__BODY_GET_ONLINE_FEATURES;
+    g->req.get_online_features = &g->body;
+    return &g->req;
+}
+
+int featd_lookup(struct featd_client *c, struct featd_get *g, Featd__V1__Response **out)
+{
+    if (g == NULL || out == NULL) {
+        seterr(c, FEATD_E_USAGE, "featd_lookup: no request builder or out pointer");
+        return FEATD_ERR;
+    }
+    return featd_call_expect(c, featd_get_request(g, featd_next_id(c)),
+                             FEATD__V1__RESPONSE__BODY_GET_ONLINE_FEATURES, out);
+}
+
+/* ---- names ---- */
+
+const char *featd_status_name(int status)
+{
+    switch (status) {
+    case FEATD__V1__FIELD_STATUS__INVALID: return "INVALID";
+    case FEATD__V1__FIELD_STATUS__PRESENT: return "PRESENT";
+    case FEATD__V1__FIELD_STATUS__NULL_VALUE: return "NULL_VALUE";
+    case FEATD__V1__FIELD_STATUS__NOT_FOUND: return "NOT_FOUND";
+    case FEATD__V1__FIELD_STATUS__OUTSIDE_MAX_AGE: return "OUTSIDE_MAX_AGE";
+    default: return "?";
+    }
+}
+
+const char *featd_error_code_name(int code)
+{
+    switch (code) {
+    case FEATD__V1__ERROR_CODE__OK: return "OK";
+    case FEATD__V1__ERROR_CODE__INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case FEATD__V1__ERROR_CODE__UNAVAILABLE: return "UNAVAILABLE";
+    case FEATD__V1__ERROR_CODE__DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case FEATD__V1__ERROR_CODE__INTERNAL: return "INTERNAL";
+    default: return "UNKNOWN_ERROR_CODE";
+    }
+}
+
+const char *featd_body_name(int body_case)
+{
+    switch (body_case) {
+    case FEATD__V1__RESPONSE__BODY__NOT_SET: return "none";
+    case FEATD__V1__RESPONSE__BODY_ERROR: return "error";
+    case FEATD__V1__RESPONSE__BODY_GET_ONLINE_FEATURES: return "get_online_features";
+    case FEATD__V1__RESPONSE__BODY_PING: return "ping";
+    case FEATD__V1__RESPONSE__BODY_LIST_FEATURE_VIEWS: return "list_feature_views";
+    case FEATD__V1__RESPONSE__BODY_SERVER_INFO: return "server_info";
+    default: return "unknown";
+    }
+}
+
+const char *featd_value_kind_name(int kind_case)
+{
+    switch (kind_case) {
+    case FEATD__V1__VALUE__KIND__NOT_SET: return "null";
+    case FEATD__V1__VALUE__KIND_BOOL_VAL: return "bool";
+    case FEATD__V1__VALUE__KIND_INT32_VAL: return "int32";
+    case FEATD__V1__VALUE__KIND_INT64_VAL: return "int64";
+    case FEATD__V1__VALUE__KIND_FLOAT_VAL: return "float";
+    case FEATD__V1__VALUE__KIND_DOUBLE_VAL: return "double";
+    case FEATD__V1__VALUE__KIND_STRING_VAL: return "string";
+    case FEATD__V1__VALUE__KIND_BYTES_VAL: return "bytes";
+    case FEATD__V1__VALUE__KIND_TIMESTAMP_US_VAL: return "timestamp";
+    case FEATD__V1__VALUE__KIND_FLOAT_LIST_VAL: return "float_list";
+    case FEATD__V1__VALUE__KIND_DOUBLE_LIST_VAL: return "double_list";
+    case FEATD__V1__VALUE__KIND_INT64_LIST_VAL: return "int64_list";
+    case FEATD__V1__VALUE__KIND_STRING_LIST_VAL: return "string_list";
+    default: return "unknown";
+    }
+}
+
+/* ---- response accessors ---- */
+
+int featd_resp_feature_index(const Featd__V1__GetOnlineFeaturesResponse *r, const char *name)
+{
+    if (r == NULL || name == NULL) {
+        return -1;
+    }
+    for (size_t i = 0; i < r->n_feature_names; i++) {
+        if (r->feature_names[i] != NULL && strcmp(r->feature_names[i], name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static const Featd__V1__FeatureVector *result_at(const Featd__V1__GetOnlineFeaturesResponse *r,
+                                                 size_t feature)
+{
+    if (r == NULL || feature >= r->n_results) {
+        return NULL;
+    }
+    return r->results[feature];
+}
+
+const Featd__V1__Value *featd_resp_value(const Featd__V1__GetOnlineFeaturesResponse *r,
+                                         size_t feature, size_t row)
+{
+    const Featd__V1__FeatureVector *fv = result_at(r, feature);
+    return fv != NULL && row < fv->n_values ? fv->values[row] : NULL;
+}
+
+int featd_resp_status(const Featd__V1__GetOnlineFeaturesResponse *r, size_t feature, size_t row)
+{
+    const Featd__V1__FeatureVector *fv = result_at(r, feature);
+    return fv != NULL && row < fv->n_statuses ? (int)fv->statuses[row] : -1;
+}
+
+int64_t featd_resp_event_ts(const Featd__V1__GetOnlineFeaturesResponse *r, size_t feature,
+                            size_t row)
+{
+    const Featd__V1__FeatureVector *fv = result_at(r, feature);
+    return fv != NULL && row < fv->n_event_timestamps_us ? fv->event_timestamps_us[row] : 0;
+}
+
+/* ---- formatting ---- */
+
+/* snprintf-like output: counts everything, stores what fits. */
+struct sink {
+    char *buf;
+    size_t cap;
+    size_t len;
+};
+
+static void sink_put(struct sink *s, const char *p, size_t n)
+{
+    if (s->len + 1 < s->cap) {
+        size_t room = s->cap - 1 - s->len;
+        memcpy(s->buf + s->len, p, n < room ? n : room);
+    }
+    s->len += n;
+}
+
+static void sink_puts(struct sink *s, const char *p)
+{
+    sink_put(s, p, strlen(p));
+}
+
+static void sink_printf(struct sink *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sink_printf(struct sink *s, const char *fmt, ...)
+{
+    char tmp[128];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        sink_put(s, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+    }
+}
+
+static void sink_end(struct sink *s)
+{
+    if (s->cap > 0) {
+        s->buf[s->len < s->cap ? s->len : s->cap - 1] = '\0';
+    }
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), 0 when invalid. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+        return 1;
+    } else if ((c & 0xE0) == 0xC0) {
+        len = 2;
+        cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+        len = 3;
+        cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len) {
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+        cp = cp << 6 | (p[i] & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)
+        || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return 0;
+    }
+    return len;
+}
+
+/* A string with JSON escapes (quoted when json); invalid UTF-8 becomes
+ * U+FFFD so the output is always valid UTF-8. */
+static void put_string(struct sink *s, const char *str, size_t n, bool json)
+{
+    const unsigned char *p = (const unsigned char *)str;
+    if (json) {
+        sink_put(s, "\"", 1);
+    }
+    size_t i = 0;
+    while (i < n) {
+        unsigned char ch = p[i];
+        if (ch == '"' && json) {
+            sink_put(s, "\\\"", 2);
+        } else if (ch == '\\' && json) {
+            sink_put(s, "\\\\", 2);
+        } else if (ch == '\n') {
+            sink_put(s, "\\n", 2);
+        } else if (ch == '\r') {
+            sink_put(s, "\\r", 2);
+        } else if (ch == '\t') {
+            sink_put(s, "\\t", 2);
+        } else if (ch < 0x20 || ch == 0x7F) {
+            sink_printf(s, "\\u%04x", ch);
+        } else if (ch >= 0x80) {
+            size_t l = utf8_seq(p + i, n - i);
+            if (l == 0) {
+                sink_puts(s, json ? "\\ufffd" : "\xEF\xBF\xBD");
+                i++;
+            } else {
+                sink_put(s, (const char *)p + i, l);
+                i += l;
+            }
+            continue;
+        } else {
+            sink_put(s, (const char *)p + i, 1);
+        }
+        i++;
+    }
+    if (json) {
+        sink_put(s, "\"", 1);
+    }
+}
+
+static void put_base64(struct sink *s, const uint8_t *p, size_t n)
+{
+    static const char tab[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    sink_put(s, "\"", 1);
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        char q[4] = { tab[w >> 18], tab[(w >> 12) & 63], tab[(w >> 6) & 63], tab[w & 63] };
+        sink_put(s, q, 4);
+    }
+    if (n - i == 1) {
+        uint32_t w = (uint32_t)p[i] << 16;
+        char q[4] = { tab[w >> 18], tab[(w >> 12) & 63], '=', '=' };
+        sink_put(s, q, 4);
+    } else if (n - i == 2) {
+        uint32_t w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+        char q[4] = { tab[w >> 18], tab[(w >> 12) & 63], tab[(w >> 6) & 63], '=' };
+        sink_put(s, q, 4);
+    }
+    sink_put(s, "\"", 1);
+}
+
+/* Shortest %.Ng that reads back as the same value. */
+static void put_double(struct sink *s, double d, bool json)
+{
+    if (isnan(d)) {
+        sink_puts(s, json ? "\"NaN\"" : "NaN");
+        return;
+    }
+    if (isinf(d)) {
+        sink_puts(s, d > 0 ? (json ? "\"Infinity\"" : "Infinity")
+                           : (json ? "\"-Infinity\"" : "-Infinity"));
+        return;
+    }
+    char tmp[64];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
+        if (strtod(tmp, NULL) == d) {
+            break;
+        }
+    }
+    sink_puts(s, tmp);
+}
+
+static void put_float(struct sink *s, float f, bool json)
+{
+    if (isnan(f) || isinf(f)) {
+        put_double(s, (double)f, json);
+        return;
+    }
+    char tmp[64];
+    for (int prec = 6; prec <= 9; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*g", prec, (double)f);
+        if (strtof(tmp, NULL) == f) {
+            break;
+        }
+    }
+    sink_puts(s, tmp);
+}
+
+static void put_time(struct sink *s, int64_t us, bool json)
+{
+    char tmp[64];
+    featd_time_format(us, tmp, sizeof tmp);
+    if (json) {
+        sink_put(s, "\"", 1);
+    }
+    sink_puts(s, tmp);
+    if (json) {
+        sink_put(s, "\"", 1);
+    }
+}
+
+#define TEXT_LIST_MAX 8
+#define TEXT_BYTES_MAX 32
+
+/* Opens a list of n items; returns how many to print. */
+static size_t list_open(struct sink *s, size_t n, bool json)
+{
+    sink_put(s, "[", 1);
+    return json || n <= TEXT_LIST_MAX ? n : TEXT_LIST_MAX;
+}
+
+static void list_sep(struct sink *s, size_t i, bool json)
+{
+    if (i > 0) {
+        sink_puts(s, json ? "," : ", ");
+    }
+}
+
+static void list_close(struct sink *s, size_t shown, size_t n)
+{
+    if (shown < n) {
+        sink_printf(s, ", ... (%zu total)", n);
+    }
+    sink_put(s, "]", 1);
+}
+
+static void format_value(struct sink *s, const Featd__V1__Value *v, bool json)
+{
+    if (v == NULL) {
+        sink_puts(s, "null");
+        return;
+    }
+    switch (v->kind_case) {
+    case FEATD__V1__VALUE__KIND_BOOL_VAL:
+        sink_puts(s, v->bool_val ? "true" : "false");
+        break;
+    case FEATD__V1__VALUE__KIND_INT32_VAL:
+        sink_printf(s, "%d", (int)v->int32_val);
+        break;
+    case FEATD__V1__VALUE__KIND_INT64_VAL:
+        sink_printf(s, "%lld", (long long)v->int64_val);
+        break;
+    case FEATD__V1__VALUE__KIND_FLOAT_VAL:
+        put_float(s, v->float_val, json);
+        break;
+    case FEATD__V1__VALUE__KIND_DOUBLE_VAL:
+        put_double(s, v->double_val, json);
+        break;
+    case FEATD__V1__VALUE__KIND_STRING_VAL: {
+        const char *str = v->string_val ? v->string_val : "";
+        put_string(s, str, strlen(str), json);
+        break;
+    }
+    case FEATD__V1__VALUE__KIND_BYTES_VAL:
+        if (json) {
+            put_base64(s, v->bytes_val.data, v->bytes_val.len);
+        } else {
+            sink_puts(s, "0x");
+            size_t n = v->bytes_val.len;
+            for (size_t i = 0; i < n && i < TEXT_BYTES_MAX; i++) {
+                sink_printf(s, "%02x", v->bytes_val.data[i]);
+            }
+            if (n > TEXT_BYTES_MAX) {
+                sink_printf(s, "... (%zu bytes)", n);
+            }
+        }
+        break;
+    case FEATD__V1__VALUE__KIND_TIMESTAMP_US_VAL:
+        put_time(s, v->timestamp_us_val, json);
+        break;
+    case FEATD__V1__VALUE__KIND_FLOAT_LIST_VAL: {
+        const Featd__V1__FloatList *l = v->float_list_val;
+        size_t n = l ? l->n_val : 0;
+        size_t shown = list_open(s, n, json);
+        for (size_t i = 0; i < shown; i++) {
+            list_sep(s, i, json);
+            put_float(s, l->val[i], json);
+        }
+        list_close(s, shown, n);
+        break;
+    }
+    case FEATD__V1__VALUE__KIND_DOUBLE_LIST_VAL: {
+        const Featd__V1__DoubleList *l = v->double_list_val;
+        size_t n = l ? l->n_val : 0;
+        size_t shown = list_open(s, n, json);
+        for (size_t i = 0; i < shown; i++) {
+            list_sep(s, i, json);
+            put_double(s, l->val[i], json);
+        }
+        list_close(s, shown, n);
+        break;
+    }
+    case FEATD__V1__VALUE__KIND_INT64_LIST_VAL: {
+        const Featd__V1__Int64List *l = v->int64_list_val;
+        size_t n = l ? l->n_val : 0;
+        size_t shown = list_open(s, n, json);
+        for (size_t i = 0; i < shown; i++) {
+            list_sep(s, i, json);
+            sink_printf(s, "%lld", (long long)l->val[i]);
+        }
+        list_close(s, shown, n);
+        break;
+    }
+    case FEATD__V1__VALUE__KIND_STRING_LIST_VAL: {
+        const Featd__V1__StringList *l = v->string_list_val;
+        size_t n = l ? l->n_val : 0;
+        size_t shown = list_open(s, n, json);
+        for (size_t i = 0; i < shown; i++) {
+            list_sep(s, i, json);
+            const char *str = l->val[i] ? l->val[i] : "";
+            put_string(s, str, strlen(str), true);
+        }
+        list_close(s, shown, n);
+        break;
+    }
+    default:
+        sink_puts(s, "null");
+        break;
+    }
+}
+
+size_t featd_value_format(const Featd__V1__Value *v, int fmt, char *buf, size_t cap)
+{
+    struct sink s = { buf, cap, 0 };
+    format_value(&s, v, fmt == FEATD_FMT_JSON);
+    sink_end(&s);
+    return s.len;
+}
+
+char *featd_value_str(const Featd__V1__Value *v, int fmt)
+{
+    size_t n = featd_value_format(v, fmt, NULL, 0);
+    char *p = malloc(n + 1);
+    if (p != NULL) {
+        featd_value_format(v, fmt, p, n + 1);
+    }
+    return p;
+}
+
+/* ---- timestamps ---- */
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) {
+        q--;
+    }
+    return q;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (400-year eras of
+ * 146097 days, years counted from March so leap days fall at the end). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = floor_div(y, 400);
+    int64_t yoe = y - era * 400;                                   /* 0..399 */
+    int64_t mp = m > 2 ? m - 3 : m + 9;                            /* March = 0 */
+    int64_t doy = (153 * mp + 2) / 5 + d - 1;                      /* 0..365 */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* 0..146096 */
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = floor_div(z, 146097);
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+size_t featd_time_format(int64_t us, char *buf, size_t cap)
+{
+    int64_t secs = floor_div(us, 1000000);
+    int64_t frac = us - secs * 1000000;
+    int64_t days = floor_div(secs, 86400);
+    int64_t sod = secs - days * 86400;
+    int64_t y;
+    int m, d;
+    civil_from_days(days, &y, &m, &d);
+    struct sink s = { buf, cap, 0 };
+    sink_printf(&s, "%04lld-%02d-%02dT%02d:%02d:%02d", (long long)y, m, d, (int)(sod / 3600),
+                (int)(sod / 60 % 60), (int)(sod % 60));
+    if (frac != 0) {
+        sink_printf(&s, ".%06lld", (long long)frac);
+    }
+    sink_put(&s, "Z", 1);
+    sink_end(&s);
+    return s.len;
+}
+
+/* Exactly n decimal digits at *p; advances *p. */
+static bool digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        char ch = (*p)[i];
+        if (ch < '0' || ch > '9') {
+            return false;
+        }
+        v = v * 10 + (ch - '0');
+    }
+    *p += n;
+    *out = v;
+    return true;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int dm[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+int featd_time_parse(const char *s, int64_t *us)
+{
+    if (s == NULL || us == NULL) {
+        return FEATD_ERR;
+    }
+    const char *p = s;
+    int y, mo, d, h = 0, mi = 0, sec = 0;
+    int64_t frac_us = 0;
+    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-'
+        || !digits(&p, 2, &d)) {
+        return FEATD_ERR;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo)) {
+        return FEATD_ERR;
+    }
+    int64_t offset_s = 0;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        p++;
+        if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi)) {
+            return FEATD_ERR;
+        }
+        if (*p == ':') {
+            p++;
+            if (!digits(&p, 2, &sec)) {
+                return FEATD_ERR;
+            }
+        }
+        if (h > 23 || mi > 59 || sec > 60) {
+            return FEATD_ERR;
+        }
+        if (*p == '.' || *p == ',') {
+            p++;
+            int nd = 0;
+            int64_t scale = 100000;
+            while (*p >= '0' && *p <= '9') {
+                if (nd < 6) {
+                    frac_us += (*p - '0') * scale;
+                    scale /= 10;
+                }
+                nd++;
+                p++;
+            }
+            if (nd == 0 || nd > 9) {
+                return FEATD_ERR;
+            }
+        }
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int sign = *p == '-' ? -1 : 1;
+            int oh, om = 0;
+            p++;
+            if (!digits(&p, 2, &oh)) {
+                return FEATD_ERR;
+            }
+            if (*p == ':') {
+                p++;
+                if (!digits(&p, 2, &om)) {
+                    return FEATD_ERR;
+                }
+            } else if (*p >= '0' && *p <= '9') {
+                if (!digits(&p, 2, &om)) {
+                    return FEATD_ERR;
+                }
+            }
+            if (oh > 23 || om > 59) {
+                return FEATD_ERR;
+            }
+            offset_s = sign * (oh * 3600 + om * 60);
+        }
+    }
+    if (*p != '\0') {
+        return FEATD_ERR;
+    }
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - offset_s;
+    *us = secs * 1000000 + frac_us;
+    return FEATD_OK;
+}

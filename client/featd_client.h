@@ -1,0 +1,221 @@
+/*
+ * featd_client.h — libfeatd, the C client library of featd (DESIGN.md §4).
+ *
+ * A blocking, pipelining client over one TCP connection. Every message is a
+ * frame: a 4-byte big-endian length N, then N bytes of one protobuf message
+ * (featd.v1.Request from us, featd.v1.Response from the server). The library
+ * depends only on libc and protobuf-c (the generated featd.pb-c.[ch] are
+ * linked into libfeatd.a); it never includes server code.
+ *
+ * Typical use:
+ *
+ *     char err[256];
+ *     struct featd_client *c = featd_connect("127.0.0.1", 6566, 1000, err, sizeof err);
+ *     struct featd_get *g = featd_get_new();
+ *     featd_get_add_feature(g, "customer_stats:revenue_30d");
+ *     featd_get_add_int64(g, "customer_id", 42);
+ *     Featd__V1__Response *resp;
+ *     if (featd_lookup(c, g, &resp) != FEATD_OK)
+ *         fprintf(stderr, "%s\n", featd_errmsg(c));
+ *     ... resp->get_online_features ...
+ *     featd_response_free(resp);
+ *     featd_get_free(g);
+ *     featd_close(c);
+ *
+ * Pipelining: featd_send() (or featd_queue() + featd_flush()) any number of
+ * requests, then featd_recv() the responses one by one and match them by
+ * request_id. While it writes, the library also reads whatever the server
+ * answers into an input buffer, so deep pipelines cannot deadlock.
+ *
+ * Timeouts: the connection's timeout (featd_connect's timeout_ms, changed by
+ * featd_set_timeout) bounds each blocking call as a whole (connect, one
+ * send/flush, one recv, one call). 0 = wait forever. A timeout does not break
+ * the connection: buffered bytes are kept, and a late response is delivered
+ * by the next featd_recv(). I/O errors, EOF and oversized frames do break it;
+ * every later call then fails with the same message.
+ *
+ * Errors: functions return FEATD_OK (0) or FEATD_ERR (-1); featd_errmsg()
+ * says what happened, featd_errcode() classifies it (enum featd_error), and
+ * after FEATD_E_SERVER featd_server_code() gives the server's ErrorCode.
+ * Not thread-safe: use one struct featd_client per thread.
+ */
+#ifndef FEATD_CLIENT_H
+#define FEATD_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "featd.pb-c.h"
+
+/* Same values as server/featd.h (this header must not need server/). */
+#ifndef FEATD_OK
+#define FEATD_OK 0
+#endif
+#ifndef FEATD_ERR
+#define FEATD_ERR -1
+#endif
+
+#define FEATD_DEFAULT_PORT 6566
+#define FEATD_DEFAULT_TIMEOUT_MS 1000
+#define FEATD_DEFAULT_MAX_FRAME (64u * 1024u * 1024u)   /* response frames */
+
+/* What the last failure was (featd_errcode). */
+enum featd_error {
+    FEATD_E_NONE = 0,
+    FEATD_E_USAGE,      /* bad argument (NULL request, frame > 4 GiB, ...) */
+    FEATD_E_NOMEM,
+    FEATD_E_CONNECT,    /* name resolution or connect failed */
+    FEATD_E_TIMEOUT,    /* the call's timeout expired (connection still usable) */
+    FEATD_E_CLOSED,     /* the server closed the connection */
+    FEATD_E_IO,         /* socket error */
+    FEATD_E_PROTOCOL,   /* oversized/undecodable response, unexpected body */
+    FEATD_E_SERVER      /* the server answered with an Error (featd_server_code) */
+};
+
+struct featd_client;
+
+/* ---- connection ---- */
+
+/*
+ * Connect to host:port (a name, IPv4 or IPv6 literal; every resolved address
+ * is tried in turn) with a non-blocking connect bounded by timeout_ms
+ * (0 = no timeout), TCP_NODELAY set. timeout_ms also becomes the per-call
+ * timeout. Returns NULL with a message in err ("connect to H:P: Connection
+ * refused", "timeout after 200 ms connecting to H:P") on failure.
+ */
+struct featd_client *featd_connect(const char *host, int port, int timeout_ms,
+                                   char *err, size_t errlen);
+void featd_close(struct featd_client *c);                /* NULL is fine */
+
+void featd_set_timeout(struct featd_client *c, int timeout_ms);    /* 0 = none */
+int featd_get_timeout(const struct featd_client *c);
+/* Largest response frame accepted (default FEATD_DEFAULT_MAX_FRAME); a longer
+ * one is a FEATD_E_PROTOCOL error that breaks the connection, never a malloc. */
+void featd_set_max_frame(struct featd_client *c, uint32_t bytes);
+int featd_fd(const struct featd_client *c);              /* the socket (tests) */
+const char *featd_peer(const struct featd_client *c);    /* "host:port" */
+/* A fresh request id (1, 2, 3, ... per connection). */
+uint64_t featd_next_id(struct featd_client *c);
+
+const char *featd_errmsg(const struct featd_client *c);
+enum featd_error featd_errcode(const struct featd_client *c);
+/* The server's featd.v1.ErrorCode after FEATD_E_SERVER, else -1. */
+int featd_server_code(const struct featd_client *c);
+/* True once the connection can no longer be used (EOF, I/O error, bad frame). */
+bool featd_broken(const struct featd_client *c);
+
+/* ---- framing: pipelined send / receive ---- */
+
+/* Encode req as one frame and write it (waits up to the timeout for the
+ * socket to accept everything queued). */
+int featd_send(struct featd_client *c, const Featd__V1__Request *req);
+/* Append req's frame to the output buffer without writing (see featd_flush):
+ * lets a test put many frames into one write. */
+int featd_queue(struct featd_client *c, const Featd__V1__Request *req);
+/* Write raw bytes as they are (garbage, hand-made or oversized frames). */
+int featd_send_raw(struct featd_client *c, const void *buf, size_t len);
+/* Queue raw bytes without writing. */
+int featd_queue_raw(struct featd_client *c, const void *buf, size_t len);
+/* Write everything queued; waits up to the timeout. */
+int featd_flush(struct featd_client *c);
+/* Bytes queued but not yet written. */
+size_t featd_pending(const struct featd_client *c);
+
+/* Read the next response frame (after flushing queued output). *out is the
+ * decoded Response, whatever its body (an Error body is not a failure here);
+ * free it with featd_response_free. On failure *out is NULL. */
+int featd_recv(struct featd_client *c, Featd__V1__Response **out);
+void featd_response_free(Featd__V1__Response *resp);    /* NULL is fine */
+
+/* featd_send + featd_recv. Responses whose request_id differs from req's
+ * (late answers to requests that timed out earlier) are dropped, except an
+ * Error with request_id 0 (the server could not decode the frame), which is
+ * returned. Do not mix with outstanding pipelined requests. Any decoded
+ * response (including an Error body) gives FEATD_OK. */
+int featd_call(struct featd_client *c, const Featd__V1__Request *req,
+               Featd__V1__Response **out);
+
+/* Like featd_call, but also fails (FEATD_E_SERVER, "server error CODE: msg")
+ * when the body is an Error and (FEATD_E_PROTOCOL) when the body is not
+ * `expect` (a Featd__V1__Response__BodyCase). *out is NULL on failure. */
+int featd_call_expect(struct featd_client *c, const Featd__V1__Request *req,
+                      int expect, Featd__V1__Response **out);
+
+/* ---- typed calls ---- */
+
+/* Ping; *server_time_us (may be NULL) gets the server's wall clock. */
+int featd_ping(struct featd_client *c, int64_t *server_time_us);
+int featd_list_views(struct featd_client *c, Featd__V1__Response **out);
+int featd_server_info(struct featd_client *c, Featd__V1__Response **out);
+/* Pipelining helpers: send one request of that type with request_id id. */
+int featd_send_ping(struct featd_client *c, uint64_t id);
+int featd_send_list_views(struct featd_client *c, uint64_t id);
+int featd_send_server_info(struct featd_client *c, uint64_t id);
+
+/* ---- GetOnlineFeatures request builder ---- */
+
+struct featd_get;
+
+struct featd_get *featd_get_new(void);                   /* NULL on OOM */
+void featd_get_free(struct featd_get *g);                /* NULL is fine */
+/* Forget features, entities and deadline; keeps memory. */
+void featd_get_reset(struct featd_get *g);
+/* "view:feature" or "view:*". */
+int featd_get_add_feature(struct featd_get *g, const char *ref);
+/* Append one value to the entity column join_key (created on first use, in
+ * order of first use). Rows are column-wise: add the same number of values
+ * to every column (the server rejects unequal lengths). */
+int featd_get_add_int64(struct featd_get *g, const char *join_key, int64_t v);
+int featd_get_add_string(struct featd_get *g, const char *join_key, const char *s);
+int featd_get_add_null(struct featd_get *g, const char *join_key);
+/* Any value (deep copy): lets tests send mistyped join keys. */
+int featd_get_add_value(struct featd_get *g, const char *join_key,
+                        const Featd__V1__Value *v);
+void featd_get_set_deadline(struct featd_get *g, uint32_t ms);
+size_t featd_get_nfeatures(const struct featd_get *g);
+size_t featd_get_ncolumns(const struct featd_get *g);
+/* The request, valid until the builder is next changed or freed. */
+const Featd__V1__Request *featd_get_request(struct featd_get *g, uint64_t request_id);
+/* Send the request with a fresh id, receive its response; fails
+ * (FEATD_E_SERVER) on an Error body. */
+int featd_lookup(struct featd_client *c, struct featd_get *g, Featd__V1__Response **out);
+
+/* ---- reading responses ---- */
+
+const char *featd_status_name(int status);          /* "PRESENT", ..., "?" */
+const char *featd_error_code_name(int code);        /* "INVALID_ARGUMENT", ... */
+const char *featd_body_name(int body_case);         /* "error", "ping", ... */
+const char *featd_value_kind_name(int kind_case);   /* "int64", "float_list", "null" */
+
+/* Index of feature name in r->feature_names, -1 when absent. */
+int featd_resp_feature_index(const Featd__V1__GetOnlineFeaturesResponse *r, const char *name);
+/* Bounds-checked accessors: NULL / -1 / 0 when out of range. */
+const Featd__V1__Value *featd_resp_value(const Featd__V1__GetOnlineFeaturesResponse *r,
+                                         size_t feature, size_t row);
+int featd_resp_status(const Featd__V1__GetOnlineFeaturesResponse *r,
+                      size_t feature, size_t row);
+int64_t featd_resp_event_ts(const Featd__V1__GetOnlineFeaturesResponse *r,
+                            size_t feature, size_t row);
+
+/* Value formatting, snprintf-like: writes at most cap bytes (NUL included,
+ * buf may be NULL when cap is 0) and returns the full length.
+ * FEATD_FMT_JSON: JSON text — null, true/false, numbers (NaN/Infinity as the
+ * strings "NaN"/"Infinity"/"-Infinity"), strings quoted and escaped, bytes as
+ * base64 strings, timestamps as ISO-8601 UTC strings, lists as arrays.
+ * FEATD_FMT_TEXT: for people — strings unquoted, bytes as 0x hex, lists as
+ * [a, b, ...] with at most 8 elements shown. */
+#define FEATD_FMT_JSON 0
+#define FEATD_FMT_TEXT 1
+size_t featd_value_format(const Featd__V1__Value *v, int fmt, char *buf, size_t cap);
+/* Same, into a malloc'd string (NULL on OOM). */
+char *featd_value_str(const Featd__V1__Value *v, int fmt);
+
+/* Timestamps: µs since the epoch, UTC. format gives
+ * "2026-11-21T10:00:00Z" or "2026-11-21T10:00:00.123456Z" (snprintf-like).
+ * parse accepts "YYYY-MM-DD[Tt ]HH:MM:SS[.f{1,9}][Z|z|+HH:MM|-HH:MM|+HHMM]"
+ * and "YYYY-MM-DD" (midnight UTC); no zone = UTC. FEATD_ERR on anything else. */
+size_t featd_time_format(int64_t us, char *buf, size_t cap);
+int featd_time_parse(const char *s, int64_t *us);
+
+#endif
