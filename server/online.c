@@ -753,8 +753,13 @@ static void note_err(bool *have, char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The context's error, worded so that a timeout reads as one (hiredis
+ * reports an expired SO_RCVTIMEO/SO_SNDTIMEO as EAGAIN). */
 static const char *ctx_err(const redisContext *c)
 {
+    if (c->err == REDIS_ERR_IO && strstr(c->errstr, "temporarily unavailable") != NULL) {
+        return "timed out waiting for Redis (redis.timeout_ms)";
+    }
     return c->errstr[0] ? c->errstr : "connection error";
 }
 

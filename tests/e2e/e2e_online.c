@@ -1,0 +1,729 @@
+/*
+ * e2e_online.c — the online-tier layout against a real redis-server:
+ * generations written through the pipelined writer, flipped, read back with
+ * GET + decode; storage expiry (PXAT) and skipped expired rows; the
+ * last-write-wins upsert script (older never regresses, created_ts breaks
+ * ties, interleaved writers, NOSCRIPT recovery); reclaim of exactly one
+ * generation; ensure; and clean FEATD_ERR reports when Redis is down or
+ * paused. Each test gets a fresh redis-server (checked fixture).
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "harness.h"
+#include "online.h"
+
+static struct h_redis R;
+
+static void setup(void)
+{
+    h_redis_start(&R);
+}
+
+static void teardown(void)
+{
+    h_redis_stop(&R);
+}
+
+/* ---- a view: customer_id -> revenue (double), embedding (float_list),
+ * name (string) ---- */
+
+static struct cfg_join_key cust_keys[] = { { "customer_id", FT_INT64 } };
+static struct cfg_feature cust_feats[] = {
+    { "revenue", FT_DOUBLE, "revenue" },
+    { "embedding", FT_FLOAT_LIST, "embedding" },
+    { "name", FT_STRING, "name" },
+};
+
+static struct cfg_view make_view(const char *name, int64_t ttl, uint64_t fp)
+{
+    struct cfg_view v;
+    memset(&v, 0, sizeof(v));
+    v.name = (char *)name;
+    v.keys = cust_keys;
+    v.nkeys = 1;
+    v.ttl_seconds = ttl;
+    v.features = cust_feats;
+    v.nfeatures = FEATD_ARRAY_LEN(cust_feats);
+    v.fingerprint = fp;
+    snprintf(v.fingerprint_hex, sizeof(v.fingerprint_hex), "%016llx", (unsigned long long)fp);
+    return v;
+}
+
+static redisContext *connect_redis(int timeout_ms)
+{
+    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", R.port, tv);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_msg(!c->err, "connect: %s", c->errstr);
+    ck_assert_int_eq(redisSetTimeout(c, tv), REDIS_OK);
+    return c;
+}
+
+/* Row values for entity id in "version" ver: revenue = id*10+ver,
+ * embedding = [id, ver], name = "c<id>v<ver>". */
+struct rowvals {
+    struct online_value v[3];
+    struct fbuf emb;
+    char name[64];
+};
+
+static void rowvals_make(struct rowvals *rv, int64_t id, int ver)
+{
+    memset(rv->v, 0, sizeof(rv->v));
+    fbuf_reset(&rv->emb);
+    rv->v[0].u.d = (double)id * 10 + ver;
+    ck_assert_int_eq(online_list_put_float(&rv->emb, (float)id), FEATD_OK);
+    ck_assert_int_eq(online_list_put_float(&rv->emb, (float)ver), FEATD_OK);
+    rv->v[1].count = 2;
+    rv->v[1].raw = (const uint8_t *)rv->emb.data;
+    rv->v[1].rawlen = rv->emb.len;
+    snprintf(rv->name, sizeof(rv->name), "c%lldv%d", (long long)id, ver);
+    rv->v[2].s = rv->name;
+    rv->v[2].slen = strlen(rv->name);
+}
+
+/* GETs (view, gen, id) and decodes it; returns false when the key is absent. */
+static bool read_row(redisContext *c, const struct cfg_view *v, uint64_t gen, int64_t id,
+                     int64_t *ev, int64_t *cr, double *revenue, float *emb1, char *name,
+                     size_t namecap)
+{
+    struct fbuf k = { 0 };
+    struct online_key key = { .i = id };
+    ck_assert_int_eq(online_row_key(&k, "featd", v, gen, &key), FEATD_OK);
+    redisReply *r = redisCommand(c, "GET %b", k.data, k.len);
+    fbuf_free(&k);
+    ck_assert_ptr_nonnull(r);
+    if (r->type == REDIS_REPLY_NIL) {
+        freeReplyObject(r);
+        return false;
+    }
+    ck_assert_int_eq(r->type, REDIS_REPLY_STRING);
+    struct online_value out[3];
+    char err[256] = "";
+    int64_t e = 0, cc = 0;
+    ck_assert_msg(online_row_decode((const uint8_t *)r->str, r->len, v, &e, &cc, out, err,
+                                    sizeof(err)) == FEATD_OK,
+                  "decode: %s", err);
+    if (ev) {
+        *ev = e;
+    }
+    if (cr) {
+        *cr = cc;
+    }
+    if (revenue) {
+        *revenue = out[0].u.d;
+    }
+    ck_assert_uint_eq(out[1].count, 2);
+    ck_assert_float_eq(online_list_float(&out[1], 0), (float)id);
+    if (emb1) {
+        *emb1 = online_list_float(&out[1], 1);
+    }
+    if (name) {
+        ck_assert_uint_lt(out[2].slen, namecap);
+        memcpy(name, out[2].s, out[2].slen);
+        name[out[2].slen] = '\0';
+    }
+    freeReplyObject(r);
+    return true;
+}
+
+static long long count_keys(redisContext *c, const char *pattern)
+{
+    long long n = 0;
+    char cursor[32] = "0";
+    do {
+        redisReply *r = redisCommand(c, "SCAN %s MATCH %s COUNT 1000", cursor, pattern);
+        ck_assert_ptr_nonnull(r);
+        ck_assert_int_eq(r->type, REDIS_REPLY_ARRAY);
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        n += (long long)r->element[1]->elements;
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return n;
+}
+
+/* Writes ids [0, n) into gen with put; asserts every put succeeded. */
+static void put_rows(redisContext *c, const struct cfg_view *v, uint64_t gen, int n, int ver,
+                     int64_t ev, size_t batch)
+{
+    char err[256] = "";
+    struct online_writer *w = online_writer_new(c, "featd", v, batch);
+    ck_assert_ptr_nonnull(w);
+    struct rowvals rv = { 0 };
+    for (int i = 0; i < n; i++) {
+        struct online_key key = { .i = i };
+        rowvals_make(&rv, i, ver);
+        ck_assert_msg(online_writer_put(w, gen, &key, ev, ONLINE_NO_CREATED_TS, rv.v, err,
+                                        sizeof(err)) == FEATD_OK,
+                      "put %d: %s", i, err);
+    }
+    ck_assert_msg(online_writer_flush(w, err, sizeof(err)) == FEATD_OK, "flush: %s", err);
+    ck_assert_uint_eq(online_writer_written(w), (uint64_t)n);
+    ck_assert_uint_eq(online_writer_skipped(w), 0);
+    online_writer_free(w);
+    fbuf_free(&rv.emb);
+}
+
+/* ---- tests ---- */
+
+START_TEST(test_generation_put_flip_read)
+{
+    struct cfg_view v = make_view("customer_stats", 0, 0x1111222233334444ULL);
+    redisContext *c = connect_redis(2000);
+    char err[256] = "";
+    uint64_t gen = 99, old = 99, cur = 99;
+    ck_assert_int_eq(online_gen_current(c, "featd", &v, &cur, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(cur, 0);
+
+    ck_assert_int_eq(online_gen_alloc(c, "featd", &v, &gen, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(gen, 1);
+    put_rows(c, &v, 1, 2500, 1, 1700000000000000LL, 1000);
+    /* written but not visible through "current" until the flip */
+    ck_assert_int_eq(online_gen_current(c, "featd", &v, &cur, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(cur, 0);
+    ck_assert_int_eq(online_gen_flip(c, "featd", &v, 1, &old, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(old, 0);
+    ck_assert_int_eq(online_gen_current(c, "featd", &v, &cur, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(cur, 1);
+    ck_assert_int_eq(count_keys(c, "featd:v1:customer_stats:1111222233334444:g1:*"), 2500);
+
+    const int64_t probe[] = { 0, 1, 77, 999, 1000, 2499 };
+    for (size_t i = 0; i < FEATD_ARRAY_LEN(probe); i++) {
+        int64_t ev = 0, cr = 0;
+        double rev = 0;
+        float e1 = 0;
+        char name[64], want[64];
+        ck_assert(read_row(c, &v, cur, probe[i], &ev, &cr, &rev, &e1, name, sizeof(name)));
+        ck_assert_int_eq(ev, 1700000000000000LL);
+        ck_assert_int_eq(cr, ONLINE_NO_CREATED_TS);
+        ck_assert_double_eq(rev, (double)probe[i] * 10 + 1);
+        ck_assert_float_eq(e1, 1.0f);
+        snprintf(want, sizeof(want), "c%lldv1", (long long)probe[i]);
+        ck_assert_str_eq(name, want);
+    }
+    ck_assert(!read_row(c, &v, cur, 2500, NULL, NULL, NULL, NULL, NULL, 0));
+    /* no ttl on this view: no expiry on the rows */
+    redisReply *r = redisCommand(c, "PTTL featd:v1:customer_stats:1111222233334444:g1:i5");
+    ck_assert_int_eq(r->integer, -1);
+    freeReplyObject(r);
+
+    /* second snapshot: new generation, flip, readers move over */
+    ck_assert_int_eq(online_gen_alloc(c, "featd", &v, &gen, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(gen, 2);
+    put_rows(c, &v, 2, 1200, 2, 1700000100000000LL, 333);
+    ck_assert_int_eq(online_gen_flip(c, "featd", &v, 2, &old, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(old, 1);
+    ck_assert_int_eq(online_gen_current(c, "featd", &v, &cur, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(cur, 2);
+    double rev = 0;
+    ck_assert(read_row(c, &v, cur, 7, NULL, NULL, &rev, NULL, NULL, 0));
+    ck_assert_double_eq(rev, 72);
+    ck_assert(!read_row(c, &v, cur, 2000, NULL, NULL, NULL, NULL, NULL, 0));
+
+    /* reclaim the old one: exactly its keys go */
+    uint64_t deleted = 0;
+    ck_assert_int_eq(online_gen_reclaim(c, "featd", &v, 1, &deleted, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(deleted, 2500);
+    ck_assert_int_eq(count_keys(c, "featd:v1:customer_stats:1111222233334444:g1:*"), 0);
+    ck_assert_int_eq(count_keys(c, "featd:v1:customer_stats:1111222233334444:g2:*"), 1200);
+    /* the current generation is protected */
+    err[0] = '\0';
+    ck_assert_int_eq(online_gen_reclaim(c, "featd", &v, 2, &deleted, err, sizeof(err)), FEATD_ERR);
+    ck_assert_ptr_nonnull(strstr(err, "current"));
+    ck_assert_int_eq(count_keys(c, "featd:v1:customer_stats:1111222233334444:g2:*"), 1200);
+    redisFree(c);
+}
+END_TEST
+
+START_TEST(test_ttl_pxat_and_expired_rows)
+{
+    struct cfg_view v = make_view("ttl_view", 60, 0xabcULL);
+    redisContext *c = connect_redis(2000);
+    char err[256] = "";
+    struct online_writer *w = online_writer_new(c, "featd", &v, 100);
+    struct rowvals rv = { 0 };
+    int64_t now = util_now_us();
+    int64_t ev = now - 10 * 1000000LL;   /* 10 s old */
+    struct online_key k1 = { .i = 1 }, k2 = { .i = 2 }, k3 = { .i = 3 }, k4 = { .i = 4 };
+    rowvals_make(&rv, 1, 1);
+    ck_assert_int_eq(online_writer_put(w, 1, &k1, ev, ONLINE_NO_CREATED_TS, rv.v, err,
+                                       sizeof(err)),
+                     FEATD_OK);
+    /* stale (past ttl) but inside the grace period: still written */
+    int64_t ev_stale = now - 600 * 1000000LL;
+    rowvals_make(&rv, 2, 1);
+    ck_assert_int_eq(online_writer_put(w, 1, &k2, ev_stale, ONLINE_NO_CREATED_TS, rv.v, err,
+                                       sizeof(err)),
+                     FEATD_OK);
+    /* past ttl + grace (60 + 3600 s): skipped, for put and upsert alike */
+    int64_t ev_dead = now - (60 + 3600 + 5) * 1000000LL;
+    rowvals_make(&rv, 3, 1);
+    ck_assert_int_eq(online_writer_put(w, 1, &k3, ev_dead, ONLINE_NO_CREATED_TS, rv.v, err,
+                                       sizeof(err)),
+                     FEATD_EAGAIN);
+    rowvals_make(&rv, 4, 1);
+    ck_assert_int_eq(online_writer_upsert(w, 1, &k4, ev_dead, ONLINE_NO_CREATED_TS, rv.v, err,
+                                          sizeof(err)),
+                     FEATD_EAGAIN);
+    ck_assert_int_eq(online_writer_flush(w, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(online_writer_written(w), 2);
+    ck_assert_uint_eq(online_writer_skipped(w), 2);
+
+    /* PEXPIRETIME is exactly event_ms + (ttl + grace) * 1000 */
+    const char *key1 = "featd:v1:ttl_view:0000000000000abc:g1:i1";
+    redisReply *r = redisCommand(c, "PEXPIRETIME %s", key1);
+    ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
+    ck_assert_int_eq(r->integer, online_expire_at_ms(&v, ev));
+    ck_assert_int_eq(r->integer, ev / 1000 + (60 + 3600) * 1000LL);
+    freeReplyObject(r);
+    r = redisCommand(c, "PTTL %s", key1);
+    ck_assert_int_gt(r->integer, (3660 - 10 - 5) * 1000LL);
+    ck_assert_int_le(r->integer, (3660 - 10) * 1000LL);
+    freeReplyObject(r);
+    r = redisCommand(c, "PTTL featd:v1:ttl_view:0000000000000abc:g1:i2");
+    ck_assert_int_gt(r->integer, (3660 - 600 - 5) * 1000LL);
+    ck_assert_int_le(r->integer, (3660 - 600) * 1000LL);
+    freeReplyObject(r);
+    r = redisCommand(c, "EXISTS featd:v1:ttl_view:0000000000000abc:g1:i3 "
+                        "featd:v1:ttl_view:0000000000000abc:g1:i4");
+    ck_assert_int_eq(r->integer, 0);
+    freeReplyObject(r);
+
+    /* upsert carries PXAT too */
+    rowvals_make(&rv, 1, 2);
+    ck_assert_int_eq(online_writer_upsert(w, 1, &k1, ev + 1000000, ONLINE_NO_CREATED_TS, rv.v, err,
+                                          sizeof(err)),
+                     FEATD_OK);
+    ck_assert_int_eq(online_writer_flush(w, err, sizeof(err)), FEATD_OK);
+    r = redisCommand(c, "PEXPIRETIME %s", key1);
+    ck_assert_int_eq(r->integer, (ev + 1000000) / 1000 + 3660 * 1000LL);
+    freeReplyObject(r);
+
+    /* a row that expires a moment from now really disappears */
+    struct cfg_view v1 = make_view("short", 1, 0xdefULL);
+    v1.ttl_seconds = 1;   /* grace 3600: keep it short by backdating the event */
+    struct online_writer *w1 = online_writer_new(c, "featd", &v1, 10);
+    int64_t ev_soon = util_now_us() - (1 + 3600) * 1000000LL + 300000;   /* expires in ~0.3 s */
+    ck_assert_int_eq(online_writer_put(w1, 1, &k1, ev_soon, ONLINE_NO_CREATED_TS, rv.v, err,
+                                       sizeof(err)),
+                     FEATD_OK);
+    ck_assert_int_eq(online_writer_flush(w1, err, sizeof(err)), FEATD_OK);
+    r = redisCommand(c, "EXISTS featd:v1:short:0000000000000def:g1:i1");
+    ck_assert_int_eq(r->integer, 1);
+    freeReplyObject(r);
+    usleep(600000);
+    r = redisCommand(c, "EXISTS featd:v1:short:0000000000000def:g1:i1");
+    ck_assert_int_eq(r->integer, 0);
+    freeReplyObject(r);
+
+    online_writer_free(w1);
+    online_writer_free(w);
+    fbuf_free(&rv.emb);
+    redisFree(c);
+}
+END_TEST
+
+/* Upserts one row and flushes; returns the writer's written delta (1/0). */
+static int upsert1(struct online_writer *w, uint64_t gen, int64_t id, int64_t ev, int64_t cr,
+                   int ver)
+{
+    char err[256] = "";
+    struct rowvals rv = { 0 };
+    struct online_key key = { .i = id };
+    uint64_t before = online_writer_written(w);
+    rowvals_make(&rv, id, ver);
+    ck_assert_msg(online_writer_upsert(w, gen, &key, ev, cr, rv.v, err, sizeof(err)) == FEATD_OK,
+                  "upsert: %s", err);
+    ck_assert_msg(online_writer_flush(w, err, sizeof(err)) == FEATD_OK, "flush: %s", err);
+    fbuf_free(&rv.emb);
+    return (int)(online_writer_written(w) - before);
+}
+
+static int version_of(redisContext *c, const struct cfg_view *v, uint64_t gen, int64_t id)
+{
+    float ver = -1;
+    ck_assert(read_row(c, v, gen, id, NULL, NULL, NULL, &ver, NULL, 0));
+    return (int)ver;
+}
+
+START_TEST(test_upsert_lww)
+{
+    struct cfg_view v = make_view("incr", 0, 0x42ULL);
+    redisContext *c = connect_redis(2000);
+    char err[256] = "";
+    uint64_t gen = 0;
+    ck_assert_int_eq(online_gen_ensure(c, "featd", &v, &gen, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(gen, 1);
+    struct online_writer *w = online_writer_new(c, "featd", &v, 50);
+
+    ck_assert_int_eq(upsert1(w, gen, 5, 100, 5, 1), 1);   /* first write */
+    ck_assert_int_eq(upsert1(w, gen, 5, 50, 9, 2), 0);    /* older event: no regress */
+    ck_assert_int_eq(version_of(c, &v, gen, 5), 1);
+    ck_assert_int_eq(upsert1(w, gen, 5, 100, 4, 3), 0);   /* same event, older created */
+    ck_assert_int_eq(version_of(c, &v, gen, 5), 1);
+    ck_assert_int_eq(upsert1(w, gen, 5, 100, 6, 4), 1);   /* same event, newer created wins */
+    ck_assert_int_eq(version_of(c, &v, gen, 5), 4);
+    ck_assert_int_eq(upsert1(w, gen, 5, 100, 6, 5), 1);   /* equal: written (>=) */
+    ck_assert_int_eq(version_of(c, &v, gen, 5), 5);
+    ck_assert_int_eq(upsert1(w, gen, 5, 101, ONLINE_NO_CREATED_TS, 6), 1);   /* newer event */
+    ck_assert_int_eq(version_of(c, &v, gen, 5), 6);
+    ck_assert_int_eq(upsert1(w, gen, 5, 100, INT64_MAX, 7), 0);
+    ck_assert_int_eq(version_of(c, &v, gen, 5), 6);
+
+    /* sign handling: negative event times order below positive ones */
+    ck_assert_int_eq(upsert1(w, gen, 6, -5, 0, 1), 1);
+    ck_assert_int_eq(upsert1(w, gen, 6, -6, 0, 2), 0);
+    ck_assert_int_eq(upsert1(w, gen, 6, 3, 0, 3), 1);
+    ck_assert_int_eq(upsert1(w, gen, 6, -1, 0, 4), 0);
+    ck_assert_int_eq(version_of(c, &v, gen, 6), 3);
+    /* bytes with embedded NULs/0xff in the header compare correctly */
+    ck_assert_int_eq(upsert1(w, gen, 7, 0x00ff00ff00LL, 0, 1), 1);
+    ck_assert_int_eq(upsert1(w, gen, 7, 0x00ff00feffLL, 0, 2), 0);
+    ck_assert_int_eq(upsert1(w, gen, 7, 0x00ff0100LL << 8, 0, 3), 1);
+    ck_assert_int_eq(version_of(c, &v, gen, 7), 3);
+
+    ck_assert_uint_eq(online_writer_written(w), 8);
+    ck_assert_uint_eq(online_writer_skipped(w), 6);
+
+    /* a non-row value of ours (shorter than a header) is overwritten */
+    redisReply *r = redisCommand(c, "SET featd:v1:incr:0000000000000042:g1:i8 junk");
+    freeReplyObject(r);
+    ck_assert_int_eq(upsert1(w, gen, 8, 1, 0, 1), 1);
+    ck_assert_int_eq(version_of(c, &v, gen, 8), 1);
+
+    /* a key of the wrong type: the error names it; other rows of the batch land */
+    r = redisCommand(c, "RPUSH featd:v1:incr:0000000000000042:g1:i9 x");
+    freeReplyObject(r);
+    struct rowvals rv = { 0 };
+    for (int64_t id = 9; id <= 11; id++) {
+        struct online_key key = { .i = id };
+        rowvals_make(&rv, id, 1);
+        ck_assert_int_eq(online_writer_upsert(w, gen, &key, 1, 0, rv.v, err, sizeof(err)),
+                         FEATD_OK);
+    }
+    err[0] = '\0';
+    ck_assert_int_eq(online_writer_flush(w, err, sizeof(err)), FEATD_ERR);
+    ck_assert_msg(strstr(err, "WRONGTYPE") != NULL, "err: %s", err);
+    ck_assert_int_eq(version_of(c, &v, gen, 10), 1);
+    ck_assert_int_eq(version_of(c, &v, gen, 11), 1);
+    /* the writer keeps working after an error reply */
+    ck_assert_int_eq(upsert1(w, gen, 12, 1, 0, 1), 1);
+    fbuf_free(&rv.emb);
+    online_writer_free(w);
+    redisFree(c);
+}
+END_TEST
+
+START_TEST(test_upsert_interleaved_writers)
+{
+    struct cfg_view v = make_view("incr2", 3600 * 24 * 365, 0x77ULL);
+    redisContext *ca = connect_redis(2000);
+    redisContext *cb = connect_redis(2000);
+    char err[256] = "";
+    uint64_t gen = 0, gen_b = 0;
+    ck_assert_int_eq(online_gen_ensure(ca, "featd", &v, &gen, err, sizeof(err)), FEATD_OK);
+    ck_assert_int_eq(online_gen_ensure(cb, "featd", &v, &gen_b, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(gen, gen_b);
+    struct online_writer *wa = online_writer_new(ca, "featd", &v, 37);
+    struct online_writer *wb = online_writer_new(cb, "featd", &v, 53);
+    struct rowvals rv = { 0 };
+    const int nkeys = 300, rounds = 40;
+    int64_t base = util_now_us() - 3600 * 1000000LL;
+    /* A writes even event times ascending, B odd ones descending; their
+     * pipelines interleave on the server. The newest (B's 2*rounds-1) must win
+     * everywhere. */
+    for (int r = 0; r < rounds; r++) {
+        for (int k = 0; k < nkeys; k++) {
+            struct online_key key = { .i = k };
+            int va = 2 * r, vb = 2 * (rounds - 1 - r) + 1;
+            rowvals_make(&rv, k, va);
+            ck_assert_int_eq(online_writer_upsert(wa, gen, &key, base + va, 0, rv.v, err,
+                                                  sizeof(err)),
+                             FEATD_OK);
+            rowvals_make(&rv, k, vb);
+            ck_assert_int_eq(online_writer_upsert(wb, gen, &key, base + vb, 0, rv.v, err,
+                                                  sizeof(err)),
+                             FEATD_OK);
+        }
+    }
+    ck_assert_int_eq(online_writer_flush(wa, err, sizeof(err)), FEATD_OK);
+    ck_assert_int_eq(online_writer_flush(wb, err, sizeof(err)), FEATD_OK);
+    uint64_t total = online_writer_written(wa) + online_writer_skipped(wa) +
+                     online_writer_written(wb) + online_writer_skipped(wb);
+    ck_assert_uint_eq(total, (uint64_t)(2 * nkeys * rounds));
+    for (int k = 0; k < nkeys; k++) {
+        int64_t ev = 0;
+        float ver = 0;
+        ck_assert(read_row(ca, &v, gen, k, &ev, NULL, NULL, &ver, NULL, 0));
+        ck_assert_int_eq(ev, base + 2 * rounds - 1);
+        ck_assert_int_eq((int)ver, 2 * rounds - 1);
+    }
+    /* B wrote its newest first, so nearly everything after was skipped */
+    ck_assert_uint_le(online_writer_written(wb), (uint64_t)nkeys * 2);
+    online_writer_free(wa);
+    online_writer_free(wb);
+    fbuf_free(&rv.emb);
+    redisFree(ca);
+    redisFree(cb);
+}
+END_TEST
+
+START_TEST(test_upsert_noscript_recovery)
+{
+    struct cfg_view v = make_view("incr3", 0, 0x99ULL);
+    redisContext *c = connect_redis(2000);
+    struct online_writer *w = online_writer_new(c, "featd", &v, 100);
+    ck_assert_int_eq(upsert1(w, 1, 1, 10, 0, 1), 1);
+    redisReply *r = h_redis_cmd(&R, "SCRIPT FLUSH");
+    ck_assert_ptr_nonnull(r);
+    freeReplyObject(r);
+    /* the cached SHA is gone on the server: the batch is replayed with EVAL */
+    char err[256] = "";
+    struct rowvals rv = { 0 };
+    for (int64_t id = 1; id <= 20; id++) {
+        struct online_key key = { .i = id };
+        rowvals_make(&rv, id, 2);
+        ck_assert_int_eq(online_writer_upsert(w, 1, &key, id == 1 ? 5 : 10, 0, rv.v, err,
+                                              sizeof(err)),
+                         FEATD_OK);
+    }
+    ck_assert_msg(online_writer_flush(w, err, sizeof(err)) == FEATD_OK, "flush: %s", err);
+    ck_assert_uint_eq(online_writer_written(w), 20);
+    ck_assert_uint_eq(online_writer_skipped(w), 1);   /* id 1 at event 5 < 10 */
+    ck_assert_int_eq(version_of(c, &v, 1, 1), 1);
+    ck_assert_int_eq(version_of(c, &v, 1, 20), 2);
+    /* and the script is cached again for later batches */
+    ck_assert_int_eq(upsert1(w, 1, 21, 1, 0, 3), 1);
+    fbuf_free(&rv.emb);
+    online_writer_free(w);
+    redisFree(c);
+}
+END_TEST
+
+START_TEST(test_reclaim_exact_generation)
+{
+    /* views whose names an unescaped glob would confuse ("a*" matches "abc",
+     * "q[xy]" matches "qx"); they share a fingerprint on purpose */
+    struct cfg_view va = make_view("a*", 0, 0x5ULL);
+    struct cfg_view vb = make_view("abc", 0, 0x5ULL);
+    struct cfg_view vq = make_view("a\\b", 0, 0x5ULL);
+    struct cfg_view vr = make_view("q[xy]", 0, 0x5ULL);
+    struct cfg_view vs = make_view("qx", 0, 0x5ULL);
+    redisContext *c = connect_redis(2000);
+    char err[256] = "";
+    put_rows(c, &va, 1, 1500, 1, 1, 1000);
+    put_rows(c, &va, 10, 100, 1, 1, 1000);   /* g10 must survive a reclaim of g1 */
+    put_rows(c, &va, 2, 700, 2, 1, 1000);
+    put_rows(c, &vb, 1, 300, 1, 1, 1000);
+    put_rows(c, &vq, 1, 30, 1, 1, 1000);
+    put_rows(c, &vr, 1, 20, 1, 1, 1000);
+    put_rows(c, &vs, 1, 10, 1, 1, 1000);
+    uint64_t old = 0, cur = 0;
+    ck_assert_int_eq(online_gen_flip(c, "featd", &va, 2, &old, err, sizeof(err)), FEATD_OK);
+    ck_assert_int_eq(online_gen_flip(c, "featd", &vb, 1, &old, err, sizeof(err)), FEATD_OK);
+    redisReply *r = redisCommand(c, "DBSIZE");
+    long long before = r->integer;
+    freeReplyObject(r);
+    ck_assert_int_eq(before, 1500 + 100 + 700 + 300 + 30 + 20 + 10 + 2);
+
+    uint64_t deleted = 0;
+    ck_assert_int_eq(online_gen_reclaim(c, "featd", &va, 1, &deleted, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(deleted, 1500);
+    r = redisCommand(c, "DBSIZE");
+    ck_assert_int_eq(r->integer, before - 1500);
+    freeReplyObject(r);
+    ck_assert(read_row(c, &va, 10, 5, NULL, NULL, NULL, NULL, NULL, 0));
+    ck_assert(read_row(c, &va, 2, 5, NULL, NULL, NULL, NULL, NULL, 0));
+    ck_assert(read_row(c, &vb, 1, 5, NULL, NULL, NULL, NULL, NULL, 0));
+    ck_assert(!read_row(c, &va, 1, 5, NULL, NULL, NULL, NULL, NULL, 0));
+    ck_assert_int_eq(online_gen_current(c, "featd", &va, &cur, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(cur, 2);
+    /* reclaiming again finds nothing; a backslash in a name is escaped too */
+    ck_assert_int_eq(online_gen_reclaim(c, "featd", &va, 1, &deleted, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(deleted, 0);
+    ck_assert_int_eq(online_gen_reclaim(c, "featd", &vq, 1, &deleted, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(deleted, 30);
+    ck_assert_int_eq(online_gen_reclaim(c, "featd", &va, 10, &deleted, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(deleted, 100);
+    ck_assert_int_eq(online_gen_reclaim(c, "featd", &vr, 1, &deleted, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(deleted, 20);
+    ck_assert(read_row(c, &vs, 1, 5, NULL, NULL, NULL, NULL, NULL, 0));
+    r = redisCommand(c, "DBSIZE");
+    ck_assert_int_eq(r->integer, 700 + 300 + 10 + 2);
+    freeReplyObject(r);
+    ck_assert_int_eq(online_gen_reclaim(c, "featd", &va, 0, &deleted, err, sizeof(err)), FEATD_ERR);
+    redisFree(c);
+}
+END_TEST
+
+START_TEST(test_ensure_once)
+{
+    struct cfg_view v = make_view("ens", 0, 0xe1ULL);
+    redisContext *c1 = connect_redis(2000);
+    redisContext *c2 = connect_redis(2000);
+    char err[256] = "";
+    uint64_t g1 = 0, g2 = 0, g = 0;
+    ck_assert_int_eq(online_gen_ensure(c1, "featd", &v, &g1, err, sizeof(err)), FEATD_OK);
+    ck_assert_int_eq(online_gen_ensure(c2, "featd", &v, &g2, err, sizeof(err)), FEATD_OK);
+    ck_assert_int_eq(online_gen_ensure(c1, "featd", &v, &g, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(g1, 1);
+    ck_assert_uint_eq(g2, 1);
+    ck_assert_uint_eq(g, 1);
+    redisReply *r = redisCommand(c1, "GET featd:v1:ens:00000000000000e1:genseq");
+    ck_assert_str_eq(r->str, "1");   /* allocated exactly once */
+    freeReplyObject(r);
+    /* after a snapshot flip ensure follows the pointer */
+    uint64_t gen = 0, old = 0;
+    ck_assert_int_eq(online_gen_alloc(c1, "featd", &v, &gen, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(gen, 2);
+    ck_assert_int_eq(online_gen_flip(c1, "featd", &v, gen, &old, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(old, 1);
+    ck_assert_int_eq(online_gen_ensure(c2, "featd", &v, &g, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(g, 2);
+    /* a garbage pointer is an error, not generation 0 */
+    r = redisCommand(c1, "SET featd:v1:ens:00000000000000e1:current banana");
+    freeReplyObject(r);
+    err[0] = '\0';
+    ck_assert_int_eq(online_gen_current(c1, "featd", &v, &g, err, sizeof(err)), FEATD_ERR);
+    ck_assert(err[0] != '\0');
+    ck_assert_int_eq(online_gen_ensure(c1, "featd", &v, &g, err, sizeof(err)), FEATD_ERR);
+    ck_assert_int_eq(online_gen_flip(c1, "featd", &v, 0, &old, err, sizeof(err)), FEATD_ERR);
+    redisFree(c1);
+    redisFree(c2);
+}
+END_TEST
+
+START_TEST(test_redis_down_errors)
+{
+    struct cfg_view v = make_view("down", 0, 0xd0ULL);
+    redisContext *c = connect_redis(500);
+    char err[256];
+    struct online_writer *w = online_writer_new(c, "featd", &v, 100);
+    struct online_writer *wu = online_writer_new(c, "featd", &v, 100);
+    struct rowvals rv = { 0 };
+    struct online_key key = { .i = 1 };
+    rowvals_make(&rv, 1, 1);
+    ck_assert_int_eq(online_writer_put(w, 1, &key, 1, 0, rv.v, err, sizeof(err)), FEATD_OK);
+
+    h_redis_stop(&R);
+
+    err[0] = '\0';
+    ck_assert_int_eq(online_writer_flush(w, err, sizeof(err)), FEATD_ERR);
+    ck_assert_msg(strlen(err) > 0, "no message");
+    fprintf(stderr, "flush with redis down: %s\n", err);
+    err[0] = '\0';
+    ck_assert_int_eq(online_writer_put(w, 1, &key, 1, 0, rv.v, err, sizeof(err)), FEATD_ERR);
+    ck_assert(err[0] != '\0');
+    err[0] = '\0';
+    ck_assert_int_eq(online_writer_upsert(wu, 1, &key, 1, 0, rv.v, err, sizeof(err)), FEATD_ERR);
+    ck_assert(err[0] != '\0');
+    uint64_t g = 0, d = 0;
+    err[0] = '\0';
+    ck_assert_int_eq(online_gen_current(c, "featd", &v, &g, err, sizeof(err)), FEATD_ERR);
+    ck_assert(err[0] != '\0');
+    ck_assert_int_eq(online_gen_alloc(c, "featd", &v, &g, err, sizeof(err)), FEATD_ERR);
+    ck_assert_int_eq(online_gen_flip(c, "featd", &v, 3, &g, err, sizeof(err)), FEATD_ERR);
+    ck_assert_int_eq(online_gen_reclaim(c, "featd", &v, 1, &d, err, sizeof(err)), FEATD_ERR);
+    ck_assert_int_eq(online_gen_ensure(c, "featd", &v, &g, err, sizeof(err)), FEATD_ERR);
+    online_writer_free(w);
+    online_writer_free(wu);
+    redisFree(c);
+
+    /* a fresh connection to a fresh server: a new context to a down port fails
+     * at connect, which is the caller's business; after restart all works */
+    h_redis_restart(&R);
+    c = connect_redis(500);
+    w = online_writer_new(c, "featd", &v, 100);
+    ck_assert_int_eq(online_writer_put(w, 1, &key, 1, 0, rv.v, err, sizeof(err)), FEATD_OK);
+    ck_assert_int_eq(online_writer_flush(w, err, sizeof(err)), FEATD_OK);
+    ck_assert_int_eq(online_gen_ensure(c, "featd", &v, &g, err, sizeof(err)), FEATD_OK);
+    online_writer_free(w);
+    fbuf_free(&rv.emb);
+    redisFree(c);
+}
+END_TEST
+
+START_TEST(test_redis_paused_times_out)
+{
+    struct cfg_view v = make_view("paused", 0, 0xd1ULL);
+    redisContext *c = connect_redis(300);
+    char err[256] = "";
+    struct online_writer *w = online_writer_new(c, "featd", &v, 1000);
+    struct rowvals rv = { 0 };
+    rowvals_make(&rv, 1, 1);
+    for (int i = 0; i < 10; i++) {
+        struct online_key key = { .i = i };
+        ck_assert_int_eq(online_writer_upsert(w, 1, &key, 1, 0, rv.v, err, sizeof(err)), FEATD_OK);
+    }
+    h_redis_pause(&R);
+    err[0] = '\0';
+    ck_assert_int_eq(online_writer_flush(w, err, sizeof(err)), FEATD_ERR);
+    ck_assert(err[0] != '\0');
+    fprintf(stderr, "flush with redis paused: %s\n", err);
+    uint64_t g = 0;
+    ck_assert_int_eq(online_gen_current(c, "featd", &v, &g, err, sizeof(err)), FEATD_ERR);
+    online_writer_free(w);
+    redisFree(c);
+    h_redis_resume(&R);
+    c = connect_redis(2000);
+    ck_assert_int_eq(online_gen_current(c, "featd", &v, &g, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(g, 0);
+    fbuf_free(&rv.emb);
+    redisFree(c);
+}
+END_TEST
+
+START_TEST(test_bulk_put_throughput)
+{
+    struct cfg_view v = make_view("bulk", 86400, 0xb0ULL);
+    redisContext *c = connect_redis(5000);
+    const int n = 50000;
+    int64_t t0 = util_mono_us();
+    put_rows(c, &v, 1, n, 1, util_now_us(), 1000);
+    int64_t dt = util_mono_us() - t0;
+    fprintf(stderr, "bulk put: %d rows in %.1f ms (%.0f rows/s)\n", n, dt / 1000.0,
+            n / (dt / 1e6));
+    redisReply *r = redisCommand(c, "DBSIZE");
+    ck_assert_int_eq(r->integer, n);
+    freeReplyObject(r);
+    redisFree(c);
+}
+END_TEST
+
+static Suite *e2e_online_suite(void)
+{
+    Suite *s = suite_create("e2e_online");
+    TCase *tc = tcase_create("redis");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_generation_put_flip_read);
+    tcase_add_test(tc, test_ttl_pxat_and_expired_rows);
+    tcase_add_test(tc, test_upsert_lww);
+    tcase_add_test(tc, test_upsert_interleaved_writers);
+    tcase_add_test(tc, test_upsert_noscript_recovery);
+    tcase_add_test(tc, test_reclaim_exact_generation);
+    tcase_add_test(tc, test_ensure_once);
+    tcase_add_test(tc, test_redis_down_errors);
+    tcase_add_test(tc, test_redis_paused_times_out);
+    tcase_add_test(tc, test_bulk_put_throughput);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);   /* hiredis writes with write(2) */
+    SRunner *sr = srunner_create(e2e_online_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
