@@ -63,6 +63,8 @@ struct errs {
     struct fbuf buf;    /* kept lines, '\n'-separated */
     int n;              /* errors seen (may exceed the lines kept) */
     bool oom;
+    bool entities_broken;   /* an entity lacks a usable name: references to
+                               unknown entities are not reported (cascade) */
 };
 
 static void errs_add(struct errs *e, const char *path, const char *fmt, ...) FEATD_PRINTF(3, 4);
@@ -216,35 +218,38 @@ static const char *want_kind(json_type t)
     }
 }
 
-/* Levenshtein distance of two short strings, capped (strings over 64 bytes
- * are "far"). */
+/* Optimal-string-alignment distance (edits and adjacent transpositions)
+ * of two short strings; strings over 64 bytes are "far". */
 static size_t edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64) {
         return SIZE_MAX;
     }
-    size_t row[65];
+    uint8_t d[65][65];
+    for (size_t i = 0; i <= la; i++) {
+        d[i][0] = (uint8_t)i;
+    }
     for (size_t j = 0; j <= lb; j++) {
-        row[j] = j;
+        d[0][j] = (uint8_t)j;
     }
     for (size_t i = 1; i <= la; i++) {
-        size_t diag = row[0];
-        row[0] = i;
         for (size_t j = 1; j <= lb; j++) {
-            size_t up = row[j];
-            size_t best = diag + (a[i - 1] == b[j - 1] ? 0 : 1);
-            if (up + 1 < best) {
-                best = up + 1;
+            unsigned best = d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0u : 1u);
+            if (d[i - 1][j] + 1u < best) {
+                best = d[i - 1][j] + 1u;
             }
-            if (row[j - 1] + 1 < best) {
-                best = row[j - 1] + 1;
+            if (d[i][j - 1] + 1u < best) {
+                best = d[i][j - 1] + 1u;
             }
-            row[j] = best;
-            diag = up;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1u < best) {
+                best = d[i - 2][j - 2] + 1u;
+            }
+            d[i][j] = (uint8_t)best;
         }
     }
-    return row[lb];
+    return d[la][lb];
 }
 
 /* The candidate closest to s when it is plausibly a typo, else NULL. */
@@ -282,7 +287,7 @@ static const char *name_problem(const char *s, char *why, size_t whylen)
         unsigned char c = (unsigned char)s[i];
         bool ok = isalnum(c) || c == '_' || (i > 0 && (c == '.' || c == '-'));
         if (!ok) {
-            if (c >= 0x21 && c < 0x7f) {
+            if (c >= 0x20 && c < 0x7f) {
                 snprintf(why, whylen, "invalid character '%c' at offset %zu", c, i);
             } else {
                 snprintf(why, whylen, "invalid character 0x%02x at offset %zu", c, i);
@@ -1190,7 +1195,9 @@ static json_t *member(json_t *obj, const char *key, json_type want, bool require
     return v;
 }
 
-/* A required name member; NULL (after an error) when bad. */
+/* A required name member; NULL when missing or not a string. A string that
+ * breaks the name rule is reported but still returned, so that references to
+ * it do not cascade into more errors (the load fails anyway). */
 static const char *get_name(json_t *obj, const char *base, struct errs *e)
 {
     json_t *v = member(obj, "name", JSON_STRING, true, false, base, e);
@@ -1203,7 +1210,6 @@ static const char *get_name(json_t *obj, const char *base, struct errs *e)
     if (bad != NULL) {
         path_key(p, base, "name");
         errs_add(e, p, "%s: %s (" NAME_RULE ")", quote(s, q, sizeof q), bad);
-        return NULL;
     }
     return s;
 }
@@ -1318,12 +1324,15 @@ static void parse_entity(json_t *obj, const char *base, struct cfg_entity *ent, 
 {
     if (!json_is_object(obj)) {
         errs_add(e, base, "expected an entity object (got %s)", json_kind(obj));
+        e->entities_broken = true;
         return;
     }
     check_unknown(obj, base, entity_keys, "an entity", e);
     const char *name = get_name(obj, base, e);
     if (name != NULL) {
         ent->name = util_xstrdup(name);
+    } else {
+        e->entities_broken = true;
     }
     json_t *keys = get_array(obj, "join_keys", base, true, CFG_MAX_ENTITY_KEYS, e);
     if (keys == NULL) {
@@ -1432,8 +1441,10 @@ static void view_entities(const struct featd_config *cfg, json_t *obj, const cha
     const struct cfg_entity **ents = calloc(n, sizeof *ents);
     size_t maxkeys = n * CFG_MAX_ENTITY_KEYS;
     v->keys = calloc(maxkeys, sizeof *v->keys);
-    if (v->entities == NULL || ents == NULL || v->keys == NULL) {
+    size_t *owner = calloc(maxkeys, sizeof *owner);     /* entity index per key */
+    if (v->entities == NULL || ents == NULL || v->keys == NULL || owner == NULL) {
         free(ents);
+        free(owner);
         errs_add(e, abase, "out of memory");
         return;
     }
@@ -1451,6 +1462,10 @@ static void view_entities(const struct featd_config *cfg, json_t *obj, const cha
         const char *name = json_string_value(s);
         v->entities[i] = util_xstrdup(name);
         ents[i] = find_entity(cfg, name);
+        if (ents[i] == NULL && e->entities_broken) {
+            all_known = false;
+            continue;
+        }
         if (ents[i] == NULL) {
             const char *cands[CFG_MAX_ENTITIES];
             size_t nc = 0;
@@ -1490,6 +1505,10 @@ static void view_entities(const struct featd_config *cfg, json_t *obj, const cha
             }
             bool dup = false;
             for (size_t j = 0; j < v->nkeys; j++) {
+                if (strcmp(v->keys[j].name, jk->name) == 0 && owner[j] == i) {
+                    dup = true;     /* duplicate inside the entity: reported there */
+                    break;
+                }
                 if (strcmp(v->keys[j].name, jk->name) == 0) {
                     char q[QBUF];
                     errs_add(e, abase, "join key %s appears in more than one of the view's "
@@ -1500,15 +1519,21 @@ static void view_entities(const struct featd_config *cfg, json_t *obj, const cha
                 }
             }
             if (!dup && v->nkeys < maxkeys) {
+                owner[v->nkeys] = i;
                 v->keys[v->nkeys].name = util_xstrdup(jk->name);
                 v->keys[v->nkeys].type = jk->type;
                 v->nkeys++;
             }
         }
     }
-    if (v->nkeys == 0 && all_known) {
+    bool keyless_entity = false;   /* already reported at the entity */
+    for (size_t i = 0; i < n; i++) {
+        keyless_entity |= ents[i] != NULL && ents[i]->nkeys == 0;
+    }
+    if (v->nkeys == 0 && all_known && !keyless_entity) {
         errs_add(e, abase, "the view's entities have no join keys");
     }
+    free(owner);
     free(ents);
 }
 
@@ -1888,6 +1913,8 @@ static struct featd_config *config_from_json(json_t *root, struct errs *e)
     json_t *ents = get_array(root, "entities", "$", true, CFG_MAX_ENTITIES, e);
     if (ents != NULL) {
         parse_entities(cfg, ents, e);
+    } else {
+        e->entities_broken = true;
     }
     json_t *views = get_array(root, "feature_views", "$", true, CFG_MAX_VIEWS, e);
     if (views != NULL) {
@@ -1904,7 +1931,7 @@ static struct featd_config *config_from_json(json_t *root, struct errs *e)
 int config_load_string(const char *json, struct featd_config **out, char *err, size_t errlen)
 {
     *out = NULL;
-    struct errs e = { { 0 }, 0, false };
+    struct errs e = { { 0 }, 0, false, false };
     json_error_t jerr;
     json_t *root = json_loads(json ? json : "", JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
@@ -1998,7 +2025,7 @@ int config_load_file(const char *path, bool apply_env, struct featd_config **out
 
 int config_apply_env(struct featd_config *cfg, char *err, size_t errlen)
 {
-    struct errs e = { { 0 }, 0, false };
+    struct errs e = { { 0 }, 0, false, false };
     bool redis_touched = false;
     const char *pw_env = getenv("FEATD_REDIS_PASSWORD");
     for (size_t i = 0; i < NCKEYS; i++) {
