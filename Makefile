@@ -58,7 +58,7 @@ $(SERVER_OBJS) $(CLIENT_OBJS) $(CLI_OBJS) $(BUILD)/server/main.o: | $(GEN_H)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC $<"; $(CC) $(CFLAGS) -c -o $@ $<
 $(BUILD)/gen/featd.pb-c.o: $(GEN_C)
 	$(CC) $(filter-out -W%,$(CFLAGS)) -w -c -o $@ $<
 
@@ -78,7 +78,7 @@ $(BUILD)/tests/check_%: $(BUILD)/tests/unit/check_%.o $(BUILD)/libfeatd-server.a
 $(BUILD)/tests/e2e_%: $(BUILD)/tests/e2e/e2e_%.o $(E2E_HARNESS) $(BUILD)/libfeatd.a $(BUILD)/libfeatd-server.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
-$(UNIT_BINS:%=%.o) $(BUILD)/tests/unit/%.o $(BUILD)/tests/e2e/%.o: | $(GEN_H)
+$(UNIT_SRCS:%.c=$(BUILD)/%.o) $(E2E_SRCS:%.c=$(BUILD)/%.o) $(E2E_HARNESS): | $(GEN_H)
 
 deps:
 	@scripts/deps.sh

@@ -1,0 +1,990 @@
+/*
+ * lookup.c — the request path from a decoded frame to its answer.
+ *
+ *   conn_process_input ─frame─► lookup_handle_frame
+ *        │ proto_decode_request (into the request's arena)
+ *        ├─ ping / list_feature_views / server_info ─► answered at once
+ *        └─ get_online_features ─► lookup_plan_build   (validate against the
+ *              registry the worker holds: feature refs, join keys and types,
+ *              column lengths, limits)
+ *           ─► lookup_send: ONE "MGET" per attempt holding, per view, the
+ *              view's current-generation key followed by its row keys
+ *              (deduplicated per view) ─► rpool (async hiredis)
+ *           ─► lookup_redis_cb: if a view's current generation differs from
+ *              the one the keys were built with, the worker's cache is
+ *              updated and the MGET resent (bounded); MGET is atomic, so a
+ *              reply whose current keys match is one consistent snapshot per
+ *              view — never a mix of generations
+ *           ─► lookup_answer: decode rows, project, statuses, encode, write
+ *   A per-request timer answers DEADLINE_EXCEEDED; the request object stays
+ *   alive until hiredis has called back (hiredis 0.14 has no timeouts).
+ */
+#include "lookup.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "log.h"
+#include "online.h"
+#include "util.h"
+#include "worker.h"
+
+#define LOOKUP_MAX_ATTEMPTS 4
+#define LOOKUP_ARENA_LIMIT (512u * 1024 * 1024)
+#define LOOKUP_FREE_CACHE 256
+#define LOOKUP_MAX_DEADLINE_MS 600000
+
+struct plan_view {
+    const struct cfg_view *v;
+    size_t vidx;            /* index in the registry's views */
+    int *key_col;           /* per join key of v: index of the request's column */
+    uint64_t gen;           /* generation the keys of this attempt use; 0 = none */
+    int cur_arg;            /* argv index of the view's current key */
+    int *row_arg;           /* per row: argv index of its row key; 0 = not fetched */
+};
+
+struct plan_feat {
+    size_t pv;              /* index in plan->views */
+    int fidx;               /* feature index in the view */
+    char *name;             /* "view:feature" */
+};
+
+struct lookup_plan {
+    size_t nviews, nfeats, nrows;
+    struct plan_view *views;
+    struct plan_feat *feats;
+    int argc;
+    const char **argv;
+    size_t *argvlen;
+};
+
+static _Thread_local struct fbuf lookup_scratch;
+
+/* ---- request objects ---- */
+
+static struct request *request_new(struct worker *w, struct conn *c)
+{
+    struct request *rq = w->free_reqs;
+    if (rq) {
+        w->free_reqs = rq->next_free;
+        w->nfree_reqs--;
+    } else {
+        rq = malloc(sizeof(*rq));
+        if (rq == NULL) {
+            return NULL;
+        }
+    }
+    memset(rq, 0, offsetof(struct request, arena));
+    arena_init(&rq->arena, LOOKUP_ARENA_LIMIT);
+    rq->w = w;
+    rq->conn = c;
+    conn_ref(c);
+    rq->reg = registry_ref(w->reg);
+    rq->start_us = util_mono_us();
+    rq->type = MREQ_GET;
+    return rq;
+}
+
+static void request_free(struct request *rq)
+{
+    struct worker *w = rq->w;
+    if (rq->timer_set) {
+        evtimer_del(&rq->timer);
+    }
+    registry_unref(rq->reg);
+    conn_unref(rq->conn);
+    arena_release(&rq->arena);
+    if (w->nfree_reqs < LOOKUP_FREE_CACHE) {
+        rq->next_free = w->free_reqs;
+        w->free_reqs = rq;
+        w->nfree_reqs++;
+    } else {
+        free(rq);
+    }
+}
+
+void lookup_free_cache(struct worker *w)
+{
+    while (w->free_reqs) {
+        struct request *rq = w->free_reqs;
+        w->free_reqs = rq->next_free;
+        free(rq);
+    }
+    w->nfree_reqs = 0;
+}
+
+static void request_maybe_free(struct request *rq)
+{
+    if (rq->responded && !rq->redis_pending) {
+        struct worker *w = rq->w;
+        request_free(rq);
+        worker_maybe_finish(w);
+    }
+}
+
+/* Records metrics, writes resp (when the connection is still open) and
+ * releases the connection's pending slot. */
+static void request_answer(struct request *rq, const Featd__V1__Response *resp, int code)
+{
+    struct worker *w = rq->w;
+    rq->responded = 1;
+    if (rq->timer_set) {
+        evtimer_del(&rq->timer);
+        rq->timer_set = 0;
+    }
+    METRICS_INC(w->metrics.requests[rq->type][code]);
+    metrics_observe(&w->metrics.request_latency, (uint64_t)(util_mono_us() - rq->start_us));
+    struct evbuffer *out = conn_output(rq->conn);
+    if (out && proto_write_response(out, resp) != FEATD_OK) {
+        conn_close(rq->conn, "out of memory writing a response");
+    }
+    conn_request_done(rq->conn);
+}
+
+static void request_error(struct request *rq, int code, const char *fmt, ...) FEATD_PRINTF(3, 4);
+
+static void request_error(struct request *rq, int code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    Featd__V1__Error err = FEATD__V1__ERROR__INIT;
+    Featd__V1__Response resp = FEATD__V1__RESPONSE__INIT;
+    err.code = (Featd__V1__ErrorCode)code;
+    err.message = msg;
+    resp.request_id = rq->id;
+    resp.body_case = FEATD__V1__RESPONSE__BODY_ERROR;
+    resp.error = &err;
+    request_answer(rq, &resp, code);
+}
+
+/* ---- non-lookup requests ---- */
+
+static void lookup_ping(struct request *rq)
+{
+    Featd__V1__PingResponse pong = FEATD__V1__PING_RESPONSE__INIT;
+    Featd__V1__Response resp = FEATD__V1__RESPONSE__INIT;
+    pong.server_time_us = util_now_us();
+    resp.request_id = rq->id;
+    resp.body_case = FEATD__V1__RESPONSE__BODY_PING;
+    resp.ping = &pong;
+    request_answer(rq, &resp, 0);
+}
+
+static void lookup_list_views(struct request *rq)
+{
+    const struct featd_config *cfg = rq->reg->cfg;
+    struct arena *a = &rq->arena;
+    Featd__V1__ListFeatureViewsResponse *lr = arena_alloc(a, sizeof(*lr));
+    Featd__V1__FeatureViewInfo **infos = arena_alloc(a, sizeof(*infos) * (cfg->nviews + 1));
+    if (lr == NULL || infos == NULL) {
+        request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "out of memory");
+        return;
+    }
+    featd__v1__list_feature_views_response__init(lr);
+    for (size_t i = 0; i < cfg->nviews; i++) {
+        const struct cfg_view *v = &cfg->views[i];
+        Featd__V1__FeatureViewInfo *fi = arena_alloc(a, sizeof(*fi));
+        Featd__V1__JoinKeySpec **keys = arena_alloc(a, sizeof(*keys) * (v->nkeys + 1));
+        Featd__V1__FeatureSpec **feats = arena_alloc(a, sizeof(*feats) * (v->nfeatures + 1));
+        Featd__V1__JoinKeySpec *kspecs = arena_alloc(a, sizeof(*kspecs) * (v->nkeys + 1));
+        Featd__V1__FeatureSpec *fspecs = arena_alloc(a, sizeof(*fspecs) * (v->nfeatures + 1));
+        if (!fi || !keys || !feats || !kspecs || !fspecs) {
+            request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "out of memory");
+            return;
+        }
+        featd__v1__feature_view_info__init(fi);
+        fi->name = v->name;
+        fi->n_entities = v->nentities;
+        fi->entities = v->entities;
+        for (size_t k = 0; k < v->nkeys; k++) {
+            featd__v1__join_key_spec__init(&kspecs[k]);
+            kspecs[k].name = v->keys[k].name;
+            kspecs[k].type = (char *)config_type_name(v->keys[k].type);
+            keys[k] = &kspecs[k];
+        }
+        fi->n_join_keys = v->nkeys;
+        fi->join_keys = keys;
+        for (size_t f = 0; f < v->nfeatures; f++) {
+            featd__v1__feature_spec__init(&fspecs[f]);
+            fspecs[f].name = v->features[f].name;
+            fspecs[f].type = (char *)config_type_name(v->features[f].type);
+            feats[f] = &fspecs[f];
+        }
+        fi->n_features = v->nfeatures;
+        fi->features = feats;
+        fi->ttl_seconds = v->ttl_seconds;
+        fi->fingerprint = (char *)v->fingerprint_hex;
+        uint64_t g = rq->w->gens[i];
+        fi->generation = g == WORKER_GEN_UNKNOWN ? 0 : g;
+        fi->materialization_mode = v->mat_mode == MAT_SNAPSHOT ? "snapshot" : "incremental";
+        infos[i] = fi;
+    }
+    lr->n_views = cfg->nviews;
+    lr->views = infos;
+    Featd__V1__Response resp = FEATD__V1__RESPONSE__INIT;
+    resp.request_id = rq->id;
+    resp.body_case = FEATD__V1__RESPONSE__BODY_LIST_FEATURE_VIEWS;
+    resp.list_feature_views = lr;
+    request_answer(rq, &resp, 0);
+}
+
+static void lookup_server_info(struct request *rq)
+{
+    const struct featd_config *cfg = rq->reg->cfg;
+    Featd__V1__ServerInfoResponse si = FEATD__V1__SERVER_INFO_RESPONSE__INIT;
+    struct metrics sum;
+    worker_metrics_snapshot(&sum);
+    uint64_t total = 0;
+    for (size_t t = 0; t < MREQ__COUNT; t++) {
+        for (size_t c = 0; c < METRICS_CODES; c++) {
+            total += METRICS_GET(sum.requests[t][c]);
+        }
+    }
+    si.version = FEATD_VERSION;
+    si.uptime_seconds = (util_now_us() - worker_shared.start_us) / 1000000;
+    si.workers = (uint32_t)nworkers;
+    si.connections = (uint64_t)atomic_load(&metrics_connections_open);
+    si.requests_total = total;
+    si.redis = (char *)rpool_endpoint(rq->w->redis);
+    si.redis_connected = rpool_ready(rq->w->redis);
+    si.config_path = (char *)(worker_shared.config_path ? worker_shared.config_path : "");
+    si.feature_views = (uint32_t)cfg->nviews;
+    si.max_frame_bytes = cfg->server.max_frame_bytes;
+    si.max_entities_per_request = (uint32_t)cfg->server.max_entities_per_request;
+    Featd__V1__Response resp = FEATD__V1__RESPONSE__INIT;
+    resp.request_id = rq->id;
+    resp.body_case = FEATD__V1__RESPONSE__BODY_SERVER_INFO;
+    resp.server_info = &si;
+    request_answer(rq, &resp, 0);
+}
+
+/* ---- GetOnlineFeatures: validation and plan ---- */
+
+#define BAD(...) do { request_error(rq, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT, __VA_ARGS__); \
+                      return NULL; } while (0)
+#define NOMEM() do { request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, \
+                      "request needs more memory than allowed"); return NULL; } while (0)
+
+/* Name of a Value's set field ("int64_val"), "null" when none. */
+static const char *lookup_kind_name(int kind)
+{
+    const ProtobufCFieldDescriptor *fd =
+        protobuf_c_message_descriptor_get_field(&featd__v1__value__descriptor, (unsigned)kind);
+    return fd ? fd->name : "null";
+}
+
+/* Finds or adds the plan view for v. */
+static struct plan_view *plan_view_for(struct lookup_plan *p, const struct featd_config *cfg,
+                                       const struct cfg_view *v)
+{
+    for (size_t i = 0; i < p->nviews; i++) {
+        if (p->views[i].v == v) {
+            return &p->views[i];
+        }
+    }
+    struct plan_view *pv = &p->views[p->nviews++];
+    memset(pv, 0, sizeof(*pv));
+    pv->v = v;
+    pv->vidx = (size_t)(v - cfg->views);
+    return pv;
+}
+
+static struct lookup_plan *lookup_plan_build(struct request *rq, const Featd__V1__GetOnlineFeaturesRequest *g)
+{
+    const struct featd_config *cfg = rq->reg->cfg;
+    struct arena *a = &rq->arena;
+    struct lookup_plan *p = arena_alloc(a, sizeof(*p));
+    if (p == NULL) {
+        NOMEM();
+    }
+    memset(p, 0, sizeof(*p));
+
+    if (g->n_features == 0) {
+        BAD("no features requested: give at least one \"view:feature\" or \"view:*\"");
+    }
+    /* Upper bounds: every ref is one view and at most all its features. */
+    size_t max_feats = 0;
+    p->views = arena_alloc(a, sizeof(*p->views) * g->n_features);
+    if (p->views == NULL) {
+        NOMEM();
+    }
+    for (size_t i = 0; i < g->n_features; i++) {
+        const char *ref = g->features[i];
+        const char *colon = strchr(ref, ':');
+        if (colon == NULL || colon == ref || colon[1] == '\0') {
+            BAD("feature reference \"%s\" is not of the form \"view:feature\" or \"view:*\"", ref);
+        }
+        const struct cfg_view *v = config_find_viewn(cfg, ref, (size_t)(colon - ref));
+        if (v == NULL) {
+            BAD("unknown feature view \"%.*s\" in feature reference \"%s\"", (int)(colon - ref), ref, ref);
+        }
+        max_feats += strcmp(colon + 1, "*") == 0 ? v->nfeatures : 1;
+    }
+    p->feats = arena_alloc(a, sizeof(*p->feats) * max_feats);
+    if (p->feats == NULL) {
+        NOMEM();
+    }
+    for (size_t i = 0; i < g->n_features; i++) {
+        const char *ref = g->features[i];
+        const char *colon = strchr(ref, ':');
+        const struct cfg_view *v = config_find_viewn(cfg, ref, (size_t)(colon - ref));
+        struct plan_view *pv = plan_view_for(p, cfg, v);
+        size_t pvi = (size_t)(pv - p->views);
+        int from, to;
+        if (strcmp(colon + 1, "*") == 0) {
+            from = 0;
+            to = (int)v->nfeatures;
+        } else {
+            from = config_feature_index(v, colon + 1, strlen(colon + 1));
+            if (from < 0) {
+                BAD("feature view \"%s\" has no feature \"%s\"", v->name, colon + 1);
+            }
+            to = from + 1;
+        }
+        for (int f = from; f < to; f++) {
+            for (size_t j = 0; j < p->nfeats; j++) {
+                if (p->feats[j].pv == pvi && p->feats[j].fidx == f) {
+                    BAD("feature \"%s:%s\" is requested more than once", v->name, v->features[f].name);
+                }
+            }
+            struct plan_feat *pf = &p->feats[p->nfeats++];
+            pf->pv = pvi;
+            pf->fidx = f;
+            size_t nl = strlen(v->name), fl = strlen(v->features[f].name);
+            pf->name = arena_alloc(a, nl + fl + 2);
+            if (pf->name == NULL) {
+                NOMEM();
+            }
+            memcpy(pf->name, v->name, nl);
+            pf->name[nl] = ':';
+            memcpy(pf->name + nl + 1, v->features[f].name, fl + 1);
+        }
+    }
+
+    /* Entity columns: names unique, lengths equal, limits. */
+    if (g->n_entities == 0) {
+        BAD("no entity columns given: requested views need join keys");
+    }
+    size_t nrows = g->entities[0]->n_values;
+    for (size_t c = 0; c < g->n_entities; c++) {
+        const Featd__V1__EntityColumn *col = g->entities[c];
+        if (col->join_key[0] == '\0') {
+            BAD("entity column %zu has an empty join_key", c);
+        }
+        for (size_t d = 0; d < c; d++) {
+            if (strcmp(g->entities[d]->join_key, col->join_key) == 0) {
+                BAD("join key \"%s\" is given more than once", col->join_key);
+            }
+        }
+        if (col->n_values != nrows) {
+            BAD("entity columns have unequal lengths: \"%s\" has %zu values, \"%s\" has %zu",
+                g->entities[0]->join_key, nrows, col->join_key, col->n_values);
+        }
+    }
+    if (nrows > (size_t)cfg->server.max_entities_per_request) {
+        BAD("too many entities: %zu rows exceed max_entities_per_request (%d)", nrows,
+            cfg->server.max_entities_per_request);
+    }
+    p->nrows = nrows;
+
+    /* Each view's join keys must be present with the right types; every
+     * column must be used by some view. */
+    bool *used = arena_alloc(a, sizeof(bool) * g->n_entities);
+    if (used == NULL) {
+        NOMEM();
+    }
+    memset(used, 0, sizeof(bool) * g->n_entities);
+    for (size_t i = 0; i < p->nviews; i++) {
+        struct plan_view *pv = &p->views[i];
+        const struct cfg_view *v = pv->v;
+        pv->key_col = arena_alloc(a, sizeof(int) * v->nkeys);
+        pv->row_arg = arena_alloc(a, sizeof(int) * (nrows ? nrows : 1));
+        if (pv->key_col == NULL || pv->row_arg == NULL) {
+            NOMEM();
+        }
+        for (size_t k = 0; k < v->nkeys; k++) {
+            const struct cfg_join_key *jk = &v->keys[k];
+            int found = -1;
+            for (size_t c = 0; c < g->n_entities; c++) {
+                if (strcmp(g->entities[c]->join_key, jk->name) == 0) {
+                    found = (int)c;
+                    break;
+                }
+            }
+            if (found < 0) {
+                BAD("missing join key \"%s\" required by feature view \"%s\"", jk->name, v->name);
+            }
+            pv->key_col[k] = found;
+            if (used[found]) {
+                continue;   /* already type-checked for another view */
+            }
+            used[found] = true;
+            const Featd__V1__EntityColumn *col = g->entities[found];
+            for (size_t r = 0; r < nrows; r++) {
+                const Featd__V1__Value *val = col->values[r];
+                int kc = val->kind_case;
+                bool ok = jk->type == FT_INT64
+                              ? (kc == FEATD__V1__VALUE__KIND_INT64_VAL || kc == FEATD__V1__VALUE__KIND_INT32_VAL)
+                              : kc == FEATD__V1__VALUE__KIND_STRING_VAL;
+                if (!ok) {
+                    BAD("join key \"%s\" row %zu: expected %s, got %s", jk->name, r,
+                        jk->type == FT_INT64 ? "int64_val" : "string_val",
+                        lookup_kind_name(kc));
+                }
+            }
+        }
+    }
+    for (size_t c = 0; c < g->n_entities; c++) {
+        if (!used[c]) {
+            BAD("join key \"%s\" is not used by any requested feature view", g->entities[c]->join_key);
+        }
+    }
+    return p;
+}
+
+/* ---- keys and the Redis command ---- */
+
+static int lookup_key_of(const struct plan_view *pv, const Featd__V1__GetOnlineFeaturesRequest *g,
+                         size_t row, struct online_key *keys)
+{
+    for (size_t k = 0; k < pv->v->nkeys; k++) {
+        const Featd__V1__Value *val = g->entities[pv->key_col[k]]->values[row];
+        if (val->kind_case == FEATD__V1__VALUE__KIND_INT64_VAL) {
+            keys[k].i = val->int64_val;
+        } else if (val->kind_case == FEATD__V1__VALUE__KIND_INT32_VAL) {
+            keys[k].i = val->int32_val;
+        } else {
+            keys[k].s = val->string_val;
+            keys[k].slen = strlen(val->string_val);
+        }
+    }
+    return FEATD_OK;
+}
+
+/* Builds argv for one attempt with each view's gen from the worker cache. */
+static int lookup_build_command(struct request *rq)
+{
+    struct lookup_plan *p = rq->plan;
+    const Featd__V1__GetOnlineFeaturesRequest *g = rq->msg->get_online_features;
+    struct arena *a = &rq->arena;
+    const char *prefix = rq->reg->cfg->redis.key_prefix;
+    struct fbuf *sb = &lookup_scratch;
+
+    size_t maxargs = 1 + p->nviews * (1 + p->nrows);
+    p->argv = arena_alloc(a, sizeof(*p->argv) * maxargs);
+    p->argvlen = arena_alloc(a, sizeof(*p->argvlen) * maxargs);
+    size_t tcap = 16;
+    while (tcap < 2 * p->nrows) {
+        tcap *= 2;
+    }
+    int *table = arena_alloc(a, sizeof(int) * tcap);
+    struct online_key *keys = arena_alloc(a, sizeof(*keys) * 64);
+    if (!p->argv || !p->argvlen || !table || !keys) {
+        return FEATD_ENOMEM;
+    }
+    int argc = 0;
+    p->argv[argc] = "MGET";
+    p->argvlen[argc++] = 4;
+
+    for (size_t i = 0; i < p->nviews; i++) {
+        struct plan_view *pv = &p->views[i];
+        uint64_t cached = rq->w->gens[pv->vidx];
+        pv->gen = cached == WORKER_GEN_UNKNOWN ? 0 : cached;
+        fbuf_reset(sb);
+        if (online_current_key(sb, prefix, pv->v) != FEATD_OK) {
+            return FEATD_ENOMEM;
+        }
+        pv->cur_arg = argc;
+        p->argvlen[argc] = sb->len;
+        p->argv[argc++] = arena_memdup(a, sb->data, sb->len);
+        memset(pv->row_arg, 0, sizeof(int) * (p->nrows ? p->nrows : 1));
+        if (pv->gen == 0) {
+            continue;   /* no data for the view (as far as we know): current key only */
+        }
+        if (pv->v->nkeys > 64) {
+            return FEATD_ERR;
+        }
+        memset(table, 0xff, sizeof(int) * tcap);    /* -1 = empty */
+        fbuf_reset(sb);
+        if (online_view_prefix(sb, prefix, pv->v) != FEATD_OK ||
+            fbuf_appendf(sb, "g%" PRIu64 ":", pv->gen) != FEATD_OK) {
+            return FEATD_ENOMEM;
+        }
+        size_t base_len = sb->len;
+        for (size_t r = 0; r < p->nrows; r++) {
+            sb->len = base_len;
+            lookup_key_of(pv, g, r, keys);
+            if (online_entity_key(sb, pv->v, keys) != FEATD_OK) {
+                return FEATD_ENOMEM;
+            }
+            uint64_t h = util_fnv1a(UTIL_FNV_INIT, sb->data + base_len, sb->len - base_len);
+            size_t slot = h & (tcap - 1);
+            int found = 0;
+            while (table[slot] >= 0) {
+                int ai = table[slot];
+                if (p->argvlen[ai] == sb->len && memcmp(p->argv[ai], sb->data, sb->len) == 0) {
+                    found = ai;
+                    break;
+                }
+                slot = (slot + 1) & (tcap - 1);
+            }
+            if (!found) {
+                p->argvlen[argc] = sb->len;
+                p->argv[argc] = arena_memdup(a, sb->data, sb->len);
+                if (p->argv[argc] == NULL) {
+                    return FEATD_ENOMEM;
+                }
+                table[slot] = argc;
+                found = argc++;
+            }
+            pv->row_arg[r] = found;
+        }
+    }
+    p->argc = argc;
+    return FEATD_OK;
+}
+
+static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv);
+
+static void lookup_send(struct request *rq)
+{
+    struct worker *w = rq->w;
+    int rc = lookup_build_command(rq);
+    if (rc != FEATD_OK) {
+        request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "request needs more memory than allowed");
+        return;
+    }
+    if (w->inflight >= (uint64_t)rq->reg->cfg->server.max_inflight_requests) {
+        METRICS_INC(w->metrics.inflight_limit_hits_total);
+        request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
+                      "server busy: %" PRIu64 " requests already waiting on Redis (max_inflight_requests)",
+                      w->inflight);
+        return;
+    }
+    rc = rpool_command_argv(w->redis, lookup_redis_cb, rq, rq->plan->argc, rq->plan->argv,
+                            rq->plan->argvlen);
+    if (rc != FEATD_OK) {
+        request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store unavailable: %s",
+                      rpool_status(w->redis));
+        return;
+    }
+    rq->redis_pending = 1;
+    rq->attempts++;
+    w->inflight++;
+    METRICS_SET(w->metrics.inflight, w->inflight);
+    METRICS_ADD(w->metrics.keys_fetched_total, (uint64_t)(rq->plan->argc - 1 - (int)rq->plan->nviews));
+}
+
+/* ---- answer assembly ---- */
+
+static Featd__V1__Value lookup_null_value = FEATD__V1__VALUE__INIT;
+
+/* Fills *out from a decoded value; pointers may reference reply memory
+ * (valid until the callback returns, which is when we pack). */
+static int lookup_set_value(struct arena *a, Featd__V1__Value *out, enum featd_type t,
+                            const struct online_value *ov)
+{
+    featd__v1__value__init(out);
+    switch (t) {
+    case FT_BOOL:
+        out->kind_case = FEATD__V1__VALUE__KIND_BOOL_VAL;
+        out->bool_val = ov->u.b;
+        break;
+    case FT_INT32:
+        out->kind_case = FEATD__V1__VALUE__KIND_INT32_VAL;
+        out->int32_val = ov->u.i32;
+        break;
+    case FT_INT64:
+        out->kind_case = FEATD__V1__VALUE__KIND_INT64_VAL;
+        out->int64_val = ov->u.i64;
+        break;
+    case FT_TIMESTAMP:
+        out->kind_case = FEATD__V1__VALUE__KIND_TIMESTAMP_US_VAL;
+        out->timestamp_us_val = ov->u.i64;
+        break;
+    case FT_FLOAT:
+        out->kind_case = FEATD__V1__VALUE__KIND_FLOAT_VAL;
+        out->float_val = ov->u.f;
+        break;
+    case FT_DOUBLE:
+        out->kind_case = FEATD__V1__VALUE__KIND_DOUBLE_VAL;
+        out->double_val = ov->u.d;
+        break;
+    case FT_STRING:
+        out->kind_case = FEATD__V1__VALUE__KIND_STRING_VAL;
+        out->string_val = arena_strndup(a, ov->s, ov->slen);
+        if (out->string_val == NULL) {
+            return FEATD_ENOMEM;
+        }
+        break;
+    case FT_BYTES:
+        out->kind_case = FEATD__V1__VALUE__KIND_BYTES_VAL;
+        out->bytes_val.len = ov->slen;
+        out->bytes_val.data = (uint8_t *)ov->s;
+        break;
+    case FT_FLOAT_LIST: {
+        Featd__V1__FloatList *l = arena_alloc(a, sizeof(*l));
+        float *vals = arena_alloc(a, sizeof(float) * (ov->count ? ov->count : 1));
+        if (!l || !vals) {
+            return FEATD_ENOMEM;
+        }
+        featd__v1__float_list__init(l);
+        for (uint32_t i = 0; i < ov->count; i++) {
+            vals[i] = online_list_float(ov, i);
+        }
+        l->n_val = ov->count;
+        l->val = vals;
+        out->kind_case = FEATD__V1__VALUE__KIND_FLOAT_LIST_VAL;
+        out->float_list_val = l;
+        break;
+    }
+    case FT_DOUBLE_LIST: {
+        Featd__V1__DoubleList *l = arena_alloc(a, sizeof(*l));
+        double *vals = arena_alloc(a, sizeof(double) * (ov->count ? ov->count : 1));
+        if (!l || !vals) {
+            return FEATD_ENOMEM;
+        }
+        featd__v1__double_list__init(l);
+        for (uint32_t i = 0; i < ov->count; i++) {
+            vals[i] = online_list_double(ov, i);
+        }
+        l->n_val = ov->count;
+        l->val = vals;
+        out->kind_case = FEATD__V1__VALUE__KIND_DOUBLE_LIST_VAL;
+        out->double_list_val = l;
+        break;
+    }
+    case FT_INT64_LIST: {
+        Featd__V1__Int64List *l = arena_alloc(a, sizeof(*l));
+        int64_t *vals = arena_alloc(a, sizeof(int64_t) * (ov->count ? ov->count : 1));
+        if (!l || !vals) {
+            return FEATD_ENOMEM;
+        }
+        featd__v1__int64_list__init(l);
+        for (uint32_t i = 0; i < ov->count; i++) {
+            vals[i] = online_list_int64(ov, i);
+        }
+        l->n_val = ov->count;
+        l->val = vals;
+        out->kind_case = FEATD__V1__VALUE__KIND_INT64_LIST_VAL;
+        out->int64_list_val = l;
+        break;
+    }
+    case FT_STRING_LIST: {
+        Featd__V1__StringList *l = arena_alloc(a, sizeof(*l));
+        char **vals = arena_alloc(a, sizeof(char *) * (ov->count ? ov->count : 1));
+        if (!l || !vals) {
+            return FEATD_ENOMEM;
+        }
+        featd__v1__string_list__init(l);
+        const uint8_t *cur = ov->raw, *end = ov->raw + ov->rawlen;
+        for (uint32_t i = 0; i < ov->count; i++) {
+            const char *s;
+            size_t n;
+            if (online_list_next_string(&cur, end, &s, &n) != FEATD_OK) {
+                return FEATD_ERR;
+            }
+            vals[i] = arena_strndup(a, s, n);
+            if (vals[i] == NULL) {
+                return FEATD_ENOMEM;
+            }
+        }
+        l->n_val = ov->count;
+        l->val = vals;
+        out->kind_case = FEATD__V1__VALUE__KIND_STRING_LIST_VAL;
+        out->string_list_val = l;
+        break;
+    }
+    default:
+        return FEATD_ERR;
+    }
+    return FEATD_OK;
+}
+
+static void lookup_answer(struct request *rq, const redisReply *reply)
+{
+    struct lookup_plan *p = rq->plan;
+    struct arena *a = &rq->arena;
+    struct worker *w = rq->w;
+    size_t nf = p->nfeats, nr = p->nrows;
+    int64_t now = util_now_us();
+
+    Featd__V1__GetOnlineFeaturesResponse *gr = arena_alloc(a, sizeof(*gr));
+    Featd__V1__FeatureVector *vecs = arena_alloc(a, sizeof(*vecs) * nf);
+    Featd__V1__FeatureVector **vecp = arena_alloc(a, sizeof(*vecp) * nf);
+    char **names = arena_alloc(a, sizeof(char *) * nf);
+    Featd__V1__Value *vals = arena_alloc(a, sizeof(*vals) * (nf * nr > 0 ? nf * nr : 1));
+    if (!gr || !vecs || !vecp || !names || !vals) {
+        request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "response needs more memory than allowed");
+        return;
+    }
+    featd__v1__get_online_features_response__init(gr);
+    for (size_t f = 0; f < nf; f++) {
+        Featd__V1__FeatureVector *fv = &vecs[f];
+        featd__v1__feature_vector__init(fv);
+        fv->n_values = fv->n_statuses = fv->n_event_timestamps_us = nr;
+        fv->values = arena_alloc(a, sizeof(*fv->values) * (nr ? nr : 1));
+        fv->statuses = arena_alloc(a, sizeof(*fv->statuses) * (nr ? nr : 1));
+        fv->event_timestamps_us = arena_alloc(a, sizeof(int64_t) * (nr ? nr : 1));
+        if (!fv->values || !fv->statuses || !fv->event_timestamps_us) {
+            request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "response needs more memory than allowed");
+            return;
+        }
+        vecp[f] = fv;
+        names[f] = p->feats[f].name;
+    }
+
+    uint64_t st_counts[METRICS_STATUSES] = { 0 };
+    struct online_value ovals[256];
+    struct online_value *ov = ovals;
+    for (size_t i = 0; i < p->nviews; i++) {
+        const struct plan_view *pv = &p->views[i];
+        const struct cfg_view *v = pv->v;
+        if (v->nfeatures > FEATD_ARRAY_LEN(ovals)) {
+            ov = arena_alloc(a, sizeof(*ov) * v->nfeatures);
+            if (ov == NULL) {
+                request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "out of memory");
+                return;
+            }
+        } else {
+            ov = ovals;
+        }
+        int64_t ttl_us = v->ttl_seconds * 1000000;
+        for (size_t r = 0; r < nr; r++) {
+            const redisReply *e = pv->row_arg[r] ? reply->element[pv->row_arg[r] - 1] : NULL;
+            int status;
+            int64_t ets = 0;
+            bool decoded = false;
+            if (e == NULL || e->type != REDIS_REPLY_STRING) {
+                status = FEATD__V1__FIELD_STATUS__NOT_FOUND;
+            } else {
+                char err[128];
+                int64_t cts;
+                if (online_row_decode((const uint8_t *)e->str, e->len, v, &ets, &cts, ov, err,
+                                      sizeof(err)) != FEATD_OK) {
+                    METRICS_INC(w->metrics.rows_corrupt_total);
+                    log_warn("lookup", "corrupt row in view %s (%s): reported as INVALID", v->name, err);
+                    status = FEATD__V1__FIELD_STATUS__INVALID;
+                    ets = 0;
+                } else {
+                    decoded = true;
+                    status = (ttl_us > 0 && now - ets > ttl_us) ? FEATD__V1__FIELD_STATUS__OUTSIDE_MAX_AGE
+                                                                : FEATD__V1__FIELD_STATUS__PRESENT;
+                }
+            }
+            for (size_t f = 0; f < nf; f++) {
+                if (p->feats[f].pv != i) {
+                    continue;
+                }
+                Featd__V1__FeatureVector *fv = &vecs[f];
+                int fs = status;
+                Featd__V1__Value *val = &lookup_null_value;
+                if (decoded) {
+                    const struct online_value *x = &ov[p->feats[f].fidx];
+                    if (x->is_null) {
+                        if (fs == FEATD__V1__FIELD_STATUS__PRESENT) {
+                            fs = FEATD__V1__FIELD_STATUS__NULL_VALUE;
+                        }
+                    } else {
+                        val = &vals[f * nr + r];
+                        int rc = lookup_set_value(a, val, v->features[p->feats[f].fidx].type, x);
+                        if (rc != FEATD_OK) {
+                            if (rc == FEATD_ENOMEM) {
+                                request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
+                                              "response needs more memory than allowed");
+                                return;
+                            }
+                            val = &lookup_null_value;
+                            fs = FEATD__V1__FIELD_STATUS__INVALID;
+                        }
+                    }
+                }
+                fv->values[r] = val;
+                fv->statuses[r] = (Featd__V1__FieldStatus)fs;
+                fv->event_timestamps_us[r] = ets;
+                st_counts[fs]++;
+            }
+        }
+    }
+    for (size_t s = 0; s < METRICS_STATUSES; s++) {
+        if (st_counts[s]) {
+            METRICS_ADD(w->metrics.value_statuses[s], st_counts[s]);
+        }
+    }
+    gr->n_feature_names = nf;
+    gr->feature_names = names;
+    gr->n_results = nf;
+    gr->results = vecp;
+    Featd__V1__Response resp = FEATD__V1__RESPONSE__INIT;
+    resp.request_id = rq->id;
+    resp.body_case = FEATD__V1__RESPONSE__BODY_GET_ONLINE_FEATURES;
+    resp.get_online_features = gr;
+    request_answer(rq, &resp, 0);
+}
+
+/* Parses a current-generation reply element; 0 when absent. */
+static bool lookup_parse_gen(const redisReply *e, uint64_t *gen)
+{
+    if (e == NULL || e->type == REDIS_REPLY_NIL) {
+        *gen = 0;
+        return true;
+    }
+    if (e->type != REDIS_REPLY_STRING || e->len == 0 || e->len > 20) {
+        return false;
+    }
+    uint64_t g = 0;
+    for (size_t i = 0; i < e->len; i++) {
+        if (e->str[i] < '0' || e->str[i] > '9') {
+            return false;
+        }
+        g = g * 10 + (uint64_t)(e->str[i] - '0');
+    }
+    *gen = g;
+    return true;
+}
+
+static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct request *rq = priv;
+    struct worker *w = rq->w;
+    redisReply *reply = r;
+    (void)ac;
+    rq->redis_pending = 0;
+    w->inflight--;
+    METRICS_SET(w->metrics.inflight, w->inflight);
+    if (reply) {
+        metrics_observe(&w->metrics.redis_latency, (uint64_t)(util_mono_us() - rq->start_us));
+    }
+    if (rq->responded) {
+        request_maybe_free(rq);
+        return;
+    }
+    struct lookup_plan *p = rq->plan;
+    if (reply == NULL) {
+        request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store unavailable: %s",
+                      rpool_status(w->redis));
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        METRICS_INC(w->metrics.redis_errors_total);
+        request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store error: %.*s",
+                      (int)(reply->len > 300 ? 300 : reply->len), reply->str);
+    } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != (size_t)(p->argc - 1)) {
+        METRICS_INC(w->metrics.redis_errors_total);
+        request_error(rq, FEATD__V1__ERROR_CODE__INTERNAL, "unexpected reply from Redis to MGET");
+    } else {
+        bool stale = false;
+        for (size_t i = 0; i < p->nviews; i++) {
+            struct plan_view *pv = &p->views[i];
+            uint64_t cur;
+            if (!lookup_parse_gen(reply->element[pv->cur_arg - 1], &cur)) {
+                request_error(rq, FEATD__V1__ERROR_CODE__INTERNAL,
+                              "corrupt current-generation pointer for feature view \"%s\"", pv->v->name);
+                request_maybe_free(rq);
+                return;
+            }
+            if (rq->reg == w->reg) {
+                w->gens[pv->vidx] = cur;
+            }
+            if (cur != pv->gen) {
+                stale = true;
+            }
+        }
+        if (stale && rq->attempts < LOOKUP_MAX_ATTEMPTS && rq->reg == w->reg) {
+            METRICS_INC(w->metrics.generation_retries_total);
+            lookup_send(rq);
+        } else if (stale) {
+            request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE,
+                          "feature view generations kept changing during the lookup; retry");
+        } else {
+            lookup_answer(rq, reply);
+        }
+    }
+    request_maybe_free(rq);
+}
+
+static void lookup_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct request *rq = arg;
+    (void)fd;
+    (void)what;
+    rq->timer_set = 0;
+    if (rq->responded) {
+        return;
+    }
+    request_error(rq, FEATD__V1__ERROR_CODE__DEADLINE_EXCEEDED,
+                  "deadline of %" PRId64 " ms exceeded waiting for the online store", rq->deadline_ms);
+    request_maybe_free(rq);
+}
+
+static void lookup_get(struct request *rq)
+{
+    const Featd__V1__GetOnlineFeaturesRequest *g = rq->msg->get_online_features;
+    rq->type = MREQ_GET;
+    rq->plan = lookup_plan_build(rq, g);
+    if (rq->plan == NULL) {
+        return;     /* answered with the reason */
+    }
+    METRICS_ADD(rq->w->metrics.entities_requested_total, rq->plan->nrows);
+    int64_t dl = g->deadline_ms ? (int64_t)g->deadline_ms : (int64_t)rq->reg->cfg->server.request_timeout_ms;
+    if (dl > LOOKUP_MAX_DEADLINE_MS) {
+        dl = LOOKUP_MAX_DEADLINE_MS;
+    }
+    rq->deadline_ms = dl;
+    lookup_send(rq);
+    if (!rq->responded) {
+        struct timeval tv = { dl / 1000, (dl % 1000) * 1000 };
+        evtimer_assign(&rq->timer, rq->w->base, lookup_deadline_cb, rq);
+        evtimer_add(&rq->timer, &tv);
+        rq->timer_set = 1;
+    }
+}
+
+void lookup_handle_frame(struct conn *c, const uint8_t *data, size_t len)
+{
+    struct worker *w = c->w;
+    struct request *rq = request_new(w, c);
+    if (rq == NULL) {
+        conn_fail(c, 0, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "out of memory", "out of memory");
+        conn_request_done(c);
+        return;
+    }
+    rq->msg = proto_decode_request(&rq->arena, data, len);
+    if (rq->msg == NULL) {
+        METRICS_INC(w->metrics.decode_errors_total);
+        rq->responded = 1;
+        conn_fail(c, 0, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT,
+                  "malformed frame: payload is not a featd.v1.Request protobuf", "decode error");
+        conn_request_done(c);
+        request_maybe_free(rq);
+        return;
+    }
+    rq->id = rq->msg->request_id;
+    switch (rq->msg->body_case) {
+    case FEATD__V1__REQUEST__BODY_GET_ONLINE_FEATURES:
+        lookup_get(rq);
+        break;
+    case FEATD__V1__REQUEST__BODY_PING:
+        rq->type = MREQ_PING;
+        lookup_ping(rq);
+        break;
+    case FEATD__V1__REQUEST__BODY_LIST_FEATURE_VIEWS:
+        rq->type = MREQ_LIST_VIEWS;
+        lookup_list_views(rq);
+        break;
+    case FEATD__V1__REQUEST__BODY_SERVER_INFO:
+        rq->type = MREQ_SERVER_INFO;
+        lookup_server_info(rq);
+        break;
+    default:
+        request_error(rq, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT,
+                      "request %" PRIu64 " has no body (expected get_online_features, ping, "
+                      "list_feature_views or server_info)", rq->id);
+        break;
+    }
+    request_maybe_free(rq);
+}

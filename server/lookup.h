@@ -1,0 +1,48 @@
+/*
+ * lookup.h — what a request means: validate against the registry, build the
+ * Redis pipeline, assemble the answer. Never sees bytes on the wire.
+ */
+#ifndef FEATD_LOOKUP_H
+#define FEATD_LOOKUP_H
+
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "arena.h"
+#include "proto.h"
+
+struct conn;
+struct worker;
+
+/* One request, from decode to answer. Lives until it is answered AND Redis
+ * has called back (hiredis owns a pointer to it until then). */
+struct request {
+    struct request *next_free;
+    struct worker *w;
+    struct conn *conn;              /* reference held */
+    struct registry *reg;           /* reference held */
+    Featd__V1__Request *msg;        /* decoded into arena */
+    uint64_t id;
+    int type;                       /* enum metrics_req_type */
+    int64_t start_us;
+    int64_t deadline_ms;
+    struct event timer;
+    unsigned timer_set : 1;
+    unsigned responded : 1;
+    unsigned redis_pending : 1;
+    int attempts;
+    struct lookup_plan *plan;       /* GetOnlineFeatures state (arena) */
+    struct arena arena;
+};
+
+/* Entry from conn.c for each whole frame: decodes, dispatches and answers
+ * (now, or later from a Redis callback). A frame that does not decode closes
+ * the connection with an error. */
+void lookup_handle_frame(struct conn *c, const uint8_t *data, size_t len);
+
+/* Frees recycled request objects of a worker (at exit). */
+void lookup_free_cache(struct worker *w);
+
+#endif

@@ -1,0 +1,300 @@
+/*
+ * main.c — featd entry point: argv, config load, init order, signals, main
+ * loop, shutdown sequence.
+ *
+ *   featd --config FILE [--log-level L] [--log-format text|json]
+ *   featd --check-config FILE
+ *   featd --version | --help
+ *
+ * Init order: config (+env) -> logging -> embedded redis (if configured) ->
+ * registry -> workers (listeners bound here, so bind errors fail startup) ->
+ * worker threads -> main loop (signals, child reaping).
+ * Signals arrive as libevent events (work runs in loop context, never in a
+ * handler): SIGHUP reloads; SIGTERM/SIGINT drain (stop accepting, finish
+ * in-flight requests up to server.shutdown_timeout_ms, exit 0); a second
+ * SIGTERM/SIGINT exits at once with status 1.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "config.h"
+#include "embedded.h"
+#include "featd.h"
+#include "log.h"
+#include "registry.h"
+#include "util.h"
+#include "worker.h"
+
+static struct event_base *main_base;
+static struct registry *main_reg;
+static uint64_t main_reg_version = 1;
+static char main_embedded_sock[128];
+static int main_stopping;
+static int64_t main_stop_deadline_us;
+static struct event *main_stop_timer;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: featd --config FILE [--log-level error|warn|info|debug] [--log-format text|json]\n"
+            "       featd --check-config FILE\n"
+            "       featd --version\n"
+            "Environment overrides: FEATD_LISTEN, FEATD_ADMIN_LISTEN, FEATD_REDIS_URL,\n"
+            "FEATD_REDIS_PASSWORD, FEATD_LOG_LEVEL, FEATD_LOG_FORMAT, FEATD_WORKERS, FEATD_DATA_DIR.\n");
+}
+
+/* Names the non-reloadable settings that differ (appended to out). */
+static void main_nonreloadable_changes(const struct featd_config *o, const struct featd_config *n,
+                                       char *out, size_t cap)
+{
+    out[0] = '\0';
+#define CHG_STR(a, b, name) \
+    if (((a) == NULL) != ((b) == NULL) || ((a) && strcmp((a), (b)) != 0)) { \
+        strncat(out, " " name, cap - strlen(out) - 1); }
+#define CHG_INT(a, b, name) \
+    if ((a) != (b)) { strncat(out, " " name, cap - strlen(out) - 1); }
+    CHG_STR(o->server.listen, n->server.listen, "server.listen")
+    CHG_STR(o->server.admin_listen, n->server.admin_listen, "server.admin_listen")
+    CHG_INT(o->server.workers, n->server.workers, "server.workers")
+    CHG_STR(o->server.data_dir, n->server.data_dir, "server.data_dir")
+    CHG_STR(o->redis.url, n->redis.url, "redis.url")
+    CHG_STR(o->redis.password, n->redis.password, "redis.password")
+    CHG_INT(o->redis.timeout_ms, n->redis.timeout_ms, "redis.timeout_ms")
+#undef CHG_STR
+#undef CHG_INT
+}
+
+static void main_reload(void)
+{
+    char err[8192];
+    struct featd_config *cfg = NULL;
+    const char *path = main_reg->cfg->path;
+    if (config_load_file(path, true, &cfg, err, sizeof(err)) != FEATD_OK) {
+        log_error("reload", "config %s is invalid; keeping the running registry:\n%s", path, err);
+        return;
+    }
+    char changes[512];
+    main_nonreloadable_changes(main_reg->cfg, cfg, changes, sizeof(changes));
+    if (changes[0]) {
+        log_warn("reload", "these settings changed but only take effect after a restart:%s", changes);
+    }
+    int lvl = log_level_parse(cfg->server.log_level);
+    if (lvl >= 0) {
+        log_set_level(lvl);
+    }
+    struct registry *reg = registry_new(cfg, ++main_reg_version);
+    if (reg == NULL) {
+        config_free(cfg);
+        log_error("reload", "out of memory; keeping the running registry");
+        return;
+    }
+    for (int i = 0; i < nworkers; i++) {
+        if (worker_send(&workers[i], WMSG_REGISTRY, registry_ref(reg)) != FEATD_OK) {
+            registry_unref(reg);
+            log_error("reload", "worker %d queue full; it keeps the old registry", i);
+        }
+    }
+    registry_unref(main_reg);
+    main_reg = reg;
+    log_info("reload", "registry %llu loaded from %s: %zu entities, %zu feature views",
+             (unsigned long long)reg->version, path, cfg->nentities, cfg->nviews);
+}
+
+static void main_check_done_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    int alive = 0;
+    for (int i = 0; i < nworkers; i++) {
+        alive += !atomic_load(&workers[i].done);
+    }
+    if (alive == 0) {
+        event_base_loopexit(main_base, NULL);
+        return;
+    }
+    if (util_mono_us() > main_stop_deadline_us) {
+        log_warn("main", "shutdown deadline passed with %d workers still busy; closing their connections",
+                 alive);
+        for (int i = 0; i < nworkers; i++) {
+            if (worker_send(&workers[i], WMSG_STOP, NULL) != FEATD_OK) {
+                log_error("main", "worker %d queue full at stop", i);
+            }
+        }
+        main_stop_deadline_us = INT64_MAX;
+    }
+}
+
+static void main_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    (void)arg;
+    if (sig == SIGHUP) {
+        log_info("main", "SIGHUP: reloading %s", main_reg->cfg->path);
+        main_reload();
+        return;
+    }
+    if (sig == SIGCHLD) {
+        embedded_reap();
+        return;
+    }
+    if (main_stopping) {
+        log_safe("featd: second signal, exiting now\n");
+        embedded_stop();
+        _exit(1);
+    }
+    main_stopping = 1;
+    int ms = main_reg->cfg->server.shutdown_timeout_ms;
+    log_info("main", "%s: draining (stop accepting, finish in-flight requests, up to %d ms)",
+             sig == SIGTERM ? "SIGTERM" : "SIGINT", ms);
+    main_stop_deadline_us = util_mono_us() + (int64_t)ms * 1000;
+    for (int i = 0; i < nworkers; i++) {
+        if (worker_send(&workers[i], WMSG_DRAIN, NULL) != FEATD_OK) {
+            log_error("main", "worker %d queue full at drain", i);
+        }
+    }
+    main_stop_timer = event_new(main_base, -1, EV_PERSIST, main_check_done_cb, NULL);
+    struct timeval tv = { 0, 10000 };
+    event_add(main_stop_timer, &tv);
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    const char *check_path = NULL;
+    const char *log_level = NULL;
+    const char *log_format = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if ((strcmp(a, "--check-config") == 0 || strcmp(a, "-t") == 0) && i + 1 < argc) {
+            check_path = argv[++i];
+        } else if (strcmp(a, "--log-level") == 0 && i + 1 < argc) {
+            log_level = argv[++i];
+        } else if (strcmp(a, "--log-format") == 0 && i + 1 < argc) {
+            log_format = argv[++i];
+        } else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+            printf("featd %s\n", FEATD_VERSION);
+            return 0;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "featd: unknown or incomplete argument \"%s\"\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+
+    char err[16384];
+    if (check_path) {
+        struct featd_config *cfg = NULL;
+        if (config_load_file(check_path, true, &cfg, err, sizeof(err)) != FEATD_OK) {
+            fprintf(stderr, "featd: %s is invalid:\n%s\n", check_path, err);
+            return 1;
+        }
+        printf("featd: %s is valid: %zu entities, %zu feature views\n", check_path, cfg->nentities,
+               cfg->nviews);
+        config_free(cfg);
+        return 0;
+    }
+    if (config_path == NULL) {
+        usage(stderr);
+        return 2;
+    }
+
+    struct featd_config *cfg = NULL;
+    if (config_load_file(config_path, true, &cfg, err, sizeof(err)) != FEATD_OK) {
+        fprintf(stderr, "featd: %s is invalid:\n%s\n", config_path, err);
+        return 1;
+    }
+    int lvl = log_level_parse(log_level ? log_level : cfg->server.log_level);
+    if (lvl < 0) {
+        fprintf(stderr, "featd: unknown log level \"%s\" (expected error, warn, info or debug)\n", log_level);
+        return 2;
+    }
+    bool json = cfg->server.log_format == LOGF_JSON;
+    if (log_format) {
+        if (strcmp(log_format, "json") != 0 && strcmp(log_format, "text") != 0) {
+            fprintf(stderr, "featd: unknown log format \"%s\" (expected text or json)\n", log_format);
+            return 2;
+        }
+        json = strcmp(log_format, "json") == 0;
+    }
+    log_init(lvl, json);
+
+    evthread_use_pthreads();
+    signal(SIGPIPE, SIG_IGN);
+    worker_shared.start_us = util_now_us();
+    worker_shared.config_path = cfg->path;
+
+    if (cfg->redis.embedded) {
+        if (embedded_start(cfg, main_embedded_sock, sizeof(main_embedded_sock), err, sizeof(err)) != FEATD_OK) {
+            log_error("main", "%s", err);
+            config_free(cfg);
+            return 1;
+        }
+        worker_shared.redis_unix_override = main_embedded_sock;
+    }
+
+    main_reg = registry_new(cfg, main_reg_version);
+    main_base = event_base_new();
+    if (main_reg == NULL || main_base == NULL) {
+        log_error("main", "out of memory at startup");
+        embedded_stop();
+        return 1;
+    }
+    nworkers = cfg->server.workers;
+    workers = calloc((size_t)nworkers, sizeof(*workers));
+    for (int i = 0; i < nworkers; i++) {
+        if (worker_init(&workers[i], i, main_reg, err, sizeof(err)) != FEATD_OK) {
+            log_error("main", "%s", err);
+            embedded_stop();
+            return 1;
+        }
+    }
+    for (int i = 0; i < nworkers; i++) {
+        if (worker_start(&workers[i]) != FEATD_OK) {
+            log_error("main", "cannot start worker thread %d", i);
+            embedded_stop();
+            return 1;
+        }
+    }
+
+    struct event *sigs[4];
+    int signos[4] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
+    for (int i = 0; i < 4; i++) {
+        sigs[i] = evsignal_new(main_base, signos[i], main_signal_cb, NULL);
+        event_add(sigs[i], NULL);
+    }
+    log_info("main", "featd %s serving %s with %d workers; %zu feature views; redis %s", FEATD_VERSION,
+             cfg->server.listen, nworkers, cfg->nviews,
+             cfg->redis.embedded ? main_embedded_sock : (cfg->redis.url ? cfg->redis.url : "?"));
+
+    event_base_dispatch(main_base);
+
+    for (int i = 0; i < nworkers; i++) {
+        worker_join_and_free(&workers[i]);
+    }
+    free(workers);
+    for (int i = 0; i < 4; i++) {
+        event_free(sigs[i]);
+    }
+    if (main_stop_timer) {
+        event_free(main_stop_timer);
+    }
+    event_base_free(main_base);
+    embedded_stop();
+    registry_unref(main_reg);
+    log_info("main", "stopped");
+    return 0;
+}

@@ -1,0 +1,33 @@
+/*
+ * proto.h — protobuf-c decode/encode for the server: unpack a Request from a
+ * frame payload into a per-request arena, pack a Response straight into an
+ * output evbuffer behind its frame header, build error responses. Framing is
+ * frame.c's job; what a request means is lookup.c's.
+ */
+#ifndef FEATD_PROTO_H
+#define FEATD_PROTO_H
+
+#include <stdint.h>
+
+#include <event2/buffer.h>
+
+#include "arena.h"
+#include "featd.h"
+#include "featd.pb-c.h"
+
+typedef Featd__V1__Request proto_request_t;
+typedef Featd__V1__Response proto_response_t;
+
+/* NULL when the payload is not a valid Request (or the arena limit is hit). */
+Featd__V1__Request *proto_decode_request(struct arena *a, const uint8_t *data, size_t len);
+
+/* Appends header + packed response to out. FEATD_ERR when out cannot grow. */
+int proto_write_response(struct evbuffer *out, const Featd__V1__Response *resp) FEATD_MUSTCHECK;
+
+/* Appends an error response (code is a Featd__V1__ErrorCode). */
+int proto_write_error(struct evbuffer *out, uint64_t request_id, int code,
+                      const char *message) FEATD_MUSTCHECK;
+
+const char *proto_code_name(int code);
+
+#endif

@@ -1,0 +1,256 @@
+/*
+ * rpool.c — per-worker async Redis link (see rpool.h).
+ *
+ * States: DOWN --connect--> CONNECTING --connectCb ok--> UP
+ *         UP --disconnectCb--> DOWN (+ retry timer with backoff 50 ms .. 2 s)
+ * AUTH and SELECT are queued right after connecting; their replies are checked
+ * and a failure (wrong password) drops the link with a logged reason.
+ */
+#include "rpool.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/adapters/libevent.h>
+
+#include "log.h"
+#include "util.h"
+
+enum rpool_state {
+    RPOOL_DOWN = 0,
+    RPOOL_CONNECTING,
+    RPOOL_UP,
+    RPOOL_STOPPED
+};
+
+#define RPOOL_BACKOFF_MIN_MS 50
+#define RPOOL_BACKOFF_MAX_MS 2000
+
+struct rpool {
+    struct event_base *base;
+    redisAsyncContext *ac;
+    enum rpool_state state;
+    char *host;             /* NULL for unix sockets */
+    int port;
+    char *unix_path;
+    char *password;
+    int db;
+    char endpoint[300];     /* for messages */
+    char status[512];       /* last problem, for error messages */
+    struct event *retry;
+    int backoff_ms;
+    bool ever_up;
+    struct metrics *m;
+};
+
+static void rpool_connect(struct rpool *rp);
+
+static void rpool_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    rpool_connect(arg);
+}
+
+static void rpool_schedule_retry(struct rpool *rp)
+{
+    if (rp->state == RPOOL_STOPPED) {
+        return;
+    }
+    rp->state = RPOOL_DOWN;
+    METRICS_SET(rp->m->redis_connected, 0);
+    struct timeval tv = { rp->backoff_ms / 1000, (rp->backoff_ms % 1000) * 1000 };
+    evtimer_add(rp->retry, &tv);
+    rp->backoff_ms *= 2;
+    if (rp->backoff_ms > RPOOL_BACKOFF_MAX_MS) {
+        rp->backoff_ms = RPOOL_BACKOFF_MAX_MS;
+    }
+}
+
+static void rpool_auth_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct rpool *rp = priv;
+    redisReply *reply = r;
+    if (reply && reply->type == REDIS_REPLY_ERROR && rp->ac == ac) {
+        snprintf(rp->status, sizeof(rp->status), "redis %s refused setup: %s", rp->endpoint,
+                 reply->str);
+        log_error("redis", "%s", rp->status);
+        METRICS_INC(rp->m->redis_errors_total);
+        redisAsyncDisconnect(ac);
+    }
+}
+
+static void rpool_connect_cb(const redisAsyncContext *ac, int status)
+{
+    struct rpool *rp = ac->data;
+    if (rp == NULL) {
+        return;
+    }
+    if (status != REDIS_OK) {
+        snprintf(rp->status, sizeof(rp->status), "redis %s is unreachable (%s)", rp->endpoint,
+                 ac->errstr[0] ? ac->errstr : "connect failed");
+        if (rp->ever_up || rp->backoff_ms == RPOOL_BACKOFF_MIN_MS) {
+            log_warn("redis", "%s", rp->status);
+        }
+        METRICS_INC(rp->m->redis_errors_total);
+        rp->ac = NULL;      /* hiredis frees the context after this callback */
+        rpool_schedule_retry(rp);
+        return;
+    }
+    rp->state = RPOOL_UP;
+    rp->backoff_ms = RPOOL_BACKOFF_MIN_MS;
+    METRICS_INC(rp->m->redis_reconnects_total);
+    METRICS_SET(rp->m->redis_connected, 1);
+    if (rp->ever_up) {
+        log_info("redis", "reconnected to %s", rp->endpoint);
+    }
+    rp->ever_up = true;
+    rp->status[0] = '\0';
+}
+
+static void rpool_disconnect_cb(const redisAsyncContext *ac, int status)
+{
+    struct rpool *rp = ac->data;
+    if (rp == NULL) {
+        return;
+    }
+    rp->ac = NULL;
+    if (rp->state == RPOOL_STOPPED) {
+        return;
+    }
+    snprintf(rp->status, sizeof(rp->status), "redis %s connection lost (%s)", rp->endpoint,
+             status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "error"));
+    log_warn("redis", "%s", rp->status);
+    METRICS_INC(rp->m->redis_errors_total);
+    rpool_schedule_retry(rp);
+}
+
+static void rpool_connect(struct rpool *rp)
+{
+    if (rp->state == RPOOL_STOPPED) {
+        return;
+    }
+    redisAsyncContext *ac = rp->unix_path ? redisAsyncConnectUnix(rp->unix_path)
+                                          : redisAsyncConnect(rp->host, rp->port);
+    if (ac == NULL) {
+        snprintf(rp->status, sizeof(rp->status), "redis %s: out of memory", rp->endpoint);
+        rpool_schedule_retry(rp);
+        return;
+    }
+    if (ac->err) {
+        snprintf(rp->status, sizeof(rp->status), "redis %s is unreachable (%s)", rp->endpoint,
+                 ac->errstr);
+        METRICS_INC(rp->m->redis_errors_total);
+        redisAsyncFree(ac);
+        rpool_schedule_retry(rp);
+        return;
+    }
+    ac->data = rp;
+    rp->ac = ac;
+    rp->state = RPOOL_CONNECTING;
+    redisLibeventAttach(ac, rp->base);
+    redisAsyncSetConnectCallback(ac, rpool_connect_cb);
+    redisAsyncSetDisconnectCallback(ac, rpool_disconnect_cb);
+    if (rp->password) {
+        redisAsyncCommand(ac, rpool_auth_cb, rp, "AUTH %s", rp->password);
+    }
+    if (rp->db != 0) {
+        redisAsyncCommand(ac, rpool_auth_cb, rp, "SELECT %d", rp->db);
+    }
+}
+
+struct rpool *rpool_new(struct event_base *base, const struct cfg_redis *rc,
+                        const char *unix_override, struct metrics *m)
+{
+    struct rpool *rp = calloc(1, sizeof(*rp));
+    if (rp == NULL) {
+        return NULL;
+    }
+    rp->base = base;
+    rp->m = m;
+    rp->db = rc->db;
+    rp->backoff_ms = RPOOL_BACKOFF_MIN_MS;
+    if (unix_override || rc->unix_path) {
+        rp->unix_path = util_xstrdup(unix_override ? unix_override : rc->unix_path);
+        snprintf(rp->endpoint, sizeof(rp->endpoint), "unix:%s", rp->unix_path);
+    } else {
+        rp->host = util_xstrdup(rc->host ? rc->host : "127.0.0.1");
+        rp->port = rc->port ? rc->port : 6379;
+        snprintf(rp->endpoint, sizeof(rp->endpoint), "%s:%d", rp->host, rp->port);
+    }
+    if (rc->password) {
+        rp->password = util_xstrdup(rc->password);
+    }
+    snprintf(rp->status, sizeof(rp->status), "redis %s: connecting", rp->endpoint);
+    rp->retry = evtimer_new(base, rpool_retry_cb, rp);
+    if (rp->retry == NULL) {
+        rpool_free(rp);
+        return NULL;
+    }
+    rpool_connect(rp);
+    return rp;
+}
+
+void rpool_shutdown(struct rpool *rp)
+{
+    if (rp == NULL) {
+        return;
+    }
+    rp->state = RPOOL_STOPPED;
+    if (rp->retry) {
+        evtimer_del(rp->retry);
+    }
+    if (rp->ac) {
+        redisAsyncContext *ac = rp->ac;
+        rp->ac = NULL;
+        ac->data = NULL;
+        redisAsyncFree(ac);   /* pending callbacks run with NULL replies */
+    }
+    METRICS_SET(rp->m->redis_connected, 0);
+}
+
+void rpool_free(struct rpool *rp)
+{
+    if (rp == NULL) {
+        return;
+    }
+    rpool_shutdown(rp);
+    if (rp->retry) {
+        event_free(rp->retry);
+    }
+    free(rp->host);
+    free(rp->unix_path);
+    free(rp->password);
+    free(rp);
+}
+
+bool rpool_ready(const struct rpool *rp)
+{
+    return rp->state == RPOOL_UP;
+}
+
+const char *rpool_status(const struct rpool *rp)
+{
+    return rp->status[0] ? rp->status : "redis connection is up";
+}
+
+const char *rpool_endpoint(const struct rpool *rp)
+{
+    return rp->endpoint;
+}
+
+int rpool_command_argv(struct rpool *rp, redisCallbackFn *cb, void *priv, int argc,
+                       const char **argv, const size_t *argvlen)
+{
+    if (rp->state != RPOOL_UP || rp->ac == NULL) {
+        return FEATD_EAGAIN;
+    }
+    if (redisAsyncCommandArgv(rp->ac, cb, priv, argc, argv, argvlen) != REDIS_OK) {
+        METRICS_INC(rp->m->redis_errors_total);
+        return FEATD_EAGAIN;
+    }
+    METRICS_INC(rp->m->redis_commands_total);
+    return FEATD_OK;
+}
