@@ -833,6 +833,17 @@ static const void *ck_cptr(const struct featd_config *cfg, const struct ckey *k)
     return (const char *)cfg + k->off;
 }
 
+/* The word for enum value i of k, "?" when out of range. */
+static const char *ck_word(const struct ckey *k, int i)
+{
+    for (int j = 0; k->words[j] != NULL; j++) {
+        if (j == i) {
+            return k->words[j];
+        }
+    }
+    return "?";
+}
+
 static const char *ck_words_list(const struct ckey *k, char *buf, size_t cap)
 {
     size_t o = 0;
@@ -981,7 +992,7 @@ static void ck_format(const struct featd_config *cfg, const struct ckey *k, bool
     case CK_SIZE: snprintf(buf, cap, "%zu", *(const size_t *)p); break;
     case CK_ENUM: {
         int i = *(const int *)p;
-        snprintf(buf, cap, "%s", i >= 0 && i < 16 ? k->words[i] : "?");
+        snprintf(buf, cap, "%s", ck_word(k, i));
         break;
     }
     default: {
@@ -1057,7 +1068,8 @@ static void ck_section(struct featd_config *cfg, json_t *obj, const char *sectio
 /*
  * Resolves redis.url into embedded/host/port/unix_path/db and merges the
  * url's password with redis.password. url_who/pw_who name the two values in
- * errors; when pw_wins, an explicit password silently beats the url's.
+ * errors; when pw_wins (FEATD_REDIS_PASSWORD is set, even empty), the url's
+ * password is ignored.
  */
 static void redis_resolve(struct featd_config *cfg, const char *url_who, const char *pw_who,
                           bool pw_wins, struct errs *e)
@@ -1079,11 +1091,11 @@ static void redis_resolve(struct featd_config *cfg, const char *url_who, const c
     r->port = u.port;
     r->unix_path = u.unix_path;
     r->db = u.db;
-    if (u.password != NULL) {
+    if (u.password != NULL && !pw_wins) {
         if (r->password == NULL) {
             r->password = u.password;
             u.password = NULL;
-        } else if (strcmp(r->password, u.password) != 0 && !pw_wins) {
+        } else if (strcmp(r->password, u.password) != 0) {
             errs_add(e, url_who, "the url's password differs from %s (give the password once)",
                      pw_who);
         }
@@ -2071,6 +2083,17 @@ int config_apply_env(struct featd_config *cfg, char *err, size_t errlen)
 /* Lookups (request path: no allocation)                                    */
 /* ------------------------------------------------------------------------ */
 
+/* z (NUL-terminated) equals s[0..len)? Never reads z past its NUL, whatever
+ * s holds. */
+static bool name_eq(const char *z, const char *s, size_t len)
+{
+    size_t k = 0;
+    while (k < len && z[k] != '\0' && z[k] == s[k]) {
+        k++;
+    }
+    return k == len && z[k] == '\0';
+}
+
 const struct cfg_view *config_find_view(const struct featd_config *cfg, const char *name)
 {
     return name ? config_find_viewn(cfg, name, strlen(name)) : NULL;
@@ -2083,8 +2106,7 @@ const struct cfg_view *config_find_viewn(const struct featd_config *cfg, const c
         return NULL;
     }
     for (size_t i = 0; i < cfg->nviews; i++) {
-        const char *vn = cfg->views[i].name;
-        if (strncmp(vn, name, len) == 0 && vn[len] == '\0') {
+        if (name_eq(cfg->views[i].name, name, len)) {
             return &cfg->views[i];
         }
     }
@@ -2097,8 +2119,7 @@ int config_feature_index(const struct cfg_view *v, const char *name, size_t len)
         return -1;
     }
     for (size_t i = 0; i < v->nfeatures; i++) {
-        const char *fn = v->features[i].name;
-        if (strncmp(fn, name, len) == 0 && fn[len] == '\0') {
+        if (name_eq(v->features[i].name, name, len)) {
             return (int)i;
         }
     }
@@ -2164,7 +2185,7 @@ char *config_settings_json(const struct featd_config *cfg)
         case CK_SIZE: v = json_integer((json_int_t) * (const size_t *)p); break;
         case CK_ENUM: {
             int x = *(const int *)p;
-            v = json_string(x >= 0 && x < 16 ? k->words[x] : "?");
+            v = json_string(ck_word(k, x));
             break;
         }
         default: {

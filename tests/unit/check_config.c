@@ -400,6 +400,8 @@ START_TEST(test_lookups)
     ck_assert_ptr_null(config_find_viewn(cfg, req, 1));
     ck_assert_ptr_null(config_find_viewn(cfg, "cs2x", 4));
     ck_assert_ptr_null(config_find_viewn(cfg, "", 0));
+    ck_assert_ptr_null(config_find_viewn(cfg, "cs\0\0\0\0\0\0", 8));   /* embedded NULs */
+    ck_assert_int_eq(config_feature_index(&cfg->views[0], "x\0\0\0\0", 5), -1);
     ck_assert_ptr_eq(config_find_view(cfg, "cs"), &cfg->views[0]);
     ck_assert_ptr_null(config_find_view(cfg, "nope"));
     ck_assert_ptr_null(config_find_view(cfg, NULL));
@@ -660,6 +662,10 @@ START_TEST(test_env_good)
     setenv("FEATD_REDIS_PASSWORD", "fromenv", 1);
     ck_assert_msg(config_apply_env(cfg, err, sizeof err) == FEATD_OK, "%s", err);
     ck_assert_str_eq(cfg->redis.password, "fromenv");
+    setenv("FEATD_REDIS_URL", "redis://:inurl@h:2", 1);
+    setenv("FEATD_REDIS_PASSWORD", "", 1);
+    ck_assert_msg(config_apply_env(cfg, err, sizeof err) == FEATD_OK, "%s", err);
+    ck_assert_ptr_null(cfg->redis.password);     /* "" = none, even with a url password */
     setenv("FEATD_REDIS_URL", "unix:///run/r.sock?db=2", 1);
     setenv("FEATD_REDIS_PASSWORD", "", 1);
     ck_assert_msg(config_apply_env(cfg, err, sizeof err) == FEATD_OK, "%s", err);
