@@ -81,7 +81,9 @@ static struct request *request_new(struct worker *w, struct conn *c)
     arena_init(&rq->arena, LOOKUP_ARENA_LIMIT);
     rq->w = w;
     rq->conn = c;
-    conn_ref(c);
+    if (c) {
+        conn_ref(c);
+    }
     rq->reg = registry_ref(w->reg);
     rq->start_us = util_mono_us();
     rq->type = MREQ_GET;
@@ -95,7 +97,9 @@ static void request_free(struct request *rq)
         evtimer_del(&rq->timer);
     }
     registry_unref(rq->reg);
-    conn_unref(rq->conn);
+    if (rq->conn) {
+        conn_unref(rq->conn);
+    }
     arena_release(&rq->arena);
     if (w->nfree_reqs < LOOKUP_FREE_CACHE) {
         rq->next_free = w->free_reqs;
@@ -137,6 +141,10 @@ static void request_answer(struct request *rq, const Featd__V1__Response *resp, 
     }
     METRICS_INC(w->metrics.requests[rq->type][code]);
     metrics_observe(&w->metrics.request_latency, (uint64_t)(util_mono_us() - rq->start_us));
+    if (rq->sink) {
+        rq->sink(rq->sink_arg, resp);
+        return;
+    }
     struct evbuffer *out = conn_output(rq->conn);
     if (out && proto_write_response(out, resp) != FEATD_OK) {
         conn_close(rq->conn, "out of memory writing a response");
@@ -924,7 +932,6 @@ static void lookup_deadline_cb(evutil_socket_t fd, short what, void *arg)
 static void lookup_get(struct request *rq)
 {
     const Featd__V1__GetOnlineFeaturesRequest *g = rq->msg->get_online_features;
-    rq->type = MREQ_GET;
     rq->plan = lookup_plan_build(rq, g);
     if (rq->plan == NULL) {
         return;     /* answered with the reason */
@@ -944,25 +951,9 @@ static void lookup_get(struct request *rq)
     }
 }
 
-void lookup_handle_frame(struct conn *c, const uint8_t *data, size_t len)
+/* Dispatches a decoded request by body. */
+static void lookup_dispatch(struct request *rq)
 {
-    struct worker *w = c->w;
-    struct request *rq = request_new(w, c);
-    if (rq == NULL) {
-        conn_fail(c, 0, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "out of memory", "out of memory");
-        conn_request_done(c);
-        return;
-    }
-    rq->msg = proto_decode_request(&rq->arena, data, len);
-    if (rq->msg == NULL) {
-        METRICS_INC(w->metrics.decode_errors_total);
-        rq->responded = 1;
-        conn_fail(c, 0, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT,
-                  "malformed frame: payload is not a featd.v1.Request protobuf", "decode error");
-        conn_request_done(c);
-        request_maybe_free(rq);
-        return;
-    }
     rq->id = rq->msg->request_id;
     switch (rq->msg->body_case) {
     case FEATD__V1__REQUEST__BODY_GET_ONLINE_FEATURES:
@@ -987,4 +978,54 @@ void lookup_handle_frame(struct conn *c, const uint8_t *data, size_t len)
         break;
     }
     request_maybe_free(rq);
+}
+
+void lookup_handle_frame(struct conn *c, const uint8_t *data, size_t len)
+{
+    struct worker *w = c->w;
+    struct request *rq = request_new(w, c);
+    if (rq == NULL) {
+        conn_fail(c, 0, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "out of memory", "out of memory");
+        conn_request_done(c);
+        return;
+    }
+    rq->msg = proto_decode_request(&rq->arena, data, len);
+    if (rq->msg == NULL) {
+        METRICS_INC(w->metrics.decode_errors_total);
+        rq->responded = 1;
+        conn_fail(c, 0, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT,
+                  "malformed frame: payload is not a featd.v1.Request protobuf", "decode error");
+        conn_request_done(c);
+        request_maybe_free(rq);
+        return;
+    }
+    lookup_dispatch(rq);
+}
+
+void lookup_submit(struct worker *w, const uint8_t *data, size_t len, int type,
+                   lookup_sink_fn sink, void *sink_arg)
+{
+    struct request *rq = request_new(w, NULL);
+    if (rq == NULL) {
+        Featd__V1__Error err = FEATD__V1__ERROR__INIT;
+        Featd__V1__Response resp = FEATD__V1__RESPONSE__INIT;
+        err.code = FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED;
+        err.message = "out of memory";
+        resp.body_case = FEATD__V1__RESPONSE__BODY_ERROR;
+        resp.error = &err;
+        sink(sink_arg, &resp);
+        return;
+    }
+    rq->sink = sink;
+    rq->sink_arg = sink_arg;
+    rq->type = type;
+    rq->msg = proto_decode_request(&rq->arena, data, len);
+    if (rq->msg == NULL) {
+        METRICS_INC(w->metrics.decode_errors_total);
+        rq->type = type;
+        request_error(rq, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT, "malformed request");
+        request_maybe_free(rq);
+        return;
+    }
+    lookup_dispatch(rq);
 }

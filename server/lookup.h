@@ -16,12 +16,19 @@
 struct conn;
 struct worker;
 
+/* Where an answer goes when the request did not come from a connection
+ * (the admin HTTP JSON lookup): called once, on the worker's thread, with the
+ * response; resp and everything it points to die when the call returns. */
+typedef void (*lookup_sink_fn)(void *arg, const Featd__V1__Response *resp);
+
 /* One request, from decode to answer. Lives until it is answered AND Redis
  * has called back (hiredis owns a pointer to it until then). */
 struct request {
     struct request *next_free;
     struct worker *w;
-    struct conn *conn;              /* reference held */
+    struct conn *conn;              /* reference held; NULL when sink is set */
+    lookup_sink_fn sink;
+    void *sink_arg;
     struct registry *reg;           /* reference held */
     Featd__V1__Request *msg;        /* decoded into arena */
     uint64_t id;
@@ -41,6 +48,13 @@ struct request {
  * (now, or later from a Redis callback). A frame that does not decode closes
  * the connection with an error. */
 void lookup_handle_frame(struct conn *c, const uint8_t *data, size_t len);
+
+/* Entry for requests that come from elsewhere than a connection: payload is
+ * a serialized featd.v1.Request; the answer goes to sink (also for decode
+ * errors). type is the enum metrics_req_type to count it under. Must run on
+ * w's thread. */
+void lookup_submit(struct worker *w, const uint8_t *data, size_t len, int type,
+                   lookup_sink_fn sink, void *sink_arg);
 
 /* Frees recycled request objects of a worker (at exit). */
 void lookup_free_cache(struct worker *w);

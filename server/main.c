@@ -256,7 +256,7 @@ int main(int argc, char **argv)
     nworkers = cfg->server.workers;
     workers = calloc((size_t)nworkers, sizeof(*workers));
     for (int i = 0; i < nworkers; i++) {
-        if (worker_init(&workers[i], i, main_reg, err, sizeof(err)) != FEATD_OK) {
+        if (worker_init(&workers[i], i, main_reg, true, err, sizeof(err)) != FEATD_OK) {
             log_error("main", "%s", err);
             embedded_stop();
             return 1;

@@ -200,7 +200,8 @@ int worker_send(struct worker *w, enum worker_msg_type type, void *ptr)
     return FEATD_OK;
 }
 
-int worker_init(struct worker *w, int id, struct registry *reg, char *err, size_t errlen)
+int worker_init(struct worker *w, int id, struct registry *reg, bool with_listener,
+                char *err, size_t errlen)
 {
     memset(w, 0, sizeof(*w));
     w->id = id;
@@ -221,6 +222,9 @@ int worker_init(struct worker *w, int id, struct registry *reg, char *err, size_
     w->notify_ev = event_new(w->base, w->notify_fd[0], EV_READ | EV_PERSIST, worker_notify_cb, w);
     event_add(w->notify_ev, NULL);
     worker_set_registry(w, registry_ref(reg));
+    if (!with_listener) {
+        goto redis;
+    }
 
     /* Listener: SO_REUSEPORT so every worker accepts on the same address. */
     char *host = NULL;
@@ -254,6 +258,7 @@ int worker_init(struct worker *w, int id, struct registry *reg, char *err, size_
         return FEATD_ERR;
     }
     evconnlistener_set_error_cb(w->listener, worker_accept_error_cb);
+redis:
     w->redis = rpool_new(w->base, &reg->cfg->redis, worker_shared.redis_unix_override, &w->metrics);
     if (w->redis == NULL) {
         snprintf(err, errlen, "worker %d: cannot create the Redis link", id);

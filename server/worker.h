@@ -76,9 +76,12 @@ extern struct worker_shared worker_shared;
 extern struct worker *workers;
 extern int nworkers;
 
-/* Creates the worker (base, listener bound to listen addr, notify pipe, Redis
- * link). Fails with a message at startup only. */
-int worker_init(struct worker *w, int id, struct registry *reg, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* Creates the worker (base, notify pipe, Redis link and, when with_listener,
+ * a listener bound to server.listen). A worker without a listener serves
+ * requests submitted on its loop (lookup_submit), e.g. the admin HTTP thread.
+ * Fails with a message at startup only. */
+int worker_init(struct worker *w, int id, struct registry *reg, bool with_listener,
+                char *err, size_t errlen) FEATD_MUSTCHECK;
 int worker_start(struct worker *w) FEATD_MUSTCHECK;
 /* Thread-safe: queue a control message and wake the worker. */
 int worker_send(struct worker *w, enum worker_msg_type type, void *ptr);

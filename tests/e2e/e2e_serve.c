@@ -746,7 +746,7 @@ static Suite *serve_suite(void)
 int main(void)
 {
     SRunner *sr = srunner_create(serve_suite());
-    srunner_run_all(sr, CK_NORMAL);
+    srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? 1 : 0;
