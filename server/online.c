@@ -164,8 +164,8 @@ int online_entity_key(struct fbuf *out, const struct cfg_view *v, const struct o
     return FEATD_OK;
 }
 
-int online_row_key(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
-                   uint64_t gen, const struct online_key *keys)
+int online_gen_prefix(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
+                      uint64_t gen)
 {
     int rc = online_view_prefix(out, key_prefix, v);
     if (rc == FEATD_OK) {
@@ -177,6 +177,13 @@ int online_row_key(struct fbuf *out, const char *key_prefix, const struct cfg_vi
     if (rc == FEATD_OK) {
         rc = fbuf_putc(out, ':');
     }
+    return rc;
+}
+
+int online_row_key(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
+                   uint64_t gen, const struct online_key *keys)
+{
+    int rc = online_gen_prefix(out, key_prefix, v, gen);
     if (rc == FEATD_OK) {
         rc = online_entity_key(out, v, keys);
     }
@@ -468,6 +475,10 @@ int online_row_decode(const uint8_t *data, size_t len, const struct cfg_view *v,
             pos += fs;
             continue;
         }
+        if (t != FT_STRING && t != FT_BYTES && t != FT_STRING_LIST && list_elem_size(t) == 0) {
+            online_seterr(err, errlen, "feature %zu: unknown type %d", f, (int)t);
+            return FEATD_ERR;
+        }
         uint64_t n;
         size_t used = util_get_varint(p, rem, &n);
         if (used == 0) {
@@ -501,14 +512,11 @@ int online_row_decode(const uint8_t *data, size_t len, const struct cfg_view *v,
             if (span == SIZE_MAX) {
                 goto truncated;
             }
-        } else if (list_elem_size(t) != 0) {
+        } else {
             span = (size_t)n * list_elem_size(t);
             if (span > rem) {
                 goto truncated;
             }
-        } else {
-            online_seterr(err, errlen, "feature %zu: unknown type %d", f, (int)t);
-            return FEATD_ERR;
         }
         x->count = (uint32_t)n;
         x->raw = p;
@@ -868,6 +876,11 @@ static int writer_prepare(struct online_writer *w, uint64_t gen, const struct on
 {
     if (w->c == NULL || w->c->err) {
         online_seterr(err, errlen, "redis: %s", w->c ? ctx_err(w->c) : "no connection");
+        return FEATD_ERR;
+    }
+    if (gen == 0) {
+        online_seterr(err, errlen, "view %s: generation 0 is never read; allocate one",
+                      w->v->name);
         return FEATD_ERR;
     }
     int64_t at = online_expire_at_ms(w->v, event_ts_us);

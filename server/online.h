@@ -80,6 +80,10 @@ struct online_value {
 /* Key building: append to out (does not reset it). */
 int online_view_prefix(struct fbuf *out, const char *key_prefix,
                        const struct cfg_view *v) FEATD_MUSTCHECK;   /* "P:v1:V:F:" */
+/* "P:v1:V:F:g<G>:" — build once per (view, generation), then append
+ * online_entity_key per entity (online_row_key = this + entity key). */
+int online_gen_prefix(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
+                      uint64_t gen) FEATD_MUSTCHECK;
 int online_entity_key(struct fbuf *out, const struct cfg_view *v,
                       const struct online_key *keys) FEATD_MUSTCHECK;
 int online_row_key(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,

@@ -276,6 +276,12 @@ START_TEST(test_ttl_pxat_and_expired_rows)
     ck_assert_int_eq(online_writer_flush(w, err, sizeof(err)), FEATD_OK);
     ck_assert_uint_eq(online_writer_written(w), 2);
     ck_assert_uint_eq(online_writer_skipped(w), 2);
+    /* generation 0 is never read: writing there is a caller bug */
+    err[0] = '\0';
+    ck_assert_int_eq(online_writer_put(w, 0, &k1, ev, ONLINE_NO_CREATED_TS, rv.v, err,
+                                       sizeof(err)),
+                     FEATD_ERR);
+    ck_assert(err[0] != '\0');
 
     /* PEXPIRETIME is exactly event_ms + (ttl + grace) * 1000 */
     const char *key1 = "featd:v1:ttl_view:0000000000000abc:g1:i1";

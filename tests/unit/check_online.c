@@ -7,6 +7,7 @@
 #include <check.h>
 #include <float.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -576,6 +577,33 @@ START_TEST(test_encode_rejects_inconsistent_lists)
 }
 END_TEST
 
+/* Not a benchmark gate: prints the decode cost of a typical row so that a
+ * regression on the request path is visible in the test log. */
+START_TEST(test_decode_speed)
+{
+    struct sample s;
+    struct fbuf row = { 0 };
+    sample_build(&s, 16, 0);
+    ck_assert_int_eq(online_row_encode(&row, &view_all, 1, 2, s.vals), FEATD_OK);
+    struct online_value out[NALL];
+    int64_t ev, cr;
+    char err[64];
+    const int n = 200000;
+    int bad = 0;
+    int64_t t0 = util_mono_us();
+    for (int i = 0; i < n; i++) {   /* no ck_assert inside: each one costs a syscall */
+        bad += online_row_decode((const uint8_t *)row.data, row.len, &view_all, &ev, &cr, out,
+                                 err, sizeof(err)) != FEATD_OK;
+    }
+    int64_t dt = util_mono_us() - t0;
+    ck_assert_int_eq(bad, 0);
+    fprintf(stderr, "decode: %zu-byte row with %zu features: %.1f ns/row\n", row.len, NALL,
+            dt * 1000.0 / n);
+    fbuf_free(&row);
+    sample_free(&s);
+}
+END_TEST
+
 /* ---- keys ---- */
 
 START_TEST(test_keys_simple)
@@ -608,6 +636,15 @@ START_TEST(test_keys_simple)
     fbuf_reset(&k);
     ck_assert_int_eq(online_lease_key(&k, "featd", &view_all), FEATD_OK);
     ck_assert_str_eq(k.data, "featd:v1:all_types:lease");
+    fbuf_reset(&k);
+    ck_assert_int_eq(online_gen_prefix(&k, "featd", &view_all, 12), FEATD_OK);
+    ck_assert_str_eq(k.data, "featd:v1:all_types:0123456789abcdef:g12:");
+    key.i = 42;
+    ck_assert_int_eq(online_entity_key(&k, &view_all, &key), FEATD_OK);
+    struct fbuf k2 = { 0 };
+    ck_assert_int_eq(online_row_key(&k2, "featd", &view_all, 12, &key), FEATD_OK);
+    ck_assert_str_eq(k.data, k2.data);
+    fbuf_free(&k2);
     /* appends, does not reset */
     fbuf_reset(&k);
     ck_assert_int_eq(fbuf_append(&k, "X", 1), FEATD_OK);
@@ -708,6 +745,7 @@ static Suite *online_suite(void)
     tcase_add_test(tc, test_bad_rows);
     tcase_add_test(tc, test_random_mutations_never_crash);
     tcase_add_test(tc, test_encode_rejects_inconsistent_lists);
+    tcase_add_test(tc, test_decode_speed);
     suite_add_tcase(s, tc);
     TCase *tk = tcase_create("keys");
     tcase_add_unchecked_fixture(tk, build_views, NULL);
