@@ -8,6 +8,7 @@
 #include "harness.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -130,6 +131,26 @@ static bool h_port_accepts(int port)
     return ok;
 }
 
+/* Removes the files of a flat directory, then the directory. */
+static void h_rmdir_flat(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return;
+    }
+    struct dirent *e;
+    char path[600];
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+            continue;
+        }
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
 /* ---- ports, dirs, binaries ---- */
 
 int h_free_port(void)
@@ -205,6 +226,9 @@ static bool h_redis_spawn(struct h_redis *r)
     if (bin == NULL || bin[0] == '\0') {
         bin = "redis-server";
     }
+    if (mkdir(r->dir, 0700) != 0 && errno != EEXIST) {   /* h_redis_stop removed it */
+        ck_abort_msg("mkdir %s: %s", r->dir, strerror(errno));
+    }
     pid_t pid = fork();
     ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
@@ -278,6 +302,9 @@ void h_redis_stop(struct h_redis *r)
         waitpid(r->pid, &st, 0);
     }
     r->pid = 0;
+    if (getenv("FEATD_KEEP_TMP") == NULL) {
+        h_rmdir_flat(r->dir);   /* a test that fails before stopping keeps its dir */
+    }
 }
 
 void h_redis_pause(struct h_redis *r)
