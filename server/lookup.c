@@ -110,6 +110,11 @@ static void request_free(struct request *rq)
     }
 }
 
+void lookup_thread_cleanup(void)
+{
+    fbuf_free(&lookup_scratch);
+}
+
 void lookup_free_cache(struct worker *w)
 {
     while (w->free_reqs) {

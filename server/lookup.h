@@ -56,6 +56,9 @@ void lookup_handle_frame(struct conn *c, const uint8_t *data, size_t len);
 void lookup_submit(struct worker *w, const uint8_t *data, size_t len, int type,
                    lookup_sink_fn sink, void *sink_arg);
 
+/* Frees the calling thread's scratch buffers (at worker thread exit). */
+void lookup_thread_cleanup(void);
+
 /* Frees recycled request objects of a worker (at exit). */
 void lookup_free_cache(struct worker *w);
 

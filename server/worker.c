@@ -271,6 +271,7 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     event_base_dispatch(w->base);
+    lookup_thread_cleanup();
     atomic_store(&w->done, true);
     return NULL;
 }

@@ -42,9 +42,8 @@ void h_redis_resume(struct h_redis *r);          /* SIGCONT */
  * connection error. Caller frees with freeReplyObject. */
 void *h_redis_cmd(const struct h_redis *r, const char *fmt, ...);
 
-/* Write config JSON (a printf format; use h_featd_config_json to build the
- * server/redis parts) and start featd on it; waits until the serving port
- * accepts. extra_args may be NULL. */
+/* Write config_json (a complete config holding the ports to use) to a temp
+ * dir and start featd on it; waits until the serving port accepts. */
 void h_featd_start(struct h_featd *f, const char *config_json);
 void h_featd_stop(struct h_featd *f);            /* SIGTERM + wait, expects exit 0 */
 int  h_featd_signal_wait(struct h_featd *f, int sig); /* send sig, wait, return exit status */
