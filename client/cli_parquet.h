@@ -6,11 +6,7 @@
 #ifndef FEATD_CLI_PARQUET_H
 #define FEATD_CLI_PARQUET_H
 
-#include <stdio.h>
-
 #include "featd.h"
-
-struct pq_file;
 
 /*
  * Entry point for `featd-cli parquet ...`; argv[0] is "parquet".
@@ -18,15 +14,5 @@ struct pq_file;
  * line on stderr), 2 usage error.
  */
 int cli_parquet_main(int argc, char **argv);
-
-/*
- * Write every row of f as one JSON object per line to out (the `dump`
- * format). Returns FEATD_OK, or FEATD_ERR with the reason in err (rows
- * already written stay written). Also used by the fuzz harness.
- */
-int cli_parquet_dump(struct pq_file *f, FILE *out, char *err, size_t errlen) FEATD_MUSTCHECK;
-
-/* Write the human-readable `schema` report of f to out. */
-void cli_parquet_schema(struct pq_file *f, const char *path, FILE *out);
 
 #endif
