@@ -42,7 +42,7 @@ E2E_SRCS    := $(wildcard tests/e2e/e2e_*.c)
 E2E_BINS    := $(E2E_SRCS:tests/e2e/%.c=$(BUILD)/tests/%)
 E2E_HARNESS := $(BUILD)/tests/e2e/harness.o
 
-BINS := $(BUILD)/featd $(BUILD)/featd-cli $(BUILD)/libfeatd.a
+BINS := $(BUILD)/featd $(BUILD)/featd-cli $(BUILD)/featd-bench $(BUILD)/libfeatd.a
 EXTRA_BINS :=
 
 .PHONY: all deps run test unit e2e clean proto
@@ -54,7 +54,7 @@ $(GEN_C) $(GEN_H): proto/featd.proto
 	protoc-c --proto_path=proto --c_out=$(BUILD)/gen proto/featd.proto
 
 # Everything compiled depends on the generated header existing.
-$(SERVER_OBJS) $(CLIENT_OBJS) $(CLI_OBJS) $(BUILD)/server/main.o: | $(GEN_H)
+$(SERVER_OBJS) $(CLIENT_OBJS) $(CLI_OBJS) $(BUILD)/server/main.o $(BUILD)/client/featd-bench.o: | $(GEN_H)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -68,6 +68,8 @@ $(BUILD)/libfeatd.a: $(CLIENT_OBJS)
 	@rm -f $@; ar rcs $@ $^
 
 $(BUILD)/featd: $(BUILD)/server/main.o $(BUILD)/libfeatd-server.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+$(BUILD)/featd-bench: $(BUILD)/client/featd-bench.o $(BUILD)/libfeatd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(BUILD)/featd-cli: $(CLI_OBJS) $(BUILD)/libfeatd.a $(BUILD)/libfeatd-server.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

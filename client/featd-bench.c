@@ -1,0 +1,713 @@
+/*
+ * featd-bench — load generator for featd (protobuf over TCP).
+ *
+ * Closed loop (default): C connections, each keeping P requests in flight.
+ * Open loop (--rate R): requests are due at a fixed total rate; latency is
+ * measured from each request's intended send time, so a stall shows up in
+ * the percentiles instead of silently lowering the offered load (no
+ * coordinated omission). Entity keys are uniform or Zipfian over N entities;
+ * B entities per request; any features of one or more views (one int64 join
+ * key shared by them). T threads each drive C/T connections with poll(2).
+ * Every response is decoded and checked: errors and per-value statuses are
+ * counted, so a fast wrong answer shows.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "featd.pb-c.h"
+
+/* ---- options ---- */
+
+struct bench_opts {
+    const char *host;
+    int port;
+    int connections;
+    int threads;
+    int pipeline;
+    double duration_s;
+    double warmup_s;
+    double rate;            /* total requests/s; 0 = closed loop */
+    int batch;              /* entities per request */
+    uint64_t entities;      /* key space 1..N */
+    bool zipf;
+    double zipf_s;
+    const char *join_key;
+    char **features;
+    int nfeatures;
+    int deadline_ms;
+    bool json;
+    uint64_t seed;
+};
+
+static struct bench_opts opt = {
+    .host = "127.0.0.1", .port = 6566, .connections = 50, .threads = 2, .pipeline = 1,
+    .duration_s = 10, .warmup_s = 1, .batch = 1, .entities = 1000000, .zipf_s = 0.99,
+    .join_key = "customer_id", .seed = 42,
+};
+
+/* ---- latency histogram: log-linear, 32 sub-buckets per power of two (~3%) ---- */
+
+#define HIST_SUB 32
+#define HIST_BUCKETS (HIST_SUB + 40 * HIST_SUB)
+
+struct hist {
+    uint64_t counts[HIST_BUCKETS];
+    uint64_t total;
+    uint64_t max;
+    double sum;
+};
+
+static int hist_index(uint64_t v)
+{
+    if (v < HIST_SUB) {
+        return (int)v;
+    }
+    int msb = 63 - __builtin_clzll(v);
+    int shift = msb - 5;
+    int idx = HIST_SUB + shift * HIST_SUB + (int)((v >> shift) - HIST_SUB);
+    return idx < HIST_BUCKETS ? idx : HIST_BUCKETS - 1;
+}
+
+/* Upper bound of bucket idx. */
+static uint64_t hist_value(int idx)
+{
+    if (idx < HIST_SUB) {
+        return (uint64_t)idx;
+    }
+    int shift = (idx - HIST_SUB) / HIST_SUB;
+    uint64_t mant = (uint64_t)((idx - HIST_SUB) % HIST_SUB + HIST_SUB);
+    return ((mant + 1) << shift) - 1;
+}
+
+static void hist_add(struct hist *h, uint64_t v)
+{
+    h->counts[hist_index(v)]++;
+    h->total++;
+    h->sum += (double)v;
+    if (v > h->max) {
+        h->max = v;
+    }
+}
+
+static void hist_merge(struct hist *d, const struct hist *s)
+{
+    for (int i = 0; i < HIST_BUCKETS; i++) {
+        d->counts[i] += s->counts[i];
+    }
+    d->total += s->total;
+    d->sum += s->sum;
+    if (s->max > d->max) {
+        d->max = s->max;
+    }
+}
+
+static uint64_t hist_pct(const struct hist *h, double p)
+{
+    if (h->total == 0) {
+        return 0;
+    }
+    uint64_t want = (uint64_t)ceil(p / 100.0 * (double)h->total);
+    uint64_t seen = 0;
+    for (int i = 0; i < HIST_BUCKETS; i++) {
+        seen += h->counts[i];
+        if (seen >= want) {
+            uint64_t v = hist_value(i);
+            return v < h->max ? v : h->max;
+        }
+    }
+    return h->max;
+}
+
+/* ---- keys ---- */
+
+struct rng {
+    uint64_t s;
+};
+
+static uint64_t rng_next(struct rng *r)
+{
+    /* splitmix64 */
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static double rng_unit(struct rng *r)
+{
+    return (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Zipf over 1..n (rejection-inversion, Hörmann & Derflinger). */
+struct zipf {
+    double s, hx0, hn, c;
+    uint64_t n;
+};
+
+static double zipf_h(double s, double x)
+{
+    return s == 1.0 ? log(x) : (pow(x, 1.0 - s) - 1.0) / (1.0 - s);
+}
+
+static double zipf_hinv(double s, double x)
+{
+    return s == 1.0 ? exp(x) : pow(1.0 + x * (1.0 - s), 1.0 / (1.0 - s));
+}
+
+static void zipf_init(struct zipf *z, uint64_t n, double s)
+{
+    z->n = n;
+    z->s = s;
+    z->hx0 = zipf_h(s, 1.5) - 1.0;
+    z->hn = zipf_h(s, (double)n + 0.5);
+    z->c = 2.0 - zipf_hinv(s, zipf_h(s, 2.5) - pow(2.0, -s));
+}
+
+static uint64_t zipf_next(const struct zipf *z, struct rng *r)
+{
+    for (;;) {
+        double u = z->hn + rng_unit(r) * (z->hx0 - z->hn);
+        double x = zipf_hinv(z->s, u);
+        double k = floor(x + 0.5);
+        if (k < 1) {
+            k = 1;
+        } else if (k > (double)z->n) {
+            k = (double)z->n;
+        }
+        if (k - x <= z->c || u >= zipf_h(z->s, k + 0.5) - pow(k, -z->s)) {
+            return (uint64_t)k;
+        }
+    }
+}
+
+/* ---- connections and threads ---- */
+
+struct bconn {
+    int fd;
+    uint8_t *in;            /* read buffer */
+    size_t inlen, incap;
+    uint8_t *out;
+    size_t outlen, outoff, outcap;
+    int inflight;
+    uint64_t next_id;
+    int64_t *sent_at;       /* ring indexed by request id % ring (intended or actual send time) */
+    int ring;
+};
+
+struct bthread {
+    pthread_t tid;
+    int idx;
+    int nconns;
+    struct bconn *conns;
+    struct rng rng;
+    struct zipf zipf;
+    struct hist hist;
+    uint64_t requests, errors, values;
+    uint64_t statuses[5];
+    uint64_t error_codes[6];
+    uint64_t io_errors;
+    char last_error[256];
+    double rate;            /* this thread's share */
+};
+
+static volatile int bench_phase;   /* 0 warmup, 1 measure, 2 stop */
+
+static int64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int bench_connect(char *err, size_t errlen)
+{
+    struct addrinfo hints = { 0 }, *ai;
+    char port[16];
+    snprintf(port, sizeof(port), "%d", opt.port);
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = getaddrinfo(opt.host, port, &hints, &ai);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: %s", opt.host, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        snprintf(err, errlen, "connect %s:%d: %s", opt.host, opt.port, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        freeaddrinfo(ai);
+        return -1;
+    }
+    freeaddrinfo(ai);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    return fd;
+}
+
+static void buf_reserve(uint8_t **b, size_t *cap, size_t need)
+{
+    if (need <= *cap) {
+        return;
+    }
+    size_t n = *cap ? *cap : 4096;
+    while (n < need) {
+        n *= 2;
+    }
+    *b = realloc(*b, n);
+    if (*b == NULL) {
+        fprintf(stderr, "featd-bench: out of memory\n");
+        exit(1);
+    }
+    *cap = n;
+}
+
+/* Appends one framed GetOnlineFeatures request to c->out. */
+static void bench_queue_request(struct bthread *t, struct bconn *c, int64_t stamp)
+{
+    Featd__V1__Value vals[1024];
+    Featd__V1__Value *vptr[1024];
+    int b = opt.batch;
+    for (int i = 0; i < b; i++) {
+        featd__v1__value__init(&vals[i]);
+        vals[i].kind_case = FEATD__V1__VALUE__KIND_INT64_VAL;
+        vals[i].int64_val = (int64_t)(opt.zipf ? zipf_next(&t->zipf, &t->rng)
+                                                : 1 + rng_next(&t->rng) % opt.entities);
+        vptr[i] = &vals[i];
+    }
+    Featd__V1__EntityColumn col = FEATD__V1__ENTITY_COLUMN__INIT;
+    Featd__V1__EntityColumn *cols[1] = { &col };
+    col.join_key = (char *)opt.join_key;
+    col.n_values = (size_t)b;
+    col.values = vptr;
+    Featd__V1__GetOnlineFeaturesRequest g = FEATD__V1__GET_ONLINE_FEATURES_REQUEST__INIT;
+    g.n_features = (size_t)opt.nfeatures;
+    g.features = opt.features;
+    g.n_entities = 1;
+    g.entities = cols;
+    g.deadline_ms = (uint32_t)opt.deadline_ms;
+    Featd__V1__Request req = FEATD__V1__REQUEST__INIT;
+    req.request_id = c->next_id++;
+    req.body_case = FEATD__V1__REQUEST__BODY_GET_ONLINE_FEATURES;
+    req.get_online_features = &g;
+    size_t n = featd__v1__request__get_packed_size(&req);
+    buf_reserve(&c->out, &c->outcap, c->outlen + 4 + n);
+    uint8_t *p = c->out + c->outlen;
+    p[0] = (uint8_t)(n >> 24);
+    p[1] = (uint8_t)(n >> 16);
+    p[2] = (uint8_t)(n >> 8);
+    p[3] = (uint8_t)n;
+    featd__v1__request__pack(&req, p + 4);
+    c->outlen += 4 + n;
+    c->sent_at[req.request_id % (uint64_t)c->ring] = stamp;
+    c->inflight++;
+}
+
+static void bench_handle_response(struct bthread *t, struct bconn *c, const uint8_t *p, size_t n)
+{
+    int64_t now = now_us();
+    Featd__V1__Response *r = featd__v1__response__unpack(NULL, n, p);
+    c->inflight--;
+    if (r == NULL) {
+        t->io_errors++;
+        snprintf(t->last_error, sizeof(t->last_error), "undecodable response");
+        return;
+    }
+    int64_t sent = c->sent_at[r->request_id % (uint64_t)c->ring];
+    if (bench_phase == 1) {
+        t->requests++;
+        hist_add(&t->hist, (uint64_t)(now - sent));
+        if (r->body_case == FEATD__V1__RESPONSE__BODY_ERROR) {
+            t->errors++;
+            if (r->error->code < 6) {
+                t->error_codes[r->error->code]++;
+            }
+            snprintf(t->last_error, sizeof(t->last_error), "%s", r->error->message);
+        } else if (r->body_case == FEATD__V1__RESPONSE__BODY_GET_ONLINE_FEATURES) {
+            const Featd__V1__GetOnlineFeaturesResponse *g = r->get_online_features;
+            if (g->n_results != (size_t)opt.nfeatures) {
+                t->io_errors++;
+                snprintf(t->last_error, sizeof(t->last_error), "wrong number of results");
+            }
+            for (size_t f = 0; f < g->n_results; f++) {
+                if (g->results[f]->n_statuses != (size_t)opt.batch) {
+                    t->io_errors++;
+                    snprintf(t->last_error, sizeof(t->last_error), "wrong number of rows");
+                }
+                for (size_t i = 0; i < g->results[f]->n_statuses; i++) {
+                    unsigned s = (unsigned)g->results[f]->statuses[i];
+                    t->statuses[s < 5 ? s : 0]++;
+                    t->values++;
+                }
+            }
+        }
+    }
+    featd__v1__response__free_unpacked(r, NULL);
+}
+
+/* Reads what is available and handles whole frames. -1 on close/error. */
+static int bench_read(struct bthread *t, struct bconn *c)
+{
+    for (;;) {
+        buf_reserve(&c->in, &c->incap, c->inlen + 65536);
+        ssize_t r = read(c->fd, c->in + c->inlen, c->incap - c->inlen);
+        if (r > 0) {
+            c->inlen += (size_t)r;
+            continue;
+        }
+        if (r == 0) {
+            snprintf(t->last_error, sizeof(t->last_error), "server closed the connection");
+            return -1;
+        }
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            break;
+        }
+        if (errno == EINTR) {
+            continue;
+        }
+        snprintf(t->last_error, sizeof(t->last_error), "read: %s", strerror(errno));
+        return -1;
+    }
+    size_t off = 0;
+    while (c->inlen - off >= 4) {
+        const uint8_t *h = c->in + off;
+        size_t n = ((size_t)h[0] << 24) | ((size_t)h[1] << 16) | ((size_t)h[2] << 8) | h[3];
+        if (n > (256u << 20)) {
+            snprintf(t->last_error, sizeof(t->last_error), "response frame of %zu bytes", n);
+            return -1;
+        }
+        if (c->inlen - off - 4 < n) {
+            break;
+        }
+        bench_handle_response(t, c, h + 4, n);
+        off += 4 + n;
+    }
+    memmove(c->in, c->in + off, c->inlen - off);
+    c->inlen -= off;
+    return 0;
+}
+
+static int bench_write(struct bthread *t, struct bconn *c)
+{
+    while (c->outoff < c->outlen) {
+        ssize_t w = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
+        if (w > 0) {
+            c->outoff += (size_t)w;
+        } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return 0;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else {
+            snprintf(t->last_error, sizeof(t->last_error), "write: %s", strerror(errno));
+            return -1;
+        }
+    }
+    c->outoff = c->outlen = 0;
+    return 0;
+}
+
+static void *bench_thread(void *arg)
+{
+    struct bthread *t = arg;
+    struct pollfd *pfd = calloc((size_t)t->nconns, sizeof(*pfd));
+    int64_t interval_ns = t->rate > 0 ? (int64_t)(1e9 / t->rate) : 0;
+    int64_t next_due_ns = now_us() * 1000;
+    uint64_t backlog = 0;
+    int rr = 0;
+    while (bench_phase != 2) {
+        int64_t now = now_us();
+        if (t->rate > 0) {
+            /* requests due by now (intended times), sent on connections with room */
+            while (next_due_ns <= now * 1000) {
+                backlog++;
+                next_due_ns += interval_ns;
+            }
+            int tries = 0;
+            while (backlog > 0 && tries < t->nconns) {
+                struct bconn *c = &t->conns[rr];
+                rr = (rr + 1) % t->nconns;
+                if (c->fd >= 0 && c->inflight < opt.pipeline) {
+                    int64_t intended = (next_due_ns - (int64_t)backlog * interval_ns) / 1000;
+                    bench_queue_request(t, c, intended);
+                    backlog--;
+                    tries = 0;
+                } else {
+                    tries++;
+                }
+            }
+        } else {
+            for (int i = 0; i < t->nconns; i++) {
+                struct bconn *c = &t->conns[i];
+                while (c->fd >= 0 && c->inflight < opt.pipeline) {
+                    bench_queue_request(t, c, now);
+                }
+            }
+        }
+        for (int i = 0; i < t->nconns; i++) {
+            struct bconn *c = &t->conns[i];
+            if (c->fd >= 0 && c->outlen > c->outoff && bench_write(t, c) != 0) {
+                close(c->fd);
+                c->fd = -1;
+                t->io_errors++;
+            }
+            pfd[i].fd = c->fd;
+            pfd[i].events = (short)(POLLIN | (c->outlen > c->outoff ? POLLOUT : 0));
+            pfd[i].revents = 0;
+        }
+        int timeout_ms = 10;
+        if (t->rate > 0) {
+            int64_t wait_us = next_due_ns / 1000 - now_us();
+            timeout_ms = wait_us <= 0 ? 0 : (int)(wait_us / 1000);
+            if (timeout_ms > 10) {
+                timeout_ms = 10;
+            }
+        }
+        int n = poll(pfd, (nfds_t)t->nconns, timeout_ms);
+        if (n <= 0) {
+            continue;
+        }
+        for (int i = 0; i < t->nconns; i++) {
+            struct bconn *c = &t->conns[i];
+            if (c->fd < 0 || pfd[i].revents == 0) {
+                continue;
+            }
+            if ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) && bench_read(t, c) != 0) {
+                close(c->fd);
+                c->fd = -1;
+                t->io_errors++;
+                continue;
+            }
+            if ((pfd[i].revents & POLLOUT) && bench_write(t, c) != 0) {
+                close(c->fd);
+                c->fd = -1;
+                t->io_errors++;
+            }
+        }
+        bool any = false;
+        for (int i = 0; i < t->nconns; i++) {
+            any |= t->conns[i].fd >= 0;
+        }
+        if (!any) {
+            break;
+        }
+    }
+    free(pfd);
+    return NULL;
+}
+
+/* ---- main ---- */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: featd-bench [options]\n"
+        "  --host H --port P         featd address (127.0.0.1 6566)\n"
+        "  -c, --connections N       connections (50)\n"
+        "  -t, --threads N           generator threads (2)\n"
+        "  -P, --pipeline N          requests in flight per connection (1)\n"
+        "  -d, --duration S          measured seconds (10)\n"
+        "  -w, --warmup S            unmeasured seconds first (1)\n"
+        "  -r, --rate R              open loop: total requests/s (default: closed loop)\n"
+        "  -b, --batch N             entities per request (1, max 1024)\n"
+        "  -n, --entities N          key space 1..N (1000000)\n"
+        "  --zipf [S]                Zipfian keys with exponent S (0.99); default uniform\n"
+        "  -k, --join-key NAME       int64 join key (customer_id)\n"
+        "  -f, --features LIST       comma-separated view:feature refs (required)\n"
+        "  --deadline MS             per-request deadline sent to featd (0 = server default)\n"
+        "  --seed N                  key generator seed (42)\n"
+        "  --json                    machine-readable result\n");
+}
+
+static char **split_features(const char *s, int *n)
+{
+    char *copy = strdup(s);
+    int cap = 8;
+    char **out = malloc(sizeof(char *) * (size_t)cap);
+    *n = 0;
+    for (char *tok = strtok(copy, ","); tok; tok = strtok(NULL, ",")) {
+        if (*n == cap) {
+            cap *= 2;
+            out = realloc(out, sizeof(char *) * (size_t)cap);
+        }
+        out[(*n)++] = tok;
+    }
+    return out;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "host", required_argument, 0, 'H' }, { "port", required_argument, 0, 'p' },
+        { "connections", required_argument, 0, 'c' }, { "threads", required_argument, 0, 't' },
+        { "pipeline", required_argument, 0, 'P' }, { "duration", required_argument, 0, 'd' },
+        { "warmup", required_argument, 0, 'w' }, { "rate", required_argument, 0, 'r' },
+        { "batch", required_argument, 0, 'b' }, { "entities", required_argument, 0, 'n' },
+        { "zipf", optional_argument, 0, 'z' }, { "join-key", required_argument, 0, 'k' },
+        { "features", required_argument, 0, 'f' }, { "deadline", required_argument, 0, 'D' },
+        { "seed", required_argument, 0, 'S' }, { "json", no_argument, 0, 'j' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
+    };
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:t:P:d:w:r:b:n:k:f:h", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'H': opt.host = optarg; break;
+        case 'p': opt.port = atoi(optarg); break;
+        case 'c': opt.connections = atoi(optarg); break;
+        case 't': opt.threads = atoi(optarg); break;
+        case 'P': opt.pipeline = atoi(optarg); break;
+        case 'd': opt.duration_s = atof(optarg); break;
+        case 'w': opt.warmup_s = atof(optarg); break;
+        case 'r': opt.rate = atof(optarg); break;
+        case 'b': opt.batch = atoi(optarg); break;
+        case 'n': opt.entities = strtoull(optarg, NULL, 10); break;
+        case 'z': opt.zipf = true; if (optarg) opt.zipf_s = atof(optarg); break;
+        case 'k': opt.join_key = optarg; break;
+        case 'f': opt.features = split_features(optarg, &opt.nfeatures); break;
+        case 'D': opt.deadline_ms = atoi(optarg); break;
+        case 'S': opt.seed = strtoull(optarg, NULL, 10); break;
+        case 'j': opt.json = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (opt.nfeatures == 0 || opt.connections < 1 || opt.threads < 1 || opt.pipeline < 1 ||
+        opt.batch < 1 || opt.batch > 1024 || opt.entities < 1 || opt.duration_s <= 0 ||
+        opt.rate < 0 || (opt.zipf && opt.zipf_s <= 0)) {
+        fprintf(stderr, "featd-bench: bad or missing options (--features is required)\n");
+        usage(stderr);
+        return 2;
+    }
+    if (opt.threads > opt.connections) {
+        opt.threads = opt.connections;
+    }
+    signal(SIGPIPE, SIG_IGN);
+
+    struct bthread *th = calloc((size_t)opt.threads, sizeof(*th));
+    char err[256];
+    int ring = opt.pipeline * 2 + 16;
+    for (int i = 0; i < opt.threads; i++) {
+        struct bthread *t = &th[i];
+        t->idx = i;
+        t->nconns = opt.connections / opt.threads + (i < opt.connections % opt.threads);
+        t->conns = calloc((size_t)t->nconns, sizeof(*t->conns));
+        t->rng.s = opt.seed * 1000003 + (uint64_t)i;
+        t->rate = opt.rate / opt.threads;
+        if (opt.zipf) {
+            zipf_init(&t->zipf, opt.entities, opt.zipf_s);
+        }
+        for (int k = 0; k < t->nconns; k++) {
+            struct bconn *c = &t->conns[k];
+            c->fd = bench_connect(err, sizeof(err));
+            if (c->fd < 0) {
+                fprintf(stderr, "featd-bench: %s\n", err);
+                return 1;
+            }
+            c->ring = ring;
+            c->sent_at = calloc((size_t)ring, sizeof(int64_t));
+            c->next_id = 1;
+        }
+    }
+    bench_phase = opt.warmup_s > 0 ? 0 : 1;
+    for (int i = 0; i < opt.threads; i++) {
+        pthread_create(&th[i].tid, NULL, bench_thread, &th[i]);
+    }
+    if (opt.warmup_s > 0) {
+        usleep((useconds_t)(opt.warmup_s * 1e6));
+        bench_phase = 1;
+    }
+    int64_t t0 = now_us();
+    usleep((useconds_t)(opt.duration_s * 1e6));
+    bench_phase = 2;
+    double elapsed = (double)(now_us() - t0) / 1e6;
+    struct hist all;
+    memset(&all, 0, sizeof(all));
+    uint64_t reqs = 0, errs = 0, ioerr = 0, values = 0, st[5] = { 0 }, codes[6] = { 0 };
+    const char *last_error = "";
+    for (int i = 0; i < opt.threads; i++) {
+        pthread_join(th[i].tid, NULL);
+        hist_merge(&all, &th[i].hist);
+        reqs += th[i].requests;
+        errs += th[i].errors;
+        ioerr += th[i].io_errors;
+        values += th[i].values;
+        for (int s = 0; s < 5; s++) {
+            st[s] += th[i].statuses[s];
+        }
+        for (int s = 0; s < 6; s++) {
+            codes[s] += th[i].error_codes[s];
+        }
+        if (th[i].last_error[0]) {
+            last_error = th[i].last_error;
+        }
+    }
+    double rps = (double)reqs / elapsed;
+    static const char *sn[5] = { "INVALID", "PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE" };
+    static const char *cn[6] = { "OK", "INVALID_ARGUMENT", "UNAVAILABLE", "DEADLINE_EXCEEDED",
+                                 "RESOURCE_EXHAUSTED", "INTERNAL" };
+    if (opt.json) {
+        printf("{\"mode\":\"%s\",\"connections\":%d,\"threads\":%d,\"pipeline\":%d,\"batch\":%d,"
+               "\"features\":%d,\"target_rate\":%.0f,\"duration_s\":%.3f,\"requests\":%" PRIu64
+               ",\"requests_per_s\":%.1f,\"entities_per_s\":%.1f,\"errors\":%" PRIu64 ",\"io_errors\":%" PRIu64
+               ",\"latency_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64
+               ",\"max\":%" PRIu64 ",\"mean\":%.1f},\"statuses\":{",
+               opt.rate > 0 ? "open" : "closed", opt.connections, opt.threads, opt.pipeline, opt.batch,
+               opt.nfeatures, opt.rate, elapsed, reqs, rps, rps * opt.batch, errs, ioerr,
+               hist_pct(&all, 50), hist_pct(&all, 90), hist_pct(&all, 99), hist_pct(&all, 99.9), all.max,
+               all.total ? all.sum / (double)all.total : 0.0);
+        for (int s = 0; s < 5; s++) {
+            printf("%s\"%s\":%" PRIu64, s ? "," : "", sn[s], st[s]);
+        }
+        printf("},\"error_codes\":{");
+        for (int s = 1; s < 6; s++) {
+            printf("%s\"%s\":%" PRIu64, s > 1 ? "," : "", cn[s], codes[s]);
+        }
+        printf("}}\n");
+    } else {
+        printf("featd-bench: %s loop, %d connections x pipeline %d, %d threads, batch %d, %d features%s\n",
+               opt.rate > 0 ? "open" : "closed", opt.connections, opt.pipeline, opt.threads, opt.batch,
+               opt.nfeatures, opt.zipf ? ", zipf keys" : ", uniform keys");
+        if (opt.rate > 0) {
+            printf("  target rate      %.0f req/s\n", opt.rate);
+        }
+        printf("  requests         %" PRIu64 " in %.2f s = %.0f req/s (%.0f entities/s)\n", reqs, elapsed,
+               rps, rps * opt.batch);
+        printf("  latency us       p50 %" PRIu64 "  p90 %" PRIu64 "  p99 %" PRIu64 "  p99.9 %" PRIu64
+               "  max %" PRIu64 "\n", hist_pct(&all, 50), hist_pct(&all, 90), hist_pct(&all, 99),
+               hist_pct(&all, 99.9), all.max);
+        printf("  values           %" PRIu64 ":", values);
+        for (int s = 0; s < 5; s++) {
+            if (st[s]) {
+                printf(" %s %" PRIu64, sn[s], st[s]);
+            }
+        }
+        printf("\n  errors           %" PRIu64 " request errors, %" PRIu64 " I/O errors\n", errs, ioerr);
+        for (int s = 1; s < 6; s++) {
+            if (codes[s]) {
+                printf("                   %s %" PRIu64 "\n", cn[s], codes[s]);
+            }
+        }
+        if (last_error[0]) {
+            printf("  last error       %s\n", last_error);
+        }
+    }
+    return (errs || ioerr) ? 1 : 0;
+}
