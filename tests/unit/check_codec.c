@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
 
@@ -892,6 +893,122 @@ START_TEST(test_lz4_hadoop)
 }
 END_TEST
 
+/* ---- pages of real files ------------------------------------------------ */
+
+/* Finds dir relative to the working directory or up to two levels above it
+ * (tests normally run from the repository root). */
+static int find_dir(const char *dir, char *out, size_t outlen)
+{
+    static const char *const prefixes[] = {"", "../", "../../"};
+    for (size_t i = 0; i < FEATD_ARRAY_LEN(prefixes); i++) {
+        snprintf(out, outlen, "%s%s", prefixes[i], dir);
+        if (access(out, R_OK) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static uint8_t *read_whole(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    ck_assert_int_ge(n, 0);
+    ck_assert_int_eq(fseek(f, 0, SEEK_SET), 0);
+    uint8_t *b = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static int codec_by_name(const char *name)
+{
+    for (int c = 0; c <= 7; c++) {
+        if (strcmp(pq_codec_name(c), name) == 0) {
+            return c;
+        }
+    }
+    ck_abort_msg("unknown codec name %s", name);
+    return -1;
+}
+
+/*
+ * Decompresses every page payload listed in a pages TSV (file, codec,
+ * offset, compressed, uncompressed — written by generate.mjs from the page
+ * headers) with its exact size, and checks that a size one smaller fails.
+ * Returns the number of pages decoded.
+ */
+static size_t decode_listed_pages(const char *tsv, const char *root)
+{
+    FILE *f = fopen(tsv, "r");
+    ck_assert_msg(f != NULL, "cannot open %s", tsv);
+    char line[1024], cur[512] = "";
+    uint8_t *file = NULL;
+    size_t flen = 0, pages = 0;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (line[0] == '#' || line[0] == '\n') {
+            continue;
+        }
+        char name[512], codec[32];
+        unsigned long long off, clen, ulen;
+        ck_assert_msg(sscanf(line, "%511[^\t]\t%31[^\t]\t%llu\t%llu\t%llu", name, codec, &off, &clen, &ulen) == 5,
+                      "bad line in %s: %s", tsv, line);
+        if (strcmp(name, cur) != 0) {
+            char path[1200];
+            snprintf(path, sizeof(path), "%s/%s", root, name);
+            free(file);
+            file = read_whole(path, &flen);
+            snprintf(cur, sizeof(cur), "%s", name);
+        }
+        ck_assert_msg(off <= flen && clen <= flen - off, "%s: page at %llu+%llu outside the file", name, off, clen);
+        int c = codec_by_name(codec);
+        char err[256];
+        int rc = decode(c, file + off, (size_t)clen, (size_t)ulen, NULL, err, sizeof(err));
+        ck_assert_msg(rc == FEATD_OK, "%s: %s page at %llu (%llu -> %llu): %s", name, codec, off, clen, ulen, err);
+        if (ulen > 0) {
+            ck_assert_msg(decode(c, file + off, (size_t)clen, (size_t)ulen - 1, NULL, err, sizeof(err)) == FEATD_ERR,
+                          "%s: %s page at %llu accepted one byte short", name, codec, off);
+        }
+        pages++;
+    }
+    fclose(f);
+    free(file);
+    return pages;
+}
+
+START_TEST(test_fixture_pages)
+{
+    char tsv[256], root[256];
+    ck_assert_msg(find_dir("tests/fixtures/parquet/pages.tsv", tsv, sizeof(tsv)),
+                  "tests/fixtures/parquet/pages.tsv not found (run from the repository root)");
+    ck_assert(find_dir("tests/fixtures/parquet", root, sizeof(root)));
+    size_t n = decode_listed_pages(tsv, root);
+    ck_assert_uint_gt(n, 1000);
+    printf("codec: %zu pages of the project's fixtures decoded\n", n);
+}
+END_TEST
+
+START_TEST(test_corpus_pages)
+{
+    char tsv[256], root[512];
+    const char *env = getenv("PARQUET_TESTING_DIR");
+    ck_assert(find_dir("tests/fixtures/parquet/pages-parquet-testing.tsv", tsv, sizeof(tsv)));
+    if (env != NULL && env[0] != '\0') {
+        snprintf(root, sizeof(root), "%s", env);
+    } else if (!find_dir("../shared/parquet-testing", root, sizeof(root))) {
+        printf("codec: parquet-testing corpus SKIPPED (not at ../shared/parquet-testing; set PARQUET_TESTING_DIR)\n");
+        return;
+    }
+    size_t n = decode_listed_pages(tsv, root);
+    ck_assert_uint_gt(n, 50);
+    printf("codec: %zu compressed pages of parquet-testing decoded\n", n);
+}
+END_TEST
+
 static Suite *codec_suite(void)
 {
     Suite *s = suite_create("codec");
@@ -908,6 +1025,8 @@ static Suite *codec_suite(void)
     tcase_add_test(tc, test_gzip_members);
     tcase_add_test(tc, test_zstd_frames);
     tcase_add_test(tc, test_lz4_hadoop);
+    tcase_add_test(tc, test_fixture_pages);
+    tcase_add_test(tc, test_corpus_pages);
     suite_add_tcase(s, tc);
     return s;
 }
