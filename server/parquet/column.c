@@ -67,7 +67,7 @@ static int fail(struct rd *r, const char *fmt, ...)
 
 int pq_buf_reserve(struct pq_buf *b, size_t n, char *err, size_t errlen)
 {
-    if (n <= b->cap) {
+    if (n <= b->cap && b->p != NULL) {
         return FEATD_OK;
     }
     size_t nc = b->cap < 4096 ? 4096 : b->cap;
@@ -96,7 +96,7 @@ int pq_buf_reserve(struct pq_buf *b, size_t n, char *err, size_t errlen)
 /* Grow *p (capacity *cap elements of elsize) to hold need elements. */
 static int grow(struct rd *r, void **p, size_t *cap, size_t need, size_t elsize)
 {
-    if (need <= *cap) {
+    if (need <= *cap && *p != NULL) {
         return FEATD_OK;
     }
     size_t nc = *cap < 1024 ? 1024 : *cap;
