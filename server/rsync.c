@@ -49,14 +49,28 @@ void rsync_endpoint(const struct featd_config *cfg, char *buf, size_t cap)
     }
 }
 
+/* Why a command on c failed (hiredis reports a socket timeout as EAGAIN). */
+static const char *ctx_reason(const redisContext *c, int tmo, char *buf, size_t cap)
+{
+    if (c->err == REDIS_ERR_IO && (strcmp(c->errstr, strerror(EAGAIN)) == 0
+                                   || strcmp(c->errstr, strerror(EWOULDBLOCK)) == 0)) {
+        snprintf(buf, cap, "no answer within %d ms (redis.timeout_ms)", tmo);
+    } else if (c->err == REDIS_ERR_EOF) {
+        snprintf(buf, cap, "connection closed by redis");
+    } else {
+        snprintf(buf, cap, "%s", c->errstr[0] ? c->errstr : "no reply");
+    }
+    return buf;
+}
+
 /* Runs one command; FEATD_ERR with "redis EP: WHAT failed: reason". */
-static int simple_command(redisContext *c, const char *ep, const char *what, char *err,
+static int simple_command(redisContext *c, const char *ep, int tmo, const char *what, char *err,
                           size_t errlen, const char *fmt, const char *arg)
 {
-    redisReply *reply = redisCommand(c, fmt, arg);
+    redisReply *reply = arg ? redisCommand(c, fmt, arg) : redisCommand(c, fmt);
     if (reply == NULL) {
-        snprintf(err, errlen, "redis %s: %s: %s", ep, what,
-                 c->errstr[0] ? c->errstr : "no reply");
+        char why[256];
+        snprintf(err, errlen, "redis %s: %s: %s", ep, what, ctx_reason(c, tmo, why, sizeof why));
         return FEATD_ERR;
     }
     int rc = FEATD_OK;
@@ -111,17 +125,22 @@ redisContext *rsync_connect(const struct featd_config *cfg, char *err, size_t er
         return NULL;
     }
     if (r->password != NULL && r->password[0] != '\0'
-        && simple_command(c, ep, "AUTH", err, errlen, "AUTH %s", r->password) != FEATD_OK) {
+        && simple_command(c, ep, tmo, "AUTH", err, errlen, "AUTH %s", r->password) != FEATD_OK) {
         redisFree(c);
         return NULL;
     }
     if (r->db != 0) {
         char db[16];
         snprintf(db, sizeof db, "%d", r->db);
-        if (simple_command(c, ep, "SELECT", err, errlen, "SELECT %s", db) != FEATD_OK) {
+        if (simple_command(c, ep, tmo, "SELECT", err, errlen, "SELECT %s", db) != FEATD_OK) {
             redisFree(c);
             return NULL;
         }
+    }
+    /* Prove the connection works now (NOAUTH, a paused server, ...). */
+    if (simple_command(c, ep, tmo, "PING", err, errlen, "PING", NULL) != FEATD_OK) {
+        redisFree(c);
+        return NULL;
     }
     return c;
 }

@@ -10,7 +10,8 @@
  *                         (server.data_dir as given when it does not exist yet)
  *   - redis.unix_path     a unix socket
  *   - redis.host/port     TCP (a name, IPv4 or IPv6 literal)
- * then AUTH redis.password when set and SELECT redis.db when not 0.
+ * then AUTH redis.password when set, SELECT redis.db when not 0, and a PING
+ * that proves the connection usable.
  * redis.timeout_ms bounds the connect and, via redisSetTimeout, every
  * command's socket reads and writes.
  */

@@ -6,6 +6,9 @@
  * formatters. The fake only tests the client's framing; the real daemon is
  * exercised by the e2e suites.
  *
+ * The "rsync" case tests server/rsync.c (blocking Redis connections for the
+ * materializer and featd-cli load) against a real redis-server.
+ *
  * Unit binaries link libfeatd-server.a only, so the client source is
  * compiled into this test directly.
  */
@@ -17,11 +20,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "featd_client.c"
+#include "rsync.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1324,6 +1331,237 @@ START_TEST(test_time_format_parse)
 }
 END_TEST
 
+
+/* ---- rsync: blocking Redis connections, against a real redis-server ---- */
+
+struct tredis {
+    pid_t pid;
+    int port;
+    char dir[128];
+    char sock[200];
+};
+
+static int free_port(void)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(s, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t sl = sizeof a;
+    getsockname(s, (struct sockaddr *)&a, &sl);
+    close(s);
+    return ntohs(a.sin_port);
+}
+
+/* redis-server on a free port and on <dir>/redis.sock, requirepass when
+ * password is not NULL; returns once it accepts on the socket. */
+static void tredis_start(struct tredis *r, const char *password)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->dir, sizeof r->dir, "/tmp/featd-check-client-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(r->dir));
+    snprintf(r->sock, sizeof r->sock, "%s/redis.sock", r->dir);
+    r->port = free_port();
+    char port[16];
+    snprintf(port, sizeof port, "%d", r->port);
+    r->pid = fork();
+    ck_assert_int_ge(r->pid, 0);
+    if (r->pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        if (password != NULL) {
+            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
+                   "--save", "", "--appendonly", "no", "--dir", r->dir, "--unixsocket", r->sock,
+                   "--requirepass", password, (char *)NULL);
+        } else {
+            execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1",
+                   "--save", "", "--appendonly", "no", "--dir", r->dir, "--unixsocket", r->sock,
+                   (char *)NULL);
+        }
+        _exit(127);
+    }
+    for (int i = 0; i < 200; i++) {
+        redisContext *c = redisConnectUnix(r->sock);
+        bool up = c != NULL && !c->err;
+        if (c != NULL) {
+            redisFree(c);
+        }
+        if (up) {
+            return;
+        }
+        sleep_ms(25);
+    }
+    ck_abort_msg("redis-server did not start on %s", r->sock);
+}
+
+static void tredis_stop(struct tredis *r)
+{
+    kill(r->pid, SIGCONT);
+    kill(r->pid, SIGTERM);
+    waitpid(r->pid, NULL, 0);
+    unlink(r->sock);
+    char p[300];
+    snprintf(p, sizeof p, "%s/dump.rdb", r->dir);
+    unlink(p);
+    rmdir(r->dir);
+}
+
+/* A valid config with the given server and redis members. */
+static struct featd_config *tcfg(const char *server, const char *redis)
+{
+    char json[2048];
+    snprintf(json, sizeof json,
+             "{\"server\":{%s},\"redis\":{%s},"
+             "\"entities\":[{\"name\":\"e\",\"join_keys\":[{\"name\":\"id\",\"type\":\"int64\"}]}],"
+             "\"feature_views\":[{\"name\":\"v\",\"entities\":[\"e\"],"
+             "\"features\":[{\"name\":\"f\",\"type\":\"int64\"}]}]}", server, redis);
+    struct featd_config *cfg = NULL;
+    char err[2048];
+    ck_assert_msg(config_load_string(json, &cfg, err, sizeof err) == FEATD_OK, "config: %s", err);
+    return cfg;
+}
+
+static redisContext *rs_connect(const char *redis_json, char *err, size_t errlen)
+{
+    struct featd_config *cfg = tcfg("", redis_json);
+    redisContext *c = rsync_connect(cfg, err, errlen);
+    config_free(cfg);
+    return c;
+}
+
+START_TEST(test_rsync_tcp_auth_db)
+{
+    struct tredis r;
+    tredis_start(&r, "s3cret");
+    char rj[256], err[512];
+    snprintf(rj, sizeof rj, "\"url\":\"redis://127.0.0.1:%d/3\",\"password\":\"s3cret\"", r.port);
+    redisContext *c = rs_connect(rj, err, sizeof err);
+    ck_assert_msg(c != NULL, "connect: %s", err);
+    redisReply *rep = redisCommand(c, "SET rsync_k v3");
+    ck_assert_ptr_nonnull(rep);
+    freeReplyObject(rep);
+    redisFree(c);
+
+    /* db 0 does not see it, db 3 does */
+    snprintf(rj, sizeof rj, "\"url\":\"redis://127.0.0.1:%d\",\"password\":\"s3cret\"", r.port);
+    c = rs_connect(rj, err, sizeof err);
+    ck_assert_msg(c != NULL, "connect: %s", err);
+    rep = redisCommand(c, "GET rsync_k");
+    ck_assert_int_eq(rep->type, REDIS_REPLY_NIL);
+    freeReplyObject(rep);
+    rep = redisCommand(c, "SELECT 3");
+    freeReplyObject(rep);
+    rep = redisCommand(c, "GET rsync_k");
+    ck_assert_int_eq(rep->type, REDIS_REPLY_STRING);
+    ck_assert_str_eq(rep->str, "v3");
+    freeReplyObject(rep);
+    redisFree(c);
+
+    /* wrong password */
+    snprintf(rj, sizeof rj, "\"url\":\"redis://127.0.0.1:%d/3\",\"password\":\"nope\"", r.port);
+    c = rs_connect(rj, err, sizeof err);
+    ck_assert_ptr_null(c);
+    char want[128];
+    snprintf(want, sizeof want, "redis 127.0.0.1:%d: AUTH failed: ", r.port);
+    ck_assert_msg(strstr(err, want) != NULL, "got: %s", err);
+
+    /* no password: refused at connect time, not at the first write */
+    snprintf(rj, sizeof rj, "\"url\":\"redis://127.0.0.1:%d\"", r.port);
+    c = rs_connect(rj, err, sizeof err);
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(err, "PING failed: NOAUTH") != NULL, "got: %s", err);
+    tredis_stop(&r);
+
+    /* nobody listening */
+    c = rs_connect(rj, err, sizeof err);
+    ck_assert_ptr_null(c);
+    snprintf(want, sizeof want, "redis 127.0.0.1:%d: connect: Connection refused", r.port);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(test_rsync_unix_and_embedded)
+{
+    struct tredis r;
+    tredis_start(&r, NULL);
+    char rj[512], sj[512], err[512];
+    snprintf(rj, sizeof rj, "\"url\":\"redis+unix://%s?db=2\"", r.sock);
+    redisContext *c = rs_connect(rj, err, sizeof err);
+    ck_assert_msg(c != NULL, "connect: %s", err);
+    redisFree(c);
+
+    /* embedded: the socket lives in server.data_dir */
+    snprintf(sj, sizeof sj, "\"data_dir\":\"%s\"", r.dir);
+    struct featd_config *cfg = tcfg(sj, "\"url\":\"embedded\"");
+    char path[300], real[300];
+    ck_assert_int_eq(rsync_embedded_socket_path(cfg, path, sizeof path), FEATD_OK);
+    ck_assert_ptr_nonnull(realpath(r.dir, real));
+    strcat(real, "/redis.sock");
+    ck_assert_str_eq(path, real);
+    char ep[400];
+    rsync_endpoint(cfg, ep, sizeof ep);
+    char want[400];
+    snprintf(want, sizeof want, "unix:%s (embedded)", real);
+    ck_assert_str_eq(ep, want);
+    c = rsync_connect(cfg, err, sizeof err);
+    ck_assert_msg(c != NULL, "connect: %s", err);
+    redisFree(c);
+    config_free(cfg);
+    tredis_stop(&r);
+
+    /* embedded redis not running: the message says where and why */
+    snprintf(sj, sizeof sj, "\"data_dir\":\"%s\"", r.dir);
+    cfg = tcfg(sj, "");
+    c = rsync_connect(cfg, err, sizeof err);
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(err, "redis unix:") && strstr(err, "redis.sock (embedded): connect: ")
+                  && strstr(err, "while featd runs"), "got: %s", err);
+    config_free(cfg);
+
+    /* a data_dir too long for a unix socket path */
+    char longdir[200];
+    memset(longdir, 'd', sizeof longdir - 1);
+    longdir[0] = '/';
+    longdir[sizeof longdir - 1] = '\0';
+    snprintf(sj, sizeof sj, "\"data_dir\":\"%s\"", longdir);
+    cfg = tcfg(sj, "");
+    ck_assert_int_eq(rsync_embedded_socket_path(cfg, path, sizeof path), FEATD_ERR);
+    ck_assert_msg(strstr(path, "too long"), "got: %s", path);
+    c = rsync_connect(cfg, err, sizeof err);
+    ck_assert_ptr_null(c);
+    ck_assert_msg(strstr(err, "too long") && strstr(err, "server.data_dir"), "got: %s", err);
+    config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_rsync_timeout)
+{
+    struct tredis r;
+    tredis_start(&r, NULL);
+    kill(r.pid, SIGSTOP);   /* the kernel still completes TCP handshakes */
+    char rj[256], err[512];
+    snprintf(rj, sizeof rj, "\"url\":\"redis://127.0.0.1:%d\",\"timeout_ms\":200", r.port);
+    int64_t t0 = now_ms();
+    redisContext *c = rs_connect(rj, err, sizeof err);
+    int64_t el = now_ms() - t0;
+    ck_assert_ptr_null(c);
+    char want[128];
+    snprintf(want, sizeof want,
+             "redis 127.0.0.1:%d: PING: no answer within 200 ms (redis.timeout_ms)", r.port);
+    ck_assert_str_eq(err, want);
+    ck_assert_int_ge(el, 190);
+    ck_assert_int_lt(el, 1500);
+    kill(r.pid, SIGCONT);
+    c = rs_connect(rj, err, sizeof err);
+    ck_assert_msg(c != NULL, "connect after resume: %s", err);
+    redisFree(c);
+    tredis_stop(&r);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
     Suite *s = suite_create("client");
@@ -1357,6 +1595,12 @@ static Suite *client_suite(void)
     tcase_add_test(tb, test_names);
     tcase_add_test(tb, test_time_format_parse);
     suite_add_tcase(s, tb);
+    TCase *tr = tcase_create("rsync");
+    tcase_set_timeout(tr, 60);
+    tcase_add_test(tr, test_rsync_tcp_auth_db);
+    tcase_add_test(tr, test_rsync_unix_and_embedded);
+    tcase_add_test(tr, test_rsync_timeout);
+    suite_add_tcase(s, tr);
     return s;
 }
 
