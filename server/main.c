@@ -50,25 +50,27 @@ static void usage(FILE *f)
             "FEATD_REDIS_PASSWORD, FEATD_LOG_LEVEL, FEATD_LOG_FORMAT, FEATD_WORKERS, FEATD_DATA_DIR.\n");
 }
 
-/* Names the non-reloadable settings that differ (appended to out). */
-static void main_nonreloadable_changes(const struct featd_config *o, const struct featd_config *n,
-                                       char *out, size_t cap)
+/* Keeps the running value of every restart-only setting in the new config,
+ * so that a reload never applies one halfway (the listeners, the Redis links
+ * and the embedded Redis were set up with the old values). */
+static void main_keep_restart_only(const struct featd_config *o, struct featd_config *n)
 {
-    out[0] = '\0';
-#define CHG_STR(a, b, name) \
-    if (((a) == NULL) != ((b) == NULL) || ((a) && strcmp((a), (b)) != 0)) { \
-        strncat(out, " " name, cap - strlen(out) - 1); }
-#define CHG_INT(a, b, name) \
-    if ((a) != (b)) { strncat(out, " " name, cap - strlen(out) - 1); }
-    CHG_STR(o->server.listen, n->server.listen, "server.listen")
-    CHG_STR(o->server.admin_listen, n->server.admin_listen, "server.admin_listen")
-    CHG_INT(o->server.workers, n->server.workers, "server.workers")
-    CHG_STR(o->server.data_dir, n->server.data_dir, "server.data_dir")
-    CHG_STR(o->redis.url, n->redis.url, "redis.url")
-    CHG_STR(o->redis.password, n->redis.password, "redis.password")
-    CHG_INT(o->redis.timeout_ms, n->redis.timeout_ms, "redis.timeout_ms")
-#undef CHG_STR
-#undef CHG_INT
+#define KEEP_STR(field) do { free(n->field); n->field = o->field ? util_xstrdup(o->field) : NULL; } while (0)
+    KEEP_STR(server.listen);
+    KEEP_STR(server.admin_listen);
+    KEEP_STR(server.data_dir);
+    n->server.workers = o->server.workers;
+    KEEP_STR(redis.url);
+    KEEP_STR(redis.host);
+    KEEP_STR(redis.unix_path);
+    KEEP_STR(redis.password);
+    KEEP_STR(redis.key_prefix);
+    KEEP_STR(redis.server_bin);
+    n->redis.embedded = o->redis.embedded;
+    n->redis.port = o->redis.port;
+    n->redis.db = o->redis.db;
+    n->redis.timeout_ms = o->redis.timeout_ms;
+#undef KEEP_STR
 }
 
 static void main_reload(void)
@@ -80,14 +82,15 @@ static void main_reload(void)
         log_error("reload", "config %s is invalid; keeping the running registry:\n%s", path, err);
         return;
     }
-    char changes[512];
-    main_nonreloadable_changes(main_reg->cfg, cfg, changes, sizeof(changes));
-    if (changes[0]) {
-        log_warn("reload", "these settings changed but only take effect after a restart:%s", changes);
+    char changes[2048];
+    if (config_restart_needed(main_reg->cfg, cfg, changes, sizeof(changes)) > 0) {
+        log_warn("reload", "these settings changed but only take effect after a restart "
+                 "(running values kept):\n%s", changes);
+        main_keep_restart_only(main_reg->cfg, cfg);
     }
     int lvl = log_level_parse(cfg->server.log_level);
     if (lvl >= 0) {
-        log_set_level(lvl);
+        log_init(lvl, cfg->server.log_format == LOGF_JSON);
     }
     struct registry *reg = registry_new(cfg, ++main_reg_version);
     if (reg == NULL) {
