@@ -377,12 +377,10 @@ static int print_table(const struct get_args *a, const Featd__V1__GetOnlineFeatu
     size_t maxcols = a->ncols + r->n_results;
     const char **head = calloc(maxcols, sizeof *head);
     size_t *width = calloc(maxcols, sizeof *width);
-    size_t *feat_of = calloc(maxcols, sizeof *feat_of);
     char **cells = calloc(maxcols * (nrows ? nrows : 1), sizeof *cells);
-    if (head == NULL || width == NULL || feat_of == NULL || cells == NULL) {
+    if (head == NULL || width == NULL || cells == NULL) {
         free(head);
         free(width);
-        free(feat_of);
         free(cells);
         return cli_fail(CMD, "out of memory");
     }
@@ -401,7 +399,6 @@ static int print_table(const struct get_args *a, const Featd__V1__GetOnlineFeatu
             continue;
         }
         head[ncols] = name;
-        feat_of[ncols] = f;
         for (size_t row = 0; row < nrows; row++) {
             cells[row * maxcols + ncols] = cell_text(r, f, row, a->timestamps);
         }
@@ -439,7 +436,6 @@ static int print_table(const struct get_args *a, const Featd__V1__GetOnlineFeatu
     free(cells);
     free(head);
     free(width);
-    free(feat_of);
     return rc;
 }
 
