@@ -538,7 +538,8 @@ static int pump(struct featd_client *c, bool want_frame, int64_t deadline)
         }
         if (rc == 0) {
             if (pfd.events == 0) {
-                /* Only reachable while flushing with the write side dead. */
+                /* Defensive: nothing left that could make progress. */
+                seterr(c, FEATD_E_IO, "connection to %s cannot make progress", c->peer);
                 return FEATD_ERR;
             }
             if (want_frame) {
