@@ -943,8 +943,8 @@ static int read_chunk(struct rd *r, int64_t rg_rows)
     if (try_dict) {
         start = (uint64_t)cm->dictionary_page_offset;
     }
-    if (start < 4 || start >= f->data_end) {
-        return fail(r, "column chunk offset %llu outside the data area", (unsigned long long)start);
+    if (dpo < 4 || dpo >= f->data_end) {
+        return fail(r, "data page offset %llu outside the data area", (unsigned long long)dpo);
     }
     if (tcs > f->opts.max_chunk_size) {
         return fail(r, "column chunk of %llu bytes exceeds max_chunk_size %zu",

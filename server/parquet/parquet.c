@@ -719,7 +719,13 @@ int pq_timestamps_us(const struct pq_column *c, const struct pq_vec *v, int64_t 
     if (c->physical == PQ_INT32 && c->logical == PQ_LT_DATE) {
         const int32_t *d = v->vals;
         for (size_t i = 0; i < n; i++) {
-            out[i] = sv[i] ? (int64_t)d[i] * INT64_C(86400000000) : 0;   /* |int32| * 8.64e10 fits */
+            if (!sv[i]) {
+                out[i] = 0;
+            } else if (__builtin_mul_overflow((int64_t)d[i], INT64_C(86400000000), &out[i])) {
+                pq_seterr(err, errlen, "column '%s': date %d days out of the timestamp range",
+                          c->name, d[i]);
+                return FEATD_ERR;
+            }
         }
         return FEATD_OK;
     }
