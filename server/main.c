@@ -24,6 +24,7 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "admin.h"
 #include "config.h"
 #include "embedded.h"
 #include "featd.h"
@@ -39,6 +40,7 @@ static char main_embedded_sock[128];
 static int main_stopping;
 static int64_t main_stop_deadline_us;
 static struct event *main_stop_timer;
+static int main_log_json_cli = -1;     /* --log-format given: 1 json, 0 text; wins over reloads */
 
 static void usage(FILE *f)
 {
@@ -80,6 +82,7 @@ static void main_reload(void)
     const char *path = main_reg->cfg->path;
     if (config_load_file(path, true, &cfg, err, sizeof(err)) != FEATD_OK) {
         log_error("reload", "config %s is invalid; keeping the running registry:\n%s", path, err);
+        admin_note_reload(false);
         return;
     }
     char changes[2048];
@@ -90,12 +93,13 @@ static void main_reload(void)
     }
     int lvl = log_level_parse(cfg->server.log_level);
     if (lvl >= 0) {
-        log_init(lvl, cfg->server.log_format == LOGF_JSON);
+        log_init(lvl, main_log_json_cli >= 0 ? main_log_json_cli == 1 : cfg->server.log_format == LOGF_JSON);
     }
     struct registry *reg = registry_new(cfg, ++main_reg_version);
     if (reg == NULL) {
         config_free(cfg);
         log_error("reload", "out of memory; keeping the running registry");
+        admin_note_reload(false);
         return;
     }
     for (int i = 0; i < nworkers; i++) {
@@ -104,6 +108,8 @@ static void main_reload(void)
             log_error("reload", "worker %d queue full; it keeps the old registry", i);
         }
     }
+    admin_set_registry(reg);
+    admin_note_reload(true);
     registry_unref(main_reg);
     main_reg = reg;
     log_info("reload", "registry %llu loaded from %s: %zu entities, %zu feature views",
@@ -163,6 +169,7 @@ static void main_signal_cb(evutil_socket_t sig, short what, void *arg)
             log_error("main", "worker %d queue full at drain", i);
         }
     }
+    admin_drain();
     main_stop_timer = event_new(main_base, -1, EV_PERSIST, main_check_done_cb, NULL);
     struct timeval tv = { 0, 10000 };
     event_add(main_stop_timer, &tv);
@@ -232,6 +239,7 @@ int main(int argc, char **argv)
             return 2;
         }
         json = strcmp(log_format, "json") == 0;
+        main_log_json_cli = json ? 1 : 0;
     }
     log_init(lvl, json);
 
@@ -272,6 +280,11 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if (admin_start(main_reg, err, sizeof(err)) != FEATD_OK) {
+        log_error("main", "%s", err);
+        embedded_stop();
+        return 1;
+    }
 
     struct event *sigs[4];
     int signos[4] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
@@ -285,6 +298,7 @@ int main(int argc, char **argv)
 
     event_base_dispatch(main_base);
 
+    admin_stop();
     for (int i = 0; i < nworkers; i++) {
         worker_join_and_free(&workers[i]);
     }
