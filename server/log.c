@@ -17,6 +17,8 @@
 volatile int log_current_level = LOG_INFO;
 static bool log_json;
 
+#define LOG_JSON_RESERVE 48      /* room kept for the JSON line's closing */
+
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
 
 void log_init(int level, bool json)
@@ -91,17 +93,34 @@ static void log_emit(int level, const char *component, const char *conn, const c
 
     size_t pos = 0;
     if (log_json) {
+        /* Escapes stop LOG_JSON_RESERVE bytes early so that a long message
+         * is cut but the line stays one valid JSON object. */
+        const size_t lim = sizeof(line) - LOG_JSON_RESERVE;
         pos += (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"",
                                 ts, log_level_name(level));
-        log_json_escape(line, sizeof(line), &pos, component);
+        log_json_escape(line, lim, &pos, component);
         if (conn) {
             pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\",\"conn\":\"");
-            log_json_escape(line, sizeof(line), &pos, conn);
+            log_json_escape(line, lim, &pos, conn);
         }
         pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\",\"msg\":\"");
-        log_json_escape(line, sizeof(line), &pos, msg);
+        log_json_escape(line, lim, &pos, msg);
         pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\"}\n");
     } else {
+        /* One line per event: a multi-line message (a list of config
+         * errors) is joined with " | ". */
+        char flat[3072];
+        size_t f = 0;
+        for (const char *m = msg; *m && f + 4 < sizeof(flat); m++) {
+            if (*m == '\n') {
+                memcpy(flat + f, " | ", 3);
+                f += 3;
+            } else if (*m != '\r') {
+                flat[f++] = *m;
+            }
+        }
+        flat[f] = '\0';
+        msg = flat;
         char upper[8];
         const char *nm = log_level_name(level);
         size_t i = 0;
