@@ -74,7 +74,7 @@ $(BUILD)/featd-bench: $(BUILD)/client/featd-bench.o $(BUILD)/libfeatd.a
 $(BUILD)/featd-cli: $(CLI_OBJS) $(BUILD)/libfeatd.a $(BUILD)/libfeatd-server.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/check_%: $(BUILD)/tests/unit/check_%.o $(BUILD)/libfeatd-server.a
+$(BUILD)/tests/check_%: $(BUILD)/tests/unit/check_%.o $(BUILD)/libfeatd.a $(BUILD)/libfeatd-server.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 $(BUILD)/tests/e2e_%: $(BUILD)/tests/e2e/e2e_%.o $(E2E_HARNESS) $(BUILD)/libfeatd.a $(BUILD)/libfeatd-server.a

@@ -920,6 +920,71 @@ static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv)
     request_maybe_free(rq);
 }
 
+struct gen_refresh {
+    struct worker *w;
+    struct registry *reg;       /* reference: the views the MGET was built for */
+};
+
+static void lookup_refresh_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct gen_refresh *gr = priv;
+    const redisReply *reply = r;
+    (void)ac;
+    if (reply && reply->type == REDIS_REPLY_ARRAY && gr->reg == gr->w->reg &&
+        reply->elements == gr->reg->cfg->nviews) {
+        for (size_t i = 0; i < reply->elements; i++) {
+            uint64_t g;
+            if (lookup_parse_gen(reply->element[i], &g)) {
+                gr->w->gens[i] = g;
+            }
+        }
+    }
+    registry_unref(gr->reg);
+    free(gr);
+}
+
+void lookup_refresh_generations(struct worker *w)
+{
+    const struct featd_config *cfg = w->reg->cfg;
+    if (!rpool_ready(w->redis) || cfg->nviews == 0) {
+        return;
+    }
+    struct fbuf keys = { 0 };
+    size_t n = cfg->nviews + 1;
+    const char **argv = malloc(sizeof(*argv) * n);
+    size_t *argvlen = malloc(sizeof(*argvlen) * n);
+    size_t *offs = malloc(sizeof(*offs) * n);
+    struct gen_refresh *gr = malloc(sizeof(*gr));
+    if (!argv || !argvlen || !offs || !gr) {
+        goto done;
+    }
+    for (size_t i = 0; i < cfg->nviews; i++) {
+        offs[i] = keys.len;
+        if (online_current_key(&keys, cfg->redis.key_prefix, &cfg->views[i]) != FEATD_OK) {
+            goto done;
+        }
+        argvlen[i + 1] = keys.len - offs[i];
+    }
+    argv[0] = "MGET";
+    argvlen[0] = 4;
+    for (size_t i = 0; i < cfg->nviews; i++) {
+        argv[i + 1] = keys.data + offs[i];
+    }
+    gr->w = w;
+    gr->reg = registry_ref(w->reg);
+    if (rpool_command_argv(w->redis, lookup_refresh_reply, gr, (int)n, argv, argvlen) != FEATD_OK) {
+        registry_unref(gr->reg);
+        goto done;
+    }
+    gr = NULL;      /* owned by the callback now */
+done:
+    free(gr);
+    free(argv);
+    free(argvlen);
+    free(offs);
+    fbuf_free(&keys);
+}
+
 static void lookup_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct request *rq = arg;

@@ -56,6 +56,11 @@ void lookup_handle_frame(struct conn *c, const uint8_t *data, size_t len);
 void lookup_submit(struct worker *w, const uint8_t *data, size_t len, int type,
                    lookup_sink_fn sink, void *sink_arg);
 
+/* Refreshes w's cache of every view's current generation with one MGET
+ * (for ListFeatureViews and the admin registry view; lookups never depend on
+ * it, they read the pointers in their own MGET). No-op while Redis is down. */
+void lookup_refresh_generations(struct worker *w);
+
 /* Frees the calling thread's scratch buffers (at worker thread exit). */
 void lookup_thread_cleanup(void);
 

@@ -104,6 +104,9 @@ static void worker_accept_error_cb(struct evconnlistener *l, void *arg)
 
 static void worker_stop_now(struct worker *w)
 {
+    if (w->refresh) {
+        event_del(w->refresh);
+    }
     while (!TAILQ_EMPTY(&w->conns)) {
         conn_close(TAILQ_FIRST(&w->conns), "server stopping");
     }
@@ -114,6 +117,9 @@ static void worker_stop_now(struct worker *w)
 void worker_maybe_finish(struct worker *w)
 {
     if (w->draining && w->nconns == 0 && w->inflight == 0) {
+        if (w->refresh) {
+            event_del(w->refresh);
+        }
         rpool_shutdown(w->redis);
         event_base_loopexit(w->base, NULL);
     }
@@ -200,6 +206,13 @@ int worker_send(struct worker *w, enum worker_msg_type type, void *ptr)
     return FEATD_OK;
 }
 
+static void worker_refresh_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    lookup_refresh_generations(arg);
+}
+
 int worker_init(struct worker *w, int id, struct registry *reg, bool with_listener,
                 char *err, size_t errlen)
 {
@@ -264,6 +277,14 @@ redis:
         snprintf(err, errlen, "worker %d: cannot create the Redis link", id);
         return FEATD_ERR;
     }
+    /* Keep the generation cache fresh for ListFeatureViews (lookups read
+     * the pointers themselves). */
+    w->refresh = event_new(w->base, -1, EV_PERSIST, worker_refresh_cb, w);
+    struct timeval tv = { WORKER_GEN_REFRESH_MS / 1000, (WORKER_GEN_REFRESH_MS % 1000) * 1000 };
+    if (w->refresh == NULL || event_add(w->refresh, &tv) != 0) {
+        snprintf(err, errlen, "worker %d: cannot create the refresh timer", id);
+        return FEATD_ERR;
+    }
     return FEATD_OK;
 }
 
@@ -295,6 +316,9 @@ void worker_join_and_free(struct worker *w)
     }
     if (w->drain_check) {
         event_free(w->drain_check);
+    }
+    if (w->refresh) {
+        event_free(w->refresh);
     }
     event_free(w->notify_ev);
     close(w->notify_fd[0]);

@@ -25,6 +25,7 @@ struct conn;
 struct request;
 
 #define WORKER_GEN_UNKNOWN UINT64_MAX
+#define WORKER_GEN_REFRESH_MS 1000
 
 enum worker_msg_type {
     WMSG_REGISTRY = 1,      /* ptr: struct registry* (a reference for the worker) */
@@ -62,6 +63,7 @@ struct worker {
     int nfree_reqs;
     bool draining;
     struct event *drain_check;      /* periodic check while draining */
+    struct event *refresh;          /* generation cache refresh timer */
     _Atomic bool done;              /* set when the loop has exited */
     uint64_t next_conn_id;
 };

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
@@ -29,28 +30,28 @@ static struct featd_config *cfg;
 
 #define PREFIX "e2e"
 
-static const char *cfg_fmt =
-    "{ \"server\": { \"listen\": \"127.0.0.1:%d\", \"admin_listen\": \"127.0.0.1:%d\", \"workers\": 2,"
-    "    \"max_frame_bytes\": 65536, \"max_entities_per_request\": 100, \"request_timeout_ms\": 300,"
-    "    \"max_connections\": 50, \"log_level\": \"info\" },"
-    "  \"redis\": { \"url\": \"redis://127.0.0.1:%d/0\", \"key_prefix\": \"" PREFIX "\" },"
-    "  \"entities\": ["
-    "    { \"name\": \"user\", \"join_keys\": [ { \"name\": \"user_id\", \"type\": \"int64\" } ] },"
-    "    { \"name\": \"item\", \"join_keys\": [ { \"name\": \"item_id\", \"type\": \"string\" } ] } ],"
-    "  \"feature_views\": ["
-    "    { \"name\": \"all_types\", \"entities\": [\"user\"], \"ttl_seconds\": 3600, \"features\": ["
-    "        { \"name\": \"b\", \"type\": \"bool\" }, { \"name\": \"i32\", \"type\": \"int32\" },"
-    "        { \"name\": \"i64\", \"type\": \"int64\" }, { \"name\": \"f\", \"type\": \"float\" },"
-    "        { \"name\": \"d\", \"type\": \"double\" }, { \"name\": \"s\", \"type\": \"string\" },"
-    "        { \"name\": \"by\", \"type\": \"bytes\" }, { \"name\": \"ts\", \"type\": \"timestamp\" },"
-    "        { \"name\": \"fl\", \"type\": \"float_list\" }, { \"name\": \"dl\", \"type\": \"double_list\" },"
-    "        { \"name\": \"il\", \"type\": \"int64_list\" }, { \"name\": \"sl\", \"type\": \"string_list\" } ] },"
-    "    { \"name\": \"user_item\", \"entities\": [\"user\", \"item\"], \"features\": ["
-    "        { \"name\": \"score\", \"type\": \"float\" }, { \"name\": \"seen\", \"type\": \"bool\" } ] },"
-    "    { \"name\": \"profile\", \"entities\": [\"user\"], \"ttl_seconds\": 60, \"features\": ["
-    "        { \"name\": \"age\", \"type\": \"int64\" }, { \"name\": \"city\", \"type\": \"string\" } ] },"
-    "    { \"name\": \"empty_view\", \"entities\": [\"user\"], \"features\": ["
-    "        { \"name\": \"x\", \"type\": \"int64\" } ] } ] }";
+#define CFG_FMT \
+    "{ \"server\": { \"listen\": \"127.0.0.1:%d\", \"admin_listen\": \"127.0.0.1:%d\", \"workers\": 2," \
+    "    \"max_frame_bytes\": 65536, \"max_entities_per_request\": 100, \"request_timeout_ms\": 300," \
+    "    \"max_connections\": 50, \"log_level\": \"info\" }," \
+    "  \"redis\": { \"url\": \"redis://127.0.0.1:%d/0\", \"key_prefix\": \"" PREFIX "\" }," \
+    "  \"entities\": [" \
+    "    { \"name\": \"user\", \"join_keys\": [ { \"name\": \"user_id\", \"type\": \"int64\" } ] }," \
+    "    { \"name\": \"item\", \"join_keys\": [ { \"name\": \"item_id\", \"type\": \"string\" } ] } ]," \
+    "  \"feature_views\": [" \
+    "    { \"name\": \"all_types\", \"entities\": [\"user\"], \"ttl_seconds\": 3600, \"features\": [" \
+    "        { \"name\": \"b\", \"type\": \"bool\" }, { \"name\": \"i32\", \"type\": \"int32\" }," \
+    "        { \"name\": \"i64\", \"type\": \"int64\" }, { \"name\": \"f\", \"type\": \"float\" }," \
+    "        { \"name\": \"d\", \"type\": \"double\" }, { \"name\": \"s\", \"type\": \"string\" }," \
+    "        { \"name\": \"by\", \"type\": \"bytes\" }, { \"name\": \"ts\", \"type\": \"timestamp\" }," \
+    "        { \"name\": \"fl\", \"type\": \"float_list\" }, { \"name\": \"dl\", \"type\": \"double_list\" }," \
+    "        { \"name\": \"il\", \"type\": \"int64_list\" }, { \"name\": \"sl\", \"type\": \"string_list\" } ] }," \
+    "    { \"name\": \"user_item\", \"entities\": [\"user\", \"item\"], \"features\": [" \
+    "        { \"name\": \"score\", \"type\": \"float\" }, { \"name\": \"seen\", \"type\": \"bool\" } ] }," \
+    "    { \"name\": \"profile\", \"entities\": [\"user\"], \"ttl_seconds\": 60, \"features\": [" \
+    "        { \"name\": \"age\", \"type\": \"int64\" }, { \"name\": \"city\", \"type\": \"string\" } ] }," \
+    "    { \"name\": \"empty_view\", \"entities\": [\"user\"], \"features\": [" \
+    "        { \"name\": \"x\", \"type\": \"int64\" } ] } ] }"
 
 /* ---- writing rows with the online-tier primitives ---- */
 
@@ -158,7 +159,7 @@ static void setup(void)
 {
     h_redis_start(&R);
     int port = h_free_port(), admin = h_free_port();
-    snprintf(cfg_json, sizeof(cfg_json), cfg_fmt, port, admin, R.port);
+    snprintf(cfg_json, sizeof(cfg_json), CFG_FMT, port, admin, R.port);
     char err[4096];
     ck_assert_msg(config_load_string(cfg_json, &cfg, err, sizeof(err)) == FEATD_OK, "config: %s", err);
     int64_t now = util_now_us();
@@ -519,6 +520,18 @@ START_TEST(test_views_info_ping)
     ck_assert_str_eq(lv->views[0]->features[8]->type, "float_list");
     ck_assert_uint_eq(strlen(lv->views[0]->fingerprint), 16);
     featd_response_free(resp);
+    /* the generation cache refreshes itself (every second) */
+    uint64_t gen = 0;
+    for (int i = 0; i < 40 && gen == 0; i++) {
+        ck_assert_int_eq(featd_list_views(c, &resp), FEATD_OK);
+        gen = resp->list_feature_views->views[0]->generation;
+        ck_assert_uint_eq(resp->list_feature_views->views[3]->generation, 0);  /* empty_view */
+        featd_response_free(resp);
+        if (gen == 0) {
+            usleep(100000);
+        }
+    }
+    ck_assert_uint_eq(gen, 1);
     ck_assert_int_eq(featd_server_info(c, &resp), FEATD_OK);
     ck_assert_str_eq(resp->server_info->version, "0.1.0");
     ck_assert_uint_eq(resp->server_info->workers, 2);
