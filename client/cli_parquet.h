@@ -9,7 +9,7 @@
 #include "featd.h"
 
 /*
- * Entry point for `featd-cli parquet ...`; argv[0] is "parquet".
+ * Entry point for `featd-cli parquet schema|dump|bench FILE`; argv[0] is "parquet".
  * Returns the process exit status: 0 success, 1 the file was refused (one
  * line on stderr), 2 usage error.
  */
