@@ -5,6 +5,7 @@
  * primitives the materializer and `featd-cli load` use.
  */
 #include <check.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,7 +35,7 @@ static struct featd_config *cfg;
 #define CFG_FMT \
     "{ \"server\": { \"listen\": \"127.0.0.1:%d\", \"admin_listen\": \"127.0.0.1:%d\", \"workers\": 2," \
     "    \"max_frame_bytes\": 65536, \"max_entities_per_request\": 100, \"request_timeout_ms\": 300," \
-    "    \"max_connections\": 50, \"log_level\": \"info\" }," \
+    "    \"max_connections\": 50, \"max_output_bytes\": 65536, \"log_level\": \"info\" }," \
     "  \"redis\": { \"url\": \"redis://127.0.0.1:%d/0\", \"key_prefix\": \"" PREFIX "\" }," \
     "  \"entities\": [" \
     "    { \"name\": \"user\", \"join_keys\": [ { \"name\": \"user_id\", \"type\": \"int64\" } ] }," \
@@ -735,6 +737,98 @@ START_TEST(test_sigterm_drains_inflight)
 }
 END_TEST
 
+START_TEST(test_backpressure_bounds_output)
+{
+    /* A client that writes requests but never reads: featd must stop reading
+     * it once its output backs up (so our writes eventually block), and then
+     * answer every request once we drain. */
+    char err[256];
+    struct featd_client *c = featd_connect("127.0.0.1", F.port, 2000, err, sizeof(err));
+    ck_assert(c != NULL);
+    int fd = featd_fd(c);
+    int small = 65536;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    uint8_t frame[32];
+    Featd__V1__Request req = FEATD__V1__REQUEST__INIT;
+    Featd__V1__PingRequest ping = FEATD__V1__PING_REQUEST__INIT;
+    req.request_id = 1;
+    req.body_case = FEATD__V1__REQUEST__BODY_PING;
+    req.ping = &ping;
+    size_t n = featd__v1__request__pack(&req, frame + 4);
+    frame[0] = frame[1] = frame[2] = 0;
+    frame[3] = (uint8_t)n;
+    uint8_t chunk[32 * 1024];
+    size_t per = sizeof(chunk) / (n + 4);
+    for (size_t i = 0; i < per; i++) {
+        memcpy(chunk + i * (n + 4), frame, n + 4);
+    }
+    size_t chunk_len = per * (n + 4);
+    uint64_t sent = 0;
+    int64_t blocked_since = 0;
+    bool blocked = false;
+    size_t partial = 0;
+    while (sent < 200ULL * 1000 * 1000) {
+        ssize_t w = write(fd, chunk + partial, chunk_len - partial);
+        if (w > 0) {
+            sent += (uint64_t)w;
+            partial = (partial + (size_t)w) % chunk_len;
+            blocked_since = 0;
+            continue;
+        }
+        if (blocked_since == 0) {
+            blocked_since = util_mono_us();
+        } else if (util_mono_us() - blocked_since > 500000) {
+            blocked = true;
+            break;
+        }
+        usleep(1000);
+    }
+    ck_assert_msg(blocked, "featd kept reading a client that never reads (%" PRIu64 " bytes)", sent);
+    /* finish the partial frame so every request is whole */
+    size_t rem = (n + 4) - (sent % (n + 4));
+    if (rem != n + 4) {
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+        ck_assert_int_eq(write(fd, frame + (n + 4 - rem), rem), (ssize_t)rem);
+        sent += rem;
+    }
+    uint64_t requests = sent / (n + 4);
+    /* drain: every request gets its answer */
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    struct timeval tv = { 5, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    static uint8_t buf[1 << 16];
+    size_t have = 0;
+    uint64_t answers = 0;
+    while (answers < requests) {
+        ssize_t r = read(fd, buf + have, sizeof(buf) - have);
+        ck_assert_msg(r > 0, "read failed after %" PRIu64 " of %" PRIu64 " answers", answers, requests);
+        have += (size_t)r;
+        size_t off = 0;
+        while (have - off >= 4) {
+            size_t len = ((size_t)buf[off] << 24) | ((size_t)buf[off + 1] << 16) |
+                         ((size_t)buf[off + 2] << 8) | buf[off + 3];
+            if (have - off - 4 < len) {
+                break;
+            }
+            if (answers == 0) {
+                Featd__V1__Response *resp = featd__v1__response__unpack(NULL, len, buf + off + 4);
+                ck_assert_ptr_nonnull(resp);
+                ck_assert_int_eq(resp->body_case, FEATD__V1__RESPONSE__BODY_PING);
+                featd__v1__response__free_unpacked(resp, NULL);
+            }
+            answers++;
+            off += 4 + len;
+        }
+        memmove(buf, buf + off, have - off);
+        have -= off;
+    }
+    ck_assert_uint_eq(answers, requests);
+    featd_close(c);
+}
+END_TEST
+
 static Suite *serve_suite(void)
 {
     Suite *s = suite_create("e2e_serve");
@@ -752,6 +846,7 @@ static Suite *serve_suite(void)
     tcase_add_test(tc, test_deadline_exceeded);
     tcase_add_test(tc, test_max_connections);
     tcase_add_test(tc, test_sigterm_drains_inflight);
+    tcase_add_test(tc, test_backpressure_bounds_output);
     suite_add_tcase(s, tc);
     return s;
 }
