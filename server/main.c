@@ -113,7 +113,7 @@ static void main_reload(void)
     registry_unref(main_reg);
     main_reg = reg;
     log_info("reload", "registry %llu loaded from %s: %zu entities, %zu feature views",
-             (unsigned long long)reg->version, path, cfg->nentities, cfg->nviews);
+             (unsigned long long)reg->version, reg->cfg->path, cfg->nentities, cfg->nviews);
 }
 
 static void main_check_done_cb(evutil_socket_t fd, short what, void *arg)
@@ -246,7 +246,7 @@ int main(int argc, char **argv)
     evthread_use_pthreads();
     signal(SIGPIPE, SIG_IGN);
     worker_shared.start_us = util_now_us();
-    worker_shared.config_path = cfg->path;
+    worker_shared.config_path = util_xstrdup(cfg->path);   /* outlives reloads */
 
     if (cfg->redis.embedded) {
         if (embedded_start(cfg, main_embedded_sock, sizeof(main_embedded_sock), err, sizeof(err)) != FEATD_OK) {
@@ -312,6 +312,7 @@ int main(int argc, char **argv)
     event_base_free(main_base);
     embedded_stop();
     registry_unref(main_reg);
+    free((char *)worker_shared.config_path);
     log_info("main", "stopped");
     return 0;
 }
