@@ -58,7 +58,9 @@
 #define ADMIN_IDLE_TIMEOUT_S 60             /* idle keep-alive connections */
 #define ADMIN_BUILD_LIMIT (256u * 1024 * 1024)
 #define ADMIN_MAX_DEADLINE_MS 600000
-#define ADMIN_STOP_GRACE_US 50000           /* lets 503s flush before evhttp_free */
+#define ADMIN_STOP_GRACE_US 50000           /* lets replies flush before evhttp_free */
+#define ADMIN_STOP_POLL_US 10000
+#define ADMIN_STOP_MIN_WAIT_US 100000
 
 /* ---- paths and per-path counters ---- */
 
@@ -108,6 +110,7 @@ static struct {
     int ctl_fd[2];                  /* main writes [1], admin thread reads [0] */
     struct event *ctl_ev;
     bool stopping;
+    int64_t stop_deadline_us;       /* waiting requests are answered 503 after it */
     uint64_t limits_version;        /* registry version evhttp limits come from */
     TAILQ_HEAD(, admin_call) pending;
     uint64_t http_counts[AP__COUNT][ADMIN_NCODES];  /* admin thread only */
@@ -115,6 +118,7 @@ static struct {
 } admin;
 
 static _Atomic bool admin_draining;
+static _Atomic int64_t admin_drain_us;      /* util_mono_us() at drain start */
 static _Atomic uint64_t admin_reloads_ok;
 static _Atomic uint64_t admin_reloads_failed;
 static _Atomic int admin_last_reload_ok = 1;
@@ -1457,6 +1461,26 @@ static void admin_finish_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Stopping: waits (polling) until no request waits on Redis or a lookup,
+ * or the drain deadline passes; then answers what is left with 503 and
+ * gives the replies a moment to flush before the server is freed. */
+static void admin_stop_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    struct timeval tv = { 0, ADMIN_STOP_POLL_US };
+    if (!TAILQ_EMPTY(&admin.pending) && util_mono_us() < admin.stop_deadline_us &&
+        event_base_once(admin.w.base, -1, EV_TIMEOUT, admin_stop_poll_cb, NULL, &tv) == 0) {
+        return;
+    }
+    admin_abandon_pending();
+    tv.tv_usec = ADMIN_STOP_GRACE_US;
+    if (event_base_once(admin.w.base, -1, EV_TIMEOUT, admin_finish_cb, NULL, &tv) != 0) {
+        admin_finish_cb(-1, 0, NULL);
+    }
+}
+
 static void admin_ctl_cb(evutil_socket_t fd, short what, void *arg)
 {
     char buf[16];
@@ -1475,11 +1499,13 @@ static void admin_ctl_cb(evutil_socket_t fd, short what, void *arg)
         evhttp_del_accept_socket(admin.http, admin.bound);
         admin.bound = NULL;
     }
-    admin_abandon_pending();
-    struct timeval tv = { 0, ADMIN_STOP_GRACE_US };
-    if (event_base_once(admin.w.base, -1, EV_TIMEOUT, admin_finish_cb, NULL, &tv) != 0) {
-        admin_finish_cb(-1, 0, NULL);
-    }
+    /* Requests already waiting get until the drain deadline (counted from
+     * SIGTERM, like the workers'), at least ADMIN_STOP_MIN_WAIT_US. */
+    int64_t now = util_mono_us();
+    int64_t since = atomic_load(&admin_drain_us);
+    int64_t deadline = (since ? since : now) + (int64_t)admin.w.reg->cfg->server.shutdown_timeout_ms * 1000;
+    admin.stop_deadline_us = deadline > now + ADMIN_STOP_MIN_WAIT_US ? deadline : now + ADMIN_STOP_MIN_WAIT_US;
+    admin_stop_poll_cb(-1, 0, NULL);
 }
 
 int admin_start(struct registry *reg, char *err, size_t errlen)
@@ -1570,6 +1596,7 @@ void admin_note_reload(bool ok)
 
 void admin_drain(void)
 {
+    atomic_store(&admin_drain_us, util_mono_us());
     atomic_store(&admin_draining, true);
 }
 
