@@ -12,6 +12,7 @@
  *   and INT96 → integer µs since the epoch; TIME → its raw integer; lists →
  *   arrays.
  */
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -177,7 +178,9 @@ static void ob_double(struct ob *o, double d)
         ob_puts(o, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
         return;
     }
-    for (int p = 15; p <= 17; p++) {
+    /* %.15g is already the shortest form for normal numbers that have one
+     * of <= 15 digits; subnormals have fewer bits, so start lower there */
+    for (int p = fabs(d) < DBL_MIN ? 1 : 15; p <= 17; p++) {
         snprintf(b, sizeof b, "%.*g", p, d);
         if (p == 17 || strtod(b, NULL) == d) {
             break;
@@ -197,7 +200,7 @@ static void ob_float(struct ob *o, float f)
         ob_puts(o, f > 0 ? "\"Infinity\"" : "\"-Infinity\"");
         return;
     }
-    for (int p = 6; p <= 9; p++) {
+    for (int p = fabsf(f) < FLT_MIN ? 1 : 6; p <= 9; p++) {
         snprintf(b, sizeof b, "%.*g", p, (double)f);
         if (p == 9 || strtof(b, NULL) == f) {
             break;

@@ -597,6 +597,51 @@ START_TEST(test_conversions)
 }
 END_TEST
 
+/* Regression (fuzzing): DATE days far outside the µs range must not overflow. */
+START_TEST(test_timestamps_range)
+{
+    char err[256];
+    struct pq_column c;
+    memset(&c, 0, sizeof c);
+    c.name = "d";
+    c.physical = PQ_INT32;
+    c.logical = PQ_LT_DATE;
+    c.supported = true;
+    int32_t days[3] = { 1, -719162, 0 };
+    uint8_t valid[3] = { 1, 1, 0 };
+    struct pq_vec v = PQ_VEC_INIT;
+    v.physical = PQ_INT32;
+    v.width = 4;
+    v.nrows = v.nvals = 3;
+    v.vals = days;
+    v.valid = valid;
+    int64_t out[3];
+    ck_assert_int_eq(pq_timestamps_us(&c, &v, out, err, sizeof err), FEATD_OK);
+    ck_assert_int_eq(out[0], 86400000000LL);
+    ck_assert_int_eq(out[1], -719162LL * 86400000000LL);
+    ck_assert_int_eq(out[2], 0);
+    days[2] = INT32_MIN;
+    valid[2] = 1;
+    ck_assert_int_eq(pq_timestamps_us(&c, &v, out, err, sizeof err), FEATD_ERR);
+    ck_assert(strstr(err, "out of") != NULL);
+    /* MILLIS overflow is an error; NANOS floor */
+    int64_t t[2] = { INT64_MAX / 10, -1 };
+    c.physical = PQ_INT64;
+    c.logical = PQ_LT_TIMESTAMP;
+    c.time_unit = PQ_MILLIS;
+    v.physical = PQ_INT64;
+    v.width = 8;
+    v.nrows = v.nvals = 2;
+    v.vals = t;
+    valid[2] = 0;
+    ck_assert_int_eq(pq_timestamps_us(&c, &v, out, err, sizeof err), FEATD_ERR);
+    c.time_unit = PQ_NANOS;
+    ck_assert_int_eq(pq_timestamps_us(&c, &v, out, err, sizeof err), FEATD_OK);
+    ck_assert_int_eq(out[1], -1);
+    ck_assert_int_eq(out[0], INT64_MAX / 10 / 1000);
+}
+END_TEST
+
 START_TEST(test_open_garbage)
 {
     char err[256];
@@ -1275,7 +1320,7 @@ static bool same_line(const char *a, const char *b, struct pq_file *f, char *why
 START_TEST(test_fixtures)
 {
     DIR *d = opendir(FIXDIR);
-    size_t files = 0, rows = 0;
+    size_t files = 0, rows = 0, bad = 0;
     if (d == NULL) {
         printf("SKIPPED: no %s directory\n", FIXDIR);
         return;
@@ -1289,6 +1334,16 @@ START_TEST(test_fixtures)
         char pq[1024], ex[1100], err[512];
         snprintf(pq, sizeof pq, "%s/%s", FIXDIR, de->d_name);
         snprintf(ex, sizeof ex, "%s/%.*s.expected.jsonl", FIXDIR, (int)(nl - 8), de->d_name);
+        if (nl > 12 && strcmp(de->d_name + nl - 12, ".bad.parquet") == 0) {
+            /* malformed on purpose: refused with a one-line reason */
+            struct lines B;
+            err[0] = '\0';
+            ck_assert_msg(dump_path(pq, &B, err, sizeof err) == FEATD_ERR, "%s was accepted", pq);
+            ck_assert_msg(err[0] != '\0' && strchr(err, '\n') == NULL, "%s: bad message", pq);
+            lines_free(&B);
+            bad++;
+            continue;
+        }
         if (!file_exists(ex)) {
             continue;
         }
@@ -1314,7 +1369,7 @@ START_TEST(test_fixtures)
         lines_free(&E);
     }
     closedir(d);
-    printf("fixtures: %zu files, %zu rows compared\n", files, rows);
+    printf("fixtures: %zu files, %zu rows compared, %zu malformed files refused\n", files, rows, bad);
 }
 END_TEST
 
@@ -1359,6 +1414,7 @@ static Suite *parquet_suite(bool have_corpus)
     tcase_add_test(u, test_delta_binary);
     tcase_add_test(u, test_byte_stream_split);
     tcase_add_test(u, test_conversions);
+    tcase_add_test(u, test_timestamps_range);
     tcase_add_test(u, test_open_garbage);
     suite_add_tcase(s, u);
     TCase *fx = tcase_create("fixtures");
