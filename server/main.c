@@ -4,6 +4,7 @@
  *
  *   featd --config FILE [--log-level L] [--log-format text|json]
  *   featd --check-config FILE
+ *   featd materialize --config FILE [--view V] [--log-level L]
  *   featd --version | --help
  *
  * Init order: config (+env) -> logging -> embedded redis (if configured) ->
@@ -29,6 +30,7 @@
 #include "embedded.h"
 #include "featd.h"
 #include "log.h"
+#include "materializer.h"
 #include "registry.h"
 #include "util.h"
 #include "worker.h"
@@ -47,6 +49,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: featd --config FILE [--log-level error|warn|info|debug] [--log-format text|json]\n"
             "       featd --check-config FILE\n"
+            "       featd materialize --config FILE [--view V] [--log-level L]\n"
             "       featd --version\n"
             "Environment overrides: FEATD_LISTEN, FEATD_ADMIN_LISTEN, FEATD_REDIS_URL,\n"
             "FEATD_REDIS_PASSWORD, FEATD_LOG_LEVEL, FEATD_LOG_FORMAT, FEATD_WORKERS, FEATD_DATA_DIR.\n");
@@ -109,6 +112,7 @@ static void main_reload(void)
         }
     }
     admin_set_registry(reg);
+    materializer_set_registry(reg);
     admin_note_reload(true);
     registry_unref(main_reg);
     main_reg = reg;
@@ -170,13 +174,67 @@ static void main_signal_cb(evutil_socket_t sig, short what, void *arg)
         }
     }
     admin_drain();
+    materializer_stop();
     main_stop_timer = event_new(main_base, -1, EV_PERSIST, main_check_done_cb, NULL);
     struct timeval tv = { 0, 10000 };
     event_add(main_stop_timer, &tv);
 }
 
+/*
+ * `featd materialize --config FILE [--view V] [--log-level L]`: one
+ * materialization pass in the foreground (materializer_run_once), for batch
+ * schedulers. Exit status: 0 all views up to date or applied, 1 a view
+ * failed or its snapshot was rejected, 2 usage.
+ */
+static int main_materialize(int argc, char **argv)
+{
+    const char *config_path = NULL, *view = NULL, *log_level = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if ((strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (strcmp(a, "--view") == 0 && i + 1 < argc) {
+            view = argv[++i];
+        } else if (strcmp(a, "--log-level") == 0 && i + 1 < argc) {
+            log_level = argv[++i];
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            printf("usage: featd materialize --config FILE [--view V] [--log-level L]\n"
+                   "Runs one materialization pass of every view with a source (or of V) and\n"
+                   "exits: 0 all up to date or applied, 1 a view failed or was rejected, 2 usage.\n");
+            return 0;
+        } else {
+            fprintf(stderr, "featd materialize: unknown or incomplete argument \"%s\"\n", a);
+            return 2;
+        }
+    }
+    if (config_path == NULL) {
+        fprintf(stderr, "usage: featd materialize --config FILE [--view V] [--log-level L]\n");
+        return 2;
+    }
+    char err[16384];
+    struct featd_config *cfg = NULL;
+    if (config_load_file(config_path, true, &cfg, err, sizeof(err)) != FEATD_OK) {
+        fprintf(stderr, "featd: %s is invalid:\n%s\n", config_path, err);
+        return 1;
+    }
+    int lvl = log_level_parse(log_level ? log_level : cfg->server.log_level);
+    if (lvl < 0) {
+        fprintf(stderr, "featd: unknown log level \"%s\"\n", log_level ? log_level : "?");
+        config_free(cfg);
+        return 2;
+    }
+    log_init(lvl, cfg->server.log_format == LOGF_JSON);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = materializer_run_once(cfg, view, stdout);
+    config_free(cfg);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "materialize") == 0) {
+        return main_materialize(argc - 1, argv + 1);
+    }
     const char *config_path = NULL;
     const char *check_path = NULL;
     const char *log_level = NULL;
@@ -285,6 +343,11 @@ int main(int argc, char **argv)
         embedded_stop();
         return 1;
     }
+    if (materializer_start(main_reg, err, sizeof(err)) != FEATD_OK) {
+        log_error("main", "%s", err);
+        embedded_stop();
+        return 1;
+    }
 
     struct event *sigs[4];
     int signos[4] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
@@ -299,6 +362,7 @@ int main(int argc, char **argv)
     event_base_dispatch(main_base);
 
     admin_stop();
+    materializer_join();
     for (int i = 0; i < nworkers; i++) {
         worker_join_and_free(&workers[i]);
     }
