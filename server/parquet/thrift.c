@@ -138,7 +138,10 @@ int pq_thrift_int(struct pq_thrift *t, int type, int64_t min, int64_t max, int64
         return pq_thrift_fail(t, "expected an integer field");
     }
     if (r < min || r > max) {
-        return pq_thrift_fail(t, "integer field out of range");
+        char msg[96];
+        snprintf(msg, sizeof msg, "integer field value %lld outside [%lld, %lld]", (long long)r,
+                 (long long)min, (long long)max);
+        return pq_thrift_fail(t, msg);
     }
     *v = r;
     return FEATD_OK;

@@ -241,7 +241,7 @@ START_TEST(test_thrift_fields)
     last = 0;
     ck_assert_int_eq(pq_thrift_field(&t, &last, &id, &ty), 1);
     ck_assert_int_eq(pq_thrift_int(&t, ty, 0, 4, &v), FEATD_ERR);
-    ck_assert(strstr(err, "out of range") != NULL);
+    ck_assert(strstr(err, "value 5 outside [0, 4]") != NULL);
 }
 END_TEST
 
