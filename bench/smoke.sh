@@ -24,7 +24,7 @@ for i in $(seq 0 9); do
   flist="${flist}bench:f$i"; [ "$i" -lt 9 ] && flist="$flist,"
 done
 cat >"$tmp/featd.json" <<EOT
-{ "server": { "listen": "127.0.0.1:$fport", "admin_listen": "127.0.0.1:$aport", "workers": 2,
+{ "server": { "listen": "127.0.0.1:$fport", "admin_listen": "127.0.0.1:$aport", "workers": ${FEATD_BENCH_WORKERS:-2},
               "data_dir": "$tmp/data", "log_level": "warn" },
   "redis": { "url": "redis://127.0.0.1:$rport/0", "key_prefix": "bench" },
   "entities": [ { "name": "customer", "join_keys": [ { "name": "customer_id", "type": "int64" } ] } ],
