@@ -1205,6 +1205,179 @@ START_TEST(test_corpus_mutations)
 }
 END_TEST
 
+/* ---- a hand-built file: legacy list forms ------------------------------- */
+
+/* Minimal Thrift compact writer for building test files. */
+struct tw {
+    uint8_t b[4096];
+    size_t n;
+    int16_t last[16];
+    int depth;
+};
+
+static void tw_byte(struct tw *w, uint8_t x) { w->b[w->n++] = x; }
+static void tw_uleb(struct tw *w, uint64_t v) { w->n += put_uleb(w->b + w->n, v); }
+static void tw_field(struct tw *w, int16_t id, int type)
+{
+    int16_t d = (int16_t)(id - w->last[w->depth]);
+    if (d > 0 && d <= 15) {
+        tw_byte(w, (uint8_t)(d << 4 | type));
+    } else {
+        tw_byte(w, (uint8_t)type);
+        tw_uleb(w, zz(id));
+    }
+    w->last[w->depth] = id;
+}
+static void tw_i32(struct tw *w, int16_t id, int64_t v) { tw_field(w, id, PQ_T_I32); tw_uleb(w, zz(v)); }
+static void tw_i64(struct tw *w, int16_t id, int64_t v) { tw_field(w, id, PQ_T_I64); tw_uleb(w, zz(v)); }
+static void tw_str(struct tw *w, int16_t id, const char *s)
+{
+    tw_field(w, id, PQ_T_BINARY);
+    tw_uleb(w, strlen(s));
+    memcpy(w->b + w->n, s, strlen(s));
+    w->n += strlen(s);
+}
+static void tw_list(struct tw *w, int16_t id, int etype, size_t n)
+{
+    tw_field(w, id, PQ_T_LIST);
+    tw_byte(w, (uint8_t)((n < 15 ? n : 15) << 4 | (size_t)etype));
+    if (n >= 15) tw_uleb(w, n);
+}
+static void tw_begin(struct tw *w) { w->last[++w->depth] = 0; }   /* list element or struct field */
+static void tw_sfield(struct tw *w, int16_t id) { tw_field(w, id, PQ_T_STRUCT); tw_begin(w); }
+static void tw_end(struct tw *w) { tw_byte(w, 0); w->depth--; }
+
+/* A v1 PLAIN INT32 data page with RLE levels (bit-packed runs). */
+static void put_page(struct tw *w, const uint8_t *rep, const uint8_t *def, size_t n, int def_bw,
+                     const int32_t *vals, size_t nv)
+{
+    uint8_t body[256];
+    size_t bl = 0;
+    uint64_t lv[64];
+    const uint8_t *src[2] = { rep, def };
+    int bws[2] = { 1, def_bw };
+    for (int k = 0; k < 2; k++) {
+        size_t groups = (n + 7) / 8, bytes = groups * (size_t)bws[k];
+        uint32_t len = (uint32_t)(1 + bytes);
+        memcpy(body + bl, &len, 4);
+        bl += 4;
+        body[bl++] = (uint8_t)(groups << 1 | 1);
+        for (size_t i = 0; i < 64; i++) lv[i] = i < n ? src[k][i] : 0;
+        pack(lv, groups * 8, bws[k], body + bl, bytes);
+        bl += bytes;
+    }
+    memcpy(body + bl, vals, nv * 4);
+    bl += nv * 4;
+    tw_begin(w);
+    tw_i32(w, 1, 0);
+    tw_i32(w, 2, (int64_t)bl);
+    tw_i32(w, 3, (int64_t)bl);
+    tw_sfield(w, 5);
+    tw_i32(w, 1, (int64_t)n);
+    tw_i32(w, 2, 0);
+    tw_i32(w, 3, 3);
+    tw_i32(w, 4, 3);
+    tw_end(w);
+    tw_end(w);
+    memcpy(w->b + w->n, body, bl);
+    w->n += bl;
+}
+
+static void put_chunk_meta(struct tw *w, const char *path0, const char *path1, int64_t nvals,
+                           int64_t off, int64_t size)
+{
+    tw_begin(w);                            /* ColumnChunk */
+    tw_i64(w, 2, off);
+    tw_sfield(w, 3);                        /* ColumnMetaData */
+    tw_i32(w, 1, PQ_INT32);
+    tw_list(w, 2, PQ_T_I32, 2);
+    tw_uleb(w, zz(0));
+    tw_uleb(w, zz(3));
+    tw_list(w, 3, PQ_T_BINARY, path1 ? 2 : 1);
+    tw_uleb(w, strlen(path0));
+    memcpy(w->b + w->n, path0, strlen(path0));
+    w->n += strlen(path0);
+    if (path1 != NULL) {
+        tw_uleb(w, strlen(path1));
+        memcpy(w->b + w->n, path1, strlen(path1));
+        w->n += strlen(path1);
+    }
+    tw_i32(w, 4, 0);
+    tw_i64(w, 5, nvals);
+    tw_i64(w, 6, size);
+    tw_i64(w, 7, size);
+    tw_i64(w, 9, off);
+    tw_end(w);
+    tw_end(w);
+}
+
+START_TEST(test_legacy_lists)
+{
+    /* col: optional group (LIST) { repeated int32 element }  (2-level)
+     *      rows [1,2], null, [], [3] — row 0 spans two v1 pages
+     * r:   repeated int32  (bare)   rows [5], [], [6,7], [] */
+    static struct tw w;
+    memset(&w, 0, sizeof w);
+    memcpy(w.b, "PAR1", 4);
+    w.n = 4;
+    const uint8_t rA[] = { 0 }, dA[] = { 2 };
+    const uint8_t rB[] = { 1, 0, 0, 0 }, dB[] = { 2, 0, 1, 2 };
+    const int32_t vA[] = { 1 }, vB[] = { 2, 3 };
+    int64_t off0 = (int64_t)w.n;
+    put_page(&w, rA, dA, 1, 2, vA, 1);
+    put_page(&w, rB, dB, 4, 2, vB, 2);
+    int64_t size0 = (int64_t)w.n - off0, off1 = (int64_t)w.n;
+    const uint8_t rr[] = { 0, 0, 0, 1, 0 }, dr[] = { 1, 0, 1, 1, 0 };
+    const int32_t vr[] = { 5, 6, 7 };
+    put_page(&w, rr, dr, 5, 1, vr, 3);
+    int64_t size1 = (int64_t)w.n - off1;
+    size_t meta = w.n;
+    w.depth = 0;
+    w.last[0] = 0;
+    tw_begin(&w);                           /* FileMetaData */
+    tw_i32(&w, 1, 1);
+    tw_list(&w, 2, PQ_T_STRUCT, 4);
+    tw_begin(&w); tw_str(&w, 4, "schema"); tw_i32(&w, 5, 2); tw_end(&w);
+    tw_begin(&w); tw_i32(&w, 3, 1); tw_str(&w, 4, "col"); tw_i32(&w, 5, 1); tw_i32(&w, 6, 3); tw_end(&w);
+    tw_begin(&w); tw_i32(&w, 1, PQ_INT32); tw_i32(&w, 3, 2); tw_str(&w, 4, "element"); tw_end(&w);
+    tw_begin(&w); tw_i32(&w, 1, PQ_INT32); tw_i32(&w, 3, 2); tw_str(&w, 4, "r"); tw_end(&w);
+    tw_i64(&w, 3, 4);
+    tw_list(&w, 4, PQ_T_STRUCT, 1);
+    tw_begin(&w);                           /* RowGroup */
+    tw_list(&w, 1, PQ_T_STRUCT, 2);
+    put_chunk_meta(&w, "col", "element", 5, off0, size0);
+    put_chunk_meta(&w, "r", NULL, 5, off1, size1);
+    tw_i64(&w, 2, size0 + size1);
+    tw_i64(&w, 3, 4);
+    tw_end(&w);
+    tw_end(&w);
+    uint32_t flen = (uint32_t)(w.n - meta);
+    memcpy(w.b + w.n, &flen, 4);
+    memcpy(w.b + w.n + 4, "PAR1", 4);
+    w.n += 8;
+
+    char err[256];
+    struct pq_file *f;
+    int rc = pq_open_mem(w.b, w.n, NULL, &f, err, sizeof err);
+    ck_assert_msg(rc == FEATD_OK, "%s", err);
+    const struct pq_column *c0 = pq_column(f, 0), *c1 = pq_column(f, 1);
+    ck_assert(c0->supported && c0->is_list && c0->nullable && !c0->element_nullable);
+    ck_assert(c1->supported && c1->is_list && !c1->nullable && !c1->element_nullable);
+    FILE *ms;
+    char *out = NULL;
+    size_t outlen = 0;
+    ms = open_memstream(&out, &outlen);
+    rc = pq_dump_json(f, ms, err, sizeof err);
+    fclose(ms);
+    ck_assert_msg(rc == FEATD_OK, "%s", err);
+    ck_assert_str_eq(out, "{\"col\":[1,2],\"r\":[5]}\n{\"col\":null,\"r\":[]}\n"
+                          "{\"col\":[],\"r\":[6,7]}\n{\"col\":[3],\"r\":[]}\n");
+    free(out);
+    pq_close(f);
+    mutate_file(w.b, w.n);
+}
+END_TEST
+
 /* ---- project fixtures ----------------------------------------------------- */
 
 #define FIXDIR "tests/fixtures/parquet"
@@ -1416,6 +1589,7 @@ static Suite *parquet_suite(bool have_corpus)
     tcase_add_test(u, test_conversions);
     tcase_add_test(u, test_timestamps_range);
     tcase_add_test(u, test_open_garbage);
+    tcase_add_test(u, test_legacy_lists);
     suite_add_tcase(s, u);
     TCase *fx = tcase_create("fixtures");
     tcase_set_timeout(fx, 300);
