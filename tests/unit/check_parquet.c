@@ -1577,6 +1577,7 @@ static Suite *parquet_suite(bool have_corpus)
 {
     Suite *s = suite_create("parquet");
     TCase *u = tcase_create("unit");
+    tcase_set_timeout(u, 120);
     tcase_add_test(u, test_thrift_fields);
     tcase_add_test(u, test_thrift_truncated);
     tcase_add_test(u, test_thrift_limits);
