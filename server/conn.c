@@ -1,15 +1,16 @@
 /*
  * conn.c — client connections on a worker (see conn.h).
  *
- *   conn_read_cb -> conn_process_input -> frame_parse -> lookup_handle_frame
- *   lookup answers -> evbuffer output -> conn_request_done (backpressure)
- *   conn_write_cb: output drained below the low watermark -> resume reading,
- *                  or finish a deferred close
+ *   conn_read_cb: read(2) into in -> conn_process_input -> frame_parse ->
+ *                 lookup_handle_frame (at most CONN_FRAMES_PER_EVENT, then
+ *                 the read event is re-activated to yield)
+ *   answers -> out + conn_request_done -> flush list -> conn_flush_all
+ *                 (low priority: after every I/O event of the iteration)
+ *   conn_write_cb: only while the socket was full
  *
  * Bounds: a frame above max_frame_bytes is refused from its header (error,
- * close); at most CONN_FRAMES_PER_EVENT frames per callback, then yield;
- * reading pauses while output exceeds max_output_bytes or CONN_MAX_PENDING
- * requests are unanswered.
+ * close); reading pauses while output exceeds max_output_bytes or
+ * CONN_MAX_PENDING requests are unanswered, and resumes below half of it.
  */
 #include "conn.h"
 
@@ -21,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-
-#include <event2/buffer.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "frame.h"
 #include "log.h"
@@ -32,7 +33,7 @@ static void conn_process_input(struct conn *c);
 
 struct evbuffer *conn_output(struct conn *c)
 {
-    return c->closed ? NULL : bufferevent_get_output(c->bev);
+    return c->closed ? NULL : c->out;
 }
 
 void conn_ref(struct conn *c)
@@ -47,25 +48,163 @@ void conn_unref(struct conn *c)
     }
 }
 
+static void conn_set_reading(struct conn *c, bool on)
+{
+    if (on && !c->reading) {
+        event_add(&c->rev, NULL);
+    } else if (!on && c->reading) {
+        event_del(&c->rev);
+    }
+    c->reading = on;
+}
+
+static void conn_set_writing(struct conn *c, bool on)
+{
+    if (on && !c->writing) {
+        event_add(&c->wev, NULL);
+    } else if (!on && c->writing) {
+        event_del(&c->wev);
+    }
+    c->writing = on;
+}
+
 void conn_close(struct conn *c, const char *reason)
 {
     if (c->closed) {
         return;
     }
+    struct worker *w = c->w;
     c->closed = true;
     log_conn(LOG_DEBUG, c, "closed: %s", reason ? reason : (c->close_reason ? c->close_reason : "?"));
-    bufferevent_free(c->bev);
-    c->bev = NULL;
-    TAILQ_REMOVE(&c->w->conns, c, link);
-    c->w->nconns--;
+    conn_set_reading(c, false);
+    conn_set_writing(c, false);
+    if (c->in_flush) {
+        TAILQ_REMOVE(&w->flush, c, flush_link);
+        c->in_flush = false;
+    }
+    evutil_closesocket(c->fd);
+    c->fd = -1;
+    evbuffer_free(c->in);
+    evbuffer_free(c->out);
+    c->in = c->out = NULL;
+    TAILQ_REMOVE(&w->conns, c, link);
+    w->nconns--;
     atomic_fetch_sub_explicit(&metrics_connections_open, 1, memory_order_relaxed);
-    METRICS_INC(c->w->metrics.connections_closed_total);
-    struct worker *w = c->w;
+    METRICS_INC(w->metrics.connections_closed_total);
     conn_unref(c);
     worker_maybe_finish(w);
 }
 
-/* Close once everything queued has been written. */
+void conn_flush_soon(struct conn *c)
+{
+    if (c->closed || c->in_flush || c->writing) {
+        return;     /* a full socket is written by conn_write_cb */
+    }
+    c->in_flush = true;
+    TAILQ_INSERT_TAIL(&c->w->flush, c, flush_link);
+    event_active(c->w->flush_ev, EV_WRITE, 1);
+}
+
+static bool conn_over_limits(struct conn *c)
+{
+    const struct cfg_server *s = &c->w->reg->cfg->server;
+    return evbuffer_get_length(c->out) > s->max_output_bytes || c->pending >= CONN_MAX_PENDING;
+}
+
+static bool conn_under_resume_mark(struct conn *c)
+{
+    const struct cfg_server *s = &c->w->reg->cfg->server;
+    return evbuffer_get_length(c->out) <= s->max_output_bytes / 2 && c->pending < CONN_MAX_PENDING / 2;
+}
+
+static void conn_pause(struct conn *c)
+{
+    if (!c->read_paused) {
+        c->read_paused = true;
+        METRICS_INC(c->w->metrics.output_limit_pauses_total);
+        conn_set_reading(c, false);
+        log_conn(LOG_DEBUG, c, "reading paused (output %zu bytes, %u pending)",
+                 evbuffer_get_length(c->out), c->pending);
+    }
+}
+
+static void conn_maybe_resume(struct conn *c)
+{
+    if (c->closed || c->closing || !c->read_paused || !conn_under_resume_mark(c)) {
+        return;
+    }
+    c->read_paused = false;
+    conn_set_reading(c, true);
+    conn_process_input(c);      /* frames may already be buffered */
+}
+
+/* After output was written: finish a deferred close, resume reading, let a
+ * draining worker close an idle connection. */
+static void conn_after_write(struct conn *c)
+{
+    if (c->closed) {
+        return;
+    }
+    if (c->closing) {
+        if (c->pending == 0 && evbuffer_get_length(c->out) == 0) {
+            conn_close(c, c->close_reason);
+        }
+        return;
+    }
+    conn_maybe_resume(c);
+    if (!c->closed && c->w->draining) {
+        conn_drain(c);
+    }
+}
+
+/* Writes as much output as the socket takes. FEATD_ERR when the connection
+ * was closed because of a write error. */
+static int conn_write_out(struct conn *c)
+{
+    while (evbuffer_get_length(c->out) > 0) {
+        int n = evbuffer_write(c->out, c->fd);
+        if (n > 0) {
+            continue;
+        }
+        int e = EVUTIL_SOCKET_ERROR();
+        if (n < 0 && (e == EAGAIN || e == EWOULDBLOCK || e == EINTR)) {
+            conn_set_writing(c, true);
+            return FEATD_OK;
+        }
+        conn_close(c, n == 0 ? "peer closed" : evutil_socket_error_to_string(e));
+        return FEATD_ERR;
+    }
+    conn_set_writing(c, false);
+    return FEATD_OK;
+}
+
+void conn_flush_all(struct worker *w)
+{
+    struct conn *c;
+    while ((c = TAILQ_FIRST(&w->flush)) != NULL) {
+        TAILQ_REMOVE(&w->flush, c, flush_link);
+        c->in_flush = false;
+        conn_ref(c);
+        if (conn_write_out(c) == FEATD_OK) {
+            conn_after_write(c);
+        }
+        conn_unref(c);
+    }
+}
+
+static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)fd;
+    (void)what;
+    conn_ref(c);
+    if (conn_write_out(c) == FEATD_OK) {
+        conn_after_write(c);
+    }
+    conn_unref(c);
+}
+
+/* Stop reading; close once every request is answered and flushed. */
 static void conn_close_after_flush(struct conn *c, const char *reason)
 {
     if (c->closed || c->closing) {
@@ -73,13 +212,12 @@ static void conn_close_after_flush(struct conn *c, const char *reason)
     }
     c->closing = true;
     c->close_reason = reason;
-    bufferevent_disable(c->bev, EV_READ);
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
+    conn_set_reading(c, false);
+    if (c->pending == 0 && evbuffer_get_length(c->out) == 0) {
         conn_close(c, reason);
         return;
     }
-    bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-    bufferevent_enable(c->bev, EV_WRITE);
+    conn_flush_soon(c);
 }
 
 void conn_fail(struct conn *c, uint64_t request_id, int code, const char *msg, const char *reason)
@@ -88,39 +226,11 @@ void conn_fail(struct conn *c, uint64_t request_id, int code, const char *msg, c
         return;
     }
     log_conn(LOG_INFO, c, "%s: %s", reason, msg);
-    if (proto_write_error(bufferevent_get_output(c->bev), request_id, code, msg) != FEATD_OK) {
+    if (proto_write_error(c->out, request_id, code, msg) != FEATD_OK) {
         conn_close(c, "out of memory writing an error");
         return;
     }
     conn_close_after_flush(c, reason);
-}
-
-static bool conn_over_limits(struct conn *c)
-{
-    const struct cfg_server *s = &c->w->reg->cfg->server;
-    return evbuffer_get_length(bufferevent_get_output(c->bev)) > s->max_output_bytes ||
-           c->pending >= CONN_MAX_PENDING;
-}
-
-static void conn_pause(struct conn *c)
-{
-    if (!c->read_paused) {
-        c->read_paused = true;
-        METRICS_INC(c->w->metrics.output_limit_pauses_total);
-        bufferevent_disable(c->bev, EV_READ);
-        log_conn(LOG_DEBUG, c, "reading paused (output %zu bytes, %u pending)",
-                 evbuffer_get_length(bufferevent_get_output(c->bev)), c->pending);
-    }
-}
-
-static void conn_maybe_resume(struct conn *c)
-{
-    if (c->closed || c->closing || !c->read_paused || conn_over_limits(c)) {
-        return;
-    }
-    c->read_paused = false;
-    bufferevent_enable(c->bev, EV_READ);
-    conn_process_input(c);      /* frames may already be buffered */
 }
 
 void conn_request_done(struct conn *c)
@@ -129,22 +239,18 @@ void conn_request_done(struct conn *c)
     if (c->closed) {
         return;
     }
+    conn_flush_soon(c);
     if (c->closing) {
         return;
     }
     if (conn_over_limits(c)) {
         conn_pause(c);
-    } else if (c->read_paused) {
-        conn_maybe_resume(c);
-    }
-    if (c->w->draining) {
-        conn_drain(c);
     }
 }
 
 static void conn_process_input(struct conn *c)
 {
-    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct evbuffer *in = c->in;
     uint32_t max = c->w->reg->cfg->server.max_frame_bytes;
     int frames = 0;
 
@@ -156,7 +262,8 @@ static void conn_process_input(struct conn *c)
         }
         if (frames == CONN_FRAMES_PER_EVENT) {
             METRICS_INC(c->w->metrics.frames_per_event_yields_total);
-            bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS | BEV_TRIG_IGNORE_WATERMARKS);
+            c->yielded = true;
+            event_active(&c->rev, EV_READ, 1);  /* come back after the others */
             break;
         }
         uint32_t len;
@@ -190,49 +297,53 @@ static void conn_process_input(struct conn *c)
     conn_unref(c);
 }
 
-static void conn_read_cb(struct bufferevent *bev, void *arg)
-{
-    (void)bev;
-    conn_process_input(arg);
-}
-
-static void conn_write_cb(struct bufferevent *bev, void *arg)
+/* One read(2) straight into the input buffer (no FIONREAD probe). */
+static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
-    (void)bev;
-    if (c->closing) {
-        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0) {
-            conn_close(c, c->close_reason);
-        }
+    (void)what;
+    if (c->closed || c->closing || c->read_paused) {
         return;
     }
-    conn_maybe_resume(c);
-    if (c->w->draining) {
-        conn_drain(c);
+    if (c->yielded) {
+        /* re-activated to finish buffered frames: no read(2) until they are done */
+        c->yielded = false;
+        conn_process_input(c);
+        return;
     }
-}
-
-static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-    struct conn *c = arg;
-    (void)bev;
-    if (what & BEV_EVENT_EOF) {
-        conn_close(c, "peer closed");
-    } else if (what & BEV_EVENT_ERROR) {
-        conn_close(c, evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+    struct evbuffer_iovec v;
+    if (evbuffer_reserve_space(c->in, CONN_READ_CHUNK, &v, 1) < 1) {
+        conn_close(c, "out of memory reading");
+        return;
     }
+    ssize_t n = read(fd, v.iov_base, v.iov_len);
+    if (n > 0) {
+        v.iov_len = (size_t)n;
+        evbuffer_commit_space(c->in, &v, 1);
+    } else if (n == 0) {
+        /* peer finished sending: answer what it sent, then close */
+        conn_process_input(c);
+        if (!c->closed) {
+            conn_close_after_flush(c, "peer closed");
+        }
+        return;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        conn_close(c, strerror(errno));
+        return;
+    }
+    conn_process_input(c);
 }
 
 void conn_drain(struct conn *c)
 {
-    if (c->closed || c->closing || c->pending > 0) {
+    if (c->closed || c->closing || c->pending > 0 || evbuffer_get_length(c->out) > 0) {
         return;
     }
-    if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0) {
+    if (evbuffer_get_length(c->in) > 0) {
         return;
     }
     char b;
-    ssize_t n = recv(bufferevent_getfd(c->bev), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
     if (n > 0) {
         return;     /* a request sent before the signal is still unread */
     }
@@ -247,6 +358,7 @@ void conn_new(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, i
         return;
     }
     c->w = w;
+    c->fd = fd;
     c->id = ((uint64_t)w->id << 48) | ++w->next_conn_id;
     c->refs = 1;
     char host[INET6_ADDRSTRLEN] = "?";
@@ -264,18 +376,25 @@ void conn_new(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, i
     snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (c->bev == NULL) {
+    c->in = evbuffer_new();
+    c->out = evbuffer_new();
+    if (c->in == NULL || c->out == NULL ||
+        event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c) != 0 ||
+        event_assign(&c->wev, w->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c) != 0) {
+        if (c->in) {
+            evbuffer_free(c->in);
+        }
+        if (c->out) {
+            evbuffer_free(c->out);
+        }
         evutil_closesocket(fd);
         free(c);
+        atomic_fetch_sub_explicit(&metrics_connections_open, 1, memory_order_relaxed);
         return;
     }
-    bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-    size_t low = w->reg->cfg->server.max_output_bytes / 2;
-    bufferevent_setwatermark(c->bev, EV_WRITE, low, 0);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     TAILQ_INSERT_TAIL(&w->conns, c, link);
     w->nconns++;
+    conn_set_reading(c, true);
     METRICS_INC(w->metrics.connections_accepted_total);
     log_conn(LOG_DEBUG, c, "accepted");
 }

@@ -306,6 +306,21 @@ int main(int argc, char **argv)
     worker_shared.start_us = util_now_us();
     worker_shared.config_path = util_xstrdup(cfg->path);   /* outlives reloads */
 
+    /* Signals first: a SIGTERM that arrives while we start (the listeners
+     * accept connections as soon as they are bound) must not kill us with
+     * the default action; it is handled once the loop runs. */
+    main_base = event_base_new();
+    if (main_base == NULL) {
+        log_error("main", "cannot create the main event base");
+        return 1;
+    }
+    struct event *sigs[4];
+    int signos[4] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
+    for (int i = 0; i < 4; i++) {
+        sigs[i] = evsignal_new(main_base, signos[i], main_signal_cb, NULL);
+        event_add(sigs[i], NULL);
+    }
+
     if (cfg->redis.embedded) {
         if (embedded_start(cfg, main_embedded_sock, sizeof(main_embedded_sock), err, sizeof(err)) != FEATD_OK) {
             log_error("main", "%s", err);
@@ -316,8 +331,7 @@ int main(int argc, char **argv)
     }
 
     main_reg = registry_new(cfg, main_reg_version);
-    main_base = event_base_new();
-    if (main_reg == NULL || main_base == NULL) {
+    if (main_reg == NULL) {
         log_error("main", "out of memory at startup");
         embedded_stop();
         return 1;
@@ -349,12 +363,6 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    struct event *sigs[4];
-    int signos[4] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
-    for (int i = 0; i < 4; i++) {
-        sigs[i] = evsignal_new(main_base, signos[i], main_signal_cb, NULL);
-        event_add(sigs[i], NULL);
-    }
     log_info("main", "featd %s serving %s with %d workers; %zu feature views; redis %s", FEATD_VERSION,
              cfg->server.listen, nworkers, cfg->nviews,
              cfg->redis.embedded ? main_embedded_sock : (cfg->redis.url ? cfg->redis.url : "?"));

@@ -206,6 +206,13 @@ int worker_send(struct worker *w, enum worker_msg_type type, void *ptr)
     return FEATD_OK;
 }
 
+static void worker_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_flush_all(arg);
+}
+
 static void worker_refresh_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -219,13 +226,22 @@ int worker_init(struct worker *w, int id, struct registry *reg, bool with_listen
     memset(w, 0, sizeof(*w));
     w->id = id;
     TAILQ_INIT(&w->conns);
+    TAILQ_INIT(&w->flush);
     pthread_mutex_init(&w->qlock, NULL);
     struct event_config *ec = event_config_new();
     event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+    event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     w->base = event_base_new_with_config(ec);
     event_config_free(ec);
-    if (w->base == NULL) {
+    if (w->base == NULL || event_base_priority_init(w->base, WORKER_PRIORITIES) != 0) {
         snprintf(err, errlen, "worker %d: cannot create an event base", id);
+        return FEATD_ERR;
+    }
+    /* Output of every connection is written once per loop iteration, after
+     * the iteration's reads and Redis replies (see conn.h). */
+    w->flush_ev = event_new(w->base, -1, 0, worker_flush_cb, w);
+    if (w->flush_ev == NULL || event_priority_set(w->flush_ev, WORKER_PRIORITIES - 1) != 0) {
+        snprintf(err, errlen, "worker %d: cannot create the flush event", id);
         return FEATD_ERR;
     }
     if (pipe2(w->notify_fd, O_NONBLOCK | O_CLOEXEC) != 0) {
@@ -319,6 +335,9 @@ void worker_join_and_free(struct worker *w)
     }
     if (w->refresh) {
         event_free(w->refresh);
+    }
+    if (w->flush_ev) {
+        event_free(w->flush_ev);
     }
     event_free(w->notify_ev);
     close(w->notify_fd[0]);

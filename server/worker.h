@@ -39,6 +39,8 @@ struct worker_msg {
 };
 
 #define WORKER_QUEUE 64
+#define WORKER_PRIORITIES 3         /* libevent's default for new events is the middle
+                                       one (1): I/O, timers, hiredis; 2: output flushes */
 
 struct worker {
     int id;
@@ -57,6 +59,8 @@ struct worker {
     struct rpool *redis;
     struct metrics metrics;
     TAILQ_HEAD(, conn) conns;
+    TAILQ_HEAD(, conn) flush;       /* connections with output to write this iteration */
+    struct event *flush_ev;         /* low priority: runs after the iteration's I/O */
     uint64_t nconns;
     uint64_t inflight;              /* requests waiting on Redis */
     struct request *free_reqs;      /* recycled request objects */
