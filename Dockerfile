@@ -27,7 +27,10 @@ RUN sed -e 's#"path": *"examples/data/#"path": "/var/lib/featd/snapshots/#' \
         -e 's#"data_dir": *"[^"]*"#"data_dir": "/var/lib/featd"#' \
         config/featd.json > build/featd.container.json \
  && grep -q '/var/lib/featd/snapshots/' build/featd.container.json \
- && build/featd --check-config build/featd.container.json
+ && build/featd --check-config build/featd.container.json \
+ && mkdir -p build/snapshots \
+ && for d in $(grep -o '"/var/lib/featd/snapshots/[^"*?]*' build/featd.container.json | cut -c27-); do \
+      mkdir -p "build/snapshots/$d"; done
 
 # ---- runtime -----------------------------------------------------------------
 FROM debian:bookworm-slim
@@ -43,6 +46,7 @@ RUN apt-get update \
  && install -d -m 0755 /etc/featd /usr/share/featd
 COPY --from=build /src/build/featd /src/build/featd-cli /usr/local/bin/
 COPY --from=build /src/build/featd.container.json /etc/featd/featd.json
+COPY --from=build --chown=featd:featd /src/build/snapshots /var/lib/featd/snapshots
 COPY examples/rows /usr/share/featd/examples/rows
 
 # Listen on all interfaces inside the container; every FEATD_* variable

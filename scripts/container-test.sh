@@ -18,7 +18,8 @@
 # of each step.
 #
 # Environment: IMAGE (default featd:test), ENGINE (docker|podman, default:
-# docker when `docker info` works, else podman), KEEP=1 keeps the container.
+# docker when `docker info` works, else podman), KEEP=1 keeps the container,
+# CONTEXT=head builds the last commit instead of the work tree's tracked files.
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
@@ -102,7 +103,9 @@ fi
 # Build context: the files under version control, as they are in the work
 # tree (what a fresh clone builds; no build outputs or local data).
 ctx=$(mktemp -d "${TMPDIR:-/tmp}/featd-ctx.XXXXXX")
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+if [ "${CONTEXT:-worktree}" = head ]; then
+    git archive HEAD | tar -C "$ctx" -x || fail "cannot stage the build context (git archive HEAD)"
+elif git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     git ls-files -z | while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
         tar --null -T - -c | tar -C "$ctx" -x || fail "cannot stage the build context"
 else
@@ -157,18 +160,20 @@ nofile=$(( hard < 65536 ? hard : 65536 ))
 run_opts=(--network host --ulimit "nofile=$nofile:$nofile")
 if [[ $engine == podman* ]]; then
     # Podman raises nproc to its own default, which a sandboxed root may not
-    # be allowed to: keep it at this shell's limits. Healthcheck timers need
+    # be allowed to, and not every value below the shell's hard limit works
+    # (seen: a hard limit of 96365 refused above 32768), so ask for 4096
+    # processes (featd runs a handful of threads) or less. Healthcheck timers need
     # systemd: disabled (the check is run by hand below).
-    hu=$(ulimit -Hu); su=$(ulimit -Su)
-    [ "$hu" = unlimited ] && hu=-1
-    [ "$su" = unlimited ] && su=$hu
-    run_opts+=(--runtime runc --ulimit "nproc=$su:$hu" --health-interval disable)
+    hu=$(ulimit -Hu)
+    [ "$hu" = unlimited ] && hu=4096
+    nproc=$(( hu < 4096 ? hu : 4096 ))
+    run_opts+=(--runtime runc --ulimit "nproc=$nproc:$nproc" --health-interval disable)
 fi
 $engine run -d --name "$name" "${run_opts[@]}" \
     -e FEATD_REDIS_URL="redis://127.0.0.1:$rport/0" \
     -e FEATD_LISTEN="127.0.0.1:$sport" \
     -e FEATD_ADMIN_LISTEN="127.0.0.1:$aport" \
-    "$image" > /dev/null || fail "the container did not start"
+    "$image" > /dev/null 2>"$ctx/run.err" || fail "the container did not start: $(cat "$ctx/run.err")"
 admin="http://127.0.0.1:$aport"
 up=0
 for _ in $(seq 1 100); do
@@ -223,10 +228,11 @@ say "/metrics counted both lookups; ${hc}runs as uid $uid"
 lap "load rows + lookups + metrics"
 
 # ---- stop ----------------------------------------------------------------------------------
-$engine stop -t 20 "$name" >/dev/null || fail "stop failed"
+$engine stop -t 20 "$name" >/dev/null 2>"$ctx/stop.err" || fail "stop failed: $(cat "$ctx/stop.err")"
 status=$($engine inspect -f '{{.State.ExitCode}}' "$name")
 [ "$status" = 0 ] || fail "featd exited with status $status after SIGTERM"
-$engine logs "$name" 2>&1 | grep -q 'SIGTERM: draining' || fail "no drain in the container log"
+clog=$($engine logs "$name" 2>&1)
+grep -q 'SIGTERM: draining' <<<"$clog" || fail "no drain in the container log"
 say "stop (SIGTERM): drained, exit status 0"
 lap "stop"
 
