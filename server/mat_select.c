@@ -7,6 +7,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* ---- hashing ---- */
 
@@ -164,13 +165,33 @@ static struct mat_slot *find_slot(struct mat_slot *slots, size_t cap, uint64_t l
     }
 }
 
+/* Table memory: big tables are 2 MiB aligned and advised for transparent
+ * huge pages (random probes into hundreds of MiB otherwise miss the TLB). */
+#define MAT_HUGE (2u << 20)
+
+static struct mat_slot *slots_alloc(size_t bytes)
+{
+    void *p = NULL;
+    if (bytes >= MAT_HUGE) {
+        if (posix_memalign(&p, MAT_HUGE, bytes) != 0) {
+            return NULL;
+        }
+#ifdef MADV_HUGEPAGE
+        (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    } else {
+        p = malloc(bytes);
+    }
+    return p;
+}
+
 static int grow(struct mat_select *s)
 {
     size_t ncap = s->cap ? s->cap * 2 : 1024;
     if (ncap > SIZE_MAX / sizeof(struct mat_slot)) {
         return FEATD_ENOMEM;
     }
-    struct mat_slot *ns = malloc(ncap * sizeof(*ns));
+    struct mat_slot *ns = slots_alloc(ncap * sizeof(*ns));
     if (ns == NULL) {
         return FEATD_ENOMEM;
     }
@@ -185,6 +206,13 @@ static int grow(struct mat_select *s)
     s->slots = ns;
     s->cap = ncap;
     return FEATD_OK;
+}
+
+void mat_select_prefetch(const struct mat_select *s, const struct mat_hash *h)
+{
+    if (s->cap > 0) {
+        __builtin_prefetch(&s->slots[(size_t)h->lo & (s->cap - 1)], 1, 0);
+    }
 }
 
 int mat_select_offer(struct mat_select *s, const struct mat_hash *h, int64_t event_us,

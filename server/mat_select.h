@@ -83,6 +83,10 @@ void mat_select_clear(struct mat_select *s);
 int mat_select_offer(struct mat_select *s, const struct mat_hash *h, int64_t event_us,
                      int64_t created_us, uint64_t ordinal, bool *replaced) FEATD_MUSTCHECK;
 
+/* Hint: the slot of h will be looked at soon (hides the cache miss of a
+ * big table when called a few rows ahead). */
+void mat_select_prefetch(const struct mat_select *s, const struct mat_hash *h);
+
 /* True when row `ordinal` is the selected row of entity h. */
 bool mat_select_is_winner(const struct mat_select *s, const struct mat_hash *h,
                           uint64_t ordinal);

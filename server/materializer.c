@@ -46,6 +46,7 @@
 #include "mat_progress.h"
 #include "mat_read.h"
 #include "mat_select.h"
+#include "mat_write.h"
 #include "online.h"
 #include "parquet/parquet.h"
 #include "registry.h"
@@ -114,6 +115,14 @@ static struct mat_vstat *vstat_get(const char *name)
 
 /* ---- context of one materializing thread / process ---- */
 
+/* One row of the row group being selected: hashed in a first loop (with a
+ * prefetch of its table slot), offered in a second. */
+struct mat_rowinfo {
+    struct mat_hash h;
+    int64_t ev, cr;
+    int st;                     /* 0 rejected, 1 candidate, 2 expired */
+};
+
 struct mat_ctx {
     const struct featd_config *cfg;
     redisContext *c;            /* NULL until connected / after an error */
@@ -122,12 +131,32 @@ struct mat_ctx {
     struct mat_hset *hs;
     uint8_t *win;               /* per-row winner flags of a row group */
     size_t cap_win;
+    struct mat_rowinfo *ri;     /* per-row hash and times of a row group */
+    size_t cap_ri;
     int64_t lease_mono_us;      /* last acquire/renew */
     bool oneshot;
     _Atomic int *stop;          /* NULL: never stops early */
 };
 
 enum run_kind { RUN_OK = 0, RUN_REJECT, RUN_FAIL, RUN_STOP };
+
+/* Where pass 2 writes: the pipelined SET writer (snapshot mode) or the
+ * last-write-wins upsert writer (incremental mode). */
+struct mat_sink {
+    struct mat_writer *mw;
+    struct online_writer *ow;
+    uint64_t gen;
+};
+
+static uint64_t sink_written(const struct mat_sink *s)
+{
+    return s->mw ? mat_writer_written(s->mw) : online_writer_written(s->ow);
+}
+
+static int sink_flush(struct mat_sink *s, char *err, size_t errlen)
+{
+    return s->mw ? mat_writer_finish(s->mw, err, errlen) : online_writer_flush(s->ow, err, errlen);
+}
 
 struct mat_run {
     const struct cfg_view *v;
@@ -246,14 +275,20 @@ static void progress_incr(struct mat_ctx *x, const struct cfg_view *v, const cha
     fbuf_free(&k);
 }
 
-/* Renews the lease when a third of it has passed (or when force). */
-static int lease_keep(struct mat_ctx *x, struct mat_run *run, bool force)
+/* Renews the lease when a third of it has passed (or when force). A
+ * pipelined writer w (may be NULL) is drained first: no other command may
+ * interleave with its replies. */
+static int lease_keep(struct mat_ctx *x, struct mat_run *run, bool force, struct mat_sink *w)
 {
     int64_t now = util_mono_us();
     if (!force && now - x->lease_mono_us < (int64_t)MAT_LEASE_MS * 1000 / 3) {
         return RUN_OK;
     }
-    char err[256];
+    char err[512];
+    if (w != NULL && sink_flush(w, err, sizeof(err)) != FEATD_OK) {
+        run_err(run, "%s", err);
+        return RUN_FAIL;
+    }
     int rc = mat_lease_renew(x->c, x->cfg->redis.key_prefix, run->v, MAT_LEASE_MS, err,
                              sizeof(err));
     if (rc != FEATD_OK) {
@@ -322,6 +357,20 @@ static int open_bound(struct mat_ctx *x, struct mat_run *run, const struct mat_f
     return RUN_OK;
 }
 
+static int rowinfo_reserve(struct mat_ctx *x, size_t n)
+{
+    if (n <= x->cap_ri) {
+        return FEATD_OK;
+    }
+    struct mat_rowinfo *p = realloc(x->ri, n * sizeof(*p));
+    if (p == NULL) {
+        return FEATD_ENOMEM;
+    }
+    x->ri = p;
+    x->cap_ri = n;
+    return FEATD_OK;
+}
+
 /*
  * Pass 1 over files[0..n): selection into x->sel. base[i] gets the ordinal
  * of file i's first row (base[n] = total rows).
@@ -352,7 +401,7 @@ static int pass_select(struct mat_ctx *x, struct mat_run *run, const struct mat_
                 k = RUN_STOP;
                 break;
             }
-            if ((k = lease_keep(x, run, false)) != RUN_OK) {
+            if ((k = lease_keep(x, run, false, NULL)) != RUN_OK) {
                 break;
             }
             char err[768];
@@ -361,23 +410,38 @@ static int pass_select(struct mat_ctx *x, struct mat_run *run, const struct mat_
                 k = RUN_REJECT;
                 break;
             }
-            for (size_t r = 0; r < x->rg.nrows; r++, ord++) {
-                run->rows[MK_READ]++;
-                int64_t ev, cr;
+            size_t nr = x->rg.nrows;
+            if (rowinfo_reserve(x, nr) != FEATD_OK) {
+                run_err(run, "out of memory");
+                k = RUN_FAIL;
+                break;
+            }
+            for (size_t r = 0; r < nr; r++) {
+                struct mat_rowinfo *ri = &x->ri[r];
                 const char *why;
-                if (mat_rg_row_key(&x->rg, r, keys, &ev, &cr, &why) != FEATD_OK) {
+                ri->st = 0;
+                if (mat_rg_row_key(&x->rg, r, keys, &ri->ev, &ri->cr, &why) != FEATD_OK) {
                     note_row_reject(run, files[i].name, rg, r, why);
                     continue;
                 }
-                int64_t at = online_expire_at_ms(v, ev);
+                int64_t at = online_expire_at_ms(v, ri->ev);
                 if (at != 0 && at <= now_ms) {
+                    ri->st = 2;
                     run->rows[MK_EXPIRED]++;
                     continue;
                 }
-                struct mat_hash h;
-                mat_hash_entity(v, keys, &h);
+                ri->st = 1;
+                mat_hash_entity(v, keys, &ri->h);
+                mat_select_prefetch(&x->sel, &ri->h);
+            }
+            run->rows[MK_READ] += nr;
+            for (size_t r = 0; r < nr; r++, ord++) {
+                const struct mat_rowinfo *ri = &x->ri[r];
+                if (ri->st != 1) {
+                    continue;
+                }
                 bool replaced;
-                int rc = mat_select_offer(&x->sel, &h, ev, cr, ord, &replaced);
+                int rc = mat_select_offer(&x->sel, &ri->h, ri->ev, ri->cr, ord, &replaced);
                 if (rc == FEATD_ENOMEM) {
                     run_err(run, "out of memory selecting the latest rows (%zu entities)",
                             mat_select_count(&x->sel));
@@ -407,10 +471,10 @@ static int pass_select(struct mat_ctx *x, struct mat_run *run, const struct mat_
 
 /* Updates pending progress (files done, rows so far). */
 static void pending_progress(struct mat_ctx *x, struct mat_run *run, size_t files_done,
-                             struct online_writer *w)
+                             const struct mat_sink *w)
 {
     mat_hset_i64(x->hs, "pending_files_done", (int64_t)files_done);
-    mat_hset_i64(x->hs, "rows_written", (int64_t)online_writer_written(w));
+    mat_hset_i64(x->hs, "rows_written", (int64_t)sink_written(w));
     char err[256];
     if (progress_send(x, run->v, err, sizeof(err)) != FEATD_OK) {
         log_debug("materializer", "view %s: progress update failed: %s", run->v->name, err);
@@ -419,13 +483,15 @@ static void pending_progress(struct mat_ctx *x, struct mat_run *run, size_t file
 }
 
 /*
- * Pass 2 over files[from..n): writes the winners of x->sel into gen (SET,
- * or last-write-wins upsert when upsert). base[] from pass 1.
+ * Pass 2 over files[from..n): writes the winners of x->sel through w (SET
+ * into a new generation, or last-write-wins upserts). base[] from pass 1.
+ * Every row of a file is acknowledged by Redis before the next file starts
+ * (pending_files_done counts only complete files).
  */
 static int pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_file *files,
-                      size_t n, size_t from, const uint64_t *base, uint64_t gen, bool upsert,
-                      struct online_writer *w)
+                      size_t n, size_t from, const uint64_t *base, struct mat_sink *w)
 {
+    bool upsert = w->mw == NULL;
     const struct cfg_view *v = run->v;
     struct online_key keys[64];
     struct online_value *vals = calloc(v->nfeatures ? v->nfeatures : 1, sizeof(*vals));
@@ -448,7 +514,7 @@ static int pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_f
                 k = RUN_STOP;
                 break;
             }
-            if ((k = lease_keep(x, run, false)) != RUN_OK) {
+            if ((k = lease_keep(x, run, false, w)) != RUN_OK) {
                 break;
             }
             char err[768];
@@ -468,20 +534,26 @@ static int pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_f
                 x->win = nw;
                 x->cap_win = nr;
             }
+            if (rowinfo_reserve(x, nr) != FEATD_OK) {
+                run_err(run, "out of memory");
+                k = RUN_FAIL;
+                break;
+            }
             size_t nwin = 0;
             for (size_t r = 0; r < nr; r++) {
-                int64_t ev, cr;
                 const char *why;
-                x->win[r] = 0;
-                if (mat_rg_row_key(&x->rg, r, keys, &ev, &cr, &why) != FEATD_OK) {
+                struct mat_rowinfo *ri = &x->ri[r];
+                ri->st = 0;
+                if (mat_rg_row_key(&x->rg, r, keys, &ri->ev, &ri->cr, &why) != FEATD_OK) {
                     continue;
                 }
-                struct mat_hash h;
-                mat_hash_entity(v, keys, &h);
-                if (mat_select_is_winner(&x->sel, &h, ord + r)) {
-                    x->win[r] = 1;
-                    nwin++;
-                }
+                ri->st = 1;
+                mat_hash_entity(v, keys, &ri->h);
+                mat_select_prefetch(&x->sel, &ri->h);
+            }
+            for (size_t r = 0; r < nr; r++) {
+                x->win[r] = x->ri[r].st == 1 && mat_select_is_winner(&x->sel, &x->ri[r].h, ord + r);
+                nwin += x->win[r];
             }
             if (nwin > 0) {
                 if (mat_rg_read_features(&x->rg, pf, rg, err, sizeof(err)) != FEATD_OK) {
@@ -503,10 +575,9 @@ static int pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_f
                         note_row_reject(run, files[i].name, rg, r, why);
                         continue;
                     }
-                    int rc = upsert ? online_writer_upsert(w, gen, keys, ev, cr, vals, err,
+                    int rc = upsert ? online_writer_upsert(w->ow, w->gen, keys, ev, cr, vals, err,
                                                            sizeof(err))
-                                    : online_writer_put(w, gen, keys, ev, cr, vals, err,
-                                                        sizeof(err));
+                                    : mat_writer_put(w->mw, keys, ev, cr, vals, err, sizeof(err));
                     if (rc == FEATD_EAGAIN) {
                         run->rows[MK_EXPIRED]++;
                         continue;
@@ -527,6 +598,13 @@ static int pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_f
             ord += nr;
             if (k == RUN_OK && !upsert &&
                 util_mono_us() - run->progress_mono > MAT_PROGRESS_EVERY_US) {
+                /* drain first: the progress HSET must not interleave with
+                 * pipelined replies */
+                if (sink_flush(w, err, sizeof(err)) != FEATD_OK) {
+                    run_err(run, "%s", err);
+                    k = RUN_FAIL;
+                    break;
+                }
                 pending_progress(x, run, i, w);
             }
         }
@@ -536,7 +614,7 @@ static int pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_f
             break;
         }
         char err[512];
-        if (online_writer_flush(w, err, sizeof(err)) != FEATD_OK) {
+        if (sink_flush(w, err, sizeof(err)) != FEATD_OK) {
             run_err(run, "%s", err);
             k = RUN_FAIL;
             break;
@@ -623,16 +701,22 @@ static int run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat
     mat_hset_str(x->hs, "owner", mat_lease_self());
     mat_hset_i64(x->hs, "started_at_us", run->started_us);
     int k = RUN_FAIL;
-    struct online_writer *w = NULL;
+    struct mat_sink w = { NULL, NULL, 0 };
     uint64_t gen = 0;
     if (progress_send(x, v, run->why, sizeof(run->why)) != FEATD_OK) {
         goto out;
     }
 
+    int64_t t_sel = util_mono_us();
     k = pass_select(x, run, snap->files, snap->nfiles, base);
     if (k != RUN_OK) {
         goto out;
     }
+    log_info("materializer", "view %s: selected %zu entities from %" PRIu64 " rows in %.2f s "
+             "(selection table %zu bytes, %.1f bytes/entity)", v->name, mat_select_count(&x->sel),
+             base[snap->nfiles], (double)(util_mono_us() - t_sel) / 1e6,
+             mat_select_bytes(&x->sel), mat_select_count(&x->sel)
+                 ? (double)mat_select_bytes(&x->sel) / (double)mat_select_count(&x->sel) : 0.0);
     if (base[snap->nfiles] == 0) {
         run_err(run, "snapshot %s has no rows; refusing to empty the view", snap->name);
         k = RUN_REJECT;
@@ -676,20 +760,21 @@ static int run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat
     }
     p->pending_generation = (int64_t)gen;
     run->progress_mono = util_mono_us();
-    w = online_writer_new(x->c, kp, v, MAT_WRITE_BATCH);
-    if (w == NULL) {
+    w.gen = gen;
+    w.mw = mat_writer_new(x->c, kp, v, gen, MAT_WRITE_BATCH);
+    if (w.mw == NULL) {
         run_err(run, "out of memory");
         k = RUN_FAIL;
         goto out;
     }
-    k = pass_write(x, run, snap->files, snap->nfiles, from, base, gen, false, w);
+    k = pass_write(x, run, snap->files, snap->nfiles, from, base, &w);
     if (k != RUN_OK) {
         goto out;
     }
-    run->rows[MK_WRITTEN] = online_writer_written(w);
+    run->rows[MK_WRITTEN] = mat_writer_written(w.mw);
 
     /* flip: only while the lease is still ours */
-    if ((k = lease_keep(x, run, true)) != RUN_OK) {
+    if ((k = lease_keep(x, run, true, NULL)) != RUN_OK) {
         goto out;
     }
     mat_hset_str(x->hs, "phase", "flip");
@@ -726,9 +811,7 @@ static int run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat
         mat_hset_i64(x->hs, "reclaim_generation", 0);
     }
 out:
-    if (w != NULL) {
-        online_writer_free(w);
-    }
+    mat_writer_free(w.mw);
     if (k == RUN_REJECT && p->pending_generation > 0 && (uint64_t)p->pending_generation != cur &&
         x->c != NULL && x->c->err == 0) {
         /* nothing of a rejected snapshot may linger */
@@ -883,8 +966,9 @@ static int run_incremental(struct mat_ctx *x, struct mat_run *run, const struct 
     if (online_gen_ensure(x->c, kp, v, &gen, run->why, sizeof(run->why)) != FEATD_OK) {
         return RUN_FAIL;
     }
-    struct online_writer *w = online_writer_new(x->c, kp, v, MAT_WRITE_BATCH);
-    if (w == NULL) {
+    struct online_writer *ow = online_writer_new(x->c, kp, v, MAT_WRITE_BATCH);
+    struct mat_sink w = { NULL, ow, gen };
+    if (ow == NULL) {
         run_err(run, "out of memory");
         return RUN_FAIL;
     }
@@ -895,10 +979,10 @@ static int run_incremental(struct mat_ctx *x, struct mat_run *run, const struct 
         memset(fr.rows, 0, sizeof(fr.rows));
         fr.logged_rejects = run->logged_rejects;
         uint64_t base[2];
-        uint64_t written0 = online_writer_written(w), skipped0 = online_writer_skipped(w);
+        uint64_t written0 = online_writer_written(ow), skipped0 = online_writer_skipped(ow);
         int fk = pass_select(x, &fr, f, 1, base);
         if (fk == RUN_OK) {
-            fk = pass_write(x, &fr, f, 1, 0, base, gen, true, w);
+            fk = pass_write(x, &fr, f, 1, 0, base, &w);
         }
         run->logged_rejects = fr.logged_rejects;
         char hex[20];
@@ -923,8 +1007,8 @@ static int run_incremental(struct mat_ctx *x, struct mat_run *run, const struct 
             k = fk;
             break;
         }
-        uint64_t wr = online_writer_written(w) - written0;
-        uint64_t sk = online_writer_skipped(w) - skipped0;
+        uint64_t wr = online_writer_written(ow) - written0;
+        uint64_t sk = online_writer_skipped(ow) - skipped0;
         for (int m = 0; m < MK__N; m++) {
             run->rows[m] += fr.rows[m];
         }
@@ -950,7 +1034,7 @@ static int run_incremental(struct mat_ctx *x, struct mat_run *run, const struct 
                  fr.rows[MK_STALE] + (sk > fr.rows[MK_EXPIRED] ? sk - fr.rows[MK_EXPIRED] : 0),
                  fr.rows[MK_EXPIRED], fr.rows[MK_REJECTED]);
     }
-    online_writer_free(w);
+    online_writer_free(ow);
     run->why[sizeof(run->why) - 1] = '\0';
     if (k == RUN_OK) {
         mat_hset_i64(x->hs, "generation", (int64_t)gen);
@@ -1425,6 +1509,7 @@ static void ctx_free(struct mat_ctx *x)
     mat_rg_free(&x->rg);
     mat_hset_free(x->hs);
     free(x->win);
+    free(x->ri);
     memset(x, 0, sizeof(*x));
 }
 
