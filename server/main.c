@@ -44,6 +44,13 @@ static int64_t main_stop_deadline_us;
 static struct event *main_stop_timer;
 static int main_log_json_cli = -1;     /* --log-format given: 1 json, 0 text; wins over reloads */
 
+/* /metrics source: the materializer's per-view families (any thread). */
+static int main_mat_metrics(struct fbuf *out, void *arg)
+{
+    (void)arg;
+    return mat_metrics_write(out);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -361,6 +368,9 @@ int main(int argc, char **argv)
         log_error("main", "%s", err);
         embedded_stop();
         return 1;
+    }
+    if (admin_add_metrics_source(main_mat_metrics, NULL) != FEATD_OK) {
+        log_warn("main", "materializer metrics are not on /metrics (too many metrics sources)");
     }
 
     log_info("main", "featd %s serving %s with %d workers; %zu feature views; redis %s", FEATD_VERSION,
