@@ -5,6 +5,13 @@
  *         UP --disconnectCb--> DOWN (+ retry timer with backoff 50 ms .. 2 s)
  * AUTH and SELECT are queued right after connecting; their replies are checked
  * and a failure (wrong password) drops the link with a logged reason.
+ *
+ * Our own hiredis event adapter (instead of redisLibeventAttach): once the
+ * link is up, a command does not arm EV_WRITE (an epoll_ctl per batch);
+ * it activates a low-priority flush event, so every command issued during
+ * one loop iteration — by all the connections whose requests were read in
+ * it — leaves in one write(2) after the iteration's I/O callbacks. EV_WRITE
+ * is armed only while connecting or when the socket is full.
  */
 #include "rpool.h"
 
@@ -13,10 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <hiredis/adapters/libevent.h>
+#include <event2/event_struct.h>
 
 #include "log.h"
 #include "util.h"
+#include "worker.h"
 
 enum rpool_state {
     RPOOL_DOWN = 0,
@@ -46,6 +54,124 @@ struct rpool {
 };
 
 static void rpool_connect(struct rpool *rp);
+
+/* ---- hiredis event adapter ---- */
+
+struct rpool_ev {
+    struct rpool *rp;
+    redisAsyncContext *ac;
+    struct event rev;           /* EV_READ|EV_PERSIST on the socket */
+    struct event wev;           /* EV_WRITE|EV_PERSIST, only when needed */
+    struct event flush;         /* low priority, activated by commands */
+    bool reading, writing, flush_armed, in_flush;
+};
+
+static void rpool_ev_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rpool_ev *e = arg;
+    (void)fd;
+    (void)what;
+    redisAsyncHandleRead(e->ac);
+}
+
+static void rpool_ev_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rpool_ev *e = arg;
+    (void)fd;
+    (void)what;
+    redisAsyncHandleWrite(e->ac);
+}
+
+static void rpool_ev_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct rpool_ev *e = arg;
+    (void)fd;
+    (void)what;
+    e->flush_armed = false;
+    e->in_flush = true;
+    redisAsyncContext *ac = e->ac;
+    /* may free e (via cleanup) when the write fails and hiredis disconnects */
+    redisAsyncHandleWrite(ac);
+}
+
+static void rpool_ev_add_read(void *priv)
+{
+    struct rpool_ev *e = priv;
+    if (!e->reading) {
+        e->reading = true;
+        event_add(&e->rev, NULL);
+    }
+}
+
+static void rpool_ev_del_read(void *priv)
+{
+    struct rpool_ev *e = priv;
+    if (e->reading) {
+        e->reading = false;
+        event_del(&e->rev);
+    }
+}
+
+static void rpool_ev_add_write(void *priv)
+{
+    struct rpool_ev *e = priv;
+    if (e->rp->state == RPOOL_UP && !e->in_flush && !e->writing) {
+        if (!e->flush_armed) {
+            e->flush_armed = true;
+            event_active(&e->flush, EV_WRITE, 1);
+        }
+        return;
+    }
+    e->in_flush = false;
+    if (!e->writing) {
+        e->writing = true;
+        event_add(&e->wev, NULL);
+    }
+}
+
+static void rpool_ev_del_write(void *priv)
+{
+    struct rpool_ev *e = priv;
+    e->in_flush = false;
+    if (e->writing) {
+        e->writing = false;
+        event_del(&e->wev);
+    }
+}
+
+static void rpool_ev_cleanup(void *priv)
+{
+    struct rpool_ev *e = priv;
+    event_del(&e->rev);
+    event_del(&e->wev);
+    event_del(&e->flush);
+    free(e);
+}
+
+static int rpool_ev_attach(struct rpool *rp, redisAsyncContext *ac)
+{
+    struct rpool_ev *e = calloc(1, sizeof(*e));
+    if (e == NULL) {
+        return FEATD_ERR;
+    }
+    e->rp = rp;
+    e->ac = ac;
+    int fd = ac->c.fd;
+    if (event_assign(&e->rev, rp->base, fd, EV_READ | EV_PERSIST, rpool_ev_read_cb, e) != 0 ||
+        event_assign(&e->wev, rp->base, fd, EV_WRITE | EV_PERSIST, rpool_ev_write_cb, e) != 0 ||
+        event_assign(&e->flush, rp->base, -1, 0, rpool_ev_flush_cb, e) != 0) {
+        free(e);
+        return FEATD_ERR;
+    }
+    event_priority_set(&e->flush, WORKER_PRIORITIES - 1);
+    ac->ev.data = e;
+    ac->ev.addRead = rpool_ev_add_read;
+    ac->ev.delRead = rpool_ev_del_read;
+    ac->ev.addWrite = rpool_ev_add_write;
+    ac->ev.delWrite = rpool_ev_del_write;
+    ac->ev.cleanup = rpool_ev_cleanup;
+    return FEATD_OK;
+}
 
 static void rpool_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -147,10 +273,15 @@ static void rpool_connect(struct rpool *rp)
         rpool_schedule_retry(rp);
         return;
     }
+    if (rpool_ev_attach(rp, ac) != FEATD_OK) {
+        snprintf(rp->status, sizeof(rp->status), "redis %s: out of memory", rp->endpoint);
+        redisAsyncFree(ac);
+        rpool_schedule_retry(rp);
+        return;
+    }
     ac->data = rp;
     rp->ac = ac;
     rp->state = RPOOL_CONNECTING;
-    redisLibeventAttach(ac, rp->base);
     redisAsyncSetConnectCallback(ac, rpool_connect_cb);
     redisAsyncSetDisconnectCallback(ac, rpool_disconnect_cb);
     if (rp->password) {
