@@ -129,29 +129,40 @@ say "built $image ($size)"
 lap "image build + unit tests"
 
 # ---- Redis on loopback ---------------------------------------------------------------
+# Ports below the kernel's ephemeral range (outgoing connections never take
+# them) that nothing listens on; a clash with a listener that appears
+# meanwhile is retried below.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
+eph_lo=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+[ "$eph_lo" -gt 12000 ] 2>/dev/null || eph_lo=32768
+used_ports=""
+free_port() {       # free_port VAR: sets VAR to a port not handed out before
     local p
     for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 40000))
-        if port_free "$p" && [[ " ${used_ports:-} " != *" $p "* ]]; then
-            used_ports="${used_ports:-} $p"
-            echo "$p"
+        p=$((10000 + RANDOM % (eph_lo - 10000)))
+        if port_free "$p" && [[ " $used_ports " != *" $p "* ]]; then
+            used_ports="$used_ports $p"
+            printf -v "$1" '%s' "$p"
             return 0
         fi
     done
     return 1
 }
-rport=$(free_port) && sport=$(free_port) && aport=$(free_port) || fail "no free ports"
-redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --protected-mode no \
-    > /dev/null 2>&1 &
-redis_pid=$!
-for _ in $(seq 1 100); do
+for attempt in 1 2 3; do
+    free_port rport || fail "no free port"
+    redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --protected-mode no \
+        > /dev/null 2>&1 &
+    redis_pid=$!
+    for _ in $(seq 1 100); do
+        redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG && break
+        kill -0 "$redis_pid" 2>/dev/null || break
+        sleep 0.1
+    done
     redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG && break
-    sleep 0.1
+    kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; redis_pid=""
+    [ $attempt -lt 3 ] || fail "redis-server did not start"
 done
-redis-cli -p "$rport" ping 2>/dev/null | grep -q PONG || fail "redis-server did not start on port $rport"
-say "redis-server on 127.0.0.1:$rport; featd will serve 127.0.0.1:$sport, admin 127.0.0.1:$aport"
+say "redis-server on 127.0.0.1:$rport"
 
 # ---- run ---------------------------------------------------------------------------------
 hard=$(ulimit -Hn)
@@ -169,17 +180,31 @@ if [[ $engine == podman* ]]; then
     nproc=$(( hu < 4096 ? hu : 4096 ))
     run_opts+=(--runtime runc --ulimit "nproc=$nproc:$nproc" --health-interval disable)
 fi
-$engine run -d --name "$name" "${run_opts[@]}" \
-    -e FEATD_REDIS_URL="redis://127.0.0.1:$rport/0" \
-    -e FEATD_LISTEN="127.0.0.1:$sport" \
-    -e FEATD_ADMIN_LISTEN="127.0.0.1:$aport" \
-    "$image" > /dev/null 2>"$ctx/run.err" || fail "the container did not start: $(cat "$ctx/run.err")"
-admin="http://127.0.0.1:$aport"
 up=0
-for _ in $(seq 1 100); do
-    if curl -sf "$admin/healthz" >/dev/null 2>&1; then up=1; break; fi
+for attempt in 1 2 3; do
+    free_port sport && free_port aport || fail "no free ports"
+    say "featd serves 127.0.0.1:$sport, admin 127.0.0.1:$aport"
+    $engine run -d --name "$name" "${run_opts[@]}" \
+        -e FEATD_REDIS_URL="redis://127.0.0.1:$rport/0" \
+        -e FEATD_LISTEN="127.0.0.1:$sport" \
+        -e FEATD_ADMIN_LISTEN="127.0.0.1:$aport" \
+        "$image" > /dev/null 2>"$ctx/run.err" || fail "the container did not start: $(cat "$ctx/run.err")"
+    admin="http://127.0.0.1:$aport"
+    for _ in $(seq 1 100); do
+        if curl -sf "$admin/healthz" >/dev/null 2>&1; then up=1; break; fi
+        [ "$($engine inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" = true ] || break
+        sleep 0.2
+    done
+    [ $up = 1 ] && break
+    clog=$($engine logs "$name" 2>&1)
+    if [ "$($engine inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" != true ] &&
+       [[ $clog == *'Address already in use'* ]] && [ $attempt -lt 3 ]; then
+        say "a port was taken meanwhile; again with other ports"
+        $engine rm -f "$name" >/dev/null 2>&1
+        continue
+    fi
     [ "$($engine inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" = true ] || fail "the container exited"
-    sleep 0.2
+    break
 done
 [ $up = 1 ] || fail "/healthz did not answer within 20 s"
 ready=""
