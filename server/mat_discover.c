@@ -340,8 +340,16 @@ int mat_discover(const char *source_path, struct mat_listing *out, char *err, si
                    MAT_MAX_ENTRIES);
             return FEATD_ERR;
         }
+        /* display names are relative to the pattern's literal directory
+         * ("data/views/" of "data/views/snap-*") */
+        size_t lit = (size_t)(strpbrk(source_path, "*?[") - source_path);
+        while (lit > 0 && source_path[lit - 1] != '/') {
+            lit--;
+        }
         for (size_t i = 0; i < g.gl_pathc && rc == FEATD_OK; i++) {
-            rc = add_entry(out, g.gl_pathv[i], g.gl_pathv[i], err, errlen);
+            const char *m = g.gl_pathv[i];
+            const char *name = strncmp(m, source_path, lit) == 0 && m[lit] ? m + lit : m;
+            rc = add_entry(out, m, name, err, errlen);
         }
         globfree(&g);
     } else {

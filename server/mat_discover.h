@@ -40,8 +40,8 @@
 struct mat_file {
     char *path;             /* path to open */
     char *name;             /* display / progress name: relative to the source
-                               directory ("snap_2/part-0.parquet"), or the glob
-                               match as given */
+                               directory ("snap_2/part-0.parquet"), or to the
+                               glob's literal directory part */
     int64_t size;
     int64_t mtime_ns;
 };

@@ -1411,6 +1411,12 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
                 if (k == RUN_OK && x->c && !x->c->err) {
                     files_prune(x, v, &done, &l);
                 }
+                if (k == RUN_OK && run.nfiles == 0 && nrej_files > 0) {
+                    /* every new file was rejected: nothing applied */
+                    util_strlcpy(run.why, last_reject, sizeof(run.why));
+                    k = RUN_REJECT;
+                    nrej_files = 0;
+                }
             }
         }
     }

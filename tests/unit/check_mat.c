@@ -408,8 +408,9 @@ START_TEST(test_discover_glob_file_errors)
     snprintf(pat, sizeof(pat), "%s/a/*-1.parquet", tmpd);
     ck_assert_int_eq(mat_discover(pat, &l, err, sizeof(err)), FEATD_OK);
     ck_assert_uint_eq(l.nsnaps, 2);
-    ck_assert(strstr(l.snaps[0].name, "a/x-1.parquet") != NULL);
-    ck_assert(strstr(l.snaps[1].name, "a/y-1.parquet") != NULL);
+    ck_assert_str_eq(l.snaps[0].name, "x-1.parquet");
+    ck_assert_str_eq(l.snaps[1].name, "y-1.parquet");
+    ck_assert(strstr(l.snaps[0].path, "/a/x-1.parquet") != NULL);
     mat_listing_free(&l);
     snprintf(pat, sizeof(pat), "%s/a/*", tmpd);
     ck_assert_int_eq(mat_discover(pat, &l, err, sizeof(err)), FEATD_OK);
@@ -420,6 +421,8 @@ START_TEST(test_discover_glob_file_errors)
     ck_assert_uint_eq(l.nsnaps, 2);
     ck_assert(l.snaps[0].complete && !l.snaps[1].complete);
     ck_assert_uint_eq(l.snaps[0].nfiles, 1);
+    ck_assert_str_eq(l.snaps[0].name, "s1");
+    ck_assert_str_eq(l.snaps[0].files[0].name, "s1/p.parquet");
     mat_listing_free(&l);
     snprintf(pat, sizeof(pat), "%s/nothing-*", tmpd);
     ck_assert_int_eq(mat_discover(pat, &l, err, sizeof(err)), FEATD_OK);
