@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli_materialize.h"
 #include "cli_parquet.h"
 #include "config.h"
 
@@ -26,6 +27,7 @@ static const char usage_text[] =
     "  info      print server information (version, uptime, redis, limits)\n"
     "  load      write rows from JSON lines into a view (straight into Redis)\n"
     "  parquet   inspect Parquet files\n"
+    "  materialize status   the materializer's state per view (from Redis)\n"
     "  help [COMMAND]   this text, or a command's help\n"
     "\n"
     "Global options:\n"
@@ -178,6 +180,11 @@ static int run_parquet(const struct cli_opts *o, int argc, char **argv)
     return cli_parquet_main(argc, argv);
 }
 
+static int run_materialize(const struct cli_opts *o, int argc, char **argv)
+{
+    return cli_materialize_main_cfg(argc, argv, o->config);
+}
+
 static const struct command commands[] = {
     { "get", cli_get_main },
     { "views", cli_views_main },
@@ -185,6 +192,7 @@ static const struct command commands[] = {
     { "info", cli_info_main },
     { "load", cli_load_main },
     { "parquet", run_parquet },
+    { "materialize", run_materialize },
 };
 
 static const struct command *find_command(const char *name)
@@ -271,12 +279,13 @@ int main(int argc, char **argv)
     const struct command *cmd = find_command(name);
     if (cmd == NULL) {
         return cli_usage_error(NULL, "unknown command \"%s\" (commands: get, views, ping, "
-                               "info, load, parquet, help)", name);
+                               "info, load, parquet, materialize, help)", name);
     }
     /* The global --config supplies host/port to the network commands; load
      * and parquet read it themselves. */
     char *hostbuf = NULL;
-    if (o.config != NULL && cmd->run != cli_load_main && cmd->run != run_parquet) {
+    if (o.config != NULL && cmd->run != cli_load_main && cmd->run != run_parquet &&
+        cmd->run != run_materialize) {
         bool wants_help = false;
         for (int k = i + 1; k < argc; k++) {
             wants_help = wants_help || strcmp(argv[k], "--help") == 0
