@@ -525,6 +525,42 @@ static void teardown(void)
 
 /* ---- tests ---- */
 
+/* Runs `featd-cli materialize status --config F ARGS`; returns the exit
+ * status, stdout in out. */
+static int run_status(const char *config_path, const char *args, char *out, size_t cap)
+{
+    char cmd[1024], outp[300];
+    snprintf(outp, sizeof(outp), "%s/status.out", src);
+    snprintf(cmd, sizeof(cmd), "'%s' materialize status --config '%s' %s > '%s'",
+             h_bin("featd-cli"), config_path, args, outp);
+    int st = system(cmd);
+    FILE *fp = fopen(outp, "r");
+    size_t n = fp ? fread(out, 1, cap - 1, fp) : 0;
+    out[n] = '\0';
+    if (fp) {
+        fclose(fp);
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* The status JSON of one view (a new reference). */
+static json_t *status_json(const char *config_path, const char *vname, int want_rc)
+{
+    static char out[65536];
+    char args[200];
+    snprintf(args, sizeof(args), "--view %s --json", vname);
+    ck_assert_int_eq(run_status(config_path, args, out, sizeof(out)), want_rc);
+    json_error_t jerr;
+    json_t *root = json_loads(out, 0, &jerr);
+    ck_assert_msg(root != NULL, "status JSON: %s\n%s", jerr.text, out);
+    json_t *v = json_incref(json_array_get(json_object_get(root, "views"), 0));
+    json_decref(root);
+    ck_assert_ptr_nonnull(v);
+    ck_assert_str_eq(json_string_value(json_object_get(v, "view")), vname);
+    return v;
+}
+
+
 START_TEST(test_snapshot_equals_duckdb)
 {
     put("cust/snap_2025-01-01", "cust/snap_2025-01-01");
@@ -536,6 +572,19 @@ START_TEST(test_snapshot_equals_duckdb)
     size_t n;
     struct ent *u = int_universe(0, 305, &n);
     ck_assert_uint_eq(check_expected(F.port, "cust", "cust_snap1.expected.json", u, n), 299);
+    /* featd-cli materialize status: text and JSON */
+    char out[16384];
+    ck_assert_int_eq(run_status(F.config_path, "", out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "view cust (snapshot, every 1 s") && strstr(out, "state          idle") &&
+                  strstr(out, "snapshot snap_2025-01-01") && strstr(out, "746 rows read, 299 written") &&
+                  strstr(out, "view user_item") && strstr(out, "lag "), "%s", out);
+    json_t *st = status_json(F.config_path, "cust", 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(st, "rows_written")), 299);
+    ck_assert_int_eq(json_integer_value(json_object_get(st, "rows_rejected")), 3);
+    ck_assert(json_is_true(json_object_get(st, "healthy")));
+    ck_assert(json_real_value(json_object_get(st, "lag_seconds")) > 0);
+    ck_assert(json_integer_value(json_object_get(st, "duration_ms")) >= 0);
+    json_decref(st);
     redisContext *c = rconn();
     ck_assert_int_eq(prog_i64(c, "cust", "rows_read"), 746);
     ck_assert_int_eq(prog_i64(c, "cust", "rows_written"), 299);
@@ -681,6 +730,13 @@ static void bad_case(const char *name, const char *reason_part)
     ck_assert_str_eq(snap, "snap_2025-01-01");
     redisFree(c);
     ck_assert_msg(log_has(&F, reason_part), "the log does not say \"%s\"", reason_part);
+    json_t *st = status_json(F.config_path, "cust", 1);
+    ck_assert_str_eq(json_string_value(json_object_get(st, "state")), "rejected");
+    ck_assert_str_eq(json_string_value(json_object_get(st, "rejected_snapshot")), name);
+    ck_assert_msg(strstr(json_string_value(json_object_get(st, "rejected_reason")), reason_part),
+                  "status JSON reason");
+    ck_assert_str_eq(json_string_value(json_object_get(st, "snapshot")), "snap_2025-01-01");
+    json_decref(st);
     size_t n;
     struct ent *u = int_universe(0, 305, &n);
     check_expected(F.port, "cust", "cust_snap1.expected.json", u, n);
