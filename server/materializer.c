@@ -1293,8 +1293,19 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
         const char *want = (snap && strcmp(p.rejected_sig, run.ident_hex) == 0) ||
                            (v->mat_mode == MAT_INCREMENTAL && nrej_known > 0 &&
                             strcmp(p.state, "rejected") == 0) ? "rejected" : "idle";
-        if (p.exists && strcmp(p.state, want) != 0 && strcmp(p.state, "running") != 0) {
+        bool stale_running = false;
+        if (p.exists && strcmp(p.state, "running") == 0) {
+            /* a run that died (kill -9) leaves "running"; nobody holds the
+             * lease, so nobody runs */
+            char holder[200];
+            int64_t pttl = 0;
+            stale_running = mat_lease_peek(x->c, kp, v, holder, sizeof(holder), &pttl, err,
+                                           sizeof(err)) == FEATD_OK && holder[0] == '\0';
+        }
+        if (p.exists && strcmp(p.state, want) != 0 &&
+            (strcmp(p.state, "running") != 0 || stale_running)) {
             mat_hset_str(x->hs, "state", want);
+            mat_hset_str(x->hs, "phase", "");
             if (strcmp(want, "idle") == 0) {
                 mat_hset_str(x->hs, "last_error", "");
             }
