@@ -463,8 +463,9 @@ static struct lookup_plan *lookup_plan_build(struct request *rq, const Featd__V1
 
 /* ---- keys and the Redis command ---- */
 
-static int lookup_key_of(const struct plan_view *pv, const Featd__V1__GetOnlineFeaturesRequest *g,
-                         size_t row, struct online_key *keys)
+/* The join-key values of one row for pv's view (types already checked). */
+static void lookup_key_of(const struct plan_view *pv, const Featd__V1__GetOnlineFeaturesRequest *g,
+                          size_t row, struct online_key *keys)
 {
     for (size_t k = 0; k < pv->v->nkeys; k++) {
         const Featd__V1__Value *val = g->entities[pv->key_col[k]]->values[row];
@@ -477,7 +478,6 @@ static int lookup_key_of(const struct plan_view *pv, const Featd__V1__GetOnlineF
             keys[k].slen = strlen(val->string_val);
         }
     }
-    return FEATD_OK;
 }
 
 /* Builds argv for one attempt with each view's gen from the worker cache. */
@@ -497,7 +497,11 @@ static int lookup_build_command(struct request *rq)
         tcap *= 2;
     }
     int *table = arena_alloc(a, sizeof(int) * tcap);
-    struct online_key *keys = arena_alloc(a, sizeof(*keys) * 64);
+    size_t maxkeys = 1;
+    for (size_t i = 0; i < p->nviews; i++) {
+        maxkeys = p->views[i].v->nkeys > maxkeys ? p->views[i].v->nkeys : maxkeys;
+    }
+    struct online_key *keys = arena_alloc(a, sizeof(*keys) * maxkeys);
     if (!p->argv || !p->argvlen || !table || !keys) {
         return FEATD_ENOMEM;
     }
@@ -520,13 +524,9 @@ static int lookup_build_command(struct request *rq)
         if (pv->gen == 0) {
             continue;   /* no data for the view (as far as we know): current key only */
         }
-        if (pv->v->nkeys > 64) {
-            return FEATD_ERR;
-        }
         memset(table, 0xff, sizeof(int) * tcap);    /* -1 = empty */
         fbuf_reset(sb);
-        if (online_view_prefix(sb, prefix, pv->v) != FEATD_OK ||
-            fbuf_appendf(sb, "g%" PRIu64 ":", pv->gen) != FEATD_OK) {
+        if (online_gen_prefix(sb, prefix, pv->v, pv->gen) != FEATD_OK) {
             return FEATD_ENOMEM;
         }
         size_t base_len = sb->len;
