@@ -1,0 +1,349 @@
+# bench/lib.sh — helpers for bench/run.sh (sourced, not run): dependency
+# install, free ports, a private redis-server and featd, the dataset
+# generators, featd-bench / redis-benchmark wrappers that record every run,
+# and the idle-connection holder. Everything here writes only under $WORK
+# (the run's scratch directory) and $OUT (the results directory).
+
+# ---- logging and small utilities ----
+
+bench_t0=$(date +%s.%N)
+
+# log MSG...: a timestamped progress line on stderr (elapsed seconds).
+log() {
+    printf '[%6.1fs] %s\n' "$(echo "$(date +%s.%N) - $bench_t0" | bc -l)" "$*" >&2
+}
+
+die() {
+    log "ERROR: $*"
+    exit 1
+}
+
+# now: seconds since the epoch with nanoseconds.
+now() { date +%s.%N; }
+
+# calc EXPR [SCALE]: bc arithmetic, printed with SCALE decimals (default 0).
+calc() {
+    LC_ALL=C printf "%.${2:-0}f" "$(echo "$1" | bc -l)"
+}
+
+# thousands N: 1234567 -> 1,234,567 (integers; rounds non-integers).
+thousands() {
+    LC_ALL=C printf "%.0f" "$1" | sed -e ':a' -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/; ta'
+}
+
+# ms US: microseconds -> milliseconds with 3 decimals.
+ms() { calc "$1 / 1000" 3; }
+
+# median N...: the median of the numbers (the lower middle one for an even count).
+median() {
+    printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p"
+}
+
+# okcol FLAG: "ok" for 1, a bold ERRORS otherwise (report column).
+okcol() { if [ "$1" = 1 ]; then echo ok; else echo "**ERRORS**"; fi; }
+
+# ---- dependencies ----
+
+# need_deps: installs what the suite needs from Debian when missing (root or
+# sudo), then builds featd with make unless BENCH_NO_BUILD=1.
+need_deps() {
+    local pkgs=()
+    command -v redis-server >/dev/null || pkgs+=(redis-server)
+    command -v redis-benchmark >/dev/null || pkgs+=(redis-tools)
+    command -v redis-cli >/dev/null || pkgs+=(redis-tools)
+    command -v bc >/dev/null || pkgs+=(bc)
+    command -v awk >/dev/null || pkgs+=(mawk)
+    command -v gnuplot >/dev/null || pkgs+=(gnuplot-nox)
+    if [ ${#pkgs[@]} -gt 0 ]; then
+        local sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        echo "bench: installing ${pkgs[*]}" >&2
+        $sudo apt-get update -qq >&2 || true
+        if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${pkgs[@]}" >&2; then
+            # gnuplot-nox is gone from some releases; plain gnuplot has the png terminals too
+            pkgs=("${pkgs[@]/gnuplot-nox/gnuplot}")
+            DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${pkgs[@]}" >&2 ||
+                { echo "bench: cannot install ${pkgs[*]}" >&2; exit 1; }
+        fi
+    fi
+    if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+        make -s >&2 || { echo "bench: make failed" >&2; exit 1; }
+    fi
+}
+
+# ---- processes and ports ----
+
+# port_busy PORT: true when something accepts connections on 127.0.0.1:PORT.
+port_busy() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# free_port: a loopback port that nothing listens on right now (kernel
+# ephemeral pick when python3 is there, else random), checked with a connect.
+free_port() {
+    local p
+    for _ in $(seq 50); do
+        p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' \
+            2>/dev/null || shuf -i 20000-60000 -n 1)
+        if ! port_busy "$p"; then
+            echo "$p"
+            return 0
+        fi
+    done
+    die "no free port found"
+}
+
+# start_redis: a private redis-server on a free loopback port, no
+# persistence. Sets RPORT and RPID; checks that the Redis answering on RPORT
+# is ours (its process_id), not someone else's that won a port race.
+start_redis() {
+    RPORT=$(free_port)
+    redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no \
+        --daemonize no --maxclients 1000 >"$WORK/redis.log" 2>&1 &
+    RPID=$!
+    local i
+    for i in $(seq 100); do
+        redis-cli -p "$RPORT" ping >/dev/null 2>&1 && break
+        kill -0 "$RPID" 2>/dev/null || die "redis-server exited: $(tail -2 "$WORK/redis.log")"
+        sleep 0.1
+    done
+    local pid
+    pid=$(redis-cli -p "$RPORT" info server | tr -d '\r' | sed -n 's/^process_id://p')
+    [ "$pid" = "$RPID" ] || die "port $RPORT answered by another redis-server (pid $pid, ours $RPID)"
+}
+
+# start_featd: featd on free ports with $WORK/featd.json (written by
+# write_config). Sets FPORT/APORT before the config is written, FPID after.
+pick_featd_ports() {
+    FPORT=$(free_port)
+    APORT=$(free_port)
+    while [ "$APORT" = "$FPORT" ]; do APORT=$(free_port); done
+}
+
+start_featd() {
+    "$BUILD/featd" --config "$WORK/featd.json" >"$WORK/featd.log" 2>&1 &
+    FPID=$!
+    local i
+    for i in $(seq 100); do
+        kill -0 "$FPID" 2>/dev/null || die "featd exited: $(tail -3 "$WORK/featd.log")"
+        "$BUILD/featd-cli" --port "$FPORT" ping >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    die "featd did not answer ping on port $FPORT"
+}
+
+# stop_all: stops the processes this run started (by pid), idempotent.
+stop_all() {
+    [ -n "${IDLE_PID:-}" ] && { kill "$IDLE_PID" 2>/dev/null || true; }
+    [ -n "${FPID:-}" ] && { kill "$FPID" 2>/dev/null || true; }
+    [ -n "${RPID:-}" ] && { kill "$RPID" 2>/dev/null || true; }
+    wait 2>/dev/null || true
+    IDLE_PID="" FPID="" RPID=""
+}
+
+# rss_kb PID: VmRSS of PID in kB.
+rss_kb() {
+    sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status"
+}
+
+# ---- configuration and dataset ----
+
+# write_config NVIEWS NFEAT EMBDIM: the registry: entity customer
+# (customer_id int64), views fv00.. with NFEAT doubles f0.., and view emb with
+# one float_list of EMBDIM floats. No TTL (rows never go stale mid-run).
+write_config() {
+    local nviews=$1 nfeat=$2 v f feats views=""
+    feats=""
+    for ((f = 0; f < nfeat; f++)); do
+        feats="$feats${feats:+, }{ \"name\": \"f$f\", \"type\": \"double\" }"
+    done
+    for ((v = 0; v < nviews; v++)); do
+        views="$views    { \"name\": \"$(printf 'fv%02d' "$v")\", \"entities\": [\"customer\"], \"ttl_seconds\": 0,
+      \"features\": [ $feats ] },
+"
+    done
+    cat >"$WORK/featd.json" <<EOT
+{
+  "server": {
+    "listen": "127.0.0.1:$FPORT", "admin_listen": "127.0.0.1:$APORT", "workers": $WORKERS,
+    "max_connections": 20000, "max_entities_per_request": 1000,
+    "request_timeout_ms": 30000, "data_dir": "$WORK/data", "log_level": "warn"
+  },
+  "redis": { "url": "redis://127.0.0.1:$RPORT/0", "key_prefix": "bench" },
+  "entities": [ { "name": "customer", "join_keys": [ { "name": "customer_id", "type": "int64" } ] } ],
+  "feature_views": [
+$views    { "name": "emb", "entities": ["customer"], "ttl_seconds": 0,
+      "features": [ { "name": "embedding", "type": "float_list" } ] }
+  ]
+}
+EOT
+}
+
+# gen_rows SEED N NFEAT: N JSON lines (customer_id 1..N) of NFEAT doubles,
+# streamed. Values come from a pool of 4096 random doubles picked by a hash
+# of (entity, seed), so generation stays cheap (the loader is the cost).
+gen_rows() {
+    awk -v seed="$1" -v n="$2" -v nf="$3" 'BEGIN {
+        srand(seed); for (k = 0; k < 4096; k++) pool[k] = sprintf("%.6f", rand() * 1000);
+        for (i = 1; i <= n; i++) {
+            h = (i * 2654435761 + seed * 97) % 4093;
+            line = "{\"customer_id\":" i ",\"event_timestamp\":1763719200000000";
+            for (f = 0; f < nf; f++) line = line ",\"f" f "\":" pool[(h + f * 409) % 4096];
+            print line "}"
+        } }'
+}
+
+# gen_emb SEED N DIM: N JSON lines with an "embedding" of DIM floats.
+gen_emb() {
+    awk -v seed="$1" -v n="$2" -v dim="$3" 'BEGIN {
+        srand(seed); for (k = 0; k < 4096; k++) pool[k] = sprintf("%.5f", rand() * 2 - 1);
+        for (i = 1; i <= n; i++) {
+            h = (i * 2654435761 + seed * 97) % 4093;
+            line = "{\"customer_id\":" i ",\"event_timestamp\":1763719200000000,\"embedding\":[";
+            for (f = 0; f < dim; f++) line = line (f ? "," : "") pool[(h + f * 131) % 4096];
+            print line "]}"
+        } }'
+}
+
+# load_view VIEW: streams the view's rows into featd-cli load --file -
+# --mode snapshot (featd's own online-tier write path). Output in
+# $WORK/load-VIEW.log; non-zero exit when the load failed.
+load_view() {
+    local view=$1 seed
+    if [ "$view" = emb ]; then
+        gen_emb 1000 "$ENTITIES" "$EMB_DIM" |
+            "$BUILD/featd-cli" load --config "$WORK/featd.json" --view emb --file - --mode snapshot \
+                >"$WORK/load-$view.log" 2>&1
+    else
+        seed=$((10#${view#fv} + 1))
+        gen_rows "$seed" "$ENTITIES" "$NFEAT" |
+            "$BUILD/featd-cli" load --config "$WORK/featd.json" --view "$view" --file - --mode snapshot \
+                >"$WORK/load-$view.log" 2>&1
+    fi
+}
+
+# load_all JOBS VIEW...: loads the views, JOBS at a time.
+load_all() {
+    local jobs=$1 v running=0 failed=0
+    shift
+    for v in "$@"; do
+        if [ "$running" -ge "$jobs" ]; then
+            wait -n || failed=1
+            running=$((running - 1))
+        fi
+        load_view "$v" &
+        running=$((running + 1))
+    done
+    while [ "$running" -gt 0 ]; do
+        wait -n || failed=1
+        running=$((running - 1))
+    done
+    return "$failed"
+}
+
+# ---- running the load generators ----
+
+# jnum JSON KEY: the first numeric value of "KEY": in a featd-bench JSON line.
+jnum() {
+    echo "$1" | sed -n "s/.*\"$2\":\([-0-9.e+]*\).*/\1/p" | head -1
+}
+
+# fb LABEL DISPLAY_ARGS -- ARGS...: runs featd-bench --json with ARGS against
+# featd (under nice -n $FB_NICE when FB_NICE is set), appends {"label","command","result"} to $OUT/latest.jsonl, and
+# leaves the JSON result in FB. DISPLAY_ARGS is the command line as shown in
+# the report (feature lists by name). FB_OK=1 when the run had no request or
+# I/O error and every value was PRESENT.
+fb() {
+    local label=$1 shown=$2 pre=()
+    shift 3
+    if [ -n "${FB_NICE:-}" ]; then
+        pre=(nice -n "$FB_NICE")
+        shown="(nice -n $FB_NICE) $shown"
+    fi
+    FB=$("${pre[@]}" "$BUILD/featd-bench" --port "$FPORT" --json "$@" 2>>"$WORK/featd-bench.err" || true)
+    if [ -z "$FB" ]; then
+        FB='{"requests_per_s":0,"entities_per_s":0,"errors":1,"io_errors":1,"latency_us":{"p50":0,"p90":0,"p99":0,"p999":0,"max":0}}'
+    fi
+    printf '{"label":"%s","command":"featd-bench %s","result":%s}\n' "$label" "$shown" "$FB" >>"$OUT/latest.jsonl"
+    local present total
+    present=$(jnum "$FB" PRESENT)
+    total=$(echo "$FB" | sed -n 's/.*"statuses":{\([^}]*\)}.*/\1/p' | tr ',' '\n' | sed 's/.*://' |
+        awk '{ s += $1 } END { print s + 0 }')
+    FB_OK=0
+    if [ "$(jnum "$FB" errors)" = 0 ] && [ "$(jnum "$FB" io_errors)" = 0 ] && [ "${present:-0}" -gt 0 ] &&
+        [ "$present" = "$total" ]; then
+        FB_OK=1
+    fi
+    FB_RPS=$(jnum "$FB" requests_per_s)
+    FB_EPS=$(jnum "$FB" entities_per_s)
+    FB_P50=$(jnum "$FB" p50)
+    FB_P99=$(jnum "$FB" p99)
+    FB_P999=$(jnum "$FB" p999)
+    FB_MAX=$(jnum "$FB" max)
+    FB_VALUES=$total
+}
+
+# fill_redis_get N: N string keys key:%012d (0..N-1) of 100 bytes (the size
+# of a packed 10-double featd row), for redis-benchmark GET -r N.
+fill_redis_get() {
+    awk -v n="$1" 'BEGIN { v = sprintf("%0100d", 0); gsub(/0/, "x", v);
+        for (i = 0; i < n; i++) { k = sprintf("key:%012d", i);
+            printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$100\r\n%s\r\n", length(k), k, v } }' |
+        redis-cli -p "$RPORT" --pipe >/dev/null
+}
+
+# rb LABEL ARGS...: redis-benchmark --csv ARGS on our Redis; sets RB_RPS,
+# RB_P50 and RB_P99 (ms, from its CSV) and records the line.
+rb() {
+    local label=$1 line
+    shift
+    line=$(redis-benchmark -p "$RPORT" --csv "$@" 2>/dev/null | tail -1)
+    # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+    RB_RPS=$(echo "$line" | awk -F'","' '{ print $2 }' | tr -d '"')
+    RB_P50=$(echo "$line" | awk -F'","' '{ print $5 }' | tr -d '"')
+    RB_P99=$(echo "$line" | awk -F'","' '{ print $7 }' | tr -d '"')
+    printf '{"label":"%s","command":"redis-benchmark %s","result":{"requests_per_s":%s,"p50_ms":%s,"p99_ms":%s}}\n' \
+        "$label" "$*" "${RB_RPS:-0}" "${RB_P50:-0}" "${RB_P99:-0}" >>"$OUT/latest.jsonl"
+}
+
+# ---- idle connections ----
+
+# idle_open N PORT: a background bash that opens N TCP connections to PORT
+# and holds them until idle_close. Sets IDLE_PID; waits until they are open
+# and returns the number opened in IDLE_OPENED.
+idle_open() {
+    local n=$1 port=$2
+    rm -f "$WORK/idle.ready" "$WORK/idle.ctl"
+    mkfifo "$WORK/idle.ctl"
+    (
+        ulimit -Sn "$(ulimit -Hn)" 2>/dev/null || true
+        opened=0
+        for ((i = 0; i < n; i++)); do
+            exec {fd}<>"/dev/tcp/127.0.0.1/$port" 2>/dev/null || break
+            opened=$((opened + 1))
+        done
+        echo "$opened" >"$WORK/idle.ready"
+        exec {ctl}<"$WORK/idle.ctl"
+        read -r -u "$ctl" _ || true
+    ) &
+    IDLE_PID=$!
+    local i
+    for i in $(seq 600); do
+        [ -s "$WORK/idle.ready" ] && break
+        sleep 0.1
+    done
+    IDLE_OPENED=$(cat "$WORK/idle.ready" 2>/dev/null || echo 0)
+}
+
+# idle_close: tells the holder to exit (closing its connections) and waits.
+idle_close() {
+    [ -n "${IDLE_PID:-}" ] || return 0
+    echo stop >"$WORK/idle.ctl" || true
+    wait "$IDLE_PID" 2>/dev/null || true
+    IDLE_PID=""
+}
+
+# fd_count PID: open file descriptors of PID.
+fd_count() {
+    ls "/proc/$1/fd" 2>/dev/null | wc -l
+}
