@@ -369,7 +369,25 @@ static int64_t num_int64(const struct pq_vec *vec, const struct pq_column *c, si
     return ((const int64_t *)vec->vals)[i];
 }
 
-/* Appends the elements of list row r of vec (type t) to g->lists. */
+static void le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static void le64(uint8_t *p, uint64_t v)
+{
+    le32(p, (uint32_t)v);
+    le32(p + 4, (uint32_t)(v >> 32));
+}
+
+/*
+ * Appends the elements of list row r of vec (type t) to g->lists in the
+ * online tier's packed list form (online.h: 4-byte / 8-byte little-endian
+ * items; strings through online_list_put_string).
+ */
 static int put_list(struct mat_rg *g, const struct pq_vec *vec, const struct pq_column *c,
                     enum featd_type t, size_t r, uint32_t *count, const char **why)
 {
@@ -383,28 +401,54 @@ static int put_list(struct mat_rg *g, const struct pq_vec *vec, const struct pq_
             *why = "null element inside a list (the online tier has no null list elements)";
             return FEATD_ERR;
         }
-        int rc;
-        switch (t) {
-        case FT_FLOAT_LIST:
-            rc = online_list_put_float(&g->lists, (float)num_double(vec, c, i));
-            break;
-        case FT_DOUBLE_LIST:
-            rc = online_list_put_double(&g->lists, num_double(vec, c, i));
-            break;
-        case FT_INT64_LIST:
-            rc = online_list_put_int64(&g->lists, num_int64(vec, c, i));
-            break;
-        default:
-            rc = online_list_put_string(&g->lists, (const char *)vec->data + vec->offs[i],
-                                        vec->offs[i + 1] - vec->offs[i]);
-            break;
+    }
+    size_t n = hi - lo;
+    *count = (uint32_t)n;
+    if (t == FT_STRING_LIST) {
+        for (uint32_t i = lo; i < hi; i++) {
+            if (online_list_put_string(&g->lists, (const char *)vec->data + vec->offs[i],
+                                       vec->offs[i + 1] - vec->offs[i]) != FEATD_OK) {
+                *why = "out of memory";
+                return FEATD_ERR;
+            }
         }
-        if (rc != FEATD_OK) {
-            *why = "out of memory";
-            return FEATD_ERR;
+        return FEATD_OK;
+    }
+    size_t esz = t == FT_FLOAT_LIST ? 4 : 8;
+    if (fbuf_reserve(&g->lists, n * esz) != FEATD_OK) {
+        *why = "out of memory";
+        return FEATD_ERR;
+    }
+    uint8_t *p = (uint8_t *)g->lists.data + g->lists.len;
+    if (t == FT_FLOAT_LIST) {
+        if (vec->physical == PQ_FLOAT) {
+            const float *src = (const float *)vec->vals + lo;
+            for (size_t i = 0; i < n; i++) {
+                uint32_t u;
+                memcpy(&u, &src[i], 4);
+                le32(p + 4 * i, u);
+            }
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                float f = (float)num_double(vec, c, lo + i);
+                uint32_t u;
+                memcpy(&u, &f, 4);
+                le32(p + 4 * i, u);
+            }
+        }
+    } else if (t == FT_DOUBLE_LIST) {
+        for (size_t i = 0; i < n; i++) {
+            double d = num_double(vec, c, lo + i);
+            uint64_t u;
+            memcpy(&u, &d, 8);
+            le64(p + 8 * i, u);
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            le64(p + 8 * i, (uint64_t)num_int64(vec, c, lo + i));
         }
     }
-    *count = hi - lo;
+    g->lists.len += n * esz;
     return FEATD_OK;
 }
 

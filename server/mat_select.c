@@ -136,9 +136,44 @@ void mat_select_init(struct mat_select *s, size_t max_entities)
     s->max_entities = max_entities ? max_entities : MAT_SELECT_DEFAULT_MAX;
 }
 
+/* Table memory: zero-filled (a zero slot is empty). Big tables are
+ * anonymous mappings advised for transparent huge pages (random probes
+ * into hundreds of MiB otherwise miss the TLB); their pages are zeroed by
+ * the kernel on first touch, so an untouched part costs nothing. */
+#define MAT_HUGE (2u << 20)
+
+static struct mat_slot *slots_alloc(size_t cap)
+{
+    size_t bytes = cap * sizeof(struct mat_slot);
+    if (bytes < MAT_HUGE) {
+        return calloc(cap, sizeof(struct mat_slot));
+    }
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+static void slots_free(struct mat_slot *p, size_t cap)
+{
+    if (p == NULL) {
+        return;
+    }
+    size_t bytes = cap * sizeof(struct mat_slot);
+    if (bytes < MAT_HUGE) {
+        free(p);
+    } else {
+        munmap(p, bytes);
+    }
+}
+
 void mat_select_free(struct mat_select *s)
 {
-    free(s->slots);
+    slots_free(s->slots, s->cap);
     s->slots = NULL;
     s->cap = 0;
     s->n = 0;
@@ -147,7 +182,10 @@ void mat_select_free(struct mat_select *s)
 void mat_select_clear(struct mat_select *s)
 {
     if (s->slots) {
-        memset(s->slots, 0xff, s->cap * sizeof(*s->slots));
+        size_t bytes = s->cap * sizeof(*s->slots);
+        if (bytes < MAT_HUGE || madvise(s->slots, bytes, MADV_DONTNEED) != 0) {
+            memset(s->slots, 0, bytes);
+        }
     }
     s->n = 0;
 }
@@ -165,44 +203,23 @@ static struct mat_slot *find_slot(struct mat_slot *slots, size_t cap, uint64_t l
     }
 }
 
-/* Table memory: big tables are 2 MiB aligned and advised for transparent
- * huge pages (random probes into hundreds of MiB otherwise miss the TLB). */
-#define MAT_HUGE (2u << 20)
-
-static struct mat_slot *slots_alloc(size_t bytes)
-{
-    void *p = NULL;
-    if (bytes >= MAT_HUGE) {
-        if (posix_memalign(&p, MAT_HUGE, bytes) != 0) {
-            return NULL;
-        }
-#ifdef MADV_HUGEPAGE
-        (void)madvise(p, bytes, MADV_HUGEPAGE);
-#endif
-    } else {
-        p = malloc(bytes);
-    }
-    return p;
-}
-
 static int grow(struct mat_select *s)
 {
     size_t ncap = s->cap ? s->cap * 2 : 1024;
     if (ncap > SIZE_MAX / sizeof(struct mat_slot)) {
         return FEATD_ENOMEM;
     }
-    struct mat_slot *ns = slots_alloc(ncap * sizeof(*ns));
+    struct mat_slot *ns = slots_alloc(ncap);
     if (ns == NULL) {
         return FEATD_ENOMEM;
     }
-    memset(ns, 0xff, ncap * sizeof(*ns));   /* ordinal = MAT_SLOT_EMPTY */
     for (size_t i = 0; i < s->cap; i++) {
         const struct mat_slot *o = &s->slots[i];
         if (o->ordinal != MAT_SLOT_EMPTY) {
             *find_slot(ns, ncap, o->hlo, o->hhi) = *o;
         }
     }
-    free(s->slots);
+    slots_free(s->slots, s->cap);
     s->slots = ns;
     s->cap = ncap;
     return FEATD_OK;
@@ -238,7 +255,7 @@ int mat_select_offer(struct mat_select *s, const struct mat_hash *h, int64_t eve
         sl->hhi = h->hi;
         sl->event_us = event_us;
         sl->created_us = created_us;
-        sl->ordinal = ordinal;
+        sl->ordinal = ordinal + 1;
         s->n++;
         return FEATD_OK;
     }
@@ -248,7 +265,7 @@ int mat_select_offer(struct mat_select *s, const struct mat_hash *h, int64_t eve
     if (event_us > sl->event_us || (event_us == sl->event_us && created_us >= sl->created_us)) {
         sl->event_us = event_us;
         sl->created_us = created_us;
-        sl->ordinal = ordinal;
+        sl->ordinal = ordinal + 1;
     }
     return FEATD_OK;
 }
@@ -260,7 +277,7 @@ bool mat_select_is_winner(const struct mat_select *s, const struct mat_hash *h,
         return false;
     }
     const struct mat_slot *sl = find_slot(s->slots, s->cap, h->lo, h->hi);
-    return sl->ordinal != MAT_SLOT_EMPTY && sl->ordinal == ordinal;
+    return sl->ordinal != MAT_SLOT_EMPTY && sl->ordinal == ordinal + 1;
 }
 
 int mat_select_get(const struct mat_select *s, const struct mat_hash *h, int64_t *event_us,
@@ -275,7 +292,7 @@ int mat_select_get(const struct mat_select *s, const struct mat_hash *h, int64_t
     }
     *event_us = sl->event_us;
     *created_us = sl->created_us;
-    *ordinal = sl->ordinal;
+    *ordinal = sl->ordinal - 1;
     return FEATD_OK;
 }
 

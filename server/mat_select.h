@@ -48,9 +48,10 @@ struct mat_slot {
     uint64_t hlo, hhi;      /* entity hash */
     int64_t event_us;       /* event time of the best row */
     int64_t created_us;     /* created time (ONLINE_NO_CREATED_TS when none) */
-    uint64_t ordinal;       /* MAT_SLOT_EMPTY marks a free slot */
+    uint64_t ordinal;       /* ordinal of the best row + 1; MAT_SLOT_EMPTY
+                               (0) marks a free slot */
 };
-#define MAT_SLOT_EMPTY UINT64_MAX
+#define MAT_SLOT_EMPTY 0
 
 struct mat_select {
     struct mat_slot *slots; /* cap slots, cap a power of two */
@@ -74,7 +75,8 @@ void mat_select_free(struct mat_select *s);
 void mat_select_clear(struct mat_select *s);
 
 /*
- * Offers row `ordinal` (strictly increasing across calls) of entity h.
+ * Offers row `ordinal` (strictly increasing across calls, < UINT64_MAX) of
+ * entity h.
  * Returns FEATD_OK, FEATD_ENOMEM (allocation failed) or FEATD_ERR (more
  * than max_entities distinct entities). *replaced (may be NULL) is set to
  * true when the entity was already present (its old best row lost or this

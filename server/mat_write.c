@@ -1,8 +1,11 @@
 /*
- * mat_write.c — pipelined SET writer with one batch in flight (contract in
+ * mat_write.c — pipelined writer with one batch in flight (contract in
  * mat_write.h). Commands are formatted as RESP here (no printf-style
  * parsing per command) and handed to hiredis with
- * redisAppendFormattedCommand.
+ * redisAppendFormattedCommand. Rows without a storage expiry (views with
+ * ttl_seconds 0) go out as MSET of up to MAT_MSET_PAIRS rows, which costs
+ * Redis markedly less per key than one SET each; rows with an expiry are
+ * SET ... PXAT.
  */
 #include "mat_write.h"
 
@@ -14,6 +17,7 @@
 #include "util.h"
 
 #define MAT_WRITER_MAX_BYTES (4u << 20)
+#define MAT_MSET_PAIRS 128
 
 struct mat_writer {
     redisContext *c;                /* not owned */
@@ -22,9 +26,12 @@ struct mat_writer {
     struct fbuf key;                /* scratch: one key */
     struct fbuf row;                /* scratch: one row */
     struct fbuf out;                /* RESP of the batch being built */
-    size_t nbuilt;                  /* commands in out */
-    size_t inflight;                /* commands sent, replies not read */
-    size_t batch;
+    struct fbuf mset;               /* key/value bulks of the MSET being built */
+    size_t npairs;                  /* rows in mset */
+    size_t ncmds, nrows;            /* commands and rows in out */
+    size_t inflight_cmds;           /* sent, replies not read */
+    size_t inflight_rows;
+    size_t batch;                   /* rows per batch */
     uint64_t written;
     bool failed;
     char ferr[256];                 /* first failure */
@@ -83,33 +90,103 @@ struct mat_writer *mat_writer_new(redisContext *c, const char *key_prefix,
     return w;
 }
 
+/* Decimal digits of n into p (no NUL); returns the length. */
+static size_t put_dec(char *p, uint64_t n)
+{
+    char tmp[24];
+    size_t k = 0;
+    do {
+        tmp[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    for (size_t i = 0; i < k; i++) {
+        p[i] = tmp[k - 1 - i];
+    }
+    return k;
+}
+
+/* "<c><n>\r\n" for c = '*' or '$'. */
+static int put_hdr(struct fbuf *o, char c, size_t n)
+{
+    if (fbuf_reserve(o, 24) != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    o->data[o->len++] = c;
+    o->len += put_dec(o->data + o->len, n);
+    o->data[o->len++] = '\r';
+    o->data[o->len++] = '\n';
+    return FEATD_OK;
+}
+
+/* "$<n>\r\n<bytes>\r\n" */
+static int put_bulk(struct fbuf *o, const void *p, size_t n)
+{
+    if (put_hdr(o, '$', n) != FEATD_OK || fbuf_reserve(o, n + 2) != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    memcpy(o->data + o->len, p, n);
+    o->len += n;
+    o->data[o->len++] = '\r';
+    o->data[o->len++] = '\n';
+    return FEATD_OK;
+}
+
+/* Moves the MSET being built into the batch as one command. */
+static int emit_mset(struct mat_writer *w)
+{
+    if (w->npairs == 0) {
+        return FEATD_OK;
+    }
+    if (put_hdr(&w->out, '*', 1 + 2 * w->npairs) != FEATD_OK ||
+        fbuf_append(&w->out, "$4\r\nMSET\r\n", 10) != FEATD_OK ||
+        fbuf_append(&w->out, w->mset.data, w->mset.len) != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    w->ncmds++;
+    w->nrows += w->npairs;
+    w->npairs = 0;
+    fbuf_reset(&w->mset);
+    return FEATD_OK;
+}
+
 /* Reads the replies of the batch in flight. */
 static void read_inflight(struct mat_writer *w)
 {
-    for (size_t i = 0; i < w->inflight; i++) {
+    bool ok = true;
+    for (size_t i = 0; i < w->inflight_cmds; i++) {
         void *rv = NULL;
         if (redisGetReply(w->c, &rv) != REDIS_OK || rv == NULL) {
             fail(w, "redis: %s", ctx_err(w->c));
-            w->inflight = 0;
+            w->inflight_cmds = w->inflight_rows = 0;
             return;     /* the context is dead */
         }
         redisReply *r = rv;
-        if (r->type == REDIS_REPLY_STATUS) {
-            w->written++;
-        } else if (r->type == REDIS_REPLY_ERROR) {
-            fail(w, "redis SET: %.*s", (int)(r->len > 200 ? 200 : r->len), r->str);
-        } else {
-            fail(w, "redis SET: unexpected reply type %d", r->type);
+        if (r->type == REDIS_REPLY_ERROR) {
+            fail(w, "redis SET/MSET: %.*s", (int)(r->len > 200 ? 200 : r->len), r->str);
+            ok = false;
+        } else if (r->type != REDIS_REPLY_STATUS) {
+            fail(w, "redis SET/MSET: unexpected reply type %d", r->type);
+            ok = false;
         }
         freeReplyObject(r);
     }
-    w->inflight = 0;
+    if (ok) {
+        w->written += w->inflight_rows;
+    }
+    w->inflight_cmds = w->inflight_rows = 0;
 }
 
 /* Writes the built batch, then reads the previous batch's replies. */
 static void send_batch(struct mat_writer *w)
 {
-    if (w->nbuilt == 0 || w->failed) {
+    if (w->failed) {
+        return;
+    }
+    if (emit_mset(w) != FEATD_OK) {
+        fail(w, "out of memory");
+        return;
+    }
+    if (w->ncmds == 0) {
         return;
     }
     if (w->c->err) {
@@ -128,8 +205,9 @@ static void send_batch(struct mat_writer *w)
         }
     }
     read_inflight(w);
-    w->inflight = w->nbuilt;
-    w->nbuilt = 0;
+    w->inflight_cmds = w->ncmds;
+    w->inflight_rows = w->nrows;
+    w->ncmds = w->nrows = 0;
     fbuf_reset(&w->out);
 }
 
@@ -138,31 +216,15 @@ void mat_writer_free(struct mat_writer *w)
     if (w == NULL) {
         return;
     }
-    if (!w->failed && w->inflight > 0) {
+    if (!w->failed && w->inflight_cmds > 0) {
         read_inflight(w);
     }
     fbuf_free(&w->prefix);
     fbuf_free(&w->key);
     fbuf_free(&w->row);
     fbuf_free(&w->out);
+    fbuf_free(&w->mset);
     free(w);
-}
-
-/* "$<n>\r\n<bytes>\r\n" */
-static int put_bulk(struct fbuf *o, const void *p, size_t n)
-{
-    char hdr[32];
-    int h = snprintf(hdr, sizeof(hdr), "$%zu\r\n", n);
-    if (fbuf_reserve(o, (size_t)h + n + 2) != FEATD_OK) {
-        return FEATD_ENOMEM;
-    }
-    memcpy(o->data + o->len, hdr, (size_t)h);
-    o->len += (size_t)h;
-    memcpy(o->data + o->len, p, n);
-    o->len += n;
-    o->data[o->len++] = '\r';
-    o->data[o->len++] = '\n';
-    return FEATD_OK;
 }
 
 int mat_writer_put(struct mat_writer *w, const struct online_key *keys, int64_t event_ts_us,
@@ -189,9 +251,17 @@ int mat_writer_put(struct mat_writer *w, const struct online_key *keys, int64_t 
         return FEATD_ERR;
     }
     int rc;
-    if (at != 0) {
+    if (at == 0) {
+        rc = put_bulk(&w->mset, w->key.data, w->key.len);
+        if (rc == FEATD_OK) {
+            rc = put_bulk(&w->mset, w->row.data, w->row.len);
+        }
+        if (rc == FEATD_OK && ++w->npairs >= MAT_MSET_PAIRS) {
+            rc = emit_mset(w);
+        }
+    } else {
         char ms[24];
-        int n = snprintf(ms, sizeof(ms), "%lld", (long long)at);
+        size_t n = put_dec(ms, (uint64_t)at);
         rc = fbuf_append(&w->out, "*5\r\n$3\r\nSET\r\n", 13);
         if (rc == FEATD_OK) {
             rc = put_bulk(&w->out, w->key.data, w->key.len);
@@ -203,15 +273,11 @@ int mat_writer_put(struct mat_writer *w, const struct online_key *keys, int64_t 
             rc = fbuf_append(&w->out, "$4\r\nPXAT\r\n", 10);
         }
         if (rc == FEATD_OK) {
-            rc = put_bulk(&w->out, ms, (size_t)n);
-        }
-    } else {
-        rc = fbuf_append(&w->out, "*3\r\n$3\r\nSET\r\n", 13);
-        if (rc == FEATD_OK) {
-            rc = put_bulk(&w->out, w->key.data, w->key.len);
+            rc = put_bulk(&w->out, ms, n);
         }
         if (rc == FEATD_OK) {
-            rc = put_bulk(&w->out, w->row.data, w->row.len);
+            w->ncmds++;
+            w->nrows++;
         }
     }
     if (rc != FEATD_OK) {
@@ -219,8 +285,7 @@ int mat_writer_put(struct mat_writer *w, const struct online_key *keys, int64_t 
         fail(w, "out of memory");
         return FEATD_ERR;
     }
-    w->nbuilt++;
-    if (w->nbuilt >= w->batch || w->out.len >= MAT_WRITER_MAX_BYTES) {
+    if (w->nrows + w->npairs >= w->batch || w->out.len + w->mset.len >= MAT_WRITER_MAX_BYTES) {
         send_batch(w);
         if (w->failed) {
             seterr(err, errlen, "%s", w->ferr);

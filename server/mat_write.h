@@ -1,8 +1,9 @@
 /*
- * mat_write.h — the snapshot materializer's Redis writer: plain SETs of
- * packed rows (online.h layout and codec) into one generation, pipelined
- * with one batch in flight, so that building batch N+1 (CPU in featd)
- * overlaps with Redis executing batch N.
+ * mat_write.h — the snapshot materializer's Redis writer: packed rows
+ * (online.h layout and codec) into one generation, as MSET of up to 128 rows
+ * when the view has no ttl and as SET ... PXAT otherwise, pipelined with one
+ * batch in flight, so that building batch N+1 (CPU in featd) overlaps with
+ * Redis executing batch N.
  *
  *   put ... put  ─► batch N built as raw RESP in a local buffer
  *   batch full   ─► write batch N (blocking; Redis reads as we write)
