@@ -248,23 +248,59 @@ jnum() {
     echo "$1" | sed -n "s/.*\"$2\":\([-0-9.e+]*\).*/\1/p" | head -1
 }
 
+# ---- CPU accounting (who used the two cores during a run) ----
+
+CLK_TCK=$(getconf CLK_TCK 2>/dev/null || echo 100)
+
+# proc_ticks PID: utime+stime of the whole process (all threads), in ticks.
+proc_ticks() {
+    local st
+    st=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
+    # fields after the ")" that ends the command name: state is field 3
+    echo "${st##*) }" | awk '{ print $12 + $13 }'
+}
+
+# cpu_snap: "machine_busy_ticks featd_ticks redis_ticks" right now.
+cpu_snap() {
+    echo "$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat)" \
+        "$(proc_ticks "${FPID:-0}")" "$(proc_ticks "${RPID:-0}")"
+}
+
 # fb LABEL DISPLAY_ARGS -- ARGS...: runs featd-bench --json with ARGS against
-# featd (under nice -n $FB_NICE when FB_NICE is set), appends {"label","command","result"} to $OUT/latest.jsonl, and
-# leaves the JSON result in FB. DISPLAY_ARGS is the command line as shown in
-# the report (feature lists by name). FB_OK=1 when the run had no request or
-# I/O error and every value was PRESENT.
+# featd (under nice -n $FB_NICE when FB_NICE is set), appends
+# {"label","command","result","cpu"} to $OUT/latest.jsonl, and leaves the
+# JSON result in FB. DISPLAY_ARGS is the command line as shown in the report
+# (feature lists by name). FB_OK=1 when the run had no request or I/O error
+# and every value was PRESENT. CPU over the whole run (warm-up included), in
+# cores: FB_FEATD_CORES, FB_REDIS_CORES, FB_GEN_CORES (featd-bench) and
+# FB_OTHER_CORES (everything else on the machine: other people's work);
+# FB_FEATD_US = featd CPU microseconds per request (approximate: the warm-up
+# is counted at the measured rate).
 fb() {
-    local label=$1 shown=$2 pre=()
+    local label=$1 shown=$2 pre=() c0 c1 tm
     shift 3
     if [ -n "${FB_NICE:-}" ]; then
         pre=(nice -n "$FB_NICE")
         shown="(nice -n $FB_NICE) $shown"
     fi
-    FB=$("${pre[@]}" "$BUILD/featd-bench" --port "$FPORT" --json "$@" 2>>"$WORK/featd-bench.err" || true)
+    c0=$(cpu_snap)
+    FB=$( { TIMEFORMAT='%U %S %R'; time "${pre[@]}" "$BUILD/featd-bench" --port "$FPORT" --json "$@" \
+        2>>"$WORK/featd-bench.err"; } 2>"$WORK/fb.time" || true)
+    c1=$(cpu_snap)
+    tm=$(tail -n 1 "$WORK/fb.time")
     if [ -z "$FB" ]; then
         FB='{"requests_per_s":0,"entities_per_s":0,"errors":1,"io_errors":1,"latency_us":{"p50":0,"p90":0,"p99":0,"p999":0,"max":0}}'
     fi
-    printf '{"label":"%s","command":"featd-bench %s","result":%s}\n' "$label" "$shown" "$FB" >>"$OUT/latest.jsonl"
+    read -r FB_FEATD_CORES FB_REDIS_CORES FB_GEN_CORES FB_OTHER_CORES <<<"$(echo "$c0 $c1 $tm" |
+        awk -v hz="$CLK_TCK" '{ wall = ($9 > 0 ? $9 : 1);
+            busy = ($4 - $1) / hz; f = ($5 - $2) / hz; r = ($6 - $3) / hz; g = $7 + $8;
+            o = busy - f - r - g; if (o < 0) o = 0;
+            printf "%.2f %.2f %.2f %.2f", f / wall, r / wall, g / wall, o / wall }')"
+    FB_RPS=$(jnum "$FB" requests_per_s)
+    FB_FEATD_US=$(awk -v c="$FB_FEATD_CORES" -v r="$FB_RPS" 'BEGIN { printf "%.1f", (r > 0 ? c * 1e6 / r : 0) }')
+    printf '{"label":"%s","command":"featd-bench %s","result":%s,"cpu_cores":{"featd":%s,"redis":%s,"featd_bench":%s,"other":%s}}\n' \
+        "$label" "$shown" "$FB" "$FB_FEATD_CORES" "$FB_REDIS_CORES" "$FB_GEN_CORES" "$FB_OTHER_CORES" \
+        >>"$OUT/latest.jsonl"
     local present total
     present=$(jnum "$FB" PRESENT)
     total=$(echo "$FB" | sed -n 's/.*"statuses":{\([^}]*\)}.*/\1/p' | tr ',' '\n' | sed 's/.*://' |
@@ -274,7 +310,6 @@ fb() {
         [ "$present" = "$total" ]; then
         FB_OK=1
     fi
-    FB_RPS=$(jnum "$FB" requests_per_s)
     FB_EPS=$(jnum "$FB" entities_per_s)
     FB_P50=$(jnum "$FB" p50)
     FB_P99=$(jnum "$FB" p99)

@@ -124,15 +124,16 @@ start_featd
 log "featd pid $FPID on port $FPORT (admin $APORT), $WORKERS workers"
 
 # ---- closed-loop matrix ----
-declare -A M_RPS M_EPS M_P50 M_P99 M_P999 M_OK
+declare -A M_RPS M_EPS M_P50 M_P99 M_P999 M_OK M_US M_CPU
 for b in 1 10 100 500; do
     for f in 10 50 250; do
         fb "matrix b$b f$f" "-c $CONNS -b $b -f \$F$f $COMMON" -- \
             -c "$CONNS" -b "$b" -f "${FL[$f]}" $COMMON
         M_RPS[$b,$f]=$FB_RPS M_EPS[$b,$f]=$FB_EPS M_P50[$b,$f]=$FB_P50 M_P99[$b,$f]=$FB_P99
-        M_P999[$b,$f]=$FB_P999 M_OK[$b,$f]=$FB_OK
+        M_P999[$b,$f]=$FB_P999 M_OK[$b,$f]=$FB_OK M_US[$b,$f]=$FB_FEATD_US
+        M_CPU[$b,$f]="$FB_FEATD_CORES / $FB_REDIS_CORES / $FB_GEN_CORES / $FB_OTHER_CORES"
         log "closed b=$b f=$f: $(thousands "$FB_RPS") req/s, $(thousands "$FB_EPS") entities/s," \
-            "p50 $FB_P50 p99 $FB_P99 p99.9 $FB_P999 us$([ "$FB_OK" = 1 ] || echo ' (ERRORS)')"
+            "p50 $FB_P50 p99 $FB_P99 p99.9 $FB_P999 us, featd $FB_FEATD_US us/req, other $FB_OTHER_CORES cores$([ "$FB_OK" = 1 ] || echo ' (ERRORS)')"
     done
 done
 
@@ -146,24 +147,24 @@ declare -a RB50_R RB50_99 S50_R S50_99 S50_50 RB1_50 S1_50
 for ((i = 1; i <= REPS; i++)); do
     rb "redis get c50 #$i" -t get -c 50 -n "$RB_N50" -r "$ENTITIES" -d 100
     RB50_R[i]=$RB_RPS RB50_99[i]=$RB_P99
-    CMP_ROWS50="$CMP_ROWS50| $i | \`redis-benchmark -t get -c 50 -n $RB_N50 -r $ENTITIES -d 100\` | $(thousands "$RB_RPS") | $RB_P50 | $RB_P99 | | |
+    CMP_ROWS50="$CMP_ROWS50| $i | \`redis-benchmark -t get -c 50 -n $RB_N50 -r $ENTITIES -d 100\` | $(thousands "$RB_RPS") | $RB_P50 | $RB_P99 | | | |
 "
     fb "single b1 f10 c50 #$i" "-c 50 -b 1 -f \$F10 $COMMON" -- -c 50 -b 1 -f "$F10" $COMMON
     S50_R[i]=$FB_RPS S50_99[i]=$FB_P99 S50_50[i]=$FB_P50
     [ "$FB_OK" = 1 ] || S50_BAD=1
-    CMP_ROWS50="$CMP_ROWS50| $i | \`featd-bench -c 50 -b 1 -f \$F10 $COMMON\` | $(thousands "$FB_RPS") | $(ms "$FB_P50") | $(ms "$FB_P99") | $(ms "$FB_P999") | $(okcol "$FB_OK") |
+    CMP_ROWS50="$CMP_ROWS50| $i | \`featd-bench -c 50 -b 1 -f \$F10 $COMMON\` | $(thousands "$FB_RPS") | $(ms "$FB_P50") | $(ms "$FB_P99") | $(ms "$FB_P999") | $(okcol "$FB_OK") | $FB_OTHER_CORES |
 "
     log "50 conns #$i: redis GET $(thousands "${RB50_R[i]}") req/s p99 ${RB_P99} ms; featd 1x10 $(thousands "$FB_RPS") req/s p99 $(ms "$FB_P99") ms"
 done
 for ((i = 1; i <= REPS; i++)); do
     rb "redis get c1 #$i" -t get -c 1 -n "$RB_N1" -r "$ENTITIES" -d 100
     RB1_50[i]=$RB_P50
-    CMP_ROWS1="$CMP_ROWS1| $i | \`redis-benchmark -t get -c 1 -n $RB_N1 -r $ENTITIES -d 100\` | $(thousands "$RB_RPS") | $RB_P50 | $RB_P99 | | |
+    CMP_ROWS1="$CMP_ROWS1| $i | \`redis-benchmark -t get -c 1 -n $RB_N1 -r $ENTITIES -d 100\` | $(thousands "$RB_RPS") | $RB_P50 | $RB_P99 | | | |
 "
     fb "single b1 f10 c1 #$i" "-c 1 -t 1 -P 1 -b 1 -f \$F10 $COMMON" -- -c 1 -t 1 -P 1 -b 1 -f "$F10" $COMMON
     S1_50[i]=$FB_P50
     [ "$FB_OK" = 1 ] || S1_BAD=1
-    CMP_ROWS1="$CMP_ROWS1| $i | \`featd-bench -c 1 -t 1 -P 1 -b 1 -f \$F10 $COMMON\` | $(thousands "$FB_RPS") | $(ms "$FB_P50") | $(ms "$FB_P99") | $(ms "$FB_P999") | $(okcol "$FB_OK") |
+    CMP_ROWS1="$CMP_ROWS1| $i | \`featd-bench -c 1 -t 1 -P 1 -b 1 -f \$F10 $COMMON\` | $(thousands "$FB_RPS") | $(ms "$FB_P50") | $(ms "$FB_P99") | $(ms "$FB_P999") | $(okcol "$FB_OK") | $FB_OTHER_CORES |
 "
     log "1 conn #$i: redis GET p50 ${RB_P50} ms; featd 1x10 p50 $(ms "$FB_P50") ms"
 done
@@ -196,19 +197,20 @@ for sw in "${SWEEPS[@]}"; do
     [ "$si" -gt 0 ] && printf '\n\n' >>"$DAT"
     printf '# sweep %d: batch %d x %d features, %d connections; closed-loop max %.0f req/s\n' \
         "$si" "$b" "$f" "$CONNS" "$max" >>"$DAT"
-    echo "# pct target_rps achieved_rps p50_us p99_us p999_us ok" >>"$DAT"
+    echo "# pct target_rps achieved_rps p50_us p99_us p999_us ok featd_cores redis_cores gen_cores other_cores" >>"$DAT"
     rows=""
     for pct in $PCTS; do
         rate=$(calc "$max * $pct / 100")
         [ "$rate" -ge 1 ] || rate=1
         FB_NICE=$OPEN_NICE fb "sweep b$b f$f $pct%" "-c $CONNS -t $OPEN_T -b $b -f \$F$f --rate $rate $COMMON" -- \
             -c "$CONNS" -t "$OPEN_T" -b "$b" -f "${FL[$f]}" --rate "$rate" $COMMON
-        echo "$pct $rate $FB_RPS $FB_P50 $FB_P99 $FB_P999 $FB_OK" >>"$DAT"
-        rows="$rows| $pct% | $(thousands "$rate") | $(thousands "$FB_RPS") | $(ms "$FB_P50") | $(ms "$FB_P99") | $(ms "$FB_P999") | $([ "$FB_OK" = 1 ] && echo ok || echo ERRORS) |
+        echo "$pct $rate $FB_RPS $FB_P50 $FB_P99 $FB_P999 $FB_OK $FB_FEATD_CORES $FB_REDIS_CORES $FB_GEN_CORES $FB_OTHER_CORES" >>"$DAT"
+        rows="$rows| $pct% | $(thousands "$rate") | $(thousands "$FB_RPS") | $(ms "$FB_P50") | $(ms "$FB_P99") | $(ms "$FB_P999") | $(okcol "$FB_OK") | $FB_FEATD_CORES / $FB_REDIS_CORES / $FB_GEN_CORES / $FB_OTHER_CORES |
 "
-        log "open b=$b f=$f $pct% ($rate req/s): achieved $(thousands "$FB_RPS"), p50 $FB_P50 p99 $FB_P99 p99.9 $FB_P999 us"
+        log "open b=$b f=$f $pct% ($rate req/s): achieved $(thousands "$FB_RPS"), p50 $FB_P50 p99 $FB_P99 p99.9 $FB_P999 us" \
+            "(cores featd $FB_FEATD_CORES redis $FB_REDIS_CORES gen $FB_GEN_CORES other $FB_OTHER_CORES)"
         if [ "$b" = 100 ] && [ "$pct" = 50 ]; then
-            H_RATE=$rate H_99=("$FB_P99") H_50=("$FB_P50") H_999=("$FB_P999") H_OK=$FB_OK
+            H_RATE=$rate H_99=("$FB_P99") H_50=("$FB_P50") H_999=("$FB_P999") H_OK=$FB_OK H_OTHER=("$FB_OTHER_CORES")
         fi
     done
     SW_ROWS[$si]=$rows
@@ -218,11 +220,11 @@ done
 for ((i = 2; i <= REPS; i++)); do
     FB_NICE=$OPEN_NICE fb "sweep b100 f50 50% #$i" "-c $CONNS -t $OPEN_T -b 100 -f \$F50 --rate $H_RATE $COMMON" -- \
         -c "$CONNS" -t "$OPEN_T" -b 100 -f "$F50" --rate "$H_RATE" $COMMON
-    H_99+=("$FB_P99") H_50+=("$FB_P50") H_999+=("$FB_P999")
+    H_99+=("$FB_P99") H_50+=("$FB_P50") H_999+=("$FB_P999") H_OTHER+=("$FB_OTHER_CORES")
     [ "$FB_OK" = 1 ] || H_OK=0
 done
 H_P99=$(median "${H_99[@]}") H_P50=$(median "${H_50[@]}") H_P999=$(median "${H_999[@]}")
-H_ALL=$(for v in "${H_99[@]}"; do printf '%s, ' "$(ms "$v")"; done | sed 's/, $//')
+H_ALL=$(for i in "${!H_99[@]}"; do printf '%s (other %s cores), ' "$(ms "${H_99[i]}")" "${H_OTHER[i]}"; done | sed 's/, $//')
 log "batch 100 x 50 at 50% ($H_RATE req/s): p99 of $REPS runs: $H_ALL ms; median $(ms "$H_P99") ms"
 
 # ---- idle connections ----
@@ -322,8 +324,8 @@ Feature lists: \`\$F10\` = fv00:f0..fv00:f9 (one view), \`\$F50\` = fv00..fv04 x
 redis-benchmark GETs $(thousands "$ENTITIES") keys of 100 bytes (the size of a packed 10-double featd row).
 $REPS interleaved pairs each; the targets table uses the medians.
 
-| # | command | req/s | p50 | p99 | p99.9 | verified |
-|---:|---|---:|---:|---:|---:|---|
+| # | command | req/s | p50 | p99 | p99.9 | verified | other cores |
+|---:|---|---:|---:|---:|---:|---|---:|
 $CMP_ROWS50$CMP_ROWS1
 Medians at 50 connections: Redis GET $(thousands "$RB50_RPS") req/s (p99 $RB50_P99 ms), featd $(thousands "$S50_RPS") req/s
 (p99 $(ms "$S50_P99") ms): throughput ratio featd / Redis GET **$RATIO50**. At 1 connection: Redis GET p50
@@ -333,15 +335,19 @@ $RB1_P50 ms, featd p50 $(ms "$S1_P50") ms: ratio **$RATIO1**.
 
 Command: \`featd-bench -c $CONNS -b B -f \$F<features> $COMMON\`.
 
-| batch | features | req/s | entities/s | values/s | p50 | p99 | p99.9 | verified |
-|---:|---:|---:|---:|---:|---:|---:|---:|---|
+| batch | features | req/s | entities/s | values/s | p50 | p99 | p99.9 | verified | featd CPU µs/req | cores featd / Redis / gen / other |
+|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|
 EOF
 for b in 1 10 100 500; do
     for f in 10 50 250; do
-        echo "| $b | $f | $(thousands "${M_RPS[$b,$f]}") | $(thousands "${M_EPS[$b,$f]}") | $(thousands "$(calc "${M_EPS[$b,$f]} * $f")") | $(ms "${M_P50[$b,$f]}") | $(ms "${M_P99[$b,$f]}") | $(ms "${M_P999[$b,$f]}") | $(okcol "${M_OK[$b,$f]}") |"
+        echo "| $b | $f | $(thousands "${M_RPS[$b,$f]}") | $(thousands "${M_EPS[$b,$f]}") | $(thousands "$(calc "${M_EPS[$b,$f]} * $f")") | $(ms "${M_P50[$b,$f]}") | $(ms "${M_P99[$b,$f]}") | $(ms "${M_P999[$b,$f]}") | $(okcol "${M_OK[$b,$f]}") | ${M_US[$b,$f]} | ${M_CPU[$b,$f]} |"
     done
 done
 cat <<EOF
+
+CPU columns: featd's CPU time per request (warm-up included, approximate), and the cores used
+during the run by featd, Redis, featd-bench and everything else on the machine ("other" is other
+people's work: a run with other > 0.2 was disturbed).
 
 With $CONNS requests always in flight the latency of the big cells is mostly queueing
 ($CONNS x the service time); the open-loop sweeps below show latency at a given load.
@@ -362,8 +368,8 @@ for sw in "${SWEEPS[@]}"; do
     cat <<EOF
 ### batch $b x $f features (closed-loop max $(thousands "${SW_MAX[$si]}") req/s)
 
-| load | offered req/s | achieved req/s | p50 | p99 | p99.9 | verified |
-|---:|---:|---:|---:|---:|---:|---|
+| load | offered req/s | achieved req/s | p50 | p99 | p99.9 | verified | cores featd / Redis / gen / other |
+|---:|---:|---:|---:|---:|---:|---|---|
 ${SW_ROWS[$si]}
 EOF
     si=$((si + 1))
