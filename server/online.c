@@ -24,19 +24,6 @@
 
 /* ---- small helpers ---- */
 
-static void online_seterr(char *err, size_t errlen, const char *fmt, ...) FEATD_PRINTF(3, 4);
-
-static void online_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Appends the decimal form of an unsigned integer (no printf on hot paths). */
 static int put_u64(struct fbuf *out, uint64_t v)
 {
@@ -406,23 +393,23 @@ int online_row_decode(const uint8_t *data, size_t len, const struct cfg_view *v,
                       struct online_value *vals, char *err, size_t errlen)
 {
     if (len < 1) {
-        online_seterr(err, errlen, "empty row");
+        util_seterr(err, errlen, "empty row");
         return FEATD_ERR;
     }
     if (data[0] != ONLINE_ROW_VERSION) {
-        online_seterr(err, errlen, "row codec version %u, expected %u", data[0],
+        util_seterr(err, errlen, "row codec version %u, expected %u", data[0],
                       ONLINE_ROW_VERSION);
         return FEATD_ERR;
     }
     size_t nf = v->nfeatures;
     size_t nbitmap = (nf + 7) / 8;
     if (len < ONLINE_ROW_HEADER + nbitmap) {
-        online_seterr(err, errlen, "row truncated in header (%zu bytes)", len);
+        util_seterr(err, errlen, "row truncated in header (%zu bytes)", len);
         return FEATD_ERR;
     }
     const uint8_t *bitmap = data + ONLINE_ROW_HEADER;
     if ((nf % 8) != 0 && (bitmap[nbitmap - 1] >> (nf % 8)) != 0) {
-        online_seterr(err, errlen, "row null bitmap has bits set past feature %zu", nf);
+        util_seterr(err, errlen, "row null bitmap has bits set past feature %zu", nf);
         return FEATD_ERR;
     }
     *event_ts_us = rd_ts(data + 1);
@@ -446,7 +433,7 @@ int online_row_decode(const uint8_t *data, size_t len, const struct cfg_view *v,
             switch (t) {
             case FT_BOOL:
                 if (p[0] > 1) {
-                    online_seterr(err, errlen, "feature %zu: bad bool byte %u", f, p[0]);
+                    util_seterr(err, errlen, "feature %zu: bad bool byte %u", f, p[0]);
                     return FEATD_ERR;
                 }
                 x->u.b = p[0] != 0;
@@ -476,7 +463,7 @@ int online_row_decode(const uint8_t *data, size_t len, const struct cfg_view *v,
             continue;
         }
         if (t != FT_STRING && t != FT_BYTES && t != FT_STRING_LIST && list_elem_size(t) == 0) {
-            online_seterr(err, errlen, "feature %zu: unknown type %d", f, (int)t);
+            util_seterr(err, errlen, "feature %zu: unknown type %d", f, (int)t);
             return FEATD_ERR;
         }
         uint64_t n;
@@ -485,7 +472,7 @@ int online_row_decode(const uint8_t *data, size_t len, const struct cfg_view *v,
             if (rem < 10) {
                 goto truncated;
             }
-            online_seterr(err, errlen, "feature %zu: bad varint", f);
+            util_seterr(err, errlen, "feature %zu: bad varint", f);
             return FEATD_ERR;
         }
         p += used;
@@ -502,7 +489,7 @@ int online_row_decode(const uint8_t *data, size_t len, const struct cfg_view *v,
             continue;
         }
         if (n > ONLINE_MAX_LIST) {
-            online_seterr(err, errlen, "feature %zu: list of %" PRIu64 " elements (max %u)", f, n,
+            util_seterr(err, errlen, "feature %zu: list of %" PRIu64 " elements (max %u)", f, n,
                           ONLINE_MAX_LIST);
             return FEATD_ERR;
         }
@@ -524,13 +511,13 @@ int online_row_decode(const uint8_t *data, size_t len, const struct cfg_view *v,
         pos += used + span;
     }
     if (pos != len) {
-        online_seterr(err, errlen, "row has %zu trailing bytes", len - pos);
+        util_seterr(err, errlen, "row has %zu trailing bytes", len - pos);
         return FEATD_ERR;
     }
     return FEATD_OK;
 
 truncated:
-    online_seterr(err, errlen, "row truncated (%zu bytes)", len);
+    util_seterr(err, errlen, "row truncated (%zu bytes)", len);
     return FEATD_ERR;
 }
 
@@ -875,11 +862,11 @@ static int writer_prepare(struct online_writer *w, uint64_t gen, const struct on
                           size_t errlen)
 {
     if (w->c == NULL || w->c->err) {
-        online_seterr(err, errlen, "redis: %s", w->c ? ctx_err(w->c) : "no connection");
+        util_seterr(err, errlen, "redis: %s", w->c ? ctx_err(w->c) : "no connection");
         return FEATD_ERR;
     }
     if (gen == 0) {
-        online_seterr(err, errlen, "view %s: generation 0 is never read; allocate one",
+        util_seterr(err, errlen, "view %s: generation 0 is never read; allocate one",
                       w->v->name);
         return FEATD_ERR;
     }
@@ -892,12 +879,12 @@ static int writer_prepare(struct online_writer *w, uint64_t gen, const struct on
     fbuf_reset(&w->key);
     fbuf_reset(&w->row);
     if (online_row_key(&w->key, w->prefix, w->v, gen, keys) != FEATD_OK) {
-        online_seterr(err, errlen, "view %s: cannot build the row key (bad join key)",
+        util_seterr(err, errlen, "view %s: cannot build the row key (bad join key)",
                       w->v->name);
         return FEATD_ERR;
     }
     if (online_row_encode(&w->row, w->v, event_ts_us, created_ts_us, vals) != FEATD_OK) {
-        online_seterr(err, errlen,
+        util_seterr(err, errlen,
                       "view %s: cannot encode the row (bad list value or out of memory)",
                       w->v->name);
         return FEATD_ERR;
@@ -906,7 +893,7 @@ static int writer_prepare(struct online_writer *w, uint64_t gen, const struct on
         size_t ncap = w->cappend ? w->cappend * 2 : 64;
         struct online_pend *np = realloc(w->pend, ncap * sizeof(*np));
         if (np == NULL) {
-            online_seterr(err, errlen, "out of memory");
+            util_seterr(err, errlen, "out of memory");
             return FEATD_ERR;
         }
         w->pend = np;
@@ -941,7 +928,7 @@ int online_writer_put(struct online_writer *w, uint64_t gen, const struct online
                                 w->row.len);
     }
     if (rc != REDIS_OK) {
-        online_seterr(err, errlen, "redis: cannot append command (out of memory)");
+        util_seterr(err, errlen, "redis: cannot append command (out of memory)");
         return FEATD_ERR;
     }
     w->pend[w->npend++] = (struct online_pend){ .kind = PEND_SET };
@@ -957,7 +944,7 @@ static int writer_load_script(struct online_writer *w, char *err, size_t errlen)
     }
     redisReply *r = redisCommand(w->c, "SCRIPT LOAD %s", online_upsert_lua);
     if (r == NULL) {
-        online_seterr(err, errlen, "redis SCRIPT LOAD: %s", ctx_err(w->c));
+        util_seterr(err, errlen, "redis SCRIPT LOAD: %s", ctx_err(w->c));
         return FEATD_ERR;
     }
     int rc = FEATD_ERR;
@@ -967,10 +954,10 @@ static int writer_load_script(struct online_writer *w, char *err, size_t errlen)
         w->have_sha = true;
         rc = FEATD_OK;
     } else if (r->type == REDIS_REPLY_ERROR) {
-        online_seterr(err, errlen, "redis SCRIPT LOAD: %.*s", (int)(r->len > 400 ? 400 : r->len),
+        util_seterr(err, errlen, "redis SCRIPT LOAD: %.*s", (int)(r->len > 400 ? 400 : r->len),
                       r->str);
     } else {
-        online_seterr(err, errlen, "redis SCRIPT LOAD: unexpected reply type %d", r->type);
+        util_seterr(err, errlen, "redis SCRIPT LOAD: unexpected reply type %d", r->type);
     }
     freeReplyObject(r);
     return rc;
@@ -993,13 +980,13 @@ int online_writer_upsert(struct online_writer *w, uint64_t gen, const struct onl
     if (fbuf_append(&w->keep, w->key.data, w->key.len) != FEATD_OK ||
         fbuf_append(&w->keep, w->row.data, w->row.len) != FEATD_OK) {
         w->keep.len = off;
-        online_seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
     }
     if (append_upsert(w, true, w->key.data, w->key.len, w->row.data, w->row.len, pxat) !=
         FEATD_OK) {
         w->keep.len = off;
-        online_seterr(err, errlen, "redis: cannot append command (out of memory)");
+        util_seterr(err, errlen, "redis: cannot append command (out of memory)");
         return FEATD_ERR;
     }
     w->pend[w->npend++] = (struct online_pend){
@@ -1016,7 +1003,7 @@ static redisReply *gen_cmd(redisContext *c, char *err, size_t errlen, const char
                            const char *fmt, ...)
 {
     if (c == NULL) {
-        online_seterr(err, errlen, "redis %s: no connection", what);
+        util_seterr(err, errlen, "redis %s: no connection", what);
         return NULL;
     }
     va_list ap;
@@ -1024,11 +1011,11 @@ static redisReply *gen_cmd(redisContext *c, char *err, size_t errlen, const char
     redisReply *r = redisvCommand(c, fmt, ap);
     va_end(ap);
     if (r == NULL) {
-        online_seterr(err, errlen, "redis %s: %s", what, ctx_err(c));
+        util_seterr(err, errlen, "redis %s: %s", what, ctx_err(c));
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        online_seterr(err, errlen, "redis %s: %.*s", what, (int)(r->len > 400 ? 400 : r->len),
+        util_seterr(err, errlen, "redis %s: %.*s", what, (int)(r->len > 400 ? 400 : r->len),
                       r->str);
         freeReplyObject(r);
         return NULL;
@@ -1071,7 +1058,7 @@ static int meta_key(struct fbuf *k, const char *key_prefix, const struct cfg_vie
 {
     if (online_meta_key(k, key_prefix, v, suffix) != FEATD_OK) {
         fbuf_free(k);
-        online_seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
     }
     return FEATD_OK;
@@ -1091,7 +1078,7 @@ int online_gen_alloc(redisContext *c, const char *key_prefix, const struct cfg_v
     }
     int rc = FEATD_OK;
     if (r->type != REDIS_REPLY_INTEGER || r->integer < 1) {
-        online_seterr(err, errlen, "view %s: bad generation sequence reply", v->name);
+        util_seterr(err, errlen, "view %s: bad generation sequence reply", v->name);
         rc = FEATD_ERR;
     } else {
         *gen = (uint64_t)r->integer;
@@ -1114,7 +1101,7 @@ int online_gen_current(redisContext *c, const char *key_prefix, const struct cfg
     }
     int rc = gen_from_reply(r, gen);
     if (rc != FEATD_OK) {
-        online_seterr(err, errlen, "view %s: current generation is not a number", v->name);
+        util_seterr(err, errlen, "view %s: current generation is not a number", v->name);
     }
     freeReplyObject(r);
     return rc;
@@ -1126,7 +1113,7 @@ int online_gen_flip(redisContext *c, const char *key_prefix, const struct cfg_vi
                     uint64_t gen, uint64_t *old_gen, char *err, size_t errlen)
 {
     if (gen == 0) {
-        online_seterr(err, errlen, "view %s: cannot flip to generation 0", v->name);
+        util_seterr(err, errlen, "view %s: cannot flip to generation 0", v->name);
         return FEATD_ERR;
     }
     struct fbuf k = { 0 };
@@ -1142,7 +1129,7 @@ int online_gen_flip(redisContext *c, const char *key_prefix, const struct cfg_vi
     uint64_t old = 0;
     int rc = gen_from_reply(r, &old);
     if (rc != FEATD_OK) {
-        online_seterr(err, errlen, "view %s: previous generation was not a number", v->name);
+        util_seterr(err, errlen, "view %s: previous generation was not a number", v->name);
     } else if (old_gen) {
         *old_gen = old;
     }
@@ -1177,7 +1164,7 @@ int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
 {
     *deleted = 0;
     if (gen == 0) {
-        online_seterr(err, errlen, "view %s: cannot reclaim generation 0", v->name);
+        util_seterr(err, errlen, "view %s: cannot reclaim generation 0", v->name);
         return FEATD_ERR;
     }
     uint64_t cur = 0;
@@ -1185,7 +1172,7 @@ int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
         return FEATD_ERR;
     }
     if (cur == gen) {
-        online_seterr(err, errlen,
+        util_seterr(err, errlen,
                       "view %s: refusing to reclaim generation %" PRIu64 ", it is current",
                       v->name, gen);
         return FEATD_ERR;
@@ -1197,7 +1184,7 @@ int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
         fbuf_appendf(&pat, "g%" PRIu64 ":*", gen) != FEATD_OK) {
         fbuf_free(&prefix);
         fbuf_free(&pat);
-        online_seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
     }
     fbuf_free(&prefix);
@@ -1217,7 +1204,7 @@ int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
             r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len == 0 ||
             r->element[0]->len >= sizeof(cursor) || r->element[1]->type != REDIS_REPLY_ARRAY) {
-            online_seterr(err, errlen, "redis SCAN: unexpected reply");
+            util_seterr(err, errlen, "redis SCAN: unexpected reply");
             freeReplyObject(r);
             rc = FEATD_ERR;
             break;
@@ -1237,7 +1224,7 @@ int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
                     argvlen = nl;
                 }
                 if (na == NULL || nl == NULL) {
-                    online_seterr(err, errlen, "out of memory");
+                    util_seterr(err, errlen, "out of memory");
                     freeReplyObject(r);
                     rc = FEATD_ERR;
                     break;
@@ -1258,12 +1245,12 @@ int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
             if (n > 1) {
                 u = redisCommandArgv(c, (int)n, argv, argvlen);
                 if (u == NULL) {
-                    online_seterr(err, errlen, "redis UNLINK: %s", ctx_err(c));
+                    util_seterr(err, errlen, "redis UNLINK: %s", ctx_err(c));
                     rc = FEATD_ERR;
                 } else if (u->type == REDIS_REPLY_INTEGER) {
                     *deleted += (uint64_t)(u->integer > 0 ? u->integer : 0);
                 } else if (u->type == REDIS_REPLY_ERROR) {
-                    online_seterr(err, errlen, "redis UNLINK: %.*s",
+                    util_seterr(err, errlen, "redis UNLINK: %.*s",
                                   (int)(u->len > 400 ? 400 : u->len), u->str);
                     rc = FEATD_ERR;
                 }
@@ -1315,7 +1302,7 @@ int online_gen_ensure(redisContext *c, const char *key_prefix, const struct cfg_
         return FEATD_ERR;
     }
     if (cur == 0) {
-        online_seterr(err, errlen, "view %s: current generation vanished during ensure",
+        util_seterr(err, errlen, "view %s: current generation vanished during ensure",
                       v->name);
         return FEATD_ERR;
     }

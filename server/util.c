@@ -138,6 +138,17 @@ bool util_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
     return true;
 }
 
+void util_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err == NULL || errlen == 0) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
 char *util_xstrdup(const char *s)
 {
     char *p = strdup(s ? s : "");

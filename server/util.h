@@ -36,6 +36,10 @@ int64_t util_mono_us(void);       /* CLOCK_MONOTONIC, µs */
 /* Whole-string parse; false on junk, empty, or out of [min,max]. */
 bool util_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/* vsnprintf into a caller's error buffer; a NULL or empty buffer is fine.
+ * The one way modules fill the "char *err, size_t errlen" of their API. */
+void util_seterr(char *err, size_t errlen, const char *fmt, ...) FEATD_PRINTF(3, 4);
+
 /* strdup that aborts on OOM (startup/config only, never the request path). */
 char *util_xstrdup(const char *s);
 

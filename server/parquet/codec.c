@@ -18,21 +18,10 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "util.h"
+
 /* LZ4 frame format magic number, little-endian on the wire. */
 #define CODEC_LZ4F_MAGIC 0x184D2204u
-
-static void codec_err(char *err, size_t errlen, const char *fmt, ...) FEATD_PRINTF(3, 4);
-
-static void codec_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 const char *pq_codec_name(int codec)
 {
@@ -78,18 +67,18 @@ static int codec_snappy(const uint8_t *src, size_t srclen, uint8_t *dst, size_t 
 {
     size_t ulen = 0;
     if (snappy_uncompressed_length((const char *)src, srclen, &ulen) != SNAPPY_OK) {
-        codec_err(err, errlen, "SNAPPY: corrupt stream header (%zu bytes)", srclen);
+        util_seterr(err, errlen, "SNAPPY: corrupt stream header (%zu bytes)", srclen);
         return FEATD_ERR;
     }
     if (ulen != dstlen) {
-        codec_err(err, errlen, "SNAPPY: stream declares %zu bytes, page expects %zu", ulen, dstlen);
+        util_seterr(err, errlen, "SNAPPY: stream declares %zu bytes, page expects %zu", ulen, dstlen);
         return FEATD_ERR;
     }
     uint8_t dummy;
     size_t outlen = dstlen;
     if (snappy_uncompress((const char *)src, srclen, (char *)(dstlen ? dst : &dummy), &outlen)
             != SNAPPY_OK || outlen != dstlen) {
-        codec_err(err, errlen, "SNAPPY: corrupt stream (%zu bytes, expected %zu out)", srclen, dstlen);
+        util_seterr(err, errlen, "SNAPPY: corrupt stream (%zu bytes, expected %zu out)", srclen, dstlen);
         return FEATD_ERR;
     }
     return FEATD_OK;
@@ -106,7 +95,7 @@ static int codec_gzip(const uint8_t *src, size_t srclen, uint8_t *dst, size_t ds
     z_stream zs;
     memset(&zs, 0, sizeof(zs));
     if (inflateInit2(&zs, 15 + 32) != Z_OK) {
-        codec_err(err, errlen, "GZIP: cannot initialise zlib");
+        util_seterr(err, errlen, "GZIP: cannot initialise zlib");
         return FEATD_ERR;
     }
     size_t in = 0, out = 0;
@@ -119,7 +108,7 @@ static int codec_gzip(const uint8_t *src, size_t srclen, uint8_t *dst, size_t ds
                 break;
             }
             if (inflateReset(&zs) != Z_OK) {
-                codec_err(err, errlen, "GZIP: cannot reset zlib");
+                util_seterr(err, errlen, "GZIP: cannot reset zlib");
                 goto done;
             }
             ended = 0;
@@ -137,7 +126,7 @@ static int codec_gzip(const uint8_t *src, size_t srclen, uint8_t *dst, size_t ds
         size_t made = before_out - zs.avail_out;
         in += used_in;
         if (probing && made > 0) {
-            codec_err(err, errlen, "GZIP: stream decodes to more than the expected %zu bytes", dstlen);
+            util_seterr(err, errlen, "GZIP: stream decodes to more than the expected %zu bytes", dstlen);
             goto done;
         }
         if (!probing) {
@@ -149,25 +138,25 @@ static int codec_gzip(const uint8_t *src, size_t srclen, uint8_t *dst, size_t ds
         }
         if (zr == Z_OK) {
             if (used_in == 0 && made == 0) {
-                codec_err(err, errlen, "GZIP: no progress at input offset %zu", in);
+                util_seterr(err, errlen, "GZIP: no progress at input offset %zu", in);
                 goto done;
             }
             continue;
         }
         if (zr == Z_BUF_ERROR) {
             if (in == srclen) {
-                codec_err(err, errlen, "GZIP: truncated stream (%zu of %zu bytes decoded)", out, dstlen);
+                util_seterr(err, errlen, "GZIP: truncated stream (%zu of %zu bytes decoded)", out, dstlen);
             } else {
-                codec_err(err, errlen, "GZIP: no progress at input offset %zu", in);
+                util_seterr(err, errlen, "GZIP: no progress at input offset %zu", in);
             }
             goto done;
         }
-        codec_err(err, errlen, "GZIP: corrupt stream at input offset %zu: %s", in,
+        util_seterr(err, errlen, "GZIP: corrupt stream at input offset %zu: %s", in,
                   zs.msg ? zs.msg : "inflate error");
         goto done;
     }
     if (out != dstlen) {
-        codec_err(err, errlen, "GZIP: decoded %zu bytes, page expects %zu", out, dstlen);
+        util_seterr(err, errlen, "GZIP: decoded %zu bytes, page expects %zu", out, dstlen);
         goto done;
     }
     rc = FEATD_OK;
@@ -181,7 +170,7 @@ static int codec_zstd(const uint8_t *src, size_t srclen, uint8_t *dst, size_t ds
 {
     unsigned long long fcs = ZSTD_getFrameContentSize(src, srclen);
     if (fcs == ZSTD_CONTENTSIZE_ERROR) {
-        codec_err(err, errlen, "ZSTD: not a valid zstd frame (%zu bytes)", srclen);
+        util_seterr(err, errlen, "ZSTD: not a valid zstd frame (%zu bytes)", srclen);
         return FEATD_ERR;
     }
     if (fcs != ZSTD_CONTENTSIZE_UNKNOWN) {
@@ -189,19 +178,19 @@ static int codec_zstd(const uint8_t *src, size_t srclen, uint8_t *dst, size_t ds
          * frame and its size disagrees. */
         size_t flen = ZSTD_findFrameCompressedSize(src, srclen);
         if (fcs > dstlen || (!ZSTD_isError(flen) && flen == srclen && fcs != dstlen)) {
-            codec_err(err, errlen, "ZSTD: frame declares %llu bytes, page expects %zu", fcs, dstlen);
+            util_seterr(err, errlen, "ZSTD: frame declares %llu bytes, page expects %zu", fcs, dstlen);
             return FEATD_ERR;
         }
     }
     uint8_t dummy;
     size_t r = ZSTD_decompress(dstlen ? dst : &dummy, dstlen, src, srclen);
     if (ZSTD_isError(r)) {
-        codec_err(err, errlen, "ZSTD: %s (%zu bytes in, %zu expected out)", ZSTD_getErrorName(r),
+        util_seterr(err, errlen, "ZSTD: %s (%zu bytes in, %zu expected out)", ZSTD_getErrorName(r),
                   srclen, dstlen);
         return FEATD_ERR;
     }
     if (r != dstlen) {
-        codec_err(err, errlen, "ZSTD: decoded %zu bytes, page expects %zu", r, dstlen);
+        util_seterr(err, errlen, "ZSTD: decoded %zu bytes, page expects %zu", r, dstlen);
         return FEATD_ERR;
     }
     return FEATD_OK;
@@ -223,11 +212,11 @@ static int codec_lz4_raw(const uint8_t *src, size_t srclen, uint8_t *dst, size_t
                          char *err, size_t errlen)
 {
     if (srclen > (size_t)LZ4_MAX_INPUT_SIZE || dstlen > (size_t)INT_MAX) {
-        codec_err(err, errlen, "LZ4_RAW: block too large (%zu in, %zu out)", srclen, dstlen);
+        util_seterr(err, errlen, "LZ4_RAW: block too large (%zu in, %zu out)", srclen, dstlen);
         return FEATD_ERR;
     }
     if (codec_lz4_block(src, srclen, dst, dstlen) != FEATD_OK) {
-        codec_err(err, errlen, "LZ4_RAW: corrupt block or size mismatch (%zu bytes in, %zu expected out)",
+        util_seterr(err, errlen, "LZ4_RAW: corrupt block or size mismatch (%zu bytes in, %zu expected out)",
                   srclen, dstlen);
         return FEATD_ERR;
     }
@@ -288,7 +277,7 @@ static int codec_lz4_frame(const uint8_t *src, size_t srclen, uint8_t *dst, size
 {
     LZ4F_dctx *dctx = NULL;
     if (LZ4F_isError(LZ4F_createDecompressionContext(&dctx, LZ4F_VERSION))) {
-        codec_err(err, errlen, "LZ4: cannot create frame decoder");
+        util_seterr(err, errlen, "LZ4: cannot create frame decoder");
         return FEATD_ERR;
     }
     int rc = FEATD_ERR;
@@ -301,16 +290,16 @@ static int codec_lz4_frame(const uint8_t *src, size_t srclen, uint8_t *dst, size
         size_t outsz = probing ? 1 : aout;
         hint = LZ4F_decompress(dctx, probing ? &scratch : dst + out, &outsz, src + in, &insz, NULL);
         if (LZ4F_isError(hint)) {
-            codec_err(err, errlen, "LZ4: corrupt frame at input offset %zu: %s", in,
+            util_seterr(err, errlen, "LZ4: corrupt frame at input offset %zu: %s", in,
                       LZ4F_getErrorName(hint));
             goto done;
         }
         if (probing && outsz > 0) {
-            codec_err(err, errlen, "LZ4: frame decodes to more than the expected %zu bytes", dstlen);
+            util_seterr(err, errlen, "LZ4: frame decodes to more than the expected %zu bytes", dstlen);
             goto done;
         }
         if (insz == 0 && outsz == 0) {
-            codec_err(err, errlen, "LZ4: frame makes no progress at input offset %zu", in);
+            util_seterr(err, errlen, "LZ4: frame makes no progress at input offset %zu", in);
             goto done;
         }
         in += insz;
@@ -324,24 +313,24 @@ static int codec_lz4_frame(const uint8_t *src, size_t srclen, uint8_t *dst, size
         size_t outsz = aout ? aout : 1;
         hint = LZ4F_decompress(dctx, aout ? dst + out : &scratch, &outsz, src + srclen, &insz, NULL);
         if (LZ4F_isError(hint)) {
-            codec_err(err, errlen, "LZ4: corrupt frame: %s", LZ4F_getErrorName(hint));
+            util_seterr(err, errlen, "LZ4: corrupt frame: %s", LZ4F_getErrorName(hint));
             goto done;
         }
         if (outsz == 0) {
             break;
         }
         if (aout == 0) {
-            codec_err(err, errlen, "LZ4: frame decodes to more than the expected %zu bytes", dstlen);
+            util_seterr(err, errlen, "LZ4: frame decodes to more than the expected %zu bytes", dstlen);
             goto done;
         }
         out += outsz;
     }
     if (hint != 0) {
-        codec_err(err, errlen, "LZ4: truncated frame (%zu of %zu bytes decoded)", out, dstlen);
+        util_seterr(err, errlen, "LZ4: truncated frame (%zu of %zu bytes decoded)", out, dstlen);
         goto done;
     }
     if (out != dstlen) {
-        codec_err(err, errlen, "LZ4: frame decoded %zu bytes, page expects %zu", out, dstlen);
+        util_seterr(err, errlen, "LZ4: frame decoded %zu bytes, page expects %zu", out, dstlen);
         goto done;
     }
     rc = FEATD_OK;
@@ -373,7 +362,7 @@ static int codec_lz4(const uint8_t *src, size_t srclen, uint8_t *dst, size_t dst
             && codec_lz4_block(src, srclen, dst, dstlen) == FEATD_OK) {
         return FEATD_OK;
     }
-    codec_err(err, errlen, "LZ4: neither Hadoop-framed nor a raw block decoding to %zu bytes "
+    util_seterr(err, errlen, "LZ4: neither Hadoop-framed nor a raw block decoding to %zu bytes "
               "(%zu bytes in)", dstlen, srclen);
     return FEATD_ERR;
 }
@@ -383,7 +372,7 @@ static int codec_brotli(const uint8_t *src, size_t srclen, uint8_t *dst, size_t 
 {
     BrotliDecoderState *st = BrotliDecoderCreateInstance(NULL, NULL, NULL);
     if (st == NULL) {
-        codec_err(err, errlen, "BROTLI: cannot create decoder");
+        util_seterr(err, errlen, "BROTLI: cannot create decoder");
         return FEATD_ERR;
     }
     int rc = FEATD_ERR;
@@ -407,21 +396,21 @@ static int codec_brotli(const uint8_t *src, size_t srclen, uint8_t *dst, size_t 
     switch (r) {
     case BROTLI_DECODER_RESULT_SUCCESS:
         if (avail_in != 0) {
-            codec_err(err, errlen, "BROTLI: %zu trailing bytes after the stream", avail_in);
+            util_seterr(err, errlen, "BROTLI: %zu trailing bytes after the stream", avail_in);
         } else if (out != dstlen) {
-            codec_err(err, errlen, "BROTLI: decoded %zu bytes, page expects %zu", out, dstlen);
+            util_seterr(err, errlen, "BROTLI: decoded %zu bytes, page expects %zu", out, dstlen);
         } else {
             rc = FEATD_OK;
         }
         break;
     case BROTLI_DECODER_RESULT_NEEDS_MORE_OUTPUT:
-        codec_err(err, errlen, "BROTLI: stream decodes to more than the expected %zu bytes", dstlen);
+        util_seterr(err, errlen, "BROTLI: stream decodes to more than the expected %zu bytes", dstlen);
         break;
     case BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT:
-        codec_err(err, errlen, "BROTLI: truncated stream (%zu of %zu bytes decoded)", out, dstlen);
+        util_seterr(err, errlen, "BROTLI: truncated stream (%zu of %zu bytes decoded)", out, dstlen);
         break;
     default:
-        codec_err(err, errlen, "BROTLI: corrupt stream: %s",
+        util_seterr(err, errlen, "BROTLI: corrupt stream: %s",
                   BrotliDecoderErrorString(BrotliDecoderGetErrorCode(st)));
         break;
     }
@@ -434,9 +423,9 @@ int pq_codec_decompress(int codec, const uint8_t *src, size_t srclen,
 {
     if (!pq_codec_supported(codec)) {
         if (codec == PQ_CODEC_LZO) {
-            codec_err(err, errlen, "LZO: codec not supported");
+            util_seterr(err, errlen, "LZO: codec not supported");
         } else {
-            codec_err(err, errlen, "UNKNOWN(%d): codec not supported", codec);
+            util_seterr(err, errlen, "UNKNOWN(%d): codec not supported", codec);
         }
         return FEATD_ERR;
     }
@@ -444,17 +433,17 @@ int pq_codec_decompress(int codec, const uint8_t *src, size_t srclen,
         if (dstlen == 0) {
             return FEATD_OK;
         }
-        codec_err(err, errlen, "%s: empty input, page expects %zu bytes", pq_codec_name(codec), dstlen);
+        util_seterr(err, errlen, "%s: empty input, page expects %zu bytes", pq_codec_name(codec), dstlen);
         return FEATD_ERR;
     }
     if (src == NULL || (dst == NULL && dstlen != 0)) {
-        codec_err(err, errlen, "%s: null buffer", pq_codec_name(codec));
+        util_seterr(err, errlen, "%s: null buffer", pq_codec_name(codec));
         return FEATD_ERR;
     }
     switch (codec) {
     case PQ_CODEC_UNCOMPRESSED:
         if (srclen != dstlen) {
-            codec_err(err, errlen, "UNCOMPRESSED: page holds %zu bytes, header says %zu", srclen, dstlen);
+            util_seterr(err, errlen, "UNCOMPRESSED: page holds %zu bytes, header says %zu", srclen, dstlen);
             return FEATD_ERR;
         }
         memcpy(dst, src, dstlen);
@@ -474,6 +463,6 @@ int pq_codec_decompress(int codec, const uint8_t *src, size_t srclen,
     default:
         break;
     }
-    codec_err(err, errlen, "UNKNOWN(%d): codec not supported", codec);
+    util_seterr(err, errlen, "UNKNOWN(%d): codec not supported", codec);
     return FEATD_ERR;
 }
