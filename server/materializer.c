@@ -35,7 +35,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -59,6 +62,7 @@
 #define MAT_PROGRESS_EVERY_US 1000000   /* pending progress update period */
 #define MAT_BACKOFF_MIN_US 1000000
 #define MAT_BUSY_RETRY_US 2000000
+#define MAT_NICE 10                     /* the thread's nice value (serving first) */
 
 enum mat_kind { MK_READ, MK_WRITTEN, MK_EXPIRED, MK_STALE, MK_REJECTED, MK_OUTSIDE, MK__N };
 static const char *const kind_names[MK__N] = {
@@ -1553,6 +1557,11 @@ static void *mat_main(void *arg)
     struct registry *reg = NULL;
     struct mat_ctx x;
     bool have_ctx = false;
+    /* background work: let the serving threads win the CPU (Linux nice
+     * values are per thread) */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), MAT_NICE) != 0) {
+        log_debug("materializer", "cannot lower the thread priority: %s", strerror(errno));
+    }
     while (!atomic_load(&mat_stop_flag)) {
         pthread_mutex_lock(&mat_lock);
         if (reg != mat_reg) {

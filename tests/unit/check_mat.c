@@ -28,6 +28,7 @@
 #include "mat_discover.h"
 #include "mat_read.h"
 #include "mat_select.h"
+#include "materializer.h"
 #include "online.h"
 #include "parquet/parquet.h"
 #include "util.h"
@@ -874,6 +875,54 @@ START_TEST(test_decode_composite)
 }
 END_TEST
 
+/* ---- metrics (no Redis: a one-shot pass against a closed port fails) ---- */
+
+START_TEST(test_metrics_text)
+{
+    struct fbuf out = { 0 };
+    ck_assert_int_eq(mat_metrics_write(&out), FEATD_OK);
+    ck_assert(strstr(out.data, "# TYPE featd_materializer_rows_total counter") != NULL);
+    ck_assert(strstr(out.data, "view=") == NULL);     /* nothing ran yet */
+    fbuf_free(&out);
+
+    /* view names are [A-Za-z0-9_.-] (config), so labels need no escaping */
+    const char *json =
+        "{ \"redis\": { \"url\": \"redis://127.0.0.1:1/0\", \"timeout_ms\": 100 },"
+        "  \"entities\": [ { \"name\": \"e\", \"join_keys\": [ { \"name\": \"id\", "
+        "\"type\": \"int64\" } ] } ],"
+        "  \"feature_views\": [ { \"name\": \"v\", \"entities\": [\"e\"], \"features\": ["
+        "    {\"name\":\"x\",\"type\":\"int64\"} ], \"source\": { \"path\": \"/nonexistent\" } },"
+        "   { \"name\": \"nosrc\", \"entities\": [\"e\"], \"features\": ["
+        "    {\"name\":\"x\",\"type\":\"int64\"} ] } ] }";
+    struct featd_config *cfg = NULL;
+    char err[2048];
+    ck_assert_msg(config_load_string(json, &cfg, err, sizeof(err)) == FEATD_OK, "%s", err);
+    FILE *devnull = fopen("/dev/null", "w");
+    ck_assert_int_eq(materializer_run_once(cfg, NULL, devnull), 1);      /* Redis refused */
+    ck_assert_int_eq(materializer_run_once(cfg, "nope", devnull), 2);
+    ck_assert_int_eq(materializer_run_once(cfg, "nosrc", devnull), 2);
+    fclose(devnull);
+    ck_assert_int_eq(mat_metrics_write(&out), FEATD_OK);
+    const char *want = "featd_materializer_runs_total{view=\"v\",result=\"failed\"} 1\n";
+    ck_assert_msg(strstr(out.data, want) != NULL, "%s not in:\n%s", want, out.data);
+    ck_assert(strstr(out.data, "result=\"applied\"} 0") != NULL);
+    ck_assert(strstr(out.data, "kind=\"written\"} 0") != NULL);
+    ck_assert(strstr(out.data, "featd_materializer_up{view=") != NULL);
+    ck_assert(strstr(out.data, "} 0\n") != NULL);
+    ck_assert(strstr(out.data, "nosrc") == NULL);
+    /* every sample line is "name{labels} value" */
+    for (char *line = strtok(out.data, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '#') {
+            continue;
+        }
+        ck_assert_msg(strncmp(line, "featd_materializer_", 19) == 0 && strstr(line, "} ") != NULL,
+                      "bad line: %s", line);
+    }
+    fbuf_free(&out);
+    config_free(cfg);
+}
+END_TEST
+
 static Suite *mat_suite(void)
 {
     Suite *s = suite_create("mat");
@@ -898,6 +947,9 @@ static Suite *mat_suite(void)
     tcase_add_test(tx, test_decode_cust_two_files);
     tcase_add_test(tx, test_decode_composite);
     suite_add_tcase(s, tx);
+    TCase *tm = tcase_create("metrics");
+    tcase_add_test(tm, test_metrics_text);
+    suite_add_tcase(s, tm);
     return s;
 }
 
