@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -33,6 +34,9 @@ struct mat_writer {
     size_t inflight_rows;
     size_t batch;                   /* rows per batch */
     uint64_t written;
+    uint64_t rate;                  /* rows/s, 0 = unpaced */
+    uint64_t paced_rows;            /* rows sent since paced_start */
+    int64_t paced_start;            /* monotonic µs */
     bool failed;
     char ferr[256];                 /* first failure */
 };
@@ -205,6 +209,20 @@ static void send_batch(struct mat_writer *w)
         }
     }
     read_inflight(w);
+    if (w->rate > 0) {
+        /* sleep until this batch's share of time at w->rate has passed */
+        int64_t now = util_mono_us();
+        if (w->paced_start == 0) {
+            w->paced_start = now;
+        }
+        w->paced_rows += w->nrows;
+        int64_t due = w->paced_start + (int64_t)(w->paced_rows * 1000000 / w->rate);
+        if (due > now) {
+            struct timespec ts = { (time_t)((due - now) / 1000000),
+                                   (long)((due - now) % 1000000) * 1000 };
+            nanosleep(&ts, NULL);
+        }
+    }
     w->inflight_cmds = w->ncmds;
     w->inflight_rows = w->nrows;
     w->ncmds = w->nrows = 0;
@@ -306,6 +324,13 @@ int mat_writer_finish(struct mat_writer *w, char *err, size_t errlen)
         return FEATD_ERR;
     }
     return FEATD_OK;
+}
+
+void mat_writer_set_rate(struct mat_writer *w, uint64_t rows_per_second)
+{
+    w->rate = rows_per_second;
+    w->paced_rows = 0;
+    w->paced_start = 0;
 }
 
 uint64_t mat_writer_written(const struct mat_writer *w)

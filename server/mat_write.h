@@ -46,6 +46,11 @@ int mat_writer_put(struct mat_writer *w, const struct online_key *keys, int64_t 
 /* Sends the last batch and waits for every reply. */
 int mat_writer_finish(struct mat_writer *w, char *err, size_t errlen) FEATD_MUSTCHECK;
 
+/* Paces the writer to at most rows_per_second (0 = as fast as Redis
+ * takes them): after each batch it sleeps until the batch's share of the
+ * time has passed. */
+void mat_writer_set_rate(struct mat_writer *w, uint64_t rows_per_second);
+
 /* Rows acknowledged by Redis so far. */
 uint64_t mat_writer_written(const struct mat_writer *w);
 

@@ -75,7 +75,9 @@ int main(int argc, char **argv)
         int64_t t1 = mono_us();
         featd_response_free(resp);
         if (rc != FEATD_OK) {
-            errors++;
+            if (errors++ < 3) {
+                fprintf(stderr, "lookup_load: request failed: %s\n", featd_errmsg(c));
+            }
             if (featd_broken(c)) {
                 featd_close(c);
                 c = featd_connect("127.0.0.1", port, 5000, err, sizeof(err));

@@ -18,6 +18,7 @@
 #
 # Usage: bench/materialize/run.sh          (from anywhere; after `make`)
 # Env:   N (rows), BUILD (build dir), WORK (scratch dir), IDLE_SECONDS,
+#        DAEMON_RATE (the daemon's FEATD_MATERIALIZE_MAX_ROWS_PER_SEC, 0 = unpaced),
 #        REDIS_PORT / FEATD_PORT / ADMIN_PORT (defaults 16480..16482),
 #        KEEP=1 keeps the scratch dir
 set -eu
@@ -107,7 +108,7 @@ EOF
 # ---- 1: one pass in the foreground ----
 cp "$DATA" "$WORK/src/.in" && mv "$WORK/src/.in" "$WORK/src/snap-1.parquet"
 C0=$(redis_cpu)
-/usr/bin/time -v "$BUILD/featd" materialize --config "$WORK/config.json" --log-level warn \
+FEATD_MATERIALIZE_MAX_ROWS_PER_SEC=0 /usr/bin/time -v "$BUILD/featd" materialize --config "$WORK/config.json" --log-level warn \
     > "$WORK/oneshot.out" 2> "$WORK/oneshot.time" || { cat "$WORK/oneshot.out" "$WORK/oneshot.time" >&2; die "featd materialize failed"; }
 C1=$(redis_cpu)
 cat "$WORK/oneshot.out" >&2
@@ -122,7 +123,7 @@ SELB=$($RCLI hget "$PROG" select_bytes)
 USED=$($RCLI info memory | awk -F: '/^used_memory_human:/ { gsub("\r", ""); print $2 }')
 
 # ---- 2: serving latency idle vs during a materialization ----
-"$BUILD/featd" --config "$WORK/config.json" > "$WORK/featd.log" 2>&1 &
+FEATD_MATERIALIZE_MAX_ROWS_PER_SEC=${DAEMON_RATE:-0} "$BUILD/featd" --config "$WORK/config.json" > "$WORK/featd.log" 2>&1 &
 FEATD_PID=$!
 i=0
 until "$WORK/lookup_load" "$FEATD_PORT" entity_id 'bench:*' "$N" 1 0.01 >/dev/null 2>&1; do
@@ -171,7 +172,7 @@ Redis 7 on loopback, no persistence; everything on this machine.
 | featd CPU (user + sys) / Redis CPU during the pass | ${FU} s + ${FS} s / $RCPU s |
 | peak RSS of \`featd materialize\` | $((RSS_KB / 1024)) MiB (selection table $((SELB / 1048576)) MiB = $(awk -v b="$SELB" -v n="$N" 'BEGIN { printf "%.1f", b / n }') bytes/entity) |
 | Redis memory after (one generation) | $USED |
-| daemon, materializing while serving | $DRATE rows/s (${DMS} ms) |
+| daemon, materializing while serving (pacing: ${DAEMON_RATE:-0} rows/s, 0 = none) | $DRATE rows/s (${DMS} ms) |
 | serving p50 / p99 idle | ${P50_IDLE} / ${P99_IDLE} µs |
 | serving p50 / p99 during materialization | ${P50_DUR} / ${P99_DUR} µs (p99 ratio $RATIO_P99) |
 
