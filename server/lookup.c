@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "frame.h"
 #include "log.h"
 #include "online.h"
 #include "util.h"
@@ -134,9 +135,8 @@ static void request_maybe_free(struct request *rq)
     }
 }
 
-/* Records metrics, writes resp (when the connection is still open) and
- * releases the connection's pending slot. */
-static void request_answer(struct request *rq, const Featd__V1__Response *resp, int code)
+/* Marks rq answered: stops its timer, records metrics. */
+static void request_mark_answered(struct request *rq, int code)
 {
     struct worker *w = rq->w;
     rq->responded = 1;
@@ -146,6 +146,13 @@ static void request_answer(struct request *rq, const Featd__V1__Response *resp, 
     }
     METRICS_INC(w->metrics.requests[rq->type][code]);
     metrics_observe(&w->metrics.request_latency, (uint64_t)(util_mono_us() - rq->start_us));
+}
+
+/* Records metrics, writes resp (when the connection is still open) and
+ * releases the connection's pending slot. */
+static void request_answer(struct request *rq, const Featd__V1__Response *resp, int code)
+{
+    request_mark_answered(rq, code);
     if (rq->sink) {
         rq->sink(rq->sink_arg, resp);
         return;
@@ -596,231 +603,117 @@ static void lookup_send(struct request *rq)
 
 /* ---- answer assembly ---- */
 
-static Featd__V1__Value lookup_null_value = FEATD__V1__VALUE__INIT;
-
-/* Fills *out from a decoded value; pointers may reference reply memory
- * (valid until the callback returns, which is when we pack). */
-static int lookup_set_value(struct arena *a, Featd__V1__Value *out, enum featd_type t,
-                            const struct online_value *ov)
+/* Writes a GetOnlineFeatures answer straight from the decoded rows
+ * (proto_write_get_answer). A sink (admin JSON) gets it as a decoded
+ * Response instead. */
+static void request_answer_get(struct request *rq, const struct proto_get_answer *ga, uint32_t *sizes)
 {
-    featd__v1__value__init(out);
-    switch (t) {
-    case FT_BOOL:
-        out->kind_case = FEATD__V1__VALUE__KIND_BOOL_VAL;
-        out->bool_val = ov->u.b;
-        break;
-    case FT_INT32:
-        out->kind_case = FEATD__V1__VALUE__KIND_INT32_VAL;
-        out->int32_val = ov->u.i32;
-        break;
-    case FT_INT64:
-        out->kind_case = FEATD__V1__VALUE__KIND_INT64_VAL;
-        out->int64_val = ov->u.i64;
-        break;
-    case FT_TIMESTAMP:
-        out->kind_case = FEATD__V1__VALUE__KIND_TIMESTAMP_US_VAL;
-        out->timestamp_us_val = ov->u.i64;
-        break;
-    case FT_FLOAT:
-        out->kind_case = FEATD__V1__VALUE__KIND_FLOAT_VAL;
-        out->float_val = ov->u.f;
-        break;
-    case FT_DOUBLE:
-        out->kind_case = FEATD__V1__VALUE__KIND_DOUBLE_VAL;
-        out->double_val = ov->u.d;
-        break;
-    case FT_STRING:
-        out->kind_case = FEATD__V1__VALUE__KIND_STRING_VAL;
-        out->string_val = arena_strndup(a, ov->s, ov->slen);
-        if (out->string_val == NULL) {
-            return FEATD_ENOMEM;
+    if (rq->sink) {
+        struct evbuffer *tmp = evbuffer_new();
+        Featd__V1__Response *resp = NULL;
+        if (tmp && proto_write_get_answer(tmp, ga, sizes) == FEATD_OK) {
+            size_t n = evbuffer_get_length(tmp);
+            const uint8_t *data = evbuffer_pullup(tmp, -1);
+            resp = data ? featd__v1__response__unpack(NULL, n - FRAME_HEADER, data + FRAME_HEADER) : NULL;
         }
-        break;
-    case FT_BYTES:
-        out->kind_case = FEATD__V1__VALUE__KIND_BYTES_VAL;
-        out->bytes_val.len = ov->slen;
-        out->bytes_val.data = (uint8_t *)ov->s;
-        break;
-    case FT_FLOAT_LIST: {
-        Featd__V1__FloatList *l = arena_alloc(a, sizeof(*l));
-        float *vals = arena_alloc(a, sizeof(float) * (ov->count ? ov->count : 1));
-        if (!l || !vals) {
-            return FEATD_ENOMEM;
+        if (tmp) {
+            evbuffer_free(tmp);
         }
-        featd__v1__float_list__init(l);
-        for (uint32_t i = 0; i < ov->count; i++) {
-            vals[i] = online_list_float(ov, i);
+        if (resp == NULL) {
+            request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "response too large or out of memory");
+            return;
         }
-        l->n_val = ov->count;
-        l->val = vals;
-        out->kind_case = FEATD__V1__VALUE__KIND_FLOAT_LIST_VAL;
-        out->float_list_val = l;
-        break;
+        request_mark_answered(rq, 0);
+        rq->sink(rq->sink_arg, resp);
+        featd__v1__response__free_unpacked(resp, NULL);
+        return;
     }
-    case FT_DOUBLE_LIST: {
-        Featd__V1__DoubleList *l = arena_alloc(a, sizeof(*l));
-        double *vals = arena_alloc(a, sizeof(double) * (ov->count ? ov->count : 1));
-        if (!l || !vals) {
-            return FEATD_ENOMEM;
-        }
-        featd__v1__double_list__init(l);
-        for (uint32_t i = 0; i < ov->count; i++) {
-            vals[i] = online_list_double(ov, i);
-        }
-        l->n_val = ov->count;
-        l->val = vals;
-        out->kind_case = FEATD__V1__VALUE__KIND_DOUBLE_LIST_VAL;
-        out->double_list_val = l;
-        break;
+    struct evbuffer *out = conn_output(rq->conn);
+    if (out && proto_write_get_answer(out, ga, sizes) != FEATD_OK) {
+        request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
+                      "response of %zu x %zu values is too large to send", ga->nfeatures, ga->nrows);
+        return;
     }
-    case FT_INT64_LIST: {
-        Featd__V1__Int64List *l = arena_alloc(a, sizeof(*l));
-        int64_t *vals = arena_alloc(a, sizeof(int64_t) * (ov->count ? ov->count : 1));
-        if (!l || !vals) {
-            return FEATD_ENOMEM;
-        }
-        featd__v1__int64_list__init(l);
-        for (uint32_t i = 0; i < ov->count; i++) {
-            vals[i] = online_list_int64(ov, i);
-        }
-        l->n_val = ov->count;
-        l->val = vals;
-        out->kind_case = FEATD__V1__VALUE__KIND_INT64_LIST_VAL;
-        out->int64_list_val = l;
-        break;
-    }
-    case FT_STRING_LIST: {
-        Featd__V1__StringList *l = arena_alloc(a, sizeof(*l));
-        char **vals = arena_alloc(a, sizeof(char *) * (ov->count ? ov->count : 1));
-        if (!l || !vals) {
-            return FEATD_ENOMEM;
-        }
-        featd__v1__string_list__init(l);
-        const uint8_t *cur = ov->raw, *end = ov->raw + ov->rawlen;
-        for (uint32_t i = 0; i < ov->count; i++) {
-            const char *s;
-            size_t n;
-            if (online_list_next_string(&cur, end, &s, &n) != FEATD_OK) {
-                return FEATD_ERR;
-            }
-            vals[i] = arena_strndup(a, s, n);
-            if (vals[i] == NULL) {
-                return FEATD_ENOMEM;
-            }
-        }
-        l->n_val = ov->count;
-        l->val = vals;
-        out->kind_case = FEATD__V1__VALUE__KIND_STRING_LIST_VAL;
-        out->string_list_val = l;
-        break;
-    }
-    default:
-        return FEATD_ERR;
-    }
-    return FEATD_OK;
+    request_mark_answered(rq, 0);
+    conn_request_done(rq->conn);
 }
 
+#define ANSWER_NOMEM() do { request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, \
+                          "response needs more memory than allowed"); return; } while (0)
+
+/* Decodes each (view, row) once, points every requested cell at its value,
+ * computes statuses, and writes the answer. Row values point into the reply,
+ * which lives until this callback returns: we encode before that. */
 static void lookup_answer(struct request *rq, const redisReply *reply)
 {
     struct lookup_plan *p = rq->plan;
     struct arena *a = &rq->arena;
     struct worker *w = rq->w;
-    size_t nf = p->nfeats, nr = p->nrows;
+    size_t nf = p->nfeats, nr = p->nrows, ncells = nf * nr > 0 ? nf * nr : 1;
     int64_t now = util_now_us();
 
-    Featd__V1__GetOnlineFeaturesResponse *gr = arena_alloc(a, sizeof(*gr));
-    Featd__V1__FeatureVector *vecs = arena_alloc(a, sizeof(*vecs) * nf);
-    Featd__V1__FeatureVector **vecp = arena_alloc(a, sizeof(*vecp) * nf);
-    char **names = arena_alloc(a, sizeof(char *) * nf);
-    Featd__V1__Value *vals = arena_alloc(a, sizeof(*vals) * (nf * nr > 0 ? nf * nr : 1));
-    if (!gr || !vecs || !vecp || !names || !vals) {
-        request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "response needs more memory than allowed");
-        return;
+    const struct online_value **cells = arena_alloc(a, sizeof(*cells) * ncells);
+    uint8_t *statuses = arena_alloc(a, ncells);
+    int64_t *ets = arena_alloc(a, sizeof(*ets) * ncells);
+    uint32_t *sizes = arena_alloc(a, sizeof(*sizes) * ncells);
+    uint8_t *types = arena_alloc(a, nf ? nf : 1);
+    char **names = arena_alloc(a, sizeof(*names) * (nf ? nf : 1));
+    if (!cells || !statuses || !ets || !sizes || !types || !names) {
+        ANSWER_NOMEM();
     }
-    featd__v1__get_online_features_response__init(gr);
     for (size_t f = 0; f < nf; f++) {
-        Featd__V1__FeatureVector *fv = &vecs[f];
-        featd__v1__feature_vector__init(fv);
-        fv->n_values = fv->n_statuses = fv->n_event_timestamps_us = nr;
-        fv->values = arena_alloc(a, sizeof(*fv->values) * (nr ? nr : 1));
-        fv->statuses = arena_alloc(a, sizeof(*fv->statuses) * (nr ? nr : 1));
-        fv->event_timestamps_us = arena_alloc(a, sizeof(int64_t) * (nr ? nr : 1));
-        if (!fv->values || !fv->statuses || !fv->event_timestamps_us) {
-            request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "response needs more memory than allowed");
-            return;
-        }
-        vecp[f] = fv;
+        const struct cfg_view *v = p->views[p->feats[f].pv].v;
+        types[f] = (uint8_t)v->features[p->feats[f].fidx].type;
         names[f] = p->feats[f].name;
     }
 
     uint64_t st_counts[METRICS_STATUSES] = { 0 };
-    struct online_value ovals[256];
-    struct online_value *ov = ovals;
     for (size_t i = 0; i < p->nviews; i++) {
         const struct plan_view *pv = &p->views[i];
         const struct cfg_view *v = pv->v;
-        if (v->nfeatures > FEATD_ARRAY_LEN(ovals)) {
-            ov = arena_alloc(a, sizeof(*ov) * v->nfeatures);
-            if (ov == NULL) {
-                request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "out of memory");
-                return;
-            }
-        } else {
-            ov = ovals;
-        }
         int64_t ttl_us = v->ttl_seconds * 1000000;
         for (size_t r = 0; r < nr; r++) {
             const redisReply *e = pv->row_arg[r] ? reply->element[pv->row_arg[r] - 1] : NULL;
             int status;
-            int64_t ets = 0;
-            bool decoded = false;
+            int64_t ts = 0;
+            struct online_value *ov = NULL;
             if (e == NULL || e->type != REDIS_REPLY_STRING) {
                 status = FEATD__V1__FIELD_STATUS__NOT_FOUND;
             } else {
                 char err[128];
                 int64_t cts;
-                if (online_row_decode((const uint8_t *)e->str, e->len, v, &ets, &cts, ov, err,
+                ov = arena_alloc(a, sizeof(*ov) * v->nfeatures);
+                if (ov == NULL) {
+                    ANSWER_NOMEM();
+                }
+                if (online_row_decode((const uint8_t *)e->str, e->len, v, &ts, &cts, ov, err,
                                       sizeof(err)) != FEATD_OK) {
                     METRICS_INC(w->metrics.rows_corrupt_total);
                     log_warn("lookup", "corrupt row in view %s (%s): reported as INVALID", v->name, err);
                     status = FEATD__V1__FIELD_STATUS__INVALID;
-                    ets = 0;
+                    ts = 0;
+                    ov = NULL;
                 } else {
-                    decoded = true;
-                    status = (ttl_us > 0 && now - ets > ttl_us) ? FEATD__V1__FIELD_STATUS__OUTSIDE_MAX_AGE
-                                                                : FEATD__V1__FIELD_STATUS__PRESENT;
+                    status = (ttl_us > 0 && now - ts > ttl_us) ? FEATD__V1__FIELD_STATUS__OUTSIDE_MAX_AGE
+                                                               : FEATD__V1__FIELD_STATUS__PRESENT;
                 }
             }
             for (size_t f = 0; f < nf; f++) {
                 if (p->feats[f].pv != i) {
                     continue;
                 }
-                Featd__V1__FeatureVector *fv = &vecs[f];
+                size_t c = f * nr + r;
+                const struct online_value *x = ov ? &ov[p->feats[f].fidx] : NULL;
                 int fs = status;
-                Featd__V1__Value *val = &lookup_null_value;
-                if (decoded) {
-                    const struct online_value *x = &ov[p->feats[f].fidx];
-                    if (x->is_null) {
-                        if (fs == FEATD__V1__FIELD_STATUS__PRESENT) {
-                            fs = FEATD__V1__FIELD_STATUS__NULL_VALUE;
-                        }
-                    } else {
-                        val = &vals[f * nr + r];
-                        int rc = lookup_set_value(a, val, v->features[p->feats[f].fidx].type, x);
-                        if (rc != FEATD_OK) {
-                            if (rc == FEATD_ENOMEM) {
-                                request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
-                                              "response needs more memory than allowed");
-                                return;
-                            }
-                            val = &lookup_null_value;
-                            fs = FEATD__V1__FIELD_STATUS__INVALID;
-                        }
+                if (x && x->is_null) {
+                    x = NULL;
+                    if (fs == FEATD__V1__FIELD_STATUS__PRESENT) {
+                        fs = FEATD__V1__FIELD_STATUS__NULL_VALUE;
                     }
                 }
-                fv->values[r] = val;
-                fv->statuses[r] = (Featd__V1__FieldStatus)fs;
-                fv->event_timestamps_us[r] = ets;
+                cells[c] = x;
+                statuses[c] = (uint8_t)fs;
+                ets[c] = ts;
                 st_counts[fs]++;
             }
         }
@@ -830,15 +723,11 @@ static void lookup_answer(struct request *rq, const redisReply *reply)
             METRICS_ADD(w->metrics.value_statuses[s], st_counts[s]);
         }
     }
-    gr->n_feature_names = nf;
-    gr->feature_names = names;
-    gr->n_results = nf;
-    gr->results = vecp;
-    Featd__V1__Response resp = FEATD__V1__RESPONSE__INIT;
-    resp.request_id = rq->id;
-    resp.body_case = FEATD__V1__RESPONSE__BODY_GET_ONLINE_FEATURES;
-    resp.get_online_features = gr;
-    request_answer(rq, &resp, 0);
+    struct proto_get_answer ga = {
+        .request_id = rq->id, .nfeatures = nf, .nrows = nr, .names = names, .types = types,
+        .cells = cells, .statuses = statuses, .event_ts = ets,
+    };
+    request_answer_get(rq, &ga, sizes);
 }
 
 /* Parses a current-generation reply element; 0 when absent. */

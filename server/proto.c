@@ -3,7 +3,12 @@
  */
 #include "proto.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
 #include "frame.h"
+#include "online.h"
 
 Featd__V1__Request *proto_decode_request(struct arena *a, const uint8_t *data, size_t len)
 {
@@ -44,4 +49,284 @@ const char *proto_code_name(int code)
     const ProtobufCEnumValue *v =
         protobuf_c_enum_descriptor_get_value(&featd__v1__error_code__descriptor, code);
     return v ? v->name : "UNKNOWN";
+}
+
+/* ---- direct encoder for GetOnlineFeatures answers ----
+ *
+ * Wire layout (field numbers from featd.proto):
+ *   Response: 1 request_id (varint, omitted when 0), 3 get_online_features
+ *   GetOnlineFeaturesResponse: 1 feature_names (repeated string),
+ *                              2 results (repeated FeatureVector)
+ *   FeatureVector: 1 values (repeated Value), 2 statuses (packed enum),
+ *                  3 event_timestamps_us (packed int64)
+ *   Value: oneof, fields 1..12 (see proto_value_size)
+ * The row codec stores lists in wire-compatible form: float/double lists as
+ * little-endian arrays (= packed fixed32/fixed64), string lists as
+ * varint-length-prefixed strings (each needs only its 0x0a tag).
+ */
+
+#define PB_LEN 2
+#define PB_VARINT 0
+#define PB_I64 1
+#define PB_I32 5
+#define PB_TAG(field, wt) ((uint8_t)(((field) << 3) | (wt)))
+
+static size_t pb_varint_size(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint8_t *pb_put_varint(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* Size of a list value's inner message (FloatList etc.). */
+static size_t proto_list_inner_size(enum featd_type t, const struct online_value *v)
+{
+    if (v->count == 0) {
+        return 0;
+    }
+    switch (t) {
+    case FT_FLOAT_LIST:
+    case FT_DOUBLE_LIST:
+        return 1 + pb_varint_size(v->rawlen) + v->rawlen;
+    case FT_INT64_LIST: {
+        size_t n = 0;
+        for (uint32_t i = 0; i < v->count; i++) {
+            n += pb_varint_size((uint64_t)online_list_int64(v, i));
+        }
+        return 1 + pb_varint_size(n) + n;
+    }
+    case FT_STRING_LIST:
+        return v->rawlen + v->count;    /* a tag byte before each varint-len string */
+    default:
+        return 0;
+    }
+}
+
+/* Size of the Value message payload for a non-null cell. */
+static size_t proto_value_size(enum featd_type t, const struct online_value *v)
+{
+    switch (t) {
+    case FT_BOOL:
+        return 2;
+    case FT_INT32:
+        return 1 + pb_varint_size((uint64_t)(int64_t)v->u.i32);
+    case FT_INT64:
+    case FT_TIMESTAMP:
+        return 1 + pb_varint_size((uint64_t)v->u.i64);
+    case FT_FLOAT:
+        return 5;
+    case FT_DOUBLE:
+        return 9;
+    case FT_STRING:
+    case FT_BYTES:
+        return 1 + pb_varint_size(v->slen) + v->slen;
+    default: {
+        size_t inner = proto_list_inner_size(t, v);
+        return 1 + pb_varint_size(inner) + inner;
+    }
+    }
+}
+
+static uint8_t *proto_put_value(uint8_t *p, enum featd_type t, const struct online_value *v)
+{
+    switch (t) {
+    case FT_BOOL:
+        *p++ = PB_TAG(1, PB_VARINT);
+        *p++ = v->u.b ? 1 : 0;
+        return p;
+    case FT_INT32:
+        *p++ = PB_TAG(2, PB_VARINT);
+        return pb_put_varint(p, (uint64_t)(int64_t)v->u.i32);
+    case FT_INT64:
+        *p++ = PB_TAG(3, PB_VARINT);
+        return pb_put_varint(p, (uint64_t)v->u.i64);
+    case FT_TIMESTAMP:
+        *p++ = PB_TAG(8, PB_VARINT);
+        return pb_put_varint(p, (uint64_t)v->u.i64);
+    case FT_FLOAT: {
+        uint32_t u;
+        memcpy(&u, &v->u.f, 4);
+        *p++ = PB_TAG(4, PB_I32);
+        for (int i = 0; i < 4; i++) {
+            *p++ = (uint8_t)(u >> (8 * i));
+        }
+        return p;
+    }
+    case FT_DOUBLE: {
+        uint64_t u;
+        memcpy(&u, &v->u.d, 8);
+        *p++ = PB_TAG(5, PB_I64);
+        for (int i = 0; i < 8; i++) {
+            *p++ = (uint8_t)(u >> (8 * i));
+        }
+        return p;
+    }
+    case FT_STRING:
+    case FT_BYTES:
+        *p++ = t == FT_STRING ? PB_TAG(6, PB_LEN) : PB_TAG(7, PB_LEN);
+        p = pb_put_varint(p, v->slen);
+        if (v->slen) {
+            memcpy(p, v->s, v->slen);
+        }
+        return p + v->slen;
+    default:
+        break;
+    }
+    static const uint8_t list_field[FT__COUNT] = {
+        [FT_FLOAT_LIST] = 9, [FT_DOUBLE_LIST] = 10, [FT_INT64_LIST] = 11, [FT_STRING_LIST] = 12
+    };
+    size_t inner = proto_list_inner_size(t, v);
+    *p++ = PB_TAG(list_field[t], PB_LEN);
+    p = pb_put_varint(p, inner);
+    if (v->count == 0) {
+        return p;
+    }
+    switch (t) {
+    case FT_FLOAT_LIST:
+    case FT_DOUBLE_LIST:
+        *p++ = PB_TAG(1, PB_LEN);
+        p = pb_put_varint(p, v->rawlen);
+        memcpy(p, v->raw, v->rawlen);
+        return p + v->rawlen;
+    case FT_INT64_LIST: {
+        size_t n = 0;
+        for (uint32_t i = 0; i < v->count; i++) {
+            n += pb_varint_size((uint64_t)online_list_int64(v, i));
+        }
+        *p++ = PB_TAG(1, PB_LEN);
+        p = pb_put_varint(p, n);
+        for (uint32_t i = 0; i < v->count; i++) {
+            p = pb_put_varint(p, (uint64_t)online_list_int64(v, i));
+        }
+        return p;
+    }
+    case FT_STRING_LIST: {
+        const uint8_t *cur = v->raw, *end = v->raw + v->rawlen;
+        while (cur < end) {
+            uint64_t len;
+            size_t used = util_get_varint(cur, (size_t)(end - cur), &len);
+            *p++ = PB_TAG(1, PB_LEN);
+            memcpy(p, cur, used + (size_t)len);
+            p += used + (size_t)len;
+            cur += used + (size_t)len;
+        }
+        return p;
+    }
+    default:
+        return p;
+    }
+}
+
+int proto_write_get_answer(struct evbuffer *out, const struct proto_get_answer *a, uint32_t *sizes)
+{
+    size_t nf = a->nfeatures, nr = a->nrows;
+    /* pass 1: sizes */
+    uint64_t gsize = 0;
+    for (size_t f = 0; f < nf; f++) {
+        size_t nl = strlen(a->names[f]);
+        gsize += 1 + pb_varint_size(nl) + nl;
+    }
+    uint64_t *fvsize = NULL;
+    uint64_t fvsize_small[64];
+    fvsize = nf <= 64 ? fvsize_small : malloc(sizeof(uint64_t) * nf);
+    if (fvsize == NULL) {
+        return FEATD_ERR;
+    }
+    for (size_t f = 0; f < nf; f++) {
+        uint64_t fv = 0, ts = 0;
+        for (size_t r = 0; r < nr; r++) {
+            size_t i = f * nr + r;
+            const struct online_value *v = a->cells[i];
+            size_t vs = v ? proto_value_size((enum featd_type)a->types[f], v) : 0;
+            if (vs > UINT32_MAX) {
+                goto too_big;
+            }
+            sizes[i] = (uint32_t)vs;
+            fv += 1 + pb_varint_size(vs) + vs;
+            ts += pb_varint_size((uint64_t)a->event_ts[i]);
+        }
+        if (nr > 0) {
+            fv += 1 + pb_varint_size(nr) + nr;      /* statuses: one byte each */
+            fv += 1 + pb_varint_size(ts) + ts;
+        }
+        fvsize[f] = fv;
+        gsize += 1 + pb_varint_size(fv) + fv;
+    }
+    uint64_t total = (a->request_id ? 1 + pb_varint_size(a->request_id) : 0) + 1 + pb_varint_size(gsize) + gsize;
+    if (total > UINT32_MAX) {
+        goto too_big;
+    }
+
+    /* pass 2: write */
+    struct evbuffer_iovec iov;
+    if (evbuffer_reserve_space(out, FRAME_HEADER + total, &iov, 1) != 1) {
+        goto fail;
+    }
+    uint8_t *p = iov.iov_base;
+    frame_header(p, (uint32_t)total);
+    p += FRAME_HEADER;
+    if (a->request_id) {
+        *p++ = PB_TAG(1, PB_VARINT);
+        p = pb_put_varint(p, a->request_id);
+    }
+    *p++ = PB_TAG(3, PB_LEN);
+    p = pb_put_varint(p, gsize);
+    for (size_t f = 0; f < nf; f++) {
+        size_t nl = strlen(a->names[f]);
+        *p++ = PB_TAG(1, PB_LEN);
+        p = pb_put_varint(p, nl);
+        memcpy(p, a->names[f], nl);
+        p += nl;
+    }
+    for (size_t f = 0; f < nf; f++) {
+        *p++ = PB_TAG(2, PB_LEN);
+        p = pb_put_varint(p, fvsize[f]);
+        uint64_t ts = 0;
+        for (size_t r = 0; r < nr; r++) {
+            size_t i = f * nr + r;
+            *p++ = PB_TAG(1, PB_LEN);
+            p = pb_put_varint(p, sizes[i]);
+            if (a->cells[i]) {
+                p = proto_put_value(p, (enum featd_type)a->types[f], a->cells[i]);
+            }
+            ts += pb_varint_size((uint64_t)a->event_ts[i]);
+        }
+        if (nr == 0) {
+            continue;
+        }
+        *p++ = PB_TAG(2, PB_LEN);
+        p = pb_put_varint(p, nr);
+        for (size_t r = 0; r < nr; r++) {
+            *p++ = a->statuses[f * nr + r];
+        }
+        *p++ = PB_TAG(3, PB_LEN);
+        p = pb_put_varint(p, ts);
+        for (size_t r = 0; r < nr; r++) {
+            p = pb_put_varint(p, (uint64_t)a->event_ts[f * nr + r]);
+        }
+    }
+    iov.iov_len = (size_t)(p - (uint8_t *)iov.iov_base);
+    if (fvsize != fvsize_small) {
+        free(fvsize);
+    }
+    return evbuffer_commit_space(out, &iov, 1) == 0 ? FEATD_OK : FEATD_ERR;
+too_big:
+fail:
+    if (fvsize != fvsize_small) {
+        free(fvsize);
+    }
+    return FEATD_ERR;
 }

@@ -30,4 +30,31 @@ int proto_write_error(struct evbuffer *out, uint64_t request_id, int code,
 
 const char *proto_code_name(int code);
 
+/*
+ * A GetOnlineFeatures answer in the shape lookup.c assembles it: cell
+ * (f, r) of feature f and entity row r is at index f * nrows + r.
+ */
+struct online_value;
+struct proto_get_answer {
+    uint64_t request_id;
+    size_t nfeatures;
+    size_t nrows;
+    char *const *names;                     /* "view:feature", nfeatures */
+    const uint8_t *types;                   /* enum featd_type per feature */
+    const struct online_value *const *cells;/* NULL = null value */
+    const uint8_t *statuses;                /* featd.v1.FieldStatus per cell */
+    const int64_t *event_ts;                /* µs per cell */
+};
+
+/*
+ * Appends header + Response{request_id, get_online_features} to out,
+ * serialized straight from the decoded rows: no intermediate protobuf-c
+ * structs, one sizing pass and one writing pass. The bytes are exactly what
+ * protobuf-c would pack for the equivalent message (check_frame compares).
+ * sizes is scratch space for nfeatures * nrows uint32_t (the caller's arena).
+ * FEATD_ERR when the message would exceed 4 GiB or out cannot grow.
+ */
+int proto_write_get_answer(struct evbuffer *out, const struct proto_get_answer *a,
+                           uint32_t *sizes) FEATD_MUSTCHECK;
+
 #endif

@@ -11,7 +11,10 @@
 
 #include "arena.h"
 #include "frame.h"
+#include "config.h"
+#include "online.h"
 #include "proto.h"
+#include "util.h"
 
 /* Appends one frame with payload p[0..n) to b. */
 static void put_frame(struct evbuffer *b, const void *p, uint32_t n)
@@ -212,6 +215,185 @@ START_TEST(test_arena_limits)
 }
 END_TEST
 
+/* Packs the same answer with protobuf-c from structs. */
+static size_t pack_reference(const struct proto_get_answer *a, uint8_t *buf)
+{
+    size_t nf = a->nfeatures, nr = a->nrows;
+    Featd__V1__Response resp = FEATD__V1__RESPONSE__INIT;
+    Featd__V1__GetOnlineFeaturesResponse g = FEATD__V1__GET_ONLINE_FEATURES_RESPONSE__INIT;
+    Featd__V1__FeatureVector fvs[16], *fvp[16];
+    Featd__V1__Value vals[16][8], *valp[16][8];
+    Featd__V1__FieldStatus st[16][8];
+    int64_t ts[16][8];
+    Featd__V1__FloatList fl[16][8];
+    Featd__V1__DoubleList dl[16][8];
+    Featd__V1__Int64List il[16][8];
+    Featd__V1__StringList sl[16][8];
+    float fbuf[16][8][8];
+    double dbuf[16][8][8];
+    int64_t ibuf[16][8][8];
+    char *sbuf[16][8][8];
+    char strs[16][8][8][32];
+    char sval[16][8][64];
+    for (size_t f = 0; f < nf; f++) {
+        featd__v1__feature_vector__init(&fvs[f]);
+        for (size_t r = 0; r < nr; r++) {
+            size_t i = f * nr + r;
+            Featd__V1__Value *v = &vals[f][r];
+            featd__v1__value__init(v);
+            const struct online_value *o = a->cells[i];
+            st[f][r] = (Featd__V1__FieldStatus)a->statuses[i];
+            ts[f][r] = a->event_ts[i];
+            valp[f][r] = v;
+            if (o == NULL) {
+                continue;
+            }
+            switch (a->types[f]) {
+            case FT_BOOL: v->kind_case = FEATD__V1__VALUE__KIND_BOOL_VAL; v->bool_val = o->u.b; break;
+            case FT_INT32: v->kind_case = FEATD__V1__VALUE__KIND_INT32_VAL; v->int32_val = o->u.i32; break;
+            case FT_INT64: v->kind_case = FEATD__V1__VALUE__KIND_INT64_VAL; v->int64_val = o->u.i64; break;
+            case FT_TIMESTAMP: v->kind_case = FEATD__V1__VALUE__KIND_TIMESTAMP_US_VAL; v->timestamp_us_val = o->u.i64; break;
+            case FT_FLOAT: v->kind_case = FEATD__V1__VALUE__KIND_FLOAT_VAL; v->float_val = o->u.f; break;
+            case FT_DOUBLE: v->kind_case = FEATD__V1__VALUE__KIND_DOUBLE_VAL; v->double_val = o->u.d; break;
+            case FT_STRING:
+                memcpy(sval[f][r], o->s, o->slen);
+                sval[f][r][o->slen] = 0;
+                v->kind_case = FEATD__V1__VALUE__KIND_STRING_VAL;
+                v->string_val = sval[f][r];
+                break;
+            case FT_BYTES:
+                v->kind_case = FEATD__V1__VALUE__KIND_BYTES_VAL;
+                v->bytes_val.len = o->slen;
+                v->bytes_val.data = (uint8_t *)o->s;
+                break;
+            case FT_FLOAT_LIST:
+                featd__v1__float_list__init(&fl[f][r]);
+                for (uint32_t k = 0; k < o->count; k++) fbuf[f][r][k] = online_list_float(o, k);
+                fl[f][r].n_val = o->count; fl[f][r].val = fbuf[f][r];
+                v->kind_case = FEATD__V1__VALUE__KIND_FLOAT_LIST_VAL; v->float_list_val = &fl[f][r];
+                break;
+            case FT_DOUBLE_LIST:
+                featd__v1__double_list__init(&dl[f][r]);
+                for (uint32_t k = 0; k < o->count; k++) dbuf[f][r][k] = online_list_double(o, k);
+                dl[f][r].n_val = o->count; dl[f][r].val = dbuf[f][r];
+                v->kind_case = FEATD__V1__VALUE__KIND_DOUBLE_LIST_VAL; v->double_list_val = &dl[f][r];
+                break;
+            case FT_INT64_LIST:
+                featd__v1__int64_list__init(&il[f][r]);
+                for (uint32_t k = 0; k < o->count; k++) ibuf[f][r][k] = online_list_int64(o, k);
+                il[f][r].n_val = o->count; il[f][r].val = ibuf[f][r];
+                v->kind_case = FEATD__V1__VALUE__KIND_INT64_LIST_VAL; v->int64_list_val = &il[f][r];
+                break;
+            case FT_STRING_LIST: {
+                featd__v1__string_list__init(&sl[f][r]);
+                const uint8_t *cur = o->raw, *end = o->raw + o->rawlen;
+                for (uint32_t k = 0; k < o->count; k++) {
+                    const char *e;
+                    size_t n;
+                    ck_assert_int_eq(online_list_next_string(&cur, end, &e, &n), FEATD_OK);
+                    memcpy(strs[f][r][k], e, n);
+                    strs[f][r][k][n] = 0;
+                    sbuf[f][r][k] = strs[f][r][k];
+                }
+                sl[f][r].n_val = o->count; sl[f][r].val = sbuf[f][r];
+                v->kind_case = FEATD__V1__VALUE__KIND_STRING_LIST_VAL; v->string_list_val = &sl[f][r];
+                break;
+            }
+            }
+        }
+        fvs[f].n_values = fvs[f].n_statuses = fvs[f].n_event_timestamps_us = nr;
+        fvs[f].values = valp[f];
+        fvs[f].statuses = st[f];
+        fvs[f].event_timestamps_us = ts[f];
+        fvp[f] = &fvs[f];
+    }
+    g.n_feature_names = g.n_results = nf;
+    g.feature_names = (char **)a->names;
+    g.results = fvp;
+    resp.request_id = a->request_id;
+    resp.body_case = FEATD__V1__RESPONSE__BODY_GET_ONLINE_FEATURES;
+    resp.get_online_features = &g;
+    return featd__v1__response__pack(&resp, buf);
+}
+
+START_TEST(test_direct_encoder_matches_protobuf_c)
+{
+    /* One feature per type, 3 rows: a value, an edge value, a null. */
+    static const uint8_t types[12] = { FT_BOOL, FT_INT32, FT_INT64, FT_FLOAT, FT_DOUBLE, FT_STRING,
+                                       FT_BYTES, FT_TIMESTAMP, FT_FLOAT_LIST, FT_DOUBLE_LIST,
+                                       FT_INT64_LIST, FT_STRING_LIST };
+    char *names[12] = { "v:b", "v:i32", "v:i64", "v:f", "v:d", "v:s", "v:by", "v:ts", "v:fl", "v:dl",
+                        "v:il", "" };
+    enum { NR = 3 };
+    struct online_value vals[12][NR];
+    const struct online_value *cells[12 * NR];
+    uint8_t statuses[12 * NR];
+    int64_t ets[12 * NR];
+    uint32_t sizes[12 * NR];
+    struct fbuf lists[4][2];
+    memset(vals, 0, sizeof(vals));
+    memset(lists, 0, sizeof(lists));
+    for (int k = 0; k < 5; k++) {
+        ck_assert_int_eq(online_list_put_float(&lists[0][0], -1.5f * (float)k), FEATD_OK);
+        ck_assert_int_eq(online_list_put_double(&lists[1][0], 1e300 * k), FEATD_OK);
+        ck_assert_int_eq(online_list_put_int64(&lists[2][0], k % 2 ? -k : INT64_MAX - k), FEATD_OK);
+        ck_assert_int_eq(online_list_put_string(&lists[3][0], k == 2 ? "" : "str", k == 2 ? 0 : 3), FEATD_OK);
+    }
+    vals[0][0].u.b = true;       vals[0][1].u.b = false;
+    vals[1][0].u.i32 = 7;        vals[1][1].u.i32 = INT32_MIN;
+    vals[2][0].u.i64 = 1 << 20;  vals[2][1].u.i64 = INT64_MIN;
+    vals[3][0].u.f = 0.1f;       vals[3][1].u.f = -0.0f;
+    vals[4][0].u.d = 1e-300;     vals[4][1].u.d = 0.0;
+    vals[5][0].s = "héllo";      vals[5][0].slen = strlen("héllo");
+    vals[5][1].s = "";           vals[5][1].slen = 0;
+    vals[6][0].s = "\x00\xff\x01"; vals[6][0].slen = 3;
+    vals[6][1].s = "";           vals[6][1].slen = 0;
+    vals[7][0].u.i64 = 1763719200000000LL; vals[7][1].u.i64 = -1;
+    for (int l = 0; l < 4; l++) {
+        vals[8 + l][0].count = 5;
+        vals[8 + l][0].raw = (const uint8_t *)lists[l][0].data;
+        vals[8 + l][0].rawlen = lists[l][0].len;
+        vals[8 + l][1].count = 0;            /* empty list */
+        vals[8 + l][1].raw = (const uint8_t *)"";
+    }
+    for (int f = 0; f < 12; f++) {
+        for (int r = 0; r < NR; r++) {
+            int i = f * NR + r;
+            cells[i] = r == 2 ? NULL : &vals[f][r];
+            statuses[i] = (uint8_t)(r == 2 ? (f % 2 ? 2 : 3) : (f % 3 ? 1 : 4));
+            ets[i] = r == 2 ? 0 : (r ? -5 : 1763719200000000LL + f);
+        }
+    }
+    uint64_t ids[] = { 0, 1, 300, UINT64_MAX };
+    size_t rows[] = { NR, 0 };
+    for (size_t k = 0; k < 4; k++) {
+        for (size_t rr = 0; rr < 2; rr++) {
+            struct proto_get_answer a = { ids[k], 12, rows[rr], names, types, cells, statuses, ets };
+            if (rows[rr] == 0) {
+                a.cells = NULL;
+            }
+            struct evbuffer *out = evbuffer_new();
+            ck_assert_int_eq(proto_write_get_answer(out, &a, sizes), FEATD_OK);
+            size_t n = evbuffer_get_length(out);
+            uint8_t *mine = evbuffer_pullup(out, -1);
+            static uint8_t ref[65536];
+            a.cells = cells;
+            size_t rn = pack_reference(&a, ref);
+            ck_assert_uint_eq(n, rn + 4);
+            uint32_t len;
+            ck_assert_int_eq(frame_peek(mine, n, UINT32_MAX, &len), FRAME_OK);
+            ck_assert_uint_eq(len, rn);
+            ck_assert_msg(memcmp(mine + 4, ref, rn) == 0, "encoder differs from protobuf-c (id %zu, rows %zu)",
+                          k, rows[rr]);
+            evbuffer_free(out);
+        }
+    }
+    for (int l = 0; l < 4; l++) {
+        fbuf_free(&lists[l][0]);
+    }
+}
+END_TEST
+
 static Suite *frame_suite(void)
 {
     Suite *s = suite_create("frame");
@@ -223,6 +405,7 @@ static Suite *frame_suite(void)
     tcase_add_test(tc, test_zero_length);
     tcase_add_test(tc, test_proto_roundtrip);
     tcase_add_test(tc, test_arena_limits);
+    tcase_add_test(tc, test_direct_encoder_matches_protobuf_c);
     suite_add_tcase(s, tc);
     return s;
 }
