@@ -63,7 +63,7 @@
 #define MAT_BACKOFF_MIN_US 1000000
 #define MAT_BUSY_RETRY_US 2000000
 #define MAT_NICE 10                     /* the thread's nice value (serving first) */
-#define MAT_RECLAIM_COUNT 200               /* SCAN COUNT per reclaim round */
+#define MAT_RECLAIM_COUNT 500               /* SCAN COUNT per reclaim round */
 
 enum mat_kind { MK_READ, MK_WRITTEN, MK_EXPIRED, MK_STALE, MK_REJECTED, MK_OUTSIDE, MK__N };
 static const char *const kind_names[MK__N] = {
@@ -177,6 +177,8 @@ struct mat_run {
     const char *snap_name;
     size_t logged_rejects;
     uint64_t written_before;    /* writer counters at the start of a file */
+    uint64_t reclaim_old;       /* generation replaced by the flip, to delete */
+    uint64_t reclaim_leftover;  /* an earlier generation whose delete failed */
     char why[1024];
 };
 
@@ -888,7 +890,6 @@ static int run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat
     p->pending_generation = 0;
     p->generation = (int64_t)gen;
     k = RUN_OK;
-    mat_hset_str(x->hs, "phase", "reclaim");
     mat_hset_str(x->hs, "snapshot", snap->name);
     mat_hset_str(x->hs, "snapshot_sig", run->ident_hex);
     mat_hset_i64(x->hs, "generation", (int64_t)gen);
@@ -900,13 +901,11 @@ static int run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat
         log_warn("materializer", "view %s: flipped to generation %" PRIu64 " but recording it "
                  "failed (%s); the next run records it", v->name, gen, err);
     }
-    if (old != 0 && old != gen) {
-        reclaim(x, v, old, "previous");
-    }
-    if (p->reclaim_generation != 0 && (uint64_t)p->reclaim_generation != gen) {
-        reclaim(x, v, (uint64_t)p->reclaim_generation, "leftover");
-        mat_hset_i64(x->hs, "reclaim_generation", 0);
-    }
+    /* deleted after the run is recorded (mat_view_poll), so that the
+     * status says "applied" while the old rows go */
+    run->reclaim_old = old != gen ? old : 0;
+    run->reclaim_leftover = (uint64_t)p->reclaim_generation != gen
+                                ? (uint64_t)p->reclaim_generation : 0;
 out:
     mat_writer_free(w.mw);
     if (k == RUN_REJECT && p->pending_generation > 0 && (uint64_t)p->pending_generation != cur &&
@@ -1549,6 +1548,21 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
             }
         }
         log_applied(&run, &p, secs, mat_select_bytes(&x->sel));
+        if (run.reclaim_old != 0 || run.reclaim_leftover != 0) {
+            mat_hset_str(x->hs, "phase", "reclaim");
+            if (progress_send(x, v, err, sizeof(err)) != FEATD_OK) {
+                log_debug("materializer", "view %s: %s", v->name, err);
+            }
+            reclaim(x, v, run.reclaim_old, "previous");
+            if (run.reclaim_leftover != 0) {
+                reclaim(x, v, run.reclaim_leftover, "leftover");
+                mat_hset_i64(x->hs, "reclaim_generation", 0);
+            }
+            mat_hset_str(x->hs, "phase", "");
+            if (progress_send(x, v, err, sizeof(err)) != FEATD_OK) {
+                log_debug("materializer", "view %s: %s", v->name, err);
+            }
+        }
         snprintf(msg, msglen, "applied %s%s (generation %" PRId64 "): %" PRIu64 " rows read, %"
                  PRIu64 " written, %" PRIu64 " stale, %" PRIu64 " expired, %" PRIu64
                  " rejected, %.2f s%s%s", v->mat_mode == MAT_SNAPSHOT ? "snapshot " : "files up to ",

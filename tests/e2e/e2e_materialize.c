@@ -258,6 +258,17 @@ static long long count_row_keys(const char *vname)
     return n;
 }
 
+/* The previous generation is deleted (paced) after a run is recorded:
+ * waits until the view holds exactly n row keys. */
+static void wait_row_keys(const char *vname, long long n)
+{
+    long long end = now_ms() + 60000, got;
+    while ((got = count_row_keys(vname)) != n) {
+        ck_assert_msg(now_ms() < end, "view %s: %lld row keys, waited for %lld", vname, got, n);
+        sleep_ms(50);
+    }
+}
+
 static struct featd_client *cli(int p)
 {
     char err[256];
@@ -614,7 +625,7 @@ START_TEST(test_snapshot_equals_duckdb)
     uint64_t g2 = current_gen(c, "cust");
     ck_assert_uint_gt(g2, g1);
     /* the previous generation was reclaimed: only the 200 rows remain */
-    ck_assert_int_eq(count_row_keys("cust"), 200);
+    wait_row_keys("cust", 200);
     ck_assert(log_has(&F, "snapshot snap_2025-01-02 applied as generation"));
     /* nothing new: no further run, no writes */
     sleep_ms(2500);
@@ -828,7 +839,7 @@ START_TEST(test_bad_snapshots_rejected)
     prog(c, "cust", "waiting_for", wf, sizeof(wf));
     ck_assert_str_eq(wf, "");
     /* nothing of the rejected snapshots lingers: one generation of rows */
-    ck_assert_int_eq(count_row_keys("cust"), 200);
+    wait_row_keys("cust", 200);
     ck_assert_int_eq(prog_i64(c, "cust", "runs_rejected"), 10);
     free(u);
     redisFree(c);
@@ -991,7 +1002,7 @@ START_TEST(test_atomic_flip_under_reads)
     wait_prog("big", "snapshot", "2025-01-02", "idle", 60000);
     reader_finish(&rd, th, true);
     check_big_all(F.port, 2);
-    ck_assert_int_eq(count_row_keys("big"), BIG_N);
+    wait_row_keys("big", BIG_N);
 }
 END_TEST
 
@@ -1061,7 +1072,7 @@ START_TEST(test_kill9_midway_then_restart)
     ck_assert_uint_eq(current_gen(c, "big"), pending);
     reader_finish(&rd, th, true);
     check_big_all(F.port, 2);
-    ck_assert_int_eq(count_row_keys("big"), BIG_N);
+    wait_row_keys("big", BIG_N);
     redisFree(c);
 }
 END_TEST
@@ -1086,7 +1097,7 @@ START_TEST(test_sigterm_midway_then_restart)
     h_featd_start(&F, cfg_json);
     wait_prog("big", "snapshot", "2025-01-02", "idle", 60000);
     check_big_all(F.port, 2);
-    ck_assert_int_eq(count_row_keys("big"), BIG_N);
+    wait_row_keys("big", BIG_N);
     redisFree(c);
 }
 END_TEST
@@ -1108,7 +1119,7 @@ START_TEST(test_redis_restart_midway)
     wait_prog("big", "snapshot", "2025-01-02", "idle", 60000);
     ck_assert(log_has(&F, "materialization failed (will retry"));
     check_big_all(F.port, 2);
-    ck_assert_int_eq(count_row_keys("big"), BIG_N);
+    wait_row_keys("big", BIG_N);
     /* a Redis that stalls (SIGSTOP) longer than the command timeout */
     put("big/a", "big/2025-01-03");
     c = rconn();
@@ -1124,7 +1135,7 @@ START_TEST(test_redis_restart_midway)
     h_redis_resume(&R);
     wait_prog("big", "snapshot", "2025-01-03", "idle", 60000);
     check_big_all(F.port, 1);
-    ck_assert_int_eq(count_row_keys("big"), BIG_N);
+    wait_row_keys("big", BIG_N);
 }
 END_TEST
 
