@@ -1395,7 +1395,8 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
              * lease, so nobody runs */
             char holder[200];
             int64_t pttl = 0;
-            stale_running = mat_lease_peek(x->c, kp, v, holder, sizeof(holder), &pttl, err,
+            stale_running = x->c != NULL &&
+                            mat_lease_peek(x->c, kp, v, holder, sizeof(holder), &pttl, err,
                                            sizeof(err)) == FEATD_OK && holder[0] == '\0';
         }
         if (p.exists && strcmp(p.state, want) != 0 &&
@@ -1435,6 +1436,16 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
         mat_listing_free(&l);
         record_stats(v, &run, result == MR_REJECTED ? MR_UNCHANGED : result, &p, false, 0);
         return result;
+    }
+
+    if (x->c == NULL) {
+        /* the connection broke while deciding (already logged at debug) */
+        snprintf(msg, msglen, "failed: redis connection lost");
+        freeReplyObject(done.r);
+        free(todo);
+        mat_listing_free(&l);
+        record_stats(v, &run, MR_FAILED, &p, false, 0);
+        return MR_FAILED;
     }
 
     /* work to do: take the lease, re-read the progress (another process may
@@ -1565,7 +1576,8 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
         }
         snprintf(msg, msglen, "applied %s%s (generation %" PRId64 "): %" PRIu64 " rows read, %"
                  PRIu64 " written, %" PRIu64 " stale, %" PRIu64 " expired, %" PRIu64
-                 " rejected, %.2f s%s%s", v->mat_mode == MAT_SNAPSHOT ? "snapshot " : "files up to ",
+                 " rejected, %.2f s%s%s",
+                 v->mat_mode == MAT_SNAPSHOT ? "snapshot " : "files up to ",
                  run.snap_name ? run.snap_name : "?", p.generation, run.rows[MK_READ],
                  run.rows[MK_WRITTEN], run.rows[MK_STALE], run.rows[MK_EXPIRED],
                  run.rows[MK_REJECTED], secs, nrej_files ? "; rejected file: " : "",
@@ -1899,8 +1911,13 @@ static int write_label(struct fbuf *out, const char *name)
     return FEATD_OK;
 }
 
-#define MW(...) do { if (fbuf_appendf(out, __VA_ARGS__) != FEATD_OK) { rc = FEATD_ERR; goto done; } } while (0)
-#define MLABEL(n) do { if (write_label(out, (n)) != FEATD_OK) { rc = FEATD_ERR; goto done; } } while (0)
+/* Append helpers of mat_metrics_write: on OOM set rc and jump to done. */
+#define MW(...) do { \
+        if (fbuf_appendf(out, __VA_ARGS__) != FEATD_OK) { rc = FEATD_ERR; goto done; } \
+    } while (0)
+#define MLABEL(n) do { \
+        if (write_label(out, (n)) != FEATD_OK) { rc = FEATD_ERR; goto done; } \
+    } while (0)
 
 int mat_metrics_write(struct fbuf *out)
 {
