@@ -16,19 +16,6 @@
 
 #include "util.h"
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) FEATD_PRINTF(3, 4);
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static bool hidden(const char *base)
 {
     return base[0] == '.' || base[0] == '_';
@@ -90,7 +77,7 @@ static int list_dir(const char *dir, char ***names, size_t *n, char *err, size_t
     *n = 0;
     DIR *d = opendir(dir);
     if (d == NULL) {
-        seterr(err, errlen, "cannot list %s: %s", dir, strerror(errno));
+        util_seterr(err, errlen, "cannot list %s: %s", dir, strerror(errno));
         return FEATD_ERR;
     }
     size_t cap = 0;
@@ -102,7 +89,7 @@ static int list_dir(const char *dir, char ***names, size_t *n, char *err, size_t
             continue;
         }
         if (*n >= MAT_MAX_ENTRIES) {
-            seterr(err, errlen, "%s holds more than %d entries", dir, MAT_MAX_ENTRIES);
+            util_seterr(err, errlen, "%s holds more than %d entries", dir, MAT_MAX_ENTRIES);
             rc = FEATD_ERR;
             break;
         }
@@ -110,7 +97,7 @@ static int list_dir(const char *dir, char ***names, size_t *n, char *err, size_t
             size_t nc = cap ? cap * 2 : 64;
             char **nn = realloc(*names, nc * sizeof(*nn));
             if (nn == NULL) {
-                seterr(err, errlen, "out of memory");
+                util_seterr(err, errlen, "out of memory");
                 rc = FEATD_ERR;
                 break;
             }
@@ -119,7 +106,7 @@ static int list_dir(const char *dir, char ***names, size_t *n, char *err, size_t
         }
         char *s = strdup(de->d_name);
         if (s == NULL) {
-            seterr(err, errlen, "out of memory");
+            util_seterr(err, errlen, "out of memory");
             rc = FEATD_ERR;
             break;
         }
@@ -127,7 +114,7 @@ static int list_dir(const char *dir, char ***names, size_t *n, char *err, size_t
         errno = 0;
     }
     if (rc == FEATD_OK && errno != 0) {
-        seterr(err, errlen, "cannot list %s: %s", dir, strerror(errno));
+        util_seterr(err, errlen, "cannot list %s: %s", dir, strerror(errno));
         rc = FEATD_ERR;
     }
     closedir(d);
@@ -194,7 +181,7 @@ static int fill_dir(struct mat_snapshot *s, struct mat_listing *l, char *err, si
     for (size_t i = 0; i < n && rc == FEATD_OK; i++) {
         char *p = join(s->path, names[i]);
         if (p == NULL) {
-            seterr(err, errlen, "out of memory");
+            util_seterr(err, errlen, "out of memory");
             rc = FEATD_ERR;
             break;
         }
@@ -225,7 +212,7 @@ static int fill_dir(struct mat_snapshot *s, struct mat_listing *l, char *err, si
             }
             free(name);
             free(p);
-            seterr(err, errlen, "out of memory");
+            util_seterr(err, errlen, "out of memory");
             rc = FEATD_ERR;
             break;
         }
@@ -270,12 +257,12 @@ static int add_entry(struct mat_listing *l, const char *path, const char *name, 
         return FEATD_OK;
     }
     if (l->nsnaps >= MAT_MAX_ENTRIES) {
-        seterr(err, errlen, "source has more than %d entries", MAT_MAX_ENTRIES);
+        util_seterr(err, errlen, "source has more than %d entries", MAT_MAX_ENTRIES);
         return FEATD_ERR;
     }
     struct mat_snapshot *ns = realloc(l->snaps, (l->nsnaps + 1) * sizeof(*ns));
     if (ns == NULL) {
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
     }
     l->snaps = ns;
@@ -285,7 +272,7 @@ static int add_entry(struct mat_listing *l, const char *path, const char *name, 
     s->name = strdup(name);
     if (s->path == NULL || s->name == NULL) {
         snap_free(s);
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
     }
     l->nsnaps++;
@@ -297,7 +284,7 @@ static int add_entry(struct mat_listing *l, const char *path, const char *name, 
     s->files = calloc(1, sizeof(*s->files));
     if (s->files == NULL || (s->files[0].path = strdup(path)) == NULL ||
         (s->files[0].name = strdup(name)) == NULL) {
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
     }
     s->nfiles = 1;
@@ -316,7 +303,7 @@ int mat_discover(const char *source_path, struct mat_listing *out, char *err, si
 {
     memset(out, 0, sizeof(*out));
     if (source_path == NULL || source_path[0] == '\0') {
-        seterr(err, errlen, "the view has no source.path");
+        util_seterr(err, errlen, "the view has no source.path");
         return FEATD_ERR;
     }
     int rc = FEATD_OK;
@@ -330,13 +317,13 @@ int mat_discover(const char *source_path, struct mat_listing *out, char *err, si
         }
         if (grc != 0) {
             globfree(&g);
-            seterr(err, errlen, "source %s: glob failed (%s)", source_path,
+            util_seterr(err, errlen, "source %s: glob failed (%s)", source_path,
                    grc == GLOB_NOSPACE ? "out of memory" : "read error");
             return FEATD_ERR;
         }
         if (g.gl_pathc > MAT_MAX_ENTRIES) {
             globfree(&g);
-            seterr(err, errlen, "source %s matches more than %d entries", source_path,
+            util_seterr(err, errlen, "source %s matches more than %d entries", source_path,
                    MAT_MAX_ENTRIES);
             return FEATD_ERR;
         }
@@ -355,7 +342,7 @@ int mat_discover(const char *source_path, struct mat_listing *out, char *err, si
     } else {
         struct stat st;
         if (stat(source_path, &st) != 0) {
-            seterr(err, errlen, "source %s: %s", source_path, strerror(errno));
+            util_seterr(err, errlen, "source %s: %s", source_path, strerror(errno));
             return FEATD_ERR;
         }
         if (S_ISDIR(st.st_mode)) {
@@ -368,7 +355,7 @@ int mat_discover(const char *source_path, struct mat_listing *out, char *err, si
                 }
                 char *p = join(source_path, names[i]);
                 if (p == NULL) {
-                    seterr(err, errlen, "out of memory");
+                    util_seterr(err, errlen, "out of memory");
                     rc = FEATD_ERR;
                     break;
                 }
@@ -379,11 +366,11 @@ int mat_discover(const char *source_path, struct mat_listing *out, char *err, si
         } else if (S_ISREG(st.st_mode)) {
             rc = add_entry(out, source_path, base_name(source_path), err, errlen);
             if (rc == FEATD_OK && out->nsnaps == 0) {
-                seterr(err, errlen, "source %s is a file but not named *.parquet", source_path);
+                util_seterr(err, errlen, "source %s is a file but not named *.parquet", source_path);
                 rc = FEATD_ERR;
             }
         } else {
-            seterr(err, errlen, "source %s is neither a directory nor a file", source_path);
+            util_seterr(err, errlen, "source %s is neither a directory nor a file", source_path);
             return FEATD_ERR;
         }
     }

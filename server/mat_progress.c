@@ -18,19 +18,6 @@
 #include "online.h"
 #include "util.h"
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) FEATD_PRINTF(3, 4);
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static const char *ctx_err(const redisContext *c)
 {
     if (c->err == REDIS_ERR_IO && strstr(c->errstr, "temporarily unavailable") != NULL) {
@@ -45,11 +32,11 @@ static redisReply *cmd_argv(redisContext *c, int argc, const char **argv, const 
 {
     redisReply *r = redisCommandArgv(c, argc, argv, lens);
     if (r == NULL) {
-        seterr(err, errlen, "redis %s: %s", what, ctx_err(c));
+        util_seterr(err, errlen, "redis %s: %s", what, ctx_err(c));
         return NULL;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        seterr(err, errlen, "redis %s: %.*s", what, (int)(r->len > 300 ? 300 : r->len), r->str);
+        util_seterr(err, errlen, "redis %s: %.*s", what, (int)(r->len > 300 ? 300 : r->len), r->str);
         freeReplyObject(r);
         return NULL;
     }
@@ -77,7 +64,7 @@ int mat_progress_load(redisContext *c, const char *key_prefix, const struct cfg_
     struct fbuf k = { 0 };
     if (online_meta_key(&k, key_prefix, v, "progress") != FEATD_OK) {
         fbuf_free(&k);
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
     }
     const char *argv[2] = { "HGETALL", k.data };
@@ -89,7 +76,7 @@ int mat_progress_load(redisContext *c, const char *key_prefix, const struct cfg_
     }
     if (r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);
-        seterr(err, errlen, "redis HGETALL progress: unexpected reply");
+        util_seterr(err, errlen, "redis HGETALL progress: unexpected reply");
         return FEATD_ERR;
     }
     p->exists = r->elements > 0;
@@ -207,14 +194,14 @@ int mat_hset_send(struct mat_hset *h, redisContext *c, const char *key, size_t k
 {
     int rc = FEATD_OK;
     if (h->oom) {
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         rc = FEATD_ERR;
     } else if (h->n > 0) {
         size_t argc = h->n + 2;
         const char **argv = malloc(argc * sizeof(*argv));
         size_t *lens = malloc(argc * sizeof(*lens));
         if (argv == NULL || lens == NULL) {
-            seterr(err, errlen, "out of memory");
+            util_seterr(err, errlen, "out of memory");
             rc = FEATD_ERR;
         } else {
             argv[0] = "HSET";
@@ -346,7 +333,7 @@ static int lease_key(struct fbuf *k, const char *key_prefix, const struct cfg_vi
 {
     if (online_lease_key(k, key_prefix, v) != FEATD_OK) {
         fbuf_free(k);
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
     }
     return FEATD_OK;
@@ -380,7 +367,7 @@ int mat_lease_peek(redisContext *c, const char *key_prefix, const struct cfg_vie
     for (int i = 0; i < 2; i++) {
         void *rv = NULL;
         if (redisGetReply(c, &rv) != REDIS_OK || rv == NULL) {
-            seterr(err, errlen, "redis GET lease: %s", ctx_err(c));
+            util_seterr(err, errlen, "redis GET lease: %s", ctx_err(c));
             return FEATD_ERR;
         }
         redisReply *r = rv;
@@ -391,7 +378,7 @@ int mat_lease_peek(redisContext *c, const char *key_prefix, const struct cfg_vie
         } else if (i == 1 && r->type == REDIS_REPLY_INTEGER) {
             *pttl_ms = r->integer > 0 ? r->integer : 0;
         } else if (r->type == REDIS_REPLY_ERROR) {
-            seterr(err, errlen, "redis lease: %.*s", (int)(r->len > 300 ? 300 : r->len), r->str);
+            util_seterr(err, errlen, "redis lease: %.*s", (int)(r->len > 300 ? 300 : r->len), r->str);
             rc = FEATD_ERR;
         }
         freeReplyObject(r);
@@ -410,7 +397,7 @@ int mat_lease_acquire(redisContext *c, const char *key_prefix, const struct cfg_
     int rc = FEATD_ERR;
     redisReply *r = redisCommand(c, "SET %b %s NX PX %lld", k.data, k.len, self, (long long)px);
     if (r == NULL) {
-        seterr(err, errlen, "redis SET lease: %s", ctx_err(c));
+        util_seterr(err, errlen, "redis SET lease: %s", ctx_err(c));
         goto out;
     }
     if (r->type == REDIS_REPLY_STATUS) {
@@ -418,7 +405,7 @@ int mat_lease_acquire(redisContext *c, const char *key_prefix, const struct cfg_
         goto out;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        seterr(err, errlen, "redis SET lease: %.*s", (int)(r->len > 300 ? 300 : r->len), r->str);
+        util_seterr(err, errlen, "redis SET lease: %.*s", (int)(r->len > 300 ? 300 : r->len), r->str);
         goto out;
     }
     freeReplyObject(r);
@@ -426,7 +413,7 @@ int mat_lease_acquire(redisContext *c, const char *key_prefix, const struct cfg_
      * someone alive */
     r = redisCommand(c, "GET %b", k.data, k.len);
     if (r == NULL) {
-        seterr(err, errlen, "redis GET lease: %s", ctx_err(c));
+        util_seterr(err, errlen, "redis GET lease: %s", ctx_err(c));
         goto out;
     }
     if (r->type != REDIS_REPLY_STRING) {
@@ -456,13 +443,13 @@ int mat_lease_acquire(redisContext *c, const char *key_prefix, const struct cfg_
     r = redisCommand(c, "EVAL %s 1 %b %s %s %lld", lua_steal, k.data, k.len, cur, self,
                      (long long)px);
     if (r == NULL) {
-        seterr(err, errlen, "redis EVAL lease: %s", ctx_err(c));
+        util_seterr(err, errlen, "redis EVAL lease: %s", ctx_err(c));
         goto out;
     }
     if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
         rc = FEATD_OK;
     } else if (r->type == REDIS_REPLY_ERROR) {
-        seterr(err, errlen, "redis EVAL lease: %.*s", (int)(r->len > 300 ? 300 : r->len), r->str);
+        util_seterr(err, errlen, "redis EVAL lease: %.*s", (int)(r->len > 300 ? 300 : r->len), r->str);
     } else {
         rc = FEATD_EAGAIN;
     }
@@ -483,17 +470,17 @@ int mat_lease_renew(redisContext *c, const char *key_prefix, const struct cfg_vi
                                  mat_lease_self(), (long long)px);
     fbuf_free(&k);
     if (r == NULL) {
-        seterr(err, errlen, "redis lease renewal: %s", ctx_err(c));
+        util_seterr(err, errlen, "redis lease renewal: %s", ctx_err(c));
         return FEATD_ERR;
     }
     int rc;
     if (r->type == REDIS_REPLY_INTEGER) {
         rc = r->integer == 1 ? FEATD_OK : FEATD_EAGAIN;
         if (rc == FEATD_EAGAIN) {
-            seterr(err, errlen, "the materialization lease was lost (expired or taken over)");
+            util_seterr(err, errlen, "the materialization lease was lost (expired or taken over)");
         }
     } else {
-        seterr(err, errlen, "redis lease renewal: %.*s",
+        util_seterr(err, errlen, "redis lease renewal: %.*s",
                r->type == REDIS_REPLY_ERROR ? (int)(r->len > 300 ? 300 : r->len) : 16,
                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
         rc = FEATD_ERR;

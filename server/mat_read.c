@@ -9,19 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) FEATD_PRINTF(3, 4);
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- schema check ---- */
 
 bool mat_column_compatible(const struct pq_column *c, enum mat_role role, enum featd_type t,
@@ -31,7 +18,7 @@ bool mat_column_compatible(const struct pq_column *c, enum mat_role role, enum f
     switch (role) {
     case MAT_ROLE_KEY:
         if (t != FT_INT64 && t != FT_STRING) {
-            seterr(why, whylen, "join key column '%s': join keys are int64 or string", c->name);
+            util_seterr(why, whylen, "join key column '%s': join keys are int64 or string", c->name);
             return false;
         }
         if (!pq_column_readable_as(c, t, why, whylen)) {
@@ -41,14 +28,14 @@ bool mat_column_compatible(const struct pq_column *c, enum mat_role role, enum f
     case MAT_ROLE_EVENT_TS:
     case MAT_ROLE_CREATED_TS:
         if (!c->supported || c->is_list) {
-            seterr(why, whylen, "%s column '%s' is %s, a timestamp is expected",
+            util_seterr(why, whylen, "%s column '%s' is %s, a timestamp is expected",
                    role == MAT_ROLE_EVENT_TS ? "event-time" : "created-time", c->name,
                    c->supported ? pq_column_type_string(c, tb, sizeof tb)
                                 : c->unsupported_reason);
             return false;
         }
         if (!pq_column_readable_as(c, FT_TIMESTAMP, NULL, 0)) {
-            seterr(why, whylen, "%s column '%s' is %s, a timestamp is expected (TIMESTAMP of "
+            util_seterr(why, whylen, "%s column '%s' is %s, a timestamp is expected (TIMESTAMP of "
                    "any unit, INT96 or DATE)",
                    role == MAT_ROLE_EVENT_TS ? "event-time" : "created-time", c->name,
                    pq_column_type_string(c, tb, sizeof tb));
@@ -73,12 +60,12 @@ static int bind_one(struct pq_file *f, const char *col, enum mat_role role, enum
 {
     int idx = pq_find_column(f, col);
     if (idx < 0) {
-        seterr(why, whylen, "missing column '%s' (%s)", col, what);
+        util_seterr(why, whylen, "missing column '%s' (%s)", col, what);
         return FEATD_ERR;
     }
     char tmp[320];
     if (!mat_column_compatible(pq_column(f, idx), role, t, tmp, sizeof(tmp))) {
-        seterr(why, whylen, "%s (%s)", tmp, what);
+        util_seterr(why, whylen, "%s (%s)", tmp, what);
         return FEATD_ERR;
     }
     *out = idx;
@@ -94,7 +81,7 @@ int mat_bind(struct pq_file *f, const struct cfg_view *v, struct mat_binding *b,
     b->key_col = calloc(v->nkeys ? v->nkeys : 1, sizeof(int));
     b->feat_col = calloc(v->nfeatures ? v->nfeatures : 1, sizeof(int));
     if (b->key_col == NULL || b->feat_col == NULL) {
-        seterr(why, whylen, "out of memory");
+        util_seterr(why, whylen, "out of memory");
         return FEATD_ERR;
     }
     char what[200];
@@ -183,7 +170,7 @@ static int rg_shape(struct mat_rg *g, const struct mat_binding *b, char *err, si
     g->list_off = calloc(nf, sizeof(*g->list_off));
     if (!g->keys || !g->feat || !g->feat_ts || !g->cap_feat_ts || !g->list_off) {
         rg_free_arrays(g);
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
     }
     g->nkeys = v->nkeys;
@@ -225,7 +212,7 @@ int mat_rg_read_keys(struct mat_rg *g, struct pq_file *f, const struct mat_bindi
     g->have_feat = false;
     int64_t n = pq_row_group_num_rows(f, rg);
     if (n < 0 || (uint64_t)n > SIZE_MAX / 16) {
-        seterr(err, errlen, "row group %d: bad row count %lld", rg, (long long)n);
+        util_seterr(err, errlen, "row group %d: bad row count %lld", rg, (long long)n);
         return FEATD_ERR;
     }
     g->nrows = (size_t)n;
@@ -240,7 +227,7 @@ int mat_rg_read_keys(struct mat_rg *g, struct pq_file *f, const struct mat_bindi
             g->cr_us = c;
         }
         if (a == NULL || c == NULL) {
-            seterr(err, errlen, "out of memory (row group of %zu rows)", g->nrows);
+            util_seterr(err, errlen, "out of memory (row group of %zu rows)", g->nrows);
             return FEATD_ERR;
         }
         g->cap_rows = cap;
@@ -250,7 +237,7 @@ int mat_rg_read_keys(struct mat_rg *g, struct pq_file *f, const struct mat_bindi
             return FEATD_ERR;
         }
         if (g->keys[k].nrows != g->nrows) {
-            seterr(err, errlen, "row group %d: column '%s' has %zu rows, expected %zu", rg,
+            util_seterr(err, errlen, "row group %d: column '%s' has %zu rows, expected %zu", rg,
                    pq_column(f, b->key_col[k])->name, g->keys[k].nrows, g->nrows);
             return FEATD_ERR;
         }
@@ -259,7 +246,7 @@ int mat_rg_read_keys(struct mat_rg *g, struct pq_file *f, const struct mat_bindi
         return FEATD_ERR;
     }
     if (g->ev.nrows != g->nrows) {
-        seterr(err, errlen, "row group %d: event-time column has %zu rows, expected %zu", rg,
+        util_seterr(err, errlen, "row group %d: event-time column has %zu rows, expected %zu", rg,
                g->ev.nrows, g->nrows);
         return FEATD_ERR;
     }
@@ -268,7 +255,7 @@ int mat_rg_read_keys(struct mat_rg *g, struct pq_file *f, const struct mat_bindi
             return FEATD_ERR;
         }
         if (g->cr.nrows != g->nrows) {
-            seterr(err, errlen, "row group %d: created-time column has %zu rows, expected %zu",
+            util_seterr(err, errlen, "row group %d: created-time column has %zu rows, expected %zu",
                    rg, g->cr.nrows, g->nrows);
             return FEATD_ERR;
         }
@@ -286,13 +273,13 @@ int mat_rg_read_features(struct mat_rg *g, struct pq_file *f, int rg, char *err,
             return FEATD_ERR;
         }
         if (vec->nrows != g->nrows) {
-            seterr(err, errlen, "row group %d: column '%s' has %zu rows, expected %zu", rg,
+            util_seterr(err, errlen, "row group %d: column '%s' has %zu rows, expected %zu", rg,
                    pq_column(f, b->feat_col[i])->name, vec->nrows, g->nrows);
             return FEATD_ERR;
         }
         if (v->features[i].type == FT_TIMESTAMP) {
             if (grow_i64(&g->feat_ts[i], &g->cap_feat_ts[i], vec->nvals) != FEATD_OK) {
-                seterr(err, errlen, "out of memory");
+                util_seterr(err, errlen, "out of memory");
                 return FEATD_ERR;
             }
             if (pq_timestamps_us(pq_column(f, b->feat_col[i]), vec, g->feat_ts[i], err, errlen) !=

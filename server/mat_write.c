@@ -41,19 +41,6 @@ struct mat_writer {
     char ferr[256];                 /* first failure */
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) FEATD_PRINTF(3, 4);
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static void fail(struct mat_writer *w, const char *fmt, ...) FEATD_PRINTF(2, 3);
 
 static void fail(struct mat_writer *w, const char *fmt, ...)
@@ -250,7 +237,7 @@ int mat_writer_put(struct mat_writer *w, const struct online_key *keys, int64_t 
                    size_t errlen)
 {
     if (w->failed) {
-        seterr(err, errlen, "%s", w->ferr);
+        util_seterr(err, errlen, "%s", w->ferr);
         return FEATD_ERR;
     }
     int64_t at = online_expire_at_ms(w->v, event_ts_us);
@@ -261,11 +248,11 @@ int mat_writer_put(struct mat_writer *w, const struct online_key *keys, int64_t 
     fbuf_reset(&w->row);
     if (fbuf_append(&w->key, w->prefix.data, w->prefix.len) != FEATD_OK ||
         online_entity_key(&w->key, w->v, keys) != FEATD_OK) {
-        seterr(err, errlen, "view %s: cannot build the row key", w->v->name);
+        util_seterr(err, errlen, "view %s: cannot build the row key", w->v->name);
         return FEATD_ERR;
     }
     if (online_row_encode(&w->row, w->v, event_ts_us, created_ts_us, vals) != FEATD_OK) {
-        seterr(err, errlen, "view %s: cannot encode the row", w->v->name);
+        util_seterr(err, errlen, "view %s: cannot encode the row", w->v->name);
         return FEATD_ERR;
     }
     int rc;
@@ -299,14 +286,14 @@ int mat_writer_put(struct mat_writer *w, const struct online_key *keys, int64_t 
         }
     }
     if (rc != FEATD_OK) {
-        seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         fail(w, "out of memory");
         return FEATD_ERR;
     }
     if (w->nrows + w->npairs >= w->batch || w->out.len + w->mset.len >= MAT_WRITER_MAX_BYTES) {
         send_batch(w);
         if (w->failed) {
-            seterr(err, errlen, "%s", w->ferr);
+            util_seterr(err, errlen, "%s", w->ferr);
             return FEATD_ERR;
         }
     }
@@ -320,7 +307,7 @@ int mat_writer_finish(struct mat_writer *w, char *err, size_t errlen)
         read_inflight(w);
     }
     if (w->failed) {
-        seterr(err, errlen, "%s", w->ferr);
+        util_seterr(err, errlen, "%s", w->ferr);
         return FEATD_ERR;
     }
     return FEATD_OK;
