@@ -637,96 +637,6 @@ static int pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_f
 
 /* ---- snapshot mode ---- */
 
-/*
- * Deletes every row of generation gen like online_gen_reclaim (SCAN MATCH +
- * UNLINK), but in small rounds with a pause as long as each round after it
- * (half of Redis' time at most), so that lookups on the same Redis are not
- * held up behind thousands of deletions. Refuses the current generation.
- */
-static int reclaim_paced(redisContext *c, const char *key_prefix, const struct cfg_view *v,
-                         uint64_t gen, uint64_t *deleted, char *err, size_t errlen)
-{
-    *deleted = 0;
-    uint64_t cur = 0;
-    if (online_gen_current(c, key_prefix, v, &cur, err, errlen) != FEATD_OK) {
-        return FEATD_ERR;
-    }
-    if (cur == gen) {
-        snprintf(err, errlen, "refusing to reclaim generation %" PRIu64 ", it is current", gen);
-        return FEATD_ERR;
-    }
-    struct fbuf prefix = { 0 }, pat = { 0 };
-    int rc = online_view_prefix(&prefix, key_prefix, v);
-    for (size_t i = 0; rc == FEATD_OK && i < prefix.len; i++) {
-        char ch = prefix.data[i];
-        if (strchr("*?[]\\", ch) != NULL) {
-            rc = fbuf_putc(&pat, '\\');
-        }
-        if (rc == FEATD_OK) {
-            rc = fbuf_putc(&pat, ch);
-        }
-    }
-    if (rc == FEATD_OK) {
-        rc = fbuf_appendf(&pat, "g%" PRIu64 ":*", gen);
-    }
-    fbuf_free(&prefix);
-    if (rc != FEATD_OK) {
-        fbuf_free(&pat);
-        snprintf(err, errlen, "out of memory");
-        return FEATD_ERR;
-    }
-    char cursor[32] = "0";
-    do {
-        int64_t t0 = util_mono_us();
-        redisReply *r = redisCommand(c, "SCAN %s MATCH %b COUNT %d", cursor, pat.data, pat.len,
-                                     MAT_RECLAIM_COUNT);
-        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len == 0 ||
-            r->element[0]->len >= sizeof(cursor) || r->element[1]->type != REDIS_REPLY_ARRAY) {
-            snprintf(err, errlen, "redis SCAN: %s", r == NULL ? (c->errstr[0] ? c->errstr
-                     : "connection error") : r->type == REDIS_REPLY_ERROR ? r->str
-                     : "unexpected reply");
-            freeReplyObject(r);
-            rc = FEATD_ERR;
-            break;
-        }
-        memcpy(cursor, r->element[0]->str, r->element[0]->len);
-        cursor[r->element[0]->len] = '\0';
-        redisReply *keys = r->element[1];
-        if (keys->elements > 0) {
-            const char *argv[MAT_RECLAIM_COUNT * 4 + 1];
-            size_t lens[MAT_RECLAIM_COUNT * 4 + 1];
-            size_t n = 1;
-            argv[0] = "UNLINK";
-            lens[0] = 6;
-            for (size_t i = 0; i < keys->elements && n < FEATD_ARRAY_LEN(argv); i++) {
-                if (keys->element[i]->type == REDIS_REPLY_STRING) {
-                    argv[n] = keys->element[i]->str;
-                    lens[n] = keys->element[i]->len;
-                    n++;
-                }
-            }
-            redisReply *u = n > 1 ? redisCommandArgv(c, (int)n, argv, lens) : NULL;
-            if (n > 1 && (u == NULL || u->type == REDIS_REPLY_ERROR)) {
-                snprintf(err, errlen, "redis UNLINK: %s", u == NULL ? (c->errstr[0] ? c->errstr
-                         : "connection error") : u->str);
-                rc = FEATD_ERR;
-            } else if (u != NULL && u->type == REDIS_REPLY_INTEGER && u->integer > 0) {
-                *deleted += (uint64_t)u->integer;
-            }
-            freeReplyObject(u);
-        }
-        freeReplyObject(r);
-        int64_t spent = util_mono_us() - t0;
-        if (rc == FEATD_OK && spent > 0) {
-            struct timespec ts = { (time_t)(spent / 1000000), (long)(spent % 1000000) * 1000 };
-            nanosleep(&ts, NULL);
-        }
-    } while (rc == FEATD_OK && strcmp(cursor, "0") != 0);
-    fbuf_free(&pat);
-    return rc;
-}
-
 /* Reclaims gen (best effort; logged). */
 static void reclaim(struct mat_ctx *x, const struct cfg_view *v, uint64_t gen, const char *what)
 {
@@ -736,7 +646,8 @@ static void reclaim(struct mat_ctx *x, const struct cfg_view *v, uint64_t gen, c
     char err[512];
     uint64_t del = 0;
     int64_t t0 = util_mono_us();
-    if (reclaim_paced(x->c, x->cfg->redis.key_prefix, v, gen, &del, err, sizeof(err)) !=
+    if (online_gen_reclaim_paced(x->c, x->cfg->redis.key_prefix, v, gen, MAT_RECLAIM_COUNT, &del, err,
+                                 sizeof(err)) !=
         FEATD_OK) {
         log_warn("materializer", "view %s: reclaiming %s generation %" PRIu64 " failed: %s",
                  v->name, what, gen, err);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- small helpers ---- */
 
@@ -1159,8 +1160,9 @@ static int glob_escape(struct fbuf *out, const char *s, size_t n)
  * generation (that would drop live data). Keys written into gen while the
  * scan runs may survive; reclaim only generations nobody writes any more.
  */
-int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg_view *v,
-                       uint64_t gen, uint64_t *deleted, char *err, size_t errlen)
+static int gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                       uint64_t gen, unsigned count, bool paced, uint64_t *deleted, char *err,
+                       size_t errlen)
 {
     *deleted = 0;
     if (gen == 0) {
@@ -1195,8 +1197,9 @@ int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
     size_t *argvlen = NULL;
     size_t cap = 0;
     do {
-        redisReply *r = gen_cmd(c, err, errlen, "SCAN", "SCAN %s MATCH %b COUNT 1000", cursor,
-                                pat.data, pat.len);
+        int64_t t0 = util_mono_us();
+        redisReply *r = gen_cmd(c, err, errlen, "SCAN", "SCAN %s MATCH %b COUNT %u", cursor,
+                                pat.data, pat.len, count);
         if (r == NULL) {
             rc = FEATD_ERR;
             break;
@@ -1258,11 +1261,30 @@ int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
             }
         }
         freeReplyObject(r);
+        int64_t spent = util_mono_us() - t0;
+        if (paced && rc == FEATD_OK && spent > 0) {
+            /* leave Redis at least half of its time for others */
+            struct timespec ts = { (time_t)(spent / 1000000), (long)(spent % 1000000) * 1000 };
+            nanosleep(&ts, NULL);
+        }
     } while (rc == FEATD_OK && strcmp(cursor, "0") != 0);
     free(argv);
     free(argvlen);
     fbuf_free(&pat);
     return rc;
+}
+
+int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                       uint64_t gen, uint64_t *deleted, char *err, size_t errlen)
+{
+    return gen_reclaim(c, key_prefix, v, gen, 1000, false, deleted, err, errlen);
+}
+
+int online_gen_reclaim_paced(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                             uint64_t gen, unsigned count, uint64_t *deleted, char *err,
+                             size_t errlen)
+{
+    return gen_reclaim(c, key_prefix, v, gen, count ? count : 1000, true, deleted, err, errlen);
 }
 
 /* GET current; when absent, INCR genseq and SET current NX. If another

@@ -165,6 +165,12 @@ int online_gen_flip(redisContext *c, const char *key_prefix, const struct cfg_vi
  * *deleted gets the number of keys removed. */
 int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                        uint64_t gen, uint64_t *deleted, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* The same in rounds of count keys, sleeping after each round as long as it
+ * took, so lookups on the same Redis are not held up behind thousands of
+ * deletions (the materializer's background reclaim). */
+int online_gen_reclaim_paced(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                             uint64_t gen, unsigned count, uint64_t *deleted, char *err,
+                             size_t errlen) FEATD_MUSTCHECK;
 /* For incremental writers: the current generation, creating generation 1
  * and pointing at it when the view has none yet. */
 int online_gen_ensure(redisContext *c, const char *key_prefix, const struct cfg_view *v,
