@@ -31,6 +31,7 @@ void arena_init(struct arena *a, size_t limit)
     a->end = a->inline_block + ARENA_INLINE;
     a->total = 0;
     a->limit = limit;
+    a->exhausted = 0;
     a->pb.alloc = arena_pb_alloc;
     a->pb.free = arena_pb_free;
     a->pb.allocator_data = a;
@@ -39,10 +40,8 @@ void arena_init(struct arena *a, size_t limit)
 void *arena_alloc(struct arena *a, size_t n)
 {
     size_t need = (n + 15) & ~(size_t)15;
-    if (need < n) {
-        return NULL;
-    }
-    if (a->limit && a->total + need > a->limit) {
+    if (need < n || (a->limit && a->total + need > a->limit)) {
+        a->exhausted = 1;
         return NULL;
     }
     if ((size_t)(a->end - a->cur) < need) {
@@ -59,6 +58,7 @@ void *arena_alloc(struct arena *a, size_t n)
         }
         struct arena_block *b = malloc(sizeof(*b) + bsize);
         if (b == NULL) {
+            a->exhausted = 1;
             return NULL;
         }
         b->size = bsize;
@@ -109,4 +109,5 @@ void arena_release(struct arena *a)
     a->cur = a->inline_block;
     a->end = a->inline_block + ARENA_INLINE;
     a->total = 0;
+    a->exhausted = 0;
 }

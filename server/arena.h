@@ -21,6 +21,7 @@ struct arena {
     char *end;
     size_t total;                   /* bytes handed out (for limits/metrics) */
     size_t limit;                   /* 0 = none; allocations past it fail */
+    int exhausted;                  /* an allocation failed (limit or malloc) */
     ProtobufCAllocator pb;          /* protobuf-c adapter bound to this arena */
     _Alignas(16) char inline_block[ARENA_INLINE];
 };

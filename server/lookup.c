@@ -37,6 +37,8 @@
 #define LOOKUP_ARENA_LIMIT (512u * 1024 * 1024)
 #define LOOKUP_FREE_CACHE 256
 #define LOOKUP_MAX_DEADLINE_MS 600000
+#define LOOKUP_STALL_RESET_US 1000000           /* see lookup_deadline_cb */
+#define LOOKUP_MAX_RESPONSE_BYTES (64u * 1024 * 1024)   /* = libfeatd's default frame limit */
 
 struct plan_view {
     const struct cfg_view *v;
@@ -45,6 +47,7 @@ struct plan_view {
     uint64_t gen;           /* generation the keys of this attempt use; 0 = none */
     int cur_arg;            /* argv index of the view's current key */
     int *row_arg;           /* per row: argv index of its row key; 0 = not fetched */
+    uint8_t *seen;          /* per feature of v: already requested */
 };
 
 struct plan_feat {
@@ -301,17 +304,23 @@ static const char *lookup_kind_name(int kind)
 
 /* Finds or adds the plan view for v. */
 static struct plan_view *plan_view_for(struct lookup_plan *p, const struct featd_config *cfg,
-                                       const struct cfg_view *v)
+                                       const struct cfg_view *v, struct arena *a)
 {
     for (size_t i = 0; i < p->nviews; i++) {
         if (p->views[i].v == v) {
             return &p->views[i];
         }
     }
-    struct plan_view *pv = &p->views[p->nviews++];
+    struct plan_view *pv = &p->views[p->nviews];
     memset(pv, 0, sizeof(*pv));
     pv->v = v;
     pv->vidx = (size_t)(v - cfg->views);
+    pv->seen = arena_alloc(a, v->nfeatures);
+    if (pv->seen == NULL) {
+        return NULL;
+    }
+    memset(pv->seen, 0, v->nfeatures);
+    p->nviews++;
     return pv;
 }
 
@@ -327,6 +336,16 @@ static struct lookup_plan *lookup_plan_build(struct request *rq, const Featd__V1
 
     if (g->n_features == 0) {
         BAD("no features requested: give at least one \"view:feature\" or \"view:*\"");
+    }
+    /* Cheap bounds first, so a hostile request cannot make us loop: more
+     * references than the registry has features means duplicates. */
+    size_t registry_feats = 0;
+    for (size_t i = 0; i < cfg->nviews; i++) {
+        registry_feats += cfg->views[i].nfeatures;
+    }
+    if (g->n_features > registry_feats) {
+        BAD("%zu feature references, but the registry has only %zu features: some are repeated",
+            g->n_features, registry_feats);
     }
     /* Upper bounds: every ref is one view and at most all its features. */
     size_t max_feats = 0;
@@ -354,7 +373,10 @@ static struct lookup_plan *lookup_plan_build(struct request *rq, const Featd__V1
         const char *ref = g->features[i];
         const char *colon = strchr(ref, ':');
         const struct cfg_view *v = config_find_viewn(cfg, ref, (size_t)(colon - ref));
-        struct plan_view *pv = plan_view_for(p, cfg, v);
+        struct plan_view *pv = plan_view_for(p, cfg, v, a);
+        if (pv == NULL) {
+            NOMEM();
+        }
         size_t pvi = (size_t)(pv - p->views);
         int from, to;
         if (strcmp(colon + 1, "*") == 0) {
@@ -368,11 +390,10 @@ static struct lookup_plan *lookup_plan_build(struct request *rq, const Featd__V1
             to = from + 1;
         }
         for (int f = from; f < to; f++) {
-            for (size_t j = 0; j < p->nfeats; j++) {
-                if (p->feats[j].pv == pvi && p->feats[j].fidx == f) {
-                    BAD("feature \"%s:%s\" is requested more than once", v->name, v->features[f].name);
-                }
+            if (pv->seen[f]) {
+                BAD("feature \"%s:%s\" is requested more than once", v->name, v->features[f].name);
             }
+            pv->seen[f] = 1;
             struct plan_feat *pf = &p->feats[p->nfeats++];
             pf->pv = pvi;
             pf->fidx = f;
@@ -390,6 +411,31 @@ static struct lookup_plan *lookup_plan_build(struct request *rq, const Featd__V1
     /* Entity columns: names unique, lengths equal, limits. */
     if (g->n_entities == 0) {
         BAD("no entity columns given: requested views need join keys");
+    }
+    size_t view_keys = 0;
+    for (size_t i = 0; i < p->nviews; i++) {
+        view_keys += p->views[i].v->nkeys;
+    }
+    if (g->n_entities > view_keys) {
+        /* More columns than join keys: among the first view_keys + 1 one is
+         * unused or repeated. Name it without looking at all the others. */
+        for (size_t c = 0; c <= view_keys; c++) {
+            const char *name = g->entities[c]->join_key;
+            bool used = false;
+            for (size_t i = 0; i < p->nviews && !used; i++) {
+                for (size_t k = 0; k < p->views[i].v->nkeys && !used; k++) {
+                    used = strcmp(p->views[i].v->keys[k].name, name) == 0;
+                }
+            }
+            if (!used) {
+                BAD("join key \"%s\" is not used by any requested feature view", name);
+            }
+            for (size_t d = 0; d < c; d++) {
+                if (strcmp(g->entities[d]->join_key, name) == 0) {
+                    BAD("join key \"%s\" is given more than once", name);
+                }
+            }
+        }
     }
     size_t nrows = g->entities[0]->n_values;
     for (size_t c = 0; c < g->n_entities; c++) {
@@ -595,6 +641,7 @@ static void lookup_send(struct request *rq)
         return;
     }
     rq->redis_pending = 1;
+    rq->sent_us = util_mono_us();
     rq->attempts++;
     w->inflight++;
     METRICS_SET(w->metrics.inflight, w->inflight);
@@ -602,6 +649,23 @@ static void lookup_send(struct request *rq)
 }
 
 /* ---- answer assembly ---- */
+
+/* Logs a corrupt stored row at most once a second per worker thread (the
+ * rows_corrupt_total counter counts them all). */
+static void lookup_log_corrupt(const struct cfg_view *v, const char *why)
+{
+    static _Thread_local int64_t last_us;
+    static _Thread_local uint64_t suppressed;
+    int64_t now = util_mono_us();
+    if (now - last_us < 1000000) {
+        suppressed++;
+        return;
+    }
+    log_warn("lookup", "corrupt row in view %s (%s): reported as INVALID (%" PRIu64 " more since the last "
+             "message)", v->name, why, suppressed);
+    last_us = now;
+    suppressed = 0;
+}
 
 /* Writes a GetOnlineFeatures answer straight from the decoded rows
  * (proto_write_get_answer). A sink (admin JSON) gets it as a decoded
@@ -611,7 +675,8 @@ static void request_answer_get(struct request *rq, const struct proto_get_answer
     if (rq->sink) {
         struct evbuffer *tmp = evbuffer_new();
         Featd__V1__Response *resp = NULL;
-        if (tmp && proto_write_get_answer(tmp, ga, sizes) == FEATD_OK) {
+        int rc = tmp ? proto_write_get_answer(tmp, ga, sizes) : FEATD_ERR;
+        if (rc == FEATD_OK) {
             size_t n = evbuffer_get_length(tmp);
             const uint8_t *data = evbuffer_pullup(tmp, -1);
             resp = data ? featd__v1__response__unpack(NULL, n - FRAME_HEADER, data + FRAME_HEADER) : NULL;
@@ -620,7 +685,9 @@ static void request_answer_get(struct request *rq, const struct proto_get_answer
             evbuffer_free(tmp);
         }
         if (resp == NULL) {
-            request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "response too large or out of memory");
+            request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
+                          rc == FEATD_EAGAIN ? "the answer exceeds the response limit (64 MiB)"
+                                             : "out of memory encoding the answer");
             return;
         }
         request_mark_answered(rq, 0);
@@ -629,9 +696,13 @@ static void request_answer_get(struct request *rq, const struct proto_get_answer
         return;
     }
     struct evbuffer *out = conn_output(rq->conn);
-    if (out && proto_write_get_answer(out, ga, sizes) != FEATD_OK) {
+    int rc = out ? proto_write_get_answer(out, ga, sizes) : FEATD_OK;
+    if (rc != FEATD_OK) {
         request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
-                      "response of %zu x %zu values is too large to send", ga->nfeatures, ga->nrows);
+                      rc == FEATD_EAGAIN ? "the answer (%zu features x %zu rows) exceeds the response "
+                                           "limit (64 MiB); ask for fewer entities or features"
+                                         : "out of memory encoding the answer (%zu features x %zu rows)",
+                      ga->nfeatures, ga->nrows);
         return;
     }
     request_mark_answered(rq, 0);
@@ -651,6 +722,12 @@ static void lookup_answer(struct request *rq, const redisReply *reply)
     struct worker *w = rq->w;
     size_t nf = p->nfeats, nr = p->nrows, ncells = nf * nr > 0 ? nf * nr : 1;
     int64_t now = util_now_us();
+    if (ncells > LOOKUP_MAX_RESPONSE_BYTES / 4) {     /* every cell takes >= 4 bytes on the wire */
+        request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
+                      "the answer (%zu features x %zu rows) exceeds the response limit (64 MiB); "
+                      "ask for fewer entities or features", nf, nr);
+        return;
+    }
 
     const struct online_value **cells = arena_alloc(a, sizeof(*cells) * ncells);
     uint8_t *statuses = arena_alloc(a, ncells);
@@ -667,37 +744,57 @@ static void lookup_answer(struct request *rq, const redisReply *reply)
         names[f] = p->feats[f].name;
     }
 
+    /* Each distinct row key is decoded once, however many rows repeat it. */
+    struct decoded_row {
+        struct online_value *vals;  /* NULL: not found or corrupt */
+        int64_t ts;
+        int status;
+        bool done;
+    };
+    struct decoded_row *rows = arena_alloc(a, sizeof(*rows) * (size_t)p->argc);
+    if (rows == NULL) {
+        ANSWER_NOMEM();
+    }
+    memset(rows, 0, sizeof(*rows) * (size_t)p->argc);
     uint64_t st_counts[METRICS_STATUSES] = { 0 };
     for (size_t i = 0; i < p->nviews; i++) {
         const struct plan_view *pv = &p->views[i];
         const struct cfg_view *v = pv->v;
         int64_t ttl_us = v->ttl_seconds * 1000000;
         for (size_t r = 0; r < nr; r++) {
-            const redisReply *e = pv->row_arg[r] ? reply->element[pv->row_arg[r] - 1] : NULL;
-            int status;
-            int64_t ts = 0;
-            struct online_value *ov = NULL;
-            if (e == NULL || e->type != REDIS_REPLY_STRING) {
-                status = FEATD__V1__FIELD_STATUS__NOT_FOUND;
-            } else {
-                char err[128];
-                int64_t cts;
-                ov = arena_alloc(a, sizeof(*ov) * v->nfeatures);
-                if (ov == NULL) {
-                    ANSWER_NOMEM();
+            int arg = pv->row_arg[r];
+            struct decoded_row *d = arg ? &rows[arg] : NULL;
+            struct decoded_row tmp = { NULL, 0, FEATD__V1__FIELD_STATUS__NOT_FOUND, true };
+            if (d == NULL || !d->done) {
+                const redisReply *e = arg ? reply->element[arg - 1] : NULL;
+                if (e != NULL && e->type == REDIS_REPLY_STRING) {
+                    char err[128];
+                    int64_t cts;
+                    tmp.vals = arena_alloc(a, sizeof(*tmp.vals) * v->nfeatures);
+                    if (tmp.vals == NULL) {
+                        ANSWER_NOMEM();
+                    }
+                    if (online_row_decode((const uint8_t *)e->str, e->len, v, &tmp.ts, &cts, tmp.vals,
+                                          err, sizeof(err)) != FEATD_OK) {
+                        METRICS_INC(w->metrics.rows_corrupt_total);
+                        lookup_log_corrupt(v, err);
+                        tmp.status = FEATD__V1__FIELD_STATUS__INVALID;
+                        tmp.ts = 0;
+                        tmp.vals = NULL;
+                    } else {
+                        tmp.status = (ttl_us > 0 && tmp.ts < now - ttl_us) ? FEATD__V1__FIELD_STATUS__OUTSIDE_MAX_AGE
+                                                                       : FEATD__V1__FIELD_STATUS__PRESENT;
+                    }
                 }
-                if (online_row_decode((const uint8_t *)e->str, e->len, v, &ts, &cts, ov, err,
-                                      sizeof(err)) != FEATD_OK) {
-                    METRICS_INC(w->metrics.rows_corrupt_total);
-                    log_warn("lookup", "corrupt row in view %s (%s): reported as INVALID", v->name, err);
-                    status = FEATD__V1__FIELD_STATUS__INVALID;
-                    ts = 0;
-                    ov = NULL;
+                if (d == NULL) {
+                    d = &tmp;
                 } else {
-                    status = (ttl_us > 0 && now - ts > ttl_us) ? FEATD__V1__FIELD_STATUS__OUTSIDE_MAX_AGE
-                                                               : FEATD__V1__FIELD_STATUS__PRESENT;
+                    *d = tmp;
                 }
             }
+            int status = d->status;
+            int64_t ts = d->ts;
+            const struct online_value *ov = d->vals;
             for (size_t f = 0; f < nf; f++) {
                 if (p->feats[f].pv != i) {
                     continue;
@@ -726,6 +823,7 @@ static void lookup_answer(struct request *rq, const redisReply *reply)
     struct proto_get_answer ga = {
         .request_id = rq->id, .nfeatures = nf, .nrows = nr, .names = names, .types = types,
         .cells = cells, .statuses = statuses, .event_ts = ets,
+        .max_bytes = LOOKUP_MAX_RESPONSE_BYTES,
     };
     request_answer_get(rq, &ga, sizes);
 }
@@ -761,7 +859,7 @@ static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv)
     w->inflight--;
     METRICS_SET(w->metrics.inflight, w->inflight);
     if (reply) {
-        metrics_observe(&w->metrics.redis_latency, (uint64_t)(util_mono_us() - rq->start_us));
+        metrics_observe(&w->metrics.redis_latency, (uint64_t)(util_mono_us() - rq->sent_us));
     }
     if (rq->responded) {
         request_maybe_free(rq);
@@ -877,15 +975,25 @@ done:
 static void lookup_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct request *rq = arg;
+    struct worker *w = rq->w;
     (void)fd;
     (void)what;
     rq->timer_set = 0;
     if (rq->responded) {
         return;
     }
+    int64_t dl_us = rq->deadline_ms * 1000;
     request_error(rq, FEATD__V1__ERROR_CODE__DEADLINE_EXCEEDED,
                   "deadline of %" PRId64 " ms exceeded waiting for the online store", rq->deadline_ms);
-    request_maybe_free(rq);
+    request_maybe_free(rq);     /* rq may be gone from here on */
+    /* A Redis that makes no progress for long (stopped, half-open link)
+     * would keep every command forever: drop the link and reconnect. */
+    int64_t stalled = rpool_stalled_us(w->redis);
+    if (stalled > 2 * dl_us && stalled > LOOKUP_STALL_RESET_US) {
+        char why[96];
+        snprintf(why, sizeof(why), "no reply for %" PRId64 " ms", stalled / 1000);
+        rpool_reset(w->redis, why);
+    }
 }
 
 static void lookup_get(struct request *rq)
@@ -908,6 +1016,20 @@ static void lookup_get(struct request *rq)
         evtimer_add(&rq->timer, &tv);
         rq->timer_set = 1;
     }
+}
+
+/* Decodes a frame into the request's arena. While decoding, the arena may
+ * hold at most LOOKUP_DECODE_FACTOR x the frame (protobuf-c's structs are
+ * ~30x the wire size of an empty Value), so one frame cannot claim the whole
+ * per-request limit before any request limit is checked. */
+#define LOOKUP_DECODE_FACTOR 40
+static Featd__V1__Request *lookup_decode(struct request *rq, const uint8_t *data, size_t len)
+{
+    size_t cap = LOOKUP_DECODE_FACTOR * len + 65536;
+    rq->arena.limit = cap < LOOKUP_ARENA_LIMIT ? cap : LOOKUP_ARENA_LIMIT;
+    Featd__V1__Request *msg = proto_decode_request(&rq->arena, data, len);
+    rq->arena.limit = LOOKUP_ARENA_LIMIT;
+    return msg;
 }
 
 /* Dispatches a decoded request by body. */
@@ -948,12 +1070,17 @@ void lookup_handle_frame(struct conn *c, const uint8_t *data, size_t len)
         conn_request_done(c);
         return;
     }
-    rq->msg = proto_decode_request(&rq->arena, data, len);
+    rq->msg = lookup_decode(rq, data, len);
     if (rq->msg == NULL) {
         METRICS_INC(w->metrics.decode_errors_total);
         rq->responded = 1;
-        conn_fail(c, 0, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT,
-                  "malformed frame: payload is not a featd.v1.Request protobuf", "decode error");
+        if (rq->arena.exhausted) {
+            conn_fail(c, 0, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
+                      "request needs more memory to decode than allowed", "request too big to decode");
+        } else {
+            conn_fail(c, 0, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT,
+                      "malformed frame: payload is not a featd.v1.Request protobuf", "decode error");
+        }
         conn_request_done(c);
         request_maybe_free(rq);
         return;
@@ -978,7 +1105,7 @@ void lookup_submit(struct worker *w, const uint8_t *data, size_t len, int type,
     rq->sink = sink;
     rq->sink_arg = sink_arg;
     rq->type = type;
-    rq->msg = proto_decode_request(&rq->arena, data, len);
+    rq->msg = lookup_decode(rq, data, len);
     if (rq->msg == NULL) {
         METRICS_INC(w->metrics.decode_errors_total);
         rq->type = type;

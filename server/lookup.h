@@ -34,6 +34,7 @@ struct request {
     uint64_t id;
     int type;                       /* enum metrics_req_type */
     int64_t start_us;
+    int64_t sent_us;                /* when the current MGET was sent */
     int64_t deadline_ms;
     struct event timer;
     unsigned timer_set : 1;

@@ -266,7 +266,7 @@ int proto_write_get_answer(struct evbuffer *out, const struct proto_get_answer *
         gsize += 1 + pb_varint_size(fv) + fv;
     }
     uint64_t total = (a->request_id ? 1 + pb_varint_size(a->request_id) : 0) + 1 + pb_varint_size(gsize) + gsize;
-    if (total > UINT32_MAX) {
+    if (total > UINT32_MAX || (a->max_bytes && total > a->max_bytes)) {
         goto too_big;
     }
 
@@ -324,6 +324,10 @@ int proto_write_get_answer(struct evbuffer *out, const struct proto_get_answer *
     }
     return evbuffer_commit_space(out, &iov, 1) == 0 ? FEATD_OK : FEATD_ERR;
 too_big:
+    if (fvsize != fvsize_small) {
+        free(fvsize);
+    }
+    return FEATD_EAGAIN;
 fail:
     if (fvsize != fvsize_small) {
         free(fvsize);

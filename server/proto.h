@@ -44,6 +44,7 @@ struct proto_get_answer {
     const struct online_value *const *cells;/* NULL = null value */
     const uint8_t *statuses;                /* featd.v1.FieldStatus per cell */
     const int64_t *event_ts;                /* µs per cell */
+    uint64_t max_bytes;                     /* refuse a larger message (0 = 4 GiB) */
 };
 
 /*
@@ -52,7 +53,8 @@ struct proto_get_answer {
  * structs, one sizing pass and one writing pass. The bytes are exactly what
  * protobuf-c would pack for the equivalent message (check_frame compares).
  * sizes is scratch space for nfeatures * nrows uint32_t (the caller's arena).
- * FEATD_ERR when the message would exceed 4 GiB or out cannot grow.
+ * FEATD_EAGAIN (nothing written) when the message would exceed max_bytes;
+ * FEATD_ERR when out cannot grow.
  */
 int proto_write_get_answer(struct evbuffer *out, const struct proto_get_answer *a,
                            uint32_t *sizes) FEATD_MUSTCHECK;

@@ -50,6 +50,7 @@ struct rpool {
     struct event *retry;
     int backoff_ms;
     bool ever_up;
+    int64_t progress_us;    /* last read from Redis, or first send after idle */
     struct metrics *m;
 };
 
@@ -71,6 +72,7 @@ static void rpool_ev_read_cb(evutil_socket_t fd, short what, void *arg)
     struct rpool_ev *e = arg;
     (void)fd;
     (void)what;
+    e->rp->progress_us = util_mono_us();
     redisAsyncHandleRead(e->ac);
 }
 
@@ -342,6 +344,29 @@ void rpool_shutdown(struct rpool *rp)
     METRICS_SET(rp->m->redis_connected, 0);
 }
 
+int64_t rpool_stalled_us(const struct rpool *rp)
+{
+    if (rp->state != RPOOL_UP || rp->ac == NULL || rp->ac->replies.head == NULL) {
+        return 0;
+    }
+    return util_mono_us() - rp->progress_us;
+}
+
+void rpool_reset(struct rpool *rp, const char *why)
+{
+    if (rp->ac == NULL || rp->state == RPOOL_STOPPED) {
+        return;
+    }
+    snprintf(rp->status, sizeof(rp->status), "redis %s: %s; reconnecting", rp->endpoint, why);
+    log_warn("redis", "%s", rp->status);
+    METRICS_INC(rp->m->redis_errors_total);
+    redisAsyncContext *ac = rp->ac;
+    rp->ac = NULL;
+    ac->data = NULL;            /* our disconnect callback ignores it */
+    redisAsyncFree(ac);         /* pending callbacks run with NULL replies */
+    rpool_schedule_retry(rp);
+}
+
 void rpool_free(struct rpool *rp)
 {
     if (rp == NULL) {
@@ -377,6 +402,9 @@ int rpool_command_argv(struct rpool *rp, redisCallbackFn *cb, void *priv, int ar
 {
     if (rp->state != RPOOL_UP || rp->ac == NULL) {
         return FEATD_EAGAIN;
+    }
+    if (rp->ac->replies.head == NULL) {
+        rp->progress_us = util_mono_us();   /* the stall clock starts now */
     }
     if (redisAsyncCommandArgv(rp->ac, cb, priv, argc, argv, argvlen) != REDIS_OK) {
         METRICS_INC(rp->m->redis_errors_total);

@@ -40,6 +40,14 @@ const char *rpool_endpoint(const struct rpool *rp);
 int rpool_command_argv(struct rpool *rp, redisCallbackFn *cb, void *priv, int argc,
                        const char **argv, const size_t *argvlen) FEATD_MUSTCHECK;
 
+/* µs since Redis last made progress while commands are pending (0 when
+ * nothing is pending): hiredis 0.14 has no command timeout, so a stopped or
+ * half-open Redis would otherwise hold commands forever. */
+int64_t rpool_stalled_us(const struct rpool *rp);
+/* Drops the link (pending callbacks get NULL replies) and reconnects with
+ * backoff. Must not be called from inside a hiredis callback. */
+void rpool_reset(struct rpool *rp, const char *why);
+
 /* Disconnects (pending callbacks get NULL) and stops reconnecting. */
 void rpool_shutdown(struct rpool *rp);
 

@@ -560,18 +560,19 @@ START_TEST(test_snapshot_flip_no_mix)
     }
     pid_t pid = fork();
     if (pid == 0) {
-        for (int k = 0; k < 10; k++) {
+        for (int k = 0; k < 200; k++) {
             write_all_types(5, (k % 2) ? 1 : 7, util_now_us());
         }
         _exit(0);
     }
-    int mixed = 0, seen7 = 0;
-    for (int k = 0; k < 300; k++) {
+    int mixed = 0, seen[8] = { 0 }, lookups = 0, st = 0;
+    bool writer_done = false;
+    while (!writer_done || lookups < 300) {
         Featd__V1__Response *resp = get_ok(c, g);
         const Featd__V1__GetOnlineFeaturesResponse *r = resp->get_online_features;
-        int32_t first = featd_resp_value(r, 0, 0)->int32_val;
-        int mult = -first;
-        seen7 |= mult == 7;
+        int mult = -featd_resp_value(r, 0, 0)->int32_val;
+        ck_assert_msg(mult == 1 || mult == 7, "unexpected value %d", -mult);
+        seen[mult] = 1;
         for (size_t i = 1; i < 4; i++) {
             int u = i == 1 ? 3 : (int)i + 2;
             if (featd_resp_status(r, 0, i) != FEATD__V1__FIELD_STATUS__PRESENT ||
@@ -580,11 +581,15 @@ START_TEST(test_snapshot_flip_no_mix)
             }
         }
         featd_response_free(resp);
+        lookups++;
+        if (!writer_done && waitpid(pid, &st, WNOHANG) == pid) {
+            writer_done = true;
+        }
     }
-    int st;
-    waitpid(pid, &st, 0);
+    ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the snapshot writer failed");
     ck_assert_int_eq(mixed, 0);
-    (void)seen7;
+    ck_assert_msg(seen[1] && seen[7], "the lookups did not overlap the flips (saw 1: %d, 7: %d)",
+                  seen[1], seen[7]);
     featd_get_free(g);
     featd_close(c);
 }
@@ -662,6 +667,141 @@ START_TEST(test_deadline_exceeded)
     Featd__V1__Response *resp = get_ok(c, g);
     ck_assert_int_eq(featd_resp_value(resp->get_online_features, 0, 0)->int32_val, -1);
     featd_response_free(resp);
+    featd_get_free(g);
+    featd_close(c);
+}
+END_TEST
+
+START_TEST(test_hostile_requests)
+{
+    struct featd_client *c = cli();
+    struct featd_get *g = featd_get_new();
+    const char *m;
+    char name[32];
+
+    /* thousands of entity columns (no rows): refused without a quadratic scan */
+    featd_get_add_feature(g, "all_types:b");
+    featd_get_add_int64(g, "user_id", 1);
+    for (int i = 0; i < 4000; i++) {
+        snprintf(name, sizeof(name), "k%d", i);
+        featd_get_add_null(g, name);
+    }
+    m = get_err(c, g, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT);
+    ck_assert_msg(strstr(m, "join key \"k0\" is not used") != NULL, "%s", m);
+
+    /* thousands of feature references */
+    featd_get_reset(g);
+    for (int i = 0; i < 3000; i++) {
+        featd_get_add_feature(g, "all_types:*");
+    }
+    featd_get_add_int64(g, "user_id", 1);
+    m = get_err(c, g, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT);
+    ck_assert_msg(strstr(m, "some are repeated") != NULL, "%s", m);
+
+    /* a corrupt stored row: that entity is INVALID, the others are served */
+    const struct cfg_view *v = view("all_types");
+    redisContext *rc = rconn();
+    redisReply *rr = redisCommand(rc, "GET %s:v1:all_types:%s:current", PREFIX, v->fingerprint_hex);
+    ck_assert(rr && rr->type == REDIS_REPLY_STRING);
+    char key[256];
+    snprintf(key, sizeof(key), "%s:v1:all_types:%s:g%s:i77", PREFIX, v->fingerprint_hex, rr->str);
+    freeReplyObject(rr);
+    rr = redisCommand(rc, "SET %s %b", key, "\x01garbage", (size_t)8);
+    freeReplyObject(rr);
+    featd_get_reset(g);
+    featd_get_add_feature(g, "all_types:i32");
+    featd_get_add_int64(g, "user_id", 77);
+    featd_get_add_int64(g, "user_id", 3);
+    Featd__V1__Response *resp = get_ok(c, g);
+    ck_assert_int_eq(featd_resp_status(resp->get_online_features, 0, 0), FEATD__V1__FIELD_STATUS__INVALID);
+    ck_assert_int_eq(featd_resp_status(resp->get_online_features, 0, 1), FEATD__V1__FIELD_STATUS__PRESENT);
+    featd_response_free(resp);
+
+    /* an answer above the response limit (100 x a 1 MiB string) */
+    uint64_t gen = strtoull(strrchr(key, 'g') ? strstr(key, ":g") + 2 : "0", NULL, 10);
+    struct online_writer *wr = online_writer_new(rc, PREFIX, v, 10);
+    struct online_value vals[12];
+    memset(vals, 0, sizeof(vals));
+    for (int f = 0; f < 12; f++) {
+        vals[f].is_null = true;
+    }
+    static char big[1 << 20];
+    memset(big, 'x', sizeof(big));
+    vals[5].is_null = false;
+    vals[5].s = big;
+    vals[5].slen = sizeof(big);
+    struct online_key k99 = { .i = 99 };
+    char err[256];
+    ck_assert_int_eq(online_writer_put(wr, gen, &k99, util_now_us(), ONLINE_NO_CREATED_TS, vals, err,
+                                       sizeof(err)), FEATD_OK);
+    ck_assert_int_eq(online_writer_flush(wr, err, sizeof(err)), FEATD_OK);
+    online_writer_free(wr);
+    redisFree(rc);
+    featd_get_reset(g);
+    featd_get_add_feature(g, "all_types:s");
+    for (int i = 0; i < 100; i++) {
+        featd_get_add_int64(g, "user_id", 99);
+    }
+    m = get_err(c, g, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED);
+    ck_assert_msg(strstr(m, "response limit") != NULL, "%s", m);
+    /* ... while 10 of them are fine */
+    featd_get_reset(g);
+    featd_get_add_feature(g, "all_types:s");
+    for (int i = 0; i < 10; i++) {
+        featd_get_add_int64(g, "user_id", 99);
+    }
+    featd_set_max_frame(c, 64u << 20);
+    resp = get_ok(c, g);
+    ck_assert_uint_eq(strlen(featd_resp_value(resp->get_online_features, 0, 9)->string_val), sizeof(big));
+    featd_response_free(resp);
+    featd_get_free(g);
+    featd_close(c);
+}
+END_TEST
+
+START_TEST(test_stopped_redis_link_is_reset)
+{
+    /* A stopped Redis accepts nothing and answers nothing: requests time out,
+     * and after a second without progress featd drops the link instead of
+     * letting commands pile up; when Redis continues, lookups succeed again. */
+    struct featd_client *c = cli();
+    struct featd_get *g = featd_get_new();
+    featd_get_add_feature(g, "all_types:i32");
+    featd_get_add_int64(g, "user_id", 1);
+    featd_get_set_deadline(g, 100);
+    Featd__V1__Response *resp = get_ok(c, g);
+    featd_response_free(resp);
+    h_redis_pause(&R);
+    for (int i = 0; i < 25; i++) {
+        resp = NULL;
+        uint64_t id = featd_next_id(c);
+        ck_assert_int_eq(featd_call(c, featd_get_request(g, id), &resp), FEATD_OK);
+        ck_assert_int_eq(resp->body_case, FEATD__V1__RESPONSE__BODY_ERROR);
+        ck_assert_msg(resp->error->code == FEATD__V1__ERROR_CODE__DEADLINE_EXCEEDED ||
+                      resp->error->code == FEATD__V1__ERROR_CODE__UNAVAILABLE, "%s: %s",
+                      featd_error_code_name(resp->error->code), resp->error->message);
+        featd_response_free(resp);
+    }
+    h_redis_resume(&R);
+    int ok = 0;
+    for (int i = 0; i < 50 && !ok; i++) {
+        resp = NULL;
+        uint64_t id = featd_next_id(c);
+        ck_assert_int_eq(featd_call(c, featd_get_request(g, id), &resp), FEATD_OK);
+        ok = resp->body_case == FEATD__V1__RESPONSE__BODY_GET_ONLINE_FEATURES;
+        featd_response_free(resp);
+        if (!ok) {
+            usleep(100000);
+        }
+    }
+    ck_assert_msg(ok, "no recovery after Redis continued");
+    char log[65536] = { 0 };
+    FILE *f = fopen(F.log_path, "r");
+    ck_assert(f != NULL);
+    size_t n = fread(log, 1, sizeof(log) - 1, f);
+    fclose(f);
+    log[n] = '\0';
+    ck_assert_msg(strstr(log, "no reply for") != NULL, "featd did not reset the stalled link:\n%s", log);
     featd_get_free(g);
     featd_close(c);
 }
@@ -878,6 +1018,8 @@ static Suite *serve_suite(void)
     tcase_add_test(tc, test_redis_down_and_back);
     tcase_add_test(tc, test_deadline_exceeded);
     tcase_add_test(tc, test_max_connections);
+    tcase_add_test(tc, test_stopped_redis_link_is_reset);
+    tcase_add_test(tc, test_hostile_requests);
     tcase_add_test(tc, test_sigterm_drains_inflight);
     tcase_add_test(tc, test_backpressure_bounds_output);
     suite_add_tcase(s, tc);
