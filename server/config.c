@@ -52,6 +52,7 @@
 #define CFG_JPATH_MAX        384        /* one rendered JSON path */
 #define CFG_QUOTE_MAX        64         /* user text quoted in messages */
 #define CFG_TTL_MAX          3153600000LL   /* 100 years */
+#define CFG_MAX_VIEW_KEYS    64             /* join keys of all of a view's entities */
 #define CFG_INTERVAL_MAX     31536000LL     /* 1 year */
 #define CFG_UNIX_PATH_MAX    107        /* sun_path minus the NUL */
 
@@ -1544,6 +1545,10 @@ static void view_entities(const struct featd_config *cfg, json_t *obj, const cha
     }
     if (v->nkeys == 0 && all_known && !keyless_entity) {
         errs_add(e, abase, "the view's entities have no join keys");
+    }
+    if (v->nkeys > CFG_MAX_VIEW_KEYS) {
+        errs_add(e, abase, "the view's entities have %zu join keys together (at most %d)", v->nkeys,
+                 CFG_MAX_VIEW_KEYS);
     }
     free(owner);
     free(ents);

@@ -322,10 +322,12 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
         evbuffer_commit_space(c->in, &v, 1);
     } else if (n == 0) {
         /* peer finished sending: answer what it sent, then close */
+        conn_ref(c);
         conn_process_input(c);
         if (!c->closed) {
             conn_close_after_flush(c, "peer closed");
         }
+        conn_unref(c);
         return;
     } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         conn_close(c, strerror(errno));
@@ -333,6 +335,7 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
     }
     conn_process_input(c);
 }
+
 
 void conn_drain(struct conn *c)
 {

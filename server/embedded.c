@@ -4,6 +4,7 @@
 #include "embedded.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@ static char emb_sock[108];
 static char emb_dir[PATH_MAX];
 static char emb_bin[PATH_MAX];
 static char emb_pass[256];
+static char emb_conf[PATH_MAX + 32];
 static int emb_stopping;
 
 static int emb_spawn(char *err, size_t errlen)
@@ -32,6 +34,28 @@ static int emb_spawn(char *err, size_t errlen)
     char logpath[PATH_MAX + 16];
     snprintf(logpath, sizeof(logpath), "%s/redis.log", emb_dir);
     unlink(emb_sock);
+    if (emb_pass[0]) {
+        /* redis config line: requirepass "<password>" with quotes escaped */
+        snprintf(emb_conf, sizeof(emb_conf), "%s/redis-featd.conf", emb_dir);
+        int fd = open(emb_conf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (f == NULL) {
+            snprintf(err, errlen, "embedded redis: cannot write %s: %s", emb_conf, strerror(errno));
+            if (fd >= 0) {
+                close(fd);
+            }
+            return FEATD_ERR;
+        }
+        fputs("requirepass \"", f);
+        for (const char *p = emb_pass; *p; p++) {
+            if (*p == '"' || *p == '\\') {
+                fputc('\\', f);
+            }
+            fputc(*p, f);
+        }
+        fputs("\"\n", f);
+        fclose(f);
+    }
     pid_t pid = fork();
     if (pid < 0) {
         snprintf(err, errlen, "embedded redis: fork: %s", strerror(errno));
@@ -42,6 +66,9 @@ static int emb_spawn(char *err, size_t errlen)
         const char *argv[32];
         int n = 0;
         argv[n++] = emb_bin;
+        if (emb_pass[0]) {
+            argv[n++] = emb_conf;   /* the password, in a 0600 file: not on argv */
+        }
         argv[n++] = "--port";
         argv[n++] = "0";
         argv[n++] = "--unixsocket";
@@ -60,10 +87,6 @@ static int emb_spawn(char *err, size_t errlen)
         argv[n++] = "no";
         argv[n++] = "--logfile";
         argv[n++] = logpath;
-        if (emb_pass[0]) {
-            argv[n++] = "--requirepass";
-            argv[n++] = emb_pass;
-        }
         argv[n] = NULL;
         execvp(emb_bin, (char *const *)argv);
         fprintf(stderr, "featd: embedded redis: cannot run %s: %s\n", emb_bin, strerror(errno));

@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-volatile int log_current_level = LOG_INFO;
-static bool log_json;
+_Atomic int log_current_level = LOG_INFO;
+static _Atomic bool log_json;   /* changed by reload on the main thread */
 
 #define LOG_JSON_RESERVE 48      /* room kept for the JSON line's closing */
 

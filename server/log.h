@@ -6,6 +6,7 @@
 #ifndef FEATD_LOG_H
 #define FEATD_LOG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "featd.h"
@@ -17,7 +18,7 @@ enum log_level {
     LOG_DEBUG
 };
 
-extern volatile int log_current_level;
+extern _Atomic int log_current_level;
 
 void log_init(int level, bool json);
 void log_set_level(int level);

@@ -277,11 +277,22 @@ static long long proc_start_time(long pid)
 
 static void self_init(void)
 {
-    char host[96];
-    if (gethostname(host, sizeof(host)) != 0) {
+    char host[160];
+    if (gethostname(host, sizeof(host) - 64) != 0) {
         snprintf(host, sizeof(host), "unknown");
     }
-    host[sizeof(host) - 1] = '\0';
+    host[sizeof(host) - 65] = '\0';
+    /* "Host" = host name + pid namespace: containers sharing a host name
+     * (host networking) have separate pid spaces, and a pid there says
+     * nothing about a process here, so their leases are never judged dead
+     * by pid, only by expiry. */
+    char ns[64] = "";
+    ssize_t nl = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
+    if (nl > 0) {
+        ns[nl] = '\0';
+        size_t hl = strlen(host);
+        snprintf(host + hl, sizeof(host) - hl, "@%s", ns);
+    }
     for (char *p = host; *p; p++) {
         if (*p == ':' || *p == ' ') {
             *p = '_';

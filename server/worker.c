@@ -76,8 +76,7 @@ static void worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struc
         evutil_closesocket(fd);
         return;
     }
-    evutil_make_socket_nonblocking(fd);
-    conn_new(w, fd, sa, salen);
+    conn_new(w, fd, sa, salen);     /* evconnlistener sockets are non-blocking already */
 }
 
 static void worker_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
