@@ -646,8 +646,8 @@ static void reclaim(struct mat_ctx *x, const struct cfg_view *v, uint64_t gen, c
     char err[512];
     uint64_t del = 0;
     int64_t t0 = util_mono_us();
-    if (online_gen_reclaim_paced(x->c, x->cfg->redis.key_prefix, v, gen, MAT_RECLAIM_COUNT, &del, err,
-                                 sizeof(err)) !=
+    if (online_gen_reclaim_paced(x->c, x->cfg->redis.key_prefix, v, gen, MAT_RECLAIM_COUNT, x->stop,
+                                 &del, err, sizeof(err)) !=
         FEATD_OK) {
         log_warn("materializer", "view %s: reclaiming %s generation %" PRIu64 " failed: %s",
                  v->name, what, gen, err);

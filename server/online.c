@@ -1161,8 +1161,8 @@ static int glob_escape(struct fbuf *out, const char *s, size_t n)
  * scan runs may survive; reclaim only generations nobody writes any more.
  */
 static int gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg_view *v,
-                       uint64_t gen, unsigned count, bool paced, uint64_t *deleted, char *err,
-                       size_t errlen)
+                       uint64_t gen, unsigned count, bool paced, const _Atomic int *stop,
+                       uint64_t *deleted, char *err, size_t errlen)
 {
     *deleted = 0;
     if (gen == 0) {
@@ -1267,6 +1267,11 @@ static int gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
             struct timespec ts = { (time_t)(spent / 1000000), (long)(spent % 1000000) * 1000 };
             nanosleep(&ts, NULL);
         }
+        if (rc == FEATD_OK && stop != NULL && atomic_load(stop) && strcmp(cursor, "0") != 0) {
+            util_seterr(err, errlen, "view %s: reclaim of generation %" PRIu64 " interrupted",
+                        v->name, gen);
+            rc = FEATD_EAGAIN;
+        }
     } while (rc == FEATD_OK && strcmp(cursor, "0") != 0);
     free(argv);
     free(argvlen);
@@ -1277,14 +1282,14 @@ static int gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
 int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                        uint64_t gen, uint64_t *deleted, char *err, size_t errlen)
 {
-    return gen_reclaim(c, key_prefix, v, gen, 1000, false, deleted, err, errlen);
+    return gen_reclaim(c, key_prefix, v, gen, 1000, false, NULL, deleted, err, errlen);
 }
 
 int online_gen_reclaim_paced(redisContext *c, const char *key_prefix, const struct cfg_view *v,
-                             uint64_t gen, unsigned count, uint64_t *deleted, char *err,
-                             size_t errlen)
+                             uint64_t gen, unsigned count, const _Atomic int *stop,
+                             uint64_t *deleted, char *err, size_t errlen)
 {
-    return gen_reclaim(c, key_prefix, v, gen, count ? count : 1000, true, deleted, err, errlen);
+    return gen_reclaim(c, key_prefix, v, gen, count ? count : 1000, true, stop, deleted, err, errlen);
 }
 
 /* GET current; when absent, INCR genseq and SET current NX. If another

@@ -33,6 +33,7 @@
 #ifndef FEATD_ONLINE_H
 #define FEATD_ONLINE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -167,10 +168,12 @@ int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
                        uint64_t gen, uint64_t *deleted, char *err, size_t errlen) FEATD_MUSTCHECK;
 /* The same in rounds of count keys, sleeping after each round as long as it
  * took, so lookups on the same Redis are not held up behind thousands of
- * deletions (the materializer's background reclaim). */
+ * deletions (the materializer's background reclaim). When *stop becomes
+ * non-zero (stop may be NULL) it returns FEATD_EAGAIN between rounds; the
+ * caller records the generation and reclaims it later. */
 int online_gen_reclaim_paced(redisContext *c, const char *key_prefix, const struct cfg_view *v,
-                             uint64_t gen, unsigned count, uint64_t *deleted, char *err,
-                             size_t errlen) FEATD_MUSTCHECK;
+                             uint64_t gen, unsigned count, const _Atomic int *stop,
+                             uint64_t *deleted, char *err, size_t errlen) FEATD_MUSTCHECK;
 /* For incremental writers: the current generation, creating generation 1
  * and pointing at it when the view has none yet. */
 int online_gen_ensure(redisContext *c, const char *key_prefix, const struct cfg_view *v,
