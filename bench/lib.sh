@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sets variables for bench/run.sh
 # bench/lib.sh — helpers for bench/run.sh (sourced, not run): dependency
 # install, free ports, a private redis-server and featd, the dataset
 # generators, featd-bench / redis-benchmark wrappers that record every run,

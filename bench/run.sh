@@ -289,6 +289,10 @@ T1=$(yes_no "$S50_RPS >= $RB50_RPS")
 T1B=$(yes_no "$S50_P99 <= 1000")
 T2=$(yes_no "$S1_P50 / 1000 <= 3 * $RB1_P50")
 T3=$(yes_no "${H_P99:-999999} <= 2000")
+# a figure from a run with errors or wrong statuses does not count
+[ -z "${S50_BAD:-}" ] || { T1="MISSED (errors)"; T1B="MISSED (errors)"; }
+[ -z "${S1_BAD:-}" ] || T2="MISSED (errors)"
+[ "${H_OK:-0}" = 1 ] || T3="MISSED (errors)"
 T4=$(yes_no "$RSS_IDLE < 102400 && $IDLE_ACCEPTED >= 10000")
 FB_CMD="build/featd-bench --port \$FEATD_PORT --json"
 
