@@ -473,15 +473,19 @@ static void *bench_thread(void *arg)
             pfd[i].events = (short)(POLLIN | (c->outlen > c->outoff ? POLLOUT : 0));
             pfd[i].revents = 0;
         }
-        int timeout_ms = 10;
+        /* sleep exactly until the next due send (open loop) or 10 ms: a
+         * millisecond poll timeout would round to 0 and spin a core */
+        int64_t wait_us = 10000;
         if (t->rate > 0) {
-            int64_t wait_us = next_due_ns / 1000 - now_us();
-            timeout_ms = wait_us <= 0 ? 0 : (int)(wait_us / 1000);
-            if (timeout_ms > 10) {
-                timeout_ms = 10;
+            wait_us = next_due_ns / 1000 - now_us();
+            if (wait_us < 0) {
+                wait_us = 0;
+            } else if (wait_us > 10000) {
+                wait_us = 10000;
             }
         }
-        int n = poll(pfd, (nfds_t)t->nconns, timeout_ms);
+        struct timespec ts = { 0, (long)wait_us * 1000 };
+        int n = ppoll(pfd, (nfds_t)t->nconns, &ts, NULL);
         if (n <= 0) {
             continue;
         }
