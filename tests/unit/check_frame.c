@@ -368,7 +368,7 @@ START_TEST(test_direct_encoder_matches_protobuf_c)
     size_t rows[] = { NR, 0 };
     for (size_t k = 0; k < 4; k++) {
         for (size_t rr = 0; rr < 2; rr++) {
-            struct proto_get_answer a = { ids[k], 12, rows[rr], names, types, cells, statuses, ets };
+            struct proto_get_answer a = { ids[k], 12, rows[rr], names, types, cells, statuses, ets, 0 };
             if (rows[rr] == 0) {
                 a.cells = NULL;
             }
