@@ -322,46 +322,166 @@ static void bench_queue_request(struct bthread *t, struct bconn *c, int64_t stam
     c->inflight++;
 }
 
+/* ---- a minimal protobuf walker: verifies answers without building them ----
+ * (protobuf-c's unpack would allocate a struct per value; the generator must
+ * not cost more than what it measures) */
+
+struct pbr {
+    const uint8_t *p, *end;
+};
+
+static bool pbr_varint(struct pbr *r, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64 && r->p < r->end; shift += 7) {
+        uint8_t b = *r->p++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Next field's number and wire type; false at the end or on garbage. */
+static bool pbr_field(struct pbr *r, uint64_t *field, int *wt)
+{
+    uint64_t tag;
+    if (r->p >= r->end || !pbr_varint(r, &tag)) {
+        return false;
+    }
+    *field = tag >> 3;
+    *wt = (int)(tag & 7);
+    return true;
+}
+
+/* Reads a LEN field's payload into sub (r must be just past the tag). */
+static bool pbr_sub(struct pbr *r, struct pbr *sub)
+{
+    uint64_t len;
+    if (!pbr_varint(r, &len) || len > (uint64_t)(r->end - r->p)) {
+        return false;
+    }
+    sub->p = r->p;
+    sub->end = r->p + len;
+    r->p += len;
+    return true;
+}
+
+static bool pbr_skip(struct pbr *r, int wt)
+{
+    uint64_t v;
+    struct pbr sub;
+    switch (wt) {
+    case 0: return pbr_varint(r, &v);
+    case 1: if (r->end - r->p < 8) return false; r->p += 8; return true;
+    case 2: return pbr_sub(r, &sub);
+    case 5: if (r->end - r->p < 4) return false; r->p += 4; return true;
+    default: return false;
+    }
+}
+
+struct bench_answer {
+    uint64_t id;
+    int body;               /* 0 none, 2 error, 3 get_online_features, other */
+    uint64_t code;
+    char msg[200];
+    size_t nresults;
+    bool rows_ok;           /* every result has opt.batch statuses */
+    uint64_t statuses[5];
+};
+
+static bool bench_walk(const uint8_t *p, size_t n, struct bench_answer *a)
+{
+    struct pbr r = { p, p + n }, sub, fv, st;
+    uint64_t f, v;
+    int wt;
+    memset(a, 0, sizeof(*a));
+    a->rows_ok = true;
+    while (pbr_field(&r, &f, &wt)) {
+        if (f == 1 && wt == 0) {
+            if (!pbr_varint(&r, &a->id)) return false;
+        } else if ((f == 2 || f == 3) && wt == 2) {
+            a->body = (int)f;
+            if (!pbr_sub(&r, &sub)) return false;
+            while (pbr_field(&sub, &f, &wt)) {
+                if (a->body == 2 && f == 1 && wt == 0) {
+                    if (!pbr_varint(&sub, &a->code)) return false;
+                } else if (a->body == 2 && f == 2 && wt == 2) {
+                    struct pbr m;
+                    if (!pbr_sub(&sub, &m)) return false;
+                    size_t len = (size_t)(m.end - m.p) < sizeof(a->msg) - 1 ? (size_t)(m.end - m.p)
+                                                                            : sizeof(a->msg) - 1;
+                    memcpy(a->msg, m.p, len);
+                    a->msg[len] = '\0';
+                } else if (a->body == 3 && f == 2 && wt == 2) {
+                    if (!pbr_sub(&sub, &fv)) return false;
+                    a->nresults++;
+                    size_t rows = 0;
+                    while (pbr_field(&fv, &f, &wt)) {
+                        if (f == 2 && wt == 2) {
+                            if (!pbr_sub(&fv, &st)) return false;
+                            while (st.p < st.end) {
+                                if (!pbr_varint(&st, &v)) return false;
+                                a->statuses[v < 5 ? v : 0]++;
+                                rows++;
+                            }
+                        } else if (!pbr_skip(&fv, wt)) {
+                            return false;
+                        }
+                    }
+                    a->rows_ok &= rows == (size_t)opt.batch;
+                } else if (!pbr_skip(&sub, wt)) {
+                    return false;
+                }
+            }
+        } else if (!pbr_skip(&r, wt)) {
+            return false;
+        }
+    }
+    return r.p == r.end;
+}
+
 static void bench_handle_response(struct bthread *t, struct bconn *c, const uint8_t *p, size_t n)
 {
     int64_t now = now_us();
-    Featd__V1__Response *r = featd__v1__response__unpack(NULL, n, p);
+    struct bench_answer a;
     c->inflight--;
-    if (r == NULL) {
+    if (!bench_walk(p, n, &a)) {
         t->io_errors++;
         snprintf(t->last_error, sizeof(t->last_error), "undecodable response");
         return;
     }
-    int64_t sent = c->sent_at[r->request_id % (uint64_t)c->ring];
-    if (bench_phase == 1) {
-        t->requests++;
-        hist_add(&t->hist, (uint64_t)(now - sent));
-        if (r->body_case == FEATD__V1__RESPONSE__BODY_ERROR) {
-            t->errors++;
-            if (r->error->code < 6) {
-                t->error_codes[r->error->code]++;
-            }
-            snprintf(t->last_error, sizeof(t->last_error), "%s", r->error->message);
-        } else if (r->body_case == FEATD__V1__RESPONSE__BODY_GET_ONLINE_FEATURES) {
-            const Featd__V1__GetOnlineFeaturesResponse *g = r->get_online_features;
-            if (g->n_results != (size_t)opt.nfeatures) {
-                t->io_errors++;
-                snprintf(t->last_error, sizeof(t->last_error), "wrong number of results");
-            }
-            for (size_t f = 0; f < g->n_results; f++) {
-                if (g->results[f]->n_statuses != (size_t)opt.batch) {
-                    t->io_errors++;
-                    snprintf(t->last_error, sizeof(t->last_error), "wrong number of rows");
-                }
-                for (size_t i = 0; i < g->results[f]->n_statuses; i++) {
-                    unsigned s = (unsigned)g->results[f]->statuses[i];
-                    t->statuses[s < 5 ? s : 0]++;
-                    t->values++;
-                }
-            }
-        }
+    int64_t sent = c->sent_at[a.id % (uint64_t)c->ring];
+    if (bench_phase != 1) {
+        return;
     }
-    featd__v1__response__free_unpacked(r, NULL);
+    t->requests++;
+    hist_add(&t->hist, (uint64_t)(now - sent));
+    if (a.body == 2) {
+        t->errors++;
+        if (a.code < 6) {
+            t->error_codes[a.code]++;
+        }
+        snprintf(t->last_error, sizeof(t->last_error), "%s", a.msg);
+    } else if (a.body == 3) {
+        if (a.nresults != (size_t)opt.nfeatures) {
+            t->io_errors++;
+            snprintf(t->last_error, sizeof(t->last_error), "wrong number of results");
+        }
+        if (!a.rows_ok) {
+            t->io_errors++;
+            snprintf(t->last_error, sizeof(t->last_error), "wrong number of rows");
+        }
+        for (int s = 0; s < 5; s++) {
+            t->statuses[s] += a.statuses[s];
+            t->values += a.statuses[s];
+        }
+    } else {
+        t->io_errors++;
+        snprintf(t->last_error, sizeof(t->last_error), "unexpected response body");
+    }
 }
 
 /* Reads what is available and handles whole frames. -1 on close/error. */
