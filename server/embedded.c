@@ -155,11 +155,6 @@ int embedded_start(const struct featd_config *cfg, char *sock, size_t cap, char 
     return FEATD_OK;
 }
 
-pid_t embedded_pid(void)
-{
-    return emb_pid;
-}
-
 int embedded_reap(void)
 {
     if (emb_pid <= 0 || emb_stopping) {

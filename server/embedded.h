@@ -18,7 +18,6 @@ int embedded_start(const struct featd_config *cfg, char *sock, size_t cap,
                    char *err, size_t errlen) FEATD_MUSTCHECK;
 /* SIGTERM, wait up to 5 s, then SIGKILL. Safe to call when not running. */
 void embedded_stop(void);
-pid_t embedded_pid(void);
 /* Called by the main loop on SIGCHLD: restarts a child that died (returns 1
  * when it did). */
 int embedded_reap(void);

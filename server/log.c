@@ -27,11 +27,6 @@ void log_init(int level, bool json)
     log_json = json;
 }
 
-void log_set_level(int level)
-{
-    log_current_level = level;
-}
-
 int log_level_parse(const char *s)
 {
     for (size_t i = 0; i < FEATD_ARRAY_LEN(log_names); i++) {
@@ -48,20 +43,6 @@ const char *log_level_name(int level)
         return "?";
     }
     return log_names[level];
-}
-
-int log_open_file(const char *path)
-{
-    if (path == NULL) {
-        return FEATD_OK;
-    }
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        return FEATD_ERR;
-    }
-    dup2(fd, STDERR_FILENO);
-    close(fd);
-    return FEATD_OK;
 }
 
 /* Appends s to buf at *pos as the inside of a JSON string. */

@@ -21,12 +21,9 @@ enum log_level {
 extern _Atomic int log_current_level;
 
 void log_init(int level, bool json);
-void log_set_level(int level);
 /* "error","warn","info","debug" -> level; -1 when unknown. */
 int log_level_parse(const char *s);
 const char *log_level_name(int level);
-/* Reopen stderr onto path (NULL keeps stderr). FEATD_ERR on failure. */
-int log_open_file(const char *path) FEATD_MUSTCHECK;
 
 void log_write(int level, const char *component, const char *fmt, ...) FEATD_PRINTF(3, 4);
 /* Connection lines carry the connection's identity (id and peer). */

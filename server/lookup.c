@@ -828,27 +828,6 @@ static void lookup_answer(struct request *rq, const redisReply *reply)
     request_answer_get(rq, &ga, sizes);
 }
 
-/* Parses a current-generation reply element; 0 when absent. */
-static bool lookup_parse_gen(const redisReply *e, uint64_t *gen)
-{
-    if (e == NULL || e->type == REDIS_REPLY_NIL) {
-        *gen = 0;
-        return true;
-    }
-    if (e->type != REDIS_REPLY_STRING || e->len == 0 || e->len > 20) {
-        return false;
-    }
-    uint64_t g = 0;
-    for (size_t i = 0; i < e->len; i++) {
-        if (e->str[i] < '0' || e->str[i] > '9') {
-            return false;
-        }
-        g = g * 10 + (uint64_t)(e->str[i] - '0');
-    }
-    *gen = g;
-    return true;
-}
-
 static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv)
 {
     struct request *rq = priv;
@@ -881,7 +860,7 @@ static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv)
         for (size_t i = 0; i < p->nviews; i++) {
             struct plan_view *pv = &p->views[i];
             uint64_t cur;
-            if (!lookup_parse_gen(reply->element[pv->cur_arg - 1], &cur)) {
+            if (online_gen_parse(reply->element[pv->cur_arg - 1], &cur) != FEATD_OK) {
                 request_error(rq, FEATD__V1__ERROR_CODE__INTERNAL,
                               "corrupt current-generation pointer for feature view \"%s\"", pv->v->name);
                 request_maybe_free(rq);
@@ -921,7 +900,7 @@ static void lookup_refresh_reply(redisAsyncContext *ac, void *r, void *priv)
         reply->elements == gr->reg->cfg->nviews) {
         for (size_t i = 0; i < reply->elements; i++) {
             uint64_t g;
-            if (lookup_parse_gen(reply->element[i], &g)) {
+            if (online_gen_parse(reply->element[i], &g) == FEATD_OK) {
                 gr->w->gens[i] = g;
             }
         }

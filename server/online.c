@@ -1026,7 +1026,7 @@ static redisReply *gen_cmd(redisContext *c, char *err, size_t errlen, const char
 
 /* A generation number from a reply: nil -> 0, a decimal string or an
  * integer >= 0. FEATD_ERR on anything else. */
-static int gen_from_reply(const redisReply *r, uint64_t *gen)
+int online_gen_parse(const redisReply *r, uint64_t *gen)
 {
     if (r->type == REDIS_REPLY_NIL) {
         *gen = 0;
@@ -1100,7 +1100,7 @@ int online_gen_current(redisContext *c, const char *key_prefix, const struct cfg
     if (r == NULL) {
         return FEATD_ERR;
     }
-    int rc = gen_from_reply(r, gen);
+    int rc = online_gen_parse(r, gen);
     if (rc != FEATD_OK) {
         util_seterr(err, errlen, "view %s: current generation is not a number", v->name);
     }
@@ -1128,7 +1128,7 @@ int online_gen_flip(redisContext *c, const char *key_prefix, const struct cfg_vi
         return FEATD_ERR;
     }
     uint64_t old = 0;
-    int rc = gen_from_reply(r, &old);
+    int rc = online_gen_parse(r, &old);
     if (rc != FEATD_OK) {
         util_seterr(err, errlen, "view %s: previous generation was not a number", v->name);
     } else if (old_gen) {

@@ -153,6 +153,11 @@ int online_writer_flush(struct online_writer *w, char *err, size_t errlen) FEATD
 uint64_t online_writer_written(const struct online_writer *w);
 uint64_t online_writer_skipped(const struct online_writer *w);  /* LWW losers + expired */
 
+/* A current-generation pointer as Redis returned it (bulk string of
+ * decimal digits, integer, or nil = 0). FEATD_ERR on anything else or on
+ * overflow. */
+int online_gen_parse(const redisReply *r, uint64_t *gen) FEATD_MUSTCHECK;
+
 /* Generation control (blocking). */
 int online_gen_alloc(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                      uint64_t *gen, char *err, size_t errlen) FEATD_MUSTCHECK;

@@ -84,7 +84,7 @@ int pq_buf_reserve(struct pq_buf *b, size_t n, char *err, size_t errlen)
         nc = n;
         p = realloc(b->p, nc);
         if (p == NULL) {
-            pq_seterr(err, errlen, "out of memory (%zu bytes)", n);
+            util_seterr(err, errlen, "out of memory (%zu bytes)", n);
             return FEATD_ERR;
         }
     }
@@ -1033,16 +1033,16 @@ static int read_chunk(struct rd *r, int64_t rg_rows)
 int pq_read_column(struct pq_file *f, int rg, int col, struct pq_vec *v, char *err, size_t errlen)
 {
     if (rg < 0 || (size_t)rg >= f->meta.nrgs) {
-        pq_seterr(err, errlen, "row group %d out of range", rg);
+        util_seterr(err, errlen, "row group %d out of range", rg);
         return FEATD_ERR;
     }
     if (col < 0 || (size_t)col >= f->ncols) {
-        pq_seterr(err, errlen, "column %d out of range", col);
+        util_seterr(err, errlen, "column %d out of range", col);
         return FEATD_ERR;
     }
     const struct pq_column *c = &f->cols[col];
     if (!c->supported) {
-        pq_seterr(err, errlen, "column '%s': %s", c->name, c->unsupported_reason);
+        util_seterr(err, errlen, "column '%s': %s", c->name, c->unsupported_reason);
         return FEATD_ERR;
     }
     struct rd r;
@@ -1073,7 +1073,7 @@ int pq_read_column(struct pq_file *f, int rg, int col, struct pq_vec *v, char *e
     v->width = r.width;
     v->is_list = c->is_list;
     if (read_chunk(&r, f->meta.rgs[rg].num_rows) != FEATD_OK) {
-        pq_seterr(err, errlen, "column '%s' (row group %d): %s", c->name, rg, reason);
+        util_seterr(err, errlen, "column '%s' (row group %d): %s", c->name, rg, reason);
         v->nrows = v->nvals = v->ndata = 0;
         return FEATD_ERR;
     }

@@ -47,20 +47,20 @@ static int read_hdr(const uint8_t *in, size_t len, struct delta_hdr *h, char *er
     pos += k;
     h->first = (zz >> 1) ^ (0 - (zz & 1));
     if (h->block == 0 || h->block % 128 != 0 || h->block > DELTA_MAX_BLOCK) {
-        pq_seterr(err, errlen, "DELTA_BINARY_PACKED: invalid block size %llu",
+        util_seterr(err, errlen, "DELTA_BINARY_PACKED: invalid block size %llu",
                   (unsigned long long)h->block);
         return FEATD_ERR;
     }
     if (h->mbs == 0 || h->mbs > h->block / 32 || (h->block / h->mbs) % 32 != 0
         || h->block % h->mbs != 0) {
-        pq_seterr(err, errlen, "DELTA_BINARY_PACKED: invalid miniblock count %llu",
+        util_seterr(err, errlen, "DELTA_BINARY_PACKED: invalid miniblock count %llu",
                   (unsigned long long)h->mbs);
         return FEATD_ERR;
     }
     h->used = pos;
     return FEATD_OK;
 trunc:
-    pq_seterr(err, errlen, "DELTA_BINARY_PACKED: truncated header");
+    util_seterr(err, errlen, "DELTA_BINARY_PACKED: truncated header");
     return FEATD_ERR;
 }
 
@@ -71,7 +71,7 @@ int pq_delta_count(const uint8_t *in, size_t len, size_t *count, char *err, size
         return FEATD_ERR;
     }
     if (h.count > SIZE_MAX / 16) {
-        pq_seterr(err, errlen, "DELTA_BINARY_PACKED: count too large");
+        util_seterr(err, errlen, "DELTA_BINARY_PACKED: count too large");
         return FEATD_ERR;
     }
     *count = (size_t)h.count;
@@ -86,7 +86,7 @@ int pq_delta_binary(const uint8_t *in, size_t len, uint64_t *out, size_t cap, si
         return FEATD_ERR;
     }
     if (h.count > cap) {
-        pq_seterr(err, errlen, "DELTA_BINARY_PACKED: %llu values where at most %zu fit",
+        util_seterr(err, errlen, "DELTA_BINARY_PACKED: %llu values where at most %zu fit",
                   (unsigned long long)h.count, cap);
         return FEATD_ERR;
     }
@@ -100,13 +100,13 @@ int pq_delta_binary(const uint8_t *in, size_t len, uint64_t *out, size_t cap, si
         uint64_t zz;
         size_t k = get_uleb(in + pos, len - pos, &zz);
         if (k == 0) {
-            pq_seterr(err, errlen, "DELTA_BINARY_PACKED: truncated block header");
+            util_seterr(err, errlen, "DELTA_BINARY_PACKED: truncated block header");
             return FEATD_ERR;
         }
         pos += k;
         uint64_t min_delta = (zz >> 1) ^ (0 - (zz & 1));
         if (h.mbs > len - pos) {
-            pq_seterr(err, errlen, "DELTA_BINARY_PACKED: truncated bit widths");
+            util_seterr(err, errlen, "DELTA_BINARY_PACKED: truncated bit widths");
             return FEATD_ERR;
         }
         const uint8_t *widths = in + pos;
@@ -114,14 +114,14 @@ int pq_delta_binary(const uint8_t *in, size_t len, uint64_t *out, size_t cap, si
         for (size_t m = 0; m < h.mbs && got < n; m++) {
             int bw = widths[m];
             if (bw > 64) {
-                pq_seterr(err, errlen, "DELTA_BINARY_PACKED: bit width %d > 64", bw);
+                util_seterr(err, errlen, "DELTA_BINARY_PACKED: bit width %d > 64", bw);
                 return FEATD_ERR;
             }
             size_t nbytes = per_mb * (size_t)bw / 8;
             size_t take = per_mb < n - got ? per_mb : n - got;
             size_t need = (take * (size_t)bw + 7) / 8;
             if (need > len - pos) {
-                pq_seterr(err, errlen, "DELTA_BINARY_PACKED: truncated miniblock");
+                util_seterr(err, errlen, "DELTA_BINARY_PACKED: truncated miniblock");
                 return FEATD_ERR;
             }
             size_t avail = nbytes < len - pos ? nbytes : len - pos;
@@ -146,11 +146,11 @@ int pq_byte_stream_split(const uint8_t *in, size_t len, size_t n, int w, uint8_t
                          char *err, size_t errlen)
 {
     if (w <= 0 || (n != 0 && (size_t)w > SIZE_MAX / n)) {
-        pq_seterr(err, errlen, "BYTE_STREAM_SPLIT: invalid width");
+        util_seterr(err, errlen, "BYTE_STREAM_SPLIT: invalid width");
         return FEATD_ERR;
     }
     if (n * (size_t)w > len) {
-        pq_seterr(err, errlen, "BYTE_STREAM_SPLIT: %zu bytes for %zu values of %d bytes",
+        util_seterr(err, errlen, "BYTE_STREAM_SPLIT: %zu bytes for %zu values of %d bytes",
                   len, n, w);
         return FEATD_ERR;
     }

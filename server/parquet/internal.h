@@ -20,13 +20,14 @@
 #include <stdint.h>
 
 #include "featd.h"
+#include "util.h"
 #include "parquet/parquet.h"
 
 #define PQ_THRIFT_MAX_DEPTH 32      /* nested structs/lists while parsing/skipping */
 #define PQ_MAX_SCHEMA_DEPTH 64
 #define PQ_MAX_TYPE_LENGTH (1 << 20)
 
-void pq_seterr(char *err, size_t errlen, const char *fmt, ...) FEATD_PRINTF(3, 4);
+/* Errors are written with util_seterr (util.h). */
 
 /* ---- thrift.c ---------------------------------------------------------- */
 

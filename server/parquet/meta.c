@@ -436,7 +436,7 @@ int pq_meta_parse(const uint8_t *buf, size_t len, struct pq_meta *m, char *err, 
         return FEATD_ERR;
     }
     if (!seen_schema || m->nschema == 0 || !seen_rows || !seen_rgs) {
-        pq_seterr(err, errlen, "FileMetaData misses schema, num_rows or row_groups");
+        util_seterr(err, errlen, "FileMetaData misses schema, num_rows or row_groups");
         pq_meta_free(m);
         return FEATD_ERR;
     }
@@ -578,12 +578,12 @@ int pq_meta_page_header(const uint8_t *p, size_t len, struct pq_page_header *h, 
         return FEATD_ERR;
     }
     if (!s1 || !s2 || !s3) {
-        pq_seterr(err, errlen, "page header misses type or sizes");
+        util_seterr(err, errlen, "page header misses type or sizes");
         return FEATD_ERR;
     }
     if ((h->type == PQ_PAGE_DATA && !h->has_data) || (h->type == PQ_PAGE_DICT && !h->has_dict)
         || (h->type == PQ_PAGE_DATA_V2 && !h->has_v2)) {
-        pq_seterr(err, errlen, "page header of type %d misses its sub-header", h->type);
+        util_seterr(err, errlen, "page header of type %d misses its sub-header", h->type);
         return FEATD_ERR;
     }
     *used = (size_t)(t.p - p);

@@ -39,7 +39,7 @@ static int walk(struct walk *w, size_t idx, int depth, int def, int rep, int col
     struct pq_file *f = w->f;
     const struct pq_schema_el *e = &f->meta.schema[idx];
     if (depth > PQ_MAX_SCHEMA_DEPTH) {
-        pq_seterr(w->err, w->errlen, "schema nested deeper than %d levels", PQ_MAX_SCHEMA_DEPTH);
+        util_seterr(w->err, w->errlen, "schema nested deeper than %d levels", PQ_MAX_SCHEMA_DEPTH);
         return FEATD_ERR;
     }
     if (depth > 0) {
@@ -52,7 +52,7 @@ static int walk(struct walk *w, size_t idx, int depth, int def, int rep, int col
     }
     if (e->num_children == 0 && e->type >= 0) {
         if (depth == 0) {
-            pq_seterr(w->err, w->errlen, "schema root is not a group");
+            util_seterr(w->err, w->errlen, "schema root is not a group");
             return FEATD_ERR;
         }
         struct pq_leaf *l = &f->leaves[f->nleaves++];
@@ -65,18 +65,18 @@ static int walk(struct walk *w, size_t idx, int depth, int def, int rep, int col
         return FEATD_OK;
     }
     if (e->type >= 0 && depth > 0) {
-        pq_seterr(w->err, w->errlen, "schema element '%s' has a type and children", e->name);
+        util_seterr(w->err, w->errlen, "schema element '%s' has a type and children", e->name);
         return FEATD_ERR;
     }
     if ((size_t)e->num_children > f->meta.nschema - idx - 1) {
-        pq_seterr(w->err, w->errlen, "schema element '%s' declares %d children, fewer remain",
+        util_seterr(w->err, w->errlen, "schema element '%s' declares %d children, fewer remain",
                   e->name, e->num_children);
         return FEATD_ERR;
     }
     size_t j = idx + 1;
     for (int k = 0; k < e->num_children; k++) {
         if (j >= f->meta.nschema) {
-            pq_seterr(w->err, w->errlen, "schema truncated under '%s'", e->name);
+            util_seterr(w->err, w->errlen, "schema truncated under '%s'", e->name);
             return FEATD_ERR;
         }
         int c = col;
@@ -276,7 +276,7 @@ static int classify(struct pq_file *f, struct pq_column *c, size_t ti, char *err
         return FEATD_OK;
     }
     if (el->type == PQ_FLBA && (el->type_length <= 0 || el->type_length > PQ_MAX_TYPE_LENGTH)) {
-        pq_seterr(err, errlen, "column '%s': invalid FIXED_LEN_BYTE_ARRAY length %d", c->name,
+        util_seterr(err, errlen, "column '%s': invalid FIXED_LEN_BYTE_ARRAY length %d", c->name,
                   el->type_length);
         return FEATD_ERR;
     }
@@ -299,20 +299,20 @@ static int build_schema(struct pq_file *f, char *err, size_t errlen)
     f->leaves = calloc(m->nschema, sizeof *f->leaves);
     f->cols = calloc(m->nschema, sizeof *f->cols);
     if (f->leaves == NULL || f->cols == NULL) {
-        pq_seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
     }
     struct walk w = { f, err, errlen };
     size_t next;
     if (m->schema[0].type >= 0 && m->schema[0].num_children == 0) {
-        pq_seterr(err, errlen, "schema root is not a group");
+        util_seterr(err, errlen, "schema root is not a group");
         return FEATD_ERR;
     }
     if (walk(&w, 0, 0, 0, 0, -1, &next) != FEATD_OK) {
         return FEATD_ERR;
     }
     if (next != m->nschema) {
-        pq_seterr(err, errlen, "schema has %zu elements outside the root's tree", m->nschema - next);
+        util_seterr(err, errlen, "schema has %zu elements outside the root's tree", m->nschema - next);
         return FEATD_ERR;
     }
     for (size_t i = 0; i < f->ncols; i++) {
@@ -323,12 +323,12 @@ static int build_schema(struct pq_file *f, char *err, size_t errlen)
     }
     for (size_t i = 0; i < m->nrgs; i++) {
         if (m->rgs[i].chunks == NULL && f->nleaves > 0) {
-            pq_seterr(err, errlen, "row group %zu has no columns", i);
+            util_seterr(err, errlen, "row group %zu has no columns", i);
             return FEATD_ERR;
         }
     }
     if (m->nrgs > 0 && m->nrg_chunks != f->nleaves) {
-        pq_seterr(err, errlen, "row groups have %zu column chunks, the schema %zu leaves",
+        util_seterr(err, errlen, "row groups have %zu column chunks, the schema %zu leaves",
                   m->nrg_chunks, f->nleaves);
         return FEATD_ERR;
     }
@@ -346,7 +346,7 @@ static int read_at(struct pq_file *f, uint64_t off, uint8_t *dst, size_t len, ch
             continue;
         }
         if (k <= 0) {
-            pq_seterr(err, errlen, "read failed: %s", k < 0 ? strerror(errno) : "short file");
+            util_seterr(err, errlen, "read failed: %s", k < 0 ? strerror(errno) : "short file");
             return FEATD_ERR;
         }
         got += (size_t)k;
@@ -358,7 +358,7 @@ static int open_common(struct pq_file *f, char *err, size_t errlen)
 {
     uint8_t tail[8], head[4];
     if (f->size < 12) {
-        pq_seterr(err, errlen, "not a Parquet file (only %llu bytes)", (unsigned long long)f->size);
+        util_seterr(err, errlen, "not a Parquet file (only %llu bytes)", (unsigned long long)f->size);
         return FEATD_ERR;
     }
     if (f->mem != NULL) {
@@ -369,22 +369,22 @@ static int open_common(struct pq_file *f, char *err, size_t errlen)
         return FEATD_ERR;
     }
     if (memcmp(tail + 4, "PARE", 4) == 0 || memcmp(head, "PARE", 4) == 0) {
-        pq_seterr(err, errlen, "encrypted Parquet files are not supported (PARE magic: encrypted footer)");
+        util_seterr(err, errlen, "encrypted Parquet files are not supported (PARE magic: encrypted footer)");
         return FEATD_ERR;
     }
     if (memcmp(tail + 4, "PAR1", 4) != 0 || memcmp(head, "PAR1", 4) != 0) {
-        pq_seterr(err, errlen, "not a Parquet file (no PAR1 magic)");
+        util_seterr(err, errlen, "not a Parquet file (no PAR1 magic)");
         return FEATD_ERR;
     }
     uint32_t flen = (uint32_t)tail[0] | (uint32_t)tail[1] << 8 | (uint32_t)tail[2] << 16
                     | (uint32_t)tail[3] << 24;
     if (flen == 0 || flen > f->size - 12) {
-        pq_seterr(err, errlen, "corrupt footer length %u (file has %llu bytes)", flen,
+        util_seterr(err, errlen, "corrupt footer length %u (file has %llu bytes)", flen,
                   (unsigned long long)f->size);
         return FEATD_ERR;
     }
     if (flen > f->opts.max_footer_size) {
-        pq_seterr(err, errlen, "footer of %u bytes exceeds max_footer_size %zu", flen,
+        util_seterr(err, errlen, "footer of %u bytes exceeds max_footer_size %zu", flen,
                   f->opts.max_footer_size);
         return FEATD_ERR;
     }
@@ -396,7 +396,7 @@ static int open_common(struct pq_file *f, char *err, size_t errlen)
     } else {
         heap = malloc(flen);
         if (heap == NULL) {
-            pq_seterr(err, errlen, "out of memory reading the footer");
+            util_seterr(err, errlen, "out of memory reading the footer");
             return FEATD_ERR;
         }
         if (read_at(f, f->data_end, heap, flen, err, errlen) != FEATD_OK) {
@@ -409,11 +409,11 @@ static int open_common(struct pq_file *f, char *err, size_t errlen)
     int rc = pq_meta_parse(fp, flen, &f->meta, why, sizeof why);
     free(heap);
     if (rc != FEATD_OK) {
-        pq_seterr(err, errlen, "corrupt footer: %s", why);
+        util_seterr(err, errlen, "corrupt footer: %s", why);
         return FEATD_ERR;
     }
     if (f->meta.encrypted) {
-        pq_seterr(err, errlen, "encrypted Parquet files are not supported "
+        util_seterr(err, errlen, "encrypted Parquet files are not supported "
                   "(encryption_algorithm or column crypto_metadata set)");
         return FEATD_ERR;
     }
@@ -451,16 +451,16 @@ int pq_open_fd(int fd, const struct pq_options *opts, struct pq_file **out, char
     struct stat st;
     *out = NULL;
     if (fstat(fd, &st) != 0) {
-        pq_seterr(err, errlen, "fstat: %s", strerror(errno));
+        util_seterr(err, errlen, "fstat: %s", strerror(errno));
         return FEATD_ERR;
     }
     if (!S_ISREG(st.st_mode)) {
-        pq_seterr(err, errlen, "not a regular file");
+        util_seterr(err, errlen, "not a regular file");
         return FEATD_ERR;
     }
     struct pq_file *f = new_file(opts);
     if (f == NULL) {
-        pq_seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
     }
     f->fd = fd;
@@ -474,13 +474,13 @@ int pq_open_file(const char *path, const struct pq_options *opts, struct pq_file
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        pq_seterr(err, errlen, "%s: %s", path, strerror(errno));
+        util_seterr(err, errlen, "%s: %s", path, strerror(errno));
         return FEATD_ERR;
     }
     char why[256];
     if (pq_open_fd(fd, opts, out, why, sizeof why) != FEATD_OK) {
         close(fd);
-        pq_seterr(err, errlen, "%s: %s", path, why);
+        util_seterr(err, errlen, "%s: %s", path, why);
         return FEATD_ERR;
     }
     (*out)->own_fd = true;
@@ -493,7 +493,7 @@ int pq_open_mem(const uint8_t *buf, size_t len, const struct pq_options *opts,
     *out = NULL;
     struct pq_file *f = new_file(opts);
     if (f == NULL) {
-        pq_seterr(err, errlen, "out of memory");
+        util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
     }
     static const uint8_t empty[1];
@@ -706,7 +706,7 @@ int pq_timestamps_us(const struct pq_column *c, const struct pq_vec *v, int64_t 
     const uint8_t *sv = v->is_list ? v->elem_valid : v->valid;
     size_t n = v->nvals;
     if (v->physical != c->physical) {
-        pq_seterr(err, errlen, "column '%s': vector does not belong to this column", c->name);
+        util_seterr(err, errlen, "column '%s': vector does not belong to this column", c->name);
         return FEATD_ERR;
     }
     if (c->physical == PQ_INT96) {
@@ -722,7 +722,7 @@ int pq_timestamps_us(const struct pq_column *c, const struct pq_vec *v, int64_t 
             if (!sv[i]) {
                 out[i] = 0;
             } else if (__builtin_mul_overflow((int64_t)d[i], INT64_C(86400000000), &out[i])) {
-                pq_seterr(err, errlen, "column '%s': date %d days out of the timestamp range",
+                util_seterr(err, errlen, "column '%s': date %d days out of the timestamp range",
                           c->name, d[i]);
                 return FEATD_ERR;
             }
@@ -745,7 +745,7 @@ int pq_timestamps_us(const struct pq_column *c, const struct pq_vec *v, int64_t 
                 if (!sv[i]) {
                     out[i] = 0;
                 } else if (__builtin_mul_overflow(t[i], (int64_t)1000, &out[i])) {
-                    pq_seterr(err, errlen, "column '%s': millisecond timestamp %lld out of range",
+                    util_seterr(err, errlen, "column '%s': millisecond timestamp %lld out of range",
                               c->name, (long long)t[i]);
                     return FEATD_ERR;
                 }
@@ -754,7 +754,7 @@ int pq_timestamps_us(const struct pq_column *c, const struct pq_vec *v, int64_t 
         return FEATD_OK;
     }
     char tb[128];
-    pq_seterr(err, errlen, "column '%s' (%s) is not a timestamp or date", c->name,
+    util_seterr(err, errlen, "column '%s' (%s) is not a timestamp or date", c->name,
               pq_column_type_string(c, tb, sizeof tb));
     return FEATD_ERR;
 }
@@ -778,11 +778,11 @@ bool pq_column_readable_as(const struct pq_column *c, enum featd_type t, char *w
     bool want_list = t == FT_FLOAT_LIST || t == FT_DOUBLE_LIST || t == FT_INT64_LIST
                      || t == FT_STRING_LIST;
     if (!c->supported) {
-        pq_seterr(why, whylen, "column '%s': %s", c->name, c->unsupported_reason);
+        util_seterr(why, whylen, "column '%s': %s", c->name, c->unsupported_reason);
         return false;
     }
     if (want_list != c->is_list) {
-        pq_seterr(why, whylen, "column '%s' is %s, %s expected", c->name,
+        util_seterr(why, whylen, "column '%s' is %s, %s expected", c->name,
                   pq_column_type_string(c, tb, sizeof tb), ftype_name(t));
         return false;
     }
@@ -818,7 +818,7 @@ bool pq_column_readable_as(const struct pq_column *c, enum featd_type t, char *w
     default: ok = false; break;
     }
     if (!ok) {
-        pq_seterr(why, whylen, "column '%s' is %s, not readable as %s", c->name,
+        util_seterr(why, whylen, "column '%s' is %s, not readable as %s", c->name,
                   pq_column_type_string(c, tb, sizeof tb), ftype_name(t));
     }
     return ok;

@@ -126,7 +126,7 @@ int pq_rle_decode32(const uint8_t *in, size_t len, int bw, uint32_t *out, size_t
 {
     size_t pos = 0, got = 0;
     if (bw < 0 || bw > 32) {
-        pq_seterr(err, errlen, "invalid RLE bit width %d", bw);
+        util_seterr(err, errlen, "invalid RLE bit width %d", bw);
         return FEATD_ERR;
     }
     const size_t vbytes = (size_t)(bw + 7) / 8;
@@ -134,7 +134,7 @@ int pq_rle_decode32(const uint8_t *in, size_t len, int bw, uint32_t *out, size_t
         uint64_t h;
         size_t hl = get_uleb(in + pos, len - pos, &h);
         if (hl == 0) {
-            pq_seterr(err, errlen, "RLE data truncated (%zu of %zu values)", got, n);
+            util_seterr(err, errlen, "RLE data truncated (%zu of %zu values)", got, n);
             return FEATD_ERR;
         }
         pos += hl;
@@ -145,7 +145,7 @@ int pq_rle_decode32(const uint8_t *in, size_t len, int bw, uint32_t *out, size_t
                 continue;
             }
             if (groups > (uint64_t)SIZE_MAX / 8 / 64) {
-                pq_seterr(err, errlen, "RLE bit-packed run too long");
+                util_seterr(err, errlen, "RLE bit-packed run too long");
                 return FEATD_ERR;
             }
             size_t nv = (size_t)groups * 8;
@@ -154,7 +154,7 @@ int pq_rle_decode32(const uint8_t *in, size_t len, int bw, uint32_t *out, size_t
             size_t need = (take * (size_t)bw + 7) / 8;
             size_t avail = len - pos;
             if (need > avail) {
-                pq_seterr(err, errlen, "RLE bit-packed run truncated");
+                util_seterr(err, errlen, "RLE bit-packed run truncated");
                 return FEATD_ERR;
             }
             pq_unpack32(in + pos, avail < nbytes ? avail : nbytes, out + got, take, bw);
@@ -163,7 +163,7 @@ int pq_rle_decode32(const uint8_t *in, size_t len, int bw, uint32_t *out, size_t
         } else {
             uint64_t run = h >> 1;
             if (vbytes > len - pos) {
-                pq_seterr(err, errlen, "RLE run value truncated");
+                util_seterr(err, errlen, "RLE run value truncated");
                 return FEATD_ERR;
             }
             uint32_t v = 0;
@@ -172,7 +172,7 @@ int pq_rle_decode32(const uint8_t *in, size_t len, int bw, uint32_t *out, size_t
             }
             pos += vbytes;
             if (bw < 32 && (v >> bw) != 0) {
-                pq_seterr(err, errlen, "RLE run value %u wider than %d bits", v, bw);
+                util_seterr(err, errlen, "RLE run value %u wider than %d bits", v, bw);
                 return FEATD_ERR;
             }
             size_t take = run < (uint64_t)(n - got) ? (size_t)run : n - got;
@@ -198,7 +198,7 @@ int pq_rle_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t *out, 
     size_t pos = 0, got = 0;
     uint32_t tmp[512];
     if (bw < 0 || bw > 8) {
-        pq_seterr(err, errlen, "invalid level bit width %d", bw);
+        util_seterr(err, errlen, "invalid level bit width %d", bw);
         return FEATD_ERR;
     }
     const size_t vbytes = (size_t)(bw + 7) / 8;
@@ -206,14 +206,14 @@ int pq_rle_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t *out, 
         uint64_t h;
         size_t hl = get_uleb(in + pos, len - pos, &h);
         if (hl == 0) {
-            pq_seterr(err, errlen, "levels truncated (%zu of %zu)", got, n);
+            util_seterr(err, errlen, "levels truncated (%zu of %zu)", got, n);
             return FEATD_ERR;
         }
         pos += hl;
         if (h & 1) {
             uint64_t groups = h >> 1;
             if (groups > (uint64_t)SIZE_MAX / 8 / 64) {
-                pq_seterr(err, errlen, "level bit-packed run too long");
+                util_seterr(err, errlen, "level bit-packed run too long");
                 return FEATD_ERR;
             }
             size_t nv = (size_t)groups * 8;
@@ -222,7 +222,7 @@ int pq_rle_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t *out, 
             size_t need = (take * (size_t)bw + 7) / 8;
             size_t avail = len - pos;
             if (need > avail) {
-                pq_seterr(err, errlen, "level bit-packed run truncated");
+                util_seterr(err, errlen, "level bit-packed run truncated");
                 return FEATD_ERR;
             }
             const uint8_t *src = in + pos;
@@ -240,7 +240,7 @@ int pq_rle_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t *out, 
                 done += k;
             }
             if (bad) {
-                pq_seterr(err, errlen, "level above maximum %d", max);
+                util_seterr(err, errlen, "level above maximum %d", max);
                 return FEATD_ERR;
             }
             got += take;
@@ -248,13 +248,13 @@ int pq_rle_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t *out, 
         } else {
             uint64_t run = h >> 1;
             if (vbytes > len - pos) {
-                pq_seterr(err, errlen, "level run value truncated");
+                util_seterr(err, errlen, "level run value truncated");
                 return FEATD_ERR;
             }
             uint32_t v = vbytes ? in[pos] : 0;
             pos += vbytes;
             if (v > (uint32_t)max) {
-                pq_seterr(err, errlen, "level %u above maximum %d", v, max);
+                util_seterr(err, errlen, "level %u above maximum %d", v, max);
                 return FEATD_ERR;
             }
             size_t take = run < (uint64_t)(n - got) ? (size_t)run : n - got;
@@ -269,16 +269,16 @@ int pq_bitpacked_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t 
                         size_t *used, char *err, size_t errlen)
 {
     if (bw < 0 || bw > 8) {
-        pq_seterr(err, errlen, "invalid level bit width %d", bw);
+        util_seterr(err, errlen, "invalid level bit width %d", bw);
         return FEATD_ERR;
     }
     if (n > SIZE_MAX / 8) {
-        pq_seterr(err, errlen, "too many levels");
+        util_seterr(err, errlen, "too many levels");
         return FEATD_ERR;
     }
     size_t need = (n * (size_t)bw + 7) / 8;
     if (need > len) {
-        pq_seterr(err, errlen, "BIT_PACKED levels truncated");
+        util_seterr(err, errlen, "BIT_PACKED levels truncated");
         return FEATD_ERR;
     }
     size_t bit = 0;
@@ -288,7 +288,7 @@ int pq_bitpacked_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t 
             v = (v << 1) | ((in[bit >> 3] >> (7 - (bit & 7))) & 1);
         }
         if (v > (unsigned)max) {
-            pq_seterr(err, errlen, "level %u above maximum %d", v, max);
+            util_seterr(err, errlen, "level %u above maximum %d", v, max);
             return FEATD_ERR;
         }
         out[i] = (uint8_t)v;

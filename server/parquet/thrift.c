@@ -14,16 +14,6 @@
 
 #include "parquet/internal.h"
 
-void pq_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 void pq_thrift_init(struct pq_thrift *t, const uint8_t *p, size_t len, char *err, size_t errlen)
 {
@@ -39,7 +29,7 @@ int pq_thrift_fail(struct pq_thrift *t, const char *what)
 {
     if (!t->failed) {
         t->failed = true;
-        pq_seterr(t->err, t->errlen, "thrift: %s", what);
+        util_seterr(t->err, t->errlen, "thrift: %s", what);
     }
     return FEATD_ERR;
 }
