@@ -6,7 +6,6 @@
  */
 #include "log.h"
 
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
