@@ -759,6 +759,57 @@ START_TEST(test_hostile_requests)
 }
 END_TEST
 
+START_TEST(test_inflight_limit)
+{
+    /* A worker with max_inflight_requests = 1 and a Redis that does not
+     * answer: the second lookup is refused at once, not queued. */
+    h_featd_stop(&F);
+    char cfg2[8192];
+    snprintf(cfg2, sizeof(cfg2), "%s", cfg_json);
+    char *w = strstr(cfg2, "\"workers\": 2,");
+    ck_assert_ptr_nonnull(w);
+    memcpy(w, "\"workers\": 1,", strlen("\"workers\": 1,"));
+    char *lim = strstr(cfg2, "\"max_connections\": 50,");
+    ck_assert_ptr_nonnull(lim);
+    const char *repl = "\"max_inflight_requests\": 1, \"max_connections\": 50,";
+    memmove(lim + strlen(repl), lim + strlen("\"max_connections\": 50,"),
+            strlen(lim + strlen("\"max_connections\": 50,")) + 1);
+    memcpy(lim, repl, strlen(repl));
+    h_featd_start(&F, cfg2);
+    struct featd_client *c = cli();
+    struct featd_get *g = featd_get_new();
+    featd_get_add_feature(g, "all_types:i32");
+    featd_get_add_int64(g, "user_id", 1);
+    featd_get_set_deadline(g, 800);
+    Featd__V1__Response *resp = get_ok(c, g);       /* the link is up */
+    featd_response_free(resp);
+    h_redis_pause(&R);
+    ck_assert_int_eq(featd_send(c, featd_get_request(g, 501)), FEATD_OK);
+    ck_assert_int_eq(featd_send(c, featd_get_request(g, 502)), FEATD_OK);
+    int exhausted = 0, deadline = 0;
+    for (int i = 0; i < 2; i++) {
+        resp = NULL;
+        ck_assert_msg(featd_recv(c, &resp) == FEATD_OK, "recv: %s", featd_errmsg(c));
+        ck_assert_int_eq(resp->body_case, FEATD__V1__RESPONSE__BODY_ERROR);
+        if (resp->error->code == FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED) {
+            ck_assert_uint_eq(resp->request_id, 502);
+            ck_assert_msg(strstr(resp->error->message, "max_inflight_requests") != NULL, "%s",
+                          resp->error->message);
+            exhausted++;
+        } else {
+            ck_assert_int_eq(resp->error->code, FEATD__V1__ERROR_CODE__DEADLINE_EXCEEDED);
+            deadline++;
+        }
+        featd_response_free(resp);
+    }
+    ck_assert_int_eq(exhausted, 1);
+    ck_assert_int_eq(deadline, 1);
+    h_redis_resume(&R);
+    featd_get_free(g);
+    featd_close(c);
+}
+END_TEST
+
 START_TEST(test_stopped_redis_link_is_reset)
 {
     /* A stopped Redis accepts nothing and answers nothing: requests time out,
@@ -1020,6 +1071,7 @@ static Suite *serve_suite(void)
     tcase_add_test(tc, test_max_connections);
     tcase_add_test(tc, test_stopped_redis_link_is_reset);
     tcase_add_test(tc, test_hostile_requests);
+    tcase_add_test(tc, test_inflight_limit);
     tcase_add_test(tc, test_sigterm_drains_inflight);
     tcase_add_test(tc, test_backpressure_bounds_output);
     suite_add_tcase(s, tc);
