@@ -15,19 +15,6 @@
 
 #define DELTA_MAX_BLOCK (1u << 16)          /* values per block we accept */
 
-static size_t get_uleb(const uint8_t *p, size_t len, uint64_t *v)
-{
-    uint64_t r = 0;
-    for (size_t i = 0; i < len && i < 10; i++) {
-        r |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-        if ((p[i] & 0x80) == 0) {
-            *v = r;
-            return i + 1;
-        }
-    }
-    return 0;
-}
-
 struct delta_hdr {
     uint64_t block, mbs, count, first;
     size_t used;
@@ -37,13 +24,13 @@ static int read_hdr(const uint8_t *in, size_t len, struct delta_hdr *h, char *er
 {
     size_t pos = 0, k;
     uint64_t zz;
-    if ((k = get_uleb(in, len, &h->block)) == 0) goto trunc;
+    if ((k = util_get_varint(in, len, &h->block)) == 0) goto trunc;
     pos += k;
-    if ((k = get_uleb(in + pos, len - pos, &h->mbs)) == 0) goto trunc;
+    if ((k = util_get_varint(in + pos, len - pos, &h->mbs)) == 0) goto trunc;
     pos += k;
-    if ((k = get_uleb(in + pos, len - pos, &h->count)) == 0) goto trunc;
+    if ((k = util_get_varint(in + pos, len - pos, &h->count)) == 0) goto trunc;
     pos += k;
-    if ((k = get_uleb(in + pos, len - pos, &zz)) == 0) goto trunc;
+    if ((k = util_get_varint(in + pos, len - pos, &zz)) == 0) goto trunc;
     pos += k;
     h->first = (zz >> 1) ^ (0 - (zz & 1));
     if (h->block == 0 || h->block % 128 != 0 || h->block > DELTA_MAX_BLOCK) {
@@ -98,7 +85,7 @@ int pq_delta_binary(const uint8_t *in, size_t len, uint64_t *out, size_t cap, si
     }
     while (got < n) {
         uint64_t zz;
-        size_t k = get_uleb(in + pos, len - pos, &zz);
+        size_t k = util_get_varint(in + pos, len - pos, &zz);
         if (k == 0) {
             util_seterr(err, errlen, "DELTA_BINARY_PACKED: truncated block header");
             return FEATD_ERR;

@@ -107,20 +107,6 @@ int pq_bit_width(uint64_t max)
     return w;
 }
 
-/* Read a ULEB128 run header; 0 bytes on truncation/overflow. */
-static size_t get_uleb(const uint8_t *p, size_t len, uint64_t *v)
-{
-    uint64_t r = 0;
-    for (size_t i = 0; i < len && i < 10; i++) {
-        r |= (uint64_t)(p[i] & 0x7f) << (7 * i);
-        if ((p[i] & 0x80) == 0) {
-            *v = r;
-            return i + 1;
-        }
-    }
-    return 0;
-}
-
 int pq_rle_decode32(const uint8_t *in, size_t len, int bw, uint32_t *out, size_t n,
                     size_t *used, char *err, size_t errlen)
 {
@@ -132,7 +118,7 @@ int pq_rle_decode32(const uint8_t *in, size_t len, int bw, uint32_t *out, size_t
     const size_t vbytes = (size_t)(bw + 7) / 8;
     while (got < n) {
         uint64_t h;
-        size_t hl = get_uleb(in + pos, len - pos, &h);
+        size_t hl = util_get_varint(in + pos, len - pos, &h);
         if (hl == 0) {
             util_seterr(err, errlen, "RLE data truncated (%zu of %zu values)", got, n);
             return FEATD_ERR;
@@ -204,7 +190,7 @@ int pq_rle_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t *out, 
     const size_t vbytes = (size_t)(bw + 7) / 8;
     while (got < n) {
         uint64_t h;
-        size_t hl = get_uleb(in + pos, len - pos, &h);
+        size_t hl = util_get_varint(in + pos, len - pos, &h);
         if (hl == 0) {
             util_seterr(err, errlen, "levels truncated (%zu of %zu)", got, n);
             return FEATD_ERR;
