@@ -28,21 +28,14 @@ enum frame_status frame_parse(struct evbuffer *in, uint32_t max, uint32_t *len)
 {
     uint8_t hdr[FRAME_HEADER];
     size_t avail = evbuffer_get_length(in);
-    if (avail < FRAME_HEADER) {
+    if (avail < FRAME_HEADER || evbuffer_copyout(in, hdr, FRAME_HEADER) != FRAME_HEADER) {
         return FRAME_INCOMPLETE;
     }
-    if (evbuffer_copyout(in, hdr, FRAME_HEADER) != FRAME_HEADER) {
-        return FRAME_INCOMPLETE;
-    }
-    uint32_t n = frame_be32(hdr);
-    *len = n;
-    if (n > max) {
+    /* the header alone decides "too large"; then: is the whole body here? */
+    if (frame_peek(hdr, FRAME_HEADER, max, len) == FRAME_TOO_LARGE) {
         return FRAME_TOO_LARGE;
     }
-    if (avail - FRAME_HEADER < n) {
-        return FRAME_INCOMPLETE;
-    }
-    return FRAME_OK;
+    return avail - FRAME_HEADER < *len ? FRAME_INCOMPLETE : FRAME_OK;
 }
 
 void frame_header(uint8_t out[FRAME_HEADER], uint32_t len)
