@@ -231,6 +231,31 @@ START_TEST(test_bad_configs)
 }
 END_TEST
 
+START_TEST(test_view_join_key_limit)
+{
+    /* 5 entities x 16 join keys = 80 > 64 join keys in one view */
+    struct fbuf j = { 0 };
+    ck_assert_int_eq(fbuf_appendf(&j, "{\"entities\":["), FEATD_OK);
+    for (int e = 0; e < 5; e++) {
+        ck_assert_int_eq(fbuf_appendf(&j, "%s{\"name\":\"e%d\",\"join_keys\":[", e ? "," : "", e), FEATD_OK);
+        for (int k = 0; k < 16; k++) {
+            ck_assert_int_eq(fbuf_appendf(&j, "%s{\"name\":\"k%d_%d\",\"type\":\"int64\"}", k ? "," : "",
+                                          e, k), FEATD_OK);
+        }
+        ck_assert_int_eq(fbuf_appendf(&j, "]}"), FEATD_OK);
+    }
+    ck_assert_int_eq(fbuf_appendf(&j, "],\"feature_views\":[{\"name\":\"v\",\"entities\":"
+                                      "[\"e0\",\"e1\",\"e2\",\"e3\",\"e4\"],"
+                                      "\"features\":[{\"name\":\"f\",\"type\":\"double\"}]}]}"), FEATD_OK);
+    struct featd_config *cfg = NULL;
+    char err[ERRLEN];
+    ck_assert_int_eq(config_load_string(j.data, &cfg, err, sizeof err), FEATD_ERR);
+    ck_assert_msg(strstr(err, "$.feature_views[0].entities: ") != NULL &&
+                  strstr(err, "80 join keys together (at most 64)") != NULL, "%s", err);
+    fbuf_free(&j);
+}
+END_TEST
+
 START_TEST(test_defaults)
 {
     struct featd_config *cfg;
@@ -879,6 +904,7 @@ static Suite *config_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("good");
     tcase_add_test(tc, test_defaults);
+    tcase_add_test(tc, test_view_join_key_limit);
     tcase_add_test(tc, test_full_view);
     tcase_add_test(tc, test_fingerprint);
     tcase_add_test(tc, test_lookups);
