@@ -11,7 +11,7 @@
  *     /healthz              answered at once
  *     /readyz               checks, then PING via the admin rpool + timer
  *     /metrics              sums every worker's struct metrics + our own
- *     /v1/feature-views     MGET of each view's current key + timer
+ *     /v1/feature-views     lookup_refresh_generations (one MGET) + timer
  *     /get-online-features  JSON ─► featd.v1.Request ─► lookup_submit ─►
  *                           admin_lookup_sink (same thread) ─► JSON reply
  *
@@ -1023,34 +1023,20 @@ static void admin_views_timeout_cb(evutil_socket_t fd, short what, void *arg)
     admin_call_maybe_free(c);
 }
 
-static void admin_views_cb(redisAsyncContext *ac, void *r, void *priv)
+/* The generation refresh (lookup_refresh_generations) answered. */
+static void admin_views_refreshed(void *arg, bool fresh)
 {
-    struct admin_call *c = priv;
-    redisReply *reply = r;
-    (void)ac;
+    struct admin_call *c = arg;
     c->backend_pending = false;
-    bool fresh = false;
-    if (reply && reply->type == REDIS_REPLY_ARRAY && c->reg == admin.w.reg &&
-        reply->elements == c->reg->cfg->nviews) {
-        fresh = true;
-        for (size_t i = 0; i < reply->elements; i++) {
-            const redisReply *e = reply->element[i];
-            int64_t g = 0;
-            if (e->type == REDIS_REPLY_NIL) {
-                admin.w.gens[i] = 0;
-            } else if (e->type == REDIS_REPLY_STRING && util_parse_i64(e->str, 0, INT64_MAX, &g)) {
-                admin.w.gens[i] = (uint64_t)g;
-            } else {
-                fresh = false;
-            }
-        }
-    }
     if (c->req) {
         admin_views_answer(c, fresh);
     }
     admin_call_maybe_free(c);
 }
 
+/* Answers with generations read now from Redis (the same refresh the
+ * workers run every second), or from the cache when Redis does not answer
+ * within the call's timer. */
 static void admin_views(struct evhttp_request *req)
 {
     struct admin_call *c = admin_call_new(req, CALL_VIEWS, AP_VIEWS);
@@ -1058,39 +1044,8 @@ static void admin_views(struct evhttp_request *req)
         admin_reply_text(req, AP_VIEWS, 500, "out of memory");
         return;
     }
-    const struct featd_config *cfg = admin.w.reg->cfg;
-    if (cfg->nviews == 0 || !rpool_ready(admin.w.redis)) {
-        admin_views_answer(c, false);
-        admin_call_maybe_free(c);
-        return;
-    }
-    c->reg = registry_ref(admin.w.reg);
-    struct fbuf keys = { 0 };
-    size_t *offs = calloc(cfg->nviews, sizeof(size_t));
-    const char **argv = calloc(cfg->nviews + 1, sizeof(char *));
-    size_t *argvlen = calloc(cfg->nviews + 1, sizeof(size_t));
-    int rc = (offs && argv && argvlen) ? FEATD_OK : FEATD_ENOMEM;
-    for (size_t i = 0; i < cfg->nviews && rc == FEATD_OK; i++) {
-        offs[i] = keys.len;
-        rc = online_current_key(&keys, cfg->redis.key_prefix, &cfg->views[i]);
-    }
-    if (rc == FEATD_OK) {
-        argv[0] = "MGET";
-        argvlen[0] = 4;
-        for (size_t i = 0; i < cfg->nviews; i++) {
-            argv[i + 1] = keys.data + offs[i];
-            argvlen[i + 1] = (i + 1 < cfg->nviews ? offs[i + 1] : keys.len) - offs[i];
-        }
-        if (admin_call_timer(c, admin_views_timeout_cb) != FEATD_OK ||
-            rpool_command_argv(admin.w.redis, admin_views_cb, c, (int)cfg->nviews + 1, argv, argvlen) != FEATD_OK) {
-            rc = FEATD_ERR;
-        }
-    }
-    free(offs);
-    free(argv);
-    free(argvlen);
-    fbuf_free(&keys);
-    if (rc != FEATD_OK) {
+    if (admin_call_timer(c, admin_views_timeout_cb) != FEATD_OK ||
+        lookup_refresh_generations(&admin.w, admin_views_refreshed, c) != FEATD_OK) {
         admin_views_answer(c, false);
         admin_call_maybe_free(c);
         return;

@@ -889,6 +889,8 @@ static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv)
 struct gen_refresh {
     struct worker *w;
     struct registry *reg;       /* reference: the views the MGET was built for */
+    lookup_refresh_fn done;
+    void *arg;
 };
 
 static void lookup_refresh_reply(redisAsyncContext *ac, void *r, void *priv)
@@ -896,24 +898,32 @@ static void lookup_refresh_reply(redisAsyncContext *ac, void *r, void *priv)
     struct gen_refresh *gr = priv;
     const redisReply *reply = r;
     (void)ac;
+    bool fresh = false;
     if (reply && reply->type == REDIS_REPLY_ARRAY && gr->reg == gr->w->reg &&
         reply->elements == gr->reg->cfg->nviews) {
+        fresh = true;
         for (size_t i = 0; i < reply->elements; i++) {
             uint64_t g;
             if (online_gen_parse(reply->element[i], &g) == FEATD_OK) {
                 gr->w->gens[i] = g;
+            } else {
+                fresh = false;
             }
         }
+    }
+    if (gr->done) {
+        gr->done(gr->arg, fresh);
     }
     registry_unref(gr->reg);
     free(gr);
 }
 
-void lookup_refresh_generations(struct worker *w)
+int lookup_refresh_generations(struct worker *w, lookup_refresh_fn done, void *arg)
 {
     const struct featd_config *cfg = w->reg->cfg;
+    int rc = FEATD_ERR;
     if (!rpool_ready(w->redis) || cfg->nviews == 0) {
-        return;
+        return FEATD_ERR;
     }
     struct fbuf keys = { 0 };
     size_t n = cfg->nviews + 1;
@@ -938,17 +948,21 @@ void lookup_refresh_generations(struct worker *w)
     }
     gr->w = w;
     gr->reg = registry_ref(w->reg);
+    gr->done = done;
+    gr->arg = arg;
     if (rpool_command_argv(w->redis, lookup_refresh_reply, gr, (int)n, argv, argvlen) != FEATD_OK) {
         registry_unref(gr->reg);
         goto done;
     }
     gr = NULL;      /* owned by the callback now */
+    rc = FEATD_OK;
 done:
     free(gr);
     free(argv);
     free(argvlen);
     free(offs);
     fbuf_free(&keys);
+    return rc;
 }
 
 static void lookup_deadline_cb(evutil_socket_t fd, short what, void *arg)

@@ -5,6 +5,7 @@
 #ifndef FEATD_LOOKUP_H
 #define FEATD_LOOKUP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <event2/event.h>
@@ -59,8 +60,12 @@ void lookup_submit(struct worker *w, const uint8_t *data, size_t len, int type,
 
 /* Refreshes w's cache of every view's current generation with one MGET
  * (for ListFeatureViews and the admin registry view; lookups never depend on
- * it, they read the pointers in their own MGET). No-op while Redis is down. */
-void lookup_refresh_generations(struct worker *w);
+ * it, they read the pointers in their own MGET). FEATD_OK when sent: then
+ * done (may be NULL) runs once on w's loop with fresh = whether the reply
+ * updated the cache (false on a Redis error or a registry swap meanwhile).
+ * FEATD_ERR (done not called) while Redis is down. */
+typedef void (*lookup_refresh_fn)(void *arg, bool fresh);
+int lookup_refresh_generations(struct worker *w, lookup_refresh_fn done, void *arg);
 
 /* Frees the calling thread's scratch buffers (at worker thread exit). */
 void lookup_thread_cleanup(void);

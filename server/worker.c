@@ -216,7 +216,7 @@ static void worker_refresh_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    lookup_refresh_generations(arg);
+    (void)lookup_refresh_generations(arg, NULL, NULL);   /* best effort; next tick retries */
 }
 
 int worker_init(struct worker *w, int id, struct registry *reg, bool with_listener,
