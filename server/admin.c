@@ -49,7 +49,6 @@
 #include "log.h"
 #include "lookup.h"
 #include "metrics.h"
-#include "online.h"
 #include "proto.h"
 #include "rpool.h"
 #include "worker.h"
