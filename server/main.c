@@ -187,6 +187,30 @@ static void main_signal_cb(evutil_socket_t sig, short what, void *arg)
     event_add(main_stop_timer, &tv);
 }
 
+/* Loads the config (environment overrides applied) and starts logging at
+ * log_level (NULL: the file's), as JSON when json is 1, as text when 0, as
+ * the file says when -1. Returns 0, or the exit status after a message on
+ * stderr (1 invalid config, 2 bad log level). */
+static int main_load(const char *path, const char *log_level, int json, struct featd_config **out)
+{
+    char err[16384];
+    struct featd_config *cfg = NULL;
+    if (config_load_file(path, true, &cfg, err, sizeof(err)) != FEATD_OK) {
+        fprintf(stderr, "featd: %s is invalid:\n%s\n", path, err);
+        return 1;
+    }
+    int lvl = log_level_parse(log_level ? log_level : cfg->server.log_level);
+    if (lvl < 0) {
+        fprintf(stderr, "featd: unknown log level \"%s\" (expected error, warn, info or debug)\n",
+                log_level ? log_level : cfg->server.log_level);
+        config_free(cfg);
+        return 2;
+    }
+    log_init(lvl, json < 0 ? cfg->server.log_format == LOGF_JSON : json == 1);
+    *out = cfg;
+    return 0;
+}
+
 /*
  * `featd materialize --config FILE [--view V] [--log-level L]`: one
  * materialization pass in the foreground (materializer_run_once), for batch
@@ -218,19 +242,11 @@ static int main_materialize(int argc, char **argv)
         fprintf(stderr, "usage: featd materialize --config FILE [--view V] [--log-level L]\n");
         return 2;
     }
-    char err[16384];
     struct featd_config *cfg = NULL;
-    if (config_load_file(config_path, true, &cfg, err, sizeof(err)) != FEATD_OK) {
-        fprintf(stderr, "featd: %s is invalid:\n%s\n", config_path, err);
-        return 1;
+    int lrc = main_load(config_path, log_level, -1, &cfg);
+    if (lrc != 0) {
+        return lrc;
     }
-    int lvl = log_level_parse(log_level ? log_level : cfg->server.log_level);
-    if (lvl < 0) {
-        fprintf(stderr, "featd: unknown log level \"%s\"\n", log_level ? log_level : "?");
-        config_free(cfg);
-        return 2;
-    }
-    log_init(lvl, cfg->server.log_format == LOGF_JSON);
     signal(SIGPIPE, SIG_IGN);
     int rc = materializer_run_once(cfg, view, stdout);
     config_free(cfg);
@@ -287,26 +303,20 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    struct featd_config *cfg = NULL;
-    if (config_load_file(config_path, true, &cfg, err, sizeof(err)) != FEATD_OK) {
-        fprintf(stderr, "featd: %s is invalid:\n%s\n", config_path, err);
-        return 1;
-    }
-    int lvl = log_level_parse(log_level ? log_level : cfg->server.log_level);
-    if (lvl < 0) {
-        fprintf(stderr, "featd: unknown log level \"%s\" (expected error, warn, info or debug)\n", log_level);
-        return 2;
-    }
-    bool json = cfg->server.log_format == LOGF_JSON;
+    int json = -1;
     if (log_format) {
         if (strcmp(log_format, "json") != 0 && strcmp(log_format, "text") != 0) {
             fprintf(stderr, "featd: unknown log format \"%s\" (expected text or json)\n", log_format);
             return 2;
         }
         json = strcmp(log_format, "json") == 0;
-        main_log_json_cli = json ? 1 : 0;
+        main_log_json_cli = json;
     }
-    log_init(lvl, json);
+    struct featd_config *cfg = NULL;
+    int lrc = main_load(config_path, log_level, json, &cfg);
+    if (lrc != 0) {
+        return lrc;
+    }
 
     evthread_use_pthreads();
     signal(SIGPIPE, SIG_IGN);
