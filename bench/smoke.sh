@@ -49,7 +49,7 @@ rb_p50=$(echo "$rb" | awk -F'","' '{print $5}' | tr -d '"')
 rb_p99=$(echo "$rb" | awk -F'","' '{print $7}' | tr -d '"')
 
 echo "== featd-bench: 1 entity x 10 features, 50 connections, closed loop, ${secs}s"
-fb=$("$build/featd-bench" --port "$fport" -c 50 -t 2 -d "$secs" -w 1 -n $entities -k customer_id -f "$flist" --json)
+fb=$("$build/featd-bench" --port "$fport" -c 50 -t ${FEATD_BENCH_THREADS:-2} -d "$secs" -w 1 -n $entities -k customer_id -f "$flist" --json)
 echo "$fb"
 fb_rps=$(echo "$fb" | sed -n 's/.*"requests_per_s":\([0-9.]*\).*/\1/p')
 fb_p50=$(echo "$fb" | sed -n 's/.*"p50":\([0-9]*\).*/\1/p')

@@ -16,6 +16,9 @@
  * SIGTERM/SIGINT exits at once with status 1.
  */
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +52,23 @@ static int main_mat_metrics(struct fbuf *out, void *arg)
 {
     (void)arg;
     return mat_metrics_write(out);
+}
+
+/*
+ * Keeps freed request memory mapped. Without this glibc returns the top of
+ * each worker's heap to the kernel (madvise) whenever a large request frees
+ * its arena, answer buffer and Redis reply, and the next request faults the
+ * pages back in: batch lookups (100 entities x 50 features) spent 37% of
+ * featd's CPU in page faults and their p50 was 1.25 ms instead of 0.91 ms.
+ * Blocks under 4 MiB come from the heaps; up to 16 MiB free at a heap's top
+ * stays mapped (bounded per malloc arena: one per worker thread at most).
+ */
+static void main_tune_malloc(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    mallopt(M_TRIM_THRESHOLD, 16 << 20);
+#endif
 }
 
 static void usage(FILE *f)
@@ -318,6 +338,7 @@ int main(int argc, char **argv)
         return lrc;
     }
 
+    main_tune_malloc();
     evthread_use_pthreads();
     signal(SIGPIPE, SIG_IGN);
     worker_shared.start_us = util_now_us();

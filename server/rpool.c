@@ -23,6 +23,7 @@
 #include <event2/event_struct.h>
 
 #include "log.h"
+#include "rreply.h"
 #include "util.h"
 #include "worker.h"
 
@@ -64,6 +65,7 @@ struct rpool_ev {
     struct event rev;           /* EV_READ|EV_PERSIST on the socket */
     struct event wev;           /* EV_WRITE|EV_PERSIST, only when needed */
     struct event flush;         /* low priority, activated by commands */
+    struct rreply *rr;          /* reply arena (NULL: hiredis's allocator) */
     bool reading, writing, flush_armed, in_flush;
 };
 
@@ -147,6 +149,7 @@ static void rpool_ev_cleanup(void *priv)
     event_del(&e->rev);
     event_del(&e->wev);
     event_del(&e->flush);
+    rreply_detach(e->rr);
     free(e);
 }
 
@@ -166,6 +169,7 @@ static int rpool_ev_attach(struct rpool *rp, redisAsyncContext *ac)
         return FEATD_ERR;
     }
     event_priority_set(&e->flush, WORKER_PRIORITIES - 1);
+    e->rr = rreply_attach(ac->c.reader);
     ac->ev.data = e;
     ac->ev.addRead = rpool_ev_add_read;
     ac->ev.delRead = rpool_ev_del_read;
