@@ -7,7 +7,7 @@
  * the percentiles instead of silently lowering the offered load (no
  * coordinated omission). Entity keys are uniform or Zipfian over N entities;
  * B entities per request; any features of one or more views (one int64 join
- * key shared by them). T threads each drive C/T connections with poll(2).
+ * key shared by them). T threads each drive C/T connections with epoll.
  * Every response is decoded and checked: errors and per-value statuses are
  * counted, so a fast wrong answer shows.
  */
@@ -20,7 +20,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -28,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -210,6 +210,7 @@ struct bconn {
     uint64_t next_id;
     int64_t *sent_at;       /* ring indexed by request id % ring (intended or actual send time) */
     int ring;
+    bool want_out;          /* registered for EPOLLOUT (the socket was full) */
 };
 
 struct bthread {
@@ -226,6 +227,8 @@ struct bthread {
     uint64_t io_errors;
     char last_error[256];
     double rate;            /* this thread's share */
+    int epfd;
+    int alive;              /* connections still open */
 };
 
 static volatile int bench_phase;   /* 0 warmup, 1 measure, 2 stop */
@@ -484,15 +487,20 @@ static void bench_handle_response(struct bthread *t, struct bconn *c, const uint
     }
 }
 
-/* Reads what is available and handles whole frames. -1 on close/error. */
+/* Reads what is available (one read(2) unless it fills the buffer) and
+ * handles whole frames. -1 on close/error. */
 static int bench_read(struct bthread *t, struct bconn *c)
 {
     for (;;) {
         buf_reserve(&c->in, &c->incap, c->inlen + 65536);
-        ssize_t r = read(c->fd, c->in + c->inlen, c->incap - c->inlen);
+        size_t room = c->incap - c->inlen;
+        ssize_t r = read(c->fd, c->in + c->inlen, room);
         if (r > 0) {
             c->inlen += (size_t)r;
-            continue;
+            if ((size_t)r == room) {
+                continue;
+            }
+            break;
         }
         if (r == 0) {
             snprintf(t->last_error, sizeof(t->last_error), "server closed the connection");
@@ -545,18 +553,78 @@ static int bench_write(struct bthread *t, struct bconn *c)
     return 0;
 }
 
+/* Writes what c has queued; while the socket is full, c is registered for
+ * EPOLLOUT (and unregistered once drained). On error c is closed. */
+static void bench_flush(struct bthread *t, struct bconn *c)
+{
+    if (c->fd < 0) {
+        return;
+    }
+    if (bench_write(t, c) != 0) {
+        close(c->fd);
+        c->fd = -1;
+        t->alive--;
+        t->io_errors++;
+        return;
+    }
+    bool want = c->outlen > c->outoff;
+    if (want != c->want_out) {
+        struct epoll_event ev = { .events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c };
+        epoll_ctl(t->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+        c->want_out = want;
+    }
+}
+
+/* Closed loop: tops c up to the pipeline depth and sends. */
+static void bench_refill(struct bthread *t, struct bconn *c)
+{
+    if (c->fd < 0) {
+        return;
+    }
+    int64_t now = now_us();
+    while (c->inflight < opt.pipeline) {
+        bench_queue_request(t, c, now);
+    }
+    bench_flush(t, c);
+}
+
+/* epoll_wait with a microsecond timeout: epoll_pwait2 where the kernel has
+ * it (a millisecond timeout would round a sub-millisecond wait to 0 and spin
+ * a core in the open loop), else epoll_wait rounding up. */
+static int bench_wait(int epfd, struct epoll_event *evs, int max, int64_t wait_us)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+    static _Atomic bool no_pwait2;
+    if (!no_pwait2) {
+        struct timespec ts = { (time_t)(wait_us / 1000000), (long)(wait_us % 1000000) * 1000 };
+        int n = epoll_pwait2(epfd, evs, max, &ts, NULL);
+        if (n >= 0 || errno != ENOSYS) {
+            return n;
+        }
+        no_pwait2 = true;
+    }
+#endif
+    return epoll_wait(epfd, evs, max, (int)((wait_us + 999) / 1000));
+}
+
 static void *bench_thread(void *arg)
 {
     struct bthread *t = arg;
-    struct pollfd *pfd = calloc((size_t)t->nconns, sizeof(*pfd));
+    struct epoll_event evs[256];
     int64_t interval_ns = t->rate > 0 ? (int64_t)(1e9 / t->rate) : 0;
     int64_t next_due_ns = now_us() * 1000;
     uint64_t backlog = 0;
     int rr = 0;
-    while (bench_phase != 2) {
-        int64_t now = now_us();
+    if (t->rate <= 0) {
+        for (int i = 0; i < t->nconns; i++) {
+            bench_refill(t, &t->conns[i]);
+        }
+    }
+    while (bench_phase != 2 && t->alive > 0) {
+        int64_t wait_us = 10000;
         if (t->rate > 0) {
             /* requests due by now (intended times), sent on connections with room */
+            int64_t now = now_us();
             while (next_due_ns <= now * 1000) {
                 backlog++;
                 next_due_ns += interval_ns;
@@ -568,35 +636,14 @@ static void *bench_thread(void *arg)
                 if (c->fd >= 0 && c->inflight < opt.pipeline) {
                     int64_t intended = (next_due_ns - (int64_t)backlog * interval_ns) / 1000;
                     bench_queue_request(t, c, intended);
+                    bench_flush(t, c);
                     backlog--;
                     tries = 0;
                 } else {
                     tries++;
                 }
             }
-        } else {
-            for (int i = 0; i < t->nconns; i++) {
-                struct bconn *c = &t->conns[i];
-                while (c->fd >= 0 && c->inflight < opt.pipeline) {
-                    bench_queue_request(t, c, now);
-                }
-            }
-        }
-        for (int i = 0; i < t->nconns; i++) {
-            struct bconn *c = &t->conns[i];
-            if (c->fd >= 0 && c->outlen > c->outoff && bench_write(t, c) != 0) {
-                close(c->fd);
-                c->fd = -1;
-                t->io_errors++;
-            }
-            pfd[i].fd = c->fd;
-            pfd[i].events = (short)(POLLIN | (c->outlen > c->outoff ? POLLOUT : 0));
-            pfd[i].revents = 0;
-        }
-        /* sleep exactly until the next due send (open loop) or 10 ms: a
-         * millisecond poll timeout would round to 0 and spin a core */
-        int64_t wait_us = 10000;
-        if (t->rate > 0) {
+            /* sleep exactly until the next due send, at most 10 ms */
             wait_us = next_due_ns / 1000 - now_us();
             if (wait_us < 0) {
                 wait_us = 0;
@@ -604,37 +651,29 @@ static void *bench_thread(void *arg)
                 wait_us = 10000;
             }
         }
-        struct timespec ts = { 0, (long)wait_us * 1000 };
-        int n = ppoll(pfd, (nfds_t)t->nconns, &ts, NULL);
-        if (n <= 0) {
-            continue;
-        }
-        for (int i = 0; i < t->nconns; i++) {
-            struct bconn *c = &t->conns[i];
-            if (c->fd < 0 || pfd[i].revents == 0) {
+        int n = bench_wait(t->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), wait_us);
+        for (int i = 0; i < n; i++) {
+            struct bconn *c = evs[i].data.ptr;
+            if (c->fd < 0) {
                 continue;
             }
-            if ((pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) && bench_read(t, c) != 0) {
-                close(c->fd);
-                c->fd = -1;
-                t->io_errors++;
-                continue;
+            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+                if (bench_read(t, c) != 0) {
+                    close(c->fd);
+                    c->fd = -1;
+                    t->alive--;
+                    t->io_errors++;
+                    continue;
+                }
+                if (t->rate <= 0) {
+                    bench_refill(t, c);
+                }
             }
-            if ((pfd[i].revents & POLLOUT) && bench_write(t, c) != 0) {
-                close(c->fd);
-                c->fd = -1;
-                t->io_errors++;
+            if (evs[i].events & EPOLLOUT) {
+                bench_flush(t, c);
             }
-        }
-        bool any = false;
-        for (int i = 0; i < t->nconns; i++) {
-            any |= t->conns[i].fd >= 0;
-        }
-        if (!any) {
-            break;
         }
     }
-    free(pfd);
     return NULL;
 }
 
@@ -735,6 +774,11 @@ int main(int argc, char **argv)
         t->conns = calloc((size_t)t->nconns, sizeof(*t->conns));
         t->rng.s = opt.seed * 1000003 + (uint64_t)i;
         t->rate = opt.rate / opt.threads;
+        t->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (t->epfd < 0) {
+            fprintf(stderr, "featd-bench: epoll_create1: %s\n", strerror(errno));
+            return 1;
+        }
         if (opt.zipf) {
             zipf_init(&t->zipf, opt.entities, opt.zipf_s);
         }
@@ -748,6 +792,12 @@ int main(int argc, char **argv)
             c->ring = ring;
             c->sent_at = calloc((size_t)ring, sizeof(int64_t));
             c->next_id = 1;
+            struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+            if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+                fprintf(stderr, "featd-bench: epoll_ctl: %s\n", strerror(errno));
+                return 1;
+            }
+            t->alive++;
         }
     }
     bench_phase = opt.warmup_s > 0 ? 0 : 1;

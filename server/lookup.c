@@ -738,11 +738,30 @@ static void lookup_answer(struct request *rq, const redisReply *reply)
     if (!cells || !statuses || !ets || !sizes || !types || !names) {
         ANSWER_NOMEM();
     }
+    /* the requested features grouped by view (counting sort): vf[vstart[i]..
+     * vstart[i + 1]) are the feature indexes of plan view i */
+    size_t *vstart = arena_alloc(a, sizeof(*vstart) * (p->nviews + 1));
+    size_t *vf = arena_alloc(a, sizeof(*vf) * (nf ? nf : 1));
+    if (!vstart || !vf) {
+        ANSWER_NOMEM();
+    }
+    memset(vstart, 0, sizeof(*vstart) * (p->nviews + 1));
     for (size_t f = 0; f < nf; f++) {
         const struct cfg_view *v = p->views[p->feats[f].pv].v;
         types[f] = (uint8_t)v->features[p->feats[f].fidx].type;
         names[f] = p->feats[f].name;
+        vstart[p->feats[f].pv + 1]++;
     }
+    for (size_t i = 0; i < p->nviews; i++) {
+        vstart[i + 1] += vstart[i];
+    }
+    for (size_t f = 0; f < nf; f++) {
+        vf[vstart[p->feats[f].pv]++] = f;   /* vstart[i] moves to view i's end */
+    }
+    for (size_t i = p->nviews; i > 0; i--) {
+        vstart[i] = vstart[i - 1];
+    }
+    vstart[0] = 0;
 
     /* Each distinct row key is decoded once, however many rows repeat it. */
     struct decoded_row {
@@ -795,10 +814,8 @@ static void lookup_answer(struct request *rq, const redisReply *reply)
             int status = d->status;
             int64_t ts = d->ts;
             const struct online_value *ov = d->vals;
-            for (size_t f = 0; f < nf; f++) {
-                if (p->feats[f].pv != i) {
-                    continue;
-                }
+            for (size_t k = vstart[i]; k < vstart[i + 1]; k++) {
+                size_t f = vf[k];
                 size_t c = f * nr + r;
                 const struct online_value *x = ov ? &ov[p->feats[f].fidx] : NULL;
                 int fs = status;

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "resp.h"
 #include "util.h"
 
 #define MAT_WRITER_MAX_BYTES (4u << 20)
@@ -81,54 +82,13 @@ struct mat_writer *mat_writer_new(redisContext *c, const char *key_prefix,
     return w;
 }
 
-/* Decimal digits of n into p (no NUL); returns the length. */
-static size_t put_dec(char *p, uint64_t n)
-{
-    char tmp[24];
-    size_t k = 0;
-    do {
-        tmp[k++] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n);
-    for (size_t i = 0; i < k; i++) {
-        p[i] = tmp[k - 1 - i];
-    }
-    return k;
-}
-
-/* "<c><n>\r\n" for c = '*' or '$'. */
-static int put_hdr(struct fbuf *o, char c, size_t n)
-{
-    if (fbuf_reserve(o, 24) != FEATD_OK) {
-        return FEATD_ENOMEM;
-    }
-    o->data[o->len++] = c;
-    o->len += put_dec(o->data + o->len, n);
-    o->data[o->len++] = '\r';
-    o->data[o->len++] = '\n';
-    return FEATD_OK;
-}
-
-/* "$<n>\r\n<bytes>\r\n" */
-static int put_bulk(struct fbuf *o, const void *p, size_t n)
-{
-    if (put_hdr(o, '$', n) != FEATD_OK || fbuf_reserve(o, n + 2) != FEATD_OK) {
-        return FEATD_ENOMEM;
-    }
-    memcpy(o->data + o->len, p, n);
-    o->len += n;
-    o->data[o->len++] = '\r';
-    o->data[o->len++] = '\n';
-    return FEATD_OK;
-}
-
 /* Moves the MSET being built into the batch as one command. */
 static int emit_mset(struct mat_writer *w)
 {
     if (w->npairs == 0) {
         return FEATD_OK;
     }
-    if (put_hdr(&w->out, '*', 1 + 2 * w->npairs) != FEATD_OK ||
+    if (resp_put_hdr(&w->out, '*', 1 + 2 * w->npairs) != FEATD_OK ||
         fbuf_append(&w->out, "$4\r\nMSET\r\n", 10) != FEATD_OK ||
         fbuf_append(&w->out, w->mset.data, w->mset.len) != FEATD_OK) {
         return FEATD_ENOMEM;
@@ -257,28 +217,28 @@ int mat_writer_put(struct mat_writer *w, const struct online_key *keys, int64_t 
     }
     int rc;
     if (at == 0) {
-        rc = put_bulk(&w->mset, w->key.data, w->key.len);
+        rc = resp_put_bulk(&w->mset, w->key.data, w->key.len);
         if (rc == FEATD_OK) {
-            rc = put_bulk(&w->mset, w->row.data, w->row.len);
+            rc = resp_put_bulk(&w->mset, w->row.data, w->row.len);
         }
         if (rc == FEATD_OK && ++w->npairs >= MAT_MSET_PAIRS) {
             rc = emit_mset(w);
         }
     } else {
         char ms[24];
-        size_t n = put_dec(ms, (uint64_t)at);
+        size_t n = resp_put_dec(ms, (uint64_t)at);
         rc = fbuf_append(&w->out, "*5\r\n$3\r\nSET\r\n", 13);
         if (rc == FEATD_OK) {
-            rc = put_bulk(&w->out, w->key.data, w->key.len);
+            rc = resp_put_bulk(&w->out, w->key.data, w->key.len);
         }
         if (rc == FEATD_OK) {
-            rc = put_bulk(&w->out, w->row.data, w->row.len);
+            rc = resp_put_bulk(&w->out, w->row.data, w->row.len);
         }
         if (rc == FEATD_OK) {
             rc = fbuf_append(&w->out, "$4\r\nPXAT\r\n", 10);
         }
         if (rc == FEATD_OK) {
-            rc = put_bulk(&w->out, ms, n);
+            rc = resp_put_bulk(&w->out, ms, n);
         }
         if (rc == FEATD_OK) {
             w->ncmds++;

@@ -71,17 +71,14 @@ const char *proto_code_name(int code)
 #define PB_I32 5
 #define PB_TAG(field, wt) ((uint8_t)(((field) << 3) | (wt)))
 
-static size_t pb_varint_size(uint64_t v)
+/* Bytes of v as a varint: one per started 7-bit group (branch-free: the
+ * answer encoder sizes three varints per cell). */
+static inline size_t pb_varint_size(uint64_t v)
 {
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
+    return (size_t)(70 - __builtin_clzll(v | 1)) / 7;
 }
 
-static uint8_t *pb_put_varint(uint8_t *p, uint64_t v)
+static inline uint8_t *pb_put_varint(uint8_t *p, uint64_t v)
 {
     while (v >= 0x80) {
         *p++ = (uint8_t)(v | 0x80);
@@ -89,6 +86,21 @@ static uint8_t *pb_put_varint(uint8_t *p, uint64_t v)
     }
     *p++ = (uint8_t)v;
     return p;
+}
+
+/* Little-endian fixed-width fields (fixed32/fixed64, float, double). */
+static inline uint8_t *pb_put_le(uint8_t *p, const void *src, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, src, n);
+#else
+    uint64_t u = 0;
+    memcpy((uint8_t *)&u + (sizeof(u) - n), src, n);
+    for (size_t i = 0; i < n; i++) {
+        p[i] = (uint8_t)(u >> (8 * i));
+    }
+#endif
+    return p + n;
 }
 
 /* Size of a list value's inner message (FloatList etc.). */
@@ -156,24 +168,12 @@ static uint8_t *proto_put_value(uint8_t *p, enum featd_type t, const struct onli
     case FT_TIMESTAMP:
         *p++ = PB_TAG(8, PB_VARINT);
         return pb_put_varint(p, (uint64_t)v->u.i64);
-    case FT_FLOAT: {
-        uint32_t u;
-        memcpy(&u, &v->u.f, 4);
+    case FT_FLOAT:
         *p++ = PB_TAG(4, PB_I32);
-        for (int i = 0; i < 4; i++) {
-            *p++ = (uint8_t)(u >> (8 * i));
-        }
-        return p;
-    }
-    case FT_DOUBLE: {
-        uint64_t u;
-        memcpy(&u, &v->u.d, 8);
+        return pb_put_le(p, &v->u.f, 4);
+    case FT_DOUBLE:
         *p++ = PB_TAG(5, PB_I64);
-        for (int i = 0; i < 8; i++) {
-            *p++ = (uint8_t)(u >> (8 * i));
-        }
-        return p;
-    }
+        return pb_put_le(p, &v->u.d, 8);
     case FT_STRING:
     case FT_BYTES:
         *p++ = t == FT_STRING ? PB_TAG(6, PB_LEN) : PB_TAG(7, PB_LEN);
@@ -239,10 +239,11 @@ int proto_write_get_answer(struct evbuffer *out, const struct proto_get_answer *
         size_t nl = strlen(a->names[f]);
         gsize += 1 + pb_varint_size(nl) + nl;
     }
-    uint64_t *fvsize = NULL;
-    uint64_t fvsize_small[64];
-    fvsize = nf <= 64 ? fvsize_small : malloc(sizeof(uint64_t) * nf);
-    if (fvsize == NULL) {
+    /* per feature: FeatureVector size and its event_timestamps payload size */
+    struct fv_sizes {
+        uint64_t fv, ts;
+    } small[64], *fvs = nf <= 64 ? small : malloc(sizeof(*fvs) * nf);
+    if (fvs == NULL) {
         return FEATD_ERR;
     }
     for (size_t f = 0; f < nf; f++) {
@@ -262,7 +263,8 @@ int proto_write_get_answer(struct evbuffer *out, const struct proto_get_answer *
             fv += 1 + pb_varint_size(nr) + nr;      /* statuses: one byte each */
             fv += 1 + pb_varint_size(ts) + ts;
         }
-        fvsize[f] = fv;
+        fvs[f].fv = fv;
+        fvs[f].ts = ts;
         gsize += 1 + pb_varint_size(fv) + fv;
     }
     uint64_t total = (a->request_id ? 1 + pb_varint_size(a->request_id) : 0) + 1 + pb_varint_size(gsize) + gsize;
@@ -293,8 +295,7 @@ int proto_write_get_answer(struct evbuffer *out, const struct proto_get_answer *
     }
     for (size_t f = 0; f < nf; f++) {
         *p++ = PB_TAG(2, PB_LEN);
-        p = pb_put_varint(p, fvsize[f]);
-        uint64_t ts = 0;
+        p = pb_put_varint(p, fvs[f].fv);
         for (size_t r = 0; r < nr; r++) {
             size_t i = f * nr + r;
             *p++ = PB_TAG(1, PB_LEN);
@@ -302,7 +303,6 @@ int proto_write_get_answer(struct evbuffer *out, const struct proto_get_answer *
             if (a->cells[i]) {
                 p = proto_put_value(p, (enum featd_type)a->types[f], a->cells[i]);
             }
-            ts += pb_varint_size((uint64_t)a->event_ts[i]);
         }
         if (nr == 0) {
             continue;
@@ -313,24 +313,24 @@ int proto_write_get_answer(struct evbuffer *out, const struct proto_get_answer *
             *p++ = a->statuses[f * nr + r];
         }
         *p++ = PB_TAG(3, PB_LEN);
-        p = pb_put_varint(p, ts);
+        p = pb_put_varint(p, fvs[f].ts);
         for (size_t r = 0; r < nr; r++) {
             p = pb_put_varint(p, (uint64_t)a->event_ts[f * nr + r]);
         }
     }
     iov.iov_len = (size_t)(p - (uint8_t *)iov.iov_base);
-    if (fvsize != fvsize_small) {
-        free(fvsize);
+    if (fvs != small) {
+        free(fvs);
     }
     return evbuffer_commit_space(out, &iov, 1) == 0 ? FEATD_OK : FEATD_ERR;
 too_big:
-    if (fvsize != fvsize_small) {
-        free(fvsize);
+    if (fvs != small) {
+        free(fvs);
     }
     return FEATD_EAGAIN;
 fail:
-    if (fvsize != fvsize_small) {
-        free(fvsize);
+    if (fvs != small) {
+        free(fvs);
     }
     return FEATD_ERR;
 }

@@ -23,6 +23,7 @@
 #include <event2/event_struct.h>
 
 #include "log.h"
+#include "resp.h"
 #include "rreply.h"
 #include "util.h"
 #include "worker.h"
@@ -36,6 +37,7 @@ enum rpool_state {
 
 #define RPOOL_BACKOFF_MIN_MS 50
 #define RPOOL_BACKOFF_MAX_MS 2000
+#define RPOOL_CMD_KEEP (1u << 20)   /* a larger formatting buffer is freed after use */
 
 struct rpool {
     struct event_base *base;
@@ -53,6 +55,7 @@ struct rpool {
     bool ever_up;
     int64_t progress_us;    /* last read from Redis, or first send after idle */
     struct metrics *m;
+    struct fbuf cmd;        /* the command being formatted (memory kept) */
 };
 
 static void rpool_connect(struct rpool *rp);
@@ -383,6 +386,7 @@ void rpool_free(struct rpool *rp)
     free(rp->host);
     free(rp->unix_path);
     free(rp->password);
+    fbuf_free(&rp->cmd);
     free(rp);
 }
 
@@ -410,9 +414,13 @@ int rpool_command_argv(struct rpool *rp, redisCallbackFn *cb, void *priv, int ar
     if (rp->ac->replies.head == NULL) {
         rp->progress_us = util_mono_us();   /* the stall clock starts now */
     }
-    if (redisAsyncCommandArgv(rp->ac, cb, priv, argc, argv, argvlen) != REDIS_OK) {
+    if (resp_format_argv(&rp->cmd, argc, argv, argvlen) != FEATD_OK ||
+        redisAsyncFormattedCommand(rp->ac, cb, priv, rp->cmd.data, rp->cmd.len) != REDIS_OK) {
         METRICS_INC(rp->m->redis_errors_total);
         return FEATD_EAGAIN;
+    }
+    if (rp->cmd.cap > RPOOL_CMD_KEEP) {
+        fbuf_free(&rp->cmd);    /* hiredis has copied it; keep only a small buffer */
     }
     METRICS_INC(rp->m->redis_commands_total);
     return FEATD_OK;

@@ -221,20 +221,20 @@ static size_t pack_reference(const struct proto_get_answer *a, uint8_t *buf)
     size_t nf = a->nfeatures, nr = a->nrows;
     Featd__V1__Response resp = FEATD__V1__RESPONSE__INIT;
     Featd__V1__GetOnlineFeaturesResponse g = FEATD__V1__GET_ONLINE_FEATURES_RESPONSE__INIT;
-    Featd__V1__FeatureVector fvs[16], *fvp[16];
-    Featd__V1__Value vals[16][8], *valp[16][8];
-    Featd__V1__FieldStatus st[16][8];
-    int64_t ts[16][8];
-    Featd__V1__FloatList fl[16][8];
-    Featd__V1__DoubleList dl[16][8];
-    Featd__V1__Int64List il[16][8];
-    Featd__V1__StringList sl[16][8];
-    float fbuf[16][8][8];
-    double dbuf[16][8][8];
-    int64_t ibuf[16][8][8];
-    char *sbuf[16][8][8];
-    char strs[16][8][8][32];
-    char sval[16][8][64];
+    Featd__V1__FeatureVector fvs[80], *fvp[80];
+    Featd__V1__Value vals[80][8], *valp[80][8];
+    Featd__V1__FieldStatus st[80][8];
+    int64_t ts[80][8];
+    Featd__V1__FloatList fl[80][8];
+    Featd__V1__DoubleList dl[80][8];
+    Featd__V1__Int64List il[80][8];
+    Featd__V1__StringList sl[80][8];
+    float fbuf[80][8][8];
+    double dbuf[80][8][8];
+    int64_t ibuf[80][8][8];
+    char *sbuf[80][8][8];
+    char strs[80][8][8][32];
+    char sval[80][8][64];
     for (size_t f = 0; f < nf; f++) {
         featd__v1__feature_vector__init(&fvs[f]);
         for (size_t r = 0; r < nr; r++) {
@@ -394,6 +394,56 @@ START_TEST(test_direct_encoder_matches_protobuf_c)
 }
 END_TEST
 
+/* More features than the encoder's on-stack size table (64): the heap path,
+ * mixed types, nulls and multi-byte lengths. */
+START_TEST(test_direct_encoder_many_features)
+{
+    enum { NF = 70, NR = 4 };
+    static const uint8_t kinds[4] = { FT_DOUBLE, FT_INT64, FT_STRING, FT_FLOAT };
+    static struct online_value vals[NF][NR];
+    static const struct online_value *cells[NF * NR];
+    static uint8_t types[NF], statuses[NF * NR];
+    static int64_t ets[NF * NR];
+    static uint32_t sizes[NF * NR];
+    static char namebuf[NF][16], *names[NF];
+    static char text[200];
+    memset(text, 'x', sizeof(text) - 1);
+    for (int f = 0; f < NF; f++) {
+        types[f] = kinds[f % 4];
+        snprintf(namebuf[f], sizeof(namebuf[f]), "view%d:f%d", f / 10, f);
+        names[f] = namebuf[f];
+        for (int r = 0; r < NR; r++) {
+            int i = f * NR + r;
+            struct online_value *v = &vals[f][r];
+            v->u.d = 0;
+            if (types[f] == FT_DOUBLE) {
+                v->u.d = f * 1.25 - r;
+            } else if (types[f] == FT_INT64) {
+                v->u.i64 = (int64_t)f << (r * 15);
+            } else if (types[f] == FT_FLOAT) {
+                v->u.f = (float)f / (float)(r + 1);
+            } else {
+                v->s = text;
+                v->slen = (uint32_t)((f * 7 + r * 13) % 60);  /* pack_reference keeps < 64 */
+            }
+            cells[i] = (f + r) % 5 == 0 ? NULL : v;
+            statuses[i] = (uint8_t)(cells[i] ? 1 : 3);
+            ets[i] = cells[i] ? 1763719200000000LL + f * 1000 + r : 0;
+        }
+    }
+    struct proto_get_answer a = { 12345, NF, NR, names, types, cells, statuses, ets, 0 };
+    struct evbuffer *out = evbuffer_new();
+    ck_assert_int_eq(proto_write_get_answer(out, &a, sizes), FEATD_OK);
+    size_t n = evbuffer_get_length(out);
+    uint8_t *mine = evbuffer_pullup(out, -1);
+    static uint8_t ref[1 << 20];
+    size_t rn = pack_reference(&a, ref);
+    ck_assert_uint_eq(n, rn + 4);
+    ck_assert(memcmp(mine + 4, ref, rn) == 0);
+    evbuffer_free(out);
+}
+END_TEST
+
 static Suite *frame_suite(void)
 {
     Suite *s = suite_create("frame");
@@ -406,6 +456,7 @@ static Suite *frame_suite(void)
     tcase_add_test(tc, test_proto_roundtrip);
     tcase_add_test(tc, test_arena_limits);
     tcase_add_test(tc, test_direct_encoder_matches_protobuf_c);
+    tcase_add_test(tc, test_direct_encoder_many_features);
     suite_add_tcase(s, tc);
     return s;
 }
