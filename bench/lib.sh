@@ -133,6 +133,14 @@ start_featd() {
     die "featd did not answer ping on port $FPORT"
 }
 
+# stop_featd: stops featd (SIGTERM, then waits for it to exit).
+stop_featd() {
+    [ -n "${FPID:-}" ] || return 0
+    kill "$FPID" 2>/dev/null || true
+    wait "$FPID" 2>/dev/null || true
+    FPID=""
+}
+
 # stop_all: stops the processes this run started (by pid), idempotent.
 stop_all() {
     [ -n "${IDLE_PID:-}" ] && { kill "$IDLE_PID" 2>/dev/null || true; }

@@ -747,6 +747,22 @@ static int prom_scalar(struct fbuf *o, const char *name, const char *type, const
     return fbuf_appendf(o, "%s %s\n", name, val);
 }
 
+/* featd_worker_connections{worker="N"}: how the serving connections are spread. */
+static int admin_prom_worker_conns(struct fbuf *o)
+{
+    if (admin_prom_header(o, "featd_worker_connections", "gauge",
+                          "Client connections owned by each serving worker") != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    for (int i = 0; i < nworkers; i++) {
+        if (fbuf_appendf(o, "featd_worker_connections{worker=\"%d\"} %" PRIu64 "\n", i,
+                         (uint64_t)atomic_load(&workers[i].nconns)) != FEATD_OK) {
+            return FEATD_ENOMEM;
+        }
+    }
+    return FEATD_OK;
+}
+
 static int prom_hist(struct fbuf *o, const char *name, const char *help, const struct metrics_hist *h)
 {
     if (admin_prom_header(o, name, "histogram", help) != FEATD_OK) {
@@ -826,6 +842,7 @@ static int admin_metrics_write(struct fbuf *o)
         prom_scalar(o, "featd_inflight_requests", "gauge", "Requests waiting on Redis",
                     "%" PRIu64, METRICS_GET(sum.inflight)) != FEATD_OK ||
         prom_scalar(o, "featd_workers", "gauge", "Serving worker threads", "%d", nworkers) != FEATD_OK ||
+        admin_prom_worker_conns(o) != FEATD_OK ||
         prom_scalar(o, "featd_redis_connected", "gauge", "Serving workers whose Redis link is up",
                     "%d", up) != FEATD_OK ||
         prom_scalar(o, "featd_admin_redis_connected", "gauge", "1 when the admin thread's Redis link is up",

@@ -16,6 +16,7 @@
     ACTION(connections_accepted_total, "Client connections accepted") \
     ACTION(connections_rejected_total, "Client connections refused because max_connections was reached") \
     ACTION(connections_closed_total, "Client connections closed (any reason)") \
+    ACTION(connections_handed_off_total, "Accepted connections passed to a less loaded worker") \
     ACTION(frames_too_large_total, "Frames above max_frame_bytes (connection closed)") \
     ACTION(decode_errors_total, "Frames that did not decode as a Request (connection closed)") \
     ACTION(output_limit_pauses_total, "Times reading a connection paused because its output did not drain") \

@@ -30,7 +30,8 @@ struct request;
 enum worker_msg_type {
     WMSG_REGISTRY = 1,      /* ptr: struct registry* (a reference for the worker) */
     WMSG_DRAIN,             /* stop accepting; exit when all conns are done */
-    WMSG_STOP               /* close everything now and exit the loop */
+    WMSG_STOP,              /* close everything now and exit the loop */
+    WMSG_CONN               /* ptr: struct worker_handoff* (an accepted socket to adopt) */
 };
 
 struct worker_msg {
@@ -61,7 +62,8 @@ struct worker {
     TAILQ_HEAD(, conn) conns;
     TAILQ_HEAD(, conn) flush;       /* connections with output to write this iteration */
     struct event *flush_ev;         /* low priority: runs after the iteration's I/O */
-    uint64_t nconns;
+    _Atomic uint64_t nconns;        /* written by this worker; read by accepting peers */
+    _Atomic uint64_t incoming;      /* connections handed to this worker, not yet adopted */
     uint64_t inflight;              /* requests waiting on Redis */
     struct request *free_reqs;      /* recycled request objects */
     int nfree_reqs;

@@ -2,7 +2,8 @@
  * e2e_ops.c — end-to-end tests of operating featd: the admin HTTP port
  * (/healthz, /readyz, /metrics checked by promtool, /v1/feature-views, the
  * JSON lookup against the protobuf one), SIGHUP reloads (valid and invalid)
- * under traffic, SIGTERM with requests in flight, and --log-format json.
+ * under traffic, SIGTERM with requests in flight, --log-format json, and
+ * connections spread evenly over the workers.
  * A real redis-server and the real featd binary on free loopback ports;
  * rows written with the online-tier writers; HTTP spoken with a tiny
  * blocking socket helper (no HTTP client library).
@@ -578,6 +579,7 @@ START_TEST(test_metrics_promtool_and_counters)
         "featd_redis_latency_seconds", "featd_connections_open", "featd_inflight_requests",
         "featd_redis_connected", "featd_up", "featd_build_info", "featd_registry_version",
         "featd_feature_views", "featd_uptime_seconds", "featd_reloads_total", "featd_workers",
+        "featd_worker_connections", "featd_connections_handed_off_total",
     };
     for (size_t i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
         char t[200];
@@ -1217,6 +1219,47 @@ START_TEST(test_log_format_json)
 }
 END_TEST
 
+/* SO_REUSEPORT hashes connections onto the workers' listeners; an accepting
+ * worker with more connections than another hands the socket over. Clients
+ * connecting one after the other therefore find the two workers within one
+ * connection of each other after every connect (a hash alone wanders off:
+ * 40 steps of a random walk stay within +-1 with probability ~1e-5). */
+START_TEST(test_connections_spread_evenly)
+{
+    enum { N = 40 };
+    struct featd_client *cs[N];
+    double w0 = 0, w1 = 0, handed = 0;
+    for (int i = 0; i < N; i++) {
+        cs[i] = cli();
+        ck_assert_int_eq(featd_ping(cs[i], NULL), FEATD_OK);   /* adopted and serving */
+        char *page = scrape();
+        w0 = metric(page, "featd_worker_connections{worker=\"0\"}");
+        w1 = metric(page, "featd_worker_connections{worker=\"1\"}");
+        handed = metric(page, "featd_connections_handed_off_total");
+        free(page);
+        ck_assert_msg(w0 + w1 == i + 1, "worker connections %.0f + %.0f != %d", w0, w1, i + 1);
+        ck_assert_msg(fabs(w0 - w1) <= 1, "after %d connects: spread %.0f / %.0f", i + 1, w0, w1);
+    }
+    ck_assert_msg(handed >= 1, "no connection was handed off (%.0f)", handed);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(featd_ping(cs[i], NULL), FEATD_OK);
+        featd_close(cs[i]);
+    }
+    /* closed connections leave both workers */
+    for (int tries = 0; tries < 100; tries++) {
+        char *page = scrape();
+        w0 = metric(page, "featd_worker_connections{worker=\"0\"}");
+        w1 = metric(page, "featd_worker_connections{worker=\"1\"}");
+        free(page);
+        if (w0 == 0 && w1 == 0) {
+            break;
+        }
+        sleep_ms(20);
+    }
+    ck_assert_msg(w0 == 0 && w1 == 0, "after closing: %.0f / %.0f", w0, w1);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("e2e_ops");
@@ -1235,6 +1278,7 @@ static Suite *ops_suite(void)
     ADD(test_reload_invalid_changes_nothing);
     ADD(test_sigterm_answers_inflight);
     ADD(test_log_format_json);
+    ADD(test_connections_spread_evenly);
 #undef ADD
     suite_add_tcase(s, tc);
     return s;
