@@ -837,9 +837,18 @@ static void lookup_answer(struct request *rq, const redisReply *reply)
             METRICS_ADD(w->metrics.value_statuses[s], st_counts[s]);
         }
     }
+    /* every feature of a view has its rows' timestamps: the encoder copies
+     * the first one's column (the counting sort kept features in order) */
+    size_t *ts_same = arena_alloc(a, sizeof(*ts_same) * (nf ? nf : 1));
+    if (ts_same == NULL) {
+        ANSWER_NOMEM();
+    }
+    for (size_t f = 0; f < nf; f++) {
+        ts_same[f] = vf[vstart[p->feats[f].pv]];
+    }
     struct proto_get_answer ga = {
         .request_id = rq->id, .nfeatures = nf, .nrows = nr, .names = names, .types = types,
-        .cells = cells, .statuses = statuses, .event_ts = ets,
+        .cells = cells, .statuses = statuses, .event_ts = ets, .ts_same = ts_same,
         .max_bytes = LOOKUP_MAX_RESPONSE_BYTES,
     };
     request_answer_get(rq, &ga, sizes);

@@ -78,14 +78,21 @@ static inline size_t pb_varint_size(uint64_t v)
     return (size_t)(70 - __builtin_clzll(v | 1)) / 7;
 }
 
+/* The length is known up front, so the bytes do not depend on each other
+ * (no shift chain, one predictable loop): event timestamps are 8-byte
+ * varints and every answer cell has one. */
 static inline uint8_t *pb_put_varint(uint8_t *p, uint64_t v)
 {
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
+    if (v < 0x80) {
+        *p = (uint8_t)v;
+        return p + 1;
     }
-    *p++ = (uint8_t)v;
-    return p;
+    size_t n = pb_varint_size(v);
+    for (size_t i = 0; i + 1 < n; i++) {
+        p[i] = (uint8_t)((v >> (7 * i)) | 0x80);
+    }
+    p[n - 1] = (uint8_t)(v >> (7 * (n - 1)));
+    return p + n;
 }
 
 /* Little-endian fixed-width fields (fixed32/fixed64, float, double). */
@@ -242,12 +249,14 @@ int proto_write_get_answer(struct evbuffer *out, const struct proto_get_answer *
     /* per feature: FeatureVector size and its event_timestamps payload size */
     struct fv_sizes {
         uint64_t fv, ts;
+        const uint8_t *at;      /* where pass 2 wrote its event_timestamps payload */
     } small[64], *fvs = nf <= 64 ? small : malloc(sizeof(*fvs) * nf);
     if (fvs == NULL) {
         return FEATD_ERR;
     }
     for (size_t f = 0; f < nf; f++) {
         uint64_t fv = 0, ts = 0;
+        size_t same = a->ts_same ? a->ts_same[f] : f;
         for (size_t r = 0; r < nr; r++) {
             size_t i = f * nr + r;
             const struct online_value *v = a->cells[i];
@@ -257,7 +266,13 @@ int proto_write_get_answer(struct evbuffer *out, const struct proto_get_answer *
             }
             sizes[i] = (uint32_t)vs;
             fv += 1 + pb_varint_size(vs) + vs;
-            ts += pb_varint_size((uint64_t)a->event_ts[i]);
+        }
+        if (same < f) {
+            ts = fvs[same].ts;
+        } else {
+            for (size_t r = 0; r < nr; r++) {
+                ts += pb_varint_size((uint64_t)a->event_ts[f * nr + r]);
+            }
         }
         if (nr > 0) {
             fv += 1 + pb_varint_size(nr) + nr;      /* statuses: one byte each */
@@ -265,6 +280,7 @@ int proto_write_get_answer(struct evbuffer *out, const struct proto_get_answer *
         }
         fvs[f].fv = fv;
         fvs[f].ts = ts;
+        fvs[f].at = NULL;
         gsize += 1 + pb_varint_size(fv) + fv;
     }
     uint64_t total = (a->request_id ? 1 + pb_varint_size(a->request_id) : 0) + 1 + pb_varint_size(gsize) + gsize;
@@ -314,8 +330,15 @@ int proto_write_get_answer(struct evbuffer *out, const struct proto_get_answer *
         }
         *p++ = PB_TAG(3, PB_LEN);
         p = pb_put_varint(p, fvs[f].ts);
-        for (size_t r = 0; r < nr; r++) {
-            p = pb_put_varint(p, (uint64_t)a->event_ts[f * nr + r]);
+        size_t same = a->ts_same ? a->ts_same[f] : f;
+        fvs[f].at = p;
+        if (same < f) {
+            memcpy(p, fvs[same].at, fvs[f].ts);     /* the same view's rows: same timestamps */
+            p += fvs[f].ts;
+        } else {
+            for (size_t r = 0; r < nr; r++) {
+                p = pb_put_varint(p, (uint64_t)a->event_ts[f * nr + r]);
+            }
         }
     }
     iov.iov_len = (size_t)(p - (uint8_t *)iov.iov_base);

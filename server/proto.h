@@ -44,6 +44,9 @@ struct proto_get_answer {
     const struct online_value *const *cells;/* NULL = null value */
     const uint8_t *statuses;                /* featd.v1.FieldStatus per cell */
     const int64_t *event_ts;                /* µs per cell */
+    const size_t *ts_same;                  /* optional: per feature, an earlier (or the same)
+                                               feature whose event_ts column is identical
+                                               (features of one view); NULL = none */
     uint64_t max_bytes;                     /* refuse a larger message (0 = 4 GiB) */
 };
 

@@ -368,7 +368,9 @@ START_TEST(test_direct_encoder_matches_protobuf_c)
     size_t rows[] = { NR, 0 };
     for (size_t k = 0; k < 4; k++) {
         for (size_t rr = 0; rr < 2; rr++) {
-            struct proto_get_answer a = { ids[k], 12, rows[rr], names, types, cells, statuses, ets, 0 };
+            struct proto_get_answer a = { .request_id = ids[k], .nfeatures = 12, .nrows = rows[rr],
+                                          .names = names, .types = types, .cells = cells,
+                                          .statuses = statuses, .event_ts = ets };
             if (rows[rr] == 0) {
                 a.cells = NULL;
             }
@@ -395,7 +397,8 @@ START_TEST(test_direct_encoder_matches_protobuf_c)
 END_TEST
 
 /* More features than the encoder's on-stack size table (64): the heap path,
- * mixed types, nulls and multi-byte lengths. */
+ * mixed types, nulls, multi-byte lengths, and timestamp columns shared by the
+ * features of a view (ts_same) copied instead of re-encoded. */
 START_TEST(test_direct_encoder_many_features)
 {
     enum { NF = 70, NR = 4 };
@@ -428,19 +431,32 @@ START_TEST(test_direct_encoder_many_features)
             }
             cells[i] = (f + r) % 5 == 0 ? NULL : v;
             statuses[i] = (uint8_t)(cells[i] ? 1 : 3);
-            ets[i] = cells[i] ? 1763719200000000LL + f * 1000 + r : 0;
+            /* features of one "view" (10 in a row) share their rows' timestamps */
+            ets[i] = r == 3 ? 0 : 1763719200000000LL + (f / 10) * 1000 + r;
         }
     }
-    struct proto_get_answer a = { 12345, NF, NR, names, types, cells, statuses, ets, 0 };
-    struct evbuffer *out = evbuffer_new();
-    ck_assert_int_eq(proto_write_get_answer(out, &a, sizes), FEATD_OK);
-    size_t n = evbuffer_get_length(out);
-    uint8_t *mine = evbuffer_pullup(out, -1);
-    static uint8_t ref[1 << 20];
-    size_t rn = pack_reference(&a, ref);
-    ck_assert_uint_eq(n, rn + 4);
-    ck_assert(memcmp(mine + 4, ref, rn) == 0);
-    evbuffer_free(out);
+    /* ts_same as lookup.c passes it (the view's first feature), also out of
+     * order (a later feature points back, another points at itself) */
+    static size_t same[NF];
+    for (int f = 0; f < NF; f++) {
+        same[f] = (size_t)(f - f % 10);
+    }
+    same[25] = 25;
+    same[17] = 12;
+    for (int with_same = 0; with_same < 2; with_same++) {
+        struct proto_get_answer a = { .request_id = 12345, .nfeatures = NF, .nrows = NR, .names = names,
+                                      .types = types, .cells = cells, .statuses = statuses, .event_ts = ets,
+                                      .ts_same = with_same ? same : NULL };
+        struct evbuffer *out = evbuffer_new();
+        ck_assert_int_eq(proto_write_get_answer(out, &a, sizes), FEATD_OK);
+        size_t n = evbuffer_get_length(out);
+        uint8_t *mine = evbuffer_pullup(out, -1);
+        static uint8_t ref[1 << 20];
+        size_t rn = pack_reference(&a, ref);
+        ck_assert_uint_eq(n, rn + 4);
+        ck_assert_msg(memcmp(mine + 4, ref, rn) == 0, "differs from protobuf-c (ts_same %d)", with_same);
+        evbuffer_free(out);
+    }
 }
 END_TEST
 
