@@ -49,10 +49,10 @@ else
 fi
 LOAD_JOBS=${BENCH_LOAD_JOBS:-2}
 IDLE_N=${BENCH_IDLE:-10000}
-# featd-bench's open loop busy-polls between sends (poll timeout 0 when the
-# next send is < 1 ms away), so each generator thread costs a full core of
-# the two: the sweeps use one
-# thread, niced so that featd and Redis win the core whenever they need it.
+# The open-loop sweeps use one generator thread (it sleeps until each send is
+# due, epoll_pwait2), niced so that featd and Redis win a core whenever they
+# need it: latency is measured from the intended send time, so a generator
+# that is late shows up in the percentiles rather than hiding a stall.
 OPEN_T=${BENCH_OPEN_THREADS:-1}
 OPEN_NICE=${BENCH_OPEN_NICE-19}
 REPS=${BENCH_REPS:-3}
@@ -473,11 +473,14 @@ The "other" column shows what remained: treat rows with other > $OTHER_MAX as di
 ## Limits of this measurement
 
 - Redis, featd and the generators share 2 cores; the generator's CPU is taken from featd.
-- featd-bench's open loop busy-polls while the next send is less than 1 ms away (its poll
-  timeout is whole milliseconds, rounded down to 0), so each open-loop generator thread keeps
-  a core busy: the sweeps run it with $OPEN_T thread(s) under \`nice -n $OPEN_NICE\`, so that featd
-  and Redis get the CPU whenever they want it; latencies include the generator's own wake-up
-  delays, so they are pessimistic.
+- The open-loop generator sleeps until each send is due (epoll_pwait2, microsecond timeouts);
+  the sweeps run it with $OPEN_T thread(s) under \`nice -n $OPEN_NICE\`, so that featd and Redis
+  get the CPU whenever they want it; latencies include the generator's own wake-up delays, so
+  they are pessimistic.
+- Both generators start the clock when they write a request, but featd-bench writes the next
+  request right after reading an answer, while redis-benchmark waits for its next loop turn
+  outside the clock; featd-bench's closed-loop latencies thus follow Little's law (mean = 50 /
+  throughput at 50 connections) and redis-benchmark's sit below it.
 - Other work on the machine (see the load averages above) shows up as latency spikes; the
   target figures are medians of $REPS runs for that reason.
 - Closed-loop figures at 50 connections include queueing: for the big batches p50 is about
