@@ -553,6 +553,15 @@ static int bench_write(struct bthread *t, struct bconn *c)
     return 0;
 }
 
+/* Closes a connection that failed (counted as an I/O error). */
+static void bench_drop(struct bthread *t, struct bconn *c)
+{
+    close(c->fd);
+    c->fd = -1;
+    t->alive--;
+    t->io_errors++;
+}
+
 /* Writes what c has queued; while the socket is full, c is registered for
  * EPOLLOUT (and unregistered once drained). On error c is closed. */
 static void bench_flush(struct bthread *t, struct bconn *c)
@@ -561,10 +570,7 @@ static void bench_flush(struct bthread *t, struct bconn *c)
         return;
     }
     if (bench_write(t, c) != 0) {
-        close(c->fd);
-        c->fd = -1;
-        t->alive--;
-        t->io_errors++;
+        bench_drop(t, c);
         return;
     }
     bool want = c->outlen > c->outoff;
@@ -652,24 +658,23 @@ static void *bench_thread(void *arg)
             }
         }
         int n = bench_wait(t->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), wait_us);
+        /* all answers first, then the next requests: an answer's clock must
+         * not run while the generator writes other connections' requests */
+        for (int i = 0; i < n; i++) {
+            struct bconn *c = evs[i].data.ptr;
+            if (c->fd >= 0 && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+                bench_read(t, c) != 0) {
+                bench_drop(t, c);
+            }
+        }
         for (int i = 0; i < n; i++) {
             struct bconn *c = evs[i].data.ptr;
             if (c->fd < 0) {
                 continue;
             }
-            if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-                if (bench_read(t, c) != 0) {
-                    close(c->fd);
-                    c->fd = -1;
-                    t->alive--;
-                    t->io_errors++;
-                    continue;
-                }
-                if (t->rate <= 0) {
-                    bench_refill(t, c);
-                }
-            }
-            if (evs[i].events & EPOLLOUT) {
+            if (t->rate <= 0 && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+                bench_refill(t, c);     /* stamps each request just before its write */
+            } else if (evs[i].events & EPOLLOUT) {
                 bench_flush(t, c);
             }
         }
