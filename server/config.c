@@ -771,7 +771,11 @@ static const struct ckey ckeys[] = {
       "Admin HTTP address (health, metrics, registry, JSON lookup); \"\" disables it." },
     { "server", "workers", CK_INT, SRV(workers), 1, 64, "2", false,
       "FEATD_WORKERS", NULL, NULL,
-      "Worker threads, each with its own event loop and Redis connections." },
+      "Worker threads, each with its own event loop, listener (`SO_REUSEPORT`; an accepting "
+      "worker hands a connection to a less loaded one) and Redis connection. One worker serves "
+      "~90k single-entity lookups/s on one core; leave Redis a core of its own: on a 2-core "
+      "host shared with Redis, 1 worker has the shorter tail and 2 the higher throughput "
+      "(`bench/results/latest.md`, \"Thread layout\")." },
     { "server", "max_connections", CK_INT, SRV(max_connections), 1, 1000000, "10000", true,
       NULL, NULL, NULL,
       "Client connections accepted at once; further connections are refused." },

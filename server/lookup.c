@@ -350,7 +350,9 @@ static struct lookup_plan *lookup_plan_build(struct request *rq, const Featd__V1
     /* Upper bounds: every ref is one view and at most all its features. */
     size_t max_feats = 0;
     p->views = arena_alloc(a, sizeof(*p->views) * g->n_features);
-    if (p->views == NULL) {
+    const struct cfg_view **ref_view = arena_alloc(a, sizeof(*ref_view) * g->n_features);
+    const char **ref_feat = arena_alloc(a, sizeof(*ref_feat) * g->n_features);
+    if (p->views == NULL || ref_view == NULL || ref_feat == NULL) {
         NOMEM();
     }
     for (size_t i = 0; i < g->n_features; i++) {
@@ -363,6 +365,8 @@ static struct lookup_plan *lookup_plan_build(struct request *rq, const Featd__V1
         if (v == NULL) {
             BAD("unknown feature view \"%.*s\" in feature reference \"%s\"", (int)(colon - ref), ref, ref);
         }
+        ref_view[i] = v;
+        ref_feat[i] = colon + 1;
         max_feats += strcmp(colon + 1, "*") == 0 ? v->nfeatures : 1;
     }
     p->feats = arena_alloc(a, sizeof(*p->feats) * max_feats);
@@ -370,22 +374,22 @@ static struct lookup_plan *lookup_plan_build(struct request *rq, const Featd__V1
         NOMEM();
     }
     for (size_t i = 0; i < g->n_features; i++) {
-        const char *ref = g->features[i];
-        const char *colon = strchr(ref, ':');
-        const struct cfg_view *v = config_find_viewn(cfg, ref, (size_t)(colon - ref));
+        const struct cfg_view *v = ref_view[i];
+        const char *fname = ref_feat[i];
+        bool all = strcmp(fname, "*") == 0;
         struct plan_view *pv = plan_view_for(p, cfg, v, a);
         if (pv == NULL) {
             NOMEM();
         }
         size_t pvi = (size_t)(pv - p->views);
         int from, to;
-        if (strcmp(colon + 1, "*") == 0) {
+        if (all) {
             from = 0;
             to = (int)v->nfeatures;
         } else {
-            from = config_feature_index(v, colon + 1, strlen(colon + 1));
+            from = config_feature_index(v, fname, strlen(fname));
             if (from < 0) {
-                BAD("feature view \"%s\" has no feature \"%s\"", v->name, colon + 1);
+                BAD("feature view \"%s\" has no feature \"%s\"", v->name, fname);
             }
             to = from + 1;
         }
@@ -397,6 +401,10 @@ static struct lookup_plan *lookup_plan_build(struct request *rq, const Featd__V1
             struct plan_feat *pf = &p->feats[p->nfeats++];
             pf->pv = pvi;
             pf->fidx = f;
+            if (!all) {
+                pf->name = g->features[i];  /* already "view:feature" (lives as long as rq) */
+                continue;
+            }
             size_t nl = strlen(v->name), fl = strlen(v->features[f].name);
             pf->name = arena_alloc(a, nl + fl + 2);
             if (pf->name == NULL) {
