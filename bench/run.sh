@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh — featd's reproducible benchmark suite (issue 6).
 #
-# Starts a private redis-server and featd (2 workers), loads a dataset through
+# Starts a private redis-server and featd (1 worker; 2 in the layout comparison), loads a dataset through
 # featd's own write path (featd-cli load --mode snapshot): 1,000,000 customers
 # in 25 views x 10 doubles (fv00..fv24, as in Feast's published benchmark) and
 # an embedding view (emb: one float_list of 32). Then measures, next to
@@ -57,7 +57,13 @@ OPEN_T=${BENCH_OPEN_THREADS:-1}
 OPEN_NICE=${BENCH_OPEN_NICE-19}
 REPS=${BENCH_REPS:-3}
 BUILD=build
-WORKERS=2
+# Thread layout on 2 cores shared with Redis (one thread) and the generator:
+# 1 featd worker and 1 featd-bench thread (redis-benchmark's and Redis's own
+# layout) leave Redis a core; the layout comparison runs 2 + 2 as well.
+WORKERS=${BENCH_WORKERS:-1}
+GEN_T=${BENCH_GEN_THREADS:-1}
+WORKERS_ALT=${BENCH_WORKERS_ALT:-2}
+GEN_T_ALT=${BENCH_GEN_THREADS_ALT:-2}
 NVIEWS=25
 NFEAT=10
 EMB_DIM=32
@@ -135,8 +141,8 @@ quiet_wait 60 || log "other work keeps using more than $OTHER_MAX cores; measuri
 declare -A M_RPS M_EPS M_P50 M_P99 M_P999 M_OK M_US M_CPU
 for b in 1 10 100 500; do
     for f in 10 50 250; do
-        fb "matrix b$b f$f" "-c $CONNS -b $b -f \$F$f $COMMON" -- \
-            -c "$CONNS" -b "$b" -f "${FL[$f]}" $COMMON
+        fb "matrix b$b f$f" "-c $CONNS -t $GEN_T -b $b -f \$F$f $COMMON" -- \
+            -c "$CONNS" -t "$GEN_T" -b "$b" -f "${FL[$f]}" $COMMON
         M_RPS[$b,$f]=$FB_RPS M_EPS[$b,$f]=$FB_EPS M_P50[$b,$f]=$FB_P50 M_P99[$b,$f]=$FB_P99
         M_P999[$b,$f]=$FB_P999 M_OK[$b,$f]=$FB_OK M_US[$b,$f]=$FB_FEATD_US
         M_CPU[$b,$f]="$FB_FEATD_CORES / $FB_REDIS_CORES / $FB_GEN_CORES / $FB_OTHER_CORES"
@@ -157,10 +163,10 @@ for ((i = 1; i <= REPS; i++)); do
     RB50_R[i]=$RB_RPS RB50_99[i]=$RB_P99
     CMP_ROWS50="$CMP_ROWS50| $i | \`redis-benchmark -t get -c 50 -n $RB_N50 -r $ENTITIES -d 100\` | $(thousands "$RB_RPS") | $RB_P50 | $RB_P99 | | | $RB_OTHER_CORES |
 "
-    fb "single b1 f10 c50 #$i" "-c 50 -b 1 -f \$F10 $COMMON" -- -c 50 -b 1 -f "$F10" $COMMON
+    fb "single b1 f10 c50 #$i" "-c 50 -t $GEN_T -b 1 -f \$F10 $COMMON" -- -c 50 -t "$GEN_T" -b 1 -f "$F10" $COMMON
     S50_R[i]=$FB_RPS S50_99[i]=$FB_P99 S50_50[i]=$FB_P50
     [ "$FB_OK" = 1 ] || S50_BAD=1
-    CMP_ROWS50="$CMP_ROWS50| $i | \`featd-bench -c 50 -b 1 -f \$F10 $COMMON\` | $(thousands "$FB_RPS") | $(ms "$FB_P50") | $(ms "$FB_P99") | $(ms "$FB_P999") | $(okcol "$FB_OK") | $FB_OTHER_CORES |
+    CMP_ROWS50="$CMP_ROWS50| $i | \`featd-bench -c 50 -t $GEN_T -b 1 -f \$F10 $COMMON\` | $(thousands "$FB_RPS") | $(ms "$FB_P50") | $(ms "$FB_P99") | $(ms "$FB_P999") | $(okcol "$FB_OK") | $FB_OTHER_CORES |
 "
     log "50 conns #$i: redis GET $(thousands "${RB50_R[i]}") req/s p99 ${RB_P99} ms; featd 1x10 $(thousands "$FB_RPS") req/s p99 $(ms "$FB_P99") ms"
 done
@@ -183,18 +189,16 @@ RATIO50=$(calc "$S50_RPS / $RB50_RPS" 2)
 RATIO1=$(calc "$S1_P50 / 1000 / $RB1_P50" 2)
 log "medians: 50 conns ratio $RATIO50 (featd p99 $(ms "$S50_P99") ms); 1 conn p50 ratio $RATIO1"
 
-# ---- thread layout: one worker and one generator thread ----
-# On 2 cores shared with Redis and the generator, 2 workers + 2 generator
-# threads buy throughput with a longer tail (5 busy threads take turns on 2
-# cores); 1 worker + 1 generator thread (redis-benchmark's own layout) is the
-# other corner. The same REPS interleaved pairs, featd restarted with
-# workers=1 on the same data; the matrix and sweeps below use $WORKERS.
+# ---- thread layout: the other corner ----
+# 2 workers + 2 generator threads buy throughput with a longer tail (5 busy
+# threads take turns on 2 cores). The same REPS interleaved pairs, featd
+# restarted with $WORKERS_ALT workers on the same data; everything else uses
+# $WORKERS worker(s) and $GEN_T generator thread(s).
 stop_featd
-WORKERS_ALT=1
 WORKERS_MAIN=$WORKERS
 WORKERS=$WORKERS_ALT write_config "$NVIEWS" "$NFEAT"
 start_featd
-log "featd restarted with $WORKERS_ALT worker for the layout comparison"
+log "featd restarted with $WORKERS_ALT workers for the layout comparison"
 CMP_ROWS_ALT=""
 declare -a RBA_R RBA_99 SA_R SA_99 SA_50
 for ((i = 1; i <= REPS; i++)); do
@@ -202,12 +206,13 @@ for ((i = 1; i <= REPS; i++)); do
     RBA_R[i]=$RB_RPS RBA_99[i]=$RB_P99
     CMP_ROWS_ALT="$CMP_ROWS_ALT| $i | \`redis-benchmark -t get -c 50 -n $RB_N50 -r $ENTITIES -d 100\` | $(thousands "$RB_RPS") | $RB_P50 | $RB_P99 | | | $RB_OTHER_CORES |
 "
-    fb "single b1 f10 c50 w1 t1 #$i" "-c 50 -t 1 -b 1 -f \$F10 $COMMON" -- -c 50 -t 1 -b 1 -f "$F10" $COMMON
+    fb "single b1 f10 c50 w$WORKERS_ALT t$GEN_T_ALT #$i" "-c 50 -t $GEN_T_ALT -b 1 -f \$F10 $COMMON" -- \
+        -c 50 -t "$GEN_T_ALT" -b 1 -f "$F10" $COMMON
     SA_R[i]=$FB_RPS SA_99[i]=$FB_P99 SA_50[i]=$FB_P50
     [ "$FB_OK" = 1 ] || SA_BAD=1
-    CMP_ROWS_ALT="$CMP_ROWS_ALT| $i | \`featd-bench -c 50 -t 1 -b 1 -f \$F10 $COMMON\` (featd workers=1) | $(thousands "$FB_RPS") | $(ms "$FB_P50") | $(ms "$FB_P99") | $(ms "$FB_P999") | $(okcol "$FB_OK") | $FB_OTHER_CORES |
+    CMP_ROWS_ALT="$CMP_ROWS_ALT| $i | \`featd-bench -c 50 -t $GEN_T_ALT -b 1 -f \$F10 $COMMON\` (featd workers=$WORKERS_ALT) | $(thousands "$FB_RPS") | $(ms "$FB_P50") | $(ms "$FB_P99") | $(ms "$FB_P999") | $(okcol "$FB_OK") | $FB_OTHER_CORES |
 "
-    log "layout w1 #$i: redis GET $(thousands "${RBA_R[i]}") req/s; featd $(thousands "$FB_RPS") req/s p99 $(ms "$FB_P99") ms"
+    log "layout w$WORKERS_ALT #$i: redis GET $(thousands "${RBA_R[i]}") req/s; featd $(thousands "$FB_RPS") req/s p99 $(ms "$FB_P99") ms"
 done
 RBA_RPS=$(median "${RBA_R[@]}") RBA_P99=$(median "${RBA_99[@]}")
 SA_RPS=$(median "${SA_R[@]}") SA_P99=$(median "${SA_99[@]}") SA_P50=$(median "${SA_50[@]}")
@@ -216,12 +221,12 @@ stop_featd
 WORKERS=$WORKERS_MAIN
 write_config "$NVIEWS" "$NFEAT"
 start_featd
-log "layout medians: 1 worker ratio $RATIO_ALT (p99 $(ms "$SA_P99") ms); featd back on $WORKERS workers"
+log "layout medians: $WORKERS_ALT workers ratio $RATIO_ALT (p99 $(ms "$SA_P99") ms); featd back on $WORKERS workers"
 
 # ---- embedding view ----
 declare -A E_RPS E_EPS E_P50 E_P99 E_P999 E_OK
 for b in 1 100; do
-    fb "emb b$b" "-c $CONNS -b $b -f emb:embedding $COMMON" -- -c "$CONNS" -b "$b" -f emb:embedding $COMMON
+    fb "emb b$b" "-c $CONNS -t $GEN_T -b $b -f emb:embedding $COMMON" -- -c "$CONNS" -t "$GEN_T" -b "$b" -f emb:embedding $COMMON
     E_RPS[$b]=$FB_RPS E_EPS[$b]=$FB_EPS E_P50[$b]=$FB_P50 E_P99[$b]=$FB_P99 E_P999[$b]=$FB_P999 E_OK[$b]=$FB_OK
     log "emb b=$b: $(thousands "$FB_RPS") req/s p50 $FB_P50 p99 $FB_P99 us"
 done
@@ -234,7 +239,7 @@ declare -A SW_MAX SW_ROWS
 si=0
 for sw in "${SWEEPS[@]}"; do
     read -r b f <<<"$sw"
-    fb "sweep b$b f$f max" "-c $CONNS -b $b -f \$F$f $COMMON" -- -c "$CONNS" -b "$b" -f "${FL[$f]}" $COMMON
+    fb "sweep b$b f$f max" "-c $CONNS -t $GEN_T -b $b -f \$F$f $COMMON" -- -c "$CONNS" -t "$GEN_T" -b "$b" -f "${FL[$f]}" $COMMON
     max=$FB_RPS
     SW_MAX[$si]=$max
     [ "$si" -gt 0 ] && printf '\n\n' >>"$DAT"
@@ -297,8 +302,8 @@ sleep 1
 IDLE_ACCEPTED=$(($(fd_count "$FPID") - FD_BEFORE))
 RSS_IDLE=$(rss_kb "$FPID")
 # featd still serves with them open
-fb "idle b1 f10 c50" "-c 50 -b 1 -f \$F10 $COMMON (with the idle connections open)" -- \
-    -c 50 -b 1 -f "$F10" $COMMON
+fb "idle b1 f10 c50" "-c 50 -t $GEN_T -b 1 -f \$F10 $COMMON (with the idle connections open)" -- \
+    -c 50 -t "$GEN_T" -b 1 -f "$F10" $COMMON
 I_RPS=$FB_RPS I_P99=$FB_P99 I_OK=$FB_OK
 idle_close
 sleep 1
@@ -340,7 +345,7 @@ cat <<EOF
 
 Produced by \`bench/run.sh\` on $RUN_DATE (featd $GIT_REV$GIT_DIRTY); the whole run took ${TOTAL_S} s.
 **Machine: $NCPU cores ($CPU), $MEM_GB GB RAM, shared by Redis $REDIS_VER, featd ($WORKERS workers) and
-the load generators (featd-bench: 2 threads, $OPEN_T in the open-loop sweeps; redis-benchmark: 1 thread)**;
+the load generators (featd-bench: $GEN_T thread(s), $OPEN_T in the open-loop sweeps; redis-benchmark: 1 thread)**;
 load average $LOAD_AVG at the start, $LOAD_AVG_END at the end (1/5/15 min; the run itself keeps ~3-4 runnable, other work on the machine adds to it). Absolute numbers drift on shared machines; ratios against redis-benchmark come from the
 same Redis in the same run. Latencies in ms; featd-bench counts them from the (intended) send time,
 every response is decoded and every value's status checked ("ok" = 0 errors, all values PRESENT).
@@ -351,7 +356,7 @@ every response is decoded and every value's status checked ("ok" = 0 errors, all
 |---|---|---|
 | 1 entity x 10 features, 50 conns: throughput >= \`redis-benchmark -t get -c 50\` | featd $(thousands "$S50_RPS") req/s vs Redis GET $(thousands "$RB50_RPS") req/s = **${RATIO50}x** (medians of $REPS pairs) | $T1 |
 | ... and p99 <= 1 ms | p99 **$(ms "$S50_P99") ms** (p50 $(ms "$S50_P50")) | $T1B |
-| both, in the other thread layout (featd workers=1, featd-bench -t 1) | featd $(thousands "$SA_RPS") req/s vs Redis GET $(thousands "$RBA_RPS") req/s = **${RATIO_ALT}x**, p99 **$(ms "$SA_P99") ms** (p50 $(ms "$SA_P50"); medians of $REPS pairs) | $T1ALT |
+| both, in the other thread layout (featd workers=$WORKERS_ALT, featd-bench -t $GEN_T_ALT) | featd $(thousands "$SA_RPS") req/s vs Redis GET $(thousands "$RBA_RPS") req/s = **${RATIO_ALT}x**, p99 **$(ms "$SA_P99") ms** (p50 $(ms "$SA_P50"); medians of $REPS pairs) | $T1ALT |
 | 1 connection, 1 request at a time: p50 <= 3x \`redis-benchmark -c 1 -t get\` p50 | featd p50 $(ms "$S1_P50") ms vs Redis GET p50 $RB1_P50 ms = **${RATIO1}x** (medians of $REPS pairs) | $T2 |
 | batch 100 x 50 features: p99 <= 2 ms at 50% of max throughput | at $(thousands "${H_RATE:-0}") req/s offered (50% of $(thousands "${SW_MAX[1]}")): p99 **$(ms "${H_P99:-0}") ms** (median of $REPS runs: $H_ALL; p50 $(ms "${H_P50:-0}"), p99.9 $(ms "${H_P999:-0}")) | $T3 |
 | 10,000 idle connections: featd RSS < 100 MB | VmRSS $(calc "$RSS_BEFORE / 1024" 1) MB before, **$(calc "$RSS_IDLE / 1024" 1) MB** with $(thousands "$IDLE_ACCEPTED") idle connections | $T4 |
@@ -365,7 +370,7 @@ $LOAD_JOBS views at a time, each generated by awk and piped into
 \`featd-cli load --config featd.json --view V --file - --mode snapshot\`:
 **$(thousands "$LOAD_ROWS") rows in $LOAD_S s = $(thousands "$LOAD_RPS") rows/s** (generation, JSON parsing and
 Redis on the same 2 cores). Redis used_memory afterwards: $REDIS_MEM. Generated config: see
-\`bench/lib.sh\` write_config (2 workers, max_connections 20000, request_timeout_ms 30000, no TTL).
+\`bench/lib.sh\` write_config ($WORKERS worker(s), max_connections 20000, request_timeout_ms 30000, no TTL).
 
 Feature lists: \`\$F10\` = fv00:f0..fv00:f9 (one view), \`\$F50\` = fv00..fv04 x f0..f9,
 \`\$F250\` = fv00..fv24 x f0..f9. Every featd-bench command below is
@@ -383,20 +388,20 @@ Medians at 50 connections: Redis GET $(thousands "$RB50_RPS") req/s (p99 $RB50_P
 (p99 $(ms "$S50_P99") ms): throughput ratio featd / Redis GET **$RATIO50**. At 1 connection: Redis GET p50
 $RB1_P50 ms, featd p50 $(ms "$S1_P50") ms: ratio **$RATIO1**.
 
-Thread layout: the same 50-connection pairs with featd restarted on 1 worker and featd-bench on
-1 thread (the layout of redis-benchmark and Redis themselves):
+Thread layout: the same 50-connection pairs with featd restarted on $WORKERS_ALT workers and featd-bench on
+$GEN_T_ALT threads:
 
 | # | command | req/s | p50 | p99 | p99.9 | verified | other cores |
 |---:|---|---:|---:|---:|---:|---|---:|
 $CMP_ROWS_ALT
-Medians: Redis GET $(thousands "$RBA_RPS") req/s (p99 $RBA_P99 ms), featd on 1 worker $(thousands "$SA_RPS") req/s
+Medians: Redis GET $(thousands "$RBA_RPS") req/s (p99 $RBA_P99 ms), featd on $WORKERS_ALT workers $(thousands "$SA_RPS") req/s
 (p99 $(ms "$SA_P99") ms): ratio **$RATIO_ALT**. Two workers and two generator threads make five busy
-threads on two cores; one of each leaves Redis a core of its own and shortens the tail, at the cost of
-the second worker's headroom.
+threads on two cores: more throughput, but Redis waits for a core more often and the tail grows; one
+of each (the layout of everything else here) leaves Redis a core of its own.
 
 ## Closed loop: batch size x features ($CONNS connections, pipeline 1)
 
-Command: \`featd-bench -c $CONNS -b B -f \$F<features> $COMMON\`.
+Command: \`featd-bench -c $CONNS -t $GEN_T -b B -f \$F<features> $COMMON\`.
 
 | batch | features | req/s | entities/s | values/s | p50 | p99 | p99.9 | verified | featd CPU µs/req | cores featd / Redis / gen / other |
 |---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|
@@ -418,7 +423,7 @@ With $CONNS requests always in flight the latency of the big cells is mostly que
 ## Open loop: latency vs throughput
 
 Command: \`featd-bench -c $CONNS -t $OPEN_T -b B -f \$F<features> --rate R $COMMON\`, R = 10%..100% of the
-closed-loop maximum measured just before (\`-c $CONNS -b B -f \$F<features> $COMMON\`, no --rate).
+closed-loop maximum measured just before (\`-c $CONNS -t $GEN_T -b B -f \$F<features> $COMMON\`, no --rate).
 Latency counts from each request's intended send time (no coordinated omission).
 Plot: [latency-vs-throughput.png](latency-vs-throughput.png), data: [latency-vs-throughput.dat](latency-vs-throughput.dat).
 
@@ -442,8 +447,8 @@ cat <<EOF
 
 | command | req/s | entities/s | p50 | p99 | p99.9 | verified |
 |---|---:|---:|---:|---:|---:|---|
-| \`featd-bench -c $CONNS -b 1 -f emb:embedding $COMMON\` | $(thousands "${E_RPS[1]}") | $(thousands "${E_EPS[1]}") | $(ms "${E_P50[1]}") | $(ms "${E_P99[1]}") | $(ms "${E_P999[1]}") | $(okcol "${E_OK[1]}") |
-| \`featd-bench -c $CONNS -b 100 -f emb:embedding $COMMON\` | $(thousands "${E_RPS[100]}") | $(thousands "${E_EPS[100]}") | $(ms "${E_P50[100]}") | $(ms "${E_P99[100]}") | $(ms "${E_P999[100]}") | $(okcol "${E_OK[100]}") |
+| \`featd-bench -c $CONNS -t $GEN_T -b 1 -f emb:embedding $COMMON\` | $(thousands "${E_RPS[1]}") | $(thousands "${E_EPS[1]}") | $(ms "${E_P50[1]}") | $(ms "${E_P99[1]}") | $(ms "${E_P999[1]}") | $(okcol "${E_OK[1]}") |
+| \`featd-bench -c $CONNS -t $GEN_T -b 100 -f emb:embedding $COMMON\` | $(thousands "${E_RPS[100]}") | $(thousands "${E_EPS[100]}") | $(ms "${E_P50[100]}") | $(ms "${E_P99[100]}") | $(ms "${E_P999[100]}") | $(okcol "${E_OK[100]}") |
 
 ## 10,000 idle connections
 
@@ -458,7 +463,7 @@ $(thousands "$IDLE_ACCEPTED") (its open descriptors grew by that much).
 | with the idle connections open | $(calc "$RSS_IDLE / 1024" 1) |
 | after they closed | $(calc "$RSS_AFTER / 1024" 1) |
 
-While they were open: \`featd-bench -c 50 -b 1 -f \$F10 $COMMON\` ran at $(thousands "$I_RPS") req/s,
+While they were open: \`featd-bench -c 50 -t $GEN_T -b 1 -f \$F10 $COMMON\` ran at $(thousands "$I_RPS") req/s,
 p99 $(ms "$I_P99") ms ($(okcol "$I_OK")).
 
 ## Disturbed runs
