@@ -794,12 +794,6 @@ static const struct ckey ckeys[] = {
     { "server", "max_inflight_requests", CK_INT, SRV(max_inflight_requests), 1, 1000000, "10000",
       true, NULL, NULL, NULL,
       "Requests in flight to Redis per worker; beyond it requests get RESOURCE_EXHAUSTED." },
-    { "server", "busy_poll_us", CK_INT, SRV(busy_poll_us), 0, 1000, "0", false,
-      "FEATD_BUSY_POLL_US", NULL, NULL,
-      "Microseconds a worker keeps polling (instead of sleeping) while Redis replies are due. "
-      "Saves a sleep and a cross-CPU wake-up per round trip when requests arrive one at a time "
-      "(open-loop p99 at 25k lookups/s: 0.9-1.1 ms instead of 1.8-3.1 ms on 2 shared cores) at "
-      "the cost of CPU (+35% for featd there); for hosts with cores to spare. 0 = off." },
     { "server", "shutdown_timeout_ms", CK_INT, SRV(shutdown_timeout_ms), 0, 600000, "10000", true,
       NULL, NULL, NULL,
       "On SIGTERM/SIGINT, how long in-flight requests may take to finish." },

@@ -88,8 +88,6 @@ struct cfg_server {
     size_t max_output_bytes;        /* per-connection output high watermark,
                                        default 16 MiB; reading stops above it */
     int max_inflight_requests;      /* per worker, in flight to Redis; default 10000 */
-    int busy_poll_us;               /* spin this long for a due Redis reply before
-                                       sleeping; 0 = off (default) */
     int shutdown_timeout_ms;        /* drain deadline on SIGTERM, default 10000 */
     char *data_dir;                 /* default "./featd-data" (embedded redis lives here) */
     char *log_level;                /* "error","warn","info","debug", default "info" */

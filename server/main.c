@@ -92,7 +92,6 @@ static void main_keep_restart_only(const struct featd_config *o, struct featd_co
     KEEP_STR(server.admin_listen);
     KEEP_STR(server.data_dir);
     n->server.workers = o->server.workers;
-    n->server.busy_poll_us = o->server.busy_poll_us;
     KEEP_STR(redis.url);
     KEEP_STR(redis.host);
     KEEP_STR(redis.unix_path);

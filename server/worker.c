@@ -26,7 +26,6 @@
 #include "conn.h"
 #include "log.h"
 #include "lookup.h"
-#include "util.h"
 
 struct worker_shared worker_shared;
 struct worker *workers;
@@ -375,36 +374,10 @@ redis:
     return FEATD_OK;
 }
 
-/* The loop, with server.busy_poll_us: while Redis replies are due the worker
- * polls without blocking for up to that long before it sleeps in epoll, so a
- * reply that comes back within it costs neither a sleep nor a wake-up. */
-static void worker_run(struct worker *w, int64_t spin_us)
-{
-    if (spin_us <= 0) {
-        event_base_dispatch(w->base);
-        return;
-    }
-    for (;;) {
-        if (w->inflight > 0) {
-            int64_t until = util_mono_us() + spin_us;
-            while (w->inflight > 0 && util_mono_us() < until) {
-                event_base_loop(w->base, EVLOOP_NONBLOCK);
-                if (event_base_got_exit(w->base) || event_base_got_break(w->base)) {
-                    return;
-                }
-            }
-        }
-        if (event_base_loop(w->base, EVLOOP_ONCE) != 0 || event_base_got_exit(w->base) ||
-            event_base_got_break(w->base)) {
-            return;
-        }
-    }
-}
-
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    worker_run(w, w->reg->cfg->server.busy_poll_us);   /* restart-only setting */
+    event_base_dispatch(w->base);
     lookup_thread_cleanup();
     atomic_store(&w->done, true);
     return NULL;

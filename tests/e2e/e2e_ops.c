@@ -4,8 +4,7 @@
  * JSON lookup against the protobuf one), SIGHUP reloads (valid and invalid)
  * under traffic, SIGTERM with requests in flight, --log-format json, and
  * connections spread evenly over the workers.
- * featd runs with server.busy_poll_us (its polling loop) here, the other
- * suites without. A real redis-server and the real featd binary on free loopback ports;
+ * A real redis-server and the real featd binary on free loopback ports;
  * rows written with the online-tier writers; HTTP spoken with a tiny
  * blocking socket helper (no HTTP client library).
  */
@@ -50,7 +49,7 @@ static int serve_port, admin_port;
 #define CFG_FMT \
     "{ \"server\": { \"listen\": \"127.0.0.1:%d\", \"admin_listen\": \"127.0.0.1:%d\", \"workers\": 2," \
     "    \"max_frame_bytes\": 65536, \"max_entities_per_request\": 100, \"request_timeout_ms\": 2000," \
-    "    \"shutdown_timeout_ms\": 5000, \"busy_poll_us\": 50, \"log_level\": \"info\" %s }," \
+    "    \"shutdown_timeout_ms\": 5000, \"log_level\": \"info\" %s }," \
     "  \"redis\": { \"url\": \"redis://127.0.0.1:%d/0\", \"key_prefix\": \"" PREFIX "\", \"timeout_ms\": 300 }," \
     "  \"entities\": [" \
     "    { \"name\": \"user\", \"join_keys\": [ { \"name\": \"user_id\", \"type\": \"int64\" } ] }," \

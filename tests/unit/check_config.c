@@ -646,7 +646,6 @@ static void clear_env(void)
     static const char *const vars[] = {
         "FEATD_LISTEN", "FEATD_ADMIN_LISTEN", "FEATD_REDIS_URL", "FEATD_REDIS_PASSWORD",
         "FEATD_LOG_LEVEL", "FEATD_LOG_FORMAT", "FEATD_WORKERS", "FEATD_DATA_DIR",
-        "FEATD_BUSY_POLL_US",
     };
     for (size_t i = 0; i < FEATD_ARRAY_LEN(vars); i++) {
         unsetenv(vars[i]);
@@ -663,9 +662,7 @@ START_TEST(test_env_good)
     /* no variables: no change */
     ck_assert_int_eq(config_apply_env(cfg, err, sizeof err), FEATD_OK);
     ck_assert_int_eq(cfg->server.workers, 2);
-    ck_assert_int_eq(cfg->server.busy_poll_us, 0);
     setenv("FEATD_WORKERS", "8", 1);
-    setenv("FEATD_BUSY_POLL_US", "40", 1);
     setenv("FEATD_LISTEN", "0.0.0.0:7000", 1);
     setenv("FEATD_ADMIN_LISTEN", "", 1);
     setenv("FEATD_LOG_LEVEL", "debug", 1);
@@ -674,7 +671,6 @@ START_TEST(test_env_good)
     setenv("FEATD_REDIS_URL", "redis://[::1]:7001/5", 1);
     ck_assert_msg(config_apply_env(cfg, err, sizeof err) == FEATD_OK, "%s", err);
     ck_assert_int_eq(cfg->server.workers, 8);
-    ck_assert_int_eq(cfg->server.busy_poll_us, 40);
     ck_assert_str_eq(cfg->server.listen, "0.0.0.0:7000");
     ck_assert_str_eq(cfg->server.admin_listen, "");
     ck_assert_str_eq(cfg->server.log_level, "debug");
@@ -719,8 +715,6 @@ START_TEST(test_env_bad)
         { "FEATD_WORKERS", "0", "1..64" },
         { "FEATD_WORKERS", "", "integer" },
         { "FEATD_WORKERS", "4 ", "integer" },
-        { "FEATD_BUSY_POLL_US", "1001", "0..1000" },
-        { "FEATD_BUSY_POLL_US", "-1", "0..1000" },
         { "FEATD_LISTEN", "nope", "host:port" },
         { "FEATD_LISTEN", "127.0.0.1:6567", "same address" },
         { "FEATD_ADMIN_LISTEN", "127.0.0.1:6566", "same address" },
