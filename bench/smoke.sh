@@ -3,6 +3,8 @@
 # connections against featd, next to redis-benchmark GET at 50 connections on
 # the same Redis in the same run. Prints both and the ratio.
 #   bench/smoke.sh [BUILD_DIR] [SECONDS]
+# FEATD_BENCH_WORKERS (featd workers, 2) and FEATD_BENCH_THREADS (featd-bench
+# threads, 2) pick the thread layout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
