@@ -230,19 +230,6 @@ static const char *show(const json_t *j, char *buf, size_t cap)
     return buf;
 }
 
-static const char *json_kind(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a real number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return "null";
-    }
-}
 
 /* Converts list j of type t into val (packed into sb). */
 static int conv_list(const json_t *j, enum featd_type t, struct online_value *val,
@@ -250,7 +237,7 @@ static int conv_list(const json_t *j, enum featd_type t, struct online_value *va
 {
     char shown[72];
     if (!json_is_array(j)) {
-        snprintf(why, whylen, "expected an array, got %s", json_kind(j));
+        snprintf(why, whylen, "expected an array, got %s", config_json_kind(j));
         return FEATD_ERR;
     }
     size_t n = json_array_size(j);
@@ -421,7 +408,7 @@ static int row_convert(const struct cfg_view *v, json_t *obj, struct row *r, cha
     char why[256];
     char shown[72];
     if (!json_is_object(obj)) {
-        snprintf(err, errlen, "expected a JSON object, got %s", json_kind(obj));
+        snprintf(err, errlen, "expected a JSON object, got %s", config_json_kind(obj));
         return FEATD_ERR;
     }
     /* unknown fields */

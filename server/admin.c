@@ -1150,19 +1150,6 @@ static int admin_join_key_type(const struct featd_config *cfg, const char *name)
     return -1;
 }
 
-static const char *admin_json_kind(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number with a fraction or exponent";
-    case JSON_TRUE: return "true";
-    case JSON_FALSE: return "false";
-    default: return "null";
-    }
-}
 
 /*
  * Builds the featd.v1.Request for a Feast-shaped JSON body into a (arena),
@@ -1177,7 +1164,7 @@ static int admin_build_request(const json_t *root, struct arena *a, uint8_t **ou
     const struct featd_config *cfg = admin.w.reg->cfg;
     if (!json_is_object(root)) {
         BAD("the body must be a JSON object {\"features\": [...], \"entities\": {...}}, not %s",
-            admin_json_kind(root));
+            config_json_kind(root));
     }
     const char *key;
     json_t *val;
@@ -1208,7 +1195,7 @@ static int admin_build_request(const json_t *root, struct arena *a, uint8_t **ou
     for (size_t i = 0; i < g->n_features; i++) {
         const json_t *s = json_array_get(ff, i);
         if (!json_is_string(s)) {
-            BAD("features[%zu]: expected a \"view:feature\" string, got %s", i, admin_json_kind(s));
+            BAD("features[%zu]: expected a \"view:feature\" string, got %s", i, config_json_kind(s));
         }
         if (strlen(json_string_value(s)) != json_string_length(s)) {
             BAD("features[%zu]: contains a NUL character", i);
@@ -1229,7 +1216,7 @@ static int admin_build_request(const json_t *root, struct arena *a, uint8_t **ou
     size_t ci = 0;
     json_object_foreach((json_t *)ents, key, val) {
         if (!json_is_array(val)) {
-            BAD("entities.%s: expected an array of values, got %s", key, admin_json_kind(val));
+            BAD("entities.%s: expected an array of values, got %s", key, config_json_kind(val));
         }
         int kt = admin_join_key_type(cfg, key);
         Featd__V1__EntityColumn *col = arena_alloc(a, sizeof(*col));
@@ -1258,12 +1245,12 @@ static int admin_build_request(const json_t *root, struct arena *a, uint8_t **ou
                 vs[r].string_val = (char *)json_string_value(e);
             } else if (kt == FT_INT64) {
                 BAD("entities.%s[%zu]: join key \"%s\" is int64: expected a JSON integer, got %s", key, r, key,
-                    admin_json_kind(e));
+                    config_json_kind(e));
             } else if (kt == FT_STRING) {
                 BAD("entities.%s[%zu]: join key \"%s\" is a string: expected a JSON string, got %s", key, r,
-                    key, admin_json_kind(e));
+                    key, config_json_kind(e));
             } else {
-                BAD("entities.%s[%zu]: expected an integer or a string, got %s", key, r, admin_json_kind(e));
+                BAD("entities.%s[%zu]: expected an integer or a string, got %s", key, r, config_json_kind(e));
             }
         }
         g->entities[ci++] = col;

@@ -193,7 +193,7 @@ static void path_idx(char *out, const char *base, size_t i)
     jpathf(out, "%s[%zu]", base, i);
 }
 
-static const char *json_kind(const json_t *v)
+const char *config_json_kind(const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT: return "an object";
@@ -207,6 +207,7 @@ static const char *json_kind(const json_t *v)
     }
     return "?";
 }
+
 
 static const char *want_kind(json_type t)
 {
@@ -956,7 +957,7 @@ static void ck_set_json(struct featd_config *cfg, const struct ckey *k, json_t *
     if (ck_is_int(k)) {
         if (!json_is_integer(v)) {
             errs_add(e, who, "expected an integer in %" PRId64 "..%" PRId64 " (got %s)",
-                     k->min, k->max, json_kind(v));
+                     k->min, k->max, config_json_kind(v));
             return;
         }
         json_int_t x = json_integer_value(v);
@@ -976,10 +977,10 @@ static void ck_set_json(struct featd_config *cfg, const struct ckey *k, json_t *
         char wl[256];
         if (k->words != NULL) {
             errs_add(e, who, "expected a string, one of %s (got %s)",
-                     ck_words_list(k, wl, sizeof wl), json_kind(v));
+                     ck_words_list(k, wl, sizeof wl), config_json_kind(v));
         } else {
             errs_add(e, who, "expected %s (got %s)",
-                     k->kind == CK_NSTR ? "a string or null" : "a string", json_kind(v));
+                     k->kind == CK_NSTR ? "a string or null" : "a string", config_json_kind(v));
         }
         return;
     }
@@ -1041,7 +1042,7 @@ static void ck_section(struct featd_config *cfg, json_t *obj, const char *sectio
     char base[CFG_JPATH_MAX], who[CFG_JPATH_MAX];
     snprintf(base, sizeof base, "$.%s", section);
     if (!json_is_object(obj)) {
-        errs_add(e, base, "expected an object (got %s)", json_kind(obj));
+        errs_add(e, base, "expected an object (got %s)", config_json_kind(obj));
         return;
     }
     const char *cands[NCKEYS];
@@ -1206,7 +1207,7 @@ static json_t *member(json_t *obj, const char *key, json_type want, bool require
     bool ok = want == JSON_INTEGER ? json_is_integer(v) : json_typeof(v) == want;
     if (!ok) {
         errs_add(e, p, "expected %s%s (got %s)", want_kind(want), nullable ? " or null" : "",
-                 json_kind(v));
+                 config_json_kind(v));
         return NULL;
     }
     return v;
@@ -1277,7 +1278,7 @@ static void get_int(json_t *obj, const char *key, const char *base, int64_t min,
     path_key(p, base, key);
     if (!json_is_integer(v)) {
         errs_add(e, p, "expected an integer in %" PRId64 "..%" PRId64 " (got %s)", min, max,
-                 json_kind(v));
+                 config_json_kind(v));
         return;
     }
     json_int_t x = json_integer_value(v);
@@ -1340,7 +1341,7 @@ static const char *const mat_keys[] = { "mode", "interval_seconds", NULL };
 static void parse_entity(json_t *obj, const char *base, struct cfg_entity *ent, struct errs *e)
 {
     if (!json_is_object(obj)) {
-        errs_add(e, base, "expected an entity object (got %s)", json_kind(obj));
+        errs_add(e, base, "expected an entity object (got %s)", config_json_kind(obj));
         e->entities_broken = true;
         return;
     }
@@ -1373,7 +1374,7 @@ static void parse_entity(json_t *obj, const char *base, struct cfg_entity *ent, 
         path_idx(p, kbase, i);
         json_t *k = json_array_get(keys, i);
         if (!json_is_object(k)) {
-            errs_add(e, p, "expected a join key object {\"name\", \"type\"} (got %s)", json_kind(k));
+            errs_add(e, p, "expected a join key object {\"name\", \"type\"} (got %s)", config_json_kind(k));
             continue;
         }
         check_unknown(k, p, join_key_keys, "a join key", e);
@@ -1472,7 +1473,7 @@ static void view_entities(const struct featd_config *cfg, json_t *obj, const cha
         path_idx(p, abase, i);
         json_t *s = json_array_get(arr, i);
         if (!json_is_string(s)) {
-            errs_add(e, p, "expected an entity name string (got %s)", json_kind(s));
+            errs_add(e, p, "expected an entity name string (got %s)", config_json_kind(s));
             all_known = false;
             continue;
         }
@@ -1583,7 +1584,7 @@ static void view_features(json_t *obj, const char *base, struct cfg_view *v, str
         path_key(np, p, "name");
         json_t *f = json_array_get(arr, i);
         if (!json_is_object(f)) {
-            errs_add(e, p, "expected a feature object {\"name\", \"type\"} (got %s)", json_kind(f));
+            errs_add(e, p, "expected a feature object {\"name\", \"type\"} (got %s)", config_json_kind(f));
             continue;
         }
         check_unknown(f, p, feature_keys, "a feature", e);
@@ -1665,7 +1666,7 @@ static void view_source(json_t *obj, const char *base, struct cfg_view *v, struc
                 continue;
             }
             if (!json_is_string(val)) {
-                errs_add(e, p, "expected a column name string (got %s)", json_kind(val));
+                errs_add(e, p, "expected a column name string (got %s)", config_json_kind(val));
                 continue;
             }
             const char *bad = text_problem(json_string_value(val), CFG_COLUMN_MAX, why, sizeof why);
@@ -1764,7 +1765,7 @@ static void view_materialization(json_t *obj, const char *base, struct cfg_view 
         char p[CFG_JPATH_MAX], q[QBUF];
         path_key(p, mbase, "mode");
         if (!json_is_string(mode)) {
-            errs_add(e, p, "expected a string, snapshot or incremental (got %s)", json_kind(mode));
+            errs_add(e, p, "expected a string, snapshot or incremental (got %s)", config_json_kind(mode));
         } else if (strcmp(json_string_value(mode), "snapshot") == 0) {
             v->mat_mode = MAT_SNAPSHOT;
         } else if (strcmp(json_string_value(mode), "incremental") == 0) {
@@ -1809,7 +1810,7 @@ static void parse_view(const struct featd_config *cfg, json_t *obj, const char *
                        struct cfg_view *v, struct errs *e)
 {
     if (!json_is_object(obj)) {
-        errs_add(e, base, "expected a feature view object (got %s)", json_kind(obj));
+        errs_add(e, base, "expected a feature view object (got %s)", config_json_kind(obj));
         return;
     }
     check_unknown(obj, base, view_keys, "a feature view", e);
@@ -1916,7 +1917,7 @@ static struct featd_config *config_from_json(json_t *root, struct errs *e)
     }
     ck_defaults(cfg, e);
     if (!json_is_object(root)) {
-        errs_add(e, "$", "expected an object at the top level (got %s)", json_kind(root));
+        errs_add(e, "$", "expected an object at the top level (got %s)", config_json_kind(root));
         return cfg;
     }
     check_unknown(root, "$", top_keys, "the top level", e);

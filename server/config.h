@@ -140,6 +140,12 @@ void config_free(struct featd_config *cfg);
 int config_apply_env(struct featd_config *cfg, char *err, size_t errlen) FEATD_MUSTCHECK;
 
 const struct cfg_view *config_find_view(const struct featd_config *cfg, const char *name);
+/* "an object", "an array", "a string", "an integer", "a real number",
+ * "a boolean" or "null": for "expected X (got <kind>)" messages about JSON
+ * input (the registry, featd-cli load rows, the admin JSON lookup). */
+struct json_t;
+const char *config_json_kind(const struct json_t *v);
+
 const struct cfg_view *config_find_viewn(const struct featd_config *cfg, const char *name,
                                          size_t len);
 int config_feature_index(const struct cfg_view *v, const char *name, size_t len);

@@ -740,12 +740,9 @@ static void note_err(bool *have, char *err, size_t errlen, const char *fmt, ...)
         return;
     }
     *have = true;
-    if (err == NULL || errlen == 0) {
-        return;
-    }
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    util_vseterr(err, errlen, fmt, ap);
     va_end(ap);
 }
 

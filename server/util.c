@@ -138,14 +138,18 @@ bool util_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
     return true;
 }
 
+void util_vseterr(char *err, size_t errlen, const char *fmt, va_list ap)
+{
+    if (err != NULL && errlen > 0) {
+        vsnprintf(err, errlen, fmt, ap);
+    }
+}
+
 void util_seterr(char *err, size_t errlen, const char *fmt, ...)
 {
-    if (err == NULL || errlen == 0) {
-        return;
-    }
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
+    util_vseterr(err, errlen, fmt, ap);
     va_end(ap);
 }
 

@@ -5,6 +5,7 @@
 #ifndef FEATD_UTIL_H
 #define FEATD_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +40,7 @@ bool util_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 /* vsnprintf into a caller's error buffer; a NULL or empty buffer is fine.
  * The one way modules fill the "char *err, size_t errlen" of their API. */
 void util_seterr(char *err, size_t errlen, const char *fmt, ...) FEATD_PRINTF(3, 4);
+void util_vseterr(char *err, size_t errlen, const char *fmt, va_list ap) FEATD_PRINTF(3, 0);
 
 /* strdup that aborts on OOM (startup/config only, never the request path). */
 char *util_xstrdup(const char *s);
