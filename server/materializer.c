@@ -365,6 +365,27 @@ static int open_bound(struct mat_ctx *x, struct mat_run *run, const struct mat_f
     return RUN_OK;
 }
 
+/* The start of every row group in both passes: stop when asked, keep the
+ * lease (w: the pass-2 writer to flush first, or NULL), and read the
+ * row group's join keys and timestamps into x->rg. */
+static int rg_begin(struct mat_ctx *x, struct mat_run *run, const struct mat_file *f,
+                    struct pq_file *pf, struct mat_binding *b, int rg, struct mat_sink *w)
+{
+    if (stop_requested(x)) {
+        return RUN_STOP;
+    }
+    int k = lease_keep(x, run, false, w);
+    if (k != RUN_OK) {
+        return k;
+    }
+    char err[768];
+    if (mat_rg_read_keys(&x->rg, pf, b, rg, err, sizeof(err)) != FEATD_OK) {
+        run_err(run, "file %s: row group %d: %s", f->name, rg, err);
+        return RUN_REJECT;
+    }
+    return RUN_OK;
+}
+
 static int rowinfo_reserve(struct mat_ctx *x, size_t n)
 {
     if (n <= x->cap_ri) {
@@ -405,17 +426,7 @@ static int pass_select(struct mat_ctx *x, struct mat_run *run, const struct mat_
         }
         int nrg = pq_num_row_groups(pf);
         for (int rg = 0; rg < nrg && k == RUN_OK; rg++) {
-            if (stop_requested(x)) {
-                k = RUN_STOP;
-                break;
-            }
-            if ((k = lease_keep(x, run, false, NULL)) != RUN_OK) {
-                break;
-            }
-            char err[768];
-            if (mat_rg_read_keys(&x->rg, pf, &b, rg, err, sizeof(err)) != FEATD_OK) {
-                run_err(run, "file %s: row group %d: %s", files[i].name, rg, err);
-                k = RUN_REJECT;
+            if ((k = rg_begin(x, run, &files[i], pf, &b, rg, NULL)) != RUN_OK) {
                 break;
             }
             size_t nr = x->rg.nrows;
@@ -518,19 +529,10 @@ static int pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_f
         uint64_t ord = base[i];
         int nrg = pq_num_row_groups(pf);
         for (int rg = 0; rg < nrg && k == RUN_OK; rg++) {
-            if (stop_requested(x)) {
-                k = RUN_STOP;
-                break;
-            }
-            if ((k = lease_keep(x, run, false, w)) != RUN_OK) {
+            if ((k = rg_begin(x, run, &files[i], pf, &b, rg, w)) != RUN_OK) {
                 break;
             }
             char err[768];
-            if (mat_rg_read_keys(&x->rg, pf, &b, rg, err, sizeof(err)) != FEATD_OK) {
-                run_err(run, "file %s: row group %d: %s", files[i].name, rg, err);
-                k = RUN_REJECT;
-                break;
-            }
             size_t nr = x->rg.nrows;
             if (nr > x->cap_win) {
                 uint8_t *nw = realloc(x->win, nr);
