@@ -774,7 +774,7 @@ static const struct ckey ckeys[] = {
       "FEATD_WORKERS", NULL, NULL,
       "Worker threads, each with its own event loop, listener (`SO_REUSEPORT`; an accepting "
       "worker hands a connection to a less loaded one) and Redis connection. One worker serves "
-      "80-90k single-entity lookups/s at 50 connections (bench suite); leave Redis a core: on a 2-core "
+      "78-93k single-entity lookups/s at 50 connections (suite and smoke runs); leave Redis a core: on a 2-core "
       "host shared with Redis, 1 worker has the shorter tail and 2 the higher throughput "
       "(`bench/results/latest.md`, \"Thread layout\")." },
     { "server", "max_connections", CK_INT, SRV(max_connections), 1, 1000000, "10000", true,
