@@ -30,11 +30,17 @@ LDFLAGS += $(SANFLAGS)
 
 GEN_C   := $(BUILD)/gen/featd.pb-c.c
 GEN_H   := $(BUILD)/gen/featd.pb-c.h
-SERVER_SRCS := $(filter-out server/main.c,$(wildcard server/*.c server/parquet/*.c))
-SERVER_OBJS := $(SERVER_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/featd.pb-c.o
-CLIENT_SRCS := client/featd_client.c
-CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/featd.pb-c.o
-CLI_SRCS    := $(wildcard client/cli*.c)
+# The tree: server/<subsystem>/*.c is the daemon (main.c apart, so the CLI and
+# the tests link the rest as a library); server/common/ is libc-only code
+# shared with libfeatd; client/ is libfeatd; client/cli/ is featd-cli;
+# bench/featd-bench.c the load generator. Includes are folder-qualified
+# ("net/conn.h", "cli/cli.h") against -Iserver -Iclient.
+COMMON_SRCS := $(wildcard server/common/*.c)
+SERVER_SRCS := $(filter-out $(COMMON_SRCS),$(wildcard server/*/*.c))
+SERVER_OBJS := $(SERVER_SRCS:%.c=$(BUILD)/%.o) $(COMMON_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/featd.pb-c.o
+CLIENT_SRCS := $(wildcard client/*.c)
+CLIENT_OBJS := $(CLIENT_SRCS:%.c=$(BUILD)/%.o) $(COMMON_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/featd.pb-c.o
+CLI_SRCS    := $(filter-out client/cli/cli.c,$(wildcard client/cli/*.c))
 CLI_OBJS    := $(CLI_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS   := $(wildcard tests/unit/check_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -54,7 +60,8 @@ $(GEN_C) $(GEN_H): proto/featd.proto
 	protoc-c --proto_path=proto --c_out=$(BUILD)/gen proto/featd.proto
 
 # Everything compiled depends on the generated header existing.
-$(SERVER_OBJS) $(CLIENT_OBJS) $(CLI_OBJS) $(BUILD)/server/main.o $(BUILD)/client/featd-bench.o: | $(GEN_H)
+$(SERVER_OBJS) $(CLIENT_OBJS) $(CLI_OBJS) $(BUILD)/server/main.o $(BUILD)/client/cli/cli.o \
+  $(BUILD)/bench/featd-bench.o: | $(GEN_H)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -66,15 +73,17 @@ $(BUILD)/libfeatd-server.a: $(SERVER_OBJS)
 	@rm -f $@; ar rcs $@ $^
 $(BUILD)/libfeatd.a: $(CLIENT_OBJS)
 	@rm -f $@; ar rcs $@ $^
+$(BUILD)/libfeatd-cli.a: $(CLI_OBJS)
+	@rm -f $@; ar rcs $@ $^
 
 $(BUILD)/featd: $(BUILD)/server/main.o $(BUILD)/libfeatd-server.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
-$(BUILD)/featd-bench: $(BUILD)/client/featd-bench.o $(BUILD)/libfeatd.a
+$(BUILD)/featd-bench: $(BUILD)/bench/featd-bench.o $(BUILD)/libfeatd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
-$(BUILD)/featd-cli: $(CLI_OBJS) $(BUILD)/libfeatd.a $(BUILD)/libfeatd-server.a
+$(BUILD)/featd-cli: $(BUILD)/client/cli/cli.o $(BUILD)/libfeatd-cli.a $(BUILD)/libfeatd.a $(BUILD)/libfeatd-server.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/tests/check_%: $(BUILD)/tests/unit/check_%.o $(BUILD)/libfeatd.a $(BUILD)/libfeatd-server.a
+$(BUILD)/tests/check_%: $(BUILD)/tests/unit/check_%.o $(BUILD)/libfeatd-cli.a $(BUILD)/libfeatd.a $(BUILD)/libfeatd-server.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(PKG_LIBS)
 $(BUILD)/tests/e2e_%: $(BUILD)/tests/e2e/e2e_%.o $(E2E_HARNESS) $(BUILD)/libfeatd.a $(BUILD)/libfeatd-server.a

@@ -48,7 +48,7 @@
 
 #include "featd.pb-c.h"
 
-/* Same values as server/featd.h (this header must not need server/). */
+/* Same values as server/core/featd.h (this header must not need server/). */
 #ifndef FEATD_OK
 #define FEATD_OK 0
 #endif

@@ -12,7 +12,8 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_DIR     := build/fuzz
 FUZZ_BIN     := $(FUZZ_DIR)/fuzz_parquet
-FUZZ_SRCS    := tests/fuzz/fuzz_parquet.c $(wildcard server/parquet/*.c)
+FUZZ_SRCS    := tests/fuzz/fuzz_parquet.c $(wildcard server/parquet/*.c) client/cli/cli_parquet_dump.c \
+                $(wildcard server/common/*.c)
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
                 -Iserver -Iclient $(shell pkg-config --cflags libzstd liblz4 libbrotlidec zlib 2>/dev/null)

@@ -28,15 +28,15 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
-#include "admin.h"
-#include "config.h"
-#include "embedded.h"
-#include "featd.h"
-#include "log.h"
-#include "materializer.h"
-#include "registry.h"
-#include "util.h"
-#include "worker.h"
+#include "admin/admin.h"
+#include "config/config.h"
+#include "redis/embedded.h"
+#include "core/featd.h"
+#include "core/log.h"
+#include "materialize/materializer.h"
+#include "config/registry.h"
+#include "core/util.h"
+#include "net/worker.h"
 
 static struct event_base *main_base;
 static struct registry *main_reg;

@@ -18,7 +18,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "util.h"
+#include "core/util.h"
 
 /* LZ4 frame format magic number, little-endian on the wire. */
 #define CODEC_LZ4F_MAGIC 0x184D2204u

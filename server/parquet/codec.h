@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "featd.h"
+#include "core/featd.h"
 
 enum pq_codec {
     PQ_CODEC_UNCOMPRESSED = 0,

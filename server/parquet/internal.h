@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "featd.h"
-#include "util.h"
+#include "core/featd.h"
+#include "core/util.h"
 #include "parquet/parquet.h"
 
 #define PQ_THRIFT_MAX_DEPTH 32      /* nested structs/lists while parsing/skipping */

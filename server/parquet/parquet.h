@@ -38,8 +38,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "featd.h"
-#include "config.h"     /* enum featd_type, for pq_column_readable_as */
+#include "core/featd.h"
+#include "config/config.h"     /* enum featd_type, for pq_column_readable_as */
 
 /* Physical types (Parquet thrift `Type`). */
 enum pq_physical {
@@ -227,15 +227,5 @@ float pq_half_to_float(const uint8_t *p);
  * as numbers. Returns true, or false with the reason in why (may be NULL).
  */
 bool pq_column_readable_as(const struct pq_column *c, enum featd_type t, char *why, size_t whylen);
-
-/*
- * Text renderings (dump.c). pq_dump_json writes every row of f as one JSON
- * object per line (keys = column names in file order; formats in
- * docs/parquet.md); FEATD_ERR with the reason in err for any column it
- * cannot read (rows of earlier row groups are already written).
- * pq_dump_schema writes the human-readable schema / row group report.
- */
-int pq_dump_json(struct pq_file *f, FILE *out, char *err, size_t errlen) FEATD_MUSTCHECK;
-void pq_dump_schema(struct pq_file *f, const char *path, FILE *out);
 
 #endif

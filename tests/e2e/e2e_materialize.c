@@ -27,11 +27,11 @@
 
 #include <hiredis/hiredis.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "featd_client.h"
 #include "harness.h"
-#include "online.h"
-#include "util.h"
+#include "online/online.h"
+#include "core/util.h"
 
 #define FIX "tests/fixtures/materialize"
 #define PREFIX "mat"

@@ -18,7 +18,7 @@
 #include <hiredis/hiredis.h>
 
 #include "harness.h"
-#include "online.h"
+#include "online/online.h"
 
 static struct h_redis R;
 

@@ -31,11 +31,11 @@
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "featd_client.h"
 #include "harness.h"
-#include "online.h"
-#include "util.h"
+#include "online/online.h"
+#include "core/util.h"
 
 #define PREFIX "ops"
 

@@ -1,7 +1,7 @@
 /*
  * e2e_serve.c — end-to-end tests of the serving path: a real redis-server and
  * the real featd binary on free loopback ports, driven through libfeatd.
- * Rows are written with the online-tier writers (server/online.h), the same
+ * Rows are written with the online-tier writers (server/online/online.h), the same
  * primitives the materializer and `featd-cli load` use.
  */
 #include <check.h>
@@ -21,11 +21,11 @@
 
 #include <hiredis/hiredis.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "featd_client.h"
 #include "harness.h"
-#include "online.h"
-#include "util.h"
+#include "online/online.h"
+#include "core/util.h"
 
 static struct h_redis R;
 static struct h_featd F;

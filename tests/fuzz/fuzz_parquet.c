@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "parquet/parquet.h"
+#include "cli/cli_parquet_dump.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     free(ts);
     pq_vec_free(&v);
-    if (pq_dump_json(f, devnull, err, sizeof err) != FEATD_OK) {
+    if (cli_parquet_dump_json(f, devnull, err, sizeof err) != FEATD_OK) {
         /* refused: fine */
     }
     pq_close(f);

@@ -6,7 +6,7 @@
  * formatters. The fake only tests the client's framing; the real daemon is
  * exercised by the e2e suites.
  *
- * The "rsync" case tests server/rsync.c (blocking Redis connections for the
+ * The "rblock" case tests server/redis/rblock.c (blocking Redis connections for the
  * materializer and featd-cli load) against a real redis-server.
  *
  * Unit binaries link libfeatd-server.a only, so the client source is
@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "featd_client.c"
-#include "rsync.h"
+#include "redis/rblock.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -1332,7 +1332,7 @@ START_TEST(test_time_format_parse)
 END_TEST
 
 
-/* ---- rsync: blocking Redis connections, against a real redis-server ---- */
+/* ---- rblock: blocking Redis connections, against a real redis-server ---- */
 
 struct tredis {
     pid_t pid;
@@ -1427,12 +1427,12 @@ static struct featd_config *tcfg(const char *server, const char *redis)
 static redisContext *rs_connect(const char *redis_json, char *err, size_t errlen)
 {
     struct featd_config *cfg = tcfg("", redis_json);
-    redisContext *c = rsync_connect(cfg, err, errlen);
+    redisContext *c = rblock_connect(cfg, err, errlen);
     config_free(cfg);
     return c;
 }
 
-START_TEST(test_rsync_tcp_auth_db)
+START_TEST(test_rblock_tcp_auth_db)
 {
     struct tredis r;
     tredis_start(&r, "s3cret");
@@ -1440,7 +1440,7 @@ START_TEST(test_rsync_tcp_auth_db)
     snprintf(rj, sizeof rj, "\"url\":\"redis://127.0.0.1:%d/3\",\"password\":\"s3cret\"", r.port);
     redisContext *c = rs_connect(rj, err, sizeof err);
     ck_assert_msg(c != NULL, "connect: %s", err);
-    redisReply *rep = redisCommand(c, "SET rsync_k v3");
+    redisReply *rep = redisCommand(c, "SET rblock_k v3");
     ck_assert_ptr_nonnull(rep);
     freeReplyObject(rep);
     redisFree(c);
@@ -1449,12 +1449,12 @@ START_TEST(test_rsync_tcp_auth_db)
     snprintf(rj, sizeof rj, "\"url\":\"redis://127.0.0.1:%d\",\"password\":\"s3cret\"", r.port);
     c = rs_connect(rj, err, sizeof err);
     ck_assert_msg(c != NULL, "connect: %s", err);
-    rep = redisCommand(c, "GET rsync_k");
+    rep = redisCommand(c, "GET rblock_k");
     ck_assert_int_eq(rep->type, REDIS_REPLY_NIL);
     freeReplyObject(rep);
     rep = redisCommand(c, "SELECT 3");
     freeReplyObject(rep);
-    rep = redisCommand(c, "GET rsync_k");
+    rep = redisCommand(c, "GET rblock_k");
     ck_assert_int_eq(rep->type, REDIS_REPLY_STRING);
     ck_assert_str_eq(rep->str, "v3");
     freeReplyObject(rep);
@@ -1483,7 +1483,7 @@ START_TEST(test_rsync_tcp_auth_db)
 }
 END_TEST
 
-START_TEST(test_rsync_unix_and_embedded)
+START_TEST(test_rblock_unix_and_embedded)
 {
     struct tredis r;
     tredis_start(&r, NULL);
@@ -1497,16 +1497,16 @@ START_TEST(test_rsync_unix_and_embedded)
     snprintf(sj, sizeof sj, "\"data_dir\":\"%s\"", r.dir);
     struct featd_config *cfg = tcfg(sj, "\"url\":\"embedded\"");
     char path[300], real[300];
-    ck_assert_int_eq(rsync_embedded_socket_path(cfg, path, sizeof path), FEATD_OK);
+    ck_assert_int_eq(rblock_embedded_socket_path(cfg, path, sizeof path), FEATD_OK);
     ck_assert_ptr_nonnull(realpath(r.dir, real));
     strcat(real, "/redis.sock");
     ck_assert_str_eq(path, real);
     char ep[400];
-    rsync_endpoint(cfg, ep, sizeof ep);
+    rblock_endpoint(cfg, ep, sizeof ep);
     char want[400];
     snprintf(want, sizeof want, "unix:%s (embedded)", real);
     ck_assert_str_eq(ep, want);
-    c = rsync_connect(cfg, err, sizeof err);
+    c = rblock_connect(cfg, err, sizeof err);
     ck_assert_msg(c != NULL, "connect: %s", err);
     redisFree(c);
     config_free(cfg);
@@ -1515,7 +1515,7 @@ START_TEST(test_rsync_unix_and_embedded)
     /* embedded redis not running: the message says where and why */
     snprintf(sj, sizeof sj, "\"data_dir\":\"%s\"", r.dir);
     cfg = tcfg(sj, "");
-    c = rsync_connect(cfg, err, sizeof err);
+    c = rblock_connect(cfg, err, sizeof err);
     ck_assert_ptr_null(c);
     ck_assert_msg(strstr(err, "redis unix:") && strstr(err, "redis.sock (embedded): connect: ")
                   && strstr(err, "while featd runs"), "got: %s", err);
@@ -1528,16 +1528,16 @@ START_TEST(test_rsync_unix_and_embedded)
     longdir[sizeof longdir - 1] = '\0';
     snprintf(sj, sizeof sj, "\"data_dir\":\"%s\"", longdir);
     cfg = tcfg(sj, "");
-    ck_assert_int_eq(rsync_embedded_socket_path(cfg, path, sizeof path), FEATD_ERR);
+    ck_assert_int_eq(rblock_embedded_socket_path(cfg, path, sizeof path), FEATD_ERR);
     ck_assert_msg(strstr(path, "too long"), "got: %s", path);
-    c = rsync_connect(cfg, err, sizeof err);
+    c = rblock_connect(cfg, err, sizeof err);
     ck_assert_ptr_null(c);
     ck_assert_msg(strstr(err, "too long") && strstr(err, "server.data_dir"), "got: %s", err);
     config_free(cfg);
 }
 END_TEST
 
-START_TEST(test_rsync_timeout)
+START_TEST(test_rblock_timeout)
 {
     struct tredis r;
     tredis_start(&r, NULL);
@@ -1595,11 +1595,11 @@ static Suite *client_suite(void)
     tcase_add_test(tb, test_names);
     tcase_add_test(tb, test_time_format_parse);
     suite_add_tcase(s, tb);
-    TCase *tr = tcase_create("rsync");
+    TCase *tr = tcase_create("rblock");
     tcase_set_timeout(tr, 60);
-    tcase_add_test(tr, test_rsync_tcp_auth_db);
-    tcase_add_test(tr, test_rsync_unix_and_embedded);
-    tcase_add_test(tr, test_rsync_timeout);
+    tcase_add_test(tr, test_rblock_tcp_auth_db);
+    tcase_add_test(tr, test_rblock_unix_and_embedded);
+    tcase_add_test(tr, test_rblock_timeout);
     suite_add_tcase(s, tr);
     return s;
 }

@@ -1,5 +1,5 @@
 /*
- * check_config.c — unit tests of the registry (server/config.c): a table of
+ * check_config.c — unit tests of the registry (server/config/config.c): a table of
  * bad configs (each must fail, naming the JSON path and the reason), good
  * configs (defaults, renames, join-key flattening, fingerprints), redis urls
  * and addresses, environment overrides, the repo's config files, and the
@@ -15,8 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "util.h"
+#include "config/config.h"
+#include "core/util.h"
 
 #define ERRLEN 8192
 

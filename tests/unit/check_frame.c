@@ -9,12 +9,12 @@
 
 #include <event2/buffer.h>
 
-#include "arena.h"
-#include "frame.h"
-#include "config.h"
-#include "online.h"
-#include "proto.h"
-#include "util.h"
+#include "core/arena.h"
+#include "wire/frame.h"
+#include "config/config.h"
+#include "online/online.h"
+#include "wire/proto.h"
+#include "core/util.h"
 
 /* Appends one frame with payload p[0..n) to b. */
 static void put_frame(struct evbuffer *b, const void *p, uint32_t n)

@@ -24,14 +24,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "mat_discover.h"
-#include "mat_read.h"
-#include "mat_select.h"
-#include "materializer.h"
-#include "online.h"
+#include "config/config.h"
+#include "materialize/mat_discover.h"
+#include "materialize/mat_read.h"
+#include "materialize/mat_select.h"
+#include "materialize/materializer.h"
+#include "online/online.h"
 #include "parquet/parquet.h"
-#include "util.h"
+#include "core/util.h"
 
 #define FIX "tests/fixtures/materialize"
 

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "online.h"
+#include "online/online.h"
 
 /* ---- hand-built views ---- */
 

@@ -26,6 +26,7 @@
 
 #include "parquet/parquet.h"
 #include "parquet/internal.h"
+#include "cli/cli_parquet_dump.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -83,7 +84,7 @@ static uint8_t *slurp(const char *path, size_t *len)
     return b;
 }
 
-/* Rows of `pq_dump_json` as separate lines. */
+/* Rows of `cli_parquet_dump_json` as separate lines. */
 struct lines {
     char *buf;
     size_t size;
@@ -127,7 +128,7 @@ static int dump_path(const char *path, struct lines *L, char *err, size_t errlen
         return FEATD_ERR;
     }
     FILE *ms = open_memstream(&L->buf, &L->size);
-    int rc = pq_dump_json(f, ms, err, errlen);
+    int rc = cli_parquet_dump_json(f, ms, err, errlen);
     fclose(ms);
     pq_close(f);
     lines_split(L);
@@ -176,7 +177,7 @@ static void read_all(struct pq_file *f)
     free(ts);
     pq_vec_free(&v);
     FILE *devnull = fopen("/dev/null", "w");
-    if (pq_dump_json(f, devnull, err, sizeof err) != FEATD_OK) {
+    if (cli_parquet_dump_json(f, devnull, err, sizeof err) != FEATD_OK) {
         ck_assert(err[0] != '\0');
     }
     fclose(devnull);
@@ -1367,7 +1368,7 @@ START_TEST(test_legacy_lists)
     char *out = NULL;
     size_t outlen = 0;
     ms = open_memstream(&out, &outlen);
-    rc = pq_dump_json(f, ms, err, sizeof err);
+    rc = cli_parquet_dump_json(f, ms, err, sizeof err);
     fclose(ms);
     ck_assert_msg(rc == FEATD_OK, "%s", err);
     ck_assert_str_eq(out, "{\"col\":[1,2],\"r\":[5]}\n{\"col\":null,\"r\":[]}\n"

@@ -1,5 +1,5 @@
 /*
- * check_rreply.c — the arena-backed hiredis reply builder (server/rreply.c)
+ * check_rreply.c — the arena-backed hiredis reply builder (server/redis/rreply.c)
  * against hiredis's own: the same trees for every RESP2 type, nested arrays,
  * binary strings, byte-by-byte feeding, long runs of replies through one
  * arena, a large MGET-shaped reply, protocol errors and a reader freed in
@@ -13,7 +13,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "rreply.h"
+#include "redis/rreply.h"
 
 static const char *const samples[] = {
     "+OK\r\n",

@@ -1,0 +1,304 @@
+/*
+ * cli.c — featd-cli: global options, subcommand dispatch and the helpers
+ * shared by the subcommands (cli.h). Each subcommand lives in its own
+ * cli_<name>.c; `parquet` is cli_parquet.c's cli_parquet_main.
+ *
+ *   featd-cli [--host H] [--port P] [--timeout MS] [--config FILE] COMMAND [ARGS]
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli_materialize.h"
+#include "cli/cli_parquet.h"
+#include "config/config.h"
+
+static const char usage_text[] =
+    "usage: featd-cli [--host H] [--port P] [--timeout MS] [--config FILE] COMMAND [ARGS]\n"
+    "\n"
+    "Commands:\n"
+    "  get       look up feature values of entities\n"
+    "  views     list the feature views of the server's registry\n"
+    "  ping      check that the server answers; print the round-trip time\n"
+    "  info      print server information (version, uptime, redis, limits)\n"
+    "  load      write rows from JSON lines into a view (straight into Redis)\n"
+    "  parquet   inspect Parquet files\n"
+    "  materialize status   the materializer's state per view (from Redis)\n"
+    "  help [COMMAND]   this text, or a command's help\n"
+    "\n"
+    "Global options:\n"
+    "  --host H        server host name or address (default 127.0.0.1)\n"
+    "  --port P        server port (default 6566)\n"
+    "  --timeout MS    timeout of connect and of each request, 0 = none (default 1000)\n"
+    "  --config FILE   take host and port from the config's server.listen\n"
+    "                  (--host/--port win when also given)\n"
+    "\n"
+    "Exit status: 0 success, 1 failure, 2 usage error.\n"
+    "Run 'featd-cli COMMAND --help' for a command's options.\n";
+
+bool cli_is_help(const char *arg)
+{
+    return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0 || strcmp(arg, "help") == 0;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "featd-cli%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'featd-cli %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
+    return CLI_USAGE;
+}
+
+int cli_fail(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "featd-cli%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_FAIL;
+}
+
+int cli_opt_value(const char *cmd, int argc, char **argv, int *i, const char *name,
+                  const char *alias, const char **val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) == 0 && a[n] == '=') {
+        *val = a + n + 1;
+        (*i)++;
+        return 1;
+    }
+    if (strcmp(a, name) == 0 || (alias != NULL && strcmp(a, alias) == 0)) {
+        if (*i + 1 >= argc) {
+            cli_usage_error(cmd, "option %s needs a value", a);
+            return -1;
+        }
+        *val = argv[*i + 1];
+        *i += 2;
+        return 1;
+    }
+    return 0;
+}
+
+bool cli_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    if (s == NULL || *s == '\0') {
+        return false;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || *end != '\0' || end == s || v < min || v > max) {
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+size_t cli_text_width(const char *s)
+{
+    size_t w = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p & 0xC0) != 0x80) {
+            w++;
+        }
+    }
+    return w;
+}
+
+struct featd_client *cli_connect(const struct cli_opts *o)
+{
+    char err[512];
+    struct featd_client *c = featd_connect(o->host, o->port, o->timeout_ms, err, sizeof err);
+    if (c == NULL) {
+        fprintf(stderr, "featd-cli: %s (is featd running there? see --host/--port/--config)\n",
+                err);
+    }
+    return c;
+}
+
+/* --config FILE: host and port from server.listen (wildcards become
+ * loopback). Returns CLI_OK or an exit code. */
+static int apply_config(struct cli_opts *o, bool host_set, bool port_set, char **hostbuf)
+{
+    struct featd_config *cfg = NULL;
+    char err[4096];
+    if (config_load_file(o->config, true, &cfg, err, sizeof err) != FEATD_OK) {
+        fprintf(stderr, "featd-cli: config %s is invalid:\n%s\n", o->config, err);
+        return CLI_FAIL;
+    }
+    char *host = NULL;
+    int port = 0;
+    if (config_parse_hostport(cfg->server.listen, &host, &port) != FEATD_OK) {
+        fprintf(stderr, "featd-cli: config %s: server.listen \"%s\" is not host:port\n",
+                o->config, cfg->server.listen ? cfg->server.listen : "");
+        free(host);
+        config_free(cfg);
+        return CLI_FAIL;
+    }
+    config_free(cfg);
+    if (strcmp(host, "0.0.0.0") == 0 || host[0] == '\0' || strcmp(host, "*") == 0) {
+        free(host);
+        host = strdup("127.0.0.1");
+    } else if (strcmp(host, "::") == 0) {
+        free(host);
+        host = strdup("::1");
+    }
+    if (host == NULL) {
+        fprintf(stderr, "featd-cli: out of memory\n");
+        return CLI_FAIL;
+    }
+    if (!host_set) {
+        o->host = host;
+        *hostbuf = host;
+    } else {
+        free(host);
+    }
+    if (!port_set) {
+        o->port = port;
+    }
+    return CLI_OK;
+}
+
+struct command {
+    const char *name;
+    int (*run)(const struct cli_opts *o, int argc, char **argv);
+};
+
+static int run_parquet(const struct cli_opts *o, int argc, char **argv)
+{
+    (void)o;
+    return cli_parquet_main(argc, argv);
+}
+
+static int run_materialize(const struct cli_opts *o, int argc, char **argv)
+{
+    return cli_materialize_main_cfg(argc, argv, o->config);
+}
+
+static const struct command commands[] = {
+    { "get", cli_get_main },
+    { "views", cli_views_main },
+    { "ping", cli_ping_main },
+    { "info", cli_info_main },
+    { "load", cli_load_main },
+    { "parquet", run_parquet },
+    { "materialize", run_materialize },
+};
+
+static const struct command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(commands[i].name, name) == 0) {
+            return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli_opts o = {
+        .host = "127.0.0.1", .port = FEATD_DEFAULT_PORT, .timeout_ms = FEATD_DEFAULT_TIMEOUT_MS,
+    };
+    bool host_set = false, port_set = false;
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        const char *val;
+        int r;
+        if (cli_is_help(argv[i])) {
+            fputs(usage_text, stdout);
+            return CLI_OK;
+        }
+        if ((r = cli_opt_value(NULL, argc, argv, &i, "--host", "-H", &val)) != 0) {
+            if (r < 0) {
+                return CLI_USAGE;
+            }
+            if (val[0] == '\0') {
+                return cli_usage_error(NULL, "--host needs a host name or address");
+            }
+            o.host = val;
+            host_set = true;
+        } else if ((r = cli_opt_value(NULL, argc, argv, &i, "--port", "-p", &val)) != 0) {
+            int64_t v;
+            if (r < 0) {
+                return CLI_USAGE;
+            }
+            if (!cli_parse_int(val, 1, 65535, &v)) {
+                return cli_usage_error(NULL, "--port \"%s\": expected a port number 1..65535",
+                                       val);
+            }
+            o.port = (int)v;
+            port_set = true;
+        } else if ((r = cli_opt_value(NULL, argc, argv, &i, "--timeout", "-t", &val)) != 0) {
+            int64_t v;
+            if (r < 0) {
+                return CLI_USAGE;
+            }
+            if (!cli_parse_int(val, 0, 3600000, &v)) {
+                return cli_usage_error(NULL, "--timeout \"%s\": expected milliseconds "
+                                       "0..3600000 (0 = none)", val);
+            }
+            o.timeout_ms = (int)v;
+        } else if ((r = cli_opt_value(NULL, argc, argv, &i, "--config", "-c", &val)) != 0) {
+            if (r < 0) {
+                return CLI_USAGE;
+            }
+            o.config = val;
+        } else {
+            return cli_usage_error(NULL, "unknown option %s (global options come before the "
+                                   "command)", argv[i]);
+        }
+    }
+    if (i >= argc) {
+        fputs(usage_text, stderr);
+        return CLI_USAGE;
+    }
+    const char *name = argv[i];
+    if (strcmp(name, "help") == 0) {
+        if (i + 1 < argc) {
+            const struct command *cmd = find_command(argv[i + 1]);
+            if (cmd == NULL) {
+                return cli_usage_error(NULL, "unknown command \"%s\"", argv[i + 1]);
+            }
+            char *hargv[] = { argv[i + 1], "--help", NULL };
+            return cmd->run(&o, 2, hargv);
+        }
+        fputs(usage_text, stdout);
+        return CLI_OK;
+    }
+    const struct command *cmd = find_command(name);
+    if (cmd == NULL) {
+        return cli_usage_error(NULL, "unknown command \"%s\" (commands: get, views, ping, "
+                               "info, load, parquet, materialize, help)", name);
+    }
+    /* The global --config supplies host/port to the network commands; load
+     * and parquet read it themselves. */
+    char *hostbuf = NULL;
+    if (o.config != NULL && cmd->run != cli_load_main && cmd->run != run_parquet &&
+        cmd->run != run_materialize) {
+        bool wants_help = false;
+        for (int k = i + 1; k < argc; k++) {
+            wants_help = wants_help || strcmp(argv[k], "--help") == 0
+                         || strcmp(argv[k], "-h") == 0;
+        }
+        if (!wants_help) {
+            int rc = apply_config(&o, host_set, port_set, &hostbuf);
+            if (rc != CLI_OK) {
+                return rc;
+            }
+        }
+    }
+    int rc = cmd->run(&o, argc - i, argv + i);
+    free(hostbuf);
+    return rc;
+}

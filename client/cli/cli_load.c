@@ -1,0 +1,867 @@
+/*
+ * cli_load.c — `featd-cli load`: write rows from JSON lines into a feature
+ * view's online tier, straight into Redis through the online-tier writers
+ * (server/online/online.h) on a blocking connection (server/redis/rblock.h). For demos and
+ * tests; the materializer does the same from Parquet.
+ *
+ * Two passes: every line is parsed and type-checked against the view first
+ * (the valid lines are kept in memory as text); only when all lines are
+ * good is anything written. Modes:
+ *   upsert    last-write-wins upserts into the view's current generation
+ *             (online_gen_ensure creates generation 1 for an empty view)
+ *   snapshot  a new generation (online_gen_alloc), every row put, then the
+ *             view flipped to it atomically and the old generation reclaimed
+ */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <float.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config/config.h"
+#include "online/online.h"
+#include "redis/rblock.h"
+#include "core/util.h"
+
+#define CMD "load"
+#define MAX_LINE (16u * 1024u * 1024u)  /* bytes per JSON line */
+#define MAX_SHOWN_ERRORS 20
+
+static const char help_text[] =
+    "usage: featd-cli [GLOBAL OPTIONS] load --config FILE --view V [--file ROWS.jsonl|-]\n"
+    "                 [--mode upsert|snapshot] [--batch N] [--dry-run] [--allow-empty]\n"
+    "\n"
+    "Write rows from JSON lines into a feature view, directly into the view's Redis\n"
+    "(the config's redis section; featd itself need not run, except to host the\n"
+    "embedded redis-server). Every line is checked first; if any line is bad,\n"
+    "nothing is written.\n"
+    "\n"
+    "  -c, --config FILE   the registry (also taken from the global --config)\n"
+    "  -v, --view V        the feature view to write\n"
+    "  -f, --file F        JSON lines to read; - or absent = standard input\n"
+    "  -m, --mode M        upsert (default): last-write-wins by event time into the\n"
+    "                      current generation; snapshot: a new generation with exactly\n"
+    "                      these rows replaces the view atomically\n"
+    "  --batch N           commands per Redis pipeline flush (default 1000)\n"
+    "  --dry-run           check the lines, write nothing\n"
+    "  --allow-empty       snapshot: allow an input without rows (empties the view)\n"
+    "\n"
+    "Each line is one JSON object with:\n"
+    "  - every join key of the view (int64 keys as JSON integers, string keys as strings)\n"
+    "  - \"event_timestamp\": integer microseconds since the epoch, or an ISO-8601 string\n"
+    "    (\"2026-11-21T10:00:00Z\", \"2026-11-21T10:00:00.250+01:00\"); the view's\n"
+    "    event_timestamp_column name is accepted too\n"
+    "  - optional \"created_timestamp\" (same forms; tie-breaker of equal event times)\n"
+    "  - features by name; missing or null = null. bool: true/false; int32/int64:\n"
+    "    integers; float/double: numbers or \"NaN\"/\"Infinity\"/\"-Infinity\"; string:\n"
+    "    strings; bytes: a string (its UTF-8 bytes) or {\"base64\": \"...\"}; timestamp:\n"
+    "    like event_timestamp; *_list: arrays of those (no nulls inside).\n"
+    "Blank lines are skipped. Unknown fields are errors.\n"
+    "\n"
+    "Exit status: 0 all rows written, 1 a line was rejected (nothing written) or\n"
+    "Redis failed, 2 usage error.\n"
+    "\n"
+    "Example:\n"
+    "  echo '{\"customer_id\": 42, \"event_timestamp\": \"2026-11-21T10:00:00Z\", \"revenue_30d\": 12.5}' \\\n"
+    "    | featd-cli load --config featd.json --view customer_stats\n";
+
+/* One converted row; pointers refer to the parsed JSON and to scratch. */
+struct row {
+    struct online_key *keys;        /* nkeys */
+    struct online_value *vals;      /* nfeatures */
+    struct fbuf *scratch;           /* nfeatures: packed lists, decoded bytes */
+    int64_t event_ts;
+    int64_t created_ts;
+};
+
+static int row_init(struct row *r, const struct cfg_view *v)
+{
+    memset(r, 0, sizeof *r);
+    r->keys = calloc(v->nkeys ? v->nkeys : 1, sizeof *r->keys);
+    r->vals = calloc(v->nfeatures ? v->nfeatures : 1, sizeof *r->vals);
+    r->scratch = calloc(v->nfeatures ? v->nfeatures : 1, sizeof *r->scratch);
+    return r->keys && r->vals && r->scratch ? FEATD_OK : FEATD_ERR;
+}
+
+static void row_free(struct row *r, const struct cfg_view *v)
+{
+    if (r->scratch != NULL) {
+        for (size_t i = 0; i < v->nfeatures; i++) {
+            fbuf_free(&r->scratch[i]);
+        }
+    }
+    free(r->scratch);
+    free(r->keys);
+    free(r->vals);
+}
+
+/* ---- JSON value conversion ---- */
+
+/* An integer: a JSON integer, or a real with an integral value in range. */
+static bool get_int(const json_t *j, int64_t min, int64_t max, int64_t *out)
+{
+    if (json_is_integer(j)) {
+        json_int_t v = json_integer_value(j);
+        if (v < min || v > max) {
+            return false;
+        }
+        *out = v;
+        return true;
+    }
+    if (json_is_real(j)) {
+        double d = json_real_value(j);
+        if (!isfinite(d) || d != floor(d) || d < -9223372036854775808.0
+            || d >= 9223372036854775808.0) {
+            return false;
+        }
+        int64_t v = (int64_t)d;
+        if (v < min || v > max) {
+            return false;
+        }
+        *out = v;
+        return true;
+    }
+    return false;
+}
+
+/* A number, or "NaN" / "Infinity" / "-Infinity". */
+static bool get_double(const json_t *j, double *out)
+{
+    if (json_is_number(j)) {
+        *out = json_number_value(j);
+        return true;
+    }
+    if (json_is_string(j)) {
+        const char *s = json_string_value(j);
+        if (strcmp(s, "NaN") == 0) {
+            *out = NAN;
+        } else if (strcmp(s, "Infinity") == 0) {
+            *out = INFINITY;
+        } else if (strcmp(s, "-Infinity") == 0) {
+            *out = -INFINITY;
+        } else {
+            return false;
+        }
+        return true;
+    }
+    return false;
+}
+
+static bool get_float(const json_t *j, float *out)
+{
+    double d;
+    if (!get_double(j, &d)) {
+        return false;
+    }
+    if (isfinite(d) && fabs(d) > FLT_MAX) {
+        return false;
+    }
+    *out = (float)d;
+    return true;
+}
+
+/* Integer µs, or an ISO-8601 string. */
+static bool get_time(const json_t *j, int64_t *out)
+{
+    if (json_is_string(j)) {
+        return featd_time_parse(json_string_value(j), out) == FEATD_OK;
+    }
+    return get_int(j, INT64_MIN + 1, INT64_MAX, out);
+}
+
+static int b64val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+' || c == '-') return 62;
+    if (c == '/' || c == '_') return 63;
+    return -1;
+}
+
+/* Standard or URL-safe base64, padding optional. */
+static bool b64_decode(const char *s, size_t n, struct fbuf *out)
+{
+    while (n > 0 && s[n - 1] == '=') {
+        n--;
+    }
+    if (n % 4 == 1) {
+        return false;
+    }
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64val((unsigned char)s[i]);
+        if (v < 0) {
+            return false;
+        }
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (fbuf_putc(out, (char)((acc >> bits) & 0xFF)) != FEATD_OK) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* The JSON text of j for messages, shortened to fit buf. */
+static const char *show(const json_t *j, char *buf, size_t cap)
+{
+    char *t = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ALLOW_NUL);
+    if (t == NULL) {
+        snprintf(buf, cap, "?");
+        return buf;
+    }
+    size_t n = strlen(t);
+    if (n + 1 > cap && cap > 4) {
+        snprintf(buf, cap, "%.*s...", (int)(cap - 4), t);
+    } else {
+        snprintf(buf, cap, "%s", t);
+    }
+    free(t);
+    return buf;
+}
+
+
+/* Converts list j of type t into val (packed into sb). */
+static int conv_list(const json_t *j, enum featd_type t, struct online_value *val,
+                     struct fbuf *sb, char *why, size_t whylen)
+{
+    char shown[72];
+    if (!json_is_array(j)) {
+        snprintf(why, whylen, "expected an array, got %s", config_json_kind(j));
+        return FEATD_ERR;
+    }
+    size_t n = json_array_size(j);
+    if (n > ONLINE_MAX_LIST) {
+        snprintf(why, whylen, "list of %zu elements exceeds the limit of %u", n, ONLINE_MAX_LIST);
+        return FEATD_ERR;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(j, i);
+        int rc = FEATD_OK;
+        if (json_is_null(e)) {
+            snprintf(why, whylen, "element %zu is null (lists cannot hold nulls)", i);
+            return FEATD_ERR;
+        }
+        switch (t) {
+        case FT_FLOAT_LIST: {
+            float f;
+            if (!get_float(e, &f)) {
+                snprintf(why, whylen, "element %zu: expected a number in float range, got %s", i,
+                         show(e, shown, sizeof shown));
+                return FEATD_ERR;
+            }
+            rc = online_list_put_float(sb, f);
+            break;
+        }
+        case FT_DOUBLE_LIST: {
+            double d;
+            if (!get_double(e, &d)) {
+                snprintf(why, whylen, "element %zu: expected a number, got %s", i,
+                         show(e, shown, sizeof shown));
+                return FEATD_ERR;
+            }
+            rc = online_list_put_double(sb, d);
+            break;
+        }
+        case FT_INT64_LIST: {
+            int64_t v;
+            if (!get_int(e, INT64_MIN, INT64_MAX, &v)) {
+                snprintf(why, whylen, "element %zu: expected an int64 integer, got %s", i,
+                         show(e, shown, sizeof shown));
+                return FEATD_ERR;
+            }
+            rc = online_list_put_int64(sb, v);
+            break;
+        }
+        default: {
+            if (!json_is_string(e)) {
+                snprintf(why, whylen, "element %zu: expected a string, got %s", i,
+                         show(e, shown, sizeof shown));
+                return FEATD_ERR;
+            }
+            rc = online_list_put_string(sb, json_string_value(e), json_string_length(e));
+            break;
+        }
+        }
+        if (rc != FEATD_OK) {
+            snprintf(why, whylen, "out of memory");
+            return FEATD_ERR;
+        }
+    }
+    val->count = (uint32_t)n;
+    val->raw = (const uint8_t *)sb->data;
+    val->rawlen = sb->len;
+    return FEATD_OK;
+}
+
+/* Converts the JSON value of feature f into val; why gets the reason. */
+static int conv_feature(const json_t *j, const struct cfg_feature *f, struct online_value *val,
+                        struct fbuf *sb, char *why, size_t whylen)
+{
+    char shown[72];
+    memset(val, 0, sizeof *val);
+    fbuf_reset(sb);
+    if (j == NULL || json_is_null(j)) {
+        val->is_null = true;
+        return FEATD_OK;
+    }
+    int64_t i64;
+    switch (f->type) {
+    case FT_BOOL:
+        if (!json_is_boolean(j)) {
+            snprintf(why, whylen, "expected true or false, got %s", show(j, shown, sizeof shown));
+            return FEATD_ERR;
+        }
+        val->u.b = json_is_true(j);
+        return FEATD_OK;
+    case FT_INT32:
+        if (!get_int(j, INT32_MIN, INT32_MAX, &i64)) {
+            snprintf(why, whylen, "expected an integer in int32 range, got %s",
+                     show(j, shown, sizeof shown));
+            return FEATD_ERR;
+        }
+        val->u.i32 = (int32_t)i64;
+        return FEATD_OK;
+    case FT_INT64:
+        if (!get_int(j, INT64_MIN, INT64_MAX, &val->u.i64)) {
+            snprintf(why, whylen, "expected an int64 integer, got %s", show(j, shown, sizeof shown));
+            return FEATD_ERR;
+        }
+        return FEATD_OK;
+    case FT_FLOAT:
+        if (!get_float(j, &val->u.f)) {
+            snprintf(why, whylen, "expected a number in float range, got %s", show(j, shown, sizeof shown));
+            return FEATD_ERR;
+        }
+        return FEATD_OK;
+    case FT_DOUBLE:
+        if (!get_double(j, &val->u.d)) {
+            snprintf(why, whylen, "expected a number, got %s", show(j, shown, sizeof shown));
+            return FEATD_ERR;
+        }
+        return FEATD_OK;
+    case FT_STRING:
+        if (!json_is_string(j)) {
+            snprintf(why, whylen, "expected a string, got %s", show(j, shown, sizeof shown));
+            return FEATD_ERR;
+        }
+        val->s = json_string_value(j);
+        val->slen = json_string_length(j);
+        return FEATD_OK;
+    case FT_BYTES:
+        if (json_is_string(j)) {
+            val->s = json_string_value(j);
+            val->slen = json_string_length(j);
+            return FEATD_OK;
+        }
+        if (json_is_object(j) && json_object_size(j) == 1
+            && json_is_string(json_object_get(j, "base64"))) {
+            const json_t *b = json_object_get(j, "base64");
+            if (!b64_decode(json_string_value(b), json_string_length(b), sb)) {
+                snprintf(why, whylen, "invalid base64");
+                return FEATD_ERR;
+            }
+            val->s = sb->data ? sb->data : "";
+            val->slen = sb->len;
+            return FEATD_OK;
+        }
+        snprintf(why, whylen, "expected a string or {\"base64\": \"...\"}, got %s", show(j, shown, sizeof shown));
+        return FEATD_ERR;
+    case FT_TIMESTAMP:
+        if (!get_time(j, &val->u.i64)) {
+            snprintf(why, whylen, "expected integer microseconds or an ISO-8601 time like "
+                     "\"2026-11-21T10:00:00Z\", got %s", show(j, shown, sizeof shown));
+            return FEATD_ERR;
+        }
+        return FEATD_OK;
+    default:
+        return conv_list(j, f->type, val, sb, why, whylen);
+    }
+}
+
+static bool is_event_name(const struct cfg_view *v, const char *k)
+{
+    return strcmp(k, "event_timestamp") == 0
+           || (v->event_ts_column != NULL && strcmp(k, v->event_ts_column) == 0);
+}
+
+static bool is_created_name(const struct cfg_view *v, const char *k)
+{
+    return strcmp(k, "created_timestamp") == 0
+           || (v->created_ts_column != NULL && strcmp(k, v->created_ts_column) == 0);
+}
+
+/* Converts one parsed line into r; FEATD_ERR with "what: why" in err. */
+static int row_convert(const struct cfg_view *v, json_t *obj, struct row *r, char *err,
+                       size_t errlen)
+{
+    char why[256];
+    char shown[72];
+    if (!json_is_object(obj)) {
+        snprintf(err, errlen, "expected a JSON object, got %s", config_json_kind(obj));
+        return FEATD_ERR;
+    }
+    /* unknown fields */
+    const char *k;
+    json_t *jv;
+    json_object_foreach(obj, k, jv) {
+        bool known = is_event_name(v, k) || is_created_name(v, k)
+                     || config_feature_index(v, k, strlen(k)) >= 0;
+        for (size_t i = 0; i < v->nkeys && !known; i++) {
+            known = strcmp(v->keys[i].name, k) == 0;
+        }
+        if (!known) {
+            snprintf(err, errlen, "unknown field \"%s\" (not a join key, feature, "
+                     "event_timestamp or created_timestamp of view %s)", k, v->name);
+            return FEATD_ERR;
+        }
+    }
+    for (size_t i = 0; i < v->nkeys; i++) {
+        const json_t *j = json_object_get(obj, v->keys[i].name);
+        memset(&r->keys[i], 0, sizeof r->keys[i]);
+        if (j == NULL || json_is_null(j)) {
+            snprintf(err, errlen, "missing join key %s", v->keys[i].name);
+            return FEATD_ERR;
+        }
+        if (v->keys[i].type == FT_INT64) {
+            if (!get_int(j, INT64_MIN, INT64_MAX, &r->keys[i].i)) {
+                snprintf(err, errlen, "join key %s: expected an int64 integer, got %s",
+                         v->keys[i].name, show(j, shown, sizeof shown));
+                return FEATD_ERR;
+            }
+        } else {
+            if (!json_is_string(j)) {
+                snprintf(err, errlen, "join key %s: expected a string, got %s",
+                         v->keys[i].name, show(j, shown, sizeof shown));
+                return FEATD_ERR;
+            }
+            r->keys[i].s = json_string_value(j);
+            r->keys[i].slen = json_string_length(j);
+        }
+    }
+    const json_t *ev = NULL, *cr = NULL;
+    const char *evname = "event_timestamp", *crname = "created_timestamp";
+    json_object_foreach(obj, k, jv) {
+        if (is_event_name(v, k)) {
+            if (ev != NULL) {
+                snprintf(err, errlen, "event time given twice (%s and %s)", evname, k);
+                return FEATD_ERR;
+            }
+            ev = jv;
+            evname = k;
+        } else if (is_created_name(v, k)) {
+            if (cr != NULL) {
+                snprintf(err, errlen, "created time given twice (%s and %s)", crname, k);
+                return FEATD_ERR;
+            }
+            cr = jv;
+            crname = k;
+        }
+    }
+    if (ev == NULL || json_is_null(ev)) {
+        snprintf(err, errlen, "missing event_timestamp");
+        return FEATD_ERR;
+    }
+    if (!get_time(ev, &r->event_ts)) {
+        snprintf(err, errlen, "%s: expected integer microseconds or an ISO-8601 time like "
+                 "\"2026-11-21T10:00:00Z\", got %s", evname, show(ev, shown, sizeof shown));
+        return FEATD_ERR;
+    }
+    r->created_ts = ONLINE_NO_CREATED_TS;
+    if (cr != NULL && !json_is_null(cr) && !get_time(cr, &r->created_ts)) {
+        snprintf(err, errlen, "%s: expected integer microseconds or an ISO-8601 time, got %s",
+                 crname, show(cr, shown, sizeof shown));
+        return FEATD_ERR;
+    }
+    for (size_t i = 0; i < v->nfeatures; i++) {
+        const struct cfg_feature *f = &v->features[i];
+        if (conv_feature(json_object_get(obj, f->name), f, &r->vals[i], &r->scratch[i], why,
+                         sizeof why) != FEATD_OK) {
+            snprintf(err, errlen, "feature %s (%s): %s", f->name, config_type_name(f->type), why);
+            return FEATD_ERR;
+        }
+    }
+    return FEATD_OK;
+}
+
+/* ---- input ---- */
+
+/* Reads one line (without the newline) into line. 1 = a line, 0 = EOF,
+ * -1 = longer than MAX_LINE (the rest of it is skipped), -2 = read error. */
+static int read_line(FILE *in, struct fbuf *line)
+{
+    fbuf_reset(line);
+    bool any = false, too_long = false;
+    char chunk[65536];
+    while (fgets(chunk, sizeof chunk, in) != NULL) {
+        any = true;
+        size_t n = strlen(chunk);
+        bool eol = n > 0 && chunk[n - 1] == '\n';
+        if (eol) {
+            n--;
+        }
+        if (!too_long) {
+            if (line->len + n > MAX_LINE) {
+                too_long = true;
+            } else if (fbuf_append(line, chunk, n) != FEATD_OK) {
+                return -2;
+            }
+        }
+        if (eol) {
+            break;
+        }
+    }
+    if (ferror(in)) {
+        return -2;
+    }
+    if (!any) {
+        return 0;
+    }
+    if (line->len > 0 && line->data[line->len - 1] == '\r') {
+        line->data[--line->len] = '\0';
+    }
+    return too_long ? -1 : 1;
+}
+
+static bool blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- the command ---- */
+
+struct load_args {
+    const char *config;
+    const char *view;
+    const char *file;
+    bool snapshot;
+    int64_t batch;
+    bool dry_run;
+    bool allow_empty;
+};
+
+static int parse_args(struct load_args *a, const struct cli_opts *o, int argc, char **argv,
+                      bool *help)
+{
+    a->config = o->config;
+    a->batch = 1000;
+    int i = 1;
+    while (i < argc) {
+        const char *val;
+        int r;
+        if (cli_is_help(argv[i])) {
+            *help = true;
+            return CLI_OK;
+        }
+        if ((r = cli_opt_value(CMD, argc, argv, &i, "--config", "-c", &val)) != 0) {
+            if (r < 0) {
+                return CLI_USAGE;
+            }
+            a->config = val;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--view", "-v", &val)) != 0) {
+            if (r < 0) {
+                return CLI_USAGE;
+            }
+            a->view = val;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--file", "-f", &val)) != 0) {
+            if (r < 0) {
+                return CLI_USAGE;
+            }
+            a->file = val;
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--mode", "-m", &val)) != 0) {
+            if (r < 0) {
+                return CLI_USAGE;
+            }
+            if (strcmp(val, "upsert") == 0) {
+                a->snapshot = false;
+            } else if (strcmp(val, "snapshot") == 0) {
+                a->snapshot = true;
+            } else {
+                return cli_usage_error(CMD, "--mode \"%s\": expected upsert or snapshot", val);
+            }
+        } else if ((r = cli_opt_value(CMD, argc, argv, &i, "--batch", NULL, &val)) != 0) {
+            if (r < 0) {
+                return CLI_USAGE;
+            }
+            if (!cli_parse_int(val, 1, 1000000, &a->batch)) {
+                return cli_usage_error(CMD, "--batch \"%s\": expected 1..1000000", val);
+            }
+        } else if (strcmp(argv[i], "--dry-run") == 0) {
+            a->dry_run = true;
+            i++;
+        } else if (strcmp(argv[i], "--allow-empty") == 0) {
+            a->allow_empty = true;
+            i++;
+        } else {
+            return cli_usage_error(CMD, "unexpected argument \"%s\"", argv[i]);
+        }
+    }
+    if (a->config == NULL) {
+        return cli_usage_error(CMD, "no config given (--config FILE)");
+    }
+    if (a->view == NULL) {
+        return cli_usage_error(CMD, "no view given (--view NAME)");
+    }
+    return CLI_OK;
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Pass 1: parse and check every line; keeps the good ones in *keep as
+ * NUL-separated text and their line numbers in *lines. */
+static int check_input(FILE *in, const char *fname, const struct cfg_view *v, struct row *r,
+                       struct fbuf *keep, uint64_t *nrows, uint64_t *rejected)
+{
+    struct fbuf line = { 0 };
+    uint64_t lineno = 0;
+    int rc = CLI_OK;
+    for (;;) {
+        int lr = read_line(in, &line);
+        if (lr == 0) {
+            break;
+        }
+        lineno++;
+        if (lr == -2) {
+            rc = cli_fail(CMD, "%s: read error at line %llu: %s", fname,
+                          (unsigned long long)lineno, strerror(errno));
+            break;
+        }
+        char err[512];
+        bool bad = false;
+        if (lr == -1) {
+            snprintf(err, sizeof err, "longer than %u bytes", MAX_LINE);
+            bad = true;
+        } else if (blank(line.data, line.len)) {
+            continue;
+        } else {
+            json_error_t jerr;
+            json_t *obj = json_loadb(line.data, line.len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                                     &jerr);
+            if (obj == NULL) {
+                snprintf(err, sizeof err, "invalid JSON at column %d: %s", jerr.column, jerr.text);
+                bad = true;
+            } else {
+                bad = row_convert(v, obj, r, err, sizeof err) != FEATD_OK;
+                json_decref(obj);
+            }
+        }
+        if (bad) {
+            (*rejected)++;
+            if (*rejected <= MAX_SHOWN_ERRORS) {
+                fprintf(stderr, "featd-cli load: %s: line %llu: %s\n", fname,
+                        (unsigned long long)lineno, err);
+            }
+            continue;
+        }
+        (*nrows)++;
+        if (*rejected == 0
+            && (fbuf_append(keep, line.data, line.len) != FEATD_OK || fbuf_putc(keep, '\0') != FEATD_OK)) {
+            rc = cli_fail(CMD, "out of memory keeping %llu rows", (unsigned long long)*nrows);
+            break;
+        }
+    }
+    if (*rejected > MAX_SHOWN_ERRORS) {
+        fprintf(stderr, "featd-cli load: %s: ... and %llu more bad lines\n", fname,
+                (unsigned long long)(*rejected - MAX_SHOWN_ERRORS));
+    }
+    fbuf_free(&line);
+    return rc;
+}
+
+/* Pass 2: writes the kept rows. */
+static int write_rows(redisContext *rc_, const struct featd_config *cfg, const struct cfg_view *v,
+                      const struct load_args *a, struct row *r, const struct fbuf *keep,
+                      uint64_t nrows, double t0)
+{
+    char err[1024];
+    const char *prefix = cfg->redis.key_prefix;
+    uint64_t gen = 0;
+    if (a->snapshot) {
+        if (online_gen_alloc(rc_, prefix, v, &gen, err, sizeof err) != FEATD_OK) {
+            return cli_fail(CMD, "cannot allocate a generation: %s", err);
+        }
+    } else if (online_gen_ensure(rc_, prefix, v, &gen, err, sizeof err) != FEATD_OK) {
+        return cli_fail(CMD, "cannot find the current generation: %s", err);
+    }
+    struct online_writer *w = online_writer_new(rc_, prefix, v, (size_t)a->batch);
+    if (w == NULL) {
+        return cli_fail(CMD, "out of memory");
+    }
+    int rc = CLI_OK;
+    uint64_t done = 0;
+    for (size_t off = 0; off < keep->len && rc == CLI_OK;) {
+        const char *text = keep->data + off;
+        size_t len = strlen(text);
+        off += len + 1;
+        json_t *obj = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
+        if (obj == NULL || row_convert(v, obj, r, err, sizeof err) != FEATD_OK) {
+            rc = cli_fail(CMD, "internal error: a checked row no longer converts");
+        } else {
+            int wr = a->snapshot
+                         ? online_writer_put(w, gen, r->keys, r->event_ts, r->created_ts,
+                                             r->vals, err, sizeof err)
+                         : online_writer_upsert(w, gen, r->keys, r->event_ts, r->created_ts,
+                                                r->vals, err, sizeof err);
+            if (wr == FEATD_ERR) {
+                rc = cli_fail(CMD, "writing row %llu of %llu failed: %s",
+                              (unsigned long long)done + 1, (unsigned long long)nrows, err);
+            }
+            done++;
+        }
+        json_decref(obj);
+    }
+    if (rc == CLI_OK && online_writer_flush(w, err, sizeof err) != FEATD_OK) {
+        rc = cli_fail(CMD, "writing rows failed: %s", err);
+    }
+    uint64_t written = online_writer_written(w);
+    uint64_t skipped = online_writer_skipped(w);
+    online_writer_free(w);
+
+    if (rc != CLI_OK) {
+        if (a->snapshot) {
+            uint64_t del = 0;
+            if (online_gen_reclaim(rc_, prefix, v, gen, &del, err, sizeof err) != FEATD_OK) {
+                fprintf(stderr, "featd-cli load: warning: generation %llu not reclaimed: %s\n",
+                        (unsigned long long)gen, err);
+            }
+            fprintf(stderr, "featd-cli load: snapshot generation %llu was not published; the "
+                    "view still serves its previous data\n", (unsigned long long)gen);
+        } else {
+            fprintf(stderr, "featd-cli load: %llu rows were written before the failure\n",
+                    (unsigned long long)written);
+        }
+        return rc;
+    }
+    char what[256];
+    if (a->snapshot) {
+        uint64_t old = 0, del = 0;
+        if (online_gen_flip(rc_, prefix, v, gen, &old, err, sizeof err) != FEATD_OK) {
+            char err2[512];
+            if (online_gen_reclaim(rc_, prefix, v, gen, &del, err2, sizeof err2) != FEATD_OK) {
+                fprintf(stderr, "featd-cli load: warning: generation %llu not reclaimed: %s\n",
+                        (unsigned long long)gen, err2);
+            }
+            return cli_fail(CMD, "cannot publish generation %llu: %s", (unsigned long long)gen,
+                            err);
+        }
+        if (old != 0 && old != gen) {
+            if (online_gen_reclaim(rc_, prefix, v, old, &del, err, sizeof err) != FEATD_OK) {
+                fprintf(stderr, "featd-cli load: warning: old generation %llu not reclaimed: %s\n",
+                        (unsigned long long)old, err);
+            }
+            snprintf(what, sizeof what, "snapshot generation %llu published (replaced "
+                     "generation %llu, %llu old rows reclaimed)", (unsigned long long)gen,
+                     (unsigned long long)old, (unsigned long long)del);
+        } else {
+            snprintf(what, sizeof what, "snapshot generation %llu published",
+                     (unsigned long long)gen);
+        }
+    } else {
+        snprintf(what, sizeof what, "upserted into generation %llu", (unsigned long long)gen);
+    }
+    printf("view %s: %llu rows, %llu written, %llu skipped (older than the stored row or past "
+           "ttl), 0 rejected; %s in %.2f s\n", v->name, (unsigned long long)nrows,
+           (unsigned long long)written, (unsigned long long)skipped, what, mono_s() - t0);
+    return CLI_OK;
+}
+
+int cli_load_main(const struct cli_opts *o, int argc, char **argv)
+{
+    struct load_args a;
+    memset(&a, 0, sizeof a);
+    bool help = false;
+    int rc = parse_args(&a, o, argc, argv, &help);
+    if (help) {
+        fputs(help_text, stdout);
+        return CLI_OK;
+    }
+    if (rc != CLI_OK) {
+        return rc;
+    }
+    double t0 = mono_s();
+    struct featd_config *cfg = NULL;
+    char err[4096];
+    if (config_load_file(a.config, true, &cfg, err, sizeof err) != FEATD_OK) {
+        fprintf(stderr, "featd-cli load: config %s is invalid:\n%s\n", a.config, err);
+        return CLI_FAIL;
+    }
+    const struct cfg_view *v = config_find_view(cfg, a.view);
+    if (v == NULL) {
+        fprintf(stderr, "featd-cli load: no feature view \"%s\" in %s (views:", a.view, a.config);
+        for (size_t i = 0; i < cfg->nviews; i++) {
+            fprintf(stderr, " %s", cfg->views[i].name);
+        }
+        fprintf(stderr, ")\n");
+        config_free(cfg);
+        return CLI_USAGE;
+    }
+    FILE *in = stdin;
+    const char *fname = "<stdin>";
+    if (a.file != NULL && strcmp(a.file, "-") != 0) {
+        in = fopen(a.file, "r");
+        if (in == NULL) {
+            rc = cli_fail(CMD, "cannot open %s: %s", a.file, strerror(errno));
+            config_free(cfg);
+            return rc;
+        }
+        fname = a.file;
+    }
+    struct row r;
+    struct fbuf keep = { 0 };
+    uint64_t nrows = 0, rejected = 0;
+    if (row_init(&r, v) != FEATD_OK) {
+        rc = cli_fail(CMD, "out of memory");
+    } else {
+        rc = check_input(in, fname, v, &r, &keep, &nrows, &rejected);
+    }
+    if (in != stdin) {
+        fclose(in);
+    }
+    if (rc == CLI_OK && rejected > 0) {
+        rc = cli_fail(CMD, "%llu of %llu lines rejected; nothing was written (fix them and "
+                      "run again)", (unsigned long long)rejected,
+                      (unsigned long long)(rejected + nrows));
+    }
+    if (rc == CLI_OK && nrows == 0 && a.snapshot && !a.allow_empty && !a.dry_run) {
+        rc = cli_fail(CMD, "no rows in %s: a snapshot of nothing would empty view %s "
+                      "(--allow-empty does that on purpose); nothing was written", fname, v->name);
+    }
+    if (rc == CLI_OK && a.dry_run) {
+        printf("view %s: %llu rows checked, 0 rejected; dry run, nothing written\n", v->name,
+               (unsigned long long)nrows);
+    } else if (rc == CLI_OK && nrows == 0 && !a.snapshot) {
+        printf("view %s: no rows; nothing written\n", v->name);
+    } else if (rc == CLI_OK) {
+        redisContext *c = rblock_connect(cfg, err, sizeof err);
+        if (c == NULL) {
+            rc = cli_fail(CMD, "%s; nothing was written", err);
+        } else {
+            rc = write_rows(c, cfg, v, &a, &r, &keep, nrows, t0);
+            redisFree(c);
+        }
+    }
+    row_free(&r, v);
+    fbuf_free(&keep);
+    config_free(cfg);
+    return rc;
+}

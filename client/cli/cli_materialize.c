@@ -1,0 +1,269 @@
+/*
+ * cli_materialize.c — `featd-cli materialize status` (contract in
+ * cli_materialize.h): per view, the state, the applied snapshot and its
+ * generation, the last run's rows and duration, lag, a pending or waiting
+ * snapshot, the last rejection and error, the lease holder.
+ */
+#include "cli/cli_materialize.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "config/config.h"
+#include "featd_client.h"
+#include "materialize/mat_progress.h"
+#include "online/online.h"
+#include "redis/rblock.h"
+#include "core/util.h"
+
+static const char usage_text[] =
+    "usage: featd-cli materialize status --config FILE [--view V] [--json]\n"
+    "Shows the materializer's state of every feature view with a source (or of V),\n"
+    "read from Redis: state, applied snapshot and generation, rows of the last run,\n"
+    "duration, lag, pending / waiting / rejected snapshots, last error, lease.\n"
+    "Exit status: 0 all healthy, 1 unreachable or a view failed / was rejected, 2 usage.\n";
+
+static void fmt_time(int64_t us, char *buf, size_t cap)
+{
+    if (us <= 0) {
+        snprintf(buf, cap, "-");
+        return;
+    }
+    featd_time_format(us, buf, cap);
+}
+
+/* "3.2 s", "4.0 min", "2.5 h", "1.3 d" */
+static void fmt_age(double secs, char *buf, size_t cap)
+{
+    double a = secs < 0 ? -secs : secs;
+    const char *sign = secs < 0 ? "-" : "";
+    if (a < 120) {
+        snprintf(buf, cap, "%s%.1f s", sign, a);
+    } else if (a < 7200) {
+        snprintf(buf, cap, "%s%.1f min", sign, a / 60);
+    } else if (a < 172800) {
+        snprintf(buf, cap, "%s%.1f h", sign, a / 3600);
+    } else {
+        snprintf(buf, cap, "%s%.1f d", sign, a / 86400);
+    }
+}
+
+struct vstatus {
+    struct mat_progress p;
+    uint64_t current;
+    char holder[200];
+    int64_t lease_ms;
+};
+
+static bool unhealthy(const struct vstatus *s)
+{
+    return strcmp(s->p.state, "failed") == 0 || strcmp(s->p.state, "rejected") == 0;
+}
+
+static void print_text(const struct cfg_view *v, const struct vstatus *s, int64_t now)
+{
+    const struct mat_progress *p = &s->p;
+    char t1[64], t2[64], a1[32];
+    printf("view %s (%s, every %" PRId64 " s, source %s)\n", v->name,
+           v->mat_mode == MAT_SNAPSHOT ? "snapshot" : "incremental", v->mat_interval_seconds,
+           v->source_path);
+    if (!p->exists) {
+        printf("  state          never materialized%s\n",
+               s->current ? " (but a current generation exists)" : "");
+        if (s->holder[0]) {
+            printf("  lease          held by %s (%" PRId64 " ms left)\n", s->holder, s->lease_ms);
+        }
+        return;
+    }
+    printf("  state          %s%s%s\n", p->state[0] ? p->state : "?",
+           p->phase[0] ? ", phase " : "", p->phase);
+    fmt_time(p->last_success_at_us, t1, sizeof(t1));
+    fmt_age((double)(now - p->last_success_at_us) / 1e6, a1, sizeof(a1));
+    printf("  serving        generation %" PRIu64 "%s%s%s (last success %s%s%s%s)\n", s->current,
+           p->snapshot[0] ? ", " : "", v->mat_mode == MAT_SNAPSHOT ? "snapshot " : "last file ",
+           p->snapshot[0] ? p->snapshot : "-", t1, p->last_success_at_us > 0 ? ", " : "",
+           p->last_success_at_us > 0 ? a1 : "", p->last_success_at_us > 0 ? " ago" : "");
+    fmt_time(p->finished_at_us, t2, sizeof(t2));
+    printf("  last run       finished %s in %.3f s: %" PRId64 " files, %" PRId64 " rows read, %"
+           PRId64 " written, %" PRId64 " stale, %" PRId64 " expired, %" PRId64 " rejected, %"
+           PRId64 " outside max age, %" PRId64 " entities\n", t2, (double)p->duration_ms / 1000.0,
+           p->files, p->rows_read, p->rows_written, p->rows_skipped_stale,
+           p->rows_skipped_expired, p->rows_rejected, p->rows_outside_max_age, p->entities);
+    if (p->max_event_ts_us != 0) {
+        fmt_time(p->max_event_ts_us, t1, sizeof(t1));
+        fmt_age((double)(now - p->max_event_ts_us) / 1e6, a1, sizeof(a1));
+        printf("  lag            %s (newest event time materialized: %s)\n", a1, t1);
+    }
+    if (p->pending_generation > 0) {
+        printf("  pending        generation %" PRId64 " of snapshot %s (%" PRId64
+               " files written; not visible until the flip)\n", p->pending_generation,
+               p->pending_snapshot, p->pending_files_done);
+    }
+    if (p->waiting_for[0]) {
+        printf("  waiting for    %s (no _SUCCESS marker yet)\n", p->waiting_for);
+    }
+    if (p->rejected_snapshot[0] || p->rejected_reason[0]) {
+        fmt_time(p->rejected_at_us, t1, sizeof(t1));
+        printf("  last rejected  %s at %s: %s\n", p->rejected_snapshot, t1, p->rejected_reason);
+    }
+    if (p->last_error[0]) {
+        fmt_time(p->last_error_at_us, t1, sizeof(t1));
+        printf("  last error     %s: %s\n", t1, p->last_error);
+    }
+    if (s->holder[0]) {
+        printf("  lease          held by %s (%" PRId64 " ms left)\n", s->holder, s->lease_ms);
+    }
+    printf("  runs           %" PRId64 " applied, %" PRId64 " failed, %" PRId64 " rejected\n",
+           p->runs_ok, p->runs_failed, p->runs_rejected);
+}
+
+/* The whole progress hash plus derived fields as one JSON object. */
+static json_t *to_json(const struct cfg_view *v, const struct vstatus *s, int64_t now)
+{
+    const struct mat_progress *p = &s->p;
+    json_t *o = json_object();
+    json_object_set_new(o, "view", json_string(v->name));
+    json_object_set_new(o, "mode", json_string(v->mat_mode == MAT_SNAPSHOT ? "snapshot"
+                                                                           : "incremental"));
+    json_object_set_new(o, "source", json_string(v->source_path));
+    json_object_set_new(o, "interval_seconds", json_integer(v->mat_interval_seconds));
+    json_object_set_new(o, "materialized", json_boolean(p->exists));
+    json_object_set_new(o, "current_generation", json_integer((json_int_t)s->current));
+    json_object_set_new(o, "healthy", json_boolean(!unhealthy(s)));
+#define MAT_JS_(name, cap) json_object_set_new(o, #name, json_string(p->name));
+#define MAT_JI_(name) json_object_set_new(o, #name, json_integer(p->name));
+    MAT_PROGRESS_FIELDS(MAT_JS_, MAT_JI_)
+#undef MAT_JS_
+#undef MAT_JI_
+    if (p->max_event_ts_us != 0) {
+        json_object_set_new(o, "lag_seconds", json_real((double)(now - p->max_event_ts_us) / 1e6));
+    } else {
+        json_object_set_new(o, "lag_seconds", json_null());
+    }
+    json_object_set_new(o, "lease_holder", s->holder[0] ? json_string(s->holder) : json_null());
+    json_object_set_new(o, "lease_ttl_ms", json_integer(s->lease_ms));
+    return o;
+}
+
+int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
+{
+    const char *view = NULL;
+    bool json = false;
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        fputs(usage_text, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "status") != 0) {
+        fprintf(stderr, "featd-cli materialize: unknown subcommand \"%s\"\n%s", argv[1],
+                usage_text);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++) {
+        if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "-c") == 0) && i + 1 < argc) {
+            config_path = argv[++i];
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            config_path = argv[i] + 9;
+        } else if (strcmp(argv[i], "--view") == 0 && i + 1 < argc) {
+            view = argv[++i];
+        } else if (strcmp(argv[i], "--json") == 0) {
+            json = true;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "featd-cli materialize: unknown or incomplete option \"%s\"\n%s",
+                    argv[i], usage_text);
+            return 2;
+        }
+    }
+    if (config_path == NULL) {
+        fprintf(stderr, "featd-cli materialize: --config FILE is required\n%s", usage_text);
+        return 2;
+    }
+    char err[4096];
+    struct featd_config *cfg = NULL;
+    if (config_load_file(config_path, true, &cfg, err, sizeof(err)) != FEATD_OK) {
+        fprintf(stderr, "featd-cli materialize: config %s is invalid:\n%s\n", config_path, err);
+        return 1;
+    }
+    if (view != NULL) {
+        const struct cfg_view *v = config_find_view(cfg, view);
+        if (v == NULL || v->source_path == NULL) {
+            fprintf(stderr, "featd-cli materialize: %s \"%s\"\n",
+                    v == NULL ? "unknown feature view" : "no source configured for view", view);
+            config_free(cfg);
+            return 2;
+        }
+    }
+    redisContext *c = rblock_connect(cfg, err, sizeof(err));
+    if (c == NULL) {
+        fprintf(stderr, "featd-cli materialize: %s\n", err);
+        config_free(cfg);
+        return 1;
+    }
+    int rc = 0;
+    int64_t now = util_now_us();
+    json_t *arr = json ? json_array() : NULL;
+    size_t shown = 0;
+    for (size_t i = 0; i < cfg->nviews; i++) {
+        const struct cfg_view *v = &cfg->views[i];
+        if (v->source_path == NULL || (view && strcmp(view, v->name) != 0)) {
+            continue;
+        }
+        struct vstatus s;
+        memset(&s, 0, sizeof(s));
+        if (mat_progress_load(c, cfg->redis.key_prefix, v, &s.p, err, sizeof(err)) != FEATD_OK ||
+            online_gen_current(c, cfg->redis.key_prefix, v, &s.current, err, sizeof(err)) !=
+                FEATD_OK ||
+            mat_lease_peek(c, cfg->redis.key_prefix, v, s.holder, sizeof(s.holder), &s.lease_ms,
+                           err, sizeof(err)) != FEATD_OK) {
+            fprintf(stderr, "featd-cli materialize: view %s: %s\n", v->name, err);
+            rc = 1;
+            break;
+        }
+        if (unhealthy(&s)) {
+            rc = 1;
+        }
+        if (json) {
+            json_array_append_new(arr, to_json(v, &s, now));
+        } else {
+            if (shown > 0) {
+                putchar('\n');
+            }
+            print_text(v, &s, now);
+        }
+        shown++;
+    }
+    if (json) {
+        json_t *root = json_object();
+        json_object_set_new(root, "views", arr);
+        json_object_set_new(root, "now_us", json_integer(now));
+        char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        if (text) {
+            puts(text);
+            free(text);
+        }
+        json_decref(root);
+    } else if (shown == 0) {
+        printf("no feature view has a source\n");
+    }
+    redisFree(c);
+    config_free(cfg);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "featd-cli materialize: write error\n");
+        rc = 1;
+    }
+    return rc;
+}
+
+int cli_materialize_main(int argc, char **argv)
+{
+    return cli_materialize_main_cfg(argc, argv, NULL);
+}

@@ -1,0 +1,183 @@
+/*
+ * config.h — the registry: one JSON file (DESIGN.md §3) parsed with jansson
+ * into an immutable struct featd_config. A loaded config is never mutated;
+ * reload builds a new one and swaps the pointer (callers own the lifetime).
+ */
+#ifndef FEATD_CONFIG_H
+#define FEATD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/featd.h"
+
+/* Value types of features and join keys (config spelling in comments). */
+enum featd_type {
+    FT_BOOL = 0,     /* "bool" */
+    FT_INT32,        /* "int32" */
+    FT_INT64,        /* "int64" */
+    FT_FLOAT,        /* "float" */
+    FT_DOUBLE,       /* "double" */
+    FT_STRING,       /* "string" */
+    FT_BYTES,        /* "bytes" */
+    FT_TIMESTAMP,    /* "timestamp" (µs since the epoch, UTC) */
+    FT_FLOAT_LIST,   /* "float_list" */
+    FT_DOUBLE_LIST,  /* "double_list" */
+    FT_INT64_LIST,   /* "int64_list" */
+    FT_STRING_LIST,  /* "string_list" */
+    FT__COUNT
+};
+
+enum featd_mat_mode {
+    MAT_SNAPSHOT = 0,   /* "snapshot" */
+    MAT_INCREMENTAL     /* "incremental" */
+};
+
+enum featd_log_format {
+    LOGF_TEXT = 0,      /* "text" */
+    LOGF_JSON           /* "json" */
+};
+
+struct cfg_join_key {
+    char *name;             /* join key name == Parquet column name */
+    enum featd_type type;   /* FT_INT64 or FT_STRING only */
+};
+
+struct cfg_entity {
+    char *name;
+    struct cfg_join_key *keys;  /* composite keys allowed, in declared order */
+    size_t nkeys;
+};
+
+struct cfg_feature {
+    char *name;
+    enum featd_type type;
+    char *column;           /* source column (after "columns" renames); never NULL */
+};
+
+struct cfg_view {
+    char *name;
+    char **entities;        /* entity names, declared order */
+    size_t nentities;
+    struct cfg_join_key *keys;  /* all join keys of all entities, flattened in order
+                                   (copies; owned by the view) */
+    size_t nkeys;
+    int64_t ttl_seconds;    /* 0 = never stale */
+    struct cfg_feature *features;
+    size_t nfeatures;
+    char *source_path;      /* directory or glob; NULL when no "source" */
+    char *event_ts_column;  /* default "event_timestamp" */
+    char *created_ts_column;/* NULL when not configured */
+    enum featd_mat_mode mat_mode;
+    int64_t mat_interval_seconds;   /* default 60, >= 1 */
+    uint64_t fingerprint;   /* FNV-1a 64 over name, join keys (name+type) and
+                               features (name+type) in order: any schema change
+                               changes it */
+    char fingerprint_hex[17];
+};
+
+struct cfg_server {
+    char *listen;                   /* "host:port", default "127.0.0.1:6566" */
+    char *admin_listen;             /* default "127.0.0.1:6567"; "" disables */
+    int workers;                    /* 1..64, default 2 */
+    int max_connections;            /* 1..1000000, default 10000 */
+    uint32_t max_frame_bytes;       /* 64..1073741824, default 4194304 */
+    int max_entities_per_request;   /* 1..1000000, default 1000 */
+    int request_timeout_ms;         /* 1..600000, default 1000 */
+    size_t max_output_bytes;        /* per-connection output high watermark,
+                                       default 16 MiB; reading stops above it */
+    int max_inflight_requests;      /* per worker, in flight to Redis; default 10000 */
+    int shutdown_timeout_ms;        /* drain deadline on SIGTERM, default 10000 */
+    char *data_dir;                 /* default "./featd-data" (embedded redis lives here) */
+    char *log_level;                /* "error","warn","info","debug", default "info" */
+    enum featd_log_format log_format;
+};
+
+struct cfg_redis {
+    char *url;              /* as given; NULL or "embedded" = private redis-server */
+    bool embedded;
+    char *host;             /* parsed from redis://host:port/db; NULL for unix */
+    int port;
+    char *unix_path;        /* redis+unix:///path/to.sock?db=N or unix:///path */
+    int db;                 /* 0..15 */
+    char *password;         /* NULL = no AUTH */
+    int timeout_ms;         /* connect/command timeout for blocking users, default 200 */
+    char *key_prefix;       /* default "featd"; [A-Za-z0-9_.-]{1,64} */
+    char *server_bin;       /* embedded: redis-server binary, default "redis-server" */
+};
+
+struct featd_config {
+    char *path;             /* file it was loaded from, or NULL */
+    struct cfg_server server;
+    struct cfg_redis redis;
+    struct cfg_entity *entities;
+    size_t nentities;
+    struct cfg_view *views;
+    size_t nviews;
+};
+
+/*
+ * Parse and validate. On success returns FEATD_OK and *out owns a new config.
+ * On failure returns FEATD_ERR, *out is NULL, and err holds one line per
+ * problem found (up to a limit), each "PATH: what is wrong (expected ...)",
+ * where PATH is a JSON path like $.feature_views[0].features[2].type.
+ * Unknown keys, duplicate names, unknown entity references, bad types, bad
+ * ports are all errors. Environment overrides (config_apply_env) are applied
+ * by config_load_file only when apply_env is true.
+ */
+int config_load_file(const char *path, bool apply_env, struct featd_config **out,
+                     char *err, size_t errlen) FEATD_MUSTCHECK;
+int config_load_string(const char *json, struct featd_config **out,
+                       char *err, size_t errlen) FEATD_MUSTCHECK;
+void config_free(struct featd_config *cfg);
+
+/*
+ * Overrides from the environment, applied after parsing and re-validated:
+ * FEATD_LISTEN, FEATD_ADMIN_LISTEN, FEATD_REDIS_URL, FEATD_REDIS_PASSWORD,
+ * FEATD_LOG_LEVEL, FEATD_LOG_FORMAT, FEATD_WORKERS, FEATD_DATA_DIR.
+ */
+int config_apply_env(struct featd_config *cfg, char *err, size_t errlen) FEATD_MUSTCHECK;
+
+const struct cfg_view *config_find_view(const struct featd_config *cfg, const char *name);
+/* "an object", "an array", "a string", "an integer", "a real number",
+ * "a boolean" or "null": for "expected X (got <kind>)" messages about JSON
+ * input (the registry, featd-cli load rows, the admin JSON lookup). */
+struct json_t;
+const char *config_json_kind(const struct json_t *v);
+
+const struct cfg_view *config_find_viewn(const struct featd_config *cfg, const char *name,
+                                         size_t len);
+int config_feature_index(const struct cfg_view *v, const char *name, size_t len);
+
+const char *config_type_name(enum featd_type t);
+int config_type_parse(const char *s);   /* -1 when unknown */
+bool config_type_is_list(enum featd_type t);
+
+/* "host:port" -> host (malloc'd) and port. FEATD_ERR on bad form or port. */
+int config_parse_hostport(const char *s, char **host, int *port) FEATD_MUSTCHECK;
+
+/* ---- additions (table-driven extras over the server/redis keys) ---- */
+
+struct fbuf;
+
+/*
+ * Reload check: compares the keys that cannot change without a restart
+ * (workers, listen addresses, redis.*, data_dir, ...). Returns how many
+ * differ and writes one line per key into out
+ * ("$.server.workers: changed from 2 to 4; needs a restart (running value
+ * kept)"; passwords masked). Callers keep the running values of those keys.
+ */
+int config_restart_needed(const struct featd_config *running, const struct featd_config *next,
+                          char *out, size_t outlen);
+
+/* The effective server and redis settings as one compact JSON object
+ * {"server":{...},"redis":{...}}, password masked; malloc'd (free()), NULL
+ * on OOM. For the admin port and --check-config output. */
+char *config_settings_json(const struct featd_config *cfg);
+
+/* Appends the markdown reference table of every server/redis key (type,
+ * default, range, reloadable, env, meaning); docs/config.md embeds it. */
+int config_keys_markdown(struct fbuf *out) FEATD_MUSTCHECK;
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * log.h — leveled, one-line-per-event logging to stderr (or a file), as text
+ * or JSON lines. Thread-safe: each line is formatted into a local buffer and
+ * written with a single write(2). The level check happens before formatting.
+ */
+#ifndef FEATD_LOG_H
+#define FEATD_LOG_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "core/featd.h"
+
+enum log_level {
+    LOG_ERROR = 0,
+    LOG_WARN,
+    LOG_INFO,
+    LOG_DEBUG
+};
+
+extern _Atomic int log_current_level;
+
+void log_init(int level, bool json);
+/* "error","warn","info","debug" -> level; -1 when unknown. */
+int log_level_parse(const char *s);
+const char *log_level_name(int level);
+
+void log_write(int level, const char *component, const char *fmt, ...) FEATD_PRINTF(3, 4);
+/* Connection lines carry the connection's identity (id and peer). */
+void log_write_conn(int level, unsigned long long conn_id, const char *peer,
+                    const char *fmt, ...) FEATD_PRINTF(4, 5);
+/* Async-signal-safe: a fixed message, no formatting. */
+void log_safe(const char *msg);
+
+#define log_enabled(lvl) ((lvl) <= log_current_level)
+#define log_error(...) do { if (log_enabled(LOG_ERROR)) log_write(LOG_ERROR, __VA_ARGS__); } while (0)
+#define log_warn(...)  do { if (log_enabled(LOG_WARN))  log_write(LOG_WARN, __VA_ARGS__); } while (0)
+#define log_info(...)  do { if (log_enabled(LOG_INFO))  log_write(LOG_INFO, __VA_ARGS__); } while (0)
+#define log_debug(...) do { if (log_enabled(LOG_DEBUG)) log_write(LOG_DEBUG, __VA_ARGS__); } while (0)
+#define log_conn(lvl, c, ...) do { if (log_enabled(lvl)) \
+    log_write_conn(lvl, (c)->id, (c)->peer, __VA_ARGS__); } while (0)
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * metrics.c — histogram observation and aggregation (see metrics.h).
+ */
+#include "core/metrics.h"
+
+#include <stddef.h>
+
+#define METRICS_BOUND_(x) x,
+const uint64_t metrics_bucket_bounds[METRICS_NBUCKETS - 1] = { METRICS_BUCKETS(METRICS_BOUND_) };
+#undef METRICS_BOUND_
+
+const char *const metrics_req_type_names[MREQ__COUNT] = {
+    "get_online_features", "ping", "list_feature_views", "server_info", "http_get_online_features"
+};
+const char *const metrics_code_names[METRICS_CODES] = {
+    "OK", "INVALID_ARGUMENT", "UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "INTERNAL"
+};
+const char *const metrics_status_names[METRICS_STATUSES] = {
+    "INVALID", "PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE"
+};
+
+_Atomic int64_t metrics_connections_open;
+
+void metrics_observe(struct metrics_hist *h, uint64_t us)
+{
+    size_t i = 0;
+    while (i < METRICS_NBUCKETS - 1 && us > metrics_bucket_bounds[i]) {
+        i++;
+    }
+    METRICS_INC(h->buckets[i]);
+    METRICS_ADD(h->sum_us, us);
+    METRICS_INC(h->count);
+}
+
+static void metrics_hist_sum(struct metrics_hist *d, const struct metrics_hist *s)
+{
+    for (size_t i = 0; i < METRICS_NBUCKETS; i++) {
+        METRICS_ADD(d->buckets[i], METRICS_GET(s->buckets[i]));
+    }
+    METRICS_ADD(d->sum_us, METRICS_GET(s->sum_us));
+    METRICS_ADD(d->count, METRICS_GET(s->count));
+}
+
+void metrics_sum(struct metrics *dst, const struct metrics *src)
+{
+#define METRICS_SUM_(name, help) METRICS_ADD(dst->name, METRICS_GET(src->name));
+    METRICS_COUNTERS(METRICS_SUM_)
+#undef METRICS_SUM_
+    for (size_t t = 0; t < MREQ__COUNT; t++) {
+        for (size_t c = 0; c < METRICS_CODES; c++) {
+            METRICS_ADD(dst->requests[t][c], METRICS_GET(src->requests[t][c]));
+        }
+    }
+    for (size_t s = 0; s < METRICS_STATUSES; s++) {
+        METRICS_ADD(dst->value_statuses[s], METRICS_GET(src->value_statuses[s]));
+    }
+    METRICS_ADD(dst->inflight, METRICS_GET(src->inflight));
+    METRICS_ADD(dst->redis_connected, METRICS_GET(src->redis_connected));
+    metrics_hist_sum(&dst->request_latency, &src->request_latency);
+    metrics_hist_sum(&dst->redis_latency, &src->redis_latency);
+}
+
+uint64_t metrics_hist_quantile(const struct metrics_hist *h, double q)
+{
+    uint64_t total = METRICS_GET(h->count);
+    if (total == 0) {
+        return 0;
+    }
+    uint64_t want = (uint64_t)(q * (double)total + 0.5);
+    uint64_t seen = 0;
+    for (size_t i = 0; i < METRICS_NBUCKETS - 1; i++) {
+        seen += METRICS_GET(h->buckets[i]);
+        if (seen >= want) {
+            return metrics_bucket_bounds[i];
+        }
+    }
+    return UINT64_MAX;
+}

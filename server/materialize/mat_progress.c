@@ -1,0 +1,517 @@
+/*
+ * mat_progress.c — the progress hash, HSET builder and lease (contract in
+ * mat_progress.h).
+ */
+#include "materialize/mat_progress.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "online/online.h"
+#include "core/util.h"
+
+static const char *ctx_err(const redisContext *c)
+{
+    if (c->err == REDIS_ERR_IO && strstr(c->errstr, "temporarily unavailable") != NULL) {
+        return "timed out waiting for Redis";
+    }
+    return c->errstr[0] ? c->errstr : "connection error";
+}
+
+/* One blocking command; NULL (err set) on I/O errors and error replies. */
+static redisReply *cmd_argv(redisContext *c, int argc, const char **argv, const size_t *lens,
+                            const char *what, char *err, size_t errlen)
+{
+    redisReply *r = redisCommandArgv(c, argc, argv, lens);
+    if (r == NULL) {
+        util_seterr(err, errlen, "redis %s: %s", what, ctx_err(c));
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        util_seterr(err, errlen, "redis %s: %.*s", what, (int)(r->len > 300 ? 300 : r->len), r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* ---- progress ---- */
+
+struct pfield {
+    const char *name;
+    size_t off;
+    size_t cap;     /* 0 = int64 */
+};
+
+#define MAT_PS_(name, cap_) { #name, offsetof(struct mat_progress, name), cap_ },
+#define MAT_PI_(name) { #name, offsetof(struct mat_progress, name), 0 },
+static const struct pfield pfields[] = { MAT_PROGRESS_FIELDS(MAT_PS_, MAT_PI_) };
+#undef MAT_PS_
+#undef MAT_PI_
+
+int mat_progress_load(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                      struct mat_progress *p, char *err, size_t errlen)
+{
+    memset(p, 0, sizeof(*p));
+    struct fbuf k = { 0 };
+    if (online_meta_key(&k, key_prefix, v, "progress") != FEATD_OK) {
+        fbuf_free(&k);
+        util_seterr(err, errlen, "out of memory");
+        return FEATD_ERR;
+    }
+    const char *argv[2] = { "HGETALL", k.data };
+    size_t lens[2] = { 7, k.len };
+    redisReply *r = cmd_argv(c, 2, argv, lens, "HGETALL progress", err, errlen);
+    fbuf_free(&k);
+    if (r == NULL) {
+        return FEATD_ERR;
+    }
+    if (r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        util_seterr(err, errlen, "redis HGETALL progress: unexpected reply");
+        return FEATD_ERR;
+    }
+    p->exists = r->elements > 0;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *val = r->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || val->type != REDIS_REPLY_STRING) {
+            continue;
+        }
+        for (size_t j = 0; j < FEATD_ARRAY_LEN(pfields); j++) {
+            const struct pfield *pf = &pfields[j];
+            if (strlen(pf->name) != f->len || memcmp(pf->name, f->str, f->len) != 0) {
+                continue;
+            }
+            char *dst = (char *)p + pf->off;
+            if (pf->cap > 0) {
+                size_t n = val->len < pf->cap - 1 ? val->len : pf->cap - 1;
+                memcpy(dst, val->str, n);
+                dst[n] = '\0';
+            } else {
+                char tmp[32];
+                size_t n = val->len < sizeof(tmp) - 1 ? val->len : sizeof(tmp) - 1;
+                memcpy(tmp, val->str, n);
+                tmp[n] = '\0';
+                int64_t x = 0;
+                if (!util_parse_i64(tmp, INT64_MIN, INT64_MAX, &x)) {
+                    x = 0;
+                }
+                memcpy(dst, &x, sizeof(x));
+            }
+            break;
+        }
+    }
+    freeReplyObject(r);
+    return FEATD_OK;
+}
+
+/* ---- HSET builder ---- */
+
+struct mat_hset {
+    struct fbuf data;       /* field\0value\0 pairs */
+    size_t *offs;           /* start of each string in data */
+    size_t *lens;
+    size_t n, cap;          /* strings (2 per field) */
+    bool oom;
+};
+
+struct mat_hset *mat_hset_new(void)
+{
+    return calloc(1, sizeof(struct mat_hset));
+}
+
+void mat_hset_free(struct mat_hset *h)
+{
+    if (h == NULL) {
+        return;
+    }
+    fbuf_free(&h->data);
+    free(h->offs);
+    free(h->lens);
+    free(h);
+}
+
+static void hset_add(struct mat_hset *h, const char *s, size_t n)
+{
+    if (h->oom) {
+        return;
+    }
+    if (h->n == h->cap) {
+        size_t nc = h->cap ? h->cap * 2 : 32;
+        size_t *no = realloc(h->offs, nc * sizeof(*no));
+        if (no) {
+            h->offs = no;
+        }
+        size_t *nl = realloc(h->lens, nc * sizeof(*nl));
+        if (nl) {
+            h->lens = nl;
+        }
+        if (no == NULL || nl == NULL) {
+            h->oom = true;
+            return;
+        }
+        h->cap = nc;
+    }
+    h->offs[h->n] = h->data.len;
+    h->lens[h->n] = n;
+    if (fbuf_append(&h->data, s, n) != FEATD_OK || fbuf_putc(&h->data, '\0') != FEATD_OK) {
+        h->oom = true;
+        return;
+    }
+    h->n++;
+}
+
+void mat_hset_str(struct mat_hset *h, const char *field, const char *val)
+{
+    hset_add(h, field, strlen(field));
+    hset_add(h, val ? val : "", val ? strlen(val) : 0);
+}
+
+void mat_hset_i64(struct mat_hset *h, const char *field, int64_t val)
+{
+    char tmp[32];
+    snprintf(tmp, sizeof(tmp), "%" PRId64, val);
+    mat_hset_str(h, field, tmp);
+}
+
+void mat_hset_reset(struct mat_hset *h)
+{
+    fbuf_reset(&h->data);
+    h->n = 0;
+    h->oom = false;
+}
+
+int mat_hset_send(struct mat_hset *h, redisContext *c, const char *key, size_t keylen,
+                  char *err, size_t errlen)
+{
+    int rc = FEATD_OK;
+    if (h->oom) {
+        util_seterr(err, errlen, "out of memory");
+        rc = FEATD_ERR;
+    } else if (h->n > 0) {
+        size_t argc = h->n + 2;
+        const char **argv = malloc(argc * sizeof(*argv));
+        size_t *lens = malloc(argc * sizeof(*lens));
+        if (argv == NULL || lens == NULL) {
+            util_seterr(err, errlen, "out of memory");
+            rc = FEATD_ERR;
+        } else {
+            argv[0] = "HSET";
+            lens[0] = 4;
+            argv[1] = key;
+            lens[1] = keylen;
+            for (size_t i = 0; i < h->n; i++) {
+                argv[2 + i] = h->data.data + h->offs[i];
+                lens[2 + i] = h->lens[i];
+            }
+            redisReply *r = cmd_argv(c, (int)argc, argv, lens, "HSET progress", err, errlen);
+            if (r == NULL) {
+                rc = FEATD_ERR;
+            }
+            freeReplyObject(r);
+        }
+        free(argv);
+        free(lens);
+    }
+    mat_hset_reset(h);
+    return rc;
+}
+
+/* ---- lease ---- */
+
+static pthread_once_t self_once = PTHREAD_ONCE_INIT;
+static char self_id[160];
+
+/* Field 22 (starttime, clock ticks since boot) of /proc/<pid>/stat, or -1. */
+static long long proc_start_time(long pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    char buf[1024];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) {
+        return -1;
+    }
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');    /* comm may hold spaces and parens */
+    if (p == NULL) {
+        return -1;
+    }
+    p++;
+    /* after ')': field 3 (state) ... field 22 */
+    for (int field = 3; field < 22; field++) {
+        while (*p == ' ') {
+            p++;
+        }
+        while (*p && *p != ' ') {
+            p++;
+        }
+        if (*p == '\0') {
+            return -1;
+        }
+    }
+    while (*p == ' ') {
+        p++;
+    }
+    char *end;
+    errno = 0;
+    long long v = strtoll(p, &end, 10);
+    if (errno != 0 || end == p) {
+        return -1;
+    }
+    return v;
+}
+
+static void self_init(void)
+{
+    char host[160];
+    if (gethostname(host, sizeof(host) - 64) != 0) {
+        snprintf(host, sizeof(host), "unknown");
+    }
+    host[sizeof(host) - 65] = '\0';
+    /* "Host" = host name + pid namespace: containers sharing a host name
+     * (host networking) have separate pid spaces, and a pid there says
+     * nothing about a process here, so their leases are never judged dead
+     * by pid, only by expiry. */
+    char ns[64] = "";
+    ssize_t nl = readlink("/proc/self/ns/pid", ns, sizeof(ns) - 1);
+    if (nl > 0) {
+        ns[nl] = '\0';
+        size_t hl = strlen(host);
+        snprintf(host + hl, sizeof(host) - hl, "@%s", ns);
+    }
+    for (char *p = host; *p; p++) {
+        if (*p == ':' || *p == ' ') {
+            *p = '_';
+        }
+    }
+    long pid = (long)getpid();
+    uint64_t nonce = (uint64_t)util_now_us() ^ ((uint64_t)pid << 32) ^ (uint64_t)util_mono_us();
+    nonce = util_fnv1a(UTIL_FNV_INIT, &nonce, sizeof(nonce));
+    snprintf(self_id, sizeof(self_id), "%s:%ld:%lld:%08x", host, pid, proc_start_time(pid),
+             (unsigned)(nonce & 0xffffffffu));
+}
+
+const char *mat_lease_self(void)
+{
+    pthread_once(&self_once, self_init);
+    return self_id;
+}
+
+bool mat_lease_holder_dead(const char *holder)
+{
+    const char *self = mat_lease_self();
+    const char *c1 = strchr(holder, ':');
+    const char *s1 = strchr(self, ':');
+    if (c1 == NULL || s1 == NULL || c1 - holder != s1 - self ||
+        memcmp(holder, self, (size_t)(c1 - holder)) != 0) {
+        return false;       /* another host (or a foreign id): never ours to judge */
+    }
+    char *end;
+    errno = 0;
+    long pid = strtol(c1 + 1, &end, 10);
+    if (errno != 0 || end == c1 + 1 || *end != ':' || pid <= 0) {
+        return false;
+    }
+    long long start = strtoll(end + 1, &end, 10);
+    if (*end != ':') {
+        return false;
+    }
+    if (pid == (long)getpid()) {
+        /* our pid: the same process (another thread's run) unless the
+         * start time differs, i.e. a previous process with our pid */
+        return start != proc_start_time(pid);
+    }
+    long long now_start = proc_start_time(pid);
+    return now_start < 0 || now_start != start;
+}
+
+static int lease_key(struct fbuf *k, const char *key_prefix, const struct cfg_view *v,
+                     char *err, size_t errlen)
+{
+    if (online_lease_key(k, key_prefix, v) != FEATD_OK) {
+        fbuf_free(k);
+        util_seterr(err, errlen, "out of memory");
+        return FEATD_ERR;
+    }
+    return FEATD_OK;
+}
+
+static const char lua_renew[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end";
+static const char lua_release[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "return redis.call('DEL', KEYS[1]) else return 0 end";
+static const char lua_steal[] =
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then "
+    "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 else return 0 end";
+
+int mat_lease_peek(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                   char *holder, size_t holderlen, int64_t *pttl_ms, char *err, size_t errlen)
+{
+    struct fbuf k = { 0 };
+    if (lease_key(&k, key_prefix, v, err, errlen) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    if (holder && holderlen) {
+        holder[0] = '\0';
+    }
+    *pttl_ms = 0;
+    redisAppendCommand(c, "GET %b", k.data, k.len);
+    redisAppendCommand(c, "PTTL %b", k.data, k.len);
+    fbuf_free(&k);
+    int rc = FEATD_OK;
+    for (int i = 0; i < 2; i++) {
+        void *rv = NULL;
+        if (redisGetReply(c, &rv) != REDIS_OK || rv == NULL) {
+            util_seterr(err, errlen, "redis GET lease: %s", ctx_err(c));
+            return FEATD_ERR;
+        }
+        redisReply *r = rv;
+        if (i == 0 && r->type == REDIS_REPLY_STRING && holder && holderlen) {
+            size_t n = r->len < holderlen - 1 ? r->len : holderlen - 1;
+            memcpy(holder, r->str, n);
+            holder[n] = '\0';
+        } else if (i == 1 && r->type == REDIS_REPLY_INTEGER) {
+            *pttl_ms = r->integer > 0 ? r->integer : 0;
+        } else if (r->type == REDIS_REPLY_ERROR) {
+            util_seterr(err, errlen, "redis lease: %.*s", (int)(r->len > 300 ? 300 : r->len), r->str);
+            rc = FEATD_ERR;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+int mat_lease_acquire(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                      int64_t px, char *holder, size_t holderlen, char *err, size_t errlen)
+{
+    const char *self = mat_lease_self();
+    struct fbuf k = { 0 };
+    if (lease_key(&k, key_prefix, v, err, errlen) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    int rc = FEATD_ERR;
+    redisReply *r = redisCommand(c, "SET %b %s NX PX %lld", k.data, k.len, self, (long long)px);
+    if (r == NULL) {
+        util_seterr(err, errlen, "redis SET lease: %s", ctx_err(c));
+        goto out;
+    }
+    if (r->type == REDIS_REPLY_STATUS) {
+        rc = FEATD_OK;
+        goto out;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        util_seterr(err, errlen, "redis SET lease: %.*s", (int)(r->len > 300 ? 300 : r->len), r->str);
+        goto out;
+    }
+    freeReplyObject(r);
+    /* held: by us (a renewal is as good), by a dead local process, or by
+     * someone alive */
+    r = redisCommand(c, "GET %b", k.data, k.len);
+    if (r == NULL) {
+        util_seterr(err, errlen, "redis GET lease: %s", ctx_err(c));
+        goto out;
+    }
+    if (r->type != REDIS_REPLY_STRING) {
+        rc = FEATD_EAGAIN;      /* expired between the two commands: next time */
+        if (holder && holderlen) {
+            util_strlcpy(holder, "(expiring)", holderlen);
+        }
+        goto out;
+    }
+    char cur[200];
+    size_t n = r->len < sizeof(cur) - 1 ? r->len : sizeof(cur) - 1;
+    memcpy(cur, r->str, n);
+    cur[n] = '\0';
+    if (holder && holderlen) {
+        util_strlcpy(holder, cur, holderlen);
+    }
+    freeReplyObject(r);
+    r = NULL;
+    if (strcmp(cur, self) == 0) {
+        rc = mat_lease_renew(c, key_prefix, v, px, err, errlen);
+        goto out;
+    }
+    if (!mat_lease_holder_dead(cur)) {
+        rc = FEATD_EAGAIN;
+        goto out;
+    }
+    r = redisCommand(c, "EVAL %s 1 %b %s %s %lld", lua_steal, k.data, k.len, cur, self,
+                     (long long)px);
+    if (r == NULL) {
+        util_seterr(err, errlen, "redis EVAL lease: %s", ctx_err(c));
+        goto out;
+    }
+    if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+        rc = FEATD_OK;
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        util_seterr(err, errlen, "redis EVAL lease: %.*s", (int)(r->len > 300 ? 300 : r->len), r->str);
+    } else {
+        rc = FEATD_EAGAIN;
+    }
+out:
+    freeReplyObject(r);
+    fbuf_free(&k);
+    return rc;
+}
+
+int mat_lease_renew(redisContext *c, const char *key_prefix, const struct cfg_view *v, int64_t px,
+                    char *err, size_t errlen)
+{
+    struct fbuf k = { 0 };
+    if (lease_key(&k, key_prefix, v, err, errlen) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    redisReply *r = redisCommand(c, "EVAL %s 1 %b %s %lld", lua_renew, k.data, k.len,
+                                 mat_lease_self(), (long long)px);
+    fbuf_free(&k);
+    if (r == NULL) {
+        util_seterr(err, errlen, "redis lease renewal: %s", ctx_err(c));
+        return FEATD_ERR;
+    }
+    int rc;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        rc = r->integer == 1 ? FEATD_OK : FEATD_EAGAIN;
+        if (rc == FEATD_EAGAIN) {
+            util_seterr(err, errlen, "the materialization lease was lost (expired or taken over)");
+        }
+    } else {
+        util_seterr(err, errlen, "redis lease renewal: %.*s",
+               r->type == REDIS_REPLY_ERROR ? (int)(r->len > 300 ? 300 : r->len) : 16,
+               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        rc = FEATD_ERR;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+void mat_lease_release(redisContext *c, const char *key_prefix, const struct cfg_view *v)
+{
+    if (c == NULL || c->err) {
+        return;
+    }
+    struct fbuf k = { 0 };
+    if (online_lease_key(&k, key_prefix, v) != FEATD_OK) {
+        fbuf_free(&k);
+        return;
+    }
+    redisReply *r = redisCommand(c, "EVAL %s 1 %b %s", lua_release, k.data, k.len,
+                                 mat_lease_self());
+    freeReplyObject(r);
+    fbuf_free(&k);
+}

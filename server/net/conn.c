@@ -1,0 +1,403 @@
+/*
+ * conn.c — client connections on a worker (see conn.h).
+ *
+ *   conn_read_cb: read(2) into in -> conn_process_input -> frame_parse ->
+ *                 lookup_handle_frame (at most CONN_FRAMES_PER_EVENT, then
+ *                 the read event is re-activated to yield)
+ *   answers -> out + conn_request_done -> flush list -> conn_flush_all
+ *                 (low priority: after every I/O event of the iteration)
+ *   conn_write_cb: only while the socket was full
+ *
+ * Bounds: a frame above max_frame_bytes is refused from its header (error,
+ * close); reading pauses while output exceeds max_output_bytes or
+ * CONN_MAX_PENDING requests are unanswered, and resumes below half of it.
+ */
+#include "net/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "wire/frame.h"
+#include "core/log.h"
+#include "serve/lookup.h"
+
+static void conn_process_input(struct conn *c);
+
+struct evbuffer *conn_output(struct conn *c)
+{
+    return c->closed ? NULL : c->out;
+}
+
+void conn_ref(struct conn *c)
+{
+    c->refs++;
+}
+
+void conn_unref(struct conn *c)
+{
+    if (--c->refs == 0) {
+        free(c);
+    }
+}
+
+static void conn_set_reading(struct conn *c, bool on)
+{
+    if (on && !c->reading) {
+        event_add(&c->rev, NULL);
+    } else if (!on && c->reading) {
+        event_del(&c->rev);
+    }
+    c->reading = on;
+}
+
+static void conn_set_writing(struct conn *c, bool on)
+{
+    if (on && !c->writing) {
+        event_add(&c->wev, NULL);
+    } else if (!on && c->writing) {
+        event_del(&c->wev);
+    }
+    c->writing = on;
+}
+
+void conn_close(struct conn *c, const char *reason)
+{
+    if (c->closed) {
+        return;
+    }
+    struct worker *w = c->w;
+    c->closed = true;
+    log_conn(LOG_DEBUG, c, "closed: %s", reason ? reason : (c->close_reason ? c->close_reason : "?"));
+    conn_set_reading(c, false);
+    conn_set_writing(c, false);
+    if (c->in_flush) {
+        TAILQ_REMOVE(&w->flush, c, flush_link);
+        c->in_flush = false;
+    }
+    evutil_closesocket(c->fd);
+    c->fd = -1;
+    evbuffer_free(c->in);
+    evbuffer_free(c->out);
+    c->in = c->out = NULL;
+    TAILQ_REMOVE(&w->conns, c, link);
+    w->nconns--;
+    atomic_fetch_sub_explicit(&metrics_connections_open, 1, memory_order_relaxed);
+    METRICS_INC(w->metrics.connections_closed_total);
+    conn_unref(c);
+    worker_maybe_finish(w);
+}
+
+void conn_flush_soon(struct conn *c)
+{
+    if (c->closed || c->in_flush || c->writing) {
+        return;     /* a full socket is written by conn_write_cb */
+    }
+    c->in_flush = true;
+    TAILQ_INSERT_TAIL(&c->w->flush, c, flush_link);
+    event_active(c->w->flush_ev, EV_WRITE, 1);
+}
+
+static bool conn_over_limits(struct conn *c)
+{
+    const struct cfg_server *s = &c->w->reg->cfg->server;
+    return evbuffer_get_length(c->out) > s->max_output_bytes || c->pending >= CONN_MAX_PENDING;
+}
+
+static bool conn_under_resume_mark(struct conn *c)
+{
+    const struct cfg_server *s = &c->w->reg->cfg->server;
+    return evbuffer_get_length(c->out) <= s->max_output_bytes / 2 && c->pending < CONN_MAX_PENDING / 2;
+}
+
+static void conn_pause(struct conn *c)
+{
+    if (!c->read_paused) {
+        c->read_paused = true;
+        METRICS_INC(c->w->metrics.output_limit_pauses_total);
+        conn_set_reading(c, false);
+        log_conn(LOG_DEBUG, c, "reading paused (output %zu bytes, %u pending)",
+                 evbuffer_get_length(c->out), c->pending);
+    }
+}
+
+static void conn_maybe_resume(struct conn *c)
+{
+    if (c->closed || c->closing || !c->read_paused || !conn_under_resume_mark(c)) {
+        return;
+    }
+    c->read_paused = false;
+    conn_set_reading(c, true);
+    conn_process_input(c);      /* frames may already be buffered */
+}
+
+/* After output was written: finish a deferred close, resume reading, let a
+ * draining worker close an idle connection. */
+static void conn_after_write(struct conn *c)
+{
+    if (c->closed) {
+        return;
+    }
+    if (c->closing) {
+        if (c->pending == 0 && evbuffer_get_length(c->out) == 0) {
+            conn_close(c, c->close_reason);
+        }
+        return;
+    }
+    conn_maybe_resume(c);
+    if (!c->closed && c->w->draining) {
+        conn_drain(c);
+    }
+}
+
+/* Writes as much output as the socket takes. FEATD_ERR when the connection
+ * was closed because of a write error. */
+static int conn_write_out(struct conn *c)
+{
+    while (evbuffer_get_length(c->out) > 0) {
+        int n = evbuffer_write(c->out, c->fd);
+        if (n > 0) {
+            continue;
+        }
+        int e = EVUTIL_SOCKET_ERROR();
+        if (n < 0 && (e == EAGAIN || e == EWOULDBLOCK || e == EINTR)) {
+            conn_set_writing(c, true);
+            return FEATD_OK;
+        }
+        conn_close(c, n == 0 ? "peer closed" : evutil_socket_error_to_string(e));
+        return FEATD_ERR;
+    }
+    conn_set_writing(c, false);
+    return FEATD_OK;
+}
+
+void conn_flush_all(struct worker *w)
+{
+    struct conn *c;
+    while ((c = TAILQ_FIRST(&w->flush)) != NULL) {
+        TAILQ_REMOVE(&w->flush, c, flush_link);
+        c->in_flush = false;
+        conn_ref(c);
+        if (conn_write_out(c) == FEATD_OK) {
+            conn_after_write(c);
+        }
+        conn_unref(c);
+    }
+}
+
+static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)fd;
+    (void)what;
+    conn_ref(c);
+    if (conn_write_out(c) == FEATD_OK) {
+        conn_after_write(c);
+    }
+    conn_unref(c);
+}
+
+/* Stop reading; close once every request is answered and flushed. */
+static void conn_close_after_flush(struct conn *c, const char *reason)
+{
+    if (c->closed || c->closing) {
+        return;
+    }
+    c->closing = true;
+    c->close_reason = reason;
+    conn_set_reading(c, false);
+    if (c->pending == 0 && evbuffer_get_length(c->out) == 0) {
+        conn_close(c, reason);
+        return;
+    }
+    conn_flush_soon(c);
+}
+
+void conn_fail(struct conn *c, uint64_t request_id, int code, const char *msg, const char *reason)
+{
+    if (c->closed || c->closing) {
+        return;
+    }
+    log_conn(LOG_INFO, c, "%s: %s", reason, msg);
+    if (proto_write_error(c->out, request_id, code, msg) != FEATD_OK) {
+        conn_close(c, "out of memory writing an error");
+        return;
+    }
+    conn_close_after_flush(c, reason);
+}
+
+void conn_request_done(struct conn *c)
+{
+    c->pending--;
+    if (c->closed) {
+        return;
+    }
+    conn_flush_soon(c);
+    if (c->closing) {
+        return;
+    }
+    if (conn_over_limits(c)) {
+        conn_pause(c);
+    }
+}
+
+static void conn_process_input(struct conn *c)
+{
+    struct evbuffer *in = c->in;
+    uint32_t max = c->w->reg->cfg->server.max_frame_bytes;
+    int frames = 0;
+
+    conn_ref(c);    /* a request may close us midway */
+    while (!c->closed && !c->closing) {
+        if (conn_over_limits(c)) {
+            conn_pause(c);
+            break;
+        }
+        if (frames == CONN_FRAMES_PER_EVENT) {
+            METRICS_INC(c->w->metrics.frames_per_event_yields_total);
+            c->yielded = true;
+            event_active(&c->rev, EV_READ, 1);  /* come back after the others */
+            break;
+        }
+        uint32_t len;
+        enum frame_status st = frame_parse(in, max, &len);
+        if (st == FRAME_INCOMPLETE) {
+            break;
+        }
+        if (st == FRAME_TOO_LARGE) {
+            char msg[160];
+            METRICS_INC(c->w->metrics.frames_too_large_total);
+            snprintf(msg, sizeof(msg), "frame of %u bytes exceeds max_frame_bytes (%u)", len, max);
+            conn_fail(c, 0, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, msg, "frame too large");
+            break;
+        }
+        evbuffer_drain(in, FRAME_HEADER);
+        const uint8_t *data = len ? evbuffer_pullup(in, len) : (const uint8_t *)"";
+        if (data == NULL) {
+            conn_close(c, "out of memory reading a frame");
+            break;
+        }
+        c->pending++;
+        lookup_handle_frame(c, data, len);
+        if (!c->closed) {
+            evbuffer_drain(in, len);
+        }
+        frames++;
+    }
+    if (c->w->draining && !c->closed) {
+        conn_drain(c);
+    }
+    conn_unref(c);
+}
+
+/* One read(2) straight into the input buffer (no FIONREAD probe). */
+static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    (void)what;
+    if (c->closed || c->closing || c->read_paused) {
+        return;
+    }
+    if (c->yielded) {
+        /* re-activated to finish buffered frames: no read(2) until they are done */
+        c->yielded = false;
+        conn_process_input(c);
+        return;
+    }
+    struct evbuffer_iovec v;
+    if (evbuffer_reserve_space(c->in, CONN_READ_CHUNK, &v, 1) < 1) {
+        conn_close(c, "out of memory reading");
+        return;
+    }
+    ssize_t n = read(fd, v.iov_base, v.iov_len);
+    if (n > 0) {
+        v.iov_len = (size_t)n;
+        evbuffer_commit_space(c->in, &v, 1);
+    } else if (n == 0) {
+        /* peer finished sending: answer what it sent, then close */
+        conn_ref(c);
+        conn_process_input(c);
+        if (!c->closed) {
+            conn_close_after_flush(c, "peer closed");
+        }
+        conn_unref(c);
+        return;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        conn_close(c, strerror(errno));
+        return;
+    }
+    conn_process_input(c);
+}
+
+
+void conn_drain(struct conn *c)
+{
+    if (c->closed || c->closing || c->pending > 0 || evbuffer_get_length(c->out) > 0) {
+        return;
+    }
+    if (evbuffer_get_length(c->in) > 0) {
+        return;
+    }
+    char b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) {
+        return;     /* a request sent before the signal is still unread */
+    }
+    conn_close_after_flush(c, "server shutting down");
+}
+
+void conn_new(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int salen)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        evutil_closesocket(fd);
+        return;
+    }
+    c->w = w;
+    c->fd = fd;
+    c->id = ((uint64_t)w->id << 48) | ++w->next_conn_id;
+    c->refs = 1;
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (sa && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+        inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+        port = ntohs(s4->sin_port);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+        inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+        port = ntohs(s6->sin6_port);
+    }
+    (void)salen;
+    snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->in = evbuffer_new();
+    c->out = evbuffer_new();
+    if (c->in == NULL || c->out == NULL ||
+        event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c) != 0 ||
+        event_assign(&c->wev, w->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c) != 0) {
+        if (c->in) {
+            evbuffer_free(c->in);
+        }
+        if (c->out) {
+            evbuffer_free(c->out);
+        }
+        evutil_closesocket(fd);
+        free(c);
+        atomic_fetch_sub_explicit(&metrics_connections_open, 1, memory_order_relaxed);
+        return;
+    }
+    TAILQ_INSERT_TAIL(&w->conns, c, link);
+    w->nconns++;
+    conn_set_reading(c, true);
+    METRICS_INC(w->metrics.connections_accepted_total);
+    log_conn(LOG_DEBUG, c, "accepted");
+}

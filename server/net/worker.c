@@ -1,0 +1,453 @@
+/*
+ * worker.c — worker threads (see worker.h).
+ *
+ * Control flow: main thread --worker_send()--> queue + pipe byte -->
+ * worker_notify_cb on the worker's own loop. Accepts arrive on the worker's
+ * own SO_REUSEPORT listener (worker_accept_cb). The kernel spreads
+ * connections over the listeners by a hash of the address pair, which leaves
+ * a few long-lived clients unevenly spread (30/20 of 50 is common), and in a
+ * closed loop the busier worker's clients wait longer: so an accepting worker
+ * with more connections than the least loaded one hands the socket over
+ * (WMSG_CONN). That costs a queue message per accept, nothing per request.
+ * Draining stops the listener,
+ * closes idle connections, and exits the loop once no connection and no Redis
+ * callback is left.
+ */
+#include "net/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "net/conn.h"
+#include "core/log.h"
+#include "serve/lookup.h"
+
+struct worker_shared worker_shared;
+struct worker *workers;
+int nworkers;
+
+static void worker_set_registry(struct worker *w, struct registry *reg)
+{
+    uint64_t *gens = malloc(sizeof(uint64_t) * (reg->cfg->nviews + 1));
+    if (gens == NULL) {
+        log_error("worker", "worker %d: out of memory applying a new registry; keeping the old one", w->id);
+        registry_unref(reg);
+        return;
+    }
+    for (size_t i = 0; i < reg->cfg->nviews; i++) {
+        gens[i] = WORKER_GEN_UNKNOWN;
+        /* keep what we knew for views whose schema did not change */
+        if (w->reg) {
+            const struct cfg_view *nv = &reg->cfg->views[i];
+            const struct cfg_view *ov = config_find_view(w->reg->cfg, nv->name);
+            if (ov && ov->fingerprint == nv->fingerprint) {
+                gens[i] = w->gens[ov - w->reg->cfg->views];
+            }
+        }
+    }
+    free(w->gens);
+    w->gens = gens;
+    if (w->reg) {
+        registry_unref(w->reg);
+    }
+    w->reg = reg;
+}
+
+/* An accepted socket on its way to another worker. */
+struct worker_handoff {
+    evutil_socket_t fd;
+    struct sockaddr_storage sa;
+    int salen;
+};
+
+static uint64_t worker_load(struct worker *w)
+{
+    return atomic_load_explicit(&w->nconns, memory_order_relaxed) +
+           atomic_load_explicit(&w->incoming, memory_order_relaxed);
+}
+
+/* The serving worker with the fewest connections (counting those on their
+ * way to it); w itself on a tie. */
+static struct worker *worker_pick(struct worker *w)
+{
+    if (nworkers < 2 || w < workers || w >= workers + nworkers) {
+        return w;
+    }
+    struct worker *best = w;
+    uint64_t best_load = worker_load(w);
+    for (int i = 0; i < nworkers; i++) {
+        uint64_t l = worker_load(&workers[i]);
+        if (l < best_load && !atomic_load(&workers[i].done)) {
+            best = &workers[i];
+            best_load = l;
+        }
+    }
+    return best;
+}
+
+/* Passes fd to t; false (nothing sent) when t's queue is full or memory is short. */
+static bool worker_hand_off(struct worker *w, struct worker *t, evutil_socket_t fd,
+                            const struct sockaddr *sa, int salen)
+{
+    struct worker_handoff *h = malloc(sizeof(*h));
+    if (h == NULL || salen < 0 || (size_t)salen > sizeof(h->sa)) {
+        free(h);
+        return false;
+    }
+    h->fd = fd;
+    memcpy(&h->sa, sa, (size_t)salen);
+    h->salen = salen;
+    atomic_fetch_add_explicit(&t->incoming, 1, memory_order_relaxed);
+    if (worker_send(t, WMSG_CONN, h) != FEATD_OK) {
+        atomic_fetch_sub_explicit(&t->incoming, 1, memory_order_relaxed);
+        free(h);
+        return false;
+    }
+    METRICS_INC(w->metrics.connections_handed_off_total);
+    return true;
+}
+
+static void worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+                             int salen, void *arg)
+{
+    struct worker *w = arg;
+    (void)l;
+    int64_t open = atomic_fetch_add_explicit(&metrics_connections_open, 1, memory_order_relaxed) + 1;
+    if (open > w->reg->cfg->server.max_connections || w->draining) {
+        atomic_fetch_sub_explicit(&metrics_connections_open, 1, memory_order_relaxed);
+        METRICS_INC(w->metrics.connections_rejected_total);
+        /* Tell the client why before closing (best effort, non-blocking). */
+        struct evbuffer *b = evbuffer_new();
+        if (b) {
+            char msg[128];
+            snprintf(msg, sizeof(msg), w->draining ? "server is shutting down"
+                                                   : "too many connections (max_connections=%d)",
+                     w->reg->cfg->server.max_connections);
+            if (proto_write_error(b, 0, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, msg) == FEATD_OK) {
+                evbuffer_write(b, fd);
+            }
+            evbuffer_free(b);
+        }
+        evutil_closesocket(fd);
+        return;
+    }
+    struct worker *t = worker_pick(w);
+    if (t != w && worker_hand_off(w, t, fd, sa, salen)) {
+        return;
+    }
+    conn_new(w, fd, sa, salen);     /* evconnlistener sockets are non-blocking already */
+}
+
+static void worker_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    (void)fd;
+    (void)what;
+    if (w->listener && !w->draining) {
+        evconnlistener_enable(w->listener);
+    }
+}
+
+static void worker_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    struct worker *w = arg;
+    int err = EVUTIL_SOCKET_ERROR();
+    log_warn("worker", "worker %d: accept failed: %s; pausing accepts for 100 ms", w->id,
+             evutil_socket_error_to_string(err));
+    /* EMFILE/ENFILE: back off instead of spinning. */
+    evconnlistener_disable(l);
+    struct timeval tv = { 0, 100000 };
+    event_base_once(w->base, -1, EV_TIMEOUT, worker_accept_resume_cb, w, &tv);
+}
+
+static void worker_stop_now(struct worker *w)
+{
+    if (w->refresh) {
+        event_del(w->refresh);
+    }
+    while (!TAILQ_EMPTY(&w->conns)) {
+        conn_close(TAILQ_FIRST(&w->conns), "server stopping");
+    }
+    rlink_shutdown(w->redis);
+    event_base_loopexit(w->base, NULL);
+}
+
+void worker_maybe_finish(struct worker *w)
+{
+    if (w->draining && w->nconns == 0 && w->inflight == 0) {
+        if (w->refresh) {
+            event_del(w->refresh);
+        }
+        rlink_shutdown(w->redis);
+        event_base_loopexit(w->base, NULL);
+    }
+}
+
+static void worker_drain_check_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    (void)fd;
+    (void)what;
+    struct conn *c, *next;
+    for (c = TAILQ_FIRST(&w->conns); c; c = next) {
+        next = TAILQ_NEXT(c, link);
+        conn_drain(c);
+    }
+    worker_maybe_finish(w);
+}
+
+static void worker_start_drain(struct worker *w)
+{
+    if (w->draining) {
+        return;
+    }
+    w->draining = true;
+    if (w->listener) {
+        evconnlistener_free(w->listener);
+        w->listener = NULL;
+    }
+    /* Re-check periodically: a conn that had unread input when the drain
+     * started is closed once it has been answered and gone idle. */
+    w->drain_check = event_new(w->base, -1, EV_PERSIST, worker_drain_check_cb, w);
+    struct timeval tv = { 0, 20000 };
+    if (w->drain_check) {
+        event_add(w->drain_check, &tv);
+    }
+    worker_drain_check_cb(-1, 0, w);
+}
+
+static void worker_notify_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct worker *w = arg;
+    char buf[64];
+    (void)what;
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+    for (;;) {
+        struct worker_msg m;
+        pthread_mutex_lock(&w->qlock);
+        if (w->qlen == 0) {
+            pthread_mutex_unlock(&w->qlock);
+            break;
+        }
+        m = w->queue[w->qhead];
+        w->qhead = (w->qhead + 1) % WORKER_QUEUE;
+        w->qlen--;
+        pthread_mutex_unlock(&w->qlock);
+        switch (m.type) {
+        case WMSG_REGISTRY:
+            worker_set_registry(w, m.ptr);
+            break;
+        case WMSG_DRAIN:
+            worker_start_drain(w);
+            break;
+        case WMSG_STOP:
+            worker_stop_now(w);
+            break;
+        case WMSG_CONN: {
+            struct worker_handoff *h = m.ptr;
+            conn_new(w, h->fd, (struct sockaddr *)&h->sa, h->salen);
+            atomic_fetch_sub_explicit(&w->incoming, 1, memory_order_relaxed);
+            free(h);
+            break;
+        }
+        }
+    }
+}
+
+int worker_send(struct worker *w, enum worker_msg_type type, void *ptr)
+{
+    pthread_mutex_lock(&w->qlock);
+    if (w->qlen == WORKER_QUEUE) {
+        pthread_mutex_unlock(&w->qlock);
+        return FEATD_ERR;
+    }
+    w->queue[(w->qhead + w->qlen) % WORKER_QUEUE] = (struct worker_msg){ type, ptr };
+    w->qlen++;
+    pthread_mutex_unlock(&w->qlock);
+    char b = 1;
+    ssize_t n = write(w->notify_fd[1], &b, 1);
+    (void)n;    /* a full pipe already holds a wakeup */
+    return FEATD_OK;
+}
+
+static void worker_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_flush_all(arg);
+}
+
+static void worker_refresh_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)lookup_refresh_generations(arg, NULL, NULL);   /* best effort; next tick retries */
+}
+
+int worker_init(struct worker *w, int id, struct registry *reg, bool with_listener,
+                char *err, size_t errlen)
+{
+    memset(w, 0, sizeof(*w));
+    w->id = id;
+    TAILQ_INIT(&w->conns);
+    TAILQ_INIT(&w->flush);
+    pthread_mutex_init(&w->qlock, NULL);
+    struct event_config *ec = event_config_new();
+    event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
+    event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    w->base = event_base_new_with_config(ec);
+    event_config_free(ec);
+    if (w->base == NULL || event_base_priority_init(w->base, WORKER_PRIORITIES) != 0) {
+        snprintf(err, errlen, "worker %d: cannot create an event base", id);
+        return FEATD_ERR;
+    }
+    /* Output of every connection is written once per loop iteration, after
+     * the iteration's reads and Redis replies (see conn.h). */
+    w->flush_ev = event_new(w->base, -1, 0, worker_flush_cb, w);
+    if (w->flush_ev == NULL || event_priority_set(w->flush_ev, WORKER_PRIORITIES - 1) != 0) {
+        snprintf(err, errlen, "worker %d: cannot create the flush event", id);
+        return FEATD_ERR;
+    }
+    if (pipe2(w->notify_fd, O_NONBLOCK | O_CLOEXEC) != 0) {
+        snprintf(err, errlen, "worker %d: pipe: %s", id, strerror(errno));
+        return FEATD_ERR;
+    }
+    w->notify_ev = event_new(w->base, w->notify_fd[0], EV_READ | EV_PERSIST, worker_notify_cb, w);
+    event_add(w->notify_ev, NULL);
+    worker_set_registry(w, registry_ref(reg));
+    if (!with_listener) {
+        goto redis;
+    }
+
+    /* Listener: SO_REUSEPORT so every worker accepts on the same address. */
+    char *host = NULL;
+    int port = 0;
+    if (config_parse_hostport(reg->cfg->server.listen, &host, &port) != FEATD_OK) {
+        snprintf(err, errlen, "server.listen: bad address \"%s\"", reg->cfg->server.listen);
+        return FEATD_ERR;
+    }
+    struct evutil_addrinfo hints = { 0 }, *ai = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char portbuf[16];
+    snprintf(portbuf, sizeof(portbuf), "%d", port);
+    int gai = evutil_getaddrinfo(host, portbuf, &hints, &ai);
+    if (gai != 0 || ai == NULL) {
+        snprintf(err, errlen, "server.listen: cannot resolve \"%s\": %s", reg->cfg->server.listen,
+                 evutil_gai_strerror(gai));
+        free(host);
+        return FEATD_ERR;
+    }
+    free(host);
+    w->listener = evconnlistener_new_bind(w->base, worker_accept_cb, w,
+                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+                                              LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC,
+                                          1024, ai->ai_addr, (int)ai->ai_addrlen);
+    evutil_freeaddrinfo(ai);
+    if (w->listener == NULL) {
+        snprintf(err, errlen, "server.listen: cannot listen on %s: %s", reg->cfg->server.listen,
+                 strerror(errno));
+        return FEATD_ERR;
+    }
+    evconnlistener_set_error_cb(w->listener, worker_accept_error_cb);
+redis:
+    w->redis = rlink_new(w->base, &reg->cfg->redis, worker_shared.redis_unix_override, &w->metrics);
+    if (w->redis == NULL) {
+        snprintf(err, errlen, "worker %d: cannot create the Redis link", id);
+        return FEATD_ERR;
+    }
+    /* Keep the generation cache fresh for ListFeatureViews (lookups read
+     * the pointers themselves). */
+    w->refresh = event_new(w->base, -1, EV_PERSIST, worker_refresh_cb, w);
+    struct timeval tv = { WORKER_GEN_REFRESH_MS / 1000, (WORKER_GEN_REFRESH_MS % 1000) * 1000 };
+    if (w->refresh == NULL || event_add(w->refresh, &tv) != 0) {
+        snprintf(err, errlen, "worker %d: cannot create the refresh timer", id);
+        return FEATD_ERR;
+    }
+    return FEATD_OK;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    event_base_dispatch(w->base);
+    lookup_thread_cleanup();
+    atomic_store(&w->done, true);
+    return NULL;
+}
+
+int worker_start(struct worker *w)
+{
+    return pthread_create(&w->thread, NULL, worker_main, w) == 0 ? FEATD_OK : FEATD_ERR;
+}
+
+void worker_join_and_free(struct worker *w)
+{
+    pthread_join(w->thread, NULL);
+    /* messages that arrived after the loop stopped: sockets handed over,
+     * registries sent by a reload */
+    pthread_mutex_lock(&w->qlock);
+    while (w->qlen > 0) {
+        struct worker_msg *m = &w->queue[w->qhead];
+        if (m->type == WMSG_CONN) {
+            struct worker_handoff *h = m->ptr;
+            evutil_closesocket(h->fd);
+            atomic_fetch_sub_explicit(&metrics_connections_open, 1, memory_order_relaxed);
+            free(h);
+        } else if (m->type == WMSG_REGISTRY) {
+            registry_unref(m->ptr);
+        }
+        w->qhead = (w->qhead + 1) % WORKER_QUEUE;
+        w->qlen--;
+    }
+    pthread_mutex_unlock(&w->qlock);
+    while (!TAILQ_EMPTY(&w->conns)) {
+        conn_close(TAILQ_FIRST(&w->conns), "server stopping");
+    }
+    rlink_free(w->redis);
+    /* rlink_free ran pending callbacks, which may have freed requests */
+    lookup_free_cache(w);
+    if (w->listener) {
+        evconnlistener_free(w->listener);
+    }
+    if (w->drain_check) {
+        event_free(w->drain_check);
+    }
+    if (w->refresh) {
+        event_free(w->refresh);
+    }
+    if (w->flush_ev) {
+        event_free(w->flush_ev);
+    }
+    event_free(w->notify_ev);
+    close(w->notify_fd[0]);
+    close(w->notify_fd[1]);
+    /* drain queued messages (registry references) */
+    while (w->qlen > 0) {
+        struct worker_msg m = w->queue[w->qhead];
+        w->qhead = (w->qhead + 1) % WORKER_QUEUE;
+        w->qlen--;
+        if (m.type == WMSG_REGISTRY) {
+            registry_unref(m.ptr);
+        }
+    }
+    event_base_free(w->base);
+    free(w->gens);
+    registry_unref(w->reg);
+    pthread_mutex_destroy(&w->qlock);
+}
+
+void worker_metrics_snapshot(struct metrics *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (int i = 0; i < nworkers; i++) {
+        metrics_sum(out, &workers[i].metrics);
+    }
+}

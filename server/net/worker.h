@@ -1,0 +1,105 @@
+/*
+ * worker.h — a worker thread: one event_base (NOLOCK), its own listener on the
+ * serving address (SO_REUSEPORT: the kernel spreads connections), its own
+ * Redis link, its connections, its metrics, and a notify pipe through which
+ * the main thread sends control messages (new registry, drain, stop). Nothing
+ * on the request path takes a lock.
+ */
+#ifndef FEATD_WORKER_H
+#define FEATD_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "core/metrics.h"
+#include "config/registry.h"
+#include "redis/rlink.h"
+
+struct conn;
+struct request;
+
+#define WORKER_GEN_UNKNOWN UINT64_MAX
+#define WORKER_GEN_REFRESH_MS 1000
+
+enum worker_msg_type {
+    WMSG_REGISTRY = 1,      /* ptr: struct registry* (a reference for the worker) */
+    WMSG_DRAIN,             /* stop accepting; exit when all conns are done */
+    WMSG_STOP,              /* close everything now and exit the loop */
+    WMSG_CONN               /* ptr: struct worker_handoff* (an accepted socket to adopt) */
+};
+
+struct worker_msg {
+    enum worker_msg_type type;
+    void *ptr;
+};
+
+#define WORKER_QUEUE 64
+#define WORKER_PRIORITIES 3         /* libevent's default for new events is the middle
+                                       one (1): I/O, timers, hiredis; 2: output flushes */
+
+struct worker {
+    int id;
+    pthread_t thread;
+    struct event_base *base;
+    struct evconnlistener *listener;
+    int notify_fd[2];               /* main writes [1], worker reads [0] */
+    struct event *notify_ev;
+    pthread_mutex_t qlock;          /* guards the control queue only */
+    struct worker_msg queue[WORKER_QUEUE];
+    int qhead, qlen;
+
+    struct registry *reg;           /* current registry (own reference) */
+    uint64_t *gens;                 /* per view of reg: cached current generation,
+                                       WORKER_GEN_UNKNOWN until first seen */
+    struct rlink *redis;
+    struct metrics metrics;
+    TAILQ_HEAD(, conn) conns;
+    TAILQ_HEAD(, conn) flush;       /* connections with output to write this iteration */
+    struct event *flush_ev;         /* low priority: runs after the iteration's I/O */
+    _Atomic uint64_t nconns;        /* written by this worker; read by accepting peers */
+    _Atomic uint64_t incoming;      /* connections handed to this worker, not yet adopted */
+    uint64_t inflight;              /* requests waiting on Redis */
+    struct request *free_reqs;      /* recycled request objects */
+    int nfree_reqs;
+    bool draining;
+    struct event *drain_check;      /* periodic check while draining */
+    struct event *refresh;          /* generation cache refresh timer */
+    _Atomic bool done;              /* set when the loop has exited */
+    uint64_t next_conn_id;
+};
+
+/* Process-wide settings shared (read-only after startup) by all workers. */
+struct worker_shared {
+    const char *redis_unix_override;    /* embedded redis socket, or NULL */
+    int64_t start_us;
+    const char *config_path;
+};
+extern struct worker_shared worker_shared;
+extern struct worker *workers;
+extern int nworkers;
+
+/* Creates the worker (base, notify pipe, Redis link and, when with_listener,
+ * a listener bound to server.listen). A worker without a listener serves
+ * requests submitted on its loop (lookup_submit), e.g. the admin HTTP thread.
+ * Fails with a message at startup only. */
+int worker_init(struct worker *w, int id, struct registry *reg, bool with_listener,
+                char *err, size_t errlen) FEATD_MUSTCHECK;
+int worker_start(struct worker *w) FEATD_MUSTCHECK;
+/* Thread-safe: queue a control message and wake the worker. */
+int worker_send(struct worker *w, enum worker_msg_type type, void *ptr);
+void worker_join_and_free(struct worker *w);
+
+/* Called by conn.c when a connection is gone / by lookup.c when a request is
+ * no longer in flight: lets a draining worker finish. */
+void worker_maybe_finish(struct worker *w);
+
+/* Sum of all workers' metrics into *out (which is zeroed first). */
+void worker_metrics_snapshot(struct metrics *out);
+
+#endif

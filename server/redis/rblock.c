@@ -1,0 +1,146 @@
+/*
+ * rblock.c — blocking hiredis connections to the online tier (see rblock.h).
+ */
+#include "redis/rblock.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/un.h>
+
+#define DEFAULT_DATA_DIR "./featd-data"
+
+int rblock_embedded_socket_path(const struct featd_config *cfg, char *buf, size_t cap)
+{
+    const char *dir = cfg->server.data_dir ? cfg->server.data_dir : DEFAULT_DATA_DIR;
+    char real[PATH_MAX];
+    const char *base = realpath(dir, real) != NULL ? real : dir;
+    struct sockaddr_un sa;
+    size_t max = sizeof sa.sun_path - 1;
+    int n = snprintf(buf, cap, "%s/redis.sock", base);
+    if (n < 0 || (size_t)n >= cap || (size_t)n > max) {
+        snprintf(buf, cap, "embedded redis socket path \"%s/redis.sock\" is too long "
+                 "(a unix socket path has at most %zu bytes); use a shorter server.data_dir",
+                 base, max);
+        return FEATD_ERR;
+    }
+    return FEATD_OK;
+}
+
+void rblock_endpoint(const struct featd_config *cfg, char *buf, size_t cap)
+{
+    const struct cfg_redis *r = &cfg->redis;
+    if (r->embedded) {
+        char path[PATH_MAX + 32];
+        if (rblock_embedded_socket_path(cfg, path, sizeof path) != FEATD_OK) {
+            snprintf(buf, cap, "embedded redis");
+            return;
+        }
+        snprintf(buf, cap, "unix:%s (embedded)", path);
+    } else if (r->unix_path != NULL) {
+        snprintf(buf, cap, "unix:%s", r->unix_path);
+    } else if (r->host != NULL && strchr(r->host, ':') != NULL) {
+        snprintf(buf, cap, "[%s]:%d", r->host, r->port);
+    } else {
+        snprintf(buf, cap, "%s:%d", r->host ? r->host : "127.0.0.1", r->port);
+    }
+}
+
+/* Why a command on c failed (hiredis reports a socket timeout as EAGAIN). */
+static const char *ctx_reason(const redisContext *c, int tmo, char *buf, size_t cap)
+{
+    if (c->err == REDIS_ERR_IO && (strcmp(c->errstr, strerror(EAGAIN)) == 0
+                                   || strcmp(c->errstr, strerror(EWOULDBLOCK)) == 0)) {
+        snprintf(buf, cap, "no answer within %d ms (redis.timeout_ms)", tmo);
+    } else if (c->err == REDIS_ERR_EOF) {
+        snprintf(buf, cap, "connection closed by redis");
+    } else {
+        snprintf(buf, cap, "%s", c->errstr[0] ? c->errstr : "no reply");
+    }
+    return buf;
+}
+
+/* Runs one command; FEATD_ERR with "redis EP: WHAT failed: reason". */
+static int simple_command(redisContext *c, const char *ep, int tmo, const char *what, char *err,
+                          size_t errlen, const char *fmt, const char *arg)
+{
+    redisReply *reply = arg ? redisCommand(c, fmt, arg) : redisCommand(c, fmt);
+    if (reply == NULL) {
+        char why[256];
+        snprintf(err, errlen, "redis %s: %s: %s", ep, what, ctx_reason(c, tmo, why, sizeof why));
+        return FEATD_ERR;
+    }
+    int rc = FEATD_OK;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "redis %s: %s failed: %.*s", ep, what, (int)reply->len,
+                 reply->str ? reply->str : "");
+        rc = FEATD_ERR;
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+redisContext *rblock_connect(const struct featd_config *cfg, char *err, size_t errlen)
+{
+    const struct cfg_redis *r = &cfg->redis;
+    char ep[PATH_MAX + 64];
+    rblock_endpoint(cfg, ep, sizeof ep);
+
+    int tmo = r->timeout_ms > 0 ? r->timeout_ms : 0;
+    struct timeval tv = { tmo / 1000, (tmo % 1000) * 1000 };
+    redisContext *c;
+    if (r->embedded || r->unix_path != NULL) {
+        char path[PATH_MAX + 32];
+        if (r->embedded) {
+            if (rblock_embedded_socket_path(cfg, path, sizeof path) != FEATD_OK) {
+                snprintf(err, errlen, "redis: %s", path);
+                return NULL;
+            }
+        } else {
+            snprintf(path, sizeof path, "%s", r->unix_path);
+        }
+        c = tmo > 0 ? redisConnectUnixWithTimeout(path, tv) : redisConnectUnix(path);
+    } else {
+        const char *host = r->host ? r->host : "127.0.0.1";
+        c = tmo > 0 ? redisConnectWithTimeout(host, r->port, tv) : redisConnect(host, r->port);
+    }
+    if (c == NULL) {
+        snprintf(err, errlen, "redis %s: connect: out of memory", ep);
+        return NULL;
+    }
+    if (c->err) {
+        snprintf(err, errlen, "redis %s: connect: %s%s", ep, c->errstr,
+                 r->embedded ? " (the embedded redis-server runs only while featd runs "
+                               "with this config's server.data_dir)" : "");
+        redisFree(c);
+        return NULL;
+    }
+    if (tmo > 0 && redisSetTimeout(c, tv) != REDIS_OK) {
+        snprintf(err, errlen, "redis %s: cannot set a %d ms timeout: %s", ep, tmo,
+                 c->errstr[0] ? c->errstr : strerror(errno));
+        redisFree(c);
+        return NULL;
+    }
+    if (r->password != NULL && r->password[0] != '\0'
+        && simple_command(c, ep, tmo, "AUTH", err, errlen, "AUTH %s", r->password) != FEATD_OK) {
+        redisFree(c);
+        return NULL;
+    }
+    if (r->db != 0) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", r->db);
+        if (simple_command(c, ep, tmo, "SELECT", err, errlen, "SELECT %s", db) != FEATD_OK) {
+            redisFree(c);
+            return NULL;
+        }
+    }
+    /* Prove the connection works now (NOAUTH, a paused server, ...). */
+    if (simple_command(c, ep, tmo, "PING", err, errlen, "PING", NULL) != FEATD_OK) {
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}

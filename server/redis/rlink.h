@@ -1,0 +1,54 @@
+/*
+ * rlink.h — a worker's asynchronous link to Redis: one hiredis async context
+ * attached to the worker's event_base with the libevent adapter, AUTH and
+ * SELECT on connect, reconnect with exponential backoff, and a cap on
+ * commands in flight. Only the owning worker thread touches it.
+ */
+#ifndef FEATD_RLINK_H
+#define FEATD_RLINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <event2/event.h>
+#include <hiredis/async.h>
+
+#include "config/config.h"
+#include "core/featd.h"
+#include "core/metrics.h"
+
+struct rlink;
+
+/* Endpoint and auth come from rc (copied; redis settings are not reloadable).
+ * unix_override, when not NULL, replaces the endpoint (embedded Redis).
+ * Starts connecting at once; never blocks. */
+struct rlink *rlink_new(struct event_base *base, const struct cfg_redis *rc,
+                        const char *unix_override, struct metrics *m);
+void rlink_free(struct rlink *rp);
+
+bool rlink_ready(const struct rlink *rp);
+/* A short text for errors: "redis 127.0.0.1:6379 is unreachable (Connection refused)". */
+const char *rlink_status(const struct rlink *rp);
+const char *rlink_endpoint(const struct rlink *rp);
+
+/*
+ * Sends one command. On FEATD_OK, cb(ac, reply, priv) runs exactly once on
+ * this worker's loop: with the reply, or with reply NULL when the link fails
+ * (the caller must keep priv alive until then). FEATD_EAGAIN when the link is
+ * down (cb will not run).
+ */
+int rlink_command_argv(struct rlink *rp, redisCallbackFn *cb, void *priv, int argc,
+                       const char **argv, const size_t *argvlen) FEATD_MUSTCHECK;
+
+/* µs since Redis last made progress while commands are pending (0 when
+ * nothing is pending): hiredis 0.14 has no command timeout, so a stopped or
+ * half-open Redis would otherwise hold commands forever. */
+int64_t rlink_stalled_us(const struct rlink *rp);
+/* Drops the link (pending callbacks get NULL replies) and reconnects with
+ * backoff. Must not be called from inside a hiredis callback. */
+void rlink_reset(struct rlink *rp, const char *why);
+
+/* Disconnects (pending callbacks get NULL) and stops reconnecting. */
+void rlink_shutdown(struct rlink *rp);
+
+#endif
