@@ -49,6 +49,7 @@
 #include "core/log.h"
 #include "serve/lookup.h"
 #include "core/metrics.h"
+#include "core/prom.h"
 #include "wire/proto.h"
 #include "redis/rlink.h"
 #include "net/worker.h"
@@ -681,76 +682,10 @@ static void admin_readyz(struct evhttp_request *req)
 
 /* ---- /metrics ---- */
 
-int admin_prom_escape(struct fbuf *out, const char *s)
-{
-    for (; s && *s; s++) {
-        int rc;
-        if (*s == '\\') {
-            rc = fbuf_append(out, "\\\\", 2);
-        } else if (*s == '"') {
-            rc = fbuf_append(out, "\\\"", 2);
-        } else if (*s == '\n') {
-            rc = fbuf_append(out, "\\n", 2);
-        } else {
-            rc = fbuf_putc(out, *s);
-        }
-        if (rc != FEATD_OK) {
-            return rc;
-        }
-    }
-    return FEATD_OK;
-}
-
-int admin_prom_header(struct fbuf *out, const char *name, const char *type, const char *help)
-{
-    if (fbuf_appendf(out, "# HELP %s ", name) != FEATD_OK) {
-        return FEATD_ENOMEM;
-    }
-    for (const char *s = help; s && *s; s++) {
-        int rc = *s == '\\' ? fbuf_append(out, "\\\\", 2)
-                 : *s == '\n' ? fbuf_append(out, "\\n", 2) : fbuf_putc(out, *s);
-        if (rc != FEATD_OK) {
-            return rc;
-        }
-    }
-    return fbuf_appendf(out, "\n# TYPE %s %s\n", name, type);
-}
-
-/* A µs bound as seconds without trailing zeros ("0.00005", "1"). */
-static void admin_le(char *buf, size_t cap, uint64_t us)
-{
-    snprintf(buf, cap, "%" PRIu64 ".%06" PRIu64, us / 1000000, us % 1000000);
-    size_t n = strlen(buf);
-    while (n > 0 && buf[n - 1] == '0') {
-        buf[--n] = '\0';
-    }
-    if (n > 0 && buf[n - 1] == '.') {
-        buf[--n] = '\0';
-    }
-}
-
-static int prom_scalar(struct fbuf *o, const char *name, const char *type, const char *help,
-                       const char *fmt, ...) FEATD_PRINTF(5, 6);
-
-/* A family with one unlabelled sample; fmt formats the value. */
-static int prom_scalar(struct fbuf *o, const char *name, const char *type, const char *help,
-                       const char *fmt, ...)
-{
-    char val[64];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(val, sizeof(val), fmt, ap);
-    va_end(ap);
-    if (admin_prom_header(o, name, type, help) != FEATD_OK) {
-        return FEATD_ENOMEM;
-    }
-    return fbuf_appendf(o, "%s %s\n", name, val);
-}
-
 /* featd_worker_connections{worker="N"}: how the serving connections are spread. */
 static int admin_prom_worker_conns(struct fbuf *o)
 {
-    if (admin_prom_header(o, "featd_worker_connections", "gauge",
+    if (prom_header(o, "featd_worker_connections", "gauge",
                           "Client connections owned by each serving worker") != FEATD_OK) {
         return FEATD_ENOMEM;
     }
@@ -761,26 +696,6 @@ static int admin_prom_worker_conns(struct fbuf *o)
         }
     }
     return FEATD_OK;
-}
-
-static int prom_hist(struct fbuf *o, const char *name, const char *help, const struct metrics_hist *h)
-{
-    if (admin_prom_header(o, name, "histogram", help) != FEATD_OK) {
-        return FEATD_ENOMEM;
-    }
-    uint64_t cum = 0;
-    char le[32];
-    for (size_t i = 0; i < METRICS_NBUCKETS - 1; i++) {
-        cum += METRICS_GET(h->buckets[i]);
-        admin_le(le, sizeof(le), metrics_bucket_bounds[i]);
-        if (fbuf_appendf(o, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name, le, cum) != FEATD_OK) {
-            return FEATD_ENOMEM;
-        }
-    }
-    cum += METRICS_GET(h->buckets[METRICS_NBUCKETS - 1]);
-    uint64_t sum = METRICS_GET(h->sum_us);
-    return fbuf_appendf(o, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n%s_sum %" PRIu64 ".%06" PRIu64 "\n%s_count %" PRIu64 "\n",
-                        name, cum, name, sum / 1000000, sum % 1000000, name, cum);
 }
 
 /* featd's own families; FEATD_OK or an error when out of memory. */
@@ -801,7 +716,7 @@ static int admin_metrics_write(struct fbuf *o)
         return rc;
     }
 
-    if (admin_prom_header(o, "featd_requests_total", "counter",
+    if (prom_header(o, "featd_requests_total", "counter",
                           "Requests answered, by type and featd.v1.ErrorCode (OK = success)") != FEATD_OK) {
         return FEATD_ENOMEM;
     }
@@ -814,7 +729,7 @@ static int admin_metrics_write(struct fbuf *o)
             }
         }
     }
-    if (admin_prom_header(o, "featd_value_status_total", "counter",
+    if (prom_header(o, "featd_value_status_total", "counter",
                           "Feature values returned by GetOnlineFeatures, by featd.v1.FieldStatus") != FEATD_OK) {
         return FEATD_ENOMEM;
     }
@@ -848,7 +763,7 @@ static int admin_metrics_write(struct fbuf *o)
         prom_scalar(o, "featd_admin_redis_connected", "gauge", "1 when the admin thread's Redis link is up",
                     "%d", rlink_ready(admin.w.redis) ? 1 : 0) != FEATD_OK ||
         prom_scalar(o, "featd_up", "gauge", "1 while featd runs", "1") != FEATD_OK ||
-        admin_prom_header(o, "featd_build_info", "gauge", "featd version (value is always 1)") != FEATD_OK ||
+        prom_header(o, "featd_build_info", "gauge", "featd version (value is always 1)") != FEATD_OK ||
         fbuf_appendf(o, "featd_build_info{version=\"%s\"} 1\n", FEATD_VERSION) != FEATD_OK ||
         prom_scalar(o, "featd_registry_version", "gauge",
                     "Registry version in use (1 at startup, +1 per successful reload)",
@@ -860,7 +775,7 @@ static int admin_metrics_write(struct fbuf *o)
         prom_scalar(o, "featd_uptime_seconds", "gauge", "Seconds since featd started", "%.3f", uptime) != FEATD_OK) {
         return FEATD_ENOMEM;
     }
-    if (admin_prom_header(o, "featd_reloads_total", "counter",
+    if (prom_header(o, "featd_reloads_total", "counter",
                           "Configuration reloads (SIGHUP), by result") != FEATD_OK ||
         fbuf_appendf(o, "featd_reloads_total{result=\"ok\"} %" PRIu64 "\nfeatd_reloads_total{result=\"failed\"} %"
                      PRIu64 "\n", atomic_load(&admin_reloads_ok), atomic_load(&admin_reloads_failed)) != FEATD_OK ||
@@ -869,7 +784,7 @@ static int admin_metrics_write(struct fbuf *o)
                     "%d", atomic_load(&admin_last_reload_ok)) != FEATD_OK) {
         return FEATD_ENOMEM;
     }
-    if (admin_prom_header(o, "featd_admin_http_requests_total", "counter",
+    if (prom_header(o, "featd_admin_http_requests_total", "counter",
                           "Admin HTTP requests answered by featd, by path and HTTP status") != FEATD_OK) {
         return FEATD_ENOMEM;
     }
@@ -923,19 +838,6 @@ int admin_add_metrics_source(admin_metrics_fn fn, void *arg)
     }
     pthread_mutex_unlock(&admin_src_lock);
     return rc;
-}
-
-void admin_remove_metrics_source(admin_metrics_fn fn, void *arg)
-{
-    pthread_mutex_lock(&admin_src_lock);
-    for (int i = 0; i < admin_nsrcs; i++) {
-        if (admin_srcs[i].fn == fn && admin_srcs[i].arg == arg) {
-            memmove(&admin_srcs[i], &admin_srcs[i + 1], sizeof(admin_srcs[0]) * (size_t)(admin_nsrcs - i - 1));
-            admin_nsrcs--;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&admin_src_lock);
 }
 
 /* ---- /v1/feature-views ---- */

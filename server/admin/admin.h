@@ -60,8 +60,8 @@ void admin_stop(void);
  * fn is called on the admin thread for every GET /metrics, after featd's own
  * families, and appends complete metric families in the text exposition
  * format 0.0.4 to out: for each family one "# HELP" and one "# TYPE" line
- * (admin_prom_header) followed by all of its samples, names prefixed
- * "featd_", label values escaped with admin_prom_escape. A family must not be
+ * (prom_header, core/prom.h) followed by all of its samples, names prefixed
+ * "featd_", label values escaped with prom_label. A family must not be
  * split across calls or reuse a name featd already exposes. fn reads its own
  * state thread-safely (atomics or its own lock) and must not block for long.
  * Returns FEATD_OK, or an error code when out of memory (the scrape then
@@ -69,20 +69,10 @@ void admin_stop(void);
  *
  * admin_add_metrics_source may be called from any thread at any time (also
  * before admin_start); at most ADMIN_MAX_METRICS_SOURCES sources (FEATD_ERR
- * beyond). After admin_remove_metrics_source(fn, arg) returns, fn is not
- * running and will not be called again, so arg may be freed.
+ * beyond). Sources stay registered for the life of the process.
  */
 #define ADMIN_MAX_METRICS_SOURCES 16
 typedef int (*admin_metrics_fn)(struct fbuf *out, void *arg);
 int admin_add_metrics_source(admin_metrics_fn fn, void *arg) FEATD_MUSTCHECK;
-void admin_remove_metrics_source(admin_metrics_fn fn, void *arg);
-
-/* Appends "# HELP name help\n# TYPE name type\n" (help escaped as the format
- * requires). type: "counter", "gauge", "histogram", "summary" or "untyped". */
-int admin_prom_header(struct fbuf *out, const char *name, const char *type,
-                      const char *help) FEATD_MUSTCHECK;
-/* Appends s escaped for use inside a label value's double quotes
- * (backslash, double quote and newline escaped). */
-int admin_prom_escape(struct fbuf *out, const char *s) FEATD_MUSTCHECK;
 
 #endif

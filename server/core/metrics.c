@@ -59,20 +59,3 @@ void metrics_sum(struct metrics *dst, const struct metrics *src)
     metrics_hist_sum(&dst->request_latency, &src->request_latency);
     metrics_hist_sum(&dst->redis_latency, &src->redis_latency);
 }
-
-uint64_t metrics_hist_quantile(const struct metrics_hist *h, double q)
-{
-    uint64_t total = METRICS_GET(h->count);
-    if (total == 0) {
-        return 0;
-    }
-    uint64_t want = (uint64_t)(q * (double)total + 0.5);
-    uint64_t seen = 0;
-    for (size_t i = 0; i < METRICS_NBUCKETS - 1; i++) {
-        seen += METRICS_GET(h->buckets[i]);
-        if (seen >= want) {
-            return metrics_bucket_bounds[i];
-        }
-    }
-    return UINT64_MAX;
-}

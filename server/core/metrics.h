@@ -83,8 +83,6 @@ struct metrics {
 void metrics_observe(struct metrics_hist *h, uint64_t us);
 /* Adds every field of src into dst (dst is a plain snapshot, not shared). */
 void metrics_sum(struct metrics *dst, const struct metrics *src);
-/* Approximate quantile (0..1) from a histogram: the bucket upper bound. */
-uint64_t metrics_hist_quantile(const struct metrics_hist *h, double q);
 
 /* Process-wide gauges (written by any thread with atomic add). */
 extern _Atomic int64_t metrics_connections_open;

@@ -45,6 +45,7 @@
 #include <hiredis/hiredis.h>
 
 #include "core/log.h"
+#include "core/prom.h"
 #include "materialize/mat_discover.h"
 #include "materialize/mat_progress.h"
 #include "materialize/mat_read.h"
@@ -1811,25 +1812,12 @@ int materializer_run_once(const struct featd_config *cfg, const char *view_name,
 
 /* ---- metrics ---- */
 
-static int write_label(struct fbuf *out, const char *name)
-{
-    for (const char *p = name; *p; p++) {
-        if ((*p == '"' || *p == '\\') && fbuf_putc(out, '\\') != FEATD_OK) {
-            return FEATD_ERR;
-        }
-        if (fbuf_putc(out, *p) != FEATD_OK) {
-            return FEATD_ERR;
-        }
-    }
-    return FEATD_OK;
-}
-
 /* Append helpers of mat_metrics_write: on OOM set rc and jump to done. */
 #define MW(...) do { \
         if (fbuf_appendf(out, __VA_ARGS__) != FEATD_OK) { rc = FEATD_ERR; goto done; } \
     } while (0)
 #define MLABEL(n) do { \
-        if (write_label(out, (n)) != FEATD_OK) { rc = FEATD_ERR; goto done; } \
+        if (prom_label(out, (n)) != FEATD_OK) { rc = FEATD_ERR; goto done; } \
     } while (0)
 
 int mat_metrics_write(struct fbuf *out)
