@@ -82,29 +82,6 @@ static void usage(FILE *f)
             "FEATD_REDIS_PASSWORD, FEATD_LOG_LEVEL, FEATD_LOG_FORMAT, FEATD_WORKERS, FEATD_DATA_DIR.\n");
 }
 
-/* Keeps the running value of every restart-only setting in the new config,
- * so that a reload never applies one halfway (the listeners, the Redis links
- * and the embedded Redis were set up with the old values). */
-static void main_keep_restart_only(const struct featd_config *o, struct featd_config *n)
-{
-#define KEEP_STR(field) do { free(n->field); n->field = o->field ? util_xstrdup(o->field) : NULL; } while (0)
-    KEEP_STR(server.listen);
-    KEEP_STR(server.admin_listen);
-    KEEP_STR(server.data_dir);
-    n->server.workers = o->server.workers;
-    KEEP_STR(redis.url);
-    KEEP_STR(redis.host);
-    KEEP_STR(redis.unix_path);
-    KEEP_STR(redis.password);
-    KEEP_STR(redis.key_prefix);
-    KEEP_STR(redis.server_bin);
-    n->redis.embedded = o->redis.embedded;
-    n->redis.port = o->redis.port;
-    n->redis.db = o->redis.db;
-    n->redis.timeout_ms = o->redis.timeout_ms;
-#undef KEEP_STR
-}
-
 static void main_reload(void)
 {
     char err[8192];
@@ -119,7 +96,7 @@ static void main_reload(void)
     if (config_restart_needed(main_reg->cfg, cfg, changes, sizeof(changes)) > 0) {
         log_warn("reload", "these settings changed but only take effect after a restart "
                  "(running values kept):\n%s", changes);
-        main_keep_restart_only(main_reg->cfg, cfg);
+        config_keep_restart_only(main_reg->cfg, cfg);
     }
     int lvl = log_level_parse(cfg->server.log_level);
     if (lvl >= 0) {

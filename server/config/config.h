@@ -1,7 +1,11 @@
 /*
- * config.h — the registry: one JSON file (DESIGN.md §3) parsed with jansson
- * into an immutable struct featd_config. A loaded config is never mutated;
- * reload builds a new one and swaps the pointer (callers own the lifetime).
+ * config.h — the configuration: one JSON file (sections "server", "redis",
+ * "entities", "feature_views"; docs/config.md) parsed with jansson into an
+ * immutable struct featd_config. A loaded config is never mutated; reload
+ * builds a new one and swaps it in (config/registry.h wraps it in a
+ * reference count). Loading, env overrides and the reload check run on one
+ * thread at a time; the lookups (config_find_view*, config_feature_index,
+ * config_type_*) may be called from any thread holding the config.
  */
 #ifndef FEATD_CONFIG_H
 #define FEATD_CONFIG_H
@@ -139,13 +143,9 @@ void config_free(struct featd_config *cfg);
  */
 int config_apply_env(struct featd_config *cfg, char *err, size_t errlen) FEATD_MUSTCHECK;
 
+/* The view named name (NUL-terminated, or name[0..len) for the n form), or
+ * NULL; the feature's index in v, or -1. No allocation (request path). */
 const struct cfg_view *config_find_view(const struct featd_config *cfg, const char *name);
-/* "an object", "an array", "a string", "an integer", "a real number",
- * "a boolean" or "null": for "expected X (got <kind>)" messages about JSON
- * input (the registry, featd-cli load rows, the admin JSON lookup). */
-struct json_t;
-const char *config_json_kind(const struct json_t *v);
-
 const struct cfg_view *config_find_viewn(const struct featd_config *cfg, const char *name,
                                          size_t len);
 int config_feature_index(const struct cfg_view *v, const char *name, size_t len);
@@ -154,10 +154,16 @@ const char *config_type_name(enum featd_type t);
 int config_type_parse(const char *s);   /* -1 when unknown */
 bool config_type_is_list(enum featd_type t);
 
+/* "an object", "an array", "a string", "an integer", "a real number",
+ * "a boolean" or "null": for "expected X (got <kind>)" messages about JSON
+ * input (config files, featd-cli load rows, the admin JSON lookup). */
+struct json_t;
+const char *config_json_kind(const struct json_t *v);
+
 /* "host:port" -> host (malloc'd) and port. FEATD_ERR on bad form or port. */
 int config_parse_hostport(const char *s, char **host, int *port) FEATD_MUSTCHECK;
 
-/* ---- additions (table-driven extras over the server/redis keys) ---- */
+/* ---- driven by the server/redis key table ---- */
 
 struct fbuf;
 
@@ -170,6 +176,9 @@ struct fbuf;
  */
 int config_restart_needed(const struct featd_config *running, const struct featd_config *next,
                           char *out, size_t outlen);
+/* Keeps the running value of every restart-only key (and what redis.url
+ * resolved to) in next, the config a reload is about to swap in. */
+void config_keep_restart_only(const struct featd_config *running, struct featd_config *next);
 
 /* The effective server and redis settings as one compact JSON object
  * {"server":{...},"redis":{...}}, password masked; malloc'd (free()), NULL

@@ -1,0 +1,63 @@
+/*
+ * config_env.c — FEATD_* environment overrides (FEATD_LISTEN,
+ * FEATD_ADMIN_LISTEN, FEATD_REDIS_URL, FEATD_REDIS_PASSWORD,
+ * FEATD_LOG_LEVEL, FEATD_LOG_FORMAT, FEATD_WORKERS, FEATD_DATA_DIR: the env
+ * column of config_table[]), applied over a parsed config and validated by
+ * the same rules as the file; errors name the variable. Reads the process
+ * environment: call it from one thread at a time (the loading thread).
+ */
+#include "config/config_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Drops a password that came from the running url when FEATD_REDIS_URL
+ * replaces that url (and FEATD_REDIS_PASSWORD does not set one). */
+static void config_env_drop_url_password(struct featd_config *cfg)
+{
+    struct config_redis_url old;
+    char why[256];
+    if (config_addr_url_parse(cfg->redis.url, &old, why, sizeof why) == FEATD_OK &&
+        old.password != NULL && strcmp(old.password, cfg->redis.password) == 0) {
+        free(cfg->redis.password);
+        cfg->redis.password = NULL;
+    }
+    config_addr_url_clear(&old);
+}
+
+int config_apply_env(struct featd_config *cfg, char *err, size_t errlen)
+{
+    struct config_errs e = { { 0 }, 0, false, false };
+    bool redis_touched = false;
+    const char *pw_env = getenv("FEATD_REDIS_PASSWORD");
+    for (size_t i = 0; i < config_table_len; i++) {
+        const struct config_key *k = &config_table[i];
+        const char *v = k->env ? getenv(k->env) : NULL;
+        if (v == NULL) {
+            continue;
+        }
+        if (strcmp(k->section, "redis") == 0) {
+            redis_touched = true;
+        }
+        if (k->kind == CK_NSTR && v[0] == '\0' && strcmp(k->name, "password") == 0) {
+            config_table_set_string(cfg, k, NULL, k->env, &e);    /* "" = no password */
+            continue;
+        }
+        if (k->off == CFG_RDS(url) && pw_env == NULL && cfg->redis.password != NULL) {
+            config_env_drop_url_password(cfg);
+        }
+        config_table_set_string(cfg, k, v, k->env, &e);
+    }
+    if (redis_touched) {
+        config_addr_resolve_redis(cfg, "FEATD_REDIS_URL", "$.redis.password", pw_env != NULL, &e);
+    }
+    config_addr_cross_check(cfg, getenv("FEATD_ADMIN_LISTEN") ? "FEATD_ADMIN_LISTEN" :
+                            (getenv("FEATD_LISTEN") ? "FEATD_LISTEN" : "$.server.admin_listen"),
+                            &e);
+    if (e.n > 0) {
+        config_err_finish(&e, err, errlen);
+        return FEATD_ERR;
+    }
+    config_err_finish(&e, NULL, 0);
+    return FEATD_OK;
+}

@@ -1,0 +1,407 @@
+/*
+ * config_table.c — the server and redis keys, defined once in
+ * config_table[]: kind, bounds, default, reloadability, environment
+ * variable and help text. The same table drives parsing and defaults (here),
+ * env overrides (config_env.c), the reload rule (config_reload.c), the
+ * settings dump (config_settings_json, here) and the key reference in
+ * docs/config.md (config_doc.c; a unit test keeps the doc in sync).
+ * Views and entities are structural and parsed by config_view.c instead.
+ */
+#include "config/config_int.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+_Static_assert(sizeof(enum featd_log_format) == sizeof(int), "CK_ENUM stores an int");
+
+static const char *const config_table_log_levels[] = { "error", "warn", "info", "debug", NULL };
+static const char *const config_table_log_formats[] = { "text", "json", NULL };
+
+static const char *config_table_check_path(const char *v, char *why, size_t whylen)
+{
+    return config_json_text_problem(v, CFG_PATH_STR_MAX, why, whylen);
+}
+
+static const char *config_table_check_key_prefix(const char *v, char *why, size_t whylen)
+{
+    for (size_t i = 0; v[i]; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (!(isalnum(c) || c == '_' || c == '.' || c == '-')) {
+            snprintf(why, whylen, "invalid character at offset %zu (expected [A-Za-z0-9_.-]{1,64})", i);
+            return why;
+        }
+    }
+    return NULL;
+}
+
+static const char *config_table_check_password(const char *v, char *why, size_t whylen)
+{
+    return config_json_text_problem(v, 1024, why, whylen);
+}
+
+const struct config_key config_table[] = {
+    { "server", "listen", CK_STR, CFG_SRV(listen), 1, 300, "127.0.0.1:6566", false,
+      "FEATD_LISTEN", NULL, config_addr_check_listen,
+      "Serving address (protobuf over TCP): \"host:port\", IPv6 as \"[::1]:6566\"." },
+    { "server", "admin_listen", CK_STR, CFG_SRV(admin_listen), 0, 300, "127.0.0.1:6567", false,
+      "FEATD_ADMIN_LISTEN", NULL, config_addr_check_admin_listen,
+      "Admin HTTP address (health, metrics, registry, JSON lookup); \"\" disables it." },
+    { "server", "workers", CK_INT, CFG_SRV(workers), 1, 64, "2", false,
+      "FEATD_WORKERS", NULL, NULL,
+      "Worker threads, each with its own event loop, listener (`SO_REUSEPORT`; an accepting "
+      "worker hands a connection to a less loaded one) and Redis connection. One worker serves "
+      "78-93k single-entity lookups/s at 50 connections (suite and smoke runs); leave Redis a core: on a 2-core "
+      "host shared with Redis, 1 worker has the shorter tail and 2 the higher throughput "
+      "(`bench/results/latest.md`, \"Thread layout\")." },
+    { "server", "max_connections", CK_INT, CFG_SRV(max_connections), 1, 1000000, "10000", true,
+      NULL, NULL, NULL,
+      "Client connections accepted at once; further connections are refused." },
+    { "server", "max_frame_bytes", CK_U32, CFG_SRV(max_frame_bytes), 64, 1073741824, "4194304", true,
+      NULL, NULL, NULL,
+      "Largest request frame; a bigger frame gets an error and the connection is closed." },
+    { "server", "max_entities_per_request", CK_INT, CFG_SRV(max_entities_per_request), 1, 1000000,
+      "1000", true, NULL, NULL, NULL,
+      "Entity rows per lookup; more is INVALID_ARGUMENT." },
+    { "server", "request_timeout_ms", CK_INT, CFG_SRV(request_timeout_ms), 1, 600000, "1000", true,
+      NULL, NULL, NULL,
+      "Default lookup deadline when the request gives none (deadline_ms = 0)." },
+    { "server", "max_output_bytes", CK_SIZE, CFG_SRV(max_output_bytes), 4096, 1073741824, "16777216",
+      true, NULL, NULL, NULL,
+      "Per-connection output high watermark: reading stops above it until it drains." },
+    { "server", "max_inflight_requests", CK_INT, CFG_SRV(max_inflight_requests), 1, 1000000, "10000",
+      true, NULL, NULL, NULL,
+      "Requests in flight to Redis per worker; beyond it requests get RESOURCE_EXHAUSTED." },
+    { "server", "shutdown_timeout_ms", CK_INT, CFG_SRV(shutdown_timeout_ms), 0, 600000, "10000", true,
+      NULL, NULL, NULL,
+      "On SIGTERM/SIGINT, how long in-flight requests may take to finish." },
+    { "server", "data_dir", CK_STR, CFG_SRV(data_dir), 1, CFG_PATH_STR_MAX, "./featd-data", false,
+      "FEATD_DATA_DIR", NULL, config_table_check_path,
+      "Directory for local state; the embedded redis-server keeps its files here." },
+    { "server", "log_level", CK_WORD, CFG_SRV(log_level), 0, 0, "info", true,
+      "FEATD_LOG_LEVEL", config_table_log_levels, NULL,
+      "Least severe level logged." },
+    { "server", "log_format", CK_ENUM, CFG_SRV(log_format), 0, 0, "text", true,
+      "FEATD_LOG_FORMAT", config_table_log_formats, NULL,
+      "\"text\" lines or \"json\" lines (one object per event) for log shippers." },
+    { "redis", "url", CK_NSTR, CFG_RDS(url), 1, CFG_PATH_STR_MAX, NULL, false,
+      "FEATD_REDIS_URL", NULL, config_addr_check_redis_url,
+      "Online store. null/omitted/\"embedded\": a private redis-server under data_dir; "
+      "redis://[:password@]host[:port][/db] (port 6379, db 0..15); "
+      "unix:///path/to.sock[?db=N]." },
+    { "redis", "password", CK_NSTR, CFG_RDS(password), 1, 1024, NULL, false,
+      "FEATD_REDIS_PASSWORD", NULL, config_table_check_password,
+      "AUTH password (null = none). May instead be given in the url, not both differently." },
+    { "redis", "timeout_ms", CK_INT, CFG_RDS(timeout_ms), 1, 600000, "200", false,
+      NULL, NULL, NULL,
+      "Connect and command timeout of blocking Redis users (materializer, CLI)." },
+    { "redis", "key_prefix", CK_STR, CFG_RDS(key_prefix), 1, 64, "featd", false,
+      NULL, NULL, config_table_check_key_prefix,
+      "First component of every Redis key ([A-Za-z0-9_.-]{1,64}); separates deployments "
+      "sharing one Redis." },
+    { "redis", "server_bin", CK_STR, CFG_RDS(server_bin), 1, CFG_PATH_STR_MAX, "redis-server", false,
+      NULL, NULL, config_table_check_path,
+      "redis-server binary started for the embedded store (looked up in PATH)." },
+};
+
+const size_t config_table_len = FEATD_ARRAY_LEN(config_table);
+
+static void *config_table_ptr(struct featd_config *cfg, const struct config_key *k)
+{
+    return (char *)cfg + k->off;
+}
+
+static const void *config_table_cptr(const struct featd_config *cfg, const struct config_key *k)
+{
+    return (const char *)cfg + k->off;
+}
+
+const char *config_table_word(const struct config_key *k, int i)
+{
+    for (int j = 0; k->words[j] != NULL; j++) {
+        if (j == i) {
+            return k->words[j];
+        }
+    }
+    return "?";
+}
+
+bool config_table_is_int(const struct config_key *k)
+{
+    return k->kind == CK_INT || k->kind == CK_U32 || k->kind == CK_SIZE;
+}
+
+/* Stores an integer already range-checked. */
+static void config_table_store_int(struct featd_config *cfg, const struct config_key *k, int64_t v)
+{
+    void *p = config_table_ptr(cfg, k);
+    switch (k->kind) {
+    case CK_INT: *(int *)p = (int)v; break;
+    case CK_U32: *(uint32_t *)p = (uint32_t)v; break;
+    case CK_SIZE: *(size_t *)p = (size_t)v; break;
+    default: break;
+    }
+}
+
+/* A CK_WORD/CK_ENUM value: stored when it is one of k->words. */
+static void config_table_set_word(struct featd_config *cfg, const struct config_key *k,
+                                  const char *s, const char *who, struct config_errs *e)
+{
+    for (int i = 0; k->words[i] != NULL; i++) {
+        if (strcmp(s, k->words[i]) == 0) {
+            if (k->kind == CK_ENUM) {
+                *(int *)config_table_ptr(cfg, k) = i;
+            } else {
+                char **f = config_table_ptr(cfg, k);
+                free(*f);
+                *f = util_xstrdup(s);
+            }
+            return;
+        }
+    }
+    char q[QBUF], wl[256];
+    config_err_add(e, who, "unknown value %s (expected one of %s)",
+                   config_err_quote(s, q, sizeof q), config_err_words(k->words, wl, sizeof wl));
+}
+
+void config_table_set_string(struct featd_config *cfg, const struct config_key *k, const char *s,
+                             const char *who, struct config_errs *e)
+{
+    char q[QBUF], why[256];
+    if (config_table_is_int(k)) {
+        int64_t v;
+        if (s == NULL || !util_parse_i64(s, k->min, k->max, &v)) {
+            config_err_add(e, who, "invalid value %s (expected an integer in %" PRId64 "..%"
+                           PRId64 ")", s ? config_err_quote(s, q, sizeof q) : "null", k->min,
+                           k->max);
+            return;
+        }
+        config_table_store_int(cfg, k, v);
+        return;
+    }
+    if (s == NULL && k->kind != CK_NSTR) {
+        config_err_add(e, who, "null is not allowed (expected a string)");
+        return;
+    }
+    if (k->kind == CK_WORD || k->kind == CK_ENUM) {
+        config_table_set_word(cfg, k, s, who, e);
+        return;
+    }
+    char **f = config_table_ptr(cfg, k);
+    if (s == NULL) {
+        free(*f);
+        *f = NULL;
+        return;
+    }
+    size_t n = strlen(s);
+    if ((int64_t)n < k->min || (int64_t)n > k->max) {
+        if (n == 0) {
+            config_err_add(e, who, "empty string (expected %s)",
+                           k->kind == CK_NSTR ? "a non-empty string or null" : "a non-empty string");
+        } else {
+            config_err_add(e, who, "%zu bytes long (expected %" PRId64 "..%" PRId64 " bytes)",
+                           n, k->min, k->max);
+        }
+        return;
+    }
+    if (k->check != NULL) {
+        const char *p = k->check(s, why, sizeof why);
+        if (p != NULL) {
+            config_err_add(e, who, "%s: %s", config_err_quote(s, q, sizeof q), p);
+            return;
+        }
+    }
+    free(*f);
+    *f = util_xstrdup(s);
+}
+
+/* Validates and stores a JSON value for key k; who is its JSON path. */
+static void config_table_set_json(struct featd_config *cfg, const struct config_key *k, json_t *v,
+                                  const char *who, struct config_errs *e)
+{
+    if (config_table_is_int(k)) {
+        int64_t x;
+        if (config_json_int_in(v, k->min, k->max, who, &x, e)) {
+            config_table_store_int(cfg, k, x);
+        }
+        return;
+    }
+    if (json_is_null(v) && k->kind == CK_NSTR) {
+        config_table_set_string(cfg, k, NULL, who, e);
+        return;
+    }
+    if (!json_is_string(v)) {
+        char wl[256];
+        if (k->words != NULL) {
+            config_err_add(e, who, "expected a string, one of %s (got %s)",
+                           config_err_words(k->words, wl, sizeof wl), config_json_kind(v));
+        } else {
+            config_err_add(e, who, "expected %s (got %s)",
+                           k->kind == CK_NSTR ? "a string or null" : "a string",
+                           config_json_kind(v));
+        }
+        return;
+    }
+    config_table_set_string(cfg, k, json_string_value(v), who, e);
+}
+
+void config_table_format(const struct featd_config *cfg, const struct config_key *k, bool mask,
+                         char *buf, size_t cap)
+{
+    const void *p = config_table_cptr(cfg, k);
+    switch (k->kind) {
+    case CK_INT: snprintf(buf, cap, "%d", *(const int *)p); break;
+    case CK_U32: snprintf(buf, cap, "%" PRIu32, *(const uint32_t *)p); break;
+    case CK_SIZE: snprintf(buf, cap, "%zu", *(const size_t *)p); break;
+    case CK_ENUM: {
+        int i = *(const int *)p;
+        snprintf(buf, cap, "%s", config_table_word(k, i));
+        break;
+    }
+    default: {
+        const char *s = *(char *const *)p;
+        if (s == NULL) {
+            snprintf(buf, cap, "null");
+        } else if (mask && strcmp(k->name, "password") == 0) {
+            snprintf(buf, cap, "\"***\"");
+        } else {
+            char q[QBUF];
+            snprintf(buf, cap, "%s", config_err_quote(s, q, sizeof q));
+        }
+        break;
+    }
+    }
+}
+
+void config_table_copy(struct featd_config *dst, const struct featd_config *src,
+                       const struct config_key *k)
+{
+    void *d = config_table_ptr(dst, k);
+    const void *s = config_table_cptr(src, k);
+    switch (k->kind) {
+    case CK_INT:
+    case CK_ENUM: *(int *)d = *(const int *)s; break;
+    case CK_U32: *(uint32_t *)d = *(const uint32_t *)s; break;
+    case CK_SIZE: *(size_t *)d = *(const size_t *)s; break;
+    default: {
+        char **df = d;
+        const char *sv = *(char *const *)s;
+        free(*df);
+        *df = sv ? util_xstrdup(sv) : NULL;
+        break;
+    }
+    }
+}
+
+void config_table_defaults(struct featd_config *cfg, struct config_errs *e)
+{
+    for (size_t i = 0; i < config_table_len; i++) {
+        const struct config_key *k = &config_table[i];
+        char who[CFG_JPATH_MAX];
+        snprintf(who, sizeof who, "default of $.%s.%s", k->section, k->name);
+        config_table_set_string(cfg, k, k->def, who, e);
+    }
+}
+
+static const struct config_key *config_table_find(const char *section, const char *name)
+{
+    for (size_t i = 0; i < config_table_len; i++) {
+        if (strcmp(config_table[i].section, section) == 0 &&
+            strcmp(config_table[i].name, name) == 0) {
+            return &config_table[i];
+        }
+    }
+    return NULL;
+}
+
+void config_table_section(struct featd_config *cfg, json_t *obj, const char *section,
+                          struct config_errs *e)
+{
+    char base[CFG_JPATH_MAX], who[CFG_JPATH_MAX];
+    snprintf(base, sizeof base, "$.%s", section);
+    if (!json_is_object(obj)) {
+        config_err_add(e, base, "expected an object (got %s)", config_json_kind(obj));
+        return;
+    }
+    const char *cands[FEATD_ARRAY_LEN(config_table)];
+    size_t nc = 0;
+    for (size_t i = 0; i < config_table_len; i++) {
+        if (strcmp(config_table[i].section, section) == 0) {
+            cands[nc++] = config_table[i].name;
+        }
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        config_err_path_key(who, base, key);
+        const struct config_key *k = config_table_find(section, key);
+        if (k == NULL) {
+            char q[QBUF];
+            const char *s = config_err_suggest(key, cands, nc);
+            if (s != NULL) {
+                config_err_add(e, who, "unknown key %s (did you mean \"%s\"?)",
+                               config_err_quote(key, q, sizeof q), s);
+            } else {
+                config_err_add(e, who, "unknown key %s in the %s section",
+                               config_err_quote(key, q, sizeof q), section);
+            }
+            continue;
+        }
+        config_table_set_json(cfg, k, v, who, e);
+    }
+}
+
+void config_table_free(struct featd_config *cfg)
+{
+    for (size_t i = 0; i < config_table_len; i++) {
+        const struct config_key *k = &config_table[i];
+        if (!config_table_is_int(k) && k->kind != CK_ENUM) {
+            free(*(char **)config_table_ptr(cfg, k));
+        }
+    }
+}
+
+char *config_settings_json(const struct featd_config *cfg)
+{
+    json_t *root = json_object();
+    json_t *srv = json_object();
+    json_t *rds = json_object();
+    if (root == NULL || srv == NULL || rds == NULL) {
+        json_decref(root);
+        json_decref(srv);
+        json_decref(rds);
+        return NULL;
+    }
+    json_object_set_new(root, "server", srv);
+    json_object_set_new(root, "redis", rds);
+    for (size_t i = 0; i < config_table_len; i++) {
+        const struct config_key *k = &config_table[i];
+        json_t *sec = strcmp(k->section, "server") == 0 ? srv : rds;
+        const void *p = config_table_cptr(cfg, k);
+        json_t *v;
+        switch (k->kind) {
+        case CK_INT: v = json_integer(*(const int *)p); break;
+        case CK_U32: v = json_integer(*(const uint32_t *)p); break;
+        case CK_SIZE: v = json_integer((json_int_t) * (const size_t *)p); break;
+        case CK_ENUM: {
+            int x = *(const int *)p;
+            v = json_string(config_table_word(k, x));
+            break;
+        }
+        default: {
+            const char *s = *(char *const *)p;
+            if (s != NULL && strcmp(k->name, "password") == 0) {
+                s = "***";
+            }
+            v = s ? json_string(s) : json_null();
+            break;
+        }
+        }
+        json_object_set_new(sec, k->name, v);
+    }
+    char *s = json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
+    json_decref(root);
+    return s;
+}
