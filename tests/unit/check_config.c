@@ -1,9 +1,9 @@
 /*
- * check_config.c — unit tests of the registry (server/config/config.c): a table of
- * bad configs (each must fail, naming the JSON path and the reason), good
- * configs (defaults, renames, join-key flattening, fingerprints), redis urls
- * and addresses, environment overrides, the repo's config files, and the
- * table-driven extras (reload check, settings dump, docs in sync).
+ * check_config.c — unit tests of the configuration loader (server/config/): a
+ * table of bad configs (each must fail, naming the JSON path and the reason),
+ * good configs (defaults, renames, join-key flattening, fingerprints), redis
+ * urls and addresses, environment overrides, the repo's config files, and the
+ * table-driven extras (reload check and rule, settings dump, docs in sync).
  * Run from the repository root.
  *
  * Test JSON is written with single quotes for readability; sq() turns them
@@ -853,6 +853,40 @@ START_TEST(test_restart_needed)
 }
 END_TEST
 
+/* A reload keeps the running value of every restart-only key (and what
+ * redis.url resolved to) and takes the reloadable ones from the new file. */
+START_TEST(test_keep_restart_only)
+{
+    struct featd_config *a, *b;
+    char err[ERRLEN], out[2048];
+    ck_assert_int_eq(load_sq(DOC("'server':{'listen':'127.0.0.1:7001','workers':3},"
+                                 "'redis':{'url':'redis://:pw@h:1/2','key_prefix':'p1'},",
+                                 ENT_C, VIEW("")), &a, err), FEATD_OK);
+    ck_assert_int_eq(load_sq(DOC("'server':{'listen':'127.0.0.1:7002','workers':4,"
+                                 "'log_level':'debug','request_timeout_ms':5},"
+                                 "'redis':{'url':'unix:///tmp/r.sock?db=3','timeout_ms':9},",
+                                 ENT_C, VIEW("")), &b, err), FEATD_OK);
+    ck_assert_int_eq(config_restart_needed(a, b, out, sizeof out), 6);
+    config_keep_restart_only(a, b);
+    ck_assert_int_eq(config_restart_needed(a, b, out, sizeof out), 0);
+    ck_assert_str_eq(b->server.listen, "127.0.0.1:7001");
+    ck_assert_int_eq(b->server.workers, 3);
+    ck_assert_str_eq(b->redis.url, "redis://:pw@h:1/2");
+    ck_assert_str_eq(b->redis.password, "pw");
+    ck_assert_str_eq(b->redis.key_prefix, "p1");
+    ck_assert_int_eq(b->redis.timeout_ms, 200);
+    ck_assert(!b->redis.embedded);
+    ck_assert_str_eq(b->redis.host, "h");
+    ck_assert_int_eq(b->redis.port, 1);
+    ck_assert_int_eq(b->redis.db, 2);
+    ck_assert_ptr_null(b->redis.unix_path);
+    ck_assert_str_eq(b->server.log_level, "debug");
+    ck_assert_int_eq(b->server.request_timeout_ms, 5);
+    config_free(a);
+    config_free(b);
+}
+END_TEST
+
 START_TEST(test_settings_json)
 {
     struct featd_config *cfg;
@@ -919,6 +953,7 @@ static Suite *config_suite(void)
     tc = tcase_create("files");
     tcase_add_test(tc, test_repo_files);
     tcase_add_test(tc, test_restart_needed);
+    tcase_add_test(tc, test_keep_restart_only);
     tcase_add_test(tc, test_settings_json);
     tcase_add_test(tc, test_docs_in_sync);
     suite_add_tcase(s, tc);
