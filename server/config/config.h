@@ -172,7 +172,8 @@ struct fbuf;
  * (workers, listen addresses, redis.*, data_dir, ...). Returns how many
  * differ and writes one line per key into out
  * ("$.server.workers: changed from 2 to 4; needs a restart (running value
- * kept)"; passwords masked). Callers keep the running values of those keys.
+ * kept)"; passwords masked). The caller then keeps the running values of
+ * those keys (config_keep_restart_only).
  */
 int config_restart_needed(const struct featd_config *running, const struct featd_config *next,
                           char *out, size_t outlen);
@@ -182,11 +183,13 @@ void config_keep_restart_only(const struct featd_config *running, struct featd_c
 
 /* The effective server and redis settings as one compact JSON object
  * {"server":{...},"redis":{...}}, password masked; malloc'd (free()), NULL
- * on OOM. For the admin port and --check-config output. */
+ * on OOM. Only the unit tests call it so far (nothing in the daemon prints
+ * the effective settings yet). */
 char *config_settings_json(const struct featd_config *cfg);
 
 /* Appends the markdown reference table of every server/redis key (type,
- * default, range, reloadable, env, meaning); docs/config.md embeds it. */
+ * default, range, reloadable, env, meaning); docs/config.md embeds it and
+ * check_config fails when the two differ. */
 int config_keys_markdown(struct fbuf *out) FEATD_MUSTCHECK;
 
 #endif

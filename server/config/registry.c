@@ -1,5 +1,6 @@
 /*
- * registry.c — reference-counted configuration (see registry.h).
+ * registry.c — the reference count around a loaded configuration (contract
+ * in registry.h).
  */
 #include "config/registry.h"
 

@@ -18,8 +18,11 @@ struct registry {
     struct featd_config *cfg;       /* owned */
 };
 
-/* Takes ownership of cfg; the result has one reference. */
+/* Takes ownership of cfg; the result has one reference (the caller's).
+ * NULL when out of memory (cfg is then still the caller's). */
 struct registry *registry_new(struct featd_config *cfg, uint64_t version);
+/* Any thread may take or drop a reference; the last registry_unref frees
+ * the registry and its config. registry_unref(NULL) does nothing. */
 struct registry *registry_ref(struct registry *r);
 void registry_unref(struct registry *r);
 
