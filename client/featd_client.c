@@ -15,7 +15,6 @@
 #include "featd_client.h"
 
 #include <errno.h>
-#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -28,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+
+#include "common/jsonw.h"
 
 #define READ_CHUNK (64u * 1024u)
 #define IN_SOFT_CAP (256u * 1024u * 1024u)  /* unread input kept while writing */
@@ -1389,329 +1390,178 @@ int64_t featd_resp_event_ts(const Featd__V1__GetOnlineFeaturesResponse *r, size_
     return fv != NULL && row < fv->n_event_timestamps_us ? fv->event_timestamps_us[row] : 0;
 }
 
-/* ---- formatting ---- */
-
-/* snprintf-like output: counts everything, stores what fits. */
-struct sink {
-    char *buf;
-    size_t cap;
-    size_t len;
-};
-
-static void sink_put(struct sink *s, const char *p, size_t n)
-{
-    if (s->len + 1 < s->cap) {
-        size_t room = s->cap - 1 - s->len;
-        memcpy(s->buf + s->len, p, n < room ? n : room);
-    }
-    s->len += n;
-}
-
-static void sink_puts(struct sink *s, const char *p)
-{
-    sink_put(s, p, strlen(p));
-}
-
-static void sink_printf(struct sink *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sink_printf(struct sink *s, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0) {
-        sink_put(s, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-    }
-}
-
-static void sink_end(struct sink *s)
-{
-    if (s->cap > 0) {
-        s->buf[s->len < s->cap ? s->len : s->cap - 1] = '\0';
-    }
-}
-
-/* Length of the valid UTF-8 sequence at p (1..4), 0 when invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80) {
-        return 1;
-    } else if ((c & 0xE0) == 0xC0) {
-        len = 2;
-        cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-        len = 3;
-        cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-        cp = cp << 6 | (p[i] & 0x3F);
-    }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)
-        || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-        return 0;
-    }
-    return len;
-}
-
-/* A string with JSON escapes (quoted when json); invalid UTF-8 becomes
- * U+FFFD so the output is always valid UTF-8. */
-static void put_string(struct sink *s, const char *str, size_t n, bool json)
-{
-    const unsigned char *p = (const unsigned char *)str;
-    if (json) {
-        sink_put(s, "\"", 1);
-    }
-    size_t i = 0;
-    while (i < n) {
-        unsigned char ch = p[i];
-        if (ch == '"' && json) {
-            sink_put(s, "\\\"", 2);
-        } else if (ch == '\\' && json) {
-            sink_put(s, "\\\\", 2);
-        } else if (ch == '\n') {
-            sink_put(s, "\\n", 2);
-        } else if (ch == '\r') {
-            sink_put(s, "\\r", 2);
-        } else if (ch == '\t') {
-            sink_put(s, "\\t", 2);
-        } else if (ch < 0x20 || ch == 0x7F) {
-            sink_printf(s, "\\u%04x", ch);
-        } else if (ch >= 0x80) {
-            size_t l = utf8_seq(p + i, n - i);
-            if (l == 0) {
-                sink_puts(s, json ? "\\ufffd" : "\xEF\xBF\xBD");
-                i++;
-            } else {
-                sink_put(s, (const char *)p + i, l);
-                i += l;
-            }
-            continue;
-        } else {
-            sink_put(s, (const char *)p + i, 1);
-        }
-        i++;
-    }
-    if (json) {
-        sink_put(s, "\"", 1);
-    }
-}
-
-static void put_base64(struct sink *s, const uint8_t *p, size_t n)
-{
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    sink_put(s, "\"", 1);
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        char q[4] = { tab[w >> 18], tab[(w >> 12) & 63], tab[(w >> 6) & 63], tab[w & 63] };
-        sink_put(s, q, 4);
-    }
-    if (n - i == 1) {
-        uint32_t w = (uint32_t)p[i] << 16;
-        char q[4] = { tab[w >> 18], tab[(w >> 12) & 63], '=', '=' };
-        sink_put(s, q, 4);
-    } else if (n - i == 2) {
-        uint32_t w = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        char q[4] = { tab[w >> 18], tab[(w >> 12) & 63], tab[(w >> 6) & 63], '=' };
-        sink_put(s, q, 4);
-    }
-    sink_put(s, "\"", 1);
-}
-
-/* Shortest %.Ng that reads back as the same value. */
-static void put_double(struct sink *s, double d, bool json)
-{
-    if (isnan(d)) {
-        sink_puts(s, json ? "\"NaN\"" : "NaN");
-        return;
-    }
-    if (isinf(d)) {
-        sink_puts(s, d > 0 ? (json ? "\"Infinity\"" : "Infinity")
-                           : (json ? "\"-Infinity\"" : "-Infinity"));
-        return;
-    }
-    char tmp[64];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d) {
-            break;
-        }
-    }
-    sink_puts(s, tmp);
-}
-
-static void put_float(struct sink *s, float f, bool json)
-{
-    if (isnan(f) || isinf(f)) {
-        put_double(s, (double)f, json);
-        return;
-    }
-    char tmp[64];
-    for (int prec = 6; prec <= 9; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*g", prec, (double)f);
-        if (strtof(tmp, NULL) == f) {
-            break;
-        }
-    }
-    sink_puts(s, tmp);
-}
-
-static void put_time(struct sink *s, int64_t us, bool json)
-{
-    char tmp[64];
-    featd_time_format(us, tmp, sizeof tmp);
-    if (json) {
-        sink_put(s, "\"", 1);
-    }
-    sink_puts(s, tmp);
-    if (json) {
-        sink_put(s, "\"", 1);
-    }
-}
+/* ---- formatting (on common/jsonw.h) ---- */
 
 #define TEXT_LIST_MAX 8
 #define TEXT_BYTES_MAX 32
 
-/* Opens a list of n items; returns how many to print. */
-static size_t list_open(struct sink *s, size_t n, bool json)
+/* A double or float: JSON numbers (non-finite as strings) or bare text. */
+static void put_double(struct jsonw *w, double d, bool json)
 {
-    sink_put(s, "[", 1);
+    if (json) {
+        jsonw_double(w, d);
+    } else {
+        char t[JSONW_NUM_MAX];
+        jsonw_raw(w, t, jsonw_fmt_double(t, d));
+    }
+}
+
+static void put_float(struct jsonw *w, float f, bool json)
+{
+    if (json) {
+        jsonw_float(w, f);
+    } else {
+        char t[JSONW_NUM_MAX];
+        jsonw_raw(w, t, jsonw_fmt_float(t, f));
+    }
+}
+
+static void put_string(struct jsonw *w, const char *str, bool json)
+{
+    str = str ? str : "";
+    if (json) {
+        jsonw_str(w, str, strlen(str));
+    } else {
+        jsonw_text(w, str, strlen(str));
+    }
+}
+
+static void put_hex(struct jsonw *w, const uint8_t *p, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    jsonw_lit(w, "0x");
+    for (size_t i = 0; i < n && i < TEXT_BYTES_MAX; i++) {
+        char h[2] = { hex[p[i] >> 4], hex[p[i] & 15] };
+        jsonw_raw(w, h, 2);
+    }
+    if (n > TEXT_BYTES_MAX) {
+        jsonw_lit(w, "... (");
+        jsonw_u64(w, n);
+        jsonw_lit(w, " bytes)");
+    }
+}
+
+/* Opens a list of n items; returns how many to print. */
+static size_t list_open(struct jsonw *w, size_t n, bool json)
+{
+    jsonw_char(w, '[');
     return json || n <= TEXT_LIST_MAX ? n : TEXT_LIST_MAX;
 }
 
-static void list_sep(struct sink *s, size_t i, bool json)
+static void list_sep(struct jsonw *w, size_t i, bool json)
 {
     if (i > 0) {
-        sink_puts(s, json ? "," : ", ");
+        jsonw_lit(w, json ? "," : ", ");
     }
 }
 
-static void list_close(struct sink *s, size_t shown, size_t n)
+static void list_close(struct jsonw *w, size_t shown, size_t n)
 {
     if (shown < n) {
-        sink_printf(s, ", ... (%zu total)", n);
+        jsonw_lit(w, ", ... (");
+        jsonw_u64(w, n);
+        jsonw_lit(w, " total)");
     }
-    sink_put(s, "]", 1);
+    jsonw_char(w, ']');
 }
 
-static void format_value(struct sink *s, const Featd__V1__Value *v, bool json)
+static void format_value(struct jsonw *w, const Featd__V1__Value *v, bool json)
 {
     if (v == NULL) {
-        sink_puts(s, "null");
+        jsonw_lit(w, "null");
         return;
     }
     switch (v->kind_case) {
     case FEATD__V1__VALUE__KIND_BOOL_VAL:
-        sink_puts(s, v->bool_val ? "true" : "false");
+        jsonw_lit(w, v->bool_val ? "true" : "false");
         break;
     case FEATD__V1__VALUE__KIND_INT32_VAL:
-        sink_printf(s, "%d", (int)v->int32_val);
+        jsonw_i64(w, v->int32_val);
         break;
     case FEATD__V1__VALUE__KIND_INT64_VAL:
-        sink_printf(s, "%lld", (long long)v->int64_val);
+        jsonw_i64(w, v->int64_val);
         break;
     case FEATD__V1__VALUE__KIND_FLOAT_VAL:
-        put_float(s, v->float_val, json);
+        put_float(w, v->float_val, json);
         break;
     case FEATD__V1__VALUE__KIND_DOUBLE_VAL:
-        put_double(s, v->double_val, json);
+        put_double(w, v->double_val, json);
         break;
-    case FEATD__V1__VALUE__KIND_STRING_VAL: {
-        const char *str = v->string_val ? v->string_val : "";
-        put_string(s, str, strlen(str), json);
+    case FEATD__V1__VALUE__KIND_STRING_VAL:
+        put_string(w, v->string_val, json);
         break;
-    }
     case FEATD__V1__VALUE__KIND_BYTES_VAL:
         if (json) {
-            put_base64(s, v->bytes_val.data, v->bytes_val.len);
+            jsonw_base64(w, v->bytes_val.data, v->bytes_val.len);
         } else {
-            sink_puts(s, "0x");
-            size_t n = v->bytes_val.len;
-            for (size_t i = 0; i < n && i < TEXT_BYTES_MAX; i++) {
-                sink_printf(s, "%02x", v->bytes_val.data[i]);
-            }
-            if (n > TEXT_BYTES_MAX) {
-                sink_printf(s, "... (%zu bytes)", n);
-            }
+            put_hex(w, v->bytes_val.data, v->bytes_val.len);
         }
         break;
     case FEATD__V1__VALUE__KIND_TIMESTAMP_US_VAL:
-        put_time(s, v->timestamp_us_val, json);
+        if (json) {
+            jsonw_time(w, v->timestamp_us_val);
+        } else {
+            char t[JSONW_TIME_MAX];
+            jsonw_raw(w, t, jsonw_fmt_time(t, v->timestamp_us_val, JSONW_FRAC_AUTO));
+        }
         break;
     case FEATD__V1__VALUE__KIND_FLOAT_LIST_VAL: {
         const Featd__V1__FloatList *l = v->float_list_val;
         size_t n = l ? l->n_val : 0;
-        size_t shown = list_open(s, n, json);
+        size_t shown = list_open(w, n, json);
         for (size_t i = 0; i < shown; i++) {
-            list_sep(s, i, json);
-            put_float(s, l->val[i], json);
+            list_sep(w, i, json);
+            put_float(w, l->val[i], json);
         }
-        list_close(s, shown, n);
+        list_close(w, shown, n);
         break;
     }
     case FEATD__V1__VALUE__KIND_DOUBLE_LIST_VAL: {
         const Featd__V1__DoubleList *l = v->double_list_val;
         size_t n = l ? l->n_val : 0;
-        size_t shown = list_open(s, n, json);
+        size_t shown = list_open(w, n, json);
         for (size_t i = 0; i < shown; i++) {
-            list_sep(s, i, json);
-            put_double(s, l->val[i], json);
+            list_sep(w, i, json);
+            put_double(w, l->val[i], json);
         }
-        list_close(s, shown, n);
+        list_close(w, shown, n);
         break;
     }
     case FEATD__V1__VALUE__KIND_INT64_LIST_VAL: {
         const Featd__V1__Int64List *l = v->int64_list_val;
         size_t n = l ? l->n_val : 0;
-        size_t shown = list_open(s, n, json);
+        size_t shown = list_open(w, n, json);
         for (size_t i = 0; i < shown; i++) {
-            list_sep(s, i, json);
-            sink_printf(s, "%lld", (long long)l->val[i]);
+            list_sep(w, i, json);
+            jsonw_i64(w, l->val[i]);
         }
-        list_close(s, shown, n);
+        list_close(w, shown, n);
         break;
     }
     case FEATD__V1__VALUE__KIND_STRING_LIST_VAL: {
         const Featd__V1__StringList *l = v->string_list_val;
         size_t n = l ? l->n_val : 0;
-        size_t shown = list_open(s, n, json);
+        size_t shown = list_open(w, n, json);
         for (size_t i = 0; i < shown; i++) {
-            list_sep(s, i, json);
-            const char *str = l->val[i] ? l->val[i] : "";
-            put_string(s, str, strlen(str), true);
+            list_sep(w, i, json);
+            put_string(w, l->val[i], true);     /* quoted in text too */
         }
-        list_close(s, shown, n);
+        list_close(w, shown, n);
         break;
     }
     default:
-        sink_puts(s, "null");
+        jsonw_lit(w, "null");
         break;
     }
 }
 
 size_t featd_value_format(const Featd__V1__Value *v, int fmt, char *buf, size_t cap)
 {
-    struct sink s = { buf, cap, 0 };
-    format_value(&s, v, fmt == FEATD_FMT_JSON);
-    sink_end(&s);
-    return s.len;
+    struct jsonw w;
+    jsonw_init_fixed(&w, buf, cap);
+    format_value(&w, v, fmt == FEATD_FMT_JSON);
+    jsonw_end(&w);
+    return w.len;
 }
 
 char *featd_value_str(const Featd__V1__Value *v, int fmt)
@@ -1748,37 +1598,14 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
-{
-    z += 719468;
-    int64_t era = floor_div(z, 146097);
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
 size_t featd_time_format(int64_t us, char *buf, size_t cap)
 {
-    int64_t secs = floor_div(us, 1000000);
-    int64_t frac = us - secs * 1000000;
-    int64_t days = floor_div(secs, 86400);
-    int64_t sod = secs - days * 86400;
-    int64_t y;
-    int m, d;
-    civil_from_days(days, &y, &m, &d);
-    struct sink s = { buf, cap, 0 };
-    sink_printf(&s, "%04lld-%02d-%02dT%02d:%02d:%02d", (long long)y, m, d, (int)(sod / 3600),
-                (int)(sod / 60 % 60), (int)(sod % 60));
-    if (frac != 0) {
-        sink_printf(&s, ".%06lld", (long long)frac);
-    }
-    sink_put(&s, "Z", 1);
-    sink_end(&s);
-    return s.len;
+    char t[JSONW_TIME_MAX];
+    struct jsonw w;
+    jsonw_init_fixed(&w, buf, cap);
+    jsonw_raw(&w, t, jsonw_fmt_time(t, us, JSONW_FRAC_AUTO));
+    jsonw_end(&w);
+    return w.len;
 }
 
 /* Exactly n decimal digits at *p; advances *p. */

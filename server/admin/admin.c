@@ -26,7 +26,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -34,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -44,6 +42,7 @@
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
+#include "common/jsonw.h"
 #include "core/arena.h"
 #include "config/config.h"
 #include "core/log.h"
@@ -130,299 +129,88 @@ static struct {
 } admin_srcs[ADMIN_MAX_METRICS_SOURCES];
 static int admin_nsrcs;
 
-/* ---- a small JSON writer over fbuf (sticky error) ---- */
-
-struct jw {
-    struct fbuf *b;
-    int err;
-};
-
-static void jw_raw(struct jw *j, const char *s, size_t n)
-{
-    if (j->err == FEATD_OK && fbuf_append(j->b, s, n) != FEATD_OK) {
-        j->err = FEATD_ENOMEM;
-    }
-}
-
-static void jw_lit(struct jw *j, const char *s)
-{
-    jw_raw(j, s, strlen(s));
-}
-
-static void jw_fmt(struct jw *j, const char *fmt, ...) FEATD_PRINTF(2, 3);
-
-static void jw_fmt(struct jw *j, const char *fmt, ...)
-{
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(tmp)) {
-        j->err = FEATD_ERR;
-        return;
-    }
-    jw_raw(j, tmp, (size_t)n);
-}
-
-/* Length of the valid UTF-8 sequence at p (0 when invalid: bad lead or
- * continuation bytes, overlong forms, surrogates, beyond U+10FFFF). */
-static size_t admin_utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char c = p[0];
-    size_t len;
-    uint32_t cp;
-    if (c < 0x80) {
-        return 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n) {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF)) {
-        return 0;
-    }
-    return len;
-}
-
-/* A JSON string; invalid UTF-8 bytes become U+FFFD. */
-static void jw_str(struct jw *j, const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t i = 0, run = 0;
-    jw_raw(j, "\"", 1);
-    while (i < n) {
-        unsigned char c = p[i];
-        const char *esc = NULL;
-        char ubuf[8];
-        size_t l = 1;
-        if (c == '"') {
-            esc = "\\\"";
-        } else if (c == '\\') {
-            esc = "\\\\";
-        } else if (c == '\n') {
-            esc = "\\n";
-        } else if (c == '\r') {
-            esc = "\\r";
-        } else if (c == '\t') {
-            esc = "\\t";
-        } else if (c < 0x20 || c == 0x7F) {
-            snprintf(ubuf, sizeof(ubuf), "\\u%04x", c);
-            esc = ubuf;
-        } else if (c >= 0x80) {
-            l = admin_utf8_len(p + i, n - i);
-            if (l == 0) {
-                esc = "\\ufffd";
-                l = 1;
-            }
-        }
-        if (esc) {
-            jw_raw(j, s + i - run, run);
-            run = 0;
-            jw_lit(j, esc);
-        } else {
-            run += l;
-        }
-        i += l;
-    }
-    jw_raw(j, s + n - run, run);
-    jw_raw(j, "\"", 1);
-}
-
-static void jw_cstr(struct jw *j, const char *s)
-{
-    jw_str(j, s ? s : "", s ? strlen(s) : 0);
-}
-
-static void jw_base64(struct jw *j, const uint8_t *p, size_t n)
-{
-    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    char q[4];
-    jw_raw(j, "\"", 1);
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        q[0] = tab[v >> 18];
-        q[1] = tab[(v >> 12) & 63];
-        q[2] = tab[(v >> 6) & 63];
-        q[3] = tab[v & 63];
-        jw_raw(j, q, 4);
-    }
-    if (n - i > 0) {
-        uint32_t v = (uint32_t)p[i] << 16 | (n - i == 2 ? (uint32_t)p[i + 1] << 8 : 0);
-        q[0] = tab[v >> 18];
-        q[1] = tab[(v >> 12) & 63];
-        q[2] = n - i == 2 ? tab[(v >> 6) & 63] : '=';
-        q[3] = '=';
-        jw_raw(j, q, 4);
-    }
-    jw_raw(j, "\"", 1);
-}
-
-/* Non-finite numbers are JSON strings "NaN", "Infinity", "-Infinity". */
-static bool jw_nonfinite(struct jw *j, double d)
-{
-    if (isnan(d)) {
-        jw_lit(j, "\"NaN\"");
-    } else if (isinf(d)) {
-        jw_lit(j, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-    } else {
-        return false;
-    }
-    return true;
-}
-
-/* The shortest %g form that reads back as the same double. */
-static void jw_double(struct jw *j, double d)
-{
-    if (jw_nonfinite(j, d)) {
-        return;
-    }
-    char tmp[40];
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
-        if (strtod(tmp, NULL) == d) {
-            break;
-        }
-    }
-    jw_lit(j, tmp);
-}
-
-/* The shortest %g form that reads back (as a float) as the same float. */
-static void jw_float(struct jw *j, float f)
-{
-    if (jw_nonfinite(j, (double)f)) {
-        return;
-    }
-    char tmp[40];
-    for (int prec = 6; prec <= 9; prec++) {
-        snprintf(tmp, sizeof(tmp), "%.*g", prec, (double)f);
-        if (strtof(tmp, NULL) == f) {
-            break;
-        }
-    }
-    jw_lit(j, tmp);
-}
-
-/* RFC 3339 UTC: "2026-11-21T10:00:00Z", with ".ffffff" when the µs are not 0. */
-static void jw_time(struct jw *j, int64_t us)
-{
-    int64_t secs = us / 1000000, frac = us % 1000000;
-    if (frac < 0) {
-        secs -= 1;
-        frac += 1000000;
-    }
-    time_t t = (time_t)secs;
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL) {
-        jw_lit(j, "null");
-        return;
-    }
-    if (frac) {
-        jw_fmt(j, "\"%04d-%02d-%02dT%02d:%02d:%02d.%06" PRId64 "Z\"", tm.tm_year + 1900, tm.tm_mon + 1,
-               tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
-    } else {
-        jw_fmt(j, "\"%04d-%02d-%02dT%02d:%02d:%02dZ\"", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-               tm.tm_hour, tm.tm_min, tm.tm_sec);
-    }
-}
-
 /* One featd.v1.Value as JSON (see docs/operations.md for the mapping). */
-static void jw_value(struct jw *j, const Featd__V1__Value *v)
+static void admin_json_value(struct jsonw *j, const Featd__V1__Value *v)
 {
     if (v == NULL) {
-        jw_lit(j, "null");
+        jsonw_lit(j, "null");
         return;
     }
     switch (v->kind_case) {
     case FEATD__V1__VALUE__KIND_BOOL_VAL:
-        jw_lit(j, v->bool_val ? "true" : "false");
+        jsonw_lit(j, v->bool_val ? "true" : "false");
         break;
     case FEATD__V1__VALUE__KIND_INT32_VAL:
-        jw_fmt(j, "%" PRId32, v->int32_val);
+        jsonw_i64(j, v->int32_val);
         break;
     case FEATD__V1__VALUE__KIND_INT64_VAL:
-        jw_fmt(j, "%" PRId64, v->int64_val);
+        jsonw_i64(j, v->int64_val);
         break;
     case FEATD__V1__VALUE__KIND_FLOAT_VAL:
-        jw_float(j, v->float_val);
+        jsonw_float(j, v->float_val);
         break;
     case FEATD__V1__VALUE__KIND_DOUBLE_VAL:
-        jw_double(j, v->double_val);
+        jsonw_double(j, v->double_val);
         break;
     case FEATD__V1__VALUE__KIND_STRING_VAL:
-        jw_cstr(j, v->string_val);
+        jsonw_strz(j, v->string_val);
         break;
     case FEATD__V1__VALUE__KIND_BYTES_VAL:
-        jw_base64(j, v->bytes_val.data, v->bytes_val.len);
+        jsonw_base64(j, v->bytes_val.data, v->bytes_val.len);
         break;
     case FEATD__V1__VALUE__KIND_TIMESTAMP_US_VAL:
-        jw_time(j, v->timestamp_us_val);
+        jsonw_time(j, v->timestamp_us_val);
         break;
     case FEATD__V1__VALUE__KIND_FLOAT_LIST_VAL: {
         const Featd__V1__FloatList *l = v->float_list_val;
-        jw_raw(j, "[", 1);
+        jsonw_char(j, '[');
         for (size_t i = 0; l && i < l->n_val; i++) {
             if (i) {
-                jw_raw(j, ",", 1);
+                jsonw_char(j, ',');
             }
-            jw_float(j, l->val[i]);
+            jsonw_float(j, l->val[i]);
         }
-        jw_raw(j, "]", 1);
+        jsonw_char(j, ']');
         break;
     }
     case FEATD__V1__VALUE__KIND_DOUBLE_LIST_VAL: {
         const Featd__V1__DoubleList *l = v->double_list_val;
-        jw_raw(j, "[", 1);
+        jsonw_char(j, '[');
         for (size_t i = 0; l && i < l->n_val; i++) {
             if (i) {
-                jw_raw(j, ",", 1);
+                jsonw_char(j, ',');
             }
-            jw_double(j, l->val[i]);
+            jsonw_double(j, l->val[i]);
         }
-        jw_raw(j, "]", 1);
+        jsonw_char(j, ']');
         break;
     }
     case FEATD__V1__VALUE__KIND_INT64_LIST_VAL: {
         const Featd__V1__Int64List *l = v->int64_list_val;
-        jw_raw(j, "[", 1);
+        jsonw_char(j, '[');
         for (size_t i = 0; l && i < l->n_val; i++) {
-            jw_fmt(j, i ? ",%" PRId64 : "%" PRId64, l->val[i]);
+            if (i) {
+                jsonw_char(j, ',');
+            }
+            jsonw_i64(j, l->val[i]);
         }
-        jw_raw(j, "]", 1);
+        jsonw_char(j, ']');
         break;
     }
     case FEATD__V1__VALUE__KIND_STRING_LIST_VAL: {
         const Featd__V1__StringList *l = v->string_list_val;
-        jw_raw(j, "[", 1);
+        jsonw_char(j, '[');
         for (size_t i = 0; l && i < l->n_val; i++) {
             if (i) {
-                jw_raw(j, ",", 1);
+                jsonw_char(j, ',');
             }
-            jw_cstr(j, l->val[i]);
+            jsonw_strz(j, l->val[i]);
         }
-        jw_raw(j, "]", 1);
+        jsonw_char(j, ']');
         break;
     }
     default:
-        jw_lit(j, "null");
+        jsonw_lit(j, "null");
         break;
     }
 }
@@ -508,19 +296,19 @@ static int admin_http_status(int code)
 /* {"error": {"code": "INVALID_ARGUMENT", "message": "..."}} with the matching status. */
 static void admin_reply_error(struct evhttp_request *req, int path, int code, const char *msg)
 {
-    struct fbuf b = { 0 };
-    struct jw j = { &b, FEATD_OK };
-    jw_lit(&j, "{\"error\":{\"code\":");
-    jw_cstr(&j, code >= 0 && code < METRICS_CODES ? metrics_code_names[code] : "INTERNAL");
-    jw_lit(&j, ",\"message\":");
-    jw_cstr(&j, msg);
-    jw_lit(&j, "}}\n");
-    if (j.err != FEATD_OK) {
+    struct jsonw j;
+    jsonw_init(&j);
+    jsonw_lit(&j, "{\"error\":{\"code\":");
+    jsonw_strz(&j, code >= 0 && code < METRICS_CODES ? metrics_code_names[code] : "INTERNAL");
+    jsonw_lit(&j, ",\"message\":");
+    jsonw_strz(&j, msg);
+    jsonw_lit(&j, "}}\n");
+    if (!jsonw_ok(&j)) {
         admin_reply_text(req, path, 500, "out of memory");
     } else {
-        admin_reply(req, path, admin_http_status(code), "application/json", b.data, b.len);
+        admin_reply(req, path, admin_http_status(code), "application/json", j.buf, j.len);
     }
-    fbuf_free(&b);
+    jsonw_free(&j);
 }
 
 static void admin_reply_errorf(struct evhttp_request *req, int path, int code, const char *fmt, ...)
@@ -973,45 +761,43 @@ static void admin_views(struct evhttp_request *req)
 
 /* ---- POST /get-online-features ---- */
 
-/* The response as Feast-shaped JSON into b. */
-static int admin_lookup_json(struct fbuf *b, const Featd__V1__GetOnlineFeaturesResponse *g)
+/* The response as Feast-shaped JSON into j (check jsonw_ok after). */
+static void admin_lookup_json(struct jsonw *j, const Featd__V1__GetOnlineFeaturesResponse *g)
 {
-    struct jw j = { b, FEATD_OK };
-    jw_lit(&j, "{\"metadata\":{\"feature_names\":[");
+    jsonw_lit(j, "{\"metadata\":{\"feature_names\":[");
     for (size_t i = 0; i < g->n_feature_names; i++) {
         if (i) {
-            jw_raw(&j, ",", 1);
+            jsonw_char(j, ',');
         }
-        jw_cstr(&j, g->feature_names[i]);
+        jsonw_strz(j, g->feature_names[i]);
     }
-    jw_lit(&j, "]},\"results\":[");
+    jsonw_lit(j, "]},\"results\":[");
     for (size_t f = 0; f < g->n_results; f++) {
         const Featd__V1__FeatureVector *fv = g->results[f];
-        jw_lit(&j, f ? ",{\"values\":[" : "{\"values\":[");
+        jsonw_lit(j, f ? ",{\"values\":[" : "{\"values\":[");
         for (size_t r = 0; r < fv->n_values; r++) {
             if (r) {
-                jw_raw(&j, ",", 1);
+                jsonw_char(j, ',');
             }
-            jw_value(&j, fv->values[r]);
+            admin_json_value(j, fv->values[r]);
         }
-        jw_lit(&j, "],\"statuses\":[");
+        jsonw_lit(j, "],\"statuses\":[");
         for (size_t r = 0; r < fv->n_statuses; r++) {
             int s = (int)fv->statuses[r];
-            jw_lit(&j, r ? ",\"" : "\"");
-            jw_lit(&j, s >= 0 && s < METRICS_STATUSES ? metrics_status_names[s] : "INVALID");
-            jw_raw(&j, "\"", 1);
+            jsonw_lit(j, r ? ",\"" : "\"");
+            jsonw_lit(j, s >= 0 && s < METRICS_STATUSES ? metrics_status_names[s] : "INVALID");
+            jsonw_char(j, '"');
         }
-        jw_lit(&j, "],\"event_timestamps\":[");
+        jsonw_lit(j, "],\"event_timestamps\":[");
         for (size_t r = 0; r < fv->n_event_timestamps_us; r++) {
             if (r) {
-                jw_raw(&j, ",", 1);
+                jsonw_char(j, ',');
             }
-            jw_time(&j, fv->event_timestamps_us[r]);
+            jsonw_time(j, fv->event_timestamps_us[r]);
         }
-        jw_lit(&j, "]}");
+        jsonw_lit(j, "]}");
     }
-    jw_lit(&j, "]}\n");
-    return j.err;
+    jsonw_lit(j, "]}\n");
 }
 
 static void admin_lookup_sink(void *arg, const Featd__V1__Response *resp)
@@ -1022,14 +808,16 @@ static void admin_lookup_sink(void *arg, const Featd__V1__Response *resp)
         if (resp->body_case == FEATD__V1__RESPONSE__BODY_ERROR && resp->error) {
             admin_reply_error(c->req, AP_LOOKUP, (int)resp->error->code, resp->error->message);
         } else if (resp->body_case == FEATD__V1__RESPONSE__BODY_GET_ONLINE_FEATURES && resp->get_online_features) {
-            struct fbuf b = { 0 };
-            if (admin_lookup_json(&b, resp->get_online_features) != FEATD_OK) {
+            struct jsonw b;
+            jsonw_init(&b);
+            admin_lookup_json(&b, resp->get_online_features);
+            if (!jsonw_ok(&b)) {
                 admin_reply_error(c->req, AP_LOOKUP, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
                                   "out of memory writing the JSON response");
             } else {
-                admin_reply(c->req, AP_LOOKUP, 200, "application/json", b.data, b.len);
+                admin_reply(c->req, AP_LOOKUP, 200, "application/json", b.buf, b.len);
             }
-            fbuf_free(&b);
+            jsonw_free(&b);
         } else {
             admin_reply_error(c->req, AP_LOOKUP, FEATD__V1__ERROR_CODE__INTERNAL, "unexpected response body");
         }

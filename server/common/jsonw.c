@@ -105,7 +105,7 @@ static const uint8_t jsonw_class[256] = {
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,     /* '\\' */
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,     /* DEL */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
@@ -157,29 +157,27 @@ enum jsonw_mode {
     JSONW_MODE_TEXT             /* jsonw_text: for people */
 };
 
-/* The escape for byte c (class 1) into e; returns its length. */
+/* The escape of byte c (class 1, or any byte for \u00XX) into e; returns
+ * its length. */
 static size_t jsonw_escape(unsigned char c, char *e)
 {
     static const char hex[] = "0123456789abcdef";
-    char s = 0;
+    const char *s = NULL;
     switch (c) {
-    case '"': s = '"'; break;
-    case '\\': s = '\\'; break;
-    case '\b': s = 'b'; break;
-    case '\f': s = 'f'; break;
-    case '\n': s = 'n'; break;
-    case '\r': s = 'r'; break;
-    case '\t': s = 't'; break;
+    case '"': s = "\\\""; break;
+    case '\\': s = "\\\\"; break;
+    case '\b': s = "\\b"; break;
+    case '\f': s = "\\f"; break;
+    case '\n': s = "\\n"; break;
+    case '\r': s = "\\r"; break;
+    case '\t': s = "\\t"; break;
     default: break;
     }
-    e[0] = '\\';
-    if (s) {
-        e[1] = s;
+    if (s != NULL) {
+        memcpy(e, s, 2);
         return 2;
     }
-    e[1] = 'u';
-    e[2] = '0';
-    e[3] = '0';
+    memcpy(e, "\\u00", 4);
     e[4] = hex[c >> 4];
     e[5] = hex[c & 15];
     return 6;

@@ -18,8 +18,8 @@
  * memcpy (jsonw_raw is inline). A writer belongs to one thread at a time.
  *
  * Strings. JSON strings escape '"', '\\', \b \f \n \r \t by their short
- * forms and every other byte below 0x20, and DEL (0x7F), as \u00xx
- * (lowercase hex). Valid UTF-8 (RFC 3629: no overlong forms, no surrogates,
+ * forms and every other byte below 0x20 as \u00xx (lowercase hex); DEL
+ * (0x7F) is copied, as JSON allows (the Parquet fixtures expect it raw). Valid UTF-8 (RFC 3629: no overlong forms, no surrogates,
  * nothing above U+10FFFF) is copied as it is. Each byte that does not start
  * a valid sequence is written according to the writer's bad_utf8 policy:
  *   JSONW_UTF8_REPLACE (default)  "\ufffd" (U+REPLACEMENT CHARACTER)

@@ -44,7 +44,7 @@ START_TEST(test_escapes)
     str_is("plain", 5, JSONW_UTF8_REPLACE, "\"plain\"");
     str_is("\"\\/", 3, JSONW_UTF8_REPLACE, "\"\\\"\\\\/\"");
     str_is("\b\f\n\r\t", 5, JSONW_UTF8_REPLACE, "\"\\b\\f\\n\\r\\t\"");
-    str_is("\x7f", 1, JSONW_UTF8_REPLACE, "\"\\u007f\"");
+    str_is("\x7f", 1, JSONW_UTF8_REPLACE, "\"\x7f\"");      /* DEL is copied */
     str_is("a\0b", 3, JSONW_UTF8_REPLACE, "\"a\\u0000b\"");
     /* every control byte */
     for (int c = 0; c < 0x20; c++) {
