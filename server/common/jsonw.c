@@ -429,7 +429,10 @@ static void jsonw_civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 size_t jsonw_fmt_time(char *out, int64_t us, int frac_digits)
 {
     int64_t secs = jsonw_floor_div(us, 1000000);
-    int64_t frac = us - secs * 1000000;
+    int64_t frac = us % 1000000;        /* not us - secs * 1e6: overflows at INT64_MIN */
+    if (frac < 0) {
+        frac += 1000000;
+    }
     int64_t days = jsonw_floor_div(secs, 86400);
     int64_t sod = secs - days * 86400;
     int64_t y;
