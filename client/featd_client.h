@@ -1,5 +1,6 @@
 /*
- * featd_client.h — libfeatd, the C client library of featd (DESIGN.md §4).
+ * featd_client.h — libfeatd, the C client library of featd (docs/cli.md
+ * shows it from the command line; docs/protocol.md is the wire format).
  *
  * A blocking, pipelining client over one TCP connection. Every message is a
  * frame: a 4-byte big-endian length N, then N bytes of one protobuf message

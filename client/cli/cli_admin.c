@@ -90,21 +90,41 @@ static json_t *view_json(const Featd__V1__FeatureViewInfo *v)
                      "generation", (json_int_t)v->generation, "fingerprint", v->fingerprint);
 }
 
-int cli_views_main(const struct cli_opts *o, int argc, char **argv)
+/*
+ * The front half of `views` and `info`: parses [--json], connects and makes
+ * the one call. Returns the connection with *resp set (the caller frees
+ * both), or NULL with the exit code in *rc (help printed, usage error, or
+ * the failure reported on stderr).
+ */
+static struct featd_client *call_once(const struct cli_opts *o, const char *cmd, const char *help, int argc,
+                                      char **argv, int (*call)(struct featd_client *, Featd__V1__Response **),
+                                      bool *json, Featd__V1__Response **resp, int *rc)
 {
-    bool json = false, done = false;
-    int rc = parse_json_flag("views", views_help, argc, argv, &json, &done);
-    if (rc != CLI_OK || done) {
-        return rc;
+    bool done = false;
+    *rc = parse_json_flag(cmd, help, argc, argv, json, &done);
+    if (*rc != CLI_OK || done) {
+        return NULL;
     }
     struct featd_client *c = cli_connect(o);
     if (c == NULL) {
-        return CLI_FAIL;
+        *rc = CLI_FAIL;
+        return NULL;
     }
-    Featd__V1__Response *resp;
-    if (featd_list_views(c, &resp) != FEATD_OK) {
-        rc = cli_fail("views", "%s", featd_errmsg(c));
+    if (call(c, resp) != FEATD_OK) {
+        *rc = cli_fail(cmd, "%s", featd_errmsg(c));
         featd_close(c);
+        return NULL;
+    }
+    return c;
+}
+
+int cli_views_main(const struct cli_opts *o, int argc, char **argv)
+{
+    bool json = false;
+    int rc;
+    Featd__V1__Response *resp;
+    struct featd_client *c = call_once(o, "views", views_help, argc, argv, featd_list_views, &json, &resp, &rc);
+    if (c == NULL) {
         return rc;
     }
     const Featd__V1__ListFeatureViewsResponse *lv = resp->list_feature_views;
@@ -226,19 +246,11 @@ int cli_ping_main(const struct cli_opts *o, int argc, char **argv)
 
 int cli_info_main(const struct cli_opts *o, int argc, char **argv)
 {
-    bool json = false, done = false;
-    int rc = parse_json_flag("info", info_help, argc, argv, &json, &done);
-    if (rc != CLI_OK || done) {
-        return rc;
-    }
-    struct featd_client *c = cli_connect(o);
-    if (c == NULL) {
-        return CLI_FAIL;
-    }
+    bool json = false;
+    int rc;
     Featd__V1__Response *resp;
-    if (featd_server_info(c, &resp) != FEATD_OK) {
-        rc = cli_fail("info", "%s", featd_errmsg(c));
-        featd_close(c);
+    struct featd_client *c = call_once(o, "info", info_help, argc, argv, featd_server_info, &json, &resp, &rc);
+    if (c == NULL) {
         return rc;
     }
     const Featd__V1__ServerInfoResponse *si = resp->server_info;

@@ -10,217 +10,28 @@
  *   (invalid UTF-8 bytes escaped as \u00XX each); other byte arrays and
  *   FIXED_LEN_BYTE_ARRAY → base64; DATE → days since the epoch; TIMESTAMP
  *   and INT96 → integer µs since the epoch; TIME → its raw integer; lists →
- *   arrays.
+ *   arrays. Strings, numbers and base64 are written by common/jsonw.h (its
+ *   JSONW_UTF8_BYTES policy).
  */
-#include <float.h>
-#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli_parquet_dump.h"
+#include "common/jsonw.h"
 #include "parquet/codec.h"
 
-/* Buffered output. */
-struct ob {
-    FILE *fp;
-    size_t n;
-    char buf[1 << 16];
-};
+/* Output: a jsonw buffer, written to the FILE after each row once it holds
+ * DUMP_FLUSH_BYTES. */
+#define DUMP_FLUSH_BYTES (64u * 1024u)
 
-static void ob_flush(struct ob *o)
+static void dump_flush(struct jsonw *o, FILE *fp)
 {
-    if (o->n > 0) {
-        fwrite(o->buf, 1, o->n, o->fp);
-        o->n = 0;
+    if (o->len > 0 && jsonw_ok(o)) {
+        fwrite(o->buf, 1, o->len, fp);
     }
-}
-
-static void ob_write(struct ob *o, const void *p, size_t n)
-{
-    const char *s = p;
-    while (n > 0) {
-        if (o->n == sizeof o->buf) {
-            ob_flush(o);
-        }
-        size_t k = sizeof o->buf - o->n;
-        if (k > n) {
-            k = n;
-        }
-        memcpy(o->buf + o->n, s, k);
-        o->n += k;
-        s += k;
-        n -= k;
-    }
-}
-
-static void ob_puts(struct ob *o, const char *s)
-{
-    ob_write(o, s, strlen(s));
-}
-
-static void ob_putc(struct ob *o, char c)
-{
-    if (o->n == sizeof o->buf) {
-        ob_flush(o);
-    }
-    o->buf[o->n++] = c;
-}
-
-/* Length of a valid UTF-8 sequence at p (n bytes left), 0 when invalid. */
-static size_t utf8_len(const uint8_t *p, size_t n)
-{
-    uint8_t c = p[0];
-    if (c < 0x80) {
-        return 1;
-    }
-    if (c >= 0xc2 && c <= 0xdf) {
-        return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-    }
-    if (c >= 0xe0 && c <= 0xef) {
-        if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80) {
-            return 0;
-        }
-        if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0)) {
-            return 0;   /* overlong or surrogate */
-        }
-        return 3;
-    }
-    if (c >= 0xf0 && c <= 0xf4) {
-        if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80) {
-            return 0;
-        }
-        if ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90)) {
-            return 0;
-        }
-        return 4;
-    }
-    return 0;
-}
-
-/* JSON string; invalid UTF-8 bytes become \u00XX. */
-static void ob_jstr(struct ob *o, const uint8_t *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    ob_putc(o, '"');
-    size_t i = 0;
-    while (i < n) {
-        size_t run = i;
-        while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\') {
-            run++;
-        }
-        if (run > i) {
-            ob_write(o, s + i, run - i);
-            i = run;
-            continue;
-        }
-        uint8_t c = s[i];
-        if (c == '"' || c == '\\') {
-            ob_putc(o, '\\');
-            ob_putc(o, (char)c);
-            i++;
-        } else if (c < 0x20) {
-            const char *e = c == '\n' ? "\\n" : c == '\t' ? "\\t" : c == '\r' ? "\\r"
-                          : c == '\b' ? "\\b" : c == '\f' ? "\\f" : NULL;
-            if (e != NULL) {
-                ob_puts(o, e);
-            } else {
-                char u[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
-                ob_puts(o, u);
-            }
-            i++;
-        } else {
-            size_t l = utf8_len(s + i, n - i);
-            if (l == 0) {
-                char u[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
-                ob_puts(o, u);
-                i++;
-            } else {
-                ob_write(o, s + i, l);
-                i += l;
-            }
-        }
-    }
-    ob_putc(o, '"');
-}
-
-static void ob_base64(struct ob *o, const uint8_t *s, size_t n)
-{
-    static const char tb[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    ob_putc(o, '"');
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-        char q[4] = { tb[v >> 18], tb[(v >> 12) & 63], tb[(v >> 6) & 63], tb[v & 63] };
-        ob_write(o, q, 4);
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)s[i] << 16;
-        char q[4] = { tb[v >> 18], tb[(v >> 12) & 63], '=', '=' };
-        ob_write(o, q, 4);
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8;
-        char q[4] = { tb[v >> 18], tb[(v >> 12) & 63], tb[(v >> 6) & 63], '=' };
-        ob_write(o, q, 4);
-    }
-    ob_putc(o, '"');
-}
-
-static void ob_double(struct ob *o, double d)
-{
-    char b[40];
-    if (isnan(d)) {
-        ob_puts(o, "\"NaN\"");
-        return;
-    }
-    if (isinf(d)) {
-        ob_puts(o, d > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-        return;
-    }
-    /* %.15g is already the shortest form for normal numbers that have one
-     * of <= 15 digits; subnormals have fewer bits, so start lower there */
-    for (int p = fabs(d) < DBL_MIN ? 1 : 15; p <= 17; p++) {
-        snprintf(b, sizeof b, "%.*g", p, d);
-        if (p == 17 || strtod(b, NULL) == d) {
-            break;
-        }
-    }
-    ob_puts(o, b);
-}
-
-static void ob_float(struct ob *o, float f)
-{
-    char b[40];
-    if (isnan(f)) {
-        ob_puts(o, "\"NaN\"");
-        return;
-    }
-    if (isinf(f)) {
-        ob_puts(o, f > 0 ? "\"Infinity\"" : "\"-Infinity\"");
-        return;
-    }
-    for (int p = fabsf(f) < FLT_MIN ? 1 : 6; p <= 9; p++) {
-        snprintf(b, sizeof b, "%.*g", p, (double)f);
-        if (p == 9 || strtof(b, NULL) == f) {
-            break;
-        }
-    }
-    ob_puts(o, b);
-}
-
-static void ob_i64(struct ob *o, int64_t v)
-{
-    char b[24];
-    snprintf(b, sizeof b, "%lld", (long long)v);
-    ob_puts(o, b);
-}
-
-static void ob_u64(struct ob *o, uint64_t v)
-{
-    char b[24];
-    snprintf(b, sizeof b, "%llu", (unsigned long long)v);
-    ob_puts(o, b);
+    jsonw_reset(o);
 }
 
 #define DEC_MAX_BYTES 128   /* unscaled decimals up to 1024 bits */
@@ -229,7 +40,7 @@ static void ob_u64(struct ob *o, uint64_t v)
  * Decimal from a big-endian two's complement integer of n bytes with scale.
  * FEATD_ERR when it is wider than DEC_MAX_BYTES significant bytes.
  */
-static int ob_decimal(struct ob *o, const uint8_t *be, size_t n, int scale)
+static int dump_decimal(struct jsonw *o, const uint8_t *be, size_t n, int scale)
 {
     uint8_t mag[DEC_MAX_BYTES];
     char digits[DEC_MAX_BYTES * 3 + 8];
@@ -277,12 +88,12 @@ static int ob_decimal(struct ob *o, const uint8_t *be, size_t n, int scale)
     }
     bool zero = nd == 1 && digits[0] == '0';
     if (neg && !zero) {
-        ob_putc(o, '-');
+        jsonw_char(o, '-');
     }
     for (size_t i = nd; i-- > 0;) {
-        ob_putc(o, digits[i]);
+        jsonw_char(o, digits[i]);
         if (scale > 0 && i == (size_t)scale) {
-            ob_putc(o, '.');
+            jsonw_char(o, '.');
         }
     }
     return FEATD_OK;
@@ -298,29 +109,29 @@ struct dcol {
 };
 
 /* Emit slot s of column d (a present value). */
-static int emit_slot(struct ob *o, struct dcol *d, size_t s, char *err, size_t errlen)
+static int emit_slot(struct jsonw *o, struct dcol *d, size_t s, char *err, size_t errlen)
 {
     const struct pq_column *c = d->c;
     const struct pq_vec *v = &d->v;
     if (d->is_ts) {
-        ob_i64(o, d->ts[s]);
+        jsonw_i64(o, d->ts[s]);
         return FEATD_OK;
     }
     switch (c->physical) {
     case PQ_BOOLEAN:
-        ob_puts(o, ((const uint8_t *)v->vals)[s] ? "true" : "false");
+        jsonw_lit(o, ((const uint8_t *)v->vals)[s] ? "true" : "false");
         return FEATD_OK;
     case PQ_INT32: {
         int32_t x = ((const int32_t *)v->vals)[s];
         if (c->logical == PQ_LT_DECIMAL) {
             uint8_t be[4] = { (uint8_t)((uint32_t)x >> 24), (uint8_t)((uint32_t)x >> 16),
                               (uint8_t)((uint32_t)x >> 8), (uint8_t)x };
-            return ob_decimal(o, be, 4, c->scale);
+            return dump_decimal(o, be, 4, c->scale);
         }
         if (c->logical == PQ_LT_INT && !c->int_signed) {
-            ob_u64(o, (uint32_t)x);
+            jsonw_u64(o, (uint32_t)x);
         } else {
-            ob_i64(o, x);
+            jsonw_i64(o, x);
         }
         return FEATD_OK;
     }
@@ -331,35 +142,35 @@ static int emit_slot(struct ob *o, struct dcol *d, size_t s, char *err, size_t e
             for (int i = 0; i < 8; i++) {
                 be[i] = (uint8_t)((uint64_t)x >> (56 - 8 * i));
             }
-            return ob_decimal(o, be, 8, c->scale);
+            return dump_decimal(o, be, 8, c->scale);
         }
         if (c->logical == PQ_LT_INT && !c->int_signed) {
-            ob_u64(o, (uint64_t)x);
+            jsonw_u64(o, (uint64_t)x);
         } else {
-            ob_i64(o, x);
+            jsonw_i64(o, x);
         }
         return FEATD_OK;
     }
     case PQ_FLOAT:
-        ob_float(o, ((const float *)v->vals)[s]);
+        jsonw_float(o, ((const float *)v->vals)[s]);
         return FEATD_OK;
     case PQ_DOUBLE:
-        ob_double(o, ((const double *)v->vals)[s]);
+        jsonw_double(o, ((const double *)v->vals)[s]);
         return FEATD_OK;
     case PQ_INT96:      /* always a timestamp: handled by is_ts */
-        ob_i64(o, pq_int96_to_us((const uint8_t *)v->vals + 12 * s));
+        jsonw_i64(o, pq_int96_to_us((const uint8_t *)v->vals + 12 * s));
         return FEATD_OK;
     case PQ_FLBA: {
         const uint8_t *p = (const uint8_t *)v->vals + (size_t)v->width * s;
         if (c->logical == PQ_LT_DECIMAL) {
-            if (ob_decimal(o, p, (size_t)v->width, c->scale) != FEATD_OK) {
+            if (dump_decimal(o, p, (size_t)v->width, c->scale) != FEATD_OK) {
                 snprintf(err, errlen, "column '%s': decimal value too wide", c->name);
                 return FEATD_ERR;
             }
         } else if (c->logical == PQ_LT_FLOAT16) {
-            ob_float(o, pq_half_to_float(p));
+            jsonw_float(o, pq_half_to_float(p));
         } else {
-            ob_base64(o, p, (size_t)v->width);
+            jsonw_base64(o, p, (size_t)v->width);
         }
         return FEATD_OK;
     }
@@ -367,16 +178,16 @@ static int emit_slot(struct ob *o, struct dcol *d, size_t s, char *err, size_t e
         const uint8_t *p = v->data + v->offs[s];
         size_t n = v->offs[s + 1] - v->offs[s];
         if (c->logical == PQ_LT_STRING || c->logical == PQ_LT_ENUM || c->logical == PQ_LT_JSON) {
-            ob_jstr(o, p, n);
+            jsonw_str(o, (const char *)p, n);
         } else if (c->logical == PQ_LT_DECIMAL) {
             if (n == 0) {
-                ob_putc(o, '0');
-            } else if (ob_decimal(o, p, n, c->scale) != FEATD_OK) {
+                jsonw_char(o, '0');
+            } else if (dump_decimal(o, p, n, c->scale) != FEATD_OK) {
                 snprintf(err, errlen, "column '%s': decimal value too wide", c->name);
                 return FEATD_ERR;
             }
         } else {
-            ob_base64(o, p, n);
+            jsonw_base64(o, p, n);
         }
         return FEATD_OK;
     }
@@ -398,15 +209,13 @@ int cli_parquet_dump_json(struct pq_file *f, FILE *out, char *err, size_t errlen
 {
     int nc = pq_num_columns(f), rc = FEATD_OK;
     struct dcol *cols = calloc(nc > 0 ? (size_t)nc : 1, sizeof *cols);
-    struct ob *o = malloc(sizeof *o);
-    if (cols == NULL || o == NULL) {
-        free(cols);
-        free(o);
+    struct jsonw ob, *o = &ob;
+    if (cols == NULL) {
         snprintf(err, errlen, "out of memory");
         return FEATD_ERR;
     }
-    o->fp = out;
-    o->n = 0;
+    jsonw_init(o);
+    o->bad_utf8 = JSONW_UTF8_BYTES;     /* docs/parquet.md: invalid bytes as \u00XX */
     for (int i = 0; i < nc; i++) {
         struct pq_vec init = PQ_VEC_INIT;
         cols[i].c = pq_column(f, i);
@@ -446,41 +255,53 @@ int cli_parquet_dump_json(struct pq_file *f, FILE *out, char *err, size_t errlen
         }
         size_t nrows = nc > 0 ? cols[0].v.nrows : 0;
         for (size_t row = 0; row < nrows; row++) {
-            ob_putc(o, '{');
+            jsonw_char(o, '{');
             for (int i = 0; i < nc; i++) {
                 struct dcol *d = &cols[i];
                 if (i > 0) {
-                    ob_putc(o, ',');
+                    jsonw_char(o, ',');
                 }
-                ob_jstr(o, (const uint8_t *)d->c->name, strlen(d->c->name));
-                ob_putc(o, ':');
+                jsonw_strz(o, d->c->name);
+                jsonw_char(o, ':');
                 if (!d->v.valid[row]) {
-                    ob_puts(o, "null");
+                    jsonw_lit(o, "null");
                 } else if (d->c->is_list) {
-                    ob_putc(o, '[');
+                    jsonw_char(o, '[');
                     for (uint32_t s = d->v.list_offs[row]; s < d->v.list_offs[row + 1]; s++) {
                         if (s > d->v.list_offs[row]) {
-                            ob_putc(o, ',');
+                            jsonw_char(o, ',');
                         }
                         if (!d->v.elem_valid[s]) {
-                            ob_puts(o, "null");
+                            jsonw_lit(o, "null");
                         } else if (emit_slot(o, d, s, err, errlen) != FEATD_OK) {
                             rc = FEATD_ERR;
                             goto done;
                         }
                     }
-                    ob_putc(o, ']');
+                    jsonw_char(o, ']');
                 } else if (emit_slot(o, d, row, err, errlen) != FEATD_OK) {
                     rc = FEATD_ERR;
                     goto done;
                 }
             }
-            ob_puts(o, "}\n");
+            jsonw_lit(o, "}\n");
+            if (o->len >= DUMP_FLUSH_BYTES) {
+                if (!jsonw_ok(o)) {
+                    snprintf(err, errlen, "out of memory");
+                    rc = FEATD_ERR;
+                    goto done;
+                }
+                dump_flush(o, out);
+            }
         }
     }
 done:
-    ob_flush(o);
-    free(o);
+    if (!jsonw_ok(o) && rc == FEATD_OK) {
+        snprintf(err, errlen, "out of memory");
+        rc = FEATD_ERR;
+    }
+    dump_flush(o, out);
+    jsonw_free(o);
     free_cols(cols, nc);
     return rc;
 }

@@ -1,17 +1,21 @@
 /*
  * log.c — leveled one-line logging (see log.h). Text lines look like
  *   2026-11-21T10:00:00.123Z INFO  [worker] message
- * JSON lines like
+ * JSON lines (written with common/jsonw.h: control characters escaped,
+ * invalid UTF-8 bytes as \ufffd) like
  *   {"ts":"2026-11-21T10:00:00.123Z","level":"info","component":"worker","msg":"..."}
+ * Any thread may log; nothing here allocates or takes a lock.
  */
 #include "core/log.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "common/jsonw.h"
 
 _Atomic int log_current_level = LOG_INFO;
 static _Atomic bool log_json;   /* changed by reload on the main thread */
@@ -44,48 +48,36 @@ const char *log_level_name(int level)
     return log_names[level];
 }
 
-/* Appends s to buf at *pos as the inside of a JSON string. */
-static void log_json_escape(char *buf, size_t cap, size_t *pos, const char *s)
-{
-    for (; *s && *pos + 7 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            buf[(*pos)++] = '\\';
-            buf[(*pos)++] = (char)c;
-        } else if (c < 0x20) {
-            *pos += (size_t)snprintf(buf + *pos, cap - *pos, "\\u%04x", c);
-        } else {
-            buf[(*pos)++] = (char)c;
-        }
-    }
-}
-
 static void log_emit(int level, const char *component, const char *conn, const char *msg)
 {
     char line[4096];
-    char ts[40];
+    char ts[JSONW_TIME_MAX];
     struct timeval tv;
-    struct tm tm;
     gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    size_t n = strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + n, sizeof(ts) - n, ".%03dZ", (int)(tv.tv_usec / 1000));
+    jsonw_fmt_time(ts, (int64_t)tv.tv_sec * 1000000 + tv.tv_usec, 3);
 
     size_t pos = 0;
     if (log_json) {
-        /* Escapes stop LOG_JSON_RESERVE bytes early so that a long message
-         * is cut but the line stays one valid JSON object. */
+        /* Strings stop LOG_JSON_RESERVE bytes early (never inside an escape
+         * or a UTF-8 sequence) so that a long message is cut but the line
+         * stays one valid JSON object. */
         const size_t lim = sizeof(line) - LOG_JSON_RESERVE;
-        pos += (size_t)snprintf(line, sizeof(line), "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":\"",
-                                ts, log_level_name(level));
-        log_json_escape(line, lim, &pos, component);
+        struct jsonw w;
+        jsonw_init_fixed(&w, line, sizeof(line));
+        jsonw_lit(&w, "{\"ts\":\"");
+        jsonw_lit(&w, ts);
+        jsonw_lit(&w, "\",\"level\":\"");
+        jsonw_lit(&w, log_level_name(level));
+        jsonw_lit(&w, "\",\"component\":\"");
+        jsonw_str_body(&w, component, strlen(component), lim);
         if (conn) {
-            pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\",\"conn\":\"");
-            log_json_escape(line, lim, &pos, conn);
+            jsonw_lit(&w, "\",\"conn\":\"");
+            jsonw_str_body(&w, conn, strlen(conn), lim);
         }
-        pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\",\"msg\":\"");
-        log_json_escape(line, lim, &pos, msg);
-        pos += (size_t)snprintf(line + pos, sizeof(line) - pos, "\"}\n");
+        jsonw_lit(&w, "\",\"msg\":\"");
+        jsonw_str_body(&w, msg, strlen(msg), lim);
+        jsonw_lit(&w, "\"}\n");
+        pos = w.len;
     } else {
         /* One line per event: a multi-line message (a list of config
          * errors) is joined with " | ". */

@@ -1,0 +1,94 @@
+/*
+ * admin_health.c — GET /healthz (the process runs) and GET /readyz (the
+ * registry is loaded, every worker has its Redis link, and Redis answers a
+ * PING from the admin thread's link within redis.timeout_ms). Admin thread.
+ */
+#include <stdatomic.h>
+
+#include <hiredis/hiredis.h>
+
+#include "admin/admin_internal.h"
+#include "config/config.h"
+#include "core/metrics.h"
+#include "redis/rlink.h"
+
+
+static void admin_health_ready_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct admin_call *c = arg;
+    (void)fd;
+    (void)what;
+    if (c->req) {
+        admin_reply_text(c->req, AP_READYZ, 503, "not ready: redis %s did not answer PING within %d ms",
+                         rlink_endpoint(admin.w.redis), admin.w.reg->cfg->redis.timeout_ms);
+        admin_call_answered(c);
+    }
+    admin_call_maybe_free(c);
+}
+
+static void admin_health_ready_cb(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct admin_call *c = priv;
+    redisReply *reply = r;
+    (void)ac;
+    c->backend_pending = false;
+    if (c->req) {
+        if (reply == NULL) {
+            admin_reply_text(c->req, AP_READYZ, 503, "not ready: %s", rlink_status(admin.w.redis));
+        } else if (reply->type == REDIS_REPLY_ERROR) {
+            admin_reply_text(c->req, AP_READYZ, 503, "not ready: redis %s answered PING with an error: %.*s",
+                             rlink_endpoint(admin.w.redis), (int)reply->len, reply->str);
+        } else {
+            admin_reply_text(c->req, AP_READYZ, 200, "ready");
+        }
+        admin_call_answered(c);
+    }
+    admin_call_maybe_free(c);
+}
+
+void admin_health_ready(struct evhttp_request *req)
+{
+    if (atomic_load(&admin_draining) || admin.stopping) {
+        admin_reply_text(req, AP_READYZ, 503, "not ready: shutting down");
+        return;
+    }
+    if (admin.w.reg == NULL || admin.w.reg->cfg == NULL) {
+        admin_reply_text(req, AP_READYZ, 503, "not ready: no registry loaded");
+        return;
+    }
+    if (!rlink_ready(admin.w.redis)) {
+        admin_reply_text(req, AP_READYZ, 503, "not ready: %s", rlink_status(admin.w.redis));
+        return;
+    }
+    int down = 0;
+    for (int i = 0; i < nworkers; i++) {
+        down += METRICS_GET(workers[i].metrics.redis_connected) == 0;
+    }
+    if (down) {
+        admin_reply_text(req, AP_READYZ, 503, "not ready: %d of %d workers have no Redis link to %s", down,
+                         nworkers, rlink_endpoint(admin.w.redis));
+        return;
+    }
+    struct admin_call *c = admin_call_new(req, CALL_READYZ, AP_READYZ);
+    if (c == NULL) {
+        admin_reply_text(req, AP_READYZ, 500, "out of memory");
+        return;
+    }
+    static const char *argv[] = { "PING" };
+    static const size_t argvlen[] = { 4 };
+    if (admin_call_timer(c, admin_health_ready_timeout_cb) != FEATD_OK ||
+        rlink_command_argv(admin.w.redis, admin_health_ready_cb, c, 1, argv, argvlen) != FEATD_OK) {
+        admin_reply_text(req, AP_READYZ, 503, "not ready: %s", rlink_status(admin.w.redis));
+        admin_call_answered(c);
+        admin_call_maybe_free(c);
+        return;
+    }
+    c->backend_pending = true;
+}
+
+
+/* GET /healthz: 200 "ok" while the process runs. */
+void admin_health_live(struct evhttp_request *req)
+{
+    admin_reply_text(req, AP_HEALTHZ, 200, "ok");
+}

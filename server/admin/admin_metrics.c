@@ -1,0 +1,200 @@
+/*
+ * admin_metrics.c — GET /metrics: featd's own families (the serving
+ * workers' struct metrics summed with the admin thread's, gauges, reload
+ * and admin HTTP counters) in the Prometheus text format 0.0.4 written with
+ * core/prom.h, then the extra sources registered with
+ * admin_add_metrics_source (e.g. the materializer's). The page is built on
+ * the admin thread; the reload counters and the source list may be touched
+ * from any thread (atomics; a mutex for the list).
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+#include "admin/admin.h"
+#include "admin/admin_internal.h"
+#include "config/config.h"
+#include "core/metrics.h"
+#include "core/prom.h"
+#include "redis/rlink.h"
+
+static _Atomic uint64_t admin_reloads_ok;
+static _Atomic uint64_t admin_reloads_failed;
+static _Atomic int admin_last_reload_ok = 1;
+
+static pthread_mutex_t admin_src_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    admin_metrics_fn fn;
+    void *arg;
+} admin_srcs[ADMIN_MAX_METRICS_SOURCES];
+static int admin_nsrcs;
+
+/* featd_worker_connections{worker="N"}: how the serving connections are spread. */
+static int admin_metrics_worker_conns(struct fbuf *o)
+{
+    if (prom_header(o, "featd_worker_connections", "gauge",
+                          "Client connections owned by each serving worker") != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    for (int i = 0; i < nworkers; i++) {
+        if (fbuf_appendf(o, "featd_worker_connections{worker=\"%d\"} %" PRIu64 "\n", i,
+                         (uint64_t)atomic_load(&workers[i].nconns)) != FEATD_OK) {
+            return FEATD_ENOMEM;
+        }
+    }
+    return FEATD_OK;
+}
+
+/* featd's own families; FEATD_OK or an error when out of memory. */
+static int admin_metrics_write(struct fbuf *o)
+{
+    struct metrics sum;
+    worker_metrics_snapshot(&sum);
+    metrics_sum(&sum, &admin.w.metrics);
+    int rc = FEATD_OK;
+
+#define ADMIN_PROM_COUNTER_(name, help) \
+    if (rc == FEATD_OK) { \
+        rc = prom_scalar(o, "featd_" #name, "counter", help, "%" PRIu64, METRICS_GET(sum.name)); \
+    }
+    METRICS_COUNTERS(ADMIN_PROM_COUNTER_)
+#undef ADMIN_PROM_COUNTER_
+    if (rc != FEATD_OK) {
+        return rc;
+    }
+
+    if (prom_header(o, "featd_requests_total", "counter",
+                          "Requests answered, by type and featd.v1.ErrorCode (OK = success)") != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    for (size_t t = 0; t < MREQ__COUNT; t++) {
+        for (size_t c = 0; c < METRICS_CODES; c++) {
+            if (fbuf_appendf(o, "featd_requests_total{type=\"%s\",code=\"%s\"} %" PRIu64 "\n",
+                             metrics_req_type_names[t], metrics_code_names[c],
+                             METRICS_GET(sum.requests[t][c])) != FEATD_OK) {
+                return FEATD_ENOMEM;
+            }
+        }
+    }
+    if (prom_header(o, "featd_value_status_total", "counter",
+                          "Feature values returned by GetOnlineFeatures, by featd.v1.FieldStatus") != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    for (size_t s = 0; s < METRICS_STATUSES; s++) {
+        if (fbuf_appendf(o, "featd_value_status_total{status=\"%s\"} %" PRIu64 "\n", metrics_status_names[s],
+                         METRICS_GET(sum.value_statuses[s])) != FEATD_OK) {
+            return FEATD_ENOMEM;
+        }
+    }
+    if (prom_hist(o, "featd_request_latency_seconds",
+                  "Time from decoding a request to writing its answer", &sum.request_latency) != FEATD_OK ||
+        prom_hist(o, "featd_redis_latency_seconds", "Redis round trip of the lookup path",
+                  &sum.redis_latency) != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+
+    int up = 0;
+    for (int i = 0; i < nworkers; i++) {
+        up += METRICS_GET(workers[i].metrics.redis_connected) != 0;
+    }
+    const struct registry *reg = admin.w.reg;
+    double uptime = (double)(util_now_us() - worker_shared.start_us) / 1e6;
+    if (prom_scalar(o, "featd_connections_open", "gauge", "Client connections open on the serving port",
+                    "%" PRId64, (int64_t)atomic_load(&metrics_connections_open)) != FEATD_OK ||
+        prom_scalar(o, "featd_inflight_requests", "gauge", "Requests waiting on Redis",
+                    "%" PRIu64, METRICS_GET(sum.inflight)) != FEATD_OK ||
+        prom_scalar(o, "featd_workers", "gauge", "Serving worker threads", "%d", nworkers) != FEATD_OK ||
+        admin_metrics_worker_conns(o) != FEATD_OK ||
+        prom_scalar(o, "featd_redis_connected", "gauge", "Serving workers whose Redis link is up",
+                    "%d", up) != FEATD_OK ||
+        prom_scalar(o, "featd_admin_redis_connected", "gauge", "1 when the admin thread's Redis link is up",
+                    "%d", rlink_ready(admin.w.redis) ? 1 : 0) != FEATD_OK ||
+        prom_scalar(o, "featd_up", "gauge", "1 while featd runs", "1") != FEATD_OK ||
+        prom_header(o, "featd_build_info", "gauge", "featd version (value is always 1)") != FEATD_OK ||
+        fbuf_appendf(o, "featd_build_info{version=\"%s\"} 1\n", FEATD_VERSION) != FEATD_OK ||
+        prom_scalar(o, "featd_registry_version", "gauge",
+                    "Registry version in use (1 at startup, +1 per successful reload)",
+                    "%" PRIu64, reg->version) != FEATD_OK ||
+        prom_scalar(o, "featd_feature_views", "gauge", "Feature views in the registry",
+                    "%zu", reg->cfg->nviews) != FEATD_OK ||
+        prom_scalar(o, "featd_start_time_seconds", "gauge", "Start time of the process, seconds since the epoch",
+                    "%.3f", (double)worker_shared.start_us / 1e6) != FEATD_OK ||
+        prom_scalar(o, "featd_uptime_seconds", "gauge", "Seconds since featd started", "%.3f", uptime) != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    if (prom_header(o, "featd_reloads_total", "counter",
+                          "Configuration reloads (SIGHUP), by result") != FEATD_OK ||
+        fbuf_appendf(o, "featd_reloads_total{result=\"ok\"} %" PRIu64 "\nfeatd_reloads_total{result=\"failed\"} %"
+                     PRIu64 "\n", atomic_load(&admin_reloads_ok), atomic_load(&admin_reloads_failed)) != FEATD_OK ||
+        prom_scalar(o, "featd_config_last_reload_successful", "gauge",
+                    "1 when the last reload succeeded (or none happened), 0 when it failed",
+                    "%d", atomic_load(&admin_last_reload_ok)) != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    if (prom_header(o, "featd_admin_http_requests_total", "counter",
+                          "Admin HTTP requests answered by featd, by path and HTTP status") != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    for (size_t p = 0; p < AP__COUNT; p++) {
+        for (size_t c = 0; c < ADMIN_NCODES; c++) {
+            uint64_t n = admin.http_counts[p][c];
+            if (n == 0 && !(c == 0 && p != AP_OTHER)) {
+                continue;       /* 200 always shown for real paths; others once seen */
+            }
+            char code[8];
+            if (c < FEATD_ARRAY_LEN(admin_codes)) {
+                snprintf(code, sizeof(code), "%d", admin_codes[c]);
+            } else {
+                snprintf(code, sizeof(code), "other");
+            }
+            if (fbuf_appendf(o, "featd_admin_http_requests_total{path=\"%s\",code=\"%s\"} %" PRIu64 "\n",
+                             admin_path_names[p], code, n) != FEATD_OK) {
+                return FEATD_ENOMEM;
+            }
+        }
+    }
+    return FEATD_OK;
+}
+
+void admin_metrics_page(struct evhttp_request *req)
+{
+    struct fbuf *o = &admin.page;
+    fbuf_reset(o);
+    int rc = admin_metrics_write(o);
+    pthread_mutex_lock(&admin_src_lock);
+    for (int i = 0; i < admin_nsrcs && rc == FEATD_OK; i++) {
+        rc = admin_srcs[i].fn(o, admin_srcs[i].arg);
+    }
+    pthread_mutex_unlock(&admin_src_lock);
+    if (rc != FEATD_OK) {
+        admin_reply_text(req, AP_METRICS, 500, "out of memory writing metrics");
+        return;
+    }
+    admin_reply(req, AP_METRICS, 200, "text/plain; version=0.0.4; charset=utf-8", o->data, o->len);
+}
+
+int admin_add_metrics_source(admin_metrics_fn fn, void *arg)
+{
+    int rc = FEATD_ERR;
+    pthread_mutex_lock(&admin_src_lock);
+    if (fn && admin_nsrcs < ADMIN_MAX_METRICS_SOURCES) {
+        admin_srcs[admin_nsrcs].fn = fn;
+        admin_srcs[admin_nsrcs].arg = arg;
+        admin_nsrcs++;
+        rc = FEATD_OK;
+    }
+    pthread_mutex_unlock(&admin_src_lock);
+    return rc;
+}
+
+
+void admin_note_reload(bool ok)
+{
+    if (ok) {
+        atomic_fetch_add(&admin_reloads_ok, 1);
+    } else {
+        atomic_fetch_add(&admin_reloads_failed, 1);
+    }
+    atomic_store(&admin_last_reload_ok, ok ? 1 : 0);
+}
