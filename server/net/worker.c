@@ -23,7 +23,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/conn.h"
 #include "core/log.h"
 #include "serve/lookup.h"
 
@@ -56,6 +55,8 @@ static void worker_set_registry(struct worker *w, struct registry *reg)
         registry_unref(w->reg);
     }
     w->reg = reg;
+    w->loop.max_frame_bytes = reg->cfg->server.max_frame_bytes;
+    w->loop.max_output_bytes = reg->cfg->server.max_output_bytes;
 }
 
 /* An accepted socket on its way to another worker. */
@@ -67,7 +68,7 @@ struct worker_handoff {
 
 static uint64_t worker_load(struct worker *w)
 {
-    return atomic_load_explicit(&w->nconns, memory_order_relaxed) +
+    return atomic_load_explicit(&w->loop.nconns, memory_order_relaxed) +
            atomic_load_explicit(&w->incoming, memory_order_relaxed);
 }
 
@@ -118,29 +119,23 @@ static void worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struc
     struct worker *w = arg;
     (void)l;
     int64_t open = atomic_fetch_add_explicit(&metrics_connections_open, 1, memory_order_relaxed) + 1;
-    if (open > w->reg->cfg->server.max_connections || w->draining) {
+    if (open > w->reg->cfg->server.max_connections || w->loop.draining) {
         atomic_fetch_sub_explicit(&metrics_connections_open, 1, memory_order_relaxed);
         METRICS_INC(w->metrics.connections_rejected_total);
         /* Tell the client why before closing (best effort, non-blocking). */
-        struct evbuffer *b = evbuffer_new();
-        if (b) {
-            char msg[128];
-            snprintf(msg, sizeof(msg), w->draining ? "server is shutting down"
-                                                   : "too many connections (max_connections=%d)",
-                     w->reg->cfg->server.max_connections);
-            if (proto_write_error(b, 0, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, msg) == FEATD_OK) {
-                evbuffer_write(b, fd);
-            }
-            evbuffer_free(b);
-        }
-        evutil_closesocket(fd);
+        char msg[128];
+        snprintf(msg, sizeof(msg), w->loop.draining ? "server is shutting down"
+                                                    : "too many connections (max_connections=%d)",
+                 w->reg->cfg->server.max_connections);
+        conn_refuse(&lookup_conn_handler, fd, msg);
         return;
     }
     struct worker *t = worker_pick(w);
     if (t != w && worker_hand_off(w, t, fd, sa, salen)) {
         return;
     }
-    conn_new(w, fd, sa, salen);     /* evconnlistener sockets are non-blocking already */
+    /* evconnlistener sockets are non-blocking already */
+    conn_new(&w->loop, fd, sa, salen, &lookup_conn_handler, w);
 }
 
 static void worker_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -148,7 +143,7 @@ static void worker_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
     struct worker *w = arg;
     (void)fd;
     (void)what;
-    if (w->listener && !w->draining) {
+    if (w->listener && !w->loop.draining) {
         evconnlistener_enable(w->listener);
     }
 }
@@ -170,16 +165,14 @@ static void worker_stop_now(struct worker *w)
     if (w->refresh) {
         event_del(w->refresh);
     }
-    while (!TAILQ_EMPTY(&w->conns)) {
-        conn_close(TAILQ_FIRST(&w->conns), "server stopping");
-    }
+    conn_loop_close_all(&w->loop, "server stopping");
     rlink_shutdown(w->redis);
     event_base_loopexit(w->base, NULL);
 }
 
 void worker_maybe_finish(struct worker *w)
 {
-    if (w->draining && w->nconns == 0 && w->inflight == 0) {
+    if (w->loop.draining && w->loop.nconns == 0 && w->inflight == 0) {
         if (w->refresh) {
             event_del(w->refresh);
         }
@@ -188,25 +181,26 @@ void worker_maybe_finish(struct worker *w)
     }
 }
 
+static void worker_conn_closed(void *arg)
+{
+    worker_maybe_finish(arg);
+}
+
 static void worker_drain_check_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
     (void)fd;
     (void)what;
-    struct conn *c, *next;
-    for (c = TAILQ_FIRST(&w->conns); c; c = next) {
-        next = TAILQ_NEXT(c, link);
-        conn_drain(c);
-    }
+    conn_loop_drain(&w->loop);
     worker_maybe_finish(w);
 }
 
 static void worker_start_drain(struct worker *w)
 {
-    if (w->draining) {
+    if (w->loop.draining) {
         return;
     }
-    w->draining = true;
+    w->loop.draining = true;
     if (w->listener) {
         evconnlistener_free(w->listener);
         w->listener = NULL;
@@ -251,7 +245,7 @@ static void worker_notify_cb(evutil_socket_t fd, short what, void *arg)
             break;
         case WMSG_CONN: {
             struct worker_handoff *h = m.ptr;
-            conn_new(w, h->fd, (struct sockaddr *)&h->sa, h->salen);
+            conn_new(&w->loop, h->fd, (struct sockaddr *)&h->sa, h->salen, &lookup_conn_handler, w);
             atomic_fetch_sub_explicit(&w->incoming, 1, memory_order_relaxed);
             free(h);
             break;
@@ -276,13 +270,6 @@ int worker_send(struct worker *w, enum worker_msg_type type, void *ptr)
     return FEATD_OK;
 }
 
-static void worker_flush_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    conn_flush_all(arg);
-}
-
 static void worker_refresh_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -295,8 +282,6 @@ int worker_init(struct worker *w, int id, struct registry *reg, bool with_listen
 {
     memset(w, 0, sizeof(*w));
     w->id = id;
-    TAILQ_INIT(&w->conns);
-    TAILQ_INIT(&w->flush);
     pthread_mutex_init(&w->qlock, NULL);
     struct event_config *ec = event_config_new();
     event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
@@ -309,11 +294,13 @@ int worker_init(struct worker *w, int id, struct registry *reg, bool with_listen
     }
     /* Output of every connection is written once per loop iteration, after
      * the iteration's reads and Redis replies (see conn.h). */
-    w->flush_ev = event_new(w->base, -1, 0, worker_flush_cb, w);
-    if (w->flush_ev == NULL || event_priority_set(w->flush_ev, WORKER_PRIORITIES - 1) != 0) {
+    if (conn_loop_init(&w->loop, w->base, &w->metrics, WORKER_PRIORITIES - 1) != FEATD_OK) {
         snprintf(err, errlen, "worker %d: cannot create the flush event", id);
         return FEATD_ERR;
     }
+    w->loop.id_base = (uint64_t)id << 48;
+    w->loop.on_close = worker_conn_closed;
+    w->loop.on_close_arg = w;
     if (pipe2(w->notify_fd, O_NONBLOCK | O_CLOEXEC) != 0) {
         snprintf(err, errlen, "worker %d: pipe: %s", id, strerror(errno));
         return FEATD_ERR;
@@ -408,9 +395,7 @@ void worker_join_and_free(struct worker *w)
         w->qlen--;
     }
     pthread_mutex_unlock(&w->qlock);
-    while (!TAILQ_EMPTY(&w->conns)) {
-        conn_close(TAILQ_FIRST(&w->conns), "server stopping");
-    }
+    conn_loop_close_all(&w->loop, "server stopping");
     rlink_free(w->redis);
     /* rlink_free ran pending callbacks, which may have freed requests */
     lookup_free_cache(w);
@@ -423,21 +408,10 @@ void worker_join_and_free(struct worker *w)
     if (w->refresh) {
         event_free(w->refresh);
     }
-    if (w->flush_ev) {
-        event_free(w->flush_ev);
-    }
+    conn_loop_free(&w->loop);
     event_free(w->notify_ev);
     close(w->notify_fd[0]);
     close(w->notify_fd[1]);
-    /* drain queued messages (registry references) */
-    while (w->qlen > 0) {
-        struct worker_msg m = w->queue[w->qhead];
-        w->qhead = (w->qhead + 1) % WORKER_QUEUE;
-        w->qlen--;
-        if (m.type == WMSG_REGISTRY) {
-            registry_unref(m.ptr);
-        }
-    }
     event_base_free(w->base);
     free(w->gens);
     registry_unref(w->reg);

@@ -19,9 +19,9 @@
 
 #include "core/metrics.h"
 #include "config/registry.h"
+#include "net/conn.h"
 #include "redis/rlink.h"
 
-struct conn;
 struct request;
 
 #define WORKER_GEN_UNKNOWN UINT64_MAX
@@ -59,19 +59,14 @@ struct worker {
                                        WORKER_GEN_UNKNOWN until first seen */
     struct rlink *redis;
     struct metrics metrics;
-    TAILQ_HEAD(, conn) conns;
-    TAILQ_HEAD(, conn) flush;       /* connections with output to write this iteration */
-    struct event *flush_ev;         /* low priority: runs after the iteration's I/O */
-    _Atomic uint64_t nconns;        /* written by this worker; read by accepting peers */
+    struct conn_loop loop;          /* the connections this worker serves */
     _Atomic uint64_t incoming;      /* connections handed to this worker, not yet adopted */
     uint64_t inflight;              /* requests waiting on Redis */
     struct request *free_reqs;      /* recycled request objects */
     int nfree_reqs;
-    bool draining;
     struct event *drain_check;      /* periodic check while draining */
     struct event *refresh;          /* generation cache refresh timer */
     _Atomic bool done;              /* set when the loop has exited */
-    uint64_t next_conn_id;
 };
 
 /* Process-wide settings shared (read-only after startup) by all workers. */
@@ -95,8 +90,8 @@ int worker_start(struct worker *w) FEATD_MUSTCHECK;
 int worker_send(struct worker *w, enum worker_msg_type type, void *ptr);
 void worker_join_and_free(struct worker *w);
 
-/* Called by conn.c when a connection is gone / by lookup.c when a request is
- * no longer in flight: lets a draining worker finish. */
+/* Called when a connection is gone / by lookup.c when a request is no
+ * longer in flight: lets a draining worker finish. */
 void worker_maybe_finish(struct worker *w);
 
 /* Sum of all workers' metrics into *out (which is zeroed first). */

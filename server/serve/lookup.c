@@ -69,7 +69,7 @@ static _Thread_local struct fbuf lookup_scratch;
 
 /* ---- request objects ---- */
 
-static struct request *request_new(struct worker *w, struct conn *c)
+static struct request *request_new(struct worker *w, const struct request_sink *sink)
 {
     struct request *rq = w->free_reqs;
     if (rq) {
@@ -84,9 +84,9 @@ static struct request *request_new(struct worker *w, struct conn *c)
     memset(rq, 0, offsetof(struct request, arena));
     arena_init(&rq->arena, LOOKUP_ARENA_LIMIT);
     rq->w = w;
-    rq->conn = c;
-    if (c) {
-        conn_ref(c);
+    rq->sink = *sink;
+    if (sink->kind == SINK_CONN) {
+        conn_ref(sink->conn);
     }
     rq->reg = registry_ref(w->reg);
     rq->start_us = util_mono_us();
@@ -101,8 +101,8 @@ static void request_free(struct request *rq)
         evtimer_del(&rq->timer);
     }
     registry_unref(rq->reg);
-    if (rq->conn) {
-        conn_unref(rq->conn);
+    if (rq->sink.kind == SINK_CONN) {
+        conn_unref(rq->sink.conn);
     }
     arena_release(&rq->arena);
     if (w->nfree_reqs < LOOKUP_FREE_CACHE) {
@@ -151,20 +151,43 @@ static void request_mark_answered(struct request *rq, int code)
     metrics_observe(&w->metrics.request_latency, (uint64_t)(util_mono_us() - rq->start_us));
 }
 
-/* Records metrics, writes resp (when the connection is still open) and
- * releases the connection's pending slot. */
+/* ---- sinks ---- */
+
+/* SINK_CONN: encodes resp into the connection's output (when it is still
+ * open) and releases the connection's pending slot. */
+static void sink_conn_answer(struct conn *c, const Featd__V1__Response *resp)
+{
+    struct evbuffer *out = conn_output(c);
+    if (out && proto_write_response(out, resp) != FEATD_OK) {
+        conn_close(c, "out of memory writing a response");
+    }
+    conn_request_done(c);
+}
+
+/* Records metrics and hands resp to the request's sink. */
 static void request_answer(struct request *rq, const Featd__V1__Response *resp, int code)
 {
     request_mark_answered(rq, code);
-    if (rq->sink) {
-        rq->sink(rq->sink_arg, resp);
+    if (rq->sink.kind == SINK_CALLBACK) {
+        rq->sink.fn(rq->sink.arg, resp);
+    } else {
+        sink_conn_answer(rq->sink.conn, resp);
+    }
+}
+
+/* Ends connection c with an error not tied to a request (request id 0):
+ * the error is its last output. */
+static void sink_conn_fail(struct conn *c, int code, const char *msg, const char *reason)
+{
+    if (!conn_live(c)) {
         return;
     }
-    struct evbuffer *out = conn_output(rq->conn);
-    if (out && proto_write_response(out, resp) != FEATD_OK) {
-        conn_close(rq->conn, "out of memory writing a response");
+    log_conn(LOG_INFO, c, "%s: %s", reason, msg);
+    if (proto_write_error(conn_output(c), 0, code, msg) != FEATD_OK) {
+        conn_close(c, "out of memory writing an error");
+        return;
     }
-    conn_request_done(rq->conn);
+    conn_close_after_flush(c, reason);
 }
 
 static void request_error(struct request *rq, int code, const char *fmt, ...) FEATD_PRINTF(3, 4);
@@ -675,35 +698,38 @@ static void lookup_log_corrupt(const struct cfg_view *v, const char *why)
     suppressed = 0;
 }
 
-/* Writes a GetOnlineFeatures answer straight from the decoded rows
- * (proto_write_get_answer). A sink (admin JSON) gets it as a decoded
- * Response instead. */
-static void request_answer_get(struct request *rq, const struct proto_get_answer *ga, uint32_t *sizes)
+/* SINK_CALLBACK for a GetOnlineFeatures answer: the callback wants a
+ * decoded Response, so the answer is encoded and decoded again. */
+static int sink_callback_answer_get(struct request *rq, const struct proto_get_answer *ga, uint32_t *sizes)
 {
-    if (rq->sink) {
-        struct evbuffer *tmp = evbuffer_new();
-        Featd__V1__Response *resp = NULL;
-        int rc = tmp ? proto_write_get_answer(tmp, ga, sizes) : FEATD_ERR;
-        if (rc == FEATD_OK) {
-            size_t n = evbuffer_get_length(tmp);
-            const uint8_t *data = evbuffer_pullup(tmp, -1);
-            resp = data ? featd__v1__response__unpack(NULL, n - FRAME_HEADER, data + FRAME_HEADER) : NULL;
-        }
-        if (tmp) {
-            evbuffer_free(tmp);
-        }
-        if (resp == NULL) {
-            request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
-                          rc == FEATD_EAGAIN ? "the answer exceeds the response limit (64 MiB)"
-                                             : "out of memory encoding the answer");
-            return;
-        }
-        request_mark_answered(rq, 0);
-        rq->sink(rq->sink_arg, resp);
-        featd__v1__response__free_unpacked(resp, NULL);
-        return;
+    struct evbuffer *tmp = evbuffer_new();
+    Featd__V1__Response *resp = NULL;
+    int rc = tmp ? proto_write_get_answer(tmp, ga, sizes) : FEATD_ERR;
+    if (rc == FEATD_OK) {
+        size_t n = evbuffer_get_length(tmp);
+        const uint8_t *data = evbuffer_pullup(tmp, -1);
+        resp = data ? featd__v1__response__unpack(NULL, n - FRAME_HEADER, data + FRAME_HEADER) : NULL;
     }
-    struct evbuffer *out = conn_output(rq->conn);
+    if (tmp) {
+        evbuffer_free(tmp);
+    }
+    if (resp == NULL) {
+        request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
+                      rc == FEATD_EAGAIN ? "the answer exceeds the response limit (64 MiB)"
+                                         : "out of memory encoding the answer");
+        return FEATD_ERR;
+    }
+    request_mark_answered(rq, 0);
+    rq->sink.fn(rq->sink.arg, resp);
+    featd__v1__response__free_unpacked(resp, NULL);
+    return FEATD_OK;
+}
+
+/* SINK_CONN for a GetOnlineFeatures answer: written straight from the
+ * decoded rows (proto_write_get_answer). */
+static int sink_conn_answer_get(struct request *rq, const struct proto_get_answer *ga, uint32_t *sizes)
+{
+    struct evbuffer *out = conn_output(rq->sink.conn);
     int rc = out ? proto_write_get_answer(out, ga, sizes) : FEATD_OK;
     if (rc != FEATD_OK) {
         request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
@@ -711,10 +737,22 @@ static void request_answer_get(struct request *rq, const struct proto_get_answer
                                            "limit (64 MiB); ask for fewer entities or features"
                                          : "out of memory encoding the answer (%zu features x %zu rows)",
                       ga->nfeatures, ga->nrows);
-        return;
+        return FEATD_ERR;
     }
     request_mark_answered(rq, 0);
-    conn_request_done(rq->conn);
+    conn_request_done(rq->sink.conn);
+    return FEATD_OK;
+}
+
+/* Answers a GetOnlineFeatures request through its sink (or with an error
+ * when the answer cannot be encoded). */
+static void request_answer_get(struct request *rq, const struct proto_get_answer *ga, uint32_t *sizes)
+{
+    if (rq->sink.kind == SINK_CALLBACK) {
+        (void)sink_callback_answer_get(rq, ga, sizes);
+    } else {
+        (void)sink_conn_answer_get(rq, ga, sizes);
+    }
 }
 
 #define ANSWER_NOMEM() do { request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, \
@@ -1088,12 +1126,13 @@ static void lookup_dispatch(struct request *rq)
     request_maybe_free(rq);
 }
 
-void lookup_handle_frame(struct conn *c, const uint8_t *data, size_t len)
+static void lookup_frame(void *arg, struct conn *c, const uint8_t *data, size_t len)
 {
-    struct worker *w = c->w;
-    struct request *rq = request_new(w, c);
+    struct worker *w = arg;
+    const struct request_sink sink = { .kind = SINK_CONN, .conn = c };
+    struct request *rq = request_new(w, &sink);
     if (rq == NULL) {
-        conn_fail(c, 0, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "out of memory", "out of memory");
+        sink_conn_fail(c, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "out of memory", "out of memory");
         conn_request_done(c);
         return;
     }
@@ -1102,11 +1141,11 @@ void lookup_handle_frame(struct conn *c, const uint8_t *data, size_t len)
         METRICS_INC(w->metrics.decode_errors_total);
         rq->responded = 1;
         if (rq->arena.exhausted) {
-            conn_fail(c, 0, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
-                      "request needs more memory to decode than allowed", "request too big to decode");
+            sink_conn_fail(c, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
+                           "request needs more memory to decode than allowed", "request too big to decode");
         } else {
-            conn_fail(c, 0, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT,
-                      "malformed frame: payload is not a featd.v1.Request protobuf", "decode error");
+            sink_conn_fail(c, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT,
+                           "malformed frame: payload is not a featd.v1.Request protobuf", "decode error");
         }
         conn_request_done(c);
         request_maybe_free(rq);
@@ -1115,10 +1154,22 @@ void lookup_handle_frame(struct conn *c, const uint8_t *data, size_t len)
     lookup_dispatch(rq);
 }
 
+/* Connection-level refusals are RESOURCE_EXHAUSTED errors with request id 0. */
+static int lookup_refuse(struct evbuffer *out, const char *msg)
+{
+    return proto_write_error(out, 0, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, msg);
+}
+
+const struct conn_handler lookup_conn_handler = {
+    .frame = lookup_frame,
+    .refuse = lookup_refuse,
+};
+
 void lookup_submit(struct worker *w, const uint8_t *data, size_t len, int type,
                    lookup_sink_fn sink, void *sink_arg)
 {
-    struct request *rq = request_new(w, NULL);
+    const struct request_sink rs = { .kind = SINK_CALLBACK, .fn = sink, .arg = sink_arg };
+    struct request *rq = request_new(w, &rs);
     if (rq == NULL) {
         Featd__V1__Error err = FEATD__V1__ERROR__INIT;
         Featd__V1__Response resp = FEATD__V1__RESPONSE__INIT;
@@ -1129,8 +1180,6 @@ void lookup_submit(struct worker *w, const uint8_t *data, size_t len, int type,
         sink(sink_arg, &resp);
         return;
     }
-    rq->sink = sink;
-    rq->sink_arg = sink_arg;
     rq->type = type;
     rq->msg = lookup_decode(rq, data, len);
     if (rq->msg == NULL) {

@@ -12,9 +12,9 @@
 #include <event2/event_struct.h>
 
 #include "core/arena.h"
+#include "net/conn.h"
 #include "wire/proto.h"
 
-struct conn;
 struct worker;
 
 /* Where an answer goes when the request did not come from a connection
@@ -22,14 +22,28 @@ struct worker;
  * response; resp and everything it points to die when the call returns. */
 typedef void (*lookup_sink_fn)(void *arg, const Featd__V1__Response *resp);
 
+/* Where a request's answer goes. Two implementations of one interface:
+ * SINK_CONN encodes the answer into a connection's output; SINK_CALLBACK
+ * hands the decoded Response to a function (the admin JSON lookup). A
+ * closed set on purpose: answering costs a branch, not an indirect call. */
+enum request_sink_kind {
+    SINK_CONN = 0,
+    SINK_CALLBACK
+};
+
+struct request_sink {
+    enum request_sink_kind kind;
+    struct conn *conn;              /* SINK_CONN: reference held */
+    lookup_sink_fn fn;              /* SINK_CALLBACK */
+    void *arg;
+};
+
 /* One request, from decode to answer. Lives until it is answered AND Redis
  * has called back (hiredis owns a pointer to it until then). */
 struct request {
     struct request *next_free;
     struct worker *w;
-    struct conn *conn;              /* reference held; NULL when sink is set */
-    lookup_sink_fn sink;
-    void *sink_arg;
+    struct request_sink sink;
     struct registry *reg;           /* reference held */
     Featd__V1__Request *msg;        /* decoded into arena */
     uint64_t id;
@@ -46,10 +60,11 @@ struct request {
     struct arena arena;
 };
 
-/* Entry from conn.c for each whole frame: decodes, dispatches and answers
- * (now, or later from a Redis callback). A frame that does not decode closes
- * the connection with an error. */
-void lookup_handle_frame(struct conn *c, const uint8_t *data, size_t len);
+/* The protocol of serving connections (conn_new's handler; its argument is
+ * the worker): each whole frame is decoded, dispatched and answered (now, or
+ * later from a Redis callback). A frame that does not decode closes the
+ * connection with an error. */
+extern const struct conn_handler lookup_conn_handler;
 
 /* Entry for requests that come from elsewhere than a connection: payload is
  * a serialized featd.v1.Request; the answer goes to sink (also for decode
