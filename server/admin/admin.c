@@ -11,7 +11,7 @@
  *     /healthz              answered at once
  *     /readyz               checks, then PING via the admin rlink + timer
  *     /metrics              sums every worker's struct metrics + our own
- *     /v1/feature-views     lookup_refresh_generations (one MGET) + timer
+ *     /v1/feature-views     gencache_refresh (one MGET) + timer
  *     /get-online-features  JSON ─► featd.v1.Request ─► lookup_submit ─►
  *                           admin_lookup_sink (same thread) ─► JSON reply
  *
@@ -907,8 +907,8 @@ static char *admin_views_json(const struct registry *reg, bool fresh)
                             json_pack("{s:s, s:I}", "mode", v->mat_mode == MAT_SNAPSHOT ? "snapshot" : "incremental",
                                       "interval_seconds", (json_int_t)v->mat_interval_seconds));
         json_object_set_new(jv, "fingerprint", json_string(v->fingerprint_hex));
-        uint64_t g = (reg == admin.w.reg) ? admin.w.gens[i] : WORKER_GEN_UNKNOWN;
-        json_object_set_new(jv, "generation", g == WORKER_GEN_UNKNOWN ? json_null() : json_integer((json_int_t)g));
+        uint64_t g = (reg == admin.w.reg) ? gencache_get(&admin.w.serve.gens, i) : GENCACHE_UNKNOWN;
+        json_object_set_new(jv, "generation", g == GENCACHE_UNKNOWN ? json_null() : json_integer((json_int_t)g));
         json_array_append_new(views, jv);
     }
     json_object_set_new(root, "feature_views", views);
@@ -941,7 +941,7 @@ static void admin_views_timeout_cb(evutil_socket_t fd, short what, void *arg)
     admin_call_maybe_free(c);
 }
 
-/* The generation refresh (lookup_refresh_generations) answered. */
+/* The generation refresh (gencache_refresh) answered. */
 static void admin_views_refreshed(void *arg, bool fresh)
 {
     struct admin_call *c = arg;
@@ -963,7 +963,7 @@ static void admin_views(struct evhttp_request *req)
         return;
     }
     if (admin_call_timer(c, admin_views_timeout_cb) != FEATD_OK ||
-        lookup_refresh_generations(&admin.w, admin_views_refreshed, c) != FEATD_OK) {
+        gencache_refresh(&admin.w.serve.gens, admin.w.redis, admin_views_refreshed, c) != FEATD_OK) {
         admin_views_answer(c, false);
         admin_call_maybe_free(c);
         return;
@@ -1231,7 +1231,7 @@ static void admin_lookup(struct evhttp_request *req)
     }
     c->backend_pending = true;
     /* The sink may run before lookup_submit returns; c is not touched after. */
-    lookup_submit(&admin.w, pb, pblen, MREQ_HTTP_GET, admin_lookup_sink, c);
+    lookup_submit(&admin.w.serve, pb, pblen, MREQ_HTTP_GET, admin_lookup_sink, c);
     free(pb);
 }
 

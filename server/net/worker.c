@@ -30,33 +30,37 @@ struct worker_shared worker_shared;
 struct worker *workers;
 int nworkers;
 
+/* Applies a new registry (a reference for the worker); on failure keeps
+ * the old one. */
 static void worker_set_registry(struct worker *w, struct registry *reg)
 {
-    uint64_t *gens = malloc(sizeof(uint64_t) * (reg->cfg->nviews + 1));
-    if (gens == NULL) {
+    if (serve_set_registry(&w->serve, reg) != FEATD_OK) {
         log_error("worker", "worker %d: out of memory applying a new registry; keeping the old one", w->id);
         registry_unref(reg);
         return;
     }
-    for (size_t i = 0; i < reg->cfg->nviews; i++) {
-        gens[i] = WORKER_GEN_UNKNOWN;
-        /* keep what we knew for views whose schema did not change */
-        if (w->reg) {
-            const struct cfg_view *nv = &reg->cfg->views[i];
-            const struct cfg_view *ov = config_find_view(w->reg->cfg, nv->name);
-            if (ov && ov->fingerprint == nv->fingerprint) {
-                gens[i] = w->gens[ov - w->reg->cfg->views];
-            }
-        }
-    }
-    free(w->gens);
-    w->gens = gens;
     if (w->reg) {
         registry_unref(w->reg);
     }
     w->reg = reg;
     w->loop.max_frame_bytes = reg->cfg->server.max_frame_bytes;
     w->loop.max_output_bytes = reg->cfg->server.max_output_bytes;
+}
+
+/* ServerInfo's process-wide facts (serve_info_fn). */
+static void worker_process_info(struct serve_process_info *out)
+{
+    struct metrics sum;
+    worker_metrics_snapshot(&sum);
+    out->requests_total = 0;
+    for (size_t t = 0; t < MREQ__COUNT; t++) {
+        for (size_t c = 0; c < METRICS_CODES; c++) {
+            out->requests_total += METRICS_GET(sum.requests[t][c]);
+        }
+    }
+    out->start_us = worker_shared.start_us;
+    out->config_path = worker_shared.config_path;
+    out->workers = nworkers;
 }
 
 /* An accepted socket on its way to another worker. */
@@ -135,7 +139,7 @@ static void worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struc
         return;
     }
     /* evconnlistener sockets are non-blocking already */
-    conn_new(&w->loop, fd, sa, salen, &lookup_conn_handler, w);
+    conn_new(&w->loop, fd, sa, salen, &lookup_conn_handler, &w->serve);
 }
 
 static void worker_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -170,9 +174,11 @@ static void worker_stop_now(struct worker *w)
     event_base_loopexit(w->base, NULL);
 }
 
-void worker_maybe_finish(struct worker *w)
+/* Lets a draining worker finish once no connection and no Redis call is
+ * left (after each close and each request released while draining). */
+static void worker_maybe_finish(struct worker *w)
 {
-    if (w->loop.draining && w->loop.nconns == 0 && w->inflight == 0) {
+    if (w->loop.draining && w->loop.nconns == 0 && w->serve.inflight == 0) {
         if (w->refresh) {
             event_del(w->refresh);
         }
@@ -181,7 +187,7 @@ void worker_maybe_finish(struct worker *w)
     }
 }
 
-static void worker_conn_closed(void *arg)
+static void worker_drain_progress(void *arg)
 {
     worker_maybe_finish(arg);
 }
@@ -201,6 +207,8 @@ static void worker_start_drain(struct worker *w)
         return;
     }
     w->loop.draining = true;
+    w->serve.on_free = worker_drain_progress;
+    w->serve.on_free_arg = w;
     if (w->listener) {
         evconnlistener_free(w->listener);
         w->listener = NULL;
@@ -245,7 +253,7 @@ static void worker_notify_cb(evutil_socket_t fd, short what, void *arg)
             break;
         case WMSG_CONN: {
             struct worker_handoff *h = m.ptr;
-            conn_new(&w->loop, h->fd, (struct sockaddr *)&h->sa, h->salen, &lookup_conn_handler, w);
+            conn_new(&w->loop, h->fd, (struct sockaddr *)&h->sa, h->salen, &lookup_conn_handler, &w->serve);
             atomic_fetch_sub_explicit(&w->incoming, 1, memory_order_relaxed);
             free(h);
             break;
@@ -274,7 +282,8 @@ static void worker_refresh_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    (void)lookup_refresh_generations(arg, NULL, NULL);   /* best effort; next tick retries */
+    struct worker *w = arg;
+    (void)gencache_refresh(&w->serve.gens, w->redis, NULL, NULL);  /* best effort; next tick retries */
 }
 
 int worker_init(struct worker *w, int id, struct registry *reg, bool with_listener,
@@ -299,7 +308,8 @@ int worker_init(struct worker *w, int id, struct registry *reg, bool with_listen
         return FEATD_ERR;
     }
     w->loop.id_base = (uint64_t)id << 48;
-    w->loop.on_close = worker_conn_closed;
+    serve_init(&w->serve, w->base, &w->metrics, worker_process_info);
+    w->loop.on_close = worker_drain_progress;
     w->loop.on_close_arg = w;
     if (pipe2(w->notify_fd, O_NONBLOCK | O_CLOEXEC) != 0) {
         snprintf(err, errlen, "worker %d: pipe: %s", id, strerror(errno));
@@ -350,10 +360,11 @@ redis:
         snprintf(err, errlen, "worker %d: cannot create the Redis link", id);
         return FEATD_ERR;
     }
+    w->serve.redis = w->redis;
     /* Keep the generation cache fresh for ListFeatureViews (lookups read
      * the pointers themselves). */
     w->refresh = event_new(w->base, -1, EV_PERSIST, worker_refresh_cb, w);
-    struct timeval tv = { WORKER_GEN_REFRESH_MS / 1000, (WORKER_GEN_REFRESH_MS % 1000) * 1000 };
+    struct timeval tv = { GENCACHE_REFRESH_MS / 1000, (GENCACHE_REFRESH_MS % 1000) * 1000 };
     if (w->refresh == NULL || event_add(w->refresh, &tv) != 0) {
         snprintf(err, errlen, "worker %d: cannot create the refresh timer", id);
         return FEATD_ERR;
@@ -365,7 +376,6 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     event_base_dispatch(w->base);
-    lookup_thread_cleanup();
     atomic_store(&w->done, true);
     return NULL;
 }
@@ -398,7 +408,7 @@ void worker_join_and_free(struct worker *w)
     conn_loop_close_all(&w->loop, "server stopping");
     rlink_free(w->redis);
     /* rlink_free ran pending callbacks, which may have freed requests */
-    lookup_free_cache(w);
+    serve_free(&w->serve);
     if (w->listener) {
         evconnlistener_free(w->listener);
     }
@@ -413,7 +423,6 @@ void worker_join_and_free(struct worker *w)
     close(w->notify_fd[0]);
     close(w->notify_fd[1]);
     event_base_free(w->base);
-    free(w->gens);
     registry_unref(w->reg);
     pthread_mutex_destroy(&w->qlock);
 }

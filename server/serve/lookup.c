@@ -26,12 +26,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "net/conn.h"
-#include "wire/frame.h"
 #include "core/log.h"
-#include "online/online.h"
 #include "core/util.h"
-#include "net/worker.h"
+#include "net/conn.h"
+#include "online/online.h"
+#include "wire/frame.h"
 
 #define LOOKUP_MAX_ATTEMPTS 4
 #define LOOKUP_ARENA_LIMIT (512u * 1024 * 1024)
@@ -65,16 +64,14 @@ struct lookup_plan {
     size_t *argvlen;
 };
 
-static _Thread_local struct fbuf lookup_scratch;
-
 /* ---- request objects ---- */
 
-static struct request *request_new(struct worker *w, const struct request_sink *sink)
+static struct request *request_new(struct serve_ctx *ctx, const struct request_sink *sink)
 {
-    struct request *rq = w->free_reqs;
+    struct request *rq = ctx->free_reqs;
     if (rq) {
-        w->free_reqs = rq->next_free;
-        w->nfree_reqs--;
+        ctx->free_reqs = rq->next_free;
+        ctx->nfree_reqs--;
     } else {
         rq = malloc(sizeof(*rq));
         if (rq == NULL) {
@@ -83,12 +80,12 @@ static struct request *request_new(struct worker *w, const struct request_sink *
     }
     memset(rq, 0, offsetof(struct request, arena));
     arena_init(&rq->arena, LOOKUP_ARENA_LIMIT);
-    rq->w = w;
+    rq->ctx = ctx;
     rq->sink = *sink;
     if (sink->kind == SINK_CONN) {
         conn_ref(sink->conn);
     }
-    rq->reg = registry_ref(w->reg);
+    rq->reg = registry_ref(ctx->reg);
     rq->start_us = util_mono_us();
     rq->type = MREQ_GET;
     return rq;
@@ -96,7 +93,7 @@ static struct request *request_new(struct worker *w, const struct request_sink *
 
 static void request_free(struct request *rq)
 {
-    struct worker *w = rq->w;
+    struct serve_ctx *ctx = rq->ctx;
     if (rq->timer_set) {
         evtimer_del(&rq->timer);
     }
@@ -105,50 +102,47 @@ static void request_free(struct request *rq)
         conn_unref(rq->sink.conn);
     }
     arena_release(&rq->arena);
-    if (w->nfree_reqs < LOOKUP_FREE_CACHE) {
-        rq->next_free = w->free_reqs;
-        w->free_reqs = rq;
-        w->nfree_reqs++;
+    if (ctx->nfree_reqs < LOOKUP_FREE_CACHE) {
+        rq->next_free = ctx->free_reqs;
+        ctx->free_reqs = rq;
+        ctx->nfree_reqs++;
     } else {
         free(rq);
     }
 }
 
-void lookup_thread_cleanup(void)
+void lookup_free_cache(struct serve_ctx *ctx)
 {
-    fbuf_free(&lookup_scratch);
-}
-
-void lookup_free_cache(struct worker *w)
-{
-    while (w->free_reqs) {
-        struct request *rq = w->free_reqs;
-        w->free_reqs = rq->next_free;
+    while (ctx->free_reqs) {
+        struct request *rq = ctx->free_reqs;
+        ctx->free_reqs = rq->next_free;
         free(rq);
     }
-    w->nfree_reqs = 0;
+    ctx->nfree_reqs = 0;
 }
 
 static void request_maybe_free(struct request *rq)
 {
     if (rq->responded && !rq->redis_pending) {
-        struct worker *w = rq->w;
+        struct serve_ctx *ctx = rq->ctx;
         request_free(rq);
-        worker_maybe_finish(w);
+        if (ctx->on_free) {
+            ctx->on_free(ctx->on_free_arg);
+        }
     }
 }
 
 /* Marks rq answered: stops its timer, records metrics. */
 static void request_mark_answered(struct request *rq, int code)
 {
-    struct worker *w = rq->w;
+    struct serve_ctx *ctx = rq->ctx;
     rq->responded = 1;
     if (rq->timer_set) {
         evtimer_del(&rq->timer);
         rq->timer_set = 0;
     }
-    METRICS_INC(w->metrics.requests[rq->type][code]);
-    metrics_observe(&w->metrics.request_latency, (uint64_t)(util_mono_us() - rq->start_us));
+    METRICS_INC(ctx->metrics->requests[rq->type][code]);
+    metrics_observe(&ctx->metrics->request_latency, (uint64_t)(util_mono_us() - rq->start_us));
 }
 
 /* ---- sinks ---- */
@@ -266,8 +260,8 @@ static void lookup_list_views(struct request *rq)
         fi->features = feats;
         fi->ttl_seconds = v->ttl_seconds;
         fi->fingerprint = (char *)v->fingerprint_hex;
-        uint64_t g = rq->w->gens[i];
-        fi->generation = g == WORKER_GEN_UNKNOWN ? 0 : g;
+        uint64_t g = gencache_get(&rq->ctx->gens, i);
+        fi->generation = g == GENCACHE_UNKNOWN ? 0 : g;
         fi->materialization_mode = v->mat_mode == MAT_SNAPSHOT ? "snapshot" : "incremental";
         infos[i] = fi;
     }
@@ -284,22 +278,16 @@ static void lookup_server_info(struct request *rq)
 {
     const struct featd_config *cfg = rq->reg->cfg;
     Featd__V1__ServerInfoResponse si = FEATD__V1__SERVER_INFO_RESPONSE__INIT;
-    struct metrics sum;
-    worker_metrics_snapshot(&sum);
-    uint64_t total = 0;
-    for (size_t t = 0; t < MREQ__COUNT; t++) {
-        for (size_t c = 0; c < METRICS_CODES; c++) {
-            total += METRICS_GET(sum.requests[t][c]);
-        }
-    }
+    struct serve_process_info pi;
+    rq->ctx->info(&pi);
     si.version = FEATD_VERSION;
-    si.uptime_seconds = (util_now_us() - worker_shared.start_us) / 1000000;
-    si.workers = (uint32_t)nworkers;
+    si.uptime_seconds = (util_now_us() - pi.start_us) / 1000000;
+    si.workers = (uint32_t)pi.workers;
     si.connections = (uint64_t)atomic_load(&metrics_connections_open);
-    si.requests_total = total;
-    si.redis = (char *)rlink_endpoint(rq->w->redis);
-    si.redis_connected = rlink_ready(rq->w->redis);
-    si.config_path = (char *)(worker_shared.config_path ? worker_shared.config_path : "");
+    si.requests_total = pi.requests_total;
+    si.redis = (char *)rlink_endpoint(rq->ctx->redis);
+    si.redis_connected = rlink_ready(rq->ctx->redis);
+    si.config_path = (char *)(pi.config_path ? pi.config_path : "");
     si.feature_views = (uint32_t)cfg->nviews;
     si.max_frame_bytes = cfg->server.max_frame_bytes;
     si.max_entities_per_request = (uint32_t)cfg->server.max_entities_per_request;
@@ -571,7 +559,7 @@ static int lookup_build_command(struct request *rq)
     const Featd__V1__GetOnlineFeaturesRequest *g = rq->msg->get_online_features;
     struct arena *a = &rq->arena;
     const char *prefix = rq->reg->cfg->redis.key_prefix;
-    struct fbuf *sb = &lookup_scratch;
+    struct fbuf *sb = &rq->ctx->scratch;
 
     size_t maxargs = 1 + p->nviews * (1 + p->nrows);
     p->argv = arena_alloc(a, sizeof(*p->argv) * maxargs);
@@ -595,8 +583,8 @@ static int lookup_build_command(struct request *rq)
 
     for (size_t i = 0; i < p->nviews; i++) {
         struct plan_view *pv = &p->views[i];
-        uint64_t cached = rq->w->gens[pv->vidx];
-        pv->gen = cached == WORKER_GEN_UNKNOWN ? 0 : cached;
+        uint64_t cached = gencache_get(&rq->ctx->gens, pv->vidx);
+        pv->gen = cached == GENCACHE_UNKNOWN ? 0 : cached;
         fbuf_reset(sb);
         if (online_current_key(sb, prefix, pv->v) != FEATD_OK) {
             return FEATD_ENOMEM;
@@ -651,32 +639,32 @@ static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv);
 
 static void lookup_send(struct request *rq)
 {
-    struct worker *w = rq->w;
+    struct serve_ctx *ctx = rq->ctx;
     int rc = lookup_build_command(rq);
     if (rc != FEATD_OK) {
         request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "request needs more memory than allowed");
         return;
     }
-    if (w->inflight >= (uint64_t)rq->reg->cfg->server.max_inflight_requests) {
-        METRICS_INC(w->metrics.inflight_limit_hits_total);
+    if (ctx->inflight >= (uint64_t)rq->reg->cfg->server.max_inflight_requests) {
+        METRICS_INC(ctx->metrics->inflight_limit_hits_total);
         request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
                       "server busy: %" PRIu64 " requests already waiting on Redis (max_inflight_requests)",
-                      w->inflight);
+                      ctx->inflight);
         return;
     }
-    rc = rlink_command_argv(w->redis, lookup_redis_cb, rq, rq->plan->argc, rq->plan->argv,
+    rc = rlink_command_argv(ctx->redis, lookup_redis_cb, rq, rq->plan->argc, rq->plan->argv,
                             rq->plan->argvlen);
     if (rc != FEATD_OK) {
         request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store unavailable: %s",
-                      rlink_status(w->redis));
+                      rlink_status(ctx->redis));
         return;
     }
     rq->redis_pending = 1;
     rq->sent_us = util_mono_us();
     rq->attempts++;
-    w->inflight++;
-    METRICS_SET(w->metrics.inflight, w->inflight);
-    METRICS_ADD(w->metrics.keys_fetched_total, (uint64_t)(rq->plan->argc - 1 - (int)rq->plan->nviews));
+    ctx->inflight++;
+    METRICS_SET(ctx->metrics->inflight, ctx->inflight);
+    METRICS_ADD(ctx->metrics->keys_fetched_total, (uint64_t)(rq->plan->argc - 1 - (int)rq->plan->nviews));
 }
 
 /* ---- answer assembly ---- */
@@ -765,7 +753,7 @@ static void lookup_answer(struct request *rq, const redisReply *reply)
 {
     struct lookup_plan *p = rq->plan;
     struct arena *a = &rq->arena;
-    struct worker *w = rq->w;
+    struct metrics *m = rq->ctx->metrics;
     size_t nf = p->nfeats, nr = p->nrows, ncells = nf * nr > 0 ? nf * nr : 1;
     int64_t now = util_now_us();
     if (ncells > LOOKUP_MAX_RESPONSE_BYTES / 4) {     /* every cell takes >= 4 bytes on the wire */
@@ -841,7 +829,7 @@ static void lookup_answer(struct request *rq, const redisReply *reply)
                     }
                     if (online_row_decode((const uint8_t *)e->str, e->len, v, &tmp.ts, &cts, tmp.vals,
                                           err, sizeof(err)) != FEATD_OK) {
-                        METRICS_INC(w->metrics.rows_corrupt_total);
+                        METRICS_INC(m->rows_corrupt_total);
                         lookup_log_corrupt(v, err);
                         tmp.status = FEATD__V1__FIELD_STATUS__INVALID;
                         tmp.ts = 0;
@@ -880,7 +868,7 @@ static void lookup_answer(struct request *rq, const redisReply *reply)
     }
     for (size_t s = 0; s < METRICS_STATUSES; s++) {
         if (st_counts[s]) {
-            METRICS_ADD(w->metrics.value_statuses[s], st_counts[s]);
+            METRICS_ADD(m->value_statuses[s], st_counts[s]);
         }
     }
     /* every feature of a view has its rows' timestamps: the encoder copies
@@ -903,14 +891,14 @@ static void lookup_answer(struct request *rq, const redisReply *reply)
 static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv)
 {
     struct request *rq = priv;
-    struct worker *w = rq->w;
+    struct serve_ctx *ctx = rq->ctx;
     redisReply *reply = r;
     (void)ac;
     rq->redis_pending = 0;
-    w->inflight--;
-    METRICS_SET(w->metrics.inflight, w->inflight);
+    ctx->inflight--;
+    METRICS_SET(ctx->metrics->inflight, ctx->inflight);
     if (reply) {
-        metrics_observe(&w->metrics.redis_latency, (uint64_t)(util_mono_us() - rq->sent_us));
+        metrics_observe(&ctx->metrics->redis_latency, (uint64_t)(util_mono_us() - rq->sent_us));
     }
     if (rq->responded) {
         request_maybe_free(rq);
@@ -919,13 +907,13 @@ static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv)
     struct lookup_plan *p = rq->plan;
     if (reply == NULL) {
         request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store unavailable: %s",
-                      rlink_status(w->redis));
+                      rlink_status(ctx->redis));
     } else if (reply->type == REDIS_REPLY_ERROR) {
-        METRICS_INC(w->metrics.redis_errors_total);
+        METRICS_INC(ctx->metrics->redis_errors_total);
         request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store error: %.*s",
                       (int)(reply->len > 300 ? 300 : reply->len), reply->str);
     } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != (size_t)(p->argc - 1)) {
-        METRICS_INC(w->metrics.redis_errors_total);
+        METRICS_INC(ctx->metrics->redis_errors_total);
         request_error(rq, FEATD__V1__ERROR_CODE__INTERNAL, "unexpected reply from Redis to MGET");
     } else {
         bool stale = false;
@@ -938,15 +926,13 @@ static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv)
                 request_maybe_free(rq);
                 return;
             }
-            if (rq->reg == w->reg) {
-                w->gens[pv->vidx] = cur;
-            }
+            gencache_note(&ctx->gens, rq->reg, pv->vidx, cur);
             if (cur != pv->gen) {
                 stale = true;
             }
         }
-        if (stale && rq->attempts < LOOKUP_MAX_ATTEMPTS && rq->reg == w->reg) {
-            METRICS_INC(w->metrics.generation_retries_total);
+        if (stale && rq->attempts < LOOKUP_MAX_ATTEMPTS && rq->reg == ctx->reg) {
+            METRICS_INC(ctx->metrics->generation_retries_total);
             lookup_send(rq);
         } else if (stale) {
             request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE,
@@ -958,89 +944,10 @@ static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv)
     request_maybe_free(rq);
 }
 
-struct gen_refresh {
-    struct worker *w;
-    struct registry *reg;       /* reference: the views the MGET was built for */
-    lookup_refresh_fn done;
-    void *arg;
-};
-
-static void lookup_refresh_reply(redisAsyncContext *ac, void *r, void *priv)
-{
-    struct gen_refresh *gr = priv;
-    const redisReply *reply = r;
-    (void)ac;
-    bool fresh = false;
-    if (reply && reply->type == REDIS_REPLY_ARRAY && gr->reg == gr->w->reg &&
-        reply->elements == gr->reg->cfg->nviews) {
-        fresh = true;
-        for (size_t i = 0; i < reply->elements; i++) {
-            uint64_t g;
-            if (online_gen_parse(reply->element[i], &g) == FEATD_OK) {
-                gr->w->gens[i] = g;
-            } else {
-                fresh = false;
-            }
-        }
-    }
-    if (gr->done) {
-        gr->done(gr->arg, fresh);
-    }
-    registry_unref(gr->reg);
-    free(gr);
-}
-
-int lookup_refresh_generations(struct worker *w, lookup_refresh_fn done, void *arg)
-{
-    const struct featd_config *cfg = w->reg->cfg;
-    int rc = FEATD_ERR;
-    if (!rlink_ready(w->redis) || cfg->nviews == 0) {
-        return FEATD_ERR;
-    }
-    struct fbuf keys = { 0 };
-    size_t n = cfg->nviews + 1;
-    const char **argv = malloc(sizeof(*argv) * n);
-    size_t *argvlen = malloc(sizeof(*argvlen) * n);
-    size_t *offs = malloc(sizeof(*offs) * n);
-    struct gen_refresh *gr = malloc(sizeof(*gr));
-    if (!argv || !argvlen || !offs || !gr) {
-        goto done;
-    }
-    for (size_t i = 0; i < cfg->nviews; i++) {
-        offs[i] = keys.len;
-        if (online_current_key(&keys, cfg->redis.key_prefix, &cfg->views[i]) != FEATD_OK) {
-            goto done;
-        }
-        argvlen[i + 1] = keys.len - offs[i];
-    }
-    argv[0] = "MGET";
-    argvlen[0] = 4;
-    for (size_t i = 0; i < cfg->nviews; i++) {
-        argv[i + 1] = keys.data + offs[i];
-    }
-    gr->w = w;
-    gr->reg = registry_ref(w->reg);
-    gr->done = done;
-    gr->arg = arg;
-    if (rlink_command_argv(w->redis, lookup_refresh_reply, gr, (int)n, argv, argvlen) != FEATD_OK) {
-        registry_unref(gr->reg);
-        goto done;
-    }
-    gr = NULL;      /* owned by the callback now */
-    rc = FEATD_OK;
-done:
-    free(gr);
-    free(argv);
-    free(argvlen);
-    free(offs);
-    fbuf_free(&keys);
-    return rc;
-}
-
 static void lookup_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct request *rq = arg;
-    struct worker *w = rq->w;
+    struct rlink *redis = rq->ctx->redis;
     (void)fd;
     (void)what;
     rq->timer_set = 0;
@@ -1053,11 +960,11 @@ static void lookup_deadline_cb(evutil_socket_t fd, short what, void *arg)
     request_maybe_free(rq);     /* rq may be gone from here on */
     /* A Redis that makes no progress for long (stopped, half-open link)
      * would keep every command forever: drop the link and reconnect. */
-    int64_t stalled = rlink_stalled_us(w->redis);
+    int64_t stalled = rlink_stalled_us(redis);
     if (stalled > 2 * dl_us && stalled > LOOKUP_STALL_RESET_US) {
         char why[96];
         snprintf(why, sizeof(why), "no reply for %" PRId64 " ms", stalled / 1000);
-        rlink_reset(w->redis, why);
+        rlink_reset(redis, why);
     }
 }
 
@@ -1068,7 +975,7 @@ static void lookup_get(struct request *rq)
     if (rq->plan == NULL) {
         return;     /* answered with the reason */
     }
-    METRICS_ADD(rq->w->metrics.entities_requested_total, rq->plan->nrows);
+    METRICS_ADD(rq->ctx->metrics->entities_requested_total, rq->plan->nrows);
     int64_t dl = g->deadline_ms ? (int64_t)g->deadline_ms : (int64_t)rq->reg->cfg->server.request_timeout_ms;
     if (dl > LOOKUP_MAX_DEADLINE_MS) {
         dl = LOOKUP_MAX_DEADLINE_MS;
@@ -1077,7 +984,7 @@ static void lookup_get(struct request *rq)
     lookup_send(rq);
     if (!rq->responded) {
         struct timeval tv = { dl / 1000, (dl % 1000) * 1000 };
-        evtimer_assign(&rq->timer, rq->w->base, lookup_deadline_cb, rq);
+        evtimer_assign(&rq->timer, rq->ctx->base, lookup_deadline_cb, rq);
         evtimer_add(&rq->timer, &tv);
         rq->timer_set = 1;
     }
@@ -1128,9 +1035,9 @@ static void lookup_dispatch(struct request *rq)
 
 static void lookup_frame(void *arg, struct conn *c, const uint8_t *data, size_t len)
 {
-    struct worker *w = arg;
+    struct serve_ctx *ctx = arg;
     const struct request_sink sink = { .kind = SINK_CONN, .conn = c };
-    struct request *rq = request_new(w, &sink);
+    struct request *rq = request_new(ctx, &sink);
     if (rq == NULL) {
         sink_conn_fail(c, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "out of memory", "out of memory");
         conn_request_done(c);
@@ -1138,7 +1045,7 @@ static void lookup_frame(void *arg, struct conn *c, const uint8_t *data, size_t 
     }
     rq->msg = lookup_decode(rq, data, len);
     if (rq->msg == NULL) {
-        METRICS_INC(w->metrics.decode_errors_total);
+        METRICS_INC(ctx->metrics->decode_errors_total);
         rq->responded = 1;
         if (rq->arena.exhausted) {
             sink_conn_fail(c, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
@@ -1165,11 +1072,11 @@ const struct conn_handler lookup_conn_handler = {
     .refuse = lookup_refuse,
 };
 
-void lookup_submit(struct worker *w, const uint8_t *data, size_t len, int type,
+void lookup_submit(struct serve_ctx *ctx, const uint8_t *data, size_t len, int type,
                    lookup_sink_fn sink, void *sink_arg)
 {
     const struct request_sink rs = { .kind = SINK_CALLBACK, .fn = sink, .arg = sink_arg };
-    struct request *rq = request_new(w, &rs);
+    struct request *rq = request_new(ctx, &rs);
     if (rq == NULL) {
         Featd__V1__Error err = FEATD__V1__ERROR__INIT;
         Featd__V1__Response resp = FEATD__V1__RESPONSE__INIT;
@@ -1183,7 +1090,7 @@ void lookup_submit(struct worker *w, const uint8_t *data, size_t len, int type,
     rq->type = type;
     rq->msg = lookup_decode(rq, data, len);
     if (rq->msg == NULL) {
-        METRICS_INC(w->metrics.decode_errors_total);
+        METRICS_INC(ctx->metrics->decode_errors_total);
         rq->type = type;
         request_error(rq, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT, "malformed request");
         request_maybe_free(rq);

@@ -13,9 +13,8 @@
 
 #include "core/arena.h"
 #include "net/conn.h"
+#include "serve/serve_ctx.h"
 #include "wire/proto.h"
-
-struct worker;
 
 /* Where an answer goes when the request did not come from a connection
  * (the admin HTTP JSON lookup): called once, on the worker's thread, with the
@@ -42,7 +41,7 @@ struct request_sink {
  * has called back (hiredis owns a pointer to it until then). */
 struct request {
     struct request *next_free;
-    struct worker *w;
+    struct serve_ctx *ctx;
     struct request_sink sink;
     struct registry *reg;           /* reference held */
     Featd__V1__Request *msg;        /* decoded into arena */
@@ -61,7 +60,7 @@ struct request {
 };
 
 /* The protocol of serving connections (conn_new's handler; its argument is
- * the worker): each whole frame is decoded, dispatched and answered (now, or
+ * the worker's serve context): each whole frame is decoded, dispatched and answered (now, or
  * later from a Redis callback). A frame that does not decode closes the
  * connection with an error. */
 extern const struct conn_handler lookup_conn_handler;
@@ -70,22 +69,10 @@ extern const struct conn_handler lookup_conn_handler;
  * a serialized featd.v1.Request; the answer goes to sink (also for decode
  * errors). type is the enum metrics_req_type to count it under. Must run on
  * w's thread. */
-void lookup_submit(struct worker *w, const uint8_t *data, size_t len, int type,
+void lookup_submit(struct serve_ctx *ctx, const uint8_t *data, size_t len, int type,
                    lookup_sink_fn sink, void *sink_arg);
 
-/* Refreshes w's cache of every view's current generation with one MGET
- * (for ListFeatureViews and the admin registry view; lookups never depend on
- * it, they read the pointers in their own MGET). FEATD_OK when sent: then
- * done (may be NULL) runs once on w's loop with fresh = whether the reply
- * updated the cache (false on a Redis error or a registry swap meanwhile).
- * FEATD_ERR (done not called) while Redis is down. */
-typedef void (*lookup_refresh_fn)(void *arg, bool fresh);
-int lookup_refresh_generations(struct worker *w, lookup_refresh_fn done, void *arg);
-
-/* Frees the calling thread's scratch buffers (at worker thread exit). */
-void lookup_thread_cleanup(void);
-
-/* Frees recycled request objects of a worker (at exit). */
-void lookup_free_cache(struct worker *w);
+/* Frees the recycled request objects of ctx (at exit). */
+void lookup_free_cache(struct serve_ctx *ctx);
 
 #endif
