@@ -12,7 +12,7 @@
  *     /readyz               checks, then PING via the admin rlink + timer
  *     /metrics              sums every worker's struct metrics + our own
  *     /v1/feature-views     gencache_refresh (one MGET) + timer
- *     /get-online-features  JSON ─► featd.v1.Request ─► lookup_submit ─►
+ *     /get-online-features  JSON ─► featd.v1.Request ─► dispatch_submit ─►
  *                           admin_lookup_sink (same thread) ─► JSON reply
  *
  * Every request that waits (PING, MGET, lookup) is an admin_call on the
@@ -47,7 +47,7 @@
 #include "core/arena.h"
 #include "config/config.h"
 #include "core/log.h"
-#include "serve/lookup.h"
+#include "serve/dispatch.h"
 #include "core/metrics.h"
 #include "core/prom.h"
 #include "wire/proto.h"
@@ -1230,8 +1230,8 @@ static void admin_lookup(struct evhttp_request *req)
         return;
     }
     c->backend_pending = true;
-    /* The sink may run before lookup_submit returns; c is not touched after. */
-    lookup_submit(&admin.w.serve, pb, pblen, MREQ_HTTP_GET, admin_lookup_sink, c);
+    /* The sink may run before dispatch_submit returns; c is not touched after. */
+    dispatch_submit(&admin.w.serve, pb, pblen, MREQ_HTTP_GET, admin_lookup_sink, c);
     free(pb);
 }
 

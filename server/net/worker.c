@@ -9,9 +9,10 @@
  * closed loop the busier worker's clients wait longer: so an accepting worker
  * with more connections than the least loaded one hands the socket over
  * (WMSG_CONN). That costs a queue message per accept, nothing per request.
- * Draining stops the listener,
- * closes idle connections, and exits the loop once no connection and no Redis
- * callback is left.
+ * Draining stops the listener, closes idle connections, and exits the loop
+ * once no connection and no Redis callback is left (worker_maybe_finish,
+ * called back by the conn_loop after each close and by the serve context
+ * after each released request while draining).
  */
 #include "net/worker.h"
 
@@ -24,7 +25,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "serve/lookup.h"
+#include "serve/dispatch.h"
 
 struct worker_shared worker_shared;
 struct worker *workers;
@@ -131,7 +132,7 @@ static void worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struc
         snprintf(msg, sizeof(msg), w->loop.draining ? "server is shutting down"
                                                     : "too many connections (max_connections=%d)",
                  w->reg->cfg->server.max_connections);
-        conn_refuse(&lookup_conn_handler, fd, msg);
+        conn_refuse(&dispatch_conn_handler, fd, msg);
         return;
     }
     struct worker *t = worker_pick(w);
@@ -139,7 +140,7 @@ static void worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struc
         return;
     }
     /* evconnlistener sockets are non-blocking already */
-    conn_new(&w->loop, fd, sa, salen, &lookup_conn_handler, &w->serve);
+    conn_new(&w->loop, fd, sa, salen, &dispatch_conn_handler, &w->serve);
 }
 
 static void worker_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -253,7 +254,7 @@ static void worker_notify_cb(evutil_socket_t fd, short what, void *arg)
             break;
         case WMSG_CONN: {
             struct worker_handoff *h = m.ptr;
-            conn_new(&w->loop, h->fd, (struct sockaddr *)&h->sa, h->salen, &lookup_conn_handler, &w->serve);
+            conn_new(&w->loop, h->fd, (struct sockaddr *)&h->sa, h->salen, &dispatch_conn_handler, &w->serve);
             atomic_fetch_sub_explicit(&w->incoming, 1, memory_order_relaxed);
             free(h);
             break;

@@ -1,9 +1,11 @@
 /*
  * worker.h — a worker thread: one event_base (NOLOCK), its own listener on the
  * serving address (SO_REUSEPORT: the kernel spreads connections), its own
- * Redis link, its connections, its metrics, and a notify pipe through which
- * the main thread sends control messages (new registry, drain, stop). Nothing
- * on the request path takes a lock.
+ * Redis link, its metrics, and a notify pipe through which the main thread
+ * sends control messages (new registry, drain, stop). The worker composes the
+ * layers and owns their state: its connections (struct conn_loop, net/conn.h)
+ * serve the request layer's protocol (dispatch_conn_handler, serve/) with its
+ * serve context (struct serve_ctx). Nothing on the request path takes a lock.
  */
 #ifndef FEATD_WORKER_H
 #define FEATD_WORKER_H
@@ -74,7 +76,7 @@ extern int nworkers;
 
 /* Creates the worker (base, notify pipe, Redis link and, when with_listener,
  * a listener bound to server.listen). A worker without a listener serves
- * requests submitted on its loop (lookup_submit on w->serve), e.g. the
+ * requests submitted on its loop (dispatch_submit on w->serve), e.g. the
  * admin HTTP thread.
  * Fails with a message at startup only. */
 int worker_init(struct worker *w, int id, struct registry *reg, bool with_listener,

@@ -5,7 +5,7 @@
 
 #include <string.h>
 
-#include "serve/lookup.h"
+#include "serve/request.h"
 
 void serve_init(struct serve_ctx *ctx, struct event_base *base, struct metrics *m, serve_info_fn info)
 {
@@ -26,7 +26,7 @@ int serve_set_registry(struct serve_ctx *ctx, struct registry *reg)
 
 void serve_free(struct serve_ctx *ctx)
 {
-    lookup_free_cache(ctx);
+    request_cache_free(ctx);
     gencache_free(&ctx->gens);
     fbuf_free(&ctx->scratch);
     ctx->reg = NULL;
