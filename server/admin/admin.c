@@ -13,8 +13,8 @@
  *     /healthz              answered at once
  *     /readyz               checks, then PING via the admin rlink + timer
  *     /metrics              sums every worker's struct metrics + our own
- *     /v1/feature-views     lookup_refresh_generations (one MGET) + timer
- *     /get-online-features  JSON ─► featd.v1.Request ─► lookup_submit ─►
+ *     /v1/feature-views     gencache_refresh (one MGET) + timer
+ *     /get-online-features  JSON ─► featd.v1.Request ─► dispatch_submit ─►
  *                           admin_lookup_sink (same thread) ─► JSON reply
  *
  * Every request that waits (PING, MGET, lookup) is an admin_call on the
@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/queue.h>  /* before keyvalq_struct.h, which defines and undefines TAILQ_* */
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>

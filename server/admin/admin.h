@@ -3,7 +3,7 @@
  * libevent evhttp on its own thread. That thread is a listener-less worker
  * (worker_init(..., with_listener=false)): it has its own event_base, its own
  * async Redis link and its own metrics, and JSON lookups run through
- * lookup_submit on its loop exactly like protobuf lookups on a serving
+ * dispatch_submit on its loop exactly like protobuf lookups on a serving
  * worker. Nothing on the request path takes a lock.
  *
  *   GET  /healthz               200 "ok" while the process runs

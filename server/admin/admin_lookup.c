@@ -2,7 +2,7 @@
  * admin_lookup.c — POST /get-online-features, the Feast-shaped JSON lookup:
  *
  *   JSON body ─ admin_lookup_build ─► featd.v1.Request (packed)
- *     ─► lookup_submit (serve/lookup.h, on the admin thread's worker)
+ *     ─► dispatch_submit (serve/dispatch.h, on the admin thread's worker)
  *     ─► admin_lookup_sink ─► admin_lookup_json ─► 200 application/json
  *
  * Request errors answer {"error": {...}} with the HTTP status of the
@@ -22,7 +22,7 @@
 #include "config/config.h"
 #include "core/arena.h"
 #include "core/metrics.h"
-#include "serve/lookup.h"
+#include "serve/dispatch.h"
 #include "wire/proto.h"
 
 #define ADMIN_BUILD_LIMIT (256u * 1024 * 1024)   /* arena bound of one decoded body */
@@ -372,7 +372,7 @@ void admin_lookup_post(struct evhttp_request *req)
         return;
     }
     c->backend_pending = true;
-    /* The sink may run before lookup_submit returns; c is not touched after. */
-    lookup_submit(&admin.w, pb, pblen, MREQ_HTTP_GET, admin_lookup_sink, c);
+    /* The sink may run before dispatch_submit returns; c is not touched after. */
+    dispatch_submit(&admin.w.serve, pb, pblen, MREQ_HTTP_GET, admin_lookup_sink, c);
     free(pb);
 }

@@ -39,7 +39,7 @@ static int admin_metrics_worker_conns(struct fbuf *o)
     }
     for (int i = 0; i < nworkers; i++) {
         if (fbuf_appendf(o, "featd_worker_connections{worker=\"%d\"} %" PRIu64 "\n", i,
-                         (uint64_t)atomic_load(&workers[i].nconns)) != FEATD_OK) {
+                         (uint64_t)atomic_load(&workers[i].loop.nconns)) != FEATD_OK) {
             return FEATD_ENOMEM;
         }
     }

@@ -1,7 +1,7 @@
 /*
  * admin_views.c — GET /v1/feature-views: the registry as JSON (jansson),
  * with each view's generation read now from Redis through the same refresh
- * the workers run every second (lookup_refresh_generations), or from the
+ * the workers run every second (gencache_refresh), or from the
  * cache when Redis does not answer within redis.timeout_ms. Admin thread.
  */
 #include <string.h>
@@ -10,7 +10,7 @@
 
 #include "admin/admin_internal.h"
 #include "config/config.h"
-#include "serve/lookup.h"
+#include "serve/dispatch.h"
 
 static json_t *admin_key_json(const struct cfg_join_key *k, size_t n)
 {
@@ -77,8 +77,8 @@ static char *admin_views_json(const struct registry *reg, bool fresh)
                             json_pack("{s:s, s:I}", "mode", v->mat_mode == MAT_SNAPSHOT ? "snapshot" : "incremental",
                                       "interval_seconds", (json_int_t)v->mat_interval_seconds));
         json_object_set_new(jv, "fingerprint", json_string(v->fingerprint_hex));
-        uint64_t g = (reg == admin.w.reg) ? admin.w.gens[i] : WORKER_GEN_UNKNOWN;
-        json_object_set_new(jv, "generation", g == WORKER_GEN_UNKNOWN ? json_null() : json_integer((json_int_t)g));
+        uint64_t g = (reg == admin.w.reg) ? gencache_get(&admin.w.serve.gens, i) : GENCACHE_UNKNOWN;
+        json_object_set_new(jv, "generation", g == GENCACHE_UNKNOWN ? json_null() : json_integer((json_int_t)g));
         json_array_append_new(views, jv);
     }
     json_object_set_new(root, "feature_views", views);
@@ -111,7 +111,7 @@ static void admin_views_timeout_cb(evutil_socket_t fd, short what, void *arg)
     admin_call_maybe_free(c);
 }
 
-/* The generation refresh (lookup_refresh_generations) answered. */
+/* The generation refresh (gencache_refresh) answered. */
 static void admin_views_refreshed(void *arg, bool fresh)
 {
     struct admin_call *c = arg;
@@ -133,7 +133,7 @@ void admin_views_get(struct evhttp_request *req)
         return;
     }
     if (admin_call_timer(c, admin_views_timeout_cb) != FEATD_OK ||
-        lookup_refresh_generations(&admin.w, admin_views_refreshed, c) != FEATD_OK) {
+        gencache_refresh(&admin.w.serve.gens, admin.w.redis, admin_views_refreshed, c) != FEATD_OK) {
         admin_views_answer(c, false);
         admin_call_maybe_free(c);
         return;

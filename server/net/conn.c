@@ -1,9 +1,9 @@
 /*
- * conn.c — client connections on a worker (see conn.h).
+ * conn.c — client connections on an event loop (see conn.h).
  *
  *   conn_read_cb: read(2) into in -> conn_process_input -> frame_parse ->
- *                 lookup_handle_frame (at most CONN_FRAMES_PER_EVENT, then
- *                 the read event is re-activated to yield)
+ *                 c->h->frame (at most CONN_FRAMES_PER_EVENT, then the read
+ *                 event is re-activated to yield)
  *   answers -> out + conn_request_done -> flush list -> conn_flush_all
  *                 (low priority: after every I/O event of the iteration)
  *   conn_write_cb: only while the socket was full
@@ -25,15 +25,19 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "wire/frame.h"
 #include "core/log.h"
-#include "serve/lookup.h"
+#include "wire/frame.h"
 
 static void conn_process_input(struct conn *c);
 
 struct evbuffer *conn_output(struct conn *c)
 {
     return c->closed ? NULL : c->out;
+}
+
+bool conn_live(const struct conn *c)
+{
+    return !c->closed && !c->closing;
 }
 
 void conn_ref(struct conn *c)
@@ -73,13 +77,13 @@ void conn_close(struct conn *c, const char *reason)
     if (c->closed) {
         return;
     }
-    struct worker *w = c->w;
+    struct conn_loop *l = c->loop;
     c->closed = true;
     log_conn(LOG_DEBUG, c, "closed: %s", reason ? reason : (c->close_reason ? c->close_reason : "?"));
     conn_set_reading(c, false);
     conn_set_writing(c, false);
     if (c->in_flush) {
-        TAILQ_REMOVE(&w->flush, c, flush_link);
+        TAILQ_REMOVE(&l->flush, c, flush_link);
         c->in_flush = false;
     }
     evutil_closesocket(c->fd);
@@ -87,41 +91,42 @@ void conn_close(struct conn *c, const char *reason)
     evbuffer_free(c->in);
     evbuffer_free(c->out);
     c->in = c->out = NULL;
-    TAILQ_REMOVE(&w->conns, c, link);
-    w->nconns--;
+    TAILQ_REMOVE(&l->conns, c, link);
+    l->nconns--;
     atomic_fetch_sub_explicit(&metrics_connections_open, 1, memory_order_relaxed);
-    METRICS_INC(w->metrics.connections_closed_total);
+    METRICS_INC(l->metrics->connections_closed_total);
     conn_unref(c);
-    worker_maybe_finish(w);
+    if (l->draining && l->on_close) {
+        l->on_close(l->on_close_arg);
+    }
 }
 
-void conn_flush_soon(struct conn *c)
+/* Schedules a write of c's output in this loop iteration's flush pass. */
+static void conn_flush_soon(struct conn *c)
 {
     if (c->closed || c->in_flush || c->writing) {
         return;     /* a full socket is written by conn_write_cb */
     }
     c->in_flush = true;
-    TAILQ_INSERT_TAIL(&c->w->flush, c, flush_link);
-    event_active(c->w->flush_ev, EV_WRITE, 1);
+    TAILQ_INSERT_TAIL(&c->loop->flush, c, flush_link);
+    event_active(c->loop->flush_ev, EV_WRITE, 1);
 }
 
 static bool conn_over_limits(struct conn *c)
 {
-    const struct cfg_server *s = &c->w->reg->cfg->server;
-    return evbuffer_get_length(c->out) > s->max_output_bytes || c->pending >= CONN_MAX_PENDING;
+    return evbuffer_get_length(c->out) > c->loop->max_output_bytes || c->pending >= CONN_MAX_PENDING;
 }
 
 static bool conn_under_resume_mark(struct conn *c)
 {
-    const struct cfg_server *s = &c->w->reg->cfg->server;
-    return evbuffer_get_length(c->out) <= s->max_output_bytes / 2 && c->pending < CONN_MAX_PENDING / 2;
+    return evbuffer_get_length(c->out) <= c->loop->max_output_bytes / 2 && c->pending < CONN_MAX_PENDING / 2;
 }
 
 static void conn_pause(struct conn *c)
 {
     if (!c->read_paused) {
         c->read_paused = true;
-        METRICS_INC(c->w->metrics.output_limit_pauses_total);
+        METRICS_INC(c->loop->metrics->output_limit_pauses_total);
         conn_set_reading(c, false);
         log_conn(LOG_DEBUG, c, "reading paused (output %zu bytes, %u pending)",
                  evbuffer_get_length(c->out), c->pending);
@@ -152,7 +157,7 @@ static void conn_after_write(struct conn *c)
         return;
     }
     conn_maybe_resume(c);
-    if (!c->closed && c->w->draining) {
+    if (!c->closed && c->loop->draining) {
         conn_drain(c);
     }
 }
@@ -178,11 +183,16 @@ static int conn_write_out(struct conn *c)
     return FEATD_OK;
 }
 
-void conn_flush_all(struct worker *w)
+/* The loop's flush pass (the low-priority event): writes every connection
+ * that got output this iteration. */
+static void conn_flush_all(evutil_socket_t fd, short what, void *arg)
 {
+    struct conn_loop *l = arg;
     struct conn *c;
-    while ((c = TAILQ_FIRST(&w->flush)) != NULL) {
-        TAILQ_REMOVE(&w->flush, c, flush_link);
+    (void)fd;
+    (void)what;
+    while ((c = TAILQ_FIRST(&l->flush)) != NULL) {
+        TAILQ_REMOVE(&l->flush, c, flush_link);
         c->in_flush = false;
         conn_ref(c);
         if (conn_write_out(c) == FEATD_OK) {
@@ -204,8 +214,7 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
     conn_unref(c);
 }
 
-/* Stop reading; close once every request is answered and flushed. */
-static void conn_close_after_flush(struct conn *c, const char *reason)
+void conn_close_after_flush(struct conn *c, const char *reason)
 {
     if (c->closed || c->closing) {
         return;
@@ -218,19 +227,6 @@ static void conn_close_after_flush(struct conn *c, const char *reason)
         return;
     }
     conn_flush_soon(c);
-}
-
-void conn_fail(struct conn *c, uint64_t request_id, int code, const char *msg, const char *reason)
-{
-    if (c->closed || c->closing) {
-        return;
-    }
-    log_conn(LOG_INFO, c, "%s: %s", reason, msg);
-    if (proto_write_error(c->out, request_id, code, msg) != FEATD_OK) {
-        conn_close(c, "out of memory writing an error");
-        return;
-    }
-    conn_close_after_flush(c, reason);
 }
 
 void conn_request_done(struct conn *c)
@@ -251,7 +247,7 @@ void conn_request_done(struct conn *c)
 static void conn_process_input(struct conn *c)
 {
     struct evbuffer *in = c->in;
-    uint32_t max = c->w->reg->cfg->server.max_frame_bytes;
+    uint32_t max = c->loop->max_frame_bytes;
     int frames = 0;
 
     conn_ref(c);    /* a request may close us midway */
@@ -261,7 +257,7 @@ static void conn_process_input(struct conn *c)
             break;
         }
         if (frames == CONN_FRAMES_PER_EVENT) {
-            METRICS_INC(c->w->metrics.frames_per_event_yields_total);
+            METRICS_INC(c->loop->metrics->frames_per_event_yields_total);
             c->yielded = true;
             event_active(&c->rev, EV_READ, 1);  /* come back after the others */
             break;
@@ -273,9 +269,14 @@ static void conn_process_input(struct conn *c)
         }
         if (st == FRAME_TOO_LARGE) {
             char msg[160];
-            METRICS_INC(c->w->metrics.frames_too_large_total);
+            METRICS_INC(c->loop->metrics->frames_too_large_total);
             snprintf(msg, sizeof(msg), "frame of %u bytes exceeds max_frame_bytes (%u)", len, max);
-            conn_fail(c, 0, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, msg, "frame too large");
+            log_conn(LOG_INFO, c, "frame too large: %s", msg);
+            if (c->h->refuse(c->out, msg) != FEATD_OK) {
+                conn_close(c, "out of memory writing an error");
+                break;
+            }
+            conn_close_after_flush(c, "frame too large");
             break;
         }
         evbuffer_drain(in, FRAME_HEADER);
@@ -285,13 +286,13 @@ static void conn_process_input(struct conn *c)
             break;
         }
         c->pending++;
-        lookup_handle_frame(c, data, len);
+        c->h->frame(c->harg, c, data, len);
         if (!c->closed) {
             evbuffer_drain(in, len);
         }
         frames++;
     }
-    if (c->w->draining && !c->closed) {
+    if (c->loop->draining && !c->closed) {
         conn_drain(c);
     }
     conn_unref(c);
@@ -353,16 +354,20 @@ void conn_drain(struct conn *c)
     conn_close_after_flush(c, "server shutting down");
 }
 
-void conn_new(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int salen)
+void conn_new(struct conn_loop *l, evutil_socket_t fd, const struct sockaddr *sa, int salen,
+              const struct conn_handler *h, void *harg)
 {
     struct conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
         evutil_closesocket(fd);
+        atomic_fetch_sub_explicit(&metrics_connections_open, 1, memory_order_relaxed);
         return;
     }
-    c->w = w;
+    c->loop = l;
+    c->h = h;
+    c->harg = harg;
     c->fd = fd;
-    c->id = ((uint64_t)w->id << 48) | ++w->next_conn_id;
+    c->id = l->id_base | ++l->next_conn_id;
     c->refs = 1;
     char host[INET6_ADDRSTRLEN] = "?";
     int port = 0;
@@ -382,8 +387,8 @@ void conn_new(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, i
     c->in = evbuffer_new();
     c->out = evbuffer_new();
     if (c->in == NULL || c->out == NULL ||
-        event_assign(&c->rev, w->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c) != 0 ||
-        event_assign(&c->wev, w->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c) != 0) {
+        event_assign(&c->rev, l->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c) != 0 ||
+        event_assign(&c->wev, l->base, fd, EV_WRITE | EV_PERSIST, conn_write_cb, c) != 0) {
         if (c->in) {
             evbuffer_free(c->in);
         }
@@ -395,9 +400,62 @@ void conn_new(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, i
         atomic_fetch_sub_explicit(&metrics_connections_open, 1, memory_order_relaxed);
         return;
     }
-    TAILQ_INSERT_TAIL(&w->conns, c, link);
-    w->nconns++;
+    TAILQ_INSERT_TAIL(&l->conns, c, link);
+    l->nconns++;
     conn_set_reading(c, true);
-    METRICS_INC(w->metrics.connections_accepted_total);
+    METRICS_INC(l->metrics->connections_accepted_total);
     log_conn(LOG_DEBUG, c, "accepted");
+}
+
+void conn_refuse(const struct conn_handler *h, evutil_socket_t fd, const char *msg)
+{
+    struct evbuffer *b = evbuffer_new();
+    if (b) {
+        if (h->refuse(b, msg) == FEATD_OK) {
+            evbuffer_write(b, fd);  /* non-blocking: don't check write errors */
+        }
+        evbuffer_free(b);
+    }
+    evutil_closesocket(fd);
+}
+
+/* ---- the loop's connections ---- */
+
+int conn_loop_init(struct conn_loop *l, struct event_base *base, struct metrics *m, int flush_priority)
+{
+    TAILQ_INIT(&l->conns);
+    TAILQ_INIT(&l->flush);
+    l->base = base;
+    l->metrics = m;
+    l->flush_ev = event_new(base, -1, 0, conn_flush_all, l);
+    if (l->flush_ev == NULL || event_priority_set(l->flush_ev, flush_priority) != 0) {
+        return FEATD_ERR;
+    }
+    return FEATD_OK;
+}
+
+void conn_loop_close_all(struct conn_loop *l, const char *reason)
+{
+    while (!TAILQ_EMPTY(&l->conns)) {
+        conn_close(TAILQ_FIRST(&l->conns), reason);
+    }
+}
+
+void conn_loop_drain(struct conn_loop *l)
+{
+    struct conn *c, *next;
+    l->draining = true;
+    for (c = TAILQ_FIRST(&l->conns); c; c = next) {
+        next = TAILQ_NEXT(c, link);
+        conn_drain(c);
+    }
+}
+
+void conn_loop_free(struct conn_loop *l)
+{
+    conn_loop_close_all(l, "server stopping");
+    if (l->flush_ev) {
+        event_free(l->flush_ev);
+        l->flush_ev = NULL;
+    }
 }

@@ -1,37 +1,83 @@
 /*
- * conn.h — a client connection on a worker: socket events, input/output
- * buffers, the framing loop, backpressure and deferred close. Requests hold a
- * reference so a connection closed while Redis still owes an answer is freed
- * only after the answer.
+ * conn.h — a client connection on an event loop: socket events, input/output
+ * buffers, the framing loop, backpressure and deferred close. It hands whole
+ * frames to the handler it was created with and never looks inside them
+ * (pgbouncer's sbuf and its protocol callback): what a frame means, and how
+ * an error is encoded, is the handler's business.
+ *
+ * Requests hold a reference (conn_ref) so a connection closed while Redis
+ * still owes an answer is freed only after the answer.
  *
  * Output is not written where it is produced: answers are appended to the
- * connection's output buffer and the connection joins its worker's flush
- * list; one low-priority event per worker writes every listed connection
+ * connection's output buffer and the connection joins its loop's flush
+ * list; one low-priority event per loop writes every listed connection
  * once per loop iteration (Redis' "write before sleeping"), so a busy loop
  * makes one write(2) per connection per iteration and no epoll_ctl unless a
  * socket is actually full.
+ *
+ * Everything here runs on the thread that owns the conn_loop; nothing takes
+ * a lock except the nconns counter, which other threads read.
  */
 #ifndef FEATD_CONN_H
 #define FEATD_CONN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
-#include "net/worker.h"
+#include "core/featd.h"
+#include "core/metrics.h"
 
 #define CONN_FRAMES_PER_EVENT 64    /* then yield to other connections */
 #define CONN_MAX_PENDING 4096       /* requests in flight per connection; reading pauses above */
 #define CONN_READ_CHUNK 16384       /* bytes asked of each read(2) */
 
+struct conn;
+
+/* The protocol a connection serves (twemproxy's typed handler pointers). */
+struct conn_handler {
+    /* One whole frame: payload data[0..len), valid until the call returns.
+     * The connection has counted it as pending: the handler calls
+     * conn_request_done(c) exactly once for it, now or later (holding a
+     * conn_ref meanwhile). It may close c or end it with
+     * conn_close_after_flush. */
+    void (*frame)(void *arg, struct conn *c, const uint8_t *data, size_t len);
+    /* Encodes into out the answer to a refusal the transport decided (a
+     * frame over max_frame_bytes, a connection over max_connections or
+     * during shutdown): not tied to any request. FEATD_ERR when out cannot
+     * grow. */
+    int (*refuse)(struct evbuffer *out, const char *msg);
+};
+
+/* The connections of one event loop (embedded in struct worker). */
+struct conn_loop {
+    struct event_base *base;        /* the owning thread's loop */
+    struct metrics *metrics;        /* the owning thread's counters */
+    uint32_t max_frame_bytes;       /* limits of the current registry; the owner */
+    size_t max_output_bytes;        /*   sets them on every registry swap */
+    uint64_t id_base;               /* high bits of every conn id (worker id << 48) */
+    uint64_t next_conn_id;
+    TAILQ_HEAD(, conn) conns;       /* open connections */
+    TAILQ_HEAD(, conn) flush;       /* connections with output to write this iteration */
+    struct event *flush_ev;         /* low priority: runs after the iteration's I/O */
+    _Atomic uint64_t nconns;        /* written by the owner; read by accepting peers */
+    bool draining;                  /* closing idle connections for shutdown */
+    void (*on_close)(void *arg);    /* called after each close while draining */
+    void *on_close_arg;
+};
+
 struct conn {
     uint64_t id;
     char peer[64];
-    struct worker *w;
+    struct conn_loop *loop;
+    const struct conn_handler *h;
+    void *harg;                     /* h's argument */
     evutil_socket_t fd;
     struct event rev;               /* EV_READ|EV_PERSIST, added while reading */
     struct event wev;               /* EV_WRITE|EV_PERSIST, added only while the socket is full */
@@ -44,29 +90,47 @@ struct conn {
     bool closing;                   /* no more reads; close once answered and flushed */
     bool closed;                    /* socket gone; answers are dropped */
     bool read_paused;               /* output over max_output_bytes or too many pending */
-    bool in_flush;                  /* on the worker's flush list */
+    bool in_flush;                  /* on the loop's flush list */
     bool yielded;                   /* frames left in `in` after the per-event cap */
     const char *close_reason;
-    TAILQ_ENTRY(conn) link;         /* in worker->conns while open */
-    TAILQ_ENTRY(conn) flush_link;   /* in worker->flush while in_flush */
+    TAILQ_ENTRY(conn) link;         /* in loop->conns while open */
+    TAILQ_ENTRY(conn) flush_link;   /* in loop->flush while in_flush */
 };
 
-void conn_new(struct worker *w, evutil_socket_t fd, const struct sockaddr *sa, int salen);
+/* Sets up l on base; output flushes run at flush_priority (the lowest).
+ * Fails at startup only. */
+int conn_loop_init(struct conn_loop *l, struct event_base *base, struct metrics *m,
+                   int flush_priority) FEATD_MUSTCHECK;
+/* Closes every connection of l now (dropping unsent output). */
+void conn_loop_close_all(struct conn_loop *l, const char *reason);
+/* Starts or continues a drain: marks l draining and closes each idle
+ * connection (see conn_drain). */
+void conn_loop_drain(struct conn_loop *l);
+/* Closes all connections and frees l's own resources (after the loop ran). */
+void conn_loop_free(struct conn_loop *l);
+
+/* Adopts an accepted non-blocking socket: frames go to h->frame(harg, ...).
+ * On failure the socket is closed and metrics_connections_open decremented. */
+void conn_new(struct conn_loop *l, evutil_socket_t fd, const struct sockaddr *sa, int salen,
+              const struct conn_handler *h, void *harg);
+/* Best effort, for a socket that will not become a connection: writes
+ * h->refuse's answer without blocking, then closes fd. */
+void conn_refuse(const struct conn_handler *h, evutil_socket_t fd, const char *msg);
+
 void conn_ref(struct conn *c);
 void conn_unref(struct conn *c);
 
-/* Output buffer of an open connection (NULL when closed). Whoever appends to
- * it must then call conn_request_done (or conn_flush_soon). */
+/* Output buffer of an open connection (NULL when closed). Whoever appends an
+ * answer to it must then call conn_request_done. */
 struct evbuffer *conn_output(struct conn *c);
+/* True while c takes requests (open, not closing). */
+bool conn_live(const struct conn *c);
 /* A request finished (its answer, if any, is in the output buffer): update
- * pending, schedule the flush, apply backpressure / resume reading. */
+ * pending, schedule the flush, apply backpressure. */
 void conn_request_done(struct conn *c);
-/* Schedule a write of c's output in this loop iteration's flush pass. */
-void conn_flush_soon(struct conn *c);
-/* Worker's flush pass (the low-priority event's callback). */
-void conn_flush_all(struct worker *w);
-/* Write an error and close after it is flushed (request_id 0 for frame errors). */
-void conn_fail(struct conn *c, uint64_t request_id, int code, const char *msg, const char *reason);
+/* Stops reading; closes c once every request is answered and the output
+ * (e.g. an error the handler just appended) is flushed. */
+void conn_close_after_flush(struct conn *c, const char *reason);
 /* Close now (drops unsent output). */
 void conn_close(struct conn *c, const char *reason);
 /* Drain: close if idle (no pending, no buffered or unread input). */

@@ -9,9 +9,10 @@
  * closed loop the busier worker's clients wait longer: so an accepting worker
  * with more connections than the least loaded one hands the socket over
  * (WMSG_CONN). That costs a queue message per accept, nothing per request.
- * Draining stops the listener,
- * closes idle connections, and exits the loop once no connection and no Redis
- * callback is left.
+ * Draining stops the listener, closes idle connections, and exits the loop
+ * once no connection and no Redis callback is left (worker_maybe_finish,
+ * called back by the conn_loop after each close and by the serve context
+ * after each released request while draining).
  */
 #include "net/worker.h"
 
@@ -23,39 +24,44 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "net/conn.h"
 #include "core/log.h"
-#include "serve/lookup.h"
+#include "serve/dispatch.h"
 
 struct worker_shared worker_shared;
 struct worker *workers;
 int nworkers;
 
+/* Applies a new registry (a reference for the worker); on failure keeps
+ * the old one. */
 static void worker_set_registry(struct worker *w, struct registry *reg)
 {
-    uint64_t *gens = malloc(sizeof(uint64_t) * (reg->cfg->nviews + 1));
-    if (gens == NULL) {
+    if (serve_set_registry(&w->serve, reg) != FEATD_OK) {
         log_error("worker", "worker %d: out of memory applying a new registry; keeping the old one", w->id);
         registry_unref(reg);
         return;
     }
-    for (size_t i = 0; i < reg->cfg->nviews; i++) {
-        gens[i] = WORKER_GEN_UNKNOWN;
-        /* keep what we knew for views whose schema did not change */
-        if (w->reg) {
-            const struct cfg_view *nv = &reg->cfg->views[i];
-            const struct cfg_view *ov = config_find_view(w->reg->cfg, nv->name);
-            if (ov && ov->fingerprint == nv->fingerprint) {
-                gens[i] = w->gens[ov - w->reg->cfg->views];
-            }
-        }
-    }
-    free(w->gens);
-    w->gens = gens;
     if (w->reg) {
         registry_unref(w->reg);
     }
     w->reg = reg;
+    w->loop.max_frame_bytes = reg->cfg->server.max_frame_bytes;
+    w->loop.max_output_bytes = reg->cfg->server.max_output_bytes;
+}
+
+/* ServerInfo's process-wide facts (serve_info_fn). */
+static void worker_process_info(struct serve_process_info *out)
+{
+    struct metrics sum;
+    worker_metrics_snapshot(&sum);
+    out->requests_total = 0;
+    for (size_t t = 0; t < MREQ__COUNT; t++) {
+        for (size_t c = 0; c < METRICS_CODES; c++) {
+            out->requests_total += METRICS_GET(sum.requests[t][c]);
+        }
+    }
+    out->start_us = worker_shared.start_us;
+    out->config_path = worker_shared.config_path;
+    out->workers = nworkers;
 }
 
 /* An accepted socket on its way to another worker. */
@@ -67,7 +73,7 @@ struct worker_handoff {
 
 static uint64_t worker_load(struct worker *w)
 {
-    return atomic_load_explicit(&w->nconns, memory_order_relaxed) +
+    return atomic_load_explicit(&w->loop.nconns, memory_order_relaxed) +
            atomic_load_explicit(&w->incoming, memory_order_relaxed);
 }
 
@@ -118,29 +124,23 @@ static void worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struc
     struct worker *w = arg;
     (void)l;
     int64_t open = atomic_fetch_add_explicit(&metrics_connections_open, 1, memory_order_relaxed) + 1;
-    if (open > w->reg->cfg->server.max_connections || w->draining) {
+    if (open > w->reg->cfg->server.max_connections || w->loop.draining) {
         atomic_fetch_sub_explicit(&metrics_connections_open, 1, memory_order_relaxed);
         METRICS_INC(w->metrics.connections_rejected_total);
         /* Tell the client why before closing (best effort, non-blocking). */
-        struct evbuffer *b = evbuffer_new();
-        if (b) {
-            char msg[128];
-            snprintf(msg, sizeof(msg), w->draining ? "server is shutting down"
-                                                   : "too many connections (max_connections=%d)",
-                     w->reg->cfg->server.max_connections);
-            if (proto_write_error(b, 0, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, msg) == FEATD_OK) {
-                evbuffer_write(b, fd);
-            }
-            evbuffer_free(b);
-        }
-        evutil_closesocket(fd);
+        char msg[128];
+        snprintf(msg, sizeof(msg), w->loop.draining ? "server is shutting down"
+                                                    : "too many connections (max_connections=%d)",
+                 w->reg->cfg->server.max_connections);
+        conn_refuse(&dispatch_conn_handler, fd, msg);
         return;
     }
     struct worker *t = worker_pick(w);
     if (t != w && worker_hand_off(w, t, fd, sa, salen)) {
         return;
     }
-    conn_new(w, fd, sa, salen);     /* evconnlistener sockets are non-blocking already */
+    /* evconnlistener sockets are non-blocking already */
+    conn_new(&w->loop, fd, sa, salen, &dispatch_conn_handler, &w->serve);
 }
 
 static void worker_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -148,7 +148,7 @@ static void worker_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
     struct worker *w = arg;
     (void)fd;
     (void)what;
-    if (w->listener && !w->draining) {
+    if (w->listener && !w->loop.draining) {
         evconnlistener_enable(w->listener);
     }
 }
@@ -170,16 +170,16 @@ static void worker_stop_now(struct worker *w)
     if (w->refresh) {
         event_del(w->refresh);
     }
-    while (!TAILQ_EMPTY(&w->conns)) {
-        conn_close(TAILQ_FIRST(&w->conns), "server stopping");
-    }
+    conn_loop_close_all(&w->loop, "server stopping");
     rlink_shutdown(w->redis);
     event_base_loopexit(w->base, NULL);
 }
 
-void worker_maybe_finish(struct worker *w)
+/* Lets a draining worker finish once no connection and no Redis call is
+ * left (after each close and each request released while draining). */
+static void worker_maybe_finish(struct worker *w)
 {
-    if (w->draining && w->nconns == 0 && w->inflight == 0) {
+    if (w->loop.draining && w->loop.nconns == 0 && w->serve.inflight == 0) {
         if (w->refresh) {
             event_del(w->refresh);
         }
@@ -188,25 +188,28 @@ void worker_maybe_finish(struct worker *w)
     }
 }
 
+static void worker_drain_progress(void *arg)
+{
+    worker_maybe_finish(arg);
+}
+
 static void worker_drain_check_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct worker *w = arg;
     (void)fd;
     (void)what;
-    struct conn *c, *next;
-    for (c = TAILQ_FIRST(&w->conns); c; c = next) {
-        next = TAILQ_NEXT(c, link);
-        conn_drain(c);
-    }
+    conn_loop_drain(&w->loop);
     worker_maybe_finish(w);
 }
 
 static void worker_start_drain(struct worker *w)
 {
-    if (w->draining) {
+    if (w->loop.draining) {
         return;
     }
-    w->draining = true;
+    w->loop.draining = true;
+    w->serve.on_free = worker_drain_progress;
+    w->serve.on_free_arg = w;
     if (w->listener) {
         evconnlistener_free(w->listener);
         w->listener = NULL;
@@ -251,7 +254,7 @@ static void worker_notify_cb(evutil_socket_t fd, short what, void *arg)
             break;
         case WMSG_CONN: {
             struct worker_handoff *h = m.ptr;
-            conn_new(w, h->fd, (struct sockaddr *)&h->sa, h->salen);
+            conn_new(&w->loop, h->fd, (struct sockaddr *)&h->sa, h->salen, &dispatch_conn_handler, &w->serve);
             atomic_fetch_sub_explicit(&w->incoming, 1, memory_order_relaxed);
             free(h);
             break;
@@ -276,18 +279,12 @@ int worker_send(struct worker *w, enum worker_msg_type type, void *ptr)
     return FEATD_OK;
 }
 
-static void worker_flush_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    conn_flush_all(arg);
-}
-
 static void worker_refresh_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    (void)lookup_refresh_generations(arg, NULL, NULL);   /* best effort; next tick retries */
+    struct worker *w = arg;
+    (void)gencache_refresh(&w->serve.gens, w->redis, NULL, NULL);  /* best effort; next tick retries */
 }
 
 int worker_init(struct worker *w, int id, struct registry *reg, bool with_listener,
@@ -295,8 +292,6 @@ int worker_init(struct worker *w, int id, struct registry *reg, bool with_listen
 {
     memset(w, 0, sizeof(*w));
     w->id = id;
-    TAILQ_INIT(&w->conns);
-    TAILQ_INIT(&w->flush);
     pthread_mutex_init(&w->qlock, NULL);
     struct event_config *ec = event_config_new();
     event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK);
@@ -309,11 +304,14 @@ int worker_init(struct worker *w, int id, struct registry *reg, bool with_listen
     }
     /* Output of every connection is written once per loop iteration, after
      * the iteration's reads and Redis replies (see conn.h). */
-    w->flush_ev = event_new(w->base, -1, 0, worker_flush_cb, w);
-    if (w->flush_ev == NULL || event_priority_set(w->flush_ev, WORKER_PRIORITIES - 1) != 0) {
+    if (conn_loop_init(&w->loop, w->base, &w->metrics, WORKER_PRIORITIES - 1) != FEATD_OK) {
         snprintf(err, errlen, "worker %d: cannot create the flush event", id);
         return FEATD_ERR;
     }
+    w->loop.id_base = (uint64_t)id << 48;
+    serve_init(&w->serve, w->base, &w->metrics, worker_process_info);
+    w->loop.on_close = worker_drain_progress;
+    w->loop.on_close_arg = w;
     if (pipe2(w->notify_fd, O_NONBLOCK | O_CLOEXEC) != 0) {
         snprintf(err, errlen, "worker %d: pipe: %s", id, strerror(errno));
         return FEATD_ERR;
@@ -363,10 +361,11 @@ redis:
         snprintf(err, errlen, "worker %d: cannot create the Redis link", id);
         return FEATD_ERR;
     }
+    w->serve.redis = w->redis;
     /* Keep the generation cache fresh for ListFeatureViews (lookups read
      * the pointers themselves). */
     w->refresh = event_new(w->base, -1, EV_PERSIST, worker_refresh_cb, w);
-    struct timeval tv = { WORKER_GEN_REFRESH_MS / 1000, (WORKER_GEN_REFRESH_MS % 1000) * 1000 };
+    struct timeval tv = { GENCACHE_REFRESH_MS / 1000, (GENCACHE_REFRESH_MS % 1000) * 1000 };
     if (w->refresh == NULL || event_add(w->refresh, &tv) != 0) {
         snprintf(err, errlen, "worker %d: cannot create the refresh timer", id);
         return FEATD_ERR;
@@ -378,7 +377,6 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     event_base_dispatch(w->base);
-    lookup_thread_cleanup();
     atomic_store(&w->done, true);
     return NULL;
 }
@@ -408,12 +406,10 @@ void worker_join_and_free(struct worker *w)
         w->qlen--;
     }
     pthread_mutex_unlock(&w->qlock);
-    while (!TAILQ_EMPTY(&w->conns)) {
-        conn_close(TAILQ_FIRST(&w->conns), "server stopping");
-    }
+    conn_loop_close_all(&w->loop, "server stopping");
     rlink_free(w->redis);
     /* rlink_free ran pending callbacks, which may have freed requests */
-    lookup_free_cache(w);
+    serve_free(&w->serve);
     if (w->listener) {
         evconnlistener_free(w->listener);
     }
@@ -423,23 +419,11 @@ void worker_join_and_free(struct worker *w)
     if (w->refresh) {
         event_free(w->refresh);
     }
-    if (w->flush_ev) {
-        event_free(w->flush_ev);
-    }
+    conn_loop_free(&w->loop);
     event_free(w->notify_ev);
     close(w->notify_fd[0]);
     close(w->notify_fd[1]);
-    /* drain queued messages (registry references) */
-    while (w->qlen > 0) {
-        struct worker_msg m = w->queue[w->qhead];
-        w->qhead = (w->qhead + 1) % WORKER_QUEUE;
-        w->qlen--;
-        if (m.type == WMSG_REGISTRY) {
-            registry_unref(m.ptr);
-        }
-    }
     event_base_free(w->base);
-    free(w->gens);
     registry_unref(w->reg);
     pthread_mutex_destroy(&w->qlock);
 }

@@ -1,9 +1,11 @@
 /*
  * worker.h — a worker thread: one event_base (NOLOCK), its own listener on the
  * serving address (SO_REUSEPORT: the kernel spreads connections), its own
- * Redis link, its connections, its metrics, and a notify pipe through which
- * the main thread sends control messages (new registry, drain, stop). Nothing
- * on the request path takes a lock.
+ * Redis link, its metrics, and a notify pipe through which the main thread
+ * sends control messages (new registry, drain, stop). The worker composes the
+ * layers and owns their state: its connections (struct conn_loop, net/conn.h)
+ * serve the request layer's protocol (dispatch_conn_handler, serve/) with its
+ * serve context (struct serve_ctx). Nothing on the request path takes a lock.
  */
 #ifndef FEATD_WORKER_H
 #define FEATD_WORKER_H
@@ -19,13 +21,9 @@
 
 #include "core/metrics.h"
 #include "config/registry.h"
+#include "net/conn.h"
 #include "redis/rlink.h"
-
-struct conn;
-struct request;
-
-#define WORKER_GEN_UNKNOWN UINT64_MAX
-#define WORKER_GEN_REFRESH_MS 1000
+#include "serve/serve.h"
 
 enum worker_msg_type {
     WMSG_REGISTRY = 1,      /* ptr: struct registry* (a reference for the worker) */
@@ -55,23 +53,15 @@ struct worker {
     int qhead, qlen;
 
     struct registry *reg;           /* current registry (own reference) */
-    uint64_t *gens;                 /* per view of reg: cached current generation,
-                                       WORKER_GEN_UNKNOWN until first seen */
     struct rlink *redis;
     struct metrics metrics;
-    TAILQ_HEAD(, conn) conns;
-    TAILQ_HEAD(, conn) flush;       /* connections with output to write this iteration */
-    struct event *flush_ev;         /* low priority: runs after the iteration's I/O */
-    _Atomic uint64_t nconns;        /* written by this worker; read by accepting peers */
+    struct conn_loop loop;          /* the connections this worker serves */
+    struct serve_ctx serve;         /* the request layer's state: free list,
+                                       generation cache, in-flight count */
     _Atomic uint64_t incoming;      /* connections handed to this worker, not yet adopted */
-    uint64_t inflight;              /* requests waiting on Redis */
-    struct request *free_reqs;      /* recycled request objects */
-    int nfree_reqs;
-    bool draining;
     struct event *drain_check;      /* periodic check while draining */
     struct event *refresh;          /* generation cache refresh timer */
     _Atomic bool done;              /* set when the loop has exited */
-    uint64_t next_conn_id;
 };
 
 /* Process-wide settings shared (read-only after startup) by all workers. */
@@ -86,7 +76,8 @@ extern int nworkers;
 
 /* Creates the worker (base, notify pipe, Redis link and, when with_listener,
  * a listener bound to server.listen). A worker without a listener serves
- * requests submitted on its loop (lookup_submit), e.g. the admin HTTP thread.
+ * requests submitted on its loop (dispatch_submit on w->serve), e.g. the
+ * admin HTTP thread.
  * Fails with a message at startup only. */
 int worker_init(struct worker *w, int id, struct registry *reg, bool with_listener,
                 char *err, size_t errlen) FEATD_MUSTCHECK;
@@ -94,10 +85,6 @@ int worker_start(struct worker *w) FEATD_MUSTCHECK;
 /* Thread-safe: queue a control message and wake the worker. */
 int worker_send(struct worker *w, enum worker_msg_type type, void *ptr);
 void worker_join_and_free(struct worker *w);
-
-/* Called by conn.c when a connection is gone / by lookup.c when a request is
- * no longer in flight: lets a draining worker finish. */
-void worker_maybe_finish(struct worker *w);
 
 /* Sum of all workers' metrics into *out (which is zeroed first). */
 void worker_metrics_snapshot(struct metrics *out);

@@ -1,76 +1,16 @@
 /*
- * lookup.h — what a request means: validate against the registry, build the
- * Redis pipeline, assemble the answer. Never sees bytes on the wire.
+ * lookup.h — GetOnlineFeatures on the serve context's Redis link: validate
+ * and plan (lookup_plan.h), one MGET per attempt, assemble the answer.
+ * Never sees bytes on the wire: answers go through the request's sink.
  */
 #ifndef FEATD_LOOKUP_H
 #define FEATD_LOOKUP_H
 
-#include <stdbool.h>
-#include <stdint.h>
+#include "serve/request.h"
 
-#include <event2/event.h>
-#include <event2/event_struct.h>
-
-#include "core/arena.h"
-#include "wire/proto.h"
-
-struct conn;
-struct worker;
-
-/* Where an answer goes when the request did not come from a connection
- * (the admin HTTP JSON lookup): called once, on the worker's thread, with the
- * response; resp and everything it points to die when the call returns. */
-typedef void (*lookup_sink_fn)(void *arg, const Featd__V1__Response *resp);
-
-/* One request, from decode to answer. Lives until it is answered AND Redis
- * has called back (hiredis owns a pointer to it until then). */
-struct request {
-    struct request *next_free;
-    struct worker *w;
-    struct conn *conn;              /* reference held; NULL when sink is set */
-    lookup_sink_fn sink;
-    void *sink_arg;
-    struct registry *reg;           /* reference held */
-    Featd__V1__Request *msg;        /* decoded into arena */
-    uint64_t id;
-    int type;                       /* enum metrics_req_type */
-    int64_t start_us;
-    int64_t sent_us;                /* when the current MGET was sent */
-    int64_t deadline_ms;
-    struct event timer;
-    unsigned timer_set : 1;
-    unsigned responded : 1;
-    unsigned redis_pending : 1;
-    int attempts;
-    struct lookup_plan *plan;       /* GetOnlineFeatures state (arena) */
-    struct arena arena;
-};
-
-/* Entry from conn.c for each whole frame: decodes, dispatches and answers
- * (now, or later from a Redis callback). A frame that does not decode closes
- * the connection with an error. */
-void lookup_handle_frame(struct conn *c, const uint8_t *data, size_t len);
-
-/* Entry for requests that come from elsewhere than a connection: payload is
- * a serialized featd.v1.Request; the answer goes to sink (also for decode
- * errors). type is the enum metrics_req_type to count it under. Must run on
- * w's thread. */
-void lookup_submit(struct worker *w, const uint8_t *data, size_t len, int type,
-                   lookup_sink_fn sink, void *sink_arg);
-
-/* Refreshes w's cache of every view's current generation with one MGET
- * (for ListFeatureViews and the admin registry view; lookups never depend on
- * it, they read the pointers in their own MGET). FEATD_OK when sent: then
- * done (may be NULL) runs once on w's loop with fresh = whether the reply
- * updated the cache (false on a Redis error or a registry swap meanwhile).
- * FEATD_ERR (done not called) while Redis is down. */
-typedef void (*lookup_refresh_fn)(void *arg, bool fresh);
-int lookup_refresh_generations(struct worker *w, lookup_refresh_fn done, void *arg);
-
-/* Frees the calling thread's scratch buffers (at worker thread exit). */
-void lookup_thread_cleanup(void);
-
-/* Frees recycled request objects of a worker (at exit). */
-void lookup_free_cache(struct worker *w);
+/* Runs a decoded GetOnlineFeatures request (rq->msg): answers it now when
+ * it is refused or Redis cannot take the command, otherwise later from the
+ * Redis callback or the deadline. The caller then calls request_maybe_free. */
+void lookup_start(struct request *rq);
 
 #endif

@@ -2,7 +2,7 @@
  * proto.h — protobuf-c decode/encode for the server: unpack a Request from a
  * frame payload into a per-request arena, pack a Response straight into an
  * output evbuffer behind its frame header, build error responses. Framing is
- * frame.c's job; what a request means is lookup.c's.
+ * frame.c's job; what a request means is serve/'s (dispatch.c, lookup.c).
  */
 #ifndef FEATD_PROTO_H
 #define FEATD_PROTO_H

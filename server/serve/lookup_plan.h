@@ -1,0 +1,61 @@
+/*
+ * lookup_plan.h — what a GetOnlineFeatures request asks for, checked
+ * against a registry: which views, which features (in answer order), which
+ * entity column feeds each join key. Pure: no Redis, no I/O, no thread
+ * state; everything lives in the caller's arena. lookup.c then fills the
+ * per-attempt part (gen, cur_arg, row_arg, argv) when it builds the MGET.
+ */
+#ifndef FEATD_LOOKUP_PLAN_H
+#define FEATD_LOOKUP_PLAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core/arena.h"
+#include "core/featd.h"
+#include "featd.pb-c.h"
+
+/* A requested feature view. */
+struct plan_view {
+    const struct cfg_view *v;
+    size_t vidx;            /* index in the registry's views */
+    int *key_col;           /* per join key of v: index of the request's column */
+    uint64_t gen;           /* generation the keys of this attempt use; 0 = none */
+    int cur_arg;            /* argv index of the view's current key */
+    int *row_arg;           /* per row: argv index of its row key; 0 = not fetched */
+    uint8_t *seen;          /* per feature of v: already requested */
+};
+
+/* A requested feature, in answer order. */
+struct plan_feat {
+    size_t pv;              /* index in plan->views */
+    int fidx;               /* feature index in the view */
+    char *name;             /* "view:feature" */
+};
+
+struct lookup_plan {
+    size_t nviews, nfeats, nrows;   /* nrows = entity rows of the request */
+    struct plan_view *views;
+    struct plan_feat *feats;
+    int argc;                       /* the current attempt's MGET (lookup.c) */
+    const char **argv;
+    size_t *argvlen;
+};
+
+/* Why a request was refused: code is a featd.v1.ErrorCode
+ * (INVALID_ARGUMENT, or RESOURCE_EXHAUSTED when the arena limit is hit). */
+struct lookup_plan_error {
+    int code;
+    char msg[512];
+};
+
+/* Validates g against cfg (feature references, join keys present with the
+ * right types, every entity column used, equal column lengths, at most
+ * max_entities_per_request rows) and builds its plan in a. NULL with *err
+ * filled when the request is refused. Strings of g are referenced, not
+ * copied: g must live as long as the plan. */
+struct lookup_plan *lookup_plan_build(const struct featd_config *cfg, const Featd__V1__GetOnlineFeaturesRequest *g,
+                                      struct arena *a, struct lookup_plan_error *err);
+
+#endif

@@ -1,0 +1,248 @@
+/*
+ * request.c — request objects, their sinks and their deadline (see
+ * request.h).
+ *
+ * Sinks: SINK_CONN encodes straight into the connection's output
+ * (proto_write_response, or proto_write_get_answer for lookups) and then
+ * releases the connection's pending slot; SINK_CALLBACK gives the callback
+ * a decoded Response (a lookup answer is encoded, then decoded again).
+ */
+#include "serve/request.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "wire/frame.h"
+
+#define REQUEST_FREE_CACHE 256                  /* recycled objects kept per context */
+#define REQUEST_STALL_RESET_US 1000000          /* see request_deadline_cb */
+
+/* ---- request objects ---- */
+
+struct request *request_new(struct serve_ctx *ctx, const struct request_sink *sink)
+{
+    struct request *rq = ctx->free_reqs;
+    if (rq) {
+        ctx->free_reqs = rq->next_free;
+        ctx->nfree_reqs--;
+    } else {
+        rq = malloc(sizeof(*rq));
+        if (rq == NULL) {
+            return NULL;
+        }
+    }
+    memset(rq, 0, offsetof(struct request, arena));
+    arena_init(&rq->arena, REQUEST_ARENA_LIMIT);
+    rq->ctx = ctx;
+    rq->sink = *sink;
+    if (sink->kind == SINK_CONN) {
+        conn_ref(sink->conn);
+    }
+    rq->reg = registry_ref(ctx->reg);
+    rq->start_us = util_mono_us();
+    rq->type = MREQ_GET;
+    return rq;
+}
+
+static void request_free(struct request *rq)
+{
+    struct serve_ctx *ctx = rq->ctx;
+    if (rq->timer_set) {
+        evtimer_del(&rq->timer);
+    }
+    registry_unref(rq->reg);
+    if (rq->sink.kind == SINK_CONN) {
+        conn_unref(rq->sink.conn);
+    }
+    arena_release(&rq->arena);
+    if (ctx->nfree_reqs < REQUEST_FREE_CACHE) {
+        rq->next_free = ctx->free_reqs;
+        ctx->free_reqs = rq;
+        ctx->nfree_reqs++;
+    } else {
+        free(rq);
+    }
+}
+
+void request_cache_free(struct serve_ctx *ctx)
+{
+    while (ctx->free_reqs) {
+        struct request *rq = ctx->free_reqs;
+        ctx->free_reqs = rq->next_free;
+        free(rq);
+    }
+    ctx->nfree_reqs = 0;
+}
+
+void request_maybe_free(struct request *rq)
+{
+    if (rq->responded && !rq->redis_pending) {
+        struct serve_ctx *ctx = rq->ctx;
+        request_free(rq);
+        if (ctx->on_free) {
+            ctx->on_free(ctx->on_free_arg);
+        }
+    }
+}
+
+/* Marks rq answered: stops its timer, records metrics. */
+static void request_mark_answered(struct request *rq, int code)
+{
+    struct serve_ctx *ctx = rq->ctx;
+    rq->responded = 1;
+    if (rq->timer_set) {
+        evtimer_del(&rq->timer);
+        rq->timer_set = 0;
+    }
+    METRICS_INC(ctx->metrics->requests[rq->type][code]);
+    metrics_observe(&ctx->metrics->request_latency, (uint64_t)(util_mono_us() - rq->start_us));
+}
+
+/* ---- sinks ---- */
+
+/* SINK_CONN: encodes resp into the connection's output (when it is still
+ * open) and releases the connection's pending slot. */
+static void sink_conn_answer(struct conn *c, const Featd__V1__Response *resp)
+{
+    struct evbuffer *out = conn_output(c);
+    if (out && proto_write_response(out, resp) != FEATD_OK) {
+        conn_close(c, "out of memory writing a response");
+    }
+    conn_request_done(c);
+}
+
+void request_answer(struct request *rq, const Featd__V1__Response *resp, int code)
+{
+    request_mark_answered(rq, code);
+    if (rq->sink.kind == SINK_CALLBACK) {
+        rq->sink.fn(rq->sink.arg, resp);
+    } else {
+        sink_conn_answer(rq->sink.conn, resp);
+    }
+}
+
+void request_conn_fail(struct conn *c, int code, const char *msg, const char *reason)
+{
+    if (!conn_live(c)) {
+        return;
+    }
+    log_conn(LOG_INFO, c, "%s: %s", reason, msg);
+    if (proto_write_error(conn_output(c), 0, code, msg) != FEATD_OK) {
+        conn_close(c, "out of memory writing an error");
+        return;
+    }
+    conn_close_after_flush(c, reason);
+}
+
+void request_error(struct request *rq, int code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    Featd__V1__Error err = FEATD__V1__ERROR__INIT;
+    Featd__V1__Response resp = FEATD__V1__RESPONSE__INIT;
+    err.code = (Featd__V1__ErrorCode)code;
+    err.message = msg;
+    resp.request_id = rq->id;
+    resp.body_case = FEATD__V1__RESPONSE__BODY_ERROR;
+    resp.error = &err;
+    request_answer(rq, &resp, code);
+}
+
+
+/* SINK_CALLBACK for a GetOnlineFeatures answer: the callback wants a
+ * decoded Response, so the answer is encoded and decoded again. */
+static int sink_callback_answer_get(struct request *rq, const struct proto_get_answer *ga, uint32_t *sizes)
+{
+    struct evbuffer *tmp = evbuffer_new();
+    Featd__V1__Response *resp = NULL;
+    int rc = tmp ? proto_write_get_answer(tmp, ga, sizes) : FEATD_ERR;
+    if (rc == FEATD_OK) {
+        size_t n = evbuffer_get_length(tmp);
+        const uint8_t *data = evbuffer_pullup(tmp, -1);
+        resp = data ? featd__v1__response__unpack(NULL, n - FRAME_HEADER, data + FRAME_HEADER) : NULL;
+    }
+    if (tmp) {
+        evbuffer_free(tmp);
+    }
+    if (resp == NULL) {
+        request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
+                      rc == FEATD_EAGAIN ? "the answer exceeds the response limit (64 MiB)"
+                                         : "out of memory encoding the answer");
+        return FEATD_ERR;
+    }
+    request_mark_answered(rq, 0);
+    rq->sink.fn(rq->sink.arg, resp);
+    featd__v1__response__free_unpacked(resp, NULL);
+    return FEATD_OK;
+}
+
+/* SINK_CONN for a GetOnlineFeatures answer: written straight from the
+ * decoded rows (proto_write_get_answer). */
+static int sink_conn_answer_get(struct request *rq, const struct proto_get_answer *ga, uint32_t *sizes)
+{
+    struct evbuffer *out = conn_output(rq->sink.conn);
+    int rc = out ? proto_write_get_answer(out, ga, sizes) : FEATD_OK;
+    if (rc != FEATD_OK) {
+        request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
+                      rc == FEATD_EAGAIN ? "the answer (%zu features x %zu rows) exceeds the response "
+                                           "limit (64 MiB); ask for fewer entities or features"
+                                         : "out of memory encoding the answer (%zu features x %zu rows)",
+                      ga->nfeatures, ga->nrows);
+        return FEATD_ERR;
+    }
+    request_mark_answered(rq, 0);
+    conn_request_done(rq->sink.conn);
+    return FEATD_OK;
+}
+
+void request_answer_get(struct request *rq, const struct proto_get_answer *ga, uint32_t *sizes)
+{
+    if (rq->sink.kind == SINK_CALLBACK) {
+        (void)sink_callback_answer_get(rq, ga, sizes);
+    } else {
+        (void)sink_conn_answer_get(rq, ga, sizes);
+    }
+}
+
+/* ---- deadline ---- */
+
+static void request_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct request *rq = arg;
+    struct rlink *redis = rq->ctx->redis;
+    (void)fd;
+    (void)what;
+    rq->timer_set = 0;
+    if (rq->responded) {
+        return;
+    }
+    int64_t dl_us = rq->deadline_ms * 1000;
+    request_error(rq, FEATD__V1__ERROR_CODE__DEADLINE_EXCEEDED,
+                  "deadline of %" PRId64 " ms exceeded waiting for the online store", rq->deadline_ms);
+    request_maybe_free(rq);     /* rq may be gone from here on */
+    /* A Redis that makes no progress for long (stopped, half-open link)
+     * would keep every command forever: drop the link and reconnect. */
+    int64_t stalled = rlink_stalled_us(redis);
+    if (stalled > 2 * dl_us && stalled > REQUEST_STALL_RESET_US) {
+        char why[96];
+        snprintf(why, sizeof(why), "no reply for %" PRId64 " ms", stalled / 1000);
+        rlink_reset(redis, why);
+    }
+}
+
+
+void request_deadline_start(struct request *rq)
+{
+    struct timeval tv = { rq->deadline_ms / 1000, (rq->deadline_ms % 1000) * 1000 };
+    evtimer_assign(&rq->timer, rq->ctx->base, request_deadline_cb, rq);
+    evtimer_add(&rq->timer, &tv);
+    rq->timer_set = 1;
+}

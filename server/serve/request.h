@@ -1,0 +1,98 @@
+/*
+ * request.h — one request from decode to answer: the object (arena,
+ * registry reference, deadline timer), the serve context's free list of
+ * them, and the sink its answer goes to. Used on the serve context's
+ * thread only.
+ */
+#ifndef FEATD_REQUEST_H
+#define FEATD_REQUEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "core/arena.h"
+#include "core/featd.h"
+#include "net/conn.h"
+#include "serve/serve_ctx.h"
+#include "wire/proto.h"
+
+#define REQUEST_ARENA_LIMIT (512u * 1024 * 1024)
+
+/* Receives the answer of a SINK_CALLBACK request: called once, on the
+ * serve context's thread; resp and everything it points to die when the
+ * call returns. */
+typedef void (*request_sink_fn)(void *arg, const Featd__V1__Response *resp);
+
+/* Where a request's answer goes. Two implementations of one interface:
+ * SINK_CONN encodes the answer into a connection's output; SINK_CALLBACK
+ * hands the decoded Response to a function (the admin JSON lookup). A
+ * closed set on purpose: answering costs a branch, not an indirect call. */
+enum request_sink_kind {
+    SINK_CONN = 0,
+    SINK_CALLBACK
+};
+
+struct request_sink {
+    enum request_sink_kind kind;
+    struct conn *conn;              /* SINK_CONN: reference held by the request */
+    request_sink_fn fn;             /* SINK_CALLBACK */
+    void *arg;
+};
+
+struct lookup_plan;
+
+/* One request. Lives until it is answered AND Redis has called back
+ * (hiredis owns a pointer to it until then): request_maybe_free. */
+struct request {
+    struct request *next_free;      /* in ctx->free_reqs while recycled */
+    struct serve_ctx *ctx;
+    struct request_sink sink;
+    struct registry *reg;           /* reference held */
+    Featd__V1__Request *msg;        /* decoded into arena */
+    uint64_t id;
+    int type;                       /* enum metrics_req_type */
+    int64_t start_us;
+    int64_t sent_us;                /* when the current MGET was sent */
+    int64_t deadline_ms;
+    struct event timer;             /* the deadline (request_deadline_start) */
+    unsigned timer_set : 1;
+    unsigned responded : 1;
+    unsigned redis_pending : 1;
+    int attempts;
+    struct lookup_plan *plan;       /* GetOnlineFeatures state (arena) */
+    struct arena arena;             /* everything of the request; limit REQUEST_ARENA_LIMIT */
+};
+
+/* A request answering to sink, on ctx's current registry (a reference is
+ * taken, and one on a SINK_CONN connection). NULL when memory is short. */
+struct request *request_new(struct serve_ctx *ctx, const struct request_sink *sink);
+
+/* Releases rq once it is answered and Redis no longer owes a reply; rq must
+ * not be used after unless one of them is still pending. */
+void request_maybe_free(struct request *rq);
+
+/* Answers rq with resp (code = featd.v1.ErrorCode counted in metrics). */
+void request_answer(struct request *rq, const Featd__V1__Response *resp, int code);
+/* Answers rq with an error. */
+void request_error(struct request *rq, int code, const char *fmt, ...) FEATD_PRINTF(3, 4);
+/* Answers a GetOnlineFeatures request from its assembled cells (sizes:
+ * scratch for nfeatures * nrows uint32_t), or with an error when the answer
+ * cannot be encoded. */
+void request_answer_get(struct request *rq, const struct proto_get_answer *ga, uint32_t *sizes);
+
+/* Ends connection c with an error not tied to a request (request id 0):
+ * the error is its last output. Nothing when c is already ending. */
+void request_conn_fail(struct conn *c, int code, const char *msg, const char *reason);
+
+/* Arms rq's deadline (rq->deadline_ms): when it fires first, rq is answered
+ * DEADLINE_EXCEEDED (and a Redis link that made no progress for long is
+ * reset). */
+void request_deadline_start(struct request *rq);
+
+/* Frees the recycled request objects of ctx (at exit). */
+void request_cache_free(struct serve_ctx *ctx);
+
+#endif
