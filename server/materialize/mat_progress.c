@@ -16,32 +16,8 @@
 #include <unistd.h>
 
 #include "online/online.h"
+#include "redis/rblock.h"
 #include "core/util.h"
-
-static const char *ctx_err(const redisContext *c)
-{
-    if (c->err == REDIS_ERR_IO && strstr(c->errstr, "temporarily unavailable") != NULL) {
-        return "timed out waiting for Redis";
-    }
-    return c->errstr[0] ? c->errstr : "connection error";
-}
-
-/* One blocking command; NULL (err set) on I/O errors and error replies. */
-static redisReply *cmd_argv(redisContext *c, int argc, const char **argv, const size_t *lens,
-                            const char *what, char *err, size_t errlen)
-{
-    redisReply *r = redisCommandArgv(c, argc, argv, lens);
-    if (r == NULL) {
-        util_seterr(err, errlen, "redis %s: %s", what, ctx_err(c));
-        return NULL;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        util_seterr(err, errlen, "redis %s: %.*s", what, (int)(r->len > 300 ? 300 : r->len), r->str);
-        freeReplyObject(r);
-        return NULL;
-    }
-    return r;
-}
 
 /* ---- progress ---- */
 
@@ -69,14 +45,14 @@ int mat_progress_load(redisContext *c, const char *key_prefix, const struct cfg_
     }
     const char *argv[2] = { "HGETALL", k.data };
     size_t lens[2] = { 7, k.len };
-    redisReply *r = cmd_argv(c, 2, argv, lens, "HGETALL progress", err, errlen);
+    redisReply *r = rblock_command_argv(c, err, errlen, "HGETALL progress", 2, argv, lens);
     fbuf_free(&k);
     if (r == NULL) {
         return FEATD_ERR;
     }
     if (r->type != REDIS_REPLY_ARRAY) {
+        rblock_seterr_reply(c, "HGETALL progress", r, err, errlen);
         freeReplyObject(r);
-        util_seterr(err, errlen, "redis HGETALL progress: unexpected reply");
         return FEATD_ERR;
     }
     p->exists = r->elements > 0;
@@ -212,7 +188,8 @@ int mat_hset_send(struct mat_hset *h, redisContext *c, const char *key, size_t k
                 argv[2 + i] = h->data.data + h->offs[i];
                 lens[2 + i] = h->lens[i];
             }
-            redisReply *r = cmd_argv(c, (int)argc, argv, lens, "HSET progress", err, errlen);
+            redisReply *r = rblock_command_argv(c, err, errlen, "HSET progress", (int)argc, argv,
+                                                lens);
             if (r == NULL) {
                 rc = FEATD_ERR;
             }
@@ -378,7 +355,7 @@ int mat_lease_peek(redisContext *c, const char *key_prefix, const struct cfg_vie
     for (int i = 0; i < 2; i++) {
         void *rv = NULL;
         if (redisGetReply(c, &rv) != REDIS_OK || rv == NULL) {
-            util_seterr(err, errlen, "redis GET lease: %s", ctx_err(c));
+            rblock_seterr(c, "GET lease", err, errlen);
             return FEATD_ERR;
         }
         redisReply *r = rv;
@@ -389,7 +366,7 @@ int mat_lease_peek(redisContext *c, const char *key_prefix, const struct cfg_vie
         } else if (i == 1 && r->type == REDIS_REPLY_INTEGER) {
             *pttl_ms = r->integer > 0 ? r->integer : 0;
         } else if (r->type == REDIS_REPLY_ERROR) {
-            util_seterr(err, errlen, "redis lease: %.*s", (int)(r->len > 300 ? 300 : r->len), r->str);
+            rblock_seterr_reply(c, "lease", r, err, errlen);
             rc = FEATD_ERR;
         }
         freeReplyObject(r);
@@ -408,7 +385,7 @@ int mat_lease_acquire(redisContext *c, const char *key_prefix, const struct cfg_
     int rc = FEATD_ERR;
     redisReply *r = redisCommand(c, "SET %b %s NX PX %lld", k.data, k.len, self, (long long)px);
     if (r == NULL) {
-        util_seterr(err, errlen, "redis SET lease: %s", ctx_err(c));
+        rblock_seterr(c, "SET lease", err, errlen);
         goto out;
     }
     if (r->type == REDIS_REPLY_STATUS) {
@@ -416,7 +393,7 @@ int mat_lease_acquire(redisContext *c, const char *key_prefix, const struct cfg_
         goto out;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        util_seterr(err, errlen, "redis SET lease: %.*s", (int)(r->len > 300 ? 300 : r->len), r->str);
+        rblock_seterr_reply(c, "SET lease", r, err, errlen);
         goto out;
     }
     freeReplyObject(r);
@@ -424,7 +401,7 @@ int mat_lease_acquire(redisContext *c, const char *key_prefix, const struct cfg_
      * someone alive */
     r = redisCommand(c, "GET %b", k.data, k.len);
     if (r == NULL) {
-        util_seterr(err, errlen, "redis GET lease: %s", ctx_err(c));
+        rblock_seterr(c, "GET lease", err, errlen);
         goto out;
     }
     if (r->type != REDIS_REPLY_STRING) {
@@ -454,13 +431,13 @@ int mat_lease_acquire(redisContext *c, const char *key_prefix, const struct cfg_
     r = redisCommand(c, "EVAL %s 1 %b %s %s %lld", lua_steal, k.data, k.len, cur, self,
                      (long long)px);
     if (r == NULL) {
-        util_seterr(err, errlen, "redis EVAL lease: %s", ctx_err(c));
+        rblock_seterr(c, "EVAL lease", err, errlen);
         goto out;
     }
     if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
         rc = FEATD_OK;
     } else if (r->type == REDIS_REPLY_ERROR) {
-        util_seterr(err, errlen, "redis EVAL lease: %.*s", (int)(r->len > 300 ? 300 : r->len), r->str);
+        rblock_seterr_reply(c, "EVAL lease", r, err, errlen);
     } else {
         rc = FEATD_EAGAIN;
     }
@@ -481,7 +458,7 @@ int mat_lease_renew(redisContext *c, const char *key_prefix, const struct cfg_vi
                                  mat_lease_self(), (long long)px);
     fbuf_free(&k);
     if (r == NULL) {
-        util_seterr(err, errlen, "redis lease renewal: %s", ctx_err(c));
+        rblock_seterr(c, "lease renewal", err, errlen);
         return FEATD_ERR;
     }
     int rc;
@@ -491,9 +468,7 @@ int mat_lease_renew(redisContext *c, const char *key_prefix, const struct cfg_vi
             util_seterr(err, errlen, "the materialization lease was lost (expired or taken over)");
         }
     } else {
-        util_seterr(err, errlen, "redis lease renewal: %.*s",
-               r->type == REDIS_REPLY_ERROR ? (int)(r->len > 300 ? 300 : r->len) : 16,
-               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        rblock_seterr_reply(c, "lease renewal", r, err, errlen);
         rc = FEATD_ERR;
     }
     freeReplyObject(r);

@@ -908,12 +908,10 @@ static int files_mark(struct mat_ctx *x, const struct cfg_view *v, const char *n
         snprintf(err, errlen, "out of memory");
         return FEATD_ERR;
     }
-    redisReply *r = redisCommand(x->c, "HSET %b %s %s", k.data, k.len, name, val);
+    redisReply *r = rblock_command(x->c, err, errlen, "HSET files", "HSET %b %s %s", k.data,
+                                   k.len, name, val);
     fbuf_free(&k);
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "redis HSET files: %s",
-                 r ? r->str : (x->c->errstr[0] ? x->c->errstr : "connection error"));
-        freeReplyObject(r);
+    if (r == NULL) {
         return FEATD_ERR;
     }
     freeReplyObject(r);

@@ -23,6 +23,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "redis/rblock.h"
+
 /* ---- small helpers ---- */
 
 /* Appends the decimal form of an unsigned integer (no printf on hot paths). */
@@ -746,14 +748,12 @@ static void note_err(bool *have, char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
-/* The context's error, worded so that a timeout reads as one (hiredis
- * reports an expired SO_RCVTIMEO/SO_SNDTIMEO as EAGAIN). */
-static const char *ctx_err(const redisContext *c)
+/* Records the connection failure of w's context as the batch's error. */
+static void note_err_ctx(const struct online_writer *w, bool *have, char *err, size_t errlen)
 {
-    if (c->err == REDIS_ERR_IO && strstr(c->errstr, "temporarily unavailable") != NULL) {
-        return "timed out waiting for Redis (redis.timeout_ms)";
-    }
-    return c->errstr[0] ? c->errstr : "connection error";
+    char m[512];
+    rblock_seterr(w->c, "pipeline", m, sizeof m);
+    note_err(have, err, errlen, "%s", m);
 }
 
 /* Accounts for one reply of a pending command. Returns true when it was a
@@ -809,7 +809,7 @@ int online_writer_flush(struct online_writer *w, char *err, size_t errlen)
     for (i = 0; i < w->npend; i++) {
         void *rv = NULL;
         if (redisGetReply(w->c, &rv) != REDIS_OK || rv == NULL) {
-            note_err(&have_err, err, errlen, "redis: %s", ctx_err(w->c));
+            note_err_ctx(w, &have_err, err, errlen);
             writer_reset_batch(w);
             return FEATD_ERR;   /* the context is dead; nothing more to read */
         }
@@ -835,7 +835,7 @@ int online_writer_flush(struct online_writer *w, char *err, size_t errlen)
         for (i = 0; i < nretry; i++) {
             void *rv = NULL;
             if (redisGetReply(w->c, &rv) != REDIS_OK || rv == NULL) {
-                note_err(&have_err, err, errlen, "redis: %s", ctx_err(w->c));
+                note_err_ctx(w, &have_err, err, errlen);
                 writer_reset_batch(w);
                 return FEATD_ERR;
             }
@@ -860,7 +860,7 @@ static int writer_prepare(struct online_writer *w, uint64_t gen, const struct on
                           size_t errlen)
 {
     if (w->c == NULL || w->c->err) {
-        util_seterr(err, errlen, "redis: %s", w->c ? ctx_err(w->c) : "no connection");
+        rblock_seterr(w->c, "SET", err, errlen);
         return FEATD_ERR;
     }
     if (gen == 0) {
@@ -942,7 +942,7 @@ static int writer_load_script(struct online_writer *w, char *err, size_t errlen)
     }
     redisReply *r = redisCommand(w->c, "SCRIPT LOAD %s", online_upsert_lua);
     if (r == NULL) {
-        util_seterr(err, errlen, "redis SCRIPT LOAD: %s", ctx_err(w->c));
+        rblock_seterr(w->c, "SCRIPT LOAD", err, errlen);
         return FEATD_ERR;
     }
     int rc = FEATD_ERR;
@@ -995,32 +995,6 @@ int online_writer_upsert(struct online_writer *w, uint64_t gen, const struct onl
 
 /* ---- generation control ---- */
 
-/* Runs one blocking command; NULL (err set) on connection errors and error
- * replies. */
-static redisReply *gen_cmd(redisContext *c, char *err, size_t errlen, const char *what,
-                           const char *fmt, ...)
-{
-    if (c == NULL) {
-        util_seterr(err, errlen, "redis %s: no connection", what);
-        return NULL;
-    }
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    if (r == NULL) {
-        util_seterr(err, errlen, "redis %s: %s", what, ctx_err(c));
-        return NULL;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        util_seterr(err, errlen, "redis %s: %.*s", what, (int)(r->len > 400 ? 400 : r->len),
-                      r->str);
-        freeReplyObject(r);
-        return NULL;
-    }
-    return r;
-}
-
 /* A generation number from a reply: nil -> 0, a decimal string or an
  * integer >= 0. FEATD_ERR on anything else. */
 int online_gen_parse(const redisReply *r, uint64_t *gen)
@@ -1069,7 +1043,7 @@ int online_gen_alloc(redisContext *c, const char *key_prefix, const struct cfg_v
     if (meta_key(&k, key_prefix, v, "genseq", err, errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
-    redisReply *r = gen_cmd(c, err, errlen, "INCR genseq", "INCR %b", k.data, k.len);
+    redisReply *r = rblock_command(c, err, errlen, "INCR genseq", "INCR %b", k.data, k.len);
     fbuf_free(&k);
     if (r == NULL) {
         return FEATD_ERR;
@@ -1092,7 +1066,7 @@ int online_gen_current(redisContext *c, const char *key_prefix, const struct cfg
     if (meta_key(&k, key_prefix, v, "current", err, errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
-    redisReply *r = gen_cmd(c, err, errlen, "GET current", "GET %b", k.data, k.len);
+    redisReply *r = rblock_command(c, err, errlen, "GET current", "GET %b", k.data, k.len);
     fbuf_free(&k);
     if (r == NULL) {
         return FEATD_ERR;
@@ -1118,7 +1092,7 @@ int online_gen_flip(redisContext *c, const char *key_prefix, const struct cfg_vi
     if (meta_key(&k, key_prefix, v, "current", err, errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
-    redisReply *r = gen_cmd(c, err, errlen, "SET current GET", "SET %b %llu GET", k.data,
+    redisReply *r = rblock_command(c, err, errlen, "SET current GET", "SET %b %llu GET", k.data,
                             k.len, (unsigned long long)gen);
     fbuf_free(&k);
     if (r == NULL) {
@@ -1195,7 +1169,7 @@ static int gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
     size_t cap = 0;
     do {
         int64_t t0 = util_mono_us();
-        redisReply *r = gen_cmd(c, err, errlen, "SCAN", "SCAN %s MATCH %b COUNT %u", cursor,
+        redisReply *r = rblock_command(c, err, errlen, "SCAN", "SCAN %s MATCH %b COUNT %u", cursor,
                                 pat.data, pat.len, count);
         if (r == NULL) {
             rc = FEATD_ERR;
@@ -1204,7 +1178,7 @@ static int gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
         if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
             r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len == 0 ||
             r->element[0]->len >= sizeof(cursor) || r->element[1]->type != REDIS_REPLY_ARRAY) {
-            util_seterr(err, errlen, "redis SCAN: unexpected reply");
+            rblock_seterr_reply(c, "SCAN", r, err, errlen);
             freeReplyObject(r);
             rc = FEATD_ERR;
             break;
@@ -1245,13 +1219,12 @@ static int gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
             if (n > 1) {
                 u = redisCommandArgv(c, (int)n, argv, argvlen);
                 if (u == NULL) {
-                    util_seterr(err, errlen, "redis UNLINK: %s", ctx_err(c));
+                    rblock_seterr(c, "UNLINK", err, errlen);
                     rc = FEATD_ERR;
                 } else if (u->type == REDIS_REPLY_INTEGER) {
                     *deleted += (uint64_t)(u->integer > 0 ? u->integer : 0);
                 } else if (u->type == REDIS_REPLY_ERROR) {
-                    util_seterr(err, errlen, "redis UNLINK: %.*s",
-                                  (int)(u->len > 400 ? 400 : u->len), u->str);
+                    rblock_seterr_reply(c, "UNLINK", u, err, errlen);
                     rc = FEATD_ERR;
                 }
                 freeReplyObject(u);
@@ -1310,7 +1283,7 @@ int online_gen_ensure(redisContext *c, const char *key_prefix, const struct cfg_
     if (meta_key(&k, key_prefix, v, "current", err, errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
-    redisReply *r = gen_cmd(c, err, errlen, "SET current NX", "SET %b %llu NX", k.data, k.len,
+    redisReply *r = rblock_command(c, err, errlen, "SET current NX", "SET %b %llu NX", k.data, k.len,
                             (unsigned long long)g);
     fbuf_free(&k);
     if (r == NULL) {
