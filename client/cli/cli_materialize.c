@@ -18,7 +18,7 @@
 #include "config/config.h"
 #include "featd_client.h"
 #include "materialize/mat_progress.h"
-#include "online/online.h"
+#include "online/online_gen.h"
 #include "redis/rblock.h"
 #include "core/util.h"
 

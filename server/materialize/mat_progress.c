@@ -15,7 +15,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "online/online.h"
+#include "online/online_key.h"
 #include "redis/rblock.h"
 #include "core/util.h"
 

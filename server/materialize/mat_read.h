@@ -28,7 +28,8 @@
 
 #include "config/config.h"
 #include "core/featd.h"
-#include "online/online.h"
+#include "online/online_key.h"
+#include "online/online_row.h"
 #include "parquet/parquet.h"
 #include "core/util.h"
 

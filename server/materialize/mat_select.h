@@ -35,7 +35,7 @@
 
 #include "config/config.h"
 #include "core/featd.h"
-#include "online/online.h"
+#include "online/online_key.h"
 
 /* 128-bit entity hash. */
 struct mat_hash {

@@ -50,7 +50,6 @@
 #include "materialize/mat_progress.h"
 #include "materialize/mat_read.h"
 #include "materialize/mat_select.h"
-#include "materialize/mat_write.h"
 #include "online/online.h"
 #include "parquet/parquet.h"
 #include "config/registry.h"
@@ -146,24 +145,6 @@ struct mat_ctx {
 };
 
 enum run_kind { RUN_OK = 0, RUN_REJECT, RUN_FAIL, RUN_STOP };
-
-/* Where pass 2 writes: the pipelined SET writer (snapshot mode) or the
- * last-write-wins upsert writer (incremental mode). */
-struct mat_sink {
-    struct mat_writer *mw;
-    struct online_writer *ow;
-    uint64_t gen;
-};
-
-static uint64_t sink_written(const struct mat_sink *s)
-{
-    return s->mw ? mat_writer_written(s->mw) : online_writer_written(s->ow);
-}
-
-static int sink_flush(struct mat_sink *s, char *err, size_t errlen)
-{
-    return s->mw ? mat_writer_finish(s->mw, err, errlen) : online_writer_flush(s->ow, err, errlen);
-}
 
 struct mat_run {
     const struct cfg_view *v;
@@ -287,14 +268,15 @@ static void progress_incr(struct mat_ctx *x, const struct cfg_view *v, const cha
 /* Renews the lease when a third of it has passed (or when force). A
  * pipelined writer w (may be NULL) is drained first: no other command may
  * interleave with its replies. */
-static int lease_keep(struct mat_ctx *x, struct mat_run *run, bool force, struct mat_sink *w)
+static int lease_keep(struct mat_ctx *x, struct mat_run *run, bool force,
+                      struct online_writer *w)
 {
     int64_t now = util_mono_us();
     if (!force && now - x->lease_mono_us < (int64_t)MAT_LEASE_MS * 1000 / 3) {
         return RUN_OK;
     }
     char err[512];
-    if (w != NULL && sink_flush(w, err, sizeof(err)) != FEATD_OK) {
+    if (w != NULL && online_writer_flush(w, err, sizeof(err)) != FEATD_OK) {
         run_err(run, "%s", err);
         return RUN_FAIL;
     }
@@ -370,7 +352,8 @@ static int open_bound(struct mat_ctx *x, struct mat_run *run, const struct mat_f
  * lease (w: the pass-2 writer to flush first, or NULL), and read the
  * row group's join keys and timestamps into x->rg. */
 static int rg_begin(struct mat_ctx *x, struct mat_run *run, const struct mat_file *f,
-                    struct pq_file *pf, struct mat_binding *b, int rg, struct mat_sink *w)
+                    struct pq_file *pf, struct mat_binding *b, int rg,
+                    struct online_writer *w)
 {
     if (stop_requested(x)) {
         return RUN_STOP;
@@ -491,10 +474,10 @@ static int pass_select(struct mat_ctx *x, struct mat_run *run, const struct mat_
 
 /* Updates pending progress (files done, rows so far). */
 static void pending_progress(struct mat_ctx *x, struct mat_run *run, size_t files_done,
-                             const struct mat_sink *w)
+                             const struct online_writer *w)
 {
     mat_hset_i64(x->hs, "pending_files_done", (int64_t)files_done);
-    mat_hset_i64(x->hs, "rows_written", (int64_t)sink_written(w));
+    mat_hset_i64(x->hs, "rows_written", (int64_t)online_writer_written(w));
     char err[256];
     if (progress_send(x, run->v, err, sizeof(err)) != FEATD_OK) {
         log_debug("materializer", "view %s: progress update failed: %s", run->v->name, err);
@@ -509,9 +492,9 @@ static void pending_progress(struct mat_ctx *x, struct mat_run *run, size_t file
  * (pending_files_done counts only complete files).
  */
 static int pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_file *files,
-                      size_t n, size_t from, const uint64_t *base, struct mat_sink *w)
+                      size_t n, size_t from, const uint64_t *base, struct online_writer *w,
+                      uint64_t gen, bool upsert)
 {
-    bool upsert = w->mw == NULL;
     const struct cfg_view *v = run->v;
     struct online_key keys[64];
     struct online_value *vals = calloc(v->nfeatures ? v->nfeatures : 1, sizeof(*vals));
@@ -586,9 +569,10 @@ static int pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_f
                         note_row_reject(run, files[i].name, rg, r, why);
                         continue;
                     }
-                    int rc = upsert ? online_writer_upsert(w->ow, w->gen, keys, ev, cr, vals, err,
+                    int rc = upsert ? online_writer_upsert(w, gen, keys, ev, cr, vals, err,
                                                            sizeof(err))
-                                    : mat_writer_put(w->mw, keys, ev, cr, vals, err, sizeof(err));
+                                    : online_writer_put(w, gen, keys, ev, cr, vals, err,
+                                                        sizeof(err));
                     if (rc == FEATD_EAGAIN) {
                         run->rows[MK_EXPIRED]++;
                         continue;
@@ -611,7 +595,7 @@ static int pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_f
                 util_mono_us() - run->progress_mono > MAT_PROGRESS_EVERY_US) {
                 /* drain first: the progress HSET must not interleave with
                  * pipelined replies */
-                if (sink_flush(w, err, sizeof(err)) != FEATD_OK) {
+                if (online_writer_flush(w, err, sizeof(err)) != FEATD_OK) {
                     run_err(run, "%s", err);
                     k = RUN_FAIL;
                     break;
@@ -625,7 +609,7 @@ static int pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_f
             break;
         }
         char err[512];
-        if (sink_flush(w, err, sizeof(err)) != FEATD_OK) {
+        if (online_writer_flush(w, err, sizeof(err)) != FEATD_OK) {
             run_err(run, "%s", err);
             k = RUN_FAIL;
             break;
@@ -713,7 +697,7 @@ static int run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat
     mat_hset_str(x->hs, "owner", mat_lease_self());
     mat_hset_i64(x->hs, "started_at_us", run->started_us);
     int k = RUN_FAIL;
-    struct mat_sink w = { NULL, NULL, 0 };
+    struct online_writer *w = NULL;
     uint64_t gen = 0;
     if (progress_send(x, v, run->why, sizeof(run->why)) != FEATD_OK) {
         goto out;
@@ -772,19 +756,18 @@ static int run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat
     }
     p->pending_generation = (int64_t)gen;
     run->progress_mono = util_mono_us();
-    w.gen = gen;
-    w.mw = mat_writer_new(x->c, kp, v, gen, MAT_WRITE_BATCH);
-    if (w.mw == NULL) {
+    w = online_writer_new(x->c, kp, v, MAT_WRITE_BATCH);
+    if (w == NULL) {
         run_err(run, "out of memory");
         k = RUN_FAIL;
         goto out;
     }
-    mat_writer_set_rate(w.mw, x->max_rows_per_sec);
-    k = pass_write(x, run, snap->files, snap->nfiles, from, base, &w);
+    online_writer_set_rate(w, x->max_rows_per_sec);
+    k = pass_write(x, run, snap->files, snap->nfiles, from, base, w, gen, false);
     if (k != RUN_OK) {
         goto out;
     }
-    run->rows[MK_WRITTEN] = mat_writer_written(w.mw);
+    run->rows[MK_WRITTEN] = online_writer_written(w);
 
     /* flip: only while the lease is still ours */
     if ((k = lease_keep(x, run, true, NULL)) != RUN_OK) {
@@ -821,7 +804,7 @@ static int run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat
     run->reclaim_leftover = (uint64_t)p->reclaim_generation != gen
                                 ? (uint64_t)p->reclaim_generation : 0;
 out:
-    mat_writer_free(w.mw);
+    online_writer_free(w);
     if (k == RUN_REJECT && p->pending_generation > 0 && (uint64_t)p->pending_generation != cur &&
         x->c != NULL && x->c->err == 0) {
         /* nothing of a rejected snapshot may linger */
@@ -975,7 +958,6 @@ static int run_incremental(struct mat_ctx *x, struct mat_run *run, const struct 
         return RUN_FAIL;
     }
     struct online_writer *ow = online_writer_new(x->c, kp, v, MAT_WRITE_BATCH);
-    struct mat_sink w = { NULL, ow, gen };
     if (ow == NULL) {
         run_err(run, "out of memory");
         return RUN_FAIL;
@@ -990,7 +972,7 @@ static int run_incremental(struct mat_ctx *x, struct mat_run *run, const struct 
         uint64_t written0 = online_writer_written(ow), skipped0 = online_writer_skipped(ow);
         int fk = pass_select(x, &fr, f, 1, base);
         if (fk == RUN_OK) {
-            fk = pass_write(x, &fr, f, 1, 0, base, &w);
+            fk = pass_write(x, &fr, f, 1, 0, base, ow, gen, true);
         }
         run->logged_rejects = fr.logged_rejects;
         char hex[20];
