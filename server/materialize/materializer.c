@@ -47,7 +47,7 @@
 #include "core/log.h"
 #include "core/prom.h"
 #include "materialize/mat_discover.h"
-#include "materialize/mat_progress.h"
+#include "materialize/mat_state.h"
 #include "materialize/mat_read.h"
 #include "materialize/mat_select.h"
 #include "online/online.h"
@@ -133,7 +133,7 @@ struct mat_ctx {
     redisContext *c;            /* NULL until connected / after an error */
     struct mat_select sel;
     struct mat_rg rg;
-    struct mat_hset *hs;
+    struct mat_state_update *hs;  /* the progress update being built */
     uint8_t *win;               /* per-row winner flags of a row group */
     size_t cap_win;
     struct mat_rowinfo *ri;     /* per-row hash and times of a row group */
@@ -233,36 +233,10 @@ static void hex16(uint64_t x, char *out)
     snprintf(out, 20, "%016" PRIx64, x);
 }
 
-static int meta_key(const struct mat_ctx *x, const struct cfg_view *v, const char *suffix,
-                    struct fbuf *k)
-{
-    fbuf_reset(k);
-    return online_meta_key(k, x->cfg->redis.key_prefix, v, suffix);
-}
-
-/* Sends the HSET built in x->hs to the view's progress hash. */
+/* Sends the progress update built in x->hs (emptied also on failure). */
 static int progress_send(struct mat_ctx *x, const struct cfg_view *v, char *err, size_t errlen)
 {
-    struct fbuf k = { 0 };
-    if (x->c == NULL || meta_key(x, v, "progress", &k) != FEATD_OK) {
-        fbuf_free(&k);
-        mat_hset_reset(x->hs);
-        snprintf(err, errlen, "redis: no connection");
-        return FEATD_ERR;
-    }
-    int rc = mat_hset_send(x->hs, x->c, k.data, k.len, err, errlen);
-    fbuf_free(&k);
-    return rc;
-}
-
-static void progress_incr(struct mat_ctx *x, const struct cfg_view *v, const char *field)
-{
-    struct fbuf k = { 0 };
-    if (x->c != NULL && meta_key(x, v, "progress", &k) == FEATD_OK) {
-        redisReply *r = redisCommand(x->c, "HINCRBY %b %s 1", k.data, k.len, field);
-        freeReplyObject(r);
-    }
-    fbuf_free(&k);
+    return mat_state_send(x->hs, x->c, x->cfg->redis.key_prefix, v, err, errlen);
 }
 
 /* Renews the lease when a third of it has passed (or when force). A
@@ -280,7 +254,7 @@ static int lease_keep(struct mat_ctx *x, struct mat_run *run, bool force,
         run_err(run, "%s", err);
         return RUN_FAIL;
     }
-    int rc = mat_lease_renew(x->c, x->cfg->redis.key_prefix, run->v, MAT_LEASE_MS, err,
+    int rc = mat_state_lease_renew(x->c, x->cfg->redis.key_prefix, run->v, MAT_LEASE_MS, err,
                              sizeof(err));
     if (rc != FEATD_OK) {
         run_err(run, "%s", err);
@@ -476,8 +450,8 @@ static int pass_select(struct mat_ctx *x, struct mat_run *run, const struct mat_
 static void pending_progress(struct mat_ctx *x, struct mat_run *run, size_t files_done,
                              const struct online_writer *w)
 {
-    mat_hset_i64(x->hs, "pending_files_done", (int64_t)files_done);
-    mat_hset_i64(x->hs, "rows_written", (int64_t)online_writer_written(w));
+    mat_state_set_pending_files_done(x->hs, (int64_t)files_done);
+    mat_state_set_rows_written(x->hs, (int64_t)online_writer_written(w));
     char err[256];
     if (progress_send(x, run->v, err, sizeof(err)) != FEATD_OK) {
         log_debug("materializer", "view %s: progress update failed: %s", run->v->name, err);
@@ -638,7 +612,7 @@ static void reclaim(struct mat_ctx *x, const struct cfg_view *v, uint64_t gen, c
         FEATD_OK) {
         log_warn("materializer", "view %s: reclaiming %s generation %" PRIu64 " failed: %s",
                  v->name, what, gen, err);
-        mat_hset_i64(x->hs, "reclaim_generation", (int64_t)gen);
+        mat_state_set_reclaim_generation(x->hs, (int64_t)gen);
         if (progress_send(x, v, err, sizeof(err)) != FEATD_OK) {
             log_debug("materializer", "view %s: %s", v->name, err);
         }
@@ -655,12 +629,12 @@ static void recover_flipped(struct mat_ctx *x, const struct cfg_view *v, struct 
     log_warn("materializer", "view %s: generation %" PRId64 " (snapshot %s) was flipped by a run "
              "that did not finish its bookkeeping; recording it", v->name, p->pending_generation,
              p->pending_snapshot);
-    mat_hset_str(x->hs, "snapshot", p->pending_snapshot);
-    mat_hset_str(x->hs, "snapshot_sig", p->pending_sig);
-    mat_hset_i64(x->hs, "generation", p->pending_generation);
-    mat_hset_i64(x->hs, "pending_generation", 0);
-    mat_hset_str(x->hs, "pending_sig", "");
-    mat_hset_str(x->hs, "pending_snapshot", "");
+    mat_state_set_snapshot(x->hs, p->pending_snapshot);
+    mat_state_set_snapshot_sig(x->hs, p->pending_sig);
+    mat_state_set_generation(x->hs, p->pending_generation);
+    mat_state_set_pending_generation(x->hs, 0);
+    mat_state_set_pending_sig(x->hs, "");
+    mat_state_set_pending_snapshot(x->hs, "");
     char err[256];
     if (progress_send(x, v, err, sizeof(err)) == FEATD_OK) {
         util_strlcpy(p->snapshot, p->pending_snapshot, sizeof(p->snapshot));
@@ -691,11 +665,11 @@ static int run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat
         run_err(run, "out of memory");
         return RUN_FAIL;
     }
-    mat_hset_str(x->hs, "state", "running");
-    mat_hset_str(x->hs, "phase", "select");
-    mat_hset_str(x->hs, "mode", "snapshot");
-    mat_hset_str(x->hs, "owner", mat_lease_self());
-    mat_hset_i64(x->hs, "started_at_us", run->started_us);
+    mat_state_set_state(x->hs, MAT_STATE_RUNNING);
+    mat_state_set_phase(x->hs, MAT_PHASE_SELECT);
+    mat_state_set_mode(x->hs, MAT_MODE_SNAPSHOT);
+    mat_state_set_owner(x->hs, mat_state_lease_self());
+    mat_state_set_started_at_us(x->hs, run->started_us);
     int k = RUN_FAIL;
     struct online_writer *w = NULL;
     uint64_t gen = 0;
@@ -744,12 +718,12 @@ static int run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat
             goto out;
         }
     }
-    mat_hset_str(x->hs, "phase", "write");
-    mat_hset_i64(x->hs, "pending_generation", (int64_t)gen);
-    mat_hset_str(x->hs, "pending_sig", run->ident_hex);
-    mat_hset_str(x->hs, "pending_snapshot", snap->name);
-    mat_hset_i64(x->hs, "pending_files_done", (int64_t)from);
-    mat_hset_i64(x->hs, "rows_written", 0);
+    mat_state_set_phase(x->hs, MAT_PHASE_WRITE);
+    mat_state_set_pending_generation(x->hs, (int64_t)gen);
+    mat_state_set_pending_sig(x->hs, run->ident_hex);
+    mat_state_set_pending_snapshot(x->hs, snap->name);
+    mat_state_set_pending_files_done(x->hs, (int64_t)from);
+    mat_state_set_rows_written(x->hs, 0);
     if (progress_send(x, v, run->why, sizeof(run->why)) != FEATD_OK) {
         k = RUN_FAIL;
         goto out;
@@ -773,8 +747,8 @@ static int run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat
     if ((k = lease_keep(x, run, true, NULL)) != RUN_OK) {
         goto out;
     }
-    mat_hset_str(x->hs, "phase", "flip");
-    mat_hset_i64(x->hs, "prev_generation", (int64_t)cur);
+    mat_state_set_phase(x->hs, MAT_PHASE_FLIP);
+    mat_state_set_prev_generation(x->hs, (int64_t)cur);
     if (progress_send(x, v, run->why, sizeof(run->why)) != FEATD_OK) {
         k = RUN_FAIL;
         goto out;
@@ -787,13 +761,13 @@ static int run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat
     p->pending_generation = 0;
     p->generation = (int64_t)gen;
     k = RUN_OK;
-    mat_hset_str(x->hs, "snapshot", snap->name);
-    mat_hset_str(x->hs, "snapshot_sig", run->ident_hex);
-    mat_hset_i64(x->hs, "generation", (int64_t)gen);
-    mat_hset_i64(x->hs, "pending_generation", 0);
-    mat_hset_str(x->hs, "pending_sig", "");
-    mat_hset_str(x->hs, "pending_snapshot", "");
-    mat_hset_i64(x->hs, "max_event_ts_us", run->max_event_us);
+    mat_state_set_snapshot(x->hs, snap->name);
+    mat_state_set_snapshot_sig(x->hs, run->ident_hex);
+    mat_state_set_generation(x->hs, (int64_t)gen);
+    mat_state_set_pending_generation(x->hs, 0);
+    mat_state_set_pending_sig(x->hs, "");
+    mat_state_set_pending_snapshot(x->hs, "");
+    mat_state_set_max_event_ts_us(x->hs, run->max_event_us);
     if (progress_send(x, v, err, sizeof(err)) != FEATD_OK) {
         log_warn("materializer", "view %s: flipped to generation %" PRIu64 " but recording it "
                  "failed (%s); the next run records it", v->name, gen, err);
@@ -809,45 +783,15 @@ out:
         x->c != NULL && x->c->err == 0) {
         /* nothing of a rejected snapshot may linger */
         reclaim(x, v, (uint64_t)p->pending_generation, "rejected");
-        mat_hset_i64(x->hs, "pending_generation", 0);
-        mat_hset_str(x->hs, "pending_sig", "");
-        mat_hset_str(x->hs, "pending_snapshot", "");
+        mat_state_set_pending_generation(x->hs, 0);
+        mat_state_set_pending_sig(x->hs, "");
+        mat_state_set_pending_snapshot(x->hs, "");
     }
     free(base);
     return k;
 }
 
 /* ---- incremental mode ---- */
-
-struct done_map {
-    redisReply *r;          /* HGETALL reply of the files hash */
-};
-
-/* Value of field name in the files hash, or NULL. */
-static const redisReply *done_get(const struct done_map *d, const char *name)
-{
-    if (d->r == NULL || d->r->type != REDIS_REPLY_ARRAY) {
-        return NULL;
-    }
-    size_t n = strlen(name);
-    for (size_t i = 0; i + 1 < d->r->elements; i += 2) {
-        const redisReply *f = d->r->element[i];
-        if (f->type == REDIS_REPLY_STRING && f->len == n && memcmp(f->str, name, n) == 0) {
-            return d->r->element[i + 1];
-        }
-    }
-    return NULL;
-}
-
-static bool marker_is(const redisReply *m, const char *prefix, const char *hex)
-{
-    if (m == NULL || m->type != REDIS_REPLY_STRING) {
-        return false;
-    }
-    size_t pl = strlen(prefix), hl = strlen(hex);
-    return m->len >= pl + hl && memcmp(m->str, prefix, pl) == 0 &&
-           memcmp(m->str + pl, hex, hl) == 0;
-}
 
 static void file_ident(const struct mat_file *f, uint64_t csig, char *hex)
 {
@@ -856,7 +800,7 @@ static void file_ident(const struct mat_file *f, uint64_t csig, char *hex)
 }
 
 /* Collects the complete, not yet done (nor rejected) files in order. */
-static size_t new_files(const struct mat_listing *l, const struct done_map *d, uint64_t csig,
+static size_t new_files(const struct mat_listing *l, const struct mat_files *d, uint64_t csig,
                         const struct mat_file **out, size_t cap, size_t *nrejected)
 {
     size_t n = 0;
@@ -866,11 +810,11 @@ static size_t new_files(const struct mat_listing *l, const struct done_map *d, u
         for (size_t j = 0; s->complete && j < s->nfiles; j++) {
             char hex[20];
             file_ident(&s->files[j], csig, hex);
-            const redisReply *m = done_get(d, s->files[j].name);
-            if (marker_is(m, "", hex)) {
+            enum mat_file_status st = mat_state_file_status(d, s->files[j].name, hex);
+            if (st == MAT_FILE_DONE) {
                 continue;
             }
-            if (marker_is(m, "rejected ", hex)) {
+            if (st == MAT_FILE_REJECTED) {
                 (*nrejected)++;
                 continue;
             }
@@ -882,60 +826,32 @@ static size_t new_files(const struct mat_listing *l, const struct done_map *d, u
     return n;
 }
 
-static int files_mark(struct mat_ctx *x, const struct cfg_view *v, const char *name,
-                      const char *val, char *err, size_t errlen)
-{
-    struct fbuf k = { 0 };
-    if (meta_key(x, v, "files", &k) != FEATD_OK) {
-        fbuf_free(&k);
-        snprintf(err, errlen, "out of memory");
-        return FEATD_ERR;
-    }
-    redisReply *r = rblock_command(x->c, err, errlen, "HSET files", "HSET %b %s %s", k.data,
-                                   k.len, name, val);
-    fbuf_free(&k);
-    if (r == NULL) {
-        return FEATD_ERR;
-    }
-    freeReplyObject(r);
-    return FEATD_OK;
-}
-
 /* Drops done markers of files no longer in the source (bounded hash). */
-static void files_prune(struct mat_ctx *x, const struct cfg_view *v, const struct done_map *d,
+static void files_prune(struct mat_ctx *x, const struct cfg_view *v, const struct mat_files *d,
                         const struct mat_listing *l)
 {
-    if (d->r == NULL || d->r->type != REDIS_REPLY_ARRAY) {
-        return;
-    }
-    struct fbuf k = { 0 };
-    if (meta_key(x, v, "files", &k) != FEATD_OK) {
-        fbuf_free(&k);
-        return;
-    }
-    for (size_t i = 0; i + 1 < d->r->elements; i += 2) {
-        const redisReply *f = d->r->element[i];
-        if (f->type != REDIS_REPLY_STRING) {
+    for (size_t i = 0; i < mat_state_files_count(d); i++) {
+        size_t flen;
+        const char *fname = mat_state_files_name(d, i, &flen);
+        if (fname == NULL) {
             continue;
         }
         bool present = false;
         for (size_t s = 0; s < l->nsnaps && !present; s++) {
             for (size_t j = 0; j < l->snaps[s].nfiles && !present; j++) {
                 const char *nm = l->snaps[s].files[j].name;
-                present = strlen(nm) == f->len && memcmp(nm, f->str, f->len) == 0;
+                present = strlen(nm) == flen && memcmp(nm, fname, flen) == 0;
             }
             /* an incomplete directory's files are not listed: keep theirs */
-            if (!l->snaps[s].complete && strncmp(l->snaps[s].name, f->str,
+            if (!l->snaps[s].complete && strncmp(l->snaps[s].name, fname,
                                                  strlen(l->snaps[s].name)) == 0) {
                 present = true;
             }
         }
         if (!present) {
-            redisReply *r = redisCommand(x->c, "HDEL %b %b", k.data, k.len, f->str, f->len);
-            freeReplyObject(r);
+            mat_state_file_forget(x->c, x->cfg->redis.key_prefix, v, fname, flen);
         }
     }
-    fbuf_free(&k);
 }
 
 static int run_incremental(struct mat_ctx *x, struct mat_run *run, const struct mat_file **files,
@@ -945,11 +861,11 @@ static int run_incremental(struct mat_ctx *x, struct mat_run *run, const struct 
     const struct cfg_view *v = run->v;
     const char *kp = x->cfg->redis.key_prefix;
     *nrejected_files = 0;
-    mat_hset_str(x->hs, "state", "running");
-    mat_hset_str(x->hs, "phase", "write");
-    mat_hset_str(x->hs, "mode", "incremental");
-    mat_hset_str(x->hs, "owner", mat_lease_self());
-    mat_hset_i64(x->hs, "started_at_us", run->started_us);
+    mat_state_set_state(x->hs, MAT_STATE_RUNNING);
+    mat_state_set_phase(x->hs, MAT_PHASE_WRITE);
+    mat_state_set_mode(x->hs, MAT_MODE_INCREMENTAL);
+    mat_state_set_owner(x->hs, mat_state_lease_self());
+    mat_state_set_started_at_us(x->hs, run->started_us);
     if (progress_send(x, v, run->why, sizeof(run->why)) != FEATD_OK) {
         return RUN_FAIL;
     }
@@ -977,15 +893,14 @@ static int run_incremental(struct mat_ctx *x, struct mat_run *run, const struct 
         run->logged_rejects = fr.logged_rejects;
         char hex[20];
         file_ident(f, csig, hex);
-        char val[1200];
         char err[512];
         if (fk == RUN_REJECT) {
             (*nrejected_files)++;
             util_strlcpy(last_reject, fr.why, last_reject_len);
             log_error("materializer", "view %s: file %s rejected, nothing of it written: %s",
                       v->name, f->name, fr.why);
-            snprintf(val, sizeof(val), "rejected %s %s", hex, fr.why);
-            if (files_mark(x, v, f->name, val, err, sizeof(err)) != FEATD_OK) {
+            if (mat_state_file_rejected(x->c, kp, v, f->name, hex, fr.why, err, sizeof(err)) !=
+                FEATD_OK) {
                 run_err(run, "%s", err);
                 k = RUN_FAIL;
             }
@@ -1012,8 +927,8 @@ static int run_incremental(struct mat_ctx *x, struct mat_run *run, const struct 
         }
         run->nfiles++;
         run->snap_name = f->name;
-        snprintf(val, sizeof(val), "%s %" PRIu64 " %" PRId64, hex, wr, util_now_us());
-        if (files_mark(x, v, f->name, val, err, sizeof(err)) != FEATD_OK) {
+        if (mat_state_file_done(x->c, kp, v, f->name, hex, wr, util_now_us(), err,
+                                sizeof(err)) != FEATD_OK) {
             run_err(run, "%s", err);
             k = RUN_FAIL;
             break;
@@ -1027,7 +942,7 @@ static int run_incremental(struct mat_ctx *x, struct mat_run *run, const struct 
     online_writer_free(ow);
     run->why[sizeof(run->why) - 1] = '\0';
     if (k == RUN_OK) {
-        mat_hset_i64(x->hs, "generation", (int64_t)gen);
+        mat_state_set_generation(x->hs, (int64_t)gen);
     }
     return k;
 }
@@ -1079,48 +994,48 @@ static void finish_progress(struct mat_ctx *x, const struct mat_run *run, int re
     const struct cfg_view *v = run->v;
     int64_t now = util_now_us();
     int64_t dur_ms = (util_mono_us() - run->started_mono) / 1000;
-    mat_hset_str(x->hs, "phase", "");
-    mat_hset_i64(x->hs, "finished_at_us", now);
-    mat_hset_i64(x->hs, "duration_ms", dur_ms);
-    mat_hset_i64(x->hs, "files", (int64_t)run->nfiles);
-    mat_hset_i64(x->hs, "entities", (int64_t)run->entities);
-    mat_hset_i64(x->hs, "select_bytes", (int64_t)mat_select_bytes(&x->sel));
-    mat_hset_i64(x->hs, "rows_read", (int64_t)run->rows[MK_READ]);
-    mat_hset_i64(x->hs, "rows_written", (int64_t)run->rows[MK_WRITTEN]);
-    mat_hset_i64(x->hs, "rows_skipped_expired", (int64_t)run->rows[MK_EXPIRED]);
-    mat_hset_i64(x->hs, "rows_skipped_stale", (int64_t)run->rows[MK_STALE]);
-    mat_hset_i64(x->hs, "rows_rejected", (int64_t)run->rows[MK_REJECTED]);
-    mat_hset_i64(x->hs, "rows_outside_max_age", (int64_t)run->rows[MK_OUTSIDE]);
-    const char *incr = NULL;
+    mat_state_set_phase(x->hs, MAT_PHASE_NONE);
+    mat_state_set_finished_at_us(x->hs, now);
+    mat_state_set_duration_ms(x->hs, dur_ms);
+    mat_state_set_files(x->hs, (int64_t)run->nfiles);
+    mat_state_set_entities(x->hs, (int64_t)run->entities);
+    mat_state_set_select_bytes(x->hs, (int64_t)mat_select_bytes(&x->sel));
+    mat_state_set_rows_read(x->hs, (int64_t)run->rows[MK_READ]);
+    mat_state_set_rows_written(x->hs, (int64_t)run->rows[MK_WRITTEN]);
+    mat_state_set_rows_skipped_expired(x->hs, (int64_t)run->rows[MK_EXPIRED]);
+    mat_state_set_rows_skipped_stale(x->hs, (int64_t)run->rows[MK_STALE]);
+    mat_state_set_rows_rejected(x->hs, (int64_t)run->rows[MK_REJECTED]);
+    mat_state_set_rows_outside_max_age(x->hs, (int64_t)run->rows[MK_OUTSIDE]);
+    enum mat_runs incr;
     if (result == MR_APPLIED) {
-        mat_hset_str(x->hs, "state", "idle");
-        mat_hset_str(x->hs, "last_error", "");
-        mat_hset_i64(x->hs, "last_success_at_us", now);
+        mat_state_set_state(x->hs, MAT_STATE_IDLE);
+        mat_state_set_last_error(x->hs, "");
+        mat_state_set_last_success_at_us(x->hs, now);
         if (v->mat_mode == MAT_INCREMENTAL) {
             if (run->snap_name) {
-                mat_hset_str(x->hs, "snapshot", run->snap_name);
+                mat_state_set_snapshot(x->hs, run->snap_name);
             }
             int64_t mx = run->max_event_us > p->max_event_ts_us ? run->max_event_us
                                                                 : p->max_event_ts_us;
-            mat_hset_i64(x->hs, "max_event_ts_us", mx);
+            mat_state_set_max_event_ts_us(x->hs, mx);
             p->max_event_ts_us = mx;
         } else {
             p->max_event_ts_us = run->max_event_us;
         }
         p->last_success_at_us = now;
-        incr = "runs_ok";
+        incr = MAT_RUNS_OK;
     } else if (result == MR_REJECTED) {
-        mat_hset_str(x->hs, "state", "rejected");
-        mat_hset_str(x->hs, "rejected_snapshot", run->snap_name ? run->snap_name : "");
-        mat_hset_str(x->hs, "rejected_sig", run->ident_hex);
-        mat_hset_str(x->hs, "rejected_reason", run->why);
-        mat_hset_i64(x->hs, "rejected_at_us", now);
-        incr = "runs_rejected";
+        mat_state_set_state(x->hs, MAT_STATE_REJECTED);
+        mat_state_set_rejected_snapshot(x->hs, run->snap_name ? run->snap_name : "");
+        mat_state_set_rejected_sig(x->hs, run->ident_hex);
+        mat_state_set_rejected_reason(x->hs, run->why);
+        mat_state_set_rejected_at_us(x->hs, now);
+        incr = MAT_RUNS_REJECTED;
     } else {
-        mat_hset_str(x->hs, "state", "failed");
-        mat_hset_str(x->hs, "last_error", run->why);
-        mat_hset_i64(x->hs, "last_error_at_us", now);
-        incr = "runs_failed";
+        mat_state_set_state(x->hs, MAT_STATE_FAILED);
+        mat_state_set_last_error(x->hs, run->why);
+        mat_state_set_last_error_at_us(x->hs, now);
+        incr = MAT_RUNS_FAILED;
     }
     p->duration_ms = dur_ms;
     char err[256];
@@ -1129,7 +1044,7 @@ static void finish_progress(struct mat_ctx *x, const struct mat_run *run, int re
         drop_conn(x);
         return;
     }
-    progress_incr(x, v, incr);
+    mat_state_count_run(x->c, x->cfg->redis.key_prefix, v, incr);
 }
 
 static void log_applied(const struct mat_run *run, const struct mat_progress *p, double secs,
@@ -1155,18 +1070,18 @@ static void note_failure(struct mat_ctx *x, const struct cfg_view *v, const char
     if (x->c == NULL || x->c->err) {
         return;
     }
-    if (p->exists && strcmp(p->state, "failed") == 0 && strcmp(p->last_error, why) == 0) {
+    if (p->exists && strcmp(p->state, MAT_STATE_FAILED) == 0 && strcmp(p->last_error, why) == 0) {
         return;     /* same failure as last time: no write per poll */
     }
-    mat_hset_str(x->hs, "state", "failed");
-    mat_hset_str(x->hs, "last_error", why);
-    mat_hset_i64(x->hs, "last_error_at_us", util_now_us());
+    mat_state_set_state(x->hs, MAT_STATE_FAILED);
+    mat_state_set_last_error(x->hs, why);
+    mat_state_set_last_error_at_us(x->hs, util_now_us());
     char err[256];
     if (progress_send(x, v, err, sizeof(err)) != FEATD_OK) {
         drop_conn(x);
         return;
     }
-    progress_incr(x, v, "runs_failed");
+    mat_state_count_run(x->c, x->cfg->redis.key_prefix, v, MAT_RUNS_FAILED);
 }
 
 /*
@@ -1192,7 +1107,7 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
         record_stats(v, &run, MR_FAILED, NULL, false, 0);
         return MR_FAILED;
     }
-    if (mat_progress_load(x->c, kp, v, &p, err, sizeof(err)) != FEATD_OK) {
+    if (mat_state_load(x->c, kp, v, &p, err, sizeof(err)) != FEATD_OK) {
         snprintf(msg, msglen, "failed: %s", err);
         log_warn("materializer", "view %s: %s", v->name, err);
         drop_conn(x);
@@ -1204,7 +1119,7 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
     if (mat_discover(v->source_path, &l, err, sizeof(err)) != FEATD_OK) {
         mat_listing_free(&l);
         snprintf(msg, msglen, "failed: %s", err);
-        if (!(strcmp(p.state, "failed") == 0 && strcmp(p.last_error, err) == 0)) {
+        if (!(strcmp(p.state, MAT_STATE_FAILED) == 0 && strcmp(p.last_error, err) == 0)) {
             log_error("materializer", "view %s: %s", v->name, err);
         }
         note_failure(x, v, err, &p);
@@ -1216,7 +1131,7 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
     const struct mat_snapshot *snap = NULL, *incomplete = NULL;
     const struct mat_file **todo = NULL;
     size_t ntodo = 0, nrej_known = 0;
-    struct done_map done = { NULL };
+    struct mat_files done = { NULL };
     int result = MR_UNCHANGED;
     if (v->mat_mode == MAT_SNAPSHOT) {
         snap = mat_newest_complete(&l, &incomplete);
@@ -1230,7 +1145,7 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
                 log_info("materializer", "view %s: %s has no _SUCCESS marker yet; not applied "
                          "until it does", v->name, incomplete->name);
             }
-            mat_hset_str(x->hs, "waiting_for", wait);
+            mat_state_set_waiting_for(x->hs, wait);
             if (progress_send(x, v, err, sizeof(err)) != FEATD_OK) {
                 drop_conn(x);
             }
@@ -1249,15 +1164,8 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
             result = -1;    /* work to do */
         }
     } else {
-        struct fbuf k = { 0 };
-        if (meta_key(x, v, "files", &k) == FEATD_OK && x->c != NULL) {
-            done.r = redisCommand(x->c, "HGETALL %b", k.data, k.len);
-        }
-        fbuf_free(&k);
-        if (done.r == NULL || done.r->type != REDIS_REPLY_ARRAY) {
-            snprintf(msg, msglen, "failed: redis HGETALL files: %s",
-                     done.r ? "unexpected reply" : "connection error");
-            freeReplyObject(done.r);
+        if (mat_state_files_load(x->c, kp, v, &done, err, sizeof(err)) != FEATD_OK) {
+            snprintf(msg, msglen, "failed: %s", err);
             mat_listing_free(&l);
             drop_conn(x);
             record_stats(v, &run, MR_FAILED, &p, false, 0);
@@ -1270,7 +1178,7 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
         todo = calloc(total ? total : 1, sizeof(*todo));
         if (todo == NULL) {
             snprintf(msg, msglen, "failed: out of memory");
-            freeReplyObject(done.r);
+            mat_state_files_free(&done);
             mat_listing_free(&l);
             record_stats(v, &run, MR_FAILED, &p, false, 0);
             return MR_FAILED;
@@ -1282,29 +1190,30 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
     if (result == MR_UNCHANGED) {
         const char *want = (snap && strcmp(p.rejected_sig, run.ident_hex) == 0) ||
                            (v->mat_mode == MAT_INCREMENTAL && nrej_known > 0 &&
-                            strcmp(p.state, "rejected") == 0) ? "rejected" : "idle";
+                            strcmp(p.state, MAT_STATE_REJECTED) == 0)
+                               ? MAT_STATE_REJECTED : MAT_STATE_IDLE;
         bool stale_running = false;
-        if (p.exists && strcmp(p.state, "running") == 0) {
+        if (p.exists && strcmp(p.state, MAT_STATE_RUNNING) == 0) {
             /* a run that died (kill -9) leaves "running"; nobody holds the
              * lease, so nobody runs */
             char holder[200];
             int64_t pttl = 0;
             stale_running = x->c != NULL &&
-                            mat_lease_peek(x->c, kp, v, holder, sizeof(holder), &pttl, err,
+                            mat_state_lease_peek(x->c, kp, v, holder, sizeof(holder), &pttl, err,
                                            sizeof(err)) == FEATD_OK && holder[0] == '\0';
         }
         if (p.exists && strcmp(p.state, want) != 0 &&
-            (strcmp(p.state, "running") != 0 || stale_running)) {
-            mat_hset_str(x->hs, "state", want);
-            mat_hset_str(x->hs, "phase", "");
-            if (strcmp(want, "idle") == 0) {
-                mat_hset_str(x->hs, "last_error", "");
+            (strcmp(p.state, MAT_STATE_RUNNING) != 0 || stale_running)) {
+            mat_state_set_state(x->hs, want);
+            mat_state_set_phase(x->hs, MAT_PHASE_NONE);
+            if (strcmp(want, MAT_STATE_IDLE) == 0) {
+                mat_state_set_last_error(x->hs, "");
             }
             if (progress_send(x, v, err, sizeof(err)) != FEATD_OK) {
                 drop_conn(x);
             }
         }
-        if (strcmp(want, "rejected") == 0) {
+        if (strcmp(want, MAT_STATE_REJECTED) == 0) {
             snprintf(msg, msglen, "unchanged; newest snapshot %.300s was rejected: %.600s",
                      p.rejected_snapshot, p.rejected_reason);
         } else if (snap == NULL && v->mat_mode == MAT_SNAPSHOT) {
@@ -1316,7 +1225,7 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
                      v->mat_mode == MAT_SNAPSHOT ? "snapshot" : "last file",
                      p.snapshot[0] ? p.snapshot : "-", p.generation);
         }
-        if (v->mat_mode == MAT_INCREMENTAL && nrej_known > 0 && strcmp(want, "rejected") == 0) {
+        if (v->mat_mode == MAT_INCREMENTAL && nrej_known > 0 && strcmp(want, MAT_STATE_REJECTED) == 0) {
             result = MR_REJECTED;   /* one-shot: make the status visible */
             if (!x->oneshot) {
                 result = MR_UNCHANGED;
@@ -1325,7 +1234,7 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
         if (x->oneshot && snap && strcmp(p.rejected_sig, run.ident_hex) == 0) {
             result = MR_REJECTED;
         }
-        freeReplyObject(done.r);
+        mat_state_files_free(&done);
         free(todo);
         mat_listing_free(&l);
         record_stats(v, &run, result == MR_REJECTED ? MR_UNCHANGED : result, &p, false, 0);
@@ -1335,7 +1244,7 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
     if (x->c == NULL) {
         /* the connection broke while deciding (already logged at debug) */
         snprintf(msg, msglen, "failed: redis connection lost");
-        freeReplyObject(done.r);
+        mat_state_files_free(&done);
         free(todo);
         mat_listing_free(&l);
         record_stats(v, &run, MR_FAILED, &p, false, 0);
@@ -1348,7 +1257,7 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
     int lrc;
     int64_t wait_until = util_mono_us() + (x->oneshot ? (int64_t)MAT_LEASE_WAIT_MS * 1000 : 0);
     for (;;) {
-        lrc = mat_lease_acquire(x->c, kp, v, MAT_LEASE_MS, holder, sizeof(holder), err,
+        lrc = mat_state_lease_acquire(x->c, kp, v, MAT_LEASE_MS, holder, sizeof(holder), err,
                                 sizeof(err));
         if (lrc != FEATD_EAGAIN || util_mono_us() >= wait_until || stop_requested(x)) {
             break;
@@ -1357,7 +1266,7 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
         nanosleep(&ts, NULL);
     }
     if (lrc != FEATD_OK) {
-        freeReplyObject(done.r);
+        mat_state_files_free(&done);
         free(todo);
         mat_listing_free(&l);
         if (lrc == FEATD_EAGAIN) {
@@ -1374,10 +1283,10 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
         return MR_FAILED;
     }
     x->lease_mono_us = util_mono_us();
-    if (mat_progress_load(x->c, kp, v, &p, err, sizeof(err)) != FEATD_OK) {
+    if (mat_state_load(x->c, kp, v, &p, err, sizeof(err)) != FEATD_OK) {
         snprintf(msg, msglen, "failed: %s", err);
-        mat_lease_release(x->c, kp, v);
-        freeReplyObject(done.r);
+        mat_state_lease_release(x->c, kp, v);
+        mat_state_files_free(&done);
         free(todo);
         mat_listing_free(&l);
         drop_conn(x);
@@ -1398,20 +1307,12 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
         }
     } else {
         /* re-read the done markers under the lease */
-        freeReplyObject(done.r);
-        done.r = NULL;
-        struct fbuf fk = { 0 };
-        if (meta_key(x, v, "files", &fk) == FEATD_OK) {
-            done.r = redisCommand(x->c, "HGETALL %b", fk.data, fk.len);
-        }
-        fbuf_free(&fk);
+        mat_state_files_free(&done);
         size_t total = 0;
         for (size_t i = 0; i < l.nsnaps; i++) {
             total += l.snaps[i].nfiles;
         }
-        if (done.r == NULL || done.r->type != REDIS_REPLY_ARRAY) {
-            run_err(&run, "redis HGETALL files: %s", done.r ? "unexpected reply"
-                                                           : "connection error");
+        if (mat_state_files_load(x->c, kp, v, &done, run.why, sizeof(run.why)) != FEATD_OK) {
             k = RUN_FAIL;
         } else {
             ntodo = new_files(&l, &done, csig, todo, total, &nrej_known);
@@ -1445,25 +1346,25 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
         }
         finish_progress(x, &run, MR_APPLIED, &p);
         if (nrej_files > 0) {
-            mat_hset_str(x->hs, "state", "rejected");
-            mat_hset_str(x->hs, "rejected_reason", last_reject);
-            mat_hset_i64(x->hs, "rejected_at_us", util_now_us());
+            mat_state_set_state(x->hs, MAT_STATE_REJECTED);
+            mat_state_set_rejected_reason(x->hs, last_reject);
+            mat_state_set_rejected_at_us(x->hs, util_now_us());
             if (progress_send(x, v, err, sizeof(err)) == FEATD_OK) {
-                progress_incr(x, v, "runs_rejected");
+                mat_state_count_run(x->c, kp, v, MAT_RUNS_REJECTED);
             }
         }
         log_applied(&run, &p, secs, mat_select_bytes(&x->sel));
         if (run.reclaim_old != 0 || run.reclaim_leftover != 0) {
-            mat_hset_str(x->hs, "phase", "reclaim");
+            mat_state_set_phase(x->hs, MAT_PHASE_RECLAIM);
             if (progress_send(x, v, err, sizeof(err)) != FEATD_OK) {
                 log_debug("materializer", "view %s: %s", v->name, err);
             }
             reclaim(x, v, run.reclaim_old, "previous");
             if (run.reclaim_leftover != 0) {
                 reclaim(x, v, run.reclaim_leftover, "leftover");
-                mat_hset_i64(x->hs, "reclaim_generation", 0);
+                mat_state_set_reclaim_generation(x->hs, 0);
             }
-            mat_hset_str(x->hs, "phase", "");
+            mat_state_set_phase(x->hs, MAT_PHASE_NONE);
             if (progress_send(x, v, err, sizeof(err)) != FEATD_OK) {
                 log_debug("materializer", "view %s: %s", v->name, err);
             }
@@ -1490,8 +1391,8 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
         result = MR_STOPPED;
         log_info("materializer", "view %s: stopped before finishing %s; the next start resumes",
                  v->name, run.snap_name ? run.snap_name : "the run");
-        mat_hset_str(x->hs, "state", "failed");
-        mat_hset_str(x->hs, "last_error", "stopped (shutdown) before finishing");
+        mat_state_set_state(x->hs, MAT_STATE_FAILED);
+        mat_state_set_last_error(x->hs, "stopped (shutdown) before finishing");
         if (progress_send(x, v, err, sizeof(err)) != FEATD_OK) {
             drop_conn(x);
         }
@@ -1509,11 +1410,11 @@ static int mat_view_poll(struct mat_ctx *x, const struct cfg_view *v, char *msg,
         snprintf(msg, msglen, "failed: %s", run.why);
     }
     if (x->c != NULL && x->c->err == 0) {
-        mat_lease_release(x->c, kp, v);
+        mat_state_lease_release(x->c, kp, v);
     } else {
         drop_conn(x);
     }
-    freeReplyObject(done.r);
+    mat_state_files_free(&done);
     free(todo);
     mat_listing_free(&l);
     bool did_work = k == RUN_OK || k == RUN_REJECT || k == RUN_FAIL;
@@ -1532,7 +1433,7 @@ static int ctx_init(struct mat_ctx *x, const struct featd_config *cfg, bool ones
     x->stop = stop;
     mat_select_init(&x->sel, 0);
     mat_rg_init(&x->rg);
-    x->hs = mat_hset_new();
+    x->hs = mat_state_update_new();
     /* interim knob until the config has one: FEATD_MATERIALIZE_MAX_ROWS_PER_SEC */
     const char *rate = getenv("FEATD_MATERIALIZE_MAX_ROWS_PER_SEC");
     int64_t r = 0;
@@ -1547,7 +1448,7 @@ static void ctx_free(struct mat_ctx *x)
     drop_conn(x);
     mat_select_free(&x->sel);
     mat_rg_free(&x->rg);
-    mat_hset_free(x->hs);
+    mat_state_update_free(x->hs);
     free(x->win);
     free(x->ri);
     memset(x, 0, sizeof(*x));
