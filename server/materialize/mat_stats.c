@@ -153,91 +153,112 @@ int64_t mat_stats_schedule(const char *view, int result, int64_t interval_us)
     return next;
 }
 
-/* Append helpers of mat_metrics_write: on OOM set rc and jump to done. */
-#define MW(...) do { \
-        if (fbuf_appendf(out, __VA_ARGS__) != FEATD_OK) { rc = FEATD_ERR; goto done; } \
-    } while (0)
-#define MLABEL(n) do { \
-        if (prom_label(out, (n)) != FEATD_OK) { rc = FEATD_ERR; goto done; } \
-    } while (0)
+/* ---- metrics ---- */
+
+/* Appends "<name>{view=\"<view>\"" (the caller closes the label set). */
+static int sample(struct fbuf *out, const char *name, const char *view)
+{
+    if (fbuf_appendf(out, "%s{view=\"", name) != FEATD_OK || prom_label(out, view) != FEATD_OK ||
+        fbuf_putc(out, '"') != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    return FEATD_OK;
+}
+
+/* The two labelled counter families: rows by kind, polls by result. */
+static int write_counters(struct fbuf *out)
+{
+    static const char rows[] = "featd_materializer_rows_total";
+    static const char runs[] = "featd_materializer_runs_total";
+    if (prom_header(out, rows, "counter", "Rows handled by the materializer, by outcome") !=
+        FEATD_OK) {
+        return FEATD_ERR;
+    }
+    for (size_t i = 0; i < nstats; i++) {
+        for (int k = 0; stats[i].live && k < MK__N; k++) {
+            if (sample(out, rows, stats[i].name) != FEATD_OK ||
+                fbuf_appendf(out, ",kind=\"%s\"} %" PRIu64 "\n", kind_names[k],
+                             stats[i].rows[k]) != FEATD_OK) {
+                return FEATD_ERR;
+            }
+        }
+    }
+    if (prom_header(out, runs, "counter", "Materialization polls, by result") != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    for (size_t i = 0; i < nstats; i++) {
+        for (int k = 0; stats[i].live && k < MR__N; k++) {
+            if (sample(out, runs, stats[i].name) != FEATD_OK ||
+                fbuf_appendf(out, ",result=\"%s\"} %" PRIu64 "\n", result_names[k],
+                             stats[i].runs[k]) != FEATD_OK) {
+                return FEATD_ERR;
+            }
+        }
+    }
+    return FEATD_OK;
+}
+
+/* The per-view gauges, each present once known. */
+enum gauge { G_LAST_SUCCESS, G_LAG, G_DURATION, G_GENERATION, G_UP, G__N };
+
+static const struct {
+    const char *name;
+    const char *help;
+} gauges[G__N] = {
+    { "featd_materializer_last_success_timestamp_seconds",
+      "When the view was last materialized successfully (by any replica)" },
+    { "featd_materializer_lag_seconds", "Now minus the newest event time materialized" },
+    { "featd_materializer_duration_seconds", "Duration of the last run that did work" },
+    { "featd_materializer_generation", "Current generation of the view" },
+    { "featd_materializer_up", "1 when the view's last poll succeeded, 0 when it failed "
+      "or its snapshot was rejected" },
+};
+
+/* The value of gauge g for s into buf; false when not known. */
+static bool gauge_value(enum gauge g, const struct mat_vstat *s, int64_t now, char *buf,
+                        size_t cap)
+{
+    switch (g) {
+    case G_LAST_SUCCESS:
+        return s->last_success_us > 0 &&
+               snprintf(buf, cap, "%.3f", (double)s->last_success_us / 1e6) > 0;
+    case G_LAG:
+        return s->max_event_us != INT64_MIN && s->max_event_us != 0 &&
+               snprintf(buf, cap, "%.3f", (double)(now - s->max_event_us) / 1e6) > 0;
+    case G_DURATION:
+        return s->duration_s >= 0 && snprintf(buf, cap, "%.3f", s->duration_s) > 0;
+    case G_GENERATION:
+        return s->generation > 0 && snprintf(buf, cap, "%" PRIu64, s->generation) > 0;
+    case G_UP:
+        return s->up >= 0 && snprintf(buf, cap, "%d", s->up) > 0;
+    default:
+        return false;
+    }
+}
 
 int mat_metrics_write(struct fbuf *out)
 {
     int rc = FEATD_OK;
     int64_t now = util_now_us();
     pthread_mutex_lock(&stats_lock);
-    MW("# HELP featd_materializer_rows_total Rows handled by the materializer, by outcome\n"
-       "# TYPE featd_materializer_rows_total counter\n");
-    for (size_t i = 0; i < nstats; i++) {
-        if (!stats[i].live) {
-            continue;
+    if (write_counters(out) != FEATD_OK) {
+        rc = FEATD_ERR;
+    }
+    for (int g = 0; g < G__N && rc == FEATD_OK; g++) {
+        if (prom_header(out, gauges[g].name, "gauge", gauges[g].help) != FEATD_OK) {
+            rc = FEATD_ERR;
         }
-        for (int k = 0; k < MK__N; k++) {
-            MW("featd_materializer_rows_total{view=\"");
-            MLABEL(stats[i].name);
-            MW("\",kind=\"%s\"} %" PRIu64 "\n", kind_names[k], stats[i].rows[k]);
+        for (size_t i = 0; i < nstats && rc == FEATD_OK; i++) {
+            char val[48];
+            if (!stats[i].live || !gauge_value((enum gauge)g, &stats[i], now, val, sizeof(val))) {
+                continue;
+            }
+            if (sample(out, gauges[g].name, stats[i].name) != FEATD_OK ||
+                fbuf_appendf(out, "} %s\n", val) != FEATD_OK) {
+                rc = FEATD_ERR;
+            }
         }
     }
-    MW("# HELP featd_materializer_runs_total Materialization polls, by result\n"
-       "# TYPE featd_materializer_runs_total counter\n");
-    for (size_t i = 0; i < nstats; i++) {
-        if (!stats[i].live) {
-            continue;
-        }
-        for (int k = 0; k < MR__N; k++) {
-            MW("featd_materializer_runs_total{view=\"");
-            MLABEL(stats[i].name);
-            MW("\",result=\"%s\"} %" PRIu64 "\n", result_names[k], stats[i].runs[k]);
-        }
-    }
-    MW("# HELP featd_materializer_last_success_timestamp_seconds When the view was last "
-       "materialized successfully (by any replica)\n"
-       "# TYPE featd_materializer_last_success_timestamp_seconds gauge\n");
-    for (size_t i = 0; i < nstats; i++) {
-        if (stats[i].live && stats[i].last_success_us > 0) {
-            MW("featd_materializer_last_success_timestamp_seconds{view=\"");
-            MLABEL(stats[i].name);
-            MW("\"} %.3f\n", (double)stats[i].last_success_us / 1e6);
-        }
-    }
-    MW("# HELP featd_materializer_lag_seconds Now minus the newest event time materialized\n"
-       "# TYPE featd_materializer_lag_seconds gauge\n");
-    for (size_t i = 0; i < nstats; i++) {
-        if (stats[i].live && stats[i].max_event_us != INT64_MIN && stats[i].max_event_us != 0) {
-            MW("featd_materializer_lag_seconds{view=\"");
-            MLABEL(stats[i].name);
-            MW("\"} %.3f\n", (double)(now - stats[i].max_event_us) / 1e6);
-        }
-    }
-    MW("# HELP featd_materializer_duration_seconds Duration of the last run that did work\n"
-       "# TYPE featd_materializer_duration_seconds gauge\n");
-    for (size_t i = 0; i < nstats; i++) {
-        if (stats[i].live && stats[i].duration_s >= 0) {
-            MW("featd_materializer_duration_seconds{view=\"");
-            MLABEL(stats[i].name);
-            MW("\"} %.3f\n", stats[i].duration_s);
-        }
-    }
-    MW("# HELP featd_materializer_generation Current generation of the view\n"
-       "# TYPE featd_materializer_generation gauge\n");
-    for (size_t i = 0; i < nstats; i++) {
-        if (stats[i].live && stats[i].generation > 0) {
-            MW("featd_materializer_generation{view=\"");
-            MLABEL(stats[i].name);
-            MW("\"} %" PRIu64 "\n", stats[i].generation);
-        }
-    }
-    MW("# HELP featd_materializer_up 1 when the view's last poll succeeded, 0 when it failed "
-       "or its snapshot was rejected\n"
-       "# TYPE featd_materializer_up gauge\n");
-    for (size_t i = 0; i < nstats; i++) {
-        if (stats[i].live && stats[i].up >= 0) {
-            MW("featd_materializer_up{view=\"");
-            MLABEL(stats[i].name);
-            MW("\"} %d\n", stats[i].up);
-        }
-    }
-done:
     pthread_mutex_unlock(&stats_lock);
     return rc;
 }
