@@ -268,7 +268,7 @@ static void le64(uint8_t *p, uint64_t v)
 
 /*
  * Appends the elements of list row r of vec (type t) to g->lists in the
- * online tier's packed list form (online.h: 4-byte / 8-byte little-endian
+ * online tier's packed list form (online/online_row.h: 4-byte / 8-byte little-endian
  * items; strings through online_list_put_string).
  */
 static int put_list(struct mat_rg *g, const struct pq_vec *vec, const struct pq_column *c,

@@ -192,7 +192,7 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
         log_warn("materializer", "view %s: flipped to generation %" PRIu64 " but recording it "
                  "failed (%s); the next run records it", v->name, gen, err);
     }
-    /* deleted after the run is recorded (mat_view_poll), so that the
+    /* deleted after the run is recorded (mat_poll_view), so that the
      * status says "applied" while the old rows go */
     run->reclaim_old = old != gen ? old : 0;
     run->reclaim_leftover = (uint64_t)p->reclaim_generation != gen

@@ -1,6 +1,6 @@
 /*
  * mat_select.h — latest-row-per-entity selection for the materializer
- * (DESIGN.md §7; docs/materializer.md "Selection").
+ * (docs/materializer.md "Latest row per entity").
  *
  * The materializer reads a snapshot twice. Pass 1 reads only the join-key
  * and timestamp columns and offers every row to a mat_select table; pass 2
