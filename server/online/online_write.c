@@ -325,7 +325,9 @@ static void send_batch(struct online_writer *w, bool sync)
     fbuf_reset(&w->out);
     w->nrows = 0;
     if (!sent) {
-        batch_reset(b);
+        batch_reset(b);     /* the failed batch is dropped (error recorded) */
+        w->npairs = 0;
+        fbuf_reset(&w->mset);
         return;
     }
     w->cur = !w->cur;   /* b is in flight now; prev (empty) is built next */
