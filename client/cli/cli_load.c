@@ -1,8 +1,9 @@
 /*
  * cli_load.c — `featd-cli load`: write rows from JSON lines into a feature
- * view's online tier, straight into Redis through the online-tier writers
- * (server/online/online.h) on a blocking connection (server/redis/rblock.h). For demos and
- * tests; the materializer does the same from Parquet.
+ * view's online tier, straight into Redis through the online tier's one
+ * writer (server/online/online_write.h, the materializer's too) on a
+ * blocking connection (server/redis/rblock.h). For demos and tests; the
+ * materializer does the same from Parquet.
  *
  * Two passes: every line is parsed and type-checked against the view first
  * (the valid lines are kept in memory as text); only when all lines are

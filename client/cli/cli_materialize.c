@@ -17,8 +17,8 @@
 
 #include "config/config.h"
 #include "featd_client.h"
-#include "materialize/mat_progress.h"
-#include "online/online.h"
+#include "materialize/mat_state.h"
+#include "online/online_gen.h"
 #include "redis/rblock.h"
 #include "core/util.h"
 
@@ -219,11 +219,11 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
         }
         struct vstatus s;
         memset(&s, 0, sizeof(s));
-        if (mat_progress_load(c, cfg->redis.key_prefix, v, &s.p, err, sizeof(err)) != FEATD_OK ||
+        if (mat_state_load(c, cfg->redis.key_prefix, v, &s.p, err, sizeof(err)) != FEATD_OK ||
             online_gen_current(c, cfg->redis.key_prefix, v, &s.current, err, sizeof(err)) !=
                 FEATD_OK ||
-            mat_lease_peek(c, cfg->redis.key_prefix, v, s.holder, sizeof(s.holder), &s.lease_ms,
-                           err, sizeof(err)) != FEATD_OK) {
+            mat_state_lease_peek(c, cfg->redis.key_prefix, v, s.holder, sizeof(s.holder),
+                                 &s.lease_ms, err, sizeof(err)) != FEATD_OK) {
             fprintf(stderr, "featd-cli materialize: view %s: %s\n", v->name, err);
             rc = 1;
             break;

@@ -2,7 +2,7 @@
  * cli_materialize.h — `featd-cli materialize status --config FILE [--view V]
  * [--json]`: the materializer's state per feature view, read straight from
  * Redis (the progress hash, the current generation and the lease; see
- * server/materialize/mat_progress.h), so it works with any number of featd replicas or
+ * server/materialize/mat_state.h), so it works with any number of featd replicas or
  * none running. The JSON form is documented in docs/materializer.md.
  */
 #ifndef FEATD_CLI_MATERIALIZE_H

@@ -1,6 +1,6 @@
 /*
  * mat_discover.h — what the materializer finds in a view's source.path
- * (docs/materializer.md "Discovery"; pure file-system logic, no Redis).
+ * (docs/materializer.md "Sources"; pure file-system logic, no Redis).
  *
  * Candidates ("entries"):
  *   - source.path contains a glob metacharacter (* ? [): every match of the

@@ -1,6 +1,6 @@
 /*
  * mat_select.h — latest-row-per-entity selection for the materializer
- * (DESIGN.md §7; docs/materializer.md "Selection").
+ * (docs/materializer.md "Latest row per entity").
  *
  * The materializer reads a snapshot twice. Pass 1 reads only the join-key
  * and timestamp columns and offers every row to a mat_select table; pass 2
@@ -35,7 +35,7 @@
 
 #include "config/config.h"
 #include "core/featd.h"
-#include "online/online.h"
+#include "online/online_key.h"
 
 /* 128-bit entity hash. */
 struct mat_hash {

@@ -1,6 +1,6 @@
 /*
  * materializer.h — keeps the online tier (Redis) in sync with each feature
- * view's offline Parquet source (DESIGN.md §7; docs/materializer.md).
+ * view's offline Parquet source (docs/materializer.md).
  *
  * A background thread with its own blocking Redis connection polls every
  * view that has a source.path, every materialization.interval_seconds:
@@ -12,10 +12,15 @@
  *   incremental mode  every file not yet done is reduced the same way and
  *                     upserted last-write-wins into the view's generation.
  * Progress, per-file done markers and a lease live in Redis
- * (mat_progress.h), so a restarted daemon resumes and two daemons on one
+ * (mat_state.h), so a restarted daemon resumes and two daemons on one
  * Redis never materialize the same view at once. Workers never wait on
  * any of this: lookups read the view's current generation pointer in the
  * same MGET as the rows, so a flip is visible everywhere at once.
+ *
+ * The parts: materializer.c (the thread, the one-shot entry), mat_poll (one
+ * view's poll), mat_run (a run), mat_pass (its two passes), mat_ctx.h (the
+ * state they share), mat_state (the view's state in Redis), mat_stats (per
+ * view statistics and metrics), mat_discover, mat_select, mat_read, mat_bind.
  *
  * Threading: materializer_start/set_registry/stop/join are called from the
  * main thread; mat_metrics_write from any thread (admin); the run
@@ -29,6 +34,7 @@
 #include "config/config.h"
 #include "core/featd.h"
 #include "core/util.h"
+#include "materialize/mat_stats.h"   /* mat_metrics_write, for the admin page */
 
 struct registry;
 
@@ -55,25 +61,5 @@ void materializer_join(void);
  */
 int materializer_run_once(const struct featd_config *cfg, const char *view_name, FILE *out);
 
-/*
- * Prometheus text for the admin /metrics page (HELP/TYPE lines included),
- * appended to out. Per view (label view="..."):
- *   featd_materializer_rows_total{view,kind}   counter; kind = read |
- *       written | skipped_expired | skipped_stale | rejected |
- *       outside_max_age (written rows already older than ttl_seconds)
- *   featd_materializer_runs_total{view,result} counter; result = applied |
- *       unchanged | rejected | failed | busy (lease held elsewhere)
- *   featd_materializer_last_success_timestamp_seconds{view}  gauge
- *   featd_materializer_lag_seconds{view}       gauge: now - newest event
- *       time materialized (data freshness); NaN-free: absent until known
- *   featd_materializer_duration_seconds{view}  gauge: last run that did work
- *   featd_materializer_generation{view}        gauge: current generation
- *   featd_materializer_up{view}                gauge: 1 when the last poll
- *       succeeded (applied, unchanged or busy), 0 when it failed/rejected
- * Gauges are refreshed from the progress hash at every poll, so every
- * replica reports the view's state even when another one materialized it.
- * Safe from any thread; returns FEATD_ERR only when out of memory.
- */
-int mat_metrics_write(struct fbuf *out) FEATD_MUSTCHECK;
 
 #endif

@@ -1,5 +1,6 @@
 /*
- * rblock.c — blocking hiredis connections to the online tier (see rblock.h).
+ * rblock.c — blocking hiredis connections to the online tier, the one
+ * blocking command helper and the one hiredis error wording (see rblock.h).
  */
 #include "redis/rblock.h"
 
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
 
@@ -49,12 +51,36 @@ void rblock_endpoint(const struct featd_config *cfg, char *buf, size_t cap)
     }
 }
 
-/* Why a command on c failed (hiredis reports a socket timeout as EAGAIN). */
+void rblock_ctx_endpoint(const redisContext *c, char *buf, size_t cap)
+{
+    if (c->connection_type == REDIS_CONN_UNIX) {
+        snprintf(buf, cap, "unix:%s", c->unix_sock.path ? c->unix_sock.path : "?");
+    } else if (c->tcp.host != NULL && strchr(c->tcp.host, ':') != NULL) {
+        snprintf(buf, cap, "[%s]:%d", c->tcp.host, c->tcp.port);
+    } else {
+        snprintf(buf, cap, "%s:%d", c->tcp.host ? c->tcp.host : "?", c->tcp.port);
+    }
+}
+
+/* The socket read timeout of c in ms (0 = none or unknown). */
+static int ctx_timeout_ms(const redisContext *c)
+{
+    struct timeval tv = { 0, 0 };
+    socklen_t len = sizeof tv;
+    if (c->fd < 0 || getsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) != 0) {
+        return 0;
+    }
+    return (int)(tv.tv_sec * 1000 + tv.tv_usec / 1000);
+}
+
+/* Why a command on c failed (hiredis reports a socket timeout as EAGAIN).
+ * tmo < 0: read it from the socket. */
 static const char *ctx_reason(const redisContext *c, int tmo, char *buf, size_t cap)
 {
     if (c->err == REDIS_ERR_IO && (strcmp(c->errstr, strerror(EAGAIN)) == 0
                                    || strcmp(c->errstr, strerror(EWOULDBLOCK)) == 0)) {
-        snprintf(buf, cap, "no answer within %d ms (redis.timeout_ms)", tmo);
+        snprintf(buf, cap, "no answer within %d ms (redis.timeout_ms)",
+                 tmo >= 0 ? tmo : ctx_timeout_ms(c));
     } else if (c->err == REDIS_ERR_EOF) {
         snprintf(buf, cap, "connection closed by redis");
     } else {
@@ -63,20 +89,101 @@ static const char *ctx_reason(const redisContext *c, int tmo, char *buf, size_t 
     return buf;
 }
 
-/* Runs one command; FEATD_ERR with "redis EP: WHAT failed: reason". */
+static void seterr_ep(const redisContext *c, const char *ep, int tmo, const char *what,
+                      char *err, size_t errlen)
+{
+    char why[256];
+    snprintf(err, errlen, "redis %s: %s: %s", ep, what, ctx_reason(c, tmo, why, sizeof why));
+}
+
+static void seterr_reply_ep(const char *ep, const char *what, const redisReply *r, char *err,
+                            size_t errlen)
+{
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errlen, "redis %s: %s failed: %.*s", ep, what,
+                 (int)(r->len > 400 ? 400 : r->len), r->str ? r->str : "");
+    } else {
+        snprintf(err, errlen, "redis %s: %s failed: unexpected reply type %d", ep, what, r->type);
+    }
+}
+
+void rblock_seterr(const redisContext *c, const char *what, char *err, size_t errlen)
+{
+    if (c == NULL) {
+        snprintf(err, errlen, "redis: %s: no connection", what);
+        return;
+    }
+    char ep[PATH_MAX + 64];
+    rblock_ctx_endpoint(c, ep, sizeof ep);
+    seterr_ep(c, ep, -1, what, err, errlen);
+}
+
+void rblock_seterr_reply(const redisContext *c, const char *what, const redisReply *r,
+                         char *err, size_t errlen)
+{
+    char ep[PATH_MAX + 64];
+    rblock_ctx_endpoint(c, ep, sizeof ep);
+    seterr_reply_ep(ep, what, r, err, errlen);
+}
+
+/* The reply of a command just run, or NULL with err set. */
+static redisReply *checked(redisContext *c, redisReply *r, const char *what, char *err,
+                           size_t errlen)
+{
+    if (r == NULL) {
+        rblock_seterr(c, what, err, errlen);
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        rblock_seterr_reply(c, what, r, err, errlen);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+redisReply *rblock_vcommand(redisContext *c, char *err, size_t errlen, const char *what,
+                            const char *fmt, va_list ap)
+{
+    if (c == NULL) {
+        rblock_seterr(NULL, what, err, errlen);
+        return NULL;
+    }
+    return checked(c, redisvCommand(c, fmt, ap), what, err, errlen);
+}
+
+redisReply *rblock_command(redisContext *c, char *err, size_t errlen, const char *what,
+                           const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = rblock_vcommand(c, err, errlen, what, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+redisReply *rblock_command_argv(redisContext *c, char *err, size_t errlen, const char *what,
+                                int argc, const char **argv, const size_t *lens)
+{
+    if (c == NULL) {
+        rblock_seterr(NULL, what, err, errlen);
+        return NULL;
+    }
+    return checked(c, redisCommandArgv(c, argc, argv, lens), what, err, errlen);
+}
+
+/* Runs one command during connect; FEATD_ERR with the wording above. */
 static int simple_command(redisContext *c, const char *ep, int tmo, const char *what, char *err,
                           size_t errlen, const char *fmt, const char *arg)
 {
     redisReply *reply = arg ? redisCommand(c, fmt, arg) : redisCommand(c, fmt);
     if (reply == NULL) {
-        char why[256];
-        snprintf(err, errlen, "redis %s: %s: %s", ep, what, ctx_reason(c, tmo, why, sizeof why));
+        seterr_ep(c, ep, tmo, what, err, errlen);
         return FEATD_ERR;
     }
     int rc = FEATD_OK;
     if (reply->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "redis %s: %s failed: %.*s", ep, what, (int)reply->len,
-                 reply->str ? reply->str : "");
+        seterr_reply_ep(ep, what, reply, err, errlen);
         rc = FEATD_ERR;
     }
     freeReplyObject(reply);

@@ -14,15 +14,26 @@
  * that proves the connection usable.
  * redis.timeout_ms bounds the connect and, via redisSetTimeout, every
  * command's socket reads and writes.
+ *
+ * It also holds the project's one blocking command helper (rblock_command)
+ * and its one hiredis error wording (rblock_seterr, rblock_seterr_reply):
+ *   "redis EP: WHAT: reason"          the connection failed (I/O, EOF, timeout)
+ *   "redis EP: WHAT failed: <reply>"  Redis answered with an error reply
+ * EP is the endpoint as rblock_endpoint prints it, WHAT names the command.
+ *
+ * Threads: any thread that owns the context (the materializer thread,
+ * featd-cli); a context is never shared between threads.
  */
 #ifndef FEATD_RBLOCK_H
 #define FEATD_RBLOCK_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include <hiredis/hiredis.h>
 
 #include "config/config.h"
+#include "core/featd.h"
 
 /*
  * Connects, authenticates and selects the database. Returns a context ready
@@ -41,5 +52,33 @@ int rblock_embedded_socket_path(const struct featd_config *cfg, char *buf,
 /* A printable endpoint for messages: "host:port", "[v6]:port", "unix:/path"
  * (embedded: "unix:/path (embedded)"). */
 void rblock_endpoint(const struct featd_config *cfg, char *buf, size_t cap);
+
+/* The endpoint of a connected context, as rblock_endpoint prints it
+ * (without the "(embedded)" mark). */
+void rblock_ctx_endpoint(const redisContext *c, char *buf, size_t cap);
+
+/* err = "redis EP: WHAT: reason" for the failure recorded in c (a timeout
+ * reads "no answer within N ms (redis.timeout_ms)"); c may be NULL ("no
+ * connection"). */
+void rblock_seterr(const redisContext *c, const char *what, char *err, size_t errlen);
+/* err = "redis EP: WHAT failed: <text>" for an error reply r (text cut at
+ * 400 bytes), or "... unexpected reply type N" for a reply of another type. */
+void rblock_seterr_reply(const redisContext *c, const char *what, const redisReply *r,
+                         char *err, size_t errlen);
+
+/*
+ * Runs one blocking command (hiredis printf-style fmt). Returns the reply,
+ * which the caller frees with freeReplyObject, or NULL with err set (by the
+ * wording above) when c is NULL, the connection failed or Redis answered
+ * with an error reply. Must not be called while pipelined replies are
+ * outstanding on c.
+ */
+redisReply *rblock_command(redisContext *c, char *err, size_t errlen, const char *what,
+                           const char *fmt, ...);
+redisReply *rblock_vcommand(redisContext *c, char *err, size_t errlen, const char *what,
+                            const char *fmt, va_list ap);
+/* The same with an argument vector (binary-safe, no formatting). */
+redisReply *rblock_command_argv(redisContext *c, char *err, size_t errlen, const char *what,
+                                int argc, const char **argv, const size_t *lens);
 
 #endif

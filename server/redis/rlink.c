@@ -26,7 +26,6 @@
 #include "redis/rcmd.h"
 #include "redis/rreply.h"
 #include "core/util.h"
-#include "net/worker.h"
 
 enum rlink_state {
     RLINK_DOWN = 0,
@@ -171,7 +170,13 @@ static int rlink_ev_attach(struct rlink *rp, redisAsyncContext *ac)
         free(e);
         return FEATD_ERR;
     }
-    event_priority_set(&e->flush, WORKER_PRIORITIES - 1);
+    /* the flush runs last in a loop iteration (the lowest priority the base
+     * has), after every request callback of that iteration queued its
+     * commands */
+    int nprio = event_base_get_npriorities(rp->base);
+    if (nprio > 1) {
+        event_priority_set(&e->flush, nprio - 1);
+    }
     e->rr = rreply_attach(ac->c.reader);
     ac->ev.data = e;
     ac->ev.addRead = rlink_ev_add_read;

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "materialize/mat_bind.h"
 #include "materialize/mat_discover.h"
 #include "materialize/mat_read.h"
 #include "materialize/mat_select.h"
@@ -588,7 +589,7 @@ START_TEST(test_schema_table)
     };
     for (size_t i = 0; i < FEATD_ARRAY_LEN(cases); i++) {
         char why[300] = "";
-        bool ok = mat_column_compatible(&cases[i].c, cases[i].role, cases[i].t, why, sizeof(why));
+        bool ok = mat_bind_compatible(&cases[i].c, cases[i].role, cases[i].t, why, sizeof(why));
         ck_assert_msg(ok == cases[i].ok, "%s: expected %s, got %s (%s)", cases[i].what,
                       cases[i].ok ? "accepted" : "refused", ok ? "accepted" : "refused", why);
         if (!ok) {
@@ -664,6 +665,61 @@ START_TEST(test_schema_real_files)
     ck_assert_int_eq(bind_file(FIX "/ui/2025-01-01.parquet", v, why, sizeof(why)), FEATD_ERR);
     ck_assert_msg(strstr(why, "missing column 'customer_id'") != NULL, "%s", why);
     config_free(cfg);
+}
+END_TEST
+
+/* mat_bind_readable_as on the Parquet conformance corpus (the assertions
+ * that covered pq_column_readable_as before it moved here); skipped when
+ * the corpus (PARQUET_TESTING_DIR or ../shared/parquet-testing) is absent. */
+static struct pq_file *corpus_open(const char *rel)
+{
+    const char *env = getenv("PARQUET_TESTING_DIR");
+    const char *cands[] = { env, "../shared/parquet-testing" };
+    for (size_t i = 0; i < 2; i++) {
+        char path[1300];
+        char err[512];
+        struct pq_file *f = NULL;
+        if (cands[i] == NULL || cands[i][0] == '\0') {
+            continue;
+        }
+        snprintf(path, sizeof path, "%s/%s", cands[i], rel);
+        if (access(path, R_OK) == 0) {
+            ck_assert_msg(pq_open_file(path, NULL, &f, err, sizeof err) == FEATD_OK, "open %s: %s",
+                          path, err);
+            return f;
+        }
+    }
+    return NULL;
+}
+
+START_TEST(test_bind_readable_as_corpus)
+{
+    char why[256];
+    struct pq_file *f = corpus_open("data/alltypes_plain.parquet");
+    if (f == NULL) {
+        fprintf(stderr, "SKIPPED: corpus not found\n");
+        return;
+    }
+    ck_assert(mat_bind_readable_as(pq_column(f, 0), FT_INT32, why, sizeof why));
+    ck_assert(mat_bind_readable_as(pq_column(f, 0), FT_INT64, why, sizeof why));
+    ck_assert(mat_bind_readable_as(pq_column(f, 6), FT_DOUBLE, why, sizeof why));
+    ck_assert(!mat_bind_readable_as(pq_column(f, 7), FT_FLOAT, why, sizeof why));
+    ck_assert(strstr(why, "double_col") != NULL);
+    ck_assert(mat_bind_readable_as(pq_column(f, 10), FT_TIMESTAMP, why, sizeof why));
+    ck_assert(mat_bind_readable_as(pq_column(f, 9), FT_BYTES, why, sizeof why));
+    ck_assert(!mat_bind_readable_as(pq_column(f, 9), FT_STRING, why, sizeof why));
+    ck_assert(!mat_bind_readable_as(pq_column(f, 0), FT_INT64_LIST, why, sizeof why));
+    pq_close(f);
+    f = corpus_open("data/list_columns.parquet");
+    ck_assert_ptr_nonnull(f);
+    ck_assert(mat_bind_readable_as(pq_column(f, 0), FT_INT64_LIST, why, sizeof why));
+    ck_assert(mat_bind_readable_as(pq_column(f, 1), FT_STRING_LIST, why, sizeof why));
+    ck_assert(!mat_bind_readable_as(pq_column(f, 1), FT_STRING, why, sizeof why));
+    pq_close(f);
+    f = corpus_open("data/concatenated_gzip_members.parquet");
+    ck_assert_ptr_nonnull(f);
+    ck_assert(!mat_bind_readable_as(pq_column(f, 0), FT_INT64, why, sizeof why));
+    pq_close(f);
 }
 END_TEST
 
@@ -941,6 +997,7 @@ static Suite *mat_suite(void)
     TCase *ts = tcase_create("schema");
     tcase_add_test(ts, test_schema_table);
     tcase_add_test(ts, test_schema_real_files);
+    tcase_add_test(ts, test_bind_readable_as_corpus);
     suite_add_tcase(s, ts);
     TCase *tx = tcase_create("decode");
     tcase_set_timeout(tx, 120);

@@ -1,6 +1,7 @@
 /*
- * check_online.c — unit tests of the pure half of online.c: key building,
- * storage TTLs, and the packed row codec (round trips of every feature type,
+ * check_online.c — unit tests of the pure online modules: key building
+ * (online_key.c), storage TTLs and the packed row codec (online_row.c:
+ * round trips of every feature type,
  * header ordering, every truncation and malformed input rejected cleanly).
  * Views are built by hand here; nothing depends on config_load.
  */

@@ -1,8 +1,9 @@
 /*
- * mat_progress.c — the progress hash, HSET builder and lease (contract in
- * mat_progress.h).
+ * mat_state.c — a view's materialization state in Redis: the progress hash
+ * and its typed update, the files hash and the lease (contract in
+ * mat_state.h).
  */
-#include "materialize/mat_progress.h"
+#include "materialize/mat_state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,33 +16,9 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "online/online.h"
+#include "online/online_key.h"
+#include "redis/rblock.h"
 #include "core/util.h"
-
-static const char *ctx_err(const redisContext *c)
-{
-    if (c->err == REDIS_ERR_IO && strstr(c->errstr, "temporarily unavailable") != NULL) {
-        return "timed out waiting for Redis";
-    }
-    return c->errstr[0] ? c->errstr : "connection error";
-}
-
-/* One blocking command; NULL (err set) on I/O errors and error replies. */
-static redisReply *cmd_argv(redisContext *c, int argc, const char **argv, const size_t *lens,
-                            const char *what, char *err, size_t errlen)
-{
-    redisReply *r = redisCommandArgv(c, argc, argv, lens);
-    if (r == NULL) {
-        util_seterr(err, errlen, "redis %s: %s", what, ctx_err(c));
-        return NULL;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        util_seterr(err, errlen, "redis %s: %.*s", what, (int)(r->len > 300 ? 300 : r->len), r->str);
-        freeReplyObject(r);
-        return NULL;
-    }
-    return r;
-}
 
 /* ---- progress ---- */
 
@@ -57,8 +34,8 @@ static const struct pfield pfields[] = { MAT_PROGRESS_FIELDS(MAT_PS_, MAT_PI_) }
 #undef MAT_PS_
 #undef MAT_PI_
 
-int mat_progress_load(redisContext *c, const char *key_prefix, const struct cfg_view *v,
-                      struct mat_progress *p, char *err, size_t errlen)
+int mat_state_load(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                   struct mat_progress *p, char *err, size_t errlen)
 {
     memset(p, 0, sizeof(*p));
     struct fbuf k = { 0 };
@@ -69,14 +46,14 @@ int mat_progress_load(redisContext *c, const char *key_prefix, const struct cfg_
     }
     const char *argv[2] = { "HGETALL", k.data };
     size_t lens[2] = { 7, k.len };
-    redisReply *r = cmd_argv(c, 2, argv, lens, "HGETALL progress", err, errlen);
+    redisReply *r = rblock_command_argv(c, err, errlen, "HGETALL progress", 2, argv, lens);
     fbuf_free(&k);
     if (r == NULL) {
         return FEATD_ERR;
     }
     if (r->type != REDIS_REPLY_ARRAY) {
+        rblock_seterr_reply(c, "HGETALL progress", r, err, errlen);
         freeReplyObject(r);
-        util_seterr(err, errlen, "redis HGETALL progress: unexpected reply");
         return FEATD_ERR;
     }
     p->exists = r->elements > 0;
@@ -113,9 +90,9 @@ int mat_progress_load(redisContext *c, const char *key_prefix, const struct cfg_
     return FEATD_OK;
 }
 
-/* ---- HSET builder ---- */
+/* ---- progress updates ---- */
 
-struct mat_hset {
+struct mat_state_update {
     struct fbuf data;       /* field\0value\0 pairs */
     size_t *offs;           /* start of each string in data */
     size_t *lens;
@@ -123,81 +100,115 @@ struct mat_hset {
     bool oom;
 };
 
-struct mat_hset *mat_hset_new(void)
+struct mat_state_update *mat_state_update_new(void)
 {
-    return calloc(1, sizeof(struct mat_hset));
+    return calloc(1, sizeof(struct mat_state_update));
 }
 
-void mat_hset_free(struct mat_hset *h)
+void mat_state_update_free(struct mat_state_update *u)
 {
-    if (h == NULL) {
+    if (u == NULL) {
         return;
     }
-    fbuf_free(&h->data);
-    free(h->offs);
-    free(h->lens);
-    free(h);
+    fbuf_free(&u->data);
+    free(u->offs);
+    free(u->lens);
+    free(u);
 }
 
-static void hset_add(struct mat_hset *h, const char *s, size_t n)
+static void update_add(struct mat_state_update *u, const char *s, size_t n)
 {
-    if (h->oom) {
+    if (u->oom) {
         return;
     }
-    if (h->n == h->cap) {
-        size_t nc = h->cap ? h->cap * 2 : 32;
-        size_t *no = realloc(h->offs, nc * sizeof(*no));
+    if (u->n == u->cap) {
+        size_t nc = u->cap ? u->cap * 2 : 32;
+        size_t *no = realloc(u->offs, nc * sizeof(*no));
         if (no) {
-            h->offs = no;
+            u->offs = no;
         }
-        size_t *nl = realloc(h->lens, nc * sizeof(*nl));
+        size_t *nl = realloc(u->lens, nc * sizeof(*nl));
         if (nl) {
-            h->lens = nl;
+            u->lens = nl;
         }
         if (no == NULL || nl == NULL) {
-            h->oom = true;
+            u->oom = true;
             return;
         }
-        h->cap = nc;
+        u->cap = nc;
     }
-    h->offs[h->n] = h->data.len;
-    h->lens[h->n] = n;
-    if (fbuf_append(&h->data, s, n) != FEATD_OK || fbuf_putc(&h->data, '\0') != FEATD_OK) {
-        h->oom = true;
+    u->offs[u->n] = u->data.len;
+    u->lens[u->n] = n;
+    if (fbuf_append(&u->data, s, n) != FEATD_OK || fbuf_putc(&u->data, '\0') != FEATD_OK) {
+        u->oom = true;
         return;
     }
-    h->n++;
+    u->n++;
 }
 
-void mat_hset_str(struct mat_hset *h, const char *field, const char *val)
+static void update_str(struct mat_state_update *u, const char *field, const char *val)
 {
-    hset_add(h, field, strlen(field));
-    hset_add(h, val ? val : "", val ? strlen(val) : 0);
+    update_add(u, field, strlen(field));
+    update_add(u, val ? val : "", val ? strlen(val) : 0);
 }
 
-void mat_hset_i64(struct mat_hset *h, const char *field, int64_t val)
+static void update_i64(struct mat_state_update *u, const char *field, int64_t val)
 {
     char tmp[32];
     snprintf(tmp, sizeof(tmp), "%" PRId64, val);
-    mat_hset_str(h, field, tmp);
+    update_str(u, field, tmp);
 }
 
-void mat_hset_reset(struct mat_hset *h)
+/* The typed setters: one per field of MAT_PROGRESS_FIELDS. */
+#define MAT_PS_(name, cap) \
+    void mat_state_set_##name(struct mat_state_update *u, const char *val) \
+    { \
+        update_str(u, #name, val); \
+    }
+#define MAT_PI_(name) \
+    void mat_state_set_##name(struct mat_state_update *u, int64_t val) \
+    { \
+        update_i64(u, #name, val); \
+    }
+MAT_PROGRESS_FIELDS(MAT_PS_, MAT_PI_)
+#undef MAT_PS_
+#undef MAT_PI_
+
+void mat_state_update_reset(struct mat_state_update *u)
 {
-    fbuf_reset(&h->data);
-    h->n = 0;
-    h->oom = false;
+    fbuf_reset(&u->data);
+    u->n = 0;
+    u->oom = false;
 }
 
-int mat_hset_send(struct mat_hset *h, redisContext *c, const char *key, size_t keylen,
-                  char *err, size_t errlen)
+/* The key of the view's hash "progress" or "files" into k (reset first). */
+static int hash_key(struct fbuf *k, const char *key_prefix, const struct cfg_view *v,
+                    const char *which, char *err, size_t errlen)
+{
+    fbuf_reset(k);
+    if (online_meta_key(k, key_prefix, v, which) != FEATD_OK) {
+        fbuf_free(k);
+        util_seterr(err, errlen, "out of memory");
+        return FEATD_ERR;
+    }
+    return FEATD_OK;
+}
+
+int mat_state_send(struct mat_state_update *u, redisContext *c, const char *key_prefix,
+                   const struct cfg_view *v, char *err, size_t errlen)
 {
     int rc = FEATD_OK;
-    if (h->oom) {
+    struct fbuf k = { 0 };
+    if (c == NULL) {
+        rblock_seterr(NULL, "HSET progress", err, errlen);
+        rc = FEATD_ERR;
+    } else if (u->oom) {
         util_seterr(err, errlen, "out of memory");
         rc = FEATD_ERR;
-    } else if (h->n > 0) {
-        size_t argc = h->n + 2;
+    } else if (u->n > 0 && hash_key(&k, key_prefix, v, "progress", err, errlen) != FEATD_OK) {
+        rc = FEATD_ERR;
+    } else if (u->n > 0) {
+        size_t argc = u->n + 2;
         const char **argv = malloc(argc * sizeof(*argv));
         size_t *lens = malloc(argc * sizeof(*lens));
         if (argv == NULL || lens == NULL) {
@@ -206,13 +217,14 @@ int mat_hset_send(struct mat_hset *h, redisContext *c, const char *key, size_t k
         } else {
             argv[0] = "HSET";
             lens[0] = 4;
-            argv[1] = key;
-            lens[1] = keylen;
-            for (size_t i = 0; i < h->n; i++) {
-                argv[2 + i] = h->data.data + h->offs[i];
-                lens[2 + i] = h->lens[i];
+            argv[1] = k.data;
+            lens[1] = k.len;
+            for (size_t i = 0; i < u->n; i++) {
+                argv[2 + i] = u->data.data + u->offs[i];
+                lens[2 + i] = u->lens[i];
             }
-            redisReply *r = cmd_argv(c, (int)argc, argv, lens, "HSET progress", err, errlen);
+            redisReply *r = rblock_command_argv(c, err, errlen, "HSET progress", (int)argc, argv,
+                                                lens);
             if (r == NULL) {
                 rc = FEATD_ERR;
             }
@@ -221,8 +233,154 @@ int mat_hset_send(struct mat_hset *h, redisContext *c, const char *key, size_t k
         free(argv);
         free(lens);
     }
-    mat_hset_reset(h);
+    fbuf_free(&k);
+    mat_state_update_reset(u);
     return rc;
+}
+
+void mat_state_count_run(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                         enum mat_runs which)
+{
+    static const char *const field[] = { "runs_ok", "runs_failed", "runs_rejected" };
+    struct fbuf k = { 0 };
+    char err[8];
+    if (c != NULL && hash_key(&k, key_prefix, v, "progress", err, sizeof(err)) == FEATD_OK) {
+        redisReply *r = redisCommand(c, "HINCRBY %b %s 1", k.data, k.len, field[which]);
+        freeReplyObject(r);
+    }
+    fbuf_free(&k);
+}
+
+/* ---- files hash ---- */
+
+int mat_state_files_load(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                         struct mat_files *f, char *err, size_t errlen)
+{
+    f->r = NULL;
+    struct fbuf k = { 0 };
+    if (hash_key(&k, key_prefix, v, "files", err, errlen) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    redisReply *r = rblock_command(c, err, errlen, "HGETALL files", "HGETALL %b", k.data, k.len);
+    fbuf_free(&k);
+    if (r == NULL) {
+        return FEATD_ERR;
+    }
+    if (r->type != REDIS_REPLY_ARRAY) {
+        rblock_seterr_reply(c, "HGETALL files", r, err, errlen);
+        freeReplyObject(r);
+        return FEATD_ERR;
+    }
+    f->r = r;
+    return FEATD_OK;
+}
+
+void mat_state_files_free(struct mat_files *f)
+{
+    freeReplyObject(f->r);
+    f->r = NULL;
+}
+
+size_t mat_state_files_count(const struct mat_files *f)
+{
+    return f->r ? f->r->elements / 2 : 0;
+}
+
+const char *mat_state_files_name(const struct mat_files *f, size_t i, size_t *len)
+{
+    const redisReply *e = f->r->element[2 * i];
+    if (e->type != REDIS_REPLY_STRING) {
+        *len = 0;
+        return NULL;
+    }
+    *len = e->len;
+    return e->str;
+}
+
+/* The marker of file name, or NULL. */
+static const redisReply *marker_of(const struct mat_files *f, const char *name)
+{
+    if (f->r == NULL) {
+        return NULL;
+    }
+    size_t n = strlen(name);
+    for (size_t i = 0; i + 1 < f->r->elements; i += 2) {
+        const redisReply *e = f->r->element[i];
+        if (e->type == REDIS_REPLY_STRING && e->len == n && memcmp(e->str, name, n) == 0) {
+            return f->r->element[i + 1];
+        }
+    }
+    return NULL;
+}
+
+static bool marker_is(const redisReply *m, const char *prefix, const char *hex)
+{
+    if (m == NULL || m->type != REDIS_REPLY_STRING) {
+        return false;
+    }
+    size_t pl = strlen(prefix), hl = strlen(hex);
+    return m->len >= pl + hl && memcmp(m->str, prefix, pl) == 0 &&
+           memcmp(m->str + pl, hex, hl) == 0;
+}
+
+enum mat_file_status mat_state_file_status(const struct mat_files *f, const char *name,
+                                           const char *sig_hex)
+{
+    const redisReply *m = marker_of(f, name);
+    if (marker_is(m, "", sig_hex)) {
+        return MAT_FILE_DONE;
+    }
+    if (marker_is(m, "rejected ", sig_hex)) {
+        return MAT_FILE_REJECTED;
+    }
+    return MAT_FILE_NEW;
+}
+
+static int file_mark(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                     const char *name, const char *val, char *err, size_t errlen)
+{
+    struct fbuf k = { 0 };
+    if (hash_key(&k, key_prefix, v, "files", err, errlen) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    redisReply *r = rblock_command(c, err, errlen, "HSET files", "HSET %b %s %s", k.data, k.len,
+                                   name, val);
+    fbuf_free(&k);
+    if (r == NULL) {
+        return FEATD_ERR;
+    }
+    freeReplyObject(r);
+    return FEATD_OK;
+}
+
+int mat_state_file_done(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                        const char *name, const char *sig_hex, uint64_t rows,
+                        int64_t finished_at_us, char *err, size_t errlen)
+{
+    char val[96];
+    snprintf(val, sizeof(val), "%s %" PRIu64 " %" PRId64, sig_hex, rows, finished_at_us);
+    return file_mark(c, key_prefix, v, name, val, err, errlen);
+}
+
+int mat_state_file_rejected(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                            const char *name, const char *sig_hex, const char *reason,
+                            char *err, size_t errlen)
+{
+    char val[1200];
+    snprintf(val, sizeof(val), "rejected %s %s", sig_hex, reason);
+    return file_mark(c, key_prefix, v, name, val, err, errlen);
+}
+
+void mat_state_file_forget(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                           const char *name, size_t len)
+{
+    struct fbuf k = { 0 };
+    char err[8];
+    if (c != NULL && hash_key(&k, key_prefix, v, "files", err, sizeof(err)) == FEATD_OK) {
+        redisReply *r = redisCommand(c, "HDEL %b %b", k.data, k.len, name, len);
+        freeReplyObject(r);
+    }
+    fbuf_free(&k);
 }
 
 /* ---- lease ---- */
@@ -305,15 +463,15 @@ static void self_init(void)
              (unsigned)(nonce & 0xffffffffu));
 }
 
-const char *mat_lease_self(void)
+const char *mat_state_lease_self(void)
 {
     pthread_once(&self_once, self_init);
     return self_id;
 }
 
-bool mat_lease_holder_dead(const char *holder)
+bool mat_state_lease_holder_dead(const char *holder)
 {
-    const char *self = mat_lease_self();
+    const char *self = mat_state_lease_self();
     const char *c1 = strchr(holder, ':');
     const char *s1 = strchr(self, ':');
     if (c1 == NULL || s1 == NULL || c1 - holder != s1 - self ||
@@ -360,8 +518,9 @@ static const char lua_steal[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then "
     "redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1 else return 0 end";
 
-int mat_lease_peek(redisContext *c, const char *key_prefix, const struct cfg_view *v,
-                   char *holder, size_t holderlen, int64_t *pttl_ms, char *err, size_t errlen)
+int mat_state_lease_peek(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                         char *holder, size_t holderlen, int64_t *pttl_ms, char *err,
+                         size_t errlen)
 {
     struct fbuf k = { 0 };
     if (lease_key(&k, key_prefix, v, err, errlen) != FEATD_OK) {
@@ -378,7 +537,7 @@ int mat_lease_peek(redisContext *c, const char *key_prefix, const struct cfg_vie
     for (int i = 0; i < 2; i++) {
         void *rv = NULL;
         if (redisGetReply(c, &rv) != REDIS_OK || rv == NULL) {
-            util_seterr(err, errlen, "redis GET lease: %s", ctx_err(c));
+            rblock_seterr(c, "GET lease", err, errlen);
             return FEATD_ERR;
         }
         redisReply *r = rv;
@@ -389,7 +548,7 @@ int mat_lease_peek(redisContext *c, const char *key_prefix, const struct cfg_vie
         } else if (i == 1 && r->type == REDIS_REPLY_INTEGER) {
             *pttl_ms = r->integer > 0 ? r->integer : 0;
         } else if (r->type == REDIS_REPLY_ERROR) {
-            util_seterr(err, errlen, "redis lease: %.*s", (int)(r->len > 300 ? 300 : r->len), r->str);
+            rblock_seterr_reply(c, "lease", r, err, errlen);
             rc = FEATD_ERR;
         }
         freeReplyObject(r);
@@ -397,10 +556,10 @@ int mat_lease_peek(redisContext *c, const char *key_prefix, const struct cfg_vie
     return rc;
 }
 
-int mat_lease_acquire(redisContext *c, const char *key_prefix, const struct cfg_view *v,
-                      int64_t px, char *holder, size_t holderlen, char *err, size_t errlen)
+int mat_state_lease_acquire(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                            int64_t px, char *holder, size_t holderlen, char *err, size_t errlen)
 {
-    const char *self = mat_lease_self();
+    const char *self = mat_state_lease_self();
     struct fbuf k = { 0 };
     if (lease_key(&k, key_prefix, v, err, errlen) != FEATD_OK) {
         return FEATD_ERR;
@@ -408,7 +567,7 @@ int mat_lease_acquire(redisContext *c, const char *key_prefix, const struct cfg_
     int rc = FEATD_ERR;
     redisReply *r = redisCommand(c, "SET %b %s NX PX %lld", k.data, k.len, self, (long long)px);
     if (r == NULL) {
-        util_seterr(err, errlen, "redis SET lease: %s", ctx_err(c));
+        rblock_seterr(c, "SET lease", err, errlen);
         goto out;
     }
     if (r->type == REDIS_REPLY_STATUS) {
@@ -416,7 +575,7 @@ int mat_lease_acquire(redisContext *c, const char *key_prefix, const struct cfg_
         goto out;
     }
     if (r->type == REDIS_REPLY_ERROR) {
-        util_seterr(err, errlen, "redis SET lease: %.*s", (int)(r->len > 300 ? 300 : r->len), r->str);
+        rblock_seterr_reply(c, "SET lease", r, err, errlen);
         goto out;
     }
     freeReplyObject(r);
@@ -424,7 +583,7 @@ int mat_lease_acquire(redisContext *c, const char *key_prefix, const struct cfg_
      * someone alive */
     r = redisCommand(c, "GET %b", k.data, k.len);
     if (r == NULL) {
-        util_seterr(err, errlen, "redis GET lease: %s", ctx_err(c));
+        rblock_seterr(c, "GET lease", err, errlen);
         goto out;
     }
     if (r->type != REDIS_REPLY_STRING) {
@@ -444,23 +603,23 @@ int mat_lease_acquire(redisContext *c, const char *key_prefix, const struct cfg_
     freeReplyObject(r);
     r = NULL;
     if (strcmp(cur, self) == 0) {
-        rc = mat_lease_renew(c, key_prefix, v, px, err, errlen);
+        rc = mat_state_lease_renew(c, key_prefix, v, px, err, errlen);
         goto out;
     }
-    if (!mat_lease_holder_dead(cur)) {
+    if (!mat_state_lease_holder_dead(cur)) {
         rc = FEATD_EAGAIN;
         goto out;
     }
     r = redisCommand(c, "EVAL %s 1 %b %s %s %lld", lua_steal, k.data, k.len, cur, self,
                      (long long)px);
     if (r == NULL) {
-        util_seterr(err, errlen, "redis EVAL lease: %s", ctx_err(c));
+        rblock_seterr(c, "EVAL lease", err, errlen);
         goto out;
     }
     if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
         rc = FEATD_OK;
     } else if (r->type == REDIS_REPLY_ERROR) {
-        util_seterr(err, errlen, "redis EVAL lease: %.*s", (int)(r->len > 300 ? 300 : r->len), r->str);
+        rblock_seterr_reply(c, "EVAL lease", r, err, errlen);
     } else {
         rc = FEATD_EAGAIN;
     }
@@ -470,18 +629,18 @@ out:
     return rc;
 }
 
-int mat_lease_renew(redisContext *c, const char *key_prefix, const struct cfg_view *v, int64_t px,
-                    char *err, size_t errlen)
+int mat_state_lease_renew(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                          int64_t px, char *err, size_t errlen)
 {
     struct fbuf k = { 0 };
     if (lease_key(&k, key_prefix, v, err, errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
     redisReply *r = redisCommand(c, "EVAL %s 1 %b %s %lld", lua_renew, k.data, k.len,
-                                 mat_lease_self(), (long long)px);
+                                 mat_state_lease_self(), (long long)px);
     fbuf_free(&k);
     if (r == NULL) {
-        util_seterr(err, errlen, "redis lease renewal: %s", ctx_err(c));
+        rblock_seterr(c, "lease renewal", err, errlen);
         return FEATD_ERR;
     }
     int rc;
@@ -491,16 +650,14 @@ int mat_lease_renew(redisContext *c, const char *key_prefix, const struct cfg_vi
             util_seterr(err, errlen, "the materialization lease was lost (expired or taken over)");
         }
     } else {
-        util_seterr(err, errlen, "redis lease renewal: %.*s",
-               r->type == REDIS_REPLY_ERROR ? (int)(r->len > 300 ? 300 : r->len) : 16,
-               r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        rblock_seterr_reply(c, "lease renewal", r, err, errlen);
         rc = FEATD_ERR;
     }
     freeReplyObject(r);
     return rc;
 }
 
-void mat_lease_release(redisContext *c, const char *key_prefix, const struct cfg_view *v)
+void mat_state_lease_release(redisContext *c, const char *key_prefix, const struct cfg_view *v)
 {
     if (c == NULL || c->err) {
         return;
@@ -511,7 +668,7 @@ void mat_lease_release(redisContext *c, const char *key_prefix, const struct cfg
         return;
     }
     redisReply *r = redisCommand(c, "EVAL %s 1 %b %s", lua_release, k.data, k.len,
-                                 mat_lease_self());
+                                 mat_state_lease_self());
     freeReplyObject(r);
     fbuf_free(&k);
 }

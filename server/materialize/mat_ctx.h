@@ -1,0 +1,121 @@
+/*
+ * mat_ctx.h — the state shared by the materializer's files: the context of
+ * one materializing thread (or one-shot process) and the record of one run.
+ * Written first and included by every part (mat_pass, mat_run, mat_poll,
+ * materializer); it includes none of them, so the parts form no cycle:
+ *
+ *   materializer (thread, one-shot) ─► mat_poll (one view's poll)
+ *       ─► mat_run (snapshot / incremental run, flip, reclaim)
+ *           ─► mat_pass (pass 1 select, pass 2 write)
+ *   all of them ─► mat_ctx (this), mat_state, mat_stats
+ *
+ * Threads: a struct mat_ctx belongs to the thread that runs it (the
+ * materializer thread or the `featd materialize` process); nothing in it is
+ * shared.
+ */
+#ifndef FEATD_MAT_CTX_H
+#define FEATD_MAT_CTX_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "config/config.h"
+#include "core/featd.h"
+#include "materialize/mat_discover.h"
+#include "materialize/mat_read.h"
+#include "materialize/mat_select.h"
+#include "materialize/mat_state.h"
+
+struct online_writer;
+
+#define MAT_WRITE_BATCH 2048            /* rows per pipelined batch */
+#define MAT_RECLAIM_COUNT 500           /* SCAN COUNT per reclaim round */
+
+/* Row outcomes of a run (also the kind label of the rows metric). */
+enum mat_kind { MK_READ, MK_WRITTEN, MK_EXPIRED, MK_STALE, MK_REJECTED, MK_OUTSIDE, MK__N };
+
+/* The result of one poll of a view (MR__N counted results; MR_STOPPED is
+ * reported as failed). */
+enum mat_result { MR_APPLIED, MR_UNCHANGED, MR_REJECTED, MR_FAILED, MR_BUSY, MR__N, MR_STOPPED };
+
+/* How a run or one of its steps ended. */
+enum mat_run_kind { RUN_OK = 0, RUN_REJECT, RUN_FAIL, RUN_STOP };
+
+/* One row of the row group being selected: hashed in a first loop (with a
+ * prefetch of its table slot), offered in a second. */
+struct mat_rowinfo {
+    struct mat_hash h;
+    int64_t ev, cr;
+    int st;                     /* 0 rejected, 1 candidate, 2 expired */
+};
+
+struct mat_ctx {
+    const struct featd_config *cfg;
+    redisContext *c;            /* NULL until connected / after an error */
+    struct mat_select sel;
+    struct mat_rg rg;
+    struct mat_state_update *hs;  /* the progress update being built */
+    uint8_t *win;               /* per-row winner flags of a row group */
+    size_t cap_win;
+    struct mat_rowinfo *ri;     /* per-row hash and times of a row group */
+    size_t cap_ri;
+    int64_t lease_mono_us;      /* last acquire/renew */
+    bool oneshot;
+    uint64_t max_rows_per_sec;  /* write pacing, 0 = none */
+    _Atomic int *stop;          /* NULL: never stops early */
+};
+
+/* One run of one view: what it did and why it stopped. */
+struct mat_run {
+    const struct cfg_view *v;
+    uint64_t rows[MK__N];
+    uint64_t entities;
+    uint64_t nfiles;
+    int64_t max_event_us;
+    int64_t started_us, started_mono;
+    int64_t progress_mono;
+    uint64_t ident;             /* snapshot (or file) identity incl. config */
+    char ident_hex[20];
+    const char *snap_name;
+    size_t logged_rejects;
+    uint64_t reclaim_old;       /* generation replaced by the flip, to delete */
+    uint64_t reclaim_leftover;  /* an earlier generation whose delete failed */
+    char why[1024];
+};
+
+/* Sets up x for cfg (which must outlive it); stop (may be NULL) asks runs
+ * to stop at the next row group. FEATD_ERR on OOM. */
+int mat_ctx_init(struct mat_ctx *x, const struct featd_config *cfg, bool oneshot,
+                 _Atomic int *stop) FEATD_MUSTCHECK;
+void mat_ctx_free(struct mat_ctx *x);
+/* Releases the selection table's memory between runs when it is big. */
+void mat_ctx_trim(struct mat_ctx *x);
+/* A usable connection in x->c (reconnecting after an error), with the
+ * materializer's command timeout. */
+int mat_ctx_connect(struct mat_ctx *x, char *err, size_t errlen) FEATD_MUSTCHECK;
+void mat_ctx_disconnect(struct mat_ctx *x);
+bool mat_ctx_stopping(const struct mat_ctx *x);
+/* Sends the progress update built in x->hs for view v. */
+int mat_ctx_progress_send(struct mat_ctx *x, const struct cfg_view *v, char *err,
+                          size_t errlen) FEATD_MUSTCHECK;
+/* Renews the lease of run->v when a third of it has passed (or when force).
+ * A pipelined writer w (may be NULL) is flushed first: no other command may
+ * interleave with its replies. RUN_OK or RUN_FAIL (run->why). */
+int mat_ctx_lease_keep(struct mat_ctx *x, struct mat_run *run, bool force,
+                       struct online_writer *w);
+/* run->why = the formatted reason. */
+void mat_ctx_run_err(struct mat_run *r, const char *fmt, ...) FEATD_PRINTF(2, 3);
+
+/* Identity of the view's materialization settings: source, timestamp
+ * columns, renames, ttl and mode (the fingerprint covers the schema). */
+uint64_t mat_ctx_config_sig(const struct cfg_view *v);
+/* 16 hex digits of x into out (20 bytes). */
+void mat_ctx_hex16(uint64_t x, char *out);
+/* A data file's identity under the config signature csig, as 16 hex. */
+void mat_ctx_file_ident(const struct mat_file *f, uint64_t csig, char *hex);
+
+#endif

@@ -1,0 +1,423 @@
+/*
+ * mat_run.c — one run of one view (contract in mat_run.h): a snapshot into
+ * a new generation then the flip, or incremental files upserted into the
+ * view's generation; reclaim of replaced generations; the end-of-run
+ * progress record. Materializer thread (or one-shot) only.
+ */
+#include "materialize/mat_run.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "materialize/mat_pass.h"
+#include "online/online_gen.h"
+#include "online/online_write.h"
+
+/* ---- snapshot mode ---- */
+
+/* Reclaims gen (best effort; logged). */
+void mat_run_reclaim(struct mat_ctx *x, const struct cfg_view *v, uint64_t gen, const char *what)
+{
+    if (gen == 0 || x->c == NULL) {
+        return;
+    }
+    char err[512];
+    uint64_t del = 0;
+    int64_t t0 = util_mono_us();
+    if (online_gen_reclaim_paced(x->c, x->cfg->redis.key_prefix, v, gen, MAT_RECLAIM_COUNT, x->stop,
+                                 &del, err, sizeof(err)) !=
+        FEATD_OK) {
+        log_warn("materializer", "view %s: reclaiming %s generation %" PRIu64 " failed: %s",
+                 v->name, what, gen, err);
+        mat_state_set_reclaim_generation(x->hs, (int64_t)gen);
+        if (mat_ctx_progress_send(x, v, err, sizeof(err)) != FEATD_OK) {
+            log_debug("materializer", "view %s: %s", v->name, err);
+        }
+        return;
+    }
+    log_info("materializer", "view %s: reclaimed %s generation %" PRIu64 " (%" PRIu64
+             " keys, %.1f ms)", v->name, what, gen, del, (double)(util_mono_us() - t0) / 1000.0);
+}
+
+/* After a crash between the flip and the final progress write: the flip
+ * happened, so record the pending snapshot as applied. */
+void mat_run_recover_flipped(struct mat_ctx *x, const struct cfg_view *v, struct mat_progress *p)
+{
+    log_warn("materializer", "view %s: generation %" PRId64 " (snapshot %s) was flipped by a run "
+             "that did not finish its bookkeeping; recording it", v->name, p->pending_generation,
+             p->pending_snapshot);
+    mat_state_set_snapshot(x->hs, p->pending_snapshot);
+    mat_state_set_snapshot_sig(x->hs, p->pending_sig);
+    mat_state_set_generation(x->hs, p->pending_generation);
+    mat_state_set_pending_generation(x->hs, 0);
+    mat_state_set_pending_sig(x->hs, "");
+    mat_state_set_pending_snapshot(x->hs, "");
+    char err[256];
+    if (mat_ctx_progress_send(x, v, err, sizeof(err)) == FEATD_OK) {
+        util_strlcpy(p->snapshot, p->pending_snapshot, sizeof(p->snapshot));
+        util_strlcpy(p->snapshot_sig, p->pending_sig, sizeof(p->snapshot_sig));
+        p->generation = p->pending_generation;
+        p->pending_generation = 0;
+        p->pending_sig[0] = '\0';
+        if (p->prev_generation != 0 && p->prev_generation != p->generation) {
+            mat_run_reclaim(x, v, (uint64_t)p->prev_generation, "previous");
+        }
+    }
+}
+
+int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_snapshot *snap,
+                     struct mat_progress *p)
+{
+    const struct cfg_view *v = run->v;
+    const char *kp = x->cfg->redis.key_prefix;
+    char err[512];
+    run->nfiles = snap->nfiles;
+    run->snap_name = snap->name;
+    if (snap->nfiles == 0) {
+        mat_ctx_run_err(run, "snapshot %s has no data files (*.parquet)", snap->name);
+        return RUN_REJECT;
+    }
+    uint64_t *base = calloc(snap->nfiles + 1, sizeof(*base));
+    if (base == NULL) {
+        mat_ctx_run_err(run, "out of memory");
+        return RUN_FAIL;
+    }
+    mat_state_set_state(x->hs, MAT_STATE_RUNNING);
+    mat_state_set_phase(x->hs, MAT_PHASE_SELECT);
+    mat_state_set_mode(x->hs, MAT_MODE_SNAPSHOT);
+    mat_state_set_owner(x->hs, mat_state_lease_self());
+    mat_state_set_started_at_us(x->hs, run->started_us);
+    int k = RUN_FAIL;
+    struct online_writer *w = NULL;
+    uint64_t gen = 0;
+    if (mat_ctx_progress_send(x, v, run->why, sizeof(run->why)) != FEATD_OK) {
+        goto out;
+    }
+
+    int64_t t_sel = util_mono_us();
+    k = mat_pass_select(x, run, snap->files, snap->nfiles, base);
+    if (k != RUN_OK) {
+        goto out;
+    }
+    log_info("materializer", "view %s: selected %zu entities from %" PRIu64 " rows in %.2f s "
+             "(selection table %zu bytes, %.1f bytes/entity)", v->name, mat_select_count(&x->sel),
+             base[snap->nfiles], (double)(util_mono_us() - t_sel) / 1e6,
+             mat_select_bytes(&x->sel), mat_select_count(&x->sel)
+                 ? (double)mat_select_bytes(&x->sel) / (double)mat_select_count(&x->sel) : 0.0);
+    if (base[snap->nfiles] == 0) {
+        mat_ctx_run_err(run, "snapshot %s has no rows; refusing to empty the view", snap->name);
+        k = RUN_REJECT;
+        goto out;
+    }
+
+    /* the generation to write: the pending one of this very snapshot, or
+     * a new one (reclaiming an abandoned one first) */
+    size_t from = 0;
+    uint64_t cur = 0;
+    if (online_gen_current(x->c, kp, v, &cur, run->why, sizeof(run->why)) != FEATD_OK) {
+        k = RUN_FAIL;
+        goto out;
+    }
+    if (p->pending_generation > 0 && (uint64_t)p->pending_generation != cur &&
+        strcmp(p->pending_sig, run->ident_hex) == 0) {
+        gen = (uint64_t)p->pending_generation;
+        from = p->pending_files_done > 0 && (uint64_t)p->pending_files_done <= snap->nfiles
+                   ? (size_t)p->pending_files_done : 0;
+        log_info("materializer", "view %s: resuming generation %" PRIu64 " of snapshot %s "
+                 "(%zu of %zu files already written)", v->name, gen, snap->name, from,
+                 snap->nfiles);
+    } else {
+        if (p->pending_generation > 0 && (uint64_t)p->pending_generation != cur) {
+            mat_run_reclaim(x, v, (uint64_t)p->pending_generation, "abandoned");
+        }
+        if (online_gen_alloc(x->c, kp, v, &gen, run->why, sizeof(run->why)) != FEATD_OK) {
+            k = RUN_FAIL;
+            goto out;
+        }
+    }
+    mat_state_set_phase(x->hs, MAT_PHASE_WRITE);
+    mat_state_set_pending_generation(x->hs, (int64_t)gen);
+    mat_state_set_pending_sig(x->hs, run->ident_hex);
+    mat_state_set_pending_snapshot(x->hs, snap->name);
+    mat_state_set_pending_files_done(x->hs, (int64_t)from);
+    mat_state_set_rows_written(x->hs, 0);
+    if (mat_ctx_progress_send(x, v, run->why, sizeof(run->why)) != FEATD_OK) {
+        k = RUN_FAIL;
+        goto out;
+    }
+    p->pending_generation = (int64_t)gen;
+    run->progress_mono = util_mono_us();
+    w = online_writer_new(x->c, kp, v, MAT_WRITE_BATCH);
+    if (w == NULL) {
+        mat_ctx_run_err(run, "out of memory");
+        k = RUN_FAIL;
+        goto out;
+    }
+    online_writer_set_rate(w, x->max_rows_per_sec);
+    k = mat_pass_write(x, run, snap->files, snap->nfiles, from, base, w, gen, false);
+    if (k != RUN_OK) {
+        goto out;
+    }
+    run->rows[MK_WRITTEN] = online_writer_written(w);
+
+    /* flip: only while the lease is still ours */
+    if ((k = mat_ctx_lease_keep(x, run, true, NULL)) != RUN_OK) {
+        goto out;
+    }
+    mat_state_set_phase(x->hs, MAT_PHASE_FLIP);
+    mat_state_set_prev_generation(x->hs, (int64_t)cur);
+    if (mat_ctx_progress_send(x, v, run->why, sizeof(run->why)) != FEATD_OK) {
+        k = RUN_FAIL;
+        goto out;
+    }
+    uint64_t old = 0;
+    if (online_gen_flip(x->c, kp, v, gen, &old, run->why, sizeof(run->why)) != FEATD_OK) {
+        k = RUN_FAIL;
+        goto out;
+    }
+    p->pending_generation = 0;
+    p->generation = (int64_t)gen;
+    k = RUN_OK;
+    mat_state_set_snapshot(x->hs, snap->name);
+    mat_state_set_snapshot_sig(x->hs, run->ident_hex);
+    mat_state_set_generation(x->hs, (int64_t)gen);
+    mat_state_set_pending_generation(x->hs, 0);
+    mat_state_set_pending_sig(x->hs, "");
+    mat_state_set_pending_snapshot(x->hs, "");
+    mat_state_set_max_event_ts_us(x->hs, run->max_event_us);
+    if (mat_ctx_progress_send(x, v, err, sizeof(err)) != FEATD_OK) {
+        log_warn("materializer", "view %s: flipped to generation %" PRIu64 " but recording it "
+                 "failed (%s); the next run records it", v->name, gen, err);
+    }
+    /* deleted after the run is recorded (mat_poll_view), so that the
+     * status says "applied" while the old rows go */
+    run->reclaim_old = old != gen ? old : 0;
+    run->reclaim_leftover = (uint64_t)p->reclaim_generation != gen
+                                ? (uint64_t)p->reclaim_generation : 0;
+out:
+    online_writer_free(w);
+    if (k == RUN_REJECT && p->pending_generation > 0 && (uint64_t)p->pending_generation != cur &&
+        x->c != NULL && x->c->err == 0) {
+        /* nothing of a rejected snapshot may linger */
+        mat_run_reclaim(x, v, (uint64_t)p->pending_generation, "rejected");
+        mat_state_set_pending_generation(x->hs, 0);
+        mat_state_set_pending_sig(x->hs, "");
+        mat_state_set_pending_snapshot(x->hs, "");
+    }
+    free(base);
+    return k;
+}
+
+/* ---- incremental mode ---- */
+
+/* Collects the complete, not yet done (nor rejected) files in order. */
+size_t mat_run_new_files(const struct mat_listing *l, const struct mat_files *d, uint64_t csig,
+                         const struct mat_file **out, size_t cap, size_t *nrejected)
+{
+    size_t n = 0;
+    *nrejected = 0;
+    for (size_t i = 0; i < l->nsnaps; i++) {
+        const struct mat_snapshot *s = &l->snaps[i];
+        for (size_t j = 0; s->complete && j < s->nfiles; j++) {
+            char hex[20];
+            mat_ctx_file_ident(&s->files[j], csig, hex);
+            enum mat_file_status st = mat_state_file_status(d, s->files[j].name, hex);
+            if (st == MAT_FILE_DONE) {
+                continue;
+            }
+            if (st == MAT_FILE_REJECTED) {
+                (*nrejected)++;
+                continue;
+            }
+            if (n < cap) {
+                out[n++] = &s->files[j];
+            }
+        }
+    }
+    return n;
+}
+
+/* Drops done markers of files no longer in the source (bounded hash). */
+void mat_run_files_prune(struct mat_ctx *x, const struct cfg_view *v, const struct mat_files *d,
+                         const struct mat_listing *l)
+{
+    for (size_t i = 0; i < mat_state_files_count(d); i++) {
+        size_t flen;
+        const char *fname = mat_state_files_name(d, i, &flen);
+        if (fname == NULL) {
+            continue;
+        }
+        bool present = false;
+        for (size_t s = 0; s < l->nsnaps && !present; s++) {
+            for (size_t j = 0; j < l->snaps[s].nfiles && !present; j++) {
+                const char *nm = l->snaps[s].files[j].name;
+                present = strlen(nm) == flen && memcmp(nm, fname, flen) == 0;
+            }
+            /* an incomplete directory's files are not listed: keep theirs */
+            if (!l->snaps[s].complete && strncmp(l->snaps[s].name, fname,
+                                                 strlen(l->snaps[s].name)) == 0) {
+                present = true;
+            }
+        }
+        if (!present) {
+            mat_state_file_forget(x->c, x->cfg->redis.key_prefix, v, fname, flen);
+        }
+    }
+}
+
+int mat_run_incremental(struct mat_ctx *x, struct mat_run *run, const struct mat_file **files,
+                        size_t nfiles, uint64_t csig, size_t *nrejected_files, char *last_reject,
+                        size_t last_reject_len)
+{
+    const struct cfg_view *v = run->v;
+    const char *kp = x->cfg->redis.key_prefix;
+    *nrejected_files = 0;
+    mat_state_set_state(x->hs, MAT_STATE_RUNNING);
+    mat_state_set_phase(x->hs, MAT_PHASE_WRITE);
+    mat_state_set_mode(x->hs, MAT_MODE_INCREMENTAL);
+    mat_state_set_owner(x->hs, mat_state_lease_self());
+    mat_state_set_started_at_us(x->hs, run->started_us);
+    if (mat_ctx_progress_send(x, v, run->why, sizeof(run->why)) != FEATD_OK) {
+        return RUN_FAIL;
+    }
+    uint64_t gen = 0;
+    if (online_gen_ensure(x->c, kp, v, &gen, run->why, sizeof(run->why)) != FEATD_OK) {
+        return RUN_FAIL;
+    }
+    struct online_writer *ow = online_writer_new(x->c, kp, v, MAT_WRITE_BATCH);
+    if (ow == NULL) {
+        mat_ctx_run_err(run, "out of memory");
+        return RUN_FAIL;
+    }
+    int k = RUN_OK;
+    for (size_t i = 0; i < nfiles && k == RUN_OK; i++) {
+        const struct mat_file *f = files[i];
+        struct mat_run fr = *run;   /* per-file scratch for reasons */
+        memset(fr.rows, 0, sizeof(fr.rows));
+        fr.logged_rejects = run->logged_rejects;
+        uint64_t base[2];
+        uint64_t written0 = online_writer_written(ow), skipped0 = online_writer_skipped(ow);
+        int fk = mat_pass_select(x, &fr, f, 1, base);
+        if (fk == RUN_OK) {
+            fk = mat_pass_write(x, &fr, f, 1, 0, base, ow, gen, true);
+        }
+        run->logged_rejects = fr.logged_rejects;
+        char hex[20];
+        mat_ctx_file_ident(f, csig, hex);
+        char err[512];
+        if (fk == RUN_REJECT) {
+            (*nrejected_files)++;
+            util_strlcpy(last_reject, fr.why, last_reject_len);
+            log_error("materializer", "view %s: file %s rejected, nothing of it written: %s",
+                      v->name, f->name, fr.why);
+            if (mat_state_file_rejected(x->c, kp, v, f->name, hex, fr.why, err, sizeof(err)) !=
+                FEATD_OK) {
+                mat_ctx_run_err(run, "%s", err);
+                k = RUN_FAIL;
+            }
+            run->rows[MK_READ] += fr.rows[MK_READ];
+            continue;
+        }
+        if (fk != RUN_OK) {
+            util_strlcpy(run->why, fr.why, sizeof(run->why));
+            k = fk;
+            break;
+        }
+        uint64_t wr = online_writer_written(ow) - written0;
+        uint64_t sk = online_writer_skipped(ow) - skipped0;
+        for (int m = 0; m < MK__N; m++) {
+            run->rows[m] += fr.rows[m];
+        }
+        /* LWW losers: skipped by the script (the writer's skipped count also
+         * holds rows that expired before writing, counted already) */
+        run->rows[MK_STALE] += sk > fr.rows[MK_EXPIRED] ? sk - fr.rows[MK_EXPIRED] : 0;
+        run->rows[MK_WRITTEN] += wr;
+        run->entities += fr.entities;
+        if (fr.max_event_us > run->max_event_us) {
+            run->max_event_us = fr.max_event_us;
+        }
+        run->nfiles++;
+        run->snap_name = f->name;
+        if (mat_state_file_done(x->c, kp, v, f->name, hex, wr, util_now_us(), err,
+                                sizeof(err)) != FEATD_OK) {
+            mat_ctx_run_err(run, "%s", err);
+            k = RUN_FAIL;
+            break;
+        }
+        log_info("materializer", "view %s: file %s upserted into generation %" PRIu64 ": %" PRIu64
+                 " rows read, %" PRIu64 " written, %" PRIu64 " stale, %" PRIu64 " expired, %"
+                 PRIu64 " rejected", v->name, f->name, gen, fr.rows[MK_READ], wr,
+                 fr.rows[MK_STALE] + (sk > fr.rows[MK_EXPIRED] ? sk - fr.rows[MK_EXPIRED] : 0),
+                 fr.rows[MK_EXPIRED], fr.rows[MK_REJECTED]);
+    }
+    online_writer_free(ow);
+    run->why[sizeof(run->why) - 1] = '\0';
+    if (k == RUN_OK) {
+        mat_state_set_generation(x->hs, (int64_t)gen);
+    }
+    return k;
+}
+
+/* Writes the end-of-run progress fields (the run did work). */
+void mat_run_finish(struct mat_ctx *x, const struct mat_run *run, int result,
+                    struct mat_progress *p)
+{
+    const struct cfg_view *v = run->v;
+    int64_t now = util_now_us();
+    int64_t dur_ms = (util_mono_us() - run->started_mono) / 1000;
+    mat_state_set_phase(x->hs, MAT_PHASE_NONE);
+    mat_state_set_finished_at_us(x->hs, now);
+    mat_state_set_duration_ms(x->hs, dur_ms);
+    mat_state_set_files(x->hs, (int64_t)run->nfiles);
+    mat_state_set_entities(x->hs, (int64_t)run->entities);
+    mat_state_set_select_bytes(x->hs, (int64_t)mat_select_bytes(&x->sel));
+    mat_state_set_rows_read(x->hs, (int64_t)run->rows[MK_READ]);
+    mat_state_set_rows_written(x->hs, (int64_t)run->rows[MK_WRITTEN]);
+    mat_state_set_rows_skipped_expired(x->hs, (int64_t)run->rows[MK_EXPIRED]);
+    mat_state_set_rows_skipped_stale(x->hs, (int64_t)run->rows[MK_STALE]);
+    mat_state_set_rows_rejected(x->hs, (int64_t)run->rows[MK_REJECTED]);
+    mat_state_set_rows_outside_max_age(x->hs, (int64_t)run->rows[MK_OUTSIDE]);
+    enum mat_runs incr;
+    if (result == MR_APPLIED) {
+        mat_state_set_state(x->hs, MAT_STATE_IDLE);
+        mat_state_set_last_error(x->hs, "");
+        mat_state_set_last_success_at_us(x->hs, now);
+        if (v->mat_mode == MAT_INCREMENTAL) {
+            if (run->snap_name) {
+                mat_state_set_snapshot(x->hs, run->snap_name);
+            }
+            int64_t mx = run->max_event_us > p->max_event_ts_us ? run->max_event_us
+                                                                : p->max_event_ts_us;
+            mat_state_set_max_event_ts_us(x->hs, mx);
+            p->max_event_ts_us = mx;
+        } else {
+            p->max_event_ts_us = run->max_event_us;
+        }
+        p->last_success_at_us = now;
+        incr = MAT_RUNS_OK;
+    } else if (result == MR_REJECTED) {
+        mat_state_set_state(x->hs, MAT_STATE_REJECTED);
+        mat_state_set_rejected_snapshot(x->hs, run->snap_name ? run->snap_name : "");
+        mat_state_set_rejected_sig(x->hs, run->ident_hex);
+        mat_state_set_rejected_reason(x->hs, run->why);
+        mat_state_set_rejected_at_us(x->hs, now);
+        incr = MAT_RUNS_REJECTED;
+    } else {
+        mat_state_set_state(x->hs, MAT_STATE_FAILED);
+        mat_state_set_last_error(x->hs, run->why);
+        mat_state_set_last_error_at_us(x->hs, now);
+        incr = MAT_RUNS_FAILED;
+    }
+    p->duration_ms = dur_ms;
+    char err[256];
+    if (mat_ctx_progress_send(x, v, err, sizeof(err)) != FEATD_OK) {
+        log_warn("materializer", "view %s: cannot record progress: %s", v->name, err);
+        mat_ctx_disconnect(x);
+        return;
+    }
+    mat_state_count_run(x->c, x->cfg->redis.key_prefix, v, incr);
+}
+

@@ -1,0 +1,264 @@
+/*
+ * mat_stats.c — the materializer's process-wide per-view statistics, its
+ * poll schedule, and their Prometheus families (contract in mat_stats.h).
+ * Everything here is guarded by stats_lock: the materializer thread (or a
+ * one-shot run) writes, the admin thread reads.
+ */
+#include "materialize/mat_stats.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "core/prom.h"
+#include "materialize/mat_ctx.h"
+
+#define MAT_BACKOFF_MIN_US 1000000      /* first retry delay after a failure */
+#define MAT_BUSY_RETRY_US 2000000       /* retry delay while another holds the lease */
+
+static const char *const kind_names[MK__N] = {
+    "read", "written", "skipped_expired", "skipped_stale", "rejected", "outside_max_age"
+};
+
+static const char *const result_names[MR__N] = {
+    "applied", "unchanged", "rejected", "failed", "busy"
+};
+
+struct mat_vstat {
+    char name[160];
+    uint64_t rows[MK__N];
+    uint64_t runs[MR__N];
+    int64_t last_success_us;    /* 0 = unknown */
+    int64_t max_event_us;       /* INT64_MIN = unknown */
+    double duration_s;          /* < 0 = unknown */
+    uint64_t generation;
+    int up;                     /* -1 unknown */
+    bool live;                  /* in the registry last time we looked */
+    int64_t next_due_us;        /* monotonic; materializer thread only */
+    int64_t backoff_us;
+};
+
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct mat_vstat *stats;
+static size_t nstats;
+
+/* Finds or adds the entry of a view (stats_lock held). NULL on OOM. */
+static struct mat_vstat *vstat_get(const char *name)
+{
+    for (size_t i = 0; i < nstats; i++) {
+        if (strcmp(stats[i].name, name) == 0) {
+            return &stats[i];
+        }
+    }
+    struct mat_vstat *ns = realloc(stats, (nstats + 1) * sizeof(*ns));
+    if (ns == NULL) {
+        return NULL;
+    }
+    stats = ns;
+    struct mat_vstat *s = &stats[nstats++];
+    memset(s, 0, sizeof(*s));
+    util_strlcpy(s->name, name, sizeof(s->name));
+    s->max_event_us = INT64_MIN;
+    s->duration_s = -1;
+    s->up = -1;
+    s->live = true;
+    return s;
+}
+
+void mat_stats_record(const struct cfg_view *v, const struct mat_run *run, int result,
+                      const struct mat_progress *p, bool counted_rows, double duration_s)
+{
+    pthread_mutex_lock(&stats_lock);
+    struct mat_vstat *s = vstat_get(v->name);
+    if (s != NULL) {
+        if (counted_rows) {
+            for (int m = 0; m < MK__N; m++) {
+                s->rows[m] += run->rows[m];
+            }
+            s->duration_s = duration_s;
+        }
+        if (result >= 0 && result < MR__N) {
+            s->runs[result]++;
+        }
+        if (p != NULL && p->exists) {
+            if (p->last_success_at_us > 0) {
+                s->last_success_us = p->last_success_at_us;
+            }
+            if (p->max_event_ts_us != 0) {
+                s->max_event_us = p->max_event_ts_us;
+            }
+            if (p->generation > 0) {
+                s->generation = (uint64_t)p->generation;
+            }
+            if (!counted_rows && s->duration_s < 0 && p->duration_ms > 0) {
+                s->duration_s = (double)p->duration_ms / 1000.0;
+            }
+        }
+        if (result == MR_APPLIED || result == MR_UNCHANGED || result == MR_BUSY) {
+            s->up = 1;
+        } else if (result == MR_FAILED || result == MR_REJECTED) {
+            s->up = 0;
+        }
+    }
+    pthread_mutex_unlock(&stats_lock);
+}
+
+void mat_stats_mark_live(const struct featd_config *cfg)
+{
+    pthread_mutex_lock(&stats_lock);
+    for (size_t i = 0; i < nstats; i++) {
+        const struct cfg_view *v = config_find_view(cfg, stats[i].name);
+        stats[i].live = v != NULL && v->source_path != NULL;
+    }
+    pthread_mutex_unlock(&stats_lock);
+}
+
+int64_t mat_stats_due(const char *view)
+{
+    pthread_mutex_lock(&stats_lock);
+    struct mat_vstat *s = vstat_get(view);
+    int64_t due = s ? s->next_due_us : 0;
+    if (s) {
+        s->live = true;
+    }
+    pthread_mutex_unlock(&stats_lock);
+    return due;
+}
+
+int64_t mat_stats_schedule(const char *view, int result, int64_t interval_us)
+{
+    int64_t next = 0;
+    pthread_mutex_lock(&stats_lock);
+    struct mat_vstat *s = vstat_get(view);
+    if (s) {
+        int64_t delay = interval_us;
+        if (result == MR_FAILED) {
+            s->backoff_us = s->backoff_us ? s->backoff_us * 2 : MAT_BACKOFF_MIN_US;
+            if (s->backoff_us > interval_us) {
+                s->backoff_us = interval_us;
+            }
+            delay = s->backoff_us;
+        } else {
+            s->backoff_us = 0;
+            if (result == MR_BUSY && delay > MAT_BUSY_RETRY_US) {
+                delay = MAT_BUSY_RETRY_US;
+            }
+        }
+        s->next_due_us = util_mono_us() + delay;
+        next = s->next_due_us;
+    }
+    pthread_mutex_unlock(&stats_lock);
+    return next;
+}
+
+/* ---- metrics ---- */
+
+/* Appends "<name>{view=\"<view>\"" (the caller closes the label set). */
+static int sample(struct fbuf *out, const char *name, const char *view)
+{
+    if (fbuf_appendf(out, "%s{view=\"", name) != FEATD_OK || prom_label(out, view) != FEATD_OK ||
+        fbuf_putc(out, '"') != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    return FEATD_OK;
+}
+
+/* The two labelled counter families: rows by kind, polls by result. */
+static int write_counters(struct fbuf *out)
+{
+    static const char rows[] = "featd_materializer_rows_total";
+    static const char runs[] = "featd_materializer_runs_total";
+    if (prom_header(out, rows, "counter", "Rows handled by the materializer, by outcome") !=
+        FEATD_OK) {
+        return FEATD_ERR;
+    }
+    for (size_t i = 0; i < nstats; i++) {
+        for (int k = 0; stats[i].live && k < MK__N; k++) {
+            if (sample(out, rows, stats[i].name) != FEATD_OK ||
+                fbuf_appendf(out, ",kind=\"%s\"} %" PRIu64 "\n", kind_names[k],
+                             stats[i].rows[k]) != FEATD_OK) {
+                return FEATD_ERR;
+            }
+        }
+    }
+    if (prom_header(out, runs, "counter", "Materialization polls, by result") != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    for (size_t i = 0; i < nstats; i++) {
+        for (int k = 0; stats[i].live && k < MR__N; k++) {
+            if (sample(out, runs, stats[i].name) != FEATD_OK ||
+                fbuf_appendf(out, ",result=\"%s\"} %" PRIu64 "\n", result_names[k],
+                             stats[i].runs[k]) != FEATD_OK) {
+                return FEATD_ERR;
+            }
+        }
+    }
+    return FEATD_OK;
+}
+
+/* The per-view gauges, each present once known. */
+enum gauge { G_LAST_SUCCESS, G_LAG, G_DURATION, G_GENERATION, G_UP, G__N };
+
+static const struct {
+    const char *name;
+    const char *help;
+} gauges[G__N] = {
+    { "featd_materializer_last_success_timestamp_seconds",
+      "When the view was last materialized successfully (by any replica)" },
+    { "featd_materializer_lag_seconds", "Now minus the newest event time materialized" },
+    { "featd_materializer_duration_seconds", "Duration of the last run that did work" },
+    { "featd_materializer_generation", "Current generation of the view" },
+    { "featd_materializer_up", "1 when the view's last poll succeeded, 0 when it failed "
+      "or its snapshot was rejected" },
+};
+
+/* The value of gauge g for s into buf; false when not known. */
+static bool gauge_value(enum gauge g, const struct mat_vstat *s, int64_t now, char *buf,
+                        size_t cap)
+{
+    switch (g) {
+    case G_LAST_SUCCESS:
+        return s->last_success_us > 0 &&
+               snprintf(buf, cap, "%.3f", (double)s->last_success_us / 1e6) > 0;
+    case G_LAG:
+        return s->max_event_us != INT64_MIN && s->max_event_us != 0 &&
+               snprintf(buf, cap, "%.3f", (double)(now - s->max_event_us) / 1e6) > 0;
+    case G_DURATION:
+        return s->duration_s >= 0 && snprintf(buf, cap, "%.3f", s->duration_s) > 0;
+    case G_GENERATION:
+        return s->generation > 0 && snprintf(buf, cap, "%" PRIu64, s->generation) > 0;
+    case G_UP:
+        return s->up >= 0 && snprintf(buf, cap, "%d", s->up) > 0;
+    default:
+        return false;
+    }
+}
+
+int mat_metrics_write(struct fbuf *out)
+{
+    int rc = FEATD_OK;
+    int64_t now = util_now_us();
+    pthread_mutex_lock(&stats_lock);
+    if (write_counters(out) != FEATD_OK) {
+        rc = FEATD_ERR;
+    }
+    for (int g = 0; g < G__N && rc == FEATD_OK; g++) {
+        if (prom_header(out, gauges[g].name, "gauge", gauges[g].help) != FEATD_OK) {
+            rc = FEATD_ERR;
+        }
+        for (size_t i = 0; i < nstats && rc == FEATD_OK; i++) {
+            char val[48];
+            if (!stats[i].live || !gauge_value((enum gauge)g, &stats[i], now, val, sizeof(val))) {
+                continue;
+            }
+            if (sample(out, gauges[g].name, stats[i].name) != FEATD_OK ||
+                fbuf_appendf(out, "} %s\n", val) != FEATD_OK) {
+                rc = FEATD_ERR;
+            }
+        }
+    }
+    pthread_mutex_unlock(&stats_lock);
+    return rc;
+}

@@ -1,0 +1,57 @@
+/*
+ * mat_stats.h — the materializer's per-view statistics (process-wide, fed
+ * by every poll), its poll schedule (next due time, failure backoff) and
+ * the Prometheus families built from them. Thread-safe: the materializer
+ * thread or a one-shot run writes, the admin thread reads.
+ */
+#ifndef FEATD_MAT_STATS_H
+#define FEATD_MAT_STATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/featd.h"
+#include "core/util.h"
+
+struct cfg_view;
+struct featd_config;
+struct mat_progress;
+struct mat_run;
+
+/* Records one poll of v: result (an enum mat_result), the run's row counts
+ * when counted_rows (a run that did work, with its duration), and the
+ * gauges from the progress hash p (may be NULL). */
+void mat_stats_record(const struct cfg_view *v, const struct mat_run *run, int result,
+                      const struct mat_progress *p, bool counted_rows, double duration_s);
+/* After a (re)load of cfg: views that are gone or lost their source stop
+ * being reported. */
+void mat_stats_mark_live(const struct featd_config *cfg);
+/* When view is next due (monotonic µs; 0 = now); marks it live. */
+int64_t mat_stats_due(const char *view);
+/* Schedules view's next poll after a poll with result: interval_us later,
+ * sooner while busy, with doubling backoff after failures. Returns the
+ * due time (monotonic µs), 0 when out of memory. */
+int64_t mat_stats_schedule(const char *view, int result, int64_t interval_us);
+
+/*
+ * Prometheus text for the admin /metrics page (HELP/TYPE lines included),
+ * appended to out. Per view (label view="..."):
+ *   featd_materializer_rows_total{view,kind}   counter; kind = read |
+ *       written | skipped_expired | skipped_stale | rejected |
+ *       outside_max_age (written rows already older than ttl_seconds)
+ *   featd_materializer_runs_total{view,result} counter; result = applied |
+ *       unchanged | rejected | failed | busy (lease held elsewhere)
+ *   featd_materializer_last_success_timestamp_seconds{view}  gauge
+ *   featd_materializer_lag_seconds{view}       gauge: now - newest event
+ *       time materialized (data freshness); NaN-free: absent until known
+ *   featd_materializer_duration_seconds{view}  gauge: last run that did work
+ *   featd_materializer_generation{view}        gauge: current generation
+ *   featd_materializer_up{view}                gauge: 1 when the last poll
+ *       succeeded (applied, unchanged or busy), 0 when it failed/rejected
+ * Gauges are refreshed from the progress hash at every poll, so every
+ * replica reports the view's state even when another one materialized it.
+ * Safe from any thread; returns FEATD_ERR only when out of memory.
+ */
+int mat_metrics_write(struct fbuf *out) FEATD_MUSTCHECK;
+
+#endif

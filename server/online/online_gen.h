@@ -1,0 +1,55 @@
+/*
+ * online_gen.h — a view's generations in Redis: a snapshot is written into a
+ * fresh generation (online_gen_alloc), published by flipping the view's
+ * current pointer (online_gen_flip) and the previous generation's rows are
+ * then deleted (online_gen_reclaim*). Lookups read the pointer, then rows of
+ * that generation, so a flip is atomic for readers.
+ *
+ * Blocking hiredis on a caller-owned, connected context: the materializer
+ * thread and featd-cli only, never a worker (workers parse the pointer with
+ * online_gen_parse). Errors are worded by redis/rblock.
+ */
+#ifndef FEATD_ONLINE_GEN_H
+#define FEATD_ONLINE_GEN_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "config/config.h"
+#include "core/featd.h"
+
+/* A current-generation pointer as Redis returned it (bulk string of
+ * decimal digits, integer, or nil = 0). FEATD_ERR on anything else or on
+ * overflow. */
+int online_gen_parse(const redisReply *r, uint64_t *gen) FEATD_MUSTCHECK;
+
+/* Generation control (blocking). */
+int online_gen_alloc(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                     uint64_t *gen, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* Current generation, 0 when the view has no data. */
+int online_gen_current(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                       uint64_t *gen, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* Atomically point the view at gen; *old_gen gets the previous (0 = none). */
+int online_gen_flip(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                    uint64_t gen, uint64_t *old_gen, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* Delete every row of generation gen (SCAN MATCH + UNLINK in batches).
+ * *deleted gets the number of keys removed. */
+int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                       uint64_t gen, uint64_t *deleted, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* The same in rounds of count keys, sleeping after each round as long as it
+ * took, so lookups on the same Redis are not held up behind thousands of
+ * deletions (the materializer's background reclaim). When *stop becomes
+ * non-zero (stop may be NULL) it returns FEATD_EAGAIN between rounds; the
+ * caller records the generation and reclaims it later. */
+int online_gen_reclaim_paced(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                             uint64_t gen, unsigned count, const _Atomic int *stop,
+                             uint64_t *deleted, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* For incremental writers: the current generation, creating generation 1
+ * and pointing at it when the view has none yet. */
+int online_gen_ensure(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                      uint64_t *gen, char *err, size_t errlen) FEATD_MUSTCHECK;
+
+#endif

@@ -1,0 +1,142 @@
+/*
+ * online_key.c — building the online tier's Redis keys (layout in
+ * online_key.h). Pure and allocation-free apart from the caller's fbuf; the
+ * lookup path calls these for every key, on worker threads.
+ */
+#include "online/online_key.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+/* Appends the decimal form of an unsigned integer (no printf on hot paths). */
+static int put_u64(struct fbuf *out, uint64_t v)
+{
+    char tmp[24];
+    size_t n = sizeof(tmp);
+    do {
+        tmp[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return fbuf_append(out, tmp + n, sizeof(tmp) - n);
+}
+
+static int put_i64(struct fbuf *out, int64_t v)
+{
+    if (v < 0) {
+        if (fbuf_putc(out, '-') != FEATD_OK) {
+            return FEATD_ENOMEM;
+        }
+        return put_u64(out, (uint64_t)0 - (uint64_t)v);
+    }
+    return put_u64(out, (uint64_t)v);
+}
+
+static int put_str(struct fbuf *out, const char *s)
+{
+    return fbuf_append(out, s, strlen(s));
+}
+
+/* ---- keys ---- */
+
+static int put_fingerprint(struct fbuf *out, const struct cfg_view *v)
+{
+    if (strlen(v->fingerprint_hex) == 16) {
+        return fbuf_append(out, v->fingerprint_hex, 16);
+    }
+    return fbuf_appendf(out, "%016" PRIx64, v->fingerprint);
+}
+
+int online_view_prefix(struct fbuf *out, const char *key_prefix, const struct cfg_view *v)
+{
+    if (put_str(out, key_prefix) != FEATD_OK || fbuf_putc(out, ':') != FEATD_OK ||
+        put_str(out, ONLINE_LAYOUT_VERSION ":") != FEATD_OK || put_str(out, v->name) != FEATD_OK ||
+        fbuf_putc(out, ':') != FEATD_OK || put_fingerprint(out, v) != FEATD_OK ||
+        fbuf_putc(out, ':') != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    return FEATD_OK;
+}
+
+/* Entity key: per join key in view order "i<decimal>" or "s<len>:<bytes>".
+ * FEATD_ERR when a join key has a type other than int64/string. */
+int online_entity_key(struct fbuf *out, const struct cfg_view *v, const struct online_key *keys)
+{
+    for (size_t k = 0; k < v->nkeys; k++) {
+        int rc;
+        if (v->keys[k].type == FT_INT64) {
+            rc = fbuf_putc(out, 'i');
+            if (rc == FEATD_OK) {
+                rc = put_i64(out, keys[k].i);
+            }
+        } else if (v->keys[k].type == FT_STRING) {
+            rc = fbuf_putc(out, 's');
+            if (rc == FEATD_OK) {
+                rc = put_u64(out, keys[k].slen);
+            }
+            if (rc == FEATD_OK) {
+                rc = fbuf_putc(out, ':');
+            }
+            if (rc == FEATD_OK && keys[k].slen > 0) {
+                rc = keys[k].s ? fbuf_append(out, keys[k].s, keys[k].slen) : FEATD_ERR;
+            }
+        } else {
+            return FEATD_ERR;
+        }
+        if (rc != FEATD_OK) {
+            return rc;
+        }
+    }
+    return FEATD_OK;
+}
+
+int online_gen_prefix(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
+                      uint64_t gen)
+{
+    int rc = online_view_prefix(out, key_prefix, v);
+    if (rc == FEATD_OK) {
+        rc = fbuf_putc(out, 'g');
+    }
+    if (rc == FEATD_OK) {
+        rc = put_u64(out, gen);
+    }
+    if (rc == FEATD_OK) {
+        rc = fbuf_putc(out, ':');
+    }
+    return rc;
+}
+
+int online_row_key(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
+                   uint64_t gen, const struct online_key *keys)
+{
+    int rc = online_gen_prefix(out, key_prefix, v, gen);
+    if (rc == FEATD_OK) {
+        rc = online_entity_key(out, v, keys);
+    }
+    return rc;
+}
+
+int online_meta_key(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
+                    const char *suffix)
+{
+    int rc = online_view_prefix(out, key_prefix, v);
+    if (rc == FEATD_OK) {
+        rc = put_str(out, suffix);
+    }
+    return rc;
+}
+
+int online_current_key(struct fbuf *out, const char *key_prefix, const struct cfg_view *v)
+{
+    return online_meta_key(out, key_prefix, v, "current");
+}
+
+int online_lease_key(struct fbuf *out, const char *key_prefix, const struct cfg_view *v)
+{
+    if (put_str(out, key_prefix) != FEATD_OK || fbuf_putc(out, ':') != FEATD_OK ||
+        put_str(out, ONLINE_LAYOUT_VERSION ":") != FEATD_OK || put_str(out, v->name) != FEATD_OK ||
+        put_str(out, ":lease") != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    return FEATD_OK;
+}
+

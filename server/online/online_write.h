@@ -1,0 +1,74 @@
+/*
+ * online_write.h — THE pipelined row writer of the online tier: packed rows
+ * (online_row.h) under their keys (online_key.h), written by the
+ * materializer (snapshots and incremental files) and by featd-cli load.
+ *
+ *   put/upsert ... ─► batch N built as raw RESP in the writer's buffer
+ *   batch full     ─► write batch N (blocking; Redis reads as we write)
+ *                  ─► read the replies of batch N-1 (usually already there)
+ *   flush          ─► write the last batch, read every outstanding reply
+ *
+ * Plain puts of rows without a storage expiry (views with ttl_seconds 0) go
+ * out as MSET of up to 128 rows, which costs Redis markedly less per key
+ * than one SET each; rows with an expiry are SET ... PXAT. Upserts are
+ * last-write-wins through a server-side script (EVALSHA, replayed with EVAL
+ * after NOSCRIPT); a batch holding upserts is read back before the next one
+ * is built, so the replay never interleaves with other replies. Commands are
+ * sent in the order they were given.
+ *
+ * Threads and ownership: blocking hiredis on a connected context the caller
+ * owns (the writer does not free it); only the thread that owns the context
+ * may use the writer, never a worker. After flush returns the context is in
+ * step again, so the caller may run other commands on it. An error reply
+ * fails that call (or the next put/upsert/flush) but not the writer; an I/O
+ * error or timeout leaves the context dead and every later call failing.
+ * hiredis 0.14 writes with write(2): the process must ignore SIGPIPE.
+ */
+#ifndef FEATD_ONLINE_WRITE_H
+#define FEATD_ONLINE_WRITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "config/config.h"
+#include "core/featd.h"
+#include "online/online_key.h"
+#include "online/online_row.h"
+
+struct online_writer;   /* a pipeline of row writes for one view */
+
+/* batch = rows per pipelined batch (also cut at 4 MiB of commands; 0 = 1).
+ * The writer copies key_prefix; c and v are not owned and must outlive it.
+ * NULL on OOM. */
+struct online_writer *online_writer_new(redisContext *c, const char *key_prefix,
+                                        const struct cfg_view *v, size_t batch);
+/* Sends what is still buffered and reads every outstanding reply, errors
+ * dropped, so that the caller's context stays in step; flush first to see
+ * errors. NULL is a no-op. */
+void online_writer_free(struct online_writer *w);
+/* SET row into generation gen (PXAT expiry when ttl > 0). Returns FEATD_OK,
+ * FEATD_EAGAIN when the row is already past its storage expiry (not
+ * written, counted as skipped), FEATD_ERR on an encoding error, on a dead
+ * context or on Redis errors of an earlier batched command. */
+int online_writer_put(struct online_writer *w, uint64_t gen, const struct online_key *keys,
+                      int64_t event_ts_us, int64_t created_ts_us,
+                      const struct online_value *vals, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* Last-write-wins upsert via a server-side script: written only if
+ * (event_ts, created_ts) is newer than or equal to the stored row's. */
+int online_writer_upsert(struct online_writer *w, uint64_t gen, const struct online_key *keys,
+                         int64_t event_ts_us, int64_t created_ts_us,
+                         const struct online_value *vals, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* Sends the last batch and waits for every reply; FEATD_ERR (err: the first
+ * error) when any command since the last flush failed. */
+int online_writer_flush(struct online_writer *w, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* Paces the writer to at most rows_per_second (0 = as fast as Redis takes
+ * them): after each batch it sleeps until the batch's share of time passed. */
+void online_writer_set_rate(struct online_writer *w, uint64_t rows_per_second);
+/* Counters since creation: rows acknowledged by Redis; rows not written
+ * (last-write-wins losers and rows past their storage expiry). */
+uint64_t online_writer_written(const struct online_writer *w);
+uint64_t online_writer_skipped(const struct online_writer *w);
+
+#endif
