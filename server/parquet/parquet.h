@@ -39,7 +39,6 @@
 #include <stdio.h>
 
 #include "core/featd.h"
-#include "config/config.h"     /* enum featd_type, for pq_column_readable_as */
 
 /* Physical types (Parquet thrift `Type`). */
 enum pq_physical {
@@ -217,15 +216,5 @@ int64_t pq_int96_to_us(const uint8_t *p);
 /* IEEE half (FLOAT16, little-endian 2 bytes) to float. */
 float pq_half_to_float(const uint8_t *p);
 
-/*
- * Can column c be materialized as featd type t without loss of meaning?
- * int32 -> int32/int64 (signed INT8/16/32 and UINT8/16), int64 -> int64
- * (not UINT64), float -> float/double, double -> double, FLOAT16 -> float/
- * double, boolean -> bool, STRING/ENUM/JSON byte arrays -> string, any byte
- * array / FLBA -> bytes, TIMESTAMP (any unit) / INT96 / DATE -> timestamp,
- * list<...> of those -> the matching *_list type. Decimals are not readable
- * as numbers. Returns true, or false with the reason in why (may be NULL).
- */
-bool pq_column_readable_as(const struct pq_column *c, enum featd_type t, char *why, size_t whylen);
 
 #endif

@@ -1135,31 +1135,6 @@ START_TEST(test_corpus_reject)
 }
 END_TEST
 
-START_TEST(test_corpus_readable_as)
-{
-    char why[256];
-    struct pq_file *f = open_ok(cpath("data/alltypes_plain.parquet"));
-    ck_assert(pq_column_readable_as(pq_column(f, 0), FT_INT32, why, sizeof why));
-    ck_assert(pq_column_readable_as(pq_column(f, 0), FT_INT64, why, sizeof why));
-    ck_assert(pq_column_readable_as(pq_column(f, 6), FT_DOUBLE, why, sizeof why));
-    ck_assert(!pq_column_readable_as(pq_column(f, 7), FT_FLOAT, why, sizeof why));
-    ck_assert(strstr(why, "double_col") != NULL);
-    ck_assert(pq_column_readable_as(pq_column(f, 10), FT_TIMESTAMP, why, sizeof why));
-    ck_assert(pq_column_readable_as(pq_column(f, 9), FT_BYTES, why, sizeof why));
-    ck_assert(!pq_column_readable_as(pq_column(f, 9), FT_STRING, why, sizeof why));
-    ck_assert(!pq_column_readable_as(pq_column(f, 0), FT_INT64_LIST, why, sizeof why));
-    pq_close(f);
-    f = open_ok(cpath("data/list_columns.parquet"));
-    ck_assert(pq_column_readable_as(pq_column(f, 0), FT_INT64_LIST, why, sizeof why));
-    ck_assert(pq_column_readable_as(pq_column(f, 1), FT_STRING_LIST, why, sizeof why));
-    ck_assert(!pq_column_readable_as(pq_column(f, 1), FT_STRING, why, sizeof why));
-    pq_close(f);
-    f = open_ok(cpath("data/concatenated_gzip_members.parquet"));
-    ck_assert(!pq_column_readable_as(pq_column(f, 0), FT_INT64, why, sizeof why));
-    pq_close(f);
-}
-END_TEST
-
 /* Every prefix and single-byte corruption of a small file: no crash. */
 static void mutate_file(const uint8_t *b, size_t len)
 {
@@ -1607,7 +1582,6 @@ static Suite *parquet_suite(bool have_corpus)
         tcase_add_test(c, test_corpus_values);
         tcase_add_test(c, test_corpus_csv);
         tcase_add_test(c, test_corpus_reject);
-        tcase_add_test(c, test_corpus_readable_as);
         tcase_add_test(c, test_corpus_mutations);
         suite_add_tcase(s, c);
     }
