@@ -1068,14 +1068,24 @@ int main(int argc, char **argv)
     static const char *cn[6] = { "OK", "INVALID_ARGUMENT", "UNAVAILABLE", "DEADLINE_EXCEEDED",
                                  "RESOURCE_EXHAUSTED", "INTERNAL" };
     if (opt.json) {
-        printf("{\"mode\":\"%s\",\"target\":\"%s%s\",\"connections\":%d,\"threads\":%d,\"pipeline\":%d,\"batch\":%d,"
-               "\"features\":%d,\"target_rate\":%.0f,\"duration_s\":%.3f,\"requests\":%" PRIu64
-               ",\"requests_per_s\":%.1f,\"entities_per_s\":%.1f,\"errors\":%" PRIu64 ",\"io_errors\":%" PRIu64
-               ",\"latency_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64
-               ",\"max\":%" PRIu64 ",\"mean\":%.1f},\"statuses\":{",
+        /* the new sections come before latency_us, so that scripts taking the
+         * last "p99" / "max" / "errors" of the line still read the latency's */
+        printf("{\"mode\":\"%s\",\"target\":\"%s%s\",\"connections\":%d,\"threads\":%d,\"pipeline\":%d,"
+               "\"batch\":%d,\"features\":%d,\"target_rate\":%.0f,\"duration_s\":%.3f,\"requests\":%" PRIu64
+               ",\"requests_per_s\":%.1f,\"entities_per_s\":%.1f,\"errors\":%" PRIu64 ",\"io_errors\":%" PRIu64,
                opt.rate > 0 ? "open" : "closed", opt.redis_cmd ? "redis-" : "featd",
                opt.redis_cmd ? opt.redis_cmd : "", opt.connections, opt.threads, opt.pipeline, opt.batch,
-               opt.nfeatures, opt.rate, elapsed, reqs, rps, rps * opt.batch, errs, ioerr,
+               opt.nfeatures, opt.rate, elapsed, reqs, rps, rps * opt.batch, errs, ioerr);
+        print_hist_json("send_lag_us", &lag);
+        print_hist_json("service_us", &service);
+        print_stalls_json(th, stalls_total);
+        if (redis_target) {
+            printf(",\"redis\":{\"views\":%zu,\"rows_found\":%" PRIu64 ",\"rows_missing\":%" PRIu64
+                   ",\"stale_gen\":%" PRIu64 ",\"error_replies\":%" PRIu64 "}", bench_redis_nviews(redis_target),
+                   rt.rows_found, rt.rows_missing, rt.stale_gen, rt.errors);
+        }
+        printf(",\"latency_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64
+               ",\"max\":%" PRIu64 ",\"mean\":%.1f},\"statuses\":{",
                hist_pct(&all, 50), hist_pct(&all, 90), hist_pct(&all, 99), hist_pct(&all, 99.9), all.max,
                all.total ? all.sum / (double)all.total : 0.0);
         for (int s = 0; s < 5; s++) {
@@ -1085,16 +1095,7 @@ int main(int argc, char **argv)
         for (int s = 1; s < 6; s++) {
             printf("%s\"%s\":%" PRIu64, s > 1 ? "," : "", cn[s], codes[s]);
         }
-        printf("}");
-        print_hist_json("send_lag_us", &lag);
-        print_hist_json("service_us", &service);
-        print_stalls_json(th, stalls_total);
-        if (redis_target) {
-            printf(",\"redis\":{\"views\":%zu,\"rows_found\":%" PRIu64 ",\"rows_missing\":%" PRIu64
-                   ",\"stale_gen\":%" PRIu64 ",\"errors\":%" PRIu64 "}", bench_redis_nviews(redis_target),
-                   rt.rows_found, rt.rows_missing, rt.stale_gen, rt.errors);
-        }
-        printf("}\n");
+        printf("}}\n");
     } else {
         printf("featd-bench: %s%s, %s loop, %d connections x pipeline %d, %d threads, batch %d, %d features%s\n",
                opt.redis_cmd ? "Redis alone: " : "featd", opt.redis_cmd ? opt.redis_cmd : "",
