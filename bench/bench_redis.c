@@ -98,25 +98,23 @@ struct bench_redis *bench_redis_open(const char *config_path, enum bench_redis_c
     for (size_t i = 0; i < br->nviews; i++) {
         struct bench_view *bv = &br->views[i];
         if (online_gen_current(c, br->cfg->redis.key_prefix, bv->v, &bv->gen, err, errlen) != FEATD_OK) {
-            redisFree(c);
-            bench_redis_free(br);
-            return NULL;
+            goto fail;
         }
         if (bv->gen == 0) {
             util_seterr(err, errlen, "view %s has no data in Redis (no current generation)", bv->v->name);
-            redisFree(c);
-            bench_redis_free(br);
-            return NULL;
+            goto fail;
         }
         if (online_gen_prefix(&bv->gen_prefix, br->cfg->redis.key_prefix, bv->v, bv->gen) != FEATD_OK) {
             util_seterr(err, errlen, "out of memory");
-            redisFree(c);
-            bench_redis_free(br);
-            return NULL;
+            goto fail;
         }
     }
     redisFree(c);
     return br;
+fail:
+    redisFree(c);
+    bench_redis_free(br);
+    return NULL;
 }
 
 void bench_redis_free(struct bench_redis *br)

@@ -955,7 +955,7 @@ int main(int argc, char **argv)
         opt.rate < 0 || (opt.zipf && opt.zipf_s <= 0) || opt.stall_ms <= 0 ||
         (opt.redis_cmd && (opt.config == NULL ||
                            (strcmp(opt.redis_cmd, "mget") != 0 && strcmp(opt.redis_cmd, "get") != 0)))) {
-        fprintf(stderr, "featd-bench: bad or missing options (--features is required)\n");
+        fprintf(stderr, "featd-bench: bad or missing options (--features is required; --redis takes mget or get and needs --config)\n");
         usage(stderr);
         return 2;
     }

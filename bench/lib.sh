@@ -315,17 +315,26 @@ fb() {
             best=$FB_OTHER_CORES
             for v in "${FB_VARS[@]}"; do keep[$v]=${!v}; done
         fi
-        awk -v a="$best" -v m="$OTHER_MAX" 'BEGIN { exit !(a > m) }' || break
-        [ "$attempt" -le "$RETRIES" ] && [ "$RETRY_BUDGET" -gt 0 ] || break
-        RETRY_BUDGET=$((RETRY_BUDGET - 1))
-        log "  ($label: other work used $FB_OTHER_CORES cores; repeating when quiet)"
-        quiet_wait 10 || true
+        retry_again "$label" "$attempt" "$best" "$FB_OTHER_CORES" || break
     done
     for v in "${FB_VARS[@]}"; do printf -v "$v" '%s' "${keep[$v]}"; done
     FB_ATTEMPTS=$attempt
     printf '{"label":"%s","command":"featd-bench %s","attempts":%d,"result":%s,"cpu_cores":{"featd":%s,"redis":%s,"featd_bench":%s,"other":%s}}\n' \
         "$label" "$shown" "$attempt" "$FB" "$FB_FEATD_CORES" "$FB_REDIS_CORES" "$FB_GEN_CORES" "$FB_OTHER_CORES" \
         >>"$OUT/latest.jsonl"
+}
+
+# retry_again LABEL ATTEMPT BEST LAST: true when a disturbed run is to be
+# repeated (fb, rb): the least disturbed attempt so far (BEST "other"
+# cores) is over OTHER_MAX and RETRIES and the run-wide RETRY_BUDGET allow
+# one more. Then it takes one from the budget, logs LAST (this attempt's
+# "other" cores) and waits up to 10 s for the machine to get quiet.
+retry_again() {
+    awk -v a="$3" -v m="$OTHER_MAX" 'BEGIN { exit !(a > m) }' || return 1
+    [ "$2" -le "$RETRIES" ] && [ "$RETRY_BUDGET" -gt 0 ] || return 1
+    RETRY_BUDGET=$((RETRY_BUDGET - 1))
+    log "  ($1: other work used $4 cores; repeating when quiet)"
+    quiet_wait 10 || true
 }
 
 # fb_once ARGS...: one featd-bench run (see fb), sets the FB_* variables.
@@ -447,11 +456,7 @@ rb() {
         if [ -z "$best" ] || awk -v a="$RB_OTHER_CORES" -v b="$best" 'BEGIN { exit !(a < b) }'; then
             best=$RB_OTHER_CORES k_rps=$RB_RPS k_p50=$RB_P50 k_p99=$RB_P99 k_other=$RB_OTHER_CORES
         fi
-        awk -v a="$best" -v m="$OTHER_MAX" 'BEGIN { exit !(a > m) }' || break
-        [ "$attempt" -le "$RETRIES" ] && [ "$RETRY_BUDGET" -gt 0 ] || break
-        RETRY_BUDGET=$((RETRY_BUDGET - 1))
-        log "  ($label: other work used $RB_OTHER_CORES cores; repeating when quiet)"
-        quiet_wait 10 || true
+        retry_again "$label" "$attempt" "$best" "$RB_OTHER_CORES" || break
     done
     RB_RPS=$k_rps RB_P50=$k_p50 RB_P99=$k_p99 RB_OTHER_CORES=$k_other
     printf '{"label":"%s","command":"redis-benchmark %s","attempts":%d,"result":{"requests_per_s":%s,"p50_ms":%s,"p99_ms":%s},"cpu_cores":{"other":%s}}\n' \
