@@ -476,8 +476,9 @@ def cmd_report(a):
     print('| where | p99 | share | evidence |\n|---|---:|---:|---|')
     print('\n'.join(rows))
     if evlist:
-        print('\nStalls (requests over %s; %d listed): the sampled intervals they overlap, against all '
-              'intervals, for each signal that moved.\n' % (fmt_us(stalls.get('threshold_us')), len(evlist)))
+        print('\nStalls (requests over %s: %d, featd-bench listed a sample of %d): the sampled intervals '
+              'they overlap, against all intervals, for each signal that moved.\n' % (
+                  fmt_us(stalls.get('threshold_us')), stalls.get('count', 0), len(evlist)))
         print('| signal | intervals with a stall where it moved | all intervals where it moved |\n|---|---:|---:|')
         print('\n'.join(corr) if corr else '| (no signal moved) | | |')
     print('\n%s' % verdict(B, base, req99, red99, evs, samples, names, dur))

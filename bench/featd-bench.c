@@ -246,7 +246,8 @@ struct bthread {
     struct hist hist;
     struct hist lag;        /* open loop: actual send - intended send */
     struct hist service;    /* answer - actual send */
-    struct stall *stalls;   /* up to STALL_MAX per thread */
+    struct stall *stalls;   /* open loop: a sample of up to STALL_MAX per thread */
+    struct rng stall_rng;   /* picks that sample */
     int nstalls;
     uint64_t stalls_total;
     struct bench_redis_tally redis;
@@ -269,7 +270,7 @@ struct stall {
     uint64_t latency_us;
     uint64_t lag_us;
 };
-#define STALL_MAX 1000
+#define STALL_MAX 250
 static int64_t mono_to_unix_us;    /* add to a CLOCK_MONOTONIC time for the wall clock */
 
 static int64_t now_us(void)
@@ -540,11 +541,18 @@ static bool bench_done(struct bthread *t, struct bconn *c, uint64_t id, int64_t 
     uint64_t lat = (uint64_t)(now - sent);
     hist_add(&t->hist, lat);
     hist_add(&t->service, (uint64_t)(now - real));
-    if ((double)lat > opt.stall_ms * 1000.0) {
+    if (t->rate > 0 && (double)lat > opt.stall_ms * 1000.0) {
+        /* a uniform sample of all stalls (reservoir), from a generator of
+         * its own so that the key sequence does not depend on them */
+        struct stall e = { sent + mono_to_unix_us, lat, (uint64_t)(real > sent ? real - sent : 0) };
         t->stalls_total++;
         if (t->nstalls < STALL_MAX) {
-            t->stalls[t->nstalls++] = (struct stall){ sent + mono_to_unix_us, lat,
-                                                      (uint64_t)(real > sent ? real - sent : 0) };
+            t->stalls[t->nstalls++] = e;
+        } else {
+            uint64_t j = rng_next(&t->stall_rng) % t->stalls_total;
+            if (j < STALL_MAX) {
+                t->stalls[j] = e;
+            }
         }
     }
     return true;
@@ -844,7 +852,8 @@ static void print_hist_json(const char *name, const struct hist *h)
 }
 
 /* ,"stalls":{"threshold_us":..,"count":..,"events":[[due_unix_ms,latency_us,lag_us],...]}
- * (events in time order, at most STALL_MAX per thread) */
+ * (open loop; count = all of them, events = a uniform sample of at most
+ * STALL_MAX per thread, each thread's in time order) */
 static int stall_cmp(const void *a, const void *b)
 {
     const struct stall *x = a, *y = b;
@@ -887,7 +896,7 @@ static void usage(FILE *f)
         "  --deadline MS             per-request deadline sent to featd (0 = server default)\n"
         "  --seed N                  key generator seed (42)\n"
         "  --json                    machine-readable result\n"
-        "  --stall-ms MS             list requests slower than this (10) with their time\n"
+        "  --stall-ms MS             open loop: list requests slower than this (10) with their time\n"
         "  --redis mget|get          Redis alone: send featd's MGET (or one GET per row key)\n"
         "                            for the same entities and views to featd's Redis\n"
         "  --config FILE             featd config (with --redis: views, key prefix, address)\n");
@@ -993,6 +1002,7 @@ int main(int argc, char **argv)
         t->rng.s = opt.seed * 1000003 + (uint64_t)i;
         t->rate = opt.rate / opt.threads;
         t->stalls = calloc(STALL_MAX, sizeof(*t->stalls));
+        t->stall_rng.s = opt.seed ^ 0x5bd1e995u ^ (uint64_t)i;
         t->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (t->epfd < 0) {
             fprintf(stderr, "featd-bench: epoll_create1: %s\n", strerror(errno));
