@@ -184,9 +184,9 @@ static int bench_redis_put_row(const struct bench_view *bv, struct fbuf *out, st
     return rcmd_put_bulk(out, key->data, key->len);
 }
 
-int bench_redis_format(const struct bench_redis *br, struct fbuf *out, int64_t *ids, int n)
+int bench_redis_format(const struct bench_redis *br, struct fbuf *out, struct fbuf *key,
+                       int64_t *ids, int n)
 {
-    static _Thread_local struct fbuf key;   /* one row key at a time (per thread, reused) */
     int nd = bench_redis_distinct(ids, n);
     int rc = FEATD_OK;
     if (br->cmd == BENCH_REDIS_MGET) {
@@ -208,7 +208,7 @@ int bench_redis_format(const struct bench_redis *br, struct fbuf *out, int64_t *
                 }
             }
             if (rc == FEATD_OK) {
-                rc = bench_redis_put_row(bv, out, &key, ids[r]);
+                rc = bench_redis_put_row(bv, out, key, ids[r]);
             }
         }
     }

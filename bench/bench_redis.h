@@ -53,9 +53,12 @@ size_t bench_redis_nviews(const struct bench_redis *br);
  * Appends the command(s) for one request for entity ids[0..n) to out, as
  * featd's lookup builds them: repeated ids are sent once. Returns the number
  * of distinct ids (what bench_redis_scan needs), or -1 when out of memory.
- * ids is used as scratch (reordered: distinct ids first). Any thread.
+ * ids is reordered (distinct ids first); key is the caller's scratch buffer
+ * for one key at a time (kept between calls, freed by the caller). Any
+ * thread, each with its own out and key.
  */
-int bench_redis_format(const struct bench_redis *br, struct fbuf *out, int64_t *ids, int n);
+int bench_redis_format(const struct bench_redis *br, struct fbuf *out, struct fbuf *key,
+                       int64_t *ids, int n);
 
 /*
  * Scans the replies to one request of ndistinct ids at p[0..len). Returns

@@ -251,6 +251,7 @@ struct bthread {
     int nstalls;
     uint64_t stalls_total;
     struct bench_redis_tally redis;
+    struct fbuf key;        /* Redis target: scratch for one row key */
     uint64_t requests, errors, values;
     uint64_t statuses[5];
     uint64_t error_codes[6];
@@ -388,7 +389,7 @@ static void bench_queue_request(struct bthread *t, struct bconn *c, int64_t stam
     size_t slot = id % (uint64_t)c->ring;
     bench_pick_ids(t, ids);
     if (redis_target) {
-        int nd = bench_redis_format(redis_target, &c->out, ids, opt.batch);
+        int nd = bench_redis_format(redis_target, &c->out, &t->key, ids, opt.batch);
         if (nd < 0) {
             bench_oom();
         }
@@ -902,6 +903,31 @@ static void usage(FILE *f)
         "  --config FILE             featd config (with --redis: views, key prefix, address)\n");
 }
 
+/* Closes and frees what main set up (after the threads were joined). */
+static void bench_free(struct bthread *th)
+{
+    for (int i = 0; i < opt.threads; i++) {
+        for (int k = 0; k < th[i].nconns; k++) {
+            struct bconn *c = &th[i].conns[k];
+            if (c->fd >= 0) {
+                close(c->fd);
+            }
+            free(c->in);
+            fbuf_free(&c->out);
+            free(c->sent_at);
+            free(c->sent_real);
+            free(c->ndistinct);
+        }
+        free(th[i].conns);
+        free(th[i].stalls);
+        fbuf_free(&th[i].key);
+        close(th[i].epfd);
+    }
+    free(th);
+    bench_redis_free(redis_target);
+    redis_target = NULL;
+}
+
 static char **split_features(const char *s, int *n)
 {
     char *copy = strdup(s);
@@ -1143,5 +1169,6 @@ int main(int argc, char **argv)
             printf("  last error       %s\n", last_error);
         }
     }
+    bench_free(th);
     return (errs || ioerr) ? 1 : 0;
 }
