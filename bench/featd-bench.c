@@ -10,6 +10,17 @@
  * key shared by them). T threads each drive C/T connections with epoll.
  * Every response is decoded and checked: errors and per-value statuses are
  * counted, so a fast wrong answer shows.
+ *
+ * Redis-alone target (--redis mget|get --config featd.json): the same
+ * generator sends, for the same entities and views, the MGET featd's lookup
+ * sends (or one GET per row key) straight to the featd config's Redis
+ * (bench_redis.c), so a run can report featd's latency next to Redis's own.
+ *
+ * Besides the latency from the intended send time it reports, in the open
+ * loop, how late each send was (send lag: the generator's own delay or no
+ * free connection), the latency from the actual send (service), and each
+ * request slower than --stall-ms with its wall-clock time, so that
+ * bench/attrib.py can line stalls up with what else happened on the host.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,11 +39,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "featd.pb-c.h"
+
+#include "bench_redis.h"
 
 /* ---- options ---- */
 
@@ -55,13 +69,19 @@ struct bench_opts {
     int deadline_ms;
     bool json;
     uint64_t seed;
+    const char *redis_cmd;  /* NULL = featd; "mget" or "get" = Redis alone */
+    const char *config;     /* featd config (Redis target: views, keys, address) */
+    bool addr_given;        /* --host or --port on the command line */
+    double stall_ms;        /* a request slower than this is listed as a stall */
 };
 
 static struct bench_opts opt = {
     .host = "127.0.0.1", .port = 6566, .connections = 50, .threads = 2, .pipeline = 1,
     .duration_s = 10, .warmup_s = 1, .batch = 1, .entities = 1000000, .zipf_s = 0.99,
-    .join_key = "customer_id", .seed = 42,
+    .join_key = "customer_id", .seed = 42, .stall_ms = 10,
 };
+
+static struct bench_redis *redis_target;   /* non-NULL: the Redis-alone target */
 
 /* ---- latency histogram: log-linear, 32 sub-buckets per power of two (~3%) ---- */
 
@@ -204,11 +224,14 @@ struct bconn {
     int fd;
     uint8_t *in;            /* read buffer */
     size_t inlen, incap;
-    uint8_t *out;
-    size_t outlen, outoff, outcap;
+    struct fbuf out;        /* queued requests; out.data[outoff..out.len) unsent */
+    size_t outoff;
     int inflight;
     uint64_t next_id;
+    uint64_t done_id;       /* Redis target: replies come in order; next to complete */
     int64_t *sent_at;       /* ring indexed by request id % ring (intended or actual send time) */
+    int64_t *sent_real;     /* same ring: when the request was really queued */
+    int *ndistinct;         /* same ring, Redis target: distinct entities of the request */
     int ring;
     bool want_out;          /* registered for EPOLLOUT (the socket was full) */
 };
@@ -221,6 +244,14 @@ struct bthread {
     struct rng rng;
     struct zipf zipf;
     struct hist hist;
+    struct hist lag;        /* open loop: actual send - intended send */
+    struct hist service;    /* answer - actual send */
+    struct stall *stalls;   /* open loop: a sample of up to STALL_MAX per thread */
+    struct rng stall_rng;   /* picks that sample */
+    int nstalls;
+    uint64_t stalls_total;
+    struct bench_redis_tally redis;
+    struct fbuf key;        /* Redis target: scratch for one row key */
     uint64_t requests, errors, values;
     uint64_t statuses[5];
     uint64_t error_codes[6];
@@ -232,6 +263,16 @@ struct bthread {
 };
 
 static volatile int bench_phase;   /* 0 warmup, 1 measure, 2 stop */
+
+/* A request slower than --stall-ms: when it was due (wall clock), how long it
+ * took, and how late it was sent. */
+struct stall {
+    int64_t due_unix_us;
+    uint64_t latency_us;
+    uint64_t lag_us;
+};
+#define STALL_MAX 250
+static int64_t mono_to_unix_us;    /* add to a CLOCK_MONOTONIC time for the wall clock */
 
 static int64_t now_us(void)
 {
@@ -284,8 +325,22 @@ static void buf_reserve(uint8_t **b, size_t *cap, size_t need)
     *cap = n;
 }
 
-/* Appends one framed GetOnlineFeatures request to c->out. */
-static void bench_queue_request(struct bthread *t, struct bconn *c, int64_t stamp)
+/* The entity ids of one request (opt.batch of them). */
+static void bench_pick_ids(struct bthread *t, int64_t *ids)
+{
+    for (int i = 0; i < opt.batch; i++) {
+        ids[i] = (int64_t)(opt.zipf ? zipf_next(&t->zipf, &t->rng) : 1 + rng_next(&t->rng) % opt.entities);
+    }
+}
+
+static void bench_oom(void)
+{
+    fprintf(stderr, "featd-bench: out of memory\n");
+    exit(1);
+}
+
+/* Appends one framed GetOnlineFeatures request for ids to c->out. */
+static void bench_format_featd(struct bconn *c, const int64_t *ids, uint64_t id)
 {
     Featd__V1__Value vals[1024];
     Featd__V1__Value *vptr[1024];
@@ -293,8 +348,7 @@ static void bench_queue_request(struct bthread *t, struct bconn *c, int64_t stam
     for (int i = 0; i < b; i++) {
         featd__v1__value__init(&vals[i]);
         vals[i].kind_case = FEATD__V1__VALUE__KIND_INT64_VAL;
-        vals[i].int64_val = (int64_t)(opt.zipf ? zipf_next(&t->zipf, &t->rng)
-                                                : 1 + rng_next(&t->rng) % opt.entities);
+        vals[i].int64_val = ids[i];
         vptr[i] = &vals[i];
     }
     Featd__V1__EntityColumn col = FEATD__V1__ENTITY_COLUMN__INIT;
@@ -309,19 +363,46 @@ static void bench_queue_request(struct bthread *t, struct bconn *c, int64_t stam
     g.entities = cols;
     g.deadline_ms = (uint32_t)opt.deadline_ms;
     Featd__V1__Request req = FEATD__V1__REQUEST__INIT;
-    req.request_id = c->next_id++;
+    req.request_id = id;
     req.body_case = FEATD__V1__REQUEST__BODY_GET_ONLINE_FEATURES;
     req.get_online_features = &g;
     size_t n = featd__v1__request__get_packed_size(&req);
-    buf_reserve(&c->out, &c->outcap, c->outlen + 4 + n);
-    uint8_t *p = c->out + c->outlen;
+    if (fbuf_reserve(&c->out, 4 + n) != FEATD_OK) {
+        bench_oom();
+    }
+    uint8_t *p = (uint8_t *)c->out.data + c->out.len;
     p[0] = (uint8_t)(n >> 24);
     p[1] = (uint8_t)(n >> 16);
     p[2] = (uint8_t)(n >> 8);
     p[3] = (uint8_t)n;
     featd__v1__request__pack(&req, p + 4);
-    c->outlen += 4 + n;
-    c->sent_at[req.request_id % (uint64_t)c->ring] = stamp;
+    c->out.len += 4 + n;
+}
+
+/* Queues one request on c: for featd a framed GetOnlineFeatures request,
+ * for the Redis target its MGET or GETs. stamp is the time its latency
+ * counts from (the intended send time in the open loop). */
+static void bench_queue_request(struct bthread *t, struct bconn *c, int64_t stamp)
+{
+    int64_t ids[1024];
+    uint64_t id = c->next_id++;
+    size_t slot = id % (uint64_t)c->ring;
+    bench_pick_ids(t, ids);
+    if (redis_target) {
+        int nd = bench_redis_format(redis_target, &c->out, &t->key, ids, opt.batch);
+        if (nd < 0) {
+            bench_oom();
+        }
+        c->ndistinct[slot] = nd;
+    } else {
+        bench_format_featd(c, ids, id);
+    }
+    int64_t now = now_us();
+    c->sent_at[slot] = stamp;
+    c->sent_real[slot] = now;
+    if (t->rate > 0 && bench_phase == 1) {
+        hist_add(&t->lag, (uint64_t)(now > stamp ? now - stamp : 0));
+    }
     c->inflight++;
 }
 
@@ -446,8 +527,41 @@ static bool bench_walk(const uint8_t *p, size_t n, struct bench_answer *a)
     return r.p == r.end;
 }
 
+/* Records the latency of request id answered at now (measured phase
+ * only; false otherwise): from the intended send, from the actual send, and
+ * a stall entry when over --stall-ms. */
+static bool bench_done(struct bthread *t, struct bconn *c, uint64_t id, int64_t now)
+{
+    size_t slot = id % (uint64_t)c->ring;
+    int64_t sent = c->sent_at[slot];
+    int64_t real = c->sent_real[slot];
+    if (bench_phase != 1) {
+        return false;
+    }
+    t->requests++;
+    uint64_t lat = (uint64_t)(now - sent);
+    hist_add(&t->hist, lat);
+    hist_add(&t->service, (uint64_t)(now - real));
+    if (t->rate > 0 && (double)lat > opt.stall_ms * 1000.0) {
+        /* a uniform sample of all stalls (reservoir), from a generator of
+         * its own so that the key sequence does not depend on them */
+        struct stall e = { sent + mono_to_unix_us, lat, (uint64_t)(real > sent ? real - sent : 0) };
+        t->stalls_total++;
+        if (t->nstalls < STALL_MAX) {
+            t->stalls[t->nstalls++] = e;
+        } else {
+            uint64_t j = rng_next(&t->stall_rng) % t->stalls_total;
+            if (j < STALL_MAX) {
+                t->stalls[j] = e;
+            }
+        }
+    }
+    return true;
+}
+
 static void bench_handle_response(struct bthread *t, struct bconn *c, const uint8_t *p, size_t n)
 {
+
     int64_t now = now_us();
     struct bench_answer a;
     c->inflight--;
@@ -456,12 +570,9 @@ static void bench_handle_response(struct bthread *t, struct bconn *c, const uint
         snprintf(t->last_error, sizeof(t->last_error), "undecodable response");
         return;
     }
-    int64_t sent = c->sent_at[a.id % (uint64_t)c->ring];
-    if (bench_phase != 1) {
+    if (!bench_done(t, c, a.id, now)) {
         return;
     }
-    t->requests++;
-    hist_add(&t->hist, (uint64_t)(now - sent));
     if (a.body == 2) {
         t->errors++;
         if (a.code < 6) {
@@ -487,8 +598,51 @@ static void bench_handle_response(struct bthread *t, struct bconn *c, const uint
     }
 }
 
+/* Redis target: takes the complete replies of the oldest requests off
+ * c->in (Redis answers in order). -1 on garbage. */
+static int bench_read_redis(struct bthread *t, struct bconn *c)
+{
+    size_t off = 0;
+    while (c->inflight > 0) {
+        const char *why;
+        uint64_t id = c->done_id;
+        struct bench_redis_tally tally = { 0 };
+        long n = bench_redis_scan(redis_target, (const char *)c->in + off, c->inlen - off,
+                                  c->ndistinct[id % (uint64_t)c->ring], &tally, &why);
+        if (n < 0) {
+            snprintf(t->last_error, sizeof(t->last_error), "%s", why);
+            return -1;
+        }
+        if (n == 0) {
+            break;
+        }
+        off += (size_t)n;
+        c->done_id++;
+        c->inflight--;
+        if (!bench_done(t, c, id, now_us())) {
+            continue;
+        }
+        t->redis.rows_found += tally.rows_found;
+        t->redis.rows_missing += tally.rows_missing;
+        t->redis.stale_gen += tally.stale_gen;
+        t->redis.errors += tally.errors;
+        t->statuses[1] += tally.rows_found;     /* PRESENT */
+        t->statuses[3] += tally.rows_missing;   /* NOT_FOUND */
+        t->values += tally.rows_found + tally.rows_missing;
+        if (tally.errors || tally.stale_gen) {
+            t->errors++;
+            snprintf(t->last_error, sizeof(t->last_error), "%s",
+                     tally.errors ? "Redis answered an error" : "a view's current generation changed");
+        }
+    }
+    memmove(c->in, c->in + off, c->inlen - off);
+    c->inlen -= off;
+    return 0;
+}
+
 /* Reads what is available (one read(2) unless it fills the buffer) and
- * handles whole frames. -1 on close/error. */
+ * handles whole frames (or Redis replies). -1 on close/error. */
+
 static int bench_read(struct bthread *t, struct bconn *c)
 {
     for (;;) {
@@ -515,6 +669,9 @@ static int bench_read(struct bthread *t, struct bconn *c)
         snprintf(t->last_error, sizeof(t->last_error), "read: %s", strerror(errno));
         return -1;
     }
+    if (redis_target) {
+        return bench_read_redis(t, c);
+    }
     size_t off = 0;
     while (c->inlen - off >= 4) {
         const uint8_t *h = c->in + off;
@@ -536,8 +693,8 @@ static int bench_read(struct bthread *t, struct bconn *c)
 
 static int bench_write(struct bthread *t, struct bconn *c)
 {
-    while (c->outoff < c->outlen) {
-        ssize_t w = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
+    while (c->outoff < c->out.len) {
+        ssize_t w = write(c->fd, c->out.data + c->outoff, c->out.len - c->outoff);
         if (w > 0) {
             c->outoff += (size_t)w;
         } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -549,7 +706,7 @@ static int bench_write(struct bthread *t, struct bconn *c)
             return -1;
         }
     }
-    c->outoff = c->outlen = 0;
+    c->outoff = c->out.len = 0;
     return 0;
 }
 
@@ -573,7 +730,7 @@ static void bench_flush(struct bthread *t, struct bconn *c)
         bench_drop(t, c);
         return;
     }
-    bool want = c->outlen > c->outoff;
+    bool want = c->out.len > c->outoff;
     if (want != c->want_out) {
         struct epoll_event ev = { .events = EPOLLIN | (want ? EPOLLOUT : 0), .data.ptr = c };
         epoll_ctl(t->epfd, EPOLL_CTL_MOD, c->fd, &ev);
@@ -617,6 +774,9 @@ static void *bench_thread(void *arg)
 {
     struct bthread *t = arg;
     struct epoll_event evs[256];
+    /* wake exactly when a send is due: the default 50 us timer slack would
+     * make every open-loop send that late (it shows as send lag) */
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
     int64_t interval_ns = t->rate > 0 ? (int64_t)(1e9 / t->rate) : 0;
     int64_t next_due_ns = now_us() * 1000;
     uint64_t backlog = 0;
@@ -684,11 +844,45 @@ static void *bench_thread(void *arg)
 
 /* ---- main ---- */
 
+/* ,"name":{"p50":..,"p90":..,"p99":..,"p999":..,"max":..} */
+static void print_hist_json(const char *name, const struct hist *h)
+{
+    printf(",\"%s\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64
+           ",\"max\":%" PRIu64 "}", name, hist_pct(h, 50), hist_pct(h, 90), hist_pct(h, 99), hist_pct(h, 99.9),
+           h->max);
+}
+
+/* ,"stalls":{"threshold_us":..,"count":..,"events":[[due_unix_ms,latency_us,lag_us],...]}
+ * (open loop; count = all of them, events = a uniform sample of at most
+ * STALL_MAX per thread, each thread's in time order) */
+static int stall_cmp(const void *a, const void *b)
+{
+    const struct stall *x = a, *y = b;
+    return (x->due_unix_us > y->due_unix_us) - (x->due_unix_us < y->due_unix_us);
+}
+
+static void print_stalls_json(struct bthread *th, uint64_t total)
+{
+    printf(",\"stalls\":{\"threshold_us\":%.0f,\"count\":%" PRIu64 ",\"events\":[", opt.stall_ms * 1000.0,
+           total);
+    bool first = true;
+    for (int i = 0; i < opt.threads; i++) {
+        qsort(th[i].stalls, (size_t)th[i].nstalls, sizeof(struct stall), stall_cmp);
+        for (int k = 0; k < th[i].nstalls; k++) {
+            const struct stall *e = &th[i].stalls[k];
+            printf("%s[%.3f,%" PRIu64 ",%" PRIu64 "]", first ? "" : ",", (double)e->due_unix_us / 1000.0,
+                   e->latency_us, e->lag_us);
+            first = false;
+        }
+    }
+    printf("]}");
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
         "usage: featd-bench [options]\n"
-        "  --host H --port P         featd address (127.0.0.1 6566)\n"
+        "  --host H --port P         featd address (127.0.0.1 6566; Redis target: the config's)\n"
         "  -c, --connections N       connections (50)\n"
         "  -t, --threads N           generator threads (2)\n"
         "  -P, --pipeline N          requests in flight per connection (1)\n"
@@ -702,7 +896,36 @@ static void usage(FILE *f)
         "  -f, --features LIST       comma-separated view:feature refs (required)\n"
         "  --deadline MS             per-request deadline sent to featd (0 = server default)\n"
         "  --seed N                  key generator seed (42)\n"
-        "  --json                    machine-readable result\n");
+        "  --json                    machine-readable result\n"
+        "  --stall-ms MS             open loop: list requests slower than this (10) with their time\n"
+        "  --redis mget|get          Redis alone: send featd's MGET (or one GET per row key)\n"
+        "                            for the same entities and views to featd's Redis\n"
+        "  --config FILE             featd config (with --redis: views, key prefix, address)\n");
+}
+
+/* Closes and frees what main set up (after the threads were joined). */
+static void bench_free(struct bthread *th)
+{
+    for (int i = 0; i < opt.threads; i++) {
+        for (int k = 0; k < th[i].nconns; k++) {
+            struct bconn *c = &th[i].conns[k];
+            if (c->fd >= 0) {
+                close(c->fd);
+            }
+            free(c->in);
+            fbuf_free(&c->out);
+            free(c->sent_at);
+            free(c->sent_real);
+            free(c->ndistinct);
+        }
+        free(th[i].conns);
+        free(th[i].stalls);
+        fbuf_free(&th[i].key);
+        close(th[i].epfd);
+    }
+    free(th);
+    bench_redis_free(redis_target);
+    redis_target = NULL;
 }
 
 static char **split_features(const char *s, int *n)
@@ -732,13 +955,18 @@ int main(int argc, char **argv)
         { "zipf", optional_argument, 0, 'z' }, { "join-key", required_argument, 0, 'k' },
         { "features", required_argument, 0, 'f' }, { "deadline", required_argument, 0, 'D' },
         { "seed", required_argument, 0, 'S' }, { "json", no_argument, 0, 'j' },
+        { "stall-ms", required_argument, 0, 'T' }, { "redis", required_argument, 0, 'R' },
+        { "config", required_argument, 0, 'C' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "c:t:P:d:w:r:b:n:k:f:h", lo, NULL)) != -1) {
         switch (ch) {
-        case 'H': opt.host = optarg; break;
-        case 'p': opt.port = atoi(optarg); break;
+        case 'H': opt.host = optarg; opt.addr_given = true; break;
+        case 'p': opt.port = atoi(optarg); opt.addr_given = true; break;
+        case 'T': opt.stall_ms = atof(optarg); break;
+        case 'R': opt.redis_cmd = optarg; break;
+        case 'C': opt.config = optarg; break;
         case 'c': opt.connections = atoi(optarg); break;
         case 't': opt.threads = atoi(optarg); break;
         case 'P': opt.pipeline = atoi(optarg); break;
@@ -759,8 +987,10 @@ int main(int argc, char **argv)
     }
     if (opt.nfeatures == 0 || opt.connections < 1 || opt.threads < 1 || opt.pipeline < 1 ||
         opt.batch < 1 || opt.batch > 1024 || opt.entities < 1 || opt.duration_s <= 0 ||
-        opt.rate < 0 || (opt.zipf && opt.zipf_s <= 0)) {
-        fprintf(stderr, "featd-bench: bad or missing options (--features is required)\n");
+        opt.rate < 0 || (opt.zipf && opt.zipf_s <= 0) || opt.stall_ms <= 0 ||
+        (opt.redis_cmd && (opt.config == NULL ||
+                           (strcmp(opt.redis_cmd, "mget") != 0 && strcmp(opt.redis_cmd, "get") != 0)))) {
+        fprintf(stderr, "featd-bench: bad or missing options (--features is required; --redis takes mget or get and needs --config)\n");
         usage(stderr);
         return 2;
     }
@@ -768,9 +998,27 @@ int main(int argc, char **argv)
         opt.threads = opt.connections;
     }
     signal(SIGPIPE, SIG_IGN);
+    char err[512];
+    if (opt.redis_cmd) {
+        redis_target = bench_redis_open(opt.config,
+                                        strcmp(opt.redis_cmd, "get") == 0 ? BENCH_REDIS_GET : BENCH_REDIS_MGET,
+                                        opt.features, opt.nfeatures, err, sizeof(err));
+        if (redis_target == NULL) {
+            fprintf(stderr, "featd-bench: %s\n", err);
+            return 1;
+        }
+        if (!opt.addr_given) {
+            opt.host = bench_redis_host(redis_target);
+            opt.port = bench_redis_port(redis_target);
+        }
+    }
+    {
+        struct timespec rt;
+        clock_gettime(CLOCK_REALTIME, &rt);
+        mono_to_unix_us = (int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000 - now_us();
+    }
 
     struct bthread *th = calloc((size_t)opt.threads, sizeof(*th));
-    char err[256];
     int ring = opt.pipeline * 2 + 16;
     for (int i = 0; i < opt.threads; i++) {
         struct bthread *t = &th[i];
@@ -779,6 +1027,8 @@ int main(int argc, char **argv)
         t->conns = calloc((size_t)t->nconns, sizeof(*t->conns));
         t->rng.s = opt.seed * 1000003 + (uint64_t)i;
         t->rate = opt.rate / opt.threads;
+        t->stalls = calloc(STALL_MAX, sizeof(*t->stalls));
+        t->stall_rng.s = opt.seed ^ 0x5bd1e995u ^ (uint64_t)i;
         t->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (t->epfd < 0) {
             fprintf(stderr, "featd-bench: epoll_create1: %s\n", strerror(errno));
@@ -796,7 +1046,10 @@ int main(int argc, char **argv)
             }
             c->ring = ring;
             c->sent_at = calloc((size_t)ring, sizeof(int64_t));
+            c->sent_real = calloc((size_t)ring, sizeof(int64_t));
+            c->ndistinct = calloc((size_t)ring, sizeof(int));
             c->next_id = 1;
+            c->done_id = 1;
             struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
             if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
                 fprintf(stderr, "featd-bench: epoll_ctl: %s\n", strerror(errno));
@@ -817,13 +1070,21 @@ int main(int argc, char **argv)
     usleep((useconds_t)(opt.duration_s * 1e6));
     bench_phase = 2;
     double elapsed = (double)(now_us() - t0) / 1e6;
-    struct hist all;
-    memset(&all, 0, sizeof(all));
+    static struct hist all, lag, service;
+    struct bench_redis_tally rt = { 0 };
+    uint64_t stalls_total = 0;
     uint64_t reqs = 0, errs = 0, ioerr = 0, values = 0, st[5] = { 0 }, codes[6] = { 0 };
     const char *last_error = "";
     for (int i = 0; i < opt.threads; i++) {
         pthread_join(th[i].tid, NULL);
         hist_merge(&all, &th[i].hist);
+        hist_merge(&lag, &th[i].lag);
+        hist_merge(&service, &th[i].service);
+        stalls_total += th[i].stalls_total;
+        rt.rows_found += th[i].redis.rows_found;
+        rt.rows_missing += th[i].redis.rows_missing;
+        rt.stale_gen += th[i].redis.stale_gen;
+        rt.errors += th[i].redis.errors;
         reqs += th[i].requests;
         errs += th[i].errors;
         ioerr += th[i].io_errors;
@@ -843,13 +1104,24 @@ int main(int argc, char **argv)
     static const char *cn[6] = { "OK", "INVALID_ARGUMENT", "UNAVAILABLE", "DEADLINE_EXCEEDED",
                                  "RESOURCE_EXHAUSTED", "INTERNAL" };
     if (opt.json) {
-        printf("{\"mode\":\"%s\",\"connections\":%d,\"threads\":%d,\"pipeline\":%d,\"batch\":%d,"
-               "\"features\":%d,\"target_rate\":%.0f,\"duration_s\":%.3f,\"requests\":%" PRIu64
-               ",\"requests_per_s\":%.1f,\"entities_per_s\":%.1f,\"errors\":%" PRIu64 ",\"io_errors\":%" PRIu64
-               ",\"latency_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64
+        /* the new sections come before latency_us, so that scripts taking the
+         * last "p99" / "max" / "errors" of the line still read the latency's */
+        printf("{\"mode\":\"%s\",\"target\":\"%s%s\",\"connections\":%d,\"threads\":%d,\"pipeline\":%d,"
+               "\"batch\":%d,\"features\":%d,\"target_rate\":%.0f,\"duration_s\":%.3f,\"requests\":%" PRIu64
+               ",\"requests_per_s\":%.1f,\"entities_per_s\":%.1f,\"errors\":%" PRIu64 ",\"io_errors\":%" PRIu64,
+               opt.rate > 0 ? "open" : "closed", opt.redis_cmd ? "redis-" : "featd",
+               opt.redis_cmd ? opt.redis_cmd : "", opt.connections, opt.threads, opt.pipeline, opt.batch,
+               opt.nfeatures, opt.rate, elapsed, reqs, rps, rps * opt.batch, errs, ioerr);
+        print_hist_json("send_lag_us", &lag);
+        print_hist_json("service_us", &service);
+        print_stalls_json(th, stalls_total);
+        if (redis_target) {
+            printf(",\"redis\":{\"views\":%zu,\"rows_found\":%" PRIu64 ",\"rows_missing\":%" PRIu64
+                   ",\"stale_gen\":%" PRIu64 ",\"error_replies\":%" PRIu64 "}", bench_redis_nviews(redis_target),
+                   rt.rows_found, rt.rows_missing, rt.stale_gen, rt.errors);
+        }
+        printf(",\"latency_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64
                ",\"max\":%" PRIu64 ",\"mean\":%.1f},\"statuses\":{",
-               opt.rate > 0 ? "open" : "closed", opt.connections, opt.threads, opt.pipeline, opt.batch,
-               opt.nfeatures, opt.rate, elapsed, reqs, rps, rps * opt.batch, errs, ioerr,
                hist_pct(&all, 50), hist_pct(&all, 90), hist_pct(&all, 99), hist_pct(&all, 99.9), all.max,
                all.total ? all.sum / (double)all.total : 0.0);
         for (int s = 0; s < 5; s++) {
@@ -861,7 +1133,8 @@ int main(int argc, char **argv)
         }
         printf("}}\n");
     } else {
-        printf("featd-bench: %s loop, %d connections x pipeline %d, %d threads, batch %d, %d features%s\n",
+        printf("featd-bench: %s%s, %s loop, %d connections x pipeline %d, %d threads, batch %d, %d features%s\n",
+               opt.redis_cmd ? "Redis alone: " : "featd", opt.redis_cmd ? opt.redis_cmd : "",
                opt.rate > 0 ? "open" : "closed", opt.connections, opt.pipeline, opt.threads, opt.batch,
                opt.nfeatures, opt.zipf ? ", zipf keys" : ", uniform keys");
         if (opt.rate > 0) {
@@ -884,9 +1157,18 @@ int main(int argc, char **argv)
                 printf("                   %s %" PRIu64 "\n", cn[s], codes[s]);
             }
         }
+        if (opt.rate > 0) {
+            printf("  send lag us      p50 %" PRIu64 "  p99 %" PRIu64 "  p99.9 %" PRIu64 "  max %" PRIu64 "\n",
+                   hist_pct(&lag, 50), hist_pct(&lag, 99), hist_pct(&lag, 99.9), lag.max);
+        }
+        printf("  service us       p50 %" PRIu64 "  p99 %" PRIu64 "  p99.9 %" PRIu64 "  max %" PRIu64
+               " (from the actual send)\n", hist_pct(&service, 50), hist_pct(&service, 99),
+               hist_pct(&service, 99.9), service.max);
+        printf("  stalls           %" PRIu64 " requests over %.1f ms\n", stalls_total, opt.stall_ms);
         if (last_error[0]) {
             printf("  last error       %s\n", last_error);
         }
     }
+    bench_free(th);
     return (errs || ioerr) ? 1 : 0;
 }

@@ -143,11 +143,12 @@ stop_featd() {
 
 # stop_all: stops the processes this run started (by pid), idempotent.
 stop_all() {
+    [ -n "${ATTRIB_PID:-}" ] && { kill "$ATTRIB_PID" 2>/dev/null || true; }
     [ -n "${IDLE_PID:-}" ] && { kill "$IDLE_PID" 2>/dev/null || true; }
     [ -n "${FPID:-}" ] && { kill "$FPID" 2>/dev/null || true; }
     [ -n "${RPID:-}" ] && { kill "$RPID" 2>/dev/null || true; }
     wait 2>/dev/null || true
-    IDLE_PID="" FPID="" RPID=""
+    ATTRIB_PID="" IDLE_PID="" FPID="" RPID=""
 }
 
 # rss_kb PID: VmRSS of PID in kB.
@@ -291,8 +292,13 @@ cpu_snap() {
 # before a repeat it waits up to 10 s for the machine to get quiet.
 # The kept one is appended to $OUT/latest.jsonl as
 # {"label","command","attempts","result","cpu_cores"}.
+#
+# FB_REDIS=mget (or get) runs featd-bench's Redis-alone target instead:
+# --redis $FB_REDIS --config $WORK/featd.json (the same keys featd reads, on
+# featd's Redis). FB_ATTRIB=1 runs bench/attrib.py sample around each attempt
+# (FB_ATTRIB_FILE = the kept attempt's samples, for attrib.py report).
 FB_VARS=(FB FB_OK FB_RPS FB_EPS FB_P50 FB_P99 FB_P999 FB_MAX FB_VALUES
-    FB_FEATD_CORES FB_REDIS_CORES FB_GEN_CORES FB_OTHER_CORES FB_FEATD_US)
+    FB_FEATD_CORES FB_REDIS_CORES FB_GEN_CORES FB_OTHER_CORES FB_FEATD_US FB_ATTRIB_FILE)
 OTHER_MAX=${OTHER_MAX:-0.25}
 RETRIES=${RETRIES:-2}
 RETRY_BUDGET=${RETRY_BUDGET:-30}
@@ -300,6 +306,7 @@ fb() {
     local label=$1 shown=$2 v attempt=0 best=""
     local -A keep=()
     shift 3
+    [ -n "${FB_REDIS:-}" ] && shown="--redis $FB_REDIS --config featd.json $shown"
     [ -n "${FB_NICE:-}" ] && shown="(nice -n $FB_NICE) $shown"
     while :; do
         attempt=$((attempt + 1))
@@ -308,11 +315,7 @@ fb() {
             best=$FB_OTHER_CORES
             for v in "${FB_VARS[@]}"; do keep[$v]=${!v}; done
         fi
-        awk -v a="$best" -v m="$OTHER_MAX" 'BEGIN { exit !(a > m) }' || break
-        [ "$attempt" -le "$RETRIES" ] && [ "$RETRY_BUDGET" -gt 0 ] || break
-        RETRY_BUDGET=$((RETRY_BUDGET - 1))
-        log "  ($label: other work used $FB_OTHER_CORES cores; repeating when quiet)"
-        quiet_wait 10 || true
+        retry_again "$label" "$attempt" "$best" "$FB_OTHER_CORES" || break
     done
     for v in "${FB_VARS[@]}"; do printf -v "$v" '%s' "${keep[$v]}"; done
     FB_ATTEMPTS=$attempt
@@ -321,14 +324,36 @@ fb() {
         >>"$OUT/latest.jsonl"
 }
 
+# retry_again LABEL ATTEMPT BEST LAST: true when a disturbed run is to be
+# repeated (fb, rb): the least disturbed attempt so far (BEST "other"
+# cores) is over OTHER_MAX and RETRIES and the run-wide RETRY_BUDGET allow
+# one more. Then it takes one from the budget, logs LAST (this attempt's
+# "other" cores) and waits up to 10 s for the machine to get quiet.
+retry_again() {
+    awk -v a="$3" -v m="$OTHER_MAX" 'BEGIN { exit !(a > m) }' || return 1
+    [ "$2" -le "$RETRIES" ] && [ "$RETRY_BUDGET" -gt 0 ] || return 1
+    RETRY_BUDGET=$((RETRY_BUDGET - 1))
+    log "  ($1: other work used $4 cores; repeating when quiet)"
+    quiet_wait 10 || true
+}
+
 # fb_once ARGS...: one featd-bench run (see fb), sets the FB_* variables.
 fb_once() {
-    local pre=() c0 c1 tm
+    local pre=() target=(--port "$FPORT") c0 c1 tm spid=""
     [ -n "${FB_NICE:-}" ] && pre=(nice -n "$FB_NICE")
+    [ -n "${FB_REDIS:-}" ] && target=(--redis "$FB_REDIS" --config "$WORK/featd.json")
+    FB_ATTRIB_FILE=""
+    if [ -n "${FB_ATTRIB:-}" ]; then
+        ATTRIB_SEQ=$((${ATTRIB_SEQ:-0} + 1))
+        FB_ATTRIB_FILE="$WORK/attrib-$ATTRIB_SEQ.json"
+        attrib_start "$FB_ATTRIB_FILE"
+        spid=$ATTRIB_PID
+    fi
     c0=$(cpu_snap)
-    FB=$( { TIMEFORMAT='%U %S %R'; time "${pre[@]}" "$BUILD/featd-bench" --port "$FPORT" --json "$@" \
+    FB=$( { TIMEFORMAT='%U %S %R'; time "${pre[@]}" "$BUILD/featd-bench" "${target[@]}" --json "$@" \
         2>>"$WORK/featd-bench.err"; } 2>"$WORK/fb.time" || true)
     c1=$(cpu_snap)
+    [ -z "$spid" ] || attrib_stop "$spid"
     tm=$(tail -n 1 "$WORK/fb.time")
     if [ -z "$FB" ]; then
         FB='{"requests_per_s":0,"entities_per_s":0,"errors":1,"io_errors":1,"latency_us":{"p50":0,"p90":0,"p99":0,"p999":0,"max":0}}'
@@ -351,6 +376,28 @@ fb_once() {
     FB_P999=$(jnum "$FB" p999)
     FB_MAX=$(jnum "$FB" max)
     FB_VALUES=$total
+}
+
+# attrib_start FILE: bench/attrib.py sample in the background (featd,
+# redis-server and the featd-bench this shell starts next; every
+# ${ATTRIB_INTERVAL:-0.1} s), writing FILE when stopped; sets ATTRIB_PID.
+# It sets Redis's latency-monitor-threshold to ${ATTRIB_LATENCY_MS:-1} ms
+# for the run (restored after) and resets Redis's INFO stats (our private
+# Redis), so that INFO latencystats cover this run only.
+attrib_start() {
+    python3 bench/attrib.py sample --out "$1" --redis-port "$RPORT" --admin-port "${APORT:-0}" \
+        --pid featd="${FPID:-0}" --pid redis="$RPID" --find featd-bench \
+        --interval "${ATTRIB_INTERVAL:-0.1}" --latency-ms "${ATTRIB_LATENCY_MS:-1}" --redis-resetstat \
+        2>>"$WORK/attrib.err" &
+    ATTRIB_PID=$!
+    sleep 0.2   # its start-of-run readings come before featd-bench's warm-up ends
+}
+
+# attrib_stop PID: stops the sampler (it writes its file) and waits for it.
+attrib_stop() {
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+    ATTRIB_PID=""
 }
 
 # quiet_wait SECONDS: waits (up to SECONDS) until other work on the machine
@@ -409,11 +456,7 @@ rb() {
         if [ -z "$best" ] || awk -v a="$RB_OTHER_CORES" -v b="$best" 'BEGIN { exit !(a < b) }'; then
             best=$RB_OTHER_CORES k_rps=$RB_RPS k_p50=$RB_P50 k_p99=$RB_P99 k_other=$RB_OTHER_CORES
         fi
-        awk -v a="$best" -v m="$OTHER_MAX" 'BEGIN { exit !(a > m) }' || break
-        [ "$attempt" -le "$RETRIES" ] && [ "$RETRY_BUDGET" -gt 0 ] || break
-        RETRY_BUDGET=$((RETRY_BUDGET - 1))
-        log "  ($label: other work used $RB_OTHER_CORES cores; repeating when quiet)"
-        quiet_wait 10 || true
+        retry_again "$label" "$attempt" "$best" "$RB_OTHER_CORES" || break
     done
     RB_RPS=$k_rps RB_P50=$k_p50 RB_P99=$k_p99 RB_OTHER_CORES=$k_other
     printf '{"label":"%s","command":"redis-benchmark %s","attempts":%d,"result":{"requests_per_s":%s,"p50_ms":%s,"p99_ms":%s},"cpu_cores":{"other":%s}}\n' \

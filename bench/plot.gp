@@ -5,7 +5,9 @@
 #               t0='sweep 0 title'; t1='sweep 1 title'; subtitle='...'" bench/plot.gp
 #
 # The data file holds one block per sweep (separated by two blank lines),
-# columns: pct target_rps achieved_rps p50_us p99_us p999_us ok.
+# columns: pct target_rps achieved_rps p50_us p99_us p999_us ok (then CPU
+# cores, the Redis-alone p50/p99, the featd/Redis p99 ratio and the send lag
+# p99, which this plot does not use).
 # One panel per sweep (their throughputs differ by orders of magnitude):
 # x = achieved req/s, y = latency in ms (log scale), p50 / p99 / p99.9; each
 # p99 point is labelled with its offered load (% of the closed-loop maximum),

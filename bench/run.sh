@@ -10,11 +10,14 @@
 #   - one connection, one request at a time vs redis-benchmark -c 1 -t get
 #   - single-entity 10 features at 50 connections vs redis-benchmark -c 50 -t get
 #   - open-loop rate sweeps (10%..100% of the closed-loop maximum) for
-#     batch 1 x 10 features and batch 100 x 50 features
+#     batch 1 x 10 features and batch 100 x 50 features, each point next to
+#     the same generator sending featd's MGET to Redis alone (featd-bench
+#     --redis mget), with an attribution table per point (bench/attrib.py)
 #   - embedding lookups
 #   - featd's RSS with 10,000 idle connections
 # and writes $OUT/latest.md, $OUT/latest.jsonl (every raw result with its
-# command), $OUT/latency-vs-throughput.dat and .png. See bench/README.md.
+# command), $OUT/latency-vs-throughput.dat and .png, $OUT/attribution.md.
+# See bench/README.md.
 #
 # Environment:
 #   BENCH_ENTITIES   entities per view (1000000)
@@ -24,6 +27,8 @@
 #   BENCH_OUT        results directory (bench/results; quick build/bench/results)
 #   BENCH_LOAD_JOBS  views loaded in parallel (2)
 #   BENCH_IDLE       idle connections to open (10000)
+#   BENCH_OPEN_WARMUP  seconds of unmeasured open-loop load before each sweep (10; quick 2)
+#   BENCH_STALL_MS   open-loop requests slower than this are listed as stalls (5)
 #   BENCH_NO_BUILD=1 do not run make first
 #   BENCH_OTHER_MAX  a run during which other work used more cores than this
 #                    is repeated (0.25); BENCH_RETRIES per run (2),
@@ -55,6 +60,10 @@ IDLE_N=${BENCH_IDLE:-10000}
 # that is late shows up in the percentiles rather than hiding a stall.
 OPEN_T=${BENCH_OPEN_THREADS:-1}
 OPEN_NICE=${BENCH_OPEN_NICE-19}
+# Before each sweep: unmeasured open-loop load at 50% of the maximum, so the
+# first points do not pay for cold pages, caches and connection set-up.
+if [ "$QUICK" = 1 ]; then OPEN_WARM=${BENCH_OPEN_WARMUP:-2}; else OPEN_WARM=${BENCH_OPEN_WARMUP:-10}; fi
+STALL_MS=${BENCH_STALL_MS:-5}
 REPS=${BENCH_REPS:-3}
 BUILD=build
 # Thread layout on 2 cores shared with Redis (one thread) and the generator:
@@ -232,8 +241,19 @@ for b in 1 100; do
 done
 
 # ---- open-loop sweeps ----
+# Each point: first the Redis-alone baseline (the same generator, rate and
+# keys sending featd's MGET straight to Redis), then featd with
+# bench/attrib.py sampling the host, Redis and featd; its attribution table
+# goes to $OUT/attribution.md.
 DAT="$OUT/latency-vs-throughput.dat"
+ATTRIB_MD="$OUT/attribution.md"
 : >"$DAT"
+{
+    echo "# Where the open-loop tail went ($RUN_DATE, featd $GIT_REV, $ENTITIES entities)"
+    echo
+    echo "One table per open-loop point, from \`bench/attrib.py report\` (see bench/README.md)."
+    echo
+} >"$ATTRIB_MD"
 SWEEPS=("1 10" "100 50")
 declare -A SW_MAX SW_ROWS
 si=0
@@ -245,17 +265,39 @@ for sw in "${SWEEPS[@]}"; do
     [ "$si" -gt 0 ] && printf '\n\n' >>"$DAT"
     printf '# sweep %d: batch %d x %d features, %d connections; closed-loop max %.0f req/s\n' \
         "$si" "$b" "$f" "$CONNS" "$max" >>"$DAT"
-    echo "# pct target_rps achieved_rps p50_us p99_us p999_us ok featd_cores redis_cores gen_cores other_cores" >>"$DAT"
+    echo "# pct target_rps achieved_rps p50_us p99_us p999_us ok featd_cores redis_cores gen_cores other_cores redis_alone_p50_us redis_alone_p99_us p99_ratio send_lag_p99_us" >>"$DAT"
     rows=""
+    warm_rate=$(calc "$max / 2")
+    [ "$warm_rate" -ge 1 ] || warm_rate=1
+    log "open b=$b f=$f: ${OPEN_WARM}s unmeasured warm-up at $(thousands "$warm_rate") req/s"
+    "$BUILD/featd-bench" --port "$FPORT" -c "$CONNS" -t "$OPEN_T" -b "$b" -f "${FL[$f]}" --rate "$warm_rate" \
+        -n "$ENTITIES" -k customer_id -d "$OPEN_WARM" -w 0 >/dev/null 2>>"$WORK/featd-bench.err" || true
+    OPEN_ARGS="--stall-ms $STALL_MS"
     for pct in $PCTS; do
         rate=$(calc "$max * $pct / 100")
         [ "$rate" -ge 1 ] || rate=1
-        FB_NICE=$OPEN_NICE fb "sweep b$b f$f $pct%" "-c $CONNS -t $OPEN_T -b $b -f \$F$f --rate $rate $COMMON" -- \
-            -c "$CONNS" -t "$OPEN_T" -b "$b" -f "${FL[$f]}" --rate "$rate" $COMMON
-        echo "$pct $rate $FB_RPS $FB_P50 $FB_P99 $FB_P999 $FB_OK $FB_FEATD_CORES $FB_REDIS_CORES $FB_GEN_CORES $FB_OTHER_CORES" >>"$DAT"
-        rows="$rows| $pct% | $(thousands "$rate") | $(thousands "$FB_RPS") | $(ms "$FB_P50") | $(ms "$FB_P99") | $(ms "$FB_P999") | $(okcol "$FB_OK") | $FB_FEATD_CORES / $FB_REDIS_CORES / $FB_GEN_CORES / $FB_OTHER_CORES |
+        FB_NICE=$OPEN_NICE FB_REDIS=mget fb "sweep b$b f$f $pct% redis-alone" \
+            "-c $CONNS -t $OPEN_T -b $b -f \$F$f --rate $rate $OPEN_ARGS $COMMON" -- \
+            -c "$CONNS" -t "$OPEN_T" -b "$b" -f "${FL[$f]}" --rate "$rate" $OPEN_ARGS $COMMON
+        BL_P50=$FB_P50 BL_P99=$FB_P99 BL_OK=$FB_OK
+        echo "$FB" >"$WORK/baseline.json"
+        FB_NICE=$OPEN_NICE FB_ATTRIB=1 fb "sweep b$b f$f $pct%" "-c $CONNS -t $OPEN_T -b $b -f \$F$f --rate $rate $OPEN_ARGS $COMMON" -- \
+            -c "$CONNS" -t "$OPEN_T" -b "$b" -f "${FL[$f]}" --rate "$rate" $OPEN_ARGS $COMMON
+        echo "$FB" >"$WORK/point.json"
+        ratio=$(awk -v a="$FB_P99" -v b="$BL_P99" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+        lag99=$(echo "$FB" | sed -n 's/.*"send_lag_us":{[^}]*"p99":\([0-9]*\).*/\1/p')
+        echo "$pct $rate $FB_RPS $FB_P50 $FB_P99 $FB_P999 $FB_OK $FB_FEATD_CORES $FB_REDIS_CORES $FB_GEN_CORES $FB_OTHER_CORES $BL_P50 $BL_P99 $ratio ${lag99:-0}" >>"$DAT"
+        rows="$rows| $pct% | $(thousands "$rate") | $(thousands "$FB_RPS") | $(ms "$FB_P50") | $(ms "$FB_P99") | $(ms "$FB_P999") | $(ms "$BL_P99")$([ "$BL_OK" = 1 ] || echo ' (ERRORS)') | **$ratio** | $(ms "${lag99:-0}") | $(okcol "$FB_OK") | $FB_FEATD_CORES / $FB_REDIS_CORES / $FB_GEN_CORES / $FB_OTHER_CORES |
 "
-        log "open b=$b f=$f $pct% ($rate req/s): achieved $(thousands "$FB_RPS"), p50 $FB_P50 p99 $FB_P99 p99.9 $FB_P999 us" \
+        if [ -n "$FB_ATTRIB_FILE" ] && [ -s "$FB_ATTRIB_FILE" ]; then
+            python3 bench/attrib.py report "$FB_ATTRIB_FILE" --bench "$WORK/point.json" \
+                --baseline "$WORK/baseline.json" --resetstat-known \
+                --title "batch $b x $f features at $pct% ($(thousands "$rate") req/s offered)" \
+                >>"$ATTRIB_MD" 2>>"$WORK/attrib.err" || log "  (attrib.py report failed: see $WORK/attrib.err)"
+            echo >>"$ATTRIB_MD"
+        fi
+        log "open b=$b f=$f $pct% ($rate req/s): achieved $(thousands "$FB_RPS"), p50 $FB_P50 p99 $FB_P99 p99.9 $FB_P999 us;" \
+            "Redis alone p99 $BL_P99 us (featd/Redis $ratio); send lag p99 ${lag99:-?} us" \
             "(cores featd $FB_FEATD_CORES redis $FB_REDIS_CORES gen $FB_GEN_CORES other $FB_OTHER_CORES)"
         if [ "$b" = 100 ] && [ "$pct" = 50 ]; then
             H_RATE=$rate H_99=("$FB_P99") H_50=("$FB_P50") H_999=("$FB_P999") H_OK=$FB_OK H_OTHER=("$FB_OTHER_CORES")
@@ -425,6 +467,12 @@ With $CONNS requests always in flight the latency of the big cells is mostly que
 Command: \`featd-bench -c $CONNS -t $OPEN_T -b B -f \$F<features> --rate R $COMMON\`, R = 10%..100% of the
 closed-loop maximum measured just before (\`-c $CONNS -t $GEN_T -b B -f \$F<features> $COMMON\`, no --rate).
 Latency counts from each request's intended send time (no coordinated omission).
+Before each sweep, ${OPEN_WARM} s of unmeasured load at 50% of the maximum. Next to every point, the
+same generator at the same rate sends featd's MGET for the same entities and views straight to
+Redis (\`featd-bench --redis mget --config featd.json ...\`): "Redis alone p99" and the ratio
+featd p99 / Redis-alone p99. "Send lag p99" is how late featd-bench sent (its own wake-ups, or
+no free connection). Where each point's p99 went (featd, Redis, host, generator, with evidence):
+[attribution.md](attribution.md).
 Plot: [latency-vs-throughput.png](latency-vs-throughput.png), data: [latency-vs-throughput.dat](latency-vs-throughput.dat).
 
 ![latency vs throughput](latency-vs-throughput.png)
@@ -436,8 +484,8 @@ for sw in "${SWEEPS[@]}"; do
     cat <<EOF
 ### batch $b x $f features (closed-loop max $(thousands "${SW_MAX[$si]}") req/s)
 
-| load | offered req/s | achieved req/s | p50 | p99 | p99.9 | verified | cores featd / Redis / gen / other |
-|---:|---:|---:|---:|---:|---:|---|---|
+| load | offered req/s | achieved req/s | p50 | p99 | p99.9 | Redis alone p99 | featd / Redis p99 | send lag p99 | verified | cores featd / Redis / gen / other |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|
 ${SW_ROWS[$si]}
 EOF
     si=$((si + 1))
@@ -494,7 +542,8 @@ The "other" column shows what remained: treat rows with other > $OTHER_MAX as di
 ## Reproduce
 
 \`make bench\` (or \`bench/run.sh\`; \`BENCH_QUICK=1 bench/run.sh\` for a 100k-entity trial). Every
-raw featd-bench / redis-benchmark result with its command line is in [latest.jsonl](latest.jsonl).
+raw featd-bench / redis-benchmark result with its command line is in [latest.jsonl](latest.jsonl);
+the per-point attribution tables are in [attribution.md](attribution.md).
 EOF
 } >"$OUT/latest.md"
 
@@ -517,4 +566,4 @@ for b in 1 10 100 500; do
     done
     echo
 done
-echo "results: $OUT/latest.md, $OUT/latency-vs-throughput.png"
+echo "results: $OUT/latest.md, $OUT/latency-vs-throughput.png, $OUT/attribution.md"
