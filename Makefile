@@ -61,7 +61,7 @@ $(GEN_C) $(GEN_H): proto/featd.proto
 
 # Everything compiled depends on the generated header existing.
 $(SERVER_OBJS) $(CLIENT_OBJS) $(CLI_OBJS) $(BUILD)/server/main.o $(BUILD)/client/cli/cli.o \
-  $(BUILD)/bench/featd-bench.o: | $(GEN_H)
+  $(BUILD)/bench/featd-bench.o $(BUILD)/bench/bench_redis.o: | $(GEN_H)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -78,7 +78,10 @@ $(BUILD)/libfeatd-cli.a: $(CLI_OBJS)
 
 $(BUILD)/featd: $(BUILD)/server/main.o $(BUILD)/libfeatd-server.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
-$(BUILD)/featd-bench: $(BUILD)/bench/featd-bench.o $(BUILD)/libfeatd.a
+# featd-bench's Redis-alone target (bench/bench_redis.c) builds its keys with
+# the daemon's own online-tier key functions, hence the server library.
+$(BUILD)/featd-bench: $(BUILD)/bench/featd-bench.o $(BUILD)/bench/bench_redis.o $(BUILD)/libfeatd.a \
+                     $(BUILD)/libfeatd-server.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 $(BUILD)/featd-cli: $(BUILD)/client/cli/cli.o $(BUILD)/libfeatd-cli.a $(BUILD)/libfeatd.a $(BUILD)/libfeatd-server.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

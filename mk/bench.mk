@@ -10,10 +10,3 @@ bench: all
 	BENCH_NO_BUILD=1 bash bench/run.sh
 bench-quick: all
 	BENCH_NO_BUILD=1 BENCH_QUICK=1 bash bench/run.sh
-
-# featd-bench's Redis-alone target (bench/bench_redis.c) builds its keys with
-# the daemon's own online-tier key functions, so featd-bench also links
-# bench_redis.o and the server library (these prerequisites are added to the
-# Makefile's featd-bench rule; its recipe links $^).
-$(BUILD)/featd-bench: $(BUILD)/bench/bench_redis.o $(BUILD)/libfeatd-server.a
-$(BUILD)/bench/bench_redis.o: | $(GEN_H)
