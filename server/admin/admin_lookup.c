@@ -36,6 +36,13 @@
 
 /* ---- the answer as JSON ---- */
 
+/* A string value up to its first NUL byte: what a protobuf-c client reads
+ * of it (libfeatd, featd-cli), so both lookups agree byte for byte. */
+static void admin_lookup_string(struct jsonw *j, const char *s, size_t n)
+{
+    jsonw_str(j, s, n ? strnlen(s, n) : 0);
+}
+
 /* One cell: a value of type t as decoded from a row (NULL = null). */
 static void admin_lookup_value(struct jsonw *j, enum featd_type t, const struct online_value *v)
 {
@@ -60,7 +67,7 @@ static void admin_lookup_value(struct jsonw *j, enum featd_type t, const struct 
         jsonw_double(j, v->u.d);
         return;
     case FT_STRING:
-        jsonw_str(j, v->s, v->slen);
+        admin_lookup_string(j, v->s, v->slen);
         return;
     case FT_BYTES:
         jsonw_base64(j, v->s, v->slen);
@@ -95,7 +102,7 @@ static void admin_lookup_value(struct jsonw *j, enum featd_type t, const struct 
             if (i) {
                 jsonw_char(j, ',');
             }
-            jsonw_str(j, s, n);
+            admin_lookup_string(j, s, n);
         }
         jsonw_char(j, ']');
         return;
