@@ -1,9 +1,10 @@
 /*
  * e2e_ops.c — end-to-end tests of operating featd: the admin HTTP port
  * (/healthz, /readyz, /metrics checked by promtool, /v1/feature-views, the
- * JSON lookup against the protobuf one, its cell statuses and refusals), SIGHUP reloads (valid and invalid)
- * under traffic, SIGTERM with requests in flight, --log-format json, and
- * connections spread evenly over the workers.
+ * JSON lookup against the protobuf one, its cell statuses and refusals),
+ * SIGHUP reloads (valid and invalid) under traffic, SIGTERM with requests
+ * in flight, --log-format json, and connections spread evenly over the
+ * workers.
  * A real redis-server and the real featd binary on free loopback ports;
  * rows written with the online-tier writers; HTTP spoken with a tiny
  * blocking socket helper (no HTTP client library).
