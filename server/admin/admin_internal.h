@@ -112,4 +112,14 @@ void admin_metrics_page(struct evhttp_request *req);       /* GET /metrics */
 void admin_views_get(struct evhttp_request *req);          /* GET /v1/feature-views */
 void admin_lookup_post(struct evhttp_request *req);        /* POST /get-online-features */
 
+/* ---- admin_lookup.c, for its tests ---- */
+
+struct jsonw;
+struct proto_get_answer;
+/* A GetOnlineFeatures answer (its cells, wire/proto.h) as the Feast-shaped
+ * JSON body into j. FEATD_OK; FEATD_EAGAIN once j holds more than
+ * ga->max_bytes (0 = no bound; j then holds a prefix); FEATD_ERR
+ * when j ran out of memory. Any thread (pure). */
+int admin_lookup_json(struct jsonw *j, const struct proto_get_answer *ga);
+
 #endif

@@ -110,17 +110,28 @@ static void dispatch_server_info(struct request *rq)
 }
 
 
-/* Decodes a frame into the request's arena. While decoding, the arena may
- * hold at most DISPATCH_DECODE_FACTOR x the frame (protobuf-c's structs are
- * ~30x the wire size of an empty Value), so one frame cannot claim the whole
- * per-request limit before any request limit is checked. */
-#define DISPATCH_DECODE_FACTOR 40
+/* While a request is decoded (or built by dispatch_begin's caller), its
+ * arena may hold at most DISPATCH_DECODE_FACTOR x the input (protobuf-c's
+ * structs are ~30x the wire size of an empty Value), so one input cannot
+ * claim the whole per-request limit before any request limit is checked.
+ * dispatch_arena_unbound restores the full limit. */
+static void dispatch_arena_bound(struct request *rq, size_t input_len)
+{
+    size_t cap = DISPATCH_DECODE_FACTOR * input_len + 65536;
+    rq->arena.limit = cap < REQUEST_ARENA_LIMIT ? cap : REQUEST_ARENA_LIMIT;
+}
+
+static void dispatch_arena_unbound(struct request *rq)
+{
+    rq->arena.limit = REQUEST_ARENA_LIMIT;
+}
+
+/* Decodes a frame into the request's arena (bounded as above). */
 static Featd__V1__Request *dispatch_decode(struct request *rq, const uint8_t *data, size_t len)
 {
-    size_t cap = DISPATCH_DECODE_FACTOR * len + 65536;
-    rq->arena.limit = cap < REQUEST_ARENA_LIMIT ? cap : REQUEST_ARENA_LIMIT;
+    dispatch_arena_bound(rq, len);
     Featd__V1__Request *msg = proto_decode_request(&rq->arena, data, len);
-    rq->arena.limit = REQUEST_ARENA_LIMIT;
+    dispatch_arena_unbound(rq);
     return msg;
 }
 
@@ -196,18 +207,21 @@ const struct conn_handler dispatch_conn_handler = {
 
 /* ---- requests from elsewhere than a connection ---- */
 
-struct request *dispatch_begin(struct serve_ctx *ctx, int type, request_sink_fn sink, void *arg)
+struct request *dispatch_begin(struct serve_ctx *ctx, int type, size_t input_len,
+                               const struct request_callbacks *cb, void *arg)
 {
-    const struct request_sink rs = { .kind = SINK_CALLBACK, .fn = sink, .arg = arg };
+    const struct request_sink rs = { .kind = SINK_CALLBACK, .cb = cb, .arg = arg };
     struct request *rq = request_new(ctx, &rs);
     if (rq) {
         rq->type = type;
+        dispatch_arena_bound(rq, input_len);
     }
     return rq;
 }
 
 void dispatch_run(struct request *rq, Featd__V1__Request *msg)
 {
+    dispatch_arena_unbound(rq);
     rq->msg = msg;
     dispatch_route(rq);
 }
@@ -216,28 +230,4 @@ void dispatch_cancel(struct request *rq)
 {
     rq->responded = 1;      /* never answered, never counted */
     request_maybe_free(rq);
-}
-
-void dispatch_submit(struct serve_ctx *ctx, const uint8_t *data, size_t len, int type,
-                     request_sink_fn sink, void *sink_arg)
-{
-    struct request *rq = dispatch_begin(ctx, type, sink, sink_arg);
-    if (rq == NULL) {
-        Featd__V1__Error err = FEATD__V1__ERROR__INIT;
-        Featd__V1__Response resp = FEATD__V1__RESPONSE__INIT;
-        err.code = FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED;
-        err.message = "out of memory";
-        resp.body_case = FEATD__V1__RESPONSE__BODY_ERROR;
-        resp.error = &err;
-        sink(sink_arg, &resp);
-        return;
-    }
-    Featd__V1__Request *msg = dispatch_decode(rq, data, len);
-    if (msg == NULL) {
-        METRICS_INC(ctx->metrics->decode_errors_total);
-        request_error(rq, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT, "malformed request");
-        request_maybe_free(rq);
-        return;
-    }
-    dispatch_run(rq, msg);
 }

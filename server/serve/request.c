@@ -4,8 +4,9 @@
  *
  * Sinks: SINK_CONN encodes straight into the connection's output
  * (proto_write_response, or proto_write_get_answer for lookups) and then
- * releases the connection's pending slot; SINK_CALLBACK gives the callback
- * a decoded Response (a lookup answer is encoded, then decoded again).
+ * releases the connection's pending slot; SINK_CALLBACK hands a lookup
+ * answer's cells to cb->answer_get and any other Response to cb->answer
+ * (nothing is encoded for it).
  */
 #include "serve/request.h"
 
@@ -17,7 +18,6 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "wire/frame.h"
 
 #define REQUEST_FREE_CACHE 256                  /* recycled objects kept per context */
 #define REQUEST_STALL_RESET_US 1000000          /* see request_deadline_cb */
@@ -120,7 +120,7 @@ void request_answer(struct request *rq, const Featd__V1__Response *resp, int cod
 {
     request_mark_answered(rq, code);
     if (rq->sink.kind == SINK_CALLBACK) {
-        rq->sink.fn(rq->sink.arg, resp);
+        rq->sink.cb->answer(rq->sink.arg, resp);
     } else {
         sink_conn_answer(rq->sink.conn, resp);
     }
@@ -157,58 +157,30 @@ void request_error(struct request *rq, int code, const char *fmt, ...)
 }
 
 
-/* SINK_CALLBACK for a GetOnlineFeatures answer: the callback wants a
- * decoded Response, so the answer is encoded and decoded again. */
-static int sink_callback_answer_get(struct request *rq, const struct proto_get_answer *ga, uint32_t *sizes)
+/* SINK_CONN writes the answer straight from the decoded rows
+ * (proto_write_get_answer); SINK_CALLBACK hands the cells over. Either may
+ * refuse it: too large (FEATD_EAGAIN) or out of memory, and the request is
+ * then answered with the same error on both. */
+void request_answer_get(struct request *rq, const struct proto_get_answer *ga, uint32_t *sizes)
 {
-    struct evbuffer *tmp = evbuffer_new();
-    Featd__V1__Response *resp = NULL;
-    int rc = tmp ? proto_write_get_answer(tmp, ga, sizes) : FEATD_ERR;
-    if (rc == FEATD_OK) {
-        size_t n = evbuffer_get_length(tmp);
-        const uint8_t *data = evbuffer_pullup(tmp, -1);
-        resp = data ? featd__v1__response__unpack(NULL, n - FRAME_HEADER, data + FRAME_HEADER) : NULL;
+    int rc;
+    if (rq->sink.kind == SINK_CONN) {
+        struct evbuffer *out = conn_output(rq->sink.conn);
+        rc = out ? proto_write_get_answer(out, ga, sizes) : FEATD_OK;
+    } else {
+        rc = rq->sink.cb->answer_get(rq->sink.arg, ga);
     }
-    if (tmp) {
-        evbuffer_free(tmp);
-    }
-    if (resp == NULL) {
-        request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
-                      rc == FEATD_EAGAIN ? "the answer exceeds the response limit (64 MiB)"
-                                         : "out of memory encoding the answer");
-        return FEATD_ERR;
-    }
-    request_mark_answered(rq, 0);
-    rq->sink.fn(rq->sink.arg, resp);
-    featd__v1__response__free_unpacked(resp, NULL);
-    return FEATD_OK;
-}
-
-/* SINK_CONN for a GetOnlineFeatures answer: written straight from the
- * decoded rows (proto_write_get_answer). */
-static int sink_conn_answer_get(struct request *rq, const struct proto_get_answer *ga, uint32_t *sizes)
-{
-    struct evbuffer *out = conn_output(rq->sink.conn);
-    int rc = out ? proto_write_get_answer(out, ga, sizes) : FEATD_OK;
     if (rc != FEATD_OK) {
         request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
                       rc == FEATD_EAGAIN ? "the answer (%zu features x %zu rows) exceeds the response "
                                            "limit (64 MiB); ask for fewer entities or features"
                                          : "out of memory encoding the answer (%zu features x %zu rows)",
                       ga->nfeatures, ga->nrows);
-        return FEATD_ERR;
+        return;
     }
     request_mark_answered(rq, 0);
-    conn_request_done(rq->sink.conn);
-    return FEATD_OK;
-}
-
-void request_answer_get(struct request *rq, const struct proto_get_answer *ga, uint32_t *sizes)
-{
-    if (rq->sink.kind == SINK_CALLBACK) {
-        (void)sink_callback_answer_get(rq, ga, sizes);
-    } else {
-        (void)sink_conn_answer_get(rq, ga, sizes);
+    if (rq->sink.kind == SINK_CONN) {
+        conn_request_done(rq->sink.conn);
     }
 }
 

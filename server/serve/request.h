@@ -21,15 +21,26 @@
 
 #define REQUEST_ARENA_LIMIT (512u * 1024 * 1024)
 
-/* Receives the answer of a SINK_CALLBACK request: called once, on the
- * serve context's thread; resp and everything it points to die when the
- * call returns. */
-typedef void (*request_sink_fn)(void *arg, const Featd__V1__Response *resp);
+/* What a SINK_CALLBACK request answers to (the admin JSON lookup): a
+ * caller's pair of functions, both called on the serve context's thread,
+ * with the arg given to dispatch_begin. No protobuf round trip: a lookup
+ * answer arrives as the cells lookup.c assembled. */
+struct request_callbacks {
+    /* A GetOnlineFeatures answer (wire/proto.h; ga and everything it points
+     * to die when the call returns). FEATD_OK once the answer is taken;
+     * FEATD_EAGAIN (the caller's form of it would pass ga->max_bytes) or
+     * FEATD_ERR (out of memory) when it is not: then `answer` follows with
+     * a RESOURCE_EXHAUSTED error, exactly as a connection would get it. */
+    int (*answer_get)(void *arg, const struct proto_get_answer *ga);
+    /* Every other answer, once: an error (body ERROR), or a Ping,
+     * ListFeatureViews or ServerInfo body. resp dies when it returns. */
+    void (*answer)(void *arg, const Featd__V1__Response *resp);
+};
 
 /* Where a request's answer goes. Two implementations of one interface:
  * SINK_CONN encodes the answer into a connection's output; SINK_CALLBACK
- * hands the decoded Response to a function (the admin JSON lookup). A
- * closed set on purpose: answering costs a branch, not an indirect call. */
+ * hands it to a struct request_callbacks. A closed set on purpose: a
+ * connection's answer costs a branch, not an indirect call. */
 enum request_sink_kind {
     SINK_CONN = 0,
     SINK_CALLBACK
@@ -38,8 +49,8 @@ enum request_sink_kind {
 struct request_sink {
     enum request_sink_kind kind;
     struct conn *conn;              /* SINK_CONN: reference held by the request */
-    request_sink_fn fn;             /* SINK_CALLBACK */
-    void *arg;
+    const struct request_callbacks *cb;     /* SINK_CALLBACK */
+    void *arg;                      /* SINK_CALLBACK: passed to cb's functions */
 };
 
 struct lookup_plan;
@@ -79,8 +90,9 @@ void request_answer(struct request *rq, const Featd__V1__Response *resp, int cod
 /* Answers rq with an error. */
 void request_error(struct request *rq, int code, const char *fmt, ...) FEATD_PRINTF(3, 4);
 /* Answers a GetOnlineFeatures request from its assembled cells (sizes:
- * scratch for nfeatures * nrows uint32_t), or with an error when the answer
- * cannot be encoded. */
+ * scratch for nfeatures * nrows uint32_t, used by SINK_CONN's encoder), or
+ * with a RESOURCE_EXHAUSTED error when the sink cannot take the answer
+ * (larger than ga->max_bytes, or out of memory). */
 void request_answer_get(struct request *rq, const struct proto_get_answer *ga, uint32_t *sizes);
 
 /* Ends connection c with an error not tied to a request (request id 0):

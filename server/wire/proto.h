@@ -32,7 +32,9 @@ const char *proto_code_name(int code);
 
 /*
  * A GetOnlineFeatures answer in the shape lookup.c assembles it: cell
- * (f, r) of feature f and entity row r is at index f * nrows + r.
+ * (f, r) of feature f and entity row r is at index f * nrows + r. Encoded
+ * by proto_write_get_answer for a connection; the admin JSON lookup
+ * receives it as it is (serve/request.h, struct request_callbacks).
  */
 struct online_value;
 struct proto_get_answer {
@@ -47,7 +49,8 @@ struct proto_get_answer {
     const size_t *ts_same;                  /* optional: per feature, an earlier (or the same)
                                                feature whose event_ts column is identical
                                                (features of one view); NULL = none */
-    uint64_t max_bytes;                     /* refuse a larger message (0 = 4 GiB) */
+    uint64_t max_bytes;                     /* refuse a larger message (0 = 4 GiB; for
+                                               the admin's JSON, 0 = no bound) */
 };
 
 /*

@@ -1,9 +1,10 @@
 /*
  * e2e_ops.c — end-to-end tests of operating featd: the admin HTTP port
  * (/healthz, /readyz, /metrics checked by promtool, /v1/feature-views, the
- * JSON lookup against the protobuf one), SIGHUP reloads (valid and invalid)
- * under traffic, SIGTERM with requests in flight, --log-format json, and
- * connections spread evenly over the workers.
+ * JSON lookup against the protobuf one, its cell statuses and refusals),
+ * SIGHUP reloads (valid and invalid) under traffic, SIGTERM with requests
+ * in flight, --log-format json, and connections spread evenly over the
+ * workers.
  * A real redis-server and the real featd binary on free loopback ports;
  * rows written with the online-tier writers; HTTP spoken with a tiny
  * blocking socket helper (no HTTP client library).
@@ -892,6 +893,130 @@ START_TEST(test_json_bad_requests)
 }
 END_TEST
 
+/* The string value at results[f].<field>[r] of a JSON answer. */
+static const char *jstr(const json_t *doc, size_t f, const char *field, size_t r)
+{
+    const char *s = json_string_value(json_array_get(json_object_get(json_array_get(json_object_get(doc, "results"),
+                                                                                    f), field), r));
+    ck_assert_msg(s != NULL, "results[%zu].%s[%zu] is not a string", f, field, r);
+    return s;
+}
+
+static const json_t *jval(const json_t *doc, size_t f, size_t r)
+{
+    return json_array_get(json_object_get(json_array_get(json_object_get(doc, "results"), f), "values"), r);
+}
+
+/* Every cell status over JSON (PRESENT, NULL_VALUE, NOT_FOUND,
+ * OUTSIDE_MAX_AGE with its value, INVALID for a corrupt row), the same as
+ * over protobuf; refusals by the lookup's validation keep their JSON error
+ * body and HTTP status; over-limit requests are refused and counted. */
+START_TEST(test_json_lookup_statuses_and_refusals)
+{
+    /* user 7's stats row is garbage in the current generation */
+    const struct cfg_view *v = view_of(cfg, "stats");
+    redisContext *rc = rconn();
+    char err[256];
+    uint64_t gen;
+    ck_assert_int_eq(online_gen_ensure(rc, PREFIX, v, &gen, err, sizeof(err)), FEATD_OK);
+    struct fbuf key = { 0 };
+    struct online_key k7 = { .i = 7 };
+    ck_assert_int_eq(online_row_key(&key, PREFIX, v, gen, &k7), FEATD_OK);
+    redisReply *rr = redisCommand(rc, "SET %b %s", key.data, key.len, "not a row");
+    ck_assert(rr != NULL && rr->type == REDIS_REPLY_STATUS);
+    freeReplyObject(rr);
+    fbuf_free(&key);
+    redisFree(rc);
+
+    char *before = scrape();
+    const char *body = "{\"features\": [\"stats:i32\", \"user_item:score\"], \"entities\": "
+                       "{\"user_id\": [1, 2, 99, 7], \"item_id\": [\"pen:blue\", \"book\", \"book\", \"book\"]}}";
+    json_t *doc = post_json(body, 200);
+    ck_assert_str_eq(jstr(doc, 0, "statuses", 0), "PRESENT");
+    ck_assert_int_eq(json_integer_value(jval(doc, 0, 0)), -7);
+    ck_assert_str_eq(jstr(doc, 0, "statuses", 1), "NULL_VALUE");
+    ck_assert(json_is_null(jval(doc, 0, 1)));
+    ck_assert_str_ne(jstr(doc, 0, "event_timestamps", 1), "1970-01-01T00:00:00Z");
+    ck_assert_str_eq(jstr(doc, 0, "statuses", 2), "NOT_FOUND");
+    ck_assert(json_is_null(jval(doc, 0, 2)));
+    ck_assert_str_eq(jstr(doc, 0, "event_timestamps", 2), "1970-01-01T00:00:00Z");
+    ck_assert_str_eq(jstr(doc, 0, "statuses", 3), "INVALID");
+    ck_assert(json_is_null(jval(doc, 0, 3)));
+    ck_assert_str_eq(jstr(doc, 0, "event_timestamps", 3), "1970-01-01T00:00:00Z");
+    ck_assert_str_eq(jstr(doc, 1, "statuses", 0), "OUTSIDE_MAX_AGE");     /* older than ttl 60 s ... */
+    ck_assert(json_real_value(jval(doc, 1, 0)) == 0.5);                  /* ... still has its value */
+    ck_assert_str_ne(jstr(doc, 1, "event_timestamps", 0), "1970-01-01T00:00:00Z");
+    ck_assert_str_eq(jstr(doc, 1, "statuses", 1), "NOT_FOUND");
+    json_decref(doc);
+    /* and the same over protobuf */
+    struct featd_client *c = cli();
+    struct featd_get *g = featd_get_new();
+    featd_get_add_feature(g, "stats:i32");
+    featd_get_add_feature(g, "user_item:score");
+    const int64_t users[] = { 1, 2, 99, 7 };
+    const char *items[] = { "pen:blue", "book", "book", "book" };
+    for (int i = 0; i < 4; i++) {
+        featd_get_add_int64(g, "user_id", users[i]);
+        featd_get_add_string(g, "item_id", items[i]);
+    }
+    compare_lookup(c, body, g);
+    featd_get_free(g);
+    featd_close(c);
+    char *mid = scrape();
+#define DELTA_TO(page, series) (metric(page, series) - metric(before, series))
+    /* one cell each in 3 lookups: JSON, then compare_lookup's protobuf and JSON */
+    ck_assert(DELTA_TO(mid, "featd_value_status_total{status=\"INVALID\"}") == 3);
+    ck_assert(DELTA_TO(mid, "featd_value_status_total{status=\"OUTSIDE_MAX_AGE\"}") == 3);
+    free(mid);
+
+    /* the lookup's own validation: same messages, 400 */
+    const char *m;
+    m = post_error("{\"features\": [\"stats:nope\"], \"entities\": {\"user_id\": [1]}}", 400, "INVALID_ARGUMENT");
+    ck_assert_msg(strstr(m, "feature view \"stats\" has no feature \"nope\"") != NULL, "%s", m);
+    m = post_error("{\"features\": [\"user_item:score\"], \"entities\": {\"user_id\": [1]}}", 400,
+                   "INVALID_ARGUMENT");
+    ck_assert_msg(strstr(m, "missing join key \"item_id\" required by feature view \"user_item\"") != NULL,
+                  "%s", m);
+    m = post_error("{\"features\": [\"user_item:score\"], \"entities\": {\"user_id\": [1, 2], \"item_id\": [\"a\"]}}",
+                   400, "INVALID_ARGUMENT");
+    ck_assert_msg(strstr(m, "unequal lengths") != NULL, "%s", m);
+    m = post_error("{\"features\": [], \"entities\": {\"user_id\": [1]}}", 400, "INVALID_ARGUMENT");
+    ck_assert_msg(strstr(m, "no features requested") != NULL, "%s", m);
+    m = post_error("{\"features\": [\"stats:b\", \"stats:b\"], \"entities\": {\"user_id\": [1]}}", 400,
+                   "INVALID_ARGUMENT");
+    ck_assert_msg(strstr(m, "requested more than once") != NULL, "%s", m);
+    /* over limits: 100 entities pass, 101 are refused */
+    char big[2048];
+    for (int rows = 100; rows <= 101; rows++) {
+        size_t n = (size_t)snprintf(big, sizeof(big), "{\"features\": [\"stats:*\"], \"entities\": {\"user_id\": [");
+        for (int i = 0; i < rows; i++) {
+            n += (size_t)snprintf(big + n, sizeof(big) - n, i ? ",%d" : "%d", i);
+        }
+        snprintf(big + n, sizeof(big) - n, "]}}");
+        if (rows == 100) {
+            doc = post_json(big, 200);
+            ck_assert_uint_eq(json_array_size(json_object_get(json_array_get(json_object_get(doc, "results"), 11),
+                                                              "values")), 100);
+            json_decref(doc);
+        } else {
+            m = post_error(big, 400, "INVALID_ARGUMENT");
+            ck_assert_msg(strstr(m, "too many entities: 101 rows exceed max_entities_per_request (100)") != NULL,
+                          "%s", m);
+        }
+    }
+    char *after = scrape();
+    ck_assert(DELTA_TO(after, "featd_requests_total{type=\"http_get_online_features\",code=\"OK\"}") == 3);
+    ck_assert(DELTA_TO(after, "featd_requests_total{type=\"http_get_online_features\","
+                              "code=\"INVALID_ARGUMENT\"}") == 6);
+    /* shown once seen: none before this test's refusals (a fresh featd per test) */
+    ck_assert(metric(before, "featd_admin_http_requests_total{path=\"/get-online-features\",code=\"400\"}") == -1);
+    ck_assert(metric(after, "featd_admin_http_requests_total{path=\"/get-online-features\",code=\"400\"}") == 6);
+#undef DELTA_TO
+    free(before);
+    free(after);
+}
+END_TEST
+
 /* Child: one connection sending lookups back to back until stop_fd is
  * readable; exits 0 when every request succeeded (and there were some). */
 static void traffic_child(int stop_fd, const char *feature, int64_t expect_i32)
@@ -1274,6 +1399,7 @@ static Suite *ops_suite(void)
     ADD(test_readyz_follows_redis);
     ADD(test_json_lookup_matches_protobuf);
     ADD(test_json_bad_requests);
+    ADD(test_json_lookup_statuses_and_refusals);
     ADD(test_reload_valid_adds_view_under_traffic);
     ADD(test_reload_invalid_changes_nothing);
     ADD(test_sigterm_answers_inflight);
