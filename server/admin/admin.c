@@ -14,8 +14,8 @@
  *     /readyz               checks, then PING via the admin rlink + timer
  *     /metrics              sums every worker's struct metrics + our own
  *     /v1/feature-views     gencache_refresh (one MGET) + timer
- *     /get-online-features  JSON ─► featd.v1.Request ─► dispatch_submit ─►
- *                           admin_lookup_sink (same thread) ─► JSON reply
+ *     /get-online-features  JSON ─► featd.v1.Request (request arena) ─► dispatch_run
+ *                           ─► admin_lookup_answer_get (cells, same thread) ─► JSON reply
  *
  * Every request that waits (PING, MGET, lookup) is an admin_call on the
  * pending list until it is answered; the backend (hiredis callback or lookup

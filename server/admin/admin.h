@@ -2,9 +2,9 @@
  * admin.h — the admin HTTP server (server.admin_listen; "" disables it),
  * libevent evhttp on its own thread. That thread is a listener-less worker
  * (worker_init(..., with_listener=false)): it has its own event_base, its own
- * async Redis link and its own metrics, and JSON lookups run through
- * dispatch_submit on its loop exactly like protobuf lookups on a serving
- * worker. Nothing on the request path takes a lock.
+ * async Redis link and its own metrics, and JSON lookups are built decoded
+ * and run with dispatch_begin/dispatch_run on its loop exactly like protobuf
+ * lookups on a serving worker. Nothing on the request path takes a lock.
  *
  *   GET  /healthz               200 "ok" while the process runs
  *   GET  /readyz                200 "ready" when the registry is loaded, every

@@ -76,7 +76,7 @@ extern int nworkers;
 
 /* Creates the worker (base, notify pipe, Redis link and, when with_listener,
  * a listener bound to server.listen). A worker without a listener serves
- * requests submitted on its loop (dispatch_submit on w->serve), e.g. the
+ * requests submitted on its loop (dispatch_begin/dispatch_run on w->serve), e.g. the
  * admin HTTP thread.
  * Fails with a message at startup only. */
 int worker_init(struct worker *w, int id, struct registry *reg, bool with_listener,
