@@ -181,6 +181,9 @@ static void lookup_send(struct request *rq)
     }
     rq->redis_pending = 1;
     rq->sent_us = util_mono_us();
+    if (rq->first_sent_us == 0) {
+        rq->first_sent_us = rq->sent_us;
+    }
     rq->attempts++;
     ctx->inflight++;
     METRICS_SET(ctx->metrics->inflight, ctx->inflight);
@@ -361,7 +364,8 @@ static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv)
     ctx->inflight--;
     METRICS_SET(ctx->metrics->inflight, ctx->inflight);
     if (reply) {
-        metrics_observe(&ctx->metrics->redis_latency, (uint64_t)(util_mono_us() - rq->sent_us));
+        rq->reply_us = util_mono_us();
+        metrics_observe(&ctx->metrics->redis_latency, (uint64_t)(rq->reply_us - rq->sent_us));
     }
     if (rq->responded) {
         request_maybe_free(rq);
@@ -417,6 +421,8 @@ void lookup_start(struct request *rq)
         return;
     }
     METRICS_ADD(rq->ctx->metrics->entities_requested_total, rq->plan->nrows);
+    rq->entities = (uint32_t)rq->plan->nrows;
+    rq->features = (uint32_t)rq->plan->nfeats;
     int64_t dl = g->deadline_ms ? (int64_t)g->deadline_ms : (int64_t)rq->reg->cfg->server.request_timeout_ms;
     if (dl > LOOKUP_MAX_DEADLINE_MS) {
         dl = LOOKUP_MAX_DEADLINE_MS;
