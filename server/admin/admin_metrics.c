@@ -105,7 +105,7 @@ static int admin_metrics_write(struct fbuf *o)
         }
     }
     if (prom_hist(o, "featd_request_latency_seconds",
-                  "Time from decoding a request to writing its answer", &sum.request_latency) != FEATD_OK ||
+                  "Time from the start of handling a request (before decoding) to its answer being ready", &sum.request_latency) != FEATD_OK ||
         prom_hist(o, "featd_redis_latency_seconds", "Redis round trip of the lookup path",
                   &sum.redis_latency) != FEATD_OK ||
         admin_metrics_phases(o, "featd_request_phase_seconds",
