@@ -33,6 +33,12 @@
  *                                     conn_flush_all (low priority, once per
  *                                     loop iteration)
  *
+ * Phases (featd_request_phase_seconds; struct metrics_req_trace): queued
+ * runs from (a)'s kernel receive timestamp to request_new in (c), decode to
+ * the first MGET in (e) (rq->first_sent_us), redis to lookup_redis_cb
+ * (rq->reply_us), encode to the answer in (g) (rq->ready_us), write to (h)'s
+ * flush pass, which observes them all (conn_request_answered).
+ *
  * A per-request timer (request_deadline_start) answers DEADLINE_EXCEEDED;
  * the request object stays alive until hiredis has called back (hiredis 0.14
  * has no timeouts).

@@ -6,7 +6,7 @@
  * connections spread evenly over the workers, and the request phases
  * (every request counted in each phase; a request slowed by Redis DEBUG
  * SLEEP counted slow, in the redis phase, and logged; the slow-request log
- * rate-limited under a burst).
+ * rate-limited under a burst; server.slow_request_ms 0 after a reload).
  * A real redis-server and the real featd binary on free loopback ports;
  * rows written with the online-tier writers; HTTP spoken with a tiny
  * blocking socket helper (no HTTP client library).
@@ -1505,6 +1505,50 @@ START_TEST(test_slow_request_log_rate_limited)
 }
 END_TEST
 
+START_TEST(test_slow_request_ms_zero_after_reload)
+{
+    static char off[16384];
+    make_config(off, sizeof(off), ", \"slow_request_ms\": 0", "");
+    write_file(F.config_path, off);
+    kill(F.pid, SIGHUP);
+    char *page = NULL;
+    for (int i = 0; i < 100; i++) {
+        page = scrape();
+        double ok = metric(page, "featd_reloads_total{result=\"ok\"}");
+        free(page);
+        if (ok == 1) {
+            break;
+        }
+        sleep_ms(20);
+    }
+    sleep_ms(100);      /* the workers take the new registry from their queues */
+    wait_readyz(200, 5000);
+    char *before = scrape();
+    ck_assert(metric(before, "featd_reloads_total{result=\"ok\"}") == 1);
+    struct featd_client *c = cli();
+    struct featd_get *g = featd_get_new();
+    featd_get_add_feature(g, "stats:i32");
+    featd_get_add_int64(g, "user_id", 1);
+    redisContext *rc = redis_sleep_start(0.2);
+    Featd__V1__Response *resp = NULL;
+    ck_assert_int_eq(featd_call(c, featd_get_request(g, 31), &resp), FEATD_OK);
+    featd_response_free(resp);
+    redis_sleep_end(rc);
+    char *after = scrape_until(before, "featd_request_phase_seconds_count{phase=\"write\"}", 1);
+    /* still measured, no longer slow */
+    ck_assert(metric(after, "featd_request_phase_seconds_count{phase=\"redis\"}") -
+              metric(before, "featd_request_phase_seconds_count{phase=\"redis\"}") == 1);
+    ck_assert(metric(after, "featd_request_phase_seconds_bucket{phase=\"redis\",le=\"0.1\"}") ==
+              metric(before, "featd_request_phase_seconds_bucket{phase=\"redis\",le=\"0.1\"}"));
+    ck_assert(metric(after, "featd_slow_requests_total") == metric(before, "featd_slow_requests_total"));
+    ck_assert_int_eq(log_count("slow request: ", NULL, 0), 0);
+    featd_get_free(g);
+    featd_close(c);
+    free(before);
+    free(after);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("e2e_ops");
@@ -1527,6 +1571,7 @@ static Suite *ops_suite(void)
     ADD(test_request_phases_counted);
     ADD(test_slow_request_attributed_and_logged);
     ADD(test_slow_request_log_rate_limited);
+    ADD(test_slow_request_ms_zero_after_reload);
 #undef ADD
     suite_add_tcase(s, tc);
     return s;
