@@ -79,7 +79,8 @@ static void usage(FILE *f)
             "       featd materialize --config FILE [--view V] [--log-level L]\n"
             "       featd --version\n"
             "Environment overrides: FEATD_LISTEN, FEATD_ADMIN_LISTEN, FEATD_REDIS_URL,\n"
-            "FEATD_REDIS_PASSWORD, FEATD_LOG_LEVEL, FEATD_LOG_FORMAT, FEATD_WORKERS, FEATD_DATA_DIR.\n");
+            "FEATD_REDIS_PASSWORD, FEATD_LOG_LEVEL, FEATD_LOG_FORMAT, FEATD_WORKERS, FEATD_DATA_DIR,\n"
+            "FEATD_SLOW_REQUEST_MS.\n");
 }
 
 static void main_reload(void)

@@ -46,6 +46,23 @@ static int admin_metrics_worker_conns(struct fbuf *o)
     return FEATD_OK;
 }
 
+/* One histogram family with a phase="..." label per request phase. */
+static int admin_metrics_phases(struct fbuf *o, const char *name, const char *help,
+                                const struct metrics_hist h[MPHASE__COUNT])
+{
+    if (prom_header(o, name, "histogram", help) != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    for (size_t i = 0; i < MPHASE__COUNT; i++) {
+        char labels[48];
+        snprintf(labels, sizeof(labels), "phase=\"%s\",", metrics_phase_names[i]);
+        if (prom_hist_samples(o, name, labels, &h[i]) != FEATD_OK) {
+            return FEATD_ENOMEM;
+        }
+    }
+    return FEATD_OK;
+}
+
 /* featd's own families; FEATD_OK or an error when out of memory. */
 static int admin_metrics_write(struct fbuf *o)
 {
@@ -88,9 +105,17 @@ static int admin_metrics_write(struct fbuf *o)
         }
     }
     if (prom_hist(o, "featd_request_latency_seconds",
-                  "Time from decoding a request to writing its answer", &sum.request_latency) != FEATD_OK ||
+                  "Time from the start of handling a request (before decoding) to its answer being ready", &sum.request_latency) != FEATD_OK ||
         prom_hist(o, "featd_redis_latency_seconds", "Redis round trip of the lookup path",
-                  &sum.redis_latency) != FEATD_OK) {
+                  &sum.redis_latency) != FEATD_OK ||
+        admin_metrics_phases(o, "featd_request_phase_seconds",
+                             "Where the time of requests answered on the serving port went, by phase: queued "
+                             "(kernel receive timestamp to handling), decode (to the MGET sent, or to the "
+                             "answer without Redis), redis (MGET to reply), encode (reply to answer ready), "
+                             "write (answer ready to the flush pass's write(2))", sum.phase) != FEATD_OK ||
+        admin_metrics_phases(o, "featd_slow_request_phase_seconds",
+                             "featd_request_phase_seconds of slow requests only (phases adding up to "
+                             "server.slow_request_ms or more)", sum.slow_phase) != FEATD_OK) {
         return FEATD_ENOMEM;
     }
 

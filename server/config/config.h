@@ -92,6 +92,7 @@ struct cfg_server {
     size_t max_output_bytes;        /* per-connection output high watermark,
                                        default 16 MiB; reading stops above it */
     int max_inflight_requests;      /* per worker, in flight to Redis; default 10000 */
+    int slow_request_ms;            /* 0..600000, default 10; 0 = no slow-request accounting */
     int shutdown_timeout_ms;        /* drain deadline on SIGTERM, default 10000 */
     char *data_dir;                 /* default "./featd-data" (embedded redis lives here) */
     char *log_level;                /* "error","warn","info","debug", default "info" */

@@ -1,8 +1,7 @@
 /*
- * config_env.c — FEATD_* environment overrides (FEATD_LISTEN,
- * FEATD_ADMIN_LISTEN, FEATD_REDIS_URL, FEATD_REDIS_PASSWORD,
- * FEATD_LOG_LEVEL, FEATD_LOG_FORMAT, FEATD_WORKERS, FEATD_DATA_DIR: the env
- * column of config_table[]), applied over a parsed config and validated by
+ * config_env.c — FEATD_* environment overrides (the env column of
+ * config_table[]: FEATD_LISTEN, FEATD_REDIS_URL, FEATD_WORKERS, ...; the
+ * list is in docs/config.md and `featd --help`), applied over a parsed config and validated by
  * the same rules as the file; errors name the variable. Reads the process
  * environment: call it from one thread at a time (the loading thread).
  */

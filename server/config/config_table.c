@@ -74,6 +74,11 @@ const struct config_key config_table[] = {
     { "server", "max_inflight_requests", CK_INT, CFG_SRV(max_inflight_requests), 1, 1000000, "10000",
       true, NULL, NULL, NULL,
       "Requests in flight to Redis per worker; beyond it requests get RESOURCE_EXHAUSTED." },
+    { "server", "slow_request_ms", CK_INT, CFG_SRV(slow_request_ms), 0, 600000, "10", true,
+      "FEATD_SLOW_REQUEST_MS", NULL, NULL,
+      "A request whose phases (queued, decode, redis, encode, write) add up to this many ms or "
+      "more is slow: counted in featd_slow_requests_total and featd_slow_request_phase_seconds, "
+      "and logged (warn; at most 10 lines a second per worker). 0 disables it." },
     { "server", "shutdown_timeout_ms", CK_INT, CFG_SRV(shutdown_timeout_ms), 0, 600000, "10000", true,
       NULL, NULL, NULL,
       "On SIGTERM/SIGINT, how long in-flight requests may take to finish." },

@@ -19,6 +19,10 @@ const char *const metrics_status_names[METRICS_STATUSES] = {
     "INVALID", "PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE"
 };
 
+const char *const metrics_phase_names[MPHASE__COUNT] = {
+    "queued", "decode", "redis", "encode", "write"
+};
+
 _Atomic int64_t metrics_connections_open;
 
 void metrics_observe(struct metrics_hist *h, uint64_t us)
@@ -30,6 +34,44 @@ void metrics_observe(struct metrics_hist *h, uint64_t us)
     METRICS_INC(h->buckets[i]);
     METRICS_ADD(h->sum_us, us);
     METRICS_INC(h->count);
+}
+
+static uint64_t metrics_span(int64_t from, int64_t to)
+{
+    return to > from ? (uint64_t)(to - from) : 0;
+}
+
+void metrics_phases_split(const struct metrics_req_trace *t, int64_t written_us, uint64_t us[MPHASE__COUNT])
+{
+    us[MPHASE_QUEUED] = t->rx_us ? metrics_span(t->rx_us, t->start_us) : 0;
+    if (t->sent_us == 0) {
+        us[MPHASE_DECODE] = metrics_span(t->start_us, t->ready_us);
+        us[MPHASE_REDIS] = 0;
+        us[MPHASE_ENCODE] = 0;
+    } else {
+        int64_t redis_end = t->reply_us >= t->sent_us ? t->reply_us : t->ready_us;
+        us[MPHASE_DECODE] = metrics_span(t->start_us, t->sent_us);
+        us[MPHASE_REDIS] = metrics_span(t->sent_us, redis_end);
+        us[MPHASE_ENCODE] = metrics_span(redis_end, t->ready_us);
+    }
+    us[MPHASE_WRITE] = metrics_span(t->ready_us, written_us);
+}
+
+bool metrics_phases_observe(struct metrics *m, const uint64_t us[MPHASE__COUNT], uint64_t slow_us)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < MPHASE__COUNT; i++) {
+        metrics_observe(&m->phase[i], us[i]);
+        total += us[i];
+    }
+    if (slow_us == 0 || total < slow_us) {
+        return false;
+    }
+    METRICS_INC(m->slow_requests_total);
+    for (size_t i = 0; i < MPHASE__COUNT; i++) {
+        metrics_observe(&m->slow_phase[i], us[i]);
+    }
+    return true;
 }
 
 static void metrics_hist_sum(struct metrics_hist *d, const struct metrics_hist *s)
@@ -58,4 +100,8 @@ void metrics_sum(struct metrics *dst, const struct metrics *src)
     METRICS_ADD(dst->redis_connected, METRICS_GET(src->redis_connected));
     metrics_hist_sum(&dst->request_latency, &src->request_latency);
     metrics_hist_sum(&dst->redis_latency, &src->redis_latency);
+    for (size_t i = 0; i < MPHASE__COUNT; i++) {
+        metrics_hist_sum(&dst->phase[i], &src->phase[i]);
+        metrics_hist_sum(&dst->slow_phase[i], &src->slow_phase[i]);
+    }
 }

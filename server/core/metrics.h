@@ -3,12 +3,15 @@
  * Each worker owns one struct metrics and is its only writer (plain relaxed
  * atomic stores, no locks, no lock prefix on the request path); readers (admin,
  * ServerInfo) sum all workers with metrics_sum(). Names are snake_case with
- * units (STYLE.md §3).
+ * units. The request phases (enum metrics_phase) are observed by the
+ * transport (net/conn.c) once an answer is written, from the timeline the
+ * request layer hands it (struct metrics_req_trace).
  */
 #ifndef FEATD_METRICS_H
 #define FEATD_METRICS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* ACTION(name, help) — monotonically increasing counters, per worker. */
@@ -28,7 +31,11 @@
     ACTION(generation_retries_total, "Lookups re-read because a view's generation flipped meanwhile") \
     ACTION(rows_corrupt_total, "Online rows that failed to decode (reported as INVALID)") \
     ACTION(entities_requested_total, "Entity rows requested in GetOnlineFeatures") \
-    ACTION(keys_fetched_total, "Row keys fetched from Redis (after dedupe)")
+    ACTION(keys_fetched_total, "Row keys fetched from Redis (after dedupe)") \
+    ACTION(slow_requests_total, "Requests whose phases added up to server.slow_request_ms or more") \
+    ACTION(slow_request_logs_suppressed_total, "Slow requests not logged because of the per-worker log rate limit") \
+    ACTION(answers_socket_full_total, "Answers whose connection's socket was full at the flush pass") \
+    ACTION(rx_timestamps_missing_total, "Reads without a kernel receive timestamp (queued measured from the read)")
 
 /* Request types and error codes index the request counter matrix. */
 enum metrics_req_type {
@@ -44,7 +51,7 @@ enum metrics_req_type {
 
 /* Latency histogram buckets: upper bounds in µs; the last bucket is +Inf. */
 #define METRICS_BUCKETS(ACTION) \
-    ACTION(50) ACTION(100) ACTION(200) ACTION(300) ACTION(500) ACTION(750) \
+    ACTION(10) ACTION(25) ACTION(50) ACTION(100) ACTION(200) ACTION(300) ACTION(500) ACTION(750) \
     ACTION(1000) ACTION(2000) ACTION(5000) ACTION(10000) ACTION(25000) \
     ACTION(50000) ACTION(100000) ACTION(250000) ACTION(1000000)
 #define METRICS_BUCKET_COUNT_(x) +1
@@ -54,6 +61,40 @@ extern const uint64_t metrics_bucket_bounds[METRICS_NBUCKETS - 1];
 extern const char *const metrics_req_type_names[MREQ__COUNT];
 extern const char *const metrics_code_names[METRICS_CODES];
 extern const char *const metrics_status_names[METRICS_STATUSES];
+
+/* The phases of a request answered on a connection, in the order they
+ * happen; they add up to the time from the kernel receiving the request's
+ * last bytes to featd handing the answer to write(2):
+ *   queued  kernel receive timestamp of the read that completed the frame ->
+ *           handling starts (socket queue + event-loop delay)
+ *   decode  handling starts -> the MGET is sent (for a request that needs no
+ *           Redis: -> the answer is ready)
+ *   redis   MGET sent -> its (last) reply (or the answer, e.g. at the deadline)
+ *   encode  reply -> the answer is in the connection's output buffer
+ *   write   answer ready -> the loop's flush pass writes the connection */
+enum metrics_phase {
+    MPHASE_QUEUED = 0,
+    MPHASE_DECODE,
+    MPHASE_REDIS,
+    MPHASE_ENCODE,
+    MPHASE_WRITE,
+    MPHASE__COUNT
+};
+extern const char *const metrics_phase_names[MPHASE__COUNT];
+
+/* One answered request's timeline, carried from its answer to the flush
+ * pass that writes it (net/conn.c): monotonic µs, 0 = did not happen. */
+struct metrics_req_trace {
+    int64_t rx_us;          /* kernel receive time of the read that completed the frame */
+    int64_t start_us;       /* handling began */
+    int64_t sent_us;        /* the first MGET was sent */
+    int64_t reply_us;       /* the last Redis reply arrived */
+    int64_t ready_us;       /* the answer was ready */
+    uint64_t id;            /* request id (for the slow-request log) */
+    uint32_t entities;      /* GetOnlineFeatures: entity rows asked */
+    uint32_t features;      /*   and features asked; else 0 */
+    int type;               /* enum metrics_req_type */
+};
 
 struct metrics_hist {
     _Atomic uint64_t buckets[METRICS_NBUCKETS];  /* non-cumulative counts */
@@ -70,6 +111,8 @@ struct metrics {
     _Atomic uint64_t redis_connected;   /* gauge: 1 when this worker's link is up */
     struct metrics_hist request_latency;
     struct metrics_hist redis_latency;
+    struct metrics_hist phase[MPHASE__COUNT];       /* every traced request */
+    struct metrics_hist slow_phase[MPHASE__COUNT];  /* slow requests only */
 };
 #undef METRICS_FIELD_
 
@@ -81,6 +124,14 @@ struct metrics {
 #define METRICS_GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
 
 void metrics_observe(struct metrics_hist *h, uint64_t us);
+/* Splits t, its answer handed to write(2) at written_us, into phase
+ * durations (µs; never negative). Pure. */
+void metrics_phases_split(const struct metrics_req_trace *t, int64_t written_us,
+                          uint64_t us[MPHASE__COUNT]);
+/* Observes us in m's phase histograms. When slow_us > 0 and the phases add
+ * up to at least slow_us, also counts a slow request and observes the slow
+ * histograms: returns true. The owning worker only (single writer). */
+bool metrics_phases_observe(struct metrics *m, const uint64_t us[MPHASE__COUNT], uint64_t slow_us);
 /* Adds every field of src into dst (dst is a plain snapshot, not shared). */
 void metrics_sum(struct metrics *dst, const struct metrics *src);
 

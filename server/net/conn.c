@@ -1,12 +1,17 @@
 /*
  * conn.c — client connections on an event loop (see conn.h).
  *
- *   conn_read_cb: read(2) into in -> conn_process_input -> frame_parse ->
+ *   conn_read_cb: recvmsg(2) into in -> conn_process_input -> frame_parse ->
  *                 c->h->frame (at most CONN_FRAMES_PER_EVENT, then the read
  *                 event is re-activated to yield)
  *   answers -> out + conn_request_done -> flush list -> conn_flush_all
  *                 (low priority: after every I/O event of the iteration)
  *   conn_write_cb: only while the socket was full
+ *   phases: conn_read_cb stamps c->rx_us (kernel receive time); answers
+ *                 come back through conn_request_answered with their
+ *                 timeline; conn_flush_all stamps each connection it writes
+ *                 and conn_traces_finish observes the phases, counts slow
+ *                 requests and logs them (conn_log_slow, rate-limited)
  *
  * Bounds: a frame above max_frame_bytes is refused from its header (error,
  * close); reading pauses while output exceeds max_output_bytes or
@@ -16,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -23,10 +29,20 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "wire/frame.h"
+
+#define CONN_TRACES_MIN 256         /* first size of a loop's trace array */
+
+/* An answer waiting for the flush pass, with its request's timeline. */
+struct conn_trace {
+    struct conn *c;                 /* a reference is held */
+    struct metrics_req_trace t;
+};
 
 static void conn_process_input(struct conn *c);
 
@@ -183,6 +199,129 @@ static int conn_write_out(struct conn *c)
     return FEATD_OK;
 }
 
+/* ---- request phases ---- */
+
+/* The slow-request log line: at most CONN_SLOW_LOGS_PER_SEC a second per
+ * loop; a line says how many slow requests went unlogged before it. */
+static void conn_log_slow(struct conn_loop *l, struct conn *c, const struct metrics_req_trace *t,
+                          const uint64_t us[MPHASE__COUNT], bool full, int64_t now)
+{
+    if (now - l->slow_log_window_us >= 1000000) {
+        l->slow_log_window_us = now;
+        l->slow_logs = 0;
+    }
+    if (l->slow_logs >= CONN_SLOW_LOGS_PER_SEC || !log_enabled(LOG_WARN)) {
+        l->slow_logs_skipped++;
+        METRICS_INC(l->metrics->slow_request_logs_suppressed_total);
+        return;
+    }
+    l->slow_logs++;
+    uint64_t total = 0;
+    for (size_t i = 0; i < MPHASE__COUNT; i++) {
+        total += us[i];
+    }
+    log_conn(LOG_WARN, c, "slow request: id=%" PRIu64 " type=%s entities=%" PRIu32 " features=%" PRIu32
+             " total_us=%" PRIu64 " queued_us=%" PRIu64 " decode_us=%" PRIu64 " redis_us=%" PRIu64
+             " encode_us=%" PRIu64 " write_us=%" PRIu64 " socket_full=%s not_logged_before=%" PRIu64,
+             t->id, t->type >= 0 && t->type < MREQ__COUNT ? metrics_req_type_names[t->type] : "?",
+             t->entities, t->features, total, us[MPHASE_QUEUED], us[MPHASE_DECODE], us[MPHASE_REDIS],
+             us[MPHASE_ENCODE], us[MPHASE_WRITE], full ? "yes" : "no", l->slow_logs_skipped);
+    l->slow_logs_skipped = 0;
+}
+
+/* Observes the phases of one answer handed to write(2) at written_us. */
+static void conn_trace_observe(struct conn_loop *l, struct conn *c, const struct metrics_req_trace *t,
+                               int64_t written_us, bool full)
+{
+    uint64_t us[MPHASE__COUNT];
+    if (full) {
+        METRICS_INC(l->metrics->answers_socket_full_total);
+    }
+    metrics_phases_split(t, written_us, us);
+    if (metrics_phases_observe(l->metrics, us, l->slow_us)) {
+        conn_log_slow(l, c, t, us, full, written_us);
+    }
+}
+
+/* After the flush pass: every answer traced since the last one was written
+ * (its connection's written_us) or found its socket full (still queued in
+ * the output buffer: measured to now). Answers of connections closed
+ * before they were written are dropped. */
+static void conn_traces_finish(struct conn_loop *l)
+{
+    int64_t now = 0;
+    for (size_t i = 0; i < l->ntraces; i++) {
+        struct conn_trace *tr = &l->traces[i];
+        struct conn *c = tr->c;
+        if (c->written_us != 0 || !c->closed) {
+            bool full = c->written_us == 0 || c->write_full;
+            int64_t end = c->written_us;
+            if (end == 0) {
+                end = now ? now : (now = util_mono_us());
+            }
+            conn_trace_observe(l, c, &tr->t, end, full);
+        }
+    }
+    for (size_t i = 0; i < l->ntraces; i++) {
+        struct conn *c = l->traces[i].c;
+        c->traced = false;
+        c->written_us = 0;
+        c->write_full = false;
+        conn_unref(c);
+    }
+    l->ntraces = 0;
+}
+
+/* Makes room for one more trace; false when memory is short. */
+static bool conn_traces_reserve(struct conn_loop *l)
+{
+    if (l->ntraces < l->traces_cap) {
+        return true;
+    }
+    size_t cap = l->traces_cap ? 2 * l->traces_cap : CONN_TRACES_MIN;
+    struct conn_trace *t = realloc(l->traces, cap * sizeof(*t));
+    if (t == NULL) {
+        return false;
+    }
+    l->traces = t;
+    l->traces_cap = cap;
+    return true;
+}
+
+void conn_request_answered(struct conn *c, const struct metrics_req_trace *t)
+{
+    struct conn_loop *l = c->loop;
+    if (c->closed) {
+        conn_request_done(c);
+        return;
+    }
+    if (!conn_traces_reserve(l)) {
+        conn_trace_observe(l, c, t, util_mono_us(), false);     /* write phase not measured */
+        conn_request_done(c);
+        return;
+    }
+    struct conn_trace *tr = &l->traces[l->ntraces++];
+    tr->c = c;
+    tr->t = *t;
+    conn_ref(c);
+    c->traced = true;
+    conn_request_done(c);
+    if (!c->in_flush) {
+        event_active(l->flush_ev, EV_WRITE, 1);     /* c's socket is full: the pass still measures it */
+    }
+}
+
+/* Drops the traces of answers never written (the loop is going away). */
+static void conn_traces_free(struct conn_loop *l)
+{
+    for (size_t i = 0; i < l->ntraces; i++) {
+        conn_unref(l->traces[i].c);
+    }
+    free(l->traces);
+    l->traces = NULL;
+    l->ntraces = l->traces_cap = 0;
+}
+
 /* The loop's flush pass (the low-priority event): writes every connection
  * that got output this iteration. */
 static void conn_flush_all(evutil_socket_t fd, short what, void *arg)
@@ -195,10 +334,17 @@ static void conn_flush_all(evutil_socket_t fd, short what, void *arg)
         TAILQ_REMOVE(&l->flush, c, flush_link);
         c->in_flush = false;
         conn_ref(c);
+        if (c->traced) {
+            c->written_us = util_mono_us();     /* the answers are handed to write(2) now */
+        }
         if (conn_write_out(c) == FEATD_OK) {
+            c->write_full = c->writing;
             conn_after_write(c);
         }
         conn_unref(c);
+    }
+    if (l->ntraces > 0) {
+        conn_traces_finish(l);
     }
 }
 
@@ -298,7 +444,28 @@ static void conn_process_input(struct conn *c)
     conn_unref(c);
 }
 
-/* One read(2) straight into the input buffer (no FIONREAD probe). */
+/* The monotonic receive time of the data mh brought: the kernel's
+ * timestamp (CLOCK_REALTIME) moved onto the monotonic clock, or now when
+ * the kernel gave none. */
+static int64_t conn_rx_time(struct conn *c, struct msghdr *mh)
+{
+    int64_t mono = util_mono_us();
+    if (c->rx_tstamp) {
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+            if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMPNS) {
+                struct timespec ts;
+                memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+                int64_t waited = util_now_us() - ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
+                return waited > 0 ? mono - waited : mono;
+            }
+        }
+    }
+    METRICS_INC(c->loop->metrics->rx_timestamps_missing_total);
+    return mono;
+}
+
+/* One recvmsg(2) straight into the input buffer (no FIONREAD probe), with
+ * the kernel's receive timestamp. */
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
@@ -317,8 +484,16 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
         conn_close(c, "out of memory reading");
         return;
     }
-    ssize_t n = read(fd, v.iov_base, v.iov_len);
+    union {
+        char buf[CMSG_SPACE(sizeof(struct timespec))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = { v.iov_base, v.iov_len };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                         .msg_controllen = sizeof(ctl.buf) };
+    ssize_t n = recvmsg(fd, &mh, 0);
     if (n > 0) {
+        c->rx_us = conn_rx_time(c, &mh);
         v.iov_len = (size_t)n;
         evbuffer_commit_space(c->in, &v, 1);
     } else if (n == 0) {
@@ -384,6 +559,7 @@ void conn_new(struct conn_loop *l, evutil_socket_t fd, const struct sockaddr *sa
     snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->rx_tstamp = setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) == 0;
     c->in = evbuffer_new();
     c->out = evbuffer_new();
     if (c->in == NULL || c->out == NULL ||
@@ -454,6 +630,7 @@ void conn_loop_drain(struct conn_loop *l)
 void conn_loop_free(struct conn_loop *l)
 {
     conn_loop_close_all(l, "server stopping");
+    conn_traces_free(l);
     if (l->flush_ev) {
         event_free(l->flush_ev);
         l->flush_ev = NULL;

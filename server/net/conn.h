@@ -15,6 +15,17 @@
  * makes one write(2) per connection per iteration and no epoll_ctl unless a
  * socket is actually full.
  *
+ * Request phases: each read is a recvmsg(2) asking for the kernel's receive
+ * timestamp (SO_TIMESTAMPNS), turned into a monotonic time (c->rx_us) that
+ * every frame completed by that read carries into its request (queued
+ * phase); without one, the time of the read stands in (and
+ * rx_timestamps_missing_total counts it). An answer comes back with its
+ * timeline (conn_request_answered); the flush pass that hands it to
+ * write(2) observes the phase histograms (core/metrics.h), counts answers
+ * that found the socket full, and logs requests at or above
+ * loop->slow_us, at most CONN_SLOW_LOGS_PER_SEC lines a second per loop
+ * (the next line says how many were left out).
+ *
  * Everything here runs on the thread that owns the conn_loop; nothing takes
  * a lock except the nconns counter, which other threads read.
  */
@@ -37,6 +48,7 @@
 #define CONN_FRAMES_PER_EVENT 64    /* then yield to other connections */
 #define CONN_MAX_PENDING 4096       /* requests in flight per connection; reading pauses above */
 #define CONN_READ_CHUNK 16384       /* bytes asked of each read(2) */
+#define CONN_SLOW_LOGS_PER_SEC 10   /* slow-request log lines per second per loop */
 
 struct conn;
 
@@ -67,6 +79,12 @@ struct conn_loop {
     TAILQ_HEAD(, conn) flush;       /* connections with output to write this iteration */
     struct event *flush_ev;         /* low priority: runs after the iteration's I/O */
     _Atomic uint64_t nconns;        /* written by the owner; read by accepting peers */
+    uint64_t slow_us;               /* slow-request threshold (0 = off); set by the owner */
+    struct conn_trace *traces;      /* answers not yet written (each holds a conn_ref) */
+    size_t ntraces, traces_cap;
+    int64_t slow_log_window_us;     /* start of the current second of slow-request logs */
+    int slow_logs;                  /*   lines logged in it */
+    uint64_t slow_logs_skipped;     /* slow requests not logged since the last line */
     bool draining;                  /* closing idle connections for shutdown */
     void (*on_close)(void *arg);    /* called after each close while draining */
     void *on_close_arg;
@@ -92,6 +110,11 @@ struct conn {
     bool read_paused;               /* output over max_output_bytes or too many pending */
     bool in_flush;                  /* on the loop's flush list */
     bool yielded;                   /* frames left in `in` after the per-event cap */
+    bool rx_tstamp;                 /* SO_TIMESTAMPNS is on */
+    bool traced;                    /* has answers in loop->traces */
+    bool write_full;                /* the flush pass found the socket full */
+    int64_t rx_us;                  /* receive time of the last read (monotonic µs) */
+    int64_t written_us;             /* when this flush pass wrote c (0: not yet) */
     const char *close_reason;
     TAILQ_ENTRY(conn) link;         /* in loop->conns while open */
     TAILQ_ENTRY(conn) flush_link;   /* in loop->flush while in_flush */
@@ -128,6 +151,16 @@ bool conn_live(const struct conn *c);
 /* A request finished (its answer, if any, is in the output buffer): update
  * pending, schedule the flush, apply backpressure. */
 void conn_request_done(struct conn *c);
+/* conn_request_done for an answer whose phases are to be measured: t (copied)
+ * is its timeline up to the answer; the flush pass that writes it observes
+ * the phases (not when c is closed). */
+void conn_request_answered(struct conn *c, const struct metrics_req_trace *t);
+/* Receive time (monotonic µs) of the read that completed the frame being
+ * handed to the handler: the start of its queued phase. */
+static inline int64_t conn_rx_us(const struct conn *c)
+{
+    return c->rx_us;
+}
 /* Stops reading; closes c once every request is answered and the output
  * (e.g. an error the handler just appended) is flushed. */
 void conn_close_after_flush(struct conn *c, const char *reason);

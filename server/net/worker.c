@@ -46,6 +46,7 @@ static void worker_set_registry(struct worker *w, struct registry *reg)
     w->reg = reg;
     w->loop.max_frame_bytes = reg->cfg->server.max_frame_bytes;
     w->loop.max_output_bytes = reg->cfg->server.max_output_bytes;
+    w->loop.slow_us = (uint64_t)reg->cfg->server.slow_request_ms * 1000;
 }
 
 /* ServerInfo's process-wide facts (serve_info_fn). */
@@ -355,6 +356,14 @@ int worker_init(struct worker *w, int id, struct registry *reg, bool with_listen
         return FEATD_ERR;
     }
     evconnlistener_set_error_cb(w->listener, worker_accept_error_cb);
+    /* Kernel receive timestamps (the queued phase, net/conn.c): accepted
+     * sockets inherit the option, so even a connection's first bytes are
+     * stamped, and the kernel keeps timestamping on while featd runs. */
+    int one = 1;
+    if (setsockopt(evconnlistener_get_fd(w->listener), SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one)) != 0) {
+        log_warn("worker", "worker %d: SO_TIMESTAMPNS: %s; the queued phase is measured from each read",
+                 id, strerror(errno));
+    }
 redis:
     w->redis = rlink_new(w->base, &reg->cfg->redis, worker_shared.redis_unix_override, &w->metrics);
     if (w->redis == NULL) {

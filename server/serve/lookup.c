@@ -33,6 +33,12 @@
  *                                     conn_flush_all (low priority, once per
  *                                     loop iteration)
  *
+ * Phases (featd_request_phase_seconds; struct metrics_req_trace): queued
+ * runs from (a)'s kernel receive timestamp to request_new in (c), decode to
+ * the first MGET in (e) (rq->first_sent_us), redis to lookup_redis_cb
+ * (rq->reply_us), encode to the answer in (g) (rq->ready_us), write to (h)'s
+ * flush pass, which observes them all (conn_request_answered).
+ *
  * A per-request timer (request_deadline_start) answers DEADLINE_EXCEEDED;
  * the request object stays alive until hiredis has called back (hiredis 0.14
  * has no timeouts).
@@ -181,6 +187,9 @@ static void lookup_send(struct request *rq)
     }
     rq->redis_pending = 1;
     rq->sent_us = util_mono_us();
+    if (rq->first_sent_us == 0) {
+        rq->first_sent_us = rq->sent_us;
+    }
     rq->attempts++;
     ctx->inflight++;
     METRICS_SET(ctx->metrics->inflight, ctx->inflight);
@@ -361,7 +370,8 @@ static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv)
     ctx->inflight--;
     METRICS_SET(ctx->metrics->inflight, ctx->inflight);
     if (reply) {
-        metrics_observe(&ctx->metrics->redis_latency, (uint64_t)(util_mono_us() - rq->sent_us));
+        rq->reply_us = util_mono_us();
+        metrics_observe(&ctx->metrics->redis_latency, (uint64_t)(rq->reply_us - rq->sent_us));
     }
     if (rq->responded) {
         request_maybe_free(rq);
@@ -417,6 +427,8 @@ void lookup_start(struct request *rq)
         return;
     }
     METRICS_ADD(rq->ctx->metrics->entities_requested_total, rq->plan->nrows);
+    rq->entities = (uint32_t)rq->plan->nrows;
+    rq->features = (uint32_t)rq->plan->nfeats;
     int64_t dl = g->deadline_ms ? (int64_t)g->deadline_ms : (int64_t)rq->reg->cfg->server.request_timeout_ms;
     if (dl > LOOKUP_MAX_DEADLINE_MS) {
         dl = LOOKUP_MAX_DEADLINE_MS;

@@ -45,6 +45,7 @@ struct request *request_new(struct serve_ctx *ctx, const struct request_sink *si
     }
     rq->reg = registry_ref(ctx->reg);
     rq->start_us = util_mono_us();
+    rq->rx_us = sink->kind == SINK_CONN ? conn_rx_us(sink->conn) : 0;
     rq->type = MREQ_GET;
     return rq;
 }
@@ -100,20 +101,34 @@ static void request_mark_answered(struct request *rq, int code)
         rq->timer_set = 0;
     }
     METRICS_INC(ctx->metrics->requests[rq->type][code]);
-    metrics_observe(&ctx->metrics->request_latency, (uint64_t)(util_mono_us() - rq->start_us));
+    rq->ready_us = util_mono_us();
+    metrics_observe(&ctx->metrics->request_latency, (uint64_t)(rq->ready_us - rq->start_us));
+}
+
+/* Releases the connection's pending slot with rq's timeline, for the
+ * transport to measure its phases once the answer is written. */
+static void request_conn_done(struct request *rq)
+{
+    const struct metrics_req_trace t = {
+        .rx_us = rq->rx_us, .start_us = rq->start_us, .sent_us = rq->first_sent_us,
+        .reply_us = rq->reply_us, .ready_us = rq->ready_us, .id = rq->id,
+        .entities = rq->entities, .features = rq->features, .type = rq->type,
+    };
+    conn_request_answered(rq->sink.conn, &t);
 }
 
 /* ---- sinks ---- */
 
 /* SINK_CONN: encodes resp into the connection's output (when it is still
  * open) and releases the connection's pending slot. */
-static void sink_conn_answer(struct conn *c, const Featd__V1__Response *resp)
+static void sink_conn_answer(struct request *rq, const Featd__V1__Response *resp)
 {
+    struct conn *c = rq->sink.conn;
     struct evbuffer *out = conn_output(c);
     if (out && proto_write_response(out, resp) != FEATD_OK) {
         conn_close(c, "out of memory writing a response");
     }
-    conn_request_done(c);
+    request_conn_done(rq);
 }
 
 void request_answer(struct request *rq, const Featd__V1__Response *resp, int code)
@@ -122,7 +137,7 @@ void request_answer(struct request *rq, const Featd__V1__Response *resp, int cod
     if (rq->sink.kind == SINK_CALLBACK) {
         rq->sink.cb->answer(rq->sink.arg, resp);
     } else {
-        sink_conn_answer(rq->sink.conn, resp);
+        sink_conn_answer(rq, resp);
     }
 }
 
@@ -180,7 +195,7 @@ void request_answer_get(struct request *rq, const struct proto_get_answer *ga, u
     }
     request_mark_answered(rq, 0);
     if (rq->sink.kind == SINK_CONN) {
-        conn_request_done(rq->sink.conn);
+        request_conn_done(rq);
     }
 }
 

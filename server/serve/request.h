@@ -67,6 +67,11 @@ struct request {
     int type;                       /* enum metrics_req_type */
     int64_t start_us;
     int64_t sent_us;                /* when the current MGET was sent */
+    int64_t rx_us;                  /* phases (struct metrics_req_trace): frame received, */
+    int64_t first_sent_us;          /*   first MGET sent, */
+    int64_t reply_us;               /*   last Redis reply, */
+    int64_t ready_us;               /*   answer ready (monotonic µs; 0 = not yet) */
+    uint32_t entities, features;    /* GetOnlineFeatures: rows x features asked */
     int64_t deadline_ms;
     struct event timer;             /* the deadline (request_deadline_start) */
     unsigned timer_set : 1;

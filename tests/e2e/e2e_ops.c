@@ -3,8 +3,11 @@
  * (/healthz, /readyz, /metrics checked by promtool, /v1/feature-views, the
  * JSON lookup against the protobuf one, its cell statuses and refusals),
  * SIGHUP reloads (valid and invalid) under traffic, SIGTERM with requests
- * in flight, --log-format json, and connections spread evenly over the
- * workers.
+ * in flight, --log-format json, connections spread evenly over the
+ * workers, and the request phases (every request counted in each phase; a
+ * request slowed by Redis DEBUG SLEEP counted slow, in the redis phase, and
+ * logged; the slow-request log rate-limited under a burst;
+ * server.slow_request_ms 0 after a reload).
  * A real redis-server and the real featd binary on free loopback ports;
  * rows written with the online-tier writers; HTTP spoken with a tiny
  * blocking socket helper (no HTTP client library).
@@ -1385,6 +1388,292 @@ START_TEST(test_connections_spread_evenly)
 }
 END_TEST
 
+/* ---- request phases and slow requests ---- */
+
+static const char *const phases[] = { "queued", "decode", "redis", "encode", "write" };
+
+/* A series of a phase family: "<family>_<part>{phase="<phase>"<more>}". */
+static double phase_metric(const char *page, const char *family, const char *part, const char *phase,
+                           const char *more)
+{
+    char series[256];
+    snprintf(series, sizeof(series), "%s_%s{phase=\"%s\"%s}", family, part, phase, more ? more : "");
+    return metric(page, series);
+}
+
+/* Scrapes until series has grown by at least want since before (the flush
+ * pass observes an answer just after writing it). */
+static char *scrape_until(const char *before, const char *series, double want)
+{
+    char *page = scrape();
+    for (int i = 0; i < 100 && metric(page, series) - metric(before, series) < want; i++) {
+        free(page);
+        sleep_ms(20);
+        page = scrape();
+    }
+    return page;
+}
+
+/* Makes the test Redis sleep for sec seconds from now (DEBUG SLEEP, sent
+ * without waiting for its reply): read the reply with redisGetReply. */
+static redisContext *redis_sleep_start(double sec)
+{
+    redisContext *rc = rconn();
+    ck_assert_int_eq(redisAppendCommand(rc, "DEBUG SLEEP %.3f", sec), REDIS_OK);
+    int done = 0;
+    while (!done) {
+        ck_assert_int_eq(redisBufferWrite(rc, &done), REDIS_OK);
+    }
+    sleep_ms(30);       /* Redis is inside the sleep before featd's MGET arrives */
+    return rc;
+}
+
+static void redis_sleep_end(redisContext *rc)
+{
+    void *reply = NULL;
+    ck_assert_int_eq(redisGetReply(rc, &reply), REDIS_OK);
+    freeReplyObject(reply);
+    redisFree(rc);
+}
+
+/* Lines of featd's log holding needle; the first one copied into first. */
+static int log_count(const char *needle, char *first, size_t cap)
+{
+    FILE *fp = fopen(F.log_path, "r");
+    int n = 0;
+    if (first && cap) {
+        first[0] = '\0';
+    }
+    if (fp == NULL) {
+        return 0;
+    }
+    char line[8192];
+    while (fgets(line, sizeof(line), fp)) {
+        if (strstr(line, needle) != NULL) {
+            if (n++ == 0 && first) {
+                snprintf(first, cap, "%s", line);
+            }
+        }
+    }
+    fclose(fp);
+    return n;
+}
+
+/* The integer after "name=" in line; -1 when absent. */
+static long long field_of(const char *line, const char *name)
+{
+    char key[64];
+    snprintf(key, sizeof(key), " %s=", name);
+    const char *p = strstr(line, key);
+    return p ? strtoll(p + strlen(key), NULL, 10) : -1;
+}
+
+START_TEST(test_request_phases_counted)
+{
+    wait_readyz(200, 5000);
+    char *before = scrape();
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert_msg(phase_metric(before, "featd_request_phase_seconds", "count", phases[i], NULL) >= 0,
+                      "phase %s missing", phases[i]);
+        ck_assert_msg(phase_metric(before, "featd_slow_request_phase_seconds", "count", phases[i], NULL) >= 0,
+                      "slow phase %s missing", phases[i]);
+    }
+    /* 11 requests on the serving port: pings, lookups, one ListFeatureViews */
+    struct featd_client *c = cli();
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(featd_ping(c, NULL), FEATD_OK);
+    }
+    struct featd_get *g = featd_get_new();
+    featd_get_add_feature(g, "stats:*");
+    for (int u = 1; u <= 3; u++) {
+        featd_get_add_int64(g, "user_id", u);
+    }
+    Featd__V1__Response *resp = NULL;
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(featd_lookup(c, g, &resp), FEATD_OK);
+        featd_response_free(resp);
+    }
+    ck_assert_int_eq(featd_list_views(c, &resp), FEATD_OK);
+    featd_response_free(resp);
+    /* a JSON lookup on the admin port is not a serving-port request */
+    json_decref(post_json("{\"features\": [\"user_item:score\"], \"entities\": "
+                          "{\"user_id\": [1], \"item_id\": [\"book\"]}}", 200));
+    char *after = scrape_until(before, "featd_request_phase_seconds_count{phase=\"write\"}", 11);
+    for (size_t i = 0; i < 5; i++) {
+        double d = phase_metric(after, "featd_request_phase_seconds", "count", phases[i], NULL) -
+                   phase_metric(before, "featd_request_phase_seconds", "count", phases[i], NULL);
+        ck_assert_msg(d == 11, "phase %s counted %g requests, want 11", phases[i], d);
+        ck_assert(phase_metric(after, "featd_request_phase_seconds", "bucket", phases[i], ",le=\"+Inf\"") ==
+                  phase_metric(after, "featd_request_phase_seconds", "count", phases[i], NULL));
+    }
+    /* the lookups waited on Redis; the kernel gave every read a timestamp */
+    ck_assert(phase_metric(after, "featd_request_phase_seconds", "sum", "redis", NULL) >
+              phase_metric(before, "featd_request_phase_seconds", "sum", "redis", NULL));
+    ck_assert(metric(after, "featd_rx_timestamps_missing_total") ==
+              metric(before, "featd_rx_timestamps_missing_total"));
+    if (have_promtool()) {
+        promtool_check(after);
+    }
+    featd_get_free(g);
+    featd_close(c);
+    free(before);
+    free(after);
+}
+END_TEST
+
+START_TEST(test_slow_request_attributed_and_logged)
+{
+    wait_readyz(200, 5000);
+    struct featd_client *c = cli();
+    ck_assert_int_eq(featd_ping(c, NULL), FEATD_OK);       /* connected and served */
+    char *before = scrape();
+    struct featd_get *g = featd_get_new();
+    featd_get_add_feature(g, "stats:*");
+    for (int u = 1; u <= 3; u++) {
+        featd_get_add_int64(g, "user_id", u);
+    }
+    redisContext *rc = redis_sleep_start(0.3);
+    Featd__V1__Response *resp = NULL;
+    ck_assert_int_eq(featd_call(c, featd_get_request(g, 4242), &resp), FEATD_OK);
+    ck_assert_int_eq(resp->body_case, FEATD__V1__RESPONSE__BODY_GET_ONLINE_FEATURES);
+    featd_response_free(resp);
+    redis_sleep_end(rc);
+
+    char *after = scrape_until(before, "featd_slow_requests_total", 1);
+#define DELTA(series) (metric(after, series) - metric(before, series))
+    ck_assert_msg(DELTA("featd_slow_requests_total") == 1, "slow %g", DELTA("featd_slow_requests_total"));
+    /* the redis phase holds the wait: above 100 ms, in both families */
+    ck_assert(DELTA("featd_slow_request_phase_seconds_count{phase=\"redis\"}") == 1);
+    ck_assert(DELTA("featd_slow_request_phase_seconds_bucket{phase=\"redis\",le=\"0.1\"}") == 0);
+    ck_assert(DELTA("featd_slow_request_phase_seconds_bucket{phase=\"redis\",le=\"+Inf\"}") == 1);
+    ck_assert(DELTA("featd_request_phase_seconds_count{phase=\"redis\"}") == 1);
+    ck_assert(DELTA("featd_request_phase_seconds_bucket{phase=\"redis\",le=\"0.1\"}") == 0);
+    ck_assert(DELTA("featd_slow_request_phase_seconds_sum{phase=\"redis\"}") >= 0.2);
+    ck_assert(DELTA("featd_slow_request_phase_seconds_count{phase=\"write\"}") == 1);
+#undef DELTA
+
+    /* one log line naming the connection, the request and every phase */
+    char line[8192];
+    for (int i = 0; i < 100 && log_count("slow request: id=4242 ", line, sizeof(line)) == 0; i++) {
+        sleep_ms(20);
+    }
+    ck_assert_msg(log_count("slow request: id=4242 ", line, sizeof(line)) == 1, "no slow-request line");
+    ck_assert_msg(strstr(line, "type=get_online_features entities=3 features=12 ") != NULL, "%s", line);
+    ck_assert_msg(strstr(line, "conn=") != NULL && strstr(line, "peer=127.0.0.1:") != NULL, "%s", line);
+    long long total = field_of(line, "total_us"), sum = 0;
+    for (size_t i = 0; i < 5; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "%s_us", phases[i]);
+        long long v = field_of(line, name);
+        ck_assert_msg(v >= 0, "%s missing: %s", name, line);
+        sum += v;
+    }
+    ck_assert_msg(total == sum, "total %lld != sum of phases %lld: %s", total, sum, line);
+    ck_assert_msg(field_of(line, "redis_us") >= 200000, "%s", line);
+    ck_assert_msg(strstr(line, "socket_full=no") != NULL, "%s", line);
+    featd_get_free(g);
+    featd_close(c);
+    free(before);
+    free(after);
+}
+END_TEST
+
+START_TEST(test_slow_request_log_rate_limited)
+{
+    enum { BURST = 100, LIMIT = 10 };   /* LIMIT = CONN_SLOW_LOGS_PER_SEC */
+    wait_readyz(200, 5000);
+    struct featd_client *c = cli();
+    ck_assert_int_eq(featd_ping(c, NULL), FEATD_OK);
+    char *before = scrape();
+    struct featd_get *g = featd_get_new();
+    featd_get_add_feature(g, "stats:i32");
+    featd_get_add_int64(g, "user_id", 1);
+    redisContext *rc = redis_sleep_start(0.3);
+    for (int i = 0; i < BURST; i++) {
+        ck_assert_int_eq(featd_queue(c, featd_get_request(g, 1000 + (uint64_t)i)), FEATD_OK);
+    }
+    ck_assert_int_eq(featd_flush(c), FEATD_OK);
+    for (int i = 0; i < BURST; i++) {
+        Featd__V1__Response *resp = NULL;
+        ck_assert_int_eq(featd_recv(c, &resp), FEATD_OK);
+        ck_assert_int_eq(resp->body_case, FEATD__V1__RESPONSE__BODY_GET_ONLINE_FEATURES);
+        featd_response_free(resp);
+    }
+    redis_sleep_end(rc);
+    char *after = scrape_until(before, "featd_slow_requests_total", BURST);
+    double slow = metric(after, "featd_slow_requests_total") - metric(before, "featd_slow_requests_total");
+    double skipped = metric(after, "featd_slow_request_logs_suppressed_total") -
+                     metric(before, "featd_slow_request_logs_suppressed_total");
+    int lines = log_count("slow request: ", NULL, 0);
+    ck_assert_msg(slow == BURST, "slow %g", slow);
+    ck_assert_msg(lines >= 1 && lines <= 2 * LIMIT, "%d slow-request lines for a burst of %d", lines, BURST);
+    ck_assert_msg(lines + skipped == BURST, "%d lines + %g suppressed != %d", lines, skipped, BURST);
+
+    /* a second later, the next slow request's line counts the ones left out */
+    sleep_ms(1100);
+    rc = redis_sleep_start(0.1);
+    Featd__V1__Response *resp = NULL;
+    ck_assert_int_eq(featd_call(c, featd_get_request(g, 5555), &resp), FEATD_OK);
+    featd_response_free(resp);
+    redis_sleep_end(rc);
+    char line[8192];
+    for (int i = 0; i < 100 && log_count("slow request: id=5555 ", line, sizeof(line)) == 0; i++) {
+        sleep_ms(20);
+    }
+    ck_assert_msg(log_count("slow request: id=5555 ", line, sizeof(line)) == 1, "no line for the next one");
+    ck_assert_msg(field_of(line, "not_logged_before") == (long long)skipped, "want %g left out: %s", skipped,
+                  line);
+    featd_get_free(g);
+    featd_close(c);
+    free(before);
+    free(after);
+}
+END_TEST
+
+START_TEST(test_slow_request_ms_zero_after_reload)
+{
+    static char off[16384];
+    make_config(off, sizeof(off), ", \"slow_request_ms\": 0", "");
+    write_file(F.config_path, off);
+    kill(F.pid, SIGHUP);
+    char *page = NULL;
+    for (int i = 0; i < 100; i++) {
+        page = scrape();
+        double ok = metric(page, "featd_reloads_total{result=\"ok\"}");
+        free(page);
+        if (ok == 1) {
+            break;
+        }
+        sleep_ms(20);
+    }
+    sleep_ms(100);      /* the workers take the new registry from their queues */
+    wait_readyz(200, 5000);
+    char *before = scrape();
+    ck_assert(metric(before, "featd_reloads_total{result=\"ok\"}") == 1);
+    struct featd_client *c = cli();
+    struct featd_get *g = featd_get_new();
+    featd_get_add_feature(g, "stats:i32");
+    featd_get_add_int64(g, "user_id", 1);
+    redisContext *rc = redis_sleep_start(0.2);
+    Featd__V1__Response *resp = NULL;
+    ck_assert_int_eq(featd_call(c, featd_get_request(g, 31), &resp), FEATD_OK);
+    featd_response_free(resp);
+    redis_sleep_end(rc);
+    char *after = scrape_until(before, "featd_request_phase_seconds_count{phase=\"write\"}", 1);
+    /* still measured, no longer slow */
+    ck_assert(metric(after, "featd_request_phase_seconds_count{phase=\"redis\"}") -
+              metric(before, "featd_request_phase_seconds_count{phase=\"redis\"}") == 1);
+    ck_assert(metric(after, "featd_request_phase_seconds_bucket{phase=\"redis\",le=\"0.1\"}") ==
+              metric(before, "featd_request_phase_seconds_bucket{phase=\"redis\",le=\"0.1\"}"));
+    ck_assert(metric(after, "featd_slow_requests_total") == metric(before, "featd_slow_requests_total"));
+    ck_assert_int_eq(log_count("slow request: ", NULL, 0), 0);
+    featd_get_free(g);
+    featd_close(c);
+    free(before);
+    free(after);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("e2e_ops");
@@ -1405,6 +1694,10 @@ static Suite *ops_suite(void)
     ADD(test_sigterm_answers_inflight);
     ADD(test_log_format_json);
     ADD(test_connections_spread_evenly);
+    ADD(test_request_phases_counted);
+    ADD(test_slow_request_attributed_and_logged);
+    ADD(test_slow_request_log_rate_limited);
+    ADD(test_slow_request_ms_zero_after_reload);
 #undef ADD
     suite_add_tcase(s, tc);
     return s;

@@ -92,6 +92,12 @@ static const struct bad_case bad_cases[] = {
     { SRV("'max_connections':-1"), "$.server.max_connections", "out of range" },
     { SRV("'max_output_bytes':1"), "$.server.max_output_bytes", "out of range" },
     { SRV("'request_timeout_ms':0"), "$.server.request_timeout_ms", "1..600000" },
+    { SRV("'slow_request_ms':-1"), "$.server.slow_request_ms", "out of range" },
+    { SRV("'slow_request_ms':600001"), "$.server.slow_request_ms", "0..600000" },
+    { SRV("'slow_request_ms':'10'"), "$.server.slow_request_ms", "integer" },
+    { SRV("'slow_request_ms':1.5"), "$.server.slow_request_ms", "integer" },
+    { SRV("'slow_request_ms':null"), "$.server.slow_request_ms", "integer" },
+    { SRV("'slow_requests_ms':5"), "$.server.slow_requests_ms", "did you mean \"slow_request_ms\"" },
     { SRV("'max_entities_per_request':true"), "$.server.max_entities_per_request", "boolean" },
     { SRV("'log_level':'verbose'"), "$.server.log_level", "error, warn, info, debug" },
     { SRV("'log_format':'xml'"), "$.server.log_format", "text, json" },
@@ -271,6 +277,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(s->request_timeout_ms, 1000);
     ck_assert_uint_eq(s->max_output_bytes, 16u << 20);
     ck_assert_int_eq(s->max_inflight_requests, 10000);
+    ck_assert_int_eq(s->slow_request_ms, 10);
     ck_assert_int_eq(s->shutdown_timeout_ms, 10000);
     ck_assert_str_eq(s->data_dir, "./featd-data");
     ck_assert_str_eq(s->log_level, "info");
@@ -646,6 +653,7 @@ static void clear_env(void)
     static const char *const vars[] = {
         "FEATD_LISTEN", "FEATD_ADMIN_LISTEN", "FEATD_REDIS_URL", "FEATD_REDIS_PASSWORD",
         "FEATD_LOG_LEVEL", "FEATD_LOG_FORMAT", "FEATD_WORKERS", "FEATD_DATA_DIR",
+        "FEATD_SLOW_REQUEST_MS",
     };
     for (size_t i = 0; i < FEATD_ARRAY_LEN(vars); i++) {
         unsetenv(vars[i]);
@@ -669,8 +677,10 @@ START_TEST(test_env_good)
     setenv("FEATD_LOG_FORMAT", "json", 1);
     setenv("FEATD_DATA_DIR", "/var/lib/featd", 1);
     setenv("FEATD_REDIS_URL", "redis://[::1]:7001/5", 1);
+    setenv("FEATD_SLOW_REQUEST_MS", "0", 1);
     ck_assert_msg(config_apply_env(cfg, err, sizeof err) == FEATD_OK, "%s", err);
     ck_assert_int_eq(cfg->server.workers, 8);
+    ck_assert_int_eq(cfg->server.slow_request_ms, 0);     /* 0 = off */
     ck_assert_str_eq(cfg->server.listen, "0.0.0.0:7000");
     ck_assert_str_eq(cfg->server.admin_listen, "");
     ck_assert_str_eq(cfg->server.log_level, "debug");
@@ -723,6 +733,9 @@ START_TEST(test_env_bad)
         { "FEATD_REDIS_URL", "http://x", "unsupported url" },
         { "FEATD_REDIS_URL", "", "empty" },
         { "FEATD_DATA_DIR", "", "empty" },
+        { "FEATD_SLOW_REQUEST_MS", "-5", "integer in 0..600000" },
+        { "FEATD_SLOW_REQUEST_MS", "10ms", "integer in 0..600000" },
+        { "FEATD_SLOW_REQUEST_MS", "600001", "0..600000" },
     };
     for (size_t i = 0; i < FEATD_ARRAY_LEN(cases); i++) {
         clear_env();
