@@ -1,7 +1,7 @@
 /*
  * column.c — decode one column chunk into a struct pq_vec.
  *
- *   pq_read_column
+ *   pq_column_read
  *     └─ load chunk bytes (pread into f->chunk, or point into memory)
  *     └─ page loop: pq_meta_page_header ─┬─ DICTIONARY_PAGE → read_dict
  *                                        ├─ DATA_PAGE (v1)  ─┐
@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "parquet/internal.h"
+#include "parquet/parquet.h"
 #include "parquet/codec.h"
 
 enum {
@@ -31,7 +32,7 @@ enum {
     ENC_DELTA_LBA = 6, ENC_DELTA_BA = 7, ENC_RLE_DICT = 8, ENC_BSS = 9
 };
 
-/* State of one pq_read_column call. */
+/* State of one pq_column_read call. */
 struct rd {
     struct pq_file *f;
     const struct pq_column *col;
@@ -65,7 +66,7 @@ static int fail(struct rd *r, const char *fmt, ...)
     return FEATD_ERR;
 }
 
-int pq_buf_reserve(struct pq_buf *b, size_t n, char *err, size_t errlen)
+static int buf_reserve(struct pq_buf *b, size_t n, char *err, size_t errlen)
 {
     if (n <= b->cap && b->p != NULL) {
         return FEATD_OK;
@@ -217,7 +218,7 @@ static int plain_ba(struct rd *r, const uint8_t *p, size_t len, size_t n, uint32
         if (reserve_data(r, len) != FEATD_OK) {
             return FEATD_ERR;
         }
-    } else if (pq_buf_reserve(databuf, *ndata + len, r->err, r->errlen) != FEATD_OK) {
+    } else if (buf_reserve(databuf, *ndata + len, r->err, r->errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
     uint8_t *data = to_vec ? r->v->data : databuf->p;
@@ -257,7 +258,7 @@ static int read_dict(struct rd *r, const struct pq_page_header *h, const uint8_t
         if (r->phys == PQ_BOOLEAN && (n + 7) / 8 > len) {
             return fail(r, "dictionary page holds fewer than %zu entries", n);
         }
-        if (pq_buf_reserve(&f->dict, n * (size_t)r->width + 1, r->err, r->errlen) != FEATD_OK) {
+        if (buf_reserve(&f->dict, n * (size_t)r->width + 1, r->err, r->errlen) != FEATD_OK) {
             return FEATD_ERR;
         }
         if (plain_fixed(r, r->phys, r->width, p, len, n, f->dict.p) != FEATD_OK) {
@@ -267,7 +268,7 @@ static int read_dict(struct rd *r, const struct pq_page_header *h, const uint8_t
         if (n > len / 4) {
             return fail(r, "dictionary page holds fewer than %zu entries", n);
         }
-        if (pq_buf_reserve(&f->dict_offs, (n + 1) * sizeof(uint32_t), r->err, r->errlen) != FEATD_OK) {
+        if (buf_reserve(&f->dict_offs, (n + 1) * sizeof(uint32_t), r->err, r->errlen) != FEATD_OK) {
             return FEATD_ERR;
         }
         uint32_t *offs = (uint32_t *)(void *)f->dict_offs.p;
@@ -359,7 +360,7 @@ static int delta_n(struct rd *r, const uint8_t *p, size_t len, size_t n, uint64_
     if (cnt != n) {
         return fail(r, "DELTA stream holds %zu values where %zu are expected", cnt, n);
     }
-    if (pq_buf_reserve(buf, (n + 1) * sizeof(uint64_t), r->err, r->errlen) != FEATD_OK) {
+    if (buf_reserve(buf, (n + 1) * sizeof(uint64_t), r->err, r->errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
     uint64_t *o = (uint64_t *)(void *)buf->p;
@@ -500,7 +501,7 @@ static int decode_values(struct rd *r, int enc, const uint8_t *p, size_t len, si
         if (bw > 32) {
             return fail(r, "invalid dictionary index bit width %d", bw);
         }
-        if (pq_buf_reserve(&f->idx, nn * sizeof(uint32_t), r->err, r->errlen) != FEATD_OK) {
+        if (buf_reserve(&f->idx, nn * sizeof(uint32_t), r->err, r->errlen) != FEATD_OK) {
             return FEATD_ERR;
         }
         uint32_t *idx = (uint32_t *)(void *)f->idx.p;
@@ -531,7 +532,7 @@ static int decode_values(struct rd *r, int enc, const uint8_t *p, size_t len, si
         if (r->phys == PQ_INT64) {
             return pq_delta_binary(p, len, (uint64_t *)(void *)dst, nn, &cnt, NULL, r->err, r->errlen);
         }
-        if (pq_buf_reserve(&f->idx, nn * sizeof(uint64_t), r->err, r->errlen) != FEATD_OK) {
+        if (buf_reserve(&f->idx, nn * sizeof(uint64_t), r->err, r->errlen) != FEATD_OK) {
             return FEATD_ERR;
         }
         uint64_t *t = (uint64_t *)(void *)f->idx.p;
@@ -558,7 +559,7 @@ static int decode_values(struct rd *r, int enc, const uint8_t *p, size_t len, si
         if (r->phys == PQ_BOOLEAN || r->phys == PQ_BYTE_ARRAY) {
             return fail(r, "BYTE_STREAM_SPLIT is not valid for %s", pq_physical_name(r->phys));
         }
-        return pq_byte_stream_split(p, len, nn, r->width, dst, r->err, r->errlen);
+        return pq_delta_byte_stream_split(p, len, nn, r->width, dst, r->err, r->errlen);
     default:
         return fail(r, "value encoding %s not supported", pq_encoding_name(enc));
     }
@@ -722,7 +723,7 @@ static int data_page(struct rd *r, const struct pq_page_header *h, const uint8_t
                 return fail(r, "page of %zu bytes exceeds max_page_size %zu", ulen,
                             f->opts.max_page_size);
             }
-            if (pq_buf_reserve(&f->page, ulen + 1, r->err, r->errlen) != FEATD_OK) {
+            if (buf_reserve(&f->page, ulen + 1, r->err, r->errlen) != FEATD_OK) {
                 return FEATD_ERR;
             }
             if (pq_codec_decompress(codec, cp, clen, f->page.p, ulen, r->err, r->errlen) != FEATD_OK) {
@@ -749,7 +750,7 @@ static int data_page(struct rd *r, const struct pq_page_header *h, const uint8_t
                 return fail(r, "page of %zu bytes exceeds max_page_size %zu", us,
                             f->opts.max_page_size);
             }
-            if (pq_buf_reserve(&f->page, us + 1, r->err, r->errlen) != FEATD_OK) {
+            if (buf_reserve(&f->page, us + 1, r->err, r->errlen) != FEATD_OK) {
                 return FEATD_ERR;
             }
             if (pq_codec_decompress(codec, raw, (size_t)h->compressed_size, f->page.p, us,
@@ -776,7 +777,7 @@ static int data_page(struct rd *r, const struct pq_page_header *h, const uint8_t
                 pp += 4 + l;
                 plen -= 4 + l;
             } else if (enc == ENC_BIT_PACKED) {
-                int bw = pq_bit_width((uint64_t)mx);
+                int bw = pq_rle_bit_width((uint64_t)mx);
                 if (n > SIZE_MAX / 8) {
                     return fail(r, "too many levels");
                 }
@@ -796,8 +797,8 @@ static int data_page(struct rd *r, const struct pq_page_header *h, const uint8_t
     }
 
     /* levels */
-    if (pq_buf_reserve(&f->def, n + 1, r->err, r->errlen) != FEATD_OK
-        || pq_buf_reserve(&f->rep, n + 1, r->err, r->errlen) != FEATD_OK) {
+    if (buf_reserve(&f->def, n + 1, r->err, r->errlen) != FEATD_OK
+        || buf_reserve(&f->rep, n + 1, r->err, r->errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
     uint8_t *def = f->def.p, *rep = f->rep.p;
@@ -805,8 +806,8 @@ static int data_page(struct rd *r, const struct pq_page_header *h, const uint8_t
     bool v1bp_rep = h->type == PQ_PAGE_DATA && h->rep_encoding == ENC_BIT_PACKED;
     if (r->max_rep > 0) {
         size_t used;
-        int bw = pq_bit_width((uint64_t)r->max_rep);
-        int rc = v1bp_rep ? pq_bitpacked_levels(repp, replen, bw, r->max_rep, rep, n, &used,
+        int bw = pq_rle_bit_width((uint64_t)r->max_rep);
+        int rc = v1bp_rep ? pq_rle_bitpacked_levels(repp, replen, bw, r->max_rep, rep, n, &used,
                                                 r->err, r->errlen)
                           : pq_rle_levels(repp, replen, bw, r->max_rep, rep, n, r->err, r->errlen);
         if (rc != FEATD_OK) {
@@ -821,8 +822,8 @@ static int data_page(struct rd *r, const struct pq_page_header *h, const uint8_t
     }
     if (r->max_def > 0) {
         size_t used;
-        int bw = pq_bit_width((uint64_t)r->max_def);
-        int rc = v1bp_def ? pq_bitpacked_levels(defp, deflen, bw, r->max_def, def, n, &used,
+        int bw = pq_rle_bit_width((uint64_t)r->max_def);
+        int rc = v1bp_def ? pq_rle_bitpacked_levels(defp, deflen, bw, r->max_def, def, n, &used,
                                                 r->err, r->errlen)
                           : pq_rle_levels(defp, deflen, bw, r->max_def, def, n, r->err, r->errlen);
         if (rc != FEATD_OK) {
@@ -864,7 +865,7 @@ static int dict_page(struct rd *r, const struct pq_page_header *h, const uint8_t
             return fail(r, "dictionary page of %zu bytes exceeds max_page_size %zu", us,
                         f->opts.max_page_size);
         }
-        if (pq_buf_reserve(&f->page, us + 1, r->err, r->errlen) != FEATD_OK) {
+        if (buf_reserve(&f->page, us + 1, r->err, r->errlen) != FEATD_OK) {
             return FEATD_ERR;
         }
         if (len == 0 && us == 0) {
@@ -888,7 +889,7 @@ static int load_range(struct rd *r, uint64_t off, size_t len, const uint8_t **ou
         *out = f->mem + off;
         return FEATD_OK;
     }
-    if (pq_buf_reserve(&f->chunk, len + 1, r->err, r->errlen) != FEATD_OK) {
+    if (buf_reserve(&f->chunk, len + 1, r->err, r->errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
     size_t got = 0;
@@ -1030,7 +1031,7 @@ static int read_chunk(struct rd *r, int64_t rg_rows)
     return FEATD_OK;
 }
 
-int pq_read_column(struct pq_file *f, int rg, int col, struct pq_vec *v, char *err, size_t errlen)
+int pq_column_read(struct pq_file *f, int rg, int col, struct pq_vec *v, char *err, size_t errlen)
 {
     if (rg < 0 || (size_t)rg >= f->meta.nrgs) {
         util_seterr(err, errlen, "row group %d out of range", rg);
@@ -1080,7 +1081,7 @@ int pq_read_column(struct pq_file *f, int rg, int col, struct pq_vec *v, char *e
     return FEATD_OK;
 }
 
-void pq_vec_free(struct pq_vec *v)
+void pq_column_vec_free(struct pq_vec *v)
 {
     free(v->valid);
     free(v->vals);

@@ -507,8 +507,9 @@ static int parse_dict_ph(struct pq_thrift *t, int ty, struct pq_page_header *h)
     return FEATD_OK;
 }
 
-/* DataPageHeaderV2: 1 num_values, 2 num_nulls, 3 num_rows, 4 encoding,
- * 5 def len, 6 rep len, 7 is_compressed. */
+/* DataPageHeaderV2: 1 num_values, 2 num_nulls (range-checked, not kept: the
+ * levels say which slots are null), 3 num_rows, 4 encoding, 5 def len,
+ * 6 rep len, 7 is_compressed. */
 static int parse_dph2(struct pq_thrift *t, int ty, struct pq_page_header *h)
 {
     int r, fty;
@@ -521,7 +522,7 @@ static int parse_dph2(struct pq_thrift *t, int ty, struct pq_page_header *h)
         int rc, v = 0;
         switch (id) {
         case 1: rc = get_i32(t, fty, 0, I32MAX, &v); h->num_values = v; break;
-        case 2: rc = get_i32(t, fty, 0, I32MAX, &v); h->num_nulls = v; break;
+        case 2: rc = get_i32(t, fty, 0, I32MAX, &v); break;    /* num_nulls: checked, unused */
         case 3: rc = get_i32(t, fty, 0, I32MAX, &v); h->num_rows = v; break;
         case 4: rc = get_i32(t, fty, 0, 9, &h->encoding); break;
         case 5: rc = get_i32(t, fty, 0, I32MAX, &v); h->def_len = v; break;

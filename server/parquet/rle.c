@@ -33,7 +33,7 @@ static inline uint64_t get_bits_slow(const uint8_t *in, size_t inlen, uint64_t b
     return r;
 }
 
-void pq_unpack32(const uint8_t *in, size_t inlen, uint32_t *out, size_t n, int bw)
+static void unpack32(const uint8_t *in, size_t inlen, uint32_t *out, size_t n, int bw)
 {
     if (bw == 0) {
         memset(out, 0, n * sizeof *out);
@@ -57,7 +57,7 @@ void pq_unpack32(const uint8_t *in, size_t inlen, uint32_t *out, size_t n, int b
     }
 }
 
-void pq_unpack64(const uint8_t *in, size_t inlen, uint64_t *out, size_t n, int bw)
+void pq_rle_unpack64(const uint8_t *in, size_t inlen, uint64_t *out, size_t n, int bw)
 {
     if (bw == 0) {
         memset(out, 0, n * sizeof *out);
@@ -97,7 +97,7 @@ void pq_unpack64(const uint8_t *in, size_t inlen, uint64_t *out, size_t n, int b
     }
 }
 
-int pq_bit_width(uint64_t max)
+int pq_rle_bit_width(uint64_t max)
 {
     int w = 0;
     while (max != 0) {
@@ -143,7 +143,7 @@ int pq_rle_decode32(const uint8_t *in, size_t len, int bw, uint32_t *out, size_t
                 util_seterr(err, errlen, "RLE bit-packed run truncated");
                 return FEATD_ERR;
             }
-            pq_unpack32(in + pos, avail < nbytes ? avail : nbytes, out + got, take, bw);
+            unpack32(in + pos, avail < nbytes ? avail : nbytes, out + got, take, bw);
             got += take;
             pos += nbytes < avail ? nbytes : avail;
         } else {
@@ -218,7 +218,7 @@ int pq_rle_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t *out, 
                 size_t k = take - done < 512 ? take - done : 512;
                 /* chunk starts at a multiple of 8 values: byte aligned */
                 size_t boff = done * (size_t)bw / 8;
-                pq_unpack32(src + boff, srclen - boff, tmp, k, bw);
+                unpack32(src + boff, srclen - boff, tmp, k, bw);
                 for (size_t i = 0; i < k; i++) {
                     bad |= tmp[i] > (uint32_t)max;
                     out[got + done + i] = (uint8_t)tmp[i];
@@ -251,8 +251,8 @@ int pq_rle_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t *out, 
     return FEATD_OK;
 }
 
-int pq_bitpacked_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t *out, size_t n,
-                        size_t *used, char *err, size_t errlen)
+int pq_rle_bitpacked_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t *out,
+                            size_t n, size_t *used, char *err, size_t errlen)
 {
     if (bw < 0 || bw > 8) {
         util_seterr(err, errlen, "invalid level bit width %d", bw);

@@ -147,7 +147,7 @@ static struct pq_file *open_ok(const char *path)
 static void read_ok(struct pq_file *f, int rg, int col, struct pq_vec *v)
 {
     char err[512];
-    int rc = pq_read_column(f, rg, col, v, err, sizeof err);
+    int rc = pq_column_read(f, rg, col, v, err, sizeof err);
     ck_assert_msg(rc == FEATD_OK, "read rg %d col %d: %s", rg, col, err);
 }
 
@@ -159,7 +159,7 @@ static void read_all(struct pq_file *f)
     int64_t *ts = NULL;
     for (int rg = 0; rg < pq_num_row_groups(f); rg++) {
         for (int c = 0; c < pq_num_columns(f); c++) {
-            if (pq_read_column(f, rg, c, &v, err, sizeof err) == FEATD_OK) {
+            if (pq_column_read(f, rg, c, &v, err, sizeof err) == FEATD_OK) {
                 const struct pq_column *col = pq_column(f, c);
                 ck_assert(v.nrows == (size_t)pq_row_group_num_rows(f, rg));
                 if (col->physical == PQ_INT96 || col->logical == PQ_LT_TIMESTAMP
@@ -175,7 +175,7 @@ static void read_all(struct pq_file *f)
         }
     }
     free(ts);
-    pq_vec_free(&v);
+    pq_column_vec_free(&v);
     FILE *devnull = fopen("/dev/null", "w");
     if (cli_parquet_dump_json(f, devnull, err, sizeof err) != FEATD_OK) {
         ck_assert(err[0] != '\0');
@@ -332,6 +332,17 @@ static void pack(const uint64_t *v, size_t n, int bw, uint8_t *out, size_t outle
     }
 }
 
+static size_t put_uleb(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    do {
+        uint8_t b = v & 0x7f;
+        v >>= 7;
+        p[n++] = (uint8_t)(b | (v ? 0x80 : 0));
+    } while (v);
+    return n;
+}
+
 static uint64_t rnd64(void)
 {
     return (uint64_t)rand() << 42 ^ (uint64_t)rand() << 21 ^ (uint64_t)rand();
@@ -339,6 +350,7 @@ static uint64_t rnd64(void)
 
 START_TEST(test_unpack_all_widths)
 {
+    char err[128];
     uint64_t in[100], out[100];
     uint32_t out32[100];
     uint8_t packed[100 * 8 + 8];
@@ -353,15 +365,24 @@ START_TEST(test_unpack_all_widths)
             /* exact-size copy so ASan sees any over-read */
             uint8_t *exact = malloc(bytes ? bytes : 1);
             memcpy(exact, packed, bytes);
-            pq_unpack64(exact, bytes, out, n, bw);
+            pq_rle_unpack64(exact, bytes, out, n, bw);
             for (size_t i = 0; i < n; i++) {
                 ck_assert_msg(out[i] == in[i], "bw %d n %zu i %zu", bw, n, i);
             }
             if (bw <= 32) {
-                pq_unpack32(exact, bytes, out32, n, bw);
+                /* the 32-bit unpacker, reached through one bit-packed run of
+                 * ceil(n/8) groups whose data ends right after the n values */
+                uint8_t hdr[10];
+                size_t hl = put_uleb(hdr, ((n + 7) / 8) << 1 | 1);
+                uint8_t *run = malloc(hl + bytes);
+                memcpy(run, hdr, hl);
+                memcpy(run + hl, exact, bytes);
+                ck_assert_int_eq(pq_rle_decode32(run, hl + bytes, bw, out32, n, NULL, err, sizeof err),
+                                 FEATD_OK);
                 for (size_t i = 0; i < n; i++) {
                     ck_assert(out32[i] == (uint32_t)in[i]);
                 }
+                free(run);
             }
             free(exact);
         }
@@ -432,31 +453,20 @@ START_TEST(test_levels)
     /* legacy BIT_PACKED: MSB first */
     const uint8_t bp[] = { 0x1b };      /* 00 01 10 11 */
     size_t used;
-    ck_assert_int_eq(pq_bitpacked_levels(bp, 1, 2, 3, out, 4, &used, err, sizeof err), FEATD_OK);
+    ck_assert_int_eq(pq_rle_bitpacked_levels(bp, 1, 2, 3, out, 4, &used, err, sizeof err), FEATD_OK);
     ck_assert_uint_eq(out[0], 0);
     ck_assert_uint_eq(out[1], 1);
     ck_assert_uint_eq(out[2], 2);
     ck_assert_uint_eq(out[3], 3);
-    ck_assert_int_eq(pq_bitpacked_levels(bp, 1, 2, 3, out, 5, &used, err, sizeof err), FEATD_ERR);
-    ck_assert_int_eq(pq_bit_width(0), 0);
-    ck_assert_int_eq(pq_bit_width(1), 1);
-    ck_assert_int_eq(pq_bit_width(3), 2);
-    ck_assert_int_eq(pq_bit_width(4), 3);
+    ck_assert_int_eq(pq_rle_bitpacked_levels(bp, 1, 2, 3, out, 5, &used, err, sizeof err), FEATD_ERR);
+    ck_assert_int_eq(pq_rle_bit_width(0), 0);
+    ck_assert_int_eq(pq_rle_bit_width(1), 1);
+    ck_assert_int_eq(pq_rle_bit_width(3), 2);
+    ck_assert_int_eq(pq_rle_bit_width(4), 3);
 }
 END_TEST
 
 /* ---- DELTA_BINARY_PACKED ---------------------------------------------- */
-
-static size_t put_uleb(uint8_t *p, uint64_t v)
-{
-    size_t n = 0;
-    do {
-        uint8_t b = v & 0x7f;
-        v >>= 7;
-        p[n++] = (uint8_t)(b | (v ? 0x80 : 0));
-    } while (v);
-    return n;
-}
 
 static uint64_t zz(int64_t v)
 {
@@ -494,7 +504,7 @@ static size_t delta_encode(const int64_t *v, size_t n, uint8_t *out)
                 widths[mb] = 0;
                 continue;
             }
-            int bw = pq_bit_width(mx);
+            int bw = pq_rle_bit_width(mx);
             widths[mb] = (uint8_t)bw;
             pack(rel, 32, bw, out + pos, (size_t)bw * 4);
             pos += (size_t)bw * 4;
@@ -567,13 +577,13 @@ START_TEST(test_byte_stream_split)
     char err[128];
     const uint8_t in[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 };
     uint8_t out[12];
-    ck_assert_int_eq(pq_byte_stream_split(in, 12, 3, 4, out, err, sizeof err), FEATD_OK);
+    ck_assert_int_eq(pq_delta_byte_stream_split(in, 12, 3, 4, out, err, sizeof err), FEATD_OK);
     const uint8_t want[] = { 1, 4, 7, 10, 2, 5, 8, 11, 3, 6, 9, 12 };
     ck_assert(memcmp(out, want, 12) == 0);
-    ck_assert_int_eq(pq_byte_stream_split(in, 12, 2, 6, out, err, sizeof err), FEATD_OK);
+    ck_assert_int_eq(pq_delta_byte_stream_split(in, 12, 2, 6, out, err, sizeof err), FEATD_OK);
     ck_assert_uint_eq(out[1], 3);
-    ck_assert_int_eq(pq_byte_stream_split(in, 11, 3, 4, out, err, sizeof err), FEATD_ERR);
-    ck_assert_int_eq(pq_byte_stream_split(in, 12, 3, 0, out, err, sizeof err), FEATD_ERR);
+    ck_assert_int_eq(pq_delta_byte_stream_split(in, 11, 3, 4, out, err, sizeof err), FEATD_ERR);
+    ck_assert_int_eq(pq_delta_byte_stream_split(in, 12, 3, 0, out, err, sizeof err), FEATD_ERR);
 }
 END_TEST
 
@@ -726,7 +736,7 @@ START_TEST(test_corpus_alltypes_plain)
             }
         }
         for (int c = 0; c < 11; c++) {
-            pq_vec_free(&v[c]);
+            pq_column_vec_free(&v[c]);
         }
         pq_close(f);
     }
@@ -775,7 +785,7 @@ START_TEST(test_corpus_tiny_pages)
     ck_assert_int_eq(pq_column(f, 2)->int_bits, 8);
     ck_assert_int_eq(pq_column(f, 3)->int_bits, 16);
     ck_assert_int_eq(pq_column(f, 8)->logical, PQ_LT_STRING);
-    pq_vec_free(&v);
+    pq_column_vec_free(&v);
     pq_close(f);
 }
 END_TEST
@@ -886,7 +896,7 @@ START_TEST(test_corpus_values)
         ck_assert_int_eq(v.width, w.width);
         ck_assert(memcmp(v.vals, w.vals, 200 * (size_t)v.width) == 0);
         for (size_t i = 0; i < 200; i++) ck_assert(v.valid[i] && w.valid[i]);
-        pq_vec_free(&w);
+        pq_column_vec_free(&w);
     }
     ck_assert_int_eq(pq_column(f, 0)->logical, PQ_LT_FLOAT16);
     pq_close(f);
@@ -950,7 +960,7 @@ START_TEST(test_corpus_values)
     ck_assert_int_eq(sums[0], 43118090240LL);
     ck_assert_int_eq(sums[1], 129016125440LL);
     pq_close(f);
-    pq_vec_free(&v);
+    pq_column_vec_free(&v);
 }
 END_TEST
 
@@ -1051,7 +1061,7 @@ static void check_csv(const char *pq, const char *csv)
     ck_assert_int_eq((int64_t)row, rows);
     ck_assert_uint_eq(checked, row * (size_t)nc);
     for (int c = 0; c < nc; c++) {
-        pq_vec_free(&v[c]);
+        pq_column_vec_free(&v[c]);
     }
     free(v);
     pq_close(f);
@@ -1075,7 +1085,7 @@ START_TEST(test_corpus_csv)
         for (size_t i = 0; i < v.nrows; i++) nulls += !v.valid[i];
         ck_assert_uint_eq(nulls, want[k]);
     }
-    pq_vec_free(&v);
+    pq_column_vec_free(&v);
     pq_close(f);
 }
 END_TEST
@@ -1114,12 +1124,12 @@ START_TEST(test_corpus_reject)
     ck_assert(!c->supported);
     ck_assert(strstr(c->unsupported_reason, "MAP") != NULL);
     struct pq_vec v = PQ_VEC_INIT;
-    ck_assert_int_eq(pq_read_column(f, 0, 0, &v, err, sizeof err), FEATD_ERR);
+    ck_assert_int_eq(pq_column_read(f, 0, 0, &v, err, sizeof err), FEATD_ERR);
     ck_assert(strstr(err, "'arr'") != NULL);
     pq_close(f);
     ck_assert_int_eq(pq_open_file(cpath(bad[2]), NULL, &f, err, sizeof err), FEATD_ERR);
     f = open_ok(cpath(bad[4]));
-    ck_assert_int_eq(pq_read_column(f, 0, 0, &v, err, sizeof err), FEATD_ERR);
+    ck_assert_int_eq(pq_column_read(f, 0, 0, &v, err, sizeof err), FEATD_ERR);
     ck_assert(strstr(err, "repetition") != NULL);
     pq_close(f);
     /* a small page limit refuses big pages before allocating */
@@ -1128,10 +1138,10 @@ START_TEST(test_corpus_reject)
     o.max_page_size = 1000;
     ck_assert_int_eq(pq_open_file(cpath("data/hadoop_lz4_compressed_larger.parquet"), &o, &f, err,
                                   sizeof err), FEATD_OK);
-    ck_assert_int_eq(pq_read_column(f, 0, 0, &v, err, sizeof err), FEATD_ERR);
+    ck_assert_int_eq(pq_column_read(f, 0, 0, &v, err, sizeof err), FEATD_ERR);
     ck_assert(strstr(err, "max_page_size") != NULL);
     pq_close(f);
-    pq_vec_free(&v);
+    pq_column_vec_free(&v);
 }
 END_TEST
 
