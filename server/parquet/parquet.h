@@ -58,7 +58,7 @@ int pq_open_file(const char *path, const struct pq_options *opts, struct pq_file
  * pq_open_file over a memory buffer that must outlive the pq_file (not
  * copied); pq_options_default fills o with the defaults noted in struct
  * pq_options (pq_open_file uses them for a NULL opts). Callers:
- * tests/unit/check_parquet*.c, tests/fuzz/fuzz_parquet.c.
+ * tests/unit/check_parquet.c, check_pq_decode.c, tests/fuzz/fuzz_parquet.c.
  */
 void pq_options_default(struct pq_options *o);
 int pq_open_mem(const uint8_t *buf, size_t len, const struct pq_options *opts,
