@@ -13,6 +13,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_DIR     := build/fuzz
 FUZZ_BIN     := $(FUZZ_DIR)/fuzz_parquet
 FUZZ_SRCS    := tests/fuzz/fuzz_parquet.c $(wildcard server/parquet/*.c) client/cli/cli_parquet_dump.c \
+                server/core/util.c \
                 $(wildcard server/common/*.c)
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \

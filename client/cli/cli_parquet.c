@@ -30,8 +30,8 @@ static int bench(struct pq_file *f, char *err, size_t errlen)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int rg = 0; rg < pq_num_row_groups(f); rg++) {
         for (int c = 0; c < pq_num_columns(f); c++) {
-            if (pq_read_column(f, rg, c, &v, err, errlen) != FEATD_OK) {
-                pq_vec_free(&v);
+            if (pq_column_read(f, rg, c, &v, err, errlen) != FEATD_OK) {
+                pq_column_vec_free(&v);
                 return FEATD_ERR;
             }
             vals += v.nvals;
@@ -39,7 +39,7 @@ static int bench(struct pq_file *f, char *err, size_t errlen)
         rows += pq_row_group_num_rows(f, rg);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    pq_vec_free(&v);
+    pq_column_vec_free(&v);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     printf("rows=%lld values=%zu seconds=%.6f rows_per_sec=%.0f\n", (long long)rows, vals, secs,
            secs > 0 ? (double)rows / secs : 0.0);

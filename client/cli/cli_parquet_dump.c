@@ -199,7 +199,7 @@ static int emit_slot(struct jsonw *o, struct dcol *d, size_t s, char *err, size_
 static void free_cols(struct dcol *cols, int n)
 {
     for (int i = 0; i < n; i++) {
-        pq_vec_free(&cols[i].v);
+        pq_column_vec_free(&cols[i].v);
         free(cols[i].ts);
     }
     free(cols);
@@ -232,7 +232,7 @@ int cli_parquet_dump_json(struct pq_file *f, FILE *out, char *err, size_t errlen
     for (int rg = 0; rg < pq_num_row_groups(f); rg++) {
         for (int i = 0; i < nc; i++) {
             struct dcol *d = &cols[i];
-            if (pq_read_column(f, rg, i, &d->v, err, errlen) != FEATD_OK) {
+            if (pq_column_read(f, rg, i, &d->v, err, errlen) != FEATD_OK) {
                 rc = FEATD_ERR;
                 goto done;
             }

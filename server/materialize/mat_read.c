@@ -19,10 +19,10 @@ void mat_rg_init(struct mat_rg *g)
 static void rg_free_arrays(struct mat_rg *g)
 {
     for (size_t k = 0; k < g->nkeys; k++) {
-        pq_vec_free(&g->keys[k]);
+        pq_column_vec_free(&g->keys[k]);
     }
     for (size_t i = 0; i < g->nfeat; i++) {
-        pq_vec_free(&g->feat[i]);
+        pq_column_vec_free(&g->feat[i]);
         free(g->feat_ts[i]);
     }
     free(g->keys);
@@ -41,8 +41,8 @@ static void rg_free_arrays(struct mat_rg *g)
 void mat_rg_free(struct mat_rg *g)
 {
     rg_free_arrays(g);
-    pq_vec_free(&g->ev);
-    pq_vec_free(&g->cr);
+    pq_column_vec_free(&g->ev);
+    pq_column_vec_free(&g->cr);
     free(g->ev_us);
     free(g->cr_us);
     fbuf_free(&g->lists);
@@ -92,7 +92,7 @@ static int grow_i64(int64_t **p, size_t *cap, size_t n)
 static int read_ts(struct pq_file *f, int col, int rg, struct pq_vec *vec, int64_t *out,
                    char *err, size_t errlen)
 {
-    if (pq_read_column(f, rg, col, vec, err, errlen) != FEATD_OK) {
+    if (pq_column_read(f, rg, col, vec, err, errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
     return pq_timestamps_us(pq_column(f, col), vec, out, err, errlen);
@@ -129,7 +129,7 @@ int mat_rg_read_keys(struct mat_rg *g, struct pq_file *f, const struct mat_bindi
         g->cap_rows = cap;
     }
     for (size_t k = 0; k < g->nkeys; k++) {
-        if (pq_read_column(f, rg, b->key_col[k], &g->keys[k], err, errlen) != FEATD_OK) {
+        if (pq_column_read(f, rg, b->key_col[k], &g->keys[k], err, errlen) != FEATD_OK) {
             return FEATD_ERR;
         }
         if (g->keys[k].nrows != g->nrows) {
@@ -165,7 +165,7 @@ int mat_rg_read_features(struct mat_rg *g, struct pq_file *f, int rg, char *err,
     const struct cfg_view *v = b->v;
     for (size_t i = 0; i < g->nfeat; i++) {
         struct pq_vec *vec = &g->feat[i];
-        if (pq_read_column(f, rg, b->feat_col[i], vec, err, errlen) != FEATD_OK) {
+        if (pq_column_read(f, rg, b->feat_col[i], vec, err, errlen) != FEATD_OK) {
             return FEATD_ERR;
         }
         if (vec->nrows != g->nrows) {

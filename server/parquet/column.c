@@ -1,7 +1,7 @@
 /*
  * column.c — decode one column chunk into a struct pq_vec.
  *
- *   pq_read_column
+ *   pq_column_read
  *     └─ load chunk bytes (pread into f->chunk, or point into memory)
  *     └─ page loop: pq_meta_page_header ─┬─ DICTIONARY_PAGE → read_dict
  *                                        ├─ DATA_PAGE (v1)  ─┐
@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "parquet/internal.h"
+#include "parquet/parquet.h"
 #include "parquet/codec.h"
 
 enum {
@@ -31,7 +32,7 @@ enum {
     ENC_DELTA_LBA = 6, ENC_DELTA_BA = 7, ENC_RLE_DICT = 8, ENC_BSS = 9
 };
 
-/* State of one pq_read_column call. */
+/* State of one pq_column_read call. */
 struct rd {
     struct pq_file *f;
     const struct pq_column *col;
@@ -65,7 +66,7 @@ static int fail(struct rd *r, const char *fmt, ...)
     return FEATD_ERR;
 }
 
-int pq_buf_reserve(struct pq_buf *b, size_t n, char *err, size_t errlen)
+static int buf_reserve(struct pq_buf *b, size_t n, char *err, size_t errlen)
 {
     if (n <= b->cap && b->p != NULL) {
         return FEATD_OK;
@@ -217,7 +218,7 @@ static int plain_ba(struct rd *r, const uint8_t *p, size_t len, size_t n, uint32
         if (reserve_data(r, len) != FEATD_OK) {
             return FEATD_ERR;
         }
-    } else if (pq_buf_reserve(databuf, *ndata + len, r->err, r->errlen) != FEATD_OK) {
+    } else if (buf_reserve(databuf, *ndata + len, r->err, r->errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
     uint8_t *data = to_vec ? r->v->data : databuf->p;
@@ -257,7 +258,7 @@ static int read_dict(struct rd *r, const struct pq_page_header *h, const uint8_t
         if (r->phys == PQ_BOOLEAN && (n + 7) / 8 > len) {
             return fail(r, "dictionary page holds fewer than %zu entries", n);
         }
-        if (pq_buf_reserve(&f->dict, n * (size_t)r->width + 1, r->err, r->errlen) != FEATD_OK) {
+        if (buf_reserve(&f->dict, n * (size_t)r->width + 1, r->err, r->errlen) != FEATD_OK) {
             return FEATD_ERR;
         }
         if (plain_fixed(r, r->phys, r->width, p, len, n, f->dict.p) != FEATD_OK) {
@@ -267,7 +268,7 @@ static int read_dict(struct rd *r, const struct pq_page_header *h, const uint8_t
         if (n > len / 4) {
             return fail(r, "dictionary page holds fewer than %zu entries", n);
         }
-        if (pq_buf_reserve(&f->dict_offs, (n + 1) * sizeof(uint32_t), r->err, r->errlen) != FEATD_OK) {
+        if (buf_reserve(&f->dict_offs, (n + 1) * sizeof(uint32_t), r->err, r->errlen) != FEATD_OK) {
             return FEATD_ERR;
         }
         uint32_t *offs = (uint32_t *)(void *)f->dict_offs.p;
@@ -359,7 +360,7 @@ static int delta_n(struct rd *r, const uint8_t *p, size_t len, size_t n, uint64_
     if (cnt != n) {
         return fail(r, "DELTA stream holds %zu values where %zu are expected", cnt, n);
     }
-    if (pq_buf_reserve(buf, (n + 1) * sizeof(uint64_t), r->err, r->errlen) != FEATD_OK) {
+    if (buf_reserve(buf, (n + 1) * sizeof(uint64_t), r->err, r->errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
     uint64_t *o = (uint64_t *)(void *)buf->p;
@@ -500,7 +501,7 @@ static int decode_values(struct rd *r, int enc, const uint8_t *p, size_t len, si
         if (bw > 32) {
             return fail(r, "invalid dictionary index bit width %d", bw);
         }
-        if (pq_buf_reserve(&f->idx, nn * sizeof(uint32_t), r->err, r->errlen) != FEATD_OK) {
+        if (buf_reserve(&f->idx, nn * sizeof(uint32_t), r->err, r->errlen) != FEATD_OK) {
             return FEATD_ERR;
         }
         uint32_t *idx = (uint32_t *)(void *)f->idx.p;
@@ -531,7 +532,7 @@ static int decode_values(struct rd *r, int enc, const uint8_t *p, size_t len, si
         if (r->phys == PQ_INT64) {
             return pq_delta_binary(p, len, (uint64_t *)(void *)dst, nn, &cnt, NULL, r->err, r->errlen);
         }
-        if (pq_buf_reserve(&f->idx, nn * sizeof(uint64_t), r->err, r->errlen) != FEATD_OK) {
+        if (buf_reserve(&f->idx, nn * sizeof(uint64_t), r->err, r->errlen) != FEATD_OK) {
             return FEATD_ERR;
         }
         uint64_t *t = (uint64_t *)(void *)f->idx.p;
@@ -558,7 +559,7 @@ static int decode_values(struct rd *r, int enc, const uint8_t *p, size_t len, si
         if (r->phys == PQ_BOOLEAN || r->phys == PQ_BYTE_ARRAY) {
             return fail(r, "BYTE_STREAM_SPLIT is not valid for %s", pq_physical_name(r->phys));
         }
-        return pq_byte_stream_split(p, len, nn, r->width, dst, r->err, r->errlen);
+        return pq_delta_byte_stream_split(p, len, nn, r->width, dst, r->err, r->errlen);
     default:
         return fail(r, "value encoding %s not supported", pq_encoding_name(enc));
     }
@@ -680,136 +681,162 @@ static int levels_to_slots(struct rd *r, const uint8_t *def, const uint8_t *rep,
     return FEATD_OK;
 }
 
+/* Decompress clen bytes at src into f->page (ulen bytes, bounded by
+ * max_page_size; `what` names the page in errors); *out = f->page.p. */
+static int inflate(struct rd *r, const char *what, const uint8_t *src, size_t clen, size_t ulen,
+                   const uint8_t **out)
+{
+    struct pq_file *f = r->f;
+    if (ulen > f->opts.max_page_size) {
+        return fail(r, "%s of %zu bytes exceeds max_page_size %zu", what, ulen, f->opts.max_page_size);
+    }
+    if (buf_reserve(&f->page, ulen + 1, r->err, r->errlen) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    if (pq_codec_decompress(r->cm->codec, src, clen, f->page.p, ulen, r->err, r->errlen) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    *out = f->page.p;
+    return FEATD_OK;
+}
+
+/* The three sections of a data page: repetition levels, definition levels
+ * (NULL/0 when the column has none) and values (decompressed). */
+struct page_parts {
+    const uint8_t *repp, *defp, *vp;
+    size_t replen, deflen, vlen;
+};
+
+/* DATA_PAGE_V2: levels are uncompressed in front of the (maybe compressed) values. */
+static int split_v2(struct rd *r, const struct pq_page_header *h, const uint8_t *raw, size_t n,
+                    struct page_parts *pp)
+{
+    size_t rl = (size_t)h->rep_len, dl = (size_t)h->def_len;
+    size_t cs = (size_t)h->compressed_size, us = (size_t)h->uncompressed_size;
+    if (rl > cs || dl > cs - rl || rl + dl > us) {
+        return fail(r, "v2 page level lengths exceed the page size");
+    }
+    pp->repp = raw;
+    pp->replen = rl;
+    pp->defp = raw + rl;
+    pp->deflen = dl;
+    const uint8_t *cp = raw + rl + dl;
+    size_t clen = cs - rl - dl, ulen = us - rl - dl;
+    if (!h->is_compressed || r->cm->codec == PQ_CODEC_UNCOMPRESSED) {
+        pp->vp = cp;
+        pp->vlen = clen;
+    } else if (clen == 0) {
+        if (ulen != 0) {
+            return fail(r, "empty compressed value section for %zu bytes", ulen);
+        }
+        pp->vp = cp;
+        pp->vlen = 0;
+    } else {
+        if (inflate(r, "page", cp, clen, ulen, &pp->vp) != FEATD_OK) {
+            return FEATD_ERR;
+        }
+        pp->vlen = ulen;
+    }
+    if (r->max_rep > 0 && rl == 0 && n > 0) {
+        return fail(r, "v2 page without repetition levels");
+    }
+    if (r->max_def > 0 && dl == 0 && n > 0) {
+        return fail(r, "v2 page without definition levels");
+    }
+    return FEATD_OK;
+}
+
+/* DATA_PAGE (v1): the whole page is compressed; it holds rep levels, def
+ * levels, then values. RLE levels carry a 4-byte length, BIT_PACKED ones
+ * take ceil(n * bit width / 8) bytes. */
+static int split_v1(struct rd *r, const struct pq_page_header *h, const uint8_t *raw, size_t n,
+                    struct page_parts *pp)
+{
+    const uint8_t *p = raw;
+    size_t plen = (size_t)h->compressed_size;
+    if (r->cm->codec != PQ_CODEC_UNCOMPRESSED) {
+        plen = (size_t)h->uncompressed_size;
+        if (inflate(r, "page", raw, (size_t)h->compressed_size, plen, &p) != FEATD_OK) {
+            return FEATD_ERR;
+        }
+    }
+    for (int which = 0; which < 2; which++) {
+        int mx = which == 0 ? r->max_rep : r->max_def;
+        int enc = which == 0 ? h->rep_encoding : h->def_encoding;
+        const uint8_t **lp = which == 0 ? &pp->repp : &pp->defp;
+        size_t *llen = which == 0 ? &pp->replen : &pp->deflen;
+        if (mx == 0) {
+            continue;
+        }
+        size_t l;
+        if (enc == ENC_RLE) {
+            if (plen < 4 || rd_u32le(p) > plen - 4) {
+                return fail(r, "%s levels truncated", which == 0 ? "repetition" : "definition");
+            }
+            l = rd_u32le(p);
+            p += 4;
+            plen -= 4;
+        } else if (enc == ENC_BIT_PACKED) {
+            int bw = pq_rle_bit_width((uint64_t)mx);
+            if (n > SIZE_MAX / 8) {
+                return fail(r, "too many levels");
+            }
+            l = (n * (size_t)bw + 7) / 8;
+            if (l > plen) {
+                return fail(r, "BIT_PACKED levels truncated");
+            }
+        } else {
+            return fail(r, "level encoding %s not supported", pq_encoding_name(enc));
+        }
+        *lp = p;
+        *llen = l;
+        p += l;
+        plen -= l;
+    }
+    pp->vp = p;
+    pp->vlen = plen;
+    return FEATD_OK;
+}
+
+/* Decode n levels (0..max) into out: legacy BIT_PACKED when bitpacked, else RLE hybrid. */
+static int read_levels(struct rd *r, bool bitpacked, const uint8_t *p, size_t len, int max,
+                       uint8_t *out, size_t n)
+{
+    int bw = pq_rle_bit_width((uint64_t)max);
+    if (bitpacked) {
+        size_t used;
+        return pq_rle_bitpacked_levels(p, len, bw, max, out, n, &used, r->err, r->errlen);
+    }
+    return pq_rle_levels(p, len, bw, max, out, n, r->err, r->errlen);
+}
+
 /* Decode the levels and values of one data page (v1 or v2). */
 static int data_page(struct rd *r, const struct pq_page_header *h, const uint8_t *raw)
 {
     struct pq_file *f = r->f;
     struct pq_vec *v = r->v;
     size_t n = (size_t)h->num_values;
-    int codec = r->cm->codec;
-    const uint8_t *vp;          /* value section */
-    size_t vlen;
-    const uint8_t *defp = NULL, *repp = NULL;
-    size_t deflen = 0, replen = 0;
+    struct page_parts pp = { NULL, NULL, NULL, 0, 0, 0 };
 
     if (n > (size_t)r->cm->num_values - r->levels) {
         return fail(r, "page holds %zu values, more than the %lld left in the chunk",
                     n, (long long)((size_t)r->cm->num_values - r->levels));
     }
-    if (h->type == PQ_PAGE_DATA_V2) {
-        size_t rl = (size_t)h->rep_len, dl = (size_t)h->def_len;
-        size_t cs = (size_t)h->compressed_size, us = (size_t)h->uncompressed_size;
-        if (rl > cs || dl > cs - rl || rl + dl > us) {
-            return fail(r, "v2 page level lengths exceed the page size");
-        }
-        repp = raw;
-        replen = rl;
-        defp = raw + rl;
-        deflen = dl;
-        const uint8_t *cp = raw + rl + dl;
-        size_t clen = cs - rl - dl, ulen = us - rl - dl;
-        if (!h->is_compressed || codec == PQ_CODEC_UNCOMPRESSED) {
-            vp = cp;
-            vlen = clen;
-        } else if (clen == 0) {
-            if (ulen != 0) {
-                return fail(r, "empty compressed value section for %zu bytes", ulen);
-            }
-            vp = cp;
-            vlen = 0;
-        } else {
-            if (ulen > f->opts.max_page_size) {
-                return fail(r, "page of %zu bytes exceeds max_page_size %zu", ulen,
-                            f->opts.max_page_size);
-            }
-            if (pq_buf_reserve(&f->page, ulen + 1, r->err, r->errlen) != FEATD_OK) {
-                return FEATD_ERR;
-            }
-            if (pq_codec_decompress(codec, cp, clen, f->page.p, ulen, r->err, r->errlen) != FEATD_OK) {
-                return FEATD_ERR;
-            }
-            vp = f->page.p;
-            vlen = ulen;
-        }
-        if (r->max_rep > 0 && rl == 0 && n > 0) {
-            return fail(r, "v2 page without repetition levels");
-        }
-        if (r->max_def > 0 && dl == 0 && n > 0) {
-            return fail(r, "v2 page without definition levels");
-        }
-    } else {
-        const uint8_t *pp;
-        size_t plen;
-        if (codec == PQ_CODEC_UNCOMPRESSED) {
-            pp = raw;
-            plen = (size_t)h->compressed_size;
-        } else {
-            size_t us = (size_t)h->uncompressed_size;
-            if (us > f->opts.max_page_size) {
-                return fail(r, "page of %zu bytes exceeds max_page_size %zu", us,
-                            f->opts.max_page_size);
-            }
-            if (pq_buf_reserve(&f->page, us + 1, r->err, r->errlen) != FEATD_OK) {
-                return FEATD_ERR;
-            }
-            if (pq_codec_decompress(codec, raw, (size_t)h->compressed_size, f->page.p, us,
-                                    r->err, r->errlen) != FEATD_OK) {
-                return FEATD_ERR;
-            }
-            pp = f->page.p;
-            plen = us;
-        }
-        /* v1: rep levels, def levels, values; RLE levels have a 4-byte length */
-        for (int which = 0; which < 2; which++) {
-            int mx = which == 0 ? r->max_rep : r->max_def;
-            int enc = which == 0 ? h->rep_encoding : h->def_encoding;
-            if (mx == 0) {
-                continue;
-            }
-            size_t l;
-            if (enc == ENC_RLE) {
-                if (plen < 4 || rd_u32le(pp) > plen - 4) {
-                    return fail(r, "%s levels truncated", which == 0 ? "repetition" : "definition");
-                }
-                l = rd_u32le(pp);
-                if (which == 0) { repp = pp + 4; replen = l; } else { defp = pp + 4; deflen = l; }
-                pp += 4 + l;
-                plen -= 4 + l;
-            } else if (enc == ENC_BIT_PACKED) {
-                int bw = pq_bit_width((uint64_t)mx);
-                if (n > SIZE_MAX / 8) {
-                    return fail(r, "too many levels");
-                }
-                l = (n * (size_t)bw + 7) / 8;
-                if (l > plen) {
-                    return fail(r, "BIT_PACKED levels truncated");
-                }
-                if (which == 0) { repp = pp; replen = l; } else { defp = pp; deflen = l; }
-                pp += l;
-                plen -= l;
-            } else {
-                return fail(r, "level encoding %s not supported", pq_encoding_name(enc));
-            }
-        }
-        vp = pp;
-        vlen = plen;
+    int rc = h->type == PQ_PAGE_DATA_V2 ? split_v2(r, h, raw, n, &pp) : split_v1(r, h, raw, n, &pp);
+    if (rc != FEATD_OK) {
+        return FEATD_ERR;
     }
 
     /* levels */
-    if (pq_buf_reserve(&f->def, n + 1, r->err, r->errlen) != FEATD_OK
-        || pq_buf_reserve(&f->rep, n + 1, r->err, r->errlen) != FEATD_OK) {
+    if (buf_reserve(&f->def, n + 1, r->err, r->errlen) != FEATD_OK
+        || buf_reserve(&f->rep, n + 1, r->err, r->errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
     uint8_t *def = f->def.p, *rep = f->rep.p;
-    bool v1bp_def = h->type == PQ_PAGE_DATA && h->def_encoding == ENC_BIT_PACKED;
-    bool v1bp_rep = h->type == PQ_PAGE_DATA && h->rep_encoding == ENC_BIT_PACKED;
+    bool v1 = h->type == PQ_PAGE_DATA;
     if (r->max_rep > 0) {
-        size_t used;
-        int bw = pq_bit_width((uint64_t)r->max_rep);
-        int rc = v1bp_rep ? pq_bitpacked_levels(repp, replen, bw, r->max_rep, rep, n, &used,
-                                                r->err, r->errlen)
-                          : pq_rle_levels(repp, replen, bw, r->max_rep, rep, n, r->err, r->errlen);
-        if (rc != FEATD_OK) {
+        if (read_levels(r, v1 && h->rep_encoding == ENC_BIT_PACKED, pp.repp, pp.replen, r->max_rep,
+                        rep, n) != FEATD_OK) {
             return FEATD_ERR;
         }
         bool must_start = r->first_page || h->type == PQ_PAGE_DATA_V2;
@@ -819,15 +846,10 @@ static int data_page(struct rd *r, const struct pq_page_header *h, const uint8_t
     } else {
         memset(rep, 0, n);
     }
-    if (r->max_def > 0) {
-        size_t used;
-        int bw = pq_bit_width((uint64_t)r->max_def);
-        int rc = v1bp_def ? pq_bitpacked_levels(defp, deflen, bw, r->max_def, def, n, &used,
-                                                r->err, r->errlen)
-                          : pq_rle_levels(defp, deflen, bw, r->max_def, def, n, r->err, r->errlen);
-        if (rc != FEATD_OK) {
-            return FEATD_ERR;
-        }
+    if (r->max_def > 0
+        && read_levels(r, v1 && h->def_encoding == ENC_BIT_PACKED, pp.defp, pp.deflen, r->max_def,
+                       def, n) != FEATD_OK) {
+        return FEATD_ERR;
     }
     size_t base = v->nvals, nslots = 0, nn = 0;
     if (levels_to_slots(r, def, rep, n, &nslots, &nn) != FEATD_OK) {
@@ -837,7 +859,7 @@ static int data_page(struct rd *r, const struct pq_page_header *h, const uint8_t
     if (r->width == 0) {
         v->offs[base] = (uint32_t)v->ndata;
     }
-    if (decode_values(r, h->encoding, vp, vlen, nn, base) != FEATD_OK) {
+    if (decode_values(r, h->encoding, pp.vp, pp.vlen, nn, base) != FEATD_OK) {
         return FEATD_ERR;
     }
     spread(r, base, nn, nslots, (r->is_list ? v->elem_valid : v->valid) + base);
@@ -849,7 +871,6 @@ static int data_page(struct rd *r, const struct pq_page_header *h, const uint8_t
 
 static int dict_page(struct rd *r, const struct pq_page_header *h, const uint8_t *raw)
 {
-    struct pq_file *f = r->f;
     if (r->have_dict) {
         return fail(r, "more than one dictionary page");
     }
@@ -860,20 +881,10 @@ static int dict_page(struct rd *r, const struct pq_page_header *h, const uint8_t
     size_t len = (size_t)h->compressed_size;
     if (r->cm->codec != PQ_CODEC_UNCOMPRESSED) {
         size_t us = (size_t)h->uncompressed_size;
-        if (us > f->opts.max_page_size) {
-            return fail(r, "dictionary page of %zu bytes exceeds max_page_size %zu", us,
-                        f->opts.max_page_size);
-        }
-        if (pq_buf_reserve(&f->page, us + 1, r->err, r->errlen) != FEATD_OK) {
-            return FEATD_ERR;
-        }
         if (len == 0 && us == 0) {
-            p = f->page.p;
-        } else {
-            if (pq_codec_decompress(r->cm->codec, raw, len, f->page.p, us, r->err, r->errlen) != FEATD_OK) {
-                return FEATD_ERR;
-            }
-            p = f->page.p;
+            p = raw;    /* an empty dictionary: nothing to decompress */
+        } else if (inflate(r, "dictionary page", raw, len, us, &p) != FEATD_OK) {
+            return FEATD_ERR;
         }
         len = us;
     }
@@ -888,7 +899,7 @@ static int load_range(struct rd *r, uint64_t off, size_t len, const uint8_t **ou
         *out = f->mem + off;
         return FEATD_OK;
     }
-    if (pq_buf_reserve(&f->chunk, len + 1, r->err, r->errlen) != FEATD_OK) {
+    if (buf_reserve(&f->chunk, len + 1, r->err, r->errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
     size_t got = 0;
@@ -1030,7 +1041,7 @@ static int read_chunk(struct rd *r, int64_t rg_rows)
     return FEATD_OK;
 }
 
-int pq_read_column(struct pq_file *f, int rg, int col, struct pq_vec *v, char *err, size_t errlen)
+int pq_column_read(struct pq_file *f, int rg, int col, struct pq_vec *v, char *err, size_t errlen)
 {
     if (rg < 0 || (size_t)rg >= f->meta.nrgs) {
         util_seterr(err, errlen, "row group %d out of range", rg);
@@ -1080,7 +1091,7 @@ int pq_read_column(struct pq_file *f, int rg, int col, struct pq_vec *v, char *e
     return FEATD_OK;
 }
 
-void pq_vec_free(struct pq_vec *v)
+void pq_column_vec_free(struct pq_vec *v)
 {
     free(v->valid);
     free(v->vals);

@@ -113,7 +113,7 @@ int pq_delta_binary(const uint8_t *in, size_t len, uint64_t *out, size_t cap, si
             }
             size_t avail = nbytes < len - pos ? nbytes : len - pos;
             uint64_t *o = out + got;
-            pq_unpack64(in + pos, avail, o, take, bw);
+            pq_rle_unpack64(in + pos, avail, o, take, bw);
             for (size_t i = 0; i < take; i++) {
                 last += min_delta + o[i];
                 o[i] = last;
@@ -129,8 +129,8 @@ int pq_delta_binary(const uint8_t *in, size_t len, uint64_t *out, size_t cap, si
     return FEATD_OK;
 }
 
-int pq_byte_stream_split(const uint8_t *in, size_t len, size_t n, int w, uint8_t *out,
-                         char *err, size_t errlen)
+int pq_delta_byte_stream_split(const uint8_t *in, size_t len, size_t n, int w, uint8_t *out,
+                               char *err, size_t errlen)
 {
     if (w <= 0 || (n != 0 && (size_t)w > SIZE_MAX / n)) {
         util_seterr(err, errlen, "BYTE_STREAM_SPLIT: invalid width");

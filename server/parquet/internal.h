@@ -2,15 +2,19 @@
  * internal.h — declarations shared by the reader's modules (not for other
  * featd modules: they use parquet.h). Exposed to the unit tests and the
  * fuzz harness so that the thrift reader and the decoders can be tested
- * with hand-built inputs.
+ * with hand-built inputs. Includes pq_types.h, not parquet.h.
  *
  *   thrift.c   pq_thrift_*   Thrift compact protocol reader + generic skipper
  *   meta.c     pq_meta_*     FileMetaData / schema / page header parsing
- *   rle.c      pq_rle_*      bit unpacking, RLE/bit-packed hybrid, levels
- *   delta.c    pq_delta_*    DELTA_BINARY_PACKED, DELTA_LENGTH_BYTE_ARRAY,
- *                            DELTA_BYTE_ARRAY, BYTE_STREAM_SPLIT
- *   column.c   pq_read_column: pages, dictionaries, values, levels
- *   parquet.c  open/close/accessors, conversions, type checks
+ *   rle.c      pq_rle_*      bit unpacking, RLE/bit-packed hybrid, RLE and
+ *                            legacy BIT_PACKED levels, bit widths
+ *   delta.c    pq_delta_*    DELTA_BINARY_PACKED (DELTA_LENGTH_BYTE_ARRAY
+ *                            and DELTA_BYTE_ARRAY build on it in column.c),
+ *                            BYTE_STREAM_SPLIT
+ *   column.c   pq_column_read, pq_column_vec_free: pages, dictionaries,
+ *                            values, levels
+ *   parquet.c  pq_open_*, pq_close, accessors, names, conversions
+ *   codec.c    pq_codec_*    decompressors (codec.h)
  */
 #ifndef FEATD_PQ_INTERNAL_H
 #define FEATD_PQ_INTERNAL_H
@@ -21,7 +25,7 @@
 
 #include "core/featd.h"
 #include "core/util.h"
-#include "parquet/parquet.h"
+#include "parquet/pq_types.h"
 
 #define PQ_THRIFT_MAX_DEPTH 32      /* nested structs/lists while parsing/skipping */
 #define PQ_MAX_SCHEMA_DEPTH 64
@@ -50,7 +54,6 @@ struct pq_thrift {
 
 void pq_thrift_init(struct pq_thrift *t, const uint8_t *p, size_t len, char *err, size_t errlen);
 int pq_thrift_fail(struct pq_thrift *t, const char *what);      /* sets error, returns FEATD_ERR */
-int pq_thrift_varint(struct pq_thrift *t, uint64_t *v) FEATD_MUSTCHECK;
 /*
  * Next field header of the struct being read. *last is the previous field
  * id of this struct (start with 0). Returns 1 with *id and *type set, 0 at
@@ -108,7 +111,6 @@ struct pq_row_group {
 };
 
 struct pq_leaf {
-    int schema_index;       /* into schema[] */
     int physical;
     int max_def, max_rep;
     int column;             /* top-level column index */
@@ -138,7 +140,7 @@ struct pq_page_header {
     int32_t num_values;     /* data v1/v2, dictionary */
     int encoding;
     int def_encoding, rep_encoding;   /* v1 */
-    int32_t num_nulls, num_rows;      /* v2 */
+    int32_t num_rows;                 /* v2 */
     int32_t def_len, rep_len;         /* v2 */
     bool is_compressed;               /* v2, default true */
     bool has_data, has_dict, has_v2;
@@ -150,11 +152,9 @@ int pq_meta_page_header(const uint8_t *p, size_t len, struct pq_page_header *h, 
 
 /* ---- rle.c ------------------------------------------------------------- */
 
-/* Unpack n values of bw bits (0..32), LSB-first, from in (inlen bytes,
- * must hold ceil(n*bw/8) bytes). */
-void pq_unpack32(const uint8_t *in, size_t inlen, uint32_t *out, size_t n, int bw);
-/* Same with 64-bit output, bw 0..64. */
-void pq_unpack64(const uint8_t *in, size_t inlen, uint64_t *out, size_t n, int bw);
+/* Unpack n values of bw bits (0..64), LSB-first, from in (inlen bytes,
+ * must hold ceil(n*bw/8) bytes). Used by DELTA_BINARY_PACKED miniblocks. */
+void pq_rle_unpack64(const uint8_t *in, size_t inlen, uint64_t *out, size_t n, int bw);
 
 /*
  * RLE/bit-packed hybrid: decode exactly n values of width bw (0..32) from
@@ -168,10 +168,10 @@ int pq_rle_decode32(const uint8_t *in, size_t len, int bw, uint32_t *out, size_t
 int pq_rle_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t *out, size_t n,
                   char *err, size_t errlen) FEATD_MUSTCHECK;
 /* Legacy BIT_PACKED levels (MSB-first), values checked <= max. *used = bytes. */
-int pq_bitpacked_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t *out, size_t n,
-                        size_t *used, char *err, size_t errlen) FEATD_MUSTCHECK;
+int pq_rle_bitpacked_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t *out,
+                            size_t n, size_t *used, char *err, size_t errlen) FEATD_MUSTCHECK;
 /* Bits needed for values 0..max. */
-int pq_bit_width(uint64_t max);
+int pq_rle_bit_width(uint64_t max);
 
 /* ---- delta.c ----------------------------------------------------------- */
 
@@ -188,8 +188,8 @@ int pq_delta_binary(const uint8_t *in, size_t len, uint64_t *out, size_t cap, si
 /* Just the total value count of a DELTA_BINARY_PACKED header. */
 int pq_delta_count(const uint8_t *in, size_t len, size_t *count, char *err, size_t errlen) FEATD_MUSTCHECK;
 /* BYTE_STREAM_SPLIT: n values of width w from in (needs n*w bytes) into out. */
-int pq_byte_stream_split(const uint8_t *in, size_t len, size_t n, int w, uint8_t *out,
-                         char *err, size_t errlen) FEATD_MUSTCHECK;
+int pq_delta_byte_stream_split(const uint8_t *in, size_t len, size_t n, int w, uint8_t *out,
+                               char *err, size_t errlen) FEATD_MUSTCHECK;
 
 /* ---- parquet.c / column.c ---------------------------------------------- */
 
@@ -198,8 +198,6 @@ struct pq_buf {
     uint8_t *p;
     size_t cap;
 };
-/* Ensure cap >= n bytes (contents kept). FEATD_ERR on overflow/OOM. */
-int pq_buf_reserve(struct pq_buf *b, size_t n, char *err, size_t errlen) FEATD_MUSTCHECK;
 
 struct pq_file {
     struct pq_options opts;
@@ -213,7 +211,7 @@ struct pq_file {
     size_t nleaves;
     struct pq_column *cols;
     size_t ncols;
-    /* scratch, reused across pq_read_column calls */
+    /* scratch, reused across pq_column_read calls */
     struct pq_buf chunk;    /* pread'd column chunk */
     struct pq_buf page;     /* decompressed page */
     struct pq_buf def, rep; /* levels of one page */

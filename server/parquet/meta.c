@@ -148,9 +148,57 @@ static int parse_logical(struct pq_thrift *t, int ty, struct pq_schema_el *e)
     return FEATD_OK;
 }
 
-static int parse_schema_el(struct pq_thrift *t, int ty, struct pq_schema_el *e)
+/* Parses one list element of thrift type ty into el; ctx is the caller's. */
+typedef int (*parse_elem_fn)(struct pq_thrift *t, int ty, void *el, void *ctx);
+
+/*
+ * A list<struct> field of type fty: read the list header, calloc its n
+ * elements of size bytes (*arr, also on failure, so that the owner frees
+ * what was built), and parse each with fn. *started counts the elements
+ * whose parse began (the owner frees exactly those). When same_n is not
+ * NULL, the count must equal *same_n once that is non-zero, and is then
+ * stored there (row groups must all have the same column count).
+ */
+static int parse_list(struct pq_thrift *t, int fty, size_t size, void **arr, size_t *started,
+                      size_t *same_n, parse_elem_fn fn, void *ctx)
 {
+    int et;
+    size_t n;
+    *arr = NULL;
+    if (pq_thrift_list(t, fty, &et, &n) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    if (same_n != NULL) {
+        if (*same_n != 0 && n != *same_n) {
+            return pq_thrift_fail(t, "row groups have different column counts");
+        }
+        if (n > 0) {
+            *same_n = n;
+        }
+    }
+    if (n == 0) {
+        return FEATD_OK;
+    }
+    uint8_t *a = calloc(n, size);
+    if (a == NULL) {
+        return pq_thrift_fail(t, "out of memory");
+    }
+    *arr = a;
+    for (size_t i = 0; i < n; i++) {
+        *started = i + 1;
+        if (fn(t, et, a + i * size, ctx) != FEATD_OK) {
+            return FEATD_ERR;
+        }
+    }
+    return FEATD_OK;
+}
+
+/* One SchemaElement into el (a struct pq_schema_el); a parse_elem_fn. */
+static int parse_schema_el(struct pq_thrift *t, int ty, void *el, void *ctx)
+{
+    struct pq_schema_el *e = el;
     int r, fty;
+    (void)ctx;
     memset(e, 0, sizeof *e);
     e->type = -1;
     e->repetition = -1;
@@ -252,8 +300,12 @@ static int parse_col_meta(struct pq_thrift *t, int ty, struct pq_chunk_meta *c)
     return FEATD_OK;
 }
 
-static int parse_chunk(struct pq_thrift *t, int ty, struct pq_chunk_meta *c, bool *encrypted)
+/* One ColumnChunk into el (a struct pq_chunk_meta); ctx is the file's
+ * struct pq_meta (encrypted is set). A parse_elem_fn. */
+static int parse_chunk(struct pq_thrift *t, int ty, void *el, void *ctx)
 {
+    struct pq_chunk_meta *c = el;
+    bool *encrypted = &((struct pq_meta *)ctx)->encrypted;
     int r, fty;
     memset(c, 0, sizeof *c);
     c->dictionary_page_offset = -1;
@@ -279,8 +331,12 @@ static int parse_chunk(struct pq_thrift *t, int ty, struct pq_chunk_meta *c, boo
     return FEATD_OK;
 }
 
-static int parse_row_group(struct pq_thrift *t, int ty, struct pq_meta *m, struct pq_row_group *g)
+/* One RowGroup into el (a struct pq_row_group); ctx is the file's struct
+ * pq_meta (chunk count, encrypted). A parse_elem_fn. */
+static int parse_row_group(struct pq_thrift *t, int ty, void *el, void *ctx)
 {
+    struct pq_row_group *g = el;
+    struct pq_meta *m = ctx;
     int r, fty;
     bool seen_cols = false, seen_rows = false;
     if (pq_thrift_enter(t, ty) != FEATD_OK) {
@@ -289,25 +345,11 @@ static int parse_row_group(struct pq_thrift *t, int ty, struct pq_meta *m, struc
     FIELD_LOOP(t, last, id, fty, r) {
         int rc;
         if (id == 1 && !seen_cols) {
-            int et;
-            size_t n;
+            void *arr;
+            size_t started = 0;     /* chunks own no memory */
             seen_cols = true;
-            rc = pq_thrift_list(t, fty, &et, &n);
-            if (rc == FEATD_OK && n > 0) {
-                if (m->nrg_chunks != 0 && n != m->nrg_chunks) {
-                    return pq_thrift_fail(t, "row groups have different column counts");
-                }
-                m->nrg_chunks = n;
-                g->chunks = calloc(n, sizeof *g->chunks);
-                if (g->chunks == NULL) {
-                    return pq_thrift_fail(t, "out of memory");
-                }
-            } else if (rc == FEATD_OK && m->nrg_chunks != 0) {
-                return pq_thrift_fail(t, "row groups have different column counts");
-            }
-            for (size_t i = 0; rc == FEATD_OK && i < n; i++) {
-                rc = parse_chunk(t, et, &g->chunks[i], &m->encrypted);
-            }
+            rc = parse_list(t, fty, sizeof *g->chunks, &arr, &started, &m->nrg_chunks, parse_chunk, m);
+            g->chunks = arr;
         } else if (id == 3) {
             seen_rows = true;
             rc = get_i64(t, fty, 0, INT64_MAX, &g->num_rows);
@@ -361,8 +403,8 @@ int pq_meta_parse(const uint8_t *buf, size_t len, struct pq_meta *m, char *err, 
     }
     FIELD_LOOP(&t, last, id, fty, r) {
         int rc = FEATD_OK;
-        int et;
         size_t n;
+        void *arr;
         switch (id) {
         case 2:
             if (seen_schema) {
@@ -370,17 +412,8 @@ int pq_meta_parse(const uint8_t *buf, size_t len, struct pq_meta *m, char *err, 
                 break;
             }
             seen_schema = true;
-            rc = pq_thrift_list(&t, fty, &et, &n);
-            if (rc == FEATD_OK && n > 0) {
-                m->schema = calloc(n, sizeof *m->schema);
-                if (m->schema == NULL) {
-                    rc = pq_thrift_fail(&t, "out of memory");
-                }
-            }
-            for (size_t i = 0; rc == FEATD_OK && i < n; i++) {
-                m->nschema = i + 1;
-                rc = parse_schema_el(&t, et, &m->schema[i]);
-            }
+            rc = parse_list(&t, fty, sizeof *m->schema, &arr, &m->nschema, NULL, parse_schema_el, NULL);
+            m->schema = arr;
             break;
         case 3:
             seen_rows = true;
@@ -392,17 +425,8 @@ int pq_meta_parse(const uint8_t *buf, size_t len, struct pq_meta *m, char *err, 
                 break;
             }
             seen_rgs = true;
-            rc = pq_thrift_list(&t, fty, &et, &n);
-            if (rc == FEATD_OK && n > 0) {
-                m->rgs = calloc(n, sizeof *m->rgs);
-                if (m->rgs == NULL) {
-                    rc = pq_thrift_fail(&t, "out of memory");
-                }
-            }
-            for (size_t i = 0; rc == FEATD_OK && i < n; i++) {
-                m->nrgs = i + 1;
-                rc = parse_row_group(&t, et, m, &m->rgs[i]);
-            }
+            rc = parse_list(&t, fty, sizeof *m->rgs, &arr, &m->nrgs, NULL, parse_row_group, m);
+            m->rgs = arr;
             break;
         case 6: {
             const uint8_t *p;
@@ -507,8 +531,9 @@ static int parse_dict_ph(struct pq_thrift *t, int ty, struct pq_page_header *h)
     return FEATD_OK;
 }
 
-/* DataPageHeaderV2: 1 num_values, 2 num_nulls, 3 num_rows, 4 encoding,
- * 5 def len, 6 rep len, 7 is_compressed. */
+/* DataPageHeaderV2: 1 num_values, 2 num_nulls (range-checked, not kept: the
+ * levels say which slots are null), 3 num_rows, 4 encoding, 5 def len,
+ * 6 rep len, 7 is_compressed. */
 static int parse_dph2(struct pq_thrift *t, int ty, struct pq_page_header *h)
 {
     int r, fty;
@@ -521,7 +546,7 @@ static int parse_dph2(struct pq_thrift *t, int ty, struct pq_page_header *h)
         int rc, v = 0;
         switch (id) {
         case 1: rc = get_i32(t, fty, 0, I32MAX, &v); h->num_values = v; break;
-        case 2: rc = get_i32(t, fty, 0, I32MAX, &v); h->num_nulls = v; break;
+        case 2: rc = get_i32(t, fty, 0, I32MAX, &v); break;    /* num_nulls: checked, unused */
         case 3: rc = get_i32(t, fty, 0, I32MAX, &v); h->num_rows = v; break;
         case 4: rc = get_i32(t, fty, 0, 9, &h->encoding); break;
         case 5: rc = get_i32(t, fty, 0, I32MAX, &v); h->def_len = v; break;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "parquet/internal.h"
+#include "parquet/parquet.h"
 #include "parquet/codec.h"
 
 void pq_options_default(struct pq_options *o)
@@ -56,7 +57,6 @@ static int walk(struct walk *w, size_t idx, int depth, int def, int rep, int col
             return FEATD_ERR;
         }
         struct pq_leaf *l = &f->leaves[f->nleaves++];
-        l->schema_index = (int)idx;
         l->physical = e->type;
         l->max_def = def;
         l->max_rep = rep;
@@ -446,7 +446,7 @@ static int finish_open(struct pq_file *f, struct pq_file **out, char *err, size_
     return FEATD_OK;
 }
 
-int pq_open_fd(int fd, const struct pq_options *opts, struct pq_file **out, char *err, size_t errlen)
+static int open_fd(int fd, const struct pq_options *opts, struct pq_file **out, char *err, size_t errlen)
 {
     struct stat st;
     *out = NULL;
@@ -478,7 +478,7 @@ int pq_open_file(const char *path, const struct pq_options *opts, struct pq_file
         return FEATD_ERR;
     }
     char why[256];
-    if (pq_open_fd(fd, opts, out, why, sizeof why) != FEATD_OK) {
+    if (open_fd(fd, opts, out, why, sizeof why) != FEATD_OK) {
         close(fd);
         util_seterr(err, errlen, "%s: %s", path, why);
         return FEATD_ERR;

@@ -33,7 +33,7 @@ static inline uint64_t get_bits_slow(const uint8_t *in, size_t inlen, uint64_t b
     return r;
 }
 
-void pq_unpack32(const uint8_t *in, size_t inlen, uint32_t *out, size_t n, int bw)
+static void unpack32(const uint8_t *in, size_t inlen, uint32_t *out, size_t n, int bw)
 {
     if (bw == 0) {
         memset(out, 0, n * sizeof *out);
@@ -57,7 +57,7 @@ void pq_unpack32(const uint8_t *in, size_t inlen, uint32_t *out, size_t n, int b
     }
 }
 
-void pq_unpack64(const uint8_t *in, size_t inlen, uint64_t *out, size_t n, int bw)
+void pq_rle_unpack64(const uint8_t *in, size_t inlen, uint64_t *out, size_t n, int bw)
 {
     if (bw == 0) {
         memset(out, 0, n * sizeof *out);
@@ -97,7 +97,7 @@ void pq_unpack64(const uint8_t *in, size_t inlen, uint64_t *out, size_t n, int b
     }
 }
 
-int pq_bit_width(uint64_t max)
+int pq_rle_bit_width(uint64_t max)
 {
     int w = 0;
     while (max != 0) {
@@ -107,31 +107,33 @@ int pq_bit_width(uint64_t max)
     return w;
 }
 
-int pq_rle_decode32(const uint8_t *in, size_t len, int bw, uint32_t *out, size_t n,
-                    size_t *used, char *err, size_t errlen)
+/*
+ * The RLE/bit-packed hybrid loop behind pq_rle_decode32 (out32 set, bw <= 32)
+ * and pq_rle_levels (out8 set, bw <= 8); the other output is NULL. Every
+ * value is checked <= max (bit-packed values only for out8: with out32, max
+ * is 2^bw - 1 and holds by construction). `what` names the data in errors.
+ * Always inlined into the two callers, where out8 is a constant, so each
+ * gets its own loop with no per-value branch on the output width.
+ */
+static inline __attribute__((always_inline)) int
+rle_hybrid(const uint8_t *in, size_t len, int bw, uint32_t max, uint32_t *out32, uint8_t *out8,
+           size_t n, size_t *used, const char *what, char *err, size_t errlen)
 {
     size_t pos = 0, got = 0;
-    if (bw < 0 || bw > 32) {
-        util_seterr(err, errlen, "invalid RLE bit width %d", bw);
-        return FEATD_ERR;
-    }
     const size_t vbytes = (size_t)(bw + 7) / 8;
     while (got < n) {
         uint64_t h;
         size_t hl = util_get_varint(in + pos, len - pos, &h);
         if (hl == 0) {
-            util_seterr(err, errlen, "RLE data truncated (%zu of %zu values)", got, n);
+            util_seterr(err, errlen, "%s data truncated (%zu of %zu values)", what, got, n);
             return FEATD_ERR;
         }
         pos += hl;
         if (h & 1) {
             /* bit-packed: (h >> 1) groups of 8 values */
             uint64_t groups = h >> 1;
-            if (groups == 0) {
-                continue;
-            }
             if (groups > (uint64_t)SIZE_MAX / 8 / 64) {
-                util_seterr(err, errlen, "RLE bit-packed run too long");
+                util_seterr(err, errlen, "%s bit-packed run too long", what);
                 return FEATD_ERR;
             }
             size_t nv = (size_t)groups * 8;
@@ -140,16 +142,37 @@ int pq_rle_decode32(const uint8_t *in, size_t len, int bw, uint32_t *out, size_t
             size_t need = (take * (size_t)bw + 7) / 8;
             size_t avail = len - pos;
             if (need > avail) {
-                util_seterr(err, errlen, "RLE bit-packed run truncated");
+                util_seterr(err, errlen, "%s bit-packed run truncated", what);
                 return FEATD_ERR;
             }
-            pq_unpack32(in + pos, avail < nbytes ? avail : nbytes, out + got, take, bw);
+            const uint8_t *src = in + pos;
+            size_t srclen = avail < nbytes ? avail : nbytes;
+            if (out8 == NULL) {
+                unpack32(src, srclen, out32 + got, take, bw);
+            } else {
+                uint32_t tmp[512], bad = 0;
+                for (size_t done = 0; done < take;) {
+                    size_t k = take - done < 512 ? take - done : 512;
+                    /* chunk starts at a multiple of 8 values: byte aligned */
+                    size_t boff = done * (size_t)bw / 8;
+                    unpack32(src + boff, srclen - boff, tmp, k, bw);
+                    for (size_t i = 0; i < k; i++) {
+                        bad |= tmp[i] > max;
+                        out8[got + done + i] = (uint8_t)tmp[i];
+                    }
+                    done += k;
+                }
+                if (bad) {
+                    util_seterr(err, errlen, "%s above maximum %u", what, max);
+                    return FEATD_ERR;
+                }
+            }
             got += take;
-            pos += nbytes < avail ? nbytes : avail;
+            pos += srclen;
         } else {
             uint64_t run = h >> 1;
             if (vbytes > len - pos) {
-                util_seterr(err, errlen, "RLE run value truncated");
+                util_seterr(err, errlen, "%s run value truncated", what);
                 return FEATD_ERR;
             }
             uint32_t v = 0;
@@ -157,16 +180,18 @@ int pq_rle_decode32(const uint8_t *in, size_t len, int bw, uint32_t *out, size_t
                 v |= (uint32_t)in[pos + i] << (8 * i);
             }
             pos += vbytes;
-            if (bw < 32 && (v >> bw) != 0) {
-                util_seterr(err, errlen, "RLE run value %u wider than %d bits", v, bw);
+            if (v > max) {
+                util_seterr(err, errlen, "%s run value %u above maximum %u", what, v, max);
                 return FEATD_ERR;
             }
             size_t take = run < (uint64_t)(n - got) ? (size_t)run : n - got;
-            if (v == 0) {
-                memset(out + got, 0, take * sizeof *out);
+            if (out8 != NULL) {
+                memset(out8 + got, (int)v, take);
+            } else if (v == 0) {
+                memset(out32 + got, 0, take * sizeof *out32);
             } else {
                 for (size_t i = 0; i < take; i++) {
-                    out[got + i] = v;
+                    out32[got + i] = v;
                 }
             }
             got += take;
@@ -178,81 +203,29 @@ int pq_rle_decode32(const uint8_t *in, size_t len, int bw, uint32_t *out, size_t
     return FEATD_OK;
 }
 
+int pq_rle_decode32(const uint8_t *in, size_t len, int bw, uint32_t *out, size_t n,
+                    size_t *used, char *err, size_t errlen)
+{
+    if (bw < 0 || bw > 32) {
+        util_seterr(err, errlen, "invalid RLE bit width %d", bw);
+        return FEATD_ERR;
+    }
+    uint32_t max = bw == 32 ? UINT32_MAX : ((uint32_t)1 << bw) - 1;
+    return rle_hybrid(in, len, bw, max, out, NULL, n, used, "RLE", err, errlen);
+}
+
 int pq_rle_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t *out, size_t n,
                   char *err, size_t errlen)
 {
-    size_t pos = 0, got = 0;
-    uint32_t tmp[512];
     if (bw < 0 || bw > 8) {
         util_seterr(err, errlen, "invalid level bit width %d", bw);
         return FEATD_ERR;
     }
-    const size_t vbytes = (size_t)(bw + 7) / 8;
-    while (got < n) {
-        uint64_t h;
-        size_t hl = util_get_varint(in + pos, len - pos, &h);
-        if (hl == 0) {
-            util_seterr(err, errlen, "levels truncated (%zu of %zu)", got, n);
-            return FEATD_ERR;
-        }
-        pos += hl;
-        if (h & 1) {
-            uint64_t groups = h >> 1;
-            if (groups > (uint64_t)SIZE_MAX / 8 / 64) {
-                util_seterr(err, errlen, "level bit-packed run too long");
-                return FEATD_ERR;
-            }
-            size_t nv = (size_t)groups * 8;
-            size_t nbytes = (size_t)groups * (size_t)bw;
-            size_t take = nv < n - got ? nv : n - got;
-            size_t need = (take * (size_t)bw + 7) / 8;
-            size_t avail = len - pos;
-            if (need > avail) {
-                util_seterr(err, errlen, "level bit-packed run truncated");
-                return FEATD_ERR;
-            }
-            const uint8_t *src = in + pos;
-            size_t srclen = avail < nbytes ? avail : nbytes;
-            uint32_t bad = 0;
-            for (size_t done = 0; done < take;) {
-                size_t k = take - done < 512 ? take - done : 512;
-                /* chunk starts at a multiple of 8 values: byte aligned */
-                size_t boff = done * (size_t)bw / 8;
-                pq_unpack32(src + boff, srclen - boff, tmp, k, bw);
-                for (size_t i = 0; i < k; i++) {
-                    bad |= tmp[i] > (uint32_t)max;
-                    out[got + done + i] = (uint8_t)tmp[i];
-                }
-                done += k;
-            }
-            if (bad) {
-                util_seterr(err, errlen, "level above maximum %d", max);
-                return FEATD_ERR;
-            }
-            got += take;
-            pos += srclen;
-        } else {
-            uint64_t run = h >> 1;
-            if (vbytes > len - pos) {
-                util_seterr(err, errlen, "level run value truncated");
-                return FEATD_ERR;
-            }
-            uint32_t v = vbytes ? in[pos] : 0;
-            pos += vbytes;
-            if (v > (uint32_t)max) {
-                util_seterr(err, errlen, "level %u above maximum %d", v, max);
-                return FEATD_ERR;
-            }
-            size_t take = run < (uint64_t)(n - got) ? (size_t)run : n - got;
-            memset(out + got, (int)v, take);
-            got += take;
-        }
-    }
-    return FEATD_OK;
+    return rle_hybrid(in, len, bw, (uint32_t)max, NULL, out, n, NULL, "level", err, errlen);
 }
 
-int pq_bitpacked_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t *out, size_t n,
-                        size_t *used, char *err, size_t errlen)
+int pq_rle_bitpacked_levels(const uint8_t *in, size_t len, int bw, int max, uint8_t *out,
+                            size_t n, size_t *used, char *err, size_t errlen)
 {
     if (bw < 0 || bw > 8) {
         util_seterr(err, errlen, "invalid level bit width %d", bw);

@@ -34,7 +34,7 @@ int pq_thrift_fail(struct pq_thrift *t, const char *what)
     return FEATD_ERR;
 }
 
-int pq_thrift_varint(struct pq_thrift *t, uint64_t *v)
+static int thrift_varint(struct pq_thrift *t, uint64_t *v)
 {
     uint64_t r = 0;
     int shift = 0;
@@ -89,7 +89,7 @@ int pq_thrift_field(struct pq_thrift *t, int16_t *last, int16_t *id, int *type)
         fid = (int32_t)*last + delta;
     } else {
         uint64_t v;
-        if (pq_thrift_varint(t, &v) != FEATD_OK) {
+        if (thrift_varint(t, &v) != FEATD_OK) {
             return FEATD_ERR;
         }
         int64_t z = unzigzag(v);
@@ -120,7 +120,7 @@ int pq_thrift_int(struct pq_thrift *t, int type, int64_t min, int64_t max, int64
         r = (int8_t)*t->p++;
     } else if (type == PQ_T_I16 || type == PQ_T_I32 || type == PQ_T_I64) {
         uint64_t u;
-        if (pq_thrift_varint(t, &u) != FEATD_OK) {
+        if (thrift_varint(t, &u) != FEATD_OK) {
             return FEATD_ERR;
         }
         r = unzigzag(u);
@@ -143,7 +143,7 @@ int pq_thrift_binary(struct pq_thrift *t, int type, const uint8_t **p, size_t *l
     if (type != PQ_T_BINARY) {
         return pq_thrift_fail(t, "expected a binary field");
     }
-    if (pq_thrift_varint(t, &n) != FEATD_OK) {
+    if (thrift_varint(t, &n) != FEATD_OK) {
         return FEATD_ERR;
     }
     if (n > (uint64_t)(t->end - t->p)) {
@@ -170,7 +170,7 @@ int pq_thrift_list(struct pq_thrift *t, int type, int *etype, size_t *count)
     uint64_t n = b >> 4;
     int et = b & 0x0f;
     if (n == 15) {
-        if (pq_thrift_varint(t, &n) != FEATD_OK) {
+        if (thrift_varint(t, &n) != FEATD_OK) {
             return FEATD_ERR;
         }
     }
@@ -229,7 +229,7 @@ int pq_thrift_skip(struct pq_thrift *t, int type)
     case PQ_T_I16:
     case PQ_T_I32:
     case PQ_T_I64:
-        return pq_thrift_varint(t, &v);
+        return thrift_varint(t, &v);
     case PQ_T_DOUBLE:
         if (t->end - t->p < 8) {
             return pq_thrift_fail(t, "truncated double");
@@ -267,7 +267,7 @@ int pq_thrift_skip(struct pq_thrift *t, int type)
         return FEATD_OK;
     }
     case PQ_T_MAP: {
-        if (pq_thrift_varint(t, &v) != FEATD_OK) {
+        if (thrift_varint(t, &v) != FEATD_OK) {
             return FEATD_ERR;
         }
         if (v == 0) {

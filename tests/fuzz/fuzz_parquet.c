@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t *ts = NULL;
     for (int rg = 0; rg < pq_num_row_groups(f); rg++) {
         for (int c = 0; c < pq_num_columns(f); c++) {
-            if (pq_read_column(f, rg, c, &v, err, sizeof err) != FEATD_OK) {
+            if (pq_column_read(f, rg, c, &v, err, sizeof err) != FEATD_OK) {
                 continue;
             }
             const struct pq_column *col = pq_column(f, c);
@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     free(ts);
-    pq_vec_free(&v);
+    pq_column_vec_free(&v);
     if (cli_parquet_dump_json(f, devnull, err, sizeof err) != FEATD_OK) {
         /* refused: fine */
     }
