@@ -1,7 +1,7 @@
 /*
  * cli_load.c — `featd-cli load`: write rows from JSON lines into a feature
  * view's online tier, straight into Redis through the online tier's one
- * writer (server/online/online_write.h, the materializer's too) on a
+ * writer (server/online/online_writer.h, the materializer's too) on a
  * blocking connection (server/redis/rblock.h). For demos and tests; the
  * materializer does the same from Parquet.
  *
@@ -261,7 +261,7 @@ static int conv_list(const json_t *j, enum featd_type t, struct online_value *va
                          show(e, shown, sizeof shown));
                 return FEATD_ERR;
             }
-            rc = online_list_put_float(sb, f);
+            rc = online_row_list_put_float(sb, f);
             break;
         }
         case FT_DOUBLE_LIST: {
@@ -271,7 +271,7 @@ static int conv_list(const json_t *j, enum featd_type t, struct online_value *va
                          show(e, shown, sizeof shown));
                 return FEATD_ERR;
             }
-            rc = online_list_put_double(sb, d);
+            rc = online_row_list_put_double(sb, d);
             break;
         }
         case FT_INT64_LIST: {
@@ -281,7 +281,7 @@ static int conv_list(const json_t *j, enum featd_type t, struct online_value *va
                          show(e, shown, sizeof shown));
                 return FEATD_ERR;
             }
-            rc = online_list_put_int64(sb, v);
+            rc = online_row_list_put_int64(sb, v);
             break;
         }
         default: {
@@ -290,7 +290,7 @@ static int conv_list(const json_t *j, enum featd_type t, struct online_value *va
                          show(e, shown, sizeof shown));
                 return FEATD_ERR;
             }
-            rc = online_list_put_string(sb, json_string_value(e), json_string_length(e));
+            rc = online_row_list_put_string(sb, json_string_value(e), json_string_length(e));
             break;
         }
         }

@@ -60,9 +60,9 @@ struct mat_binding {
 /* Finds and checks every column the view needs in f. FEATD_ERR with the
  * first problem in why ("missing column 'rev30' (feature revenue_30d)",
  * "column 'rev30' is BYTE_ARRAY STRING, not readable as double"). Free
- * with mat_binding_free (also after an error). */
+ * with mat_bind_free (also after an error). */
 int mat_bind(struct pq_file *f, const struct cfg_view *v, struct mat_binding *b, char *why,
              size_t whylen) FEATD_MUSTCHECK;
-void mat_binding_free(struct mat_binding *b);
+void mat_bind_free(struct mat_binding *b);
 
 #endif

@@ -62,10 +62,10 @@ struct mat_select {
 
 /* Hash of one entity: the view's join keys in order (int64 by value, strings
  * by length and bytes; self-delimiting, so composite keys are unambiguous). */
-void mat_hash_entity(const struct cfg_view *v, const struct online_key *keys,
+void mat_select_hash_entity(const struct cfg_view *v, const struct online_key *keys,
                      struct mat_hash *out);
 /* The underlying byte hash (exposed for tests). */
-void mat_hash_bytes(const void *p, size_t n, struct mat_hash *out);
+void mat_select_hash_bytes(const void *p, size_t n, struct mat_hash *out);
 
 /* max_entities 0 = the default limit (MAT_SELECT_DEFAULT_MAX). */
 #define MAT_SELECT_DEFAULT_MAX (256u * 1024 * 1024)

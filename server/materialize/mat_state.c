@@ -39,7 +39,7 @@ int mat_state_load(redisContext *c, const char *key_prefix, const struct cfg_vie
 {
     memset(p, 0, sizeof(*p));
     struct fbuf k = { 0 };
-    if (online_meta_key(&k, key_prefix, v, "progress") != FEATD_OK) {
+    if (online_key_meta(&k, key_prefix, v, "progress") != FEATD_OK) {
         fbuf_free(&k);
         util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
@@ -186,7 +186,7 @@ static int hash_key(struct fbuf *k, const char *key_prefix, const struct cfg_vie
                     const char *which, char *err, size_t errlen)
 {
     fbuf_reset(k);
-    if (online_meta_key(k, key_prefix, v, which) != FEATD_OK) {
+    if (online_key_meta(k, key_prefix, v, which) != FEATD_OK) {
         fbuf_free(k);
         util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
@@ -500,7 +500,7 @@ bool mat_state_lease_holder_dead(const char *holder)
 static int lease_key(struct fbuf *k, const char *key_prefix, const struct cfg_view *v,
                      char *err, size_t errlen)
 {
-    if (online_lease_key(k, key_prefix, v) != FEATD_OK) {
+    if (online_key_lease(k, key_prefix, v) != FEATD_OK) {
         fbuf_free(k);
         util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
@@ -663,7 +663,7 @@ void mat_state_lease_release(redisContext *c, const char *key_prefix, const stru
         return;
     }
     struct fbuf k = { 0 };
-    if (online_lease_key(&k, key_prefix, v) != FEATD_OK) {
+    if (online_key_lease(&k, key_prefix, v) != FEATD_OK) {
         fbuf_free(&k);
         return;
     }

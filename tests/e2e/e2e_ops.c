@@ -336,12 +336,12 @@ static void write_stats(int n, int64_t event_ts)
         } else {
             snprintf(s, sizeof(s), "user-%d", u);
         }
-        ck_assert_int_eq(online_list_put_float(&fl, u == 3 ? NAN : 0.1f * (float)u), FEATD_OK);
-        ck_assert_int_eq(online_list_put_float(&fl, -1e30f), FEATD_OK);
-        ck_assert_int_eq(online_list_put_double(&dl, u == 3 ? -INFINITY : 1.0 / 3.0 * u), FEATD_OK);
-        ck_assert_int_eq(online_list_put_int64(&il, INT64_MIN + u), FEATD_OK);
-        ck_assert_int_eq(online_list_put_string(&sl, "x\ty", 3), FEATD_OK);
-        ck_assert_int_eq(online_list_put_string(&sl, "", 0), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_float(&fl, u == 3 ? NAN : 0.1f * (float)u), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_float(&fl, -1e30f), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_double(&dl, u == 3 ? -INFINITY : 1.0 / 3.0 * u), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_int64(&il, INT64_MIN + u), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_string(&sl, "x\ty", 3), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_string(&sl, "", 0), FEATD_OK);
         for (int f = 0; f < 12; f++) {
             vals[f].is_null = (u == 2);
         }

@@ -1,12 +1,12 @@
 /*
- * mat_read.h — row-group-at-a-time decoding, for the materializer, of a
+ * mat_rg.h — row-group-at-a-time decoding, for the materializer, of a
  * Parquet file bound to a feature view (mat_bind.h): entity keys,
  * timestamps and feature values in the online tier's types
  * (online/online_key.h, online/online_row.h). Materializer thread only;
  * a struct mat_rg belongs to its mat_ctx.
  */
-#ifndef FEATD_MAT_READ_H
-#define FEATD_MAT_READ_H
+#ifndef FEATD_MAT_RG_H
+#define FEATD_MAT_RG_H
 
 #include <stdbool.h>
 #include <stddef.h>
