@@ -138,7 +138,7 @@ static json_t *to_json(const struct cfg_view *v, const struct vstatus *s, int64_
     json_object_set_new(o, "healthy", json_boolean(!unhealthy(s)));
 #define MAT_JS_(name, cap) json_object_set_new(o, #name, json_string(p->name));
 #define MAT_JI_(name) json_object_set_new(o, #name, json_integer(p->name));
-    MAT_PROGRESS_FIELDS(MAT_JS_, MAT_JI_)
+    MAT_PROGRESS_FIELDS(MAT_JS_, MAT_JI_, MAT_JI_)
 #undef MAT_JS_
 #undef MAT_JI_
     if (p->max_event_ts_us != 0) {

@@ -240,15 +240,11 @@ static int gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
             }
             redisReply *u = NULL;
             if (n > 1) {
-                u = redisCommandArgv(c, (int)n, argv, argvlen);
+                u = rblock_command_argv(c, err, errlen, "UNLINK", (int)n, argv, argvlen);
                 if (u == NULL) {
-                    rblock_seterr(c, "UNLINK", err, errlen);
                     rc = FEATD_ERR;
                 } else if (u->type == REDIS_REPLY_INTEGER) {
                     *deleted += (uint64_t)(u->integer > 0 ? u->integer : 0);
-                } else if (u->type == REDIS_REPLY_ERROR) {
-                    rblock_seterr_reply(c, "UNLINK", u, err, errlen);
-                    rc = FEATD_ERR;
                 }
                 freeReplyObject(u);
             }

@@ -105,16 +105,6 @@ int online_key_gen_prefix(struct fbuf *out, const char *key_prefix, const struct
     return rc;
 }
 
-int online_key_row(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
-                   uint64_t gen, const struct online_key *keys)
-{
-    int rc = online_key_gen_prefix(out, key_prefix, v, gen);
-    if (rc == FEATD_OK) {
-        rc = online_key_entity(out, v, keys);
-    }
-    return rc;
-}
-
 int online_key_meta(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
                     const char *suffix)
 {

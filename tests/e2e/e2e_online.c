@@ -97,7 +97,8 @@ static bool read_row(redisContext *c, const struct cfg_view *v, uint64_t gen, in
 {
     struct fbuf k = { 0 };
     struct online_key key = { .i = id };
-    ck_assert_int_eq(online_key_row(&k, "featd", v, gen, &key), FEATD_OK);
+    ck_assert_int_eq(online_key_gen_prefix(&k, "featd", v, gen), FEATD_OK);
+    ck_assert_int_eq(online_key_entity(&k, v, &key), FEATD_OK);
     redisReply *r = redisCommand(c, "GET %b", k.data, k.len);
     fbuf_free(&k);
     ck_assert_ptr_nonnull(r);
