@@ -38,13 +38,15 @@ enum mat_role {
 };
 
 /* The compatibility table above for one column. On false, why says what
- * is wrong in words that name the column and both types. */
+ * is wrong in words that name the column and both types. Used by mat_bind;
+ * exported for tests/unit/check_mat.c, which walks the table case by case. */
 bool mat_bind_compatible(const struct pq_column *c, enum mat_role role, enum featd_type t,
                          char *why, size_t whylen);
 
 /* Whether column c converts to featd type t without loss of meaning (the
  * features rule above; also used for keys and timestamps). On false, why
- * names the column and both types. */
+ * names the column and both types. Used by mat_bind_compatible; exported
+ * for tests/unit/check_mat.c (the Parquet conformance corpus). */
 bool mat_bind_readable_as(const struct pq_column *c, enum featd_type t, char *why,
                           size_t whylen);
 

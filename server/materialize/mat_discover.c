@@ -276,7 +276,6 @@ static int add_entry(struct mat_listing *l, const char *path, const char *name, 
         return FEATD_ERR;
     }
     l->nsnaps++;
-    s->is_dir = is_dir;
     if (is_dir) {
         return fill_dir(s, l, err, errlen);
     }

@@ -105,7 +105,6 @@ int mat_rg_read_keys(struct mat_rg *g, struct pq_file *f, const struct mat_bindi
         return FEATD_ERR;
     }
     g->file = f;
-    g->have_feat = false;
     int64_t n = pq_row_group_num_rows(f, rg);
     if (n < 0 || (uint64_t)n > SIZE_MAX / 16) {
         util_seterr(err, errlen, "row group %d: bad row count %lld", rg, (long long)n);
@@ -184,7 +183,6 @@ int mat_rg_read_features(struct mat_rg *g, struct pq_file *f, int rg, char *err,
             }
         }
     }
-    g->have_feat = true;
     return FEATD_OK;
 }
 

@@ -148,6 +148,9 @@ enum mat_file_status {
     MAT_FILE_REJECTED       /* rejected; not retried while the identity holds */
 };
 
+/* One HGETALL of the view's files hash into f (f->r stays NULL on
+ * FEATD_ERR). The caller owns f and frees it with mat_state_files_free
+ * (safe on an unloaded f). */
 int mat_state_files_load(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                          struct mat_files *f, char *err, size_t errlen) FEATD_MUSTCHECK;
 void mat_state_files_free(struct mat_files *f);

@@ -63,7 +63,7 @@ static int64_t rd_ts(const uint8_t *p)
  * is still reported as OUTSIDE_MAX_AGE (with its value) for a while instead
  * of turning into NOT_FOUND. 0 for ttl 0 (no expiry at all).
  */
-int64_t online_row_ttl_grace(int64_t ttl_seconds)
+static int64_t ttl_grace(int64_t ttl_seconds)
 {
     if (ttl_seconds <= 0) {
         return 0;
@@ -81,7 +81,7 @@ int64_t online_row_expire_at_ms(const struct cfg_view *v, int64_t event_ts_us)
         return 0;
     }
     int64_t life_s = v->ttl_seconds;
-    int64_t grace = online_row_ttl_grace(life_s);
+    int64_t grace = ttl_grace(life_s);
     if (life_s > INT64_MAX - grace) {
         return INT64_MAX;
     }

@@ -342,10 +342,12 @@ START_TEST(test_discover_dir_rules)
     ck_assert_str_eq(l.snaps[0].name, "2024-01-01.parquet");
     ck_assert_str_eq(l.snaps[1].name, "2024-01-02.parquet");
     ck_assert_str_eq(l.snaps[2].name, "2024-01-03");
-    ck_assert(l.snaps[0].complete && !l.snaps[0].is_dir);
+    /* a file entry: complete, and its one data file is itself */
+    ck_assert(l.snaps[0].complete && strcmp(l.snaps[0].files[0].path, l.snaps[0].path) == 0);
     ck_assert_uint_eq(l.snaps[0].nfiles, 1);
     ck_assert_int_eq(l.snaps[0].files[0].size, 2);
-    ck_assert(l.snaps[2].is_dir && !l.snaps[2].complete);
+    /* a directory entry: only a directory can be incomplete */
+    ck_assert(!l.snaps[2].complete);
     ck_assert_uint_eq(l.snaps[2].nfiles, 0);
     ck_assert_uint_eq(l.nignored, 1);
     ck_assert(strstr(l.ignored_example, "notes.txt") != NULL);
@@ -668,9 +670,9 @@ START_TEST(test_schema_real_files)
 }
 END_TEST
 
-/* mat_bind_readable_as on the Parquet conformance corpus (the assertions
- * that covered pq_column_readable_as before it moved here); skipped when
- * the corpus (PARQUET_TESTING_DIR or ../shared/parquet-testing) is absent. */
+/* mat_bind_readable_as on the Parquet conformance corpus: physical and
+ * logical column types against featd types; skipped when the corpus
+ * (PARQUET_TESTING_DIR or ../shared/parquet-testing) is absent. */
 static struct pq_file *corpus_open(const char *rel)
 {
     const char *env = getenv("PARQUET_TESTING_DIR");

@@ -1,9 +1,9 @@
 /*
  * check_online.c — unit tests of the pure online modules: key building
  * (online_key.c), storage TTLs and the packed row codec (online_row.c:
- * round trips of every feature type,
- * header ordering, every truncation and malformed input rejected cleanly).
- * Views are built by hand here; nothing depends on config_load.
+ * round trips of every feature type, header ordering, every truncation and
+ * malformed input rejected cleanly). Views are built by hand here; nothing
+ * loads a config file (config_load_file/config_load_string).
  */
 #include <check.h>
 #include <float.h>
@@ -731,11 +731,17 @@ END_TEST
 
 START_TEST(test_ttl)
 {
-    ck_assert_int_eq(online_row_ttl_grace(0), 0);
-    ck_assert_int_eq(online_row_ttl_grace(1), 3600);
-    ck_assert_int_eq(online_row_ttl_grace(3600), 3600);
-    ck_assert_int_eq(online_row_ttl_grace(86400), 86400);
+    /* the storage grace: max(ttl, 1 h), none without a ttl (event time 0:
+     * the expiry is (ttl + grace) in ms) */
     struct cfg_view v = view_all;
+    v.ttl_seconds = 0;
+    ck_assert_int_eq(online_row_expire_at_ms(&v, 0), 0);
+    v.ttl_seconds = 1;
+    ck_assert_int_eq(online_row_expire_at_ms(&v, 0), (1 + 3600) * 1000LL);
+    v.ttl_seconds = 3600;
+    ck_assert_int_eq(online_row_expire_at_ms(&v, 0), (3600 + 3600) * 1000LL);
+    v.ttl_seconds = 86400;
+    ck_assert_int_eq(online_row_expire_at_ms(&v, 0), (86400 + 86400) * 1000LL);
     v.ttl_seconds = 0;
     ck_assert_int_eq(online_row_expire_at_ms(&v, 1700000000000000LL), 0);
     v.ttl_seconds = 60;
