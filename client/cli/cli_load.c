@@ -19,11 +19,13 @@
 #include <float.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/jsonw.h"
 #include "config/config.h"
 #include "online/online.h"
 #include "redis/rblock.h"
@@ -213,21 +215,76 @@ static bool b64_decode(const char *s, size_t n, struct fbuf *out)
     return true;
 }
 
-/* The JSON text of j for messages, shortened to fit buf. */
+/* j as compact JSON text (a parsed input value, echoed in messages). */
+static void show_json(struct jsonw *w, const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        const char *k;
+        const json_t *e;
+        bool first = true;
+        jsonw_char(w, '{');
+        json_object_foreach((json_t *)j, k, e) {
+            if (!first) {
+                jsonw_char(w, ',');
+            }
+            first = false;
+            jsonw_strz(w, k);
+            jsonw_char(w, ':');
+            show_json(w, e);
+        }
+        jsonw_char(w, '}');
+        break;
+    }
+    case JSON_ARRAY:
+        jsonw_char(w, '[');
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            if (i > 0) {
+                jsonw_char(w, ',');
+            }
+            show_json(w, json_array_get(j, i));
+        }
+        jsonw_char(w, ']');
+        break;
+    case JSON_STRING:
+        jsonw_str(w, json_string_value(j), json_string_length(j));
+        break;
+    case JSON_INTEGER:
+        jsonw_i64(w, json_integer_value(j));
+        break;
+    case JSON_REAL: {
+        /* as a real, never as an integer: 2.0 stays "2.0" */
+        char num[JSONW_NUM_MAX];
+        size_t n = jsonw_fmt_double(num, json_real_value(j));
+        jsonw_raw(w, num, n);
+        if (strpbrk(num, ".e") == NULL) {     /* JSON input has no NaN or infinity */
+            jsonw_lit(w, ".0");
+        }
+        break;
+    }
+    case JSON_TRUE:
+        jsonw_lit(w, "true");
+        break;
+    case JSON_FALSE:
+        jsonw_lit(w, "false");
+        break;
+    default:
+        jsonw_lit(w, "null");
+        break;
+    }
+}
+
+/* The JSON text of j for messages, shortened to fit buf ("..." at the end
+ * when cut). */
 static const char *show(const json_t *j, char *buf, size_t cap)
 {
-    char *t = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ALLOW_NUL);
-    if (t == NULL) {
-        snprintf(buf, cap, "?");
-        return buf;
+    struct jsonw w;
+    jsonw_init_fixed(&w, buf, cap);
+    show_json(&w, j);
+    jsonw_end(&w);
+    if (w.len + 1 > cap && cap > 4) {
+        memcpy(buf + cap - 4, "...", 4);
     }
-    size_t n = strlen(t);
-    if (n + 1 > cap && cap > 4) {
-        snprintf(buf, cap, "%.*s...", (int)(cap - 4), t);
-    } else {
-        snprintf(buf, cap, "%s", t);
-    }
-    free(t);
     return buf;
 }
 
