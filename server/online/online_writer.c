@@ -115,9 +115,11 @@ struct online_writer *online_writer_new(redisContext *c, const char *key_prefix,
     return w;
 }
 
+/* Records a printf-style error unless one is already waiting: the first
+ * error since the last report() wins, later ones are dropped (they are
+ * usually its consequences). Writer's thread, like every call on w. */
 static void note_err(struct online_writer *w, const char *fmt, ...) FEATD_PRINTF(2, 3);
 
-/* Records the first error since the last report. */
 static void note_err(struct online_writer *w, const char *fmt, ...)
 {
     if (w->have_err) {
@@ -130,6 +132,7 @@ static void note_err(struct online_writer *w, const char *fmt, ...)
     va_end(ap);
 }
 
+/* note_err for a failure of the connection itself, worded by rblock. */
 static void note_ctx_err(struct online_writer *w, const char *what)
 {
     if (!w->have_err) {
