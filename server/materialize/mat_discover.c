@@ -380,7 +380,7 @@ int mat_discover(const char *source_path, struct mat_listing *out, char *err, si
 }
 
 const struct mat_snapshot *mat_discover_newest_complete(const struct mat_listing *l,
-                                               const struct mat_snapshot **newer_incomplete)
+                                                        const struct mat_snapshot **newer)
 {
     const struct mat_snapshot *best = NULL, *inc = NULL;
     for (size_t i = 0; i < l->nsnaps; i++) {
@@ -391,8 +391,8 @@ const struct mat_snapshot *mat_discover_newest_complete(const struct mat_listing
             inc = &l->snaps[i];
         }
     }
-    if (newer_incomplete) {
-        *newer_incomplete = inc;
+    if (newer) {
+        *newer = inc;
     }
     return best;
 }

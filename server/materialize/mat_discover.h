@@ -74,10 +74,10 @@ int mat_discover(const char *source_path, struct mat_listing *out, char *err,
                  size_t errlen) FEATD_MUSTCHECK;
 void mat_discover_listing_free(struct mat_listing *l);
 
-/* Snapshot mode: the last complete entry, or NULL. *newer_incomplete (may
+/* Snapshot mode: the last complete entry, or NULL. *newer (may
  * be NULL) gets the last incomplete entry after it, or NULL. */
 const struct mat_snapshot *mat_discover_newest_complete(const struct mat_listing *l,
-                                                        const struct mat_snapshot **newer_incomplete);
+                                                        const struct mat_snapshot **newer);
 
 /* Identity of one file: hash of its name, size and mtime. */
 uint64_t mat_discover_file_sig(const struct mat_file *f);

@@ -288,7 +288,7 @@ static int put_list(struct mat_rg *g, const struct pq_vec *vec, const struct pq_
     if (t == FT_STRING_LIST) {
         for (uint32_t i = lo; i < hi; i++) {
             if (online_row_list_put_string(&g->lists, (const char *)vec->data + vec->offs[i],
-                                       vec->offs[i + 1] - vec->offs[i]) != FEATD_OK) {
+                                           vec->offs[i + 1] - vec->offs[i]) != FEATD_OK) {
                 *why = "out of memory";
                 return FEATD_ERR;
             }

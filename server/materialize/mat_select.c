@@ -103,7 +103,7 @@ void mat_select_hash_bytes(const void *p, size_t n, struct mat_hash *out)
 }
 
 void mat_select_hash_entity(const struct cfg_view *v, const struct online_key *keys,
-                     struct mat_hash *out)
+                            struct mat_hash *out)
 {
     struct hstate h;
     hs_init(&h);

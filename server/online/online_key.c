@@ -90,7 +90,7 @@ int online_key_entity(struct fbuf *out, const struct cfg_view *v, const struct o
 }
 
 int online_key_gen_prefix(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
-                      uint64_t gen)
+                          uint64_t gen)
 {
     int rc = online_key_view_prefix(out, key_prefix, v);
     if (rc == FEATD_OK) {

@@ -435,7 +435,8 @@ int64_t online_row_list_int64(const struct online_value *v, uint32_t idx)
 
 /* Reads the string element at *cur (advancing it). FEATD_ERR at end or on a
  * malformed element (cannot happen for a list validated by decode). */
-int online_row_list_next_string(const uint8_t **cur, const uint8_t *end, const char **s, size_t *n)
+int online_row_list_next_string(const uint8_t **cur, const uint8_t *end, const char **s,
+                                size_t *n)
 {
     if (*cur >= end) {
         return FEATD_ERR;

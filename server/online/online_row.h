@@ -91,6 +91,6 @@ float online_row_list_float(const struct online_value *v, uint32_t idx);
 double online_row_list_double(const struct online_value *v, uint32_t idx);
 int64_t online_row_list_int64(const struct online_value *v, uint32_t idx);
 int online_row_list_next_string(const uint8_t **cur, const uint8_t *end,
-                            const char **s, size_t *n);
+                                const char **s, size_t *n);
 
 #endif

@@ -50,7 +50,8 @@ int rblock_embedded_socket_path(const struct featd_config *cfg, char *buf,
                                size_t cap) FEATD_MUSTCHECK;
 
 /* A printable endpoint for messages: "host:port", "[v6]:port", "unix:/path"
- * (embedded: "unix:/path (embedded)"). */
+ * (embedded: "unix:/path (embedded)"). Used by rblock_connect's messages;
+ * exported for tests/unit/check_client.c, which checks the formats. */
 void rblock_endpoint(const struct featd_config *cfg, char *buf, size_t cap);
 
 /* The endpoint of a connected context, as rblock_endpoint prints it
