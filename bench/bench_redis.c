@@ -52,7 +52,7 @@ static int bench_redis_add_view(struct bench_redis *br, const char *ref, char *e
     }
     struct bench_view *bv = &br->views[br->nviews++];
     bv->v = v;
-    if (online_current_key(&bv->current, br->cfg->redis.key_prefix, v) != FEATD_OK) {
+    if (online_key_current(&bv->current, br->cfg->redis.key_prefix, v) != FEATD_OK) {
         util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
     }
@@ -104,7 +104,7 @@ struct bench_redis *bench_redis_open(const char *config_path, enum bench_redis_c
             util_seterr(err, errlen, "view %s has no data in Redis (no current generation)", bv->v->name);
             goto fail;
         }
-        if (online_gen_prefix(&bv->gen_prefix, br->cfg->redis.key_prefix, bv->v, bv->gen) != FEATD_OK) {
+        if (online_key_gen_prefix(&bv->gen_prefix, br->cfg->redis.key_prefix, bv->v, bv->gen) != FEATD_OK) {
             util_seterr(err, errlen, "out of memory");
             goto fail;
         }
@@ -178,7 +178,7 @@ static int bench_redis_put_row(const struct bench_view *bv, struct fbuf *out, st
     struct online_key k = { .i = id };
     key->len = 0;
     if (fbuf_append(key, bv->gen_prefix.data, bv->gen_prefix.len) != FEATD_OK ||
-        online_entity_key(key, bv->v, &k) != FEATD_OK) {
+        online_key_entity(key, bv->v, &k) != FEATD_OK) {
         return FEATD_ENOMEM;
     }
     return rcmd_put_bulk(out, key->data, key->len);

@@ -51,7 +51,7 @@ static int main_log_json_cli = -1;     /* --log-format given: 1 json, 0 text; wi
 static int main_mat_metrics(struct fbuf *out, void *arg)
 {
     (void)arg;
-    return mat_metrics_write(out);
+    return mat_stats_write_metrics(out);
 }
 
 /*

@@ -1,7 +1,7 @@
 /*
  * cli_load.c — `featd-cli load`: write rows from JSON lines into a feature
  * view's online tier, straight into Redis through the online tier's one
- * writer (server/online/online_write.h, the materializer's too) on a
+ * writer (server/online/online_writer.h, the materializer's too) on a
  * blocking connection (server/redis/rblock.h). For demos and tests; the
  * materializer does the same from Parquet.
  *
@@ -19,11 +19,13 @@
 #include <float.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/jsonw.h"
 #include "config/config.h"
 #include "online/online.h"
 #include "redis/rblock.h"
@@ -213,111 +215,89 @@ static bool b64_decode(const char *s, size_t n, struct fbuf *out)
     return true;
 }
 
-/* The JSON text of j for messages, shortened to fit buf. */
+/* j as compact JSON text (a parsed input value, echoed in messages). */
+static void show_json(struct jsonw *w, const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: {
+        const char *k;
+        const json_t *e;
+        bool first = true;
+        jsonw_char(w, '{');
+        json_object_foreach((json_t *)j, k, e) {
+            if (!first) {
+                jsonw_char(w, ',');
+            }
+            first = false;
+            jsonw_strz(w, k);
+            jsonw_char(w, ':');
+            show_json(w, e);
+        }
+        jsonw_char(w, '}');
+        break;
+    }
+    case JSON_ARRAY:
+        jsonw_char(w, '[');
+        for (size_t i = 0; i < json_array_size(j); i++) {
+            if (i > 0) {
+                jsonw_char(w, ',');
+            }
+            show_json(w, json_array_get(j, i));
+        }
+        jsonw_char(w, ']');
+        break;
+    case JSON_STRING:
+        jsonw_str(w, json_string_value(j), json_string_length(j));
+        break;
+    case JSON_INTEGER:
+        jsonw_i64(w, json_integer_value(j));
+        break;
+    case JSON_REAL: {
+        /* as a real, never as an integer: 2.0 stays "2.0" */
+        char num[JSONW_NUM_MAX];
+        size_t n = jsonw_fmt_double(num, json_real_value(j));
+        jsonw_raw(w, num, n);
+        if (strpbrk(num, ".e") == NULL) {     /* JSON input has no NaN or infinity */
+            jsonw_lit(w, ".0");
+        }
+        break;
+    }
+    case JSON_TRUE:
+        jsonw_lit(w, "true");
+        break;
+    case JSON_FALSE:
+        jsonw_lit(w, "false");
+        break;
+    default:
+        jsonw_lit(w, "null");
+        break;
+    }
+}
+
+/* The JSON text of j for messages, shortened to fit buf ("..." at the end
+ * when cut). */
 static const char *show(const json_t *j, char *buf, size_t cap)
 {
-    char *t = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT | JSON_ALLOW_NUL);
-    if (t == NULL) {
-        snprintf(buf, cap, "?");
-        return buf;
+    struct jsonw w;
+    jsonw_init_fixed(&w, buf, cap);
+    show_json(&w, j);
+    jsonw_end(&w);
+    if (w.len + 1 > cap && cap > 4) {
+        memcpy(buf + cap - 4, "...", 4);
     }
-    size_t n = strlen(t);
-    if (n + 1 > cap && cap > 4) {
-        snprintf(buf, cap, "%.*s...", (int)(cap - 4), t);
-    } else {
-        snprintf(buf, cap, "%s", t);
-    }
-    free(t);
     return buf;
 }
 
 
-/* Converts list j of type t into val (packed into sb). */
-static int conv_list(const json_t *j, enum featd_type t, struct online_value *val,
-                     struct fbuf *sb, char *why, size_t whylen)
-{
-    char shown[72];
-    if (!json_is_array(j)) {
-        snprintf(why, whylen, "expected an array, got %s", config_json_kind(j));
-        return FEATD_ERR;
-    }
-    size_t n = json_array_size(j);
-    if (n > ONLINE_MAX_LIST) {
-        snprintf(why, whylen, "list of %zu elements exceeds the limit of %u", n, ONLINE_MAX_LIST);
-        return FEATD_ERR;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const json_t *e = json_array_get(j, i);
-        int rc = FEATD_OK;
-        if (json_is_null(e)) {
-            snprintf(why, whylen, "element %zu is null (lists cannot hold nulls)", i);
-            return FEATD_ERR;
-        }
-        switch (t) {
-        case FT_FLOAT_LIST: {
-            float f;
-            if (!get_float(e, &f)) {
-                snprintf(why, whylen, "element %zu: expected a number in float range, got %s", i,
-                         show(e, shown, sizeof shown));
-                return FEATD_ERR;
-            }
-            rc = online_list_put_float(sb, f);
-            break;
-        }
-        case FT_DOUBLE_LIST: {
-            double d;
-            if (!get_double(e, &d)) {
-                snprintf(why, whylen, "element %zu: expected a number, got %s", i,
-                         show(e, shown, sizeof shown));
-                return FEATD_ERR;
-            }
-            rc = online_list_put_double(sb, d);
-            break;
-        }
-        case FT_INT64_LIST: {
-            int64_t v;
-            if (!get_int(e, INT64_MIN, INT64_MAX, &v)) {
-                snprintf(why, whylen, "element %zu: expected an int64 integer, got %s", i,
-                         show(e, shown, sizeof shown));
-                return FEATD_ERR;
-            }
-            rc = online_list_put_int64(sb, v);
-            break;
-        }
-        default: {
-            if (!json_is_string(e)) {
-                snprintf(why, whylen, "element %zu: expected a string, got %s", i,
-                         show(e, shown, sizeof shown));
-                return FEATD_ERR;
-            }
-            rc = online_list_put_string(sb, json_string_value(e), json_string_length(e));
-            break;
-        }
-        }
-        if (rc != FEATD_OK) {
-            snprintf(why, whylen, "out of memory");
-            return FEATD_ERR;
-        }
-    }
-    val->count = (uint32_t)n;
-    val->raw = (const uint8_t *)sb->data;
-    val->rawlen = sb->len;
-    return FEATD_OK;
-}
-
-/* Converts the JSON value of feature f into val; why gets the reason. */
-static int conv_feature(const json_t *j, const struct cfg_feature *f, struct online_value *val,
-                        struct fbuf *sb, char *why, size_t whylen)
+/* Converts the non-null JSON value j into val, a scalar of type t (bytes
+ * decoded from base64 go to sb); why gets the reason. */
+static int conv_scalar(const json_t *j, enum featd_type t, struct online_value *val,
+                       struct fbuf *sb, char *why, size_t whylen)
 {
     char shown[72];
     memset(val, 0, sizeof *val);
-    fbuf_reset(sb);
-    if (j == NULL || json_is_null(j)) {
-        val->is_null = true;
-        return FEATD_OK;
-    }
     int64_t i64;
-    switch (f->type) {
+    switch (t) {
     case FT_BOOL:
         if (!json_is_boolean(j)) {
             snprintf(why, whylen, "expected true or false, got %s", show(j, shown, sizeof shown));
@@ -386,8 +366,71 @@ static int conv_feature(const json_t *j, const struct cfg_feature *f, struct onl
         }
         return FEATD_OK;
     default:
+        snprintf(why, whylen, "not a scalar type");
+        return FEATD_ERR;
+    }
+}
+
+/* Converts list j of type t into val (packed into sb): each element as
+ * the scalar of the list's element type. */
+static int conv_list(const json_t *j, enum featd_type t, struct online_value *val,
+                     struct fbuf *sb, char *why, size_t whylen)
+{
+    if (!json_is_array(j)) {
+        snprintf(why, whylen, "expected an array, got %s", config_json_kind(j));
+        return FEATD_ERR;
+    }
+    size_t n = json_array_size(j);
+    if (n > ONLINE_MAX_LIST) {
+        snprintf(why, whylen, "list of %zu elements exceeds the limit of %u", n, ONLINE_MAX_LIST);
+        return FEATD_ERR;
+    }
+    enum featd_type et = t == FT_FLOAT_LIST ? FT_FLOAT
+                         : t == FT_DOUBLE_LIST ? FT_DOUBLE
+                         : t == FT_INT64_LIST ? FT_INT64 : FT_STRING;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(j, i);
+        if (json_is_null(e)) {
+            snprintf(why, whylen, "element %zu is null (lists cannot hold nulls)", i);
+            return FEATD_ERR;
+        }
+        struct online_value x;
+        int off = snprintf(why, whylen, "element %zu: ", i);   /* kept on failure */
+        if (off < 0 || (size_t)off >= whylen) {
+            off = 0;
+        }
+        if (conv_scalar(e, et, &x, NULL, why + off, whylen - (size_t)off) != FEATD_OK) {
+            return FEATD_ERR;
+        }
+        int rc = et == FT_FLOAT ? online_row_list_put_float(sb, x.u.f)
+                 : et == FT_DOUBLE ? online_row_list_put_double(sb, x.u.d)
+                 : et == FT_INT64 ? online_row_list_put_int64(sb, x.u.i64)
+                 : online_row_list_put_string(sb, x.s, x.slen);
+        if (rc != FEATD_OK) {
+            snprintf(why, whylen, "out of memory");
+            return FEATD_ERR;
+        }
+    }
+    val->count = (uint32_t)n;
+    val->raw = (const uint8_t *)sb->data;
+    val->rawlen = sb->len;
+    return FEATD_OK;
+}
+
+/* Converts the JSON value of feature f into val; why gets the reason. */
+static int conv_feature(const json_t *j, const struct cfg_feature *f, struct online_value *val,
+                        struct fbuf *sb, char *why, size_t whylen)
+{
+    memset(val, 0, sizeof *val);
+    fbuf_reset(sb);
+    if (j == NULL || json_is_null(j)) {
+        val->is_null = true;
+        return FEATD_OK;
+    }
+    if (config_type_is_list(f->type)) {
         return conv_list(j, f->type, val, sb, why, whylen);
     }
+    return conv_scalar(j, f->type, val, sb, why, whylen);
 }
 
 static bool is_event_name(const struct cfg_view *v, const char *k)

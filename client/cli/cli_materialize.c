@@ -7,7 +7,7 @@
 #include "cli/cli_materialize.h"
 
 #include <inttypes.h>
-#include <jansson.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/jsonw.h"
 #include "config/config.h"
 #include "featd_client.h"
 #include "materialize/mat_state.h"
@@ -123,32 +124,98 @@ static void print_text(const struct cfg_view *v, const struct vstatus *s, int64_
            p->runs_ok, p->runs_failed, p->runs_rejected);
 }
 
-/* The whole progress hash plus derived fields as one JSON object. */
-static json_t *to_json(const struct cfg_view *v, const struct vstatus *s, int64_t now)
+/* ---- --json: one object, indented by 2 like the rest of featd-cli's JSON ---- */
+
+/* Starts the next member of an object whose members sit at depth ind
+ * (spaces): the separator, the indentation and "key": . */
+static void json_key(struct jsonw *w, int ind, bool *first, const char *key)
+{
+    jsonw_lit(w, *first ? "\n" : ",\n");
+    *first = false;
+    for (int i = 0; i < ind; i++) {
+        jsonw_char(w, ' ');
+    }
+    jsonw_strz(w, key);
+    jsonw_lit(w, ": ");
+}
+
+/* Closes an object or array whose members sat at depth ind. */
+static void json_close(struct jsonw *w, int ind, bool empty, char bracket)
+{
+    if (!empty) {
+        jsonw_char(w, '\n');
+        for (int i = 0; i < ind - 2; i++) {
+            jsonw_char(w, ' ');
+        }
+    }
+    jsonw_char(w, bracket);
+}
+
+/* A number that reads back as a JSON real (jansson's json_real), never as an
+ * integer: "5.0", not "5". */
+static void json_real(struct jsonw *w, double d)
+{
+    char num[JSONW_NUM_MAX];
+    size_t n = jsonw_fmt_double(num, d);
+    if (!isfinite(d)) {
+        jsonw_double(w, d);
+        return;
+    }
+    jsonw_raw(w, num, n);
+    if (strpbrk(num, ".e") == NULL) {
+        jsonw_lit(w, ".0");
+    }
+}
+
+/* The whole progress hash plus derived fields as one JSON object whose
+ * members sit at depth ind. */
+static void write_json(struct jsonw *w, int ind, const struct cfg_view *v,
+                       const struct vstatus *s, int64_t now)
 {
     const struct mat_progress *p = &s->p;
-    json_t *o = json_object();
-    json_object_set_new(o, "view", json_string(v->name));
-    json_object_set_new(o, "mode", json_string(v->mat_mode == MAT_SNAPSHOT ? "snapshot"
-                                                                           : "incremental"));
-    json_object_set_new(o, "source", json_string(v->source_path));
-    json_object_set_new(o, "interval_seconds", json_integer(v->mat_interval_seconds));
-    json_object_set_new(o, "materialized", json_boolean(p->exists));
-    json_object_set_new(o, "current_generation", json_integer((json_int_t)s->current));
-    json_object_set_new(o, "healthy", json_boolean(!unhealthy(s)));
-#define MAT_JS_(name, cap) json_object_set_new(o, #name, json_string(p->name));
-#define MAT_JI_(name) json_object_set_new(o, #name, json_integer(p->name));
-    MAT_PROGRESS_FIELDS(MAT_JS_, MAT_JI_)
+    bool first = true;
+    jsonw_char(w, '{');
+    json_key(w, ind, &first, "view");
+    jsonw_strz(w, v->name);
+    /* "mode" is the progress field (the last run's mode, "" before the
+     * first run), written here, in the place of the view's configured mode
+     * (the JSON has always had it in this position) */
+    json_key(w, ind, &first, "mode");
+    jsonw_strz(w, p->mode);
+    json_key(w, ind, &first, "source");
+    jsonw_strz(w, v->source_path);
+    json_key(w, ind, &first, "interval_seconds");
+    jsonw_i64(w, v->mat_interval_seconds);
+    json_key(w, ind, &first, "materialized");
+    jsonw_lit(w, p->exists ? "true" : "false");
+    json_key(w, ind, &first, "current_generation");
+    jsonw_u64(w, s->current);
+    json_key(w, ind, &first, "healthy");
+    jsonw_lit(w, unhealthy(s) ? "false" : "true");
+#define MAT_JS_(name, cap) \
+    if (strcmp(#name, "mode") != 0) { \
+        json_key(w, ind, &first, #name); \
+        jsonw_strz(w, p->name); \
+    }
+#define MAT_JI_(name) json_key(w, ind, &first, #name); jsonw_i64(w, p->name);
+    MAT_PROGRESS_FIELDS(MAT_JS_, MAT_JI_, MAT_JI_)
 #undef MAT_JS_
 #undef MAT_JI_
+    json_key(w, ind, &first, "lag_seconds");
     if (p->max_event_ts_us != 0) {
-        json_object_set_new(o, "lag_seconds", json_real((double)(now - p->max_event_ts_us) / 1e6));
+        json_real(w, (double)(now - p->max_event_ts_us) / 1e6);
     } else {
-        json_object_set_new(o, "lag_seconds", json_null());
+        jsonw_lit(w, "null");
     }
-    json_object_set_new(o, "lease_holder", s->holder[0] ? json_string(s->holder) : json_null());
-    json_object_set_new(o, "lease_ttl_ms", json_integer(s->lease_ms));
-    return o;
+    json_key(w, ind, &first, "lease_holder");
+    if (s->holder[0]) {
+        jsonw_strz(w, s->holder);
+    } else {
+        jsonw_lit(w, "null");
+    }
+    json_key(w, ind, &first, "lease_ttl_ms");
+    jsonw_i64(w, s->lease_ms);
+    json_close(w, ind, false, '}');
 }
 
 int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
@@ -210,7 +277,15 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
     }
     int rc = 0;
     int64_t now = util_now_us();
-    json_t *arr = json ? json_array() : NULL;
+    /* --json: {"views": [ {...}, ... ], "now_us": N} */
+    struct jsonw w;
+    jsonw_init(&w);
+    bool first = true;
+    if (json) {
+        jsonw_char(&w, '{');
+        json_key(&w, 2, &first, "views");
+        jsonw_char(&w, '[');
+    }
     size_t shown = 0;
     for (size_t i = 0; i < cfg->nviews; i++) {
         const struct cfg_view *v = &cfg->views[i];
@@ -232,7 +307,8 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
             rc = 1;
         }
         if (json) {
-            json_array_append_new(arr, to_json(v, &s, now));
+            jsonw_lit(&w, shown > 0 ? ",\n    " : "\n    ");
+            write_json(&w, 6, v, &s, now);
         } else {
             if (shown > 0) {
                 putchar('\n');
@@ -242,18 +318,21 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
         shown++;
     }
     if (json) {
-        json_t *root = json_object();
-        json_object_set_new(root, "views", arr);
-        json_object_set_new(root, "now_us", json_integer(now));
-        char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        if (text) {
+        json_close(&w, 4, shown == 0, ']');
+        json_key(&w, 2, &first, "now_us");
+        jsonw_i64(&w, now);
+        json_close(&w, 2, false, '}');
+        const char *text = jsonw_end(&w);
+        if (text != NULL) {
             puts(text);
-            free(text);
+        } else {
+            fprintf(stderr, "featd-cli materialize: out of memory\n");
+            rc = 1;
         }
-        json_decref(root);
     } else if (shown == 0) {
         printf("no feature view has a source\n");
     }
+    jsonw_free(&w);
     redisFree(c);
     config_free(cfg);
     if (fflush(stdout) != 0) {
@@ -261,9 +340,4 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
         rc = 1;
     }
     return rc;
-}
-
-int cli_materialize_main(int argc, char **argv)
-{
-    return cli_materialize_main_cfg(argc, argv, NULL);
 }

@@ -15,7 +15,6 @@
  * config_path, when not NULL, is the global --config (used when the
  * command has none of its own).
  */
-int cli_materialize_main(int argc, char **argv);
 int cli_materialize_main_cfg(int argc, char **argv, const char *config_path);
 
 #endif

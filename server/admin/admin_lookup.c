@@ -84,11 +84,11 @@ static void admin_lookup_value(struct jsonw *j, enum featd_type t, const struct 
                 jsonw_char(j, ',');
             }
             if (t == FT_FLOAT_LIST) {
-                jsonw_float(j, online_list_float(v, i));
+                jsonw_float(j, online_row_list_float(v, i));
             } else if (t == FT_DOUBLE_LIST) {
-                jsonw_double(j, online_list_double(v, i));
+                jsonw_double(j, online_row_list_double(v, i));
             } else {
-                jsonw_i64(j, online_list_int64(v, i));
+                jsonw_i64(j, online_row_list_int64(v, i));
             }
         }
         jsonw_char(j, ']');
@@ -98,7 +98,7 @@ static void admin_lookup_value(struct jsonw *j, enum featd_type t, const struct 
         const char *s;
         size_t n;
         jsonw_char(j, '[');
-        for (uint32_t i = 0; i < v->count && online_list_next_string(&cur, end, &s, &n) == FEATD_OK; i++) {
+        for (uint32_t i = 0; i < v->count && online_row_list_next_string(&cur, end, &s, &n) == FEATD_OK; i++) {
             if (i) {
                 jsonw_char(j, ',');
             }

@@ -104,7 +104,7 @@ bool mat_bind_compatible(const struct pq_column *c, enum mat_role role, enum fea
     }
 }
 
-void mat_binding_free(struct mat_binding *b)
+void mat_bind_free(struct mat_binding *b)
 {
     free(b->key_col);
     free(b->feat_col);

@@ -38,13 +38,15 @@ enum mat_role {
 };
 
 /* The compatibility table above for one column. On false, why says what
- * is wrong in words that name the column and both types. */
+ * is wrong in words that name the column and both types. Used by mat_bind;
+ * exported for tests/unit/check_mat.c, which walks the table case by case. */
 bool mat_bind_compatible(const struct pq_column *c, enum mat_role role, enum featd_type t,
                          char *why, size_t whylen);
 
 /* Whether column c converts to featd type t without loss of meaning (the
  * features rule above; also used for keys and timestamps). On false, why
- * names the column and both types. */
+ * names the column and both types. Used by mat_bind_compatible; exported
+ * for tests/unit/check_mat.c (the Parquet conformance corpus). */
 bool mat_bind_readable_as(const struct pq_column *c, enum featd_type t, char *why,
                           size_t whylen);
 
@@ -60,9 +62,9 @@ struct mat_binding {
 /* Finds and checks every column the view needs in f. FEATD_ERR with the
  * first problem in why ("missing column 'rev30' (feature revenue_30d)",
  * "column 'rev30' is BYTE_ARRAY STRING, not readable as double"). Free
- * with mat_binding_free (also after an error). */
+ * with mat_bind_free (also after an error). */
 int mat_bind(struct pq_file *f, const struct cfg_view *v, struct mat_binding *b, char *why,
              size_t whylen) FEATD_MUSTCHECK;
-void mat_binding_free(struct mat_binding *b);
+void mat_bind_free(struct mat_binding *b);
 
 #endif

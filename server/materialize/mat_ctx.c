@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include "online/online_write.h"
+#include "online/online_writer.h"
 #include "redis/rblock.h"
 
 #define MAT_MIN_TIMEOUT_MS 5000         /* floor for the blocking command timeout */
@@ -111,7 +111,7 @@ int mat_ctx_lease_keep(struct mat_ctx *x, struct mat_run *run, bool force,
 
 void mat_ctx_file_ident(const struct mat_file *f, uint64_t csig, char *hex)
 {
-    uint64_t s = mat_file_sig(f);
+    uint64_t s = mat_discover_file_sig(f);
     mat_ctx_hex16(util_fnv1a(s, &csig, sizeof(csig)), hex);
 }
 

@@ -26,7 +26,7 @@
 #include "config/config.h"
 #include "core/featd.h"
 #include "materialize/mat_discover.h"
-#include "materialize/mat_read.h"
+#include "materialize/mat_rg.h"
 #include "materialize/mat_select.h"
 #include "materialize/mat_state.h"
 

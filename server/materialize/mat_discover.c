@@ -21,7 +21,7 @@ static bool hidden(const char *base)
     return base[0] == '.' || base[0] == '_';
 }
 
-bool mat_is_data_name(const char *name)
+bool mat_discover_is_data_name(const char *name)
 {
     size_t n = strlen(name);
     return !hidden(name) && n > 8 && strcasecmp(name + n - 8, ".parquet") == 0;
@@ -144,7 +144,7 @@ static void snap_free(struct mat_snapshot *s)
     memset(s, 0, sizeof(*s));
 }
 
-void mat_listing_free(struct mat_listing *l)
+void mat_discover_listing_free(struct mat_listing *l)
 {
     for (size_t i = 0; i < l->nsnaps; i++) {
         snap_free(&l->snaps[i]);
@@ -153,7 +153,7 @@ void mat_listing_free(struct mat_listing *l)
     memset(l, 0, sizeof(*l));
 }
 
-uint64_t mat_file_sig(const struct mat_file *f)
+uint64_t mat_discover_file_sig(const struct mat_file *f)
 {
     uint64_t h = util_fnv1a(UTIL_FNV_INIT, f->name, strlen(f->name) + 1);
     h = util_fnv1a(h, &f->size, sizeof(f->size));
@@ -197,7 +197,7 @@ static int fill_dir(struct mat_snapshot *s, struct mat_listing *l, char *err, si
             free(p);
             continue;
         }
-        if (!S_ISREG(st.st_mode) || !mat_is_data_name(names[i])) {
+        if (!S_ISREG(st.st_mode) || !mat_discover_is_data_name(names[i])) {
             if (!hidden(names[i])) {
                 note_ignored(l, p);
             }
@@ -222,7 +222,7 @@ static int fill_dir(struct mat_snapshot *s, struct mat_listing *l, char *err, si
         f->name = name;
         f->size = (int64_t)st.st_size;
         f->mtime_ns = mtime_ns(&st);
-        uint64_t fs = mat_file_sig(f);
+        uint64_t fs = mat_discover_file_sig(f);
         sig = util_fnv1a(sig, &fs, sizeof(fs));
     }
     free_names(names, n);
@@ -252,7 +252,7 @@ static int add_entry(struct mat_listing *l, const char *path, const char *name, 
         return FEATD_OK;    /* vanished (or a dangling link): not a candidate */
     }
     bool is_dir = S_ISDIR(st.st_mode);
-    if (!is_dir && !(S_ISREG(st.st_mode) && mat_is_data_name(base_name(path)))) {
+    if (!is_dir && !(S_ISREG(st.st_mode) && mat_discover_is_data_name(base_name(path)))) {
         note_ignored(l, path);
         return FEATD_OK;
     }
@@ -276,7 +276,6 @@ static int add_entry(struct mat_listing *l, const char *path, const char *name, 
         return FEATD_ERR;
     }
     l->nsnaps++;
-    s->is_dir = is_dir;
     if (is_dir) {
         return fill_dir(s, l, err, errlen);
     }
@@ -290,7 +289,7 @@ static int add_entry(struct mat_listing *l, const char *path, const char *name, 
     s->nfiles = 1;
     s->files[0].size = (int64_t)st.st_size;
     s->files[0].mtime_ns = mtime_ns(&st);
-    s->sig = mat_file_sig(&s->files[0]);
+    s->sig = mat_discover_file_sig(&s->files[0]);
     return FEATD_OK;
 }
 
@@ -380,8 +379,8 @@ int mat_discover(const char *source_path, struct mat_listing *out, char *err, si
     return rc;
 }
 
-const struct mat_snapshot *mat_newest_complete(const struct mat_listing *l,
-                                               const struct mat_snapshot **newer_incomplete)
+const struct mat_snapshot *mat_discover_newest_complete(const struct mat_listing *l,
+                                                        const struct mat_snapshot **newer)
 {
     const struct mat_snapshot *best = NULL, *inc = NULL;
     for (size_t i = 0; i < l->nsnaps; i++) {
@@ -392,8 +391,8 @@ const struct mat_snapshot *mat_newest_complete(const struct mat_listing *l,
             inc = &l->snaps[i];
         }
     }
-    if (newer_incomplete) {
-        *newer_incomplete = inc;
+    if (newer) {
+        *newer = inc;
     }
     return best;
 }

@@ -49,7 +49,6 @@ struct mat_file {
 struct mat_snapshot {
     char *name;             /* display name (as mat_file.name) */
     char *path;
-    bool is_dir;
     bool complete;          /* files: always; dirs: has _SUCCESS */
     struct mat_file *files; /* data files in order (a file entry: itself);
                                empty for incomplete directories */
@@ -68,23 +67,24 @@ struct mat_listing {
 /*
  * Lists source_path. FEATD_ERR with a reason when the source does not exist
  * or cannot be read, or has more than MAT_MAX_ENTRIES entries. An empty
- * source is FEATD_OK with nsnaps 0. Free with mat_listing_free (also after
- * an error).
+ * source is FEATD_OK with nsnaps 0. Free with mat_discover_listing_free (also
+ * after an error).
  */
 int mat_discover(const char *source_path, struct mat_listing *out, char *err,
                  size_t errlen) FEATD_MUSTCHECK;
-void mat_listing_free(struct mat_listing *l);
+void mat_discover_listing_free(struct mat_listing *l);
 
-/* Snapshot mode: the last complete entry, or NULL. *newer_incomplete (may
+/* Snapshot mode: the last complete entry, or NULL. *newer (may
  * be NULL) gets the last incomplete entry after it, or NULL. */
-const struct mat_snapshot *mat_newest_complete(const struct mat_listing *l,
-                                               const struct mat_snapshot **newer_incomplete);
+const struct mat_snapshot *mat_discover_newest_complete(const struct mat_listing *l,
+                                                        const struct mat_snapshot **newer);
 
 /* Identity of one file: hash of its name, size and mtime. */
-uint64_t mat_file_sig(const struct mat_file *f);
+uint64_t mat_discover_file_sig(const struct mat_file *f);
 
 /* True when name ends in ".parquet" (any case) and does not start with '.'
- * or '_'. */
-bool mat_is_data_name(const char *name);
+ * or '_'. Used by mat_discover; exported for tests/unit/check_mat.c, which
+ * checks the naming rule on its own. */
+bool mat_discover_is_data_name(const char *name);
 
 #endif

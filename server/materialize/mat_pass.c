@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #include "core/log.h"
-#include "online/online_write.h"
+#include "online/online_writer.h"
 #include "parquet/parquet.h"
 
 #define MAT_MAX_LOGGED_REJECTS 5        /* row rejections logged per run */
@@ -69,7 +69,7 @@ static int open_bound(struct mat_ctx *x, struct mat_run *run, const struct mat_f
         mat_ctx_run_err(run, "file %s: schema mismatch: %s", f->name, err);
         pq_close(*pf);
         *pf = NULL;
-        mat_binding_free(b);
+        mat_bind_free(b);
         return RUN_REJECT;
     }
     return RUN_OK;
@@ -154,14 +154,14 @@ int mat_pass_select(struct mat_ctx *x, struct mat_run *run, const struct mat_fil
                     note_row_reject(run, files[i].name, rg, r, why);
                     continue;
                 }
-                int64_t at = online_expire_at_ms(v, ri->ev);
+                int64_t at = online_row_expire_at_ms(v, ri->ev);
                 if (at != 0 && at <= now_ms) {
                     ri->st = 2;
                     run->rows[MK_EXPIRED]++;
                     continue;
                 }
                 ri->st = 1;
-                mat_hash_entity(v, keys, &ri->h);
+                mat_select_hash_entity(v, keys, &ri->h);
                 mat_select_prefetch(&x->sel, &ri->h);
             }
             run->rows[MK_READ] += nr;
@@ -189,7 +189,7 @@ int mat_pass_select(struct mat_ctx *x, struct mat_run *run, const struct mat_fil
             }
         }
         pq_close(pf);
-        mat_binding_free(&b);
+        mat_bind_free(&b);
         if (k != RUN_OK) {
             return k;
         }
@@ -269,7 +269,7 @@ int mat_pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_file
                     continue;
                 }
                 ri->st = 1;
-                mat_hash_entity(v, keys, &ri->h);
+                mat_select_hash_entity(v, keys, &ri->h);
                 mat_select_prefetch(&x->sel, &ri->h);
             }
             for (size_t r = 0; r < nr; r++) {
@@ -331,7 +331,7 @@ int mat_pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_file
             }
         }
         pq_close(pf);
-        mat_binding_free(&b);
+        mat_bind_free(&b);
         if (k != RUN_OK) {
             break;
         }

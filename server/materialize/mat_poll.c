@@ -57,7 +57,7 @@ static int poll_end(struct poll *q, int result, int stats_result, bool did_work,
     mat_state_files_free(&q->done);
     free(q->todo);
     q->todo = NULL;
-    mat_listing_free(&q->l);
+    mat_discover_listing_free(&q->l);
     mat_stats_record(q->v, &q->run, stats_result, q->have_p ? &q->p : NULL, did_work, secs);
     return result;
 }
@@ -129,7 +129,7 @@ static int decide_snapshot(struct poll *q)
 {
     struct mat_ctx *x = q->x;
     const struct cfg_view *v = q->v;
-    q->snap = mat_newest_complete(&q->l, &q->incomplete);
+    q->snap = mat_discover_newest_complete(&q->l, &q->incomplete);
     if (q->snap != NULL) {
         q->run.ident = util_fnv1a(q->snap->sig, &q->csig, sizeof(q->csig));
         mat_ctx_hex16(q->run.ident, q->run.ident_hex);

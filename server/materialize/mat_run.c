@@ -14,7 +14,7 @@
 #include "core/log.h"
 #include "materialize/mat_pass.h"
 #include "online/online_gen.h"
-#include "online/online_write.h"
+#include "online/online_writer.h"
 
 /* ---- snapshot mode ---- */
 

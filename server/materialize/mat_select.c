@@ -94,7 +94,7 @@ static void hs_final(struct hstate *h, struct mat_hash *out)
     out->hi = fin_b(h->b ^ (h->len * UINT64_C(0xc2b2ae3d27d4eb4f)));
 }
 
-void mat_hash_bytes(const void *p, size_t n, struct mat_hash *out)
+void mat_select_hash_bytes(const void *p, size_t n, struct mat_hash *out)
 {
     struct hstate h;
     hs_init(&h);
@@ -102,8 +102,8 @@ void mat_hash_bytes(const void *p, size_t n, struct mat_hash *out)
     hs_final(&h, out);
 }
 
-void mat_hash_entity(const struct cfg_view *v, const struct online_key *keys,
-                     struct mat_hash *out)
+void mat_select_hash_entity(const struct cfg_view *v, const struct online_key *keys,
+                            struct mat_hash *out)
 {
     struct hstate h;
     hs_init(&h);

@@ -62,10 +62,11 @@ struct mat_select {
 
 /* Hash of one entity: the view's join keys in order (int64 by value, strings
  * by length and bytes; self-delimiting, so composite keys are unambiguous). */
-void mat_hash_entity(const struct cfg_view *v, const struct online_key *keys,
-                     struct mat_hash *out);
-/* The underlying byte hash (exposed for tests). */
-void mat_hash_bytes(const void *p, size_t n, struct mat_hash *out);
+void mat_select_hash_entity(const struct cfg_view *v, const struct online_key *keys,
+                            struct mat_hash *out);
+/* The underlying byte hash; exported for tests/unit/check_mat.c, which
+ * checks its spread on its own. */
+void mat_select_hash_bytes(const void *p, size_t n, struct mat_hash *out);
 
 /* max_entities 0 = the default limit (MAT_SELECT_DEFAULT_MAX). */
 #define MAT_SELECT_DEFAULT_MAX (256u * 1024 * 1024)
@@ -93,11 +94,16 @@ void mat_select_prefetch(const struct mat_select *s, const struct mat_hash *h);
 bool mat_select_is_winner(const struct mat_select *s, const struct mat_hash *h,
                           uint64_t ordinal);
 
-/* Stored best row of h: FEATD_OK with the values, FEATD_ERR when absent. */
+/* Stored best row of h: FEATD_OK with the values, FEATD_ERR when absent.
+ * The materializer only asks mat_select_is_winner; this is exported for
+ * tests/unit/check_mat.c, which checks what a slot keeps. */
 int mat_select_get(const struct mat_select *s, const struct mat_hash *h, int64_t *event_us,
                    int64_t *created_us, uint64_t *ordinal);
 
+/* Distinct entities offered since init or the last clear (the progress
+ * field "entities"), and the table's memory ("select_bytes"). Same thread
+ * as every other call on s: a selection belongs to one materializer run. */
 size_t mat_select_count(const struct mat_select *s);
-size_t mat_select_bytes(const struct mat_select *s);  /* table memory */
+size_t mat_select_bytes(const struct mat_select *s);
 
 #endif

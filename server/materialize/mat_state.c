@@ -30,7 +30,7 @@ struct pfield {
 
 #define MAT_PS_(name, cap_) { #name, offsetof(struct mat_progress, name), cap_ },
 #define MAT_PI_(name) { #name, offsetof(struct mat_progress, name), 0 },
-static const struct pfield pfields[] = { MAT_PROGRESS_FIELDS(MAT_PS_, MAT_PI_) };
+static const struct pfield pfields[] = { MAT_PROGRESS_FIELDS(MAT_PS_, MAT_PI_, MAT_PI_) };
 #undef MAT_PS_
 #undef MAT_PI_
 
@@ -39,7 +39,7 @@ int mat_state_load(redisContext *c, const char *key_prefix, const struct cfg_vie
 {
     memset(p, 0, sizeof(*p));
     struct fbuf k = { 0 };
-    if (online_meta_key(&k, key_prefix, v, "progress") != FEATD_OK) {
+    if (online_key_meta(&k, key_prefix, v, "progress") != FEATD_OK) {
         fbuf_free(&k);
         util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
@@ -159,7 +159,7 @@ static void update_i64(struct mat_state_update *u, const char *field, int64_t va
     update_str(u, field, tmp);
 }
 
-/* The typed setters: one per field of MAT_PROGRESS_FIELDS. */
+/* The typed setters: one per S and I field of MAT_PROGRESS_FIELDS. */
 #define MAT_PS_(name, cap) \
     void mat_state_set_##name(struct mat_state_update *u, const char *val) \
     { \
@@ -170,11 +170,14 @@ static void update_i64(struct mat_state_update *u, const char *field, int64_t va
     { \
         update_i64(u, #name, val); \
     }
-MAT_PROGRESS_FIELDS(MAT_PS_, MAT_PI_)
+#define MAT_PR_(name)
+MAT_PROGRESS_FIELDS(MAT_PS_, MAT_PI_, MAT_PR_)
 #undef MAT_PS_
 #undef MAT_PI_
+#undef MAT_PR_
 
-void mat_state_update_reset(struct mat_state_update *u)
+/* Drops the fields set so far. */
+static void update_reset(struct mat_state_update *u)
 {
     fbuf_reset(&u->data);
     u->n = 0;
@@ -186,7 +189,7 @@ static int hash_key(struct fbuf *k, const char *key_prefix, const struct cfg_vie
                     const char *which, char *err, size_t errlen)
 {
     fbuf_reset(k);
-    if (online_meta_key(k, key_prefix, v, which) != FEATD_OK) {
+    if (online_key_meta(k, key_prefix, v, which) != FEATD_OK) {
         fbuf_free(k);
         util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
@@ -234,7 +237,7 @@ int mat_state_send(struct mat_state_update *u, redisContext *c, const char *key_
         free(lens);
     }
     fbuf_free(&k);
-    mat_state_update_reset(u);
+    update_reset(u);
     return rc;
 }
 
@@ -245,8 +248,8 @@ void mat_state_count_run(redisContext *c, const char *key_prefix, const struct c
     struct fbuf k = { 0 };
     char err[8];
     if (c != NULL && hash_key(&k, key_prefix, v, "progress", err, sizeof(err)) == FEATD_OK) {
-        redisReply *r = redisCommand(c, "HINCRBY %b %s 1", k.data, k.len, field[which]);
-        freeReplyObject(r);
+        freeReplyObject(rblock_command(c, err, sizeof(err), "HINCRBY progress", "HINCRBY %b %s 1",
+                                       k.data, k.len, field[which]));
     }
     fbuf_free(&k);
 }
@@ -377,8 +380,8 @@ void mat_state_file_forget(redisContext *c, const char *key_prefix, const struct
     struct fbuf k = { 0 };
     char err[8];
     if (c != NULL && hash_key(&k, key_prefix, v, "files", err, sizeof(err)) == FEATD_OK) {
-        redisReply *r = redisCommand(c, "HDEL %b %b", k.data, k.len, name, len);
-        freeReplyObject(r);
+        freeReplyObject(rblock_command(c, err, sizeof(err), "HDEL files", "HDEL %b %b", k.data,
+                                       k.len, name, len));
     }
     fbuf_free(&k);
 }
@@ -469,7 +472,8 @@ const char *mat_state_lease_self(void)
     return self_id;
 }
 
-bool mat_state_lease_holder_dead(const char *holder)
+/* True when holder names a process of this host that is gone. */
+static bool lease_holder_dead(const char *holder)
 {
     const char *self = mat_state_lease_self();
     const char *c1 = strchr(holder, ':');
@@ -500,7 +504,7 @@ bool mat_state_lease_holder_dead(const char *holder)
 static int lease_key(struct fbuf *k, const char *key_prefix, const struct cfg_view *v,
                      char *err, size_t errlen)
 {
-    if (online_lease_key(k, key_prefix, v) != FEATD_OK) {
+    if (online_key_lease(k, key_prefix, v) != FEATD_OK) {
         fbuf_free(k);
         util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
@@ -530,30 +534,27 @@ int mat_state_lease_peek(redisContext *c, const char *key_prefix, const struct c
         holder[0] = '\0';
     }
     *pttl_ms = 0;
-    redisAppendCommand(c, "GET %b", k.data, k.len);
-    redisAppendCommand(c, "PTTL %b", k.data, k.len);
-    fbuf_free(&k);
-    int rc = FEATD_OK;
-    for (int i = 0; i < 2; i++) {
-        void *rv = NULL;
-        if (redisGetReply(c, &rv) != REDIS_OK || rv == NULL) {
-            rblock_seterr(c, "GET lease", err, errlen);
-            return FEATD_ERR;
-        }
-        redisReply *r = rv;
-        if (i == 0 && r->type == REDIS_REPLY_STRING && holder && holderlen) {
-            size_t n = r->len < holderlen - 1 ? r->len : holderlen - 1;
-            memcpy(holder, r->str, n);
-            holder[n] = '\0';
-        } else if (i == 1 && r->type == REDIS_REPLY_INTEGER) {
-            *pttl_ms = r->integer > 0 ? r->integer : 0;
-        } else if (r->type == REDIS_REPLY_ERROR) {
-            rblock_seterr_reply(c, "lease", r, err, errlen);
-            rc = FEATD_ERR;
-        }
-        freeReplyObject(r);
+    redisReply *r = rblock_command(c, err, errlen, "GET lease", "GET %b", k.data, k.len);
+    if (r == NULL) {
+        fbuf_free(&k);
+        return FEATD_ERR;
     }
-    return rc;
+    if (r->type == REDIS_REPLY_STRING && holder && holderlen) {
+        size_t n = r->len < holderlen - 1 ? r->len : holderlen - 1;
+        memcpy(holder, r->str, n);
+        holder[n] = '\0';
+    }
+    freeReplyObject(r);
+    r = rblock_command(c, err, errlen, "PTTL lease", "PTTL %b", k.data, k.len);
+    fbuf_free(&k);
+    if (r == NULL) {
+        return FEATD_ERR;
+    }
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *pttl_ms = r->integer > 0 ? r->integer : 0;
+    }
+    freeReplyObject(r);
+    return FEATD_OK;
 }
 
 int mat_state_lease_acquire(redisContext *c, const char *key_prefix, const struct cfg_view *v,
@@ -565,25 +566,20 @@ int mat_state_lease_acquire(redisContext *c, const char *key_prefix, const struc
         return FEATD_ERR;
     }
     int rc = FEATD_ERR;
-    redisReply *r = redisCommand(c, "SET %b %s NX PX %lld", k.data, k.len, self, (long long)px);
+    redisReply *r = rblock_command(c, err, errlen, "SET lease", "SET %b %s NX PX %lld", k.data,
+                                   k.len, self, (long long)px);
     if (r == NULL) {
-        rblock_seterr(c, "SET lease", err, errlen);
         goto out;
     }
     if (r->type == REDIS_REPLY_STATUS) {
         rc = FEATD_OK;
         goto out;
     }
-    if (r->type == REDIS_REPLY_ERROR) {
-        rblock_seterr_reply(c, "SET lease", r, err, errlen);
-        goto out;
-    }
     freeReplyObject(r);
     /* held: by us (a renewal is as good), by a dead local process, or by
      * someone alive */
-    r = redisCommand(c, "GET %b", k.data, k.len);
+    r = rblock_command(c, err, errlen, "GET lease", "GET %b", k.data, k.len);
     if (r == NULL) {
-        rblock_seterr(c, "GET lease", err, errlen);
         goto out;
     }
     if (r->type != REDIS_REPLY_STRING) {
@@ -606,23 +602,16 @@ int mat_state_lease_acquire(redisContext *c, const char *key_prefix, const struc
         rc = mat_state_lease_renew(c, key_prefix, v, px, err, errlen);
         goto out;
     }
-    if (!mat_state_lease_holder_dead(cur)) {
+    if (!lease_holder_dead(cur)) {
         rc = FEATD_EAGAIN;
         goto out;
     }
-    r = redisCommand(c, "EVAL %s 1 %b %s %s %lld", lua_steal, k.data, k.len, cur, self,
-                     (long long)px);
+    r = rblock_command(c, err, errlen, "EVAL lease", "EVAL %s 1 %b %s %s %lld", lua_steal, k.data,
+                       k.len, cur, self, (long long)px);
     if (r == NULL) {
-        rblock_seterr(c, "EVAL lease", err, errlen);
         goto out;
     }
-    if (r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
-        rc = FEATD_OK;
-    } else if (r->type == REDIS_REPLY_ERROR) {
-        rblock_seterr_reply(c, "EVAL lease", r, err, errlen);
-    } else {
-        rc = FEATD_EAGAIN;
-    }
+    rc = r->type == REDIS_REPLY_INTEGER && r->integer == 1 ? FEATD_OK : FEATD_EAGAIN;
 out:
     freeReplyObject(r);
     fbuf_free(&k);
@@ -636,11 +625,11 @@ int mat_state_lease_renew(redisContext *c, const char *key_prefix, const struct 
     if (lease_key(&k, key_prefix, v, err, errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
-    redisReply *r = redisCommand(c, "EVAL %s 1 %b %s %lld", lua_renew, k.data, k.len,
-                                 mat_state_lease_self(), (long long)px);
+    redisReply *r = rblock_command(c, err, errlen, "lease renewal", "EVAL %s 1 %b %s %lld",
+                                   lua_renew, k.data, k.len, mat_state_lease_self(),
+                                   (long long)px);
     fbuf_free(&k);
     if (r == NULL) {
-        rblock_seterr(c, "lease renewal", err, errlen);
         return FEATD_ERR;
     }
     int rc;
@@ -663,12 +652,12 @@ void mat_state_lease_release(redisContext *c, const char *key_prefix, const stru
         return;
     }
     struct fbuf k = { 0 };
-    if (online_lease_key(&k, key_prefix, v) != FEATD_OK) {
+    if (online_key_lease(&k, key_prefix, v) != FEATD_OK) {
         fbuf_free(&k);
         return;
     }
-    redisReply *r = redisCommand(c, "EVAL %s 1 %b %s", lua_release, k.data, k.len,
-                                 mat_state_lease_self());
-    freeReplyObject(r);
+    char err[8];    /* errors ignored: the lease expires anyway */
+    freeReplyObject(rblock_command(c, err, sizeof(err), "EVAL lease release", "EVAL %s 1 %b %s",
+                                   lua_release, k.data, k.len, mat_state_lease_self()));
     fbuf_free(&k);
 }

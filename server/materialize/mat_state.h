@@ -40,11 +40,12 @@
 #define MAT_LEASE_MS 15000
 
 /*
- * Progress fields: S(name, capacity) strings, I(name) 64-bit integers.
- * Times are µs since the epoch; counters are those of the last run that
- * did work (runs_* are cumulative).
+ * Progress fields: S(name, capacity) strings, I(name) 64-bit integers,
+ * R(name) the cumulative run counters (64-bit integers bumped only by
+ * mat_state_count_run, so they have no setter). Times are µs since the
+ * epoch; the other counters are those of the last run that did work.
  */
-#define MAT_PROGRESS_FIELDS(S, I) \
+#define MAT_PROGRESS_FIELDS(S, I, R) \
     S(state, 16)            /* idle | running | failed | rejected */ \
     S(phase, 16)            /* while running: select | write | flip | reclaim */ \
     S(mode, 16)             /* snapshot | incremental */ \
@@ -79,14 +80,14 @@
     I(last_error_at_us) \
     I(rejected_at_us) \
     I(max_event_ts_us)      /* newest event time materialized (lag reference) */ \
-    I(runs_ok) \
-    I(runs_failed) \
-    I(runs_rejected)
+    R(runs_ok) \
+    R(runs_failed) \
+    R(runs_rejected)
 
 #define MAT_PS_(name, cap) char name[cap];
 #define MAT_PI_(name) int64_t name;
 struct mat_progress {
-    MAT_PROGRESS_FIELDS(MAT_PS_, MAT_PI_)
+    MAT_PROGRESS_FIELDS(MAT_PS_, MAT_PI_, MAT_PI_)
     bool exists;            /* the hash was found */
 };
 #undef MAT_PS_
@@ -118,13 +119,13 @@ int mat_state_load(redisContext *c, const char *key_prefix, const struct cfg_vie
 struct mat_state_update;
 struct mat_state_update *mat_state_update_new(void);
 void mat_state_update_free(struct mat_state_update *u);
-/* Drops the fields set so far. */
-void mat_state_update_reset(struct mat_state_update *u);
 #define MAT_PS_(name, cap) void mat_state_set_##name(struct mat_state_update *u, const char *val);
 #define MAT_PI_(name) void mat_state_set_##name(struct mat_state_update *u, int64_t val);
-MAT_PROGRESS_FIELDS(MAT_PS_, MAT_PI_)
+#define MAT_PR_(name)
+MAT_PROGRESS_FIELDS(MAT_PS_, MAT_PI_, MAT_PR_)
 #undef MAT_PS_
 #undef MAT_PI_
+#undef MAT_PR_
 int mat_state_send(struct mat_state_update *u, redisContext *c, const char *key_prefix,
                    const struct cfg_view *v, char *err, size_t errlen) FEATD_MUSTCHECK;
 
@@ -147,6 +148,9 @@ enum mat_file_status {
     MAT_FILE_REJECTED       /* rejected; not retried while the identity holds */
 };
 
+/* One HGETALL of the view's files hash into f (f->r stays NULL on
+ * FEATD_ERR). The caller owns f and frees it with mat_state_files_free
+ * (safe on an unloaded f). */
 int mat_state_files_load(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                          struct mat_files *f, char *err, size_t errlen) FEATD_MUSTCHECK;
 void mat_state_files_free(struct mat_files *f);
@@ -190,7 +194,5 @@ void mat_state_lease_release(redisContext *c, const char *key_prefix, const stru
 int mat_state_lease_peek(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                          char *holder, size_t holderlen, int64_t *pttl_ms, char *err,
                          size_t errlen) FEATD_MUSTCHECK;
-/* True when holder names a process of this host that is gone. */
-bool mat_state_lease_holder_dead(const char *holder);
 
 #endif

@@ -236,7 +236,7 @@ static bool gauge_value(enum gauge g, const struct mat_vstat *s, int64_t now, ch
     }
 }
 
-int mat_metrics_write(struct fbuf *out)
+int mat_stats_write_metrics(struct fbuf *out)
 {
     int rc = FEATD_OK;
     int64_t now = util_now_us();

@@ -52,6 +52,6 @@ int64_t mat_stats_schedule(const char *view, int result, int64_t interval_us);
  * replica reports the view's state even when another one materialized it.
  * Safe from any thread; returns FEATD_ERR only when out of memory.
  */
-int mat_metrics_write(struct fbuf *out) FEATD_MUSTCHECK;
+int mat_stats_write_metrics(struct fbuf *out) FEATD_MUSTCHECK;
 
 #endif

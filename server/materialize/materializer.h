@@ -20,10 +20,10 @@
  * The parts: materializer.c (the thread, the one-shot entry), mat_poll (one
  * view's poll), mat_run (a run), mat_pass (its two passes), mat_ctx.h (the
  * state they share), mat_state (the view's state in Redis), mat_stats (per
- * view statistics and metrics), mat_discover, mat_select, mat_read, mat_bind.
+ * view statistics and metrics), mat_discover, mat_select, mat_rg, mat_bind.
  *
  * Threading: materializer_start/set_registry/stop/join are called from the
- * main thread; mat_metrics_write from any thread (admin); the run
+ * main thread; mat_stats_write_metrics from any thread (admin); the run
  * functions only from the materializer thread or a one-shot process.
  */
 #ifndef FEATD_MATERIALIZER_H
@@ -34,7 +34,7 @@
 #include "config/config.h"
 #include "core/featd.h"
 #include "core/util.h"
-#include "materialize/mat_stats.h"   /* mat_metrics_write, for the admin page */
+#include "materialize/mat_stats.h"   /* mat_stats_write_metrics, for the admin page */
 
 struct registry;
 

@@ -51,7 +51,7 @@ int online_gen_parse(const redisReply *r, uint64_t *gen)
 static int meta_key(struct fbuf *k, const char *key_prefix, const struct cfg_view *v,
                     const char *suffix, char *err, size_t errlen)
 {
-    if (online_meta_key(k, key_prefix, v, suffix) != FEATD_OK) {
+    if (online_key_meta(k, key_prefix, v, suffix) != FEATD_OK) {
         fbuf_free(k);
         util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
@@ -175,7 +175,7 @@ static int gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
     }
     struct fbuf prefix = { 0 };
     struct fbuf pat = { 0 };
-    if (online_view_prefix(&prefix, key_prefix, v) != FEATD_OK ||
+    if (online_key_view_prefix(&prefix, key_prefix, v) != FEATD_OK ||
         glob_escape(&pat, prefix.data, prefix.len) != FEATD_OK ||
         fbuf_appendf(&pat, "g%" PRIu64 ":*", gen) != FEATD_OK) {
         fbuf_free(&prefix);
@@ -240,15 +240,11 @@ static int gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
             }
             redisReply *u = NULL;
             if (n > 1) {
-                u = redisCommandArgv(c, (int)n, argv, argvlen);
+                u = rblock_command_argv(c, err, errlen, "UNLINK", (int)n, argv, argvlen);
                 if (u == NULL) {
-                    rblock_seterr(c, "UNLINK", err, errlen);
                     rc = FEATD_ERR;
                 } else if (u->type == REDIS_REPLY_INTEGER) {
                     *deleted += (uint64_t)(u->integer > 0 ? u->integer : 0);
-                } else if (u->type == REDIS_REPLY_ERROR) {
-                    rblock_seterr_reply(c, "UNLINK", u, err, errlen);
-                    rc = FEATD_ERR;
                 }
                 freeReplyObject(u);
             }

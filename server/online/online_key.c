@@ -46,7 +46,7 @@ static int put_fingerprint(struct fbuf *out, const struct cfg_view *v)
     return fbuf_appendf(out, "%016" PRIx64, v->fingerprint);
 }
 
-int online_view_prefix(struct fbuf *out, const char *key_prefix, const struct cfg_view *v)
+int online_key_view_prefix(struct fbuf *out, const char *key_prefix, const struct cfg_view *v)
 {
     if (put_str(out, key_prefix) != FEATD_OK || fbuf_putc(out, ':') != FEATD_OK ||
         put_str(out, ONLINE_LAYOUT_VERSION ":") != FEATD_OK || put_str(out, v->name) != FEATD_OK ||
@@ -59,7 +59,7 @@ int online_view_prefix(struct fbuf *out, const char *key_prefix, const struct cf
 
 /* Entity key: per join key in view order "i<decimal>" or "s<len>:<bytes>".
  * FEATD_ERR when a join key has a type other than int64/string. */
-int online_entity_key(struct fbuf *out, const struct cfg_view *v, const struct online_key *keys)
+int online_key_entity(struct fbuf *out, const struct cfg_view *v, const struct online_key *keys)
 {
     for (size_t k = 0; k < v->nkeys; k++) {
         int rc;
@@ -89,10 +89,10 @@ int online_entity_key(struct fbuf *out, const struct cfg_view *v, const struct o
     return FEATD_OK;
 }
 
-int online_gen_prefix(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
-                      uint64_t gen)
+int online_key_gen_prefix(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
+                          uint64_t gen)
 {
-    int rc = online_view_prefix(out, key_prefix, v);
+    int rc = online_key_view_prefix(out, key_prefix, v);
     if (rc == FEATD_OK) {
         rc = fbuf_putc(out, 'g');
     }
@@ -105,32 +105,22 @@ int online_gen_prefix(struct fbuf *out, const char *key_prefix, const struct cfg
     return rc;
 }
 
-int online_row_key(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
-                   uint64_t gen, const struct online_key *keys)
-{
-    int rc = online_gen_prefix(out, key_prefix, v, gen);
-    if (rc == FEATD_OK) {
-        rc = online_entity_key(out, v, keys);
-    }
-    return rc;
-}
-
-int online_meta_key(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
+int online_key_meta(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
                     const char *suffix)
 {
-    int rc = online_view_prefix(out, key_prefix, v);
+    int rc = online_key_view_prefix(out, key_prefix, v);
     if (rc == FEATD_OK) {
         rc = put_str(out, suffix);
     }
     return rc;
 }
 
-int online_current_key(struct fbuf *out, const char *key_prefix, const struct cfg_view *v)
+int online_key_current(struct fbuf *out, const char *key_prefix, const struct cfg_view *v)
 {
-    return online_meta_key(out, key_prefix, v, "current");
+    return online_key_meta(out, key_prefix, v, "current");
 }
 
-int online_lease_key(struct fbuf *out, const char *key_prefix, const struct cfg_view *v)
+int online_key_lease(struct fbuf *out, const char *key_prefix, const struct cfg_view *v)
 {
     if (put_str(out, key_prefix) != FEATD_OK || fbuf_putc(out, ':') != FEATD_OK ||
         put_str(out, ONLINE_LAYOUT_VERSION ":") != FEATD_OK || put_str(out, v->name) != FEATD_OK ||

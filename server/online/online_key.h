@@ -33,22 +33,22 @@ struct online_key {
     size_t slen;
 };
 
-int online_view_prefix(struct fbuf *out, const char *key_prefix,
-                       const struct cfg_view *v) FEATD_MUSTCHECK;   /* "P:v1:V:F:" */
+/* "P:v1:V:F:" — the prefix that every key of the view with schema
+ * fingerprint F shares (the generation, meta and row keys start with it). */
+int online_key_view_prefix(struct fbuf *out, const char *key_prefix,
+                           const struct cfg_view *v) FEATD_MUSTCHECK;
 /* "P:v1:V:F:g<G>:" — build once per (view, generation), then append
- * online_entity_key per entity (online_row_key = this + entity key). */
-int online_gen_prefix(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
-                      uint64_t gen) FEATD_MUSTCHECK;
+ * online_key_entity per entity: a row's key is this prefix + its entity key. */
+int online_key_gen_prefix(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
+                          uint64_t gen) FEATD_MUSTCHECK;
 /* FEATD_ERR when a join key has a type other than int64/string. */
-int online_entity_key(struct fbuf *out, const struct cfg_view *v,
+int online_key_entity(struct fbuf *out, const struct cfg_view *v,
                       const struct online_key *keys) FEATD_MUSTCHECK;
-int online_row_key(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
-                   uint64_t gen, const struct online_key *keys) FEATD_MUSTCHECK;
-int online_current_key(struct fbuf *out, const char *key_prefix,
-                       const struct cfg_view *v) FEATD_MUSTCHECK;
-int online_meta_key(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
+int online_key_current(struct fbuf *out, const char *key_prefix,
+                       const struct cfg_view *v) FEATD_MUSTCHECK;   /* "P:v1:V:F:current" */
+int online_key_meta(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
                     const char *suffix) FEATD_MUSTCHECK;   /* "P:v1:V:F:<suffix>" */
-int online_lease_key(struct fbuf *out, const char *key_prefix,
+int online_key_lease(struct fbuf *out, const char *key_prefix,
                      const struct cfg_view *v) FEATD_MUSTCHECK;   /* "P:v1:V:lease" */
 
 #endif

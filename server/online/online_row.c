@@ -63,7 +63,7 @@ static int64_t rd_ts(const uint8_t *p)
  * is still reported as OUTSIDE_MAX_AGE (with its value) for a while instead
  * of turning into NOT_FOUND. 0 for ttl 0 (no expiry at all).
  */
-int64_t online_ttl_grace(int64_t ttl_seconds)
+static int64_t ttl_grace(int64_t ttl_seconds)
 {
     if (ttl_seconds <= 0) {
         return 0;
@@ -75,13 +75,13 @@ int64_t online_ttl_grace(int64_t ttl_seconds)
  * event_ts/1000 + (ttl + grace) * 1000, saturating at INT64_MAX, and at least
  * 1 (an instant long past) so that 0 keeps meaning "no expiry".
  */
-int64_t online_expire_at_ms(const struct cfg_view *v, int64_t event_ts_us)
+int64_t online_row_expire_at_ms(const struct cfg_view *v, int64_t event_ts_us)
 {
     if (v->ttl_seconds <= 0) {
         return 0;
     }
     int64_t life_s = v->ttl_seconds;
-    int64_t grace = online_ttl_grace(life_s);
+    int64_t grace = ttl_grace(life_s);
     if (life_s > INT64_MAX - grace) {
         return INT64_MAX;
     }
@@ -376,7 +376,7 @@ truncated:
 
 /* ---- packed lists ---- */
 
-int online_list_put_float(struct fbuf *out, float f)
+int online_row_list_put_float(struct fbuf *out, float f)
 {
     uint32_t u;
     uint8_t tmp[4];
@@ -385,7 +385,7 @@ int online_list_put_float(struct fbuf *out, float f)
     return fbuf_append(out, tmp, 4);
 }
 
-int online_list_put_double(struct fbuf *out, double d)
+int online_row_list_put_double(struct fbuf *out, double d)
 {
     uint64_t u;
     uint8_t tmp[8];
@@ -394,14 +394,14 @@ int online_list_put_double(struct fbuf *out, double d)
     return fbuf_append(out, tmp, 8);
 }
 
-int online_list_put_int64(struct fbuf *out, int64_t i)
+int online_row_list_put_int64(struct fbuf *out, int64_t i)
 {
     uint8_t tmp[8];
     wr_le64(tmp, (uint64_t)i);
     return fbuf_append(out, tmp, 8);
 }
 
-int online_list_put_string(struct fbuf *out, const char *s, size_t n)
+int online_row_list_put_string(struct fbuf *out, const char *s, size_t n)
 {
     if (fbuf_put_varint(out, n) != FEATD_OK) {
         return FEATD_ENOMEM;
@@ -409,7 +409,7 @@ int online_list_put_string(struct fbuf *out, const char *s, size_t n)
     return n ? fbuf_append(out, s, n) : FEATD_OK;
 }
 
-float online_list_float(const struct online_value *v, uint32_t idx)
+float online_row_list_float(const struct online_value *v, uint32_t idx)
 {
     uint32_t u = rd_le32(v->raw + (size_t)idx * 4);
     float f;
@@ -417,7 +417,7 @@ float online_list_float(const struct online_value *v, uint32_t idx)
     return f;
 }
 
-double online_list_double(const struct online_value *v, uint32_t idx)
+double online_row_list_double(const struct online_value *v, uint32_t idx)
 {
     uint64_t u = rd_le64(v->raw + (size_t)idx * 8);
     double d;
@@ -425,7 +425,7 @@ double online_list_double(const struct online_value *v, uint32_t idx)
     return d;
 }
 
-int64_t online_list_int64(const struct online_value *v, uint32_t idx)
+int64_t online_row_list_int64(const struct online_value *v, uint32_t idx)
 {
     uint64_t u = rd_le64(v->raw + (size_t)idx * 8);
     int64_t i;
@@ -435,7 +435,8 @@ int64_t online_list_int64(const struct online_value *v, uint32_t idx)
 
 /* Reads the string element at *cur (advancing it). FEATD_ERR at end or on a
  * malformed element (cannot happen for a list validated by decode). */
-int online_list_next_string(const uint8_t **cur, const uint8_t *end, const char **s, size_t *n)
+int online_row_list_next_string(const uint8_t **cur, const uint8_t *end, const char **s,
+                                size_t *n)
 {
     if (*cur >= end) {
         return FEATD_ERR;

@@ -17,7 +17,7 @@
  * bytewise without decoding the row.
  *
  * Storage TTL: with ttl_seconds > 0 a row expires at
- *   event_ts + ttl_seconds + online_ttl_grace(ttl_seconds)
+ *   event_ts + ttl_seconds + max(ttl_seconds, ONLINE_TTL_GRACE_MIN_S)
  * so that OUTSIDE_MAX_AGE can be reported during the grace period; a row
  * already past that instant is not written (counted by the caller).
  */
@@ -59,11 +59,10 @@ struct online_value {
     size_t rawlen;      /* bytes at raw */
 };
 
-/* Grace added to the ttl for the storage expiry: max(ttl_seconds,
- * ONLINE_TTL_GRACE_MIN_S), 0 when ttl_seconds is 0 (no expiry). */
-int64_t online_ttl_grace(int64_t ttl_seconds);
-/* Absolute expiry in ms since the epoch, or 0 for none. */
-int64_t online_expire_at_ms(const struct cfg_view *v, int64_t event_ts_us);
+/* Absolute storage expiry in ms since the epoch (event time + ttl + grace,
+ * the grace being max(ttl_seconds, ONLINE_TTL_GRACE_MIN_S)), or 0 for none
+ * (ttl_seconds 0). */
+int64_t online_row_expire_at_ms(const struct cfg_view *v, int64_t event_ts_us);
 
 /* Row codec. encode appends to out; vals has v->nfeatures entries. Lists are
  * given in the packed form (count, raw, rawlen); use the list builders below
@@ -78,17 +77,20 @@ int online_row_decode(const uint8_t *data, size_t len, const struct cfg_view *v,
                       struct online_value *vals, char *err, size_t errlen) FEATD_MUSTCHECK;
 
 /* Packed list builders (append element encodings to out; count is yours). */
-int online_list_put_float(struct fbuf *out, float f) FEATD_MUSTCHECK;
-int online_list_put_double(struct fbuf *out, double d) FEATD_MUSTCHECK;
-int online_list_put_int64(struct fbuf *out, int64_t i) FEATD_MUSTCHECK;
-int online_list_put_string(struct fbuf *out, const char *s, size_t n) FEATD_MUSTCHECK;
+int online_row_list_put_float(struct fbuf *out, float f) FEATD_MUSTCHECK;
+int online_row_list_put_double(struct fbuf *out, double d) FEATD_MUSTCHECK;
+int online_row_list_put_int64(struct fbuf *out, int64_t i) FEATD_MUSTCHECK;
+int online_row_list_put_string(struct fbuf *out, const char *s, size_t n) FEATD_MUSTCHECK;
 /* Packed list readers: element idx of a decoded list value (bounds already
  * validated by online_row_decode). String elements are walked sequentially
- * with online_list_next_string(&cursor, end, &s, &n). */
-float online_list_float(const struct online_value *v, uint32_t idx);
-double online_list_double(const struct online_value *v, uint32_t idx);
-int64_t online_list_int64(const struct online_value *v, uint32_t idx);
-int online_list_next_string(const uint8_t **cur, const uint8_t *end,
-                            const char **s, size_t *n);
+ * with online_row_list_next_string(&cursor, end, &s, &n). The server
+ * forwards packed lists as they are; wire/proto.c reads int64 elements, and
+ * the float, double and string readers are for the tests that check decoded
+ * rows (check_online.c, check_mat.c, check_frame.c, e2e_online.c). */
+float online_row_list_float(const struct online_value *v, uint32_t idx);
+double online_row_list_double(const struct online_value *v, uint32_t idx);
+int64_t online_row_list_int64(const struct online_value *v, uint32_t idx);
+int online_row_list_next_string(const uint8_t **cur, const uint8_t *end,
+                                const char **s, size_t *n);
 
 #endif

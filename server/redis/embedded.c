@@ -20,6 +20,7 @@
 #include <hiredis/hiredis.h>
 
 #include "core/log.h"
+#include "redis/rblock.h"
 
 static pid_t emb_pid = -1;
 static char emb_sock[108];
@@ -104,15 +105,13 @@ static int emb_spawn(char *err, size_t errlen)
         }
         redisContext *c = redisConnectUnixWithTimeout(emb_sock, tv);
         if (c && !c->err) {
-            redisReply *r = emb_pass[0] ? redisCommand(c, "AUTH %s", emb_pass) : NULL;
-            if (r) {
-                freeReplyObject(r);
+            char perr[8];   /* not ready yet: the reason does not matter */
+            if (emb_pass[0]) {
+                freeReplyObject(rblock_command(c, perr, sizeof perr, "AUTH", "AUTH %s", emb_pass));
             }
-            r = redisCommand(c, "PING");
+            redisReply *r = rblock_command(c, perr, sizeof perr, "PING", "PING");
             int ok = r && (r->type == REDIS_REPLY_STATUS);
-            if (r) {
-                freeReplyObject(r);
-            }
+            freeReplyObject(r);
             redisFree(c);
             if (ok) {
                 return FEATD_OK;

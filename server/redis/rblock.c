@@ -5,6 +5,7 @@
 #include "redis/rblock.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,24 +143,18 @@ static redisReply *checked(redisContext *c, redisReply *r, const char *what, cha
     return r;
 }
 
-redisReply *rblock_vcommand(redisContext *c, char *err, size_t errlen, const char *what,
-                            const char *fmt, va_list ap)
+redisReply *rblock_command(redisContext *c, char *err, size_t errlen, const char *what,
+                           const char *fmt, ...)
 {
     if (c == NULL) {
         rblock_seterr(NULL, what, err, errlen);
         return NULL;
     }
-    return checked(c, redisvCommand(c, fmt, ap), what, err, errlen);
-}
-
-redisReply *rblock_command(redisContext *c, char *err, size_t errlen, const char *what,
-                           const char *fmt, ...)
-{
     va_list ap;
     va_start(ap, fmt);
-    redisReply *r = rblock_vcommand(c, err, errlen, what, fmt, ap);
+    redisReply *r = redisvCommand(c, fmt, ap);
     va_end(ap);
-    return r;
+    return checked(c, r, what, err, errlen);
 }
 
 redisReply *rblock_command_argv(redisContext *c, char *err, size_t errlen, const char *what,

@@ -27,7 +27,6 @@
 #ifndef FEATD_RBLOCK_H
 #define FEATD_RBLOCK_H
 
-#include <stdarg.h>
 #include <stddef.h>
 
 #include <hiredis/hiredis.h>
@@ -44,17 +43,20 @@
  */
 redisContext *rblock_connect(const struct featd_config *cfg, char *err, size_t errlen);
 
-/* The embedded redis-server's socket path into buf. FEATD_ERR (with buf
+/* The embedded redis-server's socket path into buf (also checked directly
+ * by tests/unit/check_client.c). FEATD_ERR (with buf
  * holding a reason) when it does not fit buf or a unix socket address. */
 int rblock_embedded_socket_path(const struct featd_config *cfg, char *buf,
                                size_t cap) FEATD_MUSTCHECK;
 
 /* A printable endpoint for messages: "host:port", "[v6]:port", "unix:/path"
- * (embedded: "unix:/path (embedded)"). */
+ * (embedded: "unix:/path (embedded)"). Used by rblock_connect's messages;
+ * exported for tests/unit/check_client.c, which checks the formats. */
 void rblock_endpoint(const struct featd_config *cfg, char *buf, size_t cap);
 
 /* The endpoint of a connected context, as rblock_endpoint prints it
- * (without the "(embedded)" mark). */
+ * (without the "(embedded)" mark). Used by the error wording below;
+ * exported for tests/unit/check_rblock.c, which checks the formats. */
 void rblock_ctx_endpoint(const redisContext *c, char *buf, size_t cap);
 
 /* err = "redis EP: WHAT: reason" for the failure recorded in c (a timeout
@@ -75,8 +77,6 @@ void rblock_seterr_reply(const redisContext *c, const char *what, const redisRep
  */
 redisReply *rblock_command(redisContext *c, char *err, size_t errlen, const char *what,
                            const char *fmt, ...);
-redisReply *rblock_vcommand(redisContext *c, char *err, size_t errlen, const char *what,
-                            const char *fmt, va_list ap);
 /* The same with an argument vector (binary-safe, no formatting). */
 redisReply *rblock_command_argv(redisContext *c, char *err, size_t errlen, const char *what,
                                 int argc, const char **argv, const size_t *lens);

@@ -26,6 +26,9 @@ struct rlink *rlink_new(struct event_base *base, const struct cfg_redis *rc,
                         const char *unix_override, struct metrics *m);
 void rlink_free(struct rlink *rp);
 
+/* True while the link is connected and authenticated (commands are sent
+ * now); false while connecting or backing off (rlink_command_argv answers
+ * FEATD_EAGAIN). Owning worker thread only, like every rlink call. */
 bool rlink_ready(const struct rlink *rp);
 /* A short text for errors: "redis 127.0.0.1:6379 is unreachable (Connection refused)". */
 const char *rlink_status(const struct rlink *rp);

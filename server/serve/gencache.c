@@ -88,7 +88,7 @@ int gencache_refresh(struct gencache *gc, struct rlink *r, gencache_done_fn done
     }
     for (size_t i = 0; i < cfg->nviews; i++) {
         offs[i] = keys.len;
-        if (online_current_key(&keys, cfg->redis.key_prefix, &cfg->views[i]) != FEATD_OK) {
+        if (online_key_current(&keys, cfg->redis.key_prefix, &cfg->views[i]) != FEATD_OK) {
             goto done;
         }
         argvlen[i + 1] = keys.len - offs[i];

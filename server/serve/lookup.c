@@ -112,7 +112,7 @@ static int lookup_build_command(struct request *rq)
         uint64_t cached = gencache_get(&rq->ctx->gens, pv->vidx);
         pv->gen = cached == GENCACHE_UNKNOWN ? 0 : cached;
         fbuf_reset(sb);
-        if (online_current_key(sb, prefix, pv->v) != FEATD_OK) {
+        if (online_key_current(sb, prefix, pv->v) != FEATD_OK) {
             return FEATD_ENOMEM;
         }
         pv->cur_arg = argc;
@@ -124,14 +124,14 @@ static int lookup_build_command(struct request *rq)
         }
         memset(table, 0xff, sizeof(int) * tcap);    /* -1 = empty */
         fbuf_reset(sb);
-        if (online_gen_prefix(sb, prefix, pv->v, pv->gen) != FEATD_OK) {
+        if (online_key_gen_prefix(sb, prefix, pv->v, pv->gen) != FEATD_OK) {
             return FEATD_ENOMEM;
         }
         size_t base_len = sb->len;
         for (size_t r = 0; r < p->nrows; r++) {
             sb->len = base_len;
             lookup_key_of(pv, g, r, keys);
-            if (online_entity_key(sb, pv->v, keys) != FEATD_OK) {
+            if (online_key_entity(sb, pv->v, keys) != FEATD_OK) {
                 return FEATD_ENOMEM;
             }
             uint64_t h = util_fnv1a(UTIL_FNV_INIT, sb->data + base_len, sb->len - base_len);

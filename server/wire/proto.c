@@ -123,7 +123,7 @@ static size_t proto_list_inner_size(enum featd_type t, const struct online_value
     case FT_INT64_LIST: {
         size_t n = 0;
         for (uint32_t i = 0; i < v->count; i++) {
-            n += pb_varint_size((uint64_t)online_list_int64(v, i));
+            n += pb_varint_size((uint64_t)online_row_list_int64(v, i));
         }
         return 1 + pb_varint_size(n) + n;
     }
@@ -211,12 +211,12 @@ static uint8_t *proto_put_value(uint8_t *p, enum featd_type t, const struct onli
     case FT_INT64_LIST: {
         size_t n = 0;
         for (uint32_t i = 0; i < v->count; i++) {
-            n += pb_varint_size((uint64_t)online_list_int64(v, i));
+            n += pb_varint_size((uint64_t)online_row_list_int64(v, i));
         }
         *p++ = PB_TAG(1, PB_LEN);
         p = pb_put_varint(p, n);
         for (uint32_t i = 0; i < v->count; i++) {
-            p = pb_put_varint(p, (uint64_t)online_list_int64(v, i));
+            p = pb_put_varint(p, (uint64_t)online_row_list_int64(v, i));
         }
         return p;
     }

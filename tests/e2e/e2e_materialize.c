@@ -152,7 +152,7 @@ static redisContext *rconn(void)
 static void prog(redisContext *c, const char *vname, const char *field, char *out, size_t cap)
 {
     struct fbuf k = { 0 };
-    ck_assert_int_eq(online_meta_key(&k, PREFIX, view(vname), "progress"), FEATD_OK);
+    ck_assert_int_eq(online_key_meta(&k, PREFIX, view(vname), "progress"), FEATD_OK);
     redisReply *r = redisCommand(c, "HGET %b %s", k.data, k.len, field);
     fbuf_free(&k);
     out[0] = '\0';
@@ -242,7 +242,7 @@ static long long count_row_keys(const char *vname)
 {
     redisContext *c = rconn();
     struct fbuf pat = { 0 };
-    ck_assert_int_eq(online_view_prefix(&pat, PREFIX, view(vname)), FEATD_OK);
+    ck_assert_int_eq(online_key_view_prefix(&pat, PREFIX, view(vname)), FEATD_OK);
     ck_assert_int_eq(fbuf_appendf(&pat, "g[0-9]*"), FEATD_OK);
     long long n = 0;
     char cursor[32] = "0";
@@ -667,8 +667,9 @@ START_TEST(test_ttl_statuses)
     c = rconn();
     struct fbuf key = { 0 };
     struct online_key k1 = { .i = 2 };
-    ck_assert_int_eq(online_row_key(&key, PREFIX, view("fresh"), current_gen(c, "fresh"), &k1),
+    ck_assert_int_eq(online_key_gen_prefix(&key, PREFIX, view("fresh"), current_gen(c, "fresh")),
                      FEATD_OK);
+    ck_assert_int_eq(online_key_entity(&key, view("fresh"), &k1), FEATD_OK);
     redisReply *pt = redisCommand(c, "PEXPIRETIME %b", key.data, key.len);
     ck_assert(pt && pt->type == REDIS_REPLY_INTEGER);
     ck_assert_int_eq(pt->integer, (T0 + 86400LL * 1000000) / 1000 + 2 * fresh_ttl * 1000);
@@ -694,7 +695,7 @@ START_TEST(test_incremental_lww_and_restart)
     ck_assert_uint_eq(check_expected(F.port, "events", "inc_all.expected.json", u, n), 160);
     redisContext *c = rconn();
     struct fbuf fk = { 0 };
-    ck_assert_int_eq(online_meta_key(&fk, PREFIX, view("events"), "files"), FEATD_OK);
+    ck_assert_int_eq(online_key_meta(&fk, PREFIX, view("events"), "files"), FEATD_OK);
     redisReply *before = redisCommand(c, "HGETALL %b", fk.data, fk.len);
     ck_assert(before && before->type == REDIS_REPLY_ARRAY && before->elements == 6);
     int64_t runs = prog_i64(c, "events", "runs_ok");

@@ -80,8 +80,8 @@ static void rowvals_make(struct rowvals *rv, int64_t id, int ver)
     memset(rv->v, 0, sizeof(rv->v));
     fbuf_reset(&rv->emb);
     rv->v[0].u.d = (double)id * 10 + ver;
-    ck_assert_int_eq(online_list_put_float(&rv->emb, (float)id), FEATD_OK);
-    ck_assert_int_eq(online_list_put_float(&rv->emb, (float)ver), FEATD_OK);
+    ck_assert_int_eq(online_row_list_put_float(&rv->emb, (float)id), FEATD_OK);
+    ck_assert_int_eq(online_row_list_put_float(&rv->emb, (float)ver), FEATD_OK);
     rv->v[1].count = 2;
     rv->v[1].raw = (const uint8_t *)rv->emb.data;
     rv->v[1].rawlen = rv->emb.len;
@@ -97,7 +97,8 @@ static bool read_row(redisContext *c, const struct cfg_view *v, uint64_t gen, in
 {
     struct fbuf k = { 0 };
     struct online_key key = { .i = id };
-    ck_assert_int_eq(online_row_key(&k, "featd", v, gen, &key), FEATD_OK);
+    ck_assert_int_eq(online_key_gen_prefix(&k, "featd", v, gen), FEATD_OK);
+    ck_assert_int_eq(online_key_entity(&k, v, &key), FEATD_OK);
     redisReply *r = redisCommand(c, "GET %b", k.data, k.len);
     fbuf_free(&k);
     ck_assert_ptr_nonnull(r);
@@ -122,9 +123,9 @@ static bool read_row(redisContext *c, const struct cfg_view *v, uint64_t gen, in
         *revenue = out[0].u.d;
     }
     ck_assert_uint_eq(out[1].count, 2);
-    ck_assert_float_eq(online_list_float(&out[1], 0), (float)id);
+    ck_assert_float_eq(online_row_list_float(&out[1], 0), (float)id);
     if (emb1) {
-        *emb1 = online_list_float(&out[1], 1);
+        *emb1 = online_row_list_float(&out[1], 1);
     }
     if (name) {
         ck_assert_uint_lt(out[2].slen, namecap);
@@ -287,7 +288,7 @@ START_TEST(test_ttl_pxat_and_expired_rows)
     const char *key1 = "featd:v1:ttl_view:0000000000000abc:g1:i1";
     redisReply *r = redisCommand(c, "PEXPIRETIME %s", key1);
     ck_assert_int_eq(r->type, REDIS_REPLY_INTEGER);
-    ck_assert_int_eq(r->integer, online_expire_at_ms(&v, ev));
+    ck_assert_int_eq(r->integer, online_row_expire_at_ms(&v, ev));
     ck_assert_int_eq(r->integer, ev / 1000 + (60 + 3600) * 1000LL);
     freeReplyObject(r);
     r = redisCommand(c, "PTTL %s", key1);

@@ -340,12 +340,12 @@ static void write_stats(int n, int64_t event_ts)
         } else {
             snprintf(s, sizeof(s), "user-%d", u);
         }
-        ck_assert_int_eq(online_list_put_float(&fl, u == 3 ? NAN : 0.1f * (float)u), FEATD_OK);
-        ck_assert_int_eq(online_list_put_float(&fl, -1e30f), FEATD_OK);
-        ck_assert_int_eq(online_list_put_double(&dl, u == 3 ? -INFINITY : 1.0 / 3.0 * u), FEATD_OK);
-        ck_assert_int_eq(online_list_put_int64(&il, INT64_MIN + u), FEATD_OK);
-        ck_assert_int_eq(online_list_put_string(&sl, "x\ty", 3), FEATD_OK);
-        ck_assert_int_eq(online_list_put_string(&sl, "", 0), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_float(&fl, u == 3 ? NAN : 0.1f * (float)u), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_float(&fl, -1e30f), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_double(&dl, u == 3 ? -INFINITY : 1.0 / 3.0 * u), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_int64(&il, INT64_MIN + u), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_string(&sl, "x\ty", 3), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_string(&sl, "", 0), FEATD_OK);
         for (int f = 0; f < 12; f++) {
             vals[f].is_null = (u == 2);
         }
@@ -924,7 +924,8 @@ START_TEST(test_json_lookup_statuses_and_refusals)
     ck_assert_int_eq(online_gen_ensure(rc, PREFIX, v, &gen, err, sizeof(err)), FEATD_OK);
     struct fbuf key = { 0 };
     struct online_key k7 = { .i = 7 };
-    ck_assert_int_eq(online_row_key(&key, PREFIX, v, gen, &k7), FEATD_OK);
+    ck_assert_int_eq(online_key_gen_prefix(&key, PREFIX, v, gen), FEATD_OK);
+    ck_assert_int_eq(online_key_entity(&key, v, &k7), FEATD_OK);
     redisReply *rr = redisCommand(rc, "SET %b %s", key.data, key.len, "not a row");
     ck_assert(rr != NULL && rr->type == REDIS_REPLY_STATUS);
     freeReplyObject(rr);

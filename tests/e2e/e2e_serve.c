@@ -90,13 +90,13 @@ static uint64_t write_all_types(int n, int mult, int64_t event_ts)
         char s[64];
         snprintf(s, sizeof(s), "user-%d", u * mult);
         for (int k = 0; k < 4; k++) {
-            ck_assert_int_eq(online_list_put_float(&fl, (float)(u * mult) + 0.25f * (float)k), FEATD_OK);
+            ck_assert_int_eq(online_row_list_put_float(&fl, (float)(u * mult) + 0.25f * (float)k), FEATD_OK);
         }
-        ck_assert_int_eq(online_list_put_double(&dl, 1.5 * u * mult), FEATD_OK);
-        ck_assert_int_eq(online_list_put_int64(&il, -(int64_t)u * mult), FEATD_OK);
-        ck_assert_int_eq(online_list_put_int64(&il, INT64_MAX), FEATD_OK);
-        ck_assert_int_eq(online_list_put_string(&sl, "a", 1), FEATD_OK);
-        ck_assert_int_eq(online_list_put_string(&sl, "", 0), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_double(&dl, 1.5 * u * mult), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_int64(&il, -(int64_t)u * mult), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_int64(&il, INT64_MAX), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_string(&sl, "a", 1), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_string(&sl, "", 0), FEATD_OK);
         bool null_row = (u == 2);
         for (int f = 0; f < 12; f++) {
             vals[f].is_null = null_row;

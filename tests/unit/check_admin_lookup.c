@@ -142,31 +142,31 @@ static void fixture_init(struct fixture *x)
                 break;
             case FT_FLOAT_LIST:
                 if (r == 0) {
-                    ck_assert_int_eq(online_list_put_float(l, 1.5f), FEATD_OK);
-                    ck_assert_int_eq(online_list_put_float(l, -INFINITY), FEATD_OK);
+                    ck_assert_int_eq(online_row_list_put_float(l, 1.5f), FEATD_OK);
+                    ck_assert_int_eq(online_row_list_put_float(l, -INFINITY), FEATD_OK);
                     v->count = 2;
                 }
                 break;
             case FT_DOUBLE_LIST:
                 if (r == 0) {
-                    ck_assert_int_eq(online_list_put_double(l, 0.1), FEATD_OK);
-                    ck_assert_int_eq(online_list_put_double(l, NAN), FEATD_OK);
-                    ck_assert_int_eq(online_list_put_double(l, 1e300), FEATD_OK);
+                    ck_assert_int_eq(online_row_list_put_double(l, 0.1), FEATD_OK);
+                    ck_assert_int_eq(online_row_list_put_double(l, NAN), FEATD_OK);
+                    ck_assert_int_eq(online_row_list_put_double(l, 1e300), FEATD_OK);
                     v->count = 3;
                 }
                 break;
             case FT_INT64_LIST:
                 if (r == 0) {
-                    ck_assert_int_eq(online_list_put_int64(l, INT64_MIN), FEATD_OK);
-                    ck_assert_int_eq(online_list_put_int64(l, -1), FEATD_OK);
+                    ck_assert_int_eq(online_row_list_put_int64(l, INT64_MIN), FEATD_OK);
+                    ck_assert_int_eq(online_row_list_put_int64(l, -1), FEATD_OK);
                     v->count = 2;
                 }
                 break;
             case FT_STRING_LIST:
                 if (r == 0) {
-                    ck_assert_int_eq(online_list_put_string(l, "x\ty", 3), FEATD_OK);
-                    ck_assert_int_eq(online_list_put_string(l, "", 0), FEATD_OK);
-                    ck_assert_int_eq(online_list_put_string(l, "\xc3\xa9\xc3", 3), FEATD_OK);
+                    ck_assert_int_eq(online_row_list_put_string(l, "x\ty", 3), FEATD_OK);
+                    ck_assert_int_eq(online_row_list_put_string(l, "", 0), FEATD_OK);
+                    ck_assert_int_eq(online_row_list_put_string(l, "\xc3\xa9\xc3", 3), FEATD_OK);
                     v->count = 3;
                 }
                 break;

@@ -268,19 +268,19 @@ static size_t pack_reference(const struct proto_get_answer *a, uint8_t *buf)
                 break;
             case FT_FLOAT_LIST:
                 featd__v1__float_list__init(&fl[f][r]);
-                for (uint32_t k = 0; k < o->count; k++) fbuf[f][r][k] = online_list_float(o, k);
+                for (uint32_t k = 0; k < o->count; k++) fbuf[f][r][k] = online_row_list_float(o, k);
                 fl[f][r].n_val = o->count; fl[f][r].val = fbuf[f][r];
                 v->kind_case = FEATD__V1__VALUE__KIND_FLOAT_LIST_VAL; v->float_list_val = &fl[f][r];
                 break;
             case FT_DOUBLE_LIST:
                 featd__v1__double_list__init(&dl[f][r]);
-                for (uint32_t k = 0; k < o->count; k++) dbuf[f][r][k] = online_list_double(o, k);
+                for (uint32_t k = 0; k < o->count; k++) dbuf[f][r][k] = online_row_list_double(o, k);
                 dl[f][r].n_val = o->count; dl[f][r].val = dbuf[f][r];
                 v->kind_case = FEATD__V1__VALUE__KIND_DOUBLE_LIST_VAL; v->double_list_val = &dl[f][r];
                 break;
             case FT_INT64_LIST:
                 featd__v1__int64_list__init(&il[f][r]);
-                for (uint32_t k = 0; k < o->count; k++) ibuf[f][r][k] = online_list_int64(o, k);
+                for (uint32_t k = 0; k < o->count; k++) ibuf[f][r][k] = online_row_list_int64(o, k);
                 il[f][r].n_val = o->count; il[f][r].val = ibuf[f][r];
                 v->kind_case = FEATD__V1__VALUE__KIND_INT64_LIST_VAL; v->int64_list_val = &il[f][r];
                 break;
@@ -290,7 +290,7 @@ static size_t pack_reference(const struct proto_get_answer *a, uint8_t *buf)
                 for (uint32_t k = 0; k < o->count; k++) {
                     const char *e;
                     size_t n;
-                    ck_assert_int_eq(online_list_next_string(&cur, end, &e, &n), FEATD_OK);
+                    ck_assert_int_eq(online_row_list_next_string(&cur, end, &e, &n), FEATD_OK);
                     memcpy(strs[f][r][k], e, n);
                     strs[f][r][k][n] = 0;
                     sbuf[f][r][k] = strs[f][r][k];
@@ -334,10 +334,10 @@ START_TEST(test_direct_encoder_matches_protobuf_c)
     memset(vals, 0, sizeof(vals));
     memset(lists, 0, sizeof(lists));
     for (int k = 0; k < 5; k++) {
-        ck_assert_int_eq(online_list_put_float(&lists[0][0], -1.5f * (float)k), FEATD_OK);
-        ck_assert_int_eq(online_list_put_double(&lists[1][0], 1e300 * k), FEATD_OK);
-        ck_assert_int_eq(online_list_put_int64(&lists[2][0], k % 2 ? -k : INT64_MAX - k), FEATD_OK);
-        ck_assert_int_eq(online_list_put_string(&lists[3][0], k == 2 ? "" : "str", k == 2 ? 0 : 3), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_float(&lists[0][0], -1.5f * (float)k), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_double(&lists[1][0], 1e300 * k), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_int64(&lists[2][0], k % 2 ? -k : INT64_MAX - k), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_string(&lists[3][0], k == 2 ? "" : "str", k == 2 ? 0 : 3), FEATD_OK);
     }
     vals[0][0].u.b = true;       vals[0][1].u.b = false;
     vals[1][0].u.i32 = 7;        vals[1][1].u.i32 = INT32_MIN;

@@ -27,7 +27,7 @@
 #include "config/config.h"
 #include "materialize/mat_bind.h"
 #include "materialize/mat_discover.h"
-#include "materialize/mat_read.h"
+#include "materialize/mat_rg.h"
 #include "materialize/mat_select.h"
 #include "materialize/materializer.h"
 #include "online/online.h"
@@ -63,7 +63,7 @@ static struct mat_hash hid(int64_t id)
     struct cfg_view v = mkview(k_int, 1);
     struct online_key k = { .i = id };
     struct mat_hash h;
-    mat_hash_entity(&v, &k, &h);
+    mat_select_hash_entity(&v, &k, &h);
     return h;
 }
 
@@ -210,10 +210,10 @@ START_TEST(test_hash_keys)
     struct online_key c[2] = { { .s = "", .slen = 0 }, { .s = "abc", .slen = 3 } };
     struct online_key d[2] = { { .s = "ab", .slen = 2 }, { .s = "c", .slen = 1 } };
     struct mat_hash ha, hb, hc, hd;
-    mat_hash_entity(&vc, a, &ha);
-    mat_hash_entity(&vc, b, &hb);
-    mat_hash_entity(&vc, c, &hc);
-    mat_hash_entity(&vc, d, &hd);
+    mat_select_hash_entity(&vc, a, &ha);
+    mat_select_hash_entity(&vc, b, &hb);
+    mat_select_hash_entity(&vc, c, &hc);
+    mat_select_hash_entity(&vc, d, &hd);
     ck_assert(ha.lo != hb.lo || ha.hi != hb.hi);
     ck_assert(ha.lo != hc.lo || ha.hi != hc.hi);
     ck_assert(ha.lo == hd.lo && ha.hi == hd.hi);
@@ -221,7 +221,7 @@ START_TEST(test_hash_keys)
     char buf[3] = { 'a', 'b', 0 };
     struct online_key e[2] = { { .s = buf, .slen = 2 }, { .s = "c", .slen = 1 } };
     struct mat_hash he;
-    mat_hash_entity(&vc, e, &he);
+    mat_select_hash_entity(&vc, e, &he);
     ck_assert(ha.lo == he.lo && ha.hi == he.hi);
     /* mixed: int 1 + "" differs from int 1 + "\0" and from int 0 + "" */
     struct cfg_view vm = mkview(k_mixed, 2);
@@ -229,9 +229,9 @@ START_TEST(test_hash_keys)
     struct online_key m2[2] = { { .i = 1 }, { .s = "\0", .slen = 1 } };
     struct online_key m3[2] = { { .i = 0 }, { .s = "", .slen = 0 } };
     struct mat_hash h1, h2, h3;
-    mat_hash_entity(&vm, m1, &h1);
-    mat_hash_entity(&vm, m2, &h2);
-    mat_hash_entity(&vm, m3, &h3);
+    mat_select_hash_entity(&vm, m1, &h1);
+    mat_select_hash_entity(&vm, m2, &h2);
+    mat_select_hash_entity(&vm, m3, &h3);
     ck_assert(h1.lo != h2.lo || h1.hi != h2.hi);
     ck_assert(h1.lo != h3.lo || h1.hi != h3.hi);
     /* one million sequential ids: no 64-bit (let alone 128-bit) collision */
@@ -249,10 +249,10 @@ START_TEST(test_hash_keys)
     /* bytes hash: every length 0..40 differs from its neighbours */
     uint8_t z[41] = { 0 };
     struct mat_hash prev;
-    mat_hash_bytes(z, 0, &prev);
+    mat_select_hash_bytes(z, 0, &prev);
     for (size_t len = 1; len <= 40; len++) {
         struct mat_hash hz;
-        mat_hash_bytes(z, len, &hz);
+        mat_select_hash_bytes(z, len, &hz);
         ck_assert(hz.lo != prev.lo || hz.hi != prev.hi);
         prev = hz;
     }
@@ -306,15 +306,15 @@ static void mkd(const char *rel)
 
 START_TEST(test_discover_names)
 {
-    ck_assert(mat_is_data_name("a.parquet"));
-    ck_assert(mat_is_data_name("part-00000-abc.snappy.parquet"));
-    ck_assert(mat_is_data_name("X.PARQUET"));
-    ck_assert(!mat_is_data_name(".a.parquet"));
-    ck_assert(!mat_is_data_name("_a.parquet"));
-    ck_assert(!mat_is_data_name(".parquet"));
-    ck_assert(!mat_is_data_name("a.parquet.crc"));
-    ck_assert(!mat_is_data_name("a.csv"));
-    ck_assert(!mat_is_data_name("_SUCCESS"));
+    ck_assert(mat_discover_is_data_name("a.parquet"));
+    ck_assert(mat_discover_is_data_name("part-00000-abc.snappy.parquet"));
+    ck_assert(mat_discover_is_data_name("X.PARQUET"));
+    ck_assert(!mat_discover_is_data_name(".a.parquet"));
+    ck_assert(!mat_discover_is_data_name("_a.parquet"));
+    ck_assert(!mat_discover_is_data_name(".parquet"));
+    ck_assert(!mat_discover_is_data_name("a.parquet.crc"));
+    ck_assert(!mat_discover_is_data_name("a.csv"));
+    ck_assert(!mat_discover_is_data_name("_SUCCESS"));
 }
 END_TEST
 
@@ -325,8 +325,8 @@ START_TEST(test_discover_dir_rules)
     struct mat_listing l;
     ck_assert_int_eq(mat_discover(tmpd, &l, err, sizeof(err)), FEATD_OK);
     ck_assert_uint_eq(l.nsnaps, 0);
-    ck_assert_ptr_null(mat_newest_complete(&l, NULL));
-    mat_listing_free(&l);
+    ck_assert_ptr_null(mat_discover_newest_complete(&l, NULL));
+    mat_discover_listing_free(&l);
 
     touch("2024-01-02.parquet", "x", 1000);
     touch("2024-01-01.parquet", "xy", 2000);       /* older name, newer mtime */
@@ -342,21 +342,23 @@ START_TEST(test_discover_dir_rules)
     ck_assert_str_eq(l.snaps[0].name, "2024-01-01.parquet");
     ck_assert_str_eq(l.snaps[1].name, "2024-01-02.parquet");
     ck_assert_str_eq(l.snaps[2].name, "2024-01-03");
-    ck_assert(l.snaps[0].complete && !l.snaps[0].is_dir);
+    /* a file entry: complete, and its one data file is itself */
+    ck_assert(l.snaps[0].complete && strcmp(l.snaps[0].files[0].path, l.snaps[0].path) == 0);
     ck_assert_uint_eq(l.snaps[0].nfiles, 1);
     ck_assert_int_eq(l.snaps[0].files[0].size, 2);
-    ck_assert(l.snaps[2].is_dir && !l.snaps[2].complete);
+    /* a directory entry: only a directory can be incomplete */
+    ck_assert(!l.snaps[2].complete);
     ck_assert_uint_eq(l.snaps[2].nfiles, 0);
     ck_assert_uint_eq(l.nignored, 1);
     ck_assert(strstr(l.ignored_example, "notes.txt") != NULL);
     const struct mat_snapshot *inc = NULL;
-    const struct mat_snapshot *best = mat_newest_complete(&l, &inc);
+    const struct mat_snapshot *best = mat_discover_newest_complete(&l, &inc);
     ck_assert_ptr_nonnull(best);
     ck_assert_str_eq(best->name, "2024-01-02.parquet");      /* by name, not mtime */
     ck_assert_ptr_nonnull(inc);
     ck_assert_str_eq(inc->name, "2024-01-03");
     uint64_t sig_file = l.snaps[1].sig;
-    mat_listing_free(&l);
+    mat_discover_listing_free(&l);
 
     /* _SUCCESS completes the directory: its files in name order */
     touch("2024-01-03/_SUCCESS", "", 0);
@@ -364,7 +366,7 @@ START_TEST(test_discover_dir_rules)
     touch("2024-01-03/.part-0.parquet.crc", "", 0);
     touch("2024-01-03/sub/deeper.parquet", "no recursion", 0);
     ck_assert_int_eq(mat_discover(tmpd, &l, err, sizeof(err)), FEATD_OK);
-    best = mat_newest_complete(&l, &inc);
+    best = mat_discover_newest_complete(&l, &inc);
     ck_assert_ptr_nonnull(best);
     ck_assert_str_eq(best->name, "2024-01-03");
     ck_assert_ptr_null(inc);
@@ -374,7 +376,7 @@ START_TEST(test_discover_dir_rules)
     ck_assert(strstr(best->files[0].path, tmpd) == best->files[0].path);
     ck_assert_uint_eq(l.snaps[1].sig, sig_file);                 /* unchanged file, same id */
     uint64_t sig_dir = best->sig;
-    mat_listing_free(&l);
+    mat_discover_listing_free(&l);
 
     /* a file rewritten in place (same name, new size/mtime) is a new identity */
     touch("2024-01-02.parquet", "changed", 3000);
@@ -382,15 +384,15 @@ START_TEST(test_discover_dir_rules)
     ck_assert_int_eq(mat_discover(tmpd, &l, err, sizeof(err)), FEATD_OK);
     ck_assert_uint_ne(l.snaps[1].sig, sig_file);
     ck_assert_uint_ne(l.snaps[2].sig, sig_dir);
-    mat_listing_free(&l);
+    mat_discover_listing_free(&l);
 
     /* an incomplete directory newer than a complete one */
     touch("2024-01-04/part-0.parquet", "p", 0);
     ck_assert_int_eq(mat_discover(tmpd, &l, err, sizeof(err)), FEATD_OK);
-    best = mat_newest_complete(&l, &inc);
+    best = mat_discover_newest_complete(&l, &inc);
     ck_assert_str_eq(best->name, "2024-01-03");
     ck_assert_str_eq(inc->name, "2024-01-04");
-    mat_listing_free(&l);
+    mat_discover_listing_free(&l);
     rm_tmp();
 }
 END_TEST
@@ -413,11 +415,11 @@ START_TEST(test_discover_glob_file_errors)
     ck_assert_str_eq(l.snaps[0].name, "x-1.parquet");
     ck_assert_str_eq(l.snaps[1].name, "y-1.parquet");
     ck_assert(strstr(l.snaps[0].path, "/a/x-1.parquet") != NULL);
-    mat_listing_free(&l);
+    mat_discover_listing_free(&l);
     snprintf(pat, sizeof(pat), "%s/a/*", tmpd);
     ck_assert_int_eq(mat_discover(pat, &l, err, sizeof(err)), FEATD_OK);
     ck_assert_uint_eq(l.nsnaps, 3);       /* _x-3 ignored */
-    mat_listing_free(&l);
+    mat_discover_listing_free(&l);
     snprintf(pat, sizeof(pat), "%s/snaps/s[0-9]", tmpd);
     ck_assert_int_eq(mat_discover(pat, &l, err, sizeof(err)), FEATD_OK);
     ck_assert_uint_eq(l.nsnaps, 2);
@@ -425,29 +427,29 @@ START_TEST(test_discover_glob_file_errors)
     ck_assert_uint_eq(l.snaps[0].nfiles, 1);
     ck_assert_str_eq(l.snaps[0].name, "s1");
     ck_assert_str_eq(l.snaps[0].files[0].name, "s1/p.parquet");
-    mat_listing_free(&l);
+    mat_discover_listing_free(&l);
     snprintf(pat, sizeof(pat), "%s/nothing-*", tmpd);
     ck_assert_int_eq(mat_discover(pat, &l, err, sizeof(err)), FEATD_OK);
     ck_assert_uint_eq(l.nsnaps, 0);
-    mat_listing_free(&l);
+    mat_discover_listing_free(&l);
     /* a single file */
     snprintf(pat, sizeof(pat), "%s/a/x-2.parquet", tmpd);
     ck_assert_int_eq(mat_discover(pat, &l, err, sizeof(err)), FEATD_OK);
     ck_assert_uint_eq(l.nsnaps, 1);
     ck_assert_str_eq(l.snaps[0].name, "x-2.parquet");
-    mat_listing_free(&l);
+    mat_discover_listing_free(&l);
     /* errors */
     snprintf(pat, sizeof(pat), "%s/missing", tmpd);
     ck_assert_int_eq(mat_discover(pat, &l, err, sizeof(err)), FEATD_ERR);
     ck_assert_msg(strstr(err, "No such file") != NULL, "%s", err);
-    mat_listing_free(&l);
+    mat_discover_listing_free(&l);
     touch("notes.txt", "x", 0);
     snprintf(pat, sizeof(pat), "%s/notes.txt", tmpd);
     ck_assert_int_eq(mat_discover(pat, &l, err, sizeof(err)), FEATD_ERR);
     ck_assert_msg(strstr(err, "not named *.parquet") != NULL, "%s", err);
-    mat_listing_free(&l);
+    mat_discover_listing_free(&l);
     ck_assert_int_eq(mat_discover(NULL, &l, err, sizeof(err)), FEATD_ERR);
-    mat_listing_free(&l);
+    mat_discover_listing_free(&l);
     rm_tmp();
 }
 END_TEST
@@ -635,7 +637,7 @@ static int bind_file(const char *path, const struct cfg_view *v, char *why, size
     ck_assert_msg(pq_open_file(path, NULL, &f, err, sizeof(err)) == FEATD_OK, "%s: %s", path, err);
     struct mat_binding b;
     int rc = mat_bind(f, v, &b, why, whylen);
-    mat_binding_free(&b);
+    mat_bind_free(&b);
     pq_close(f);
     return rc;
 }
@@ -668,9 +670,9 @@ START_TEST(test_schema_real_files)
 }
 END_TEST
 
-/* mat_bind_readable_as on the Parquet conformance corpus (the assertions
- * that covered pq_column_readable_as before it moved here); skipped when
- * the corpus (PARQUET_TESTING_DIR or ../shared/parquet-testing) is absent. */
+/* mat_bind_readable_as on the Parquet conformance corpus: physical and
+ * logical column types against featd types; skipped when the corpus
+ * (PARQUET_TESTING_DIR or ../shared/parquet-testing) is absent. */
 static struct pq_file *corpus_open(const char *rel)
 {
     const char *env = getenv("PARQUET_TESTING_DIR");
@@ -779,17 +781,17 @@ static void check_value(const char *what, enum featd_type t, const struct online
         for (uint32_t i = 0; i < o->count; i++) {
             json_t *x = json_array_get(e, i);
             if (t == FT_FLOAT_LIST) {
-                ck_assert_msg(online_list_float(o, i) == (float)json_number_value(x), "%s[%u]",
+                ck_assert_msg(online_row_list_float(o, i) == (float)json_number_value(x), "%s[%u]",
                               what, i);
             } else if (t == FT_DOUBLE_LIST) {
-                ck_assert_msg(online_list_double(o, i) == json_number_value(x), "%s[%u]", what, i);
+                ck_assert_msg(online_row_list_double(o, i) == json_number_value(x), "%s[%u]", what, i);
             } else if (t == FT_INT64_LIST) {
-                ck_assert_msg(online_list_int64(o, i) == strtoll(json_string_value(x), NULL, 10),
+                ck_assert_msg(online_row_list_int64(o, i) == strtoll(json_string_value(x), NULL, 10),
                               "%s[%u]", what, i);
             } else {
                 const char *s;
                 size_t n;
-                ck_assert_int_eq(online_list_next_string(&cur, end, &s, &n), FEATD_OK);
+                ck_assert_int_eq(online_row_list_next_string(&cur, end, &s, &n), FEATD_OK);
                 ck_assert_msg(n == strlen(json_string_value(x)) &&
                               memcmp(s, json_string_value(x), n) == 0, "%s[%u]", what, i);
             }
@@ -842,7 +844,7 @@ static void two_pass_vs_expected(const struct cfg_view *v, const char *const *fi
                         continue;
                     }
                     struct mat_hash h;
-                    mat_hash_entity(v, keys, &h);
+                    mat_select_hash_entity(v, keys, &h);
                     if (pass == 1) {
                         ck_assert_int_eq(mat_select_offer(&sel, &h, ev, cr, ord, NULL), FEATD_OK);
                         continue;
@@ -893,7 +895,7 @@ static void two_pass_vs_expected(const struct cfg_view *v, const char *const *fi
                     checked++;
                 }
             }
-            mat_binding_free(&b);
+            mat_bind_free(&b);
             pq_close(f);
         }
         if (pass == 2) {
@@ -936,7 +938,7 @@ END_TEST
 START_TEST(test_metrics_text)
 {
     struct fbuf out = { 0 };
-    ck_assert_int_eq(mat_metrics_write(&out), FEATD_OK);
+    ck_assert_int_eq(mat_stats_write_metrics(&out), FEATD_OK);
     ck_assert(strstr(out.data, "# TYPE featd_materializer_rows_total counter") != NULL);
     ck_assert(strstr(out.data, "view=") == NULL);     /* nothing ran yet */
     fbuf_free(&out);
@@ -958,7 +960,7 @@ START_TEST(test_metrics_text)
     ck_assert_int_eq(materializer_run_once(cfg, "nope", devnull), 2);
     ck_assert_int_eq(materializer_run_once(cfg, "nosrc", devnull), 2);
     fclose(devnull);
-    ck_assert_int_eq(mat_metrics_write(&out), FEATD_OK);
+    ck_assert_int_eq(mat_stats_write_metrics(&out), FEATD_OK);
     const char *want = "featd_materializer_runs_total{view=\"v\",result=\"failed\"} 1\n";
     ck_assert_msg(strstr(out.data, want) != NULL, "%s not in:\n%s", want, out.data);
     ck_assert(strstr(out.data, "result=\"applied\"} 0") != NULL);

@@ -1,9 +1,9 @@
 /*
  * check_online.c — unit tests of the pure online modules: key building
  * (online_key.c), storage TTLs and the packed row codec (online_row.c:
- * round trips of every feature type,
- * header ordering, every truncation and malformed input rejected cleanly).
- * Views are built by hand here; nothing depends on config_load.
+ * round trips of every feature type, header ordering, every truncation and
+ * malformed input rejected cleanly). Views are built by hand here; nothing
+ * loads a config file (config_load_file/config_load_string).
  */
 #include <check.h>
 #include <float.h>
@@ -95,26 +95,26 @@ static void sample_build(struct sample *s, size_t nfl, size_t strlen_big)
     v[6].slen = 4;
     v[7].u.i64 = -1234567890123456LL;
     for (size_t i = 0; i < nfl; i++) {
-        ck_assert_int_eq(online_list_put_float(&s->fl, (float)i * 0.25f - 3.0f), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_float(&s->fl, (float)i * 0.25f - 3.0f), FEATD_OK);
     }
     v[8].count = (uint32_t)nfl;
     v[8].raw = (const uint8_t *)s->fl.data;
     v[8].rawlen = s->fl.len;
-    ck_assert_int_eq(online_list_put_double(&s->dl, -0.0), FEATD_OK);
-    ck_assert_int_eq(online_list_put_double(&s->dl, 1e300), FEATD_OK);
+    ck_assert_int_eq(online_row_list_put_double(&s->dl, -0.0), FEATD_OK);
+    ck_assert_int_eq(online_row_list_put_double(&s->dl, 1e300), FEATD_OK);
     v[9].count = 2;
     v[9].raw = (const uint8_t *)s->dl.data;
     v[9].rawlen = s->dl.len;
-    ck_assert_int_eq(online_list_put_int64(&s->il, INT64_MIN), FEATD_OK);
-    ck_assert_int_eq(online_list_put_int64(&s->il, 0), FEATD_OK);
-    ck_assert_int_eq(online_list_put_int64(&s->il, INT64_MAX), FEATD_OK);
+    ck_assert_int_eq(online_row_list_put_int64(&s->il, INT64_MIN), FEATD_OK);
+    ck_assert_int_eq(online_row_list_put_int64(&s->il, 0), FEATD_OK);
+    ck_assert_int_eq(online_row_list_put_int64(&s->il, INT64_MAX), FEATD_OK);
     v[10].count = 3;
     v[10].raw = (const uint8_t *)s->il.data;
     v[10].rawlen = s->il.len;
-    ck_assert_int_eq(online_list_put_string(&s->sl, "", 0), FEATD_OK);
-    ck_assert_int_eq(online_list_put_string(&s->sl, "x:y", 3), FEATD_OK);
-    ck_assert_int_eq(online_list_put_string(&s->sl, "", 0), FEATD_OK);
-    ck_assert_int_eq(online_list_put_string(&s->sl, "nul\0in", 6), FEATD_OK);
+    ck_assert_int_eq(online_row_list_put_string(&s->sl, "", 0), FEATD_OK);
+    ck_assert_int_eq(online_row_list_put_string(&s->sl, "x:y", 3), FEATD_OK);
+    ck_assert_int_eq(online_row_list_put_string(&s->sl, "", 0), FEATD_OK);
+    ck_assert_int_eq(online_row_list_put_string(&s->sl, "nul\0in", 6), FEATD_OK);
     v[11].count = 4;
     v[11].raw = (const uint8_t *)s->sl.data;
     v[11].rawlen = s->sl.len;
@@ -202,24 +202,24 @@ START_TEST(test_roundtrip_all_types)
     ck_assert_int_eq(out[7].u.i64, -1234567890123456LL);
     ck_assert_uint_eq(out[8].count, 5);
     for (uint32_t i = 0; i < 5; i++) {
-        ck_assert(online_list_float(&out[8], i) == (float)i * 0.25f - 3.0f);
+        ck_assert(online_row_list_float(&out[8], i) == (float)i * 0.25f - 3.0f);
     }
-    ck_assert(online_list_double(&out[9], 0) == 0.0 && signbit(online_list_double(&out[9], 0)));
-    ck_assert(online_list_double(&out[9], 1) == 1e300);
-    ck_assert_int_eq(online_list_int64(&out[10], 0), INT64_MIN);
-    ck_assert_int_eq(online_list_int64(&out[10], 1), 0);
-    ck_assert_int_eq(online_list_int64(&out[10], 2), INT64_MAX);
+    ck_assert(online_row_list_double(&out[9], 0) == 0.0 && signbit(online_row_list_double(&out[9], 0)));
+    ck_assert(online_row_list_double(&out[9], 1) == 1e300);
+    ck_assert_int_eq(online_row_list_int64(&out[10], 0), INT64_MIN);
+    ck_assert_int_eq(online_row_list_int64(&out[10], 1), 0);
+    ck_assert_int_eq(online_row_list_int64(&out[10], 2), INT64_MAX);
     const uint8_t *cur = out[11].raw, *end = out[11].raw + out[11].rawlen;
     const char *str;
     size_t n;
     const char *want[] = { "", "x:y", "", "nul\0in" };
     size_t wantn[] = { 0, 3, 0, 6 };
     for (int i = 0; i < 4; i++) {
-        ck_assert_int_eq(online_list_next_string(&cur, end, &str, &n), FEATD_OK);
+        ck_assert_int_eq(online_row_list_next_string(&cur, end, &str, &n), FEATD_OK);
         ck_assert_uint_eq(n, wantn[i]);
         ck_assert(memcmp(str, want[i], n) == 0);
     }
-    ck_assert_int_eq(online_list_next_string(&cur, end, &str, &n), FEATD_ERR);
+    ck_assert_int_eq(online_row_list_next_string(&cur, end, &str, &n), FEATD_ERR);
     fbuf_free(&row);
     sample_free(&s);
 }
@@ -282,7 +282,7 @@ START_TEST(test_roundtrip_empty_and_large)
     sample_build(&s, 1, 0);
     struct fbuf sl = { 0 };
     for (int i = 0; i < 1000; i++) {
-        ck_assert_int_eq(online_list_put_string(&sl, "", 0), FEATD_OK);
+        ck_assert_int_eq(online_row_list_put_string(&sl, "", 0), FEATD_OK);
     }
     s.vals[11].count = 1000;
     s.vals[11].raw = (const uint8_t *)sl.data;
@@ -626,50 +626,59 @@ END_TEST
 
 /* ---- keys ---- */
 
+/* A row's key, the way every writer and the lookup path build it: the
+ * generation prefix, then the entity key. */
+static int row_key(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
+                   uint64_t gen, const struct online_key *keys)
+{
+    int rc = online_key_gen_prefix(out, key_prefix, v, gen);
+    return rc == FEATD_OK ? online_key_entity(out, v, keys) : rc;
+}
+
 START_TEST(test_keys_simple)
 {
     struct fbuf k = { 0 };
     struct online_key key = { .i = 42 };
-    ck_assert_int_eq(online_view_prefix(&k, "featd", &view_all), FEATD_OK);
+    ck_assert_int_eq(online_key_view_prefix(&k, "featd", &view_all), FEATD_OK);
     ck_assert_str_eq(k.data, "featd:v1:all_types:0123456789abcdef:");
     fbuf_reset(&k);
-    ck_assert_int_eq(online_entity_key(&k, &view_all, &key), FEATD_OK);
+    ck_assert_int_eq(online_key_entity(&k, &view_all, &key), FEATD_OK);
     ck_assert_str_eq(k.data, "i42");
     fbuf_reset(&k);
-    ck_assert_int_eq(online_row_key(&k, "featd", &view_all, 7, &key), FEATD_OK);
+    ck_assert_int_eq(row_key(&k, "featd", &view_all, 7, &key), FEATD_OK);
     ck_assert_str_eq(k.data, "featd:v1:all_types:0123456789abcdef:g7:i42");
     key.i = INT64_MIN;
     fbuf_reset(&k);
-    ck_assert_int_eq(online_entity_key(&k, &view_all, &key), FEATD_OK);
+    ck_assert_int_eq(online_key_entity(&k, &view_all, &key), FEATD_OK);
     ck_assert_str_eq(k.data, "i-9223372036854775808");
     key.i = INT64_MAX;
     fbuf_reset(&k);
-    ck_assert_int_eq(online_row_key(&k, "p", &view_all, UINT64_MAX, &key), FEATD_OK);
+    ck_assert_int_eq(row_key(&k, "p", &view_all, UINT64_MAX, &key), FEATD_OK);
     ck_assert_str_eq(k.data, "p:v1:all_types:0123456789abcdef:g18446744073709551615:"
                              "i9223372036854775807");
     fbuf_reset(&k);
-    ck_assert_int_eq(online_current_key(&k, "featd", &view_all), FEATD_OK);
+    ck_assert_int_eq(online_key_current(&k, "featd", &view_all), FEATD_OK);
     ck_assert_str_eq(k.data, "featd:v1:all_types:0123456789abcdef:current");
     fbuf_reset(&k);
-    ck_assert_int_eq(online_meta_key(&k, "featd", &view_all, "progress"), FEATD_OK);
+    ck_assert_int_eq(online_key_meta(&k, "featd", &view_all, "progress"), FEATD_OK);
     ck_assert_str_eq(k.data, "featd:v1:all_types:0123456789abcdef:progress");
     fbuf_reset(&k);
-    ck_assert_int_eq(online_lease_key(&k, "featd", &view_all), FEATD_OK);
+    ck_assert_int_eq(online_key_lease(&k, "featd", &view_all), FEATD_OK);
     ck_assert_str_eq(k.data, "featd:v1:all_types:lease");
     fbuf_reset(&k);
-    ck_assert_int_eq(online_gen_prefix(&k, "featd", &view_all, 12), FEATD_OK);
+    ck_assert_int_eq(online_key_gen_prefix(&k, "featd", &view_all, 12), FEATD_OK);
     ck_assert_str_eq(k.data, "featd:v1:all_types:0123456789abcdef:g12:");
     key.i = 42;
-    ck_assert_int_eq(online_entity_key(&k, &view_all, &key), FEATD_OK);
+    ck_assert_int_eq(online_key_entity(&k, &view_all, &key), FEATD_OK);
     struct fbuf k2 = { 0 };
-    ck_assert_int_eq(online_row_key(&k2, "featd", &view_all, 12, &key), FEATD_OK);
+    ck_assert_int_eq(row_key(&k2, "featd", &view_all, 12, &key), FEATD_OK);
     ck_assert_str_eq(k.data, k2.data);
     fbuf_free(&k2);
     /* appends, does not reset */
     fbuf_reset(&k);
     ck_assert_int_eq(fbuf_append(&k, "X", 1), FEATD_OK);
     key.i = 0;
-    ck_assert_int_eq(online_entity_key(&k, &view_all, &key), FEATD_OK);
+    ck_assert_int_eq(online_key_entity(&k, &view_all, &key), FEATD_OK);
     ck_assert_str_eq(k.data, "Xi0");
     fbuf_free(&k);
 }
@@ -680,7 +689,7 @@ START_TEST(test_keys_composite)
     struct fbuf k = { 0 };
     struct online_key key[3] = { { .s = "de", .slen = 2 }, { .i = -5 },
                                  { .s = "a:b\0c", .slen = 5 } };
-    ck_assert_int_eq(online_row_key(&k, "featd", &view_comp, 3, key), FEATD_OK);
+    ck_assert_int_eq(row_key(&k, "featd", &view_comp, 3, key), FEATD_OK);
     const char want[] = "featd:v1:store_sku:fedcba9876543210:g3:s2:dei-5s5:a:b\0c";
     ck_assert_uint_eq(k.len, sizeof(want) - 1);
     ck_assert(memcmp(k.data, want, k.len) == 0);
@@ -689,8 +698,8 @@ START_TEST(test_keys_composite)
     struct fbuf k1 = { 0 }, k2 = { 0 };
     struct online_key a[3] = { { .s = "x:", .slen = 2 }, { .i = 1 }, { .s = "y", .slen = 1 } };
     struct online_key b[3] = { { .s = "x", .slen = 1 }, { .i = 1 }, { .s = ":y", .slen = 2 } };
-    ck_assert_int_eq(online_entity_key(&k1, &view_comp, a), FEATD_OK);
-    ck_assert_int_eq(online_entity_key(&k2, &view_comp, b), FEATD_OK);
+    ck_assert_int_eq(online_key_entity(&k1, &view_comp, a), FEATD_OK);
+    ck_assert_int_eq(online_key_entity(&k2, &view_comp, b), FEATD_OK);
     ck_assert(k1.len != k2.len || memcmp(k1.data, k2.data, k1.len) != 0);
     ck_assert_str_eq(k1.data, "s2:x:i1s1:y");
     ck_assert_str_eq(k2.data, "s1:xi1s2::y");
@@ -698,20 +707,20 @@ START_TEST(test_keys_composite)
     /* empty strings, NULL pointer with length 0 */
     fbuf_reset(&k1);
     struct online_key e[3] = { { .s = NULL, .slen = 0 }, { .i = 0 }, { .s = "", .slen = 0 } };
-    ck_assert_int_eq(online_entity_key(&k1, &view_comp, e), FEATD_OK);
+    ck_assert_int_eq(online_key_entity(&k1, &view_comp, e), FEATD_OK);
     ck_assert_str_eq(k1.data, "s0:i0s0:");
     /* NULL pointer with a length is rejected */
     fbuf_reset(&k1);
     e[2].slen = 3;
     e[2].s = NULL;
-    ck_assert_int_eq(online_entity_key(&k1, &view_comp, e), FEATD_ERR);
+    ck_assert_int_eq(online_key_entity(&k1, &view_comp, e), FEATD_ERR);
     /* non int64/string join key type is rejected */
     struct cfg_join_key badk[1] = { { "x", FT_DOUBLE } };
     struct cfg_view bv = view_comp;
     bv.keys = badk;
     bv.nkeys = 1;
     fbuf_reset(&k1);
-    ck_assert_int_eq(online_entity_key(&k1, &bv, e), FEATD_ERR);
+    ck_assert_int_eq(online_key_entity(&k1, &bv, e), FEATD_ERR);
     fbuf_free(&k);
     fbuf_free(&k1);
     fbuf_free(&k2);
@@ -722,30 +731,36 @@ END_TEST
 
 START_TEST(test_ttl)
 {
-    ck_assert_int_eq(online_ttl_grace(0), 0);
-    ck_assert_int_eq(online_ttl_grace(1), 3600);
-    ck_assert_int_eq(online_ttl_grace(3600), 3600);
-    ck_assert_int_eq(online_ttl_grace(86400), 86400);
+    /* the storage grace: max(ttl, 1 h), none without a ttl (event time 0:
+     * the expiry is (ttl + grace) in ms) */
     struct cfg_view v = view_all;
     v.ttl_seconds = 0;
-    ck_assert_int_eq(online_expire_at_ms(&v, 1700000000000000LL), 0);
+    ck_assert_int_eq(online_row_expire_at_ms(&v, 0), 0);
+    v.ttl_seconds = 1;
+    ck_assert_int_eq(online_row_expire_at_ms(&v, 0), (1 + 3600) * 1000LL);
+    v.ttl_seconds = 3600;
+    ck_assert_int_eq(online_row_expire_at_ms(&v, 0), (3600 + 3600) * 1000LL);
+    v.ttl_seconds = 86400;
+    ck_assert_int_eq(online_row_expire_at_ms(&v, 0), (86400 + 86400) * 1000LL);
+    v.ttl_seconds = 0;
+    ck_assert_int_eq(online_row_expire_at_ms(&v, 1700000000000000LL), 0);
     v.ttl_seconds = 60;
-    ck_assert_int_eq(online_expire_at_ms(&v, 1700000000000000LL),
+    ck_assert_int_eq(online_row_expire_at_ms(&v, 1700000000000000LL),
                      1700000000000LL + (60 + 3600) * 1000LL);
     v.ttl_seconds = 86400;
-    ck_assert_int_eq(online_expire_at_ms(&v, 1700000000123999LL),
+    ck_assert_int_eq(online_row_expire_at_ms(&v, 1700000000123999LL),
                      1700000000123LL + 2 * 86400 * 1000LL);
     /* extremes saturate instead of overflowing; never 0 for ttl > 0 */
-    ck_assert_int_eq(online_expire_at_ms(&v, INT64_MAX), INT64_MAX / 1000 + 2 * 86400 * 1000LL);
-    ck_assert_int_ge(online_expire_at_ms(&v, INT64_MIN), 1);
-    ck_assert_int_eq(online_expire_at_ms(&v, -999999999999999LL), 1);
+    ck_assert_int_eq(online_row_expire_at_ms(&v, INT64_MAX), INT64_MAX / 1000 + 2 * 86400 * 1000LL);
+    ck_assert_int_ge(online_row_expire_at_ms(&v, INT64_MIN), 1);
+    ck_assert_int_eq(online_row_expire_at_ms(&v, -999999999999999LL), 1);
     v.ttl_seconds = INT64_MAX;
-    ck_assert_int_eq(online_expire_at_ms(&v, 0), INT64_MAX);
+    ck_assert_int_eq(online_row_expire_at_ms(&v, 0), INT64_MAX);
     v.ttl_seconds = INT64_MAX / 2000;   /* (ttl + grace) * 1000 just fits */
-    ck_assert_int_eq(online_expire_at_ms(&v, 0), (INT64_MAX / 2000) * 2000);
-    ck_assert_int_eq(online_expire_at_ms(&v, INT64_MAX), INT64_MAX);
+    ck_assert_int_eq(online_row_expire_at_ms(&v, 0), (INT64_MAX / 2000) * 2000);
+    ck_assert_int_eq(online_row_expire_at_ms(&v, INT64_MAX), INT64_MAX);
     v.ttl_seconds = INT64_MAX / 1000;
-    ck_assert_int_eq(online_expire_at_ms(&v, -1), INT64_MAX);
+    ck_assert_int_eq(online_row_expire_at_ms(&v, -1), INT64_MAX);
 }
 END_TEST
 

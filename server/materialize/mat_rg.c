@@ -1,8 +1,8 @@
 /*
- * mat_read.c — row-group decoding for the materializer (contract in
- * mat_read.h).
+ * mat_rg.c — row-group decoding for the materializer (contract in
+ * mat_rg.h).
  */
-#include "materialize/mat_read.h"
+#include "materialize/mat_rg.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -105,7 +105,6 @@ int mat_rg_read_keys(struct mat_rg *g, struct pq_file *f, const struct mat_bindi
         return FEATD_ERR;
     }
     g->file = f;
-    g->have_feat = false;
     int64_t n = pq_row_group_num_rows(f, rg);
     if (n < 0 || (uint64_t)n > SIZE_MAX / 16) {
         util_seterr(err, errlen, "row group %d: bad row count %lld", rg, (long long)n);
@@ -184,7 +183,6 @@ int mat_rg_read_features(struct mat_rg *g, struct pq_file *f, int rg, char *err,
             }
         }
     }
-    g->have_feat = true;
     return FEATD_OK;
 }
 
@@ -269,7 +267,7 @@ static void le64(uint8_t *p, uint64_t v)
 /*
  * Appends the elements of list row r of vec (type t) to g->lists in the
  * online tier's packed list form (online/online_row.h: 4-byte / 8-byte little-endian
- * items; strings through online_list_put_string).
+ * items; strings through online_row_list_put_string).
  */
 static int put_list(struct mat_rg *g, const struct pq_vec *vec, const struct pq_column *c,
                     enum featd_type t, size_t r, uint32_t *count, const char **why)
@@ -289,8 +287,8 @@ static int put_list(struct mat_rg *g, const struct pq_vec *vec, const struct pq_
     *count = (uint32_t)n;
     if (t == FT_STRING_LIST) {
         for (uint32_t i = lo; i < hi; i++) {
-            if (online_list_put_string(&g->lists, (const char *)vec->data + vec->offs[i],
-                                       vec->offs[i + 1] - vec->offs[i]) != FEATD_OK) {
+            if (online_row_list_put_string(&g->lists, (const char *)vec->data + vec->offs[i],
+                                           vec->offs[i + 1] - vec->offs[i]) != FEATD_OK) {
                 *why = "out of memory";
                 return FEATD_ERR;
             }

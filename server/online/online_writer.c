@@ -1,10 +1,10 @@
 /*
- * online_write.c — the one pipelined row writer (contract in online_write.h).
+ * online_writer.c — the one pipelined row writer (contract in online_writer.h).
  * Commands are formatted as RESP here (redis/rcmd: no printf-style parsing
  * per row) and handed to hiredis with redisAppendFormattedCommand; at most
  * one batch is in flight while the next is built.
  */
-#include "online/online_write.h"
+#include "online/online_writer.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -115,9 +115,11 @@ struct online_writer *online_writer_new(redisContext *c, const char *key_prefix,
     return w;
 }
 
+/* Records a printf-style error unless one is already waiting: the first
+ * error since the last report() wins, later ones are dropped (they are
+ * usually its consequences). Writer's thread, like every call on w. */
 static void note_err(struct online_writer *w, const char *fmt, ...) FEATD_PRINTF(2, 3);
 
-/* Records the first error since the last report. */
 static void note_err(struct online_writer *w, const char *fmt, ...)
 {
     if (w->have_err) {
@@ -130,6 +132,7 @@ static void note_err(struct online_writer *w, const char *fmt, ...)
     va_end(ap);
 }
 
+/* note_err for a failure of the connection itself, worded by rblock. */
 static void note_ctx_err(struct online_writer *w, const char *what)
 {
     if (!w->have_err) {
@@ -403,7 +406,7 @@ static int prepare(struct online_writer *w, const char *what, uint64_t gen,
                     w->v->name);
         return FEATD_ERR;
     }
-    int64_t at = online_expire_at_ms(w->v, event_ts_us);
+    int64_t at = online_row_expire_at_ms(w->v, event_ts_us);
     if (at != 0 && at <= util_now_us() / 1000) {
         w->skipped++;
         return FEATD_EAGAIN;
@@ -411,7 +414,7 @@ static int prepare(struct online_writer *w, const char *what, uint64_t gen,
     *pxat = at;
     if (gen != w->gen) {
         fbuf_reset(&w->genkey);
-        if (online_gen_prefix(&w->genkey, w->prefix, w->v, gen) != FEATD_OK) {
+        if (online_key_gen_prefix(&w->genkey, w->prefix, w->v, gen) != FEATD_OK) {
             w->gen = 0;
             util_seterr(err, errlen, "out of memory");
             return FEATD_ERR;
@@ -421,7 +424,7 @@ static int prepare(struct online_writer *w, const char *what, uint64_t gen,
     fbuf_reset(&w->key);
     fbuf_reset(&w->row);
     if (fbuf_append(&w->key, w->genkey.data, w->genkey.len) != FEATD_OK ||
-        online_entity_key(&w->key, w->v, keys) != FEATD_OK) {
+        online_key_entity(&w->key, w->v, keys) != FEATD_OK) {
         util_seterr(err, errlen, "view %s: cannot build the row key (bad join key)",
                     w->v->name);
         return FEATD_ERR;

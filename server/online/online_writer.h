@@ -1,5 +1,5 @@
 /*
- * online_write.h — THE pipelined row writer of the online tier: packed rows
+ * online_writer.h — THE pipelined row writer of the online tier: packed rows
  * (online_row.h) under their keys (online_key.h), written by the
  * materializer (snapshots and incremental files) and by featd-cli load.
  *
@@ -24,8 +24,8 @@
  * error or timeout leaves the context dead and every later call failing.
  * hiredis 0.14 writes with write(2): the process must ignore SIGPIPE.
  */
-#ifndef FEATD_ONLINE_WRITE_H
-#define FEATD_ONLINE_WRITE_H
+#ifndef FEATD_ONLINE_WRITER_H
+#define FEATD_ONLINE_WRITER_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,12 +1,12 @@
 /*
- * mat_read.h — row-group-at-a-time decoding, for the materializer, of a
+ * mat_rg.h — row-group-at-a-time decoding, for the materializer, of a
  * Parquet file bound to a feature view (mat_bind.h): entity keys,
  * timestamps and feature values in the online tier's types
  * (online/online_key.h, online/online_row.h). Materializer thread only;
  * a struct mat_rg belongs to its mat_ctx.
  */
-#ifndef FEATD_MAT_READ_H
-#define FEATD_MAT_READ_H
+#ifndef FEATD_MAT_RG_H
+#define FEATD_MAT_RG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,20 +35,21 @@ struct mat_rg {
     int64_t **feat_ts;          /* [nfeat] converted timestamps (timestamp features) */
     size_t cap_rows;
     size_t *cap_feat_ts;
-    bool have_feat;             /* features of this row group decoded */
     struct fbuf lists;          /* packed list values of the current row */
     size_t *list_off;           /* [nfeat] offsets into lists */
     const struct pq_file *file; /* columns' owner (for pq_column) */
     const struct mat_binding *b;
 };
 
+/* init: an empty reader (no allocation). free: releases every buffer and
+ * leaves g empty again, ready for the next file. */
 void mat_rg_init(struct mat_rg *g);
 void mat_rg_free(struct mat_rg *g);
 
 /* Reads the join-key and timestamp columns of row group rg. */
 int mat_rg_read_keys(struct mat_rg *g, struct pq_file *f, const struct mat_binding *b, int rg,
                      char *err, size_t errlen) FEATD_MUSTCHECK;
-/* Reads the feature columns of the same row group (after read_keys). */
+/* Reads the feature columns of the same row group (after mat_rg_read_keys). */
 int mat_rg_read_features(struct mat_rg *g, struct pq_file *f, int rg, char *err,
                          size_t errlen) FEATD_MUSTCHECK;
 
@@ -61,7 +62,7 @@ int mat_rg_read_features(struct mat_rg *g, struct pq_file *f, int rg, char *err,
 int mat_rg_row_key(const struct mat_rg *g, size_t r, struct online_key *keys, int64_t *event_us,
                    int64_t *created_us, const char **why);
 /*
- * Row r's feature values (after read_features) into vals[nfeat]. Pointers
+ * Row r's feature values (after mat_rg_read_features) into vals[nfeat]. Pointers
  * stay valid until the next call. FEATD_ERR with why for values the online
  * tier cannot represent (a null element inside a list, a list longer than
  * ONLINE_MAX_LIST).
