@@ -35,6 +35,7 @@
 #include "core/log.h"
 #include "materialize/materializer.h"
 #include "config/registry.h"
+#include "core/fbuf.h"
 #include "core/util.h"
 #include "net/worker.h"
 

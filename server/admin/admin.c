@@ -43,6 +43,7 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/util.h"
 #include "wire/proto.h"
 
 #define ADMIN_MAX_HEADERS (16 * 1024)       /* request line + headers */

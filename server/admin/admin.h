@@ -29,7 +29,7 @@
 
 #include "core/featd.h"
 #include "config/registry.h"
-#include "core/util.h"
+#include "core/fbuf.h"
 
 /* Binds server.admin_listen of reg (a bind error fails startup with a message
  * in err), creates the admin worker and starts its thread. Does nothing and

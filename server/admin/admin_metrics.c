@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "core/metrics.h"
 #include "core/prom.h"
+#include "core/util.h"
 #include "redis/rlink.h"
 
 static _Atomic uint64_t admin_reloads_ok;

@@ -18,6 +18,7 @@
  * overrides, config_env.c). Only a config without any error is handed out.
  */
 #include "config/config_int.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -7,6 +7,7 @@
  * CFG_MAX_ERRORS lines).
  */
 #include "config/config_int.h"
+#include "core/util.h"
 
 #include <ctype.h>
 #include <stdarg.h>

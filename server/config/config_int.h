@@ -28,7 +28,7 @@
 #include <jansson.h>
 
 #include "config/config.h"
-#include "core/util.h"
+#include "core/fbuf.h"
 
 #define CFG_MAX_ERRORS       50         /* error lines kept */
 #define CFG_MAX_FILE_BYTES   (16u << 20)

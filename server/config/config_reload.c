@@ -6,6 +6,7 @@
  * one halfway. Called on the thread that reloads (the main thread).
  */
 #include "config/config_int.h"
+#include "core/util.h"
 
 #include <stdlib.h>
 #include <string.h>

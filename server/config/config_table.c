@@ -8,6 +8,7 @@
  * Views and entities are structural and parsed by config_view.c instead.
  */
 #include "config/config_int.h"
+#include "core/util.h"
 
 #include <ctype.h>
 #include <inttypes.h>

@@ -7,6 +7,7 @@
  * Entities must be parsed before views (views resolve entity names).
  */
 #include "config/config_int.h"
+#include "core/util.h"
 
 #include <inttypes.h>
 #include <stdio.h>

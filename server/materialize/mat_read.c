@@ -3,6 +3,7 @@
  * mat_read.h).
  */
 #include "materialize/mat_read.h"
+#include "core/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>

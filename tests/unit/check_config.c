@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "core/fbuf.h"
 #include "core/util.h"
 
 #define ERRLEN 8192
