@@ -91,14 +91,14 @@ static void main_reload(void)
     const char *path = main_reg->cfg->path;
     if (config_load_file(path, true, &cfg, err, sizeof(err)) != FEATD_OK) {
         log_error("reload", "config %s is invalid; keeping the running registry:\n%s", path, err);
-        admin_note_reload(false);
+        admin_metrics_note_reload(false);
         return;
     }
     char changes[2048];
-    if (config_restart_needed(main_reg->cfg, cfg, changes, sizeof(changes)) > 0) {
+    if (config_reload_restart_needed(main_reg->cfg, cfg, changes, sizeof(changes)) > 0) {
         log_warn("reload", "these settings changed but only take effect after a restart "
                  "(running values kept):\n%s", changes);
-        config_keep_restart_only(main_reg->cfg, cfg);
+        config_reload_keep_restart_only(main_reg->cfg, cfg);
     }
     int lvl = log_level_parse(cfg->server.log_level);
     if (lvl >= 0) {
@@ -108,7 +108,7 @@ static void main_reload(void)
     if (reg == NULL) {
         config_free(cfg);
         log_error("reload", "out of memory; keeping the running registry");
-        admin_note_reload(false);
+        admin_metrics_note_reload(false);
         return;
     }
     for (int i = 0; i < nworkers; i++) {
@@ -119,7 +119,7 @@ static void main_reload(void)
     }
     admin_set_registry(reg);
     materializer_set_registry(reg);
-    admin_note_reload(true);
+    admin_metrics_note_reload(true);
     registry_unref(main_reg);
     main_reg = reg;
     log_info("reload", "registry %llu loaded from %s: %zu entities, %zu feature views",
@@ -379,7 +379,7 @@ int main(int argc, char **argv)
         embedded_stop();
         return 1;
     }
-    if (admin_add_metrics_source(main_mat_metrics, NULL) != FEATD_OK) {
+    if (admin_metrics_add_source(main_mat_metrics, NULL) != FEATD_OK) {
         log_warn("main", "materializer metrics are not on /metrics (too many metrics sources)");
     }
 

@@ -138,7 +138,7 @@ static int apply_config(struct cli_opts *o, bool host_set, bool port_set, char *
     }
     char *host = NULL;
     int port = 0;
-    if (config_parse_hostport(cfg->server.listen, &host, &port) != FEATD_OK) {
+    if (config_addr_parse_hostport(cfg->server.listen, &host, &port) != FEATD_OK) {
         fprintf(stderr, "featd-cli: config %s: server.listen \"%s\" is not host:port\n",
                 o->config, cfg->server.listen ? cfg->server.listen : "");
         free(host);
@@ -187,9 +187,9 @@ static int run_materialize(const struct cli_opts *o, int argc, char **argv)
 
 static const struct command commands[] = {
     { "get", cli_get_main },
-    { "views", cli_views_main },
-    { "ping", cli_ping_main },
-    { "info", cli_info_main },
+    { "views", cli_admin_views },
+    { "ping", cli_admin_ping },
+    { "info", cli_admin_info },
     { "load", cli_load_main },
     { "parquet", run_parquet },
     { "materialize", run_materialize },

@@ -371,7 +371,7 @@ int admin_start(struct registry *reg, char *err, size_t errlen)
     }
     char *host = NULL;
     int port = 0;
-    if (config_parse_hostport(listen, &host, &port) != FEATD_OK) {
+    if (config_addr_parse_hostport(listen, &host, &port) != FEATD_OK) {
         snprintf(err, errlen, "server.admin_listen: bad address \"%s\"", listen);
         return FEATD_ERR;
     }

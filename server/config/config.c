@@ -161,7 +161,7 @@ int config_load_file(const char *path, bool apply_env, struct featd_config **out
         return rc;
     }
     cfg->path = util_xstrdup(path);
-    if (apply_env && config_apply_env(cfg, err, errlen) != FEATD_OK) {
+    if (apply_env && config_env_apply(cfg, err, errlen) != FEATD_OK) {
         config_free(cfg);
         return FEATD_ERR;
     }

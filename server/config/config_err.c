@@ -180,6 +180,21 @@ const char *config_err_suggest(const char *s, const char *const *cands, size_t n
     return bestd <= limit ? best : NULL;
 }
 
+void config_err_unknown(struct config_errs *e, const char *path, const char *what,
+                        const char *name, const char *const *cands, size_t nc,
+                        const char *otherwise)
+{
+    char q[QBUF];
+    const char *sug = config_err_suggest(name, cands, nc);
+    if (sug != NULL) {
+        config_err_add(e, path, "unknown %s %s (did you mean \"%s\"?)", what,
+                       config_err_quote(name, q, sizeof q), sug);
+    } else {
+        config_err_add(e, path, "unknown %s %s%s", what, config_err_quote(name, q, sizeof q),
+                       otherwise);
+    }
+}
+
 const char *config_err_words(const char *const *words, char *buf, size_t cap)
 {
     size_t o = 0;

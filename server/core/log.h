@@ -29,7 +29,7 @@ int log_level_parse(const char *s);
 /* One line on stderr: any thread, no allocation, no lock. The formatted
  * message is cut at 3,071 bytes; a text line joins embedded newlines with
  * " | ", a JSON line stays one valid object. Check log_enabled() first (the
- * LOG_* macros do) to skip the formatting. */
+ * log_error()..log_debug() macros do) to skip the formatting. */
 void log_write(int level, const char *component, const char *fmt, ...) FEATD_PRINTF(3, 4);
 /* Connection lines carry the connection's identity (id and peer). */
 void log_write_conn(int level, unsigned long long conn_id, const char *peer,
