@@ -137,7 +137,7 @@ enum config_key_kind {
 };
 
 /* One server/redis key: everything parsing, defaults, env overrides, the
- * reload rule, the settings dump and the docs need to know about it. */
+ * reload rule and the docs need to know about it. */
 struct config_key {
     const char *section;    /* "server" or "redis" */
     const char *name;       /* key within the section */
