@@ -45,12 +45,20 @@ bool cli_is_help(const char *arg)
     return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0 || strcmp(arg, "help") == 0;
 }
 
+/* "featd-cli CMD: MESSAGE" on stderr, without the newline. */
+static void cli_vwarn(const char *cmd, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void cli_vwarn(const char *cmd, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "featd-cli%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    vfprintf(stderr, fmt, ap);
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "featd-cli%s%s: ", cmd ? " " : "", cmd ? cmd : "");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vwarn(cmd, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\nTry 'featd-cli %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
     return CLI_USAGE;
@@ -59,9 +67,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 int cli_fail(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "featd-cli%s%s: ", cmd ? " " : "", cmd ? cmd : "");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vwarn(cmd, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
     return CLI_FAIL;
