@@ -14,6 +14,7 @@
 #include <hiredis/hiredis.h>
 
 #include "config/config.h"
+#include "core/util.h"
 #include "online/online.h"
 #include "redis/rblock.h"
 #include "redis/rcmd.h"

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "core/util.h"
+#include "core/fbuf.h"
 
 enum bench_redis_cmd {
     BENCH_REDIS_MGET,   /* featd's MGET: per view the current key, then the row keys */

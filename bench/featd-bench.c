@@ -944,7 +944,9 @@ static char **split_features(const char *s, int *n)
     return out;
 }
 
-int main(int argc, char **argv)
+/* Parses argv into opt. Returns -1 to go on, or the exit status (0 after
+ * --help, 2 after a bad option). */
+static int bench_parse_args(int argc, char **argv)
 {
     static const struct option lo[] = {
         { "host", required_argument, 0, 'H' }, { "port", required_argument, 0, 'p' },
@@ -997,7 +999,13 @@ int main(int argc, char **argv)
     if (opt.threads > opt.connections) {
         opt.threads = opt.connections;
     }
-    signal(SIGPIPE, SIG_IGN);
+    return -1;
+}
+
+/* Opens the Redis target (--redis) and the clock offset, then creates the
+ * threads' state and connects every connection. 0, or 1 after a message. */
+static int bench_setup(struct bthread **out)
+{
     char err[512];
     if (opt.redis_cmd) {
         redis_target = bench_redis_open(opt.config,
@@ -1058,6 +1066,30 @@ int main(int argc, char **argv)
             t->alive++;
         }
     }
+    *out = th;
+    return 0;
+}
+
+/* The run's totals over all threads. */
+struct bench_totals {
+    struct hist all, lag, service;
+    struct bench_redis_tally rt;
+    uint64_t stalls_total;
+    uint64_t reqs, errs, ioerr, values, st[5], codes[6];
+    const char *last_error;
+    double elapsed, rps;
+};
+
+static const char *const bench_status_names[5] = { "INVALID", "PRESENT", "NULL_VALUE", "NOT_FOUND",
+                                                   "OUTSIDE_MAX_AGE" };
+static const char *const bench_code_names[6] = { "OK", "INVALID_ARGUMENT", "UNAVAILABLE",
+                                                 "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED",
+                                                 "INTERNAL" };
+
+/* Starts the threads, runs the warmup and the measured duration, joins the
+ * threads and sums their counters into T. */
+static void bench_run(struct bthread *th, struct bench_totals *T)
+{
     bench_phase = opt.warmup_s > 0 ? 0 : 1;
     for (int i = 0; i < opt.threads; i++) {
         pthread_create(&th[i].tid, NULL, bench_thread, &th[i]);
@@ -1069,106 +1101,130 @@ int main(int argc, char **argv)
     int64_t t0 = now_us();
     usleep((useconds_t)(opt.duration_s * 1e6));
     bench_phase = 2;
-    double elapsed = (double)(now_us() - t0) / 1e6;
-    static struct hist all, lag, service;
-    struct bench_redis_tally rt = { 0 };
-    uint64_t stalls_total = 0;
-    uint64_t reqs = 0, errs = 0, ioerr = 0, values = 0, st[5] = { 0 }, codes[6] = { 0 };
-    const char *last_error = "";
+    T->elapsed = (double)(now_us() - t0) / 1e6;
+    T->last_error = "";
     for (int i = 0; i < opt.threads; i++) {
         pthread_join(th[i].tid, NULL);
-        hist_merge(&all, &th[i].hist);
-        hist_merge(&lag, &th[i].lag);
-        hist_merge(&service, &th[i].service);
-        stalls_total += th[i].stalls_total;
-        rt.rows_found += th[i].redis.rows_found;
-        rt.rows_missing += th[i].redis.rows_missing;
-        rt.stale_gen += th[i].redis.stale_gen;
-        rt.errors += th[i].redis.errors;
-        reqs += th[i].requests;
-        errs += th[i].errors;
-        ioerr += th[i].io_errors;
-        values += th[i].values;
+        hist_merge(&T->all, &th[i].hist);
+        hist_merge(&T->lag, &th[i].lag);
+        hist_merge(&T->service, &th[i].service);
+        T->stalls_total += th[i].stalls_total;
+        T->rt.rows_found += th[i].redis.rows_found;
+        T->rt.rows_missing += th[i].redis.rows_missing;
+        T->rt.stale_gen += th[i].redis.stale_gen;
+        T->rt.errors += th[i].redis.errors;
+        T->reqs += th[i].requests;
+        T->errs += th[i].errors;
+        T->ioerr += th[i].io_errors;
+        T->values += th[i].values;
         for (int s = 0; s < 5; s++) {
-            st[s] += th[i].statuses[s];
+            T->st[s] += th[i].statuses[s];
         }
         for (int s = 0; s < 6; s++) {
-            codes[s] += th[i].error_codes[s];
+            T->codes[s] += th[i].error_codes[s];
         }
         if (th[i].last_error[0]) {
-            last_error = th[i].last_error;
+            T->last_error = th[i].last_error;
         }
     }
-    double rps = (double)reqs / elapsed;
-    static const char *sn[5] = { "INVALID", "PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE" };
-    static const char *cn[6] = { "OK", "INVALID_ARGUMENT", "UNAVAILABLE", "DEADLINE_EXCEEDED",
-                                 "RESOURCE_EXHAUSTED", "INTERNAL" };
+    T->rps = (double)T->reqs / T->elapsed;
+}
+
+/* --json: one line. */
+static void bench_report_json(const struct bench_totals *T, struct bthread *th)
+{
+    const char *const *sn = bench_status_names;
+    const char *const *cn = bench_code_names;
+    /* the new sections come before latency_us, so that scripts taking the
+     * last "p99" / "max" / "errors" of the line still read the latency's */
+    printf("{\"mode\":\"%s\",\"target\":\"%s%s\",\"connections\":%d,\"threads\":%d,\"pipeline\":%d,"
+           "\"batch\":%d,\"features\":%d,\"target_rate\":%.0f,\"duration_s\":%.3f,\"requests\":%" PRIu64
+           ",\"requests_per_s\":%.1f,\"entities_per_s\":%.1f,\"errors\":%" PRIu64 ",\"io_errors\":%" PRIu64,
+           opt.rate > 0 ? "open" : "closed", opt.redis_cmd ? "redis-" : "featd",
+           opt.redis_cmd ? opt.redis_cmd : "", opt.connections, opt.threads, opt.pipeline, opt.batch,
+           opt.nfeatures, opt.rate, T->elapsed, T->reqs, T->rps, T->rps * opt.batch, T->errs, T->ioerr);
+    print_hist_json("send_lag_us", &T->lag);
+    print_hist_json("service_us", &T->service);
+    print_stalls_json(th, T->stalls_total);
+    if (redis_target) {
+        printf(",\"redis\":{\"views\":%zu,\"rows_found\":%" PRIu64 ",\"rows_missing\":%" PRIu64
+               ",\"stale_gen\":%" PRIu64 ",\"error_replies\":%" PRIu64 "}", bench_redis_nviews(redis_target),
+               T->rt.rows_found, T->rt.rows_missing, T->rt.stale_gen, T->rt.errors);
+    }
+    printf(",\"latency_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64
+           ",\"max\":%" PRIu64 ",\"mean\":%.1f},\"statuses\":{",
+           hist_pct(&T->all, 50), hist_pct(&T->all, 90), hist_pct(&T->all, 99), hist_pct(&T->all, 99.9), T->all.max,
+           T->all.total ? T->all.sum / (double)T->all.total : 0.0);
+    for (int s = 0; s < 5; s++) {
+        printf("%s\"%s\":%" PRIu64, s ? "," : "", sn[s], T->st[s]);
+    }
+    printf("},\"error_codes\":{");
+    for (int s = 1; s < 6; s++) {
+        printf("%s\"%s\":%" PRIu64, s > 1 ? "," : "", cn[s], T->codes[s]);
+    }
+    printf("}}\n");
+}
+
+/* The report for people. */
+static void bench_report_text(const struct bench_totals *T)
+{
+    const char *const *sn = bench_status_names;
+    const char *const *cn = bench_code_names;
+    printf("featd-bench: %s%s, %s loop, %d connections x pipeline %d, %d threads, batch %d, %d features%s\n",
+           opt.redis_cmd ? "Redis alone: " : "featd", opt.redis_cmd ? opt.redis_cmd : "",
+           opt.rate > 0 ? "open" : "closed", opt.connections, opt.pipeline, opt.threads, opt.batch,
+           opt.nfeatures, opt.zipf ? ", zipf keys" : ", uniform keys");
+    if (opt.rate > 0) {
+        printf("  target rate      %.0f req/s\n", opt.rate);
+    }
+    printf("  requests         %" PRIu64 " in %.2f s = %.0f req/s (%.0f entities/s)\n", T->reqs, T->elapsed,
+           T->rps, T->rps * opt.batch);
+    printf("  latency us       p50 %" PRIu64 "  p90 %" PRIu64 "  p99 %" PRIu64 "  p99.9 %" PRIu64
+           "  max %" PRIu64 "\n", hist_pct(&T->all, 50), hist_pct(&T->all, 90), hist_pct(&T->all, 99),
+           hist_pct(&T->all, 99.9), T->all.max);
+    printf("  values           %" PRIu64 ":", T->values);
+    for (int s = 0; s < 5; s++) {
+        if (T->st[s]) {
+            printf(" %s %" PRIu64, sn[s], T->st[s]);
+        }
+    }
+    printf("\n  errors           %" PRIu64 " request errors, %" PRIu64 " I/O errors\n", T->errs, T->ioerr);
+    for (int s = 1; s < 6; s++) {
+        if (T->codes[s]) {
+            printf("                   %s %" PRIu64 "\n", cn[s], T->codes[s]);
+        }
+    }
+    if (opt.rate > 0) {
+        printf("  send lag us      p50 %" PRIu64 "  p99 %" PRIu64 "  p99.9 %" PRIu64 "  max %" PRIu64 "\n",
+               hist_pct(&T->lag, 50), hist_pct(&T->lag, 99), hist_pct(&T->lag, 99.9), T->lag.max);
+    }
+    printf("  service us       p50 %" PRIu64 "  p99 %" PRIu64 "  p99.9 %" PRIu64 "  max %" PRIu64
+           " (from the actual send)\n", hist_pct(&T->service, 50), hist_pct(&T->service, 99),
+           hist_pct(&T->service, 99.9), T->service.max);
+    printf("  stalls           %" PRIu64 " requests over %.1f ms\n", T->stalls_total, opt.stall_ms);
+    if (T->last_error[0]) {
+        printf("  last error       %s\n", T->last_error);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int prc = bench_parse_args(argc, argv);
+    if (prc >= 0) {
+        return prc;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    struct bthread *th = NULL;
+    if (bench_setup(&th) != 0) {
+        return 1;
+    }
+    static struct bench_totals T;
+    bench_run(th, &T);
     if (opt.json) {
-        /* the new sections come before latency_us, so that scripts taking the
-         * last "p99" / "max" / "errors" of the line still read the latency's */
-        printf("{\"mode\":\"%s\",\"target\":\"%s%s\",\"connections\":%d,\"threads\":%d,\"pipeline\":%d,"
-               "\"batch\":%d,\"features\":%d,\"target_rate\":%.0f,\"duration_s\":%.3f,\"requests\":%" PRIu64
-               ",\"requests_per_s\":%.1f,\"entities_per_s\":%.1f,\"errors\":%" PRIu64 ",\"io_errors\":%" PRIu64,
-               opt.rate > 0 ? "open" : "closed", opt.redis_cmd ? "redis-" : "featd",
-               opt.redis_cmd ? opt.redis_cmd : "", opt.connections, opt.threads, opt.pipeline, opt.batch,
-               opt.nfeatures, opt.rate, elapsed, reqs, rps, rps * opt.batch, errs, ioerr);
-        print_hist_json("send_lag_us", &lag);
-        print_hist_json("service_us", &service);
-        print_stalls_json(th, stalls_total);
-        if (redis_target) {
-            printf(",\"redis\":{\"views\":%zu,\"rows_found\":%" PRIu64 ",\"rows_missing\":%" PRIu64
-                   ",\"stale_gen\":%" PRIu64 ",\"error_replies\":%" PRIu64 "}", bench_redis_nviews(redis_target),
-                   rt.rows_found, rt.rows_missing, rt.stale_gen, rt.errors);
-        }
-        printf(",\"latency_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64 ",\"p999\":%" PRIu64
-               ",\"max\":%" PRIu64 ",\"mean\":%.1f},\"statuses\":{",
-               hist_pct(&all, 50), hist_pct(&all, 90), hist_pct(&all, 99), hist_pct(&all, 99.9), all.max,
-               all.total ? all.sum / (double)all.total : 0.0);
-        for (int s = 0; s < 5; s++) {
-            printf("%s\"%s\":%" PRIu64, s ? "," : "", sn[s], st[s]);
-        }
-        printf("},\"error_codes\":{");
-        for (int s = 1; s < 6; s++) {
-            printf("%s\"%s\":%" PRIu64, s > 1 ? "," : "", cn[s], codes[s]);
-        }
-        printf("}}\n");
+        bench_report_json(&T, th);
     } else {
-        printf("featd-bench: %s%s, %s loop, %d connections x pipeline %d, %d threads, batch %d, %d features%s\n",
-               opt.redis_cmd ? "Redis alone: " : "featd", opt.redis_cmd ? opt.redis_cmd : "",
-               opt.rate > 0 ? "open" : "closed", opt.connections, opt.pipeline, opt.threads, opt.batch,
-               opt.nfeatures, opt.zipf ? ", zipf keys" : ", uniform keys");
-        if (opt.rate > 0) {
-            printf("  target rate      %.0f req/s\n", opt.rate);
-        }
-        printf("  requests         %" PRIu64 " in %.2f s = %.0f req/s (%.0f entities/s)\n", reqs, elapsed,
-               rps, rps * opt.batch);
-        printf("  latency us       p50 %" PRIu64 "  p90 %" PRIu64 "  p99 %" PRIu64 "  p99.9 %" PRIu64
-               "  max %" PRIu64 "\n", hist_pct(&all, 50), hist_pct(&all, 90), hist_pct(&all, 99),
-               hist_pct(&all, 99.9), all.max);
-        printf("  values           %" PRIu64 ":", values);
-        for (int s = 0; s < 5; s++) {
-            if (st[s]) {
-                printf(" %s %" PRIu64, sn[s], st[s]);
-            }
-        }
-        printf("\n  errors           %" PRIu64 " request errors, %" PRIu64 " I/O errors\n", errs, ioerr);
-        for (int s = 1; s < 6; s++) {
-            if (codes[s]) {
-                printf("                   %s %" PRIu64 "\n", cn[s], codes[s]);
-            }
-        }
-        if (opt.rate > 0) {
-            printf("  send lag us      p50 %" PRIu64 "  p99 %" PRIu64 "  p99.9 %" PRIu64 "  max %" PRIu64 "\n",
-                   hist_pct(&lag, 50), hist_pct(&lag, 99), hist_pct(&lag, 99.9), lag.max);
-        }
-        printf("  service us       p50 %" PRIu64 "  p99 %" PRIu64 "  p99.9 %" PRIu64 "  max %" PRIu64
-               " (from the actual send)\n", hist_pct(&service, 50), hist_pct(&service, 99),
-               hist_pct(&service, 99.9), service.max);
-        printf("  stalls           %" PRIu64 " requests over %.1f ms\n", stalls_total, opt.stall_ms);
-        if (last_error[0]) {
-            printf("  last error       %s\n", last_error);
-        }
+        bench_report_text(&T);
     }
     bench_free(th);
-    return (errs || ioerr) ? 1 : 0;
+    return (T.errs || T.ioerr) ? 1 : 0;
 }

@@ -2,8 +2,8 @@
  * featd_client.c — libfeatd's transport: connect, framing, blocking and
  * pipelined I/O with per-call timeouts, errors, and the typed calls (ping,
  * list views, server info, lookup). The API is featd_client.h; request
- * building is featd_build.c, reading and formatting responses
- * featd_format.c.
+ * building is featd_get.c, reading responses featd_resp.c, printing values
+ * featd_value.c, timestamps featd_time.c.
  *
  * The socket is non-blocking for its whole life; every blocking call runs a
  * poll() loop against one deadline. Output and input each have a buffer:
@@ -324,6 +324,27 @@ size_t featd_pending(const struct featd_client *c)
 
 /* ---- buffers and the I/O pump ---- */
 
+/* Grows *buf (capacity *cap) to at least need bytes, doubling from init
+ * when empty. need must be at most SIZE_MAX / 2. FEATD_ERR (buffer
+ * unchanged) when memory runs out. */
+static int grow_buf(uint8_t **buf, size_t *cap, size_t need, size_t init)
+{
+    if (*cap >= need) {
+        return FEATD_OK;
+    }
+    size_t ncap = *cap ? *cap : init;
+    while (ncap < need) {
+        ncap *= 2;
+    }
+    uint8_t *p = realloc(*buf, ncap);
+    if (p == NULL) {
+        return FEATD_ERR;
+    }
+    *buf = p;
+    *cap = ncap;
+    return FEATD_OK;
+}
+
 /* Room for extra more bytes at out[out_len]. */
 static int out_reserve(struct featd_client *c, size_t extra)
 {
@@ -345,17 +366,10 @@ static int out_reserve(struct featd_client *c, size_t extra)
         seterr(c, FEATD_E_NOMEM, "output of %zu bytes is too large", extra);
         return FEATD_ERR;
     }
-    size_t ncap = c->out_cap ? c->out_cap : 4096;
-    while (ncap - c->out_len < extra) {
-        ncap *= 2;
-    }
-    uint8_t *p = realloc(c->out, ncap);
-    if (p == NULL) {
+    if (grow_buf(&c->out, &c->out_cap, c->out_len + extra, 4096) != FEATD_OK) {
         seterr(c, FEATD_E_NOMEM, "out of memory queueing %zu bytes", extra);
         return FEATD_ERR;
     }
-    c->out = p;
-    c->out_cap = ncap;
     return FEATD_OK;
 }
 
@@ -379,18 +393,9 @@ static int read_some(struct featd_client *c, size_t want)
         if (target < c->in_off + want) {
             target = c->in_off + want;
         }
-        if (c->in_cap < target) {
-            size_t ncap = c->in_cap ? c->in_cap : 2 * READ_CHUNK;
-            while (ncap < target) {
-                ncap *= 2;
-            }
-            uint8_t *p = realloc(c->in, ncap);
-            if (p == NULL) {
-                seterr(c, FEATD_E_NOMEM, "out of memory reading a response of %zu bytes", want);
-                return FEATD_ERR;
-            }
-            c->in = p;
-            c->in_cap = ncap;
+        if (grow_buf(&c->in, &c->in_cap, target, 2 * READ_CHUNK) != FEATD_OK) {
+            seterr(c, FEATD_E_NOMEM, "out of memory reading a response of %zu bytes", want);
+            return FEATD_ERR;
         }
         ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
         if (n > 0) {
@@ -848,7 +853,7 @@ int featd_send_server_info(struct featd_client *c, uint64_t id)
     return simple_send(c, FEATD__V1__REQUEST__BODY_SERVER_INFO, id);
 }
 
-/* Builds the request of g (featd_build.c) with a fresh id and calls. */
+/* Builds the request of g (featd_get.c) with a fresh id and calls. */
 int featd_lookup(struct featd_client *c, struct featd_get *g, Featd__V1__Response **out)
 {
     if (g == NULL || out == NULL) {

@@ -8,6 +8,13 @@
  * depends only on libc and protobuf-c (the generated featd.pb-c.[ch] are
  * linked into libfeatd.a); it never includes server code.
  *
+ * Naming: this is the library's one public header, and every public name
+ * starts with featd_ / FEATD_ (the library's name, a contract with its
+ * users) rather than with a source file's name. The sources follow the
+ * sections below: featd_client.c (connection, framing, calls), featd_get.c
+ * (the featd_get_* request builder), featd_resp.c (featd_resp_* accessors,
+ * enum names), featd_value.c (featd_value_*), featd_time.c (featd_time_*).
+ *
  * Typical use:
  *
  *     char err[256];
@@ -66,7 +73,6 @@ enum featd_error {
     FEATD_E_NONE = 0,
     FEATD_E_USAGE,      /* bad argument (NULL request, frame > 4 GiB, ...) */
     FEATD_E_NOMEM,
-    FEATD_E_CONNECT,    /* name resolution or connect failed */
     FEATD_E_TIMEOUT,    /* the call's timeout expired (connection still usable) */
     FEATD_E_CLOSED,     /* the server closed the connection */
     FEATD_E_IO,         /* socket error */
@@ -99,7 +105,12 @@ const char *featd_peer(const struct featd_client *c);    /* "host:port" */
 /* A fresh request id (1, 2, 3, ... per connection). */
 uint64_t featd_next_id(struct featd_client *c);
 
+/* Why the last failed call on c failed; a call that fails sets it and
+ * featd_broken's reason stays for later calls. The string is owned by c and
+ * valid until its next call. featd_connect failures have no client: they are
+ * reported in its err buffer instead. */
 const char *featd_errmsg(const struct featd_client *c);
+/* The class of that failure (FEATD_E_NONE when none). */
 enum featd_error featd_errcode(const struct featd_client *c);
 /* The server's featd.v1.ErrorCode after FEATD_E_SERVER, else -1. */
 int featd_server_code(const struct featd_client *c);

@@ -35,6 +35,7 @@
 #include "core/log.h"
 #include "materialize/materializer.h"
 #include "config/registry.h"
+#include "core/fbuf.h"
 #include "core/util.h"
 #include "net/worker.h"
 
@@ -90,14 +91,14 @@ static void main_reload(void)
     const char *path = main_reg->cfg->path;
     if (config_load_file(path, true, &cfg, err, sizeof(err)) != FEATD_OK) {
         log_error("reload", "config %s is invalid; keeping the running registry:\n%s", path, err);
-        admin_note_reload(false);
+        admin_metrics_note_reload(false);
         return;
     }
     char changes[2048];
-    if (config_restart_needed(main_reg->cfg, cfg, changes, sizeof(changes)) > 0) {
+    if (config_reload_restart_needed(main_reg->cfg, cfg, changes, sizeof(changes)) > 0) {
         log_warn("reload", "these settings changed but only take effect after a restart "
                  "(running values kept):\n%s", changes);
-        config_keep_restart_only(main_reg->cfg, cfg);
+        config_reload_keep_restart_only(main_reg->cfg, cfg);
     }
     int lvl = log_level_parse(cfg->server.log_level);
     if (lvl >= 0) {
@@ -107,7 +108,7 @@ static void main_reload(void)
     if (reg == NULL) {
         config_free(cfg);
         log_error("reload", "out of memory; keeping the running registry");
-        admin_note_reload(false);
+        admin_metrics_note_reload(false);
         return;
     }
     for (int i = 0; i < nworkers; i++) {
@@ -118,7 +119,7 @@ static void main_reload(void)
     }
     admin_set_registry(reg);
     materializer_set_registry(reg);
-    admin_note_reload(true);
+    admin_metrics_note_reload(true);
     registry_unref(main_reg);
     main_reg = reg;
     log_info("reload", "registry %llu loaded from %s: %zu entities, %zu feature views",
@@ -251,92 +252,68 @@ static int main_materialize(int argc, char **argv)
     return rc;
 }
 
-int main(int argc, char **argv)
-{
-    if (argc >= 2 && strcmp(argv[1], "materialize") == 0) {
-        return main_materialize(argc - 1, argv + 1);
-    }
-    const char *config_path = NULL;
-    const char *check_path = NULL;
-    const char *log_level = NULL;
-    const char *log_format = NULL;
+/* What the command line asked for (the daemon form; `materialize` is
+ * main_materialize's). */
+struct main_args {
+    const char *config_path;
+    const char *check_path;
+    const char *log_level;
+    const char *log_format;
+};
 
+/* Parses argv into a. Returns -1 to go on, or the exit status when done
+ * (--version, --help: 0; a bad argument: 2 after the usage). */
+static int main_parse_args(int argc, char **argv, struct main_args *a)
+{
+    memset(a, 0, sizeof(*a));
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if ((strcmp(a, "--config") == 0 || strcmp(a, "-c") == 0) && i + 1 < argc) {
-            config_path = argv[++i];
-        } else if ((strcmp(a, "--check-config") == 0 || strcmp(a, "-t") == 0) && i + 1 < argc) {
-            check_path = argv[++i];
-        } else if (strcmp(a, "--log-level") == 0 && i + 1 < argc) {
-            log_level = argv[++i];
-        } else if (strcmp(a, "--log-format") == 0 && i + 1 < argc) {
-            log_format = argv[++i];
-        } else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+        const char *arg = argv[i];
+        if ((strcmp(arg, "--config") == 0 || strcmp(arg, "-c") == 0) && i + 1 < argc) {
+            a->config_path = argv[++i];
+        } else if ((strcmp(arg, "--check-config") == 0 || strcmp(arg, "-t") == 0) && i + 1 < argc) {
+            a->check_path = argv[++i];
+        } else if (strcmp(arg, "--log-level") == 0 && i + 1 < argc) {
+            a->log_level = argv[++i];
+        } else if (strcmp(arg, "--log-format") == 0 && i + 1 < argc) {
+            a->log_format = argv[++i];
+        } else if (strcmp(arg, "--version") == 0 || strcmp(arg, "-V") == 0) {
             printf("featd %s\n", FEATD_VERSION);
             return 0;
-        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        } else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
             usage(stdout);
             return 0;
         } else {
-            fprintf(stderr, "featd: unknown or incomplete argument \"%s\"\n", a);
+            fprintf(stderr, "featd: unknown or incomplete argument \"%s\"\n", arg);
             usage(stderr);
             return 2;
         }
     }
+    return -1;
+}
 
+/* `featd --check-config FILE`: validates (environment applied) and exits
+ * 0 when valid, 1 with the errors on stderr otherwise. */
+static int main_check_config(const char *path)
+{
     char err[16384];
-    if (check_path) {
-        struct featd_config *cfg = NULL;
-        if (config_load_file(check_path, true, &cfg, err, sizeof(err)) != FEATD_OK) {
-            fprintf(stderr, "featd: %s is invalid:\n%s\n", check_path, err);
-            return 1;
-        }
-        printf("featd: %s is valid: %zu entities, %zu feature views\n", check_path, cfg->nentities,
-               cfg->nviews);
-        config_free(cfg);
-        return 0;
-    }
-    if (config_path == NULL) {
-        usage(stderr);
-        return 2;
-    }
-
-    int json = -1;
-    if (log_format) {
-        if (strcmp(log_format, "json") != 0 && strcmp(log_format, "text") != 0) {
-            fprintf(stderr, "featd: unknown log format \"%s\" (expected text or json)\n", log_format);
-            return 2;
-        }
-        json = strcmp(log_format, "json") == 0;
-        main_log_json_cli = json;
-    }
     struct featd_config *cfg = NULL;
-    int lrc = main_load(config_path, log_level, json, &cfg);
-    if (lrc != 0) {
-        return lrc;
-    }
-
-    main_tune_malloc();
-    evthread_use_pthreads();
-    signal(SIGPIPE, SIG_IGN);
-    worker_shared.start_us = util_now_us();
-    worker_shared.config_path = util_xstrdup(cfg->path);   /* outlives reloads */
-
-    /* Signals first: a SIGTERM that arrives while we start (the listeners
-     * accept connections as soon as they are bound) must not kill us with
-     * the default action; it is handled once the loop runs. */
-    main_base = event_base_new();
-    if (main_base == NULL) {
-        log_error("main", "cannot create the main event base");
+    if (config_load_file(path, true, &cfg, err, sizeof(err)) != FEATD_OK) {
+        fprintf(stderr, "featd: %s is invalid:\n%s\n", path, err);
         return 1;
     }
-    struct event *sigs[4];
-    int signos[4] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
-    for (int i = 0; i < 4; i++) {
-        sigs[i] = evsignal_new(main_base, signos[i], main_signal_cb, NULL);
-        event_add(sigs[i], NULL);
-    }
+    printf("featd: %s is valid: %zu entities, %zu feature views\n", path, cfg->nentities,
+           cfg->nviews);
+    config_free(cfg);
+    return 0;
+}
 
+/* Startup after the signals are set up: embedded Redis, the registry, the
+ * workers (listeners bound, threads started), the admin port and the
+ * materializer. Main thread only. Returns 0, or 1 after logging why (the
+ * process then exits; only the embedded Redis is stopped). */
+static int main_start(struct featd_config *cfg)
+{
+    char err[16384];
     if (cfg->redis.embedded) {
         if (embedded_start(cfg, main_embedded_sock, sizeof(main_embedded_sock), err, sizeof(err)) != FEATD_OK) {
             log_error("main", "%s", err);
@@ -378,23 +355,24 @@ int main(int argc, char **argv)
         embedded_stop();
         return 1;
     }
-    if (admin_add_metrics_source(main_mat_metrics, NULL) != FEATD_OK) {
+    if (admin_metrics_add_source(main_mat_metrics, NULL) != FEATD_OK) {
         log_warn("main", "materializer metrics are not on /metrics (too many metrics sources)");
     }
+    return 0;
+}
 
-    log_info("main", "featd %s serving %s with %d workers; %zu feature views; redis %s", FEATD_VERSION,
-             cfg->server.listen, nworkers, cfg->nviews,
-             cfg->redis.embedded ? main_embedded_sock : (cfg->redis.url ? cfg->redis.url : "?"));
-
-    event_base_dispatch(main_base);
-
+/* The end of the shutdown sequence, once the main loop has returned: join
+ * the admin thread, the materializer and the workers, then free everything
+ * (sigs are the n signal events). */
+static void main_finish(struct event **sigs, int n)
+{
     admin_stop();
     materializer_join();
     for (int i = 0; i < nworkers; i++) {
         worker_join_and_free(&workers[i]);
     }
     free(workers);
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < n; i++) {
         event_free(sigs[i]);
     }
     if (main_stop_timer) {
@@ -404,6 +382,73 @@ int main(int argc, char **argv)
     embedded_stop();
     registry_unref(main_reg);
     free((char *)worker_shared.config_path);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "materialize") == 0) {
+        return main_materialize(argc - 1, argv + 1);
+    }
+    struct main_args args;
+    int prc = main_parse_args(argc, argv, &args);
+    if (prc >= 0) {
+        return prc;
+    }
+    if (args.check_path) {
+        return main_check_config(args.check_path);
+    }
+    if (args.config_path == NULL) {
+        usage(stderr);
+        return 2;
+    }
+
+    int json = -1;
+    if (args.log_format) {
+        if (strcmp(args.log_format, "json") != 0 && strcmp(args.log_format, "text") != 0) {
+            fprintf(stderr, "featd: unknown log format \"%s\" (expected text or json)\n",
+                    args.log_format);
+            return 2;
+        }
+        json = strcmp(args.log_format, "json") == 0;
+        main_log_json_cli = json;
+    }
+    struct featd_config *cfg = NULL;
+    int lrc = main_load(args.config_path, args.log_level, json, &cfg);
+    if (lrc != 0) {
+        return lrc;
+    }
+
+    main_tune_malloc();
+    evthread_use_pthreads();
+    signal(SIGPIPE, SIG_IGN);
+    worker_shared.start_us = util_now_us();
+    worker_shared.config_path = util_xstrdup(cfg->path);   /* outlives reloads */
+
+    /* Signals first: a SIGTERM that arrives while we start (the listeners
+     * accept connections as soon as they are bound) must not kill us with
+     * the default action; it is handled once the loop runs. */
+    main_base = event_base_new();
+    if (main_base == NULL) {
+        log_error("main", "cannot create the main event base");
+        return 1;
+    }
+    struct event *sigs[4];
+    int signos[4] = { SIGHUP, SIGTERM, SIGINT, SIGCHLD };
+    for (int i = 0; i < 4; i++) {
+        sigs[i] = evsignal_new(main_base, signos[i], main_signal_cb, NULL);
+        event_add(sigs[i], NULL);
+    }
+    if (main_start(cfg) != 0) {
+        return 1;
+    }
+
+    log_info("main", "featd %s serving %s with %d workers; %zu feature views; redis %s", FEATD_VERSION,
+             cfg->server.listen, nworkers, cfg->nviews,
+             cfg->redis.embedded ? main_embedded_sock : (cfg->redis.url ? cfg->redis.url : "?"));
+
+    event_base_dispatch(main_base);
+
+    main_finish(sigs, 4);
     log_info("main", "stopped");
     return 0;
 }

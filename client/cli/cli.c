@@ -45,12 +45,20 @@ bool cli_is_help(const char *arg)
     return strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0 || strcmp(arg, "help") == 0;
 }
 
+/* "featd-cli CMD: MESSAGE" on stderr, without the newline. */
+static void cli_vwarn(const char *cmd, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void cli_vwarn(const char *cmd, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "featd-cli%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+    vfprintf(stderr, fmt, ap);
+}
+
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "featd-cli%s%s: ", cmd ? " " : "", cmd ? cmd : "");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vwarn(cmd, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\nTry 'featd-cli %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
     return CLI_USAGE;
@@ -59,9 +67,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 int cli_fail(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "featd-cli%s%s: ", cmd ? " " : "", cmd ? cmd : "");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    cli_vwarn(cmd, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
     return CLI_FAIL;
@@ -138,7 +145,7 @@ static int apply_config(struct cli_opts *o, bool host_set, bool port_set, char *
     }
     char *host = NULL;
     int port = 0;
-    if (config_parse_hostport(cfg->server.listen, &host, &port) != FEATD_OK) {
+    if (config_addr_parse_hostport(cfg->server.listen, &host, &port) != FEATD_OK) {
         fprintf(stderr, "featd-cli: config %s: server.listen \"%s\" is not host:port\n",
                 o->config, cfg->server.listen ? cfg->server.listen : "");
         free(host);
@@ -187,9 +194,9 @@ static int run_materialize(const struct cli_opts *o, int argc, char **argv)
 
 static const struct command commands[] = {
     { "get", cli_get_main },
-    { "views", cli_views_main },
-    { "ping", cli_ping_main },
-    { "info", cli_info_main },
+    { "views", cli_admin_views },
+    { "ping", cli_admin_ping },
+    { "info", cli_admin_info },
     { "load", cli_load_main },
     { "parquet", run_parquet },
     { "materialize", run_materialize },

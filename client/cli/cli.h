@@ -26,9 +26,9 @@ struct cli_opts {
 
 /* Subcommands: argv[0] is the subcommand name. */
 int cli_get_main(const struct cli_opts *o, int argc, char **argv);
-int cli_views_main(const struct cli_opts *o, int argc, char **argv);
-int cli_ping_main(const struct cli_opts *o, int argc, char **argv);
-int cli_info_main(const struct cli_opts *o, int argc, char **argv);
+int cli_admin_views(const struct cli_opts *o, int argc, char **argv);
+int cli_admin_ping(const struct cli_opts *o, int argc, char **argv);
+int cli_admin_info(const struct cli_opts *o, int argc, char **argv);
 int cli_load_main(const struct cli_opts *o, int argc, char **argv);
 
 /* Connects to the server; prints the reason to stderr and returns NULL on

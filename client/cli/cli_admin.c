@@ -118,7 +118,7 @@ static struct featd_client *call_once(const struct cli_opts *o, const char *cmd,
     return c;
 }
 
-int cli_views_main(const struct cli_opts *o, int argc, char **argv)
+int cli_admin_views(const struct cli_opts *o, int argc, char **argv)
 {
     bool json = false;
     int rc;
@@ -183,7 +183,7 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-int cli_ping_main(const struct cli_opts *o, int argc, char **argv)
+int cli_admin_ping(const struct cli_opts *o, int argc, char **argv)
 {
     int64_t count = 1, interval = 1000;
     int i = 1;
@@ -244,7 +244,7 @@ int cli_ping_main(const struct cli_opts *o, int argc, char **argv)
     return failed ? CLI_FAIL : CLI_OK;
 }
 
-int cli_info_main(const struct cli_opts *o, int argc, char **argv)
+int cli_admin_info(const struct cli_opts *o, int argc, char **argv)
 {
     bool json = false;
     int rc;

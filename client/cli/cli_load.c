@@ -29,7 +29,7 @@
 #include "config/config.h"
 #include "online/online.h"
 #include "redis/rblock.h"
-#include "core/util.h"
+#include "core/fbuf.h"
 
 #define CMD "load"
 #define MAX_LINE (16u * 1024u * 1024u)  /* bytes per JSON line */

@@ -43,6 +43,7 @@
 #include "config/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "core/util.h"
 #include "wire/proto.h"
 
 #define ADMIN_MAX_HEADERS (16 * 1024)       /* request line + headers */
@@ -370,7 +371,7 @@ int admin_start(struct registry *reg, char *err, size_t errlen)
     }
     char *host = NULL;
     int port = 0;
-    if (config_parse_hostport(listen, &host, &port) != FEATD_OK) {
+    if (config_addr_parse_hostport(listen, &host, &port) != FEATD_OK) {
         snprintf(err, errlen, "server.admin_listen: bad address \"%s\"", listen);
         return FEATD_ERR;
     }

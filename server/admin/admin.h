@@ -17,7 +17,7 @@
  *   anything else               404 (unknown path) or 405 (wrong method)
  *
  * Lifecycle (main thread): admin_start after the workers run; on SIGHUP
- * admin_set_registry(new) and admin_note_reload(ok); on SIGTERM admin_drain()
+ * admin_set_registry(new) and admin_metrics_note_reload(ok); on SIGTERM admin_drain()
  * (readyz turns 503 so load balancers stop sending); once the workers have
  * finished, admin_stop() closes the port and joins the thread — before the
  * workers array is freed (the metrics page reads it).
@@ -29,7 +29,7 @@
 
 #include "core/featd.h"
 #include "config/registry.h"
-#include "core/util.h"
+#include "core/fbuf.h"
 
 /* Binds server.admin_listen of reg (a bind error fails startup with a message
  * in err), creates the admin worker and starts its thread. Does nothing and
@@ -43,7 +43,7 @@ void admin_set_registry(struct registry *reg);
 
 /* Counts a SIGHUP reload: featd_reloads_total{result="ok"|"failed"} and
  * featd_config_last_reload_successful. Any thread. */
-void admin_note_reload(bool ok);
+void admin_metrics_note_reload(bool ok);
 
 /* Drain started: /readyz answers 503 "not ready: shutting down" from now on;
  * everything else keeps working. Any thread. */
@@ -67,12 +67,12 @@ void admin_stop(void);
  * Returns FEATD_OK, or an error code when out of memory (the scrape then
  * fails with 500).
  *
- * admin_add_metrics_source may be called from any thread at any time (also
+ * admin_metrics_add_source may be called from any thread at any time (also
  * before admin_start); at most ADMIN_MAX_METRICS_SOURCES sources (FEATD_ERR
  * beyond). Sources stay registered for the life of the process.
  */
 #define ADMIN_MAX_METRICS_SOURCES 16
 typedef int (*admin_metrics_fn)(struct fbuf *out, void *arg);
-int admin_add_metrics_source(admin_metrics_fn fn, void *arg) FEATD_MUSTCHECK;
+int admin_metrics_add_source(admin_metrics_fn fn, void *arg) FEATD_MUSTCHECK;
 
 #endif

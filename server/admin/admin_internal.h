@@ -18,7 +18,7 @@
 #include <event2/http.h>
 
 #include "core/featd.h"
-#include "core/util.h"
+#include "core/fbuf.h"
 #include "net/worker.h"
 
 /* ---- paths and per-path counters ---- */

@@ -3,7 +3,7 @@
  * workers' struct metrics summed with the admin thread's, gauges, reload
  * and admin HTTP counters) in the Prometheus text format 0.0.4 written with
  * core/prom.h, then the extra sources registered with
- * admin_add_metrics_source (e.g. the materializer's). The page is built on
+ * admin_metrics_add_source (e.g. the materializer's). The page is built on
  * the admin thread; the reload counters and the source list may be touched
  * from any thread (atomics; a mutex for the list).
  */
@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "core/metrics.h"
 #include "core/prom.h"
+#include "core/util.h"
 #include "redis/rlink.h"
 
 static _Atomic uint64_t admin_reloads_ok;
@@ -199,7 +200,7 @@ void admin_metrics_page(struct evhttp_request *req)
     admin_reply(req, AP_METRICS, 200, "text/plain; version=0.0.4; charset=utf-8", o->data, o->len);
 }
 
-int admin_add_metrics_source(admin_metrics_fn fn, void *arg)
+int admin_metrics_add_source(admin_metrics_fn fn, void *arg)
 {
     int rc = FEATD_ERR;
     pthread_mutex_lock(&admin_src_lock);
@@ -214,7 +215,7 @@ int admin_add_metrics_source(admin_metrics_fn fn, void *arg)
 }
 
 
-void admin_note_reload(bool ok)
+void admin_metrics_note_reload(bool ok)
 {
     if (ok) {
         atomic_fetch_add(&admin_reloads_ok, 1);

@@ -1,102 +1,220 @@
 /*
- * admin_views.c — GET /v1/feature-views: the registry as JSON (jansson),
+ * admin_views.c — GET /v1/feature-views: the registry as JSON (common/jsonw),
  * with each view's generation read now from Redis through the same refresh
  * the workers run every second (gencache_refresh), or from the
  * cache when Redis does not answer within redis.timeout_ms. Admin thread.
  */
 #include <string.h>
 
-#include <jansson.h>
-
 #include "admin/admin_internal.h"
+#include "common/jsonw.h"
 #include "config/config.h"
 #include "serve/dispatch.h"
 
-static json_t *admin_key_json(const struct cfg_join_key *k, size_t n)
+/*
+ * An indenting layer over common/jsonw: objects and arrays one member per
+ * line, two spaces per level, "key": value (the layout of json_dumps with
+ * JSON_INDENT(2), which this endpoint always had; people read it with curl).
+ */
+#define VIEWS_MAX_DEPTH 8
+
+struct views_w {
+    struct jsonw j;
+    int depth;
+    bool first[VIEWS_MAX_DEPTH];    /* no member written yet at that level */
+};
+
+static void views_open(struct views_w *p, char c)
 {
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_array_append_new(a, json_pack("{s:s, s:s}", "name", k[i].name, "type",
-                                           config_type_name(k[i].type)));
-    }
-    return a;
+    jsonw_char(&p->j, c);
+    p->depth++;
+    p->first[p->depth] = true;
 }
 
-/* The registry as JSON; fresh = generations were just read from Redis. */
-static char *admin_views_json(const struct registry *reg, bool fresh)
+static void views_newline(struct views_w *p, int depth)
+{
+    jsonw_char(&p->j, '\n');
+    for (int i = 0; i < depth; i++) {
+        jsonw_lit(&p->j, "  ");
+    }
+}
+
+static void views_close(struct views_w *p, char c)
+{
+    if (!p->first[p->depth]) {
+        views_newline(p, p->depth - 1);
+    }
+    p->depth--;
+    jsonw_char(&p->j, c);
+}
+
+/* Starts the next array element. */
+static void views_item(struct views_w *p)
+{
+    if (!p->first[p->depth]) {
+        jsonw_char(&p->j, ',');
+    }
+    p->first[p->depth] = false;
+    views_newline(p, p->depth);
+}
+
+/* Starts the next object member: "key": */
+static void views_key(struct views_w *p, const char *key)
+{
+    views_item(p);
+    jsonw_strz(&p->j, key);
+    jsonw_lit(&p->j, ": ");
+}
+
+/* A string, or null for NULL. */
+static void views_str(struct views_w *p, const char *s)
+{
+    if (s == NULL) {
+        jsonw_lit(&p->j, "null");
+    } else {
+        jsonw_strz(&p->j, s);
+    }
+}
+
+/* {"name": ..., "type": ...} of a join key or a feature, as an element. */
+static void views_name_type(struct views_w *p, const char *name, enum featd_type type)
+{
+    views_item(p);
+    views_open(p, '{');
+    views_key(p, "name");
+    views_str(p, name);
+    views_key(p, "type");
+    views_str(p, config_type_name(type));
+    views_close(p, '}');
+}
+
+static void views_join_keys(struct views_w *p, const struct cfg_join_key *k, size_t n)
+{
+    views_open(p, '[');
+    for (size_t i = 0; i < n; i++) {
+        views_name_type(p, k[i].name, k[i].type);
+    }
+    views_close(p, ']');
+}
+
+/* "source": {...} of view v, or null. */
+static void views_source(struct views_w *p, const struct cfg_view *v)
+{
+    if (v->source_path == NULL) {
+        jsonw_lit(&p->j, "null");
+        return;
+    }
+    views_open(p, '{');
+    views_key(p, "path");
+    views_str(p, v->source_path);
+    views_key(p, "event_timestamp_column");
+    views_str(p, v->event_ts_column);
+    views_key(p, "created_timestamp_column");
+    views_str(p, v->created_ts_column);
+    views_key(p, "columns");
+    views_open(p, '{');
+    for (size_t f = 0; f < v->nfeatures; f++) {
+        if (v->features[f].column && strcmp(v->features[f].column, v->features[f].name) != 0) {
+            views_key(p, v->features[f].name);
+            views_str(p, v->features[f].column);
+        }
+    }
+    views_close(p, '}');
+    views_close(p, '}');
+}
+
+/* View i of reg as one object. */
+static void views_view(struct views_w *p, const struct registry *reg, size_t i)
+{
+    const struct cfg_view *v = &reg->cfg->views[i];
+    views_open(p, '{');
+    views_key(p, "name");
+    views_str(p, v->name);
+    views_key(p, "entities");
+    views_open(p, '[');
+    for (size_t k = 0; k < v->nentities; k++) {
+        views_item(p);
+        views_str(p, v->entities[k]);
+    }
+    views_close(p, ']');
+    views_key(p, "join_keys");
+    views_join_keys(p, v->keys, v->nkeys);
+    views_key(p, "features");
+    views_open(p, '[');
+    for (size_t f = 0; f < v->nfeatures; f++) {
+        views_name_type(p, v->features[f].name, v->features[f].type);
+    }
+    views_close(p, ']');
+    views_key(p, "ttl_seconds");
+    jsonw_i64(&p->j, v->ttl_seconds);
+    views_key(p, "source");
+    views_source(p, v);
+    views_key(p, "materialization");
+    views_open(p, '{');
+    views_key(p, "mode");
+    views_str(p, v->mat_mode == MAT_SNAPSHOT ? "snapshot" : "incremental");
+    views_key(p, "interval_seconds");
+    jsonw_i64(&p->j, (int64_t)v->mat_interval_seconds);
+    views_close(p, '}');
+    views_key(p, "fingerprint");
+    views_str(p, v->fingerprint_hex);
+    views_key(p, "generation");
+    uint64_t g = (reg == admin.w.reg) ? gencache_get(&admin.w.serve.gens, i) : GENCACHE_UNKNOWN;
+    if (g == GENCACHE_UNKNOWN) {
+        jsonw_lit(&p->j, "null");
+    } else {
+        jsonw_i64(&p->j, (int64_t)g);
+    }
+    views_close(p, '}');
+}
+
+/* The registry as JSON into p->j; fresh = generations were just read from
+ * Redis. */
+static void admin_views_json(struct views_w *p, const struct registry *reg, bool fresh)
 {
     const struct featd_config *cfg = reg->cfg;
-    json_t *root = json_object();
-    json_object_set_new(root, "registry_version", json_integer((json_int_t)reg->version));
-    json_object_set_new(root, "config_path", cfg->path ? json_string(cfg->path) : json_null());
-    json_object_set_new(root, "generations_from", json_string(fresh ? "redis" : "cache"));
-    json_t *ents = json_array();
+    views_open(p, '{');
+    views_key(p, "registry_version");
+    jsonw_i64(&p->j, (int64_t)reg->version);
+    views_key(p, "config_path");
+    views_str(p, cfg->path);
+    views_key(p, "generations_from");
+    views_str(p, fresh ? "redis" : "cache");
+    views_key(p, "entities");
+    views_open(p, '[');
     for (size_t i = 0; i < cfg->nentities; i++) {
         const struct cfg_entity *e = &cfg->entities[i];
-        json_array_append_new(ents, json_pack("{s:s, s:o}", "name", e->name, "join_keys",
-                                              admin_key_json(e->keys, e->nkeys)));
+        views_item(p);
+        views_open(p, '{');
+        views_key(p, "name");
+        views_str(p, e->name);
+        views_key(p, "join_keys");
+        views_join_keys(p, e->keys, e->nkeys);
+        views_close(p, '}');
     }
-    json_object_set_new(root, "entities", ents);
-    json_t *views = json_array();
+    views_close(p, ']');
+    views_key(p, "feature_views");
+    views_open(p, '[');
     for (size_t i = 0; i < cfg->nviews; i++) {
-        const struct cfg_view *v = &cfg->views[i];
-        json_t *jv = json_object();
-        json_object_set_new(jv, "name", json_string(v->name));
-        json_t *en = json_array();
-        for (size_t k = 0; k < v->nentities; k++) {
-            json_array_append_new(en, json_string(v->entities[k]));
-        }
-        json_object_set_new(jv, "entities", en);
-        json_object_set_new(jv, "join_keys", admin_key_json(v->keys, v->nkeys));
-        json_t *fs = json_array();
-        for (size_t f = 0; f < v->nfeatures; f++) {
-            json_array_append_new(fs, json_pack("{s:s, s:s}", "name", v->features[f].name, "type",
-                                                config_type_name(v->features[f].type)));
-        }
-        json_object_set_new(jv, "features", fs);
-        json_object_set_new(jv, "ttl_seconds", json_integer(v->ttl_seconds));
-        if (v->source_path) {
-            json_t *src = json_object();
-            json_object_set_new(src, "path", json_string(v->source_path));
-            json_object_set_new(src, "event_timestamp_column",
-                                v->event_ts_column ? json_string(v->event_ts_column) : json_null());
-            json_object_set_new(src, "created_timestamp_column",
-                                v->created_ts_column ? json_string(v->created_ts_column) : json_null());
-            json_t *cols = json_object();
-            for (size_t f = 0; f < v->nfeatures; f++) {
-                if (v->features[f].column && strcmp(v->features[f].column, v->features[f].name) != 0) {
-                    json_object_set_new(cols, v->features[f].name, json_string(v->features[f].column));
-                }
-            }
-            json_object_set_new(src, "columns", cols);
-            json_object_set_new(jv, "source", src);
-        } else {
-            json_object_set_new(jv, "source", json_null());
-        }
-        json_object_set_new(jv, "materialization",
-                            json_pack("{s:s, s:I}", "mode", v->mat_mode == MAT_SNAPSHOT ? "snapshot" : "incremental",
-                                      "interval_seconds", (json_int_t)v->mat_interval_seconds));
-        json_object_set_new(jv, "fingerprint", json_string(v->fingerprint_hex));
-        uint64_t g = (reg == admin.w.reg) ? gencache_get(&admin.w.serve.gens, i) : GENCACHE_UNKNOWN;
-        json_object_set_new(jv, "generation", g == GENCACHE_UNKNOWN ? json_null() : json_integer((json_int_t)g));
-        json_array_append_new(views, jv);
+        views_item(p);
+        views_view(p, reg, i);
     }
-    json_object_set_new(root, "feature_views", views);
-    char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(root);
-    return s;
+    views_close(p, ']');
+    views_close(p, '}');
 }
 
 static void admin_views_answer(struct admin_call *c, bool fresh)
 {
-    char *s = admin_views_json(admin.w.reg, fresh);
+    struct views_w p = { .depth = 0 };
+    jsonw_init(&p.j);
+    admin_views_json(&p, admin.w.reg, fresh);
+    const char *s = jsonw_end(&p.j);
     if (s == NULL) {
         admin_reply_text(c->req, AP_VIEWS, 500, "out of memory");
     } else {
-        size_t n = strlen(s);
-        admin_reply(c->req, AP_VIEWS, 200, "application/json", s, n);
-        free(s);
+        admin_reply(c->req, AP_VIEWS, 200, "application/json", s, p.j.len);
     }
+    jsonw_free(&p.j);
     admin_call_answered(c);
 }
 

@@ -115,6 +115,8 @@ size_t jsonw_str_body(struct jsonw *w, const char *s, size_t n, size_t maxlen);
  */
 void jsonw_text(struct jsonw *w, const char *s, size_t n);
 
+/* v as a JSON number in decimal (all 64 bits; readers that parse numbers
+ * as doubles lose precision past 2^53). */
 void jsonw_i64(struct jsonw *w, int64_t v);
 void jsonw_u64(struct jsonw *w, uint64_t v);
 /* A JSON number: the shortest "%.<p>g" form that reads back (strtod /

@@ -18,6 +18,7 @@
  * overrides, config_env.c). Only a config without any error is handed out.
  */
 #include "config/config_int.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -160,7 +161,7 @@ int config_load_file(const char *path, bool apply_env, struct featd_config **out
         return rc;
     }
     cfg->path = util_xstrdup(path);
-    if (apply_env && config_apply_env(cfg, err, errlen) != FEATD_OK) {
+    if (apply_env && config_env_apply(cfg, err, errlen) != FEATD_OK) {
         config_free(cfg);
         return FEATD_ERR;
     }

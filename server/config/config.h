@@ -128,11 +128,14 @@ struct featd_config {
  * problem found (up to a limit), each "PATH: what is wrong (expected ...)",
  * where PATH is a JSON path like $.feature_views[0].features[2].type.
  * Unknown keys, duplicate names, unknown entity references, bad types, bad
- * ports are all errors. Environment overrides (config_apply_env) are applied
+ * ports are all errors. Environment overrides (config_env_apply) are applied
  * by config_load_file only when apply_env is true.
  */
 int config_load_file(const char *path, bool apply_env, struct featd_config **out,
                      char *err, size_t errlen) FEATD_MUSTCHECK;
+/* The same from JSON text (no environment overrides). config_load_file
+ * uses it; the unit tests (check_config.c, check_mat.c) load inline
+ * configs through it. */
 int config_load_string(const char *json, struct featd_config **out,
                        char *err, size_t errlen) FEATD_MUSTCHECK;
 void config_free(struct featd_config *cfg);
@@ -142,7 +145,7 @@ void config_free(struct featd_config *cfg);
  * FEATD_LISTEN, FEATD_ADMIN_LISTEN, FEATD_REDIS_URL, FEATD_REDIS_PASSWORD,
  * FEATD_LOG_LEVEL, FEATD_LOG_FORMAT, FEATD_WORKERS, FEATD_DATA_DIR.
  */
-int config_apply_env(struct featd_config *cfg, char *err, size_t errlen) FEATD_MUSTCHECK;
+int config_env_apply(struct featd_config *cfg, char *err, size_t errlen) FEATD_MUSTCHECK;
 
 /* The view named name (NUL-terminated, or name[0..len) for the n form), or
  * NULL; the feature's index in v, or -1. No allocation (request path). */
@@ -151,6 +154,7 @@ const struct cfg_view *config_find_viewn(const struct featd_config *cfg, const c
                                          size_t len);
 int config_feature_index(const struct cfg_view *v, const char *name, size_t len);
 
+/* Static name of a feature type ("int64", ...); "?" when out of range. */
 const char *config_type_name(enum featd_type t);
 int config_type_parse(const char *s);   /* -1 when unknown */
 bool config_type_is_list(enum featd_type t);
@@ -162,7 +166,7 @@ struct json_t;
 const char *config_json_kind(const struct json_t *v);
 
 /* "host:port" -> host (malloc'd) and port. FEATD_ERR on bad form or port. */
-int config_parse_hostport(const char *s, char **host, int *port) FEATD_MUSTCHECK;
+int config_addr_parse_hostport(const char *s, char **host, int *port) FEATD_MUSTCHECK;
 
 /* ---- driven by the server/redis key table ---- */
 
@@ -174,23 +178,17 @@ struct fbuf;
  * differ and writes one line per key into out
  * ("$.server.workers: changed from 2 to 4; needs a restart (running value
  * kept)"; passwords masked). The caller then keeps the running values of
- * those keys (config_keep_restart_only).
+ * those keys (config_reload_keep_restart_only).
  */
-int config_restart_needed(const struct featd_config *running, const struct featd_config *next,
-                          char *out, size_t outlen);
+int config_reload_restart_needed(const struct featd_config *running,
+                                 const struct featd_config *next, char *out, size_t outlen);
 /* Keeps the running value of every restart-only key (and what redis.url
  * resolved to) in next, the config a reload is about to swap in. */
-void config_keep_restart_only(const struct featd_config *running, struct featd_config *next);
-
-/* The effective server and redis settings as one compact JSON object
- * {"server":{...},"redis":{...}}, password masked; malloc'd (free()), NULL
- * on OOM. Only the unit tests call it so far (nothing in the daemon prints
- * the effective settings yet). */
-char *config_settings_json(const struct featd_config *cfg);
+void config_reload_keep_restart_only(const struct featd_config *running, struct featd_config *next);
 
 /* Appends the markdown reference table of every server/redis key (type,
  * default, range, reloadable, env, meaning); docs/config.md embeds it and
  * check_config fails when the two differ. */
-int config_keys_markdown(struct fbuf *out) FEATD_MUSTCHECK;
+int config_doc_markdown(struct fbuf *out) FEATD_MUSTCHECK;
 
 #endif

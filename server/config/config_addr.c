@@ -2,7 +2,7 @@
  * config_addr.c — addresses in the config: "host:port" listen addresses
  * (IPv6 as "[::1]:port"), the redis url (embedded, redis://, unix://) and
  * what it resolves to, and the checks that compare addresses across keys.
- * config_parse_hostport is also used by the daemon and the CLI (any thread;
+ * config_addr_parse_hostport is also used by the daemon and the CLI (any thread;
  * the host is malloc'd for the caller).
  */
 #include "config/config_int.h"
@@ -101,7 +101,7 @@ static int config_addr_hostport_n(const char *s, size_t n, char **host, int *por
     return FEATD_OK;
 }
 
-int config_parse_hostport(const char *s, char **host, int *port)
+int config_addr_parse_hostport(const char *s, char **host, int *port)
 {
     if (s == NULL) {
         *host = NULL;
@@ -260,7 +260,7 @@ static int config_addr_url_tcp(const char *rest, struct config_redis_url *u, cha
     if (!has_port) {
         snprintf(hp + hlen, sizeof hp - hlen, ":6379");
     }
-    if (config_parse_hostport(hp, &u->host, &u->port) != FEATD_OK) {
+    if (config_addr_parse_hostport(hp, &u->host, &u->port) != FEATD_OK) {
         snprintf(why, whylen, "bad host or port in url (expected host[:port] with port 1..65535; "
                  "IPv6 as [::1]:6379)");
         return FEATD_ERR;
@@ -325,7 +325,7 @@ const char *config_addr_check_listen(const char *v, char *why, size_t whylen)
 {
     char *host;
     int port;
-    if (config_parse_hostport(v, &host, &port) != FEATD_OK) {
+    if (config_addr_parse_hostport(v, &host, &port) != FEATD_OK) {
         snprintf(why, whylen, "bad address (expected \"host:port\" with port 1..65535, "
                  "IPv6 as \"[::1]:6566\")");
         return why;
@@ -397,8 +397,8 @@ void config_addr_cross_check(const struct featd_config *cfg, const char *admin_w
     if (s->listen != NULL && s->admin_listen != NULL && s->admin_listen[0] != '\0') {
         char *h1 = NULL, *h2 = NULL;
         int p1, p2;
-        if (config_parse_hostport(s->listen, &h1, &p1) == FEATD_OK &&
-            config_parse_hostport(s->admin_listen, &h2, &p2) == FEATD_OK && p1 == p2) {
+        if (config_addr_parse_hostport(s->listen, &h1, &p1) == FEATD_OK &&
+            config_addr_parse_hostport(s->admin_listen, &h2, &p2) == FEATD_OK && p1 == p2) {
             bool wild1 = strcmp(h1, "0.0.0.0") == 0 || strcmp(h1, "::") == 0;
             bool wild2 = strcmp(h2, "0.0.0.0") == 0 || strcmp(h2, "::") == 0;
             if (strcmp(h1, h2) == 0 || wild1 || wild2) {

@@ -45,7 +45,7 @@ static const char *config_doc_type(const struct config_key *k, char *range, size
     }
 }
 
-int config_keys_markdown(struct fbuf *out)
+int config_doc_markdown(struct fbuf *out)
 {
     if (fbuf_appendf(out, "| key | type | default | range / values | reloadable | env | meaning |\n"
                      "|---|---|---|---|---|---|---|\n") != FEATD_OK) {

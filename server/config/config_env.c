@@ -24,7 +24,7 @@ static void config_env_drop_url_password(struct featd_config *cfg)
     config_addr_url_clear(&old);
 }
 
-int config_apply_env(struct featd_config *cfg, char *err, size_t errlen)
+int config_env_apply(struct featd_config *cfg, char *err, size_t errlen)
 {
     struct config_errs e = { { 0 }, 0, false, false };
     bool redis_touched = false;

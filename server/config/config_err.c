@@ -7,6 +7,7 @@
  * CFG_MAX_ERRORS lines).
  */
 #include "config/config_int.h"
+#include "core/util.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -177,6 +178,21 @@ const char *config_err_suggest(const char *s, const char *const *cands, size_t n
     size_t len = strlen(s);
     size_t limit = len <= 4 ? 1 : (len <= 8 ? 2 : 3);
     return bestd <= limit ? best : NULL;
+}
+
+void config_err_unknown(struct config_errs *e, const char *path, const char *what,
+                        const char *name, const char *const *cands, size_t nc,
+                        const char *otherwise)
+{
+    char q[QBUF];
+    const char *sug = config_err_suggest(name, cands, nc);
+    if (sug != NULL) {
+        config_err_add(e, path, "unknown %s %s (did you mean \"%s\"?)", what,
+                       config_err_quote(name, q, sizeof q), sug);
+    } else {
+        config_err_add(e, path, "unknown %s %s%s", what, config_err_quote(name, q, sizeof q),
+                       otherwise);
+    }
 }
 
 const char *config_err_words(const char *const *words, char *buf, size_t cap)

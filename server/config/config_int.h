@@ -28,7 +28,7 @@
 #include <jansson.h>
 
 #include "config/config.h"
-#include "core/util.h"
+#include "core/fbuf.h"
 
 #define CFG_MAX_ERRORS       50         /* error lines kept */
 #define CFG_MAX_FILE_BYTES   (16u << 20)
@@ -80,6 +80,12 @@ void config_err_path_idx(char *out, const char *base, size_t i);
 /* The candidate closest to s when it is plausibly a typo, else NULL.
  * NULL entries of cands are skipped. */
 const char *config_err_suggest(const char *s, const char *const *cands, size_t n);
+/* Adds "PATH: unknown WHAT "NAME" (did you mean "X"?)" when one of cands is
+ * close to name, else "PATH: unknown WHAT "NAME"" followed by otherwise
+ * (e.g. " in the server section"). */
+void config_err_unknown(struct config_errs *e, const char *path, const char *what,
+                        const char *name, const char *const *cands, size_t nc,
+                        const char *otherwise);
 /* Joins a NULL-terminated word list as "a, b, c" into buf; returns buf. */
 const char *config_err_words(const char *const *words, char *buf, size_t cap);
 
@@ -95,9 +101,6 @@ void config_json_check_keys(json_t *obj, const char *base, const char *const *al
  */
 json_t *config_json_member(json_t *obj, const char *key, json_type want, bool required,
                            bool nullable, const char *base, struct config_errs *e);
-/* An array member with at most max elements (error when over, NULL). */
-json_t *config_json_array(json_t *obj, const char *key, const char *base, bool required,
-                          size_t max, struct config_errs *e);
 /*
  * The required array member key of obj (at most max elements) with a new
  * zeroed C array of as many elsize-byte items in *items. path receives the
@@ -134,7 +137,7 @@ enum config_key_kind {
 };
 
 /* One server/redis key: everything parsing, defaults, env overrides, the
- * reload rule, the settings dump and the docs need to know about it. */
+ * reload rule and the docs need to know about it. */
 struct config_key {
     const char *section;    /* "server" or "redis" */
     const char *name;       /* key within the section */
@@ -156,9 +159,9 @@ struct config_key {
 extern const struct config_key config_table[];
 extern const size_t config_table_len;
 
+/* True for the integer kinds (stored as int64_t), false for strings and
+ * enums. Pure. */
 bool config_table_is_int(const struct config_key *k);
-/* The word for enum value i of k, "?" when out of range. */
-const char *config_table_word(const struct config_key *k, int i);
 /*
  * Validates and stores a string value for key k (every kind; integers are
  * parsed from decimal text). s == NULL means null (CK_NSTR only). who names
@@ -215,6 +218,12 @@ void config_addr_cross_check(const struct featd_config *cfg, const char *admin_w
 
 /* ---- config_view.c: entities and feature views ---- */
 
+/*
+ * Parse $.entities and then $.feature_views of root into cfg (in that
+ * order: views resolve their entity names against cfg->entities). cfg owns
+ * everything allocated (config_free releases it), also when errors were
+ * added to e; loading goes on after an error so that one run reports all.
+ */
 void config_view_parse_entities(struct featd_config *cfg, json_t *root, struct config_errs *e);
 void config_view_parse_views(struct featd_config *cfg, json_t *root, struct config_errs *e);
 /* Sets every view's fingerprint (only on a config without errors). */

@@ -105,8 +105,9 @@ json_t *config_json_member(json_t *obj, const char *key, json_type want, bool re
     return v;
 }
 
-json_t *config_json_array(json_t *obj, const char *key, const char *base, bool required,
-                          size_t max, struct config_errs *e)
+/* An array member with at most max elements (error when over, NULL). */
+static json_t *config_json_array(json_t *obj, const char *key, const char *base, bool required,
+                                 size_t max, struct config_errs *e)
 {
     json_t *a = config_json_member(obj, key, JSON_ARRAY, required, false, base, e);
     if (a != NULL && json_array_size(a) > max) {

@@ -6,12 +6,13 @@
  * one halfway. Called on the thread that reloads (the main thread).
  */
 #include "config/config_int.h"
+#include "core/util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-int config_restart_needed(const struct featd_config *running, const struct featd_config *next,
-                          char *out, size_t outlen)
+int config_reload_restart_needed(const struct featd_config *running,
+                                 const struct featd_config *next, char *out, size_t outlen)
 {
     struct fbuf b = { 0 };
     int n = 0;
@@ -41,7 +42,7 @@ int config_restart_needed(const struct featd_config *running, const struct featd
     return n;
 }
 
-void config_keep_restart_only(const struct featd_config *running, struct featd_config *next)
+void config_reload_keep_restart_only(const struct featd_config *running, struct featd_config *next)
 {
     for (size_t i = 0; i < config_table_len; i++) {
         if (!config_table[i].reloadable) {

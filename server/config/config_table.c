@@ -2,12 +2,12 @@
  * config_table.c — the server and redis keys, defined once in
  * config_table[]: kind, bounds, default, reloadability, environment
  * variable and help text. The same table drives parsing and defaults (here),
- * env overrides (config_env.c), the reload rule (config_reload.c), the
- * settings dump (config_settings_json, here) and the key reference in
- * docs/config.md (config_doc.c; a unit test keeps the doc in sync).
+ * env overrides (config_env.c), the reload rule (config_reload.c) and the
+ * key reference in docs/config.md (config_doc.c; a unit test keeps the doc in sync).
  * Views and entities are structural and parsed by config_view.c instead.
  */
 #include "config/config_int.h"
+#include "core/util.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -123,7 +123,8 @@ static const void *config_table_cptr(const struct featd_config *cfg, const struc
     return (const char *)cfg + k->off;
 }
 
-const char *config_table_word(const struct config_key *k, int i)
+/* The word for enum value i of k, "?" when out of range. */
+static const char *config_table_word(const struct config_key *k, int i)
 {
     for (int j = 0; k->words[j] != NULL; j++) {
         if (j == i) {
@@ -343,15 +344,9 @@ void config_table_section(struct featd_config *cfg, json_t *obj, const char *sec
         config_err_path_key(who, base, key);
         const struct config_key *k = config_table_find(section, key);
         if (k == NULL) {
-            char q[QBUF];
-            const char *s = config_err_suggest(key, cands, nc);
-            if (s != NULL) {
-                config_err_add(e, who, "unknown key %s (did you mean \"%s\"?)",
-                               config_err_quote(key, q, sizeof q), s);
-            } else {
-                config_err_add(e, who, "unknown key %s in the %s section",
-                               config_err_quote(key, q, sizeof q), section);
-            }
+            char where[64];
+            snprintf(where, sizeof where, " in the %s section", section);
+            config_err_unknown(e, who, "key", key, cands, nc, where);
             continue;
         }
         config_table_set_json(cfg, k, v, who, e);
@@ -366,47 +361,4 @@ void config_table_free(struct featd_config *cfg)
             free(*(char **)config_table_ptr(cfg, k));
         }
     }
-}
-
-char *config_settings_json(const struct featd_config *cfg)
-{
-    json_t *root = json_object();
-    json_t *srv = json_object();
-    json_t *rds = json_object();
-    if (root == NULL || srv == NULL || rds == NULL) {
-        json_decref(root);
-        json_decref(srv);
-        json_decref(rds);
-        return NULL;
-    }
-    json_object_set_new(root, "server", srv);
-    json_object_set_new(root, "redis", rds);
-    for (size_t i = 0; i < config_table_len; i++) {
-        const struct config_key *k = &config_table[i];
-        json_t *sec = strcmp(k->section, "server") == 0 ? srv : rds;
-        const void *p = config_table_cptr(cfg, k);
-        json_t *v;
-        switch (k->kind) {
-        case CK_INT: v = json_integer(*(const int *)p); break;
-        case CK_U32: v = json_integer(*(const uint32_t *)p); break;
-        case CK_SIZE: v = json_integer((json_int_t) * (const size_t *)p); break;
-        case CK_ENUM: {
-            int x = *(const int *)p;
-            v = json_string(config_table_word(k, x));
-            break;
-        }
-        default: {
-            const char *s = *(char *const *)p;
-            if (s != NULL && strcmp(k->name, "password") == 0) {
-                s = "***";
-            }
-            v = s ? json_string(s) : json_null();
-            break;
-        }
-        }
-        json_object_set_new(sec, k->name, v);
-    }
-    char *s = json_dumps(root, JSON_PRESERVE_ORDER | JSON_COMPACT);
-    json_decref(root);
-    return s;
 }

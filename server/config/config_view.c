@@ -7,6 +7,7 @@
  * Entities must be parsed before views (views resolve entity names).
  */
 #include "config/config_int.h"
+#include "core/util.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -246,14 +247,8 @@ static bool config_view_entity_refs(const struct featd_config *cfg, json_t *arr,
             for (size_t j = 0; j < cfg->nentities && nc < CFG_MAX_ENTITIES; j++) {
                 cands[nc++] = cfg->entities[j].name;
             }
-            const char *sug = config_err_suggest(name, cands, nc);
-            if (sug != NULL) {
-                config_err_add(e, p, "unknown entity %s (did you mean \"%s\"?)",
-                               config_err_quote(name, q, sizeof q), sug);
-            } else {
-                config_err_add(e, p, "unknown entity %s (not declared in $.entities)",
-                               config_err_quote(name, q, sizeof q));
-            }
+            config_err_unknown(e, p, "entity", name, cands, nc,
+                               " (not declared in $.entities)");
             all_known = false;
             continue;
         }

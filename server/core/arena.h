@@ -26,6 +26,8 @@ struct arena {
     _Alignas(16) char inline_block[ARENA_INLINE];
 };
 
+/* Makes a empty with a byte limit (0 = none); allocates nothing. The arena's
+ * owner (one thread) calls arena_release when done with its memory. */
 void arena_init(struct arena *a, size_t limit);
 /* 16-byte aligned; NULL when out of memory or over the limit. */
 void *arena_alloc(struct arena *a, size_t n);

@@ -18,7 +18,6 @@
 
 #define FEATD_MUSTCHECK __attribute__((warn_unused_result))
 #define FEATD_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define FEATD_UNUSED(x) ((void)(x))
 #define FEATD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

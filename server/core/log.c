@@ -40,7 +40,7 @@ int log_level_parse(const char *s)
     return -1;
 }
 
-const char *log_level_name(int level)
+static const char *log_level_name(int level)
 {
     if (level < 0 || level >= (int)FEATD_ARRAY_LEN(log_names)) {
         return "?";

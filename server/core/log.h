@@ -20,11 +20,16 @@ enum log_level {
 
 extern _Atomic int log_current_level;
 
+/* Sets the level and the line format (text or JSON). Called by main at
+ * startup and on reload (main thread); other threads only read both. */
 void log_init(int level, bool json);
 /* "error","warn","info","debug" -> level; -1 when unknown. */
 int log_level_parse(const char *s);
-const char *log_level_name(int level);
 
+/* One line on stderr: any thread, no allocation, no lock. The formatted
+ * message is cut at 3,071 bytes; a text line joins embedded newlines with
+ * " | ", a JSON line stays one valid object. Check log_enabled() first (the
+ * log_error()..log_debug() macros do) to skip the formatting. */
 void log_write(int level, const char *component, const char *fmt, ...) FEATD_PRINTF(3, 4);
 /* Connection lines carry the connection's identity (id and peer). */
 void log_write_conn(int level, unsigned long long conn_id, const char *peer,

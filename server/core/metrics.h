@@ -123,6 +123,8 @@ struct metrics {
 #define METRICS_SET(field, v) atomic_store_explicit(&(field), (v), memory_order_relaxed)
 #define METRICS_GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
 
+/* Counts one sample of us microseconds into h. Only h's owner (the worker
+ * or thread whose struct metrics holds it) may call it; relaxed atomics. */
 void metrics_observe(struct metrics_hist *h, uint64_t us);
 /* Splits t, its answer handed to write(2) at written_us, into phase
  * durations (µs; never negative). Pure. */

@@ -13,7 +13,7 @@
 
 #include "core/featd.h"
 #include "core/metrics.h"
-#include "core/util.h"
+#include "core/fbuf.h"
 
 /* "# HELP <name> <help>\n# TYPE <name> <type>\n" (help escaped: \\ and \n). */
 int prom_header(struct fbuf *out, const char *name, const char *type,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "core/util.h"
 #include "online/online_writer.h"
 #include "redis/rblock.h"
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "online/online_writer.h"
 #include "parquet/parquet.h"
 

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "materialize/mat_run.h"
 #include "materialize/mat_stats.h"
 #include "online/online_gen.h"

@@ -3,6 +3,7 @@
  * mat_rg.h).
  */
 #include "materialize/mat_rg.h"
+#include "core/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -18,7 +18,7 @@
 #include "online/online_row.h"
 #include "materialize/mat_bind.h"
 #include "parquet/parquet.h"
-#include "core/util.h"
+#include "core/fbuf.h"
 
 /*
  * One row group's decoded columns. Reused across row groups and files

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "materialize/mat_pass.h"
 #include "online/online_gen.h"
 #include "online/online_writer.h"

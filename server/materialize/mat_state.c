@@ -18,6 +18,7 @@
 
 #include "online/online_key.h"
 #include "redis/rblock.h"
+#include "core/fbuf.h"
 #include "core/util.h"
 
 /* ---- progress ---- */

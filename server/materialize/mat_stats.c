@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "core/prom.h"
+#include "core/util.h"
 #include "materialize/mat_ctx.h"
 
 #define MAT_BACKOFF_MIN_US 1000000      /* first retry delay after a failure */

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "core/featd.h"
-#include "core/util.h"
+#include "core/fbuf.h"
 
 struct cfg_view;
 struct featd_config;

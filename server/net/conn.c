@@ -68,6 +68,8 @@ void conn_unref(struct conn *c)
     }
 }
 
+static void conn_drain(struct conn *c);
+
 static void conn_set_reading(struct conn *c, bool on)
 {
     if (on && !c->reading) {
@@ -513,7 +515,8 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 
-void conn_drain(struct conn *c)
+/* Drain: close if idle (no pending, no buffered or unread input). */
+static void conn_drain(struct conn *c)
 {
     if (c->closed || c->closing || c->pending > 0 || evbuffer_get_length(c->out) > 0) {
         return;

@@ -127,7 +127,8 @@ int conn_loop_init(struct conn_loop *l, struct event_base *base, struct metrics 
 /* Closes every connection of l now (dropping unsent output). */
 void conn_loop_close_all(struct conn_loop *l, const char *reason);
 /* Starts or continues a drain: marks l draining and closes each idle
- * connection (see conn_drain). */
+ * connection (no pending request, no buffered or unread input); the
+ * others close once idle. */
 void conn_loop_drain(struct conn_loop *l);
 /* Closes all connections and frees l's own resources (after the loop ran). */
 void conn_loop_free(struct conn_loop *l);
@@ -140,6 +141,12 @@ void conn_new(struct conn_loop *l, evutil_socket_t fd, const struct sockaddr *sa
  * h->refuse's answer without blocking, then closes fd. */
 void conn_refuse(const struct conn_handler *h, evutil_socket_t fd, const char *msg);
 
+/* Reference counting, on c's loop thread only. conn_new holds the first
+ * reference and conn_close drops it; every request that may answer later
+ * takes one (conn_ref) and drops it when done (conn_unref). The last
+ * conn_unref frees the struct, so a request may still look at a closed c
+ * (conn_live is false, conn_output NULL) but must not touch it after its
+ * own conn_unref. */
 void conn_ref(struct conn *c);
 void conn_unref(struct conn *c);
 
@@ -166,7 +173,5 @@ static inline int64_t conn_rx_us(const struct conn *c)
 void conn_close_after_flush(struct conn *c, const char *reason);
 /* Close now (drops unsent output). */
 void conn_close(struct conn *c, const char *reason);
-/* Drain: close if idle (no pending, no buffered or unread input). */
-void conn_drain(struct conn *c);
 
 #endif

@@ -327,7 +327,7 @@ int worker_init(struct worker *w, int id, struct registry *reg, bool with_listen
     /* Listener: SO_REUSEPORT so every worker accepts on the same address. */
     char *host = NULL;
     int port = 0;
-    if (config_parse_hostport(reg->cfg->server.listen, &host, &port) != FEATD_OK) {
+    if (config_addr_parse_hostport(reg->cfg->server.listen, &host, &port) != FEATD_OK) {
         snprintf(err, errlen, "server.listen: bad address \"%s\"", reg->cfg->server.listen);
         return FEATD_ERR;
     }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/util.h"
 #include "online/online_key.h"
 #include "redis/rblock.h"
 

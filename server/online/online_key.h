@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "core/util.h"
+#include "core/fbuf.h"
 
 #define ONLINE_LAYOUT_VERSION "v1"
 

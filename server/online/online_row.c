@@ -5,6 +5,7 @@
  * lookup and never allocates.
  */
 #include "online/online_row.h"
+#include "core/util.h"
 
 #include <inttypes.h>
 #include <string.h>

@@ -29,7 +29,7 @@
 #include <stdint.h>
 
 #include "config/config.h"
-#include "core/util.h"
+#include "core/fbuf.h"
 
 #define ONLINE_ROW_VERSION 1
 #define ONLINE_ROW_HEADER 17

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/util.h"
 #include "redis/rblock.h"
 #include "redis/rcmd.h"
 

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "core/featd.h"
-#include "core/util.h"
+#include "core/fbuf.h"
 
 /* Decimal digits of n into p (no NUL, at most 20); returns the length. */
 size_t rcmd_put_dec(char *p, uint64_t n);

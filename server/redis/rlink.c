@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "redis/rcmd.h"
 #include "redis/rreply.h"
+#include "core/fbuf.h"
 #include "core/util.h"
 
 enum rlink_state {

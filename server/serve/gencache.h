@@ -53,6 +53,9 @@ static inline void gencache_note(struct gencache *gc, const struct registry *reg
 typedef void (*gencache_done_fn)(void *arg, bool fresh);
 int gencache_refresh(struct gencache *gc, struct rlink *r, gencache_done_fn done, void *arg);
 
+/* Frees the per-view array (the registry is borrowed, not released); gc may
+ * be set up again with gencache_set_registry. Owner thread only, after the
+ * last refresh callback ran. */
 void gencache_free(struct gencache *gc);
 
 #endif

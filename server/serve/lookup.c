@@ -51,6 +51,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/fbuf.h"
 #include "core/util.h"
 #include "online/online.h"
 #include "serve/lookup_plan.h"

@@ -16,7 +16,7 @@
 
 #include "config/registry.h"
 #include "core/metrics.h"
-#include "core/util.h"
+#include "core/fbuf.h"
 #include "redis/rlink.h"
 #include "serve/gencache.h"
 

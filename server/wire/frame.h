@@ -20,7 +20,9 @@ enum frame_status {
     FRAME_TOO_LARGE     /* header announces more than max bytes; *len is that size */
 };
 
-/* Inspect p[0..avail): is a whole frame of at most max payload bytes there? */
+/* Inspect p[0..avail): is a whole frame of at most max payload bytes there?
+ * Pure. frame_parse uses it on the evbuffer's header; it is exported as a
+ * test seam for tests/unit/check_frame.c (header cases on flat bytes). */
 enum frame_status frame_peek(const uint8_t *p, size_t avail, uint32_t max, uint32_t *len);
 
 /* Same over an evbuffer; does not remove anything. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "core/util.h"
 #include "wire/frame.h"
 #include "online/online.h"
 

@@ -28,6 +28,9 @@ int proto_write_response(struct evbuffer *out, const Featd__V1__Response *resp) 
 int proto_write_error(struct evbuffer *out, uint64_t request_id, int code,
                       const char *message) FEATD_MUSTCHECK;
 
+/* Static name of an error code ("DEADLINE_EXCEEDED"), "UNKNOWN" when not in
+ * featd.proto. Test seam: only tests/unit/check_frame.c calls it, to check
+ * the generated enum names the protocol documents. Pure, any thread. */
 const char *proto_code_name(int code);
 
 /*

@@ -17,6 +17,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "core/util.h"
 #include "harness.h"
 #include "online/online.h"
 

@@ -39,6 +39,7 @@
 #include "featd_client.h"
 #include "harness.h"
 #include "online/online.h"
+#include "core/fbuf.h"
 #include "core/util.h"
 
 #define PREFIX "ops"

@@ -25,6 +25,7 @@
 #include "featd_client.h"
 #include "harness.h"
 #include "online/online.h"
+#include "core/fbuf.h"
 #include "core/util.h"
 
 static struct h_redis R;

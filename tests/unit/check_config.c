@@ -3,7 +3,7 @@
  * table of bad configs (each must fail, naming the JSON path and the reason),
  * good configs (defaults, renames, join-key flattening, fingerprints), redis
  * urls and addresses, environment overrides, the repo's config files, and the
- * table-driven extras (reload check and rule, settings dump, docs in sync).
+ * table-driven extras (reload check and rule, docs in sync).
  * Run from the repository root.
  *
  * Test JSON is written with single quotes for readability; sq() turns them
@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "core/fbuf.h"
 #include "core/util.h"
 
 #define ERRLEN 8192
@@ -474,7 +475,7 @@ START_TEST(test_hostport)
     for (size_t i = 0; i < FEATD_ARRAY_LEN(good); i++) {
         char *h;
         int p;
-        ck_assert_msg(config_parse_hostport(good[i].s, &h, &p) == FEATD_OK, "%s", good[i].s);
+        ck_assert_msg(config_addr_parse_hostport(good[i].s, &h, &p) == FEATD_OK, "%s", good[i].s);
         ck_assert_str_eq(h, good[i].host);
         ck_assert_int_eq(p, good[i].port);
         free(h);
@@ -487,12 +488,12 @@ START_TEST(test_hostport)
     for (size_t i = 0; i < FEATD_ARRAY_LEN(bad); i++) {
         char *h = (char *)1;
         int p = 1;
-        ck_assert_msg(config_parse_hostport(bad[i], &h, &p) == FEATD_ERR, "accepted '%s'", bad[i]);
+        ck_assert_msg(config_addr_parse_hostport(bad[i], &h, &p) == FEATD_ERR, "accepted '%s'", bad[i]);
         ck_assert_ptr_null(h);
     }
     char *h = (char *)1;
     int p;
-    ck_assert_int_eq(config_parse_hostport(NULL, &h, &p), FEATD_ERR);
+    ck_assert_int_eq(config_addr_parse_hostport(NULL, &h, &p), FEATD_ERR);
 }
 END_TEST
 
@@ -668,7 +669,7 @@ START_TEST(test_env_good)
     ck_assert_int_eq(load_sq(RDS("'url':'redis://:old@h:1/1','timeout_ms':5"), &cfg, err), FEATD_OK);
     ck_assert_str_eq(cfg->redis.password, "old");
     /* no variables: no change */
-    ck_assert_int_eq(config_apply_env(cfg, err, sizeof err), FEATD_OK);
+    ck_assert_int_eq(config_env_apply(cfg, err, sizeof err), FEATD_OK);
     ck_assert_int_eq(cfg->server.workers, 2);
     setenv("FEATD_WORKERS", "8", 1);
     setenv("FEATD_LISTEN", "0.0.0.0:7000", 1);
@@ -678,7 +679,7 @@ START_TEST(test_env_good)
     setenv("FEATD_DATA_DIR", "/var/lib/featd", 1);
     setenv("FEATD_REDIS_URL", "redis://[::1]:7001/5", 1);
     setenv("FEATD_SLOW_REQUEST_MS", "0", 1);
-    ck_assert_msg(config_apply_env(cfg, err, sizeof err) == FEATD_OK, "%s", err);
+    ck_assert_msg(config_env_apply(cfg, err, sizeof err) == FEATD_OK, "%s", err);
     ck_assert_int_eq(cfg->server.workers, 8);
     ck_assert_int_eq(cfg->server.slow_request_ms, 0);     /* 0 = off */
     ck_assert_str_eq(cfg->server.listen, "0.0.0.0:7000");
@@ -695,22 +696,22 @@ START_TEST(test_env_good)
     /* password override beats a url password; "" clears it */
     setenv("FEATD_REDIS_URL", "redis://:inurl@h:2", 1);
     setenv("FEATD_REDIS_PASSWORD", "fromenv", 1);
-    ck_assert_msg(config_apply_env(cfg, err, sizeof err) == FEATD_OK, "%s", err);
+    ck_assert_msg(config_env_apply(cfg, err, sizeof err) == FEATD_OK, "%s", err);
     ck_assert_str_eq(cfg->redis.password, "fromenv");
     setenv("FEATD_REDIS_URL", "redis://:inurl@h:2", 1);
     setenv("FEATD_REDIS_PASSWORD", "", 1);
-    ck_assert_msg(config_apply_env(cfg, err, sizeof err) == FEATD_OK, "%s", err);
+    ck_assert_msg(config_env_apply(cfg, err, sizeof err) == FEATD_OK, "%s", err);
     ck_assert_ptr_null(cfg->redis.password);     /* "" = none, even with a url password */
     setenv("FEATD_REDIS_URL", "unix:///run/r.sock?db=2", 1);
     setenv("FEATD_REDIS_PASSWORD", "", 1);
-    ck_assert_msg(config_apply_env(cfg, err, sizeof err) == FEATD_OK, "%s", err);
+    ck_assert_msg(config_env_apply(cfg, err, sizeof err) == FEATD_OK, "%s", err);
     ck_assert_ptr_null(cfg->redis.password);
     ck_assert_str_eq(cfg->redis.unix_path, "/run/r.sock");
     ck_assert_ptr_null(cfg->redis.host);
     ck_assert_int_eq(cfg->redis.db, 2);
     setenv("FEATD_REDIS_URL", "embedded", 1);
     unsetenv("FEATD_REDIS_PASSWORD");
-    ck_assert_msg(config_apply_env(cfg, err, sizeof err) == FEATD_OK, "%s", err);
+    ck_assert_msg(config_env_apply(cfg, err, sizeof err) == FEATD_OK, "%s", err);
     ck_assert(cfg->redis.embedded);
     ck_assert_ptr_null(cfg->redis.unix_path);
     config_free(cfg);
@@ -743,7 +744,7 @@ START_TEST(test_env_bad)
         char err[ERRLEN];
         ck_assert_int_eq(load_sq(VIEWX(""), &cfg, err), FEATD_OK);
         setenv(cases[i].var, cases[i].val, 1);
-        ck_assert_msg(config_apply_env(cfg, err, sizeof err) == FEATD_ERR, "%s=%s accepted",
+        ck_assert_msg(config_env_apply(cfg, err, sizeof err) == FEATD_ERR, "%s=%s accepted",
                       cases[i].var, cases[i].val);
         char want[64];
         snprintf(want, sizeof want, "%s: ", cases[i].var);
@@ -760,7 +761,7 @@ START_TEST(test_env_bad)
     ck_assert_int_eq(load_sq(VIEWX(""), &cfg, err), FEATD_OK);
     setenv("FEATD_WORKERS", "x", 1);
     setenv("FEATD_LOG_LEVEL", "y", 1);
-    ck_assert_int_eq(config_apply_env(cfg, err, sizeof err), FEATD_ERR);
+    ck_assert_int_eq(config_env_apply(cfg, err, sizeof err), FEATD_ERR);
     ck_assert_ptr_nonnull(strstr(err, "FEATD_WORKERS: "));
     ck_assert_ptr_nonnull(strstr(err, "\nFEATD_LOG_LEVEL: "));
     config_free(cfg);
@@ -768,7 +769,7 @@ START_TEST(test_env_bad)
     clear_env();
     ck_assert_int_eq(load_sq(RDS("'password':'filepw'"), &cfg, err), FEATD_OK);
     setenv("FEATD_REDIS_URL", "redis://:other@h:1", 1);
-    ck_assert_int_eq(config_apply_env(cfg, err, sizeof err), FEATD_ERR);
+    ck_assert_int_eq(config_env_apply(cfg, err, sizeof err), FEATD_ERR);
     ck_assert_ptr_nonnull(strstr(err, "FEATD_REDIS_URL: "));
     ck_assert_ptr_nonnull(strstr(err, "differs"));
     config_free(cfg);
@@ -850,12 +851,12 @@ START_TEST(test_restart_needed)
     struct featd_config *a, *b;
     char err[ERRLEN], out[2048];
     ck_assert_int_eq(load_sq(VIEWX(""), &a, err), FEATD_OK);
-    ck_assert_int_eq(config_restart_needed(a, a, out, sizeof out), 0);
+    ck_assert_int_eq(config_reload_restart_needed(a, a, out, sizeof out), 0);
     ck_assert_str_eq(out, "");
     ck_assert_int_eq(load_sq(DOC("'server':{'workers':3,'log_level':'debug','request_timeout_ms':5},"
                                  "'redis':{'url':'redis://:pw@h:1'},", ENT_C, VIEW("")), &b, err),
                      FEATD_OK);
-    ck_assert_int_eq(config_restart_needed(a, b, out, sizeof out), 3);
+    ck_assert_int_eq(config_reload_restart_needed(a, b, out, sizeof out), 3);
     ck_assert_ptr_nonnull(strstr(out, "$.server.workers: changed from 2 to 3"));
     ck_assert_ptr_nonnull(strstr(out, "$.redis.url: "));
     ck_assert_ptr_nonnull(strstr(out, "$.redis.password: changed from null to \"***\""));
@@ -879,9 +880,9 @@ START_TEST(test_keep_restart_only)
                                  "'log_level':'debug','request_timeout_ms':5},"
                                  "'redis':{'url':'unix:///tmp/r.sock?db=3','timeout_ms':9},",
                                  ENT_C, VIEW("")), &b, err), FEATD_OK);
-    ck_assert_int_eq(config_restart_needed(a, b, out, sizeof out), 6);
-    config_keep_restart_only(a, b);
-    ck_assert_int_eq(config_restart_needed(a, b, out, sizeof out), 0);
+    ck_assert_int_eq(config_reload_restart_needed(a, b, out, sizeof out), 6);
+    config_reload_keep_restart_only(a, b);
+    ck_assert_int_eq(config_reload_restart_needed(a, b, out, sizeof out), 0);
     ck_assert_str_eq(b->server.listen, "127.0.0.1:7001");
     ck_assert_int_eq(b->server.workers, 3);
     ck_assert_str_eq(b->redis.url, "redis://:pw@h:1/2");
@@ -900,28 +901,11 @@ START_TEST(test_keep_restart_only)
 }
 END_TEST
 
-START_TEST(test_settings_json)
-{
-    struct featd_config *cfg;
-    char err[ERRLEN];
-    ck_assert_int_eq(load_sq(RDS("'url':'redis://:secret@h:1'"), &cfg, err), FEATD_OK);
-    char *s = config_settings_json(cfg);
-    ck_assert_ptr_nonnull(s);
-    ck_assert_ptr_nonnull(strstr(s, "\"workers\":2"));
-    ck_assert_ptr_nonnull(strstr(s, "\"log_format\":\"text\""));
-    ck_assert_ptr_nonnull(strstr(s, "\"password\":\"***\""));
-    ck_assert_ptr_nonnull(strstr(s, "\"server_bin\":\"redis-server\""));
-    ck_assert_ptr_null(strstr(s, "secret\""));
-    free(s);
-    config_free(cfg);
-}
-END_TEST
-
-/* docs/config.md must embed exactly the table config_keys_markdown prints. */
+/* docs/config.md must embed exactly the table config_doc_markdown prints. */
 START_TEST(test_docs_in_sync)
 {
     struct fbuf md = { 0 };
-    ck_assert_int_eq(config_keys_markdown(&md), FEATD_OK);
+    ck_assert_int_eq(config_doc_markdown(&md), FEATD_OK);
     FILE *f = fopen("docs/config.md", "r");
     ck_assert_msg(f != NULL, "docs/config.md missing (run from the repo root)");
     struct fbuf doc = { 0 };
@@ -967,7 +951,6 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_repo_files);
     tcase_add_test(tc, test_restart_needed);
     tcase_add_test(tc, test_keep_restart_only);
-    tcase_add_test(tc, test_settings_json);
     tcase_add_test(tc, test_docs_in_sync);
     suite_add_tcase(s, tc);
     return s;

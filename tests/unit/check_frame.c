@@ -14,7 +14,7 @@
 #include "config/config.h"
 #include "online/online.h"
 #include "wire/proto.h"
-#include "core/util.h"
+#include "core/fbuf.h"
 
 /* Appends one frame with payload p[0..n) to b. */
 static void put_frame(struct evbuffer *b, const void *p, uint32_t n)

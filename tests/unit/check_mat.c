@@ -32,7 +32,7 @@
 #include "materialize/materializer.h"
 #include "online/online.h"
 #include "parquet/parquet.h"
-#include "core/util.h"
+#include "core/fbuf.h"
 
 #define FIX "tests/fixtures/materialize"
 

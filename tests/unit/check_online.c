@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/util.h"
 #include "online/online.h"
 
 /* ---- hand-built views ---- */

@@ -1,5 +1,5 @@
 /*
- * featd_build.c — libfeatd's GetOnlineFeatures request builder (struct
+ * featd_get.c — libfeatd's GetOnlineFeatures request builder (struct
  * featd_get, featd_get_*; API in featd_client.h). The
  * builder owns deep copies of every feature name and entity value it is
  * given; featd_get_request hands out a view of them that stays valid until
