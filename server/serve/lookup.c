@@ -56,7 +56,7 @@
 #include "online/online.h"
 #include "serve/lookup_plan.h"
 
-#define LOOKUP_MAX_ATTEMPTS 4
+#define LOOKUP_MAX_ATTEMPTS 8     /* a reader racing back-to-back flips (e2e_serve's flip storm) must still get through */
 #define LOOKUP_MAX_DEADLINE_MS 600000
 #define LOOKUP_MAX_RESPONSE_BYTES (64u * 1024 * 1024)   /* = libfeatd's default frame limit */
 
