@@ -138,3 +138,19 @@ void log_safe(const char *msg)
     ssize_t w = write(STDERR_FILENO, msg, strlen(msg));
     (void)w;
 }
+
+bool log_limit_take(struct log_limit *ll, uint32_t per_sec, int64_t now_us, uint64_t *skipped)
+{
+    if (now_us - ll->window_us >= 1000000) {
+        ll->window_us = now_us;
+        ll->lines = 0;
+    }
+    if (ll->lines >= per_sec) {
+        ll->skipped++;
+        return false;
+    }
+    ll->lines++;
+    *skipped = ll->skipped;
+    ll->skipped = 0;
+    return true;
+}

@@ -8,6 +8,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "core/featd.h"
 
@@ -36,6 +37,21 @@ void log_write_conn(int level, unsigned long long conn_id, const char *peer,
                     const char *fmt, ...) FEATD_PRINTF(4, 5);
 /* Async-signal-safe: a fixed message, no formatting. */
 void log_safe(const char *msg);
+
+/*
+ * A log rate limit: at most per_sec lines in any one-second window (on the
+ * monotonic clock). Owned by one thread (a loop's, or _Thread_local); no
+ * locking. Zero-initialised it is ready.
+ */
+struct log_limit {
+    int64_t window_us;          /* start of the current window */
+    uint32_t lines;             /* lines let through in it */
+    uint64_t skipped;           /* lines refused since the last one let through */
+};
+/* True when a line may be written now; *skipped then gets how many were
+ * refused since the previous line (and the count restarts). False counts
+ * one more refused line. */
+bool log_limit_take(struct log_limit *ll, uint32_t per_sec, int64_t now_us, uint64_t *skipped);
 
 #define log_enabled(lvl) ((lvl) <= log_current_level)
 #define log_error(...) do { if (log_enabled(LOG_ERROR)) log_write(LOG_ERROR, __VA_ARGS__); } while (0)

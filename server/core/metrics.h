@@ -35,7 +35,8 @@
     ACTION(slow_requests_total, "Requests whose phases added up to server.slow_request_ms or more") \
     ACTION(slow_request_logs_suppressed_total, "Slow requests not logged because of the per-worker log rate limit") \
     ACTION(answers_socket_full_total, "Answers whose connection's socket was full at the flush pass") \
-    ACTION(rx_timestamps_missing_total, "Reads without a kernel receive timestamp (queued measured from the read)")
+    ACTION(rx_timestamps_missing_total, "Reads without a kernel receive timestamp (queued measured from the read)") \
+    ACTION(answers_untraced_total, "Answers whose write phase was not measured: more answered in one loop iteration than the trace buffer holds (65536), or memory short")
 
 /* Request types and error codes index the request counter matrix. */
 enum metrics_req_type {

@@ -310,10 +310,20 @@ int mat_run_incremental(struct mat_ctx *x, struct mat_run *run, const struct mat
         mat_ctx_file_ident(f, csig, hex);
         char err[512];
         if (fk == RUN_REJECT) {
+            /* a file refused halfway (a later row group did not read): its
+             * sent batches stay upserted (last write wins), the rest is
+             * dropped so that it does not go out with the next file */
+            online_writer_discard(ow);
+            uint64_t part = online_writer_written(ow) - written0;
             (*nrejected_files)++;
             util_strlcpy(last_reject, fr.why, last_reject_len);
-            log_error("materializer", "view %s: file %s rejected, nothing of it written: %s",
-                      v->name, f->name, fr.why);
+            if (part == 0) {
+                log_error("materializer", "view %s: file %s rejected, nothing of it written: %s",
+                          v->name, f->name, fr.why);
+            } else {
+                log_error("materializer", "view %s: file %s rejected after %" PRIu64 " of its rows "
+                          "were upserted: %s", v->name, f->name, part, fr.why);
+            }
             if (mat_state_file_rejected(x->c, kp, v, f->name, hex, fr.why, err, sizeof(err)) !=
                 FEATD_OK) {
                 mat_ctx_run_err(run, "%s", err);

@@ -36,7 +36,10 @@
 #include "core/util.h"
 #include "wire/frame.h"
 
+#define CONN_RX_MAX_WAIT_US (60 * 1000000LL)  /* longer socket waits are clock steps */
 #define CONN_TRACES_MIN 256         /* first size of a loop's trace array */
+#define CONN_TRACES_MAX 65536       /* its bound: answers of one loop iteration past it are
+                                       observed at once, write phase unmeasured */
 
 /* An answer waiting for the flush pass, with its request's timeline. */
 struct conn_trace {
@@ -208,16 +211,11 @@ static int conn_write_out(struct conn *c)
 static void conn_log_slow(struct conn_loop *l, struct conn *c, const struct metrics_req_trace *t,
                           const uint64_t us[MPHASE__COUNT], bool full, int64_t now)
 {
-    if (now - l->slow_log_window_us >= 1000000) {
-        l->slow_log_window_us = now;
-        l->slow_logs = 0;
-    }
-    if (l->slow_logs >= CONN_SLOW_LOGS_PER_SEC || !log_enabled(LOG_WARN)) {
-        l->slow_logs_skipped++;
+    uint64_t skipped;
+    if (!log_enabled(LOG_WARN) || !log_limit_take(&l->slow_log, CONN_SLOW_LOGS_PER_SEC, now, &skipped)) {
         METRICS_INC(l->metrics->slow_request_logs_suppressed_total);
         return;
     }
-    l->slow_logs++;
     uint64_t total = 0;
     for (size_t i = 0; i < MPHASE__COUNT; i++) {
         total += us[i];
@@ -227,8 +225,7 @@ static void conn_log_slow(struct conn_loop *l, struct conn *c, const struct metr
              " encode_us=%" PRIu64 " write_us=%" PRIu64 " socket_full=%s not_logged_before=%" PRIu64,
              t->id, t->type >= 0 && t->type < MREQ__COUNT ? metrics_req_type_names[t->type] : "?",
              t->entities, t->features, total, us[MPHASE_QUEUED], us[MPHASE_DECODE], us[MPHASE_REDIS],
-             us[MPHASE_ENCODE], us[MPHASE_WRITE], full ? "yes" : "no", l->slow_logs_skipped);
-    l->slow_logs_skipped = 0;
+             us[MPHASE_ENCODE], us[MPHASE_WRITE], full ? "yes" : "no", skipped);
 }
 
 /* Observes the phases of one answer handed to write(2) at written_us. */
@@ -274,15 +271,21 @@ static void conn_traces_finish(struct conn_loop *l)
     l->ntraces = 0;
 }
 
-/* Makes room for one more trace; false when memory is short. */
+/* Makes room for one more trace; false (counted) when the array is at
+ * CONN_TRACES_MAX or memory is short. */
 static bool conn_traces_reserve(struct conn_loop *l)
 {
     if (l->ntraces < l->traces_cap) {
         return true;
     }
+    if (l->traces_cap >= CONN_TRACES_MAX) {
+        METRICS_INC(l->metrics->answers_untraced_total);
+        return false;
+    }
     size_t cap = l->traces_cap ? 2 * l->traces_cap : CONN_TRACES_MIN;
     struct conn_trace *t = realloc(l->traces, cap * sizeof(*t));
     if (t == NULL) {
+        METRICS_INC(l->metrics->answers_untraced_total);
         return false;
     }
     l->traces = t;
@@ -448,7 +451,11 @@ static void conn_process_input(struct conn *c)
 
 /* The monotonic receive time of the data mh brought: the kernel's
  * timestamp (CLOCK_REALTIME) moved onto the monotonic clock, or now when
- * the kernel gave none. */
+ * the kernel gave none. On TCP the timestamp is that of the last segment
+ * the read copied, so frames pipelined in earlier segments of the same
+ * read look younger than they are (queued is a lower bound for them). A
+ * wall-clock step is bounded: a wait over CONN_RX_MAX_WAIT_US is taken as
+ * one and ignored. */
 static int64_t conn_rx_time(struct conn *c, struct msghdr *mh)
 {
     int64_t mono = util_mono_us();
@@ -458,7 +465,7 @@ static int64_t conn_rx_time(struct conn *c, struct msghdr *mh)
                 struct timespec ts;
                 memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
                 int64_t waited = util_now_us() - ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000);
-                return waited > 0 ? mono - waited : mono;
+                return waited > 0 && waited < CONN_RX_MAX_WAIT_US ? mono - waited : mono;
             }
         }
     }

@@ -43,11 +43,12 @@
 #include <event2/event_struct.h>
 
 #include "core/featd.h"
+#include "core/log.h"
 #include "core/metrics.h"
 
 #define CONN_FRAMES_PER_EVENT 64    /* then yield to other connections */
 #define CONN_MAX_PENDING 4096       /* requests in flight per connection; reading pauses above */
-#define CONN_READ_CHUNK 16384       /* bytes asked of each read(2) */
+#define CONN_READ_CHUNK 16384       /* bytes asked of each recvmsg(2) */
 #define CONN_SLOW_LOGS_PER_SEC 10   /* slow-request log lines per second per loop */
 
 struct conn;
@@ -82,9 +83,7 @@ struct conn_loop {
     uint64_t slow_us;               /* slow-request threshold (0 = off); set by the owner */
     struct conn_trace *traces;      /* answers not yet written (each holds a conn_ref) */
     size_t ntraces, traces_cap;
-    int64_t slow_log_window_us;     /* start of the current second of slow-request logs */
-    int slow_logs;                  /*   lines logged in it */
-    uint64_t slow_logs_skipped;     /* slow requests not logged since the last line */
+    struct log_limit slow_log;      /* CONN_SLOW_LOGS_PER_SEC slow-request lines a second */
     bool draining;                  /* closing idle connections for shutdown */
     void (*on_close)(void *arg);    /* called after each close while draining */
     void *on_close_arg;

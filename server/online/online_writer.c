@@ -295,6 +295,16 @@ static void pace(struct online_writer *w, size_t rows)
     }
 }
 
+/* Forgets the batch being built (nothing of it was sent). */
+static void drop_building(struct online_writer *w)
+{
+    batch_reset(&w->b[w->cur]);
+    w->npairs = 0;
+    fbuf_reset(&w->mset);
+    fbuf_reset(&w->out);
+    w->nrows = 0;
+}
+
 /*
  * Writes the batch being built, then reads the replies of the batch in
  * flight before it; the new batch stays in flight unless sync is set or it
@@ -326,14 +336,12 @@ static void send_batch(struct online_writer *w, bool sync)
         read_batch(w, prev);
     }
     size_t rows = w->nrows;
-    fbuf_reset(&w->out);
-    w->nrows = 0;
     if (!sent) {
-        batch_reset(b);     /* the failed batch is dropped (error recorded) */
-        w->npairs = 0;
-        fbuf_reset(&w->mset);
+        drop_building(w);   /* the failed batch is dropped (error recorded) */
         return;
     }
+    fbuf_reset(&w->out);
+    w->nrows = 0;
     w->cur = !w->cur;   /* b is in flight now; prev (empty) is built next */
     if (w->rate > 0) {
         pace(w, rows);
@@ -343,13 +351,22 @@ static void send_batch(struct online_writer *w, bool sync)
     }
 }
 
+void online_writer_discard(struct online_writer *w)
+{
+    drop_building(w);
+}
+
 void online_writer_free(struct online_writer *w)
 {
     if (w == NULL) {
         return;
     }
-    if (w->c != NULL) {
-        send_batch(w, true);
+    /* Read the replies of the batch in flight so that the caller's context
+     * stays in step; the batch being built is dropped unsent (a stopped or
+     * failed run must not keep writing, nor pace, on its way out). */
+    struct batch *prev = &w->b[!w->cur];
+    if (w->c != NULL && prev->n > 0 && !w->c->err) {
+        read_batch(w, prev);
     }
     fbuf_free(&w->genkey);
     fbuf_free(&w->key);

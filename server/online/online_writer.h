@@ -44,9 +44,14 @@ struct online_writer;   /* a pipeline of row writes for one view */
  * NULL on OOM. */
 struct online_writer *online_writer_new(redisContext *c, const char *key_prefix,
                                         const struct cfg_view *v, size_t batch);
-/* Sends what is still buffered and reads every outstanding reply, errors
- * dropped, so that the caller's context stays in step; flush first to see
- * errors. NULL is a no-op. */
+/* Drops the rows buffered and not yet sent (the batch being built); what was
+ * sent stays written. For a file refused halfway through: its unsent rows
+ * must not go out with the next file's. */
+void online_writer_discard(struct online_writer *w);
+/* Reads the replies of the batch in flight (errors dropped) so that the
+ * caller's context stays in step, and drops the rows still buffered, unsent:
+ * call online_writer_flush first to write them and see errors. NULL is a
+ * no-op. */
 void online_writer_free(struct online_writer *w);
 /* SET row into generation gen (PXAT expiry when ttl > 0). Returns FEATD_OK,
  * FEATD_EAGAIN when the row is already past its storage expiry (not

@@ -3,7 +3,7 @@
  *
  * The request path, file by file (normal flow (a) to (h)):
  *
- *   (a) read      net/conn.c          conn_read_cb: one read(2) into the input buffer
+ *   (a) read      net/conn.c          conn_read_cb: one recvmsg(2) into the input buffer (+ receive timestamp)
  *   (b) frame     wire/frame.c        conn_process_input ─ frame_parse ─► the
  *                                     connection's handler (at most
  *                                     CONN_FRAMES_PER_EVENT per event)
@@ -203,17 +203,13 @@ static void lookup_send(struct request *rq)
  * rows_corrupt_total counter counts them all). */
 static void lookup_log_corrupt(const struct cfg_view *v, const char *why)
 {
-    static _Thread_local int64_t last_us;
-    static _Thread_local uint64_t suppressed;
-    int64_t now = util_mono_us();
-    if (now - last_us < 1000000) {
-        suppressed++;
+    static _Thread_local struct log_limit limit;
+    uint64_t suppressed;
+    if (!log_limit_take(&limit, 1, util_mono_us(), &suppressed)) {
         return;
     }
     log_warn("lookup", "corrupt row in view %s (%s): reported as INVALID (%" PRIu64 " more since the last "
              "message)", v->name, why, suppressed);
-    last_us = now;
-    suppressed = 0;
 }
 
 #define ANSWER_NOMEM() do { request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, \
