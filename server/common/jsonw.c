@@ -273,6 +273,33 @@ void jsonw_text(struct jsonw *w, const char *s, size_t n)
     jsonw_escape_run(w, (const unsigned char *)s, n, JSONW_MODE_TEXT, SIZE_MAX);
 }
 
+size_t jsonw_text_fit(char *out, size_t cap, const char *s, size_t n)
+{
+    struct jsonw w;
+    jsonw_init_fixed(&w, out, cap);
+    jsonw_escape_run(&w, (const unsigned char *)s, n, JSONW_MODE_TEXT, cap - 1);
+    jsonw_end(&w);
+    return w.len;
+}
+
+bool jsonw_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < n) {
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t l = jsonw_utf8_len(p + i, n - i);
+        if (l == 0) {
+            return false;
+        }
+        i += l;
+    }
+    return true;
+}
+
 /* ---- numbers ---- */
 
 void jsonw_u64(struct jsonw *w, uint64_t v)

@@ -114,6 +114,16 @@ size_t jsonw_str_body(struct jsonw *w, const char *s, size_t n, size_t maxlen);
  * and each invalid UTF-8 byte written as the raw U+FFFD character.
  */
 void jsonw_text(struct jsonw *w, const char *s, size_t n);
+/*
+ * The project's one UTF-8 sanitizer for text that leaves featd outside
+ * JSON (protobuf `string` fields such as Error.message): s[0..n) written as
+ * jsonw_text does into out[cap] (cap >= 1), NUL-terminated, cut before a
+ * character or escape that would not fit (never inside one). Returns the
+ * length written. out and s must not overlap. Any thread.
+ */
+size_t jsonw_text_fit(char *out, size_t cap, const char *s, size_t n);
+/* True when s[0..n) is valid UTF-8 (the rules above; NUL bytes allowed). */
+bool jsonw_utf8_valid(const char *s, size_t n);
 
 /* v as a JSON number in decimal (all 64 bits; readers that parse numbers
  * as doubles lose precision past 2^53). */

@@ -12,6 +12,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "materialize/mat_stats.h"
 #include "online/online_writer.h"
 #include "parquet/parquet.h"
 
@@ -310,7 +311,7 @@ int mat_pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_file
                         k = RUN_FAIL;
                         break;
                     }
-                    if (ttl_us > 0 && now_us - ev > ttl_us) {
+                    if (ttl_us > 0 && mat_stats_age_us(now_us, ev) > ttl_us) {
                         run->rows[MK_OUTSIDE]++;
                     }
                     if (ev > run->max_event_us) {

@@ -200,7 +200,7 @@ static int write_counters(struct fbuf *out)
 }
 
 /* The per-view gauges, each present once known. */
-enum gauge { G_LAST_SUCCESS, G_LAG, G_DURATION, G_GENERATION, G_UP, G__N };
+enum gauge { G_LAST_SUCCESS, G_LAG, G_AHEAD, G_SINCE_SUCCESS, G_DURATION, G_GENERATION, G_UP, G__N };
 
 static const struct {
     const char *name;
@@ -208,7 +208,12 @@ static const struct {
 } gauges[G__N] = {
     { "featd_materializer_last_success_timestamp_seconds",
       "When the view was last materialized successfully (by any replica)" },
-    { "featd_materializer_lag_seconds", "Now minus the newest event time materialized" },
+    { "featd_materializer_lag_seconds",
+      "Now minus the newest event time materialized (0 when that time is in the future)" },
+    { "featd_materializer_event_time_ahead_seconds",
+      "How far the newest event time materialized is ahead of now (future-dated data)" },
+    { "featd_materializer_seconds_since_success",
+      "Seconds since the view was last materialized successfully (by any replica)" },
     { "featd_materializer_duration_seconds", "Duration of the last run that did work" },
     { "featd_materializer_generation", "Current generation of the view" },
     { "featd_materializer_up", "1 when the view's last poll succeeded, 0 when it failed "
@@ -225,7 +230,16 @@ static bool gauge_value(enum gauge g, const struct mat_vstat *s, int64_t now, ch
                snprintf(buf, cap, "%.3f", (double)s->last_success_us / 1e6) > 0;
     case G_LAG:
         return s->max_event_us != INT64_MIN && s->max_event_us != 0 &&
-               snprintf(buf, cap, "%.3f", (double)(now - s->max_event_us) / 1e6) > 0;
+               snprintf(buf, cap, "%.3f",
+                        (double)mat_stats_age_us(now, s->max_event_us) / 1e6) > 0;
+    case G_AHEAD:
+        return s->max_event_us != INT64_MIN && s->max_event_us != 0 &&
+               snprintf(buf, cap, "%.3f",
+                        (double)mat_stats_age_us(s->max_event_us, now) / 1e6) > 0;
+    case G_SINCE_SUCCESS:
+        return s->last_success_us > 0 &&
+               snprintf(buf, cap, "%.3f",
+                        (double)mat_stats_age_us(now, s->last_success_us) / 1e6) > 0;
     case G_DURATION:
         return s->duration_s >= 0 && snprintf(buf, cap, "%.3f", s->duration_s) > 0;
     case G_GENERATION:

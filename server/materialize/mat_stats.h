@@ -18,6 +18,20 @@ struct featd_config;
 struct mat_progress;
 struct mat_run;
 
+/* How long ago then was at now (µs), for times that come from data or
+ * another replica: saturating (no int64 overflow for any inputs) and never
+ * negative (a time in the future is 0 ago). */
+static inline int64_t mat_stats_age_us(int64_t now, int64_t then)
+{
+    if (then >= now) {
+        return 0;
+    }
+    if (then < 0 && now > INT64_MAX + then) {
+        return INT64_MAX;
+    }
+    return now - then;
+}
+
 /* Records one poll of v: result (an enum mat_result), the run's row counts
  * when counted_rows (a run that did work, with its duration), and the
  * gauges from the progress hash p (may be NULL). */
@@ -43,11 +57,21 @@ int64_t mat_stats_schedule(const char *view, int result, int64_t interval_us);
  *       unchanged | rejected | failed | busy (lease held elsewhere)
  *   featd_materializer_last_success_timestamp_seconds{view}  gauge
  *   featd_materializer_lag_seconds{view}       gauge: now - newest event
- *       time materialized (data freshness); NaN-free: absent until known
+ *       time materialized (data freshness), clamped at 0 when that time is
+ *       in the future; NaN-free: absent until known
+ *   featd_materializer_event_time_ahead_seconds{view}  gauge: how far the
+ *       newest event time is ahead of now (0 normally; > 0 flags
+ *       future-dated rows, which hold the lag at 0)
+ *   featd_materializer_seconds_since_success{view}  gauge: now - the last
+ *       successful poll that applied or confirmed the view (the
+ *       materialization clock: grows while no run succeeds, whatever the
+ *       event times say), clamped at 0
  *   featd_materializer_duration_seconds{view}  gauge: last run that did work
  *   featd_materializer_generation{view}        gauge: current generation
  *   featd_materializer_up{view}                gauge: 1 when the last poll
  *       succeeded (applied, unchanged or busy), 0 when it failed/rejected
+ * Every value derived from a timestamp uses mat_stats_age_us (saturating),
+ * so extreme or future event times give finite, non-negative gauges.
  * Gauges are refreshed from the progress hash at every poll, so every
  * replica reports the view's state even when another one materialized it.
  * Safe from any thread; returns FEATD_ERR only when out of memory.

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/jsonw.h"
 #include "core/util.h"
 #include "serve/lookup.h"
 
@@ -96,9 +97,15 @@ static void dispatch_server_info(struct request *rq)
     si.workers = (uint32_t)pi.workers;
     si.connections = (uint64_t)atomic_load(&metrics_connections_open);
     si.requests_total = pi.requests_total;
-    si.redis = (char *)rlink_endpoint(rq->ctx->redis);
+    /* protobuf strings must be valid UTF-8; a path from the command line
+     * or an endpoint from the environment need not be */
+    char redis[1024], path[8192];
+    const char *ep = rlink_endpoint(rq->ctx->redis), *cp = pi.config_path ? pi.config_path : "";
+    jsonw_text_fit(redis, sizeof(redis), ep, strlen(ep));
+    jsonw_text_fit(path, sizeof(path), cp, strlen(cp));
+    si.redis = redis;
     si.redis_connected = rlink_ready(rq->ctx->redis);
-    si.config_path = (char *)(pi.config_path ? pi.config_path : "");
+    si.config_path = path;
     si.feature_views = (uint32_t)cfg->nviews;
     si.max_frame_bytes = cfg->server.max_frame_bytes;
     si.max_entities_per_request = (uint32_t)cfg->server.max_entities_per_request;

@@ -11,14 +11,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/jsonw.h"
+
 static void plan_fail(struct lookup_plan_error *err, int code, const char *fmt, ...) FEATD_PRINTF(3, 4);
 
 static void plan_fail(struct lookup_plan_error *err, int code, const char *fmt, ...)
 {
+    char raw[sizeof(err->msg)];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    int n = vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
+    /* the message quotes request text: keep it valid UTF-8 on one line */
+    jsonw_text_fit(err->msg, sizeof(err->msg), raw,
+                   n < 0 ? 0 : n < (int)sizeof(raw) ? (size_t)n : sizeof(raw) - 1);
     err->code = code;
 }
 

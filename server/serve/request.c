@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsonw.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -156,11 +157,14 @@ void request_conn_fail(struct conn *c, int code, const char *msg, const char *re
 
 void request_error(struct request *rq, int code, const char *fmt, ...)
 {
-    char msg[512];
+    char raw[512], msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int n = vsnprintf(raw, sizeof(raw), fmt, ap);
     va_end(ap);
+    /* Error.message is a protobuf string: request bytes quoted into it
+     * (names, references) must not make it invalid UTF-8 */
+    jsonw_text_fit(msg, sizeof(msg), raw, n < 0 ? 0 : n < (int)sizeof(raw) ? (size_t)n : sizeof(raw) - 1);
     Featd__V1__Error err = FEATD__V1__ERROR__INIT;
     Featd__V1__Response resp = FEATD__V1__RESPONSE__INIT;
     err.code = (Featd__V1__ErrorCode)code;

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -637,6 +638,106 @@ START_TEST(test_snapshot_equals_duckdb)
 }
 END_TEST
 
+/* The value of "<family>{view=\"<vname>\"} v" on the admin /metrics page
+ * (fetched with curl into <src>/metrics.txt, checked by promtool when it is
+ * installed); NAN when absent. */
+static double scrape(const char *family, const char *vname)
+{
+    char path[300], cmd[1024];
+    snprintf(path, sizeof(path), "%s/metrics.txt", src);
+    sh("curl -sf -o '%s' http://127.0.0.1:%d/metrics", path, admin);
+    if (system("command -v promtool >/dev/null 2>&1") == 0) {
+        snprintf(cmd, sizeof(cmd), "promtool check metrics < '%s' > '%s.out' 2>&1", path, path);
+        ck_assert_msg(system(cmd) == 0, "promtool check metrics failed (see %s.out)", path);
+        struct stat st;
+        ck_assert(stat(strcat(strcpy(cmd, path), ".out"), &st) == 0 && st.st_size == 0);
+    }
+    FILE *fp = fopen(path, "r");
+    ck_assert_ptr_nonnull(fp);
+    char pre[256], line[1024];
+    snprintf(pre, sizeof(pre), "%s{view=\"%s\"} ", family, vname);
+    double d = NAN;
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        if (strncmp(line, pre, strlen(pre)) == 0) {
+            char *end;
+            d = strtod(line + strlen(pre), &end);
+            ck_assert_msg(*end == '\n', "bad sample: %s", line);
+        }
+    }
+    fclose(fp);
+    return d;
+}
+
+/* Scrapes family{view} until its value is in [lo, hi] (up to 10 s: the
+ * statistics follow the progress hash at the next poll); returns the last
+ * value seen. */
+static double scrape_until(const char *family, const char *vname, double lo, double hi)
+{
+    long long t0 = now_ms();
+    double d;
+    while (!((d = scrape(family, vname)) >= lo && d <= hi) && now_ms() - t0 < 10000) {
+        sleep_ms(200);
+    }
+    return d;
+}
+
+/* Issue #12 failure 5: extreme, negative and future event times in the
+ * progress hash (as any replica or a data file can put there) give a
+ * /metrics page that parses, with finite non-negative lag gauges; the
+ * materialization clock (seconds since success) is unaffected by them. */
+START_TEST(test_lag_metrics_extreme_times)
+{
+    put("cust/snap_2025-01-01", "cust/snap_2025-01-01");
+    h_featd_start(&F, cfg_json);
+    wait_prog("cust", "snapshot", "snap_2025-01-01", "idle", 20000);
+    double since = scrape_until("featd_materializer_seconds_since_success", "cust", 0, 30);
+    ck_assert_msg(since >= 0 && since < 30, "%g", since);
+    double lag0 = scrape_until("featd_materializer_lag_seconds", "cust", 1, 1e10);
+    ck_assert_msg(lag0 >= 1 && isfinite(lag0), "%g", lag0);
+
+    int64_t now = util_now_us();
+    static const int64_t hour = INT64_C(3600000000);
+    const struct {
+        int64_t ev;
+        double min_lag, max_lag, min_ahead, max_ahead;
+    } cases[] = {
+        { INT64_MIN + 1, 9.2e12, 9.3e12, 0, 0 },
+        { INT64_MAX, 0, 0, 9.2e12 - 2e9, 9.3e12 },
+        { INT64_C(253402300799999999), 0, 0, 2.4e11, 2.6e11 },     /* year 9999 */
+        { -INT64_C(1000000), 1.7e9, 1e10, 0, 0 },                  /* 1969 */
+        { now + hour, 0, 0, 3000, 3600 },                           /* future-dated */
+        { now - hour, 3600, 4000, 0, 0 },
+    };
+    redisContext *c = rconn();
+    struct fbuf k = { 0 };
+    ck_assert_int_eq(online_key_meta(&k, PREFIX, view("cust"), "progress"), FEATD_OK);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        redisReply *r = redisCommand(c, "HSET %b max_event_ts_us %lld", k.data, k.len,
+                                     (long long)cases[i].ev);
+        ck_assert(r != NULL && r->type == REDIS_REPLY_INTEGER);
+        freeReplyObject(r);
+        double lag = scrape_until("featd_materializer_lag_seconds", "cust", cases[i].min_lag,
+                                  cases[i].max_lag);
+        double ahead = scrape_until("featd_materializer_event_time_ahead_seconds", "cust",
+                                    cases[i].min_ahead, cases[i].max_ahead);
+        ck_assert_msg(lag >= cases[i].min_lag && lag <= cases[i].max_lag, "case %zu: lag %g", i, lag);
+        ck_assert_msg(ahead >= cases[i].min_ahead && ahead <= cases[i].max_ahead,
+                      "case %zu: ahead %g", i, ahead);
+        since = scrape("featd_materializer_seconds_since_success", "cust");
+        ck_assert_msg(since >= 0 && since < 60, "case %zu: since %g", i, since);
+    }
+    /* a success time from a replica whose clock runs ahead: 0, not negative */
+    redisReply *r = redisCommand(c, "HSET %b last_success_at_us %lld", k.data, k.len,
+                                 (long long)INT64_MAX);
+    ck_assert(r != NULL && r->type == REDIS_REPLY_INTEGER);
+    freeReplyObject(r);
+    since = scrape_until("featd_materializer_seconds_since_success", "cust", 0, 0);
+    ck_assert_msg(since == 0, "%g", since);
+    fbuf_free(&k);
+    redisFree(c);
+}
+END_TEST
+
 START_TEST(test_ttl_statuses)
 {
     put("ttl/data.parquet", "ttl/data.parquet");
@@ -1229,6 +1330,7 @@ static Suite *mat_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_snapshot_equals_duckdb);
+    tcase_add_test(tc, test_lag_metrics_extreme_times);
     tcase_add_test(tc, test_ttl_statuses);
     tcase_add_test(tc, test_incremental_lww_and_restart);
     tcase_add_test(tc, test_bad_snapshots_rejected);

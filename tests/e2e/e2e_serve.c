@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,6 +474,153 @@ static void expect_error_then_close(struct featd_client *c, int code, const char
     ck_assert_int_ne(featd_recv(c, &resp), FEATD_OK);
     ck_assert_msg(strstr(featd_errmsg(c), "closed") != NULL, "expected close, got: %s", featd_errmsg(c));
 }
+
+/* A strict UTF-8 check written independently of the server's (the ranges
+ * of Unicode Table 3-7, as strict protobuf runtimes apply them). */
+static bool strict_utf8(const char *str)
+{
+    const unsigned char *p = (const unsigned char *)str;
+    while (*p != 0) {
+        unsigned c = *p;
+        int more;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c < 0x80) {
+            p++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            more = 1;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            more = 2;
+            lo = c == 0xE0 ? 0xA0 : 0x80;
+            hi = c == 0xED ? 0x9F : 0xBF;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            more = 3;
+            lo = c == 0xF0 ? 0x90 : 0x80;
+            hi = c == 0xF4 ? 0x8F : 0xBF;
+        } else {
+            return false;
+        }
+        p++;
+        for (int k = 0; k < more; k++, p++) {
+            if (*p < lo || *p > hi) {
+                return false;
+            }
+            lo = 0x80;
+            hi = 0xBF;
+        }
+    }
+    return true;
+}
+
+/* Every protobuf string of resp (error message, feature names, string
+ * values) passes strict_utf8. */
+static void assert_answer_utf8(const Featd__V1__Response *resp, const char *what)
+{
+    if (resp->body_case == FEATD__V1__RESPONSE__BODY_ERROR) {
+        ck_assert_msg(strict_utf8(resp->error->message), "%s: message not UTF-8: %s", what,
+                      resp->error->message);
+        return;
+    }
+    ck_assert_int_eq(resp->body_case, FEATD__V1__RESPONSE__BODY_GET_ONLINE_FEATURES);
+    const Featd__V1__GetOnlineFeaturesResponse *a = resp->get_online_features;
+    for (size_t f = 0; f < a->n_feature_names; f++) {
+        ck_assert_msg(strict_utf8(a->feature_names[f]), "%s: feature name not UTF-8", what);
+    }
+    for (size_t f = 0; f < a->n_results; f++) {
+        for (size_t r = 0; r < a->results[f]->n_values; r++) {
+            const Featd__V1__Value *v = a->results[f]->values[r];
+            if (v->kind_case == FEATD__V1__VALUE__KIND_STRING_VAL) {
+                ck_assert_msg(strict_utf8(v->string_val), "%s: string value not UTF-8", what);
+            }
+        }
+    }
+}
+
+/* Issue #12 failure 6: invalid UTF-8 in feature references, view names,
+ * join key names and string join key values never yields an answer a
+ * strict protobuf client rejects; refusals are INVALID_ARGUMENT with a
+ * clear message (invalid bytes read as U+FFFD). */
+START_TEST(test_invalid_utf8_requests)
+{
+    write_simple("user_item", 1, "book", 0.5f, util_now_us());
+    static const char *const bad[] = {
+        "\xFF", "\xC0\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82", "\x80\x80",
+        "ok\xFE", "\xC3\x28", "\xF0\x9F\x98", "a\nb\x01",
+    };
+    struct featd_client *c = cli();
+    struct featd_get *g = featd_get_new();
+    char ref[64], key[64];
+    int nerr = 0, nok = 0;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        for (int shape = 0; shape < 5; shape++) {
+            featd_get_reset(g);
+            switch (shape) {
+            case 0:     /* the view name */
+                snprintf(ref, sizeof(ref), "user%s_item:score", bad[i]);
+                featd_get_add_feature(g, ref);
+                featd_get_add_int64(g, "user_id", 1);
+                break;
+            case 1:     /* the feature name */
+                snprintf(ref, sizeof(ref), "user_item:sc%sore", bad[i]);
+                featd_get_add_feature(g, ref);
+                featd_get_add_int64(g, "user_id", 1);
+                featd_get_add_string(g, "item_id", "book");
+                break;
+            case 2:     /* a reference without a colon */
+                snprintf(ref, sizeof(ref), "%s", bad[i]);
+                featd_get_add_feature(g, ref);
+                featd_get_add_int64(g, "user_id", 1);
+                break;
+            case 3:     /* a join key name */
+                snprintf(key, sizeof(key), "user_id%s", bad[i]);
+                featd_get_add_feature(g, "all_types:b");
+                featd_get_add_int64(g, "user_id", 1);
+                featd_get_add_int64(g, key, 1);
+                break;
+            default:    /* a string join key value: looked up, not refused */
+                featd_get_add_feature(g, "user_item:score");
+                featd_get_add_int64(g, "user_id", 1);
+                featd_get_add_string(g, "item_id", bad[i]);
+                featd_get_add_int64(g, "user_id", 1);
+                featd_get_add_string(g, "item_id", "book");
+                break;
+            }
+            Featd__V1__Response *resp = NULL;
+            ck_assert_int_eq(featd_call(c, featd_get_request(g, featd_next_id(c)), &resp), FEATD_OK);
+            char what[32];
+            snprintf(what, sizeof(what), "case %zu shape %d", i, shape);
+            assert_answer_utf8(resp, what);
+            if (shape == 4) {
+                ck_assert_msg(resp->body_case == FEATD__V1__RESPONSE__BODY_GET_ONLINE_FEATURES,
+                              "%s: refused", what);
+                const Featd__V1__GetOnlineFeaturesResponse *a = resp->get_online_features;
+                ck_assert_str_eq(a->feature_names[0], "user_item:score");
+                ck_assert_int_eq(a->results[0]->statuses[0], FEATD__V1__FIELD_STATUS__NOT_FOUND);
+                ck_assert_int_eq(a->results[0]->statuses[1], FEATD__V1__FIELD_STATUS__PRESENT);
+                nok++;
+            } else {
+                ck_assert_msg(resp->body_case == FEATD__V1__RESPONSE__BODY_ERROR &&
+                              resp->error->code == FEATD__V1__ERROR_CODE__INVALID_ARGUMENT,
+                              "%s: expected INVALID_ARGUMENT", what);
+                const char *m = resp->error->message;
+                const char *want = shape == 0 ? "unknown feature view \"user" :
+                                   shape == 1 ? "has no feature \"sc" :
+                                   shape == 2 ? "not of the form" : "join key \"user_id";
+                ck_assert_msg(strstr(m, want) != NULL, "%s: %s", what, m);
+                if (shape != 2 && strchr(bad[i], '\n') == NULL) {
+                    ck_assert_msg(strstr(m, "\xEF\xBF\xBD") != NULL, "%s: no U+FFFD in %s", what, m);
+                }
+                nerr++;
+            }
+            featd_response_free(resp);
+        }
+    }
+    ck_assert_int_eq(nok, 10);
+    ck_assert_int_eq(nerr, 40);
+    featd_get_free(g);
+    featd_close(c);
+}
+END_TEST
 
 START_TEST(test_garbage_and_oversized_frames)
 {
@@ -1064,6 +1212,7 @@ static Suite *serve_suite(void)
     tcase_add_test(tc, test_multi_view_composite_keys);
     tcase_add_test(tc, test_pipelined_out_of_order_ids);
     tcase_add_test(tc, test_bad_requests);
+    tcase_add_test(tc, test_invalid_utf8_requests);
     tcase_add_test(tc, test_garbage_and_oversized_frames);
     tcase_add_test(tc, test_views_info_ping);
     tcase_add_test(tc, test_snapshot_flip_no_mix);

@@ -8,6 +8,7 @@
 #include <check.h>
 #include <float.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -327,6 +328,73 @@ START_TEST(test_time)
 }
 END_TEST
 
+/* The shared sanitizer for protobuf strings: jsonw_text's output into a
+ * caller's array, cut only at character boundaries, always valid UTF-8. */
+START_TEST(test_text_fit_and_valid)
+{
+    static const struct {
+        const char *s;
+        bool valid;
+    } v[] = {
+        { "", true }, { "plain ascii", true }, { "\xC3\xA9t\xC3\xA9", true },
+        { "\xE2\x82\xAC", true }, { "\xF0\x9F\x98\x80", true }, { "\xF4\x8F\xBF\xBF", true },
+        { "\xEF\xBF\xBD", true }, { "\x7F", true },
+        { "\x80", false },                  /* stray continuation byte */
+        { "\xC0\x80", false },              /* overlong NUL */
+        { "\xC1\xBF", false },              /* overlong */
+        { "\xE0\x80\xAF", false },          /* overlong 3-byte */
+        { "\xED\xA0\x80", false },          /* surrogate U+D800 */
+        { "\xF4\x90\x80\x80", false },      /* above U+10FFFF */
+        { "\xF5\x80\x80\x80", false },
+        { "\xE2\x82", false },              /* cut short */
+        { "ok\xFF", false }, { "\xE9t\xC3\xA9", false },
+    };
+    for (size_t i = 0; i < NELEM(v); i++) {
+        ck_assert_msg(jsonw_utf8_valid(v[i].s, strlen(v[i].s)) == v[i].valid, "case %zu", i);
+        char out[64];
+        size_t n = jsonw_text_fit(out, sizeof(out), v[i].s, strlen(v[i].s));
+        ck_assert_uint_eq(n, strlen(out));
+        ck_assert_msg(jsonw_utf8_valid(out, n), "case %zu: fixed text not valid", i);
+        if (v[i].valid && v[i].s[0] != '\x7F') {
+            ck_assert_str_eq(out, v[i].s);      /* valid printable text is kept */
+        }
+    }
+    char out[16];
+    ck_assert_uint_eq(jsonw_text_fit(out, sizeof(out), "a\xFF" "b", 3), 5);
+    ck_assert_str_eq(out, "a\xEF\xBF\xBD" "b");
+    ck_assert_uint_eq(jsonw_text_fit(out, sizeof(out), "x\ny", 3), 4);
+    ck_assert_str_eq(out, "x\\ny");
+    /* NUL bytes inside the input are escaped, not a terminator */
+    ck_assert_uint_eq(jsonw_text_fit(out, sizeof(out), "a\0b", 3), 8);
+    ck_assert_str_eq(out, "a\\u0000b");
+    /* cuts: never inside a character, a replacement or an escape */
+    ck_assert_uint_eq(jsonw_text_fit(out, 4, "\xC3\xA9\xC3\xA9", 4), 2);
+    ck_assert_str_eq(out, "\xC3\xA9");
+    ck_assert_uint_eq(jsonw_text_fit(out, 3, "\xFF", 1), 0);
+    ck_assert_str_eq(out, "");
+    ck_assert_uint_eq(jsonw_text_fit(out, 4, "ab\x01", 3), 2);
+    ck_assert_str_eq(out, "ab");
+    ck_assert_uint_eq(jsonw_text_fit(out, 1, "abc", 3), 0);
+    ck_assert_str_eq(out, "");
+    /* random bytes, random capacities: always valid, NUL-terminated, fits */
+    unsigned seed = 12345;
+    for (int t = 0; t < 20000; t++) {
+        unsigned char in[24];
+        size_t len = (seed = seed * 1103515245u + 12345u) % sizeof(in);
+        for (size_t k = 0; k < len; k++) {
+            seed = seed * 1103515245u + 12345u;
+            in[k] = (unsigned char)(seed >> 16);
+        }
+        char o[40];
+        size_t cap = 1 + (seed >> 8) % sizeof(o);
+        size_t n = jsonw_text_fit(o, cap, (const char *)in, len);
+        ck_assert(n < cap);
+        ck_assert_uint_eq(n, strlen(o));
+        ck_assert_msg(jsonw_utf8_valid(o, n), "trial %d not valid", t);
+    }
+}
+END_TEST
+
 static Suite *jsonw_suite(void)
 {
     Suite *s = suite_create("jsonw");
@@ -334,6 +402,7 @@ static Suite *jsonw_suite(void)
     tcase_add_test(tc, test_escapes);
     tcase_add_test(tc, test_invalid_utf8);
     tcase_add_test(tc, test_text_and_body);
+    tcase_add_test(tc, test_text_fit_and_valid);
     tcase_add_test(tc, test_buffers);
     tcase_add_test(tc, test_double);
     tcase_add_test(tc, test_float);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/jsonw.h"
 #include "config/config.h"
 #include "core/arena.h"
 #include "serve/lookup_plan.h"
@@ -279,6 +280,49 @@ START_TEST(test_refusals)
 END_TEST
 
 /* Hostile sizes are refused from cheap bounds (e2e_serve sends them too). */
+/* Issue #12 failure 6: request bytes quoted into a refusal never make the
+ * message invalid UTF-8 (it becomes a protobuf string); invalid bytes read
+ * as U+FFFD, control bytes as escapes. */
+START_TEST(test_refusal_messages_are_utf8)
+{
+    static const char *const bad_feats[] = {
+        "n\xFFpe:x", "all_types:n\xC0\x80pe", "\xED\xA0\x80", "all_types:\xE2\x82",
+        "vi\x01" "ew:\xF4\x90\x80\x80", "all_types:b\xFE" };
+    for (size_t i = 0; i < sizeof(bad_feats) / sizeof(bad_feats[0]); i++) {
+        struct req *r = req_new();
+        add_feature(r, bad_feats[i]);
+        add_int64(r, "user_id", 1);
+        struct lookup_plan_error err = { 0 };
+        ck_assert_ptr_null(lookup_plan_build(cfg, &r->g, &A, &err));
+        ck_assert_int_eq(err.code, BAD_ARG);
+        ck_assert_msg(jsonw_utf8_valid(err.msg, strlen(err.msg)), "case %zu: %s", i, err.msg);
+    }
+    struct req *r = req_new();
+    add_feature(r, "n\xFFpe:x");
+    add_int64(r, "user_id", 1);
+    plan_bad(r, BAD_ARG, "unknown feature view \"n\xEF\xBF\xBDpe\"");
+
+    r = req_new();
+    add_feature(r, "all_types:b");
+    add_int64(r, "user_id", 1);
+    add_int64(r, "us\xC3\x28r\n", 1);           /* an invalid 2-byte sequence, a newline */
+    plan_bad(r, BAD_ARG, "join key \"us\xEF\xBF\xBD(r\\n\" is not used");
+
+    /* a long invalid reference: the cut message is still valid */
+    char *big = arena_alloc(&A, 2000);
+    for (int i = 0; i < 1999; i++) {
+        big[i] = i % 3 == 0 ? 'a' : (char)0xC3;
+    }
+    big[1999] = '\0';
+    r = req_new();
+    add_feature(r, big);
+    add_int64(r, "user_id", 1);
+    struct lookup_plan_error err = { 0 };
+    ck_assert_ptr_null(lookup_plan_build(cfg, &r->g, &A, &err));
+    ck_assert(jsonw_utf8_valid(err.msg, strlen(err.msg)));
+}
+END_TEST
+
 START_TEST(test_hostile_sizes)
 {
     static char names[4000][8];
@@ -324,6 +368,7 @@ static Suite *plan_suite(void)
     tcase_add_test(tc, test_star_and_multi_view);
     tcase_add_test(tc, test_int32_key_accepted);
     tcase_add_test(tc, test_refusals);
+    tcase_add_test(tc, test_refusal_messages_are_utf8);
     tcase_add_test(tc, test_hostile_sizes);
     tcase_add_test(tc, test_arena_limit);
     suite_add_tcase(s, tc);

@@ -29,6 +29,8 @@
 #include "materialize/mat_discover.h"
 #include "materialize/mat_rg.h"
 #include "materialize/mat_select.h"
+#include "materialize/mat_ctx.h"
+#include "materialize/mat_stats.h"
 #include "materialize/materializer.h"
 #include "online/online.h"
 #include "parquet/parquet.h"
@@ -981,6 +983,104 @@ START_TEST(test_metrics_text)
 }
 END_TEST
 
+/* The value of the sample "<family>{view=\"<view>\"} v" in page; NAN when
+ * absent. */
+static double metric_value(const char *page, const char *family, const char *view)
+{
+    char pre[256];
+    snprintf(pre, sizeof(pre), "%s{view=\"%s\"} ", family, view);
+    const char *p = strstr(page, pre);
+    if (p == NULL) {
+        return NAN;
+    }
+    char *end;
+    double d = strtod(p + strlen(pre), &end);
+    ck_assert_msg(*end == '\n', "bad value after %s", pre);
+    return d;
+}
+
+/* Issue #12 failure 5: event times from data (any int64 µs) and success
+ * times from another replica's clock give finite, non-negative gauges and
+ * no signed overflow (UBSan aborts on one in the SANITIZE build). */
+START_TEST(test_metrics_extreme_times)
+{
+    int64_t now = (int64_t)time(NULL) * 1000000;
+    static const struct {
+        const char *view;
+        int64_t event_us;
+        int64_t success_us;
+    } cases[] = {
+        { "ev_min", INT64_MIN + 1, 1 },
+        { "ev_max", INT64_MAX, INT64_MAX },
+        { "ev_9999", INT64_C(253402300799999999), INT64_C(253402300799999999) },
+        { "ev_neg", -INT64_C(62135596800000000), 1 },       /* year 1 */
+        { "ev_minus1", -1, 1 },
+        { "ev_future", 0, 0 },                              /* set below: now + 1 h */
+        { "ev_past", 0, 0 },                                /* set below: now - 1 h */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct cfg_view v;
+        memset(&v, 0, sizeof(v));
+        v.name = (char *)cases[i].view;
+        struct mat_run run;
+        memset(&run, 0, sizeof(run));
+        run.v = &v;
+        struct mat_progress pr;
+        memset(&pr, 0, sizeof(pr));
+        pr.exists = true;
+        pr.max_event_ts_us = cases[i].event_us;
+        pr.last_success_at_us = cases[i].success_us;
+        if (strcmp(cases[i].view, "ev_future") == 0) {
+            pr.max_event_ts_us = now + INT64_C(3600000000);
+            pr.last_success_at_us = now + INT64_C(3600000000);
+        } else if (strcmp(cases[i].view, "ev_past") == 0) {
+            pr.max_event_ts_us = now - INT64_C(3600000000);
+            pr.last_success_at_us = now - INT64_C(60000000);
+        }
+        mat_stats_record(&v, &run, MR_APPLIED, &pr, true, 0.5);
+    }
+    struct fbuf out = { 0 };
+    ck_assert_int_eq(mat_stats_write_metrics(&out), FEATD_OK);
+    const char *fams[] = { "featd_materializer_lag_seconds",
+                           "featd_materializer_event_time_ahead_seconds",
+                           "featd_materializer_seconds_since_success",
+                           "featd_materializer_last_success_timestamp_seconds" };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+            double d = metric_value(out.data, fams[f], cases[i].view);
+            ck_assert_msg(isfinite(d) && d >= 0, "%s{view=%s} = %g\n%s", fams[f], cases[i].view, d,
+                          out.data);
+        }
+    }
+    /* extremes saturate instead of wrapping */
+    ck_assert(metric_value(out.data, "featd_materializer_lag_seconds", "ev_min") > 9.2e12);
+    ck_assert(metric_value(out.data, "featd_materializer_lag_seconds", "ev_max") == 0);
+    ck_assert(metric_value(out.data, "featd_materializer_event_time_ahead_seconds", "ev_max") >
+              9.2e12 - 2e9);
+    ck_assert(metric_value(out.data, "featd_materializer_seconds_since_success", "ev_9999") == 0);
+    ck_assert(metric_value(out.data, "featd_materializer_lag_seconds", "ev_neg") > 6.2e10);
+    /* a future-dated newest row: no lag, flagged ahead; the materialization
+     * clock still reads sanely */
+    ck_assert(metric_value(out.data, "featd_materializer_lag_seconds", "ev_future") == 0);
+    double ahead = metric_value(out.data, "featd_materializer_event_time_ahead_seconds", "ev_future");
+    ck_assert_msg(ahead > 3500 && ahead <= 3600, "%g", ahead);
+    /* ordinary data: lag ~ 1 h, nothing ahead, last success ~ 60 s ago */
+    double lag = metric_value(out.data, "featd_materializer_lag_seconds", "ev_past");
+    ck_assert_msg(lag >= 3600 && lag < 3700, "%g", lag);
+    ck_assert(metric_value(out.data, "featd_materializer_event_time_ahead_seconds", "ev_past") == 0);
+    double since = metric_value(out.data, "featd_materializer_seconds_since_success", "ev_past");
+    ck_assert_msg(since >= 60 && since < 160, "%g", since);
+    fbuf_free(&out);
+
+    ck_assert(mat_stats_age_us(INT64_MAX, INT64_MIN) == INT64_MAX);
+    ck_assert(mat_stats_age_us(INT64_MIN, INT64_MAX) == 0);
+    ck_assert(mat_stats_age_us(0, INT64_MIN + 1) == INT64_MAX);
+    ck_assert(mat_stats_age_us(-1, INT64_MIN) == INT64_MAX);
+    ck_assert(mat_stats_age_us(10, 3) == 7);
+    ck_assert(mat_stats_age_us(-3, -10) == 7);
+}
+END_TEST
+
 static Suite *mat_suite(void)
 {
     Suite *s = suite_create("mat");
@@ -1008,6 +1108,7 @@ static Suite *mat_suite(void)
     suite_add_tcase(s, tx);
     TCase *tm = tcase_create("metrics");
     tcase_add_test(tm, test_metrics_text);
+    tcase_add_test(tm, test_metrics_extreme_times);
     suite_add_tcase(s, tm);
     return s;
 }
