@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "featd_client.h"
 #include "materialize/mat_state.h"
+#include "materialize/mat_stats.h"
 #include "online/online_gen.h"
 #include "redis/rblock.h"
 #include "core/util.h"
@@ -85,7 +86,7 @@ static void print_text(const struct cfg_view *v, const struct vstatus *s, int64_
     printf("  state          %s%s%s\n", p->state[0] ? p->state : "?",
            p->phase[0] ? ", phase " : "", p->phase);
     fmt_time(p->last_success_at_us, t1, sizeof(t1));
-    fmt_age((double)(now - p->last_success_at_us) / 1e6, a1, sizeof(a1));
+    fmt_age((double)mat_stats_age_us(now, p->last_success_at_us) / 1e6, a1, sizeof(a1));
     printf("  serving        generation %" PRIu64 "%s%s%s (last success %s%s%s%s)\n", s->current,
            p->snapshot[0] ? ", " : "", v->mat_mode == MAT_SNAPSHOT ? "snapshot " : "last file ",
            p->snapshot[0] ? p->snapshot : "-", t1, p->last_success_at_us > 0 ? ", " : "",
@@ -98,7 +99,7 @@ static void print_text(const struct cfg_view *v, const struct vstatus *s, int64_
            p->rows_skipped_expired, p->rows_rejected, p->rows_outside_max_age, p->entities);
     if (p->max_event_ts_us != 0) {
         fmt_time(p->max_event_ts_us, t1, sizeof(t1));
-        fmt_age((double)(now - p->max_event_ts_us) / 1e6, a1, sizeof(a1));
+        fmt_age((double)mat_stats_age_us(now, p->max_event_ts_us) / 1e6, a1, sizeof(a1));
         printf("  lag            %s (newest event time materialized: %s)\n", a1, t1);
     }
     if (p->pending_generation > 0) {
@@ -203,7 +204,7 @@ static void write_json(struct jsonw *w, int ind, const struct cfg_view *v,
 #undef MAT_JI_
     json_key(w, ind, &first, "lag_seconds");
     if (p->max_event_ts_us != 0) {
-        json_real(w, (double)(now - p->max_event_ts_us) / 1e6);
+        json_real(w, (double)mat_stats_age_us(now, p->max_event_ts_us) / 1e6);
     } else {
         jsonw_lit(w, "null");
     }
