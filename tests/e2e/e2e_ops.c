@@ -1816,6 +1816,54 @@ START_TEST(test_admin_connection_flood)
 }
 END_TEST
 
+/* Descriptors run out (RLIMIT_NOFILE 256, 400 protobuf connections): the
+ * listeners pause on EMFILE instead of spinning, featd logs at most a line
+ * a second per listener about it, and serves again once the clients leave. */
+START_TEST(test_accept_emfile_backoff)
+{
+    enum { N = 400, LISTENERS = 3 };    /* 2 workers + admin */
+    h_featd_stop(&F);
+    struct h_featd_opts o = { .nofile = 256 };
+    h_featd_start_opts(&F, cfg_json, &o);
+    for (int i = 0; i < 500 && !log_contains("featd " FEATD_VERSION " serving"); i++) {
+        sleep_ms(10);
+    }
+    lookup_user1_ok();
+    int64_t t0 = util_mono_us();
+    static int fds[N];
+    flood_connect(F.port, fds, N);
+    for (int i = 0; i < 100 && log_count("accept failed", NULL, 0) == 0; i++) {
+        sleep_ms(20);
+    }
+    ck_assert_msg(log_count("accept failed", NULL, 0) >= 1, "featd never ran out of descriptors");
+    sleep_ms(2500);         /* pausing and retrying all along */
+    /* the admin port is over its fd headroom: a probe gets a 503 or is
+     * not accepted yet; either way featd stays quiet about it */
+    for (int i = 0; i < N; i++) {
+        close(fds[i]);
+    }
+    int ok = 0;
+    for (int tries = 0; tries < 100 && !ok; tries++) {
+        sleep_ms(50);
+        char err[256];
+        struct featd_client *c = featd_connect("127.0.0.1", F.port, 2000, err, sizeof(err));
+        if (c != NULL) {
+            ok = featd_ping(c, NULL) == FEATD_OK;
+            featd_close(c);
+        }
+    }
+    ck_assert_msg(ok, "featd did not serve again after the clients left");
+    lookup_user1_ok();
+    int64_t secs = (util_mono_us() - t0) / 1000000 + 1;
+    int lines = log_count("accept failed", NULL, 0);
+    ck_assert_msg(lines <= LISTENERS * (secs + 1), "%d accept-error log lines in %lld s", lines, (long long)secs);
+    struct http_resp r;
+    get("/healthz", &r);
+    ck_assert_int_eq(r.status, 200);
+    http_free(&r);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("e2e_ops");
@@ -1841,6 +1889,7 @@ static Suite *ops_suite(void)
     ADD(test_slow_request_log_rate_limited);
     ADD(test_slow_request_ms_zero_after_reload);
     ADD(test_admin_connection_flood);
+    ADD(test_accept_emfile_backoff);
 #undef ADD
     suite_add_tcase(s, tc);
     return s;
