@@ -1,10 +1,12 @@
 /*
  * admin.c — the admin HTTP server (contract in admin.h): its state, replies,
- * the pending-call list, routing and lifecycle. The endpoints are
+ * the pending-call list, routing and lifecycle. Connection limits are in
+ * admin_conns.c; the endpoints are
  * admin_health.c, admin_metrics.c, admin_views.c and admin_lookup.c.
  *
  *   main thread                     admin thread (a listener-less worker)
  *   admin_start ── worker_init ───► event_base + rlink + evhttp on admin_listen
+ *                                   (connection cap and accept backoff: admin_conns.c)
  *   admin_set_registry ─WMSG_REGISTRY► worker.c swaps admin.w.reg
  *   admin_stop ──'s' on ctl pipe──► close port, 503 to waiting requests,
  *                                   evhttp_free, WMSG_STOP (rlink down) ─► join
@@ -299,6 +301,7 @@ static void admin_finish_cb(evutil_socket_t fd, short what, void *arg)
         evhttp_free(admin.http);
         admin.http = NULL;
     }
+    admin_conns_free();
     if (admin.ctl_ev) {
         event_free(admin.ctl_ev);
         admin.ctl_ev = NULL;
@@ -346,6 +349,7 @@ static void admin_ctl_cb(evutil_socket_t fd, short what, void *arg)
     }
     admin.stopping = true;
     if (admin.bound) {
+        admin_conns_unlisten();
         evhttp_del_accept_socket(admin.http, admin.bound);
         admin.bound = NULL;
     }
@@ -394,6 +398,10 @@ int admin_start(struct registry *reg, char *err, size_t errlen)
     evhttp_set_max_headers_size(admin.http, ADMIN_MAX_HEADERS);
     evhttp_set_timeout(admin.http, ADMIN_IDLE_TIMEOUT_S);
     admin_apply_limits();
+    if (admin_conns_init(err, errlen) != FEATD_OK) {
+        free(host);
+        return FEATD_ERR;
+    }
     errno = 0;
     admin.bound = evhttp_bind_socket_with_handle(admin.http, host, (ev_uint16_t)port);
     free(host);
@@ -402,6 +410,9 @@ int admin_start(struct registry *reg, char *err, size_t errlen)
                  errno ? strerror(errno) : "bind failed");
         evhttp_free(admin.http);
         admin.http = NULL;
+        return FEATD_ERR;
+    }
+    if (admin_conns_listen(err, errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
     if (pipe2(admin.ctl_fd, O_NONBLOCK | O_CLOEXEC) != 0) {

@@ -1,7 +1,8 @@
 /*
  * admin_internal.h — what the files of the admin HTTP server share; not for
  * use outside server/admin/. admin.c owns the state, the replies, the
- * pending-call list, routing and the lifecycle; admin_health.c,
+ * pending-call list, routing and the lifecycle; admin_conns.c the
+ * connection cap and accept backoff; admin_health.c,
  * admin_metrics.c, admin_views.c and admin_lookup.c each answer one
  * endpoint. Everything here runs on the admin thread unless it says
  * otherwise.
@@ -74,6 +75,13 @@ struct admin_state {
     TAILQ_HEAD(, admin_call) pending;
     uint64_t http_counts[AP__COUNT][ADMIN_NCODES];  /* admin thread only */
     struct fbuf page;               /* reused /metrics buffer */
+    /* admin_conns.c */
+    struct worker_backoff backoff;  /* accept errors on the admin listener */
+    uint64_t conns_open;            /* admitted connections in the table (may
+                                       include closed ones until pruned) */
+    uint64_t conns_rejected_total;  /* refused with 503 (over the cap or fd limit) */
+    uint64_t refused_unlogged;      /* refusals since the last log line */
+    struct log_limit refused_log;   /* one such line a second */
 };
 
 extern struct admin_state admin;
@@ -103,6 +111,20 @@ void admin_call_answered(struct admin_call *c);
 void admin_call_maybe_free(struct admin_call *c);
 /* Starts a timer on c that fires cb after redis.timeout_ms. */
 int admin_call_timer(struct admin_call *c, event_callback_fn cb);
+
+/* ---- connection limits (admin_conns.c) ---- */
+
+/* After evhttp_new: counts every connection evhttp accepts from now on
+ * (evhttp_set_bevcb) and reads RLIMIT_NOFILE. */
+int admin_conns_init(char *err, size_t errlen) FEATD_MUSTCHECK;
+/* After admin.bound exists: accept errors pause the listener (backoff). */
+int admin_conns_listen(char *err, size_t errlen) FEATD_MUSTCHECK;
+/* Before admin.bound is deleted: the listener is not touched again. */
+void admin_conns_unlisten(void);
+/* Admin connections open now (featd_admin_connections); prunes the table. */
+uint64_t admin_conns_open(void);
+/* After evhttp_free (every connection is gone). */
+void admin_conns_free(void);
 
 /* ---- endpoints ---- */
 

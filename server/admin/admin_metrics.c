@@ -158,6 +158,16 @@ static int admin_metrics_write(struct fbuf *o)
                     "%d", atomic_load(&admin_last_reload_ok)) != FEATD_OK) {
         return FEATD_ENOMEM;
     }
+    if (prom_scalar(o, "featd_admin_connections", "gauge", "Admin HTTP connections open (counted against "
+                    "server.admin_max_connections)", "%" PRIu64, admin_conns_open()) != FEATD_OK ||
+        prom_scalar(o, "featd_admin_rejected_connections_total", "counter",
+                    "Admin HTTP connections refused with 503 (over server.admin_max_connections or near "
+                    "the open-file limit)", "%" PRIu64, admin.conns_rejected_total) != FEATD_OK ||
+        prom_scalar(o, "featd_admin_accept_errors_total", "counter",
+                    "Failed accept(2) calls on the admin port (EMFILE/ENFILE: accepting pauses 100 ms)",
+                    "%" PRIu64, admin.backoff.errors_total) != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
     if (prom_header(o, "featd_admin_http_requests_total", "counter",
                           "Admin HTTP requests answered by featd, by path and HTTP status") != FEATD_OK) {
         return FEATD_ENOMEM;

@@ -86,6 +86,7 @@ struct cfg_server {
     char *admin_listen;             /* default "127.0.0.1:6567"; "" disables */
     int workers;                    /* 1..64, default 2 */
     int max_connections;            /* 1..1000000, default 10000 */
+    int admin_max_connections;      /* 1..10000, default 64 (admin HTTP) */
     uint32_t max_frame_bytes;       /* 64..1073741824, default 4194304 */
     int max_entities_per_request;   /* 1..1000000, default 1000 */
     int request_timeout_ms;         /* 1..600000, default 1000 */

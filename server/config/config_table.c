@@ -59,6 +59,10 @@ const struct config_key config_table[] = {
     { "server", "max_connections", CK_INT, CFG_SRV(max_connections), 1, 1000000, "10000", true,
       NULL, NULL, NULL,
       "Client connections accepted at once; further connections are refused." },
+    { "server", "admin_max_connections", CK_INT, CFG_SRV(admin_max_connections), 1, 10000, "64", true,
+      "FEATD_ADMIN_MAX_CONNECTIONS", NULL, NULL,
+      "Admin HTTP connections open at once; a connection over it (or accepted while fewer than "
+      "1/8 of the process's open-file limit is left) gets 503 and is closed." },
     { "server", "max_frame_bytes", CK_U32, CFG_SRV(max_frame_bytes), 64, 1073741824, "4194304", true,
       NULL, NULL, NULL,
       "Largest request frame; a bigger frame gets an error and the connection is closed." },

@@ -17,6 +17,7 @@
 #include "net/worker.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "serve/dispatch.h"
 
 struct worker_shared worker_shared;
@@ -144,26 +146,76 @@ static void worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struc
     conn_new(&w->loop, fd, sa, salen, &dispatch_conn_handler, &w->serve);
 }
 
-static void worker_accept_resume_cb(evutil_socket_t fd, short what, void *arg)
+static void worker_backoff_resume_cb(evutil_socket_t fd, short what, void *arg)
 {
-    struct worker *w = arg;
+    struct worker_backoff *b = arg;
     (void)fd;
     (void)what;
-    if (w->listener && !w->loop.draining) {
-        evconnlistener_enable(w->listener);
+    if (b->listener) {
+        evconnlistener_enable(b->listener);
+    }
+}
+
+int worker_backoff_init(struct worker_backoff *b, struct event_base *base, struct evconnlistener *l,
+                        const char *who)
+{
+    memset(b, 0, sizeof(*b));
+    b->resume = evtimer_new(base, worker_backoff_resume_cb, b);
+    if (b->resume == NULL) {
+        return FEATD_ERR;
+    }
+    b->listener = l;
+    b->who = who;
+    return FEATD_OK;
+}
+
+void worker_backoff_error(struct worker_backoff *b)
+{
+    int err = EVUTIL_SOCKET_ERROR();
+    b->errors_total++;
+    if (b->listener == NULL) {
+        return;
+    }
+    evconnlistener_disable(b->listener);
+    uint64_t unlogged;
+    if (log_limit_take(&b->log, 1, util_mono_us(), &unlogged)) {
+        if (unlogged > 0) {
+            log_warn("net", "%s: accept failed: %s; pausing accepts for %d ms (%" PRIu64
+                     " more accept errors since the last message)", b->who,
+                     evutil_socket_error_to_string(err), WORKER_ACCEPT_PAUSE_MS, unlogged);
+        } else {
+            log_warn("net", "%s: accept failed: %s; pausing accepts for %d ms", b->who,
+                     evutil_socket_error_to_string(err), WORKER_ACCEPT_PAUSE_MS);
+        }
+    }
+    struct timeval tv = { 0, WORKER_ACCEPT_PAUSE_MS * 1000 };
+    if (evtimer_add(b->resume, &tv) != 0) {
+        evconnlistener_enable(b->listener);     /* better spin than stop for good */
+    }
+}
+
+void worker_backoff_detach(struct worker_backoff *b)
+{
+    if (b->resume) {
+        evtimer_del(b->resume);
+    }
+    b->listener = NULL;
+}
+
+void worker_backoff_free(struct worker_backoff *b)
+{
+    worker_backoff_detach(b);
+    if (b->resume) {
+        event_free(b->resume);
+        b->resume = NULL;
     }
 }
 
 static void worker_accept_error_cb(struct evconnlistener *l, void *arg)
 {
     struct worker *w = arg;
-    int err = EVUTIL_SOCKET_ERROR();
-    log_warn("worker", "worker %d: accept failed: %s; pausing accepts for 100 ms", w->id,
-             evutil_socket_error_to_string(err));
-    /* EMFILE/ENFILE: back off instead of spinning. */
-    evconnlistener_disable(l);
-    struct timeval tv = { 0, 100000 };
-    event_base_once(w->base, -1, EV_TIMEOUT, worker_accept_resume_cb, w, &tv);
+    (void)l;
+    worker_backoff_error(&w->backoff);
 }
 
 static void worker_stop_now(struct worker *w)
@@ -211,6 +263,7 @@ static void worker_start_drain(struct worker *w)
     w->loop.draining = true;
     w->serve.on_free = worker_drain_progress;
     w->serve.on_free_arg = w;
+    worker_backoff_detach(&w->backoff);
     if (w->listener) {
         evconnlistener_free(w->listener);
         w->listener = NULL;
@@ -355,6 +408,11 @@ int worker_init(struct worker *w, int id, struct registry *reg, bool with_listen
                  strerror(errno));
         return FEATD_ERR;
     }
+    snprintf(w->name, sizeof(w->name), "worker %d", id);
+    if (worker_backoff_init(&w->backoff, w->base, w->listener, w->name) != FEATD_OK) {
+        snprintf(err, errlen, "worker %d: cannot create the accept backoff timer", id);
+        return FEATD_ERR;
+    }
     evconnlistener_set_error_cb(w->listener, worker_accept_error_cb);
     /* Kernel receive timestamps (the queued phase, net/conn.c): accepted
      * sockets inherit the option, so even a connection's first bytes are
@@ -419,6 +477,7 @@ void worker_join_and_free(struct worker *w)
     rlink_free(w->redis);
     /* rlink_free ran pending callbacks, which may have freed requests */
     serve_free(&w->serve);
+    worker_backoff_free(&w->backoff);
     if (w->listener) {
         evconnlistener_free(w->listener);
     }

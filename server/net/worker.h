@@ -19,6 +19,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
+#include "core/log.h"
 #include "core/metrics.h"
 #include "config/registry.h"
 #include "net/conn.h"
@@ -41,11 +42,42 @@ struct worker_msg {
 #define WORKER_PRIORITIES 3         /* libevent's default for new events is the middle
                                        one (1): I/O, timers, hiredis; 2: output flushes */
 
+/* Accept-error backoff, shared by the serving listeners and the admin
+ * listener. On an accept error (EMFILE/ENFILE when descriptors run out,
+ * ENOBUFS, ...) the listener is disabled for WORKER_ACCEPT_PAUSE_MS and a
+ * timer re-enables it, so a full descriptor table does not turn into a busy
+ * loop. At most one log line per second; errors in between are counted and
+ * folded into the next line. Owned by the thread of the listener's loop. */
+#define WORKER_ACCEPT_PAUSE_MS 100
+
+struct worker_backoff {
+    struct evconnlistener *listener;    /* NULL once detached */
+    struct event *resume;               /* re-enables the listener */
+    const char *who;                    /* log prefix, e.g. "worker 0" */
+    struct log_limit log;               /* one line a second */
+    uint64_t errors_total;              /* every accept error */
+};
+
+/* Watches l (the listener's owner keeps it): installs the resume timer on
+ * base. The caller sets l's error callback to one that calls
+ * worker_backoff_error. FEATD_ERR when out of memory. */
+int worker_backoff_init(struct worker_backoff *b, struct event_base *base, struct evconnlistener *l,
+                        const char *who) FEATD_MUSTCHECK;
+/* From the listener's error callback: disable, log (rate-limited), re-arm. */
+void worker_backoff_error(struct worker_backoff *b);
+/* Before the listener is freed: cancels the timer; the listener is no
+ * longer touched. Idempotent. */
+void worker_backoff_detach(struct worker_backoff *b);
+/* Detaches and frees the timer. Idempotent; b may be all zeros. */
+void worker_backoff_free(struct worker_backoff *b);
+
 struct worker {
     int id;
     pthread_t thread;
     struct event_base *base;
     struct evconnlistener *listener;
+    struct worker_backoff backoff;  /* accept errors on listener */
+    char name[16];                  /* "worker N", the backoff's log prefix */
     int notify_fd[2];               /* main writes [1], worker reads [0] */
     struct event *notify_ev;
     pthread_mutex_t qlock;          /* guards the control queue only */

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -1676,6 +1677,193 @@ START_TEST(test_slow_request_ms_zero_after_reload)
 }
 END_TEST
 
+/* ---- the admin port under a connection flood ---- */
+
+/* Non-blocking connects to port, 50 per 10 ms; n sockets into fds (each
+ * one's connect may still be under way). */
+static void flood_connect(int port, int *fds, int n)
+{
+    struct sockaddr_in sa = { 0 };
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    for (int i = 0; i < n; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        ck_assert_msg(fds[i] >= 0, "socket %d: %s", i, strerror(errno));
+        int rc = connect(fds[i], (struct sockaddr *)&sa, sizeof(sa));
+        ck_assert_msg(rc == 0 || errno == EINPROGRESS, "connect %d: %s", i, strerror(errno));
+        if (i % 50 == 49) {
+            sleep_ms(10);   /* within the listen backlog: no SYN waits for a retransmit */
+        }
+    }
+}
+
+/* Lines of featd's log about the admin port's refusals and accept errors. */
+static int admin_flood_log_lines(void)
+{
+    return log_count("admin connection(s) with 503", NULL, 0) + log_count("accept failed", NULL, 0);
+}
+
+static void lookup_user1_ok(void)
+{
+    struct featd_client *c = cli();
+    struct featd_get *g = featd_get_new();
+    featd_get_add_feature(g, "stats:i32");
+    featd_get_add_int64(g, "user_id", 1);
+    Featd__V1__Response *resp = NULL;
+    ck_assert_msg(featd_lookup(c, g, &resp) == FEATD_OK, "lookup: %s", featd_errmsg(c));
+    ck_assert_int_eq(featd_resp_value(resp->get_online_features, 0, 0)->int32_val, -7);
+    featd_response_free(resp);
+    featd_get_free(g);
+    featd_close(c);
+}
+
+/* 1,200 idle admin connections against featd at RLIMIT_NOFILE 1024: at
+ * most server.admin_max_connections of them stay open, the rest get 503 and
+ * are counted; protobuf clients are still served; featd logs at most about
+ * a line a second about it; once they close, /healthz answers again. */
+START_TEST(test_admin_connection_flood)
+{
+    enum { N = 1200, CAP = 64 };
+    struct rlimit rl;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur < N + 256 && rl.rlim_max >= N + 256) {
+        rl.rlim_cur = N + 256;
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    ck_assert_msg(rl.rlim_cur >= N + 256, "the test needs %d descriptors (limit %llu)", N + 256,
+                  (unsigned long long)rl.rlim_cur);
+    h_featd_stop(&F);
+    struct h_featd_opts o = { .nofile = 1024 };
+    h_featd_start_opts(&F, cfg_json, &o);
+    for (int i = 0; i < 500 && !log_contains("featd " FEATD_VERSION " serving"); i++) {
+        sleep_ms(10);
+    }
+    lookup_user1_ok();
+    int64_t t0 = util_mono_us();
+    int lines0 = admin_flood_log_lines();
+
+    static int fds[N];
+    flood_connect(F.admin_port, fds, N);
+    /* Wait until featd has dealt with every connection: a refused one
+     * reads "503" and then EOF; a kept one stays open and silent. */
+    static bool closed[N];
+    int nclosed = 0, n503 = 0;
+    for (int tries = 0; tries < 400 && nclosed < N - CAP; tries++) {
+        sleep_ms(50);
+        for (int i = 0; i < N; i++) {
+            char buf[256];
+            ssize_t k = -1;
+            while (!closed[i] && (k = recv(fds[i], buf, sizeof(buf) - 1, MSG_DONTWAIT)) != 0) {
+                if (k < 0) {
+                    if (errno == ECONNRESET) {
+                        closed[i] = true;
+                        nclosed++;
+                    }
+                    break;
+                }
+                buf[k] = '\0';
+                n503 += strstr(buf, "HTTP/1.1 503 ") != NULL;
+            }
+            if (!closed[i] && k == 0) {
+                closed[i] = true;
+                nclosed++;
+            }
+        }
+        if (tries % 4 == 0) {
+            lookup_user1_ok();      /* the serving port keeps working throughout */
+        }
+    }
+    if (nclosed != N - CAP) {
+        dump_featd_log();
+    }
+    ck_assert_msg(nclosed == N - CAP, "%d of %d admin connections were closed by featd (want %d)", nclosed, N,
+                  N - CAP);
+    ck_assert_msg(n503 >= (N - CAP) / 2, "only %d refusals carried a 503", n503);
+    lookup_user1_ok();
+    int64_t secs = (util_mono_us() - t0) / 1000000 + 1;
+    int lines = admin_flood_log_lines() - lines0;
+    ck_assert_msg(lines >= 1 && lines <= secs + 1, "%d log lines about the flood in %lld s", lines,
+                  (long long)secs);
+    /* while the kept connections are open, a new one is refused with 503 */
+    struct http_resp r;
+    get("/healthz", &r);
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_msg(strstr(r.headers, "Retry-After:") != NULL, "%s", r.headers);
+    http_free(&r);
+    for (int i = 0; i < N; i++) {
+        close(fds[i]);
+    }
+    /* the kept connections go away; /healthz and /metrics answer again */
+    int st = 0;
+    for (int tries = 0; tries < 200 && st != 200; tries++) {
+        sleep_ms(25);
+        get("/healthz", &r);
+        st = r.status;
+        http_free(&r);
+    }
+    ck_assert_int_eq(st, 200);
+    char *page = scrape();
+    double open = metric(page, "featd_admin_connections");
+    double rejected = metric(page, "featd_admin_rejected_connections_total");
+    free(page);
+    ck_assert_msg(open <= 1, "featd_admin_connections %.0f after closing", open);   /* the scrape's own */
+    ck_assert_msg(rejected >= N - CAP, "featd_admin_rejected_connections_total %.0f", rejected);
+    lookup_user1_ok();
+    lines = admin_flood_log_lines() - lines0;
+    secs = (util_mono_us() - t0) / 1000000 + 1;
+    ck_assert_msg(lines <= secs + 1, "%d log lines about the flood in %lld s", lines, (long long)secs);
+}
+END_TEST
+
+/* Descriptors run out (RLIMIT_NOFILE 256, 400 protobuf connections): the
+ * listeners pause on EMFILE instead of spinning, featd logs at most a line
+ * a second per listener about it, and serves again once the clients leave. */
+START_TEST(test_accept_emfile_backoff)
+{
+    enum { N = 400, LISTENERS = 3 };    /* 2 workers + admin */
+    h_featd_stop(&F);
+    struct h_featd_opts o = { .nofile = 256 };
+    h_featd_start_opts(&F, cfg_json, &o);
+    for (int i = 0; i < 500 && !log_contains("featd " FEATD_VERSION " serving"); i++) {
+        sleep_ms(10);
+    }
+    lookup_user1_ok();
+    int64_t t0 = util_mono_us();
+    static int fds[N];
+    flood_connect(F.port, fds, N);
+    for (int i = 0; i < 100 && log_count("accept failed", NULL, 0) == 0; i++) {
+        sleep_ms(20);
+    }
+    ck_assert_msg(log_count("accept failed", NULL, 0) >= 1, "featd never ran out of descriptors");
+    sleep_ms(2500);         /* pausing and retrying all along */
+    /* the admin port is over its fd headroom: a probe gets a 503 or is
+     * not accepted yet; either way featd stays quiet about it */
+    for (int i = 0; i < N; i++) {
+        close(fds[i]);
+    }
+    int ok = 0;
+    for (int tries = 0; tries < 100 && !ok; tries++) {
+        sleep_ms(50);
+        char err[256];
+        struct featd_client *c = featd_connect("127.0.0.1", F.port, 2000, err, sizeof(err));
+        if (c != NULL) {
+            ok = featd_ping(c, NULL) == FEATD_OK;
+            featd_close(c);
+        }
+    }
+    ck_assert_msg(ok, "featd did not serve again after the clients left");
+    lookup_user1_ok();
+    int64_t secs = (util_mono_us() - t0) / 1000000 + 1;
+    int lines = log_count("accept failed", NULL, 0);
+    ck_assert_msg(lines <= LISTENERS * (secs + 1), "%d accept-error log lines in %lld s", lines, (long long)secs);
+    struct http_resp r;
+    get("/healthz", &r);
+    ck_assert_int_eq(r.status, 200);
+    http_free(&r);
+}
+END_TEST
+
 static Suite *ops_suite(void)
 {
     Suite *s = suite_create("e2e_ops");
@@ -1700,6 +1888,8 @@ static Suite *ops_suite(void)
     ADD(test_slow_request_attributed_and_logged);
     ADD(test_slow_request_log_rate_limited);
     ADD(test_slow_request_ms_zero_after_reload);
+    ADD(test_admin_connection_flood);
+    ADD(test_accept_emfile_backoff);
 #undef ADD
     suite_add_tcase(s, tc);
     return s;

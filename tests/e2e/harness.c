@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -379,6 +380,11 @@ static void h_featd_ports(struct h_featd *f, const char *config_json)
 
 void h_featd_start(struct h_featd *f, const char *config_json)
 {
+    h_featd_start_opts(f, config_json, NULL);
+}
+
+void h_featd_start_opts(struct h_featd *f, const char *config_json, const struct h_featd_opts *o)
+{
     memset(f, 0, sizeof(*f));
     h_featd_ports(f, config_json);
     h_tempdir(f->dir, "featd");
@@ -395,6 +401,13 @@ void h_featd_start(struct h_featd *f, const char *config_json)
     ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
         h_child_setup(f->log_path);
+        if (o != NULL && o->nofile > 0) {
+            struct rlimit rl = { (rlim_t)o->nofile, (rlim_t)o->nofile };
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+                fprintf(stderr, "setrlimit(RLIMIT_NOFILE, %lu): %s\n", o->nofile, strerror(errno));
+                _exit(127);
+            }
+        }
         execl(bin, "featd", "--config", f->config_path, (char *)NULL);
         fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
         _exit(127);

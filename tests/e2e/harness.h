@@ -45,6 +45,12 @@ void *h_redis_cmd(const struct h_redis *r, const char *fmt, ...);
 /* Write config_json (a complete config holding the ports to use) to a temp
  * dir and start featd on it; waits until the serving port accepts. */
 void h_featd_start(struct h_featd *f, const char *config_json);
+/* Options of h_featd_start_opts; zero fields keep the default. */
+struct h_featd_opts {
+    unsigned long nofile;   /* RLIMIT_NOFILE (soft and hard) of the featd process */
+};
+/* h_featd_start with options (o may be NULL). */
+void h_featd_start_opts(struct h_featd *f, const char *config_json, const struct h_featd_opts *o);
 void h_featd_stop(struct h_featd *f);            /* SIGTERM + wait, expects exit 0 */
 int  h_featd_signal_wait(struct h_featd *f, int sig); /* send sig, wait, return exit status */
 

@@ -91,6 +91,10 @@ static const struct bad_case bad_cases[] = {
     { SRV("'admin_listen':'nope'"), "$.server.admin_listen", "disable" },
     { SRV("'max_frame_bytes':10"), "$.server.max_frame_bytes", "64..1073741824" },
     { SRV("'max_connections':-1"), "$.server.max_connections", "out of range" },
+    { SRV("'admin_max_connections':0"), "$.server.admin_max_connections", "1..10000" },
+    { SRV("'admin_max_connections':10001"), "$.server.admin_max_connections", "1..10000" },
+    { SRV("'admin_max_connections':'64'"), "$.server.admin_max_connections", "integer" },
+    { SRV("'admin_max_connections':null"), "$.server.admin_max_connections", "integer" },
     { SRV("'max_output_bytes':1"), "$.server.max_output_bytes", "out of range" },
     { SRV("'request_timeout_ms':0"), "$.server.request_timeout_ms", "1..600000" },
     { SRV("'slow_request_ms':-1"), "$.server.slow_request_ms", "out of range" },
@@ -273,6 +277,7 @@ START_TEST(test_defaults)
     ck_assert_str_eq(s->admin_listen, "127.0.0.1:6567");
     ck_assert_int_eq(s->workers, 2);
     ck_assert_int_eq(s->max_connections, 10000);
+    ck_assert_int_eq(s->admin_max_connections, 64);
     ck_assert_uint_eq(s->max_frame_bytes, 4194304);
     ck_assert_int_eq(s->max_entities_per_request, 1000);
     ck_assert_int_eq(s->request_timeout_ms, 1000);
@@ -654,7 +659,7 @@ static void clear_env(void)
     static const char *const vars[] = {
         "FEATD_LISTEN", "FEATD_ADMIN_LISTEN", "FEATD_REDIS_URL", "FEATD_REDIS_PASSWORD",
         "FEATD_LOG_LEVEL", "FEATD_LOG_FORMAT", "FEATD_WORKERS", "FEATD_DATA_DIR",
-        "FEATD_SLOW_REQUEST_MS",
+        "FEATD_SLOW_REQUEST_MS", "FEATD_ADMIN_MAX_CONNECTIONS",
     };
     for (size_t i = 0; i < FEATD_ARRAY_LEN(vars); i++) {
         unsetenv(vars[i]);
@@ -679,9 +684,11 @@ START_TEST(test_env_good)
     setenv("FEATD_DATA_DIR", "/var/lib/featd", 1);
     setenv("FEATD_REDIS_URL", "redis://[::1]:7001/5", 1);
     setenv("FEATD_SLOW_REQUEST_MS", "0", 1);
+    setenv("FEATD_ADMIN_MAX_CONNECTIONS", "8", 1);
     ck_assert_msg(config_env_apply(cfg, err, sizeof err) == FEATD_OK, "%s", err);
     ck_assert_int_eq(cfg->server.workers, 8);
     ck_assert_int_eq(cfg->server.slow_request_ms, 0);     /* 0 = off */
+    ck_assert_int_eq(cfg->server.admin_max_connections, 8);
     ck_assert_str_eq(cfg->server.listen, "0.0.0.0:7000");
     ck_assert_str_eq(cfg->server.admin_listen, "");
     ck_assert_str_eq(cfg->server.log_level, "debug");
@@ -736,6 +743,8 @@ START_TEST(test_env_bad)
         { "FEATD_DATA_DIR", "", "empty" },
         { "FEATD_SLOW_REQUEST_MS", "-5", "integer in 0..600000" },
         { "FEATD_SLOW_REQUEST_MS", "10ms", "integer in 0..600000" },
+        { "FEATD_ADMIN_MAX_CONNECTIONS", "0", "integer in 1..10000" },
+        { "FEATD_ADMIN_MAX_CONNECTIONS", "many", "integer in 1..10000" },
         { "FEATD_SLOW_REQUEST_MS", "600001", "0..600000" },
     };
     for (size_t i = 0; i < FEATD_ARRAY_LEN(cases); i++) {
