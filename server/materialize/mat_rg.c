@@ -3,6 +3,7 @@
  * mat_rg.h).
  */
 #include "materialize/mat_rg.h"
+#include "common/jsonw.h"
 #include "core/util.h"
 
 #include <stdarg.h>
@@ -265,6 +266,11 @@ static void le64(uint8_t *p, uint64_t v)
     le32(p + 4, (uint32_t)(v >> 32));
 }
 
+/* A string feature must be valid UTF-8: answers carry it in a protobuf
+ * string field, which strict clients refuse otherwise (bytes features are
+ * for anything else). */
+#define MAT_RG_NOT_UTF8 "string value is not valid UTF-8 (declare the feature as bytes)"
+
 /*
  * Appends the elements of list row r of vec (type t) to g->lists in the
  * online tier's packed list form (online/online_row.h: 4-byte / 8-byte little-endian
@@ -288,8 +294,13 @@ static int put_list(struct mat_rg *g, const struct pq_vec *vec, const struct pq_
     *count = (uint32_t)n;
     if (t == FT_STRING_LIST) {
         for (uint32_t i = lo; i < hi; i++) {
-            if (online_row_list_put_string(&g->lists, (const char *)vec->data + vec->offs[i],
-                                           vec->offs[i + 1] - vec->offs[i]) != FEATD_OK) {
+            const char *e = (const char *)vec->data + vec->offs[i];
+            size_t elen = vec->offs[i + 1] - vec->offs[i];
+            if (!jsonw_utf8_valid(e, elen)) {
+                *why = MAT_RG_NOT_UTF8;
+                return FEATD_ERR;
+            }
+            if (online_row_list_put_string(&g->lists, e, elen) != FEATD_OK) {
                 *why = "out of memory";
                 return FEATD_ERR;
             }
@@ -376,6 +387,10 @@ int mat_rg_row_values(struct mat_rg *g, size_t r, struct online_value *vals, con
             } else {
                 o->s = (const char *)vec->data + vec->offs[r];
                 o->slen = vec->offs[r + 1] - vec->offs[r];
+            }
+            if (t == FT_STRING && !jsonw_utf8_valid(o->s, o->slen)) {
+                *why = MAT_RG_NOT_UTF8;
+                return FEATD_ERR;
             }
             break;
         default: /* lists */

@@ -935,6 +935,71 @@ START_TEST(test_decode_composite)
 }
 END_TEST
 
+/* A string feature (or string-list element) that is not valid UTF-8 is
+ * refused with its row (answers carry it in a protobuf string field):
+ * real rows of the cust fixture, one value's bytes turned invalid after
+ * decoding; bytes features stay free-form. */
+START_TEST(test_row_values_refuse_invalid_utf8)
+{
+    struct featd_config *cfg = load_cfg();
+    const struct cfg_view *v = config_find_view(cfg, "cust");
+    int fname = -1, ftags = -1, fblob = -1;
+    for (size_t i = 0; i < v->nfeatures; i++) {
+        fname = strcmp(v->features[i].name, "name") == 0 ? (int)i : fname;
+        ftags = strcmp(v->features[i].name, "tags") == 0 ? (int)i : ftags;
+        fblob = strcmp(v->features[i].name, "blob") == 0 ? (int)i : fblob;
+    }
+    ck_assert(fname >= 0 && ftags >= 0 && fblob >= 0);
+    char err[512];
+    struct pq_file *f = NULL;
+    ck_assert_msg(pq_open_file(FIX "/cust/snap_2025-01-01/part-0.parquet", NULL, &f, err,
+                               sizeof(err)) == FEATD_OK, "%s", err);
+    struct mat_binding b;
+    ck_assert_msg(mat_bind(f, v, &b, err, sizeof(err)) == FEATD_OK, "%s", err);
+    struct mat_rg g;
+    mat_rg_init(&g);
+    ck_assert_msg(mat_rg_read_keys(&g, f, &b, 0, err, sizeof(err)) == FEATD_OK, "%s", err);
+    ck_assert_msg(mat_rg_read_features(&g, f, 0, err, sizeof(err)) == FEATD_OK, "%s", err);
+    struct online_value vals[16];
+    const char *why = NULL;
+    /* a row with a non-empty name, a non-empty tags list and a blob */
+    size_t r = 0;
+    struct pq_vec *name = &g.feat[fname], *tags = &g.feat[ftags], *blob = &g.feat[fblob];
+    for (; r < g.nrows; r++) {
+        if (name->valid[r] && name->offs[r + 1] > name->offs[r] && tags->valid[r] &&
+            tags->list_offs[r + 1] > tags->list_offs[r] && blob->valid[r] &&
+            mat_rg_row_values(&g, r, vals, &why) == FEATD_OK) {
+            break;
+        }
+    }
+    ck_assert_msg(r < g.nrows, "no row with a name, tags and a blob in the fixture");
+    /* bytes may hold anything */
+    uint8_t *bb = blob->physical == PQ_FLBA ? (uint8_t *)blob->vals + (size_t)blob->width * r
+                                             : blob->data + blob->offs[r];
+    bb[0] = 0xff;
+    ck_assert_int_eq(mat_rg_row_values(&g, r, vals, &why), FEATD_OK);
+    /* a string may not */
+    uint8_t *nb = name->data + name->offs[r], keep = nb[0];
+    nb[0] = 0xff;
+    ck_assert_int_eq(mat_rg_row_values(&g, r, vals, &why), FEATD_ERR);
+    ck_assert_msg(strstr(why, "not valid UTF-8") != NULL, "%s", why);
+    nb[0] = 0xc3;   /* a lead byte whose continuation is missing */
+    ck_assert_int_eq(mat_rg_row_values(&g, r, vals, &why), FEATD_ERR);
+    nb[0] = keep;
+    ck_assert_int_eq(mat_rg_row_values(&g, r, vals, &why), FEATD_OK);
+    /* nor a string list element */
+    uint32_t e = tags->list_offs[r];
+    ck_assert(tags->offs[e + 1] > tags->offs[e]);
+    tags->data[tags->offs[e]] = 0xfe;
+    ck_assert_int_eq(mat_rg_row_values(&g, r, vals, &why), FEATD_ERR);
+    ck_assert_msg(strstr(why, "not valid UTF-8") != NULL, "%s", why);
+    mat_rg_free(&g);
+    mat_bind_free(&b);
+    pq_close(f);
+    config_free(cfg);
+}
+END_TEST
+
 /* ---- metrics (no Redis: a one-shot pass against a closed port fails) ---- */
 
 START_TEST(test_metrics_text)
@@ -1105,6 +1170,7 @@ static Suite *mat_suite(void)
     tcase_set_timeout(tx, 120);
     tcase_add_test(tx, test_decode_cust_two_files);
     tcase_add_test(tx, test_decode_composite);
+    tcase_add_test(tx, test_row_values_refuse_invalid_utf8);
     suite_add_tcase(s, tx);
     TCase *tm = tcase_create("metrics");
     tcase_add_test(tm, test_metrics_text);
