@@ -897,6 +897,10 @@ int cli_load_main(const struct cli_opts *o, int argc, char **argv)
         printf("view %s: no rows; nothing written\n", v->name);
     } else if (rc == CLI_OK) {
         redisContext *c = rblock_connect(cfg, err, sizeof err);
+        if (c != NULL && rblock_bulk_timeout(c, cfg->redis.timeout_ms, err, sizeof err) != FEATD_OK) {
+            redisFree(c);
+            c = NULL;
+        }
         if (c == NULL) {
             rc = cli_fail(CMD, "%s; nothing was written", err);
         } else {

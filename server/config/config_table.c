@@ -105,7 +105,7 @@ const struct config_key config_table[] = {
       "AUTH password (null = none). May instead be given in the url, not both differently." },
     { "redis", "timeout_ms", CK_INT, CFG_RDS(timeout_ms), 1, 600000, "200", false,
       NULL, NULL, NULL,
-      "Connect and command timeout of blocking Redis users (materializer, CLI)." },
+      "Connect and command timeout of blocking Redis users (materializer, CLI); their bulk writes wait at least 5 s." },
     { "redis", "key_prefix", CK_STR, CFG_RDS(key_prefix), 1, 64, "featd", false,
       NULL, NULL, config_table_check_key_prefix,
       "First component of every Redis key ([A-Za-z0-9_.-]{1,64}); separates deployments "

@@ -15,8 +15,6 @@
 #include "online/online_writer.h"
 #include "redis/rblock.h"
 
-#define MAT_MIN_TIMEOUT_MS 5000         /* floor for the blocking command timeout */
-
 void mat_ctx_run_err(struct mat_run *r, const char *fmt, ...)
 {
     va_list ap;
@@ -48,13 +46,7 @@ int mat_ctx_connect(struct mat_ctx *x, char *err, size_t errlen)
     if (x->c == NULL) {
         return FEATD_ERR;
     }
-    int ms = x->cfg->redis.timeout_ms;
-    if (ms < MAT_MIN_TIMEOUT_MS) {
-        ms = MAT_MIN_TIMEOUT_MS;
-    }
-    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-    if (redisSetTimeout(x->c, tv) != REDIS_OK) {
-        snprintf(err, errlen, "redis: cannot set the command timeout");
+    if (rblock_bulk_timeout(x->c, x->cfg->redis.timeout_ms, err, errlen) != FEATD_OK) {
         mat_ctx_disconnect(x);
         return FEATD_ERR;
     }

@@ -246,3 +246,14 @@ redisContext *rblock_connect(const struct featd_config *cfg, char *err, size_t e
     }
     return c;
 }
+
+int rblock_bulk_timeout(redisContext *c, int cfg_ms, char *err, size_t errlen)
+{
+    int ms = cfg_ms > RBLOCK_BULK_TIMEOUT_MS ? cfg_ms : RBLOCK_BULK_TIMEOUT_MS;
+    struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+    if (redisSetTimeout(c, tv) != REDIS_OK) {
+        snprintf(err, errlen, "redis: cannot set a %d ms command timeout", ms);
+        return FEATD_ERR;
+    }
+    return FEATD_OK;
+}

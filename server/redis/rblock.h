@@ -43,6 +43,17 @@
  */
 redisContext *rblock_connect(const struct featd_config *cfg, char *err, size_t errlen);
 
+/*
+ * Bulk writers (the materializer, featd-cli load) wait for Redis at least
+ * RBLOCK_BULK_TIMEOUT_MS per command, whatever redis.timeout_ms says (a
+ * lookup budget): a Redis busy with a big pipeline or growing its keyspace
+ * pauses for longer than that, and a bulk write must ride it out rather
+ * than abandon a half-written generation. Sets c's command timeout to
+ * max(cfg_ms, RBLOCK_BULK_TIMEOUT_MS); FEATD_ERR with a message otherwise.
+ */
+#define RBLOCK_BULK_TIMEOUT_MS 5000
+int rblock_bulk_timeout(redisContext *c, int cfg_ms, char *err, size_t errlen) FEATD_MUSTCHECK;
+
 /* The embedded redis-server's socket path into buf (also checked directly
  * by tests/unit/check_client.c). FEATD_ERR (with buf
  * holding a reason) when it does not fit buf or a unix socket address. */
