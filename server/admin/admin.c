@@ -155,16 +155,6 @@ void admin_reply_error(struct evhttp_request *req, int path, int code, const cha
     jsonw_free(&j);
 }
 
-void admin_reply_errorf(struct evhttp_request *req, int path, int code, const char *fmt, ...)
-{
-    char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    admin_reply_error(req, path, code, msg);
-}
-
 /* ---- pending calls ---- */
 
 struct admin_call *admin_call_new(struct evhttp_request *req, enum admin_call_kind kind, int path)

@@ -98,8 +98,6 @@ void admin_reply_text(struct evhttp_request *req, int path, int code, const char
 /* {"error": {"code": "<featd.v1.ErrorCode>", "message": msg}} with the
  * HTTP status of that code. */
 void admin_reply_error(struct evhttp_request *req, int path, int code, const char *msg);
-void admin_reply_errorf(struct evhttp_request *req, int path, int code, const char *fmt, ...)
-    FEATD_PRINTF(4, 5);
 
 /* ---- pending calls (admin.c) ---- */
 
