@@ -3,7 +3,9 @@
 # install, free ports, a private redis-server and featd, the dataset
 # generators, featd-bench / redis-benchmark wrappers that record every run,
 # and the idle-connection holder. Everything here writes only under $WORK
-# (the run's scratch directory) and $OUT (the results directory).
+# (the run's scratch directory) and $OUT (the results directory), except
+# need_node_deps (bench/node_modules; also used by bench/materialize/run.sh
+# and bench/parquet/run.sh).
 
 # ---- logging and small utilities ----
 
@@ -70,6 +72,31 @@ need_deps() {
     if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
         make -s >&2 || { echo "bench: make failed" >&2; exit 1; }
     fi
+}
+
+# need_node_deps: makes bench/node_modules match bench/package-lock.json, the
+# one npm project (DuckDB's @duckdb/node-api, exact versions, every platform's
+# optional binding listed) of bench/materialize/gen.mjs and
+# bench/parquet/bench.mjs; node finds it by walking up from their folders.
+# Runs `npm ci` (clean node_modules, versions and integrity from the lockfile)
+# when there is no install yet or it was made from another lockfile (a copy is
+# kept as node_modules/.featd-lock), then checks that DuckDB loads. npm's
+# output goes to stderr. Returns non-zero when node/npm are missing or the
+# install fails. Called from POSIX sh as
+#   bash -c '. "$0/bench/lib.sh" && need_node_deps' "$ROOT"
+need_node_deps() {
+    local dir
+    dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        echo "bench: node and npm are needed (DuckDB, $dir/package.json)" >&2
+        return 1
+    fi
+    cmp -s "$dir/package-lock.json" "$dir/node_modules/.featd-lock" && return 0
+    echo "bench: npm ci in $dir ($(node --version), npm $(npm --version))" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund >&2) || return 1
+    (cd "$dir" && node --input-type=module -e "await import('@duckdb/node-api')") ||
+        { echo "bench: @duckdb/node-api installed but does not load" >&2; return 1; }
+    cp "$dir/package-lock.json" "$dir/node_modules/.featd-lock"
 }
 
 # ---- processes and ports ----

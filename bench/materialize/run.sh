@@ -61,11 +61,8 @@ cc -O2 -std=c11 -D_GNU_SOURCE -I"$ROOT/client" -I"$BUILD/gen" \
 
 # ---- data ----
 if [ ! -s "$DATA" ]; then
-    command -v node >/dev/null || die "node is needed to write the benchmark data"
-    if [ ! -d "$HERE/node_modules/@duckdb/node-api" ]; then
-        say "npm ci in $HERE"
-        (cd "$HERE" && npm ci --no-audit --no-fund >&2)
-    fi
+    bash -c '. "$0/bench/lib.sh" && need_node_deps' "$ROOT" ||
+        die "node + DuckDB (bench/package.json) are needed to write the benchmark data"
     (cd "$HERE" && node gen.mjs "$DATA.tmp" "$N" >&2)
     mv "$DATA.tmp" "$DATA"
 fi

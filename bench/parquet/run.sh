@@ -18,7 +18,5 @@ export BENCH_DIR="${BENCH_DIR:-$root/build/bench/parquet}"
 export FEATD_CLI="${FEATD_CLI:-$root/build/featd-cli}"
 export FEATD_PROBE_FILE="$root/tests/fixtures/parquet/features_arrow_zstd_v2.parquet"
 cd "$root/bench/parquet"
-if [ ! -d node_modules/@duckdb/node-api ]; then
-    npm ci --no-audit --no-fund >/dev/null
-fi
+bash -c '. "$0/bench/lib.sh" && need_node_deps' "$root"
 exec node bench.mjs
