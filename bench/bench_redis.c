@@ -1,7 +1,8 @@
 /*
  * bench_redis.c — featd-bench's Redis-alone target (see bench_redis.h): the
- * MGET (or GETs) featd's lookup sends, built with the online-tier key
- * functions, and a reply scanner that counts without allocating.
+ * commands featd's lookup sends (the views' current keys, one HMGET per
+ * entity; or one HGET per row), built with the online-tier key functions,
+ * and a reply scanner that counts without allocating.
  */
 #include "bench_redis.h"
 
@@ -21,8 +22,9 @@
 
 struct bench_view {
     const struct cfg_view *v;
-    struct fbuf current;    /* "P:v1:V:F:current" */
-    struct fbuf gen_prefix; /* "P:v1:V:F:g<G>:" for the generation read at open */
+    struct fbuf current;    /* the view's current key */
+    char field[ONLINE_FIELD_MAX];   /* its field for the generation read at open */
+    size_t fieldlen;
     uint64_t gen;
 };
 
@@ -105,10 +107,7 @@ struct bench_redis *bench_redis_open(const char *config_path, enum bench_redis_c
             util_seterr(err, errlen, "view %s has no data in Redis (no current generation)", bv->v->name);
             goto fail;
         }
-        if (online_key_gen_prefix(&bv->gen_prefix, br->cfg->redis.key_prefix, bv->v, bv->gen) != FEATD_OK) {
-            util_seterr(err, errlen, "out of memory");
-            goto fail;
-        }
+        bv->fieldlen = online_key_field(bv->field, bv->gen);
     }
     redisFree(c);
     return br;
@@ -125,7 +124,6 @@ void bench_redis_free(struct bench_redis *br)
     }
     for (size_t i = 0; i < br->nviews; i++) {
         fbuf_free(&br->views[i].current);
-        fbuf_free(&br->views[i].gen_prefix);
     }
     free(br->views);
     config_free(br->cfg);
@@ -173,13 +171,13 @@ static int bench_redis_distinct(int64_t *ids, int n)
     return nd;
 }
 
-/* Appends one bulk argument: prefix followed by the entity key of id. */
-static int bench_redis_put_row(const struct bench_view *bv, struct fbuf *out, struct fbuf *key, int64_t id)
+/* Appends one bulk argument: the entity key of id. */
+static int bench_redis_put_key(const struct bench_redis *br, struct fbuf *out, struct fbuf *key,
+                               int64_t id)
 {
     struct online_key k = { .i = id };
     key->len = 0;
-    if (fbuf_append(key, bv->gen_prefix.data, bv->gen_prefix.len) != FEATD_OK ||
-        online_key_entity(key, bv->v, &k) != FEATD_OK) {
+    if (online_key_row(key, br->cfg->redis.key_prefix, br->views[0].v, &k) != FEATD_OK) {
         return FEATD_ENOMEM;
     }
     return rcmd_put_bulk(out, key->data, key->len);
@@ -190,26 +188,39 @@ int bench_redis_format(const struct bench_redis *br, struct fbuf *out, struct fb
 {
     int nd = bench_redis_distinct(ids, n);
     int rc = FEATD_OK;
-    if (br->cmd == BENCH_REDIS_MGET) {
-        rc = rcmd_put_hdr(out, '*', 1 + br->nviews * (1 + (size_t)nd));
+    if (br->cmd == BENCH_REDIS_FEATD) {
+        rc = rcmd_put_hdr(out, '*', 1 + br->nviews);
         if (rc == FEATD_OK) {
             rc = rcmd_put_bulk(out, "MGET", 4);
         }
-    }
-    for (size_t i = 0; i < br->nviews && rc == FEATD_OK; i++) {
-        const struct bench_view *bv = &br->views[i];
-        if (br->cmd == BENCH_REDIS_MGET) {
-            rc = rcmd_put_bulk(out, bv->current.data, bv->current.len);
+        for (size_t i = 0; i < br->nviews && rc == FEATD_OK; i++) {
+            rc = rcmd_put_bulk(out, br->views[i].current.data, br->views[i].current.len);
         }
         for (int r = 0; r < nd && rc == FEATD_OK; r++) {
-            if (br->cmd == BENCH_REDIS_GET) {
-                rc = rcmd_put_hdr(out, '*', 2);
-                if (rc == FEATD_OK) {
-                    rc = rcmd_put_bulk(out, "GET", 3);
-                }
+            rc = rcmd_put_hdr(out, '*', 2 + br->nviews);
+            if (rc == FEATD_OK) {
+                rc = rcmd_put_bulk(out, "HMGET", 5);
             }
             if (rc == FEATD_OK) {
-                rc = bench_redis_put_row(bv, out, key, ids[r]);
+                rc = bench_redis_put_key(br, out, key, ids[r]);
+            }
+            for (size_t i = 0; i < br->nviews && rc == FEATD_OK; i++) {
+                rc = rcmd_put_bulk(out, br->views[i].field, br->views[i].fieldlen);
+            }
+        }
+        return rc == FEATD_OK ? nd : -1;
+    }
+    for (size_t i = 0; i < br->nviews && rc == FEATD_OK; i++) {
+        for (int r = 0; r < nd && rc == FEATD_OK; r++) {
+            rc = rcmd_put_hdr(out, '*', 3);
+            if (rc == FEATD_OK) {
+                rc = rcmd_put_bulk(out, "HGET", 4);
+            }
+            if (rc == FEATD_OK) {
+                rc = bench_redis_put_key(br, out, key, ids[r]);
+            }
+            if (rc == FEATD_OK) {
+                rc = rcmd_put_bulk(out, br->views[i].field, br->views[i].fieldlen);
             }
         }
     }
@@ -305,41 +316,17 @@ static bool bench_redis_is_gen(const char *val, size_t vlen, uint64_t gen)
     return n == vlen && memcmp(buf, val, n) == 0;
 }
 
-long bench_redis_scan(const struct bench_redis *br, const char *p, size_t len, int ndistinct,
-                      struct bench_redis_tally *t, const char **why)
+/* n bulk strings (the elements of an array whose header was read): views'
+ * current keys (is_ptr: checked against the generations read at open) or
+ * rows. Returns 1, 0 (incomplete) or -1 (malformed). */
+static int bench_redis_bulks(const struct bench_redis *br, const char **s, const char *end, size_t n,
+                             bool is_ptr, struct bench_redis_tally *add, const char **why)
 {
-    const char *s = p, *end = p + len;
-    struct bench_redis_tally add = { 0 };
-    size_t per_view = (size_t)ndistinct + (br->cmd == BENCH_REDIS_MGET);
-    size_t want = br->nviews * per_view;
-    *why = "";
-    if (br->cmd == BENCH_REDIS_MGET) {
-        if (s >= end) {
-            return 0;
-        }
-        if (*s == '-') {
-            if (!bench_redis_skip_line(&s, end)) {
-                return 0;
-            }
-            t->errors++;
-            return (long)(s - p);
-        }
-        long long n;
-        int rc = *s == '*' ? bench_redis_line_int(&s, end, &n) : -1;
-        if (rc <= 0) {
-            *why = "MGET reply is not an array";
-            return rc;
-        }
-        if ((size_t)n != want) {
-            *why = "MGET reply has the wrong number of elements";
-            return -1;
-        }
-    }
-    for (size_t i = 0; i < want; i++) {
+    for (size_t i = 0; i < n; i++) {
         bool nil = false;
         const char *val = NULL;
         size_t vlen = 0;
-        int rc = bench_redis_bulk(&s, end, &nil, &val, &vlen);
+        int rc = bench_redis_bulk(s, end, &nil, &val, &vlen);
         if (rc == 0) {
             return 0;
         }
@@ -348,15 +335,71 @@ long bench_redis_scan(const struct bench_redis *br, const char *p, size_t len, i
             return -1;
         }
         if (rc == 2) {
-            add.errors++;
-        } else if (br->cmd == BENCH_REDIS_MGET && i % per_view == 0) {
-            if (nil || !bench_redis_is_gen(val, vlen, br->views[i / per_view].gen)) {
-                add.stale_gen++;
+            add->errors++;
+        } else if (is_ptr) {
+            if (nil || !bench_redis_is_gen(val, vlen, br->views[i].gen)) {
+                add->stale_gen++;
             }
         } else if (nil) {
-            add.rows_missing++;
+            add->rows_missing++;
         } else {
-            add.rows_found++;
+            add->rows_found++;
+        }
+    }
+    return 1;
+}
+
+/* An array header of n elements, or an error reply (counted; *n = 0).
+ * Returns 1, 0 (incomplete) or -1. */
+static int bench_redis_array(const char **s, const char *end, size_t want,
+                             struct bench_redis_tally *add, const char **why, bool *skip)
+{
+    *skip = false;
+    if (*s >= end) {
+        return 0;
+    }
+    if (**s == '-') {
+        if (!bench_redis_skip_line(s, end)) {
+            return 0;
+        }
+        add->errors++;
+        *skip = true;
+        return 1;
+    }
+    long long n;
+    int rc = **s == '*' ? bench_redis_line_int(s, end, &n) : -1;
+    if (rc <= 0) {
+        *why = "reply is not an array";
+        return rc;
+    }
+    if ((size_t)n != want) {
+        *why = "reply array has the wrong number of elements";
+        return -1;
+    }
+    return 1;
+}
+
+long bench_redis_scan(const struct bench_redis *br, const char *p, size_t len, int ndistinct,
+                      struct bench_redis_tally *t, const char **why)
+{
+    const char *s = p, *end = p + len;
+    struct bench_redis_tally add = { 0 };
+    *why = "";
+    if (br->cmd == BENCH_REDIS_FEATD) {
+        for (int r = -1; r < ndistinct; r++) {
+            bool skip;
+            int rc = bench_redis_array(&s, end, br->nviews, &add, why, &skip);
+            if (rc <= 0) {
+                return rc;
+            }
+            if (!skip && (rc = bench_redis_bulks(br, &s, end, br->nviews, r < 0, &add, why)) <= 0) {
+                return rc;
+            }
+        }
+    } else {
+        int rc = bench_redis_bulks(br, &s, end, br->nviews * (size_t)ndistinct, false, &add, why);
+        if (rc <= 0) {
+            return rc;
         }
     }
     t->rows_found += add.rows_found;

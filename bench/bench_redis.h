@@ -18,8 +18,9 @@
 #include "core/fbuf.h"
 
 enum bench_redis_cmd {
-    BENCH_REDIS_MGET,   /* featd's MGET: per view the current key, then the row keys */
-    BENCH_REDIS_GET,    /* one GET per (view, entity) row key, pipelined */
+    BENCH_REDIS_FEATD,  /* featd's commands: MGET of the views' current keys, then one
+                           HMGET per entity of every view's field */
+    BENCH_REDIS_GET,    /* one HGET per (view, entity) row, pipelined */
 };
 
 struct bench_redis;
@@ -28,7 +29,7 @@ struct bench_redis;
 struct bench_redis_tally {
     uint64_t rows_found;    /* row keys with a value */
     uint64_t rows_missing;  /* row keys Redis answered nil for */
-    uint64_t stale_gen;     /* MGET: a view's current key no longer names the
+    uint64_t stale_gen;     /* featd: a view's current key no longer names the
                                generation read at open (featd would resend) */
     uint64_t errors;        /* -ERR replies */
 };

@@ -11,9 +11,9 @@
  * Every response is decoded and checked: errors and per-value statuses are
  * counted, so a fast wrong answer shows.
  *
- * Redis-alone target (--redis mget|get --config featd.json): the same
- * generator sends, for the same entities and views, the MGET featd's lookup
- * sends (or one GET per row key) straight to the featd config's Redis
+ * Redis-alone target (--redis featd|get --config featd.json): the same
+ * generator sends, for the same entities and views, the commands featd's
+ * lookup sends (or one HGET per row) straight to the featd config's Redis
  * (bench_redis.c), so a run can report featd's latency next to Redis's own.
  *
  * Besides the latency from the intended send time it reports, in the open
@@ -69,7 +69,7 @@ struct bench_opts {
     int deadline_ms;
     bool json;
     uint64_t seed;
-    const char *redis_cmd;  /* NULL = featd; "mget" or "get" = Redis alone */
+    const char *redis_cmd;  /* NULL = featd; "featd" or "get" = Redis alone */
     const char *config;     /* featd config (Redis target: views, keys, address) */
     bool addr_given;        /* --host or --port on the command line */
     double stall_ms;        /* a request slower than this is listed as a stall */
@@ -898,7 +898,7 @@ static void usage(FILE *f)
         "  --seed N                  key generator seed (42)\n"
         "  --json                    machine-readable result\n"
         "  --stall-ms MS             open loop: list requests slower than this (10) with their time\n"
-        "  --redis mget|get          Redis alone: send featd's MGET (or one GET per row key)\n"
+        "  --redis featd|get         Redis alone: send featd's commands (or one HGET per row)\n"
         "                            for the same entities and views to featd's Redis\n"
         "  --config FILE             featd config (with --redis: views, key prefix, address)\n");
 }
@@ -991,8 +991,8 @@ static int bench_parse_args(int argc, char **argv)
         opt.batch < 1 || opt.batch > 1024 || opt.entities < 1 || opt.duration_s <= 0 ||
         opt.rate < 0 || (opt.zipf && opt.zipf_s <= 0) || opt.stall_ms <= 0 ||
         (opt.redis_cmd && (opt.config == NULL ||
-                           (strcmp(opt.redis_cmd, "mget") != 0 && strcmp(opt.redis_cmd, "get") != 0)))) {
-        fprintf(stderr, "featd-bench: bad or missing options (--features is required; --redis takes mget or get and needs --config)\n");
+                           (strcmp(opt.redis_cmd, "featd") != 0 && strcmp(opt.redis_cmd, "get") != 0)))) {
+        fprintf(stderr, "featd-bench: bad or missing options (--features is required; --redis takes featd or get and needs --config)\n");
         usage(stderr);
         return 2;
     }
@@ -1009,7 +1009,7 @@ static int bench_setup(struct bthread **out)
     char err[512];
     if (opt.redis_cmd) {
         redis_target = bench_redis_open(opt.config,
-                                        strcmp(opt.redis_cmd, "get") == 0 ? BENCH_REDIS_GET : BENCH_REDIS_MGET,
+                                        strcmp(opt.redis_cmd, "get") == 0 ? BENCH_REDIS_GET : BENCH_REDIS_FEATD,
                                         opt.features, opt.nfeatures, err, sizeof(err));
         if (redis_target == NULL) {
             fprintf(stderr, "featd-bench: %s\n", err);

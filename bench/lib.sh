@@ -320,7 +320,7 @@ cpu_snap() {
 # The kept one is appended to $OUT/latest.jsonl as
 # {"label","command","attempts","result","cpu_cores"}.
 #
-# FB_REDIS=mget (or get) runs featd-bench's Redis-alone target instead:
+# FB_REDIS=featd (or get) runs featd-bench's Redis-alone target instead:
 # --redis $FB_REDIS --config $WORK/featd.json (the same keys featd reads, on
 # featd's Redis). FB_ATTRIB=1 runs bench/attrib.py sample around each attempt
 # (FB_ATTRIB_FILE = the kept attempt's samples, for attrib.py report).

@@ -12,7 +12,7 @@
 #   - open-loop rate sweeps (10%..100% of the closed-loop maximum) for
 #     batch 1 x 10 features and batch 100 x 50 features, each point next to
 #     the same generator sending featd's MGET to Redis alone (featd-bench
-#     --redis mget), with an attribution table per point (bench/attrib.py)
+#     --redis featd), with an attribution table per point (bench/attrib.py)
 #   - embedding lookups
 #   - featd's RSS with 10,000 idle connections
 # and writes $OUT/latest.md, $OUT/latest.jsonl (every raw result with its
@@ -278,7 +278,7 @@ for sw in "${SWEEPS[@]}"; do
     for pct in $PCTS; do
         rate=$(calc "$max * $pct / 100")
         [ "$rate" -ge 1 ] || rate=1
-        FB_NICE=$OPEN_NICE FB_REDIS=mget fb "sweep b$b f$f $pct% redis-alone" \
+        FB_NICE=$OPEN_NICE FB_REDIS=featd fb "sweep b$b f$f $pct% redis-alone" \
             "-c $CONNS -t $OPEN_T -b $b -f \$F$f --rate $rate $OPEN_ARGS $COMMON" -- \
             -c "$CONNS" -t "$OPEN_T" -b "$b" -f "${FL[$f]}" --rate "$rate" $OPEN_ARGS $COMMON
         BL_P50=$FB_P50 BL_P99=$FB_P99 BL_OK=$FB_OK
@@ -471,7 +471,7 @@ closed-loop maximum measured just before (\`-c $CONNS -t $GEN_T -b B -f \$F<feat
 Latency counts from each request's intended send time (no coordinated omission).
 Before each sweep, ${OPEN_WARM} s of unmeasured load at 50% of the maximum. Next to every point, the
 same generator at the same rate sends featd's MGET for the same entities and views straight to
-Redis (\`featd-bench --redis mget --config featd.json ...\`): "Redis alone p99" and the ratio
+Redis (\`featd-bench --redis featd --config featd.json ...\`): "Redis alone p99" and the ratio
 featd p99 / Redis-alone p99. "Send lag p99" is how late featd-bench sent (its own wake-ups, or
 no free connection). Where each point's p99 went (featd, Redis, host, generator, with evidence):
 [attribution.md](attribution.md).

@@ -29,9 +29,10 @@
     ACTION(redis_errors_total, "Redis errors (error replies, disconnects, failed connects)") \
     ACTION(redis_reconnects_total, "Redis (re)connections established by workers") \
     ACTION(generation_retries_total, "Lookups re-read because a view's generation flipped meanwhile") \
+    ACTION(read_window_retries_total, "Lookups re-read because their Redis round trip outlasted the read window (500 ms)") \
     ACTION(rows_corrupt_total, "Online rows that failed to decode (reported as INVALID)") \
     ACTION(entities_requested_total, "Entity rows requested in GetOnlineFeatures") \
-    ACTION(keys_fetched_total, "Row keys fetched from Redis (after dedupe)") \
+    ACTION(keys_fetched_total, "Rows fetched from Redis (one per view and distinct entity)") \
     ACTION(slow_requests_total, "Requests whose phases added up to server.slow_request_ms or more") \
     ACTION(slow_request_logs_suppressed_total, "Slow requests not logged because of the per-worker log rate limit") \
     ACTION(answers_socket_full_total, "Answers whose connection's socket was full at the flush pass") \

@@ -1,8 +1,10 @@
 /*
  * online_gen.c — a view's generations in Redis (contract in online_gen.h):
- * allocation (INCR genseq), the current pointer (GET, SET ... GET, SET NX)
- * and reclaim (SCAN MATCH + UNLINK). Blocking hiredis on a caller-owned
- * context: the materializer thread and featd-cli, never a worker.
+ * allocation (a script on genseq), the current pointer (GET, SET ... GET,
+ * SET NX) and reclaim (SCAN MATCH over the entity keys + HDEL of the
+ * generation's field; UNLINK for the previous layout's keys). Blocking
+ * hiredis on a caller-owned context: the materializer thread and featd-cli,
+ * never a worker.
  */
 #include "online/online_gen.h"
 
@@ -60,20 +62,42 @@ static int meta_key(struct fbuf *k, const char *key_prefix, const struct cfg_vie
     return FEATD_OK;
 }
 
+/*
+ * Generation numbers never repeat, even when genseq is lost (FLUSHALL,
+ * eviction, a new Redis): a new one is max(genseq + 1, seconds since
+ * ONLINE_GEN_EPOCH by Redis's clock), so a lost counter restarts from the
+ * clock, past every generation handed out before (unless more than one a
+ * second were allocated for a long time). They stay below 2^31 until 2093,
+ * which Redis stores as a 4-byte integer field in a small hash.
+ */
+static const char online_alloc_lua[] =
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) - tonumber(ARGV[1])\n"
+    "local g = tonumber(redis.call('GET', KEYS[1]) or '0') + 1\n"
+    "if now > g then g = now end\n"
+    "redis.call('SET', KEYS[1], string.format('%d', g))\n"
+    "return g\n";
+
 int online_gen_alloc(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                      uint64_t *gen, char *err, size_t errlen)
 {
     struct fbuf k = { 0 };
-    if (meta_key(&k, key_prefix, v, "genseq", err, errlen) != FEATD_OK) {
+    if (online_key_genseq(&k, key_prefix) != FEATD_OK) {
+        fbuf_free(&k);
+        util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
     }
-    redisReply *r = rblock_command(c, err, errlen, "INCR genseq", "INCR %b", k.data, k.len);
+    redisReply *r = rblock_command(c, err, errlen, "allocate generation", "EVAL %s 1 %b %lld",
+                                   online_alloc_lua, k.data, k.len, (long long)ONLINE_GEN_EPOCH);
     fbuf_free(&k);
     if (r == NULL) {
         return FEATD_ERR;
     }
     int rc = FEATD_OK;
-    if (r->type != REDIS_REPLY_INTEGER || r->integer < 1) {
+    if (r->type == REDIS_REPLY_ERROR) {
+        rblock_seterr_reply(c, "allocate generation", r, err, errlen);
+        rc = FEATD_ERR;
+    } else if (r->type != REDIS_REPLY_INTEGER || r->integer < 1) {
         util_seterr(err, errlen, "view %s: bad generation sequence reply", v->name);
         rc = FEATD_ERR;
     } else {
@@ -133,27 +157,130 @@ int online_gen_flip(redisContext *c, const char *key_prefix, const struct cfg_vi
     return rc;
 }
 
-/* Appends s to out with the glob metacharacters of SCAN MATCH escaped. */
-static int glob_escape(struct fbuf *out, const char *s, size_t n)
+/* What a reclaim does with each page of keys SCAN returns. */
+enum scan_action {
+    SCAN_HDEL,      /* HDEL key <field>: one generation's rows */
+    SCAN_UNLINK     /* UNLINK the keys (the previous layout's) */
+};
+
+/* Runs the page's HDELs (one pipelined command per key) or one UNLINK;
+ * adds the fields or keys removed to *deleted. */
+static int scan_page(redisContext *c, enum scan_action act, const char *field, size_t fieldlen,
+                     const redisReply *keys, uint64_t *deleted, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if ((ch == '*' || ch == '?' || ch == '[' || ch == ']' || ch == '\\' || ch == '^' ||
-             ch == '-') && fbuf_putc(out, '\\') != FEATD_OK) {
-            return FEATD_ENOMEM;
+    if (act == SCAN_UNLINK) {
+        const char **argv = malloc((keys->elements + 1) * sizeof(*argv));
+        size_t *argvlen = malloc((keys->elements + 1) * sizeof(*argvlen));
+        if (argv == NULL || argvlen == NULL) {
+            free(argv);
+            free(argvlen);
+            util_seterr(err, errlen, "out of memory");
+            return FEATD_ERR;
         }
-        if (fbuf_putc(out, ch) != FEATD_OK) {
-            return FEATD_ENOMEM;
+        argv[0] = "UNLINK";
+        argvlen[0] = 6;
+        size_t n = 1;
+        for (size_t i = 0; i < keys->elements; i++) {
+            if (keys->element[i]->type == REDIS_REPLY_STRING) {
+                argv[n] = keys->element[i]->str;
+                argvlen[n++] = keys->element[i]->len;
+            }
+        }
+        int rc = FEATD_OK;
+        if (n > 1) {
+            redisReply *u = rblock_command_argv(c, err, errlen, "UNLINK", (int)n, argv, argvlen);
+            if (u == NULL) {
+                rc = FEATD_ERR;
+            } else if (u->type == REDIS_REPLY_INTEGER && u->integer > 0) {
+                *deleted += (uint64_t)u->integer;
+            }
+            freeReplyObject(u);
+        }
+        free(argv);
+        free(argvlen);
+        return rc;
+    }
+    size_t sent = 0;
+    for (size_t i = 0; i < keys->elements; i++) {
+        const redisReply *k = keys->element[i];
+        if (k->type == REDIS_REPLY_STRING &&
+            redisAppendCommand(c, "HDEL %b %b", k->str, k->len, field, fieldlen) == REDIS_OK) {
+            sent++;
         }
     }
-    return FEATD_OK;
+    int rc = FEATD_OK;
+    for (size_t i = 0; i < sent; i++) {
+        void *rv = NULL;
+        if (redisGetReply(c, &rv) != REDIS_OK || rv == NULL) {
+            rblock_seterr(c, "HDEL", err, errlen);
+            return FEATD_ERR;   /* the context is dead */
+        }
+        redisReply *r = rv;
+        if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+            *deleted += (uint64_t)r->integer;
+        } else if (r->type == REDIS_REPLY_ERROR && r->len >= 9 &&
+                   memcmp(r->str, "WRONGTYPE", 9) == 0) {
+            /* not one of our hashes under our prefix: leave it */
+        } else if (r->type == REDIS_REPLY_ERROR && rc == FEATD_OK) {
+            rblock_seterr_reply(c, "HDEL", r, err, errlen);
+            rc = FEATD_ERR;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
 }
 
 /*
- * SCAN 0 MATCH "<prefix>g<G>:*" COUNT 1000, UNLINKing each page's keys, until
- * the cursor returns to 0. Refuses generation 0 and the view's current
- * generation (that would drop live data). Keys written into gen while the
- * scan runs may survive; reclaim only generations nobody writes any more.
+ * SCAN 0 MATCH pat COUNT count, applying act to each page's keys, until the
+ * cursor returns to 0. Paced: after each page it sleeps as long as the page
+ * took, leaving Redis at least half of its time for others. When *stop
+ * becomes non-zero it returns FEATD_EAGAIN between pages.
+ */
+static int scan_apply(redisContext *c, const struct fbuf *pat, enum scan_action act,
+                      const char *field, size_t fieldlen, unsigned count, bool paced,
+                      const _Atomic int *stop, const char *what, uint64_t *deleted, char *err,
+                      size_t errlen)
+{
+    int rc = FEATD_OK;
+    char cursor[32] = "0";
+    do {
+        int64_t t0 = util_mono_us();
+        redisReply *r = rblock_command(c, err, errlen, "SCAN", "SCAN %s MATCH %b COUNT %u", cursor,
+                                       pat->data, pat->len, count);
+        if (r == NULL) {
+            return FEATD_ERR;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len == 0 ||
+            r->element[0]->len >= sizeof(cursor) || r->element[1]->type != REDIS_REPLY_ARRAY) {
+            rblock_seterr_reply(c, "SCAN", r, err, errlen);
+            freeReplyObject(r);
+            return FEATD_ERR;
+        }
+        memcpy(cursor, r->element[0]->str, r->element[0]->len);
+        cursor[r->element[0]->len] = '\0';
+        if (r->element[1]->elements > 0) {
+            rc = scan_page(c, act, field, fieldlen, r->element[1], deleted, err, errlen);
+        }
+        freeReplyObject(r);
+        int64_t spent = util_mono_us() - t0;
+        if (paced && rc == FEATD_OK && spent > 0) {
+            struct timespec ts = { (time_t)(spent / 1000000), (long)(spent % 1000000) * 1000 };
+            nanosleep(&ts, NULL);
+        }
+        if (rc == FEATD_OK && stop != NULL && atomic_load(stop) && strcmp(cursor, "0") != 0) {
+            util_seterr(err, errlen, "%s interrupted", what);
+            rc = FEATD_EAGAIN;
+        }
+    } while (rc == FEATD_OK && strcmp(cursor, "0") != 0);
+    return rc;
+}
+
+/*
+ * Removes generation gen's field from every entity hash. Refuses generation
+ * 0 and the view's current generation (that would drop live data). Rows
+ * written into gen while the scan runs may survive; reclaim only
+ * generations nobody writes any more.
  */
 static int gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                        uint64_t gen, unsigned count, bool paced, const _Atomic int *stop,
@@ -170,101 +297,21 @@ static int gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
     }
     if (cur == gen) {
         util_seterr(err, errlen,
-                      "view %s: refusing to reclaim generation %" PRIu64 ", it is current",
-                      v->name, gen);
+                    "view %s: refusing to reclaim generation %" PRIu64 ", it is current",
+                    v->name, gen);
         return FEATD_ERR;
     }
-    struct fbuf prefix = { 0 };
     struct fbuf pat = { 0 };
-    if (online_key_view_prefix(&prefix, key_prefix, v) != FEATD_OK ||
-        glob_escape(&pat, prefix.data, prefix.len) != FEATD_OK ||
-        fbuf_appendf(&pat, "g%" PRIu64 ":*", gen) != FEATD_OK) {
-        fbuf_free(&prefix);
+    if (online_key_row_pattern(&pat, key_prefix) != FEATD_OK) {
         fbuf_free(&pat);
         util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
     }
-    fbuf_free(&prefix);
-
-    int rc = FEATD_OK;
-    char cursor[32] = "0";
-    const char **argv = NULL;
-    size_t *argvlen = NULL;
-    size_t cap = 0;
-    do {
-        int64_t t0 = util_mono_us();
-        redisReply *r = rblock_command(c, err, errlen, "SCAN", "SCAN %s MATCH %b COUNT %u", cursor,
-                                pat.data, pat.len, count);
-        if (r == NULL) {
-            rc = FEATD_ERR;
-            break;
-        }
-        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-            r->element[0]->type != REDIS_REPLY_STRING || r->element[0]->len == 0 ||
-            r->element[0]->len >= sizeof(cursor) || r->element[1]->type != REDIS_REPLY_ARRAY) {
-            rblock_seterr_reply(c, "SCAN", r, err, errlen);
-            freeReplyObject(r);
-            rc = FEATD_ERR;
-            break;
-        }
-        memcpy(cursor, r->element[0]->str, r->element[0]->len);
-        cursor[r->element[0]->len] = '\0';
-        redisReply *keys = r->element[1];
-        if (keys->elements > 0) {
-            size_t need = keys->elements + 1;
-            if (need > cap) {
-                const char **na = realloc(argv, need * sizeof(*na));
-                if (na) {
-                    argv = na;
-                }
-                size_t *nl = realloc(argvlen, need * sizeof(*nl));
-                if (nl) {
-                    argvlen = nl;
-                }
-                if (na == NULL || nl == NULL) {
-                    util_seterr(err, errlen, "out of memory");
-                    freeReplyObject(r);
-                    rc = FEATD_ERR;
-                    break;
-                }
-                cap = need;
-            }
-            argv[0] = "UNLINK";
-            argvlen[0] = 6;
-            size_t n = 1;
-            for (size_t i = 0; i < keys->elements; i++) {
-                if (keys->element[i]->type == REDIS_REPLY_STRING) {
-                    argv[n] = keys->element[i]->str;
-                    argvlen[n] = keys->element[i]->len;
-                    n++;
-                }
-            }
-            redisReply *u = NULL;
-            if (n > 1) {
-                u = rblock_command_argv(c, err, errlen, "UNLINK", (int)n, argv, argvlen);
-                if (u == NULL) {
-                    rc = FEATD_ERR;
-                } else if (u->type == REDIS_REPLY_INTEGER) {
-                    *deleted += (uint64_t)(u->integer > 0 ? u->integer : 0);
-                }
-                freeReplyObject(u);
-            }
-        }
-        freeReplyObject(r);
-        int64_t spent = util_mono_us() - t0;
-        if (paced && rc == FEATD_OK && spent > 0) {
-            /* leave Redis at least half of its time for others */
-            struct timespec ts = { (time_t)(spent / 1000000), (long)(spent % 1000000) * 1000 };
-            nanosleep(&ts, NULL);
-        }
-        if (rc == FEATD_OK && stop != NULL && atomic_load(stop) && strcmp(cursor, "0") != 0) {
-            util_seterr(err, errlen, "view %s: reclaim of generation %" PRIu64 " interrupted",
-                        v->name, gen);
-            rc = FEATD_EAGAIN;
-        }
-    } while (rc == FEATD_OK && strcmp(cursor, "0") != 0);
-    free(argv);
-    free(argvlen);
+    char field[ONLINE_FIELD_MAX], what[160];
+    size_t fieldlen = online_key_field(field, gen);
+    snprintf(what, sizeof(what), "view %s: reclaim of generation %" PRIu64, v->name, gen);
+    int rc = scan_apply(c, &pat, SCAN_HDEL, field, fieldlen, count, paced, stop, what, deleted,
+                        err, errlen);
     fbuf_free(&pat);
     return rc;
 }
@@ -282,7 +329,52 @@ int online_gen_reclaim_paced(redisContext *c, const char *key_prefix, const stru
     return gen_reclaim(c, key_prefix, v, gen, count ? count : 1000, true, stop, deleted, err, errlen);
 }
 
-/* GET current; when absent, INCR genseq and SET current NX. If another
+int online_gen_v1_present(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                          bool *present, char *err, size_t errlen)
+{
+    struct fbuf k = { 0 };
+    if (online_key_v1_current(&k, key_prefix, v) != FEATD_OK) {
+        fbuf_free(&k);
+        util_seterr(err, errlen, "out of memory");
+        return FEATD_ERR;
+    }
+    redisReply *r = rblock_command(c, err, errlen, "EXISTS", "EXISTS %b", k.data, k.len);
+    fbuf_free(&k);
+    if (r == NULL) {
+        return FEATD_ERR;
+    }
+    int rc = FEATD_OK;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *present = r->integer > 0;
+    } else {
+        rblock_seterr_reply(c, "EXISTS", r, err, errlen);
+        rc = FEATD_ERR;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int online_gen_v1_purge(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                        unsigned count, const _Atomic int *stop, uint64_t *deleted, char *err,
+                        size_t errlen)
+{
+    *deleted = 0;
+    struct fbuf pat = { 0 };
+    if (online_key_v1_pattern(&pat, key_prefix, v) != FEATD_OK) {
+        fbuf_free(&pat);
+        util_seterr(err, errlen, "out of memory");
+        return FEATD_ERR;
+    }
+    char what[160];
+    snprintf(what, sizeof(what), "view %s: removal of the layout " ONLINE_LAYOUT_PREVIOUS " keys",
+             v->name);
+    int rc = scan_apply(c, &pat, SCAN_UNLINK, NULL, 0, count ? count : 1000, true, stop, what,
+                        deleted, err, errlen);
+    fbuf_free(&pat);
+    return rc;
+}
+
+/* GET current; when absent, allocate one and SET current NX. If another
  * writer won the race, its generation is returned (ours is left unused). */
 int online_gen_ensure(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                       uint64_t *gen, char *err, size_t errlen)

@@ -2,8 +2,12 @@
  * online_gen.h — a view's generations in Redis: a snapshot is written into a
  * fresh generation (online_gen_alloc), published by flipping the view's
  * current pointer (online_gen_flip) and the previous generation's rows are
- * then deleted (online_gen_reclaim*). Lookups read the pointer, then rows of
- * that generation, so a flip is atomic for readers.
+ * then deleted (online_gen_reclaim*), but not before ONLINE_RECLAIM_DELAY_MS
+ * after the flip. Lookups read the pointer together with the rows of the
+ * generation they expect; a lookup whose pointer matched and whose round
+ * trip took less than ONLINE_READ_WINDOW_MS saw only rows of that
+ * generation, because no row of it is deleted sooner than that after it
+ * stopped being current. So a flip is atomic for readers.
  *
  * Blocking hiredis on a caller-owned, connected context: the materializer
  * thread and featd-cli only, never a worker (workers parse the pointer with
@@ -13,6 +17,7 @@
 #define FEATD_ONLINE_GEN_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,12 +26,17 @@
 #include "config/config.h"
 #include "core/featd.h"
 
+#define ONLINE_GEN_EPOCH 1735689600      /* 2025-01-01: generations count seconds from it */
+#define ONLINE_RECLAIM_DELAY_MS 2000     /* flip -> first deletion of the old generation */
+#define ONLINE_READ_WINDOW_MS 500        /* a lookup round trip longer than this retries */
+
 /* A current-generation pointer as Redis returned it (bulk string of
  * decimal digits, integer, or nil = 0). FEATD_ERR on anything else or on
  * overflow. */
 int online_gen_parse(const redisReply *r, uint64_t *gen) FEATD_MUSTCHECK;
 
-/* Generation control (blocking). */
+/* Generation control (blocking). A new generation number, never handed
+ * out before (see online_gen.c). */
 int online_gen_alloc(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                      uint64_t *gen, char *err, size_t errlen) FEATD_MUSTCHECK;
 /* Current generation, 0 when the view has no data. */
@@ -35,8 +45,10 @@ int online_gen_current(redisContext *c, const char *key_prefix, const struct cfg
 /* Atomically point the view at gen; *old_gen gets the previous (0 = none). */
 int online_gen_flip(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                     uint64_t gen, uint64_t *old_gen, char *err, size_t errlen) FEATD_MUSTCHECK;
-/* Delete every row of generation gen (SCAN MATCH + UNLINK in batches).
- * *deleted gets the number of keys removed. */
+/* Delete every row of generation gen (SCAN MATCH over the entity keys +
+ * HDEL of its field). *deleted gets the number of rows removed. Callers
+ * reclaiming a generation that was current must wait
+ * ONLINE_RECLAIM_DELAY_MS after the flip first. */
 int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                        uint64_t gen, uint64_t *deleted, char *err, size_t errlen) FEATD_MUSTCHECK;
 /* The same in rounds of count keys, sleeping after each round as long as it
@@ -51,5 +63,14 @@ int online_gen_reclaim_paced(redisContext *c, const char *key_prefix, const stru
  * and pointing at it when the view has none yet. */
 int online_gen_ensure(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                       uint64_t *gen, char *err, size_t errlen) FEATD_MUSTCHECK;
+
+/* The previous layout (v1): whether the view has data there (its current
+ * pointer exists), and the paced removal of all its keys (SCAN + UNLINK;
+ * FEATD_EAGAIN when *stop was set). */
+int online_gen_v1_present(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                          bool *present, char *err, size_t errlen) FEATD_MUSTCHECK;
+int online_gen_v1_purge(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                        unsigned count, const _Atomic int *stop, uint64_t *deleted, char *err,
+                        size_t errlen) FEATD_MUSTCHECK;
 
 #endif

@@ -11,13 +11,9 @@
 /* Appends the decimal form of an unsigned integer (no printf on hot paths). */
 static int put_u64(struct fbuf *out, uint64_t v)
 {
-    char tmp[24];
-    size_t n = sizeof(tmp);
-    do {
-        tmp[--n] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return fbuf_append(out, tmp + n, sizeof(tmp) - n);
+    char tmp[ONLINE_FIELD_MAX];
+    size_t n = online_key_field(tmp, v);
+    return fbuf_append(out, tmp, n);
 }
 
 static int put_i64(struct fbuf *out, int64_t v)
@@ -36,25 +32,28 @@ static int put_str(struct fbuf *out, const char *s)
     return fbuf_append(out, s, strlen(s));
 }
 
-/* ---- keys ---- */
+/* ---- entity keys ---- */
 
-static int put_fingerprint(struct fbuf *out, const struct cfg_view *v)
-{
-    if (strlen(v->fingerprint_hex) == 16) {
-        return fbuf_append(out, v->fingerprint_hex, 16);
-    }
-    return fbuf_appendf(out, "%016" PRIx64, v->fingerprint);
-}
-
-int online_key_view_prefix(struct fbuf *out, const char *key_prefix, const struct cfg_view *v)
+static int put_layout(struct fbuf *out, const char *key_prefix, const char *version)
 {
     if (put_str(out, key_prefix) != FEATD_OK || fbuf_putc(out, ':') != FEATD_OK ||
-        put_str(out, ONLINE_LAYOUT_VERSION ":") != FEATD_OK || put_str(out, v->name) != FEATD_OK ||
-        fbuf_putc(out, ':') != FEATD_OK || put_fingerprint(out, v) != FEATD_OK ||
-        fbuf_putc(out, ':') != FEATD_OK) {
+        put_str(out, version) != FEATD_OK || fbuf_putc(out, ':') != FEATD_OK) {
         return FEATD_ENOMEM;
     }
     return FEATD_OK;
+}
+
+int online_key_row_prefix(struct fbuf *out, const char *key_prefix)
+{
+    if (put_layout(out, key_prefix, ONLINE_LAYOUT_VERSION) != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    return fbuf_putc(out, '{');
+}
+
+int online_key_row_end(struct fbuf *out)
+{
+    return fbuf_putc(out, '}');
 }
 
 /* Entity key: per join key in view order "i<decimal>" or "s<len>:<bytes>".
@@ -89,20 +88,90 @@ int online_key_entity(struct fbuf *out, const struct cfg_view *v, const struct o
     return FEATD_OK;
 }
 
-int online_key_gen_prefix(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
-                          uint64_t gen)
+int online_key_row(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
+                   const struct online_key *keys)
 {
-    int rc = online_key_view_prefix(out, key_prefix, v);
+    int rc = online_key_row_prefix(out, key_prefix);
     if (rc == FEATD_OK) {
-        rc = fbuf_putc(out, 'g');
+        rc = online_key_entity(out, v, keys);
     }
     if (rc == FEATD_OK) {
-        rc = put_u64(out, gen);
-    }
-    if (rc == FEATD_OK) {
-        rc = fbuf_putc(out, ':');
+        rc = online_key_row_end(out);
     }
     return rc;
+}
+
+size_t online_key_field(char *buf, uint64_t gen)
+{
+    char tmp[ONLINE_FIELD_MAX];
+    size_t n = sizeof(tmp);
+    do {
+        tmp[--n] = (char)('0' + gen % 10);
+        gen /= 10;
+    } while (gen);
+    size_t len = sizeof(tmp) - n;
+    memcpy(buf, tmp + n, len);
+    buf[len] = '\0';
+    return len;
+}
+
+int online_key_glob_escape(struct fbuf *out, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if ((ch == '*' || ch == '?' || ch == '[' || ch == ']' || ch == '\\' || ch == '^' ||
+             ch == '-') && fbuf_putc(out, '\\') != FEATD_OK) {
+            return FEATD_ENOMEM;
+        }
+        if (fbuf_putc(out, ch) != FEATD_OK) {
+            return FEATD_ENOMEM;
+        }
+    }
+    return FEATD_OK;
+}
+
+int online_key_row_pattern(struct fbuf *out, const char *key_prefix)
+{
+    struct fbuf k = { 0 };
+    int rc = online_key_row_prefix(&k, key_prefix);
+    if (rc == FEATD_OK) {
+        rc = online_key_glob_escape(out, k.data, k.len);
+    }
+    if (rc == FEATD_OK) {
+        rc = fbuf_putc(out, '*');
+    }
+    fbuf_free(&k);
+    return rc;
+}
+
+/* ---- meta keys ---- */
+
+static int put_fingerprint(struct fbuf *out, const struct cfg_view *v)
+{
+    if (strlen(v->fingerprint_hex) == 16) {
+        return fbuf_append(out, v->fingerprint_hex, 16);
+    }
+    return fbuf_appendf(out, "%016" PRIx64, v->fingerprint);
+}
+
+/* "P:v2:m:{V}" */
+static int put_view_tag(struct fbuf *out, const char *key_prefix, const struct cfg_view *v)
+{
+    if (put_layout(out, key_prefix, ONLINE_LAYOUT_VERSION) != FEATD_OK ||
+        put_str(out, "m:{") != FEATD_OK || put_str(out, v->name) != FEATD_OK ||
+        fbuf_putc(out, '}') != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    return FEATD_OK;
+}
+
+int online_key_view_prefix(struct fbuf *out, const char *key_prefix, const struct cfg_view *v)
+{
+    if (put_view_tag(out, key_prefix, v) != FEATD_OK || fbuf_putc(out, ':') != FEATD_OK ||
+        put_fingerprint(out, v) != FEATD_OK || fbuf_putc(out, ':') != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    return FEATD_OK;
 }
 
 int online_key_meta(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
@@ -122,11 +191,49 @@ int online_key_current(struct fbuf *out, const char *key_prefix, const struct cf
 
 int online_key_lease(struct fbuf *out, const char *key_prefix, const struct cfg_view *v)
 {
-    if (put_str(out, key_prefix) != FEATD_OK || fbuf_putc(out, ':') != FEATD_OK ||
-        put_str(out, ONLINE_LAYOUT_VERSION ":") != FEATD_OK || put_str(out, v->name) != FEATD_OK ||
-        put_str(out, ":lease") != FEATD_OK) {
+    if (put_view_tag(out, key_prefix, v) != FEATD_OK || put_str(out, ":lease") != FEATD_OK) {
         return FEATD_ENOMEM;
     }
     return FEATD_OK;
 }
 
+int online_key_genseq(struct fbuf *out, const char *key_prefix)
+{
+    if (put_layout(out, key_prefix, ONLINE_LAYOUT_VERSION) != FEATD_OK ||
+        put_str(out, "m:genseq") != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    return FEATD_OK;
+}
+
+/* ---- the previous layout (v1), for the upgrade ---- */
+
+int online_key_v1_current(struct fbuf *out, const char *key_prefix, const struct cfg_view *v)
+{
+    if (put_layout(out, key_prefix, ONLINE_LAYOUT_PREVIOUS) != FEATD_OK ||
+        put_str(out, v->name) != FEATD_OK || fbuf_putc(out, ':') != FEATD_OK ||
+        put_fingerprint(out, v) != FEATD_OK || put_str(out, ":current") != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    return FEATD_OK;
+}
+
+int online_key_v1_pattern(struct fbuf *out, const char *key_prefix, const struct cfg_view *v)
+{
+    struct fbuf k = { 0 };
+    int rc = put_layout(&k, key_prefix, ONLINE_LAYOUT_PREVIOUS);
+    if (rc == FEATD_OK) {
+        rc = put_str(&k, v->name);
+    }
+    if (rc == FEATD_OK) {
+        rc = fbuf_putc(&k, ':');
+    }
+    if (rc == FEATD_OK) {
+        rc = online_key_glob_escape(out, k.data, k.len);
+    }
+    if (rc == FEATD_OK) {
+        rc = fbuf_putc(out, '*');
+    }
+    fbuf_free(&k);
+    return rc;
+}

@@ -147,11 +147,16 @@ int online_row_encode(struct fbuf *out, const struct cfg_view *v, int64_t event_
 {
     size_t start = out->len;
     size_t nbitmap = (v->nfeatures + 7) / 8;
-    uint8_t hdr[ONLINE_ROW_HEADER];
+    uint8_t hdr[ONLINE_ROW_HEADER_MAX];
+    size_t nhdr = ONLINE_ROW_HEADER;
     hdr[0] = ONLINE_ROW_VERSION;
     wr_ts(hdr + 1, event_ts_us);
-    wr_ts(hdr + 9, created_ts_us);
-    if (fbuf_append(out, hdr, sizeof(hdr)) != FEATD_OK || fbuf_reserve(out, nbitmap) != FEATD_OK) {
+    if (created_ts_us != ONLINE_NO_CREATED_TS) {
+        hdr[0] |= ONLINE_ROW_F_CREATED;
+        wr_ts(hdr + ONLINE_ROW_HEADER, created_ts_us);
+        nhdr = ONLINE_ROW_HEADER_MAX;
+    }
+    if (fbuf_append(out, hdr, nhdr) != FEATD_OK || fbuf_reserve(out, nbitmap) != FEATD_OK) {
         return FEATD_ENOMEM;
     }
     size_t bitmap_at = out->len;
@@ -250,25 +255,27 @@ int online_row_decode(const uint8_t *data, size_t len, const struct cfg_view *v,
         util_seterr(err, errlen, "empty row");
         return FEATD_ERR;
     }
-    if (data[0] != ONLINE_ROW_VERSION) {
-        util_seterr(err, errlen, "row codec version %u, expected %u", data[0],
-                      ONLINE_ROW_VERSION);
+    if ((data[0] & ~ONLINE_ROW_F_CREATED) != ONLINE_ROW_VERSION) {
+        util_seterr(err, errlen, "row codec version %u, expected %u", data[0] & ~ONLINE_ROW_F_CREATED,
+                    ONLINE_ROW_VERSION);
         return FEATD_ERR;
     }
     size_t nf = v->nfeatures;
     size_t nbitmap = (nf + 7) / 8;
-    if (len < ONLINE_ROW_HEADER + nbitmap) {
+    size_t nhdr = (data[0] & ONLINE_ROW_F_CREATED) ? ONLINE_ROW_HEADER_MAX : ONLINE_ROW_HEADER;
+    if (len < nhdr + nbitmap) {
         util_seterr(err, errlen, "row truncated in header (%zu bytes)", len);
         return FEATD_ERR;
     }
-    const uint8_t *bitmap = data + ONLINE_ROW_HEADER;
+    const uint8_t *bitmap = data + nhdr;
     if ((nf % 8) != 0 && (bitmap[nbitmap - 1] >> (nf % 8)) != 0) {
         util_seterr(err, errlen, "row null bitmap has bits set past feature %zu", nf);
         return FEATD_ERR;
     }
     *event_ts_us = rd_ts(data + 1);
-    *created_ts_us = rd_ts(data + 9);
-    size_t pos = ONLINE_ROW_HEADER + nbitmap;
+    *created_ts_us = nhdr == ONLINE_ROW_HEADER_MAX ? rd_ts(data + ONLINE_ROW_HEADER)
+                                                   : ONLINE_NO_CREATED_TS;
+    size_t pos = nhdr + nbitmap;
     for (size_t f = 0; f < nf; f++) {
         struct online_value *x = &vals[f];
         enum featd_type t = v->features[f].type;

@@ -4,17 +4,21 @@
  * every key of a lookup and never allocates).
  *
  * Row value (all integers little-endian unless said otherwise):
- *   u8  codec version (ONLINE_ROW_VERSION)
+ *   u8  codec version (ONLINE_ROW_VERSION), | ONLINE_ROW_F_CREATED when a
+ *       created timestamp follows the event timestamp
  *   8B  event_ts_us, big-endian with the sign bit flipped (sorts bytewise)
- *   8B  created_ts_us, same encoding (INT64_MIN when none)
+ *   8B  created_ts_us, same encoding, only with ONLINE_ROW_F_CREATED (none
+ *       = ONLINE_NO_CREATED_TS, which encodes as eight zero bytes)
  *   ceil(nfeatures/8) bytes null bitmap (bit i set = feature i is null)
  *   per non-null feature in schema order:
  *     bool u8 | int32 4B | int64,timestamp 8B | float 4B | double 8B
  *     string,bytes: varint len + bytes
  *     float_list: varint count + count*4B;  double_list/int64_list: varint count + count*8B
  *     string_list: varint count + per element varint len + bytes
- * The 17-byte header lets the last-write-wins script compare (event, created)
- * bytewise without decoding the row.
+ * The header lets the last-write-wins script compare (event, created)
+ * bytewise without decoding the row (an absent created time compares as
+ * eight zero bytes). Version 1 rows (layout v1) always had the 17-byte
+ * header; layout v2 never reads them.
  *
  * Storage TTL: with ttl_seconds > 0 a row expires at
  *   event_ts + ttl_seconds + max(ttl_seconds, ONLINE_TTL_GRACE_MIN_S)
@@ -31,8 +35,10 @@
 #include "config/config.h"
 #include "core/fbuf.h"
 
-#define ONLINE_ROW_VERSION 1
-#define ONLINE_ROW_HEADER 17
+#define ONLINE_ROW_VERSION 2
+#define ONLINE_ROW_F_CREATED 0x80
+#define ONLINE_ROW_HEADER 9         /* version + event time */
+#define ONLINE_ROW_HEADER_MAX 17    /* ... + created time */
 #define ONLINE_NO_CREATED_TS INT64_MIN
 #define ONLINE_MAX_LIST 1000000u    /* elements per list value */
 #define ONLINE_TTL_GRACE_MIN_S 3600 /* storage grace is max(ttl_seconds, this) */

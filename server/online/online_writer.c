@@ -18,72 +18,79 @@
 #include "redis/rcmd.h"
 
 #define WRITER_MAX_BYTES (4u << 20)     /* cut a batch at this many bytes */
-#define WRITER_MSET_PAIRS 128           /* rows per MSET */
+/* The key expiry of rows without a storage expiry (ttl 0): 2500-01-01, later
+ * than any other row's, so that the key outlives every field it holds. */
+#define ONLINE_WRITER_NO_EXPIRY_MS 16725225600000LL
 
 /*
- * Last-write-wins upsert. KEYS[1] = row key, ARGV[1] = new row, ARGV[2] =
- * PXAT instant in ms or "0" for none. Compares the 16 header bytes 2..17
- * (event_ts, created_ts; order-preserving encodings) of the new row with the
- * stored one byte by byte (string.byte: safe with embedded NULs) and writes
- * only when new >= stored. A stored value shorter than a header (not a row
- * of ours) is overwritten. Returns 1 written, 0 skipped.
+ * Last-write-wins upsert. KEYS[1] = entity key, ARGV[1] = field (the
+ * generation), ARGV[2] = new row, ARGV[3] = PEXPIREAT instant in ms.
+ * Compares the (event_ts, created_ts) header of the new row with the stored
+ * one byte by byte (string.byte: safe with embedded NULs; an absent created
+ * time is eight zero bytes) and writes only when new >= stored. A stored
+ * value shorter than a header (not a row of ours) is overwritten. The key's
+ * expiry only ever moves later (its fields may belong to several views).
+ * Returns 1 written, 0 skipped.
  */
 static const char online_upsert_lua[] =
-    "local new = ARGV[1]\n"
-    "local old = redis.call('GET', KEYS[1])\n"
-    "if old and #old >= 17 then\n"
-    "  for i = 2, 17 do\n"
-    "    local a, b = string.byte(new, i), string.byte(old, i)\n"
+    "local function ts(r, i)\n"
+    "  if i <= 8 or string.byte(r, 1) >= 128 then return string.byte(r, 1 + i) or 0 end\n"
+    "  return 0\n"
+    "end\n"
+    "local new = ARGV[2]\n"
+    "local old = redis.call('HGET', KEYS[1], ARGV[1])\n"
+    "if old and #old >= 9 then\n"
+    "  for i = 1, 16 do\n"
+    "    local a, b = ts(new, i), ts(old, i)\n"
     "    if a ~= b then\n"
     "      if a < b then return 0 end\n"
     "      break\n"
     "    end\n"
     "  end\n"
     "end\n"
-    "if ARGV[2] ~= '0' then\n"
-    "  redis.call('SET', KEYS[1], new, 'PXAT', ARGV[2])\n"
-    "else\n"
-    "  redis.call('SET', KEYS[1], new)\n"
-    "end\n"
+    "redis.call('HSET', KEYS[1], ARGV[1], new)\n"
+    "local at = tonumber(ARGV[3])\n"
+    "local cur = redis.call('PEXPIRETIME', KEYS[1])\n"
+    "if cur < 0 or cur < at then redis.call('PEXPIREAT', KEYS[1], at) end\n"
     "return 1\n";
 
 enum pend_kind {
-    PEND_SET = 0,       /* SET ... PXAT: one row */
-    PEND_MSET,          /* MSET: rows rows */
+    PEND_HSET = 0,      /* HSET: one row */
+    PEND_EXPIRE,        /* PEXPIREAT ... NX|GT: the row's key expiry */
     PEND_UPSERT         /* EVALSHA: one row, replayable */
 };
 
-/* One command of a batch. Upserts keep their key and row (in the batch's
- * keep buffer) so that they can be replayed with EVAL after NOSCRIPT. */
+/* One command of a batch. Upserts keep their key, field and row (in the
+ * batch's keep buffer) so that they can be replayed with EVAL after
+ * NOSCRIPT. */
 struct pend {
     enum pend_kind kind;
-    size_t rows;        /* rows the command writes */
-    size_t off;         /* upsert: key at keep[off], row right after it */
+    size_t off;         /* upsert: key at keep[off], field and row right after it */
     size_t keylen;
+    size_t fieldlen;
     size_t vallen;
-    int64_t pxat;       /* upsert: expiry in ms, 0 = none */
+    int64_t pxat;       /* upsert: expiry in ms */
 };
 
 /* A batch: the commands of out (building) or of what was sent (in flight). */
 struct batch {
     struct pend *pend;
     size_t n, cap;
-    struct fbuf keep;   /* upserts' keys and rows */
+    struct fbuf keep;   /* upserts' keys, fields and rows */
     bool has_upsert;
 };
 
 struct online_writer {
     redisContext *c;                /* not owned */
-    char *prefix;                   /* redis.key_prefix (copy) */
     const struct cfg_view *v;       /* not owned; must outlive the writer */
     size_t batch;                   /* rows per batch */
-    uint64_t gen;                   /* generation of genkey (0 = none yet) */
-    struct fbuf genkey;             /* "P:v1:V:F:g<G>:" */
-    struct fbuf key;                /* scratch: one row key */
+    struct fbuf rowpfx;             /* "P:v2:{" */
+    struct fbuf key;                /* scratch: one entity key */
     struct fbuf row;                /* scratch: one encoded row */
+    char field[ONLINE_FIELD_MAX];   /* the generation's field */
+    size_t fieldlen;
+    uint64_t gen;                   /* generation of field (0 = none yet) */
     struct fbuf out;                /* RESP of the batch being built */
-    struct fbuf mset;               /* key/value bulks of the MSET being built */
-    size_t npairs;                  /* rows in mset */
     size_t nrows;                   /* rows in out */
     struct batch b[2];              /* b[cur] building, b[!cur] in flight */
     int cur;
@@ -105,8 +112,8 @@ struct online_writer *online_writer_new(redisContext *c, const char *key_prefix,
     if (w == NULL) {
         return NULL;
     }
-    w->prefix = strdup(key_prefix ? key_prefix : "");
-    if (w->prefix == NULL) {
+    if (online_key_row_prefix(&w->rowpfx, key_prefix ? key_prefix : "") != FEATD_OK) {
+        fbuf_free(&w->rowpfx);
         free(w);
         return NULL;
     }
@@ -174,30 +181,11 @@ static struct pend *batch_add(struct batch *b)
     return &b->pend[b->n++];
 }
 
-/* Moves the MSET being built into out as one command. */
-static int emit_mset(struct online_writer *w)
-{
-    if (w->npairs == 0) {
-        return FEATD_OK;
-    }
-    struct pend *p = batch_add(&w->b[w->cur]);
-    if (p == NULL || rcmd_put_hdr(&w->out, '*', 1 + 2 * w->npairs) != FEATD_OK ||
-        fbuf_append(&w->out, "$4\r\nMSET\r\n", 10) != FEATD_OK ||
-        fbuf_append(&w->out, w->mset.data, w->mset.len) != FEATD_OK) {
-        return FEATD_ENOMEM;
-    }
-    *p = (struct pend){ .kind = PEND_MSET, .rows = w->npairs };
-    w->nrows += w->npairs;
-    w->npairs = 0;
-    fbuf_reset(&w->mset);
-    return FEATD_OK;
-}
-
 /* Accounts for one reply. Returns true for a NOSCRIPT error on an upsert
  * (the caller replays it). */
 static bool account(struct online_writer *w, const struct pend *p, const redisReply *r)
 {
-    static const char *const what[] = { "SET", "MSET", "upsert" };
+    static const char *const what[] = { "HSET", "PEXPIREAT", "upsert" };
     if (r->type == REDIS_REPLY_ERROR) {
         if (p->kind == PEND_UPSERT && r->len >= 8 && memcmp(r->str, "NOSCRIPT", 8) == 0) {
             return true;
@@ -206,26 +194,27 @@ static bool account(struct online_writer *w, const struct pend *p, const redisRe
             w->have_err = true;
             rblock_seterr_reply(w->c, what[p->kind], r, w->err, sizeof(w->err));
         }
-    } else if (p->kind != PEND_UPSERT && r->type == REDIS_REPLY_STATUS) {
-        w->written += p->rows;
-    } else if (p->kind == PEND_UPSERT && r->type == REDIS_REPLY_INTEGER &&
-               (r->integer == 0 || r->integer == 1)) {
+    } else if (r->type != REDIS_REPLY_INTEGER) {
+        note_err(w, "redis %s: unexpected reply type %d", what[p->kind], r->type);
+    } else if (p->kind == PEND_HSET) {
+        w->written++;
+    } else if (p->kind == PEND_UPSERT) {
         if (r->integer == 1) {
             w->written++;
-        } else {
+        } else if (r->integer == 0) {
             w->skipped++;
+        } else {
+            note_err(w, "redis upsert: unexpected reply %lld", (long long)r->integer);
         }
-    } else {
-        note_err(w, "redis %s: unexpected reply type %d", what[p->kind], r->type);
     }
     return false;
 }
 
-static int append_eval(struct online_writer *w, const char *key, size_t keylen, const char *val,
-                       size_t vallen, int64_t pxat)
+static int append_eval(struct online_writer *w, const struct pend *p, const char *k)
 {
-    return redisAppendCommand(w->c, "EVAL %s 1 %b %b %lld", online_upsert_lua, key, keylen,
-                              val, vallen, (long long)pxat) == REDIS_OK ? FEATD_OK : FEATD_ERR;
+    return redisAppendCommand(w->c, "EVAL %s 1 %b %b %b %lld", online_upsert_lua, k, p->keylen,
+                              k + p->keylen, p->fieldlen, k + p->keylen + p->fieldlen, p->vallen,
+                              (long long)p->pxat) == REDIS_OK ? FEATD_OK : FEATD_ERR;
 }
 
 /* Replays the upserts b->pend[0..n) (compacted NOSCRIPT ones) with EVAL,
@@ -235,8 +224,7 @@ static int replay_noscript(struct online_writer *w, struct batch *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const struct pend *p = &b->pend[i];
-        const char *k = b->keep.data + p->off;
-        if (append_eval(w, k, p->keylen, k + p->keylen, p->vallen, p->pxat) != FEATD_OK) {
+        if (append_eval(w, p, b->keep.data + p->off) != FEATD_OK) {
             note_err(w, "redis: cannot append command (out of memory)");
             n = i;
             break;
@@ -299,8 +287,6 @@ static void pace(struct online_writer *w, size_t rows)
 static void drop_building(struct online_writer *w)
 {
     batch_reset(&w->b[w->cur]);
-    w->npairs = 0;
-    fbuf_reset(&w->mset);
     fbuf_reset(&w->out);
     w->nrows = 0;
 }
@@ -315,9 +301,7 @@ static void send_batch(struct online_writer *w, bool sync)
     struct batch *b = &w->b[w->cur];
     struct batch *prev = &w->b[!w->cur];
     bool sent = false;
-    if (emit_mset(w) != FEATD_OK) {
-        note_err(w, "out of memory");
-    } else if (b->n > 0 && w->c->err) {
+    if (b->n > 0 && w->c->err) {
         note_ctx_err(w, "pipeline");
     } else if (b->n > 0) {
         if (redisAppendFormattedCommand(w->c, w->out.data, w->out.len) != REDIS_OK) {
@@ -368,16 +352,14 @@ void online_writer_free(struct online_writer *w)
     if (w->c != NULL && prev->n > 0 && !w->c->err) {
         read_batch(w, prev);
     }
-    fbuf_free(&w->genkey);
+    fbuf_free(&w->rowpfx);
     fbuf_free(&w->key);
     fbuf_free(&w->row);
     fbuf_free(&w->out);
-    fbuf_free(&w->mset);
     for (int i = 0; i < 2; i++) {
         free(w->b[i].pend);
         fbuf_free(&w->b[i].keep);
     }
-    free(w->prefix);
     free(w);
 }
 
@@ -429,20 +411,16 @@ static int prepare(struct online_writer *w, const char *what, uint64_t gen,
         w->skipped++;
         return FEATD_EAGAIN;
     }
-    *pxat = at;
+    *pxat = at != 0 && at < ONLINE_WRITER_NO_EXPIRY_MS ? at : ONLINE_WRITER_NO_EXPIRY_MS;
     if (gen != w->gen) {
-        fbuf_reset(&w->genkey);
-        if (online_key_gen_prefix(&w->genkey, w->prefix, w->v, gen) != FEATD_OK) {
-            w->gen = 0;
-            util_seterr(err, errlen, "out of memory");
-            return FEATD_ERR;
-        }
+        w->fieldlen = online_key_field(w->field, gen);
         w->gen = gen;
     }
     fbuf_reset(&w->key);
     fbuf_reset(&w->row);
-    if (fbuf_append(&w->key, w->genkey.data, w->genkey.len) != FEATD_OK ||
-        online_key_entity(&w->key, w->v, keys) != FEATD_OK) {
+    if (fbuf_append(&w->key, w->rowpfx.data, w->rowpfx.len) != FEATD_OK ||
+        online_key_entity(&w->key, w->v, keys) != FEATD_OK ||
+        online_key_row_end(&w->key) != FEATD_OK) {
         util_seterr(err, errlen, "view %s: cannot build the row key (bad join key)",
                     w->v->name);
         return FEATD_ERR;
@@ -459,73 +437,71 @@ static int prepare(struct online_writer *w, const char *what, uint64_t gen,
 /* Back half: sends the batch when full; reports errors recorded so far. */
 static int after_append(struct online_writer *w, char *err, size_t errlen)
 {
-    if (w->nrows + w->npairs >= w->batch || w->out.len + w->mset.len >= WRITER_MAX_BYTES) {
+    if (w->nrows >= w->batch || w->out.len >= WRITER_MAX_BYTES) {
         send_batch(w, false);
     }
     return report(w, err, errlen);
 }
 
+/* Appends "PEXPIREAT key at <flag>" (flag: "NX" or "GT"). */
+static int put_expire(struct online_writer *w, const char *at, size_t atlen, const char *flag)
+{
+    struct pend *p = batch_add(&w->b[w->cur]);
+    if (p == NULL || fbuf_append(&w->out, "*4\r\n$9\r\nPEXPIREAT\r\n", 20) != FEATD_OK ||
+        rcmd_put_bulk(&w->out, w->key.data, w->key.len) != FEATD_OK ||
+        rcmd_put_bulk(&w->out, at, atlen) != FEATD_OK ||
+        rcmd_put_bulk(&w->out, flag, 2) != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    *p = (struct pend){ .kind = PEND_EXPIRE };
+    return FEATD_OK;
+}
+
+/*
+ * HSET key field row, then the key's expiry: PEXPIREAT ... NX sets it on a
+ * key that has none (just created), PEXPIREAT ... GT moves it later when
+ * this row lives longer than the key's other fields. A row without storage
+ * expiry (ttl 0) uses ONLINE_WRITER_NO_EXPIRY_MS, later than any other.
+ */
 int online_writer_put(struct online_writer *w, uint64_t gen, const struct online_key *keys,
                       int64_t event_ts_us, int64_t created_ts_us,
                       const struct online_value *vals, char *err, size_t errlen)
 {
     int64_t at = 0;
-    int rc = prepare(w, "SET", gen, keys, event_ts_us, created_ts_us, vals, &at, err, errlen);
+    int rc = prepare(w, "HSET", gen, keys, event_ts_us, created_ts_us, vals, &at, err, errlen);
     if (rc != FEATD_OK) {
         return rc;
     }
     struct batch *b = &w->b[w->cur];
-    size_t mset_mark = w->mset.len, out_mark = w->out.len, npend = b->n;
-    bool paired = false;
-    if (at == 0) {
-        rc = rcmd_put_bulk(&w->mset, w->key.data, w->key.len);
-        if (rc == FEATD_OK) {
-            rc = rcmd_put_bulk(&w->mset, w->row.data, w->row.len);
-        }
-        if (rc == FEATD_OK) {
-            paired = true;
-            if (++w->npairs >= WRITER_MSET_PAIRS) {
-                rc = emit_mset(w);
-            }
-        }
-    } else {
-        char ms[24];
-        size_t n = rcmd_put_dec(ms, (uint64_t)at);
-        struct pend *p = NULL;
-        rc = emit_mset(w);  /* keep the order of the caller's commands */
-        out_mark = w->out.len;
-        npend = b->n;
-        if (rc == FEATD_OK) {
-            p = batch_add(b);
-            rc = p ? fbuf_append(&w->out, "*5\r\n$3\r\nSET\r\n", 13) : FEATD_ENOMEM;
-        }
-        if (rc == FEATD_OK) {
-            rc = rcmd_put_bulk(&w->out, w->key.data, w->key.len);
-        }
-        if (rc == FEATD_OK) {
-            rc = rcmd_put_bulk(&w->out, w->row.data, w->row.len);
-        }
-        if (rc == FEATD_OK) {
-            rc = fbuf_append(&w->out, "$4\r\nPXAT\r\n", 10);
-        }
-        if (rc == FEATD_OK) {
-            rc = rcmd_put_bulk(&w->out, ms, n);
-        }
-        if (rc == FEATD_OK) {
-            *p = (struct pend){ .kind = PEND_SET, .rows = 1 };
-            w->nrows++;
-        }
+    size_t out_mark = w->out.len, npend = b->n;
+    char ms[24];
+    size_t n = rcmd_put_dec(ms, (uint64_t)at);
+    struct pend *p = batch_add(b);
+    rc = p ? fbuf_append(&w->out, "*4\r\n$4\r\nHSET\r\n", 14) : FEATD_ENOMEM;
+    if (rc == FEATD_OK) {
+        *p = (struct pend){ .kind = PEND_HSET };
+        rc = rcmd_put_bulk(&w->out, w->key.data, w->key.len);
+    }
+    if (rc == FEATD_OK) {
+        rc = rcmd_put_bulk(&w->out, w->field, w->fieldlen);
+    }
+    if (rc == FEATD_OK) {
+        rc = rcmd_put_bulk(&w->out, w->row.data, w->row.len);
+    }
+    if (rc == FEATD_OK) {
+        rc = put_expire(w, ms, n, "NX");
+    }
+    if (rc == FEATD_OK) {
+        rc = put_expire(w, ms, n, "GT");
     }
     if (rc != FEATD_OK) {
         /* drop a half-appended command: it would desynchronize the pipeline */
-        if (!paired) {
-            w->mset.len = mset_mark;
-        }
         w->out.len = out_mark;
         b->n = npend;
         util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
     }
+    w->nrows++;
     return after_append(w, err, errlen);
 }
 
@@ -573,17 +549,17 @@ int online_writer_upsert(struct online_writer *w, uint64_t gen, const struct onl
     size_t n = rcmd_put_dec(ms, (uint64_t)at);
     size_t shalen = strlen(w->sha);
     struct pend *p = NULL;
-    rc = emit_mset(w);
     size_t out_mark = w->out.len, npend = b->n;
+    rc = fbuf_append(&b->keep, w->key.data, w->key.len);
     if (rc == FEATD_OK) {
-        rc = fbuf_append(&b->keep, w->key.data, w->key.len);
+        rc = fbuf_append(&b->keep, w->field, w->fieldlen);
     }
     if (rc == FEATD_OK) {
         rc = fbuf_append(&b->keep, w->row.data, w->row.len);
     }
     if (rc == FEATD_OK) {
         p = batch_add(b);
-        rc = p ? fbuf_append(&w->out, "*6\r\n$7\r\nEVALSHA\r\n", 17) : FEATD_ENOMEM;
+        rc = p ? fbuf_append(&w->out, "*7\r\n$7\r\nEVALSHA\r\n", 17) : FEATD_ENOMEM;
     }
     if (rc == FEATD_OK) {
         rc = rcmd_put_bulk(&w->out, w->sha, shalen);
@@ -593,6 +569,9 @@ int online_writer_upsert(struct online_writer *w, uint64_t gen, const struct onl
     }
     if (rc == FEATD_OK) {
         rc = rcmd_put_bulk(&w->out, w->key.data, w->key.len);
+    }
+    if (rc == FEATD_OK) {
+        rc = rcmd_put_bulk(&w->out, w->field, w->fieldlen);
     }
     if (rc == FEATD_OK) {
         rc = rcmd_put_bulk(&w->out, w->row.data, w->row.len);
@@ -608,8 +587,8 @@ int online_writer_upsert(struct online_writer *w, uint64_t gen, const struct onl
         util_seterr(err, errlen, "out of memory");
         return FEATD_ERR;
     }
-    *p = (struct pend){ .kind = PEND_UPSERT, .rows = 1, .off = off, .keylen = w->key.len,
-                        .vallen = w->row.len, .pxat = at };
+    *p = (struct pend){ .kind = PEND_UPSERT, .off = off, .keylen = w->key.len,
+                        .fieldlen = w->fieldlen, .vallen = w->row.len, .pxat = at };
     b->has_upsert = true;
     w->nrows++;
     return after_append(w, err, errlen);

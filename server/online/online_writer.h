@@ -8,9 +8,9 @@
  *                  ─► read the replies of batch N-1 (usually already there)
  *   flush          ─► write the last batch, read every outstanding reply
  *
- * Plain puts of rows without a storage expiry (views with ttl_seconds 0) go
- * out as MSET of up to 128 rows, which costs Redis markedly less per key
- * than one SET each; rows with an expiry are SET ... PXAT. Upserts are
+ * A put is HSET <entity key> <generation> <row> plus the key's expiry
+ * (PEXPIREAT ... NX, then ... GT: the key lives as long as its longest-lived
+ * field; rows of views with ttl 0 keep it until the year 2500). Upserts are
  * last-write-wins through a server-side script (EVALSHA, replayed with EVAL
  * after NOSCRIPT); a batch holding upserts is read back before the next one
  * is built, so the replay never interleaves with other replies. Commands are
@@ -53,7 +53,7 @@ void online_writer_discard(struct online_writer *w);
  * call online_writer_flush first to write them and see errors. NULL is a
  * no-op. */
 void online_writer_free(struct online_writer *w);
-/* SET row into generation gen (PXAT expiry when ttl > 0). Returns FEATD_OK,
+/* Writes the row as generation gen's field of its entity's hash. Returns FEATD_OK,
  * FEATD_EAGAIN when the row is already past its storage expiry (not
  * written, counted as skipped), FEATD_ERR on an encoding error, on a dead
  * context or on Redis errors of an earlier batched command. */

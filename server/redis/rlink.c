@@ -411,8 +411,8 @@ const char *rlink_endpoint(const struct rlink *rp)
     return rp->endpoint;
 }
 
-int rlink_command_argv(struct rlink *rp, redisCallbackFn *cb, void *priv, int argc,
-                       const char **argv, const size_t *argvlen)
+int rlink_command_formatted(struct rlink *rp, redisCallbackFn *cb, void *priv, const char *cmd,
+                            size_t len)
 {
     if (rp->state != RLINK_UP || rp->ac == NULL) {
         return FEATD_EAGAIN;
@@ -420,14 +420,27 @@ int rlink_command_argv(struct rlink *rp, redisCallbackFn *cb, void *priv, int ar
     if (rp->ac->replies.head == NULL) {
         rp->progress_us = util_mono_us();   /* the stall clock starts now */
     }
-    if (rcmd_format_argv(&rp->cmd, argc, argv, argvlen) != FEATD_OK ||
-        redisAsyncFormattedCommand(rp->ac, cb, priv, rp->cmd.data, rp->cmd.len) != REDIS_OK) {
+    if (redisAsyncFormattedCommand(rp->ac, cb, priv, cmd, len) != REDIS_OK) {
         METRICS_INC(rp->m->redis_errors_total);
         return FEATD_EAGAIN;
     }
+    METRICS_INC(rp->m->redis_commands_total);
+    return FEATD_OK;
+}
+
+int rlink_command_argv(struct rlink *rp, redisCallbackFn *cb, void *priv, int argc,
+                       const char **argv, const size_t *argvlen)
+{
+    if (rp->state != RLINK_UP || rp->ac == NULL) {
+        return FEATD_EAGAIN;
+    }
+    if (rcmd_format_argv(&rp->cmd, argc, argv, argvlen) != FEATD_OK) {
+        METRICS_INC(rp->m->redis_errors_total);
+        return FEATD_EAGAIN;
+    }
+    int rc = rlink_command_formatted(rp, cb, priv, rp->cmd.data, rp->cmd.len);
     if (rp->cmd.cap > RLINK_CMD_KEEP) {
         fbuf_free(&rp->cmd);    /* hiredis has copied it; keep only a small buffer */
     }
-    METRICS_INC(rp->m->redis_commands_total);
-    return FEATD_OK;
+    return rc;
 }

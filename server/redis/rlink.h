@@ -42,6 +42,10 @@ const char *rlink_endpoint(const struct rlink *rp);
  */
 int rlink_command_argv(struct rlink *rp, redisCallbackFn *cb, void *priv, int argc,
                        const char **argv, const size_t *argvlen) FEATD_MUSTCHECK;
+/* The same for a command already in RESP (cmd[0..len), one command; hiredis
+ * copies it). Several sent in one loop iteration go out in one write. */
+int rlink_command_formatted(struct rlink *rp, redisCallbackFn *cb, void *priv, const char *cmd,
+                            size_t len) FEATD_MUSTCHECK;
 
 /* µs since Redis last made progress while commands are pending (0 when
  * nothing is pending): hiredis 0.14 has no command timeout, so a stopped or

@@ -53,6 +53,7 @@
 #include "core/log.h"
 #include "core/fbuf.h"
 #include "core/util.h"
+#include "redis/rcmd.h"
 #include "online/online.h"
 #include "serve/lookup_plan.h"
 
@@ -79,87 +80,158 @@ static void lookup_key_of(const struct plan_view *pv, const Featd__V1__GetOnline
     }
 }
 
-/* Builds argv for one attempt with each view's gen from the generation cache. */
-static int lookup_build_command(struct request *rq)
+/* An entity's hash in the attempt being built: one HMGET. */
+struct plan_hm {
+    size_t off, len;        /* its key in the command buffer's key area */
+    uint32_t first, last;   /* its rows (plan_row.next links them) */
+    uint32_t last_pv;       /* plan view of its last row */
+};
+
+/*
+ * Builds one attempt with each view's generation from the generation cache:
+ * RESP of "MGET <current key of each view>" then one "HMGET <entity key>
+ * <generation of each view>..." per distinct entity key (rows of views that
+ * share join-key values share it), in ctx->scratch; cmd i spans
+ * offs[i]..offs[i + 1]. Rows repeated within a view are fetched once.
+ */
+static int lookup_build_command(struct request *rq, size_t **offs_out)
 {
     struct lookup_plan *p = rq->plan;
     const Featd__V1__GetOnlineFeaturesRequest *g = rq->msg->get_online_features;
     struct arena *a = &rq->arena;
     const char *prefix = rq->reg->cfg->redis.key_prefix;
     struct fbuf *sb = &rq->ctx->scratch;
+    size_t nr = p->nrows;
 
-    size_t maxargs = 1 + p->nviews * (1 + p->nrows);
-    p->argv = arena_alloc(a, sizeof(*p->argv) * maxargs);
-    p->argvlen = arena_alloc(a, sizeof(*p->argvlen) * maxargs);
+    size_t maxrows = p->nviews * nr;
     size_t tcap = 16;
-    while (tcap < 2 * p->nrows) {
+    while (tcap < 2 * nr * (p->nviews ? p->nviews : 1)) {
         tcap *= 2;
     }
-    int *table = arena_alloc(a, sizeof(int) * tcap);
+    uint32_t *table = arena_alloc(a, sizeof(*table) * tcap);
+    struct plan_hm *hm = arena_alloc(a, sizeof(*hm) * (maxrows ? maxrows : 1));
+    p->rows = arena_alloc(a, sizeof(*p->rows) * (maxrows ? maxrows : 1));
     size_t maxkeys = 1;
     for (size_t i = 0; i < p->nviews; i++) {
         maxkeys = p->views[i].v->nkeys > maxkeys ? p->views[i].v->nkeys : maxkeys;
     }
     struct online_key *keys = arena_alloc(a, sizeof(*keys) * maxkeys);
-    if (!p->argv || !p->argvlen || !table || !keys) {
+    struct fbuf kb = { 0 };     /* entity keys, concatenated (freed below) */
+    if (!table || !hm || !p->rows || !keys) {
         return FEATD_ENOMEM;
     }
-    int argc = 0;
-    p->argv[argc] = "MGET";
-    p->argvlen[argc++] = 4;
-
-    for (size_t i = 0; i < p->nviews; i++) {
+    memset(table, 0xff, sizeof(*table) * tcap);    /* UINT32_MAX = empty */
+    size_t nhm = 0, nrows = 0;
+    int rc = online_key_row_prefix(&kb, prefix);
+    size_t pfx_len = kb.len;
+    for (size_t i = 0; i < p->nviews && rc == FEATD_OK; i++) {
         struct plan_view *pv = &p->views[i];
         uint64_t cached = gencache_get(&rq->ctx->gens, pv->vidx);
         pv->gen = cached == GENCACHE_UNKNOWN ? 0 : cached;
-        fbuf_reset(sb);
-        if (online_key_current(sb, prefix, pv->v) != FEATD_OK) {
-            return FEATD_ENOMEM;
-        }
-        pv->cur_arg = argc;
-        p->argvlen[argc] = sb->len;
-        p->argv[argc++] = arena_memdup(a, sb->data, sb->len);
-        memset(pv->row_arg, 0, sizeof(int) * (p->nrows ? p->nrows : 1));
+        memset(pv->row_arg, 0, sizeof(int) * (nr ? nr : 1));
         if (pv->gen == 0) {
             continue;   /* no data for the view (as far as we know): current key only */
         }
-        memset(table, 0xff, sizeof(int) * tcap);    /* -1 = empty */
-        fbuf_reset(sb);
-        if (online_key_gen_prefix(sb, prefix, pv->v, pv->gen) != FEATD_OK) {
-            return FEATD_ENOMEM;
-        }
-        size_t base_len = sb->len;
-        for (size_t r = 0; r < p->nrows; r++) {
-            sb->len = base_len;
+        for (size_t r = 0; r < nr && rc == FEATD_OK; r++) {
+            size_t start = kb.len;
             lookup_key_of(pv, g, r, keys);
-            if (online_key_entity(sb, pv->v, keys) != FEATD_OK) {
-                return FEATD_ENOMEM;
+            rc = fbuf_append(&kb, kb.data, pfx_len);
+            if (rc == FEATD_OK) {
+                rc = online_key_entity(&kb, pv->v, keys);
             }
-            uint64_t h = util_fnv1a(UTIL_FNV_INIT, sb->data + base_len, sb->len - base_len);
+            if (rc == FEATD_OK) {
+                rc = online_key_row_end(&kb);
+            }
+            if (rc != FEATD_OK) {
+                break;
+            }
+            size_t klen = kb.len - start;
+            uint64_t h = util_fnv1a(UTIL_FNV_INIT, kb.data + start, klen);
             size_t slot = h & (tcap - 1);
-            int found = 0;
-            while (table[slot] >= 0) {
-                int ai = table[slot];
-                if (p->argvlen[ai] == sb->len && memcmp(p->argv[ai], sb->data, sb->len) == 0) {
-                    found = ai;
+            uint32_t e = UINT32_MAX;
+            while (table[slot] != UINT32_MAX) {
+                struct plan_hm *x = &hm[table[slot]];
+                if (x->len == klen && memcmp(kb.data + x->off, kb.data + start, klen) == 0) {
+                    e = table[slot];
                     break;
                 }
                 slot = (slot + 1) & (tcap - 1);
             }
-            if (!found) {
-                p->argvlen[argc] = sb->len;
-                p->argv[argc] = arena_memdup(a, sb->data, sb->len);
-                if (p->argv[argc] == NULL) {
-                    return FEATD_ENOMEM;
+            if (e != UINT32_MAX) {
+                kb.len = start;     /* known key: drop the copy */
+                if (hm[e].last_pv == i) {
+                    pv->row_arg[r] = (int)hm[e].last + 1;     /* the same row of this view */
+                    continue;
                 }
-                table[slot] = argc;
-                found = argc++;
+            } else {
+                e = (uint32_t)nhm++;
+                table[slot] = e;
+                hm[e] = (struct plan_hm){ .off = start, .len = klen, .first = UINT32_MAX,
+                                          .last = UINT32_MAX, .last_pv = UINT32_MAX };
             }
-            pv->row_arg[r] = found;
+            uint32_t row = (uint32_t)nrows++;
+            p->rows[row] = (struct plan_row){ .pv = (uint32_t)i, .next = UINT32_MAX };
+            if (hm[e].first == UINT32_MAX) {
+                hm[e].first = row;
+            } else {
+                p->rows[hm[e].last].next = row;
+            }
+            hm[e].last = row;
+            hm[e].last_pv = (uint32_t)i;
+            pv->row_arg[r] = (int)row + 1;
         }
     }
-    p->argc = argc;
-    return FEATD_OK;
+    p->nrows_fetched = nrows;
+    p->ncmds = 1 + nhm;
+    p->cmds = arena_alloc(a, sizeof(*p->cmds) * p->ncmds);
+    size_t *offs = arena_alloc(a, sizeof(*offs) * (p->ncmds + 1));
+    if (rc != FEATD_OK || p->cmds == NULL || offs == NULL) {
+        fbuf_free(&kb);
+        return FEATD_ENOMEM;
+    }
+    /* MGET of the current keys */
+    fbuf_reset(sb);
+    offs[0] = 0;
+    rc = rcmd_put_hdr(sb, '*', 1 + p->nviews);
+    if (rc == FEATD_OK) {
+        rc = rcmd_put_bulk(sb, "MGET", 4);
+    }
+    struct fbuf ck = { 0 };
+    for (size_t i = 0; i < p->nviews && rc == FEATD_OK; i++) {
+        fbuf_reset(&ck);
+        rc = online_key_current(&ck, prefix, p->views[i].v);
+        if (rc == FEATD_OK) {
+            rc = rcmd_put_bulk(sb, ck.data, ck.len);
+        }
+    }
+    fbuf_free(&ck);
+    p->cmds[0] = (struct plan_cmd){ .rq = rq, .first_row = UINT32_MAX };
+    /* one HMGET per entity */
+    for (size_t e = 0; e < nhm && rc == FEATD_OK; e++) {
+        offs[e + 1] = sb->len;
+        size_t nf = 0;
+        for (uint32_t row = hm[e].first; row != UINT32_MAX; row = p->rows[row].next) {
+            nf++;
+        }
+        rc = rcmd_put_hdr(sb, '*', 2 + nf);
+        if (rc == FEATD_OK) {
+            rc = rcmd_put_bulk(sb, "HMGET", 5);
+        }
+        if (rc == FEATD_OK) {
+            rc = rcmd_put_bulk(sb, kb.data + hm[e].off, hm[e].len);
+        }
+        for (uint32_t row = hm[e].first; row != UINT32_MAX && rc == FEATD_OK;
+             row = p->rows[row].next) {
+            char field[ONLINE_FIELD_MAX];
+            size_t n = online_key_field(field, p->views[p->rows[row].pv].gen);
+            rc = rcmd_put_bulk(sb, field, n);
+        }
+        p->cmds[e + 1] = (struct plan_cmd){ .rq = rq, .first_row = hm[e].first };
+    }
+    offs[p->ncmds] = sb->len;
+    fbuf_free(&kb);
+    *offs_out = offs;
+    return rc;
 }
 
 static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv);
@@ -167,7 +239,9 @@ static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv);
 static void lookup_send(struct request *rq)
 {
     struct serve_ctx *ctx = rq->ctx;
-    int rc = lookup_build_command(rq);
+    struct lookup_plan *p = rq->plan;
+    size_t *offs = NULL;
+    int rc = lookup_build_command(rq, &offs);
     if (rc != FEATD_OK) {
         request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, "request needs more memory than allowed");
         return;
@@ -179,14 +253,29 @@ static void lookup_send(struct request *rq)
                       ctx->inflight);
         return;
     }
-    rc = rlink_command_argv(ctx->redis, lookup_redis_cb, rq, rq->plan->argc, rq->plan->argv,
-                            rq->plan->argvlen);
-    if (rc != FEATD_OK) {
+    p->stale = false;
+    p->failed = false;
+    const char *cmd = ctx->scratch.data;
+    size_t sent = 0;
+    for (size_t i = 0; i < p->ncmds; i++) {
+        if (rlink_command_formatted(ctx->redis, lookup_redis_cb, &p->cmds[i], cmd + offs[i],
+                                    offs[i + 1] - offs[i]) != FEATD_OK) {
+            break;
+        }
+        sent++;
+    }
+    if (sent == 0) {
         request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store unavailable: %s",
                       rlink_status(ctx->redis));
         return;
     }
-    rq->redis_pending = 1;
+    if (sent < p->ncmds) {
+        /* the commands sent still call back; the attempt fails when they have */
+        p->failed = true;
+        request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store unavailable: %s",
+                      rlink_status(ctx->redis));
+    }
+    rq->redis_pending = (uint32_t)sent;
     rq->sent_us = util_mono_us();
     if (rq->first_sent_us == 0) {
         rq->first_sent_us = rq->sent_us;
@@ -194,7 +283,7 @@ static void lookup_send(struct request *rq)
     rq->attempts++;
     ctx->inflight++;
     METRICS_SET(ctx->metrics->inflight, ctx->inflight);
-    METRICS_ADD(ctx->metrics->keys_fetched_total, (uint64_t)(rq->plan->argc - 1 - (int)rq->plan->nviews));
+    METRICS_ADD(ctx->metrics->keys_fetched_total, (uint64_t)p->nrows_fetched);
 }
 
 /* ---- answer assembly ---- */
@@ -215,10 +304,10 @@ static void lookup_log_corrupt(const struct cfg_view *v, const char *why)
 #define ANSWER_NOMEM() do { request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, \
                           "response needs more memory than allowed"); return; } while (0)
 
-/* Decodes each (view, row) once, points every requested cell at its value,
- * computes statuses, and writes the answer. Row values point into the reply,
- * which lives until this callback returns: we encode before that. */
-static void lookup_answer(struct request *rq, const redisReply *reply)
+/* Decodes each fetched (view, entity) row once, points every requested cell
+ * at its value, computes statuses, and writes the answer. Row values point
+ * into the rows the callbacks copied into the request's arena. */
+static void lookup_answer(struct request *rq)
 {
     struct lookup_plan *p = rq->plan;
     struct arena *a = &rq->arena;
@@ -273,11 +362,12 @@ static void lookup_answer(struct request *rq, const redisReply *reply)
         int status;
         bool done;
     };
-    struct decoded_row *rows = arena_alloc(a, sizeof(*rows) * (size_t)p->argc);
+    size_t nfetched = p->nrows_fetched ? p->nrows_fetched : 1;
+    struct decoded_row *rows = arena_alloc(a, sizeof(*rows) * nfetched);
     if (rows == NULL) {
         ANSWER_NOMEM();
     }
-    memset(rows, 0, sizeof(*rows) * (size_t)p->argc);
+    memset(rows, 0, sizeof(*rows) * nfetched);
     uint64_t st_counts[METRICS_STATUSES] = { 0 };
     for (size_t i = 0; i < p->nviews; i++) {
         const struct plan_view *pv = &p->views[i];
@@ -285,18 +375,18 @@ static void lookup_answer(struct request *rq, const redisReply *reply)
         int64_t ttl_us = v->ttl_seconds * 1000000;
         for (size_t r = 0; r < nr; r++) {
             int arg = pv->row_arg[r];
-            struct decoded_row *d = arg ? &rows[arg] : NULL;
+            struct decoded_row *d = arg ? &rows[arg - 1] : NULL;
             struct decoded_row tmp = { NULL, 0, FEATD__V1__FIELD_STATUS__NOT_FOUND, true };
             if (d == NULL || !d->done) {
-                const redisReply *e = arg ? reply->element[arg - 1] : NULL;
-                if (e != NULL && e->type == REDIS_REPLY_STRING) {
+                const struct plan_row *e = arg ? &p->rows[arg - 1] : NULL;
+                if (e != NULL && e->data != NULL) {
                     char err[128];
                     int64_t cts;
                     tmp.vals = arena_alloc(a, sizeof(*tmp.vals) * v->nfeatures);
                     if (tmp.vals == NULL) {
                         ANSWER_NOMEM();
                     }
-                    if (online_row_decode((const uint8_t *)e->str, e->len, v, &tmp.ts, &cts, tmp.vals,
+                    if (online_row_decode((const uint8_t *)e->data, e->len, v, &tmp.ts, &cts, tmp.vals,
                                           err, sizeof(err)) != FEATD_OK) {
                         METRICS_INC(m->rows_corrupt_total);
                         lookup_log_corrupt(v, err);
@@ -357,59 +447,131 @@ static void lookup_answer(struct request *rq, const redisReply *reply)
     request_answer_get(rq, &ga, sizes);
 }
 
+/* The MGET of the views' current keys: notes each view's generation;
+ * marks the attempt stale when one differs from the generation it used. */
+static int lookup_pointers(struct request *rq, const redisReply *reply)
+{
+    struct serve_ctx *ctx = rq->ctx;
+    struct lookup_plan *p = rq->plan;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != p->nviews) {
+        METRICS_INC(ctx->metrics->redis_errors_total);
+        request_error(rq, FEATD__V1__ERROR_CODE__INTERNAL, "unexpected reply from Redis to MGET");
+        return FEATD_ERR;
+    }
+    for (size_t i = 0; i < p->nviews; i++) {
+        struct plan_view *pv = &p->views[i];
+        uint64_t cur;
+        if (online_gen_parse(reply->element[i], &cur) != FEATD_OK) {
+            request_error(rq, FEATD__V1__ERROR_CODE__INTERNAL,
+                          "corrupt current-generation pointer for feature view \"%s\"", pv->v->name);
+            return FEATD_ERR;
+        }
+        gencache_note(&ctx->gens, rq->reg, pv->vidx, cur);
+        if (cur != pv->gen) {
+            p->stale = true;
+        }
+    }
+    return FEATD_OK;
+}
+
+/* One entity's HMGET: copies its rows into the request's arena (hiredis
+ * frees the reply when the callback returns). */
+static int lookup_entity(struct request *rq, const struct plan_cmd *cmd, const redisReply *reply)
+{
+    struct lookup_plan *p = rq->plan;
+    size_t i = 0;
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        METRICS_INC(rq->ctx->metrics->redis_errors_total);
+        request_error(rq, FEATD__V1__ERROR_CODE__INTERNAL, "unexpected reply from Redis to HMGET");
+        return FEATD_ERR;
+    }
+    for (uint32_t row = (uint32_t)cmd->first_row; row != UINT32_MAX; row = p->rows[row].next, i++) {
+        struct plan_row *pr = &p->rows[row];
+        const redisReply *e = i < reply->elements ? reply->element[i] : NULL;
+        if (e == NULL || e->type == REDIS_REPLY_NIL) {
+            pr->data = NULL;
+            continue;
+        }
+        if (e->type != REDIS_REPLY_STRING) {
+            break;
+        }
+        pr->data = arena_memdup(&rq->arena, e->str, e->len ? e->len : 1);
+        pr->len = e->len;
+        if (pr->data == NULL) {
+            request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
+                          "response needs more memory than allowed");
+            return FEATD_ERR;
+        }
+    }
+    if (i != reply->elements) {
+        METRICS_INC(rq->ctx->metrics->redis_errors_total);
+        request_error(rq, FEATD__V1__ERROR_CODE__INTERNAL, "unexpected reply from Redis to HMGET");
+        return FEATD_ERR;
+    }
+    return FEATD_OK;
+}
+
+/* The attempt's last reply is in: answer, or send the next attempt when a
+ * view's generation changed (or the round trip was too long to be sure no
+ * row of the generation read was reclaimed meanwhile; online_gen.h). */
+static void lookup_attempt_done(struct request *rq)
+{
+    struct serve_ctx *ctx = rq->ctx;
+    struct lookup_plan *p = rq->plan;
+    bool slow = rq->reply_us - rq->sent_us > (int64_t)ONLINE_READ_WINDOW_MS * 1000;
+    if (slow && !p->stale) {
+        METRICS_INC(ctx->metrics->read_window_retries_total);
+    }
+    if ((p->stale || slow) && rq->attempts < LOOKUP_MAX_ATTEMPTS && rq->reg == ctx->reg) {
+        if (p->stale) {
+            METRICS_INC(ctx->metrics->generation_retries_total);
+        }
+        lookup_send(rq);
+    } else if (p->stale || slow) {
+        request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE,
+                      "feature view generations kept changing during the lookup; retry");
+    } else {
+        lookup_answer(rq);
+    }
+}
+
 static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv)
 {
-    struct request *rq = priv;
+    const struct plan_cmd *cmd = priv;
+    struct request *rq = cmd->rq;
     struct serve_ctx *ctx = rq->ctx;
+    struct lookup_plan *p = rq->plan;
     redisReply *reply = r;
     (void)ac;
-    rq->redis_pending = 0;
+    rq->redis_pending--;
+    if (!rq->responded && !p->failed) {
+        if (reply == NULL) {
+            request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store unavailable: %s",
+                          rlink_status(ctx->redis));
+        } else if (reply->type == REDIS_REPLY_ERROR) {
+            METRICS_INC(ctx->metrics->redis_errors_total);
+            request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store error: %.*s",
+                          (int)(reply->len > 300 ? 300 : reply->len), reply->str);
+        } else if (cmd == &p->cmds[0]) {
+            (void)lookup_pointers(rq, reply);
+        } else if (!p->stale) {
+            (void)lookup_entity(rq, cmd, reply);
+        }
+        if (rq->responded) {
+            p->failed = true;
+        }
+    }
+    if (rq->redis_pending > 0) {
+        return;     /* more replies of this attempt to come */
+    }
     ctx->inflight--;
     METRICS_SET(ctx->metrics->inflight, ctx->inflight);
     if (reply) {
         rq->reply_us = util_mono_us();
         metrics_observe(&ctx->metrics->redis_latency, (uint64_t)(rq->reply_us - rq->sent_us));
     }
-    if (rq->responded) {
-        request_maybe_free(rq);
-        return;
-    }
-    struct lookup_plan *p = rq->plan;
-    if (reply == NULL) {
-        request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store unavailable: %s",
-                      rlink_status(ctx->redis));
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-        METRICS_INC(ctx->metrics->redis_errors_total);
-        request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store error: %.*s",
-                      (int)(reply->len > 300 ? 300 : reply->len), reply->str);
-    } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != (size_t)(p->argc - 1)) {
-        METRICS_INC(ctx->metrics->redis_errors_total);
-        request_error(rq, FEATD__V1__ERROR_CODE__INTERNAL, "unexpected reply from Redis to MGET");
-    } else {
-        bool stale = false;
-        for (size_t i = 0; i < p->nviews; i++) {
-            struct plan_view *pv = &p->views[i];
-            uint64_t cur;
-            if (online_gen_parse(reply->element[pv->cur_arg - 1], &cur) != FEATD_OK) {
-                request_error(rq, FEATD__V1__ERROR_CODE__INTERNAL,
-                              "corrupt current-generation pointer for feature view \"%s\"", pv->v->name);
-                request_maybe_free(rq);
-                return;
-            }
-            gencache_note(&ctx->gens, rq->reg, pv->vidx, cur);
-            if (cur != pv->gen) {
-                stale = true;
-            }
-        }
-        if (stale && rq->attempts < LOOKUP_MAX_ATTEMPTS && rq->reg == ctx->reg) {
-            METRICS_INC(ctx->metrics->generation_retries_total);
-            lookup_send(rq);
-        } else if (stale) {
-            request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE,
-                          "feature view generations kept changing during the lookup; retry");
-        } else {
-            lookup_answer(rq, reply);
-        }
+    if (!rq->responded && !p->failed) {
+        lookup_attempt_done(rq);
     }
     request_maybe_free(rq);
 }

@@ -8,6 +8,7 @@
 #ifndef FEATD_LOOKUP_PLAN_H
 #define FEATD_LOOKUP_PLAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,9 +22,8 @@ struct plan_view {
     const struct cfg_view *v;
     size_t vidx;            /* index in the registry's views */
     int *key_col;           /* per join key of v: index of the request's column */
-    uint64_t gen;           /* generation the keys of this attempt use; 0 = none */
-    int cur_arg;            /* argv index of the view's current key */
-    int *row_arg;           /* per row: argv index of its row key; 0 = not fetched */
+    uint64_t gen;           /* generation the rows of this attempt use; 0 = none */
+    int *row_arg;           /* per row: 1 + index of its fetched row (plan->rows); 0 = not fetched */
     uint8_t *seen;          /* per feature of v: already requested */
 };
 
@@ -34,13 +34,33 @@ struct plan_feat {
     char *name;             /* "view:feature" */
 };
 
+struct request;
+
 struct lookup_plan {
     size_t nviews, nfeats, nrows;   /* nrows = entity rows of the request */
     struct plan_view *views;
     struct plan_feat *feats;
-    int argc;                       /* the current attempt's MGET (lookup.c) */
-    const char **argv;
-    size_t *argvlen;
+    /* the current attempt (lookup.c): commands, and the rows they fetch */
+    size_t ncmds;
+    struct plan_cmd *cmds;          /* [0] = MGET of the views' current keys, then one HMGET per entity */
+    size_t nrows_fetched;
+    struct plan_row *rows;          /* per fetched (view, entity) row */
+    bool stale;                     /* a current key differed from the generation used */
+    bool failed;                    /* the attempt failed; code and why in the request's answer */
+};
+
+/* One Redis command of an attempt; the callback's private pointer. */
+struct plan_cmd {
+    struct request *rq;
+    size_t first_row;               /* HMGET: its first row (then plan_row.next) */
+};
+
+/* One fetched row: the view's field of one entity's hash. */
+struct plan_row {
+    const char *data;               /* copied into the request's arena; NULL = absent */
+    size_t len;
+    uint32_t pv;                    /* plan view */
+    uint32_t next;                  /* next row of the same HMGET, UINT32_MAX = last */
 };
 
 /* Why a request was refused: code is a featd.v1.ErrorCode

@@ -66,7 +66,7 @@ struct request {
     uint64_t id;
     int type;                       /* enum metrics_req_type */
     int64_t start_us;
-    int64_t sent_us;                /* when the current MGET was sent */
+    int64_t sent_us;                /* when the current attempt was sent */
     int64_t rx_us;                  /* phases (struct metrics_req_trace): frame received, */
     int64_t first_sent_us;          /*   first MGET sent, */
     int64_t reply_us;               /*   last Redis reply, */
@@ -76,7 +76,7 @@ struct request {
     struct event timer;             /* the deadline (request_deadline_start) */
     unsigned timer_set : 1;
     unsigned responded : 1;
-    unsigned redis_pending : 1;
+    uint32_t redis_pending;         /* commands awaiting Redis's reply */
     int attempts;
     struct lookup_plan *plan;       /* GetOnlineFeatures state (arena) */
     struct arena arena;             /* everything of the request; limit REQUEST_ARENA_LIMIT */
