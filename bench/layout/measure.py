@@ -201,7 +201,7 @@ def field_ms(v, g):
 
 
 def field_ds(v, g):
-    return str(700000000 + v * 10 + g)             # deciseconds since 2025: int32
+    return str(60000000 + v * 10 + g)              # seconds since 2025 (layout v2): int32
 
 
 def field_hex(v, g):
@@ -210,19 +210,19 @@ def field_hex(v, g):
 
 LAYOUTS = [
     ("a", KeyPerRow(), {}),
-    ("b-hashtable", HashPerEntity(17, field_ms, "b: hash per entity, default "
+    ("b-hashtable", HashPerEntity(9, field_ds, "b: hash per entity, Redis default "
                                   "hash-max-listpack-value 64 (hashtable encoding)"), {}),
-    ("b-listpack-17", HashPerEntity(17, field_ms, "b: hash per entity, listpack, "
-                                    "17-byte row header, ms gen field"),
+    ("b-ms", HashPerEntity(9, field_ms, "b: hash per entity, listpack, "
+                           "millisecond generation field (int64)"),
      {"hash-max-listpack-value": "1024"}),
-    ("b-listpack-hex", HashPerEntity(9, field_hex, "b: listpack, 9-byte header, "
-                                     "hex gen field"),
+    ("b-hex", HashPerEntity(9, field_hex, "b: hash per entity, listpack, "
+                            "hex generation field (string)"),
      {"hash-max-listpack-value": "1024"}),
-    ("b-listpack-9", HashPerEntity(9, field_ms, "b: listpack, 9-byte row header, "
-                                   "ms gen field (int64)"),
+    ("b-17", HashPerEntity(17, field_ds, "b: hash per entity, listpack, "
+                           "17-byte row header (v1 codec)"),
      {"hash-max-listpack-value": "1024"}),
-    ("b-listpack-9ds", HashPerEntity(9, field_ds, "b: listpack, 9-byte header, "
-                                     "decisecond gen field (int32)"),
+    ("b", HashPerEntity(9, field_ds, "**b (chosen): hash per entity, listpack, "
+                        "9-byte header, second generation field (int32)**"),
      {"hash-max-listpack-value": "1024"}),
 ]
 

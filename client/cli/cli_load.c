@@ -809,6 +809,9 @@ static int write_rows(redisContext *rc_, const struct featd_config *cfg, const s
                             err);
         }
         if (old != 0 && old != gen) {
+            /* lookups that read the old pointer may read its rows for a moment longer */
+            struct timespec ts = { ONLINE_RECLAIM_DELAY_MS / 1000, (ONLINE_RECLAIM_DELAY_MS % 1000) * 1000000L };
+            nanosleep(&ts, NULL);
             if (online_gen_reclaim(rc_, prefix, v, old, &del, err, sizeof err) != FEATD_OK) {
                 fprintf(stderr, "featd-cli load: warning: old generation %llu not reclaimed: %s\n",
                         (unsigned long long)old, err);

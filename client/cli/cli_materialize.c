@@ -21,15 +21,45 @@
 #include "materialize/mat_state.h"
 #include "materialize/mat_stats.h"
 #include "online/online_gen.h"
+#include "online/online_key.h"
 #include "redis/rblock.h"
 #include "core/util.h"
 
 static const char usage_text[] =
     "usage: featd-cli materialize status --config FILE [--view V] [--json]\n"
-    "Shows the materializer's state of every feature view with a source (or of V),\n"
+    "       featd-cli materialize purge-old-layout --config FILE [--view V]\n"
+    "status shows the materializer's state of every feature view with a source (or of V),\n"
     "read from Redis: state, applied snapshot and generation, rows of the last run,\n"
     "duration, lag, pending / waiting / rejected snapshots, last error, lease.\n"
-    "Exit status: 0 all healthy, 1 unreachable or a view failed / was rejected, 2 usage.\n";
+    "Exit status: 0 all healthy, 1 unreachable or a view failed / was rejected, 2 usage.\n"
+    "purge-old-layout deletes every key the config's views (or V) have in the previous\n"
+    "online layout (" ONLINE_LAYOUT_PREVIOUS "), paced; run it once no featd older than layout "
+    ONLINE_LAYOUT_VERSION " reads them.\n"
+    "Exit status: 0 done, 1 Redis or the config could not be read, 2 usage.\n";
+
+/* purge-old-layout: removes the views' keys of the previous layout. */
+static int cli_materialize_purge(redisContext *c, const struct featd_config *cfg, const char *view)
+{
+    int rc = 0;
+    for (size_t i = 0; i < cfg->nviews; i++) {
+        const struct cfg_view *v = &cfg->views[i];
+        if (view && strcmp(view, v->name) != 0) {
+            continue;
+        }
+        char err[512];
+        uint64_t del = 0;
+        if (online_gen_v1_purge(c, cfg->redis.key_prefix, v, 1000, NULL, &del, err, sizeof(err)) !=
+            FEATD_OK) {
+            fprintf(stderr, "featd-cli materialize: view %s: %s (%llu keys removed before)\n",
+                    v->name, err, (unsigned long long)del);
+            rc = 1;
+            continue;
+        }
+        printf("view %s: %llu keys of online layout " ONLINE_LAYOUT_PREVIOUS " removed\n", v->name,
+               (unsigned long long)del);
+    }
+    return rc;
+}
 
 static void fmt_time(int64_t us, char *buf, size_t cap)
 {
@@ -228,7 +258,8 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
         fputs(usage_text, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (strcmp(argv[1], "status") != 0) {
+    bool purge = strcmp(argv[1], "purge-old-layout") == 0;
+    if (strcmp(argv[1], "status") != 0 && !purge) {
         fprintf(stderr, "featd-cli materialize: unknown subcommand \"%s\"\n%s", argv[1],
                 usage_text);
         return 2;
@@ -240,7 +271,7 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
             config_path = argv[i] + 9;
         } else if (strcmp(argv[i], "--view") == 0 && i + 1 < argc) {
             view = argv[++i];
-        } else if (strcmp(argv[i], "--json") == 0) {
+        } else if (strcmp(argv[i], "--json") == 0 && !purge) {
             json = true;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage_text, stdout);
@@ -263,7 +294,7 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
     }
     if (view != NULL) {
         const struct cfg_view *v = config_find_view(cfg, view);
-        if (v == NULL || v->source_path == NULL) {
+        if (v == NULL || (v->source_path == NULL && !purge)) {
             fprintf(stderr, "featd-cli materialize: %s \"%s\"\n",
                     v == NULL ? "unknown feature view" : "no source configured for view", view);
             config_free(cfg);
@@ -275,6 +306,12 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
         fprintf(stderr, "featd-cli materialize: %s\n", err);
         config_free(cfg);
         return 1;
+    }
+    if (purge) {
+        int prc = cli_materialize_purge(c, cfg, view);
+        redisFree(c);
+        config_free(cfg);
+        return prc;
     }
     int rc = 0;
     int64_t now = util_now_us();

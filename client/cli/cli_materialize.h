@@ -4,6 +4,9 @@
  * Redis (the progress hash, the current generation and the lease; see
  * server/materialize/mat_state.h), so it works with any number of featd replicas or
  * none running. The JSON form is documented in docs/materializer.md.
+ * `featd-cli materialize purge-old-layout --config FILE [--view V]` deletes
+ * the views' keys of the previous online layout (docs/online-layout.md,
+ * "Upgrading").
  */
 #ifndef FEATD_CLI_MATERIALIZE_H
 #define FEATD_CLI_MATERIALIZE_H

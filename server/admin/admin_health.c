@@ -1,7 +1,8 @@
 /*
  * admin_health.c — GET /healthz (the process runs) and GET /readyz (the
- * registry is loaded, every worker has its Redis link, and Redis answers a
- * PING from the admin thread's link within redis.timeout_ms). Admin thread.
+ * registry is loaded, every worker has its Redis link, Redis answers a
+ * PING from the admin thread's link within redis.timeout_ms, and no view's
+ * data is only in the previous online layout). Admin thread.
  */
 #include <stdatomic.h>
 
@@ -10,6 +11,8 @@
 #include "admin/admin_internal.h"
 #include "config/config.h"
 #include "core/metrics.h"
+#include "materialize/mat_stats.h"
+#include "online/online_key.h"
 #include "redis/rlink.h"
 
 
@@ -26,6 +29,28 @@ static void admin_health_ready_timeout_cb(evutil_socket_t fd, short what, void *
     admin_call_maybe_free(c);
 }
 
+/* Redis answered: ready, unless a view's data is still only in the
+ * previous online layout (it is being re-materialized; mat_stats). */
+static void admin_health_ready_layout(struct evhttp_request *req)
+{
+    char names[512];
+    size_t n = mat_stats_old_layout(MAT_OLD_LAYOUT_ONLY, names, sizeof(names));
+    if (n > 0) {
+        admin_reply_text(req, AP_READYZ, 503, "not ready: %zu view(s) being re-materialized into "
+                         "online layout " ONLINE_LAYOUT_VERSION " (their data is in layout "
+                         ONLINE_LAYOUT_PREVIOUS "): %s", n, names);
+        return;
+    }
+    n = mat_stats_old_layout(MAT_OLD_LAYOUT_LEFT, names, sizeof(names));
+    if (n > 0) {
+        admin_reply_text(req, AP_READYZ, 200, "ready (%zu view(s) still have online layout "
+                         ONLINE_LAYOUT_PREVIOUS " keys, unused by this featd: %s; `featd-cli "
+                         "materialize purge-old-layout` removes them)", n, names);
+        return;
+    }
+    admin_reply_text(req, AP_READYZ, 200, "ready");
+}
+
 static void admin_health_ready_cb(redisAsyncContext *ac, void *r, void *priv)
 {
     struct admin_call *c = priv;
@@ -39,7 +64,7 @@ static void admin_health_ready_cb(redisAsyncContext *ac, void *r, void *priv)
             admin_reply_text(c->req, AP_READYZ, 503, "not ready: redis %s answered PING with an error: %.*s",
                              rlink_endpoint(admin.w.redis), (int)reply->len, reply->str);
         } else {
-            admin_reply_text(c->req, AP_READYZ, 200, "ready");
+            admin_health_ready_layout(c->req);
         }
         admin_call_answered(c);
     }

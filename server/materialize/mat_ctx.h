@@ -82,6 +82,7 @@ struct mat_run {
     char ident_hex[20];
     const char *snap_name;
     size_t logged_rejects;
+    int64_t flipped_mono;       /* when the flip happened (monotonic µs; 0 = none) */
     uint64_t reclaim_old;       /* generation replaced by the flip, to delete */
     uint64_t reclaim_leftover;  /* an earlier generation whose delete failed */
     char why[1024];

@@ -23,7 +23,9 @@
 #include "core/util.h"
 #include "materialize/mat_run.h"
 #include "materialize/mat_stats.h"
+#include "online/online_check.h"
 #include "online/online_gen.h"
+#include "online/online_key.h"
 
 #define MAT_LEASE_WAIT_MS 60000         /* one-shot: wait this long for a lease */
 #define POLL_GO (-1)                    /* a step's "carry on" */
@@ -110,6 +112,34 @@ static void note_failure(struct mat_ctx *x, const struct cfg_view *v, const char
     mat_state_count_run(x->c, x->cfg->redis.key_prefix, v, MAT_RUNS_FAILED);
 }
 
+/* Notes (for /readyz and the logs) whether the view still has data in the
+ * previous online layout: one EXISTS per poll. Best effort. */
+static void poll_old_layout(struct poll *q)
+{
+    bool v1 = false;
+    if (online_gen_v1_present(q->x->c, q->kp, q->v, &v1, q->err, sizeof(q->err)) != FEATD_OK) {
+        log_debug("materializer", "view %s: %s", q->v->name, q->err);
+        return;
+    }
+    int now = !v1 ? MAT_OLD_LAYOUT_NONE
+                  : q->p.generation > 0 ? MAT_OLD_LAYOUT_LEFT : MAT_OLD_LAYOUT_ONLY;
+    int was = mat_stats_set_old_layout(q->v->name, now);
+    if (now == was) {
+        return;
+    }
+    if (now == MAT_OLD_LAYOUT_ONLY) {
+        log_warn("materializer", "view %s: its data is in the previous online layout "
+                 ONLINE_LAYOUT_PREVIOUS ", which this featd does not read; re-materializing it "
+                 "from its source into layout " ONLINE_LAYOUT_VERSION " (not ready until then)",
+                 q->v->name);
+    } else if (now == MAT_OLD_LAYOUT_LEFT) {
+        log_info("materializer", "view %s: serving from online layout " ONLINE_LAYOUT_VERSION
+                 "; its layout " ONLINE_LAYOUT_PREVIOUS " keys remain for featd versions still "
+                 "reading them: remove them with `featd-cli materialize purge-old-layout` once "
+                 "none runs", q->v->name);
+    }
+}
+
 /* Connects and reads the progress hash. */
 static int poll_open(struct poll *q)
 {
@@ -117,11 +147,22 @@ static int poll_open(struct poll *q)
         log_warn("materializer", "view %s: %s", q->v->name, q->err);
         return poll_fail(q, q->err, false);
     }
+    /* once per process (materializer thread or one-shot run): the Redis
+     * server must suit the online layout */
+    static bool server_checked;
+    if (!server_checked) {
+        if (online_check_server(q->x->c, q->x->cfg, q->err, sizeof(q->err)) != FEATD_OK) {
+            log_warn("materializer", "view %s: %s", q->v->name, q->err);
+            return poll_fail(q, q->err, false);
+        }
+        server_checked = true;
+    }
     if (mat_state_load(q->x->c, q->kp, q->v, &q->p, q->err, sizeof(q->err)) != FEATD_OK) {
         log_warn("materializer", "view %s: %s", q->v->name, q->err);
         return poll_fail(q, q->err, true);
     }
     q->have_p = true;
+    poll_old_layout(q);
     return POLL_GO;
 }
 
@@ -353,9 +394,9 @@ static int poll_applied(struct poll *q, double secs)
         if (mat_ctx_progress_send(x, v, q->err, sizeof(q->err)) != FEATD_OK) {
             log_debug("materializer", "view %s: %s", v->name, q->err);
         }
-        mat_run_reclaim(x, v, run->reclaim_old, "previous");
+        mat_run_reclaim(x, v, run->reclaim_old, "previous", run->flipped_mono);
         if (run->reclaim_leftover != 0) {
-            mat_run_reclaim(x, v, run->reclaim_leftover, "leftover");
+            mat_run_reclaim(x, v, run->reclaim_leftover, "leftover", 0);
             mat_state_set_reclaim_generation(x->hs, 0);
         }
         mat_state_set_phase(x->hs, MAT_PHASE_NONE);

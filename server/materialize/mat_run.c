@@ -7,9 +7,11 @@
 #include "materialize/mat_run.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "core/util.h"
@@ -19,11 +21,30 @@
 
 /* ---- snapshot mode ---- */
 
-/* Reclaims gen (best effort; logged). */
-void mat_run_reclaim(struct mat_ctx *x, const struct cfg_view *v, uint64_t gen, const char *what)
+/* Waits until ONLINE_RECLAIM_DELAY_MS have passed since flipped_mono (a
+ * lookup that read the old generation's pointer may still be reading its
+ * rows until then; online_gen.h), in short naps that notice a stop. */
+static void mat_run_wait_reclaim_delay(struct mat_ctx *x, int64_t flipped_mono)
+{
+    int64_t due = flipped_mono + (int64_t)ONLINE_RECLAIM_DELAY_MS * 1000;
+    for (int64_t now = util_mono_us(); now < due && !(x->stop && atomic_load(x->stop));
+         now = util_mono_us()) {
+        int64_t nap = due - now < 20000 ? due - now : 20000;
+        struct timespec ts = { 0, (long)nap * 1000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Reclaims gen (best effort; logged). flipped_mono: when gen stopped being
+ * current (monotonic µs), 0 when it never was or long ago. */
+void mat_run_reclaim(struct mat_ctx *x, const struct cfg_view *v, uint64_t gen, const char *what,
+                     int64_t flipped_mono)
 {
     if (gen == 0 || x->c == NULL) {
         return;
+    }
+    if (flipped_mono != 0) {
+        mat_run_wait_reclaim_delay(x, flipped_mono);
     }
     char err[512];
     uint64_t del = 0;
@@ -64,7 +85,8 @@ void mat_run_recover_flipped(struct mat_ctx *x, const struct cfg_view *v, struct
         p->pending_generation = 0;
         p->pending_sig[0] = '\0';
         if (p->prev_generation != 0 && p->prev_generation != p->generation) {
-            mat_run_reclaim(x, v, (uint64_t)p->prev_generation, "previous");
+            /* flipped by an earlier run, maybe moments ago: wait as after our own flip */
+            mat_run_reclaim(x, v, (uint64_t)p->prev_generation, "previous", util_mono_us());
         }
     }
 }
@@ -132,7 +154,7 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
                  snap->nfiles);
     } else {
         if (p->pending_generation > 0 && (uint64_t)p->pending_generation != cur) {
-            mat_run_reclaim(x, v, (uint64_t)p->pending_generation, "abandoned");
+            mat_run_reclaim(x, v, (uint64_t)p->pending_generation, "abandoned", 0);
         }
         if (online_gen_alloc(x->c, kp, v, &gen, run->why, sizeof(run->why)) != FEATD_OK) {
             k = RUN_FAIL;
@@ -179,6 +201,7 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
         k = RUN_FAIL;
         goto out;
     }
+    run->flipped_mono = util_mono_us();
     p->pending_generation = 0;
     p->generation = (int64_t)gen;
     k = RUN_OK;
@@ -203,7 +226,7 @@ out:
     if (k == RUN_REJECT && p->pending_generation > 0 && (uint64_t)p->pending_generation != cur &&
         x->c != NULL && x->c->err == 0) {
         /* nothing of a rejected snapshot may linger */
-        mat_run_reclaim(x, v, (uint64_t)p->pending_generation, "rejected");
+        mat_run_reclaim(x, v, (uint64_t)p->pending_generation, "rejected", 0);
         mat_state_set_pending_generation(x->hs, 0);
         mat_state_set_pending_sig(x->hs, "");
         mat_state_set_pending_snapshot(x->hs, "");

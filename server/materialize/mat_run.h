@@ -39,8 +39,11 @@ void mat_run_files_prune(struct mat_ctx *x, const struct cfg_view *v, const stru
                          const struct mat_listing *l);
 
 /* Deletes generation gen's rows, paced (best effort: a failure is logged and
- * recorded as reclaim_generation for a later run). what names it in logs. */
-void mat_run_reclaim(struct mat_ctx *x, const struct cfg_view *v, uint64_t gen, const char *what);
+ * recorded as reclaim_generation for a later run). what names it in logs.
+ * flipped_mono: when gen stopped being current (monotonic µs; 0 = it never
+ * was, or long ago): the deletion waits ONLINE_RECLAIM_DELAY_MS from then. */
+void mat_run_reclaim(struct mat_ctx *x, const struct cfg_view *v, uint64_t gen, const char *what,
+                     int64_t flipped_mono);
 /* After a crash between the flip and the final progress write: the flip
  * happened, so record the pending snapshot as applied (updates p). */
 void mat_run_recover_flipped(struct mat_ctx *x, const struct cfg_view *v, struct mat_progress *p);

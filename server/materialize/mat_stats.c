@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "config/config.h"
@@ -37,6 +38,7 @@ struct mat_vstat {
     uint64_t generation;
     int up;                     /* -1 unknown */
     bool live;                  /* in the registry last time we looked */
+    int old_layout;             /* enum mat_old_layout */
     int64_t next_due_us;        /* monotonic; materializer thread only */
     int64_t backoff_us;
 };
@@ -114,6 +116,40 @@ void mat_stats_mark_live(const struct featd_config *cfg)
         stats[i].live = v != NULL && v->source_path != NULL;
     }
     pthread_mutex_unlock(&stats_lock);
+}
+
+int mat_stats_set_old_layout(const char *view, int state)
+{
+    pthread_mutex_lock(&stats_lock);
+    struct mat_vstat *s = vstat_get(view);
+    int was = MAT_OLD_LAYOUT_NONE;
+    if (s) {
+        was = s->old_layout;
+        s->old_layout = state;
+    }
+    pthread_mutex_unlock(&stats_lock);
+    return was;
+}
+
+size_t mat_stats_old_layout(int state, char *names, size_t cap)
+{
+    size_t n = 0, len = 0;
+    if (cap > 0) {
+        names[0] = '\0';
+    }
+    pthread_mutex_lock(&stats_lock);
+    for (size_t i = 0; i < nstats; i++) {
+        if (!stats[i].live || stats[i].old_layout != state) {
+            continue;
+        }
+        if (cap > 0 && len + 1 < cap) {
+            int w = snprintf(names + len, cap - len, "%s%s", n ? ", " : "", stats[i].name);
+            len = w > 0 && (size_t)w < cap - len ? len + (size_t)w : cap - 1;
+        }
+        n++;
+    }
+    pthread_mutex_unlock(&stats_lock);
+    return n;
 }
 
 int64_t mat_stats_due(const char *view)

@@ -8,6 +8,7 @@
 #define FEATD_MAT_STATS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "core/featd.h"
@@ -40,6 +41,18 @@ void mat_stats_record(const struct cfg_view *v, const struct mat_run *run, int r
 /* After a (re)load of cfg: views that are gone or lost their source stop
  * being reported. */
 void mat_stats_mark_live(const struct featd_config *cfg);
+/* Whether a view still has data in the previous online layout (v1; the
+ * materializer checks at every poll): */
+enum mat_old_layout {
+    MAT_OLD_LAYOUT_NONE = 0,
+    MAT_OLD_LAYOUT_ONLY,        /* v1 data and no v2 data yet: being re-materialized */
+    MAT_OLD_LAYOUT_LEFT         /* v2 data live; v1 keys left (featd-cli materialize purge-old-layout) */
+};
+/* Sets view's state; returns the previous one. */
+int mat_stats_set_old_layout(const char *view, int state);
+/* How many live views are in state; their names, comma-separated, into
+ * names[0..cap) (truncated). */
+size_t mat_stats_old_layout(int state, char *names, size_t cap);
 /* When view is next due (monotonic µs; 0 = now); marks it live. */
 int64_t mat_stats_due(const char *view);
 /* Schedules view's next poll after a poll with result: interval_us later,

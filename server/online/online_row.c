@@ -113,6 +113,16 @@ static size_t fixed_size(enum featd_type t)
     }
 }
 
+size_t online_row_min_size(const struct cfg_view *v)
+{
+    size_t n = ONLINE_ROW_HEADER + (v->nfeatures + 7) / 8;
+    for (size_t f = 0; f < v->nfeatures; f++) {
+        size_t fs = fixed_size(v->features[f].type);
+        n += fs ? fs : 1;   /* strings, bytes, lists: at least a length byte */
+    }
+    return n;
+}
+
 static size_t list_elem_size(enum featd_type t)
 {
     switch (t) {

@@ -70,6 +70,10 @@ struct online_value {
  * (ttl_seconds 0). */
 int64_t online_row_expire_at_ms(const struct cfg_view *v, int64_t event_ts_us);
 
+/* The fewest bytes a row of v with no null value takes (every string and
+ * list empty): what hash-max-listpack-value must allow (online_check). */
+size_t online_row_min_size(const struct cfg_view *v);
+
 /* Row codec. encode appends to out; vals has v->nfeatures entries. Lists are
  * given in the packed form (count, raw, rawlen); use the list builders below
  * to produce raw from typed arrays. */

@@ -86,6 +86,10 @@ static int emb_spawn(char *err, size_t errlen)
         argv[n++] = "no";
         argv[n++] = "--daemonize";
         argv[n++] = "no";
+        /* entity hashes stay in Redis's compact encoding with rows up to
+         * this size (docs/online-layout.md) */
+        argv[n++] = "--hash-max-listpack-value";
+        argv[n++] = "1024";
         argv[n++] = "--logfile";
         argv[n++] = logpath;
         argv[n] = NULL;

@@ -80,6 +80,18 @@ static void lookup_key_of(const struct plan_view *pv, const Featd__V1__GetOnline
     }
 }
 
+/* Appends the bulk string of an entity key: pfx ("P:v2:{"), E, "}". */
+static int lookup_put_key(struct fbuf *out, const char *pfx, size_t pfx_len, const char *e,
+                          size_t elen)
+{
+    if (rcmd_put_hdr(out, '$', pfx_len + elen + 1) != FEATD_OK ||
+        fbuf_append(out, pfx, pfx_len) != FEATD_OK || fbuf_append(out, e, elen) != FEATD_OK ||
+        fbuf_append(out, "}\r\n", 3) != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    return FEATD_OK;
+}
+
 /* An entity's hash in the attempt being built: one HMGET. */
 struct plan_hm {
     size_t off, len;        /* its key in the command buffer's key area */
@@ -116,14 +128,15 @@ static int lookup_build_command(struct request *rq, size_t **offs_out)
         maxkeys = p->views[i].v->nkeys > maxkeys ? p->views[i].v->nkeys : maxkeys;
     }
     struct online_key *keys = arena_alloc(a, sizeof(*keys) * maxkeys);
-    struct fbuf kb = { 0 };     /* entity keys, concatenated (freed below) */
+    struct fbuf *kb = &rq->ctx->scratch_keys;  /* the distinct entity keys' E parts */
     if (!table || !hm || !p->rows || !keys) {
         return FEATD_ENOMEM;
     }
     memset(table, 0xff, sizeof(*table) * tcap);    /* UINT32_MAX = empty */
+    fbuf_reset(kb);
     size_t nhm = 0, nrows = 0;
-    int rc = online_key_row_prefix(&kb, prefix);
-    size_t pfx_len = kb.len;
+    int rc = online_key_row_prefix(kb, prefix);   /* kb = "P:v2:{" E1 E2 ... */
+    size_t pfx_len = kb->len;
     for (size_t i = 0; i < p->nviews && rc == FEATD_OK; i++) {
         struct plan_view *pv = &p->views[i];
         uint64_t cached = gencache_get(&rq->ctx->gens, pv->vidx);
@@ -133,32 +146,26 @@ static int lookup_build_command(struct request *rq, size_t **offs_out)
             continue;   /* no data for the view (as far as we know): current key only */
         }
         for (size_t r = 0; r < nr && rc == FEATD_OK; r++) {
-            size_t start = kb.len;
+            size_t start = kb->len;
             lookup_key_of(pv, g, r, keys);
-            rc = fbuf_append(&kb, kb.data, pfx_len);
-            if (rc == FEATD_OK) {
-                rc = online_key_entity(&kb, pv->v, keys);
-            }
-            if (rc == FEATD_OK) {
-                rc = online_key_row_end(&kb);
-            }
+            rc = online_key_entity(kb, pv->v, keys);
             if (rc != FEATD_OK) {
                 break;
             }
-            size_t klen = kb.len - start;
-            uint64_t h = util_fnv1a(UTIL_FNV_INIT, kb.data + start, klen);
+            size_t klen = kb->len - start;
+            uint64_t h = util_fnv1a(UTIL_FNV_INIT, kb->data + start, klen);
             size_t slot = h & (tcap - 1);
             uint32_t e = UINT32_MAX;
             while (table[slot] != UINT32_MAX) {
                 struct plan_hm *x = &hm[table[slot]];
-                if (x->len == klen && memcmp(kb.data + x->off, kb.data + start, klen) == 0) {
+                if (x->len == klen && memcmp(kb->data + x->off, kb->data + start, klen) == 0) {
                     e = table[slot];
                     break;
                 }
                 slot = (slot + 1) & (tcap - 1);
             }
             if (e != UINT32_MAX) {
-                kb.len = start;     /* known key: drop the copy */
+                kb->len = start;    /* known key: drop the copy */
                 if (hm[e].last_pv == i) {
                     pv->row_arg[r] = (int)hm[e].last + 1;     /* the same row of this view */
                     continue;
@@ -186,7 +193,6 @@ static int lookup_build_command(struct request *rq, size_t **offs_out)
     p->cmds = arena_alloc(a, sizeof(*p->cmds) * p->ncmds);
     size_t *offs = arena_alloc(a, sizeof(*offs) * (p->ncmds + 1));
     if (rc != FEATD_OK || p->cmds == NULL || offs == NULL) {
-        fbuf_free(&kb);
         return FEATD_ENOMEM;
     }
     /* MGET of the current keys */
@@ -196,15 +202,14 @@ static int lookup_build_command(struct request *rq, size_t **offs_out)
     if (rc == FEATD_OK) {
         rc = rcmd_put_bulk(sb, "MGET", 4);
     }
-    struct fbuf ck = { 0 };
     for (size_t i = 0; i < p->nviews && rc == FEATD_OK; i++) {
-        fbuf_reset(&ck);
-        rc = online_key_current(&ck, prefix, p->views[i].v);
+        size_t mark = kb->len;     /* built at kb's end, then dropped */
+        rc = online_key_current(kb, prefix, p->views[i].v);
         if (rc == FEATD_OK) {
-            rc = rcmd_put_bulk(sb, ck.data, ck.len);
+            rc = rcmd_put_bulk(sb, kb->data + mark, kb->len - mark);
         }
+        kb->len = mark;
     }
-    fbuf_free(&ck);
     p->cmds[0] = (struct plan_cmd){ .rq = rq, .first_row = UINT32_MAX };
     /* one HMGET per entity */
     for (size_t e = 0; e < nhm && rc == FEATD_OK; e++) {
@@ -218,7 +223,7 @@ static int lookup_build_command(struct request *rq, size_t **offs_out)
             rc = rcmd_put_bulk(sb, "HMGET", 5);
         }
         if (rc == FEATD_OK) {
-            rc = rcmd_put_bulk(sb, kb.data + hm[e].off, hm[e].len);
+            rc = lookup_put_key(sb, kb->data, pfx_len, kb->data + hm[e].off, hm[e].len);
         }
         for (uint32_t row = hm[e].first; row != UINT32_MAX && rc == FEATD_OK;
              row = p->rows[row].next) {
@@ -229,7 +234,6 @@ static int lookup_build_command(struct request *rq, size_t **offs_out)
         p->cmds[e + 1] = (struct plan_cmd){ .rq = rq, .first_row = hm[e].first };
     }
     offs[p->ncmds] = sb->len;
-    fbuf_free(&kb);
     *offs_out = offs;
     return rc;
 }

@@ -29,5 +29,6 @@ void serve_free(struct serve_ctx *ctx)
     request_cache_free(ctx);
     gencache_free(&ctx->gens);
     fbuf_free(&ctx->scratch);
+    fbuf_free(&ctx->scratch_keys);
     ctx->reg = NULL;
 }

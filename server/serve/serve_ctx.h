@@ -42,7 +42,8 @@ struct serve_ctx {
     uint64_t inflight;              /* requests waiting on Redis */
     struct request *free_reqs;      /* recycled request objects */
     int nfree_reqs;
-    struct fbuf scratch;            /* key building (lookup_build_command) */
+    struct fbuf scratch;            /* the commands of an attempt (lookup_build_command) */
+    struct fbuf scratch_keys;       /* its entity keys (lookup_build_command) */
     void (*on_free)(void *arg);     /* set while the owner drains: called after */
     void *on_free_arg;              /*   each request object is released */
 };

@@ -769,10 +769,18 @@ START_TEST(test_ttl_statuses)
     c = rconn();
     struct fbuf key = { 0 };
     struct online_key k1 = { .i = 2 };
-    ck_assert_int_eq(online_key_gen_prefix(&key, PREFIX, view("fresh"), current_gen(c, "fresh")),
-                     FEATD_OK);
-    ck_assert_int_eq(online_key_entity(&key, view("fresh"), &k1), FEATD_OK);
-    redisReply *pt = redisCommand(c, "PEXPIRETIME %b", key.data, key.len);
+    ck_assert_int_eq(online_key_row(&key, PREFIX, view("fresh"), &k1), FEATD_OK);
+    char field[ONLINE_FIELD_MAX];
+    size_t flen = online_key_field(field, current_gen(c, "fresh"));
+    redisReply *pt = redisCommand(c, "HLEN %b", key.data, key.len);
+    ck_assert(pt && pt->type == REDIS_REPLY_INTEGER);
+    ck_assert_int_eq(pt->integer, 1);     /* the entity's hash holds fresh's row alone... */
+    freeReplyObject(pt);
+    pt = redisCommand(c, "HEXISTS %b %b", key.data, key.len, field, flen);
+    ck_assert(pt && pt->type == REDIS_REPLY_INTEGER);
+    ck_assert_int_eq(pt->integer, 1);     /* ... in the current generation ... */
+    freeReplyObject(pt);
+    pt = redisCommand(c, "PEXPIRETIME %b", key.data, key.len);    /* ... so the key expires with it */
     ck_assert(pt && pt->type == REDIS_REPLY_INTEGER);
     ck_assert_int_eq(pt->integer, (T0 + 86400LL * 1000000) / 1000 + 2 * fresh_ttl * 1000);
     freeReplyObject(pt);

@@ -926,10 +926,11 @@ START_TEST(test_json_lookup_statuses_and_refusals)
     ck_assert_int_eq(online_gen_ensure(rc, PREFIX, v, &gen, err, sizeof(err)), FEATD_OK);
     struct fbuf key = { 0 };
     struct online_key k7 = { .i = 7 };
-    ck_assert_int_eq(online_key_gen_prefix(&key, PREFIX, v, gen), FEATD_OK);
-    ck_assert_int_eq(online_key_entity(&key, v, &k7), FEATD_OK);
-    redisReply *rr = redisCommand(rc, "SET %b %s", key.data, key.len, "not a row");
-    ck_assert(rr != NULL && rr->type == REDIS_REPLY_STATUS);
+    char field[ONLINE_FIELD_MAX];
+    ck_assert_int_eq(online_key_row(&key, PREFIX, v, &k7), FEATD_OK);
+    size_t flen = online_key_field(field, gen);
+    redisReply *rr = redisCommand(rc, "HSET %b %b %s", key.data, key.len, field, flen, "not a row");
+    ck_assert(rr != NULL && rr->type == REDIS_REPLY_INTEGER);
     freeReplyObject(rr);
     fbuf_free(&key);
     redisFree(rc);

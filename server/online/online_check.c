@@ -1,0 +1,66 @@
+/*
+ * online_check.c — the Redis server requirements of the online layout
+ * (contract in online_check.h).
+ */
+#include "online/online_check.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "online/online_key.h"
+#include "online/online_row.h"
+#include "redis/rblock.h"
+
+#define ONLINE_CHECK_MIN_MAJOR 7
+
+/* redis_version's major number from an INFO server text; -1 if absent. */
+static int check_major(const char *info)
+{
+    const char *p = strstr(info, "redis_version:");
+    if (p == NULL) {
+        return -1;
+    }
+    return atoi(p + strlen("redis_version:"));
+}
+
+int online_check_server(redisContext *c, const struct featd_config *cfg, char *err, size_t errlen)
+{
+    redisReply *r = rblock_command(c, err, errlen, "INFO server", "INFO server");
+    if (r == NULL) {
+        return FEATD_ERR;
+    }
+    int major = r->type == REDIS_REPLY_STRING ? check_major(r->str) : -1;
+    freeReplyObject(r);
+    if (major >= 0 && major < ONLINE_CHECK_MIN_MAJOR) {
+        util_seterr(err, errlen, "Redis %d.x is too old for online layout " ONLINE_LAYOUT_VERSION
+                    ": it needs Redis >= %d.0 (PEXPIREAT ... NX|GT, PEXPIRETIME)", major,
+                    ONLINE_CHECK_MIN_MAJOR);
+        return FEATD_ERR;
+    }
+    char ignored[256];
+    r = rblock_command(c, ignored, sizeof(ignored), "CONFIG GET",
+                       "CONFIG GET hash-max-listpack-value");
+    long long limit = -1;
+    if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[1]->type == REDIS_REPLY_STRING) {
+        limit = atoll(r->element[1]->str);
+    }
+    freeReplyObject(r);
+    if (limit < 0) {
+        return FEATD_OK;    /* CONFIG refused or renamed: nothing to advise on */
+    }
+    for (size_t i = 0; i < cfg->nviews; i++) {
+        const struct cfg_view *v = &cfg->views[i];
+        size_t need = online_row_min_size(v);
+        if ((long long)need > limit) {
+            log_warn("online", "view %s: its rows take at least %zu bytes, more than the Redis "
+                     "setting hash-max-listpack-value %lld: Redis keeps the entity hashes that "
+                     "hold them in its larger hashtable encoding (about 1.4x the memory); set "
+                     "hash-max-listpack-value to at least %zu (docs/online-layout.md)", v->name,
+                     need, limit, need);
+        }
+    }
+    return FEATD_OK;
+}

@@ -1,0 +1,28 @@
+/*
+ * online_check.h — what the online layout needs of the Redis server:
+ * Redis >= 7.0 (PEXPIREAT ... NX|GT and PEXPIRETIME, which the writers use
+ * to give an entity's hash the longest expiry of its rows), and a
+ * hash-max-listpack-value that holds the views' rows, without which Redis
+ * keeps entity hashes in its larger hashtable encoding (docs/online-layout.md).
+ */
+#ifndef FEATD_ONLINE_CHECK_H
+#define FEATD_ONLINE_CHECK_H
+
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#include "config/config.h"
+#include "core/featd.h"
+
+/*
+ * Blocking, on a caller-owned connected context (the materializer thread,
+ * featd-cli). FEATD_ERR with the reason in err when the server is too old
+ * or cannot be asked (INFO server); the listpack limit is only advised: a
+ * view whose smallest row exceeds it gets one warning log line (CONFIG GET
+ * refused, as on managed Redis services, is not an error).
+ */
+int online_check_server(redisContext *c, const struct featd_config *cfg, char *err,
+                        size_t errlen) FEATD_MUSTCHECK;
+
+#endif
