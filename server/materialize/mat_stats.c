@@ -2,12 +2,14 @@
  * mat_stats.c — the materializer's process-wide per-view statistics, its
  * poll schedule, and their Prometheus families (contract in mat_stats.h).
  * Everything here is guarded by stats_lock: the materializer thread (or a
- * one-shot run) writes, the admin thread reads.
+ * one-shot run) writes, the admin thread reads; the pacing gauges are
+ * relaxed atomics instead.
  */
 #include "materialize/mat_stats.h"
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +46,38 @@ struct mat_vstat {
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mat_vstat *stats;
 static size_t nstats;
+
+/* Write pacing, process-wide (one materializing thread writes, relaxed). */
+static _Atomic uint64_t pace_rate;          /* rows/s, 0 = unpaced */
+static _Atomic uint64_t pace_backoffs;
+static _Atomic uint64_t pace_p99_us;        /* last window judged; 0 = none */
+
+void mat_stats_pacing(uint64_t rate, uint64_t new_backoffs, uint64_t p99_us)
+{
+    atomic_store_explicit(&pace_rate, rate, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pace_backoffs, new_backoffs, memory_order_relaxed);
+    atomic_store_explicit(&pace_p99_us, p99_us, memory_order_relaxed);
+}
+
+/* The pacing families (process-wide, no view label). */
+static int write_pacing(struct fbuf *out)
+{
+    if (prom_scalar(out, "featd_materializer_rate_limit_rows_per_second", "gauge",
+                    "The materializer's current write rate limit (0 = unpaced)", "%" PRIu64,
+                    atomic_load_explicit(&pace_rate, memory_order_relaxed)) != FEATD_OK ||
+        prom_scalar(out, "featd_materializer_pacing_backoffs_total", "counter",
+                    "Adaptive pacing windows whose serving Redis p99 was over the budget "
+                    "(each halved the write rate)", "%" PRIu64,
+                    atomic_load_explicit(&pace_backoffs, memory_order_relaxed)) != FEATD_OK ||
+        prom_scalar(out, "featd_materializer_pacing_redis_p99_seconds", "gauge",
+                    "Serving workers' Redis round-trip p99 in the last adaptive pacing window "
+                    "(0 = too few lookups to judge)", "%.6f",
+                    (double)atomic_load_explicit(&pace_p99_us, memory_order_relaxed) / 1e6) !=
+            FEATD_OK) {
+        return FEATD_ERR;
+    }
+    return FEATD_OK;
+}
 
 /* Finds or adds the entry of a view (stats_lock held). NULL on OOM. */
 static struct mat_vstat *vstat_get(const char *name)
@@ -255,6 +289,9 @@ int mat_stats_write_metrics(struct fbuf *out)
 {
     int rc = FEATD_OK;
     int64_t now = util_now_us();
+    if (write_pacing(out) != FEATD_OK) {
+        return FEATD_ERR;
+    }
     pthread_mutex_lock(&stats_lock);
     if (write_counters(out) != FEATD_OK) {
         rc = FEATD_ERR;
