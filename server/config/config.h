@@ -124,7 +124,7 @@ struct cfg_redis {
 struct cfg_materialize {
     int max_rows_per_sec;           /* write cap, rows/s; 0 = none (default) */
     enum featd_mat_pacing pacing;   /* default adaptive */
-    int pacing_latency_budget_us;   /* adaptive: workers' Redis p99 budget, default 1000 */
+    int pacing_latency_budget_us;   /* adaptive: workers' Redis p99 budget; 0 = auto (default) */
     int pacing_min_rows_per_sec;    /* adaptive: the floor, default 10000 */
 };
 
@@ -160,7 +160,8 @@ void config_free(struct featd_config *cfg);
 /*
  * Overrides from the environment, applied after parsing and re-validated:
  * FEATD_LISTEN, FEATD_ADMIN_LISTEN, FEATD_REDIS_URL, FEATD_REDIS_PASSWORD,
- * FEATD_LOG_LEVEL, FEATD_LOG_FORMAT, FEATD_WORKERS, FEATD_DATA_DIR.
+ * FEATD_LOG_LEVEL, FEATD_LOG_FORMAT, FEATD_WORKERS, FEATD_DATA_DIR, ... (the
+ * env column of the key table, e.g. FEATD_MATERIALIZE_MAX_ROWS_PER_SEC).
  */
 int config_env_apply(struct featd_config *cfg, char *err, size_t errlen) FEATD_MUSTCHECK;
 

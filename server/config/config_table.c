@@ -119,17 +119,19 @@ const struct config_key config_table[] = {
     { "materialize", "pacing", CK_ENUM, CFG_MAT(pacing), 0, 0, "adaptive", true,
       "FEATD_MATERIALIZE_PACING", config_table_pacings, NULL,
       "How the materializer paces its Redis writes so that serving keeps its latency. "
-      "\"adaptive\": between pacing_min_rows_per_sec and max_rows_per_sec, halving the rate "
-      "while the serving workers' Redis p99 is over pacing_latency_budget_us and raising it "
-      "while under; \"fixed\": at most max_rows_per_sec; \"off\": as fast as Redis takes them "
+      "\"adaptive\": between pacing_min_rows_per_sec and max_rows_per_sec, slowing down (at "
+      "most by half) while the serving workers' Redis p99 is over pacing_latency_budget_us and "
+      "speeding up while under; \"fixed\": at most max_rows_per_sec; \"off\": as fast as Redis takes them "
       "(max_rows_per_sec ignored)." },
     { "materialize", "max_rows_per_sec", CK_INT, CFG_MAT(max_rows_per_sec), 0, 1000000000, "0",
       true, "FEATD_MATERIALIZE_MAX_ROWS_PER_SEC", NULL, NULL,
       "Cap on the rows the materializer writes per second (both pacing modes); 0 = no cap." },
-    { "materialize", "pacing_latency_budget_us", CK_INT, CFG_MAT(pacing_latency_budget_us), 50,
-      10000000, "1000", true, "FEATD_MATERIALIZE_PACING_LATENCY_BUDGET_US", NULL, NULL,
+    { "materialize", "pacing_latency_budget_us", CK_INT, CFG_MAT(pacing_latency_budget_us), 0,
+      10000000, "0", true, "FEATD_MATERIALIZE_PACING_LATENCY_BUDGET_US", NULL, NULL,
       "Adaptive pacing: the serving workers' Redis round-trip p99 (µs, over windows of at least "
-      "0.25 s with 20 or more lookups) above which the materializer backs off." },
+      "0.25 s with 20 or more lookups) above which the materializer backs off. 0 = auto: twice "
+      "their p99 while the materializer is not writing (at least 100 µs; 250 µs until such a "
+      "second with 100 lookups was seen)." },
     { "materialize", "pacing_min_rows_per_sec", CK_INT, CFG_MAT(pacing_min_rows_per_sec), 1,
       1000000000, "10000", true, NULL, NULL, NULL,
       "Adaptive pacing: the rate it never backs off below, so that a snapshot always finishes "

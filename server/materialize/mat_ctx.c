@@ -96,13 +96,20 @@ static void mat_ctx_serving_redis_hist(uint64_t out[METRICS_NBUCKETS])
     }
 }
 
+void mat_ctx_pace_idle(struct mat_ctx *x)
+{
+    uint64_t h[METRICS_NBUCKETS];
+    mat_ctx_serving_redis_hist(h);
+    mat_pace_idle(&x->pace, util_mono_us(), h);
+}
+
 void mat_ctx_pace_start(struct mat_ctx *x, struct online_writer *w)
 {
     uint64_t h[METRICS_NBUCKETS];
     mat_ctx_serving_redis_hist(h);
     uint64_t rate = mat_pace_begin(&x->pace, util_mono_us(), online_writer_written(w), h);
     online_writer_set_rate(w, rate);
-    mat_stats_pacing(rate, 0, x->pace.last_p99_us);
+    mat_stats_pacing(rate, 0, x->pace.last_p99_us, mat_pace_budget(&x->pace));
 }
 
 void mat_ctx_pace_step(struct mat_ctx *x, struct online_writer *w)
@@ -119,10 +126,11 @@ void mat_ctx_pace_step(struct mat_ctx *x, struct online_writer *w)
     if (changed) {
         online_writer_set_rate(w, rate);
         log_debug("materializer", "pacing: serving Redis p99 %" PRIu64 " us (budget %" PRIu64
-                  " us): rate limit now %" PRIu64 " rows/s", x->pace.last_p99_us,
-                  x->pace.c.budget_us, rate);
+                  " us, idle p99 %" PRIu64 " us): rate limit now %" PRIu64 " rows/s",
+                  x->pace.last_p99_us, mat_pace_budget(&x->pace), x->pace.idle_p99_us, rate);
     }
-    mat_stats_pacing(rate, x->pace.backoffs - backoffs, x->pace.last_p99_us);
+    mat_stats_pacing(rate, x->pace.backoffs - backoffs, x->pace.last_p99_us,
+                     mat_pace_budget(&x->pace));
 }
 
 int mat_ctx_lease_keep(struct mat_ctx *x, struct mat_run *run, bool force,
@@ -175,6 +183,7 @@ int mat_ctx_init(struct mat_ctx *x, const struct featd_config *cfg, bool oneshot
         .budget_us = (uint64_t)m->pacing_latency_budget_us,
     };
     mat_pace_init(&x->pace, &pc);
+    mat_ctx_pace_idle(x);
     return x->hs ? FEATD_OK : FEATD_ERR;
 }
 
@@ -191,6 +200,7 @@ void mat_ctx_free(struct mat_ctx *x)
 
 void mat_ctx_trim(struct mat_ctx *x)
 {
+    mat_ctx_pace_idle(x);
     if (mat_select_bytes(&x->sel) > (64u << 20)) {
         mat_select_free(&x->sel);
     }

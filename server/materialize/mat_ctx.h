@@ -93,7 +93,8 @@ struct mat_run {
 int mat_ctx_init(struct mat_ctx *x, const struct featd_config *cfg, bool oneshot,
                  _Atomic int *stop) FEATD_MUSTCHECK;
 void mat_ctx_free(struct mat_ctx *x);
-/* Releases the selection table's memory between runs when it is big. */
+/* Between runs: releases the selection table's memory when it is big, and
+ * opens an idle window of the write pacing (mat_ctx_pace_idle). */
 void mat_ctx_trim(struct mat_ctx *x);
 /* A usable connection in x->c (reconnecting after an error), with the
  * materializer's command timeout. */
@@ -117,7 +118,10 @@ int mat_ctx_lease_keep(struct mat_ctx *x, struct mat_run *run, bool force,
  * row group of a write pass): judges the window that ended from the serving
  * workers' Redis latency (adaptive mode) and re-sets w's rate when it
  * changed. Both publish the limit and back-offs to mat_stats.
+ * mat_ctx_pace_idle when not writing (mat_ctx_init, mat_ctx_trim): opens the
+ * idle window whose p99 sets the automatic latency budget (mat_pace.h).
  */
+void mat_ctx_pace_idle(struct mat_ctx *x);
 void mat_ctx_pace_start(struct mat_ctx *x, struct online_writer *w);
 void mat_ctx_pace_step(struct mat_ctx *x, struct online_writer *w);
 /* run->why = the formatted reason. */

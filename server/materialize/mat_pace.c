@@ -75,14 +75,51 @@ uint64_t mat_pace_quantile(const uint64_t earlier[METRICS_NBUCKETS],
     return (uint64_t)(2 * metrics_bucket_bounds[METRICS_NBUCKETS - 2]);
 }
 
-uint64_t mat_pace_begin(struct mat_pace *p, int64_t now_us, uint64_t rows,
-                        const uint64_t hist[METRICS_NBUCKETS])
+uint64_t mat_pace_budget(const struct mat_pace *p)
+{
+    if (p->c.budget_us > 0) {
+        return p->c.budget_us;
+    }
+    if (p->idle_p99_us == 0) {
+        return MAT_PACE_AUTO_FALLBACK_US;
+    }
+    uint64_t b = MAT_PACE_AUTO_FACTOR * p->idle_p99_us;
+    return b > MAT_PACE_AUTO_MIN_US ? b : MAT_PACE_AUTO_MIN_US;
+}
+
+void mat_pace_idle(struct mat_pace *p, int64_t now_us, const uint64_t hist[METRICS_NBUCKETS])
+{
+    if (p->idle_open) {
+        return;
+    }
+    p->idle_open = true;
+    p->idle_us = now_us;
+    memcpy(p->idle_hist, hist, sizeof(p->idle_hist));
+}
+
+/* Opens the next pacing window. */
+static uint64_t mat_pace_window(struct mat_pace *p, int64_t now_us, uint64_t rows,
+                                const uint64_t hist[METRICS_NBUCKETS])
 {
     p->open = true;
     p->win_us = now_us;
     p->win_rows = rows;
     memcpy(p->win_hist, hist, sizeof(p->win_hist));
     return mat_pace_rate(p);
+}
+
+uint64_t mat_pace_begin(struct mat_pace *p, int64_t now_us, uint64_t rows,
+                        const uint64_t hist[METRICS_NBUCKETS])
+{
+    if (p->idle_open && now_us - p->idle_us >= MAT_PACE_IDLE_US) {
+        uint64_t n = 0;
+        uint64_t q = mat_pace_quantile(p->idle_hist, hist, 0.99, &n);
+        if (n >= MAT_PACE_IDLE_SAMPLES) {
+            p->idle_p99_us = q;
+        }
+    }
+    p->idle_open = false;
+    return mat_pace_window(p, now_us, rows, hist);
 }
 
 /* Judges the window that ends at now_us (adaptive mode): the new limit. */
@@ -95,18 +132,21 @@ static uint64_t mat_pace_judge(struct mat_pace *p, int64_t now_us, uint64_t rows
     uint64_t p99 = mat_pace_quantile(p->win_hist, hist, 0.99, &n);
     p->windows++;
     p->last_p99_us = n >= MAT_PACE_MIN_SAMPLES ? p99 : 0;
-    if (n >= MAT_PACE_MIN_SAMPLES && p99 > p->c.budget_us) {
+    uint64_t budget = mat_pace_budget(p);
+    if (n >= MAT_PACE_MIN_SAMPLES && p99 > budget) {
         /* multiplicative decrease of what was really written: a limit far
          * above the achieved rate would not slow anything down */
         uint64_t base = achieved > 0 && achieved < p->rate ? achieved : p->rate;
         p->backoffs++;
-        return mat_pace_clamp(p, base / 2);
+        /* by budget/p99 (a little over: a little slower), at most halved */
+        uint64_t r = p99 >= 2 * budget ? base / 2 : base * budget / p99;
+        return mat_pace_clamp(p, r);
     }
     if (achieved * 2 < p->rate) {
         return p->rate;     /* the limit is not what holds the writes back */
     }
     uint64_t r;
-    if (n < MAT_PACE_MIN_SAMPLES || p99 * 2 <= p->c.budget_us) {
+    if (n < MAT_PACE_MIN_SAMPLES || p99 * 2 <= budget) {
         r = p->rate + p->rate / 2;
     } else {
         uint64_t inc = p->rate / 8;
@@ -126,7 +166,7 @@ uint64_t mat_pace_step(struct mat_pace *p, int64_t now_us, uint64_t rows,
         backwards = hist[i] < p->win_hist[i];
     }
     if (backwards) {
-        return mat_pace_begin(p, now_us, rows, hist);
+        return mat_pace_window(p, now_us, rows, hist);
     }
     if (now_us - p->win_us < MAT_PACE_WINDOW_US) {
         return mat_pace_rate(p);
@@ -138,5 +178,5 @@ uint64_t mat_pace_step(struct mat_pace *p, int64_t now_us, uint64_t rows,
             *changed = p->rate != before;
         }
     }
-    return mat_pace_begin(p, now_us, rows, hist);
+    return mat_pace_window(p, now_us, rows, hist);
 }

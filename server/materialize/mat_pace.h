@@ -10,11 +10,20 @@
  *   mode off       no limit at all (the cap is ignored)
  *   mode adaptive  AIMD between a floor and the cap: each window (at least
  *                  MAT_PACE_WINDOW_US of writing) whose workers' Redis p99
- *                  is over the budget halves the rate actually achieved
- *                  (a back-off); a window under it raises the limit (x1.5
- *                  while the p99 is under half the budget, else +1/8, at
- *                  least by the floor). A window with too few lookups to
- *                  judge counts as under budget (nobody to hurt).
+ *                  is over the budget cuts the rate actually achieved by
+ *                  budget/p99, at most by half (a back-off); a window under
+ *                  it raises the limit (x1.5 while the p99 is under half the
+ *                  budget, else +1/8, at least by the floor). A window with
+ *                  too few lookups to judge counts as under budget (nobody
+ *                  to hurt).
+ *
+ * The budget is materialize.pacing_latency_budget_us, or when that is 0
+ * (auto, the default) twice the workers' Redis p99 while the materializer
+ * was not writing (an idle window from the end of one write phase,
+ * mat_pace_idle, to the start of the next, mat_pace_begin, judged when it
+ * is at least MAT_PACE_IDLE_US long with MAT_PACE_IDLE_SAMPLES lookups),
+ * at least MAT_PACE_AUTO_MIN_US; MAT_PACE_AUTO_FALLBACK_US until such a
+ * window was seen.
  *
  * Threads: a struct mat_pace belongs to one materializing thread (it lives
  * in its struct mat_ctx); nothing in it is shared.
@@ -34,12 +43,17 @@ enum mat_pace_mode { MAT_PACE_ADAPTIVE = 0, MAT_PACE_FIXED, MAT_PACE_OFF };
 #define MAT_PACE_MIN_SAMPLES 20         /* lookups a window needs to be judged on */
 #define MAT_PACE_UNBOUNDED 1000000000u  /* adaptive ceiling without a cap (rows/s) */
 #define MAT_PACE_START 50000u           /* adaptive: first limit of a context (rows/s) */
+#define MAT_PACE_IDLE_US 1000000        /* shortest idle window that sets the baseline */
+#define MAT_PACE_IDLE_SAMPLES 100       /* lookups it needs */
+#define MAT_PACE_AUTO_FACTOR 2          /* auto budget = this x the idle p99 ... */
+#define MAT_PACE_AUTO_MIN_US 100u       /* ... at least this */
+#define MAT_PACE_AUTO_FALLBACK_US 250u  /* auto budget before any idle window */
 
 struct mat_pace_cfg {
     enum mat_pace_mode mode;
     uint64_t cap;           /* rows/s, 0 = none (fixed: unpaced; adaptive: no ceiling) */
     uint64_t floor;         /* adaptive: never below (a snapshot always finishes) */
-    uint64_t budget_us;     /* adaptive: workers' Redis p99 budget */
+    uint64_t budget_us;     /* adaptive: workers' Redis p99 budget; 0 = auto */
 };
 
 struct mat_pace {
@@ -53,6 +67,10 @@ struct mat_pace {
     uint64_t backoffs;      /* windows over budget (since init) */
     uint64_t windows;       /* windows judged (since init) */
     uint64_t last_p99_us;   /* p99 of the last window judged (0 = too few lookups) */
+    bool idle_open;         /* an idle (not writing) window is open */
+    int64_t idle_us;        /* its start */
+    uint64_t idle_hist[METRICS_NBUCKETS];  /* latency histogram at its start */
+    uint64_t idle_p99_us;   /* p99 of the last idle window judged (0 = none yet) */
 };
 
 /* Sets p up for c (adaptive: the limit starts at MAT_PACE_START, bounded by
@@ -60,10 +78,17 @@ struct mat_pace {
 void mat_pace_init(struct mat_pace *p, const struct mat_pace_cfg *c);
 /* The limit to hand the writer (online_writer_set_rate): rows/s, 0 = none. */
 uint64_t mat_pace_rate(const struct mat_pace *p);
+/* The latency budget in force (µs): the configured one, or the auto one. */
+uint64_t mat_pace_budget(const struct mat_pace *p);
+/* Not writing (a write phase ended, or one is being prepared): opens an
+ * idle window at now_us unless one is open. */
+void mat_pace_idle(struct mat_pace *p, int64_t now_us, const uint64_t hist[METRICS_NBUCKETS]);
 /*
- * Opens a window at now_us with rows written so far and the workers' Redis
+ * A write phase starts: closes the idle window (its p99 becomes the idle
+ * baseline when it is long enough and has lookups enough) and opens a
+ * pacing window at now_us with rows written so far and the workers' Redis
  * latency histogram hist (non-cumulative bucket counts, as in struct
- * metrics_hist); call when a write phase starts. Returns mat_pace_rate.
+ * metrics_hist). Returns mat_pace_rate.
  */
 uint64_t mat_pace_begin(struct mat_pace *p, int64_t now_us, uint64_t rows,
                         const uint64_t hist[METRICS_NBUCKETS]);

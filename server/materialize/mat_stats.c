@@ -51,9 +51,11 @@ static size_t nstats;
 static _Atomic uint64_t pace_rate;          /* rows/s, 0 = unpaced */
 static _Atomic uint64_t pace_backoffs;
 static _Atomic uint64_t pace_p99_us;        /* last window judged; 0 = none */
+static _Atomic uint64_t pace_budget_us;     /* the latency budget in force */
 
-void mat_stats_pacing(uint64_t rate, uint64_t new_backoffs, uint64_t p99_us)
+void mat_stats_pacing(uint64_t rate, uint64_t new_backoffs, uint64_t p99_us, uint64_t budget_us)
 {
+    atomic_store_explicit(&pace_budget_us, budget_us, memory_order_relaxed);
     atomic_store_explicit(&pace_rate, rate, memory_order_relaxed);
     atomic_fetch_add_explicit(&pace_backoffs, new_backoffs, memory_order_relaxed);
     atomic_store_explicit(&pace_p99_us, p99_us, memory_order_relaxed);
@@ -73,6 +75,11 @@ static int write_pacing(struct fbuf *out)
                     "Serving workers' Redis round-trip p99 in the last adaptive pacing window "
                     "(0 = too few lookups to judge)", "%.6f",
                     (double)atomic_load_explicit(&pace_p99_us, memory_order_relaxed) / 1e6) !=
+            FEATD_OK ||
+        prom_scalar(out, "featd_materializer_pacing_latency_budget_seconds", "gauge",
+                    "The serving Redis p99 budget of adaptive pacing in force (configured, or "
+                    "twice the p99 while not writing)", "%.6f",
+                    (double)atomic_load_explicit(&pace_budget_us, memory_order_relaxed) / 1e6) !=
             FEATD_OK) {
         return FEATD_ERR;
     }

@@ -49,8 +49,9 @@ int64_t mat_stats_schedule(const char *view, int result, int64_t interval_us);
 
 /* Publishes the write pacing state (materializing thread; relaxed atomics):
  * the current rate limit (rows/s, 0 = unpaced), back-offs since the last
- * call, the serving Redis p99 of the last window judged (µs, 0 = none). */
-void mat_stats_pacing(uint64_t rate, uint64_t new_backoffs, uint64_t p99_us);
+ * call, the serving Redis p99 of the last window judged (µs, 0 = none), the
+ * latency budget in force (µs). */
+void mat_stats_pacing(uint64_t rate, uint64_t new_backoffs, uint64_t p99_us, uint64_t budget_us);
 
 /*
  * Prometheus text for the admin /metrics page (HELP/TYPE lines included),
@@ -82,6 +83,8 @@ void mat_stats_pacing(uint64_t rate, uint64_t new_backoffs, uint64_t p99_us);
  *       over the latency budget (each halved the rate)
  *   featd_materializer_pacing_redis_p99_seconds  gauge: the serving
  *       workers' Redis p99 in the last window judged (0 = too few lookups)
+ *   featd_materializer_pacing_latency_budget_seconds  gauge: the budget in
+ *       force (configured, or twice the p99 while not writing)
  * Every value derived from a timestamp uses mat_stats_age_us (saturating),
  * so extreme or future event times give finite, non-negative gauges.
  * Gauges are refreshed from the progress hash at every poll, so every

@@ -69,8 +69,8 @@ static const struct bad_case bad_cases[] = {
     { MATC("'pacing':1"), "$.materialize.pacing", "expected a string" },
     { MATC("'max_rows_per_sec':-1"), "$.materialize.max_rows_per_sec", "0..1000000000" },
     { MATC("'max_rows_per_sec':'100'"), "$.materialize.max_rows_per_sec", "integer" },
-    { MATC("'pacing_latency_budget_us':10"), "$.materialize.pacing_latency_budget_us",
-      "50..10000000" },
+    { MATC("'pacing_latency_budget_us':-10"), "$.materialize.pacing_latency_budget_us",
+      "0..10000000" },
     { MATC("'pacing_min_rows_per_sec':0"), "$.materialize.pacing_min_rows_per_sec",
       "1..1000000000" },
     { MATC("'max_row_per_sec':5"), "$.materialize.max_row_per_sec",
@@ -314,7 +314,7 @@ START_TEST(test_defaults)
     const struct cfg_materialize *m = &cfg->materialize;
     ck_assert_int_eq(m->pacing, MATP_ADAPTIVE);
     ck_assert_int_eq(m->max_rows_per_sec, 0);
-    ck_assert_int_eq(m->pacing_latency_budget_us, 1000);
+    ck_assert_int_eq(m->pacing_latency_budget_us, 0);     /* auto */
     ck_assert_int_eq(m->pacing_min_rows_per_sec, 10000);
     ck_assert_ptr_null(cfg->path);
     ck_assert_uint_eq(cfg->nentities, 1);
@@ -776,7 +776,7 @@ START_TEST(test_env_bad)
         { "FEATD_MATERIALIZE_PACING", "", "adaptive, fixed, off" },
         { "FEATD_MATERIALIZE_MAX_ROWS_PER_SEC", "-1", "integer in 0..1000000000" },
         { "FEATD_MATERIALIZE_MAX_ROWS_PER_SEC", "10k", "integer in 0..1000000000" },
-        { "FEATD_MATERIALIZE_PACING_LATENCY_BUDGET_US", "49", "integer in 50..10000000" },
+        { "FEATD_MATERIALIZE_PACING_LATENCY_BUDGET_US", "10000001", "integer in 0..10000000" },
     };
     for (size_t i = 0; i < FEATD_ARRAY_LEN(cases); i++) {
         clear_env();
@@ -914,11 +914,11 @@ START_TEST(test_materialize_keys)
     char err[ERRLEN], out[2048];
     ck_assert_int_eq(load_sq(VIEWX(""), &a, err), FEATD_OK);
     ck_assert_msg(load_sq(MATC("'pacing':'off','max_rows_per_sec':250000,"
-                               "'pacing_latency_budget_us':50,'pacing_min_rows_per_sec':1"),
+                               "'pacing_latency_budget_us':0,'pacing_min_rows_per_sec':1"),
                           &b, err) == FEATD_OK, "%s", err);
     ck_assert_int_eq(b->materialize.pacing, MATP_OFF);
     ck_assert_int_eq(b->materialize.max_rows_per_sec, 250000);
-    ck_assert_int_eq(b->materialize.pacing_latency_budget_us, 50);
+    ck_assert_int_eq(b->materialize.pacing_latency_budget_us, 0);
     ck_assert_int_eq(b->materialize.pacing_min_rows_per_sec, 1);
     ck_assert_int_eq(config_reload_restart_needed(a, b, out, sizeof out), 0);
     config_reload_keep_restart_only(a, b);

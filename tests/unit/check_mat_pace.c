@@ -3,7 +3,8 @@
  * with made-up times, row counts and latency histograms (no Redis): the
  * quantile of a histogram delta, the fixed and off modes, the adaptive
  * mode's bounds, back-off, increase, short and unjudgeable windows,
- * counters going backwards, and a closed loop against a simulated Redis
+ * counters going backwards, the automatic budget from idle windows, and a
+ * closed loop against a simulated Redis
  * whose latency grows with the write rate.
  */
 #include <check.h>
@@ -110,17 +111,26 @@ START_TEST(test_adaptive_backoff)
     add(h, 100, 90);
     add(h, 1500, 10);
     bool changed = false;
-    ck_assert_uint_eq(mat_pace_step(&p, 500000, 25000, h, &changed), 25000);
+    ck_assert_uint_eq(mat_pace_step(&p, 500000, 25000, h, &changed), 50000 * 1000 / 1900);
     ck_assert(changed);
     ck_assert_uint_eq(p.backoffs, 1);
-    ck_assert(p.last_p99_us > 1000 && p.last_p99_us <= 2000);
+    ck_assert_uint_eq(p.last_p99_us, 1900);     /* 1000 + 0.9 of the 1000..2000 bucket */
     /* the decrease starts from what was achieved, not from the limit */
     add(h, 1500, 100);
-    ck_assert_uint_eq(mat_pace_step(&p, 1000000, 25000 + 4000, h, NULL), 10000);
-    ck_assert_uint_eq(p.backoffs, 2);   /* 8000/s achieved, halved: the floor */
-    add(h, 1500, 100);
-    ck_assert_uint_eq(mat_pace_step(&p, 1500000, 29000 + 5000, h, NULL), 10000);
+    ck_assert_uint_eq(mat_pace_step(&p, 1000000, 25000 + 12000, h, NULL), 24000 * 1000 / 1990);
+    ck_assert_uint_eq(p.backoffs, 2);   /* 24000/s achieved */
+    /* far over the budget: halved, not below the floor */
+    add(h, 5000000, 100);
+    ck_assert_uint_eq(mat_pace_step(&p, 1500000, 37000 + 5000, h, NULL), 10000);
     ck_assert_uint_eq(p.backoffs, 3);
+    /* just over: a small cut */
+    struct mat_pace q = adaptive(0, 10000, 900);
+    uint64_t g[METRICS_NBUCKETS] = { 0 };
+    mat_pace_begin(&q, 0, 0, g);
+    add(g, 950, 100);       /* p99 998 */
+    uint64_t r = mat_pace_step(&q, 1000000, 50000, g, NULL);
+    ck_assert(r < 50000 && r > 45000);
+    ck_assert_uint_eq(q.backoffs, 1);
 }
 END_TEST
 
@@ -198,6 +208,48 @@ START_TEST(test_backwards)
 }
 END_TEST
 
+START_TEST(test_auto_budget)
+{
+    uint64_t h[METRICS_NBUCKETS] = { 0 };
+    struct mat_pace p = adaptive(0, 10000, 0);
+    ck_assert_uint_eq(mat_pace_budget(&p), MAT_PACE_AUTO_FALLBACK_US);
+    /* an idle second with 1000 lookups at ~80 µs: budget 2 x its p99 */
+    mat_pace_idle(&p, 0, h);
+    add(h, 80, 1000);
+    mat_pace_idle(&p, 500000, h);   /* already open: keeps its start */
+    mat_pace_begin(&p, 2000000, 0, h);
+    ck_assert_uint_eq(p.idle_p99_us, 100);  /* 50 + 0.99 of the 50..100 bucket */
+    ck_assert_uint_eq(mat_pace_budget(&p), 200);
+    ck_assert(!p.idle_open);
+    /* writing does not move the baseline */
+    add(h, 3000, 1000);
+    mat_pace_step(&p, 3000000, 50000, h, NULL);
+    ck_assert_uint_eq(mat_pace_budget(&p), 200);
+    ck_assert_uint_eq(p.backoffs, 1);
+    /* an idle window too short, or with too few lookups, keeps it */
+    mat_pace_idle(&p, 4000000, h);
+    add(h, 400, 1000);
+    mat_pace_begin(&p, 4500000, 0, h);
+    ck_assert_uint_eq(mat_pace_budget(&p), 200);
+    mat_pace_idle(&p, 5000000, h);
+    add(h, 400, 99);
+    mat_pace_begin(&p, 7000000, 0, h);
+    ck_assert_uint_eq(mat_pace_budget(&p), 200);
+    /* a fast Redis: never below MAT_PACE_AUTO_MIN_US */
+    mat_pace_idle(&p, 8000000, h);
+    add(h, 5, 1000);
+    mat_pace_begin(&p, 9000000, 0, h);
+    ck_assert_uint_eq(p.idle_p99_us, 10);
+    ck_assert_uint_eq(mat_pace_budget(&p), MAT_PACE_AUTO_MIN_US);
+    /* a configured budget wins */
+    struct mat_pace q = adaptive(0, 10000, 700);
+    mat_pace_idle(&q, 0, h);
+    add(h, 80, 1000);
+    mat_pace_begin(&q, 2000000, 0, h);
+    ck_assert_uint_eq(mat_pace_budget(&q), 700);
+}
+END_TEST
+
 /* A closed loop: the simulated Redis p99 grows with the write rate (100 µs
  * idle + 1 µs per 100 rows/s, so the budget of 600 µs allows 50000 rows/s)
  * and the writer achieves the limit up to 120000 rows/s. The controller
@@ -243,6 +295,7 @@ static Suite *mat_pace_suite(void)
     tcase_add_test(tc, test_adaptive_increase);
     tcase_add_test(tc, test_adaptive_unbounded);
     tcase_add_test(tc, test_backwards);
+    tcase_add_test(tc, test_auto_budget);
     tcase_add_test(tc, test_closed_loop);
     suite_add_tcase(s, tc);
     return s;
