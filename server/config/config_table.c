@@ -129,7 +129,7 @@ const struct config_key config_table[] = {
     { "materialize", "pacing_latency_budget_us", CK_INT, CFG_MAT(pacing_latency_budget_us), 0,
       10000000, "0", true, "FEATD_MATERIALIZE_PACING_LATENCY_BUDGET_US", NULL, NULL,
       "Adaptive pacing: the serving workers' Redis round-trip p99 (µs, over windows of at least "
-      "0.25 s with 20 or more lookups) above which the materializer backs off. 0 = auto: twice "
+      "0.25 s with 20 or more lookups) above which the materializer backs off. 0 = auto: 1.5 x "
       "their p99 while the materializer is not writing (at least 100 µs; 250 µs until such a "
       "second with 100 lookups was seen)." },
     { "materialize", "pacing_min_rows_per_sec", CK_INT, CFG_MAT(pacing_min_rows_per_sec), 1,

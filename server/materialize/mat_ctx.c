@@ -175,8 +175,10 @@ int mat_ctx_init(struct mat_ctx *x, const struct featd_config *cfg, bool oneshot
     mat_rg_init(&x->rg);
     x->hs = mat_state_update_new();
     const struct cfg_materialize *m = &cfg->materialize;
+    /* a one-shot process has no serving workers to watch: adaptive pacing
+     * is its cap there */
     struct mat_pace_cfg pc = {
-        .mode = m->pacing == MATP_FIXED ? MAT_PACE_FIXED
+        .mode = m->pacing == MATP_FIXED || (m->pacing == MATP_ADAPTIVE && oneshot) ? MAT_PACE_FIXED
                 : m->pacing == MATP_OFF ? MAT_PACE_OFF : MAT_PACE_ADAPTIVE,
         .cap = (uint64_t)m->max_rows_per_sec,
         .floor = (uint64_t)m->pacing_min_rows_per_sec,

@@ -83,7 +83,7 @@ uint64_t mat_pace_budget(const struct mat_pace *p)
     if (p->idle_p99_us == 0) {
         return MAT_PACE_AUTO_FALLBACK_US;
     }
-    uint64_t b = MAT_PACE_AUTO_FACTOR * p->idle_p99_us;
+    uint64_t b = p->idle_p99_us * MAT_PACE_AUTO_PCT / 100;
     return b > MAT_PACE_AUTO_MIN_US ? b : MAT_PACE_AUTO_MIN_US;
 }
 
@@ -116,6 +116,9 @@ uint64_t mat_pace_begin(struct mat_pace *p, int64_t now_us, uint64_t rows,
         uint64_t q = mat_pace_quantile(p->idle_hist, hist, 0.99, &n);
         if (n >= MAT_PACE_IDLE_SAMPLES) {
             p->idle_p99_us = q;
+        }
+        if (n < MAT_PACE_MIN_SAMPLES) {
+            p->rate = p->ceiling;   /* nobody serving: nobody to hurt */
         }
     }
     p->idle_open = false;

@@ -18,12 +18,14 @@
  *                  to hurt).
  *
  * The budget is materialize.pacing_latency_budget_us, or when that is 0
- * (auto, the default) twice the workers' Redis p99 while the materializer
+ * (auto, the default) 1.5 x the workers' Redis p99 while the materializer
  * was not writing (an idle window from the end of one write phase,
  * mat_pace_idle, to the start of the next, mat_pace_begin, judged when it
  * is at least MAT_PACE_IDLE_US long with MAT_PACE_IDLE_SAMPLES lookups),
  * at least MAT_PACE_AUTO_MIN_US; MAT_PACE_AUTO_FALLBACK_US until such a
- * window was seen.
+ * window was seen. An idle window of MAT_PACE_IDLE_US or more without
+ * MAT_PACE_MIN_SAMPLES lookups (nobody serving) starts the write phase at
+ * the ceiling; otherwise it starts at the limit the last one ended with.
  *
  * Threads: a struct mat_pace belongs to one materializing thread (it lives
  * in its struct mat_ctx); nothing in it is shared.
@@ -42,10 +44,10 @@ enum mat_pace_mode { MAT_PACE_ADAPTIVE = 0, MAT_PACE_FIXED, MAT_PACE_OFF };
 #define MAT_PACE_WINDOW_US 250000       /* shortest window judged */
 #define MAT_PACE_MIN_SAMPLES 20         /* lookups a window needs to be judged on */
 #define MAT_PACE_UNBOUNDED 1000000000u  /* adaptive ceiling without a cap (rows/s) */
-#define MAT_PACE_START 50000u           /* adaptive: first limit of a context (rows/s) */
+#define MAT_PACE_START 25000u           /* adaptive: first limit of a context (rows/s) */
 #define MAT_PACE_IDLE_US 1000000        /* shortest idle window that sets the baseline */
 #define MAT_PACE_IDLE_SAMPLES 100       /* lookups it needs */
-#define MAT_PACE_AUTO_FACTOR 2          /* auto budget = this x the idle p99 ... */
+#define MAT_PACE_AUTO_PCT 150           /* auto budget = this % of the idle p99 ... */
 #define MAT_PACE_AUTO_MIN_US 100u       /* ... at least this */
 #define MAT_PACE_AUTO_FALLBACK_US 250u  /* auto budget before any idle window */
 

@@ -78,7 +78,7 @@ static int write_pacing(struct fbuf *out)
             FEATD_OK ||
         prom_scalar(out, "featd_materializer_pacing_latency_budget_seconds", "gauge",
                     "The serving Redis p99 budget of adaptive pacing in force (configured, or "
-                    "twice the p99 while not writing)", "%.6f",
+                    "1.5 x the p99 while not writing)", "%.6f",
                     (double)atomic_load_explicit(&pace_budget_us, memory_order_relaxed) / 1e6) !=
             FEATD_OK) {
         return FEATD_ERR;

@@ -84,7 +84,7 @@ void mat_stats_pacing(uint64_t rate, uint64_t new_backoffs, uint64_t p99_us, uin
  *   featd_materializer_pacing_redis_p99_seconds  gauge: the serving
  *       workers' Redis p99 in the last window judged (0 = too few lookups)
  *   featd_materializer_pacing_latency_budget_seconds  gauge: the budget in
- *       force (configured, or twice the p99 while not writing)
+ *       force (configured, or 1.5 x the p99 while not writing)
  * Every value derived from a timestamp uses mat_stats_age_us (saturating),
  * so extreme or future event times give finite, non-negative gauges.
  * Gauges are refreshed from the progress hash at every poll, so every

@@ -184,8 +184,8 @@ START_TEST(test_fixed_cap_daemon)
 END_TEST
 
 /* `featd materialize` with the cap from FEATD_MATERIALIZE_MAX_ROWS_PER_SEC
- * (the file says 0) in adaptive mode: no serving workers, so nothing to
- * back off from, and the cap is the ceiling. */
+ * (the file says 0) in adaptive mode: a one-shot process has no serving
+ * workers to watch, so adaptive means the cap there. */
 START_TEST(test_env_cap_oneshot_adaptive)
 {
     enum { RATE = 30000 };

@@ -106,6 +106,7 @@ START_TEST(test_adaptive_backoff)
 {
     uint64_t h[METRICS_NBUCKETS] = { 0 };
     struct mat_pace p = adaptive(0, 10000, 1000);
+    p.rate = 50000;     /* as if it had got there */
     mat_pace_begin(&p, 0, 0, h);
     /* 0.5 s writing 25000 rows (50000/s, the limit) while p99 ~ 1.5 ms */
     add(h, 100, 90);
@@ -125,6 +126,7 @@ START_TEST(test_adaptive_backoff)
     ck_assert_uint_eq(p.backoffs, 3);
     /* just over: a small cut */
     struct mat_pace q = adaptive(0, 10000, 900);
+    q.rate = 50000;
     uint64_t g[METRICS_NBUCKETS] = { 0 };
     mat_pace_begin(&q, 0, 0, g);
     add(g, 950, 100);       /* p99 998 */
@@ -138,6 +140,7 @@ START_TEST(test_adaptive_increase)
 {
     uint64_t h[METRICS_NBUCKETS] = { 0 };
     struct mat_pace p = adaptive(100000, 10000, 1000);
+    p.rate = 50000;
     uint64_t rows = 0;
     int64_t t = 0;
     mat_pace_begin(&p, t, rows, h);
@@ -163,6 +166,7 @@ START_TEST(test_adaptive_increase)
     ck_assert_uint_eq(p.last_p99_us, 0);
     /* the limit is not binding (writes slower than half of it): it stays */
     struct mat_pace q = adaptive(0, 10000, 1000);
+    q.rate = 50000;
     mat_pace_begin(&q, 0, 0, h);
     ck_assert_uint_eq(mat_pace_step(&q, 1000000, 20000, h, NULL), 50000);
     ck_assert_uint_eq(q.backoffs, 0);
@@ -191,6 +195,7 @@ START_TEST(test_backwards)
 {
     uint64_t h[METRICS_NBUCKETS] = { 0 }, h2[METRICS_NBUCKETS] = { 0 };
     struct mat_pace p = adaptive(0, 10000, 1000);
+    p.rate = 50000;
     add(h, 1500, 100);
     mat_pace_begin(&p, 1000000, 500, h);
     /* fewer rows than at the window start (a new writer): window restarts */
@@ -203,7 +208,7 @@ START_TEST(test_backwards)
     ck_assert_uint_eq(p.backoffs, 0);
     /* a step without begin opens the window */
     struct mat_pace q = adaptive(0, 10000, 1000);
-    ck_assert_uint_eq(mat_pace_step(&q, 7, 0, h, NULL), 50000);
+    ck_assert_uint_eq(mat_pace_step(&q, 7, 0, h, NULL), MAT_PACE_START);
     ck_assert(q.open);
 }
 END_TEST
@@ -213,28 +218,29 @@ START_TEST(test_auto_budget)
     uint64_t h[METRICS_NBUCKETS] = { 0 };
     struct mat_pace p = adaptive(0, 10000, 0);
     ck_assert_uint_eq(mat_pace_budget(&p), MAT_PACE_AUTO_FALLBACK_US);
-    /* an idle second with 1000 lookups at ~80 µs: budget 2 x its p99 */
+    /* an idle second with 1000 lookups at ~80 µs: budget 1.5 x its p99 */
     mat_pace_idle(&p, 0, h);
     add(h, 80, 1000);
     mat_pace_idle(&p, 500000, h);   /* already open: keeps its start */
     mat_pace_begin(&p, 2000000, 0, h);
     ck_assert_uint_eq(p.idle_p99_us, 100);  /* 50 + 0.99 of the 50..100 bucket */
-    ck_assert_uint_eq(mat_pace_budget(&p), 200);
+    ck_assert_uint_eq(mat_pace_budget(&p), 150);
+    ck_assert_uint_eq(mat_pace_rate(&p), MAT_PACE_START);   /* someone is served */
     ck_assert(!p.idle_open);
     /* writing does not move the baseline */
     add(h, 3000, 1000);
-    mat_pace_step(&p, 3000000, 50000, h, NULL);
-    ck_assert_uint_eq(mat_pace_budget(&p), 200);
+    mat_pace_step(&p, 3000000, 25000, h, NULL);
+    ck_assert_uint_eq(mat_pace_budget(&p), 150);
     ck_assert_uint_eq(p.backoffs, 1);
     /* an idle window too short, or with too few lookups, keeps it */
     mat_pace_idle(&p, 4000000, h);
     add(h, 400, 1000);
     mat_pace_begin(&p, 4500000, 0, h);
-    ck_assert_uint_eq(mat_pace_budget(&p), 200);
+    ck_assert_uint_eq(mat_pace_budget(&p), 150);
     mat_pace_idle(&p, 5000000, h);
     add(h, 400, 99);
     mat_pace_begin(&p, 7000000, 0, h);
-    ck_assert_uint_eq(mat_pace_budget(&p), 200);
+    ck_assert_uint_eq(mat_pace_budget(&p), 150);
     /* a fast Redis: never below MAT_PACE_AUTO_MIN_US */
     mat_pace_idle(&p, 8000000, h);
     add(h, 5, 1000);
@@ -247,6 +253,26 @@ START_TEST(test_auto_budget)
     add(h, 80, 1000);
     mat_pace_begin(&q, 2000000, 0, h);
     ck_assert_uint_eq(mat_pace_budget(&q), 700);
+}
+END_TEST
+
+/* Nobody served while the materializer was idle: the write phase starts at
+ * the ceiling (unpaced without a cap). */
+START_TEST(test_idle_without_lookups)
+{
+    uint64_t h[METRICS_NBUCKETS] = { 0 };
+    struct mat_pace p = adaptive(0, 10000, 0);
+    mat_pace_idle(&p, 0, h);
+    add(h, 80, MAT_PACE_MIN_SAMPLES - 1);
+    ck_assert_uint_eq(mat_pace_begin(&p, MAT_PACE_IDLE_US, 0, h), 0);
+    ck_assert_uint_eq(mat_pace_budget(&p), MAT_PACE_AUTO_FALLBACK_US);
+    struct mat_pace q = adaptive(80000, 10000, 0);
+    mat_pace_idle(&q, 0, h);
+    ck_assert_uint_eq(mat_pace_begin(&q, 2 * MAT_PACE_IDLE_US, 0, h), 80000);
+    /* too short an idle window tells nothing: the limit stays */
+    struct mat_pace r = adaptive(0, 10000, 0);
+    mat_pace_idle(&r, 0, h);
+    ck_assert_uint_eq(mat_pace_begin(&r, MAT_PACE_IDLE_US - 1, 0, h), MAT_PACE_START);
 }
 END_TEST
 
@@ -296,6 +322,7 @@ static Suite *mat_pace_suite(void)
     tcase_add_test(tc, test_adaptive_unbounded);
     tcase_add_test(tc, test_backwards);
     tcase_add_test(tc, test_auto_budget);
+    tcase_add_test(tc, test_idle_without_lookups);
     tcase_add_test(tc, test_closed_loop);
     suite_add_tcase(s, tc);
     return s;
