@@ -130,7 +130,7 @@ USED=$($RCLI info memory | awk -F: '/^used_memory_human:/ { gsub("\r", ""); prin
 
 # ---- 2: serving latency idle vs during a materialization, per pacing mode ----
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
-metric() { curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+metric() { curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" 'index($1, m "{") == 1 { print $2 }'; }
 SNAP=1
 DAEMON_ROWS=""
 for MODE in $PACINGS; do

@@ -96,6 +96,13 @@ static void mat_ctx_serving_redis_hist(uint64_t out[METRICS_NBUCKETS])
     }
 }
 
+/* The pacing state to mat_stats (for /metrics). */
+static void mat_ctx_pace_publish(const struct mat_ctx *x, uint64_t rate, uint64_t new_backoffs)
+{
+    mat_stats_pacing(mat_pace_mode_name(x->pace.c.mode), rate, new_backoffs,
+                     x->pace.last_p99_us, mat_pace_budget(&x->pace));
+}
+
 void mat_ctx_pace_idle(struct mat_ctx *x)
 {
     uint64_t h[METRICS_NBUCKETS];
@@ -109,7 +116,7 @@ void mat_ctx_pace_start(struct mat_ctx *x, struct online_writer *w)
     mat_ctx_serving_redis_hist(h);
     uint64_t rate = mat_pace_begin(&x->pace, util_mono_us(), online_writer_written(w), h);
     online_writer_set_rate(w, rate);
-    mat_stats_pacing(rate, 0, x->pace.last_p99_us, mat_pace_budget(&x->pace));
+    mat_ctx_pace_publish(x, rate, 0);
 }
 
 void mat_ctx_pace_step(struct mat_ctx *x, struct online_writer *w)
@@ -129,8 +136,7 @@ void mat_ctx_pace_step(struct mat_ctx *x, struct online_writer *w)
                   " us, idle p99 %" PRIu64 " us): rate limit now %" PRIu64 " rows/s",
                   x->pace.last_p99_us, mat_pace_budget(&x->pace), x->pace.idle_p99_us, rate);
     }
-    mat_stats_pacing(rate, x->pace.backoffs - backoffs, x->pace.last_p99_us,
-                     mat_pace_budget(&x->pace));
+    mat_ctx_pace_publish(x, rate, x->pace.backoffs - backoffs);
 }
 
 int mat_ctx_lease_keep(struct mat_ctx *x, struct mat_run *run, bool force,
@@ -186,6 +192,7 @@ int mat_ctx_init(struct mat_ctx *x, const struct featd_config *cfg, bool oneshot
     };
     mat_pace_init(&x->pace, &pc);
     mat_ctx_pace_idle(x);
+    mat_ctx_pace_publish(x, mat_pace_rate(&x->pace), 0);
     return x->hs ? FEATD_OK : FEATD_ERR;
 }
 

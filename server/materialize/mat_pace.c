@@ -29,6 +29,15 @@ void mat_pace_init(struct mat_pace *p, const struct mat_pace_cfg *c)
     p->rate = mat_pace_clamp(p, MAT_PACE_START);
 }
 
+const char *mat_pace_mode_name(enum mat_pace_mode m)
+{
+    switch (m) {
+    case MAT_PACE_ADAPTIVE: return "adaptive";
+    case MAT_PACE_FIXED: return "fixed";
+    default: return "off";
+    }
+}
+
 uint64_t mat_pace_rate(const struct mat_pace *p)
 {
     switch (p->c.mode) {

@@ -78,6 +78,8 @@ struct mat_pace {
 /* Sets p up for c (adaptive: the limit starts at MAT_PACE_START, bounded by
  * floor and cap). Pure. */
 void mat_pace_init(struct mat_pace *p, const struct mat_pace_cfg *c);
+/* "adaptive", "fixed" or "off" (static). */
+const char *mat_pace_mode_name(enum mat_pace_mode m);
 /* The limit to hand the writer (online_writer_set_rate): rows/s, 0 = none. */
 uint64_t mat_pace_rate(const struct mat_pace *p);
 /* The latency budget in force (µs): the configured one, or the auto one. */

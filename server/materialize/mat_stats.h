@@ -48,10 +48,12 @@ int64_t mat_stats_due(const char *view);
 int64_t mat_stats_schedule(const char *view, int result, int64_t interval_us);
 
 /* Publishes the write pacing state (materializing thread; relaxed atomics):
- * the current rate limit (rows/s, 0 = unpaced), back-offs since the last
- * call, the serving Redis p99 of the last window judged (µs, 0 = none), the
+ * the mode in force (a static string: "adaptive", "fixed", "off"), the
+ * current rate limit (rows/s, 0 = unpaced), back-offs since the last call,
+ * the serving Redis p99 of the last window judged (µs, 0 = none), the
  * latency budget in force (µs). */
-void mat_stats_pacing(uint64_t rate, uint64_t new_backoffs, uint64_t p99_us, uint64_t budget_us);
+void mat_stats_pacing(const char *mode, uint64_t rate, uint64_t new_backoffs, uint64_t p99_us,
+                      uint64_t budget_us);
 
 /*
  * Prometheus text for the admin /metrics page (HELP/TYPE lines included),
@@ -76,7 +78,8 @@ void mat_stats_pacing(uint64_t rate, uint64_t new_backoffs, uint64_t p99_us, uin
  *   featd_materializer_generation{view}        gauge: current generation
  *   featd_materializer_up{view}                gauge: 1 when the last poll
  *       succeeded (applied, unchanged or busy), 0 when it failed/rejected
- * and process-wide (materialize.pacing, mat_pace.h):
+ * and process-wide with label pacing="adaptive"|"fixed"|"off" (the mode in
+ * force; absent until a materializing context started; mat_pace.h):
  *   featd_materializer_rate_limit_rows_per_second  gauge: current write
  *       rate limit, 0 = unpaced
  *   featd_materializer_pacing_backoffs_total   counter: adaptive windows

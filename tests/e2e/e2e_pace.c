@@ -119,13 +119,14 @@ static char *metrics_page(int port)
     return buf;
 }
 
-/* The value of the unlabelled sample name on the page, or -1. */
+/* The value of the sample "name{...} v" on the page, or -1. */
 static double metric(const char *page, const char *name)
 {
     size_t nl = strlen(name);
     for (const char *p = page; (p = strstr(p, name)) != NULL; p += nl) {
-        if ((p == page || p[-1] == '\n') && p[nl] == ' ') {
-            return strtod(p + nl + 1, NULL);
+        const char *sp = strstr(p, "} ");
+        if ((p == page || p[-1] == '\n') && p[nl] == '{' && sp != NULL) {
+            return strtod(sp + 2, NULL);
         }
     }
     return -1;
@@ -178,6 +179,8 @@ START_TEST(test_fixed_cap_daemon)
                   BIG_N, ms, RATE);
     char *page = metrics_page(admin);
     ck_assert_msg(metric(page, "featd_materializer_rate_limit_rows_per_second") == RATE, "%s", page);
+    ck_assert(strstr(page, "featd_materializer_rate_limit_rows_per_second{pacing=\"fixed\"} ") !=
+              NULL);
     ck_assert(metric(page, "featd_materializer_pacing_backoffs_total") == 0);
     free(page);
 }
