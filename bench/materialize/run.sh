@@ -20,9 +20,10 @@
 #
 # Usage: bench/materialize/run.sh          (from anywhere; after `make`)
 # Env:   N (rows), BUILD (build dir), WORK (scratch dir), IDLE_SECONDS,
-#        PACINGS (materialize.pacing modes to run the daemon with, in order;
+#        PACINGS (materialize.pacing modes to run the daemon with, in order,
+#        each optionally with its cap as MODE:ROWS_PER_SEC, e.g. "fixed:30000";
 #        default "adaptive off"), DAEMON_RATE (the daemon's
-#        materialize.max_rows_per_sec, 0 = no cap),
+#        materialize.max_rows_per_sec where PACINGS gives none, 0 = no cap),
 #        REDIS_PORT / FEATD_PORT / ADMIN_PORT (defaults 16480..16482),
 #        KEEP=1 keeps the scratch dir
 set -eu
@@ -133,14 +134,17 @@ kv() { printf '%s\n' "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 
 metric() { curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" 'index($1, m "{") == 1 { print $2 }'; }
 SNAP=1
 DAEMON_ROWS=""
-for MODE in $PACINGS; do
+for ENTRY in $PACINGS; do
+    MODE=${ENTRY%%:*}
+    CAP=${DAEMON_RATE:-0}
+    case $ENTRY in *:*) CAP=${ENTRY#*:} ;; esac
     SNAP=$((SNAP + 1))
-    FEATD_MATERIALIZE_PACING=$MODE FEATD_MATERIALIZE_MAX_ROWS_PER_SEC=${DAEMON_RATE:-0} \
-        "$BUILD/featd" --config "$WORK/config.json" > "$WORK/featd-$MODE.log" 2>&1 &
+    FEATD_MATERIALIZE_PACING=$MODE FEATD_MATERIALIZE_MAX_ROWS_PER_SEC=$CAP \
+        "$BUILD/featd" --config "$WORK/config.json" > "$WORK/featd-$SNAP-$MODE.log" 2>&1 &
     FEATD_PID=$!
     i=0
     until "$WORK/lookup_load" "$FEATD_PORT" entity_id 'bench:*' "$N" 1 0.01 >/dev/null 2>&1; do
-        i=$((i + 1)); [ $i -lt 100 ] || die "featd did not start (see $WORK/featd-$MODE.log)"; sleep 0.1
+        i=$((i + 1)); [ $i -lt 100 ] || die "featd did not start (see $WORK/featd-$SNAP-$MODE.log)"; sleep 0.1
     done
     sleep 2     # the daemon's first poll: snapshot already applied, nothing to do
     say "pacing $MODE: idle lookups for $IDLE_SECONDS s"
@@ -155,11 +159,11 @@ for MODE in $PACINGS; do
     i=0
     LIMIT_MAX=0
     while [ "$($RCLI hget "$PROG" snapshot)" != "snap-$SNAP.parquet" ] || [ "$($RCLI hget "$PROG" state)" != idle ]; do
-        i=$((i + 1)); [ $i -lt 6000 ] || die "the daemon did not apply snap-$SNAP (see $WORK/featd-$MODE.log)"; sleep 0.1
+        i=$((i + 1)); [ $i -lt 6000 ] || die "the daemon did not apply snap-$SNAP (see $WORK/featd-$SNAP-$MODE.log)"; sleep 0.1
         if [ $((i % 10)) = 0 ]; then
             L=$(metric featd_materializer_rate_limit_rows_per_second)
             [ "${L:-0}" -gt "$LIMIT_MAX" ] 2>/dev/null && LIMIT_MAX=$L
-            printf '%s\n' "${L:-?}" >> "$WORK/limit-$MODE.txt"
+            printf '%s\n' "${L:-?}" >> "$WORK/limit-$SNAP-$MODE.txt"
         fi
     done
     touch "$WORK/stop"
@@ -175,13 +179,13 @@ for MODE in $PACINGS; do
     P99_IDLE=$(kv "$IDLE" p99_us); P99_DUR=$(kv "$DURING" p99_us)
     P50_IDLE=$(kv "$IDLE" p50_us); P50_DUR=$(kv "$DURING" p50_us)
     RATIO_P99=$(awk -v a="$P99_DUR" -v b="$P99_IDLE" 'BEGIN { printf "%.2f", a / b }')
-    DAEMON_ROWS="$DAEMON_ROWS| daemon, pacing \`$MODE\` (cap ${DAEMON_RATE:-0} rows/s, 0 = none): materializing while serving | $DRATE rows/s (${DMS} ms); rate limit at the end $LIMIT_END rows/s, highest sampled $LIMIT_MAX; $((${B1:-0} - ${B0:-0})) back-offs |
+    DAEMON_ROWS="$DAEMON_ROWS| daemon, pacing \`$MODE\` (cap $CAP rows/s, 0 = none): materializing while serving | $DRATE rows/s (${DMS} ms); rate limit at the end $LIMIT_END rows/s, highest sampled $LIMIT_MAX; $((${B1:-0} - ${B0:-0})) back-offs |
 | ... serving p50 / p99 idle | ${P50_IDLE} / ${P99_IDLE} µs |
 | ... serving p50 / p99 during materialization | ${P50_DUR} / ${P99_DUR} µs (**p99 ratio $RATIO_P99**) |
 "
     DAEMON_RAW="${DAEMON_RAW:-}
-\`$MODE\` idle: \`$IDLE\`
-\`$MODE\` during: \`$DURING\`
+\`$ENTRY\` idle: \`$IDLE\`
+\`$ENTRY\` during: \`$DURING\`
 "
 done
 RATIO_SET=$(awk -v a="$RATE" -v b="$RB_ONE" 'BEGIN { printf "%.2f", a / b }')

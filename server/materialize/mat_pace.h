@@ -13,9 +13,10 @@
  *                  is over the budget cuts the rate actually achieved by
  *                  budget/p99, at most by half (a back-off); a window under
  *                  it raises the limit (x1.5 while the p99 is under half the
- *                  budget, else +1/8, at least by the floor). A window with
- *                  too few lookups to judge counts as under budget (nobody
- *                  to hurt).
+ *                  budget, else +1/8, at least by the floor) unless the
+ *                  writes did not reach half of it. A window with too few
+ *                  lookups to judge counts as under budget (nobody to
+ *                  hurt).
  *
  * The budget is materialize.pacing_latency_budget_us, or when that is 0
  * (auto, the default) 1.5 x the workers' Redis p99 while the materializer
