@@ -11,14 +11,19 @@
 #      keys like a materialization writes)
 #   3. `featd materialize` (one pass, foreground) under /usr/bin/time -v:
 #      rows/s, peak RSS, featd and Redis CPU
-#   4. starts the featd daemon on that data and measures the serving latency
-#      (one connection, 1 entity x all 11 features per request) idle, then
-#      while the daemon materializes a new snapshot of the same size
+#   4. for each materialize.pacing mode in PACINGS: starts the featd daemon
+#      on that data and measures the serving latency (one connection, 1
+#      entity x all 11 features per request) idle, then while the daemon
+#      materializes a new snapshot of the same size; the rate limit and
+#      back-offs come from its /metrics
 #   5. prints a markdown summary (also saved as $WORK/results.md)
 #
 # Usage: bench/materialize/run.sh          (from anywhere; after `make`)
 # Env:   N (rows), BUILD (build dir), WORK (scratch dir), IDLE_SECONDS,
-#        DAEMON_RATE (the daemon's FEATD_MATERIALIZE_MAX_ROWS_PER_SEC, 0 = unpaced),
+#        PACINGS (materialize.pacing modes to run the daemon with, in order,
+#        each optionally with its cap as MODE:ROWS_PER_SEC, e.g. "fixed:30000";
+#        default "adaptive off"), DAEMON_RATE (the daemon's
+#        materialize.max_rows_per_sec where PACINGS gives none, 0 = no cap),
 #        REDIS_PORT / FEATD_PORT / ADMIN_PORT (defaults 16480..16482),
 #        KEEP=1 keeps the scratch dir
 set -eu
@@ -28,6 +33,7 @@ HERE=$ROOT/bench/materialize
 BUILD=${BUILD:-$ROOT/build}
 N=${N:-2000000}
 IDLE_SECONDS=${IDLE_SECONDS:-10}
+PACINGS=${PACINGS:-adaptive off}
 REDIS_PORT=${REDIS_PORT:-16480}
 FEATD_PORT=${FEATD_PORT:-16481}
 ADMIN_PORT=${ADMIN_PORT:-16482}
@@ -43,6 +49,7 @@ for b in "$BUILD/featd" "$BUILD/libfeatd.a"; do
 done
 command -v redis-server >/dev/null || die "redis-server not found"
 command -v redis-benchmark >/dev/null || die "redis-benchmark not found"
+command -v curl >/dev/null || die "curl not found (the daemon's /metrics)"
 [ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
 
 REDIS_PID=""
@@ -105,7 +112,7 @@ EOF
 # ---- 1: one pass in the foreground ----
 cp "$DATA" "$WORK/src/.in" && mv "$WORK/src/.in" "$WORK/src/snap-1.parquet"
 C0=$(redis_cpu)
-FEATD_MATERIALIZE_MAX_ROWS_PER_SEC=0 /usr/bin/time -v "$BUILD/featd" materialize --config "$WORK/config.json" --log-level warn \
+FEATD_MATERIALIZE_PACING=off /usr/bin/time -v "$BUILD/featd" materialize --config "$WORK/config.json" --log-level warn \
     > "$WORK/oneshot.out" 2> "$WORK/oneshot.time" || { cat "$WORK/oneshot.out" "$WORK/oneshot.time" >&2; die "featd materialize failed"; }
 C1=$(redis_cpu)
 cat "$WORK/oneshot.out" >&2
@@ -119,38 +126,67 @@ PROG=$($RCLI --scan --pattern 'mb:v1:bench:*:progress' | head -1)
 SELB=$($RCLI hget "$PROG" select_bytes)
 USED=$($RCLI info memory | awk -F: '/^used_memory_human:/ { gsub("\r", ""); print $2 }')
 
-# ---- 2: serving latency idle vs during a materialization ----
-FEATD_MATERIALIZE_MAX_ROWS_PER_SEC=${DAEMON_RATE:-0} "$BUILD/featd" --config "$WORK/config.json" > "$WORK/featd.log" 2>&1 &
-FEATD_PID=$!
-i=0
-until "$WORK/lookup_load" "$FEATD_PORT" entity_id 'bench:*' "$N" 1 0.01 >/dev/null 2>&1; do
-    i=$((i + 1)); [ $i -lt 100 ] || die "featd did not start (see $WORK/featd.log)"; sleep 0.1
-done
-sleep 2     # the daemon's first poll: snapshot already applied, nothing to do
-say "idle lookups for $IDLE_SECONDS s"
-IDLE=$("$WORK/lookup_load" "$FEATD_PORT" entity_id 'bench:*' "$N" 1 "$IDLE_SECONDS")
-say "idle: $IDLE"
-rm -f "$WORK/stop"
-"$WORK/lookup_load" "$FEATD_PORT" entity_id 'bench:*' "$N" 1 600 "$WORK/stop" > "$WORK/during.out" &
-LOAD_PID=$!
-sleep 1
-cp "$DATA" "$WORK/src/.in" && mv "$WORK/src/.in" "$WORK/src/snap-2.parquet"
-i=0
-while [ "$($RCLI hget "$PROG" snapshot)" != "snap-2.parquet" ] || [ "$($RCLI hget "$PROG" state)" != idle ]; do
-    i=$((i + 1)); [ $i -lt 3000 ] || die "the daemon did not apply snap-2 (see $WORK/featd.log)"; sleep 0.1
-done
-touch "$WORK/stop"
-wait "$LOAD_PID"
-DURING=$(cat "$WORK/during.out")
-say "during: $DURING"
-DMS=$($RCLI hget "$PROG" duration_ms)
-DRATE=$(awk -v n="$N" -v ms="$DMS" 'BEGIN { printf "%.0f", n / (ms / 1000) }')
+# ---- 2: serving latency idle vs during a materialization, per pacing mode ----
 kv() { printf '%s\n' "$1" | tr ' ' '\n' | awk -F= -v k="$2" '$1 == k { print $2 }'; }
-P99_IDLE=$(kv "$IDLE" p99_us); P99_DUR=$(kv "$DURING" p99_us)
-P50_IDLE=$(kv "$IDLE" p50_us); P50_DUR=$(kv "$DURING" p50_us)
+metric() { curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" 'index($1, m "{") == 1 { print $2 }'; }
+SNAP=1
+DAEMON_ROWS=""
+for ENTRY in $PACINGS; do
+    MODE=${ENTRY%%:*}
+    CAP=${DAEMON_RATE:-0}
+    case $ENTRY in *:*) CAP=${ENTRY#*:} ;; esac
+    SNAP=$((SNAP + 1))
+    FEATD_MATERIALIZE_PACING=$MODE FEATD_MATERIALIZE_MAX_ROWS_PER_SEC=$CAP \
+        "$BUILD/featd" --config "$WORK/config.json" > "$WORK/featd-$SNAP-$MODE.log" 2>&1 &
+    FEATD_PID=$!
+    i=0
+    until "$WORK/lookup_load" "$FEATD_PORT" entity_id 'bench:*' "$N" 1 0.01 >/dev/null 2>&1; do
+        i=$((i + 1)); [ $i -lt 100 ] || die "featd did not start (see $WORK/featd-$SNAP-$MODE.log)"; sleep 0.1
+    done
+    sleep 2     # the daemon's first poll: snapshot already applied, nothing to do
+    say "pacing $MODE: idle lookups for $IDLE_SECONDS s"
+    IDLE=$("$WORK/lookup_load" "$FEATD_PORT" entity_id 'bench:*' "$N" 1 "$IDLE_SECONDS")
+    say "idle: $IDLE"
+    B0=$(metric featd_materializer_pacing_backoffs_total)
+    rm -f "$WORK/stop"
+    "$WORK/lookup_load" "$FEATD_PORT" entity_id 'bench:*' "$N" 1 600 "$WORK/stop" > "$WORK/during.out" &
+    LOAD_PID=$!
+    sleep 1
+    cp "$DATA" "$WORK/src/.in" && mv "$WORK/src/.in" "$WORK/src/snap-$SNAP.parquet"
+    i=0
+    LIMIT_MAX=0
+    while [ "$($RCLI hget "$PROG" snapshot)" != "snap-$SNAP.parquet" ] || [ "$($RCLI hget "$PROG" state)" != idle ]; do
+        i=$((i + 1)); [ $i -lt 6000 ] || die "the daemon did not apply snap-$SNAP (see $WORK/featd-$SNAP-$MODE.log)"; sleep 0.1
+        if [ $((i % 10)) = 0 ]; then
+            L=$(metric featd_materializer_rate_limit_rows_per_second)
+            [ "${L:-0}" -gt "$LIMIT_MAX" ] 2>/dev/null && LIMIT_MAX=$L
+            printf '%s\n' "${L:-?}" >> "$WORK/limit-$SNAP-$MODE.txt"
+        fi
+    done
+    touch "$WORK/stop"
+    wait "$LOAD_PID"
+    DURING=$(cat "$WORK/during.out")
+    say "during: $DURING"
+    B1=$(metric featd_materializer_pacing_backoffs_total)
+    LIMIT_END=$(metric featd_materializer_rate_limit_rows_per_second)
+    kill "$FEATD_PID" 2>/dev/null && wait "$FEATD_PID" 2>/dev/null || true
+    FEATD_PID=""
+    DMS=$($RCLI hget "$PROG" duration_ms)
+    DRATE=$(awk -v n="$N" -v ms="$DMS" 'BEGIN { printf "%.0f", n / (ms / 1000) }')
+    P99_IDLE=$(kv "$IDLE" p99_us); P99_DUR=$(kv "$DURING" p99_us)
+    P50_IDLE=$(kv "$IDLE" p50_us); P50_DUR=$(kv "$DURING" p50_us)
+    RATIO_P99=$(awk -v a="$P99_DUR" -v b="$P99_IDLE" 'BEGIN { printf "%.2f", a / b }')
+    DAEMON_ROWS="$DAEMON_ROWS| daemon, pacing \`$MODE\` (cap $CAP rows/s, 0 = none): materializing while serving | $DRATE rows/s (${DMS} ms); rate limit at the end $LIMIT_END rows/s, highest sampled $LIMIT_MAX; $((${B1:-0} - ${B0:-0})) back-offs |
+| ... serving p50 / p99 idle | ${P50_IDLE} / ${P99_IDLE} µs |
+| ... serving p50 / p99 during materialization | ${P50_DUR} / ${P99_DUR} µs (**p99 ratio $RATIO_P99**) |
+"
+    DAEMON_RAW="${DAEMON_RAW:-}
+\`$ENTRY\` idle: \`$IDLE\`
+\`$ENTRY\` during: \`$DURING\`
+"
+done
 RATIO_SET=$(awk -v a="$RATE" -v b="$RB_ONE" 'BEGIN { printf "%.2f", a / b }')
 RATIO_RAND=$(awk -v a="$RATE" -v b="$RB_RAND" 'BEGIN { printf "%.2f", a / b }')
-RATIO_P99=$(awk -v a="$P99_DUR" -v b="$P99_IDLE" 'BEGIN { printf "%.2f", a / b }')
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 
 cat > "$WORK/results.md" <<EOF
@@ -169,11 +205,6 @@ Redis 7 on loopback, no persistence; everything on this machine.
 | featd CPU (user + sys) / Redis CPU during the pass | ${FU} s + ${FS} s / $RCPU s |
 | peak RSS of \`featd materialize\` | $((RSS_KB / 1024)) MiB (selection table $((SELB / 1048576)) MiB = $(awk -v b="$SELB" -v n="$N" 'BEGIN { printf "%.1f", b / n }') bytes/entity) |
 | Redis memory after (one generation) | $USED |
-| daemon, materializing while serving (pacing: ${DAEMON_RATE:-0} rows/s, 0 = none) | $DRATE rows/s (${DMS} ms) |
-| serving p50 / p99 idle | ${P50_IDLE} / ${P99_IDLE} µs |
-| serving p50 / p99 during materialization | ${P50_DUR} / ${P99_DUR} µs (p99 ratio $RATIO_P99) |
-
-Idle: \`$IDLE\`
-During: \`$DURING\`
+$DAEMON_ROWS$DAEMON_RAW
 EOF
 cat "$WORK/results.md"

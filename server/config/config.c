@@ -4,8 +4,8 @@
  * lookups of views and features.
  *
  *   file (bounded read) -> jansson (duplicate keys rejected)
- *     -> defaults from config_table[] -> "server" and "redis" through the
- *        table (config_table.c)
+ *     -> defaults from config_table[] -> "server", "redis" and
+ *        "materialize" through the table (config_table.c)
  *     -> redis url resolved (embedded / tcp / unix) -> cross-key checks
  *        (config_addr.c)
  *     -> "entities" -> "feature_views" (config_view.c: names, types,
@@ -25,7 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const top_keys[] = { "server", "redis", "entities", "feature_views", NULL };
+static const char *const top_keys[] = { "server", "redis", "materialize", "entities",
+                                        "feature_views", NULL };
 
 void config_free(struct featd_config *cfg)
 {
@@ -63,6 +64,10 @@ static struct featd_config *config_from_json(json_t *root, struct config_errs *e
     json_t *rds = json_object_get(root, "redis");
     if (rds != NULL) {
         config_table_section(cfg, rds, "redis", e);
+    }
+    json_t *mat = json_object_get(root, "materialize");
+    if (mat != NULL) {
+        config_table_section(cfg, mat, "materialize", e);
     }
     config_addr_resolve_redis(cfg, "$.redis.url", "$.redis.password", false, e);
     config_addr_cross_check(cfg, "$.server.admin_listen", e);

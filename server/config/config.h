@@ -1,6 +1,6 @@
 /*
  * config.h — the configuration: one JSON file (sections "server", "redis",
- * "entities", "feature_views"; docs/config.md) parsed with jansson into an
+ * "materialize", "entities", "feature_views"; docs/config.md) parsed with jansson into an
  * immutable struct featd_config. A loaded config is never mutated; reload
  * builds a new one and swaps it in (config/registry.h wraps it in a
  * reference count). Loading, env overrides and the reload check run on one
@@ -41,6 +41,13 @@ enum featd_mat_mode {
 enum featd_log_format {
     LOGF_TEXT = 0,      /* "text" */
     LOGF_JSON           /* "json" */
+};
+
+/* materialize.pacing (the materializer's write pacing, materialize/mat_pace.h). */
+enum featd_mat_pacing {
+    MATP_ADAPTIVE = 0,  /* "adaptive": back off when the workers' Redis p99 is over budget */
+    MATP_FIXED,         /* "fixed": at most max_rows_per_sec (0 = unpaced) */
+    MATP_OFF            /* "off": unpaced */
 };
 
 struct cfg_join_key {
@@ -113,10 +120,19 @@ struct cfg_redis {
     char *server_bin;       /* embedded: redis-server binary, default "redis-server" */
 };
 
+/* The materializer's process-wide settings (section "materialize"). */
+struct cfg_materialize {
+    int max_rows_per_sec;           /* write cap, rows/s; 0 = none (default) */
+    enum featd_mat_pacing pacing;   /* default adaptive */
+    int pacing_latency_budget_us;   /* adaptive: workers' Redis p99 budget; 0 = auto (default) */
+    int pacing_min_rows_per_sec;    /* adaptive: the floor, default 10000 */
+};
+
 struct featd_config {
     char *path;             /* file it was loaded from, or NULL */
     struct cfg_server server;
     struct cfg_redis redis;
+    struct cfg_materialize materialize;
     struct cfg_entity *entities;
     size_t nentities;
     struct cfg_view *views;
@@ -144,7 +160,8 @@ void config_free(struct featd_config *cfg);
 /*
  * Overrides from the environment, applied after parsing and re-validated:
  * FEATD_LISTEN, FEATD_ADMIN_LISTEN, FEATD_REDIS_URL, FEATD_REDIS_PASSWORD,
- * FEATD_LOG_LEVEL, FEATD_LOG_FORMAT, FEATD_WORKERS, FEATD_DATA_DIR.
+ * FEATD_LOG_LEVEL, FEATD_LOG_FORMAT, FEATD_WORKERS, FEATD_DATA_DIR, ... (the
+ * env column of the key table, e.g. FEATD_MATERIALIZE_MAX_ROWS_PER_SEC).
  */
 int config_env_apply(struct featd_config *cfg, char *err, size_t errlen) FEATD_MUSTCHECK;
 
@@ -169,7 +186,7 @@ const char *config_json_kind(const struct json_t *v);
 /* "host:port" -> host (malloc'd) and port. FEATD_ERR on bad form or port. */
 int config_addr_parse_hostport(const char *s, char **host, int *port) FEATD_MUSTCHECK;
 
-/* ---- driven by the server/redis key table ---- */
+/* ---- driven by the server/redis/materialize key table ---- */
 
 struct fbuf;
 
@@ -187,7 +204,7 @@ int config_reload_restart_needed(const struct featd_config *running,
  * resolved to) in next, the config a reload is about to swap in. */
 void config_reload_keep_restart_only(const struct featd_config *running, struct featd_config *next);
 
-/* Appends the markdown reference table of every server/redis key (type,
+/* Appends the markdown reference table of every server/redis/materialize key (type,
  * default, range, reloadable, env, meaning); docs/config.md embeds it and
  * check_config fails when the two differ. */
 int config_doc_markdown(struct fbuf *out) FEATD_MUSTCHECK;

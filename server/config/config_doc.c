@@ -1,5 +1,5 @@
 /*
- * config_doc.c — the reference table of every server/redis key (type,
+ * config_doc.c — the reference table of every server/redis/materialize key (type,
  * default, range, reloadable, env, meaning) rendered from config_table[] as
  * markdown. docs/config.md embeds its output between BEGIN/END GENERATED
  * markers; tests/unit/check_config.c fails when the two differ.

@@ -7,7 +7,7 @@
  *                   the request-path lookups (views, features)
  *   config_err.c    the error list, quoted values, JSON paths, suggestions
  *   config_json.c   typed access to JSON members, name and text rules
- *   config_table.c  the server/redis key table and the generic key parsing
+ *   config_table.c  the server/redis/materialize key table and the generic key parsing
  *   config_addr.c   listen addresses, the redis url, cross-key checks
  *   config_view.c   entities and feature views (and their fingerprints)
  *   config_type.c   the value types of features and join keys
@@ -124,7 +124,7 @@ const char *config_json_text_problem(const char *s, size_t max, char *why, size_
 
 #define NAME_RULE "names are [A-Za-z0-9_][A-Za-z0-9_.-]*, at most 128 bytes"
 
-/* ---- config_table.c: the server/redis key table ---- */
+/* ---- config_table.c: the server/redis/materialize key table ---- */
 
 enum config_key_kind {
     CK_INT,     /* int field; JSON integer in [min, max] */
@@ -136,10 +136,10 @@ enum config_key_kind {
     CK_ENUM,    /* int-sized enum field, index into words[] */
 };
 
-/* One server/redis key: everything parsing, defaults, env overrides, the
+/* One server/redis/materialize key: everything parsing, defaults, env overrides, the
  * reload rule and the docs need to know about it. */
 struct config_key {
-    const char *section;    /* "server" or "redis" */
+    const char *section;    /* "server", "redis" or "materialize" */
     const char *name;       /* key within the section */
     enum config_key_kind kind;
     size_t off;             /* offsetof(struct featd_config, section.field) */
@@ -155,6 +155,7 @@ struct config_key {
 
 #define CFG_SRV(f) offsetof(struct featd_config, server.f)
 #define CFG_RDS(f) offsetof(struct featd_config, redis.f)
+#define CFG_MAT(f) offsetof(struct featd_config, materialize.f)
 
 extern const struct config_key config_table[];
 extern const size_t config_table_len;
@@ -171,7 +172,7 @@ void config_table_set_string(struct featd_config *cfg, const struct config_key *
                              const char *who, struct config_errs *e);
 /* Stores every key's default. */
 void config_table_defaults(struct featd_config *cfg, struct config_errs *e);
-/* Parses one table-driven section object ("server" or "redis"). */
+/* Parses one table-driven section object ("server", "redis" or "materialize"). */
 void config_table_section(struct featd_config *cfg, json_t *obj, const char *section,
                           struct config_errs *e);
 /* Renders the current value of k (password masked when mask). */

@@ -1,5 +1,5 @@
 /*
- * config_table.c — the server and redis keys, defined once in
+ * config_table.c — the server, redis and materialize keys, defined once in
  * config_table[]: kind, bounds, default, reloadability, environment
  * variable and help text. The same table drives parsing and defaults (here),
  * env overrides (config_env.c), the reload rule (config_reload.c) and the
@@ -16,9 +16,12 @@
 #include <string.h>
 
 _Static_assert(sizeof(enum featd_log_format) == sizeof(int), "CK_ENUM stores an int");
+_Static_assert(sizeof(enum featd_mat_pacing) == sizeof(int), "CK_ENUM stores an int");
 
 static const char *const config_table_log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const config_table_log_formats[] = { "text", "json", NULL };
+/* in the order of enum featd_mat_pacing */
+static const char *const config_table_pacings[] = { "adaptive", "fixed", "off", NULL };
 
 static const char *config_table_check_path(const char *v, char *why, size_t whylen)
 {
@@ -113,6 +116,26 @@ const struct config_key config_table[] = {
     { "redis", "server_bin", CK_STR, CFG_RDS(server_bin), 1, CFG_PATH_STR_MAX, "redis-server", false,
       NULL, NULL, config_table_check_path,
       "redis-server binary started for the embedded store (looked up in PATH)." },
+    { "materialize", "pacing", CK_ENUM, CFG_MAT(pacing), 0, 0, "adaptive", true,
+      "FEATD_MATERIALIZE_PACING", config_table_pacings, NULL,
+      "How the materializer paces its Redis writes so that serving keeps its latency. "
+      "\"adaptive\": between pacing_min_rows_per_sec and max_rows_per_sec, slowing down (at "
+      "most by half) while the serving workers' Redis p99 is over pacing_latency_budget_us and "
+      "speeding up while under; \"fixed\": at most max_rows_per_sec; \"off\": as fast as Redis takes them "
+      "(max_rows_per_sec ignored)." },
+    { "materialize", "max_rows_per_sec", CK_INT, CFG_MAT(max_rows_per_sec), 0, 1000000000, "0",
+      true, "FEATD_MATERIALIZE_MAX_ROWS_PER_SEC", NULL, NULL,
+      "Cap on the rows the materializer writes per second (both pacing modes); 0 = no cap." },
+    { "materialize", "pacing_latency_budget_us", CK_INT, CFG_MAT(pacing_latency_budget_us), 0,
+      10000000, "0", true, "FEATD_MATERIALIZE_PACING_LATENCY_BUDGET_US", NULL, NULL,
+      "Adaptive pacing: the serving workers' Redis round-trip p99 (µs, over windows of at least "
+      "0.25 s with 20 or more lookups) above which the materializer backs off. 0 = auto: 1.5 x "
+      "their p99 while the materializer is not writing (at least 100 µs; 250 µs until such a "
+      "second with 100 lookups was seen)." },
+    { "materialize", "pacing_min_rows_per_sec", CK_INT, CFG_MAT(pacing_min_rows_per_sec), 1,
+      1000000000, "10000", true, NULL, NULL, NULL,
+      "Adaptive pacing: the rate it never backs off below, so that a snapshot always finishes "
+      "(at most max_rows_per_sec when that is set)." },
 };
 
 const size_t config_table_len = FEATD_ARRAY_LEN(config_table);

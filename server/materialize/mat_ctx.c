@@ -11,7 +11,11 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "core/log.h"
+#include "core/metrics.h"
 #include "core/util.h"
+#include "materialize/mat_stats.h"
+#include "net/worker.h"
 #include "online/online_writer.h"
 #include "redis/rblock.h"
 
@@ -80,9 +84,67 @@ int mat_ctx_progress_send(struct mat_ctx *x, const struct cfg_view *v, char *err
     return mat_state_send(x->hs, x->c, x->cfg->redis.key_prefix, v, err, errlen);
 }
 
+/* The serving workers' Redis latency histogram, summed (relaxed reads of
+ * counters each worker writes alone; no worker in a one-shot process). */
+static void mat_ctx_serving_redis_hist(uint64_t out[METRICS_NBUCKETS])
+{
+    memset(out, 0, sizeof(uint64_t) * METRICS_NBUCKETS);
+    for (int i = 0; i < nworkers; i++) {
+        for (size_t b = 0; b < METRICS_NBUCKETS; b++) {
+            out[b] += METRICS_GET(workers[i].metrics.redis_latency.buckets[b]);
+        }
+    }
+}
+
+/* The pacing state to mat_stats (for /metrics). */
+static void mat_ctx_pace_publish(const struct mat_ctx *x, uint64_t rate, uint64_t new_backoffs)
+{
+    mat_stats_pacing(mat_pace_mode_name(x->pace.c.mode), rate, new_backoffs,
+                     x->pace.last_p99_us, mat_pace_budget(&x->pace));
+}
+
+void mat_ctx_pace_idle(struct mat_ctx *x)
+{
+    uint64_t h[METRICS_NBUCKETS];
+    mat_ctx_serving_redis_hist(h);
+    mat_pace_idle(&x->pace, util_mono_us(), h);
+}
+
+void mat_ctx_pace_start(struct mat_ctx *x, struct online_writer *w)
+{
+    uint64_t h[METRICS_NBUCKETS];
+    mat_ctx_serving_redis_hist(h);
+    uint64_t rate = mat_pace_begin(&x->pace, util_mono_us(), online_writer_written(w), h);
+    online_writer_set_rate(w, rate);
+    mat_ctx_pace_publish(x, rate, 0);
+}
+
+void mat_ctx_pace_step(struct mat_ctx *x, struct online_writer *w)
+{
+    if (x->pace.c.mode != MAT_PACE_ADAPTIVE) {
+        return;
+    }
+    uint64_t h[METRICS_NBUCKETS];
+    mat_ctx_serving_redis_hist(h);
+    uint64_t backoffs = x->pace.backoffs;
+    bool changed = false;
+    uint64_t rate = mat_pace_step(&x->pace, util_mono_us(), online_writer_written(w), h,
+                                  &changed);
+    if (changed) {
+        online_writer_set_rate(w, rate);
+        log_debug("materializer", "pacing: serving Redis p99 %" PRIu64 " us (budget %" PRIu64
+                  " us, idle p99 %" PRIu64 " us): rate limit now %" PRIu64 " rows/s",
+                  x->pace.last_p99_us, mat_pace_budget(&x->pace), x->pace.idle_p99_us, rate);
+    }
+    mat_ctx_pace_publish(x, rate, x->pace.backoffs - backoffs);
+}
+
 int mat_ctx_lease_keep(struct mat_ctx *x, struct mat_run *run, bool force,
                        struct online_writer *w)
 {
+    if (w != NULL) {
+        mat_ctx_pace_step(x, w);
+    }
     int64_t now = util_mono_us();
     if (!force && now - x->lease_mono_us < (int64_t)MAT_LEASE_MS * 1000 / 3) {
         return RUN_OK;
@@ -118,12 +180,19 @@ int mat_ctx_init(struct mat_ctx *x, const struct featd_config *cfg, bool oneshot
     mat_select_init(&x->sel, 0);
     mat_rg_init(&x->rg);
     x->hs = mat_state_update_new();
-    /* interim knob until the config has one: FEATD_MATERIALIZE_MAX_ROWS_PER_SEC */
-    const char *rate = getenv("FEATD_MATERIALIZE_MAX_ROWS_PER_SEC");
-    int64_t r = 0;
-    if (rate != NULL && *rate != '\0' && util_parse_i64(rate, 0, INT64_MAX, &r)) {
-        x->max_rows_per_sec = (uint64_t)r;
-    }
+    const struct cfg_materialize *m = &cfg->materialize;
+    /* a one-shot process has no serving workers to watch: adaptive pacing
+     * is its cap there */
+    struct mat_pace_cfg pc = {
+        .mode = m->pacing == MATP_FIXED || (m->pacing == MATP_ADAPTIVE && oneshot) ? MAT_PACE_FIXED
+                : m->pacing == MATP_OFF ? MAT_PACE_OFF : MAT_PACE_ADAPTIVE,
+        .cap = (uint64_t)m->max_rows_per_sec,
+        .floor = (uint64_t)m->pacing_min_rows_per_sec,
+        .budget_us = (uint64_t)m->pacing_latency_budget_us,
+    };
+    mat_pace_init(&x->pace, &pc);
+    mat_ctx_pace_idle(x);
+    mat_ctx_pace_publish(x, mat_pace_rate(&x->pace), 0);
     return x->hs ? FEATD_OK : FEATD_ERR;
 }
 
@@ -140,6 +209,7 @@ void mat_ctx_free(struct mat_ctx *x)
 
 void mat_ctx_trim(struct mat_ctx *x)
 {
+    mat_ctx_pace_idle(x);
     if (mat_select_bytes(&x->sel) > (64u << 20)) {
         mat_select_free(&x->sel);
     }

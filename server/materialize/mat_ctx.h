@@ -26,6 +26,7 @@
 #include "config/config.h"
 #include "core/featd.h"
 #include "materialize/mat_discover.h"
+#include "materialize/mat_pace.h"
 #include "materialize/mat_rg.h"
 #include "materialize/mat_select.h"
 #include "materialize/mat_state.h"
@@ -65,7 +66,7 @@ struct mat_ctx {
     size_t cap_ri;
     int64_t lease_mono_us;      /* last acquire/renew */
     bool oneshot;
-    uint64_t max_rows_per_sec;  /* write pacing, 0 = none */
+    struct mat_pace pace;       /* write pacing (config materialize.*) */
     _Atomic int *stop;          /* NULL: never stops early */
 };
 
@@ -93,7 +94,8 @@ struct mat_run {
 int mat_ctx_init(struct mat_ctx *x, const struct featd_config *cfg, bool oneshot,
                  _Atomic int *stop) FEATD_MUSTCHECK;
 void mat_ctx_free(struct mat_ctx *x);
-/* Releases the selection table's memory between runs when it is big. */
+/* Between runs: releases the selection table's memory when it is big, and
+ * opens an idle window of the write pacing (mat_ctx_pace_idle). */
 void mat_ctx_trim(struct mat_ctx *x);
 /* A usable connection in x->c (reconnecting after an error), with the
  * materializer's command timeout. */
@@ -105,9 +107,24 @@ int mat_ctx_progress_send(struct mat_ctx *x, const struct cfg_view *v, char *err
                           size_t errlen) FEATD_MUSTCHECK;
 /* Renews the lease of run->v when a third of it has passed (or when force).
  * A pipelined writer w (may be NULL) is flushed first: no other command may
- * interleave with its replies. RUN_OK or RUN_FAIL (run->why). */
+ * interleave with its replies; it is also re-paced (mat_ctx_pace_step).
+ * RUN_OK or RUN_FAIL (run->why). */
 int mat_ctx_lease_keep(struct mat_ctx *x, struct mat_run *run, bool force,
                        struct online_writer *w);
+/*
+ * Write pacing of the writer w of a run's write phase (the materializer's
+ * thread; w is the caller's). mat_ctx_pace_start when the writer is created:
+ * sets its rate limit from x->pace and opens a pacing window.
+ * mat_ctx_pace_step between batches (mat_ctx_lease_keep calls it at every
+ * row group of a write pass): judges the window that ended from the serving
+ * workers' Redis latency (adaptive mode) and re-sets w's rate when it
+ * changed. Both publish the limit and back-offs to mat_stats.
+ * mat_ctx_pace_idle when not writing (mat_ctx_init, mat_ctx_trim): opens the
+ * idle window whose p99 sets the automatic latency budget (mat_pace.h).
+ */
+void mat_ctx_pace_idle(struct mat_ctx *x);
+void mat_ctx_pace_start(struct mat_ctx *x, struct online_writer *w);
+void mat_ctx_pace_step(struct mat_ctx *x, struct online_writer *w);
 /* run->why = the formatted reason. */
 void mat_ctx_run_err(struct mat_run *r, const char *fmt, ...) FEATD_PRINTF(2, 3);
 

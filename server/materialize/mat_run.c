@@ -179,7 +179,7 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
         k = RUN_FAIL;
         goto out;
     }
-    online_writer_set_rate(w, x->max_rows_per_sec);
+    mat_ctx_pace_start(x, w);      /* rate limit (materialize.pacing) */
     k = mat_pass_write(x, run, snap->files, snap->nfiles, from, base, w, gen, false);
     if (k != RUN_OK) {
         goto out;
@@ -316,6 +316,7 @@ int mat_run_incremental(struct mat_ctx *x, struct mat_run *run, const struct mat
         mat_ctx_run_err(run, "out of memory");
         return RUN_FAIL;
     }
+    mat_ctx_pace_start(x, ow);     /* rate limit (materialize.pacing) */
     int k = RUN_OK;
     for (size_t i = 0; i < nfiles && k == RUN_OK; i++) {
         const struct mat_file *f = files[i];

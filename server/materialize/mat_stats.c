@@ -2,12 +2,14 @@
  * mat_stats.c — the materializer's process-wide per-view statistics, its
  * poll schedule, and their Prometheus families (contract in mat_stats.h).
  * Everything here is guarded by stats_lock: the materializer thread (or a
- * one-shot run) writes, the admin thread reads.
+ * one-shot run) writes, the admin thread reads; the pacing gauges are
+ * relaxed atomics instead.
  */
 #include "materialize/mat_stats.h"
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -46,6 +48,58 @@ struct mat_vstat {
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mat_vstat *stats;
 static size_t nstats;
+
+/* Write pacing, process-wide (one materializing thread writes, relaxed). */
+static _Atomic(const char *) pace_mode;     /* static name; NULL until published */
+static _Atomic uint64_t pace_rate;          /* rows/s, 0 = unpaced */
+static _Atomic uint64_t pace_backoffs;
+static _Atomic uint64_t pace_p99_us;        /* last window judged; 0 = none */
+static _Atomic uint64_t pace_budget_us;     /* the latency budget in force */
+
+void mat_stats_pacing(const char *mode, uint64_t rate, uint64_t new_backoffs, uint64_t p99_us,
+                      uint64_t budget_us)
+{
+    atomic_store_explicit(&pace_budget_us, budget_us, memory_order_relaxed);
+    atomic_store_explicit(&pace_rate, rate, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pace_backoffs, new_backoffs, memory_order_relaxed);
+    atomic_store_explicit(&pace_p99_us, p99_us, memory_order_relaxed);
+    atomic_store_explicit(&pace_mode, mode, memory_order_relaxed);
+}
+
+/* The pacing families (process-wide; label pacing = the mode in force),
+ * absent until a materializing context published them. */
+static int write_pacing(struct fbuf *out)
+{
+    static const struct {
+        const char *name, *type, *help;
+        _Atomic uint64_t *v;
+        bool us;                    /* µs, written in seconds */
+    } fam[] = {
+        { "featd_materializer_rate_limit_rows_per_second", "gauge",
+          "The materializer's current write rate limit (0 = unpaced)", &pace_rate, false },
+        { "featd_materializer_pacing_backoffs_total", "counter",
+          "Adaptive pacing windows whose serving Redis p99 was over the budget (each slowed "
+          "the writes)", &pace_backoffs, false },
+        { "featd_materializer_pacing_redis_p99_seconds", "gauge",
+          "Serving workers' Redis round-trip p99 in the last adaptive pacing window (0 = too "
+          "few lookups)", &pace_p99_us, true },
+        { "featd_materializer_pacing_latency_budget_seconds", "gauge",
+          "The serving Redis p99 budget of adaptive pacing in force (configured, or 1.5 x the "
+          "p99 while not writing)", &pace_budget_us, true },
+    };
+    const char *mode = atomic_load_explicit(&pace_mode, memory_order_relaxed);
+    for (size_t i = 0; mode != NULL && i < sizeof(fam) / sizeof(fam[0]); i++) {
+        uint64_t v = atomic_load_explicit(fam[i].v, memory_order_relaxed);
+        if (prom_header(out, fam[i].name, fam[i].type, fam[i].help) != FEATD_OK ||
+            (fam[i].us ? fbuf_appendf(out, "%s{pacing=\"%s\"} %.6f\n", fam[i].name, mode,
+                                      (double)v / 1e6)
+                       : fbuf_appendf(out, "%s{pacing=\"%s\"} %" PRIu64 "\n", fam[i].name, mode,
+                                      v)) != FEATD_OK) {
+            return FEATD_ERR;
+        }
+    }
+    return FEATD_OK;
+}
 
 /* Finds or adds the entry of a view (stats_lock held). NULL on OOM. */
 static struct mat_vstat *vstat_get(const char *name)
@@ -291,6 +345,9 @@ int mat_stats_write_metrics(struct fbuf *out)
 {
     int rc = FEATD_OK;
     int64_t now = util_now_us();
+    if (write_pacing(out) != FEATD_OK) {
+        return FEATD_ERR;
+    }
     pthread_mutex_lock(&stats_lock);
     if (write_counters(out) != FEATD_OK) {
         rc = FEATD_ERR;

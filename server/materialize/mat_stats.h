@@ -60,6 +60,14 @@ int64_t mat_stats_due(const char *view);
  * due time (monotonic µs), 0 when out of memory. */
 int64_t mat_stats_schedule(const char *view, int result, int64_t interval_us);
 
+/* Publishes the write pacing state (materializing thread; relaxed atomics):
+ * the mode in force (a static string: "adaptive", "fixed", "off"), the
+ * current rate limit (rows/s, 0 = unpaced), back-offs since the last call,
+ * the serving Redis p99 of the last window judged (µs, 0 = none), the
+ * latency budget in force (µs). */
+void mat_stats_pacing(const char *mode, uint64_t rate, uint64_t new_backoffs, uint64_t p99_us,
+                      uint64_t budget_us);
+
 /*
  * Prometheus text for the admin /metrics page (HELP/TYPE lines included),
  * appended to out. Per view (label view="..."):
@@ -83,6 +91,16 @@ int64_t mat_stats_schedule(const char *view, int result, int64_t interval_us);
  *   featd_materializer_generation{view}        gauge: current generation
  *   featd_materializer_up{view}                gauge: 1 when the last poll
  *       succeeded (applied, unchanged or busy), 0 when it failed/rejected
+ * and process-wide with label pacing="adaptive"|"fixed"|"off" (the mode in
+ * force; absent until a materializing context started; mat_pace.h):
+ *   featd_materializer_rate_limit_rows_per_second  gauge: current write
+ *       rate limit, 0 = unpaced
+ *   featd_materializer_pacing_backoffs_total   counter: adaptive windows
+ *       over the latency budget (each halved the rate)
+ *   featd_materializer_pacing_redis_p99_seconds  gauge: the serving
+ *       workers' Redis p99 in the last window judged (0 = too few lookups)
+ *   featd_materializer_pacing_latency_budget_seconds  gauge: the budget in
+ *       force (configured, or 1.5 x the p99 while not writing)
  * Every value derived from a timestamp uses mat_stats_age_us (saturating),
  * so extreme or future event times give finite, non-negative gauges.
  * Gauges are refreshed from the progress hash at every poll, so every

@@ -51,6 +51,7 @@ static int load_sq(const char *s, struct featd_config **cfg, char *err)
 #define DOC(top, ents, views) "{" top "'entities':[" ents "],'feature_views':[" views "]}"
 #define SRV(kv) DOC("'server':{" kv "},", ENT_C, VIEW(""))
 #define RDS(kv) DOC("'redis':{" kv "},", ENT_C, VIEW(""))
+#define MATC(kv) DOC("'materialize':{" kv "},", ENT_C, VIEW(""))
 #define VIEWX(extra) DOC("", ENT_C, VIEW(extra))
 #define SRC(kv) VIEWX(",'source':{'path':'d'," kv "}")
 
@@ -63,6 +64,18 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
     /* document level */
     { "", "$", "invalid JSON" },
+    /* materialize (write pacing) */
+    { MATC("'pacing':'fast'"), "$.materialize.pacing", "adaptive, fixed, off" },
+    { MATC("'pacing':1"), "$.materialize.pacing", "expected a string" },
+    { MATC("'max_rows_per_sec':-1"), "$.materialize.max_rows_per_sec", "0..1000000000" },
+    { MATC("'max_rows_per_sec':'100'"), "$.materialize.max_rows_per_sec", "integer" },
+    { MATC("'pacing_latency_budget_us':-10"), "$.materialize.pacing_latency_budget_us",
+      "0..10000000" },
+    { MATC("'pacing_min_rows_per_sec':0"), "$.materialize.pacing_min_rows_per_sec",
+      "1..1000000000" },
+    { MATC("'max_row_per_sec':5"), "$.materialize.max_row_per_sec",
+      "did you mean \"max_rows_per_sec\"" },
+    { DOC("'materialize':[],", ENT_C, VIEW("")), "$.materialize", "object" },
     { "{'server':", "$", "line 1" },
     { "{\n'server': {,}\n}", "$", "line 2" },
     { "[]", "$", "object" },
@@ -298,6 +311,11 @@ START_TEST(test_defaults)
     ck_assert_int_eq(r->timeout_ms, 200);
     ck_assert_str_eq(r->key_prefix, "featd");
     ck_assert_str_eq(r->server_bin, "redis-server");
+    const struct cfg_materialize *m = &cfg->materialize;
+    ck_assert_int_eq(m->pacing, MATP_ADAPTIVE);
+    ck_assert_int_eq(m->max_rows_per_sec, 0);
+    ck_assert_int_eq(m->pacing_latency_budget_us, 0);     /* auto */
+    ck_assert_int_eq(m->pacing_min_rows_per_sec, 10000);
     ck_assert_ptr_null(cfg->path);
     ck_assert_uint_eq(cfg->nentities, 1);
     ck_assert_uint_eq(cfg->nviews, 1);
@@ -659,7 +677,8 @@ static void clear_env(void)
     static const char *const vars[] = {
         "FEATD_LISTEN", "FEATD_ADMIN_LISTEN", "FEATD_REDIS_URL", "FEATD_REDIS_PASSWORD",
         "FEATD_LOG_LEVEL", "FEATD_LOG_FORMAT", "FEATD_WORKERS", "FEATD_DATA_DIR",
-        "FEATD_SLOW_REQUEST_MS", "FEATD_ADMIN_MAX_CONNECTIONS",
+        "FEATD_SLOW_REQUEST_MS", "FEATD_ADMIN_MAX_CONNECTIONS", "FEATD_MATERIALIZE_PACING",
+        "FEATD_MATERIALIZE_MAX_ROWS_PER_SEC", "FEATD_MATERIALIZE_PACING_LATENCY_BUDGET_US",
     };
     for (size_t i = 0; i < FEATD_ARRAY_LEN(vars); i++) {
         unsetenv(vars[i]);
@@ -685,7 +704,14 @@ START_TEST(test_env_good)
     setenv("FEATD_REDIS_URL", "redis://[::1]:7001/5", 1);
     setenv("FEATD_SLOW_REQUEST_MS", "0", 1);
     setenv("FEATD_ADMIN_MAX_CONNECTIONS", "8", 1);
+    setenv("FEATD_MATERIALIZE_PACING", "fixed", 1);
+    setenv("FEATD_MATERIALIZE_MAX_ROWS_PER_SEC", "20000", 1);
+    setenv("FEATD_MATERIALIZE_PACING_LATENCY_BUDGET_US", "300", 1);
     ck_assert_msg(config_env_apply(cfg, err, sizeof err) == FEATD_OK, "%s", err);
+    ck_assert_int_eq(cfg->materialize.pacing, MATP_FIXED);
+    ck_assert_int_eq(cfg->materialize.max_rows_per_sec, 20000);
+    ck_assert_int_eq(cfg->materialize.pacing_latency_budget_us, 300);
+    ck_assert_int_eq(cfg->materialize.pacing_min_rows_per_sec, 10000);  /* no env */
     ck_assert_int_eq(cfg->server.workers, 8);
     ck_assert_int_eq(cfg->server.slow_request_ms, 0);     /* 0 = off */
     ck_assert_int_eq(cfg->server.admin_max_connections, 8);
@@ -746,6 +772,11 @@ START_TEST(test_env_bad)
         { "FEATD_ADMIN_MAX_CONNECTIONS", "0", "integer in 1..10000" },
         { "FEATD_ADMIN_MAX_CONNECTIONS", "many", "integer in 1..10000" },
         { "FEATD_SLOW_REQUEST_MS", "600001", "0..600000" },
+        { "FEATD_MATERIALIZE_PACING", "slow", "adaptive, fixed, off" },
+        { "FEATD_MATERIALIZE_PACING", "", "adaptive, fixed, off" },
+        { "FEATD_MATERIALIZE_MAX_ROWS_PER_SEC", "-1", "integer in 0..1000000000" },
+        { "FEATD_MATERIALIZE_MAX_ROWS_PER_SEC", "10k", "integer in 0..1000000000" },
+        { "FEATD_MATERIALIZE_PACING_LATENCY_BUDGET_US", "10000001", "integer in 0..10000000" },
     };
     for (size_t i = 0; i < FEATD_ARRAY_LEN(cases); i++) {
         clear_env();
@@ -876,6 +907,33 @@ START_TEST(test_restart_needed)
 }
 END_TEST
 
+/* The materialize keys: all set, all reloadable (a SIGHUP applies them). */
+START_TEST(test_materialize_keys)
+{
+    struct featd_config *a, *b;
+    char err[ERRLEN], out[2048];
+    ck_assert_int_eq(load_sq(VIEWX(""), &a, err), FEATD_OK);
+    ck_assert_msg(load_sq(MATC("'pacing':'off','max_rows_per_sec':250000,"
+                               "'pacing_latency_budget_us':0,'pacing_min_rows_per_sec':1"),
+                          &b, err) == FEATD_OK, "%s", err);
+    ck_assert_int_eq(b->materialize.pacing, MATP_OFF);
+    ck_assert_int_eq(b->materialize.max_rows_per_sec, 250000);
+    ck_assert_int_eq(b->materialize.pacing_latency_budget_us, 0);
+    ck_assert_int_eq(b->materialize.pacing_min_rows_per_sec, 1);
+    ck_assert_int_eq(config_reload_restart_needed(a, b, out, sizeof out), 0);
+    config_reload_keep_restart_only(a, b);
+    ck_assert_int_eq(b->materialize.pacing, MATP_OFF);     /* the new values stay */
+    ck_assert_int_eq(b->materialize.max_rows_per_sec, 250000);
+    config_free(b);
+    ck_assert_msg(load_sq(MATC("'pacing':'fixed','max_rows_per_sec':1000000000"), &b, err) ==
+                  FEATD_OK, "%s", err);
+    ck_assert_int_eq(b->materialize.pacing, MATP_FIXED);
+    ck_assert_int_eq(b->materialize.max_rows_per_sec, 1000000000);
+    config_free(b);
+    config_free(a);
+}
+END_TEST
+
 /* A reload keeps the running value of every restart-only key (and what
  * redis.url resolved to) and takes the reloadable ones from the new file. */
 START_TEST(test_keep_restart_only)
@@ -960,6 +1018,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_repo_files);
     tcase_add_test(tc, test_restart_needed);
     tcase_add_test(tc, test_keep_restart_only);
+    tcase_add_test(tc, test_materialize_keys);
     tcase_add_test(tc, test_docs_in_sync);
     suite_add_tcase(s, tc);
     return s;
