@@ -110,16 +110,7 @@ void mat_ctx_pace_idle(struct mat_ctx *x)
     mat_pace_idle(&x->pace, util_mono_us(), h);
 }
 
-void mat_ctx_pace_start(struct mat_ctx *x, struct online_writer *w)
-{
-    uint64_t h[METRICS_NBUCKETS];
-    mat_ctx_serving_redis_hist(h);
-    uint64_t rate = mat_pace_begin(&x->pace, util_mono_us(), online_writer_written(w), h);
-    online_writer_set_rate(w, rate);
-    mat_ctx_pace_publish(x, rate, 0);
-}
-
-void mat_ctx_pace_step(struct mat_ctx *x, struct online_writer *w)
+static void mat_ctx_pace_step(struct mat_ctx *x, struct online_writer *w)
 {
     if (x->pace.c.mode != MAT_PACE_ADAPTIVE) {
         return;
@@ -139,12 +130,26 @@ void mat_ctx_pace_step(struct mat_ctx *x, struct online_writer *w)
     mat_ctx_pace_publish(x, rate, x->pace.backoffs - backoffs);
 }
 
+/* The writer's pacer: the adaptive step after every batch (mat_pace judges
+ * a window at most every MAT_PACE_WINDOW_US). */
+static void mat_ctx_pace_batch(void *arg, struct online_writer *w)
+{
+    mat_ctx_pace_step(arg, w);
+}
+
+void mat_ctx_pace_start(struct mat_ctx *x, struct online_writer *w)
+{
+    uint64_t h[METRICS_NBUCKETS];
+    mat_ctx_serving_redis_hist(h);
+    uint64_t rate = mat_pace_begin(&x->pace, util_mono_us(), online_writer_written(w), h);
+    online_writer_set_rate(w, rate);
+    online_writer_set_pacer(w, mat_ctx_pace_batch, x);
+    mat_ctx_pace_publish(x, rate, 0);
+}
+
 int mat_ctx_lease_keep(struct mat_ctx *x, struct mat_run *run, bool force,
                        struct online_writer *w)
 {
-    if (w != NULL) {
-        mat_ctx_pace_step(x, w);
-    }
     int64_t now = util_mono_us();
     if (!force && now - x->lease_mono_us < (int64_t)MAT_LEASE_MS * 1000 / 3) {
         return RUN_OK;

@@ -107,24 +107,23 @@ int mat_ctx_progress_send(struct mat_ctx *x, const struct cfg_view *v, char *err
                           size_t errlen) FEATD_MUSTCHECK;
 /* Renews the lease of run->v when a third of it has passed (or when force).
  * A pipelined writer w (may be NULL) is flushed first: no other command may
- * interleave with its replies; it is also re-paced (mat_ctx_pace_step).
- * RUN_OK or RUN_FAIL (run->why). */
+ * interleave with its replies. RUN_OK or RUN_FAIL (run->why). */
 int mat_ctx_lease_keep(struct mat_ctx *x, struct mat_run *run, bool force,
                        struct online_writer *w);
 /*
  * Write pacing of the writer w of a run's write phase (the materializer's
  * thread; w is the caller's). mat_ctx_pace_start when the writer is created:
- * sets its rate limit from x->pace and opens a pacing window.
- * mat_ctx_pace_step between batches (mat_ctx_lease_keep calls it at every
- * row group of a write pass): judges the window that ended from the serving
- * workers' Redis latency (adaptive mode) and re-sets w's rate when it
- * changed. Both publish the limit and back-offs to mat_stats.
+ * sets its rate limit from x->pace, opens a pacing window and makes
+ * mat_ctx_pace_step w's pacer (online_writer_set_pacer: after every batch).
+ * mat_ctx_pace_step judges the window that ended from the serving workers'
+ * Redis latency (adaptive mode; at most every MAT_PACE_WINDOW_US) and
+ * re-sets w's rate when it changed. Both publish the limit and back-offs
+ * to mat_stats.
  * mat_ctx_pace_idle when not writing (mat_ctx_init, mat_ctx_trim): opens the
  * idle window whose p99 sets the automatic latency budget (mat_pace.h).
  */
 void mat_ctx_pace_idle(struct mat_ctx *x);
 void mat_ctx_pace_start(struct mat_ctx *x, struct online_writer *w);
-void mat_ctx_pace_step(struct mat_ctx *x, struct online_writer *w);
 /* run->why = the formatted reason. */
 void mat_ctx_run_err(struct mat_run *r, const char *fmt, ...) FEATD_PRINTF(2, 3);
 

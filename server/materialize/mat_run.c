@@ -61,7 +61,7 @@ void mat_run_reclaim(struct mat_ctx *x, const struct cfg_view *v, uint64_t gen, 
         return;
     }
     log_info("materializer", "view %s: reclaimed %s generation %" PRIu64 " (%" PRIu64
-             " keys, %.1f ms)", v->name, what, gen, del, (double)(util_mono_us() - t0) / 1000.0);
+             " rows, %.1f ms)", v->name, what, gen, del, (double)(util_mono_us() - t0) / 1000.0);
 }
 
 /* After a crash between the flip and the final progress write: the flip

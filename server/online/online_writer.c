@@ -97,6 +97,8 @@ struct online_writer {
     char sha[48];                   /* SCRIPT LOAD result of online_upsert_lua */
     bool have_sha;
     uint64_t rate;                  /* rows/s, 0 = unpaced */
+    online_writer_pacer pacer;      /* called after each batch (may change rate) */
+    void *pacer_arg;
     uint64_t paced_rows;            /* rows sent since paced_start */
     int64_t paced_start;            /* monotonic µs */
     uint64_t written;
@@ -327,6 +329,9 @@ static void send_batch(struct online_writer *w, bool sync)
     fbuf_reset(&w->out);
     w->nrows = 0;
     w->cur = !w->cur;   /* b is in flight now; prev (empty) is built next */
+    if (w->pacer != NULL) {
+        w->pacer(w->pacer_arg, w);
+    }
     if (w->rate > 0) {
         pace(w, rows);
     }
@@ -378,6 +383,12 @@ void online_writer_set_rate(struct online_writer *w, uint64_t rows_per_second)
     w->rate = rows_per_second;
     w->paced_rows = 0;
     w->paced_start = 0;
+}
+
+void online_writer_set_pacer(struct online_writer *w, online_writer_pacer fn, void *arg)
+{
+    w->pacer = fn;
+    w->pacer_arg = arg;
 }
 
 uint64_t online_writer_written(const struct online_writer *w)

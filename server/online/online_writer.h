@@ -71,6 +71,11 @@ int online_writer_flush(struct online_writer *w, char *err, size_t errlen) FEATD
 /* Paces the writer to at most rows_per_second (0 = as fast as Redis takes
  * them): after each batch it sleeps until the batch's share of time passed. */
 void online_writer_set_rate(struct online_writer *w, uint64_t rows_per_second);
+/* A pacer: called on the writer's thread after each batch is sent, before
+ * the writer sleeps for its rate; it may call online_writer_set_rate and
+ * the counters below, nothing else of w. */
+typedef void (*online_writer_pacer)(void *arg, struct online_writer *w);
+void online_writer_set_pacer(struct online_writer *w, online_writer_pacer fn, void *arg);
 /* Counters since creation: rows acknowledged by Redis; rows not written
  * (last-write-wins losers and rows past their storage expiry). */
 uint64_t online_writer_written(const struct online_writer *w);
