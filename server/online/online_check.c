@@ -57,7 +57,7 @@ int online_check_server(redisContext *c, const struct featd_config *cfg, char *e
         if ((long long)need > limit) {
             log_warn("online", "view %s: its rows take at least %zu bytes, more than the Redis "
                      "setting hash-max-listpack-value %lld: Redis keeps the entity hashes that "
-                     "hold them in its larger hashtable encoding (about 1.4x the memory); set "
+                     "hold them in its larger hashtable encoding (about 1.6x the memory); set "
                      "hash-max-listpack-value to at least %zu (docs/online-layout.md)", v->name,
                      need, limit, need);
         }

@@ -59,8 +59,8 @@ int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
 int online_gen_reclaim_paced(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                              uint64_t gen, unsigned count, const _Atomic int *stop,
                              uint64_t *deleted, char *err, size_t errlen) FEATD_MUSTCHECK;
-/* For incremental writers: the current generation, creating generation 1
- * and pointing at it when the view has none yet. */
+/* For incremental writers: the current generation, allocating one and
+ * pointing at it when the view has none yet. */
 int online_gen_ensure(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                       uint64_t *gen, char *err, size_t errlen) FEATD_MUSTCHECK;
 

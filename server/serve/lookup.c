@@ -13,17 +13,20 @@
  *                                     list_feature_views, server_info answered at once
  *   (d) validate  serve/lookup_plan.c lookup_plan_build: feature refs, join keys
  *                                     and types, column lengths, limits
- *   (e) MGET      serve/lookup.c      lookup_send: ONE "MGET" per attempt holding,
- *                                     per view, the view's current-generation key
- *                                     and its row keys (deduplicated per view)
- *                                     ─► redis/rlink.c (async hiredis) ─►
- *                                     lookup_redis_cb: a view whose current
- *                                     generation differs from the one the keys
- *                                     were built with updates the generation cache
- *                                     (serve/gencache.h) and the MGET is resent
- *                                     (bounded). MGET is atomic, so a reply whose
- *                                     current keys match is one consistent
- *                                     snapshot per view, never a mix of generations
+ *   (e) Redis     serve/lookup.c      lookup_send: per attempt, in one write, "MGET"
+ *                                     of the views' current-generation keys, then
+ *                                     one "HMGET <entity hash> <generation of each
+ *                                     view>" per distinct entity (online layout v2,
+ *                                     docs/online-layout.md) ─► redis/rlink.c (async
+ *                                     hiredis) ─► lookup_redis_cb per reply (rows
+ *                                     copied into the request's arena). A view
+ *                                     whose current generation differs from the one
+ *                                     used updates the generation cache
+ *                                     (serve/gencache.h) and the lookup is resent
+ *                                     (bounded), as is one whose round trip took
+ *                                     over ONLINE_READ_WINDOW_MS: a lookup whose
+ *                                     pointers matched read one generation per
+ *                                     view, never a mix (online/online_gen.h)
  *   (f) answer    serve/lookup.c      lookup_answer: decode each row once
  *                                     (online/), project, statuses
  *   (g) encode    serve/request.c     request_answer_get ─► the request's sink:
@@ -35,8 +38,8 @@
  *
  * Phases (featd_request_phase_seconds; struct metrics_req_trace): queued
  * runs from (a)'s kernel receive timestamp to request_new in (c), decode to
- * the first MGET in (e) (rq->first_sent_us), redis to lookup_redis_cb
- * (rq->reply_us), encode to the answer in (g) (rq->ready_us), write to (h)'s
+ * the first attempt's send in (e) (rq->first_sent_us), redis to the last
+ * reply's lookup_redis_cb (rq->reply_us), encode to the answer in (g) (rq->ready_us), write to (h)'s
  * flush pass, which observes them all (conn_request_answered).
  *
  * A per-request timer (request_deadline_start) answers DEADLINE_EXCEEDED;

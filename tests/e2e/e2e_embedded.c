@@ -137,6 +137,11 @@ START_TEST(test_embedded_cli_roundtrip)
     int rc = run(out, sizeof(out), "%s load --config %s --view stats --file %s --mode snapshot 2>&1",
                  h_bin("featd-cli"), cfg_path, rows_path);
     ck_assert_msg(rc == 0, "load exited %d: %s", rc, out);
+    /* the generation the load published */
+    const char *gp = strstr(out, "snapshot generation ");
+    ck_assert_msg(gp != NULL, "load: %s", out);
+    unsigned long long loaded_gen = strtoull(gp + strlen("snapshot generation "), NULL, 10);
+    ck_assert_uint_ne(loaded_gen, 0);
     ck_assert_msg(strstr(out, "2 written") != NULL, "%s", out);
 
     json_t *j = get_json("user_id=1,2,3");
@@ -156,9 +161,11 @@ START_TEST(test_embedded_cli_roundtrip)
 
     /* views shows the generation the load published (the cache refreshes each second) */
     bool gen1 = false;
+    char want_gen[64];
+    snprintf(want_gen, sizeof(want_gen), "generation:   %llu", loaded_gen);
     for (int i = 0; i < 30 && !gen1; i++) {
         run(out, sizeof(out), "%s --port %d views 2>&1", h_bin("featd-cli"), F.port);
-        gen1 = strstr(out, "generation:   1") != NULL;
+        gen1 = strstr(out, want_gen) != NULL;
         if (!gen1) {
             usleep(100000);
         }
