@@ -18,6 +18,7 @@
 #include "redis/rcmd.h"
 
 #define WRITER_MAX_BYTES (4u << 20)     /* cut a batch at this many bytes */
+#define LIT(s) s, sizeof(s) - 1           /* a string literal and its length */
 /* The key expiry of rows without a storage expiry (ttl 0): 2500-01-01, later
  * than any other row's, so that the key outlives every field it holds. */
 #define ONLINE_WRITER_NO_EXPIRY_MS 16725225600000LL
@@ -458,7 +459,7 @@ static int after_append(struct online_writer *w, char *err, size_t errlen)
 static int put_expire(struct online_writer *w, const char *at, size_t atlen, const char *flag)
 {
     struct pend *p = batch_add(&w->b[w->cur]);
-    if (p == NULL || fbuf_append(&w->out, "*4\r\n$9\r\nPEXPIREAT\r\n", sizeof("*4\r\n$9\r\nPEXPIREAT\r\n") - 1) != FEATD_OK ||
+    if (p == NULL || fbuf_append(&w->out, LIT("*4\r\n$9\r\nPEXPIREAT\r\n")) != FEATD_OK ||
         rcmd_put_bulk(&w->out, w->key.data, w->key.len) != FEATD_OK ||
         rcmd_put_bulk(&w->out, at, atlen) != FEATD_OK ||
         rcmd_put_bulk(&w->out, flag, 2) != FEATD_OK) {
@@ -488,7 +489,7 @@ int online_writer_put(struct online_writer *w, uint64_t gen, const struct online
     char ms[24];
     size_t n = rcmd_put_dec(ms, (uint64_t)at);
     struct pend *p = batch_add(b);
-    rc = p ? fbuf_append(&w->out, "*4\r\n$4\r\nHSET\r\n", sizeof("*4\r\n$4\r\nHSET\r\n") - 1) : FEATD_ENOMEM;
+    rc = p ? fbuf_append(&w->out, LIT("*4\r\n$4\r\nHSET\r\n")) : FEATD_ENOMEM;
     if (rc == FEATD_OK) {
         *p = (struct pend){ .kind = PEND_HSET };
         rc = rcmd_put_bulk(&w->out, w->key.data, w->key.len);
@@ -570,13 +571,13 @@ int online_writer_upsert(struct online_writer *w, uint64_t gen, const struct onl
     }
     if (rc == FEATD_OK) {
         p = batch_add(b);
-        rc = p ? fbuf_append(&w->out, "*7\r\n$7\r\nEVALSHA\r\n", sizeof("*7\r\n$7\r\nEVALSHA\r\n") - 1) : FEATD_ENOMEM;
+        rc = p ? fbuf_append(&w->out, LIT("*7\r\n$7\r\nEVALSHA\r\n")) : FEATD_ENOMEM;
     }
     if (rc == FEATD_OK) {
         rc = rcmd_put_bulk(&w->out, w->sha, shalen);
     }
     if (rc == FEATD_OK) {
-        rc = fbuf_append(&w->out, "$1\r\n1\r\n", sizeof("$1\r\n1\r\n") - 1);
+        rc = fbuf_append(&w->out, LIT("$1\r\n1\r\n"));
     }
     if (rc == FEATD_OK) {
         rc = rcmd_put_bulk(&w->out, w->key.data, w->key.len);
