@@ -30,18 +30,12 @@
 #include "materialize/mat_rg.h"
 #include "materialize/mat_select.h"
 #include "materialize/mat_state.h"
+#include "materialize/mat_stats.h"
 
 struct online_writer;
 
 #define MAT_WRITE_BATCH 2048            /* rows per pipelined batch */
 #define MAT_RECLAIM_COUNT 500           /* SCAN COUNT per reclaim round */
-
-/* Row outcomes of a run (also the kind label of the rows metric). */
-enum mat_kind { MK_READ, MK_WRITTEN, MK_EXPIRED, MK_STALE, MK_REJECTED, MK_OUTSIDE, MK__N };
-
-/* The result of one poll of a view (MR__N counted results; MR_STOPPED is
- * reported as failed). */
-enum mat_result { MR_APPLIED, MR_UNCHANGED, MR_REJECTED, MR_FAILED, MR_BUSY, MR__N, MR_STOPPED };
 
 /* How a run or one of its steps ended. */
 enum mat_run_kind { RUN_OK = 0, RUN_REJECT, RUN_FAIL, RUN_STOP };

@@ -61,7 +61,7 @@ static int poll_end(struct poll *q, int result, int stats_result, bool did_work,
     free(q->todo);
     q->todo = NULL;
     mat_discover_listing_free(&q->l);
-    mat_stats_record(q->v, &q->run, stats_result, q->have_p ? &q->p : NULL, did_work, secs);
+    mat_stats_record(q->v, q->run.rows, stats_result, q->have_p ? &q->p : NULL, did_work, secs);
     return result;
 }
 

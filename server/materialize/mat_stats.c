@@ -17,7 +17,7 @@
 #include "config/config.h"
 #include "core/prom.h"
 #include "core/util.h"
-#include "materialize/mat_ctx.h"
+#include "materialize/mat_state.h"
 
 #define MAT_BACKOFF_MIN_US 1000000      /* first retry delay after a failure */
 #define MAT_BUSY_RETRY_US 2000000       /* retry delay while another holds the lease */
@@ -124,7 +124,7 @@ static struct mat_vstat *vstat_get(const char *name)
     return s;
 }
 
-void mat_stats_record(const struct cfg_view *v, const struct mat_run *run, int result,
+void mat_stats_record(const struct cfg_view *v, const uint64_t rows[MK__N], int result,
                       const struct mat_progress *p, bool counted_rows, double duration_s)
 {
     pthread_mutex_lock(&stats_lock);
@@ -132,7 +132,7 @@ void mat_stats_record(const struct cfg_view *v, const struct mat_run *run, int r
     if (s != NULL) {
         if (counted_rows) {
             for (int m = 0; m < MK__N; m++) {
-                s->rows[m] += run->rows[m];
+                s->rows[m] += rows[m];
             }
             s->duration_s = duration_s;
         }

@@ -17,7 +17,14 @@
 struct cfg_view;
 struct featd_config;
 struct mat_progress;
-struct mat_run;
+
+/* Row outcomes of a run (also the kind label of the rows metric). */
+enum mat_kind { MK_READ, MK_WRITTEN, MK_EXPIRED, MK_STALE, MK_REJECTED, MK_OUTSIDE, MK__N };
+
+/* The result of one poll of a view (MR__N counted results; MR_STOPPED is
+ * reported as failed). */
+enum mat_result { MR_APPLIED, MR_UNCHANGED, MR_REJECTED, MR_FAILED, MR_BUSY, MR__N, MR_STOPPED };
+
 
 /* How long ago then was at now (µs), for times that come from data or
  * another replica: saturating (no int64 overflow for any inputs) and never
@@ -34,9 +41,9 @@ static inline int64_t mat_stats_age_us(int64_t now, int64_t then)
 }
 
 /* Records one poll of v: result (an enum mat_result), the run's row counts
- * when counted_rows (a run that did work, with its duration), and the
- * gauges from the progress hash p (may be NULL). */
-void mat_stats_record(const struct cfg_view *v, const struct mat_run *run, int result,
+ * rows (per enum mat_kind) when counted_rows (a run that did work, with its
+ * duration), and the gauges from the progress hash p (may be NULL). */
+void mat_stats_record(const struct cfg_view *v, const uint64_t rows[MK__N], int result,
                       const struct mat_progress *p, bool counted_rows, double duration_s);
 /* After a (re)load of cfg: views that are gone or lost their source stop
  * being reported. */

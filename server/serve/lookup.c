@@ -97,7 +97,7 @@ static int lookup_put_key(struct fbuf *out, const char *pfx, size_t pfx_len, con
 
 /* An entity's hash in the attempt being built: one HMGET. */
 struct plan_hm {
-    size_t off, len;        /* its key in the command buffer's key area */
+    size_t off, len;        /* its E part in ctx->scratch_keys */
     uint32_t first, last;   /* its rows (plan_row.next links them) */
     uint32_t last_pv;       /* plan view of its last row */
 };
