@@ -1102,7 +1102,7 @@ START_TEST(test_metrics_extreme_times)
             pr.max_event_ts_us = now - INT64_C(3600000000);
             pr.last_success_at_us = now - INT64_C(60000000);
         }
-        mat_stats_record(&v, &run, MR_APPLIED, &pr, true, 0.5);
+        mat_stats_record(&v, run.rows, MR_APPLIED, &pr, true, 0.5);
     }
     struct fbuf out = { 0 };
     ck_assert_int_eq(mat_stats_write_metrics(&out), FEATD_OK);
