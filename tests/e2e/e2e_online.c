@@ -874,6 +874,296 @@ START_TEST(test_bulk_put_throughput)
 }
 END_TEST
 
+/* ---- layout v2: no garbage, shared hashes, entity expiry, upserts ---- */
+
+/* Puts ids [lo, hi) into gen (values of version ver, event ev). */
+static void put_range(redisContext *c, const struct cfg_view *v, uint64_t gen, int lo, int hi,
+                      int ver, int64_t ev)
+{
+    char err[256] = "";
+    struct online_writer *w = online_writer_new(c, "featd", v, 250);
+    ck_assert_ptr_nonnull(w);
+    struct rowvals rv = { 0 };
+    for (int i = lo; i < hi; i++) {
+        struct online_key key = { .i = i };
+        rowvals_make(&rv, i, ver);
+        ck_assert_msg(online_writer_put(w, gen, &key, ev, ONLINE_NO_CREATED_TS, rv.v, err,
+                                        sizeof(err)) == FEATD_OK,
+                      "put %d: %s", i, err);
+    }
+    ck_assert_msg(online_writer_flush(w, err, sizeof(err)) == FEATD_OK, "flush: %s", err);
+    ck_assert_uint_eq(online_writer_written(w), (uint64_t)(hi - lo));
+    online_writer_free(w);
+    fbuf_free(&rv.emb);
+}
+
+START_TEST(test_reclaim_leaves_no_garbage)
+{
+    /* three snapshots over overlapping id ranges: each shares entities with
+     * the one before and has entities of its own */
+    struct cfg_view v = make_view("snap", 0, 0x5a5aULL);
+    redisContext *c = connect_redis(5000);
+    char err[256] = "";
+    const int lo[3] = { 0, 400, 100 }, hi[3] = { 1000, 1500, 700 };
+    uint64_t gens[3] = { 0, 0, 0 };
+    for (int s = 0; s < 3; s++) {
+        gens[s] = alloc_gen(c, "featd", &v);
+        if (s > 0) {
+            ck_assert_uint_gt(gens[s], gens[s - 1]);
+        }
+        put_range(c, &v, gens[s], lo[s], hi[s], s + 1, 1700000000000000LL + s);
+        uint64_t old = 0, deleted = 0;
+        ck_assert_int_eq(online_gen_flip(c, "featd", &v, gens[s], &old, err, sizeof(err)),
+                         FEATD_OK);
+        ck_assert_uint_eq(old, s > 0 ? gens[s - 1] : 0);
+        if (s > 0) {
+            ck_assert_msg(online_gen_reclaim(c, "featd", &v, old, &deleted, err, sizeof(err)) ==
+                              FEATD_OK,
+                          "reclaim: %s", err);
+            ck_assert_uint_eq(deleted, (uint64_t)(hi[s - 1] - lo[s - 1]));
+        }
+        /* exactly this snapshot's rows: one hash per entity, one field each,
+         * no empty hash, no field of an earlier generation */
+        struct ent_count n = count_entities(c, "featd", gens, 3);
+        int rows = hi[s] - lo[s];
+        ck_assert_int_eq(n.keys, rows);
+        ck_assert_int_eq(n.fields, rows);
+        ck_assert_int_eq(n.of_gen[s], rows);
+        ck_assert_int_eq(n.empty, 0);
+        ck_assert_int_eq(n.other, 0);
+        for (int p = 0; p < s; p++) {
+            ck_assert_int_eq(n.of_gen[p], 0);
+        }
+    }
+    /* what is left reads back as the last snapshot's values */
+    const int64_t probe[] = { 100, 399, 400, 699 };
+    for (size_t i = 0; i < FEATD_ARRAY_LEN(probe); i++) {
+        double rev = 0;
+        ck_assert(read_row(c, &v, gens[2], probe[i], NULL, NULL, &rev, NULL, NULL, 0));
+        ck_assert_double_eq(rev, (double)probe[i] * 10 + 3);
+    }
+    ck_assert(!read_row(c, &v, gens[2], 99, NULL, NULL, NULL, NULL, NULL, 0));
+    ck_assert(!read_row(c, &v, gens[1], 1000, NULL, NULL, NULL, NULL, NULL, 0));
+    /* entity hashes + genseq + current: nothing else lingers */
+    ck_assert_int_eq(dbsize(c), (hi[2] - lo[2]) + 2);
+    redisFree(c);
+}
+END_TEST
+
+START_TEST(test_views_share_entity_hashes)
+{
+    /* two views keyed by customer_id: their rows live in the same hashes */
+    struct cfg_view va = make_view("share_a", 0, 0xa1ULL);
+    struct cfg_view vb = make_view("share_b", 86400, 0xb1ULL);
+    redisContext *c = connect_redis(5000);
+    char err[256] = "";
+    int64_t ev = util_now_us();
+    const uint64_t ga1 = alloc_gen(c, "featd", &va);
+    const uint64_t gb1 = alloc_gen(c, "featd", &vb);
+    ck_assert_uint_ne(ga1, gb1);
+    put_range(c, &va, ga1, 0, 500, 1, ev);
+    put_range(c, &vb, gb1, 0, 500, 7, ev);
+    uint64_t old = 0, deleted = 0;
+    ck_assert_int_eq(online_gen_flip(c, "featd", &va, ga1, &old, err, sizeof(err)), FEATD_OK);
+    ck_assert_int_eq(online_gen_flip(c, "featd", &vb, gb1, &old, err, sizeof(err)), FEATD_OK);
+    const uint64_t gens[3] = { ga1, gb1, 0 };
+    struct ent_count n = count_entities(c, "featd", gens, 2);
+    ck_assert_int_eq(n.keys, 500);   /* shared: one hash per entity, not per view */
+    ck_assert_int_eq(n.of_gen[0], 500);
+    ck_assert_int_eq(n.of_gen[1], 500);
+
+    /* view a's next snapshot covers fewer entities; reclaim its old one */
+    const uint64_t ga2 = alloc_gen(c, "featd", &va);
+    put_range(c, &va, ga2, 0, 300, 2, ev);
+    ck_assert_int_eq(online_gen_flip(c, "featd", &va, ga2, &old, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_eq(old, ga1);
+    ck_assert_int_eq(online_gen_reclaim(c, "featd", &va, ga1, &deleted, err, sizeof(err)),
+                     FEATD_OK);
+    ck_assert_uint_eq(deleted, 500);
+    const uint64_t gens2[3] = { ga1, gb1, ga2 };
+    n = count_entities(c, "featd", gens2, 3);
+    ck_assert_int_eq(n.of_gen[0], 0);
+    ck_assert_int_eq(n.of_gen[1], 500);   /* view b untouched */
+    ck_assert_int_eq(n.of_gen[2], 300);
+    ck_assert_int_eq(n.other, 0);
+    ck_assert_int_eq(n.keys, 500);        /* ids 300..499 keep b's field */
+    ck_assert_int_eq(n.empty, 0);
+    for (int64_t id = 0; id < 500; id += 37) {
+        float ver = 0;
+        ck_assert(read_row(c, &vb, gb1, id, NULL, NULL, NULL, &ver, NULL, 0));
+        ck_assert_int_eq((int)ver, 7);
+        ck_assert(!read_row(c, &va, ga1, id, NULL, NULL, NULL, NULL, NULL, 0));
+        ck_assert(read_row(c, &va, ga2, id, NULL, NULL, NULL, NULL, NULL, 0) == (id < 300));
+        /* the key keeps the longest-lived field's expiry: a's (ttl 0) */
+        ck_assert_int_eq(key_expiretime(c, &vb, id), NO_EXPIRY_MS);
+    }
+    /* and the other way round: reclaiming b's generation leaves a's rows */
+    const uint64_t gb2 = alloc_gen(c, "featd", &vb);
+    ck_assert_int_eq(online_gen_flip(c, "featd", &vb, gb2, &old, err, sizeof(err)), FEATD_OK);
+    ck_assert_int_eq(online_gen_reclaim(c, "featd", &vb, gb1, &deleted, err, sizeof(err)),
+                     FEATD_OK);
+    ck_assert_uint_eq(deleted, 500);
+    n = count_entities(c, "featd", gens2, 3);
+    ck_assert_int_eq(n.of_gen[1], 0);
+    ck_assert_int_eq(n.of_gen[2], 300);
+    ck_assert_int_eq(n.keys, 300);
+    ck_assert_int_eq(n.fields, 300);
+    redisFree(c);
+}
+END_TEST
+
+/* Puts one row of v for id into gen at event ev. */
+static void put1(redisContext *c, const struct cfg_view *v, uint64_t gen, int64_t id, int64_t ev)
+{
+    char err[256] = "";
+    struct online_writer *w = online_writer_new(c, "featd", v, 10);
+    struct rowvals rv = { 0 };
+    struct online_key key = { .i = id };
+    rowvals_make(&rv, id, 1);
+    ck_assert_msg(online_writer_put(w, gen, &key, ev, ONLINE_NO_CREATED_TS, rv.v, err,
+                                    sizeof(err)) == FEATD_OK,
+                  "put: %s", err);
+    ck_assert_msg(online_writer_flush(w, err, sizeof(err)) == FEATD_OK, "flush: %s", err);
+    online_writer_free(w);
+    fbuf_free(&rv.emb);
+}
+
+START_TEST(test_entity_expiry_mixed_views)
+{
+    struct cfg_view vnone = make_view("exp_none", 0, 0x1ULL);
+    struct cfg_view vshort = make_view("exp_short", 60, 0x2ULL);
+    struct cfg_view vlong = make_view("exp_long", 86400, 0x3ULL);
+    redisContext *c = connect_redis(2000);
+    const uint64_t gn = alloc_gen(c, "featd", &vnone);
+    const uint64_t gs = alloc_gen(c, "featd", &vshort);
+    const uint64_t gl = alloc_gen(c, "featd", &vlong);
+    int64_t ev = util_now_us() - 1000000;
+    int64_t at_short = online_row_expire_at_ms(&vshort, ev);
+    int64_t at_long = online_row_expire_at_ms(&vlong, ev);
+    ck_assert_int_lt(at_short, at_long);
+    ck_assert_int_lt(at_long, NO_EXPIRY_MS);
+
+    /* a ttl view and a ttl-0 view: the far-future expiry wins, either order */
+    put1(c, &vshort, gs, 1, ev);
+    ck_assert_int_eq(key_expiretime(c, &vshort, 1), at_short);
+    put1(c, &vnone, gn, 1, ev);
+    ck_assert_int_eq(key_expiretime(c, &vshort, 1), NO_EXPIRY_MS);
+    put1(c, &vnone, gn, 2, ev);
+    ck_assert_int_eq(key_expiretime(c, &vnone, 2), NO_EXPIRY_MS);
+    put1(c, &vshort, gs, 2, ev);
+    ck_assert_int_eq(key_expiretime(c, &vnone, 2), NO_EXPIRY_MS);
+    /* two ttl views: the later expiry, whichever is written first */
+    put1(c, &vshort, gs, 3, ev);
+    put1(c, &vlong, gl, 3, ev);
+    ck_assert_int_eq(key_expiretime(c, &vlong, 3), at_long);
+    put1(c, &vlong, gl, 4, ev);
+    put1(c, &vshort, gs, 4, ev);
+    ck_assert_int_eq(key_expiretime(c, &vlong, 4), at_long);
+    /* the same view rewritten with an older event does not shorten it */
+    put1(c, &vshort, gs, 5, ev);
+    put1(c, &vshort, gs, 5, ev - 30 * 1000000LL);
+    ck_assert_int_eq(key_expiretime(c, &vshort, 5), at_short);
+    /* every field is there */
+    for (int64_t id = 1; id <= 4; id++) {
+        ck_assert(read_row(c, id <= 2 ? &vnone : &vlong, id <= 2 ? gn : gl, id, NULL, NULL,
+                           NULL, NULL, NULL, 0));
+        ck_assert(read_row(c, &vshort, gs, id, NULL, NULL, NULL, NULL, NULL, 0));
+    }
+    redisFree(c);
+}
+END_TEST
+
+/* Upserts one row of v (prefix "featd") and flushes; returns 1 written, 0 skipped. */
+static int upsert_v(redisContext *c, const struct cfg_view *v, uint64_t gen, int64_t id,
+                    int64_t ev, int64_t cr, int ver)
+{
+    struct online_writer *w = online_writer_new(c, "featd", v, 10);
+    int n = upsert1(w, gen, id, ev, cr, ver);
+    online_writer_free(w);
+    return n;
+}
+
+START_TEST(test_upsert_lww_created_and_expiry)
+{
+    struct cfg_view v = make_view("incr_v2", 60, 0x61ULL);
+    struct cfg_view vlong = make_view("incr_v2_long", 86400, 0x62ULL);
+    struct cfg_view vnone = make_view("incr_v2_none", 0, 0x63ULL);
+    redisContext *c = connect_redis(2000);
+    char err[256] = "";
+    uint64_t gen = 0, gl = 0, gn = 0;
+    ck_assert_int_eq(online_gen_ensure(c, "featd", &v, &gen, err, sizeof(err)), FEATD_OK);
+    ck_assert_int_eq(online_gen_ensure(c, "featd", &vlong, &gl, err, sizeof(err)), FEATD_OK);
+    ck_assert_int_eq(online_gen_ensure(c, "featd", &vnone, &gn, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_ne(gen, gl);
+    int64_t ev = util_now_us() - 5 * 1000000LL;
+    int64_t cr = ev + 7;
+    int64_t ev_cr = 0;
+
+    /* created-time tie-breaks at the same event time; an absent created
+     * time compares below every present one */
+    ck_assert_int_eq(upsert_v(c, &v, gen, 1, ev, cr, 1), 1);
+    ck_assert_int_eq(upsert_v(c, &v, gen, 1, ev, ONLINE_NO_CREATED_TS, 2), 0);
+    ck_assert_int_eq(version_of(c, &v, gen, 1), 1);
+    ck_assert_int_eq(upsert_v(c, &v, gen, 1, ev, cr - 1, 3), 0);
+    ck_assert_int_eq(upsert_v(c, &v, gen, 1, ev, INT64_MIN + 1, 4), 0);
+    ck_assert_int_eq(version_of(c, &v, gen, 1), 1);
+    ck_assert_int_eq(upsert_v(c, &v, gen, 1, ev, cr, 5), 1);       /* equal: written */
+    ck_assert_int_eq(upsert_v(c, &v, gen, 1, ev, cr + 1, 6), 1);   /* newer created */
+    ck_assert(read_row(c, &v, gen, 1, NULL, &ev_cr, NULL, NULL, NULL, 0));
+    ck_assert_int_eq(ev_cr, cr + 1);
+    /* a newer event wins whatever the created times */
+    ck_assert_int_eq(upsert_v(c, &v, gen, 1, ev + 1, ONLINE_NO_CREATED_TS, 7), 1);
+    ck_assert(read_row(c, &v, gen, 1, NULL, &ev_cr, NULL, NULL, NULL, 0));
+    ck_assert_int_eq(ev_cr, ONLINE_NO_CREATED_TS);
+    ck_assert_int_eq(version_of(c, &v, gen, 1), 7);
+
+    /* stored without a created time: any created time at the same event
+     * wins, none ties (written), an older event loses */
+    ck_assert_int_eq(upsert_v(c, &v, gen, 2, ev, ONLINE_NO_CREATED_TS, 1), 1);
+    ck_assert_int_eq(upsert_v(c, &v, gen, 2, ev, ONLINE_NO_CREATED_TS, 2), 1);
+    ck_assert_int_eq(upsert_v(c, &v, gen, 2, ev - 1, INT64_MAX, 3), 0);
+    ck_assert_int_eq(version_of(c, &v, gen, 2), 2);
+    ck_assert_int_eq(upsert_v(c, &v, gen, 2, ev, INT64_MIN + 1, 4), 1);
+    ck_assert_int_eq(version_of(c, &v, gen, 2), 4);
+    ck_assert_int_eq(upsert_v(c, &v, gen, 2, ev, ONLINE_NO_CREATED_TS, 5), 0);
+    ck_assert_int_eq(version_of(c, &v, gen, 2), 4);
+
+    /* the key's expiry only moves later: a newer row moves it, a losing
+     * (older) one does not */
+    int64_t at0 = online_row_expire_at_ms(&v, ev);
+    ck_assert_int_eq(upsert_v(c, &v, gen, 3, ev, ONLINE_NO_CREATED_TS, 1), 1);
+    ck_assert_int_eq(key_expiretime(c, &v, 3), at0);
+    ck_assert_int_eq(upsert_v(c, &v, gen, 3, ev + 2000000, ONLINE_NO_CREATED_TS, 2), 1);
+    int64_t at2 = online_row_expire_at_ms(&v, ev + 2000000);
+    ck_assert_int_gt(at2, at0);
+    ck_assert_int_eq(key_expiretime(c, &v, 3), at2);
+    ck_assert_int_eq(upsert_v(c, &v, gen, 3, ev + 1000000, ONLINE_NO_CREATED_TS, 3), 0);
+    ck_assert_int_eq(key_expiretime(c, &v, 3), at2);
+    /* another view's field keeps the key alive longer: a newer upsert of
+     * the short view does not shorten it */
+    int64_t at_long = online_row_expire_at_ms(&vlong, ev);
+    ck_assert_int_eq(upsert_v(c, &vlong, gl, 3, ev, ONLINE_NO_CREATED_TS, 1), 1);
+    ck_assert_int_eq(key_expiretime(c, &v, 3), at_long);
+    ck_assert_int_eq(upsert_v(c, &v, gen, 3, ev + 3000000, ONLINE_NO_CREATED_TS, 4), 1);
+    ck_assert_int_eq(version_of(c, &v, gen, 3), 4);
+    ck_assert_int_eq(key_expiretime(c, &v, 3), at_long);
+    /* a ttl-0 incremental view: the far-future expiry, kept afterwards */
+    ck_assert_int_eq(upsert_v(c, &vnone, gn, 3, ev, ONLINE_NO_CREATED_TS, 1), 1);
+    ck_assert_int_eq(key_expiretime(c, &v, 3), NO_EXPIRY_MS);
+    ck_assert_int_eq(upsert_v(c, &v, gen, 3, ev + 4000000, ONLINE_NO_CREATED_TS, 5), 1);
+    ck_assert_int_eq(key_expiretime(c, &v, 3), NO_EXPIRY_MS);
+    /* and the three views' rows sit side by side in the one hash */
+    const uint64_t gens[3] = { gen, gl, gn };
+    struct ent_count n = count_entities(c, "featd", gens, 3);
+    ck_assert_int_eq(n.keys, 3);
+    ck_assert_int_eq(n.of_gen[0], 3);
+    ck_assert_int_eq(n.of_gen[1], 1);
+    ck_assert_int_eq(n.of_gen[2], 1);
+    ck_assert_int_eq(n.other, 0);
+    redisFree(c);
+}
+END_TEST
+
 static Suite *e2e_online_suite(void)
 {
     Suite *s = suite_create("e2e_online");
@@ -890,6 +1180,10 @@ static Suite *e2e_online_suite(void)
     tcase_add_test(tc, test_redis_down_errors);
     tcase_add_test(tc, test_redis_paused_times_out);
     tcase_add_test(tc, test_bulk_put_throughput);
+    tcase_add_test(tc, test_reclaim_leaves_no_garbage);
+    tcase_add_test(tc, test_views_share_entity_hashes);
+    tcase_add_test(tc, test_entity_expiry_mixed_views);
+    tcase_add_test(tc, test_upsert_lww_created_and_expiry);
     suite_add_tcase(s, tc);
     return s;
 }
