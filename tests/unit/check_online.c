@@ -1,9 +1,12 @@
 /*
  * check_online.c — unit tests of the pure online modules: key building
- * (online_key.c), storage TTLs and the packed row codec (online_row.c:
- * round trips of every feature type, header ordering, every truncation and
- * malformed input rejected cleanly). Views are built by hand here; nothing
- * loads a config file (config_load_file/config_load_string).
+ * (online_key.c, layout v2: entity hashes with hash tags, generation fields,
+ * {view}-tagged meta keys, genseq, the v1 keys of the upgrade and the glob
+ * escaping of SCAN patterns), storage TTLs and the packed row codec
+ * (online_row.c, codec v2: headers with and without a created time, round
+ * trips of every feature type, header ordering, every truncation and
+ * malformed input, version 1 rows included, rejected cleanly). Views are
+ * built by hand here; nothing loads a config file.
  */
 #include <check.h>
 #include <float.h>
@@ -248,6 +251,9 @@ START_TEST(test_roundtrip_nulls)
     }
     fbuf_reset(&row);
     ck_assert_int_eq(online_row_encode(&row, &view_all, 0, 0, v), FEATD_OK);
+    ck_assert_uint_eq(row.len, ONLINE_ROW_HEADER_MAX + 2);   /* created 0 is a created time */
+    fbuf_reset(&row);
+    ck_assert_int_eq(online_row_encode(&row, &view_all, 0, ONLINE_NO_CREATED_TS, v), FEATD_OK);
     ck_assert_uint_eq(row.len, ONLINE_ROW_HEADER + 2);
     fbuf_free(&row);
     sample_free(&s);
@@ -348,6 +354,23 @@ static int sgn(int x)
     return (x > 0) - (x < 0);
 }
 
+/* The 16 bytes the last-write-wins script compares: the event time, then the
+ * created time or eight zero bytes when the row has none. Checks the header
+ * size on the way (9 without a created time, 17 with one; no features). */
+static void cmp_key(const struct fbuf *row, int64_t created, uint8_t out[16])
+{
+    memset(out, 0, 16);
+    if (created == ONLINE_NO_CREATED_TS) {
+        ck_assert_uint_eq(row->len, ONLINE_ROW_HEADER);
+        ck_assert_uint_eq((uint8_t)row->data[0], ONLINE_ROW_VERSION);
+        memcpy(out, row->data + 1, 8);
+    } else {
+        ck_assert_uint_eq(row->len, ONLINE_ROW_HEADER_MAX);
+        ck_assert_uint_eq((uint8_t)row->data[0], ONLINE_ROW_VERSION | ONLINE_ROW_F_CREATED);
+        memcpy(out, row->data + 1, 16);
+    }
+}
+
 START_TEST(test_header_order)
 {
     const int64_t ts[] = { INT64_MIN, INT64_MIN + 1, -1000000, -256, -255, -1, 0, 1, 255, 256,
@@ -356,6 +379,7 @@ START_TEST(test_header_order)
     struct cfg_view v = view_all;
     v.nfeatures = 0;
     struct fbuf a = { 0 }, b = { 0 };
+    uint8_t ka[16], kb[16];
     for (size_t i = 0; i < n * n; i++) {
         for (size_t j = 0; j < n * n; j++) {
             int64_t e1 = ts[i / n], c1 = ts[i % n], e2 = ts[j / n], c2 = ts[j % n];
@@ -363,8 +387,11 @@ START_TEST(test_header_order)
             fbuf_reset(&b);
             ck_assert_int_eq(online_row_encode(&a, &v, e1, c1, NULL), FEATD_OK);
             ck_assert_int_eq(online_row_encode(&b, &v, e2, c2, NULL), FEATD_OK);
-            ck_assert_uint_eq(a.len, ONLINE_ROW_HEADER);
-            ck_assert_int_eq(sgn(memcmp(a.data + 1, b.data + 1, 16)), cmp_pair(e1, c1, e2, c2));
+            /* INT64_MIN is ONLINE_NO_CREATED_TS: a 9-byte header that
+             * compares like the smallest created time */
+            cmp_key(&a, c1, ka);
+            cmp_key(&b, c2, kb);
+            ck_assert_int_eq(sgn(memcmp(ka, kb, 16)), cmp_pair(e1, c1, e2, c2));
         }
     }
     /* random pairs */
@@ -385,7 +412,9 @@ START_TEST(test_header_order)
         fbuf_reset(&b);
         ck_assert_int_eq(online_row_encode(&a, &v, x[0], x[1], NULL), FEATD_OK);
         ck_assert_int_eq(online_row_encode(&b, &v, x[2], x[3], NULL), FEATD_OK);
-        ck_assert_int_eq(sgn(memcmp(a.data + 1, b.data + 1, 16)), cmp_pair(x[0], x[1], x[2], x[3]));
+        cmp_key(&a, x[1], ka);
+        cmp_key(&b, x[3], kb);
+        ck_assert_int_eq(sgn(memcmp(ka, kb, 16)), cmp_pair(x[0], x[1], x[2], x[3]));
     }
     fbuf_free(&a);
     fbuf_free(&b);
@@ -447,13 +476,16 @@ START_TEST(test_bad_rows)
     uint8_t *p = malloc(len + 16);
     memcpy(p, row.data, len);
 
-    /* bad version */
-    p[0] = 2;
-    ck_assert_int_eq(decode(&view_all, p, len, err, sizeof(err)), FEATD_ERR);
-    ck_assert_ptr_nonnull(strstr(err, "version"));
-    p[0] = 0;
-    ck_assert_int_eq(decode(&view_all, p, len, err, sizeof(err)), FEATD_ERR);
-    p[0] = ONLINE_ROW_VERSION;
+    /* bad version (the row has a created time: byte 0 is 2 | 0x80) */
+    ck_assert_uint_eq(p[0], ONLINE_ROW_VERSION | ONLINE_ROW_F_CREATED);
+    const uint8_t badver[] = { 3, 3 | ONLINE_ROW_F_CREATED, 0, ONLINE_ROW_F_CREATED, 0xff, 0x7f };
+    for (size_t i = 0; i < FEATD_ARRAY_LEN(badver); i++) {
+        p[0] = badver[i];
+        err[0] = '\0';
+        ck_assert_int_eq(decode(&view_all, p, len, err, sizeof(err)), FEATD_ERR);
+        ck_assert_msg(strstr(err, "version") != NULL, "byte 0x%02x: %s", badver[i], err);
+    }
+    p[0] = ONLINE_ROW_VERSION | ONLINE_ROW_F_CREATED;
 
     /* trailing bytes */
     p[len] = 0;
@@ -462,14 +494,14 @@ START_TEST(test_bad_rows)
     ck_assert_int_eq(decode(&view_all, p, len, err, sizeof(err)), FEATD_OK);
 
     /* null bitmap bits past the last feature (12 features: bits 12..15) */
-    p[ONLINE_ROW_HEADER + 1] |= 0x80;
+    p[ONLINE_ROW_HEADER_MAX + 1] |= 0x80;
     ck_assert_int_eq(decode(&view_all, p, len, err, sizeof(err)), FEATD_ERR);
-    p[ONLINE_ROW_HEADER + 1] &= 0x7f;
+    p[ONLINE_ROW_HEADER_MAX + 1] &= 0x7f;
 
     /* bool byte other than 0/1 (first value after header + 2 bitmap bytes) */
-    p[ONLINE_ROW_HEADER + 2] = 2;
+    p[ONLINE_ROW_HEADER_MAX + 2] = 2;
     ck_assert_int_eq(decode(&view_all, p, len, err, sizeof(err)), FEATD_ERR);
-    p[ONLINE_ROW_HEADER + 2] = 1;
+    p[ONLINE_ROW_HEADER_MAX + 2] = 1;
     ck_assert_int_eq(decode(&view_all, p, len, err, sizeof(err)), FEATD_OK);
     free(p);
 
@@ -480,7 +512,8 @@ START_TEST(test_bad_rows)
     v.nfeatures = 1;
     uint8_t r[64];
     memset(r, 0, sizeof(r));
-    r[0] = ONLINE_ROW_VERSION;
+    /* with a created time: 17-byte header, bitmap at 17, the value at 18 */
+    r[0] = ONLINE_ROW_VERSION | ONLINE_ROW_F_CREATED;
     /* list count over ONLINE_MAX_LIST (varint 1000001 = 0xc1 0x84 0x3d) */
     one[0] = (struct cfg_feature){ "x", FT_FLOAT_LIST, "x" };
     r[18] = 0xc1;
@@ -627,13 +660,11 @@ END_TEST
 
 /* ---- keys ---- */
 
-/* A row's key, the way every writer and the lookup path build it: the
- * generation prefix, then the entity key. */
-static int row_key(struct fbuf *out, const char *key_prefix, const struct cfg_view *v,
-                   uint64_t gen, const struct online_key *keys)
+/* Asserts out holds exactly the n bytes of want (keys may hold NULs). */
+static void assert_bytes(const struct fbuf *out, const char *want, size_t n)
 {
-    int rc = online_key_gen_prefix(out, key_prefix, v, gen);
-    return rc == FEATD_OK ? online_key_entity(out, v, keys) : rc;
+    ck_assert_msg(out->len == n && memcmp(out->data, want, n) == 0, "got \"%.*s\" (%zu bytes)",
+                  (int)out->len, out->data, out->len);
 }
 
 START_TEST(test_keys_simple)
@@ -641,38 +672,40 @@ START_TEST(test_keys_simple)
     struct fbuf k = { 0 };
     struct online_key key = { .i = 42 };
     ck_assert_int_eq(online_key_view_prefix(&k, "featd", &view_all), FEATD_OK);
-    ck_assert_str_eq(k.data, "featd:v1:all_types:0123456789abcdef:");
+    ck_assert_str_eq(k.data, "featd:v2:m:{all_types}:0123456789abcdef:");
     fbuf_reset(&k);
     ck_assert_int_eq(online_key_entity(&k, &view_all, &key), FEATD_OK);
     ck_assert_str_eq(k.data, "i42");
+    /* a row's key is its entity's hash, the same for every generation */
     fbuf_reset(&k);
-    ck_assert_int_eq(row_key(&k, "featd", &view_all, 7, &key), FEATD_OK);
-    ck_assert_str_eq(k.data, "featd:v1:all_types:0123456789abcdef:g7:i42");
+    ck_assert_int_eq(online_key_row(&k, "featd", &view_all, &key), FEATD_OK);
+    ck_assert_str_eq(k.data, "featd:v2:{i42}");
     key.i = INT64_MIN;
     fbuf_reset(&k);
     ck_assert_int_eq(online_key_entity(&k, &view_all, &key), FEATD_OK);
     ck_assert_str_eq(k.data, "i-9223372036854775808");
     key.i = INT64_MAX;
     fbuf_reset(&k);
-    ck_assert_int_eq(row_key(&k, "p", &view_all, UINT64_MAX, &key), FEATD_OK);
-    ck_assert_str_eq(k.data, "p:v1:all_types:0123456789abcdef:g18446744073709551615:"
-                             "i9223372036854775807");
+    ck_assert_int_eq(online_key_row(&k, "p", &view_all, &key), FEATD_OK);
+    ck_assert_str_eq(k.data, "p:v2:{i9223372036854775807}");
     fbuf_reset(&k);
     ck_assert_int_eq(online_key_current(&k, "featd", &view_all), FEATD_OK);
-    ck_assert_str_eq(k.data, "featd:v1:all_types:0123456789abcdef:current");
+    ck_assert_str_eq(k.data, "featd:v2:m:{all_types}:0123456789abcdef:current");
     fbuf_reset(&k);
     ck_assert_int_eq(online_key_meta(&k, "featd", &view_all, "progress"), FEATD_OK);
-    ck_assert_str_eq(k.data, "featd:v1:all_types:0123456789abcdef:progress");
+    ck_assert_str_eq(k.data, "featd:v2:m:{all_types}:0123456789abcdef:progress");
     fbuf_reset(&k);
     ck_assert_int_eq(online_key_lease(&k, "featd", &view_all), FEATD_OK);
-    ck_assert_str_eq(k.data, "featd:v1:all_types:lease");
+    ck_assert_str_eq(k.data, "featd:v2:m:{all_types}:lease");
+    /* the parts the lookup path uses give the whole key */
     fbuf_reset(&k);
-    ck_assert_int_eq(online_key_gen_prefix(&k, "featd", &view_all, 12), FEATD_OK);
-    ck_assert_str_eq(k.data, "featd:v1:all_types:0123456789abcdef:g12:");
+    ck_assert_int_eq(online_key_row_prefix(&k, "featd"), FEATD_OK);
+    ck_assert_str_eq(k.data, "featd:v2:{");
     key.i = 42;
     ck_assert_int_eq(online_key_entity(&k, &view_all, &key), FEATD_OK);
+    ck_assert_int_eq(online_key_row_end(&k), FEATD_OK);
     struct fbuf k2 = { 0 };
-    ck_assert_int_eq(row_key(&k2, "featd", &view_all, 12, &key), FEATD_OK);
+    ck_assert_int_eq(online_key_row(&k2, "featd", &view_all, &key), FEATD_OK);
     ck_assert_str_eq(k.data, k2.data);
     fbuf_free(&k2);
     /* appends, does not reset */
@@ -681,6 +714,8 @@ START_TEST(test_keys_simple)
     key.i = 0;
     ck_assert_int_eq(online_key_entity(&k, &view_all, &key), FEATD_OK);
     ck_assert_str_eq(k.data, "Xi0");
+    ck_assert_int_eq(online_key_row(&k, "q", &view_all, &key), FEATD_OK);
+    ck_assert_str_eq(k.data, "Xi0q:v2:{i0}");
     fbuf_free(&k);
 }
 END_TEST
@@ -690,10 +725,16 @@ START_TEST(test_keys_composite)
     struct fbuf k = { 0 };
     struct online_key key[3] = { { .s = "de", .slen = 2 }, { .i = -5 },
                                  { .s = "a:b\0c", .slen = 5 } };
-    ck_assert_int_eq(row_key(&k, "featd", &view_comp, 3, key), FEATD_OK);
-    const char want[] = "featd:v1:store_sku:fedcba9876543210:g3:s2:dei-5s5:a:b\0c";
-    ck_assert_uint_eq(k.len, sizeof(want) - 1);
-    ck_assert(memcmp(k.data, want, k.len) == 0);
+    ck_assert_int_eq(online_key_row(&k, "featd", &view_comp, key), FEATD_OK);
+    const char want[] = "featd:v2:{s2:dei-5s5:a:b\0c}";
+    assert_bytes(&k, want, sizeof(want) - 1);
+    /* the parts give the same bytes */
+    struct fbuf kp = { 0 };
+    ck_assert_int_eq(online_key_row_prefix(&kp, "featd"), FEATD_OK);
+    ck_assert_int_eq(online_key_entity(&kp, &view_comp, key), FEATD_OK);
+    ck_assert_int_eq(online_key_row_end(&kp), FEATD_OK);
+    assert_bytes(&kp, want, sizeof(want) - 1);
+    fbuf_free(&kp);
 
     /* self-delimiting: shifting a ':' between components changes the key */
     struct fbuf k1 = { 0 }, k2 = { 0 };
@@ -704,6 +745,11 @@ START_TEST(test_keys_composite)
     ck_assert(k1.len != k2.len || memcmp(k1.data, k2.data, k1.len) != 0);
     ck_assert_str_eq(k1.data, "s2:x:i1s1:y");
     ck_assert_str_eq(k2.data, "s1:xi1s2::y");
+    /* braces inside a string key stay inside the key (length-prefixed) */
+    fbuf_reset(&k1);
+    struct online_key br[3] = { { .s = "}{", .slen = 2 }, { .i = 7 }, { .s = "{", .slen = 1 } };
+    ck_assert_int_eq(online_key_row(&k1, "featd", &view_comp, br), FEATD_OK);
+    ck_assert_str_eq(k1.data, "featd:v2:{s2:}{i7s1:{}");
 
     /* empty strings, NULL pointer with length 0 */
     fbuf_reset(&k1);
@@ -715,6 +761,8 @@ START_TEST(test_keys_composite)
     e[2].slen = 3;
     e[2].s = NULL;
     ck_assert_int_eq(online_key_entity(&k1, &view_comp, e), FEATD_ERR);
+    fbuf_reset(&k1);
+    ck_assert_int_eq(online_key_row(&k1, "featd", &view_comp, e), FEATD_ERR);
     /* non int64/string join key type is rejected */
     struct cfg_join_key badk[1] = { { "x", FT_DOUBLE } };
     struct cfg_view bv = view_comp;
@@ -722,9 +770,268 @@ START_TEST(test_keys_composite)
     bv.nkeys = 1;
     fbuf_reset(&k1);
     ck_assert_int_eq(online_key_entity(&k1, &bv, e), FEATD_ERR);
+    fbuf_reset(&k1);
+    ck_assert_int_eq(online_key_row(&k1, "featd", &bv, e), FEATD_ERR);
+    /* meta keys of a view without fingerprint_hex: formatted from fingerprint */
+    fbuf_reset(&k1);
+    ck_assert_int_eq(online_key_current(&k1, "featd", &view_comp), FEATD_OK);
+    ck_assert_str_eq(k1.data, "featd:v2:m:{store_sku}:fedcba9876543210:current");
     fbuf_free(&k);
     fbuf_free(&k1);
     fbuf_free(&k2);
+}
+END_TEST
+
+START_TEST(test_keys_field)
+{
+    char buf[ONLINE_FIELD_MAX];
+    const struct {
+        uint64_t gen;
+        const char *want;
+    } cases[] = {
+        { 0, "0" },
+        { 1, "1" },
+        { 9, "9" },
+        { 10, "10" },
+        { 60000000, "60000000" },
+        { UINT64_C(2147483647), "2147483647" },
+        { UINT64_C(10000000000000000000), "10000000000000000000" },
+        { UINT64_MAX, "18446744073709551615" },
+    };
+    for (size_t i = 0; i < FEATD_ARRAY_LEN(cases); i++) {
+        memset(buf, 'x', sizeof(buf));
+        size_t n = online_key_field(buf, cases[i].gen);
+        ck_assert_uint_eq(n, strlen(cases[i].want));
+        ck_assert_str_eq(buf, cases[i].want);   /* NUL-terminated */
+    }
+    /* the longest one fits the documented bound exactly */
+    ck_assert_uint_eq(online_key_field(buf, UINT64_MAX) + 1, ONLINE_FIELD_MAX);
+}
+END_TEST
+
+START_TEST(test_keys_meta)
+{
+    struct fbuf k = { 0 };
+    const char *suffix[] = { "current", "progress", "files", "building" };
+    for (size_t i = 0; i < FEATD_ARRAY_LEN(suffix); i++) {
+        char want[128];
+        snprintf(want, sizeof(want), "featd:v2:m:{all_types}:0123456789abcdef:%s", suffix[i]);
+        fbuf_reset(&k);
+        ck_assert_int_eq(online_key_meta(&k, "featd", &view_all, suffix[i]), FEATD_OK);
+        ck_assert_str_eq(k.data, want);
+    }
+    fbuf_reset(&k);
+    ck_assert_int_eq(online_key_current(&k, "featd", &view_all), FEATD_OK);
+    ck_assert_str_eq(k.data, "featd:v2:m:{all_types}:0123456789abcdef:current");
+    fbuf_reset(&k);
+    ck_assert_int_eq(online_key_lease(&k, "featd", &view_all), FEATD_OK);
+    ck_assert_str_eq(k.data, "featd:v2:m:{all_types}:lease");
+    /* every meta key of a view carries the {view} hash tag: one cluster slot */
+    fbuf_reset(&k);
+    ck_assert_int_eq(online_key_view_prefix(&k, "x", &view_comp), FEATD_OK);
+    ck_assert_str_eq(k.data, "x:v2:m:{store_sku}:fedcba9876543210:");
+    fbuf_reset(&k);
+    ck_assert_int_eq(online_key_lease(&k, "x", &view_comp), FEATD_OK);
+    ck_assert_str_eq(k.data, "x:v2:m:{store_sku}:lease");
+    /* the allocator is one key for all views of the prefix */
+    fbuf_reset(&k);
+    ck_assert_int_eq(online_key_genseq(&k, "featd"), FEATD_OK);
+    ck_assert_str_eq(k.data, "featd:v2:m:genseq");
+    fbuf_reset(&k);
+    ck_assert_int_eq(online_key_genseq(&k, "a*b"), FEATD_OK);
+    ck_assert_str_eq(k.data, "a*b:v2:m:genseq");   /* a key, not a pattern: unescaped */
+    /* meta keys never match the entity-key pattern's literal part */
+    fbuf_reset(&k);
+    ck_assert_int_eq(online_key_genseq(&k, "featd"), FEATD_OK);
+    ck_assert_ptr_null(strstr(k.data, "featd:v2:{"));
+    fbuf_free(&k);
+}
+END_TEST
+
+START_TEST(test_keys_v1_and_patterns)
+{
+    struct fbuf k = { 0 };
+    ck_assert_int_eq(online_key_v1_current(&k, "featd", &view_all), FEATD_OK);
+    ck_assert_str_eq(k.data, "featd:v1:all_types:0123456789abcdef:current");
+    fbuf_reset(&k);
+    ck_assert_int_eq(online_key_v1_current(&k, "featd", &view_comp), FEATD_OK);
+    ck_assert_str_eq(k.data, "featd:v1:store_sku:fedcba9876543210:current");
+    fbuf_reset(&k);
+    ck_assert_int_eq(online_key_v1_pattern(&k, "featd", &view_all), FEATD_OK);
+    ck_assert_str_eq(k.data, "featd:v1:all_types:*");
+    fbuf_reset(&k);
+    ck_assert_int_eq(online_key_row_pattern(&k, "featd"), FEATD_OK);
+    ck_assert_str_eq(k.data, "featd:v2:{*");
+
+    /* every glob metacharacter of a prefix is escaped, others are not */
+    const char *pfx = "a*b?c[d]e\\f^g-h{i}j";
+    fbuf_reset(&k);
+    ck_assert_int_eq(online_key_row_pattern(&k, pfx), FEATD_OK);
+    ck_assert_str_eq(k.data, "a\\*b\\?c\\[d\\]e\\\\f\\^g\\-h{i}j:v2:{*");
+    fbuf_reset(&k);
+    ck_assert_int_eq(online_key_v1_pattern(&k, pfx, &view_all), FEATD_OK);
+    ck_assert_str_eq(k.data, "a\\*b\\?c\\[d\\]e\\\\f\\^g\\-h{i}j:v1:all_types:*");
+    /* and in a view name */
+    struct cfg_view v = view_all;
+    v.name = "v*[1-2]";
+    fbuf_reset(&k);
+    ck_assert_int_eq(online_key_v1_pattern(&k, "p", &v), FEATD_OK);
+    ck_assert_str_eq(k.data, "p:v1:v\\*\\[1\\-2\\]:*");
+    /* the key itself is not escaped */
+    fbuf_reset(&k);
+    ck_assert_int_eq(online_key_v1_current(&k, "p", &v), FEATD_OK);
+    ck_assert_str_eq(k.data, "p:v1:v*[1-2]:0123456789abcdef:current");
+
+    /* the escaper alone: bytes (NUL included) pass through, appends */
+    fbuf_reset(&k);
+    ck_assert_int_eq(fbuf_append(&k, "=", 1), FEATD_OK);
+    ck_assert_int_eq(online_key_glob_escape(&k, "*?[]\\^-\0z", 9), FEATD_OK);
+    const char want[] = "=\\*\\?\\[\\]\\\\\\^\\-\0z";
+    assert_bytes(&k, want, sizeof(want) - 1);
+    fbuf_reset(&k);
+    ck_assert_int_eq(online_key_glob_escape(&k, "", 0), FEATD_OK);
+    ck_assert_uint_eq(k.len, 0);
+    fbuf_free(&k);
+}
+END_TEST
+
+/* ---- row codec v2 header ---- */
+
+START_TEST(test_row_v2_header)
+{
+    struct sample s;
+    struct fbuf row = { 0 };
+    char err[256];
+    sample_build(&s, 0, 0);
+    for (size_t g = 0; g < NALL; g++) {
+        s.vals[g].is_null = true;   /* header + bitmap only */
+    }
+    /* without a created time: version 2, 8-byte event time, bitmap */
+    ck_assert_int_eq(online_row_encode(&row, &view_all, 1, ONLINE_NO_CREATED_TS, s.vals),
+                     FEATD_OK);
+    ck_assert_uint_eq(ONLINE_ROW_HEADER, 9);
+    ck_assert_uint_eq(ONLINE_ROW_HEADER_MAX, 17);
+    ck_assert_uint_eq(row.len, 9 + 2);
+    ck_assert_uint_eq((uint8_t)row.data[0], 2);
+    /* event 1: big-endian with the sign bit flipped */
+    const uint8_t ev1[8] = { 0x80, 0, 0, 0, 0, 0, 0, 1 };
+    ck_assert(memcmp(row.data + 1, ev1, 8) == 0);
+    ck_assert_uint_eq((uint8_t)row.data[9], 0xff);
+    ck_assert_uint_eq((uint8_t)row.data[10], 0x0f);
+    /* with one: version 2 | 0x80, event, created, bitmap */
+    fbuf_reset(&row);
+    ck_assert_int_eq(online_row_encode(&row, &view_all, 1, -1, s.vals), FEATD_OK);
+    ck_assert_uint_eq(row.len, 17 + 2);
+    ck_assert_uint_eq((uint8_t)row.data[0], 0x82);
+    ck_assert(memcmp(row.data + 1, ev1, 8) == 0);
+    const uint8_t cr_m1[8] = { 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    ck_assert(memcmp(row.data + 9, cr_m1, 8) == 0);
+    ck_assert_uint_eq((uint8_t)row.data[17], 0xff);
+    /* a view with 9 features: 2 bitmap bytes; with 8: one; with none: none */
+    struct cfg_view v = view_all;
+    const size_t nfs[] = { 0, 1, 8, 9, NALL };
+    for (size_t i = 0; i < FEATD_ARRAY_LEN(nfs); i++) {
+        v.nfeatures = nfs[i];
+        size_t nb = (nfs[i] + 7) / 8;
+        fbuf_reset(&row);
+        ck_assert_int_eq(online_row_encode(&row, &v, 5, ONLINE_NO_CREATED_TS, s.vals), FEATD_OK);
+        ck_assert_uint_eq(row.len, ONLINE_ROW_HEADER + nb);
+        fbuf_reset(&row);
+        ck_assert_int_eq(online_row_encode(&row, &v, 5, 6, s.vals), FEATD_OK);
+        ck_assert_uint_eq(row.len, ONLINE_ROW_HEADER_MAX + nb);
+        struct online_value out[NALL];
+        int64_t e = 0, c = 0;
+        ck_assert_int_eq(online_row_decode((const uint8_t *)row.data, row.len, &v, &e, &c, out,
+                                           err, sizeof(err)),
+                         FEATD_OK);
+        ck_assert_int_eq(e, 5);
+        ck_assert_int_eq(c, 6);
+    }
+    fbuf_free(&row);
+    sample_free(&s);
+}
+END_TEST
+
+START_TEST(test_row_created_roundtrip)
+{
+    struct sample s;
+    struct fbuf row = { 0 };
+    sample_build(&s, 3, 0);
+    const int64_t cr[] = { ONLINE_NO_CREATED_TS, INT64_MIN + 1, -1, 0, 1, 1700000000000001LL,
+                           INT64_MAX };
+    for (size_t i = 0; i < FEATD_ARRAY_LEN(cr); i++) {
+        roundtrip(&view_all, 1700000000000000LL, cr[i], s.vals, &row);
+        /* the header says whether a created time follows */
+        bool has = cr[i] != ONLINE_NO_CREATED_TS;
+        ck_assert_uint_eq((uint8_t)row.data[0],
+                          ONLINE_ROW_VERSION | (has ? ONLINE_ROW_F_CREATED : 0));
+        /* the same values, so the two encodings differ by the 8 bytes only */
+        struct fbuf other = { 0 };
+        ck_assert_int_eq(online_row_encode(&other, &view_all, 1700000000000000LL,
+                                           has ? ONLINE_NO_CREATED_TS : 7, s.vals),
+                         FEATD_OK);
+        ck_assert_uint_eq(row.len + (has ? 0 : 8), other.len + (has ? 8 : 0));
+        const struct fbuf *lo = has ? &other : &row, *hi = has ? &row : &other;
+        ck_assert(memcmp(lo->data + ONLINE_ROW_HEADER, hi->data + ONLINE_ROW_HEADER_MAX,
+                         lo->len - ONLINE_ROW_HEADER) == 0);
+        fbuf_free(&other);
+    }
+    fbuf_free(&row);
+    sample_free(&s);
+}
+END_TEST
+
+START_TEST(test_row_rejects_v1_and_short_headers)
+{
+    struct sample s;
+    struct fbuf row = { 0 };
+    char err[256];
+    sample_build(&s, 2, 0);
+    /* a layout-v1 row: version byte 1 and always the 17-byte header (made
+     * here from a v2 row with a created time: same size, same offsets) */
+    ck_assert_int_eq(online_row_encode(&row, &view_all, 10, 20, s.vals), FEATD_OK);
+    ck_assert_int_eq(decode(&view_all, row.data, row.len, err, sizeof(err)), FEATD_OK);
+    row.data[0] = 1;
+    err[0] = '\0';
+    ck_assert_int_eq(decode(&view_all, row.data, row.len, err, sizeof(err)), FEATD_ERR);
+    ck_assert_msg(strstr(err, "version 1") != NULL, "err: %s", err);
+    row.data[0] = (char)(1 | ONLINE_ROW_F_CREATED);
+    ck_assert_int_eq(decode(&view_all, row.data, row.len, err, sizeof(err)), FEATD_ERR);
+    ck_assert_ptr_nonnull(strstr(err, "version"));
+
+    /* truncated headers, with and without a created time: every length
+     * below header + bitmap fails with a message, in an exact-size block */
+    const int64_t crs[] = { 20, ONLINE_NO_CREATED_TS };
+    for (size_t i = 0; i < FEATD_ARRAY_LEN(crs); i++) {
+        fbuf_reset(&row);
+        ck_assert_int_eq(online_row_encode(&row, &view_all, 10, crs[i], s.vals), FEATD_OK);
+        size_t hdr = crs[i] == ONLINE_NO_CREATED_TS ? ONLINE_ROW_HEADER : ONLINE_ROW_HEADER_MAX;
+        for (size_t n = 0; n < hdr + 2; n++) {
+            uint8_t *p = malloc(n ? n : 1);
+            memcpy(p, row.data, n);
+            err[0] = '\0';
+            ck_assert_msg(decode(&view_all, p, n, err, sizeof(err)) == FEATD_ERR,
+                          "header prefix of %zu bytes decoded", n);
+            ck_assert_msg(n == 0 ? strstr(err, "empty") != NULL
+                                 : strstr(err, "header") != NULL,
+                          "prefix %zu: %s", n, err);
+            free(p);
+        }
+    }
+    /* a row without a created time whose flag is set reads 8 bytes of
+     * values as the created time and then runs short: rejected */
+    fbuf_reset(&row);
+    ck_assert_int_eq(online_row_encode(&row, &view_all, 10, ONLINE_NO_CREATED_TS, s.vals),
+                     FEATD_OK);
+    row.data[0] = (char)(ONLINE_ROW_VERSION | ONLINE_ROW_F_CREATED);
+    ck_assert_int_eq(decode(&view_all, row.data, row.len, err, sizeof(err)), FEATD_ERR);
+    /* and the reverse: the flag cleared on a row that has one */
+    fbuf_reset(&row);
+    ck_assert_int_eq(online_row_encode(&row, &view_all, 10, 20, s.vals), FEATD_OK);
+    row.data[0] = ONLINE_ROW_VERSION;
+    ck_assert_int_eq(decode(&view_all, row.data, row.len, err, sizeof(err)), FEATD_ERR);
+    fbuf_free(&row);
+    sample_free(&s);
 }
 END_TEST
 
@@ -782,11 +1089,17 @@ static Suite *online_suite(void)
     tcase_add_test(tc, test_random_mutations_never_crash);
     tcase_add_test(tc, test_encode_rejects_inconsistent_lists);
     tcase_add_test(tc, test_decode_speed);
+    tcase_add_test(tc, test_row_v2_header);
+    tcase_add_test(tc, test_row_created_roundtrip);
+    tcase_add_test(tc, test_row_rejects_v1_and_short_headers);
     suite_add_tcase(s, tc);
     TCase *tk = tcase_create("keys");
     tcase_add_unchecked_fixture(tk, build_views, NULL);
     tcase_add_test(tk, test_keys_simple);
     tcase_add_test(tk, test_keys_composite);
+    tcase_add_test(tk, test_keys_field);
+    tcase_add_test(tk, test_keys_meta);
+    tcase_add_test(tk, test_keys_v1_and_patterns);
     tcase_add_test(tk, test_ttl);
     suite_add_tcase(s, tk);
     return s;
