@@ -201,7 +201,7 @@ def field_ms(v, g):
 
 
 def field_ds(v, g):
-    return str(60000000 + v * 10 + g)              # seconds since 2025 (layout v2): int32
+    return str(290000000 + v * 10 + g)             # tenths of a second since 2026 (v2): int32
 
 
 def field_hex(v, g):
@@ -222,7 +222,7 @@ LAYOUTS = [
                            "17-byte row header (v1 codec)"),
      {"hash-max-listpack-value": "1024"}),
     ("b", HashPerEntity(9, field_ds, "**b (chosen): hash per entity, listpack, "
-                        "9-byte header, second generation field (int32)**"),
+                        "9-byte header, 4-byte generation field (int32)**"),
      {"hash-max-listpack-value": "1024"}),
 ]
 

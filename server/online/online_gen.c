@@ -64,19 +64,22 @@ static int meta_key(struct fbuf *k, const char *key_prefix, const struct cfg_vie
 
 /*
  * Generation numbers never repeat, even when genseq is lost (FLUSHALL,
- * eviction, a new Redis): a new one is max(genseq + 1, seconds since
- * ONLINE_GEN_EPOCH by Redis's clock), so a lost counter restarts from the
- * clock, past every generation handed out before (unless more than one a
- * second were allocated for a long time). They stay below 2^31 until 2093,
- * which Redis stores as a 4-byte integer field in a small hash.
+ * eviction, a new Redis): a new one is g = max(genseq + 1, now), now being
+ * Redis's clock in tenths of a second since ONLINE_GEN_EPOCH, and it is
+ * handed out only once that clock has passed g. Every number handed out is
+ * therefore older than the clock, so a lost counter restarts past all of
+ * them. (Only a counter lost within the same tenth of a second as a
+ * concurrent allocation could repeat one.) They stay below 2^31, which
+ * Redis stores as a 4-byte integer field in a small hash, until 2032-10.
+ * The script returns { g, now }.
  */
 static const char online_alloc_lua[] =
     "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) - tonumber(ARGV[1])\n"
+    "local now = (tonumber(t[1]) - tonumber(ARGV[1])) * 10 + math.floor(tonumber(t[2]) / 100000)\n"
     "local g = tonumber(redis.call('GET', KEYS[1]) or '0') + 1\n"
     "if now > g then g = now end\n"
     "redis.call('SET', KEYS[1], string.format('%d', g))\n"
-    "return g\n";
+    "return { g, now }\n";
 
 int online_gen_alloc(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                      uint64_t *gen, char *err, size_t errlen)
@@ -97,11 +100,21 @@ int online_gen_alloc(redisContext *c, const char *key_prefix, const struct cfg_v
     if (r->type == REDIS_REPLY_ERROR) {
         rblock_seterr_reply(c, "allocate generation", r, err, errlen);
         rc = FEATD_ERR;
-    } else if (r->type != REDIS_REPLY_INTEGER || r->integer < 1) {
+    } else if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+               r->element[0]->type != REDIS_REPLY_INTEGER || r->element[0]->integer < 1 ||
+               r->element[1]->type != REDIS_REPLY_INTEGER) {
         util_seterr(err, errlen, "view %s: bad generation sequence reply", v->name);
         rc = FEATD_ERR;
     } else {
-        *gen = (uint64_t)r->integer;
+        *gen = (uint64_t)r->element[0]->integer;
+        long long ahead = r->element[0]->integer - r->element[1]->integer;
+        if (ahead >= 0) {
+            /* wait until Redis's clock has passed the number (<= 0.1 s unless
+             * many were allocated at once) */
+            long long us = (ahead + 1) * 100000;
+            struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
+            nanosleep(&ts, NULL);
+        }
     }
     freeReplyObject(r);
     return rc;

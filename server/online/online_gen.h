@@ -26,7 +26,7 @@
 #include "config/config.h"
 #include "core/featd.h"
 
-#define ONLINE_GEN_EPOCH 1735689600      /* 2025-01-01: generations count seconds from it */
+#define ONLINE_GEN_EPOCH 1767225600      /* 2026-01-01: generations count tenths of seconds from it */
 #define ONLINE_RECLAIM_DELAY_MS 2000     /* flip -> first deletion of the old generation */
 #define ONLINE_READ_WINDOW_MS 500        /* a lookup round trip longer than this retries */
 
@@ -36,7 +36,8 @@
 int online_gen_parse(const redisReply *r, uint64_t *gen) FEATD_MUSTCHECK;
 
 /* Generation control (blocking). A new generation number, never handed
- * out before (see online_gen.c). */
+ * out before (see online_gen.c); may wait up to ~0.1 s (longer when many
+ * are allocated at once) for Redis's clock to pass it. */
 int online_gen_alloc(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                      uint64_t *gen, char *err, size_t errlen) FEATD_MUSTCHECK;
 /* Current generation, 0 when the view has no data. */
