@@ -262,23 +262,44 @@ load_view() {
     fi
 }
 
-# load_all JOBS VIEW...: loads the views, JOBS at a time.
+# load_all JOBS VIEW...: loads the views, JOBS at a time; returns when every
+# load has ended (non-zero when one failed). It waits for its own loads by
+# pid: a bare `wait -n` can also return for a background process of an
+# earlier phase (a stopped featd or redis-server whose status bash still
+# holds), which ended a later load_all early (seen in bench/layout/ab.sh).
 load_all() {
-    local jobs=$1 v running=0 failed=0
+    local jobs=$1 v failed=0
+    local -a pids=()
     shift
     for v in "$@"; do
-        if [ "$running" -ge "$jobs" ]; then
-            wait -n || failed=1
-            running=$((running - 1))
-        fi
+        while [ "${#pids[@]}" -ge "$jobs" ]; do
+            load_reap || failed=1
+        done
         load_view "$v" &
-        running=$((running + 1))
+        pids+=("$!")
     done
-    while [ "$running" -gt 0 ]; do
-        wait -n || failed=1
-        running=$((running - 1))
+    while [ "${#pids[@]}" -gt 0 ]; do
+        load_reap || failed=1
     done
     return "$failed"
+}
+
+# load_reap: (load_all's) waits until one of the pids in the caller's pids
+# array has ended, removes it and returns its exit status.
+load_reap() {
+    local i p
+    while :; do
+        for i in "${!pids[@]}"; do
+            p=${pids[i]}
+            if ! kill -0 "$p" 2>/dev/null; then
+                unset 'pids[i]'
+                pids=("${pids[@]}")
+                wait "$p"
+                return
+            fi
+        done
+        sleep 0.05
+    done
 }
 
 # ---- running the load generators ----
