@@ -455,14 +455,15 @@ static int after_append(struct online_writer *w, char *err, size_t errlen)
     return report(w, err, errlen);
 }
 
-/* Appends "PEXPIREAT key at <flag>" (flag: "NX" or "GT"). */
+/* Appends "PEXPIREAT key at [flag]" (flag: "NX", "GT" or NULL). */
 static int put_expire(struct online_writer *w, const char *at, size_t atlen, const char *flag)
 {
     struct pend *p = batch_add(&w->b[w->cur]);
-    if (p == NULL || fbuf_append(&w->out, LIT("*4\r\n$9\r\nPEXPIREAT\r\n")) != FEATD_OK ||
+    if (p == NULL || rcmd_put_hdr(&w->out, '*', flag ? 4 : 3) != FEATD_OK ||
+        fbuf_append(&w->out, LIT("$9\r\nPEXPIREAT\r\n")) != FEATD_OK ||
         rcmd_put_bulk(&w->out, w->key.data, w->key.len) != FEATD_OK ||
         rcmd_put_bulk(&w->out, at, atlen) != FEATD_OK ||
-        rcmd_put_bulk(&w->out, flag, 2) != FEATD_OK) {
+        (flag != NULL && rcmd_put_bulk(&w->out, flag, 2) != FEATD_OK)) {
         return FEATD_ENOMEM;
     }
     *p = (struct pend){ .kind = PEND_EXPIRE };
@@ -473,7 +474,8 @@ static int put_expire(struct online_writer *w, const char *at, size_t atlen, con
  * HSET key field row, then the key's expiry: PEXPIREAT ... NX sets it on a
  * key that has none (just created), PEXPIREAT ... GT moves it later when
  * this row lives longer than the key's other fields. A row without storage
- * expiry (ttl 0) uses ONLINE_WRITER_NO_EXPIRY_MS, later than any other.
+ * expiry (ttl 0) sets ONLINE_WRITER_NO_EXPIRY_MS with one plain PEXPIREAT:
+ * no row's expiry is later, so it never shortens the key's life.
  */
 int online_writer_put(struct online_writer *w, uint64_t gen, const struct online_key *keys,
                       int64_t event_ts_us, int64_t created_ts_us,
@@ -500,11 +502,15 @@ int online_writer_put(struct online_writer *w, uint64_t gen, const struct online
     if (rc == FEATD_OK) {
         rc = rcmd_put_bulk(&w->out, w->row.data, w->row.len);
     }
-    if (rc == FEATD_OK) {
-        rc = put_expire(w, ms, n, "NX");
-    }
-    if (rc == FEATD_OK) {
-        rc = put_expire(w, ms, n, "GT");
+    if (rc == FEATD_OK && at == ONLINE_WRITER_NO_EXPIRY_MS) {
+        rc = put_expire(w, ms, n, NULL);
+    } else {
+        if (rc == FEATD_OK) {
+            rc = put_expire(w, ms, n, "NX");
+        }
+        if (rc == FEATD_OK) {
+            rc = put_expire(w, ms, n, "GT");
+        }
     }
     if (rc != FEATD_OK) {
         /* drop a half-appended command: it would desynchronize the pipeline */

@@ -10,7 +10,8 @@
  *
  * A put is HSET <entity key> <generation> <row> plus the key's expiry
  * (PEXPIREAT ... NX, then ... GT: the key lives as long as its longest-lived
- * field; rows of views with ttl 0 keep it until the year 2500). Upserts are
+ * field; a row of a view with ttl 0 sets the year 2500 with one plain
+ * PEXPIREAT). Upserts are
  * last-write-wins through a server-side script (EVALSHA, replayed with EVAL
  * after NOSCRIPT); a batch holding upserts is read back before the next one
  * is built, so the replay never interleaves with other replies. Commands are
