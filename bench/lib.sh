@@ -124,10 +124,13 @@ free_port() {
 # start_redis: a private redis-server on a free loopback port, no
 # persistence. Sets RPORT and RPID; checks that the Redis answering on RPORT
 # is ours (its process_id), not someone else's that won a port race.
+# REDIS_ARGS (optional, word-split) adds settings, e.g.
+# "--hash-max-listpack-value 1024" (bench/layout/ab.sh gives both builds the same).
 start_redis() {
     RPORT=$(free_port)
+    # shellcheck disable=SC2086  # REDIS_ARGS is a list of options
     redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no \
-        --daemonize no --maxclients 1000 >"$WORK/redis.log" 2>&1 &
+        --daemonize no --maxclients 1000 ${REDIS_ARGS:-} >"$WORK/redis.log" 2>&1 &
     RPID=$!
     local i
     for i in $(seq 100); do
@@ -259,23 +262,44 @@ load_view() {
     fi
 }
 
-# load_all JOBS VIEW...: loads the views, JOBS at a time.
+# load_all JOBS VIEW...: loads the views, JOBS at a time; returns when every
+# load has ended (non-zero when one failed). It waits for its own loads by
+# pid: a bare `wait -n` can also return for a background process of an
+# earlier phase (a stopped featd or redis-server whose status bash still
+# holds), which ended a later load_all early (seen in bench/layout/ab.sh).
 load_all() {
-    local jobs=$1 v running=0 failed=0
+    local jobs=$1 v failed=0
+    local -a pids=()
     shift
     for v in "$@"; do
-        if [ "$running" -ge "$jobs" ]; then
-            wait -n || failed=1
-            running=$((running - 1))
-        fi
+        while [ "${#pids[@]}" -ge "$jobs" ]; do
+            load_reap || failed=1
+        done
         load_view "$v" &
-        running=$((running + 1))
+        pids+=("$!")
     done
-    while [ "$running" -gt 0 ]; do
-        wait -n || failed=1
-        running=$((running - 1))
+    while [ "${#pids[@]}" -gt 0 ]; do
+        load_reap || failed=1
     done
     return "$failed"
+}
+
+# load_reap: (load_all's) waits until one of the pids in the caller's pids
+# array has ended, removes it and returns its exit status.
+load_reap() {
+    local i p
+    while :; do
+        for i in "${!pids[@]}"; do
+            p=${pids[i]}
+            if ! kill -0 "$p" 2>/dev/null; then
+                unset 'pids[i]'
+                pids=("${pids[@]}")
+                wait "$p"
+                return
+            fi
+        done
+        sleep 0.05
+    done
 }
 
 # ---- running the load generators ----
@@ -320,6 +344,8 @@ cpu_snap() {
 # The kept one is appended to $OUT/latest.jsonl as
 # {"label","command","attempts","result","cpu_cores"}.
 #
+# FB_BIN is the featd-bench binary (default $BUILD/featd-bench; the
+# layout A/B drives both builds' featd with one generator).
 # FB_REDIS=featd (or get) runs featd-bench's Redis-alone target instead:
 # --redis $FB_REDIS --config $WORK/featd.json (the same keys featd reads, on
 # featd's Redis). FB_ATTRIB=1 runs bench/attrib.py sample around each attempt
@@ -377,7 +403,7 @@ fb_once() {
         spid=$ATTRIB_PID
     fi
     c0=$(cpu_snap)
-    FB=$( { TIMEFORMAT='%U %S %R'; time "${pre[@]}" "$BUILD/featd-bench" "${target[@]}" --json "$@" \
+    FB=$( { TIMEFORMAT='%U %S %R'; time "${pre[@]}" "${FB_BIN:-$BUILD/featd-bench}" "${target[@]}" --json "$@" \
         2>>"$WORK/featd-bench.err"; } 2>"$WORK/fb.time" || true)
     c1=$(cpu_snap)
     [ -z "$spid" ] || attrib_stop "$spid"

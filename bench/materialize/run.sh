@@ -16,7 +16,11 @@
 #      entity x all 11 features per request) idle, then while the daemon
 #      materializes a new snapshot of the same size; the rate limit and
 #      back-offs come from its /metrics
-#   5. prints a markdown summary (also saved as $WORK/results.md)
+#   5. prints a markdown summary (also saved as $WORK/results.md) and writes
+#      the figures as tab-separated lines to $WORK/figures.tsv (for
+#      bench/layout/ab.sh): "oneshot ROWS_PER_S", and per PACINGS entry
+#      "daemon ENTRY ROWS_PER_S DURATION_MS P50_IDLE P99_IDLE P50_DURING
+#      P99_DURING BACKOFFS" (µs)
 #
 # Usage: bench/materialize/run.sh          (from anywhere; after `make`)
 # Env:   N (rows), BUILD (build dir), WORK (scratch dir), IDLE_SECONDS,
@@ -25,7 +29,11 @@
 #        default "adaptive off"), DAEMON_RATE (the daemon's
 #        materialize.max_rows_per_sec where PACINGS gives none, 0 = no cap),
 #        REDIS_PORT / FEATD_PORT / ADMIN_PORT (defaults 16480..16482),
-#        KEEP=1 keeps the scratch dir
+#        REDIS_ARGS (extra redis-server options, e.g.
+#        "--hash-max-listpack-value 1024"), KEEP=1 keeps the scratch dir.
+#        BUILD may be a build of an older commit (layout v1, no pacing: it
+#        ignores FEATD_MATERIALIZE_PACING; run it with PACINGS=off); the
+#        progress hash is found in either online layout.
 set -eu
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -76,8 +84,9 @@ fi
 DATA_MB=$(( $(stat -c %s "$DATA") / 1048576 ))
 
 # ---- redis ----
+# shellcheck disable=SC2086  # REDIS_ARGS is a list of options
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
-    --dir "$WORK" --logfile "$WORK/redis.log" &
+    --dir "$WORK" --logfile "$WORK/redis.log" ${REDIS_ARGS:-} &
 REDIS_PID=$!
 i=0
 until $RCLI ping >/dev/null 2>&1; do
@@ -122,7 +131,10 @@ FU=$(awk -F': ' '/User time/ { print $2 }' "$WORK/oneshot.time")
 FS=$(awk -F': ' '/System time/ { print $2 }' "$WORK/oneshot.time")
 RATE=$(awk -v n="$N" -v w="$WALL" 'BEGIN { printf "%.0f", n / w }')
 RCPU=$(awk -v a="$C0" -v b="$C1" 'BEGIN { printf "%.2f", b - a }')
-PROG=$($RCLI --scan --pattern 'mb:v1:bench:*:progress' | head -1)
+# layout v2: mb:v2:m:{bench}:F:progress; layout v1 (older builds): mb:v1:bench:F:progress
+PROG=$($RCLI --scan --pattern 'mb:v[12]:*bench*:progress' | head -1)
+[ -n "$PROG" ] || die "no progress hash of view bench after featd materialize"
+printf 'oneshot\t%s\n' "$RATE" > "$WORK/figures.tsv"
 SELB=$($RCLI hget "$PROG" select_bytes)
 USED=$($RCLI info memory | awk -F: '/^used_memory_human:/ { gsub("\r", ""); print $2 }')
 
@@ -176,6 +188,8 @@ for ENTRY in $PACINGS; do
     P99_IDLE=$(kv "$IDLE" p99_us); P99_DUR=$(kv "$DURING" p99_us)
     P50_IDLE=$(kv "$IDLE" p50_us); P50_DUR=$(kv "$DURING" p50_us)
     RATIO_P99=$(awk -v a="$P99_DUR" -v b="$P99_IDLE" 'BEGIN { printf "%.2f", a / b }')
+    printf 'daemon\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$ENTRY" "$DRATE" "$DMS" "$P50_IDLE" "$P99_IDLE" \
+        "$P50_DUR" "$P99_DUR" "$((${B1:-0} - ${B0:-0}))" >> "$WORK/figures.tsv"
     DAEMON_ROWS="$DAEMON_ROWS| daemon, pacing \`$MODE\` (cap $CAP rows/s, 0 = none): materializing while serving | $DRATE rows/s (${DMS} ms); rate limit at the end $LIMIT_END rows/s, highest sampled $LIMIT_MAX; $((${B1:-0} - ${B0:-0})) back-offs |
 | ... serving p50 / p99 idle | ${P50_IDLE} / ${P99_IDLE} µs |
 | ... serving p50 / p99 during materialization | ${P50_DUR} / ${P99_DUR} µs (**p99 ratio $RATIO_P99**) |
