@@ -57,6 +57,7 @@ static pthread_mutex_t rh_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
     char policy[32];
     bool have;              /* a reading with evicted_keys was seen */
+    bool rebase;            /* the next reading is the baseline (a reload) */
     uint64_t baseline;
     uint64_t latest;
 } rh;
@@ -68,9 +69,10 @@ void rhealth_note(const struct rhealth_sample *s)
         util_strlcpy(rh.policy, s->policy, sizeof(rh.policy));
     }
     if (s->have_evicted) {
-        if (!rh.have || s->evicted_keys < rh.baseline) {
+        if (!rh.have || rh.rebase || s->evicted_keys < rh.baseline) {
             rh.baseline = s->evicted_keys;
         }
+        rh.rebase = false;
         rh.have = true;
         rh.latest = s->evicted_keys;
     }
@@ -81,6 +83,7 @@ void rhealth_reset(void)
 {
     pthread_mutex_lock(&rh_lock);
     rh.baseline = rh.latest;
+    rh.rebase = true;
     pthread_mutex_unlock(&rh_lock);
 }
 

@@ -31,7 +31,8 @@ bool rhealth_policy_evicts(const char *policy);
 /* Records a reading. The first evicted_keys seen is the baseline; a lower
  * value later (a restarted Redis) becomes the new baseline. */
 void rhealth_note(const struct rhealth_sample *s);
-/* Forgets the baseline (a reload): evictions before now no longer count. */
+/* Forgets the baseline (a reload): evictions before now, and up to the
+ * next reading, no longer count. */
 void rhealth_reset(void);
 /* Keys evicted since the baseline, and the latest evicted_keys (false when
  * nothing was read yet). */
