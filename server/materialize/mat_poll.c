@@ -24,9 +24,9 @@
 #include "materialize/mat_run.h"
 #include "materialize/mat_stats.h"
 #include "online/online_check.h"
-#include "redis/rhealth.h"
 #include "online/online_gen.h"
 #include "online/online_key.h"
+#include "redis/rhealth.h"
 
 #define MAT_LEASE_WAIT_MS 60000         /* one-shot: wait this long for a lease */
 #define POLL_GO (-1)                    /* a step's "carry on" */
@@ -143,7 +143,8 @@ static void poll_old_layout(struct poll *q)
 
 /* Refuses to write into a Redis that evicts keys (redis.eviction; /readyz
  * says the same): its rows could go missing without a trace. Notes the
- * evicted_keys count the run starts with (a flip is refused when it grew). */
+ * evicted_keys count the run starts with (a flip is refused when it grew).
+ * Materializer thread (or the one-shot run): its log state is static. */
 static int poll_eviction(struct poll *q)
 {
     struct rhealth_sample hs;
