@@ -31,6 +31,7 @@
 #include "admin/admin.h"
 #include "config/config.h"
 #include "redis/embedded.h"
+#include "redis/rhealth.h"
 #include "core/featd.h"
 #include "core/log.h"
 #include "materialize/materializer.h"
@@ -120,6 +121,7 @@ static void main_reload(void)
     admin_set_registry(reg);
     materializer_set_registry(reg);
     admin_metrics_note_reload(true);
+    rhealth_reset();    /* evictions before the reload no longer make featd unready */
     registry_unref(main_reg);
     main_reg = reg;
     log_info("reload", "registry %llu loaded from %s: %zu entities, %zu feature views",

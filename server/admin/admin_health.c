@@ -1,8 +1,10 @@
 /*
  * admin_health.c — GET /healthz (the process runs) and GET /readyz (the
- * registry is loaded, every worker has its Redis link, Redis answers a
- * PING from the admin thread's link within redis.timeout_ms, and no view's
- * data is only in the previous online layout). Admin thread.
+ * registry is loaded, every worker has its Redis link, Redis answers INFO
+ * from the admin thread's link within redis.timeout_ms, it neither evicted
+ * keys since featd started nor has an evicting policy (redis.eviction;
+ * redis/rhealth.h), and no view's data is only in the previous online
+ * layout). Admin thread.
  */
 #include <stdatomic.h>
 
@@ -13,6 +15,7 @@
 #include "core/metrics.h"
 #include "materialize/mat_stats.h"
 #include "online/online_key.h"
+#include "redis/rhealth.h"
 #include "redis/rlink.h"
 
 
@@ -22,7 +25,7 @@ static void admin_health_ready_timeout_cb(evutil_socket_t fd, short what, void *
     (void)fd;
     (void)what;
     if (c->req) {
-        admin_reply_text(c->req, AP_READYZ, 503, "not ready: redis %s did not answer PING within %d ms",
+        admin_reply_text(c->req, AP_READYZ, 503, "not ready: redis %s did not answer INFO within %d ms",
                          rlink_endpoint(admin.w.redis), admin.w.reg->cfg->redis.timeout_ms);
         admin_call_answered(c);
     }
@@ -61,10 +64,20 @@ static void admin_health_ready_cb(redisAsyncContext *ac, void *r, void *priv)
         if (reply == NULL) {
             admin_reply_text(c->req, AP_READYZ, 503, "not ready: %s", rlink_status(admin.w.redis));
         } else if (reply->type == REDIS_REPLY_ERROR) {
-            admin_reply_text(c->req, AP_READYZ, 503, "not ready: redis %s answered PING with an error: %.*s",
+            admin_reply_text(c->req, AP_READYZ, 503, "not ready: redis %s answered INFO with an error: %.*s",
                              rlink_endpoint(admin.w.redis), (int)reply->len, reply->str);
         } else {
-            admin_health_ready_layout(c->req);
+            struct rhealth_sample smp;
+            char why[512];
+            if (reply->type == REDIS_REPLY_STRING) {
+                rhealth_parse(reply->str, reply->len, &smp);
+                rhealth_note(&smp);
+            }
+            if (rhealth_problem(admin.w.reg->cfg->redis.eviction == EVICT_ALLOW, why, sizeof(why))) {
+                admin_reply_text(c->req, AP_READYZ, 503, "not ready: %s", why);
+            } else {
+                admin_health_ready_layout(c->req);
+            }
         }
         admin_call_answered(c);
     }
@@ -99,10 +112,11 @@ void admin_health_ready(struct evhttp_request *req)
         admin_reply_text(req, AP_READYZ, 500, "out of memory");
         return;
     }
-    static const char *argv[] = { "PING" };
-    static const size_t argvlen[] = { 4 };
+    /* answers like PING, and tells the eviction state (redis/rhealth.h) */
+    static const char *argv[] = { "INFO", "memory", "stats" };
+    static const size_t argvlen[] = { 4, 6, 5 };
     if (admin_call_timer(c, admin_health_ready_timeout_cb) != FEATD_OK ||
-        rlink_command_argv(admin.w.redis, admin_health_ready_cb, c, 1, argv, argvlen) != FEATD_OK) {
+        rlink_command_argv(admin.w.redis, admin_health_ready_cb, c, 3, argv, argvlen) != FEATD_OK) {
         admin_reply_text(req, AP_READYZ, 503, "not ready: %s", rlink_status(admin.w.redis));
         admin_call_answered(c);
         admin_call_maybe_free(c);

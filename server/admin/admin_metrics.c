@@ -18,6 +18,7 @@
 #include "core/metrics.h"
 #include "core/prom.h"
 #include "core/util.h"
+#include "redis/rhealth.h"
 #include "redis/rlink.h"
 
 static _Atomic uint64_t admin_reloads_ok;
@@ -124,6 +125,8 @@ static int admin_metrics_write(struct fbuf *o)
     for (int i = 0; i < nworkers; i++) {
         up += METRICS_GET(workers[i].metrics.redis_connected) != 0;
     }
+    uint64_t evicted_since = 0, evicted_total = 0;
+    bool evicted_known = rhealth_evicted(&evicted_since, &evicted_total);
     const struct registry *reg = admin.w.reg;
     double uptime = (double)(util_now_us() - worker_shared.start_us) / 1e6;
     if (prom_scalar(o, "featd_connections_open", "gauge", "Client connections open on the serving port",
@@ -136,6 +139,13 @@ static int admin_metrics_write(struct fbuf *o)
                     "%d", up) != FEATD_OK ||
         prom_scalar(o, "featd_admin_redis_connected", "gauge", "1 when the admin thread's Redis link is up",
                     "%d", rlink_ready(admin.w.redis) ? 1 : 0) != FEATD_OK ||
+        (evicted_known &&
+         (prom_scalar(o, "featd_redis_evicted_keys", "gauge",
+                      "Redis's INFO evicted_keys at the last check (/readyz, materializer)",
+                      "%" PRIu64, evicted_total) != FEATD_OK ||
+          prom_scalar(o, "featd_redis_evicted_keys_since_start", "gauge",
+                      "Keys Redis evicted since featd started or last reloaded (> 0: /readyz fails)",
+                      "%" PRIu64, evicted_since) != FEATD_OK)) ||
         prom_scalar(o, "featd_up", "gauge", "1 while featd runs", "1") != FEATD_OK ||
         prom_header(o, "featd_build_info", "gauge", "featd version (value is always 1)") != FEATD_OK ||
         fbuf_appendf(o, "featd_build_info{version=\"%s\"} 1\n", FEATD_VERSION) != FEATD_OK ||

@@ -44,6 +44,12 @@ enum featd_log_format {
 };
 
 /* materialize.pacing (the materializer's write pacing, materialize/mat_pace.h). */
+/* redis.eviction: what featd does with a Redis that may evict its keys. */
+enum featd_eviction {
+    EVICT_REFUSE = 0,   /* "refuse": unready and no materialization unless maxmemory-policy is noeviction */
+    EVICT_ALLOW         /* "allow": a loud warning; evictions still make /readyz fail */
+};
+
 enum featd_mat_pacing {
     MATP_ADAPTIVE = 0,  /* "adaptive": back off when the workers' Redis p99 is over budget */
     MATP_FIXED,         /* "fixed": at most max_rows_per_sec (0 = unpaced) */
@@ -118,6 +124,7 @@ struct cfg_redis {
     int timeout_ms;         /* connect/command timeout for blocking users, default 200 */
     char *key_prefix;       /* default "featd"; [A-Za-z0-9_.-]{1,64} */
     char *server_bin;       /* embedded: redis-server binary, default "redis-server" */
+    enum featd_eviction eviction;   /* default refuse */
 };
 
 /* The materializer's process-wide settings (section "materialize"). */

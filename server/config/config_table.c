@@ -20,6 +20,8 @@ _Static_assert(sizeof(enum featd_mat_pacing) == sizeof(int), "CK_ENUM stores an 
 
 static const char *const config_table_log_levels[] = { "error", "warn", "info", "debug", NULL };
 static const char *const config_table_log_formats[] = { "text", "json", NULL };
+/* in the order of enum featd_eviction */
+static const char *const config_table_evictions[] = { "refuse", "allow", NULL };
 /* in the order of enum featd_mat_pacing */
 static const char *const config_table_pacings[] = { "adaptive", "fixed", "off", NULL };
 
@@ -116,6 +118,13 @@ const struct config_key config_table[] = {
     { "redis", "server_bin", CK_STR, CFG_RDS(server_bin), 1, CFG_PATH_STR_MAX, "redis-server", false,
       NULL, NULL, config_table_check_path,
       "redis-server binary started for the embedded store (looked up in PATH)." },
+    { "redis", "eviction", CK_ENUM, CFG_RDS(eviction), 0, 0, "refuse", true,
+      "FEATD_REDIS_EVICTION", config_table_evictions, NULL,
+      "A Redis whose maxmemory-policy may evict keys drops rows silently. \"refuse\": while "
+      "the policy is not noeviction, /readyz is 503 and the materializer writes nothing; "
+      "\"allow\": a warning is logged and featd carries on. Either way, keys evicted since "
+      "featd started (INFO evicted_keys) make /readyz 503 until a reload or restart, and a "
+      "snapshot during which keys were evicted is not flipped." },
     { "materialize", "pacing", CK_ENUM, CFG_MAT(pacing), 0, 0, "adaptive", true,
       "FEATD_MATERIALIZE_PACING", config_table_pacings, NULL,
       "How the materializer paces its Redis writes so that serving keeps its latency. "

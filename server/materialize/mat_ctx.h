@@ -78,6 +78,8 @@ struct mat_run {
     const char *snap_name;
     size_t logged_rejects;
     int64_t flipped_mono;       /* when the flip happened (monotonic µs; 0 = none) */
+    bool evicted_known;         /* Redis's evicted_keys when the run started (mat_poll) */
+    uint64_t evicted_at_start;
     uint64_t reclaim_old;       /* generation replaced by the flip, to delete */
     uint64_t reclaim_leftover;  /* an earlier generation whose delete failed */
     char why[1024];

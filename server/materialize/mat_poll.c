@@ -26,6 +26,7 @@
 #include "online/online_check.h"
 #include "online/online_gen.h"
 #include "online/online_key.h"
+#include "redis/rhealth.h"
 
 #define MAT_LEASE_WAIT_MS 60000         /* one-shot: wait this long for a lease */
 #define POLL_GO (-1)                    /* a step's "carry on" */
@@ -140,6 +141,43 @@ static void poll_old_layout(struct poll *q)
     }
 }
 
+/* Refuses to write into a Redis that evicts keys (redis.eviction; /readyz
+ * says the same): its rows could go missing without a trace. Notes the
+ * evicted_keys count the run starts with (a flip is refused when it grew).
+ * Materializer thread (or the one-shot run): its log state is static. */
+static int poll_eviction(struct poll *q)
+{
+    struct rhealth_sample hs;
+    if (online_check_eviction(q->x->c, &hs, q->err, sizeof(q->err)) != FEATD_OK) {
+        log_warn("materializer", "view %s: %s", q->v->name, q->err);
+        return poll_fail(q, q->err, true);
+    }
+    bool allow = q->x->cfg->redis.eviction == EVICT_ALLOW;
+    char why[512];
+    if (rhealth_problem(allow, why, sizeof(why))) {
+        snprintf(q->err, sizeof(q->err), "not materializing: %s", why);
+        /* once a minute, not at every poll of every view */
+        static int64_t logged_mono;
+        int64_t now = util_mono_us();
+        if (logged_mono == 0 || now - logged_mono >= 60000000) {
+            logged_mono = now;
+            log_error("materializer", "view %s: %s", q->v->name, q->err);
+        }
+        note_failure(q->x, q->v, q->err, &q->p);
+        return poll_fail(q, q->err, false);
+    }
+    static bool warned;
+    if (allow && rhealth_policy_evicts(hs.policy) && !warned) {
+        warned = true;
+        log_warn("materializer", "redis maxmemory-policy is %s and redis.eviction is \"allow\": "
+                 "rows Redis evicts are served as NOT_FOUND without a trace until featd notices "
+                 "the evicted_keys count grow", hs.policy);
+    }
+    q->run.evicted_known = hs.have_evicted;
+    q->run.evicted_at_start = hs.evicted_keys;
+    return POLL_GO;
+}
+
 /* Connects and reads the progress hash. */
 static int poll_open(struct poll *q)
 {
@@ -163,7 +201,7 @@ static int poll_open(struct poll *q)
     }
     q->have_p = true;
     poll_old_layout(q);
-    return POLL_GO;
+    return poll_eviction(q);
 }
 
 /* Snapshot mode: the newest complete snapshot, and whether it is new. */

@@ -16,8 +16,10 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "materialize/mat_pass.h"
+#include "online/online_check.h"
 #include "online/online_gen.h"
 #include "online/online_writer.h"
+#include "redis/rhealth.h"
 
 /* ---- snapshot mode ---- */
 
@@ -91,9 +93,31 @@ void mat_run_recover_flipped(struct mat_ctx *x, const struct cfg_view *v, struct
     }
 }
 
+/* True (run->why says why) when Redis evicted keys since the run started
+ * (or INFO failed): generation gen may miss rows. */
+static bool mat_run_evicted_meanwhile(struct mat_ctx *x, struct mat_run *run, uint64_t gen)
+{
+    if (!run->evicted_known) {
+        return false;
+    }
+    struct rhealth_sample hs;
+    if (online_check_eviction(x->c, &hs, run->why, sizeof(run->why)) != FEATD_OK) {
+        return true;
+    }
+    if (hs.have_evicted && hs.evicted_keys > run->evicted_at_start) {
+        mat_ctx_run_err(run, "redis evicted %" PRIu64 " keys while generation %" PRIu64 " was "
+                        "written: not flipping to a generation that may miss rows (it is "
+                        "removed; give Redis more memory or set maxmemory-policy noeviction)",
+                        hs.evicted_keys - run->evicted_at_start, gen);
+        return true;
+    }
+    return false;
+}
+
 int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_snapshot *snap,
                      struct mat_progress *p)
 {
+    bool abandon = false;       /* the pending generation must not be resumed */
     const struct cfg_view *v = run->v;
     const char *kp = x->cfg->redis.key_prefix;
     char err[512];
@@ -144,8 +168,18 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
         k = RUN_FAIL;
         goto out;
     }
+    /* a generation Redis may have evicted rows of since it began is not resumed */
+    bool evicted_since = run->evicted_known &&
+                         p->pending_evicted_keys != (int64_t)run->evicted_at_start;
     if (p->pending_generation > 0 && (uint64_t)p->pending_generation != cur &&
-        strcmp(p->pending_sig, run->ident_hex) == 0) {
+        strcmp(p->pending_sig, run->ident_hex) == 0 && evicted_since) {
+        log_warn("materializer", "view %s: not resuming generation %" PRId64 " of snapshot %s: "
+                 "Redis evicted keys since it was begun (evicted_keys %" PRId64 " -> %" PRIu64
+                 "); writing the snapshot anew", v->name, p->pending_generation, snap->name,
+                 p->pending_evicted_keys, run->evicted_at_start);
+    }
+    if (p->pending_generation > 0 && (uint64_t)p->pending_generation != cur &&
+        strcmp(p->pending_sig, run->ident_hex) == 0 && !evicted_since) {
         gen = (uint64_t)p->pending_generation;
         from = p->pending_files_done > 0 && (uint64_t)p->pending_files_done <= snap->nfiles
                    ? (size_t)p->pending_files_done : 0;
@@ -160,6 +194,7 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
             k = RUN_FAIL;
             goto out;
         }
+        mat_state_set_pending_evicted_keys(x->hs, (int64_t)run->evicted_at_start);
     }
     mat_state_set_phase(x->hs, MAT_PHASE_WRITE);
     mat_state_set_pending_generation(x->hs, (int64_t)gen);
@@ -186,8 +221,14 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
     }
     run->rows[MK_WRITTEN] = online_writer_written(w);
 
-    /* flip: only while the lease is still ours */
+    /* flip: only while the lease is still ours, and only when Redis
+     * evicted nothing meanwhile (the generation could be incomplete) */
     if ((k = mat_ctx_lease_keep(x, run, true, NULL)) != RUN_OK) {
+        goto out;
+    }
+    if (mat_run_evicted_meanwhile(x, run, gen)) {
+        k = RUN_FAIL;
+        abandon = true;
         goto out;
     }
     mat_state_set_phase(x->hs, MAT_PHASE_FLIP);
@@ -223,10 +264,12 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
                                 ? (uint64_t)p->reclaim_generation : 0;
 out:
     online_writer_free(w);
-    if (k == RUN_REJECT && p->pending_generation > 0 && (uint64_t)p->pending_generation != cur &&
-        x->c != NULL && x->c->err == 0) {
-        /* nothing of a rejected snapshot may linger */
-        mat_run_reclaim(x, v, (uint64_t)p->pending_generation, "rejected", 0);
+    if ((k == RUN_REJECT || abandon) && p->pending_generation > 0 &&
+        (uint64_t)p->pending_generation != cur && x->c != NULL && x->c->err == 0) {
+        /* nothing of a rejected snapshot may linger, nor be resumed after
+         * an eviction */
+        mat_run_reclaim(x, v, (uint64_t)p->pending_generation,
+                        abandon ? "incomplete" : "rejected", 0);
         mat_state_set_pending_generation(x->hs, 0);
         mat_state_set_pending_sig(x->hs, "");
         mat_state_set_pending_snapshot(x->hs, "");

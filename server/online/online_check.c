@@ -12,6 +12,7 @@
 #include "online/online_key.h"
 #include "online/online_row.h"
 #include "redis/rblock.h"
+#include "redis/rhealth.h"
 
 #define ONLINE_CHECK_MIN_MAJOR 7
 
@@ -23,6 +24,24 @@ static int check_major(const char *info)
         return -1;
     }
     return atoi(p + strlen("redis_version:"));
+}
+
+int online_check_eviction(redisContext *c, struct rhealth_sample *out, char *err, size_t errlen)
+{
+    redisReply *r = rblock_command(c, err, errlen, "INFO", "INFO memory stats");
+    if (r == NULL) {
+        return FEATD_ERR;
+    }
+    int rc = FEATD_OK;
+    if (r->type == REDIS_REPLY_STRING) {
+        rhealth_parse(r->str, r->len, out);
+        rhealth_note(out);
+    } else {
+        rblock_seterr_reply(c, "INFO", r, err, errlen);
+        rc = FEATD_ERR;
+    }
+    freeReplyObject(r);
+    return rc;
 }
 
 int online_check_server(redisContext *c, const struct featd_config *cfg, char *err, size_t errlen)

@@ -25,4 +25,13 @@
 int online_check_server(redisContext *c, const struct featd_config *cfg, char *err,
                         size_t errlen) FEATD_MUSTCHECK;
 
+/*
+ * Reads Redis's eviction state (INFO memory stats) into *out and the
+ * process-wide record (redis/rhealth.h). Blocking, like the above.
+ * FEATD_ERR with the reason in err when INFO fails.
+ */
+struct rhealth_sample;
+int online_check_eviction(redisContext *c, struct rhealth_sample *out, char *err,
+                          size_t errlen) FEATD_MUSTCHECK;
+
 #endif

@@ -775,7 +775,8 @@ START_TEST(test_snapshot_equals_duckdb)
 }
 END_TEST
 
-/* The value of "<family>{view=\"<vname>\"} v" on the admin /metrics page
+/* The value of "<family>{view=\"<vname>\"} v" (vname NULL: "<family> v")
+ * on the admin /metrics page
  * (fetched with curl into <src>/metrics.txt, checked by promtool when it is
  * installed); NAN when absent. */
 static double scrape(const char *family, const char *vname)
@@ -792,7 +793,11 @@ static double scrape(const char *family, const char *vname)
     FILE *fp = fopen(path, "r");
     ck_assert_ptr_nonnull(fp);
     char pre[256], line[1024];
-    snprintf(pre, sizeof(pre), "%s{view=\"%s\"} ", family, vname);
+    if (vname != NULL) {
+        snprintf(pre, sizeof(pre), "%s{view=\"%s\"} ", family, vname);
+    } else {
+        snprintf(pre, sizeof(pre), "%s ", family);
+    }
     double d = NAN;
     while (fgets(line, sizeof(line), fp) != NULL) {
         if (strncmp(line, pre, strlen(pre)) == 0) {
@@ -1410,6 +1415,74 @@ START_TEST(test_redis_restart_midway)
 }
 END_TEST
 
+/* An evicting Redis: with redis.eviction "refuse" (the default) featd is
+ * unready and writes nothing; with "allow", a snapshot during which keys
+ * were evicted is not flipped (its partial generation is removed) and
+ * /readyz says how many keys went; after the operator fixes Redis and
+ * reloads, the snapshot is applied. */
+START_TEST(test_evicting_redis_refused)
+{
+    redisContext *c = rconn();
+    redisReply *r = redisCommand(c, "CONFIG SET maxmemory-policy allkeys-lru");
+    ck_assert(r && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    put("big/a", "big/2025-01-01");
+    h_featd_start(&F, cfg_json);
+    wait_readyz(503, "maxmemory-policy is allkeys-lru");
+    json_t *st = NULL;
+    for (int i = 0; i < 100; i++) {
+        json_decref(st);
+        st = status_json(F.config_path, "big", 1);
+        const char *e = json_string_value(json_object_get(st, "last_error"));
+        if (e != NULL && strstr(e, "not materializing: redis maxmemory-policy is allkeys-lru")) {
+            break;
+        }
+        sleep_ms(100);
+    }
+    ck_assert_str_eq(json_string_value(json_object_get(st, "state")), "failed");
+    json_decref(st);
+    ck_assert_uint_eq(current_gen(c, "big"), 0);
+    h_featd_stop(&F);
+
+    /* allowed, but too little memory: keys are evicted while writing */
+    r = redisCommand(c, "CONFIG SET maxmemory 3mb");
+    ck_assert(r && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    char allow[sizeof(cfg_json)];
+    char *at = strstr(cfg_json, "\"key_prefix\"");
+    ck_assert_ptr_nonnull(at);
+    snprintf(allow, sizeof(allow), "%.*s\"eviction\": \"allow\", %s", (int)(at - cfg_json), cfg_json, at);
+    h_featd_start(&F, allow);
+    wait_readyz(503, "keys since featd started");
+    /* the run stops before its flip: at the eviction check, or earlier when
+     * its lease was evicted too (LRU picks keys at random) */
+    bool stopped = false;
+    for (int i = 0; i < 200 && !stopped; i++) {
+        stopped = log_has(&F, "not flipping to a generation that may miss rows") ||
+                  log_has(&F, "lease was lost");
+        sleep_ms(stopped ? 0 : 100);
+    }
+    ck_assert(stopped);
+    ck_assert(log_has(&F, "redis.eviction is \"allow\""));
+    ck_assert(log_has(&F, ": not materializing: redis evicted"));
+    sleep_ms(1500);
+    ck_assert_uint_eq(current_gen(c, "big"), 0);    /* never a silent flip */
+    ck_assert(scrape("featd_redis_evicted_keys_since_start", NULL) > 0);
+
+    /* fixed: enough memory, no eviction; a reload forgets the evictions */
+    r = redisCommand(c, "CONFIG SET maxmemory 0");
+    freeReplyObject(r);
+    r = redisCommand(c, "CONFIG SET maxmemory-policy noeviction");
+    freeReplyObject(r);
+    kill(F.pid, SIGHUP);
+    wait_prog("big", "snapshot", "2025-01-01", "idle", 60000);
+    ck_assert_uint_ne(current_gen(c, "big"), 0);
+    check_big_all(F.port, 1);
+    wait_readyz(200, "ready\n");
+    redisFree(c);
+}
+END_TEST
+
 START_TEST(test_two_replicas_one_materializes)
 {
     put("big/a", "big/2025-01-01");
@@ -1509,6 +1582,7 @@ static Suite *mat_suite(void)
     tcase_add_test(tc, test_two_replicas_one_materializes);
     tcase_add_test(tc, test_oneshot_command);
     tcase_add_test(tc, test_upgrade_from_layout_v1);
+    tcase_add_test(tc, test_evicting_redis_refused);
     suite_add_tcase(s, tc);
     return s;
 }
