@@ -217,6 +217,9 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
     mat_ctx_pace_start(x, w);      /* rate limit (materialize.pacing) */
     k = mat_pass_write(x, run, snap->files, snap->nfiles, from, base, w, gen, false);
     if (k != RUN_OK) {
+        /* Redis full (noeviction): the partial generation goes, so that
+         * Redis has room again for everything else (issue 12) */
+        abandon = k == RUN_FAIL && strstr(run->why, "OOM ") != NULL;
         goto out;
     }
     run->rows[MK_WRITTEN] = online_writer_written(w);
@@ -267,7 +270,7 @@ out:
     if ((k == RUN_REJECT || abandon) && p->pending_generation > 0 &&
         (uint64_t)p->pending_generation != cur && x->c != NULL && x->c->err == 0) {
         /* nothing of a rejected snapshot may linger, nor be resumed after
-         * an eviction */
+         * an eviction, nor fill a Redis that ran out of memory */
         mat_run_reclaim(x, v, (uint64_t)p->pending_generation,
                         abandon ? "incomplete" : "rejected", 0);
         mat_state_set_pending_generation(x->hs, 0);

@@ -1483,6 +1483,48 @@ START_TEST(test_evicting_redis_refused)
 }
 END_TEST
 
+/* Redis full (maxmemory with noeviction): the snapshot that hits OOM fails,
+ * the old one keeps serving, its partial generation is removed at once (so
+ * Redis has room again), and once there is room another view's snapshot and
+ * the failed one are applied. */
+START_TEST(test_redis_oom_partial_generation_removed)
+{
+    put("big/a", "big/2025-01-01");
+    h_featd_start(&F, cfg_json);
+    wait_prog("big", "snapshot", "2025-01-01", "idle", 60000);
+    redisContext *c = rconn();
+    uint64_t g1 = current_gen(c, "big");
+    redisReply *r = redisCommand(c, "INFO memory");
+    ck_assert(r && r->type == REDIS_REPLY_STRING);
+    long long used = atoll(strstr(r->str, "used_memory:") + strlen("used_memory:"));
+    freeReplyObject(r);
+    r = redisCommand(c, "CONFIG SET maxmemory %lld", used + 1500000);
+    ck_assert(r && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+
+    put("big/b", "big/2025-01-02");
+    for (int i = 0; i < 300 && !log_has(&F, "reclaimed incomplete generation"); i++) {
+        sleep_ms(100);
+    }
+    ck_assert(log_has(&F, "OOM"));
+    ck_assert(log_has(&F, "reclaimed incomplete generation"));
+    ck_assert_uint_eq(current_gen(c, "big"), g1);
+    check_big_all(F.port, 1);                   /* the old snapshot serves */
+    ck_assert_int_eq(prog_i64(c, "big", "pending_generation"), 0);
+    ck_assert_int_eq(count_row_keys("big"), BIG_N);   /* nothing of the partial one left */
+
+    /* room again: another view's snapshot and the failed one are applied */
+    r = redisCommand(c, "CONFIG SET maxmemory 0");
+    freeReplyObject(r);
+    put("cust/snap_2025-01-01", "cust/snap_2025-01-01");
+    wait_prog("cust", "snapshot", "snap_2025-01-01", "idle", 60000);
+    wait_prog("big", "snapshot", "2025-01-02", "idle", 60000);
+    check_big_all(F.port, 2);
+    wait_row_keys("big", BIG_N);
+    redisFree(c);
+}
+END_TEST
+
 START_TEST(test_two_replicas_one_materializes)
 {
     put("big/a", "big/2025-01-01");
@@ -1583,6 +1625,7 @@ static Suite *mat_suite(void)
     tcase_add_test(tc, test_oneshot_command);
     tcase_add_test(tc, test_upgrade_from_layout_v1);
     tcase_add_test(tc, test_evicting_redis_refused);
+    tcase_add_test(tc, test_redis_oom_partial_generation_removed);
     suite_add_tcase(s, tc);
     return s;
 }
