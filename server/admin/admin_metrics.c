@@ -112,8 +112,9 @@ static int admin_metrics_write(struct fbuf *o)
                   &sum.redis_latency) != FEATD_OK ||
         admin_metrics_phases(o, "featd_request_phase_seconds",
                              "Where the time of requests answered on the serving port went, by phase: queued "
-                             "(kernel receive timestamp to handling), decode (to the MGET sent, or to the "
-                             "answer without Redis), redis (MGET to reply), encode (reply to answer ready), "
+                             "(kernel receive timestamp to handling), decode (to the Redis commands sent, or to "
+                             "the answer without Redis), redis (commands sent to the last reply), encode (reply "
+                             "to answer ready), "
                              "write (answer ready to the flush pass's write(2))", sum.phase) != FEATD_OK ||
         admin_metrics_phases(o, "featd_slow_request_phase_seconds",
                              "featd_request_phase_seconds of slow requests only (phases adding up to "

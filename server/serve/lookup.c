@@ -362,7 +362,7 @@ static void lookup_answer(struct request *rq)
     }
     vstart[0] = 0;
 
-    /* Each distinct row key is decoded once, however many rows repeat it. */
+    /* Each fetched row is decoded once, however many request rows repeat it. */
     struct decoded_row {
         struct online_value *vals;  /* NULL: not found or corrupt */
         int64_t ts;

@@ -1,6 +1,7 @@
 /*
  * lookup.h — GetOnlineFeatures on the serve context's Redis link: validate
- * and plan (lookup_plan.h), one MGET per attempt, assemble the answer.
+ * and plan (lookup_plan.h), per attempt one MGET of the views' pointers and
+ * one HMGET per entity (online layout v2), assemble the answer.
  * Never sees bytes on the wire: answers go through the request's sink.
  */
 #ifndef FEATD_LOOKUP_H

@@ -3,7 +3,8 @@
  * against a registry: which views, which features (in answer order), which
  * entity column feeds each join key. Pure: no Redis, no I/O, no thread
  * state; everything lives in the caller's arena. lookup.c then fills the
- * per-attempt part (gen, cur_arg, row_arg, argv) when it builds the MGET.
+ * per-attempt part (gen, row_arg, cmds, rows) when it builds an attempt's
+ * commands.
  */
 #ifndef FEATD_LOOKUP_PLAN_H
 #define FEATD_LOOKUP_PLAN_H
