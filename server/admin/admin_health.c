@@ -32,12 +32,21 @@ static void admin_health_ready_timeout_cb(evutil_socket_t fd, short what, void *
     admin_call_maybe_free(c);
 }
 
-/* Redis answered: ready, unless a view's data is still only in the
+/* Redis answered: ready, unless a view keeps failing to materialize
+ * (materialize.unready_after_intervals) or its data is still only in the
  * previous online layout (it is being re-materialized; mat_stats). */
 static void admin_health_ready_layout(struct evhttp_request *req)
 {
     char names[512];
-    size_t n = mat_stats_old_layout(MAT_OLD_LAYOUT_ONLY, names, sizeof(names));
+    int after = admin.w.reg->cfg->materialize.unready_after_intervals;
+    size_t n = mat_stats_stuck(after, names, sizeof(names));
+    if (n > 0) {
+        admin_reply_text(req, AP_READYZ, 503, "not ready: %zu view(s) failing to materialize for "
+                         "over %d intervals (their data is going stale; see featd-cli "
+                         "materialize status): %s", n, after, names);
+        return;
+    }
+    n = mat_stats_old_layout(MAT_OLD_LAYOUT_ONLY, names, sizeof(names));
     if (n > 0) {
         admin_reply_text(req, AP_READYZ, 503, "not ready: %zu view(s) being re-materialized into "
                          "online layout " ONLINE_LAYOUT_VERSION " (their data is in layout "

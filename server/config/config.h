@@ -133,6 +133,7 @@ struct cfg_materialize {
     enum featd_mat_pacing pacing;   /* default adaptive */
     int pacing_latency_budget_us;   /* adaptive: workers' Redis p99 budget; 0 = auto (default) */
     int pacing_min_rows_per_sec;    /* adaptive: the floor, default 10000 */
+    int unready_after_intervals;    /* /readyz fails for a view failing this many intervals; 0 = never */
 };
 
 struct featd_config {

@@ -132,6 +132,11 @@ const struct config_key config_table[] = {
       "most by half) while the serving workers' Redis p99 is over pacing_latency_budget_us and "
       "speeding up while under; \"fixed\": at most max_rows_per_sec; \"off\": as fast as Redis takes them "
       "(max_rows_per_sec ignored)." },
+    { "materialize", "unready_after_intervals", CK_INT, CFG_MAT(unready_after_intervals), 0, 1000000,
+      "5", true, "FEATD_MATERIALIZE_UNREADY_AFTER_INTERVALS", NULL, NULL,
+      "/readyz answers 503 while a view's polls have kept failing (Redis errors, unreadable "
+      "source, ...) for longer than this many of its materialization intervals: its data is "
+      "going stale. 0: never (failures show only in metrics and the view status)." },
     { "materialize", "max_rows_per_sec", CK_INT, CFG_MAT(max_rows_per_sec), 0, 1000000000, "0",
       true, "FEATD_MATERIALIZE_MAX_ROWS_PER_SEC", NULL, NULL,
       "Cap on the rows the materializer writes per second (both pacing modes); 0 = no cap." },

@@ -41,6 +41,8 @@ struct mat_vstat {
     int up;                     /* -1 unknown */
     bool live;                  /* in the registry last time we looked */
     int old_layout;             /* enum mat_old_layout */
+    int64_t failing_since_us;   /* monotonic; first of the polls failing in a row, 0 = none */
+    int64_t interval_us;        /* the view's interval at its last poll */
     int64_t next_due_us;        /* monotonic; materializer thread only */
     int64_t backoff_us;
 };
@@ -206,6 +208,33 @@ size_t mat_stats_old_layout(int state, char *names, size_t cap)
     return n;
 }
 
+size_t mat_stats_stuck(int64_t intervals, char *names, size_t cap)
+{
+    size_t n = 0, len = 0;
+    if (cap > 0) {
+        names[0] = '\0';
+    }
+    if (intervals <= 0) {
+        return 0;
+    }
+    int64_t now = util_mono_us();
+    pthread_mutex_lock(&stats_lock);
+    for (size_t i = 0; i < nstats; i++) {
+        const struct mat_vstat *s = &stats[i];
+        if (!s->live || s->failing_since_us == 0 ||
+            now - s->failing_since_us <= intervals * s->interval_us) {
+            continue;
+        }
+        if (cap > 0 && len + 1 < cap) {
+            int w = snprintf(names + len, cap - len, "%s%s", n ? ", " : "", s->name);
+            len = w > 0 && (size_t)w < cap - len ? len + (size_t)w : cap - 1;
+        }
+        n++;
+    }
+    pthread_mutex_unlock(&stats_lock);
+    return n;
+}
+
 int64_t mat_stats_due(const char *view)
 {
     pthread_mutex_lock(&stats_lock);
@@ -237,7 +266,14 @@ int64_t mat_stats_schedule(const char *view, int result, int64_t interval_us)
                 delay = MAT_BUSY_RETRY_US;
             }
         }
-        s->next_due_us = util_mono_us() + delay;
+        int64_t now = util_mono_us();
+        if (result != MR_FAILED) {
+            s->failing_since_us = 0;
+        } else if (s->failing_since_us == 0) {
+            s->failing_since_us = now;
+        }
+        s->interval_us = interval_us;
+        s->next_due_us = now + delay;
         next = s->next_due_us;
     }
     pthread_mutex_unlock(&stats_lock);

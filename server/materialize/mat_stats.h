@@ -60,6 +60,10 @@ int mat_stats_set_old_layout(const char *view, int state);
 /* How many live views are in state; their names, comma-separated, into
  * names[0..cap) (truncated). */
 size_t mat_stats_old_layout(int state, char *names, size_t cap);
+/* How many live views have failed every poll for longer than intervals x
+ * their interval (intervals <= 0: none); their names, comma-separated, into
+ * names[0..cap). */
+size_t mat_stats_stuck(int64_t intervals, char *names, size_t cap);
 /* When view is next due (monotonic µs; 0 = now); marks it live. */
 int64_t mat_stats_due(const char *view);
 /* Schedules view's next poll after a poll with result: interval_us later,

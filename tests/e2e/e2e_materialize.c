@@ -1525,6 +1525,25 @@ START_TEST(test_redis_oom_partial_generation_removed)
 }
 END_TEST
 
+/* A view whose polls keep failing (its source directory vanished) makes
+ * /readyz 503 after materialize.unready_after_intervals (5) of its 1 s
+ * intervals, naming it; ready again once a poll succeeds. */
+START_TEST(test_view_failing_makes_unready)
+{
+    put("cust/snap_2025-01-01", "cust/snap_2025-01-01");
+    h_featd_start(&F, cfg_json);
+    wait_prog("cust", "snapshot", "snap_2025-01-01", "idle", 20000);
+    wait_readyz(200, "ready\n");
+    sh("mv '%s/ttl' '%s/ttl.gone'", src, src);
+    long long t0 = now_ms();
+    wait_readyz(503, "1 view(s) failing to materialize for over 5 intervals");
+    wait_readyz(503, ": fresh");
+    ck_assert_int_ge(now_ms() - t0, 4000);      /* not at the first failure */
+    sh("mv '%s/ttl.gone' '%s/ttl'", src, src);
+    wait_readyz(200, "ready\n");
+}
+END_TEST
+
 START_TEST(test_two_replicas_one_materializes)
 {
     put("big/a", "big/2025-01-01");
@@ -1626,6 +1645,7 @@ static Suite *mat_suite(void)
     tcase_add_test(tc, test_upgrade_from_layout_v1);
     tcase_add_test(tc, test_evicting_redis_refused);
     tcase_add_test(tc, test_redis_oom_partial_generation_removed);
+    tcase_add_test(tc, test_view_failing_makes_unready);
     suite_add_tcase(s, tc);
     return s;
 }
