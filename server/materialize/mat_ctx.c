@@ -16,6 +16,7 @@
 #include "core/util.h"
 #include "materialize/mat_stats.h"
 #include "net/worker.h"
+#include "online/online_gen.h"
 #include "online/online_writer.h"
 #include "redis/rblock.h"
 
@@ -161,6 +162,10 @@ int mat_ctx_lease_keep(struct mat_ctx *x, struct mat_run *run, bool force,
     }
     int rc = mat_state_lease_renew(x->c, x->cfg->redis.key_prefix, run->v, MAT_LEASE_MS, err,
                                    sizeof(err));
+    if (rc == FEATD_OK && run->building_gen != 0) {
+        rc = online_gen_building_mark(x->c, x->cfg->redis.key_prefix, run->v, run->building_gen,
+                                      err, sizeof(err));
+    }
     if (rc != FEATD_OK) {
         mat_ctx_run_err(run, "%s", err);
         return RUN_FAIL;

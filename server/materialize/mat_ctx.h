@@ -80,6 +80,7 @@ struct mat_run {
     int64_t flipped_mono;       /* when the flip happened (monotonic µs; 0 = none) */
     bool evicted_known;         /* Redis's evicted_keys when the run started (mat_poll) */
     uint64_t evicted_at_start;
+    uint64_t building_gen;      /* the unflipped generation being written (renewed with the lease) */
     uint64_t reclaim_old;       /* generation replaced by the flip, to delete */
     uint64_t reclaim_leftover;  /* an earlier generation whose delete failed */
     char why[1024];
@@ -101,7 +102,8 @@ bool mat_ctx_stopping(const struct mat_ctx *x);
 /* Sends the progress update built in x->hs for view v. */
 int mat_ctx_progress_send(struct mat_ctx *x, const struct cfg_view *v, char *err,
                           size_t errlen) FEATD_MUSTCHECK;
-/* Renews the lease of run->v when a third of it has passed (or when force).
+/* Renews the lease of run->v when a third of it has passed (or when force),
+ * and the registration of run->building_gen (online_gen_building_mark).
  * A pipelined writer w (may be NULL) is flushed first: no other command may
  * interleave with its replies. RUN_OK or RUN_FAIL (run->why). */
 int mat_ctx_lease_keep(struct mat_ctx *x, struct mat_run *run, bool force,

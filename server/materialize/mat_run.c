@@ -93,6 +93,50 @@ void mat_run_recover_flipped(struct mat_ctx *x, const struct cfg_view *v, struct
     }
 }
 
+/* Reclaims the view's registered generations whose writer stopped renewing
+ * them (died, or lost its lease) over ONLINE_BUILD_LEASE_MS ago, except
+ * the current one. Best effort (logged). The run holds the view's lease. */
+static void mat_run_sweep_dead(struct mat_ctx *x, const struct cfg_view *v, uint64_t cur)
+{
+    uint64_t dead[16];
+    size_t n = 0;
+    char err[512];
+    const char *kp = x->cfg->redis.key_prefix;
+    if (online_gen_building_dead(x->c, kp, v, util_now_us() / 1000, dead, 16, &n, err,
+                                 sizeof(err)) != FEATD_OK) {
+        log_debug("materializer", "view %s: %s", v->name, err);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (dead[i] != cur) {
+            log_warn("materializer", "view %s: generation %" PRIu64 " was being written by a "
+                     "run that stopped renewing it over %d s ago; reclaiming its rows", v->name,
+                     dead[i], ONLINE_BUILD_LEASE_MS / 1000);
+            mat_run_reclaim(x, v, dead[i], "dead", 0);
+        }
+        if (online_gen_building_clear(x->c, kp, v, dead[i], err, sizeof(err)) != FEATD_OK) {
+            log_debug("materializer", "view %s: %s", v->name, err);
+        }
+    }
+}
+
+/* False (run->why says why) when gen is no longer registered as being
+ * written: its registration expired and another run may have reclaimed
+ * rows of it, or Redis lost it (FLUSHALL). */
+static bool mat_run_still_registered(struct mat_ctx *x, struct mat_run *run, uint64_t gen)
+{
+    bool reg = false;
+    if (online_gen_building_has(x->c, x->cfg->redis.key_prefix, run->v, gen, &reg, run->why,
+                                sizeof(run->why)) != FEATD_OK) {
+        return false;
+    }
+    if (!reg) {
+        mat_ctx_run_err(run, "generation %" PRIu64 " is no longer registered as being written "
+                        "(its registration expired, or Redis lost it): not flipping to it", gen);
+    }
+    return reg;
+}
+
 /* True (run->why says why) when Redis evicted keys since the run started
  * (or INFO failed): generation gen may miss rows. */
 static bool mat_run_evicted_meanwhile(struct mat_ctx *x, struct mat_run *run, uint64_t gen)
@@ -168,15 +212,26 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
         k = RUN_FAIL;
         goto out;
     }
-    /* a generation Redis may have evicted rows of since it began is not resumed */
+    mat_run_sweep_dead(x, v, cur);
+    /* a generation Redis may have evicted rows of since it began, or whose
+     * registration expired (its writer died long ago; swept above), is not
+     * resumed */
     bool evicted_since = run->evicted_known &&
                          p->pending_evicted_keys != (int64_t)run->evicted_at_start;
+    bool registered = false;
+    if (p->pending_generation > 0 &&
+        online_gen_building_has(x->c, kp, v, (uint64_t)p->pending_generation, &registered,
+                                run->why, sizeof(run->why)) != FEATD_OK) {
+        k = RUN_FAIL;
+        goto out;
+    }
+    evicted_since = evicted_since || !registered;
     if (p->pending_generation > 0 && (uint64_t)p->pending_generation != cur &&
         strcmp(p->pending_sig, run->ident_hex) == 0 && evicted_since) {
-        log_warn("materializer", "view %s: not resuming generation %" PRId64 " of snapshot %s: "
-                 "Redis evicted keys since it was begun (evicted_keys %" PRId64 " -> %" PRIu64
-                 "); writing the snapshot anew", v->name, p->pending_generation, snap->name,
-                 p->pending_evicted_keys, run->evicted_at_start);
+        log_warn("materializer", "view %s: not resuming generation %" PRId64 " of snapshot %s: %s; "
+                 "writing the snapshot anew", v->name, p->pending_generation, snap->name,
+                 registered ? "Redis evicted keys since it was begun" : "it is no longer "
+                 "registered as being written");
     }
     if (p->pending_generation > 0 && (uint64_t)p->pending_generation != cur &&
         strcmp(p->pending_sig, run->ident_hex) == 0 && !evicted_since) {
@@ -196,6 +251,12 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
         }
         mat_state_set_pending_evicted_keys(x->hs, (int64_t)run->evicted_at_start);
     }
+    /* registered as being written until the flip (renewed with the lease) */
+    if (online_gen_building_mark(x->c, kp, v, gen, run->why, sizeof(run->why)) != FEATD_OK) {
+        k = RUN_FAIL;
+        goto out;
+    }
+    run->building_gen = gen;
     mat_state_set_phase(x->hs, MAT_PHASE_WRITE);
     mat_state_set_pending_generation(x->hs, (int64_t)gen);
     mat_state_set_pending_sig(x->hs, run->ident_hex);
@@ -229,7 +290,7 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
     if ((k = mat_ctx_lease_keep(x, run, true, NULL)) != RUN_OK) {
         goto out;
     }
-    if (mat_run_evicted_meanwhile(x, run, gen)) {
+    if (mat_run_evicted_meanwhile(x, run, gen) || !mat_run_still_registered(x, run, gen)) {
         k = RUN_FAIL;
         abandon = true;
         goto out;
@@ -246,6 +307,11 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
         goto out;
     }
     run->flipped_mono = util_mono_us();
+    run->building_gen = 0;
+    if (online_gen_building_clear(x->c, kp, v, gen, err, sizeof(err)) != FEATD_OK) {
+        log_debug("materializer", "view %s: %s (a later sweep ignores current generations)",
+                  v->name, err);
+    }
     p->pending_generation = 0;
     p->generation = (int64_t)gen;
     k = RUN_OK;
@@ -267,6 +333,14 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
                                 ? (uint64_t)p->reclaim_generation : 0;
 out:
     online_writer_free(w);
+    run->building_gen = 0;
+    if (k == RUN_FAIL && !abandon && gen != 0 && x->c != NULL && x->c->err == 0) {
+        /* a failed run's generation is kept for a resume only while it is
+         * still registered (after a FLUSHALL it is not: its rows go now) */
+        bool reg = false;
+        abandon = online_gen_building_has(x->c, kp, v, gen, &reg, err, sizeof(err)) == FEATD_OK &&
+                  !reg;
+    }
     if ((k == RUN_REJECT || abandon) && p->pending_generation > 0 &&
         (uint64_t)p->pending_generation != cur && x->c != NULL && x->c->err == 0) {
         /* nothing of a rejected snapshot may linger, nor be resumed after

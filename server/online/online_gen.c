@@ -342,6 +342,109 @@ int online_gen_reclaim_paced(redisContext *c, const char *key_prefix, const stru
     return gen_reclaim(c, key_prefix, v, gen, count ? count : 1000, true, stop, deleted, err, errlen);
 }
 
+/* ---- generations being written ---- */
+
+int online_gen_building_mark(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                             uint64_t gen, char *err, size_t errlen)
+{
+    struct fbuf k = { 0 };
+    if (meta_key(&k, key_prefix, v, "building", err, errlen) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    long long deadline = util_now_us() / 1000 + ONLINE_BUILD_LEASE_MS;
+    redisReply *r = rblock_command(c, err, errlen, "HSET building", "HSET %b %llu %lld", k.data,
+                                   k.len, (unsigned long long)gen, deadline);
+    fbuf_free(&k);
+    int rc = FEATD_ERR;
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
+        rc = FEATD_OK;
+    } else if (r != NULL) {
+        rblock_seterr_reply(c, "HSET building", r, err, errlen);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int online_gen_building_clear(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                              uint64_t gen, char *err, size_t errlen)
+{
+    struct fbuf k = { 0 };
+    if (meta_key(&k, key_prefix, v, "building", err, errlen) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    redisReply *r = rblock_command(c, err, errlen, "HDEL building", "HDEL %b %llu", k.data, k.len,
+                                   (unsigned long long)gen);
+    fbuf_free(&k);
+    int rc = FEATD_ERR;
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
+        rc = FEATD_OK;
+    } else if (r != NULL) {
+        rblock_seterr_reply(c, "HDEL building", r, err, errlen);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int online_gen_building_has(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                            uint64_t gen, bool *has, char *err, size_t errlen)
+{
+    struct fbuf k = { 0 };
+    if (meta_key(&k, key_prefix, v, "building", err, errlen) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    redisReply *r = rblock_command(c, err, errlen, "HEXISTS building", "HEXISTS %b %llu", k.data,
+                                   k.len, (unsigned long long)gen);
+    fbuf_free(&k);
+    int rc = FEATD_ERR;
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
+        *has = r->integer == 1;
+        rc = FEATD_OK;
+    } else if (r != NULL) {
+        rblock_seterr_reply(c, "HEXISTS building", r, err, errlen);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int online_gen_building_dead(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                             int64_t now_ms, uint64_t *gens, size_t cap, size_t *n, char *err,
+                             size_t errlen)
+{
+    *n = 0;
+    struct fbuf k = { 0 };
+    if (meta_key(&k, key_prefix, v, "building", err, errlen) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    redisReply *r = rblock_command(c, err, errlen, "HGETALL building", "HGETALL %b", k.data, k.len);
+    fbuf_free(&k);
+    if (r == NULL) {
+        return FEATD_ERR;
+    }
+    if (r->type != REDIS_REPLY_ARRAY) {
+        rblock_seterr_reply(c, "HGETALL building", r, err, errlen);
+        freeReplyObject(r);
+        return FEATD_ERR;
+    }
+    for (size_t i = 0; i + 1 < r->elements && *n < cap; i += 2) {
+        uint64_t g = 0;
+        int64_t deadline = 0;
+        char num[32];
+        const redisReply *dl = r->element[i + 1];
+        bool ok = online_gen_parse(r->element[i], &g) == FEATD_OK && g != 0 &&
+                  dl->type == REDIS_REPLY_STRING && dl->len < sizeof(num);
+        if (ok) {
+            memcpy(num, dl->str, dl->len);
+            num[dl->len] = '\0';
+            ok = util_parse_i64(num, 0, INT64_MAX, &deadline);
+        }
+        if (ok && deadline < now_ms) {
+            gens[(*n)++] = g;
+        }
+    }
+    freeReplyObject(r);
+    return FEATD_OK;
+}
+
 int online_gen_v1_present(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                           bool *present, char *err, size_t errlen)
 {
@@ -416,6 +519,8 @@ int online_gen_ensure(redisContext *c, const char *key_prefix, const struct cfg_
     }
     bool won = r->type == REDIS_REPLY_STATUS;
     freeReplyObject(r);
+    /* nothing is written into g before it is current: it never needs
+     * registering as being built */
     if (won) {
         *gen = g;
         return FEATD_OK;

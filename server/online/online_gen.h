@@ -29,6 +29,7 @@
 #define ONLINE_GEN_EPOCH 1767225600      /* 2026-01-01: generations count tenths of seconds from it */
 #define ONLINE_RECLAIM_DELAY_MS 2000     /* flip -> first deletion of the old generation */
 #define ONLINE_READ_WINDOW_MS 500        /* a lookup round trip longer than this retries */
+#define ONLINE_BUILD_LEASE_MS 60000      /* an unflipped generation not renewed this long is dead */
 
 /* A current-generation pointer as Redis returned it (bulk string of
  * decimal digits, integer, or nil = 0). FEATD_ERR on anything else or on
@@ -64,6 +65,28 @@ int online_gen_reclaim_paced(redisContext *c, const char *key_prefix, const stru
  * pointing at it when the view has none yet. */
 int online_gen_ensure(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                       uint64_t *gen, char *err, size_t errlen) FEATD_MUSTCHECK;
+
+/*
+ * Generations being written (not flipped yet) are registered in the view's
+ * "building" hash with a deadline (wall-clock ms) that their writer renews
+ * (online_gen_building_mark, at least every ONLINE_BUILD_LEASE_MS / 3). A
+ * generation whose deadline passed belongs to a writer that died or lost
+ * its lease: online_gen_building_dead lists them so that they are reclaimed
+ * (their rows would otherwise stay forever in views without ttl), and a
+ * writer refuses to flip or resume a generation no longer registered.
+ */
+int online_gen_building_mark(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                             uint64_t gen, char *err, size_t errlen) FEATD_MUSTCHECK;
+int online_gen_building_clear(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                              uint64_t gen, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* *has: gen is registered (whatever its deadline). */
+int online_gen_building_has(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                            uint64_t gen, bool *has, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* Up to cap registered generations whose deadline is before now_ms
+ * (entries that are not a generation and a deadline are ignored). */
+int online_gen_building_dead(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                             int64_t now_ms, uint64_t *gens, size_t cap, size_t *n, char *err,
+                             size_t errlen) FEATD_MUSTCHECK;
 
 /* The previous layout (v1): whether the view has data there (its current
  * pointer exists), and the paced removal of all its keys (SCAN + UNLINK;

@@ -9,7 +9,8 @@
  *                            (generation numbers are unique across views)
  *   P:v2:m:genseq            the generation allocator (online_gen_alloc)
  *   P:v2:m:{V}:F:current     string, the view's current generation (absent = no data)
- *   P:v2:m:{V}:F:building    hash: generations being written -> writer's deadline (ms)
+ *   P:v2:m:{V}:F:building    hash: generations being written -> writer's deadline (ms;
+ *                            online_gen_building_*)
  *   P:v2:m:{V}:F:progress    hash: materialization progress (materialize/mat_state)
  *   P:v2:m:{V}:F:files       hash: incremental views' per-file done markers (mat_state)
  *   P:v2:m:{V}:lease         materialization lease (SET NX PX; mat_state)
