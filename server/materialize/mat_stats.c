@@ -187,6 +187,15 @@ int mat_stats_set_old_layout(const char *view, int state)
     return was;
 }
 
+/* Appends name (the n-th) to the comma-separated names[0..cap), truncating. */
+static void names_add(char *names, size_t cap, size_t *len, size_t n, const char *name)
+{
+    if (cap > 0 && *len + 1 < cap) {
+        int w = snprintf(names + *len, cap - *len, "%s%s", n ? ", " : "", name);
+        *len = w > 0 && (size_t)w < cap - *len ? *len + (size_t)w : cap - 1;
+    }
+}
+
 size_t mat_stats_old_layout(int state, char *names, size_t cap)
 {
     size_t n = 0, len = 0;
@@ -198,11 +207,7 @@ size_t mat_stats_old_layout(int state, char *names, size_t cap)
         if (!stats[i].live || stats[i].old_layout != state) {
             continue;
         }
-        if (cap > 0 && len + 1 < cap) {
-            int w = snprintf(names + len, cap - len, "%s%s", n ? ", " : "", stats[i].name);
-            len = w > 0 && (size_t)w < cap - len ? len + (size_t)w : cap - 1;
-        }
-        n++;
+        names_add(names, cap, &len, n++, stats[i].name);
     }
     pthread_mutex_unlock(&stats_lock);
     return n;
@@ -225,11 +230,7 @@ size_t mat_stats_stuck(int64_t intervals, char *names, size_t cap)
             now - s->failing_since_us <= intervals * s->interval_us) {
             continue;
         }
-        if (cap > 0 && len + 1 < cap) {
-            int w = snprintf(names + len, cap - len, "%s%s", n ? ", " : "", s->name);
-            len = w > 0 && (size_t)w < cap - len ? len + (size_t)w : cap - 1;
-        }
-        n++;
+        names_add(names, cap, &len, n++, s->name);
     }
     pthread_mutex_unlock(&stats_lock);
     return n;

@@ -344,65 +344,53 @@ int online_gen_reclaim_paced(redisContext *c, const char *key_prefix, const stru
 
 /* ---- generations being written ---- */
 
-int online_gen_building_mark(redisContext *c, const char *key_prefix, const struct cfg_view *v,
-                             uint64_t gen, char *err, size_t errlen)
+/* One command on the view's building hash (fmt takes the key, then gen);
+ * its integer reply into *out. */
+static int building_cmd(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                        const char *what, const char *fmt, uint64_t gen, long long deadline,
+                        long long *out, char *err, size_t errlen)
 {
     struct fbuf k = { 0 };
     if (meta_key(&k, key_prefix, v, "building", err, errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
-    long long deadline = util_now_us() / 1000 + ONLINE_BUILD_LEASE_MS;
-    redisReply *r = rblock_command(c, err, errlen, "HSET building", "HSET %b %llu %lld", k.data,
-                                   k.len, (unsigned long long)gen, deadline);
+    redisReply *r = rblock_command(c, err, errlen, what, fmt, k.data, k.len,
+                                   (unsigned long long)gen, deadline);
     fbuf_free(&k);
     int rc = FEATD_ERR;
     if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
+        *out = r->integer;
         rc = FEATD_OK;
     } else if (r != NULL) {
-        rblock_seterr_reply(c, "HSET building", r, err, errlen);
+        rblock_seterr_reply(c, what, r, err, errlen);
     }
     freeReplyObject(r);
     return rc;
+}
+
+int online_gen_building_mark(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                             uint64_t gen, char *err, size_t errlen)
+{
+    long long n;
+    return building_cmd(c, key_prefix, v, "HSET building", "HSET %b %llu %lld", gen,
+                        util_now_us() / 1000 + ONLINE_BUILD_LEASE_MS, &n, err, errlen);
 }
 
 int online_gen_building_clear(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                               uint64_t gen, char *err, size_t errlen)
 {
-    struct fbuf k = { 0 };
-    if (meta_key(&k, key_prefix, v, "building", err, errlen) != FEATD_OK) {
-        return FEATD_ERR;
-    }
-    redisReply *r = rblock_command(c, err, errlen, "HDEL building", "HDEL %b %llu", k.data, k.len,
-                                   (unsigned long long)gen);
-    fbuf_free(&k);
-    int rc = FEATD_ERR;
-    if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
-        rc = FEATD_OK;
-    } else if (r != NULL) {
-        rblock_seterr_reply(c, "HDEL building", r, err, errlen);
-    }
-    freeReplyObject(r);
-    return rc;
+    long long n;
+    return building_cmd(c, key_prefix, v, "HDEL building", "HDEL %b %llu", gen, 0, &n, err,
+                        errlen);
 }
 
 int online_gen_building_has(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                             uint64_t gen, bool *has, char *err, size_t errlen)
 {
-    struct fbuf k = { 0 };
-    if (meta_key(&k, key_prefix, v, "building", err, errlen) != FEATD_OK) {
-        return FEATD_ERR;
-    }
-    redisReply *r = rblock_command(c, err, errlen, "HEXISTS building", "HEXISTS %b %llu", k.data,
-                                   k.len, (unsigned long long)gen);
-    fbuf_free(&k);
-    int rc = FEATD_ERR;
-    if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
-        *has = r->integer == 1;
-        rc = FEATD_OK;
-    } else if (r != NULL) {
-        rblock_seterr_reply(c, "HEXISTS building", r, err, errlen);
-    }
-    freeReplyObject(r);
+    long long n = 0;
+    int rc = building_cmd(c, key_prefix, v, "HEXISTS building", "HEXISTS %b %llu", gen, 0, &n,
+                          err, errlen);
+    *has = rc == FEATD_OK && n == 1;
     return rc;
 }
 

@@ -130,18 +130,24 @@ int online_key_glob_escape(struct fbuf *out, const char *s, size_t n)
     return FEATD_OK;
 }
 
-int online_key_row_pattern(struct fbuf *out, const char *key_prefix)
+/* Appends the SCAN MATCH pattern "<k escaped>*" and frees k (rc: k was
+ * built without error). */
+static int put_pattern(struct fbuf *out, struct fbuf *k, int rc)
 {
-    struct fbuf k = { 0 };
-    int rc = online_key_row_prefix(&k, key_prefix);
     if (rc == FEATD_OK) {
-        rc = online_key_glob_escape(out, k.data, k.len);
+        rc = online_key_glob_escape(out, k->data, k->len);
     }
     if (rc == FEATD_OK) {
         rc = fbuf_putc(out, '*');
     }
-    fbuf_free(&k);
+    fbuf_free(k);
     return rc;
+}
+
+int online_key_row_pattern(struct fbuf *out, const char *key_prefix)
+{
+    struct fbuf k = { 0 };
+    return put_pattern(out, &k, online_key_row_prefix(&k, key_prefix));
 }
 
 /* ---- meta keys ---- */
@@ -228,12 +234,5 @@ int online_key_v1_pattern(struct fbuf *out, const char *key_prefix, const struct
     if (rc == FEATD_OK) {
         rc = fbuf_putc(&k, ':');
     }
-    if (rc == FEATD_OK) {
-        rc = online_key_glob_escape(out, k.data, k.len);
-    }
-    if (rc == FEATD_OK) {
-        rc = fbuf_putc(out, '*');
-    }
-    fbuf_free(&k);
-    return rc;
+    return put_pattern(out, &k, rc);
 }

@@ -455,6 +455,17 @@ static int after_append(struct online_writer *w, char *err, size_t errlen)
     return report(w, err, errlen);
 }
 
+/* Appends the bulks of the prepared entity key, generation field and row. */
+static int put_key_field_row(struct online_writer *w)
+{
+    if (rcmd_put_bulk(&w->out, w->key.data, w->key.len) != FEATD_OK ||
+        rcmd_put_bulk(&w->out, w->field, w->fieldlen) != FEATD_OK ||
+        rcmd_put_bulk(&w->out, w->row.data, w->row.len) != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    return FEATD_OK;
+}
+
 /* Appends "PEXPIREAT key at [flag]" (flag: "NX", "GT" or NULL). */
 static int put_expire(struct online_writer *w, const char *at, size_t atlen, const char *flag)
 {
@@ -494,13 +505,7 @@ int online_writer_put(struct online_writer *w, uint64_t gen, const struct online
     rc = p ? fbuf_append(&w->out, LIT("*4\r\n$4\r\nHSET\r\n")) : FEATD_ENOMEM;
     if (rc == FEATD_OK) {
         *p = (struct pend){ .kind = PEND_HSET };
-        rc = rcmd_put_bulk(&w->out, w->key.data, w->key.len);
-    }
-    if (rc == FEATD_OK) {
-        rc = rcmd_put_bulk(&w->out, w->field, w->fieldlen);
-    }
-    if (rc == FEATD_OK) {
-        rc = rcmd_put_bulk(&w->out, w->row.data, w->row.len);
+        rc = put_key_field_row(w);
     }
     if (rc == FEATD_OK && at == ONLINE_WRITER_NO_EXPIRY_MS) {
         rc = put_expire(w, ms, n, NULL);
@@ -586,13 +591,7 @@ int online_writer_upsert(struct online_writer *w, uint64_t gen, const struct onl
         rc = fbuf_append(&w->out, LIT("$1\r\n1\r\n"));
     }
     if (rc == FEATD_OK) {
-        rc = rcmd_put_bulk(&w->out, w->key.data, w->key.len);
-    }
-    if (rc == FEATD_OK) {
-        rc = rcmd_put_bulk(&w->out, w->field, w->fieldlen);
-    }
-    if (rc == FEATD_OK) {
-        rc = rcmd_put_bulk(&w->out, w->row.data, w->row.len);
+        rc = put_key_field_row(w);
     }
     if (rc == FEATD_OK) {
         rc = rcmd_put_bulk(&w->out, ms, n);
