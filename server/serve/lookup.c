@@ -404,6 +404,10 @@ static void lookup_answer(struct request *rq)
                         tmp.status = (ttl_us > 0 && tmp.ts < now - ttl_us) ? FEATD__V1__FIELD_STATUS__OUTSIDE_MAX_AGE
                                                                        : FEATD__V1__FIELD_STATUS__PRESENT;
                     }
+                } else if (e != NULL && e->len == PLAN_ROW_NOT_A_HASH) {
+                    METRICS_INC(m->rows_corrupt_total);
+                    lookup_log_corrupt(v, "the entity's key is not a hash");
+                    tmp.status = FEATD__V1__FIELD_STATUS__INVALID;
                 }
                 if (d == NULL) {
                     d = &tmp;
@@ -497,6 +501,7 @@ static int lookup_entity(struct request *rq, const struct plan_cmd *cmd, const r
         const redisReply *e = i < reply->elements ? reply->element[i] : NULL;
         if (e == NULL || e->type == REDIS_REPLY_NIL) {
             pr->data = NULL;
+            pr->len = 0;
             continue;
         }
         if (e->type != REDIS_REPLY_STRING) {
@@ -555,6 +560,14 @@ static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv)
         if (reply == NULL) {
             request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store unavailable: %s",
                           rlink_status(ctx->redis));
+        } else if (reply->type == REDIS_REPLY_ERROR && cmd != &p->cmds[0] && reply->len >= 9 &&
+                   memcmp(reply->str, "WRONGTYPE", 9) == 0) {
+            /* something else wrote a non-hash under the entity's key: its
+             * rows are INVALID, the others are served */
+            for (uint32_t row = (uint32_t)cmd->first_row; row != UINT32_MAX; row = p->rows[row].next) {
+                p->rows[row].data = NULL;
+                p->rows[row].len = PLAN_ROW_NOT_A_HASH;
+            }
         } else if (reply->type == REDIS_REPLY_ERROR) {
             METRICS_INC(ctx->metrics->redis_errors_total);
             request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store error: %.*s",

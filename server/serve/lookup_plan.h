@@ -57,6 +57,7 @@ struct plan_cmd {
 };
 
 /* One fetched row: the view's field of one entity's hash. */
+#define PLAN_ROW_NOT_A_HASH SIZE_MAX    /* len of a row whose key held no hash (INVALID) */
 struct plan_row {
     const char *data;               /* copied into the request's arena; NULL = absent */
     size_t len;

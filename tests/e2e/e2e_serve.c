@@ -883,6 +883,22 @@ START_TEST(test_hostile_requests)
     ck_assert_int_eq(featd_resp_status(resp->get_online_features, 0, 0), FEATD__V1__FIELD_STATUS__INVALID);
     ck_assert_int_eq(featd_resp_status(resp->get_online_features, 0, 1), FEATD__V1__FIELD_STATUS__PRESENT);
     featd_response_free(resp);
+    /* an entity key that holds no hash (HMGET answers WRONGTYPE): INVALID
+     * for that entity, the others served */
+    struct online_key k78 = { .i = 78 };
+    fbuf_reset(&key);
+    ck_assert_int_eq(online_key_row(&key, PREFIX, v, &k78), FEATD_OK);
+    rr = redisCommand(rc, "SET %b %s", key.data, key.len, "a string, not a hash");
+    ck_assert(rr && rr->type == REDIS_REPLY_STATUS);
+    freeReplyObject(rr);
+    featd_get_reset(g);
+    featd_get_add_feature(g, "all_types:i32");
+    featd_get_add_int64(g, "user_id", 78);
+    featd_get_add_int64(g, "user_id", 3);
+    resp = get_ok(c, g);
+    ck_assert_int_eq(featd_resp_status(resp->get_online_features, 0, 0), FEATD__V1__FIELD_STATUS__INVALID);
+    ck_assert_int_eq(featd_resp_status(resp->get_online_features, 0, 1), FEATD__V1__FIELD_STATUS__PRESENT);
+    featd_response_free(resp);
 
     /* an answer above the response limit (100 x a 1 MiB string) */
     fbuf_free(&key);
