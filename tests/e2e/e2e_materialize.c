@@ -10,6 +10,7 @@
  * it: copied under a hidden name, then renamed into place.
  */
 #include <check.h>
+#include <limits.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -239,6 +240,45 @@ static int log_count(const struct h_featd *f, const char *needle)
     return n;
 }
 
+/* Fields of the entity hashes (a SCAN over them, one pipelined command per
+ * key and page): of the ng generations gens, or all of them (ng 0). Stops
+ * early once stop_at are counted. */
+static long long count_fields(redisContext *c, const uint64_t *gens, size_t ng, long long stop_at)
+{
+    struct fbuf pat = { 0 };
+    ck_assert_int_eq(online_key_row_pattern(&pat, PREFIX), FEATD_OK);
+    long long n = 0;
+    char cursor[32] = "0";
+    do {
+        redisReply *r = redisCommand(c, "SCAN %s MATCH %b COUNT 5000", cursor, pat.data, pat.len);
+        ck_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+        size_t sent = 0;
+        for (size_t k = 0; k < r->element[1]->elements; k++) {
+            const redisReply *key = r->element[1]->element[k];
+            for (size_t i = 0; i < (ng ? ng : 1); i++, sent++) {
+                char field[ONLINE_FIELD_MAX];
+                size_t flen = ng ? online_key_field(field, gens[i]) : 0;
+                ck_assert_int_eq(ng ? redisAppendCommand(c, "HEXISTS %b %b", key->str, key->len,
+                                                         field, flen)
+                                    : redisAppendCommand(c, "HLEN %b", key->str, key->len),
+                                 REDIS_OK);
+            }
+        }
+        for (size_t k = 0; k < sent; k++) {
+            void *rv = NULL;
+            ck_assert_int_eq(redisGetReply(c, &rv), REDIS_OK);
+            redisReply *e = rv;
+            ck_assert(e && e->type == REDIS_REPLY_INTEGER);
+            n += e->integer;
+            freeReplyObject(e);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0 && n < stop_at);
+    fbuf_free(&pat);
+    return n;
+}
+
 /* Rows of the view in Redis, in every generation it may still have: the
  * current one and those its progress hash names (previous, pending, left
  * to reclaim), counted as those generations' fields in the entity hashes. */
@@ -259,36 +299,7 @@ static long long count_row_keys(const char *vname)
             gens[ng++] = cand[i];
         }
     }
-    struct fbuf pat = { 0 };
-    ck_assert_int_eq(online_key_row_pattern(&pat, PREFIX), FEATD_OK);
-    long long n = 0;
-    char cursor[32] = "0";
-    do {
-        redisReply *r = redisCommand(c, "SCAN %s MATCH %b COUNT 5000", cursor, pat.data, pat.len);
-        ck_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        size_t sent = 0;
-        for (size_t k = 0; k < r->element[1]->elements; k++) {
-            const redisReply *key = r->element[1]->element[k];
-            for (size_t i = 0; i < ng; i++) {
-                char field[ONLINE_FIELD_MAX];
-                size_t flen = online_key_field(field, gens[i]);
-                ck_assert_int_eq(redisAppendCommand(c, "HEXISTS %b %b", key->str, key->len, field,
-                                                    flen), REDIS_OK);
-                sent++;
-            }
-        }
-        for (size_t k = 0; k < sent; k++) {
-            void *rv = NULL;
-            ck_assert_int_eq(redisGetReply(c, &rv), REDIS_OK);
-            redisReply *e = rv;
-            ck_assert(e && e->type == REDIS_REPLY_INTEGER);
-            n += e->integer;
-            freeReplyObject(e);
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
-    fbuf_free(&pat);
+    long long n = ng ? count_fields(c, gens, ng, LLONG_MAX) : 0;
     redisFree(c);
     return n;
 }
@@ -1260,37 +1271,10 @@ START_TEST(test_atomic_flip_under_reads)
 END_TEST
 
 /* Rows of generation gen in the entity hashes, counting up to at least
- * stop_at (a SCAN stops early once there are that many). */
+ * stop_at (the scan stops early once there are that many). */
 static long long count_gen_rows(redisContext *c, uint64_t gen, long long stop_at)
 {
-    struct fbuf pat = { 0 };
-    ck_assert_int_eq(online_key_row_pattern(&pat, PREFIX), FEATD_OK);
-    char field[ONLINE_FIELD_MAX];
-    size_t flen = online_key_field(field, gen);
-    long long n = 0;
-    char cursor[32] = "0";
-    do {
-        redisReply *r = redisCommand(c, "SCAN %s MATCH %b COUNT 5000", cursor, pat.data, pat.len);
-        ck_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        size_t nk = r->element[1]->elements;
-        for (size_t k = 0; k < nk; k++) {
-            const redisReply *key = r->element[1]->element[k];
-            ck_assert_int_eq(redisAppendCommand(c, "HEXISTS %b %b", key->str, key->len, field, flen),
-                             REDIS_OK);
-        }
-        for (size_t k = 0; k < nk; k++) {
-            void *rv = NULL;
-            ck_assert_int_eq(redisGetReply(c, &rv), REDIS_OK);
-            redisReply *e = rv;
-            ck_assert(e && e->type == REDIS_REPLY_INTEGER);
-            n += e->integer;
-            freeReplyObject(e);
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0 && n < stop_at);
-    fbuf_free(&pat);
-    return n;
+    return count_fields(c, &gen, 1, stop_at);
 }
 
 /* Waits until big is in its write phase with at least 2000 rows of the new
@@ -1544,36 +1528,6 @@ START_TEST(test_view_failing_makes_unready)
 }
 END_TEST
 
-/* Every field of every entity hash (all views, all generations). */
-static long long count_all_fields(redisContext *c)
-{
-    struct fbuf pat = { 0 };
-    ck_assert_int_eq(online_key_row_pattern(&pat, PREFIX), FEATD_OK);
-    long long n = 0;
-    char cursor[32] = "0";
-    do {
-        redisReply *r = redisCommand(c, "SCAN %s MATCH %b COUNT 5000", cursor, pat.data, pat.len);
-        ck_assert(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
-        snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-        size_t nk = r->element[1]->elements;
-        for (size_t k = 0; k < nk; k++) {
-            const redisReply *key = r->element[1]->element[k];
-            ck_assert_int_eq(redisAppendCommand(c, "HLEN %b", key->str, key->len), REDIS_OK);
-        }
-        for (size_t k = 0; k < nk; k++) {
-            void *rv = NULL;
-            ck_assert_int_eq(redisGetReply(c, &rv), REDIS_OK);
-            redisReply *e = rv;
-            ck_assert(e && e->type == REDIS_REPLY_INTEGER);
-            n += e->integer;
-            freeReplyObject(e);
-        }
-        freeReplyObject(r);
-    } while (strcmp(cursor, "0") != 0);
-    fbuf_free(&pat);
-    return n;
-}
-
 /* FLUSHALL while a snapshot is being written (issue 12, failure 1): the
  * run notices (lost lease, its generation no longer registered), removes
  * the rows it wrote after the flush, and the next run writes the snapshot
@@ -1608,7 +1562,7 @@ START_TEST(test_flushall_mid_run)
     check_big_all(F.port, 2);
     /* nothing of the interrupted run is left (once its reclaim is done) */
     long long got = 0;
-    for (int i = 0; i < 200 && (got = count_all_fields(c)) != BIG_N; i++) {
+    for (int i = 0; i < 200 && (got = count_fields(c, NULL, 0, LLONG_MAX)) != BIG_N; i++) {
         sleep_ms(100);
     }
     ck_assert_int_eq(got, BIG_N);
