@@ -344,8 +344,9 @@ int online_gen_reclaim_paced(redisContext *c, const char *key_prefix, const stru
 
 /* ---- generations being written ---- */
 
-/* One command on the view's building hash (fmt takes the key, then gen);
- * its integer reply into *out. */
+/* One command on the view's building hash: fmt takes the key ("%b"), gen
+ * ("%llu") and, for HSET only, deadline ("%lld"; other formats leave it
+ * unread). Its integer reply into *out. */
 static int building_cmd(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                         const char *what, const char *fmt, uint64_t gen, long long deadline,
                         long long *out, char *err, size_t errlen)

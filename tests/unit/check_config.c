@@ -73,6 +73,10 @@ static const struct bad_case bad_cases[] = {
       "0..10000000" },
     { MATC("'pacing_min_rows_per_sec':0"), "$.materialize.pacing_min_rows_per_sec",
       "1..1000000000" },
+    { MATC("'unready_after_intervals':-1"), "$.materialize.unready_after_intervals",
+      "0..1000000" },
+    { RDS("'eviction':'sometimes'"), "$.redis.eviction", "refuse, allow" },
+    { RDS("'eviction':true"), "$.redis.eviction", "expected a string" },
     { MATC("'max_row_per_sec':5"), "$.materialize.max_row_per_sec",
       "did you mean \"max_rows_per_sec\"" },
     { DOC("'materialize':[],", ENT_C, VIEW("")), "$.materialize", "object" },
@@ -316,6 +320,8 @@ START_TEST(test_defaults)
     ck_assert_int_eq(m->max_rows_per_sec, 0);
     ck_assert_int_eq(m->pacing_latency_budget_us, 0);     /* auto */
     ck_assert_int_eq(m->pacing_min_rows_per_sec, 10000);
+    ck_assert_int_eq(m->unready_after_intervals, 5);
+    ck_assert_int_eq(r->eviction, EVICT_REFUSE);
     ck_assert_ptr_null(cfg->path);
     ck_assert_uint_eq(cfg->nentities, 1);
     ck_assert_uint_eq(cfg->nviews, 1);
