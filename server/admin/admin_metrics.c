@@ -132,6 +132,10 @@ static int admin_metrics_write(struct fbuf *o)
     double uptime = (double)(util_now_us() - worker_shared.start_us) / 1e6;
     if (prom_scalar(o, "featd_connections_open", "gauge", "Client connections open on the serving port",
                     "%" PRId64, (int64_t)atomic_load(&metrics_connections_open)) != FEATD_OK ||
+        prom_scalar(o, "featd_client_memory_bytes", "gauge",
+                    "Bytes held by client connections' buffers (input, unread output, 1 KiB per "
+                    "pending request); bounded by server.max_client_memory_bytes",
+                    "%" PRId64, (int64_t)atomic_load(&metrics_client_memory_bytes)) != FEATD_OK ||
         prom_scalar(o, "featd_inflight_requests", "gauge", "Requests waiting on Redis",
                     "%" PRIu64, METRICS_GET(sum.inflight)) != FEATD_OK ||
         prom_scalar(o, "featd_workers", "gauge", "Serving worker threads", "%d", nworkers) != FEATD_OK ||

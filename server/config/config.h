@@ -103,8 +103,9 @@ struct cfg_server {
     uint32_t max_frame_bytes;       /* 64..1073741824, default 4194304 */
     int max_entities_per_request;   /* 1..1000000, default 1000 */
     int request_timeout_ms;         /* 1..600000, default 1000 */
-    size_t max_output_bytes;        /* per-connection output high watermark,
-                                       default 16 MiB; reading stops above it */
+    size_t max_output_bytes;        /* per-connection bound on unread answers,
+                                       default 16 MiB (net/conn.h) */
+    size_t max_client_memory_bytes; /* process-wide connection-buffer budget, default 1 GiB */
     int max_inflight_requests;      /* per worker, in flight to Redis; default 10000 */
     int slow_request_ms;            /* 0..600000, default 10; 0 = no slow-request accounting */
     int shutdown_timeout_ms;        /* drain deadline on SIGTERM, default 10000 */

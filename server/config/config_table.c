@@ -79,7 +79,16 @@ const struct config_key config_table[] = {
       "Default lookup deadline when the request gives none (deadline_ms = 0)." },
     { "server", "max_output_bytes", CK_SIZE, CFG_SRV(max_output_bytes), 4096, 1073741824, "16777216",
       true, NULL, NULL, NULL,
-      "Per-connection output high watermark: reading stops above it until it drains." },
+      "Per-connection bound on unread answers: reading pauses while buffered plus expected "
+      "answers pass half of it, and an answer that would push the unread output over it is "
+      "replaced by a RESOURCE_EXHAUSTED error (an answer into an empty buffer is only bound by "
+      "the 64 MiB response limit)." },
+    { "server", "max_client_memory_bytes", CK_SIZE, CFG_SRV(max_client_memory_bytes), 1048576,
+      68719476736, "1073741824", true, "FEATD_MAX_CLIENT_MEMORY_BYTES", NULL, NULL,
+      "Process-wide budget for client connections' buffers (input, unread output, 1 KiB per "
+      "pending request). Past it, a connection holding more than its share "
+      "(budget / open connections, at least 1 MiB) is closed (logged) and counted in "
+      "featd_client_memory_limit_closes_total." },
     { "server", "max_inflight_requests", CK_INT, CFG_SRV(max_inflight_requests), 1, 1000000, "10000",
       true, NULL, NULL, NULL,
       "Requests in flight to Redis per worker; beyond it requests get RESOURCE_EXHAUSTED." },

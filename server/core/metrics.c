@@ -24,6 +24,7 @@ const char *const metrics_phase_names[MPHASE__COUNT] = {
 };
 
 _Atomic int64_t metrics_connections_open;
+_Atomic int64_t metrics_client_memory_bytes;
 
 void metrics_observe(struct metrics_hist *h, uint64_t us)
 {

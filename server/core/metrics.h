@@ -23,6 +23,8 @@
     ACTION(frames_too_large_total, "Frames above max_frame_bytes (connection closed)") \
     ACTION(decode_errors_total, "Frames that did not decode as a Request (connection closed)") \
     ACTION(output_limit_pauses_total, "Times reading a connection paused because its output did not drain") \
+    ACTION(output_limit_refusals_total, "Answers replaced by RESOURCE_EXHAUSTED because the connection's unread output would pass max_output_bytes") \
+    ACTION(client_memory_limit_closes_total, "Connections closed because client buffers passed max_client_memory_bytes and they held more than their share") \
     ACTION(frames_per_event_yields_total, "Times a connection yielded after the per-event frame cap") \
     ACTION(inflight_limit_hits_total, "Requests refused because max_inflight_requests was reached") \
     ACTION(redis_commands_total, "Redis commands sent by the lookup path") \
@@ -141,5 +143,7 @@ void metrics_sum(struct metrics *dst, const struct metrics *src);
 
 /* Process-wide gauges (written by any thread with atomic add). */
 extern _Atomic int64_t metrics_connections_open;
+/* Bytes held by client connections' buffers (net/conn.c's accounting). */
+extern _Atomic int64_t metrics_client_memory_bytes;
 
 #endif

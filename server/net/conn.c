@@ -14,8 +14,17 @@
  *                 requests and logs them (conn_log_slow, rate-limited)
  *
  * Bounds: a frame above max_frame_bytes is refused from its header (error,
- * close); reading pauses while output exceeds max_output_bytes or
- * CONN_MAX_PENDING requests are unanswered, and resumes below half of it.
+ * close); reading pauses while the expected output (unread answers plus
+ * pending x answer_est) passes max_output_bytes / 2 or CONN_MAX_PENDING
+ * requests are unanswered, and resumes below half of that; an answer that
+ * would push unread output over max_output_bytes is refused (conn.h).
+ * Memory: every connection's input, unread output and CONN_ANSWER_BASE per
+ * pending request are counted in metrics_client_memory_bytes (conn_account,
+ * at each change; the expected answers only gate reading);
+ * past max_client_memory a connection holding more than its share
+ * (budget / open connections, at least CONN_MEMORY_SHARE_MIN) is closed,
+ * logged (one line a second per loop) and counted — Redis 7's client
+ * eviction, which leaves well-behaved clients (small buffers) alone.
  */
 #include "net/conn.h"
 
@@ -48,6 +57,8 @@ struct conn_trace {
 };
 
 static void conn_process_input(struct conn *c);
+static void conn_account(struct conn *c);
+static void conn_request_finish(struct conn *c, uint64_t cells);
 
 struct evbuffer *conn_output(struct conn *c)
 {
@@ -109,6 +120,7 @@ void conn_close(struct conn *c, const char *reason)
     }
     evutil_closesocket(c->fd);
     c->fd = -1;
+    conn_account(c);    /* closed: gives back what c held */
     evbuffer_free(c->in);
     evbuffer_free(c->out);
     c->in = c->out = NULL;
@@ -133,14 +145,96 @@ static void conn_flush_soon(struct conn *c)
     event_active(c->loop->flush_ev, EV_WRITE, 1);
 }
 
+/* Unread output plus what the pending requests are expected to add. */
+static size_t conn_expected_out(const struct conn *c)
+{
+    return evbuffer_get_length(c->out) + (size_t)c->pending * CONN_ANSWER_BASE +
+           (size_t)(c->pending_cells * c->cell_est);
+}
+
 static bool conn_over_limits(struct conn *c)
 {
-    return evbuffer_get_length(c->out) > c->loop->max_output_bytes || c->pending >= CONN_MAX_PENDING;
+    return conn_expected_out(c) > c->loop->max_output_bytes / 2 || c->pending >= CONN_MAX_PENDING;
 }
 
 static bool conn_under_resume_mark(struct conn *c)
 {
-    return evbuffer_get_length(c->out) <= c->loop->max_output_bytes / 2 && c->pending < CONN_MAX_PENDING / 2;
+    return conn_expected_out(c) <= c->loop->max_output_bytes / 4 && c->pending < CONN_MAX_PENDING / 2;
+}
+
+size_t conn_output_room(const struct conn *c)
+{
+    if (c->closed) {
+        return 0;
+    }
+    size_t out = evbuffer_get_length(c->out), max = c->loop->max_output_bytes;
+    if (out == 0) {
+        return SIZE_MAX;
+    }
+    return out < max ? max - out : 0;
+}
+
+/* The client-memory budget: brings c's share of metrics_client_memory_bytes
+ * up to date, then, when the process is over max_client_memory and c holds
+ * more than its share, closes c. c's loop thread only; c may be closed on
+ * return. */
+static void conn_account(struct conn *c)
+{
+    int64_t now = 0;
+    if (!c->closed) {
+        now = (int64_t)(evbuffer_get_length(c->in) + evbuffer_get_length(c->out) +
+                        (size_t)c->pending * CONN_ANSWER_BASE);
+    }
+    int64_t total = atomic_fetch_add_explicit(&metrics_client_memory_bytes, now - c->held,
+                                              memory_order_relaxed) + (now - c->held);
+    c->held = now;
+    struct conn_loop *l = c->loop;
+    if (c->closed || l->max_client_memory == 0 || total <= (int64_t)l->max_client_memory) {
+        return;
+    }
+    int64_t conns = atomic_load_explicit(&metrics_connections_open, memory_order_relaxed);
+    size_t share = l->max_client_memory / (size_t)(conns > 0 ? conns : 1);
+    if (share < CONN_MEMORY_SHARE_MIN) {
+        share = CONN_MEMORY_SHARE_MIN;
+    }
+    if ((size_t)now <= share) {
+        return;
+    }
+    METRICS_INC(l->metrics->client_memory_limit_closes_total);
+    uint64_t skipped = 0;
+    if (log_enabled(LOG_WARN) && log_limit_take(&l->memory_log, 1, util_mono_us(), &skipped)) {
+        log_conn(LOG_WARN, c,
+                 "closed: client buffers hold %" PRId64 " bytes, over server.max_client_memory_bytes "
+                 "(%zu), and this connection %" PRId64 " of them (its share is %zu; %zu bytes of "
+                 "unread answers: the client does not read)%s",
+                 total, l->max_client_memory, now, share, evbuffer_get_length(c->out),
+                 skipped ? " (more such closes not logged)" : "");
+    }
+    conn_close(c, "client memory budget exceeded");
+}
+
+void conn_request_cells(struct conn *c, uint32_t entities, uint32_t features)
+{
+    c->pending_cells += (uint64_t)entities * features;
+}
+
+/* A request's answer (cells entities x features) went into the output:
+ * learn its size per cell. */
+static void conn_note_answer(struct conn *c, uint64_t cells)
+{
+    size_t out = evbuffer_get_length(c->out);
+    size_t got = out > c->out_mark ? out - c->out_mark : 0;
+    c->out_mark = out;
+    c->pending_cells -= cells <= c->pending_cells ? cells : c->pending_cells;
+    if (cells == 0) {
+        return;
+    }
+    size_t per = (size_t)((got + cells - 1) / cells);
+    if (per >= c->cell_est) {
+        c->cell_est = per;
+    } else {
+        c->cell_est -= (c->cell_est - per) / 8;
+    }
 }
 
 static void conn_pause(struct conn *c)
@@ -168,6 +262,11 @@ static void conn_maybe_resume(struct conn *c)
  * draining worker close an idle connection. */
 static void conn_after_write(struct conn *c)
 {
+    if (c->closed) {
+        return;
+    }
+    c->out_mark = evbuffer_get_length(c->out);
+    conn_account(c);
     if (c->closed) {
         return;
     }
@@ -296,13 +395,14 @@ static bool conn_traces_reserve(struct conn_loop *l)
 void conn_request_answered(struct conn *c, const struct metrics_req_trace *t)
 {
     struct conn_loop *l = c->loop;
+    uint64_t cells = (uint64_t)t->entities * t->features;
     if (c->closed) {
-        conn_request_done(c);
+        conn_request_finish(c, cells);
         return;
     }
     if (!conn_traces_reserve(l)) {
         conn_trace_observe(l, c, t, util_mono_us(), false);     /* write phase not measured */
-        conn_request_done(c);
+        conn_request_finish(c, cells);
         return;
     }
     struct conn_trace *tr = &l->traces[l->ntraces++];
@@ -310,7 +410,7 @@ void conn_request_answered(struct conn *c, const struct metrics_req_trace *t)
     tr->t = *t;
     conn_ref(c);
     c->traced = true;
-    conn_request_done(c);
+    conn_request_finish(c, cells);
     if (!c->in_flush) {
         event_active(l->flush_ev, EV_WRITE, 1);     /* c's socket is full: the pass still measures it */
     }
@@ -380,19 +480,24 @@ void conn_close_after_flush(struct conn *c, const char *reason)
     conn_flush_soon(c);
 }
 
-void conn_request_done(struct conn *c)
+/* conn_request_done for an answer of cells entities x features. */
+static void conn_request_finish(struct conn *c, uint64_t cells)
 {
     c->pending--;
     if (c->closed) {
         return;
     }
+    conn_note_answer(c, cells);
     conn_flush_soon(c);
-    if (c->closing) {
-        return;
-    }
-    if (conn_over_limits(c)) {
+    if (!c->closing && conn_over_limits(c)) {
         conn_pause(c);
     }
+    conn_account(c);
+}
+
+void conn_request_done(struct conn *c)
+{
+    conn_request_finish(c, 0);
 }
 
 static void conn_process_input(struct conn *c)
@@ -518,7 +623,10 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
         conn_close(c, strerror(errno));
         return;
     }
+    conn_ref(c);
     conn_process_input(c);
+    conn_account(c);
+    conn_unref(c);
 }
 
 
@@ -554,6 +662,7 @@ void conn_new(struct conn_loop *l, evutil_socket_t fd, const struct sockaddr *sa
     c->fd = fd;
     c->id = l->id_base | ++l->next_conn_id;
     c->refs = 1;
+    c->cell_est = CONN_CELL_EST_INIT;
     char host[INET6_ADDRSTRLEN] = "?";
     int port = 0;
     if (sa && sa->sa_family == AF_INET) {

@@ -50,6 +50,9 @@
 #define CONN_MAX_PENDING 4096       /* requests in flight per connection; reading pauses above */
 #define CONN_READ_CHUNK 16384       /* bytes asked of each recvmsg(2) */
 #define CONN_SLOW_LOGS_PER_SEC 10   /* slow-request log lines per second per loop */
+#define CONN_ANSWER_BASE 1024       /* expected bytes of any answer, besides its cells */
+#define CONN_CELL_EST_INIT 16       /* expected bytes per cell before a connection's first answer */
+#define CONN_MEMORY_SHARE_MIN (1u << 20)    /* no connection is closed for holding less */
 
 struct conn;
 
@@ -74,6 +77,7 @@ struct conn_loop {
     struct metrics *metrics;        /* the owning thread's counters */
     uint32_t max_frame_bytes;       /* limits of the current registry; the owner */
     size_t max_output_bytes;        /*   sets them on every registry swap */
+    size_t max_client_memory;       /* process-wide budget (server.max_client_memory_bytes) */
     uint64_t id_base;               /* high bits of every conn id (worker id << 48) */
     uint64_t next_conn_id;
     TAILQ_HEAD(, conn) conns;       /* open connections */
@@ -84,6 +88,7 @@ struct conn_loop {
     struct conn_trace *traces;      /* answers not yet written (each holds a conn_ref) */
     size_t ntraces, traces_cap;
     struct log_limit slow_log;      /* CONN_SLOW_LOGS_PER_SEC slow-request lines a second */
+    struct log_limit memory_log;    /* one client-memory-budget line a second */
     bool draining;                  /* closing idle connections for shutdown */
     void (*on_close)(void *arg);    /* called after each close while draining */
     void *on_close_arg;
@@ -106,7 +111,7 @@ struct conn {
     bool writing;                   /* wev is added */
     bool closing;                   /* no more reads; close once answered and flushed */
     bool closed;                    /* socket gone; answers are dropped */
-    bool read_paused;               /* output over max_output_bytes or too many pending */
+    bool read_paused;               /* expected output over max_output_bytes / 2, or too many pending */
     bool in_flush;                  /* on the loop's flush list */
     bool yielded;                   /* frames left in `in` after the per-event cap */
     bool rx_tstamp;                 /* SO_TIMESTAMPNS is on */
@@ -114,6 +119,11 @@ struct conn {
     bool write_full;                /* the flush pass found the socket full */
     int64_t rx_us;                  /* receive time of the last read (monotonic µs) */
     int64_t written_us;             /* when this flush pass wrote c (0: not yet) */
+    uint64_t pending_cells;         /* entities x features of the pending lookups */
+    size_t cell_est;                /* expected answer bytes per cell: jumps up to a
+                                       bigger answer's, decays towards smaller ones */
+    size_t out_mark;                /* output length after the last answer or write */
+    int64_t held;                   /* bytes counted in metrics_client_memory_bytes */
     const char *close_reason;
     TAILQ_ENTRY(conn) link;         /* in loop->conns while open */
     TAILQ_ENTRY(conn) flush_link;   /* in loop->flush while in_flush */
@@ -152,6 +162,21 @@ void conn_unref(struct conn *c);
 /* Output buffer of an open connection (NULL when closed). Whoever appends an
  * answer to it must then call conn_request_done. */
 struct evbuffer *conn_output(struct conn *c);
+/*
+ * Output bounds (server.max_output_bytes = M). Reading pauses while the
+ * unread output plus the expected answers of pending requests (pending x
+ * CONN_ANSWER_BASE + their cells x cell_est) pass M/2, and resumes below M/4. The next answer may take
+ * conn_output_room bytes: M minus the unread output, or anything (up to the
+ * response limit) when the output is empty; an answer that does not fit is
+ * replaced by a RESOURCE_EXHAUSTED error (serve/request.c), so the unread
+ * output of a client that does not read stays under M plus small errors.
+ */
+size_t conn_output_room(const struct conn *c);
+/* The frame being handled (or a pending request of c) is a lookup of
+ * entities x features cells: counted in c's expected output until its
+ * answer comes through conn_request_answered, whose trace must carry the
+ * same entities and features. */
+void conn_request_cells(struct conn *c, uint32_t entities, uint32_t features);
 /* True while c takes requests (open, not closing). */
 bool conn_live(const struct conn *c);
 /* A request finished (its answer, if any, is in the output buffer): update

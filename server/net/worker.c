@@ -48,6 +48,7 @@ static void worker_set_registry(struct worker *w, struct registry *reg)
     w->reg = reg;
     w->loop.max_frame_bytes = reg->cfg->server.max_frame_bytes;
     w->loop.max_output_bytes = reg->cfg->server.max_output_bytes;
+    w->loop.max_client_memory = reg->cfg->server.max_client_memory_bytes;
     w->loop.slow_us = (uint64_t)reg->cfg->server.slow_request_ms * 1000;
 }
 

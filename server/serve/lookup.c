@@ -606,8 +606,7 @@ void lookup_start(struct request *rq)
         return;
     }
     METRICS_ADD(rq->ctx->metrics->entities_requested_total, rq->plan->nrows);
-    rq->entities = (uint32_t)rq->plan->nrows;
-    rq->features = (uint32_t)rq->plan->nfeats;
+    request_set_size(rq, (uint32_t)rq->plan->nrows, (uint32_t)rq->plan->nfeats);
     int64_t dl = g->deadline_ms ? (int64_t)g->deadline_ms : (int64_t)rq->reg->cfg->server.request_timeout_ms;
     if (dl > LOOKUP_MAX_DEADLINE_MS) {
         dl = LOOKUP_MAX_DEADLINE_MS;

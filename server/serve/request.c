@@ -182,12 +182,31 @@ void request_error(struct request *rq, int code, const char *fmt, ...)
  * then answered with the same error on both. */
 void request_answer_get(struct request *rq, const struct proto_get_answer *ga, uint32_t *sizes)
 {
-    int rc;
+    int rc = FEATD_OK;
+    size_t room = SIZE_MAX;
     if (rq->sink.kind == SINK_CONN) {
-        struct evbuffer *out = conn_output(rq->sink.conn);
-        rc = out ? proto_write_get_answer(out, ga, sizes) : FEATD_OK;
+        struct conn *c = rq->sink.conn;
+        struct evbuffer *out = conn_output(c);
+        if (out) {
+            /* the connection's output bound (net/conn.h): unread answers
+             * plus this one stay under server.max_output_bytes */
+            struct proto_get_answer bounded = *ga;
+            room = conn_output_room(c);
+            if (bounded.max_bytes == 0 || room < bounded.max_bytes) {
+                bounded.max_bytes = room;
+            }
+            rc = proto_write_get_answer(out, &bounded, sizes);
+        }
     } else {
         rc = rq->sink.cb->answer_get(rq->sink.arg, ga);
+    }
+    if (rc == FEATD_EAGAIN && room < ga->max_bytes) {
+        METRICS_INC(rq->ctx->metrics->output_limit_refusals_total);
+        request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
+                      "the answer (%zu features x %zu rows) does not fit in the connection's "
+                      "output: earlier answers are unread (server.max_output_bytes); read answers "
+                      "before sending more requests", ga->nfeatures, ga->nrows);
+        return;
     }
     if (rc != FEATD_OK) {
         request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
@@ -200,6 +219,15 @@ void request_answer_get(struct request *rq, const struct proto_get_answer *ga, u
     request_mark_answered(rq, 0);
     if (rq->sink.kind == SINK_CONN) {
         request_conn_done(rq);
+    }
+}
+
+void request_set_size(struct request *rq, uint32_t entities, uint32_t features)
+{
+    rq->entities = entities;
+    rq->features = features;
+    if (rq->sink.kind == SINK_CONN) {
+        conn_request_cells(rq->sink.conn, entities, features);
     }
 }
 

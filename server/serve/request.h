@@ -104,6 +104,12 @@ void request_answer_get(struct request *rq, const struct proto_get_answer *ga, u
  * the error is its last output. Nothing when c is already ending. */
 void request_conn_fail(struct conn *c, int code, const char *msg, const char *reason);
 
+/* A lookup's size, once its plan is built (at most once per request): kept
+ * for its trace (featd_request_phase_seconds, slow-request lines) and, on a
+ * connection, counted in the connection's expected output (net/conn.h)
+ * until the answer. */
+void request_set_size(struct request *rq, uint32_t entities, uint32_t features);
+
 /* Arms rq's deadline (rq->deadline_ms): when it fires first, rq is answered
  * DEADLINE_EXCEEDED (and a Redis link that made no progress for long is
  * reset). */

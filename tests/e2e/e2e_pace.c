@@ -94,44 +94,6 @@ static void prog(const char *field, char *out, size_t cap)
     freeReplyObject(k);
 }
 
-/* GET /metrics from the admin port into a malloc'd string. */
-static char *metrics_page(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    ck_assert(fd >= 0);
-    struct timeval tv = { 10, 0 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "admin connect: %s",
-                  strerror(errno));
-    const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    ck_assert(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) == (ssize_t)(sizeof(req) - 1));
-    size_t cap = 1 << 20, len = 0;
-    char *buf = malloc(cap);
-    ck_assert(buf != NULL);
-    ssize_t n;
-    while (len + 1 < cap && (n = recv(fd, buf + len, cap - len - 1, 0)) > 0) {
-        len += (size_t)n;
-    }
-    close(fd);
-    buf[len] = '\0';
-    return buf;
-}
-
-/* The value of the sample "name{...} v" on the page, or -1. */
-static double metric(const char *page, const char *name)
-{
-    size_t nl = strlen(name);
-    for (const char *p = page; (p = strstr(p, name)) != NULL; p += nl) {
-        const char *sp = strstr(p, "} ");
-        if ((p == page || p[-1] == '\n') && p[nl] == '{' && sp != NULL) {
-            return strtod(sp + 2, NULL);
-        }
-    }
-    return -1;
-}
-
 static void setup(void)
 {
     h_redis_start(&R);
@@ -177,11 +139,11 @@ START_TEST(test_fixed_cap_daemon)
            ms > 0 ? BIG_N * 1000.0 / (double)ms : 0.0);
     ck_assert_msg(ms >= (long long)BIG_N * 1000 / RATE * 9 / 10, "%d rows in %lld ms at a cap of %d/s",
                   BIG_N, ms, RATE);
-    char *page = metrics_page(admin);
-    ck_assert_msg(metric(page, "featd_materializer_rate_limit_rows_per_second") == RATE, "%s", page);
+    char *page = h_admin_get(admin, "/metrics");
+    ck_assert_msg(h_metric(page, "featd_materializer_rate_limit_rows_per_second") == RATE, "%s", page);
     ck_assert(strstr(page, "featd_materializer_rate_limit_rows_per_second{pacing=\"fixed\"} ") !=
               NULL);
-    ck_assert(metric(page, "featd_materializer_pacing_backoffs_total") == 0);
+    ck_assert(h_metric(page, "featd_materializer_pacing_backoffs_total") == 0);
     free(page);
 }
 END_TEST

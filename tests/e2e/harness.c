@@ -195,6 +195,46 @@ const char *h_bin(const char *name)
     return b;
 }
 
+/* ---- admin HTTP ---- */
+
+char *h_admin_get(int port, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert(fd >= 0);
+    struct timeval tv = { 10, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "admin connect: %s",
+                  strerror(errno));
+    char req[512];
+    int rl = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
+    ck_assert(rl > 0 && rl < (int)sizeof(req));
+    ck_assert(send(fd, req, (size_t)rl, MSG_NOSIGNAL) == rl);
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap);
+    ck_assert(buf != NULL);
+    ssize_t n;
+    while (len + 1 < cap && (n = recv(fd, buf + len, cap - len - 1, 0)) > 0) {
+        len += (size_t)n;
+    }
+    close(fd);
+    buf[len] = '\0';
+    return buf;
+}
+
+double h_metric(const char *page, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *p = page; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+        if (strncmp(p, series, n) == 0 && (p[n] == ' ' || p[n] == '{')) {
+            const char *v = p[n] == ' ' ? p + n : strstr(p + n, "} ");
+            return v ? strtod(v + (p[n] == ' ' ? 1 : 2), NULL) : -1;
+        }
+    }
+    return -1;
+}
+
 /* ---- redis-server ---- */
 
 static bool h_redis_ping(int port)

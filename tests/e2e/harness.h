@@ -57,4 +57,11 @@ int  h_featd_signal_wait(struct h_featd *f, int sig); /* send sig, wait, return 
 /* The path of a binary in the build dir ("featd", "featd-cli"). */
 const char *h_bin(const char *name);
 
+/* GET path from the admin port on 127.0.0.1: the whole HTTP response
+ * (status line, headers, body), malloc'd, NUL-terminated (up to 1 MiB). */
+char *h_admin_get(int port, const char *path);
+/* The value of a series on a Prometheus page: "name" matches "name v" and
+ * the first "name{...} v"; "name{labels}" matches exactly. -1 when absent. */
+double h_metric(const char *page, const char *series);
+
 #endif
