@@ -81,6 +81,7 @@ struct mat_run {
     bool evicted_known;         /* Redis's evicted_keys when the run started (mat_poll) */
     uint64_t evicted_at_start;
     uint64_t building_gen;      /* the unflipped generation being written (renewed with the lease) */
+    uint64_t rows_base;         /* its rows written before a resume (pending_rows_done) */
     uint64_t reclaim_old;       /* generation replaced by the flip, to delete */
     uint64_t reclaim_leftover;  /* an earlier generation whose delete failed */
     char why[1024];

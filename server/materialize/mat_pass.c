@@ -201,12 +201,18 @@ int mat_pass_select(struct mat_ctx *x, struct mat_run *run, const struct mat_fil
     return RUN_OK;
 }
 
-/* Updates pending progress (files done, rows so far). */
+/* Updates pending progress (files done, rows so far, counting those written
+ * before a resume); at a file's end (file_end) also the rows of the
+ * complete files, which a resume verifies. */
 static void pending_progress(struct mat_ctx *x, struct mat_run *run, size_t files_done,
-                             const struct online_writer *w)
+                             const struct online_writer *w, bool file_end)
 {
+    int64_t rows = (int64_t)(run->rows_base + online_writer_written(w));
     mat_state_set_pending_files_done(x->hs, (int64_t)files_done);
-    mat_state_set_rows_written(x->hs, (int64_t)online_writer_written(w));
+    mat_state_set_rows_written(x->hs, rows);
+    if (file_end) {
+        mat_state_set_pending_rows_done(x->hs, rows);
+    }
     char err[256];
     if (mat_ctx_progress_send(x, run->v, err, sizeof(err)) != FEATD_OK) {
         log_debug("materializer", "view %s: progress update failed: %s", run->v->name, err);
@@ -329,7 +335,7 @@ int mat_pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_file
                     k = RUN_FAIL;
                     break;
                 }
-                pending_progress(x, run, i, w);
+                pending_progress(x, run, i, w, false);
             }
         }
         pq_close(pf);
@@ -344,7 +350,7 @@ int mat_pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_file
             break;
         }
         if (!upsert) {
-            pending_progress(x, run, i + 1, w);
+            pending_progress(x, run, i + 1, w, true);
         }
     }
     free(vals);

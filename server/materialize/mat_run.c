@@ -226,18 +226,41 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
         goto out;
     }
     evicted_since = evicted_since || !registered;
-    if (p->pending_generation > 0 && (uint64_t)p->pending_generation != cur &&
-        strcmp(p->pending_sig, run->ident_hex) == 0 && evicted_since) {
-        log_warn("materializer", "view %s: not resuming generation %" PRId64 " of snapshot %s: %s; "
-                 "writing the snapshot anew", v->name, p->pending_generation, snap->name,
-                 registered ? "Redis evicted keys since it was begun" : "it is no longer "
-                 "registered as being written");
+    bool same = p->pending_generation > 0 && (uint64_t)p->pending_generation != cur &&
+                strcmp(p->pending_sig, run->ident_hex) == 0;
+    char no_resume[256] = "";
+    if (same && evicted_since) {
+        snprintf(no_resume, sizeof(no_resume), "%s", registered
+                 ? "Redis evicted keys since it was begun" : "it is no longer registered as being written");
     }
-    if (p->pending_generation > 0 && (uint64_t)p->pending_generation != cur &&
-        strcmp(p->pending_sig, run->ident_hex) == 0 && !evicted_since) {
+    if (same && !no_resume[0] && p->pending_files_done > 0 && p->pending_rows_done > 0) {
+        /* trust Redis, not the progress record: the rows of the files
+         * recorded as done must all be there */
+        uint64_t present = 0;
+        int64_t t_count = util_mono_us();
+        if (online_gen_count_rows(x->c, kp, v, (uint64_t)p->pending_generation, x->stop, &present,
+                                  run->why, sizeof(run->why)) != FEATD_OK) {
+            k = RUN_FAIL;
+            goto out;
+        }
+        log_info("materializer", "view %s: generation %" PRId64 " has %" PRIu64 " rows in Redis, "
+                 "%" PRId64 " recorded for its %" PRId64 " complete files (counted in %.2f s)",
+                 v->name, p->pending_generation, present, p->pending_rows_done,
+                 p->pending_files_done, (double)(util_mono_us() - t_count) / 1e6);
+        if (present < (uint64_t)p->pending_rows_done) {
+            snprintf(no_resume, sizeof(no_resume), "only %" PRIu64 " of the %" PRId64 " rows "
+                     "recorded as written are in Redis", present, p->pending_rows_done);
+        }
+    }
+    if (same && no_resume[0]) {
+        log_warn("materializer", "view %s: not resuming generation %" PRId64 " of snapshot %s: %s; "
+                 "writing the snapshot anew", v->name, p->pending_generation, snap->name, no_resume);
+    }
+    if (same && !no_resume[0]) {
         gen = (uint64_t)p->pending_generation;
         from = p->pending_files_done > 0 && (uint64_t)p->pending_files_done <= snap->nfiles
                    ? (size_t)p->pending_files_done : 0;
+        run->rows_base = from > 0 && p->pending_rows_done > 0 ? (uint64_t)p->pending_rows_done : 0;
         log_info("materializer", "view %s: resuming generation %" PRIu64 " of snapshot %s "
                  "(%zu of %zu files already written)", v->name, gen, snap->name, from,
                  snap->nfiles);
@@ -262,7 +285,8 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
     mat_state_set_pending_sig(x->hs, run->ident_hex);
     mat_state_set_pending_snapshot(x->hs, snap->name);
     mat_state_set_pending_files_done(x->hs, (int64_t)from);
-    mat_state_set_rows_written(x->hs, 0);
+    mat_state_set_pending_rows_done(x->hs, (int64_t)run->rows_base);
+    mat_state_set_rows_written(x->hs, (int64_t)run->rows_base);
     if (mat_ctx_progress_send(x, v, run->why, sizeof(run->why)) != FEATD_OK) {
         k = RUN_FAIL;
         goto out;

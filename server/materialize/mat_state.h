@@ -62,6 +62,7 @@
     I(generation)           /* generation serving the last applied snapshot */ \
     I(pending_generation)   /* written but not flipped yet (0 = none) */ \
     I(pending_files_done)   /* files of pending_snapshot completely written */ \
+    I(pending_rows_done)    /* rows those files wrote (checked before a resume) */ \
     I(pending_evicted_keys) /* Redis's evicted_keys when pending_generation began */ \
     I(prev_generation)      /* current generation when the last flip started */ \
     I(reclaim_generation)   /* a generation whose reclaim failed (retried) */ \

@@ -173,11 +173,12 @@ int online_gen_flip(redisContext *c, const char *key_prefix, const struct cfg_vi
 /* What a reclaim does with each page of keys SCAN returns. */
 enum scan_action {
     SCAN_HDEL,      /* HDEL key <field>: one generation's rows */
+    SCAN_HEXISTS,   /* HEXISTS key <field>: count one generation's rows */
     SCAN_UNLINK     /* UNLINK the keys (the previous layout's) */
 };
 
-/* Runs the page's HDELs (one pipelined command per key) or one UNLINK;
- * adds the fields or keys removed to *deleted. */
+/* Runs the page's HDELs or HEXISTSs (one pipelined command per key) or one
+ * UNLINK; adds the fields or keys removed (found) to *deleted. */
 static int scan_page(redisContext *c, enum scan_action act, const char *field, size_t fieldlen,
                      const redisReply *keys, uint64_t *deleted, char *err, size_t errlen)
 {
@@ -217,15 +218,17 @@ static int scan_page(redisContext *c, enum scan_action act, const char *field, s
     for (size_t i = 0; i < keys->elements; i++) {
         const redisReply *k = keys->element[i];
         if (k->type == REDIS_REPLY_STRING &&
-            redisAppendCommand(c, "HDEL %b %b", k->str, k->len, field, fieldlen) == REDIS_OK) {
+            redisAppendCommand(c, act == SCAN_HDEL ? "HDEL %b %b" : "HEXISTS %b %b", k->str,
+                               k->len, field, fieldlen) == REDIS_OK) {
             sent++;
         }
     }
     int rc = FEATD_OK;
     for (size_t i = 0; i < sent; i++) {
         void *rv = NULL;
+        const char *cmd = act == SCAN_HDEL ? "HDEL" : "HEXISTS";
         if (redisGetReply(c, &rv) != REDIS_OK || rv == NULL) {
-            rblock_seterr(c, "HDEL", err, errlen);
+            rblock_seterr(c, cmd, err, errlen);
             return FEATD_ERR;   /* the context is dead */
         }
         redisReply *r = rv;
@@ -235,7 +238,7 @@ static int scan_page(redisContext *c, enum scan_action act, const char *field, s
                    memcmp(r->str, "WRONGTYPE", 9) == 0) {
             /* not one of our hashes under our prefix: leave it */
         } else if (r->type == REDIS_REPLY_ERROR && rc == FEATD_OK) {
-            rblock_seterr_reply(c, "HDEL", r, err, errlen);
+            rblock_seterr_reply(c, cmd, r, err, errlen);
             rc = FEATD_ERR;
         }
         freeReplyObject(r);
@@ -340,6 +343,26 @@ int online_gen_reclaim_paced(redisContext *c, const char *key_prefix, const stru
                              uint64_t *deleted, char *err, size_t errlen)
 {
     return gen_reclaim(c, key_prefix, v, gen, count ? count : 1000, true, stop, deleted, err, errlen);
+}
+
+int online_gen_count_rows(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                          uint64_t gen, const _Atomic int *stop, uint64_t *count, char *err,
+                          size_t errlen)
+{
+    *count = 0;
+    struct fbuf pat = { 0 };
+    if (online_key_row_pattern(&pat, key_prefix) != FEATD_OK) {
+        fbuf_free(&pat);
+        util_seterr(err, errlen, "out of memory");
+        return FEATD_ERR;
+    }
+    char field[ONLINE_FIELD_MAX], what[160];
+    size_t fieldlen = online_key_field(field, gen);
+    snprintf(what, sizeof(what), "view %s: count of generation %" PRIu64 "'s rows", v->name, gen);
+    int rc = scan_apply(c, &pat, SCAN_HEXISTS, field, fieldlen, 1000, true, stop, what, count,
+                        err, errlen);
+    fbuf_free(&pat);
+    return rc;
 }
 
 /* ---- generations being written ---- */

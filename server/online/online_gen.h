@@ -61,6 +61,13 @@ int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
 int online_gen_reclaim_paced(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                              uint64_t gen, unsigned count, const _Atomic int *stop,
                              uint64_t *deleted, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* Counts generation gen's rows in the entity hashes (gen's field in every
+ * P:v2:{*} key): a paced SCAN + HEXISTS per key, as costly as a reclaim,
+ * for verifying a generation before it is resumed. A key SCAN returns twice
+ * (while Redis rehashes) counts twice. FEATD_EAGAIN when *stop was set. */
+int online_gen_count_rows(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                          uint64_t gen, const _Atomic int *stop, uint64_t *count, char *err,
+                          size_t errlen) FEATD_MUSTCHECK;
 /* For incremental writers: the current generation, allocating one and
  * pointing at it when the view has none yet. */
 int online_gen_ensure(redisContext *c, const char *key_prefix, const struct cfg_view *v,

@@ -1339,6 +1339,84 @@ START_TEST(test_kill9_midway_then_restart)
 }
 END_TEST
 
+/* Starts featd on big/a, then puts big/c (two files) and kills featd -9
+ * while it writes the second file (writes paused first, so the run is
+ * provably unfinished). Returns the pending generation; c stays open. */
+static uint64_t kill_in_second_file(redisContext *c)
+{
+    put("big/a", "big/2025-01-01");
+    h_featd_start(&F, cfg_json);
+    wait_prog("big", "snapshot", "2025-01-01", "idle", 60000);
+    put("big/c", "big/2025-01-03");
+    long long end = now_ms() + 60000;
+    uint64_t pending;
+    for (;;) {
+        pending = (uint64_t)prog_i64(c, "big", "pending_generation");
+        if (pending != 0 && prog_i64(c, "big", "pending_files_done") >= 1) {
+            break;      /* the second file's 30000 rows take far longer than this loop */
+        }
+        ck_assert_msg(now_ms() < end, "never saw the second file being written");
+        sleep_ms(1);
+    }
+    redisReply *r = redisCommand(c, "CLIENT PAUSE 30000 WRITE");
+    ck_assert(r && r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    ck_assert_uint_ne(current_gen(c, "big"), pending);
+    ck_assert_int_eq(h_featd_signal_wait(&F, SIGKILL), 128 + SIGKILL);
+    r = redisCommand(c, "CLIENT UNPAUSE");
+    freeReplyObject(r);
+    ck_assert_int_eq(prog_i64(c, "big", "pending_files_done"), 1);
+    ck_assert_int_eq(prog_i64(c, "big", "pending_rows_done"), 30000);
+    return pending;
+}
+
+START_TEST(test_resume_counts_rows)
+{
+    /* All rows of the complete first file are there: the restart resumes
+     * after it (having counted them) and the result is exact. */
+    redisContext *c = rconn();
+    uint64_t pending = kill_in_second_file(c);
+    h_featd_start(&F, cfg_json);
+    wait_prog("big", "snapshot", "2025-01-03", "idle", 60000);
+    ck_assert(log_has(&F, "recorded for its 1 complete files"));
+    ck_assert(log_has(&F, "(1 of 2 files already written)"));
+    ck_assert_uint_eq(current_gen(c, "big"), pending);
+    check_big_all(F.port, 2);
+    wait_row_keys("big", BIG_N);
+    redisFree(c);
+}
+END_TEST
+
+START_TEST(test_resume_refused_when_rows_lost)
+{
+    /* Rows of the first file vanish while featd is down (deleted here; an
+     * eviction or a failover to a lagging replica does the same): the
+     * progress record says the file is done, Redis says otherwise, and
+     * Redis wins — the snapshot is written anew, never flipped with holes. */
+    redisContext *c = rconn();
+    uint64_t pending = kill_in_second_file(c);
+    char field[ONLINE_FIELD_MAX];
+    size_t flen = online_key_field(field, pending);
+    for (int64_t id = 1; id <= 100; id++) {
+        struct fbuf k = { 0 };
+        struct online_key key = { .i = id };
+        ck_assert_int_eq(online_key_row(&k, PREFIX, view("big"), &key), FEATD_OK);
+        redisReply *r = redisCommand(c, "HDEL %b %b", k.data, k.len, field, flen);
+        ck_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+        freeReplyObject(r);
+        fbuf_free(&k);
+    }
+    h_featd_start(&F, cfg_json);
+    wait_prog("big", "snapshot", "2025-01-03", "idle", 60000);
+    ck_assert(log_has(&F, "only 29900 of the 30000 rows recorded as written are in Redis"));
+    ck_assert(!log_has(&F, "files already written)"));
+    ck_assert_uint_ne(current_gen(c, "big"), pending);
+    check_big_all(F.port, 2);
+    wait_row_keys("big", BIG_N);
+    redisFree(c);
+}
+END_TEST
+
 START_TEST(test_sigterm_midway_then_restart)
 {
     put("big/a", "big/2025-01-01");
@@ -1665,6 +1743,8 @@ static Suite *mat_suite(void)
     tcase_add_test(tc, test_bad_snapshots_rejected);
     tcase_add_test(tc, test_atomic_flip_under_reads);
     tcase_add_test(tc, test_kill9_midway_then_restart);
+    tcase_add_test(tc, test_resume_counts_rows);
+    tcase_add_test(tc, test_resume_refused_when_rows_lost);
     tcase_add_test(tc, test_sigterm_midway_then_restart);
     tcase_add_test(tc, test_redis_restart_midway);
     tcase_add_test(tc, test_two_replicas_one_materializes);
