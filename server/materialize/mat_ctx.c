@@ -79,10 +79,39 @@ void mat_ctx_hex16(uint64_t x, char *out)
     snprintf(out, 20, "%016" PRIx64, x);
 }
 
+/* Adds v's run counts Redis has not taken yet; those it refuses stay. */
+static void mat_ctx_runs_flush(struct mat_ctx *x, const struct cfg_view *v)
+{
+    size_t i = (size_t)(v - x->cfg->views);
+    if (x->runs_unrecorded == NULL || i >= x->cfg->nviews) {
+        return;     /* a view of another config (cannot happen) */
+    }
+    for (int w = 0; w < MAT_RUNS__N; w++) {
+        int64_t *n = &x->runs_unrecorded[i][w];
+        if (*n > 0 && mat_state_count_run(x->c, x->cfg->redis.key_prefix, v, (enum mat_runs)w,
+                                          *n) == FEATD_OK) {
+            *n = 0;
+        }
+    }
+}
+
+void mat_ctx_count_run(struct mat_ctx *x, const struct cfg_view *v, enum mat_runs which)
+{
+    size_t i = (size_t)(v - x->cfg->views);
+    if (x->runs_unrecorded != NULL && i < x->cfg->nviews) {
+        x->runs_unrecorded[i][which]++;
+        mat_ctx_runs_flush(x, v);
+    }
+}
+
 int mat_ctx_progress_send(struct mat_ctx *x, const struct cfg_view *v, char *err,
                           size_t errlen)
 {
-    return mat_state_send(x->hs, x->c, x->cfg->redis.key_prefix, v, err, errlen);
+    int rc = mat_state_send(x->hs, x->c, x->cfg->redis.key_prefix, v, err, errlen);
+    if (rc == FEATD_OK) {
+        mat_ctx_runs_flush(x, v);
+    }
+    return rc;
 }
 
 /* The serving workers' Redis latency histogram, summed (relaxed reads of
@@ -190,6 +219,7 @@ int mat_ctx_init(struct mat_ctx *x, const struct featd_config *cfg, bool oneshot
     mat_select_init(&x->sel, 0);
     mat_rg_init(&x->rg);
     x->hs = mat_state_update_new();
+    x->runs_unrecorded = calloc(cfg->nviews ? cfg->nviews : 1, sizeof(*x->runs_unrecorded));
     const struct cfg_materialize *m = &cfg->materialize;
     /* a one-shot process has no serving workers to watch: adaptive pacing
      * is its cap there */
@@ -203,7 +233,7 @@ int mat_ctx_init(struct mat_ctx *x, const struct featd_config *cfg, bool oneshot
     mat_pace_init(&x->pace, &pc);
     mat_ctx_pace_idle(x);
     mat_ctx_pace_publish(x, mat_pace_rate(&x->pace), 0);
-    return x->hs ? FEATD_OK : FEATD_ERR;
+    return x->hs && x->runs_unrecorded ? FEATD_OK : FEATD_ERR;
 }
 
 void mat_ctx_free(struct mat_ctx *x)
@@ -212,6 +242,7 @@ void mat_ctx_free(struct mat_ctx *x)
     mat_select_free(&x->sel);
     mat_rg_free(&x->rg);
     mat_state_update_free(x->hs);
+    free(x->runs_unrecorded);
     free(x->win);
     free(x->ri);
     memset(x, 0, sizeof(*x));

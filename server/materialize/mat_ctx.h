@@ -62,6 +62,7 @@ struct mat_ctx {
     bool oneshot;
     struct mat_pace pace;       /* write pacing (config materialize.*) */
     _Atomic int *stop;          /* NULL: never stops early */
+    int64_t (*runs_unrecorded)[MAT_RUNS__N];  /* per view: run counts Redis did not take yet */
 };
 
 /* One run of one view: what it did and why it stopped. */
@@ -100,6 +101,11 @@ void mat_ctx_trim(struct mat_ctx *x);
 int mat_ctx_connect(struct mat_ctx *x, char *err, size_t errlen) FEATD_MUSTCHECK;
 void mat_ctx_disconnect(struct mat_ctx *x);
 bool mat_ctx_stopping(const struct mat_ctx *x);
+/* Counts one poll of v that ended as which in the progress hash's runs_*
+ * counters — for every poll the featd_materializer_runs_total metric
+ * counts, so the two agree. What Redis does not take (unreachable, OOM) is
+ * kept and added with the next count or progress update. */
+void mat_ctx_count_run(struct mat_ctx *x, const struct cfg_view *v, enum mat_runs which);
 /* Sends the progress update built in x->hs for view v. */
 int mat_ctx_progress_send(struct mat_ctx *x, const struct cfg_view *v, char *err,
                           size_t errlen) FEATD_MUSTCHECK;

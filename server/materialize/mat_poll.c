@@ -63,6 +63,12 @@ static int poll_end(struct poll *q, int result, int stats_result, bool did_work,
     q->todo = NULL;
     mat_discover_listing_free(&q->l);
     mat_stats_record(q->v, q->run.rows, stats_result, q->have_p ? &q->p : NULL, did_work, secs);
+    if (stats_result == MR_APPLIED || stats_result == MR_FAILED || stats_result == MR_REJECTED) {
+        /* the status's runs_* count exactly what featd_materializer_runs_total counts */
+        mat_ctx_count_run(q->x, q->v, stats_result == MR_APPLIED ? MAT_RUNS_OK
+                                      : stats_result == MR_FAILED ? MAT_RUNS_FAILED
+                                                                  : MAT_RUNS_REJECTED);
+    }
     return result;
 }
 
@@ -108,9 +114,7 @@ static void note_failure(struct mat_ctx *x, const struct cfg_view *v, const char
     char err[256];
     if (mat_ctx_progress_send(x, v, err, sizeof(err)) != FEATD_OK) {
         mat_ctx_disconnect(x);
-        return;
     }
-    mat_state_count_run(x->c, x->cfg->redis.key_prefix, v, MAT_RUNS_FAILED);
 }
 
 /* Notes (for /readyz and the logs) whether the view still has data in the
@@ -422,8 +426,8 @@ static int poll_applied(struct poll *q, double secs)
         mat_state_set_state(x->hs, MAT_STATE_REJECTED);
         mat_state_set_rejected_reason(x->hs, q->last_reject);
         mat_state_set_rejected_at_us(x->hs, util_now_us());
-        if (mat_ctx_progress_send(x, v, q->err, sizeof(q->err)) == FEATD_OK) {
-            mat_state_count_run(x->c, q->kp, v, MAT_RUNS_REJECTED);
+        if (mat_ctx_progress_send(x, v, q->err, sizeof(q->err)) != FEATD_OK) {
+            log_warn("materializer", "view %s: cannot record progress: %s", v->name, q->err);
         }
     }
     log_applied(run, &q->p, secs, mat_select_bytes(&x->sel));

@@ -559,7 +559,6 @@ void mat_run_finish(struct mat_ctx *x, const struct mat_run *run, int result,
     mat_state_set_rows_skipped_stale(x->hs, (int64_t)run->rows[MK_STALE]);
     mat_state_set_rows_rejected(x->hs, (int64_t)run->rows[MK_REJECTED]);
     mat_state_set_rows_outside_max_age(x->hs, (int64_t)run->rows[MK_OUTSIDE]);
-    enum mat_runs incr;
     if (result == MR_APPLIED) {
         mat_state_set_state(x->hs, MAT_STATE_IDLE);
         mat_state_set_last_error(x->hs, "");
@@ -576,27 +575,22 @@ void mat_run_finish(struct mat_ctx *x, const struct mat_run *run, int result,
             p->max_event_ts_us = run->max_event_us;
         }
         p->last_success_at_us = now;
-        incr = MAT_RUNS_OK;
     } else if (result == MR_REJECTED) {
         mat_state_set_state(x->hs, MAT_STATE_REJECTED);
         mat_state_set_rejected_snapshot(x->hs, run->snap_name ? run->snap_name : "");
         mat_state_set_rejected_sig(x->hs, run->ident_hex);
         mat_state_set_rejected_reason(x->hs, run->why);
         mat_state_set_rejected_at_us(x->hs, now);
-        incr = MAT_RUNS_REJECTED;
     } else {
         mat_state_set_state(x->hs, MAT_STATE_FAILED);
         mat_state_set_last_error(x->hs, run->why);
         mat_state_set_last_error_at_us(x->hs, now);
-        incr = MAT_RUNS_FAILED;
     }
     p->duration_ms = dur_ms;
     char err[256];
     if (mat_ctx_progress_send(x, v, err, sizeof(err)) != FEATD_OK) {
         log_warn("materializer", "view %s: cannot record progress: %s", v->name, err);
         mat_ctx_disconnect(x);
-        return;
     }
-    mat_state_count_run(x->c, x->cfg->redis.key_prefix, v, incr);
 }
 

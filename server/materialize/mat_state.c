@@ -242,17 +242,22 @@ int mat_state_send(struct mat_state_update *u, redisContext *c, const char *key_
     return rc;
 }
 
-void mat_state_count_run(redisContext *c, const char *key_prefix, const struct cfg_view *v,
-                         enum mat_runs which)
+int mat_state_count_run(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                        enum mat_runs which, int64_t n)
 {
-    static const char *const field[] = { "runs_ok", "runs_failed", "runs_rejected" };
+    static const char *const field[MAT_RUNS__N] = { "runs_ok", "runs_failed", "runs_rejected" };
     struct fbuf k = { 0 };
     char err[8];
-    if (c != NULL && hash_key(&k, key_prefix, v, "progress", err, sizeof(err)) == FEATD_OK) {
-        freeReplyObject(rblock_command(c, err, sizeof(err), "HINCRBY progress", "HINCRBY %b %s 1",
-                                       k.data, k.len, field[which]));
+    int rc = FEATD_ERR;
+    if (c != NULL && c->err == 0 &&
+        hash_key(&k, key_prefix, v, "progress", err, sizeof(err)) == FEATD_OK) {
+        redisReply *r = rblock_command(c, err, sizeof(err), "HINCRBY progress", "HINCRBY %b %s %lld",
+                                       k.data, k.len, field[which], (long long)n);
+        rc = r != NULL && r->type == REDIS_REPLY_INTEGER ? FEATD_OK : FEATD_ERR;
+        freeReplyObject(r);
     }
     fbuf_free(&k);
+    return rc;
 }
 
 /* ---- files hash ---- */

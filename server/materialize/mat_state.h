@@ -133,9 +133,11 @@ int mat_state_send(struct mat_state_update *u, redisContext *c, const char *key_
 
 /* The cumulative run counters (runs_ok, runs_failed, runs_rejected). */
 enum mat_runs { MAT_RUNS_OK, MAT_RUNS_FAILED, MAT_RUNS_REJECTED };
-/* HINCRBY of one run counter (best effort: errors ignored). */
-void mat_state_count_run(redisContext *c, const char *key_prefix, const struct cfg_view *v,
-                         enum mat_runs which);
+#define MAT_RUNS__N 3
+/* HINCRBY of one run counter by n. FEATD_OK when Redis took it (under
+ * noeviction OOM it does not: mat_ctx_count_run keeps the count). */
+int mat_state_count_run(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                        enum mat_runs which, int64_t n) FEATD_MUSTCHECK;
 
 /* ---- files hash (incremental views) ---- */
 

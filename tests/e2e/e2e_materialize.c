@@ -1583,6 +1583,15 @@ START_TEST(test_redis_oom_partial_generation_removed)
     wait_prog("big", "snapshot", "2025-01-02", "idle", 60000);
     check_big_all(F.port, 2);
     wait_row_keys("big", BIG_N);
+    /* the status counted every run the metric counted, also those whose
+     * status Redis refused while it was full */
+    char *page = h_admin_get(F.admin_port, "/metrics");
+    double failed = h_metric(page, "featd_materializer_runs_total{view=\"big\",result=\"failed\"}");
+    double applied = h_metric(page, "featd_materializer_runs_total{view=\"big\",result=\"applied\"}");
+    free(page);
+    ck_assert_double_ge(failed, 1);
+    ck_assert_double_eq(failed, (double)prog_i64(c, "big", "runs_failed"));
+    ck_assert_double_eq(applied, (double)prog_i64(c, "big", "runs_ok"));
     redisFree(c);
 }
 END_TEST
