@@ -46,7 +46,7 @@ int config_env_apply(struct featd_config *cfg, char *err, size_t errlen)
         if (v == NULL) {
             continue;
         }
-        if (strcmp(k->section, "redis") == 0) {
+        if (strncmp(k->section, "redis", 5) == 0) {     /* also "redis.sentinel" */
             redis_touched = true;
         }
         if (k->kind == CK_NSTR && v[0] == '\0' &&
