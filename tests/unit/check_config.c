@@ -10,6 +10,7 @@
  * into double quotes before parsing.
  */
 #include <check.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1130,6 +1131,20 @@ START_TEST(test_repo_files)
     ck_assert_uint_ge(cfg->nviews, 1);
     config_free(cfg);
 
+    /* the Cluster and Sentinel examples */
+    ck_assert_msg(config_load_file("config/featd-cluster.json", false, &cfg, err, sizeof err) ==
+                  FEATD_OK, "%s", err);
+    ck_assert_int_eq(cfg->redis.mode, REDIS_MODE_CLUSTER);
+    ck_assert_uint_eq(cfg->redis.cluster_nodes.n, 3);
+    ck_assert_ptr_nonnull(cfg->redis.username);
+    config_free(cfg);
+    ck_assert_msg(config_load_file("config/featd-sentinel.json", false, &cfg, err, sizeof err) ==
+                  FEATD_OK, "%s", err);
+    ck_assert_int_eq(cfg->redis.mode, REDIS_MODE_SENTINEL);
+    ck_assert_uint_eq(cfg->redis.sentinel.nodes.n, 3);
+    ck_assert_str_eq(cfg->redis.sentinel.master_name, "featd");
+    config_free(cfg);
+
     /* env applied by config_load_file only when asked */
     setenv("FEATD_WORKERS", "7", 1);
     ck_assert_int_eq(config_load_file("config/featd.json", true, &cfg, err, sizeof err), FEATD_OK);
@@ -1292,6 +1307,42 @@ START_TEST(test_keep_restart_only)
 }
 END_TEST
 
+/* config/featd.json is the complete example: it gives every key of the
+ * generated table (the keys inside redis.sentinel, which cannot be given
+ * with the others, are in config/featd-sentinel.json). */
+START_TEST(test_examples_list_every_key)
+{
+    struct fbuf md = { 0 };
+    ck_assert_int_eq(config_doc_markdown(&md), FEATD_OK);
+    ck_assert_int_eq(fbuf_append(&md, "", 0), FEATD_OK);
+    json_error_t jerr;
+    json_t *full = json_load_file("config/featd.json", 0, &jerr);
+    json_t *sent = json_load_file("config/featd-sentinel.json", 0, &jerr);
+    ck_assert_ptr_nonnull(full);
+    ck_assert_ptr_nonnull(sent);
+    int nkeys = 0;
+    for (const char *p = strstr(md.data, "\n| `"); p != NULL; p = strstr(p + 1, "\n| `")) {
+        const char *k = p + 4, *e = strchr(k, '`');
+        ck_assert_ptr_nonnull(e);
+        char key[128];
+        snprintf(key, sizeof key, "%.*s", (int)(e - k), k);
+        /* walk "a.b.c" through the object */
+        json_t *at = strncmp(key, "redis.sentinel.", 15) == 0 ? sent : full;
+        char *save = NULL;
+        for (char *part = strtok_r(key, ".", &save); part; part = strtok_r(NULL, ".", &save)) {
+            ck_assert_msg(json_is_object(at), "example lacks the object holding %s", part);
+            at = json_object_get(at, part);
+            ck_assert_msg(at != NULL, "an example config lacks key %.*s", (int)(e - k), k);
+        }
+        nkeys++;
+    }
+    ck_assert_int_ge(nkeys, 30);
+    json_decref(full);
+    json_decref(sent);
+    fbuf_free(&md);
+}
+END_TEST
+
 /* docs/config.md must embed exactly the table config_doc_markdown prints. */
 START_TEST(test_docs_in_sync)
 {
@@ -1347,6 +1398,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_restart_needed_redis_modes);
     tcase_add_test(tc, test_materialize_keys);
     tcase_add_test(tc, test_docs_in_sync);
+    tcase_add_test(tc, test_examples_list_every_key);
     suite_add_tcase(s, tc);
     return s;
 }
