@@ -57,4 +57,10 @@ int  h_featd_signal_wait(struct h_featd *f, int sig); /* send sig, wait, return 
 /* The path of a binary in the build dir ("featd", "featd-cli"). */
 const char *h_bin(const char *name);
 
+/* h_redis_cmd on a connection that first authenticates: "AUTH user pass"
+ * (ACL), or "AUTH pass" when user is NULL. NULL when the connection or the
+ * AUTH fails. Caller frees with freeReplyObject. */
+void *h_redis_cmd_auth(const struct h_redis *r, const char *user, const char *pass,
+                       const char *fmt, ...);
+
 #endif
