@@ -488,16 +488,18 @@ void config_table_format(const struct featd_config *cfg, const struct config_key
             snprintf(buf, cap, "null");
             break;
         }
+        /* ["h:1", "h:2"]; cut with "...]" when it does not fit (only a
+         * rendering: equality is config_table_equal's) */
         size_t o = 0;
         buf[0] = '\0';
-        for (size_t i = 0; i < l->n && o + 1 < cap; i++) {
+        for (size_t i = 0; i < l->n; i++) {
             char a[320];
             config_addr_format(&l->v[i], a, sizeof a);
             int w = snprintf(buf + o, cap - o, "%s\"%s\"%s", i ? ", " : "[", a,
                              i + 1 == l->n ? "]" : "");
             if (w < 0 || (size_t)w >= cap - o) {
                 if (cap > 5) {
-                    memcpy(buf + cap - 5, "...]", 5);   /* cut; equality is config_table_equal's */
+                    memcpy(buf + (o < cap - 5 ? o : cap - 5), "...]", 5);
                 }
                 break;
             }
