@@ -6,8 +6,9 @@
  *   file (bounded read) -> jansson (duplicate keys rejected)
  *     -> defaults from config_table[] -> "server", "redis" and
  *        "materialize" through the table (config_table.c)
- *     -> redis url resolved (embedded / tcp / unix) -> cross-key checks
- *        (config_addr.c)
+ *     -> redis url resolved (embedded / tcp / unix; config_addr.c) -> the
+ *        redis deployment: one of url / cluster / sentinel (config_redis.c)
+ *     -> cross-key checks (config_addr.c)
  *     -> "entities" -> "feature_views" (config_view.c: names, types,
  *        join-key flattening, source columns and renames, materialization)
  *     -> fingerprints, only when nothing was wrong
@@ -64,12 +65,16 @@ static struct featd_config *config_from_json(json_t *root, struct config_errs *e
     json_t *rds = json_object_get(root, "redis");
     if (rds != NULL) {
         config_table_section(cfg, rds, "redis", e);
+        if (json_is_object(rds)) {
+            config_redis_sentinel_required(json_object_get(rds, "sentinel"), e);
+        }
     }
     json_t *mat = json_object_get(root, "materialize");
     if (mat != NULL) {
         config_table_section(cfg, mat, "materialize", e);
     }
-    config_addr_resolve_redis(cfg, "$.redis.url", "$.redis.password", false, e);
+    config_addr_resolve_redis(cfg, "$.redis.url", false, false, e);
+    config_redis_resolve(cfg, false, e);
     config_addr_cross_check(cfg, "$.server.admin_listen", e);
     config_view_parse_entities(cfg, root, e);
     config_view_parse_views(cfg, root, e);

@@ -114,14 +114,50 @@ struct cfg_server {
     enum featd_log_format log_format;
 };
 
+/* Which Redis deployment the redis section describes (resolved at load from
+ * redis.url, redis.cluster_nodes and redis.sentinel: at most one is given). */
+enum featd_redis_mode {
+    REDIS_MODE_EMBEDDED = 0,    /* none given (or url "embedded"): private redis-server */
+    REDIS_MODE_SINGLE,          /* redis.url redis://... or unix://...: one node */
+    REDIS_MODE_CLUSTER,         /* redis.cluster_nodes: Redis Cluster, these are seeds */
+    REDIS_MODE_SENTINEL         /* redis.sentinel: the master Sentinel names */
+};
+
+/* One "host:port" of a node list (host without IPv6 brackets). */
+struct cfg_addr {
+    char *host;
+    int port;                   /* 1..65535 */
+};
+
+/* A list of nodes; n == 0 (v NULL) when the key is null or omitted. Entries
+ * are distinct (same port and same host name or IP address). */
+struct cfg_addrs {
+    struct cfg_addr *v;
+    size_t n;
+};
+
+/* redis.sentinel (DESIGN.md §10). */
+struct cfg_redis_sentinel {
+    bool given;                 /* the object was given (not null/omitted) */
+    char *master_name;          /* 1..256 bytes; required when given */
+    struct cfg_addrs nodes;     /* 1..16 sentinels; required when given */
+    char *password;             /* the sentinels' own AUTH password; NULL = none */
+};
+
 struct cfg_redis {
+    enum featd_redis_mode mode;
     char *url;              /* as given; NULL or "embedded" = private redis-server */
-    bool embedded;
+    bool embedded;          /* mode == REDIS_MODE_EMBEDDED */
     char *host;             /* parsed from redis://host:port/db; NULL for unix */
     int port;
     char *unix_path;        /* redis+unix:///path/to.sock?db=N or unix:///path */
     int db;                 /* 0..15 */
+    char *username;         /* ACL user (AUTH username password); NULL = AUTH password;
+                               never without a password, never with the embedded store */
     char *password;         /* NULL = no AUTH */
+    struct cfg_addrs cluster_nodes;  /* cluster seed nodes (1..64); n == 0 unless CLUSTER */
+    bool read_from_replicas;        /* cluster only: lookups may go to replicas (READONLY) */
+    struct cfg_redis_sentinel sentinel;  /* given only in SENTINEL mode */
     int timeout_ms;         /* connect/command timeout for blocking users, default 200 */
     char *key_prefix;       /* default "featd"; [A-Za-z0-9_.-]{1,64} */
     char *server_bin;       /* embedded: redis-server binary, default "redis-server" */
@@ -191,6 +227,10 @@ bool config_type_is_list(enum featd_type t);
  * input (config files, featd-cli load rows, the admin JSON lookup). */
 struct json_t;
 const char *config_json_kind(const struct json_t *v);
+
+/* "embedded", "single", "cluster" or "sentinel"; "?" when out of range. Any
+ * thread (static strings). */
+const char *config_redis_mode_name(enum featd_redis_mode m);
 
 /* "host:port" -> host (malloc'd) and port. FEATD_ERR on bad form or port. */
 int config_addr_parse_hostport(const char *s, char **host, int *port) FEATD_MUSTCHECK;

@@ -1,13 +1,17 @@
 /*
  * config_addr.c — addresses in the config: "host:port" listen addresses
- * (IPv6 as "[::1]:port"), the redis url (embedded, redis://, unix://) and
+ * (IPv6 as "[::1]:port"), node lists (redis.cluster_nodes,
+ * redis.sentinel.nodes), the redis url (embedded, redis://, unix://) and
  * what it resolves to, and the checks that compare addresses across keys.
  * config_addr_parse_hostport is also used by the daemon and the CLI (any thread;
  * the host is malloc'd for the caller).
  */
 #include "config/config_int.h"
+#include "core/util.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <strings.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +123,7 @@ void config_addr_url_clear(struct config_redis_url *u)
 {
     free(u->host);
     free(u->unix_path);
+    free(u->username);
     free(u->password);
     memset(u, 0, sizeof *u);
 }
@@ -157,7 +162,7 @@ static char *config_addr_pct_decode(const char *s, size_t n)
     return out;
 }
 
-#define URL_FORMS "\"embedded\", redis://[:password@]host[:port][/db] or " \
+#define URL_FORMS "\"embedded\", redis://[[user]:password@]host[:port][/db] or " \
                   "unix:///path/to.sock[?db=N]"
 
 /* rest = what follows "unix://" or "redis+unix://". */
@@ -193,7 +198,8 @@ static int config_addr_url_unix(const char *rest, struct config_redis_url *u, ch
 }
 
 /* The userinfo of a redis:// url (everything before the last '@', if any):
- * only ":password" or "default:password". *rest moves past it. */
+ * ":password" or "user:password" ("default" is the default user: no user
+ * name kept, AUTH password as before ACLs). *rest moves past it. */
 static int config_addr_url_userinfo(const char **rest, struct config_redis_url *u, char *why,
                                     size_t whylen)
 {
@@ -209,9 +215,11 @@ static int config_addr_url_userinfo(const char **rest, struct config_redis_url *
     }
     size_t ulen = (size_t)(colon - r);
     if (ulen != 0 && !(ulen == 7 && strncmp(r, "default", 7) == 0)) {
-        snprintf(why, whylen, "ACL user names are not supported, only the default user "
-                 "(expected redis://:password@host:port)");
-        return FEATD_ERR;
+        u->username = config_addr_pct_decode(r, ulen);
+        if (u->username == NULL) {
+            snprintf(why, whylen, "bad percent-escape in the url's user name");
+            return FEATD_ERR;
+        }
     }
     size_t plen = (size_t)(at - colon - 1);
     if (plen == 0) {
@@ -358,8 +366,27 @@ const char *config_addr_check_redis_url(const char *v, char *why, size_t whylen)
     return NULL;
 }
 
-void config_addr_resolve_redis(struct featd_config *cfg, const char *url_who, const char *pw_who,
-                               bool pw_wins, struct config_errs *e)
+/* Merges a credential from the url (*from_url, taken when kept) into *field:
+ * the url's wins when the field is unset, the same value twice is fine, two
+ * different values are an error (what = "password", "user name"). */
+static void config_addr_merge_cred(char **field, char **from_url, bool field_wins,
+                                   const char *url_who, const char *field_who, const char *what,
+                                   struct config_errs *e)
+{
+    if (*from_url == NULL || field_wins) {
+        return;
+    }
+    if (*field == NULL) {
+        *field = *from_url;
+        *from_url = NULL;
+    } else if (strcmp(*field, *from_url) != 0) {
+        config_err_add(e, url_who, "the url's %s differs from %s (give the %s once)", what,
+                       field_who, what);
+    }
+}
+
+void config_addr_resolve_redis(struct featd_config *cfg, const char *url_who, bool pw_wins,
+                               bool user_wins, struct config_errs *e)
 {
     struct cfg_redis *r = &cfg->redis;
     struct config_redis_url u;
@@ -378,16 +405,133 @@ void config_addr_resolve_redis(struct featd_config *cfg, const char *url_who, co
     r->port = u.port;
     r->unix_path = u.unix_path;
     r->db = u.db;
-    if (u.password != NULL && !pw_wins) {
-        if (r->password == NULL) {
-            r->password = u.password;
-            u.password = NULL;
-        } else if (strcmp(r->password, u.password) != 0) {
-            config_err_add(e, url_who, "the url's password differs from %s (give the password "
-                           "once)", pw_who);
+    u.host = u.unix_path = NULL;
+    config_addr_merge_cred(&r->password, &u.password, pw_wins, url_who, "$.redis.password",
+                           "password", e);
+    config_addr_merge_cred(&r->username, &u.username, user_wins, url_who, "$.redis.username",
+                           "user name", e);
+    config_addr_url_clear(&u);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Node lists                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* calloc that aborts on OOM, like util_xstrdup (config loading only). */
+static struct cfg_addr *config_addr_xalloc(size_t n)
+{
+    struct cfg_addr *v = calloc(n, sizeof *v);
+    if (v == NULL) {
+        fprintf(stderr, "featd: out of memory\n");
+        abort();
+    }
+    return v;
+}
+
+void config_addr_list_free(struct cfg_addrs *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->v[i].host);
+    }
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+void config_addr_list_copy(struct cfg_addrs *dst, const struct cfg_addrs *src)
+{
+    config_addr_list_free(dst);
+    if (src->n == 0) {
+        return;
+    }
+    dst->v = config_addr_xalloc(src->n);
+    for (size_t i = 0; i < src->n; i++) {
+        dst->v[i].host = util_xstrdup(src->v[i].host);
+        dst->v[i].port = src->v[i].port;
+    }
+    dst->n = src->n;
+}
+
+bool config_addr_list_equal(const struct cfg_addrs *a, const struct cfg_addrs *b)
+{
+    if (a->n != b->n) {
+        return false;
+    }
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->v[i].port != b->v[i].port || strcmp(a->v[i].host, b->v[i].host) != 0) {
+            return false;
         }
     }
-    free(u.password);
+    return true;
+}
+
+void config_addr_format(const struct cfg_addr *a, char *buf, size_t cap)
+{
+    if (strchr(a->host, ':') != NULL) {
+        snprintf(buf, cap, "[%s]:%d", a->host, a->port);
+    } else {
+        snprintf(buf, cap, "%s:%d", a->host, a->port);
+    }
+}
+
+/* The same node: same port, and the same IP address (both literals) or the
+ * same host name (case-insensitive). Names are not resolved. */
+static bool config_addr_same(const struct cfg_addr *a, const struct cfg_addr *b)
+{
+    if (a->port != b->port) {
+        return false;
+    }
+    unsigned char ba[16], bb[16];
+    int af = strchr(a->host, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(af, a->host, ba) == 1 && inet_pton(af, b->host, bb) == 1) {
+        return memcmp(ba, bb, af == AF_INET6 ? 16 : 4) == 0;
+    }
+    return strcasecmp(a->host, b->host) == 0;
+}
+
+void config_addr_list_set(struct cfg_addrs *out, const char *const *items, size_t n, size_t max,
+                          const char *who, struct config_errs *e)
+{
+    if (n == 0) {
+        config_err_add(e, who, "empty list (expected 1..%zu \"host:port\" entries, or null)", max);
+        return;
+    }
+    if (n > max) {
+        config_err_add(e, who, "%zu entries (at most %zu allowed)", n, max);
+        return;
+    }
+    struct cfg_addrs l = { config_addr_xalloc(n), 0 };
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        char iw[CFG_JPATH_MAX], q[QBUF];
+        config_err_path_idx(iw, who, i);
+        if (items[i] == NULL) {
+            ok = false;     /* not a string: reported by the caller */
+            continue;
+        }
+        struct cfg_addr a;
+        if (config_addr_parse_hostport(items[i], &a.host, &a.port) != FEATD_OK) {
+            config_err_add(e, iw, "%s: bad address (expected \"host:port\" with port 1..65535, "
+                           "IPv6 as \"[::1]:7000\")", config_err_quote(items[i], q, sizeof q));
+            ok = false;
+            continue;
+        }
+        for (size_t j = 0; j < l.n; j++) {
+            if (config_addr_same(&l.v[j], &a)) {
+                config_err_add(e, iw, "%s: duplicate node (the same as an earlier entry)",
+                               config_err_quote(items[i], q, sizeof q));
+                ok = false;
+                break;
+            }
+        }
+        l.v[l.n++] = a;
+    }
+    if (!ok) {
+        config_addr_list_free(&l);
+        return;
+    }
+    config_addr_list_free(out);
+    *out = l;
 }
 
 void config_addr_cross_check(const struct featd_config *cfg, const char *admin_who,

@@ -8,6 +8,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 /* Appends s escaping '|' for a markdown table cell. */
 static int config_doc_cell(struct fbuf *out, const char *s)
@@ -39,6 +40,27 @@ static const char *config_doc_type(const struct config_key *k, char *range, size
     case CK_ENUM:
         config_err_words(k->words, range, cap);
         return "string";
+    case CK_BOOL:
+        snprintf(range, cap, "true, false");
+        return "boolean";
+    case CK_ADDRS:
+        snprintf(range, cap, "%" PRId64 "..%" PRId64 " distinct entries", k->min, k->max);
+        return "array of \"host:port\" or null";
+    case CK_SECTION: {
+        /* the keys of the nested object: the rows of section "<section>.<name>" */
+        char sub[128];
+        snprintf(sub, sizeof sub, "%s.%s", k->section, k->name);
+        size_t o = 0;
+        range[0] = '\0';
+        for (size_t i = 0; i < config_table_len && o < cap; i++) {
+            if (strcmp(config_table[i].section, sub) == 0) {
+                int w = snprintf(range + o, cap - o, "%s%s", o ? ", " : "keys ",
+                                 config_table[i].name);
+                o += w > 0 ? (size_t)w : 0;
+            }
+        }
+        return "object or null";
+    }
     default:
         snprintf(range, cap, "%" PRId64 "..%" PRId64 " bytes", k->min, k->max);
         return "string";
@@ -58,7 +80,7 @@ int config_doc_markdown(struct fbuf *out)
         char def[128];
         if (k->def == NULL) {
             snprintf(def, sizeof def, "null");
-        } else if (config_table_is_int(k)) {
+        } else if (config_table_is_int(k) || k->kind == CK_BOOL) {
             snprintf(def, sizeof def, "%s", k->def);
         } else {
             snprintf(def, sizeof def, "\"%s\"", k->def);

@@ -8,7 +8,9 @@
  *   config_err.c    the error list, quoted values, JSON paths, suggestions
  *   config_json.c   typed access to JSON members, name and text rules
  *   config_table.c  the server/redis/materialize key table and the generic key parsing
- *   config_addr.c   listen addresses, the redis url, cross-key checks
+ *   config_addr.c   listen addresses, node lists, the redis url, cross-key checks
+ *   config_redis.c  the redis deployment: exactly one of url / cluster_nodes /
+ *                   sentinel, keys that need another key, the mode
  *   config_view.c   entities and feature views (and their fingerprints)
  *   config_type.c   the value types of features and join keys
  *   config_env.c    FEATD_* environment overrides
@@ -46,6 +48,7 @@
 #define CFG_MAX_VIEW_KEYS    64             /* join keys of all of a view's entities */
 #define CFG_INTERVAL_MAX     31536000LL     /* 1 year */
 #define CFG_UNIX_PATH_MAX    107        /* sun_path minus the NUL */
+#define CFG_MAX_LIST_ADDRS   64         /* entries of a node list (CK_ADDRS max) */
 
 /* Size of a buffer for config_err_quote (a quoted, escaped, capped value). */
 #define QBUF (CFG_QUOTE_MAX * 4 + 16)
@@ -134,6 +137,11 @@ enum config_key_kind {
     CK_NSTR,    /* char * field, JSON null allowed (-> NULL) */
     CK_WORD,    /* char * field, one of words[] */
     CK_ENUM,    /* int-sized enum field, index into words[] */
+    CK_BOOL,    /* bool field; JSON true/false, env "true"/"false" */
+    CK_ADDRS,   /* struct cfg_addrs field; JSON array of "host:port" (min..max
+                   entries) or null, env a comma-separated list ("" = null) */
+    CK_SECTION, /* bool field: a nested object (true) or null (false) whose keys
+                   are the rows of section "<section>.<name>" */
 };
 
 /* One server/redis/materialize key: everything parsing, defaults, env overrides, the
@@ -160,6 +168,8 @@ struct config_key {
 extern const struct config_key config_table[];
 extern const size_t config_table_len;
 
+/* The row of section.name, or NULL. */
+const struct config_key *config_table_key(const char *section, const char *name);
 /* True for the integer kinds (stored as int64_t), false for strings and
  * enums. Pure. */
 bool config_table_is_int(const struct config_key *k);
@@ -178,6 +188,9 @@ void config_table_section(struct featd_config *cfg, json_t *obj, const char *sec
 /* Renders the current value of k (password masked when mask). */
 void config_table_format(const struct featd_config *cfg, const struct config_key *k, bool mask,
                          char *buf, size_t cap);
+/* True when a and b hold the same value of k (full values, not renderings). */
+bool config_table_equal(const struct featd_config *a, const struct featd_config *b,
+                        const struct config_key *k);
 /* Copies the value of k from src to dst (strings duplicated, dst's freed). */
 void config_table_copy(struct featd_config *dst, const struct featd_config *src,
                        const struct config_key *k);
@@ -193,6 +206,7 @@ struct config_redis_url {
     int port;
     char *unix_path;
     int db;
+    char *username;     /* from the url's userinfo (not "default"), percent-decoded */
     char *password;     /* from the url's userinfo, percent-decoded */
 };
 
@@ -206,16 +220,49 @@ const char *config_addr_check_admin_listen(const char *v, char *why, size_t whyl
 const char *config_addr_check_redis_url(const char *v, char *why, size_t whylen);
 /*
  * Resolves redis.url into embedded/host/port/unix_path/db and merges the
- * url's password with redis.password. url_who/pw_who name the two values in
- * errors; when pw_wins (FEATD_REDIS_PASSWORD is set, even empty), the url's
- * password is ignored.
+ * url's user name and password with redis.username and redis.password.
+ * url_who names the url in errors; when pw_wins (FEATD_REDIS_PASSWORD is
+ * set, even empty) the url's password is ignored, when user_wins
+ * (FEATD_REDIS_USERNAME is set) its user name.
  */
-void config_addr_resolve_redis(struct featd_config *cfg, const char *url_who, const char *pw_who,
-                               bool pw_wins, struct config_errs *e);
+void config_addr_resolve_redis(struct featd_config *cfg, const char *url_who, bool pw_wins,
+                               bool user_wins, struct config_errs *e);
+/*
+ * A node list value: items[0..n) (NULL entries were not strings and are
+ * already reported) must be 1..max distinct "host:port" addresses. Stores
+ * the list into *out (the old one freed) when all are good; otherwise adds
+ * one error per problem, who naming the list ("$.redis.cluster_nodes",
+ * items as who[i]).
+ */
+void config_addr_list_set(struct cfg_addrs *out, const char *const *items, size_t n, size_t max,
+                          const char *who, struct config_errs *e);
+/* Frees the entries of l and empties it; deep copy (dst emptied first). */
+void config_addr_list_free(struct cfg_addrs *l);
+void config_addr_list_copy(struct cfg_addrs *dst, const struct cfg_addrs *src);
+/* Same list (same order, same hosts and ports)? */
+bool config_addr_list_equal(const struct cfg_addrs *a, const struct cfg_addrs *b);
+/* "host:port", "[v6]:port" into buf. */
+void config_addr_format(const struct cfg_addr *a, char *buf, size_t cap);
 /* Checks that need several server keys at once (the admin port must differ
  * from the serving port); admin_who names the culprit in errors. */
 void config_addr_cross_check(const struct featd_config *cfg, const char *admin_who,
                              struct config_errs *e);
+
+/* ---- config_redis.c: the redis deployment ---- */
+
+/*
+ * After redis.url was resolved (config_addr_resolve_redis): checks that at
+ * most one of redis.url, redis.cluster_nodes, redis.sentinel is given, that
+ * the keys needing another key have it (username -> password, not embedded;
+ * read_from_replicas -> cluster_nodes; sentinel keys only with sentinel),
+ * and sets cfg->redis.mode (and embedded). Errors name the JSON paths, or
+ * the environment variable of a key it set when from_env.
+ */
+void config_redis_resolve(struct featd_config *cfg, bool from_env, struct config_errs *e);
+/* The required keys of a given $.redis.sentinel object (master_name, nodes;
+ * null counts as missing). sentinel may be NULL or not an object (then
+ * nothing is checked: that was reported by the key table). */
+void config_redis_sentinel_required(json_t *sentinel, struct config_errs *e);
 
 /* ---- config_view.c: entities and feature views ---- */
 

@@ -1,6 +1,7 @@
 /*
  * config_reload.c — the reload rule. Keys not marked reloadable in
- * config_table[] (listen addresses, workers, data_dir, redis.*) were used to
+ * config_table[] (listen addresses, workers, data_dir, redis.*: also the
+ * cluster nodes, sentinel and ACL user) were used to
  * set up listeners, Redis links and the embedded Redis; a reload reports a
  * change to them and keeps their running values, so that it never applies
  * one halfway. Called on the thread that reloads (the main thread).
@@ -21,12 +22,10 @@ int config_reload_restart_needed(const struct featd_config *running,
         if (k->reloadable) {
             continue;
         }
-        char a[QBUF], c[QBUF];
-        config_table_format(running, k, false, a, sizeof a);
-        config_table_format(next, k, false, c, sizeof c);
-        if (strcmp(a, c) == 0) {
+        if (config_table_equal(running, next, k)) {
             continue;
         }
+        char a[QBUF], c[QBUF];
         config_table_format(running, k, true, a, sizeof a);
         config_table_format(next, k, true, c, sizeof c);
         n++;
@@ -57,6 +56,7 @@ void config_reload_keep_restart_only(const struct featd_config *running, struct 
     free(n->unix_path);
     n->unix_path = o->unix_path ? util_xstrdup(o->unix_path) : NULL;
     n->embedded = o->embedded;
+    n->mode = o->mode;
     n->port = o->port;
     n->db = o->db;
 }

@@ -47,6 +47,24 @@ static const char *config_table_check_password(const char *v, char *why, size_t 
     return config_json_text_problem(v, 1024, why, whylen);
 }
 
+/* ACL user names: printable, no whitespace (Redis refuses spaces in them). */
+static const char *config_table_check_username(const char *v, char *why, size_t whylen)
+{
+    for (size_t i = 0; v[i]; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c <= 0x20 || c == 0x7f) {
+            snprintf(why, whylen, "whitespace or control character at offset %zu", i);
+            return why;
+        }
+    }
+    return NULL;
+}
+
+static const char *config_table_check_master_name(const char *v, char *why, size_t whylen)
+{
+    return config_json_text_problem(v, 256, why, whylen);
+}
+
 const struct config_key config_table[] = {
     { "server", "listen", CK_STR, CFG_SRV(listen), 1, 300, "127.0.0.1:6566", false,
       "FEATD_LISTEN", NULL, config_addr_check_listen,
@@ -111,9 +129,36 @@ const struct config_key config_table[] = {
       "\"text\" lines or \"json\" lines (one object per event) for log shippers." },
     { "redis", "url", CK_NSTR, CFG_RDS(url), 1, CFG_PATH_STR_MAX, NULL, false,
       "FEATD_REDIS_URL", NULL, config_addr_check_redis_url,
-      "Online store. null/omitted/\"embedded\": a private redis-server under data_dir; "
-      "redis://[:password@]host[:port][/db] (port 6379, db 0..15); "
-      "unix:///path/to.sock[?db=N]." },
+      "Online store, one node. null/omitted/\"embedded\": a private redis-server under data_dir; "
+      "redis://[[user]:password@]host[:port][/db] (port 6379, db 0..15); "
+      "unix:///path/to.sock[?db=N]. At most one of url, cluster_nodes and sentinel is given." },
+    { "redis", "cluster_nodes", CK_ADDRS, CFG_RDS(cluster_nodes), 1, 64, NULL, false,
+      "FEATD_REDIS_CLUSTER_NODES", NULL, NULL,
+      "Redis Cluster: seed nodes as \"host:port\" (IPv6 \"[::1]:7000\"), distinct; featd "
+      "discovers the other nodes and the slot map from them. The environment variable is a "
+      "comma-separated list (empty = null)." },
+    { "redis", "read_from_replicas", CK_BOOL, CFG_RDS(read_from_replicas), 0, 0, "false", false,
+      NULL, NULL, NULL,
+      "Redis Cluster only: lookups may be served by replicas (READONLY), which can lag their "
+      "master; true without cluster_nodes is an error." },
+    { "redis", "sentinel", CK_SECTION, CFG_RDS(sentinel.given), 0, 0, NULL, false,
+      NULL, NULL, NULL,
+      "Redis Sentinel: an object {master_name, nodes, password}; featd asks the sentinels for "
+      "the master's address and follows failovers." },
+    { "redis.sentinel", "master_name", CK_NSTR, CFG_RDS(sentinel.master_name), 1, 256, NULL,
+      false, NULL, NULL, config_table_check_master_name,
+      "The name the sentinels monitor the master under (required with redis.sentinel)." },
+    { "redis.sentinel", "nodes", CK_ADDRS, CFG_RDS(sentinel.nodes), 1, 16, NULL, false,
+      NULL, NULL, NULL,
+      "The sentinels as \"host:port\", distinct (required with redis.sentinel)." },
+    { "redis.sentinel", "password", CK_NSTR, CFG_RDS(sentinel.password), 1, 1024, NULL, false,
+      "FEATD_REDIS_SENTINEL_PASSWORD", NULL, config_table_check_password,
+      "The sentinels' own AUTH password (null = none); redis.username/password are for the "
+      "data nodes." },
+    { "redis", "username", CK_NSTR, CFG_RDS(username), 1, 256, NULL, false,
+      "FEATD_REDIS_USERNAME", NULL, config_table_check_username,
+      "ACL user (AUTH username password) for every data node; needs a password; not with the "
+      "embedded store. May instead be given in the url, not both differently." },
     { "redis", "password", CK_NSTR, CFG_RDS(password), 1, 1024, NULL, false,
       "FEATD_REDIS_PASSWORD", NULL, config_table_check_password,
       "AUTH password (null = none). May instead be given in the url, not both differently." },
@@ -222,10 +267,78 @@ static void config_table_set_word(struct featd_config *cfg, const struct config_
                    config_err_quote(s, q, sizeof q), config_err_words(k->words, wl, sizeof wl));
 }
 
+/* A CK_ADDRS value from text: a comma-separated list (spaces around items
+ * ignored); NULL or "" = null. */
+static void config_table_set_addrs_text(struct featd_config *cfg, const struct config_key *k,
+                                        const char *s, const char *who, struct config_errs *e)
+{
+    struct cfg_addrs *l = config_table_ptr(cfg, k);
+    if (s == NULL || s[0] == '\0') {
+        config_addr_list_free(l);
+        return;
+    }
+    size_t n = 1;
+    for (const char *p = s; *p; p++) {
+        n += *p == ',';
+    }
+    char *items[CFG_MAX_LIST_ADDRS] = { NULL };
+    if (n > (size_t)k->max || n > FEATD_ARRAY_LEN(items)) {
+        config_err_add(e, who, "%zu entries (at most %" PRId64 " allowed)", n, k->max);
+        return;
+    }
+    const char *p = s;
+    for (size_t i = 0; i < n; i++) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len > 0 && *p == ' ') {
+            p++;
+            len--;
+        }
+        while (len > 0 && p[len - 1] == ' ') {
+            len--;
+        }
+        items[i] = strndup(p, len);
+        if (items[i] == NULL) {
+            config_err_add(e, who, "out of memory");
+            while (i-- > 0) {
+                free(items[i]);
+            }
+            return;
+        }
+        p = end ? end + 1 : p + len;
+    }
+    config_addr_list_set(l, (const char *const *)items, n, (size_t)k->max, who, e);
+    for (size_t i = 0; i < n; i++) {
+        free(items[i]);
+    }
+}
+
 void config_table_set_string(struct featd_config *cfg, const struct config_key *k, const char *s,
                              const char *who, struct config_errs *e)
 {
     char q[QBUF], why[256];
+    switch (k->kind) {
+    case CK_BOOL:
+        if (s != NULL && (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)) {
+            *(bool *)config_table_ptr(cfg, k) = s[0] == 't';
+        } else {
+            config_err_add(e, who, "invalid value %s (expected true or false)",
+                           s ? config_err_quote(s, q, sizeof q) : "null");
+        }
+        return;
+    case CK_ADDRS:
+        config_table_set_addrs_text(cfg, k, s, who, e);
+        return;
+    case CK_SECTION:
+        if (s != NULL) {
+            config_err_add(e, who, "expected an object or null");
+            return;
+        }
+        *(bool *)config_table_ptr(cfg, k) = false;
+        return;
+    default:
+        break;
+    }
     if (config_table_is_int(k)) {
         int64_t v;
         if (s == NULL || !util_parse_i64(s, k->min, k->max, &v)) {
@@ -273,10 +386,70 @@ void config_table_set_string(struct featd_config *cfg, const struct config_key *
     *f = util_xstrdup(s);
 }
 
+/* A CK_ADDRS value from JSON: an array of "host:port" strings, or null. */
+static void config_table_set_addrs_json(struct featd_config *cfg, const struct config_key *k,
+                                        json_t *v, const char *who, struct config_errs *e)
+{
+    if (json_is_null(v)) {
+        config_addr_list_free(config_table_ptr(cfg, k));
+        return;
+    }
+    if (!json_is_array(v)) {
+        config_err_add(e, who, "expected an array of \"host:port\" strings or null (got %s)",
+                       config_json_kind(v));
+        return;
+    }
+    size_t n = json_array_size(v);
+    const char *items[CFG_MAX_LIST_ADDRS] = { NULL };
+    if (n > (size_t)k->max || n > FEATD_ARRAY_LEN(items)) {
+        config_err_add(e, who, "%zu entries (at most %" PRId64 " allowed)", n, k->max);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *it = json_array_get(v, i);
+        items[i] = json_string_value(it);
+        if (items[i] == NULL) {
+            char iw[CFG_JPATH_MAX];
+            config_err_path_idx(iw, who, i);
+            config_err_add(e, iw, "expected a \"host:port\" string (got %s)", config_json_kind(it));
+        }
+    }
+    config_addr_list_set(config_table_ptr(cfg, k), items, n, (size_t)k->max, who, e);
+}
+
 /* Validates and stores a JSON value for key k; who is its JSON path. */
 static void config_table_set_json(struct featd_config *cfg, const struct config_key *k, json_t *v,
                                   const char *who, struct config_errs *e)
 {
+    switch (k->kind) {
+    case CK_BOOL:
+        if (json_is_boolean(v)) {
+            *(bool *)config_table_ptr(cfg, k) = json_is_true(v);
+        } else {
+            config_err_add(e, who, "expected true or false (got %s)", config_json_kind(v));
+        }
+        return;
+    case CK_ADDRS:
+        config_table_set_addrs_json(cfg, k, v, who, e);
+        return;
+    case CK_SECTION: {
+        if (json_is_null(v)) {
+            *(bool *)config_table_ptr(cfg, k) = false;
+            return;
+        }
+        if (!json_is_object(v)) {
+            config_err_add(e, who, "expected an object or null (got %s)", config_json_kind(v));
+            return;
+        }
+        *(bool *)config_table_ptr(cfg, k) = true;
+        char sub[CFG_JPATH_MAX];
+        snprintf(sub, sizeof sub, "%s.%s", k->section, k->name);
+        config_table_section(cfg, v, sub, e);
+        return;
+    }
+    default:
+        break;
+    }
     if (config_table_is_int(k)) {
         int64_t x;
         if (config_json_int_in(v, k->min, k->max, who, &x, e)) {
@@ -316,6 +489,33 @@ void config_table_format(const struct featd_config *cfg, const struct config_key
         snprintf(buf, cap, "%s", config_table_word(k, i));
         break;
     }
+    case CK_BOOL: snprintf(buf, cap, "%s", *(const bool *)p ? "true" : "false"); break;
+    case CK_SECTION: snprintf(buf, cap, "%s", *(const bool *)p ? "{...}" : "null"); break;
+    case CK_ADDRS: {
+        const struct cfg_addrs *l = p;
+        if (l->n == 0) {
+            snprintf(buf, cap, "null");
+            break;
+        }
+        /* ["h:1", "h:2"]; cut with "...]" when it does not fit (only a
+         * rendering: equality is config_table_equal's) */
+        size_t o = 0;
+        buf[0] = '\0';
+        for (size_t i = 0; i < l->n; i++) {
+            char a[320];
+            config_addr_format(&l->v[i], a, sizeof a);
+            int w = snprintf(buf + o, cap - o, "%s\"%s\"%s", i ? ", " : "[", a,
+                             i + 1 == l->n ? "]" : "");
+            if (w < 0 || (size_t)w >= cap - o) {
+                if (cap > 5) {
+                    memcpy(buf + (o < cap - 5 ? o : cap - 5), "...]", 5);
+                }
+                break;
+            }
+            o += (size_t)w;
+        }
+        break;
+    }
     default: {
         const char *s = *(char *const *)p;
         if (s == NULL) {
@@ -341,6 +541,9 @@ void config_table_copy(struct featd_config *dst, const struct featd_config *src,
     case CK_ENUM: *(int *)d = *(const int *)s; break;
     case CK_U32: *(uint32_t *)d = *(const uint32_t *)s; break;
     case CK_SIZE: *(size_t *)d = *(const size_t *)s; break;
+    case CK_BOOL:
+    case CK_SECTION: *(bool *)d = *(const bool *)s; break;
+    case CK_ADDRS: config_addr_list_copy(d, s); break;
     default: {
         char **df = d;
         const char *sv = *(char *const *)s;
@@ -361,7 +564,7 @@ void config_table_defaults(struct featd_config *cfg, struct config_errs *e)
     }
 }
 
-static const struct config_key *config_table_find(const char *section, const char *name)
+const struct config_key *config_table_key(const char *section, const char *name)
 {
     for (size_t i = 0; i < config_table_len; i++) {
         if (strcmp(config_table[i].section, section) == 0 &&
@@ -392,7 +595,7 @@ void config_table_section(struct featd_config *cfg, json_t *obj, const char *sec
     json_t *v;
     json_object_foreach(obj, key, v) {
         config_err_path_key(who, base, key);
-        const struct config_key *k = config_table_find(section, key);
+        const struct config_key *k = config_table_key(section, key);
         if (k == NULL) {
             char where[64];
             snprintf(where, sizeof where, " in the %s section", section);
@@ -403,12 +606,40 @@ void config_table_section(struct featd_config *cfg, json_t *obj, const char *sec
     }
 }
 
+bool config_table_equal(const struct featd_config *a, const struct featd_config *b,
+                        const struct config_key *k)
+{
+    const void *pa = config_table_cptr(a, k), *pb = config_table_cptr(b, k);
+    switch (k->kind) {
+    case CK_INT:
+    case CK_ENUM: return *(const int *)pa == *(const int *)pb;
+    case CK_U32: return *(const uint32_t *)pa == *(const uint32_t *)pb;
+    case CK_SIZE: return *(const size_t *)pa == *(const size_t *)pb;
+    case CK_BOOL:
+    case CK_SECTION: return *(const bool *)pa == *(const bool *)pb;
+    case CK_ADDRS: return config_addr_list_equal(pa, pb);
+    default: {
+        const char *sa = *(char *const *)pa, *sb = *(char *const *)pb;
+        return sa == sb || (sa != NULL && sb != NULL && strcmp(sa, sb) == 0);
+    }
+    }
+}
+
 void config_table_free(struct featd_config *cfg)
 {
     for (size_t i = 0; i < config_table_len; i++) {
         const struct config_key *k = &config_table[i];
-        if (!config_table_is_int(k) && k->kind != CK_ENUM) {
+        switch (k->kind) {
+        case CK_STR:
+        case CK_NSTR:
+        case CK_WORD:
             free(*(char **)config_table_ptr(cfg, k));
+            break;
+        case CK_ADDRS:
+            config_addr_list_free(config_table_ptr(cfg, k));
+            break;
+        default:
+            break;
         }
     }
 }

@@ -185,9 +185,51 @@ static int simple_command(redisContext *c, const char *ep, int tmo, const char *
     return rc;
 }
 
+/*
+ * AUTH on a fresh connection: "AUTH username password" when redis.username
+ * is set (ACL), else "AUTH password"; argv form, so any byte of the
+ * password (spaces too) goes through. Messages name the user, never the
+ * password: "redis EP: AUTH as user "featd" failed: WRONGPASS ...".
+ */
+static int rblock_auth(redisContext *c, const struct cfg_redis *r, const char *ep, int tmo,
+                       char *err, size_t errlen)
+{
+    const char *argv[3] = { "AUTH", r->username, r->password };
+    size_t lens[3] = { 4, r->username ? strlen(r->username) : 0, strlen(r->password) };
+    int argc = 3;
+    char what[320];
+    if (r->username == NULL) {
+        argv[1] = r->password;
+        lens[1] = lens[2];
+        argc = 2;
+        snprintf(what, sizeof what, "AUTH");
+    } else {
+        snprintf(what, sizeof what, "AUTH as user \"%.256s\"", r->username);
+    }
+    redisReply *reply = redisCommandArgv(c, argc, argv, lens);
+    if (reply == NULL) {
+        seterr_ep(c, ep, tmo, what, err, errlen);
+        return FEATD_ERR;
+    }
+    int rc = FEATD_OK;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        seterr_reply_ep(ep, what, reply, err, errlen);
+        rc = FEATD_ERR;
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
 redisContext *rblock_connect(const struct featd_config *cfg, char *err, size_t errlen)
 {
     const struct cfg_redis *r = &cfg->redis;
+    if (r->mode == REDIS_MODE_CLUSTER || r->mode == REDIS_MODE_SENTINEL) {
+        /* one node only: cluster and sentinel deployments need their own client */
+        snprintf(err, errlen, "redis: %s: a blocking connection to one node cannot serve a "
+                 "Redis %s deployment", r->mode == REDIS_MODE_CLUSTER ? "redis.cluster_nodes"
+                 : "redis.sentinel", config_redis_mode_name(r->mode));
+        return NULL;
+    }
     char ep[PATH_MAX + 64];
     rblock_endpoint(cfg, ep, sizeof ep);
 
@@ -227,7 +269,7 @@ redisContext *rblock_connect(const struct featd_config *cfg, char *err, size_t e
         return NULL;
     }
     if (r->password != NULL && r->password[0] != '\0'
-        && simple_command(c, ep, tmo, "AUTH", err, errlen, "AUTH %s", r->password) != FEATD_OK) {
+        && rblock_auth(c, r, ep, tmo, err, errlen) != FEATD_OK) {
         redisFree(c);
         return NULL;
     }

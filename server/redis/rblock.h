@@ -10,8 +10,10 @@
  *                         (server.data_dir as given when it does not exist yet)
  *   - redis.unix_path     a unix socket
  *   - redis.host/port     TCP (a name, IPv4 or IPv6 literal)
- * then AUTH redis.password when set, SELECT redis.db when not 0, and a PING
- * that proves the connection usable.
+ * then AUTH when redis.password is set ("AUTH redis.username password" with
+ * an ACL user, else "AUTH password"), SELECT redis.db when not 0, and a PING
+ * that proves the connection usable. One node only: a config in cluster or
+ * sentinel mode (redis.mode) is refused with a message.
  * redis.timeout_ms bounds the connect and, via redisSetTimeout, every
  * command's socket reads and writes.
  *
@@ -40,6 +42,7 @@
  * that names the endpoint in err, e.g.
  *   "redis 127.0.0.1:6379: connect: Connection refused"
  *   "redis unix:/data/redis.sock: AUTH failed: WRONGPASS invalid username-password pair"
+ *   "redis 10.0.0.5:6379: AUTH as user "featd" failed: WRONGPASS invalid ..."
  */
 redisContext *rblock_connect(const struct featd_config *cfg, char *err, size_t errlen);
 

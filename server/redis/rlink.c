@@ -46,6 +46,7 @@ struct rlink {
     char *host;             /* NULL for unix sockets */
     int port;
     char *unix_path;
+    char *username;         /* ACL user; NULL = AUTH password */
     char *password;
     int db;
     char endpoint[300];     /* for messages */
@@ -215,8 +216,12 @@ static void rlink_auth_cb(redisAsyncContext *ac, void *r, void *priv)
     struct rlink *rp = priv;
     redisReply *reply = r;
     if (reply && reply->type == REDIS_REPLY_ERROR && rp->ac == ac) {
-        snprintf(rp->status, sizeof(rp->status), "redis %s refused setup: %s", rp->endpoint,
-                 reply->str);
+        char user[300] = "";
+        if (rp->username) {
+            snprintf(user, sizeof(user), " (user \"%.256s\")", rp->username);
+        }
+        snprintf(rp->status, sizeof(rp->status), "redis %s refused setup%s: %s", rp->endpoint,
+                 user, reply->str);
         log_error("redis", "%s", rp->status);
         METRICS_INC(rp->m->redis_errors_total);
         redisAsyncDisconnect(ac);
@@ -300,7 +305,14 @@ static void rlink_connect(struct rlink *rp)
     redisAsyncSetConnectCallback(ac, rlink_connect_cb);
     redisAsyncSetDisconnectCallback(ac, rlink_disconnect_cb);
     if (rp->password) {
-        redisAsyncCommand(ac, rlink_auth_cb, rp, "AUTH %s", rp->password);
+        /* argv form: any byte of the password (spaces too) goes through */
+        const char *argv[3] = { "AUTH", rp->username, rp->password };
+        size_t lens[3] = { 4, rp->username ? strlen(rp->username) : 0, strlen(rp->password) };
+        if (rp->username == NULL) {
+            argv[1] = argv[2];
+            lens[1] = lens[2];
+        }
+        redisAsyncCommandArgv(ac, rlink_auth_cb, rp, rp->username ? 3 : 2, argv, lens);
     }
     if (rp->db != 0) {
         redisAsyncCommand(ac, rlink_auth_cb, rp, "SELECT %d", rp->db);
@@ -328,6 +340,7 @@ struct rlink *rlink_new(struct event_base *base, const struct cfg_redis *rc,
     }
     if (rc->password) {
         rp->password = util_xstrdup(rc->password);
+        rp->username = rc->username ? util_xstrdup(rc->username) : NULL;
     }
     snprintf(rp->status, sizeof(rp->status), "redis %s: connecting", rp->endpoint);
     rp->retry = evtimer_new(base, rlink_retry_cb, rp);
@@ -391,6 +404,7 @@ void rlink_free(struct rlink *rp)
     }
     free(rp->host);
     free(rp->unix_path);
+    free(rp->username);
     free(rp->password);
     fbuf_free(&rp->cmd);
     free(rp);

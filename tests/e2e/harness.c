@@ -513,3 +513,36 @@ void h_featd_stop(struct h_featd *f)
         ck_abort_msg("featd exited with status %d after SIGTERM (log above)", rc);
     }
 }
+
+/* ---- Redis with AUTH ---- */
+
+void *h_redis_cmd_auth(const struct h_redis *r, const char *user, const char *pass,
+                       const char *fmt, ...)
+{
+    struct timeval tv = { 2, 0 };
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+    if (c == NULL) {
+        return NULL;
+    }
+    if (c->err || redisSetTimeout(c, tv) != REDIS_OK) {
+        redisFree(c);
+        return NULL;
+    }
+    const char *argv[3] = { "AUTH", user ? user : pass, pass };
+    size_t lens[3] = { 4, strlen(argv[1]), strlen(pass) };
+    redisReply *a = redisCommandArgv(c, user ? 3 : 2, argv, lens);
+    bool ok = a != NULL && a->type == REDIS_REPLY_STATUS;
+    if (a) {
+        freeReplyObject(a);
+    }
+    if (!ok) {
+        redisFree(c);
+        return NULL;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    void *reply = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    redisFree(c);
+    return reply;
+}

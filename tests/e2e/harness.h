@@ -64,4 +64,10 @@ char *h_admin_get(int port, const char *path);
  * the first "name{...} v"; "name{labels}" matches exactly. -1 when absent. */
 double h_metric(const char *page, const char *series);
 
+/* h_redis_cmd on a connection that first authenticates: "AUTH user pass"
+ * (ACL), or "AUTH pass" when user is NULL. NULL when the connection or the
+ * AUTH fails. Caller frees with freeReplyObject. */
+void *h_redis_cmd_auth(const struct h_redis *r, const char *user, const char *pass,
+                       const char *fmt, ...);
+
 #endif

@@ -10,6 +10,7 @@
  * into double quotes before parsing.
  */
 #include <check.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,7 +132,7 @@ static const struct bad_case bad_cases[] = {
     { RDS("'url':'redis://h:6379/16'"), "$.redis.url", "database" },
     { RDS("'url':'redis://h:6379/x'"), "$.redis.url", "database" },
     { RDS("'url':'rediss://h:6379'"), "$.redis.url", "TLS" },
-    { RDS("'url':'redis://bob:pw@h:6379'"), "$.redis.url", "user" },
+    { RDS("'url':'redis://bob@h:6379'"), "$.redis.url", "user but no password" },
     { RDS("'url':'redis://:@h:6379'"), "$.redis.url", "empty password" },
     { RDS("'url':'redis://:p%zz@h'"), "$.redis.url", "percent" },
     { RDS("'url':'redis:///0'"), "$.redis.url", "no host" },
@@ -145,6 +146,76 @@ static const struct bad_case bad_cases[] = {
     { RDS("'timeout_ms':0"), "$.redis.timeout_ms", "1..600000" },
     { RDS("'password':''"), "$.redis.password", "empty" },
     { RDS("'db':1"), "$.redis.db", "unknown key" },
+    /* redis deployments (DESIGN.md §10): exactly one of url / cluster_nodes / sentinel */
+    { RDS("'url':'redis://h','cluster_nodes':['h:1']"), "$.redis.cluster_nodes",
+      "given together with $.redis.url (give exactly one of" },
+    { RDS("'url':'embedded','cluster_nodes':['h:1']"), "$.redis.cluster_nodes",
+      "together with $.redis.url" },
+    { RDS("'url':'unix:///r.sock','sentinel':{'master_name':'m','nodes':['h:1']}"),
+      "$.redis.sentinel", "together with $.redis.url" },
+    { RDS("'cluster_nodes':['h:1'],'sentinel':{'master_name':'m','nodes':['h:1']}"),
+      "$.redis.sentinel", "together with $.redis.cluster_nodes" },
+    { RDS("'url':'redis://h','cluster_nodes':['h:1'],'sentinel':{'master_name':'m','nodes':['s:1']}"),
+      "$.redis.sentinel", "together with $.redis.url and $.redis.cluster_nodes" },
+    { RDS("'cluster_node':['h:1']"), "$.redis.cluster_node", "did you mean \"cluster_nodes\"" },
+    { RDS("'cluster_nodes':[]"), "$.redis.cluster_nodes", "empty list" },
+    { RDS("'cluster_nodes':'h:1'"), "$.redis.cluster_nodes", "expected an array of \"host:port\"" },
+    { RDS("'cluster_nodes':{}"), "$.redis.cluster_nodes", "got an object" },
+    { RDS("'cluster_nodes':['h']"), "$.redis.cluster_nodes[0]", "bad address" },
+    { RDS("'cluster_nodes':['h:0']"), "$.redis.cluster_nodes[0]", "port 1..65535" },
+    { RDS("'cluster_nodes':['h:1','h:70000']"), "$.redis.cluster_nodes[1]", "port 1..65535" },
+    { RDS("'cluster_nodes':['::1:7000']"), "$.redis.cluster_nodes[0]", "[::1]:7000" },
+    { RDS("'cluster_nodes':['h:1',''] "), "$.redis.cluster_nodes[1]", "bad address" },
+    { RDS("'cluster_nodes':['h:1',5]"), "$.redis.cluster_nodes[1]", "got an integer" },
+    { RDS("'cluster_nodes':['h:1',null]"), "$.redis.cluster_nodes[1]", "got null" },
+    { RDS("'cluster_nodes':['a:1','b:1','A:1']"), "$.redis.cluster_nodes[2]", "duplicate node" },
+    { RDS("'cluster_nodes':['[::1]:7000','[0:0::1]:7000']"), "$.redis.cluster_nodes[1]",
+      "duplicate node" },
+    { RDS("'read_from_replicas':true"), "$.redis.read_from_replicas", "needs $.redis.cluster_nodes" },
+    { RDS("'url':'redis://h','read_from_replicas':true"), "$.redis.read_from_replicas",
+      "needs $.redis.cluster_nodes" },
+    { RDS("'sentinel':{'master_name':'m','nodes':['h:1']},'read_from_replicas':true"),
+      "$.redis.read_from_replicas", "Redis Cluster" },
+    { RDS("'cluster_nodes':['h:1'],'read_from_replicas':'yes'"), "$.redis.read_from_replicas",
+      "expected true or false" },
+    { RDS("'cluster_nodes':['h:1'],'read_from_replicas':1"), "$.redis.read_from_replicas",
+      "got an integer" },
+    { RDS("'sentinel':{'nodes':['h:1']}"), "$.redis.sentinel.master_name", "missing" },
+    { RDS("'sentinel':{'master_name':null,'nodes':['h:1']}"), "$.redis.sentinel.master_name",
+      "missing" },
+    { RDS("'sentinel':{'master_name':'m'}"), "$.redis.sentinel.nodes", "missing" },
+    { RDS("'sentinel':{}"), "$.redis.sentinel.master_name", "missing" },
+    { RDS("'sentinel':{}"), "$.redis.sentinel.nodes", "missing" },
+    { RDS("'sentinel':{'master_name':'m','nodes':['h:1'],'port':1}"), "$.redis.sentinel.port",
+      "unknown key" },
+    { RDS("'sentinel':{'master_name':'m','nodes':['h:1'],'pasword':'x'}"),
+      "$.redis.sentinel.pasword", "did you mean \"password\"" },
+    { RDS("'sentinel':{'master_name':'','nodes':['h:1']}"), "$.redis.sentinel.master_name",
+      "empty" },
+    { RDS("'sentinel':{'master_name':7,'nodes':['h:1']}"), "$.redis.sentinel.master_name",
+      "string or null" },
+    { RDS("'sentinel':{'master_name':'m','nodes':['h:1','h:1']}"), "$.redis.sentinel.nodes[1]",
+      "duplicate node" },
+    { RDS("'sentinel':{'master_name':'m','nodes':['h:1','x']}"), "$.redis.sentinel.nodes[1]",
+      "bad address" },
+    { RDS("'sentinel':{'master_name':'m','nodes':[]}"), "$.redis.sentinel.nodes", "empty list" },
+    { RDS("'sentinel':{'master_name':'m','nodes':['a:1','a:2','a:3','a:4','a:5','a:6','a:7','a:8',"
+          "'a:9','a:10','a:11','a:12','a:13','a:14','a:15','a:16','a:17']}"),
+      "$.redis.sentinel.nodes", "17 entries (at most 16" },
+    { RDS("'sentinel':{'master_name':'m','nodes':['h:1'],'password':''}"),
+      "$.redis.sentinel.password", "empty" },
+    { RDS("'sentinel':['h:1']"), "$.redis.sentinel", "expected an object or null" },
+    { RDS("'sentinels':{}"), "$.redis.sentinels", "did you mean \"sentinel\"" },
+    /* ACL user */
+    { RDS("'url':'redis://h','username':'u'"), "$.redis.username", "without a password" },
+    { RDS("'cluster_nodes':['h:1'],'username':'u'"), "$.redis.username", "without a password" },
+    { RDS("'username':'u','password':'p'"), "$.redis.username", "embedded redis-server" },
+    { RDS("'url':'redis://h','username':'a b','password':'p'"), "$.redis.username",
+      "whitespace" },
+    { RDS("'url':'redis://h','username':'','password':'p'"), "$.redis.username", "empty" },
+    { RDS("'url':'redis://bob:a@h','username':'alice'"), "$.redis.url", "user name differs" },
+    { RDS("'url':'redis://bob:a@h','password':'b'"), "$.redis.url", "password differs" },
+    { RDS("'url':'redis://b%zzb:a@h'"), "$.redis.url", "percent-escape in the url's user name" },
     /* entities */
     { DOC("", "{'join_keys':[{'name':'id','type':'int64'}]}", VIEW("")),
       "$.entities[0].name", "missing" },
@@ -583,6 +654,122 @@ START_TEST(test_redis_urls)
 }
 END_TEST
 
+/* The redis deployments: defaults, each mode's parsed values, url users. */
+START_TEST(test_redis_modes)
+{
+    struct featd_config *cfg;
+    char err[ERRLEN];
+    /* defaults: the embedded single node */
+    ck_assert_int_eq(load_sq(VIEWX(""), &cfg, err), FEATD_OK);
+    const struct cfg_redis *r = &cfg->redis;
+    ck_assert_int_eq(r->mode, REDIS_MODE_EMBEDDED);
+    ck_assert(r->embedded);
+    ck_assert_ptr_null(r->username);
+    ck_assert_uint_eq(r->cluster_nodes.n, 0);
+    ck_assert_ptr_null(r->cluster_nodes.v);
+    ck_assert(!r->read_from_replicas);
+    ck_assert(!r->sentinel.given);
+    ck_assert_ptr_null(r->sentinel.master_name);
+    ck_assert_uint_eq(r->sentinel.nodes.n, 0);
+    ck_assert_ptr_null(r->sentinel.password);
+    config_free(cfg);
+    /* every new key null / false: still embedded */
+    ck_assert_msg(load_sq(RDS("'url':null,'cluster_nodes':null,'sentinel':null,'username':null,"
+                              "'read_from_replicas':false"), &cfg, err) == FEATD_OK, "%s", err);
+    ck_assert_int_eq(cfg->redis.mode, REDIS_MODE_EMBEDDED);
+    ck_assert(cfg->redis.embedded);
+    config_free(cfg);
+    /* one node */
+    ck_assert_int_eq(load_sq(RDS("'url':'redis://h:1'"), &cfg, err), FEATD_OK);
+    ck_assert_int_eq(cfg->redis.mode, REDIS_MODE_SINGLE);
+    config_free(cfg);
+    /* cluster with an ACL user */
+    ck_assert_msg(load_sq(RDS("'cluster_nodes':['10.0.0.1:7000','[::1]:7001','node-3.local:7002',"
+                              "'10.0.0.1:7001'],'read_from_replicas':true,'username':'featd',"
+                              "'password':'p w'"), &cfg, err) == FEATD_OK, "%s", err);
+    r = &cfg->redis;
+    ck_assert_int_eq(r->mode, REDIS_MODE_CLUSTER);
+    ck_assert(!r->embedded);
+    ck_assert_ptr_null(r->host);
+    ck_assert_ptr_null(r->unix_path);
+    ck_assert_int_eq(r->db, 0);
+    ck_assert_uint_eq(r->cluster_nodes.n, 4);
+    ck_assert_str_eq(r->cluster_nodes.v[0].host, "10.0.0.1");
+    ck_assert_int_eq(r->cluster_nodes.v[0].port, 7000);
+    ck_assert_str_eq(r->cluster_nodes.v[1].host, "::1");
+    ck_assert_int_eq(r->cluster_nodes.v[1].port, 7001);
+    ck_assert_str_eq(r->cluster_nodes.v[2].host, "node-3.local");
+    ck_assert_int_eq(r->cluster_nodes.v[3].port, 7001);
+    ck_assert(r->read_from_replicas);
+    ck_assert_str_eq(r->username, "featd");
+    ck_assert_str_eq(r->password, "p w");
+    ck_assert(!r->sentinel.given);
+    config_free(cfg);
+    /* sentinel */
+    ck_assert_msg(load_sq(RDS("'sentinel':{'master_name':'my master','nodes':['s1:26379',"
+                              "'[fe80::1]:26379'],'password':'sp'},'password':'dp'"), &cfg, err) ==
+                  FEATD_OK, "%s", err);
+    r = &cfg->redis;
+    ck_assert_int_eq(r->mode, REDIS_MODE_SENTINEL);
+    ck_assert(!r->embedded);
+    ck_assert(r->sentinel.given);
+    ck_assert_str_eq(r->sentinel.master_name, "my master");
+    ck_assert_uint_eq(r->sentinel.nodes.n, 2);
+    ck_assert_str_eq(r->sentinel.nodes.v[0].host, "s1");
+    ck_assert_int_eq(r->sentinel.nodes.v[0].port, 26379);
+    ck_assert_str_eq(r->sentinel.nodes.v[1].host, "fe80::1");
+    ck_assert_str_eq(r->sentinel.password, "sp");
+    ck_assert_str_eq(r->password, "dp");
+    ck_assert_uint_eq(r->cluster_nodes.n, 0);
+    config_free(cfg);
+    ck_assert_msg(load_sq(RDS("'sentinel':{'master_name':'m','nodes':['s:1'],'password':null}"),
+                          &cfg, err) == FEATD_OK, "%s", err);
+    ck_assert_ptr_null(cfg->redis.sentinel.password);
+    ck_assert_ptr_null(cfg->redis.password);
+    config_free(cfg);
+    /* users in the url: percent-decoded; "default" is the default user */
+    ck_assert_msg(load_sq(RDS("'url':'redis://al%40ice:s%20p@h:1'"), &cfg, err) == FEATD_OK, "%s", err);
+    ck_assert_str_eq(cfg->redis.username, "al@ice");
+    ck_assert_str_eq(cfg->redis.password, "s p");
+    config_free(cfg);
+    ck_assert_int_eq(load_sq(RDS("'url':'redis://default:pw@h'"), &cfg, err), FEATD_OK);
+    ck_assert_ptr_null(cfg->redis.username);
+    config_free(cfg);
+    ck_assert_msg(load_sq(RDS("'url':'redis://bob:pw@h','username':'bob'"), &cfg, err) == FEATD_OK,
+                  "%s", err);
+    ck_assert_str_eq(cfg->redis.username, "bob");
+    config_free(cfg);
+    ck_assert_msg(load_sq(RDS("'url':'redis://h','username':'bob','password':'pw'"), &cfg, err) ==
+                  FEATD_OK, "%s", err);
+    ck_assert_str_eq(cfg->redis.username, "bob");
+    config_free(cfg);
+    /* 64 seed nodes are fine, 65 are not */
+    char json[8192], list[4096] = "";
+    for (int i = 0; i < 65; i++) {
+        size_t o = strlen(list);
+        snprintf(list + o, sizeof list - o, "%s'n%d:7000'", i ? "," : "", i);
+        if (i == 63) {
+            snprintf(json, sizeof json, RDS("'cluster_nodes':[%s]"), list);
+            ck_assert_msg(load_sq(json, &cfg, err) == FEATD_OK, "%s", err);
+            ck_assert_uint_eq(cfg->redis.cluster_nodes.n, 64);
+            config_free(cfg);
+        }
+    }
+    snprintf(json, sizeof json, RDS("'cluster_nodes':[%s]"), list);
+    ck_assert_int_eq(load_sq(json, &cfg, err), FEATD_ERR);
+    ck_assert_msg(strstr(err, "$.redis.cluster_nodes: 65 entries (at most 64 allowed)") != NULL,
+                  "%s", err);
+    /* the exactly-one rule is one line, not one per key */
+    ck_assert_int_eq(load_sq(RDS("'url':'redis://h','cluster_nodes':['h:1']"), &cfg, err), FEATD_ERR);
+    ck_assert_ptr_null(strchr(err, '\n'));
+    ck_assert_str_eq(config_redis_mode_name(REDIS_MODE_EMBEDDED), "embedded");
+    ck_assert_str_eq(config_redis_mode_name(REDIS_MODE_SINGLE), "single");
+    ck_assert_str_eq(config_redis_mode_name(REDIS_MODE_CLUSTER), "cluster");
+    ck_assert_str_eq(config_redis_mode_name(REDIS_MODE_SENTINEL), "sentinel");
+    ck_assert_str_eq(config_redis_mode_name((enum featd_redis_mode)9), "?");
+}
+END_TEST
+
 START_TEST(test_many_errors_collected)
 {
     struct featd_config *cfg;
@@ -685,6 +872,7 @@ static void clear_env(void)
         "FEATD_LOG_LEVEL", "FEATD_LOG_FORMAT", "FEATD_WORKERS", "FEATD_DATA_DIR",
         "FEATD_SLOW_REQUEST_MS", "FEATD_ADMIN_MAX_CONNECTIONS", "FEATD_MATERIALIZE_PACING",
         "FEATD_MATERIALIZE_MAX_ROWS_PER_SEC", "FEATD_MATERIALIZE_PACING_LATENCY_BUDGET_US",
+        "FEATD_REDIS_USERNAME", "FEATD_REDIS_CLUSTER_NODES", "FEATD_REDIS_SENTINEL_PASSWORD",
     };
     for (size_t i = 0; i < FEATD_ARRAY_LEN(vars); i++) {
         unsetenv(vars[i]);
@@ -823,6 +1011,85 @@ START_TEST(test_env_bad)
 }
 END_TEST
 
+/* FEATD_REDIS_CLUSTER_NODES, FEATD_REDIS_USERNAME, FEATD_REDIS_SENTINEL_PASSWORD. */
+START_TEST(test_env_redis_modes)
+{
+    clear_env();
+    struct featd_config *cfg;
+    char err[ERRLEN];
+    ck_assert_int_eq(load_sq(VIEWX(""), &cfg, err), FEATD_OK);
+    setenv("FEATD_REDIS_CLUSTER_NODES", "10.0.0.1:7000, [::1]:7001,h:7002", 1);
+    setenv("FEATD_REDIS_USERNAME", "featd", 1);
+    setenv("FEATD_REDIS_PASSWORD", "pw", 1);
+    ck_assert_msg(config_env_apply(cfg, err, sizeof err) == FEATD_OK, "%s", err);
+    ck_assert_int_eq(cfg->redis.mode, REDIS_MODE_CLUSTER);
+    ck_assert(!cfg->redis.embedded);
+    ck_assert_uint_eq(cfg->redis.cluster_nodes.n, 3);
+    ck_assert_str_eq(cfg->redis.cluster_nodes.v[1].host, "::1");
+    ck_assert_int_eq(cfg->redis.cluster_nodes.v[2].port, 7002);
+    ck_assert_str_eq(cfg->redis.username, "featd");
+    /* "" = null: back to the embedded store; "" username = none */
+    setenv("FEATD_REDIS_CLUSTER_NODES", "", 1);
+    setenv("FEATD_REDIS_USERNAME", "", 1);
+    ck_assert_msg(config_env_apply(cfg, err, sizeof err) == FEATD_OK, "%s", err);
+    ck_assert_int_eq(cfg->redis.mode, REDIS_MODE_EMBEDDED);
+    ck_assert(cfg->redis.embedded);
+    ck_assert_uint_eq(cfg->redis.cluster_nodes.n, 0);
+    ck_assert_ptr_null(cfg->redis.username);
+    config_free(cfg);
+    /* a url user goes with the url FEATD_REDIS_URL replaces */
+    clear_env();
+    ck_assert_int_eq(load_sq(RDS("'url':'redis://bob:pw@h'"), &cfg, err), FEATD_OK);
+    setenv("FEATD_REDIS_URL", "redis://h2", 1);
+    ck_assert_msg(config_env_apply(cfg, err, sizeof err) == FEATD_OK, "%s", err);
+    ck_assert_ptr_null(cfg->redis.username);
+    ck_assert_ptr_null(cfg->redis.password);
+    config_free(cfg);
+
+    static const struct { const char *file, *var, *val, *word; } cases[] = {
+        { RDS("'url':'redis://h'"), "FEATD_REDIS_CLUSTER_NODES", "h:1",
+          "given together with $.redis.url" },
+        { RDS("'cluster_nodes':['h:1']"), "FEATD_REDIS_URL", "redis://h",
+          "given together with FEATD_REDIS_URL" },
+        { VIEWX(""), "FEATD_REDIS_CLUSTER_NODES", "a:1,A:1", "duplicate node" },
+        { VIEWX(""), "FEATD_REDIS_CLUSTER_NODES", "a:1,,b:2", "bad address" },
+        { VIEWX(""), "FEATD_REDIS_CLUSTER_NODES", "a", "bad address" },
+        { RDS("'url':'redis://h'"), "FEATD_REDIS_USERNAME", "u", "without a password" },
+        { RDS("'url':'redis://h'"), "FEATD_REDIS_USERNAME", "u v", "whitespace" },
+        { VIEWX(""), "FEATD_REDIS_SENTINEL_PASSWORD", "x", "$.redis.sentinel is not given" },
+    };
+    for (size_t i = 0; i < FEATD_ARRAY_LEN(cases); i++) {
+        clear_env();
+        ck_assert_msg(load_sq(cases[i].file, &cfg, err) == FEATD_OK, "%s", err);
+        setenv(cases[i].var, cases[i].val, 1);
+        if (strcmp(cases[i].var, "FEATD_REDIS_USERNAME") == 0) {
+            unsetenv("FEATD_REDIS_PASSWORD");
+        }
+        ck_assert_msg(config_env_apply(cfg, err, sizeof err) == FEATD_ERR, "%s=%s accepted",
+                      cases[i].var, cases[i].val);
+        char want[64];
+        snprintf(want, sizeof want, "%s", cases[i].var);
+        ck_assert_msg(strstr(err, want) != NULL, "%s=%s: %s", cases[i].var, cases[i].val, err);
+        ck_assert_msg(strstr(err, cases[i].word) != NULL, "%s=%s: %s", cases[i].var,
+                      cases[i].val, err);
+        config_free(cfg);
+    }
+    /* 65 seeds from the environment */
+    clear_env();
+    ck_assert_int_eq(load_sq(VIEWX(""), &cfg, err), FEATD_OK);
+    char list[2048] = "";
+    for (int i = 0; i < 65; i++) {
+        size_t o = strlen(list);
+        snprintf(list + o, sizeof list - o, "%sn%d:1", i ? "," : "", i);
+    }
+    setenv("FEATD_REDIS_CLUSTER_NODES", list, 1);
+    ck_assert_int_eq(config_env_apply(cfg, err, sizeof err), FEATD_ERR);
+    ck_assert_msg(strstr(err, "FEATD_REDIS_CLUSTER_NODES: 65 entries (at most 64") != NULL, "%s", err);
+    config_free(cfg);
+    clear_env();
+}
+END_TEST
+
 START_TEST(test_repo_files)
 {
     clear_env();
@@ -862,6 +1129,20 @@ START_TEST(test_repo_files)
     ck_assert_msg(config_load_file("config/featd-test.json", true, &cfg, err, sizeof err) == FEATD_OK,
                   "%s", err);
     ck_assert_uint_ge(cfg->nviews, 1);
+    config_free(cfg);
+
+    /* the Cluster and Sentinel examples */
+    ck_assert_msg(config_load_file("config/featd-cluster.json", false, &cfg, err, sizeof err) ==
+                  FEATD_OK, "%s", err);
+    ck_assert_int_eq(cfg->redis.mode, REDIS_MODE_CLUSTER);
+    ck_assert_uint_eq(cfg->redis.cluster_nodes.n, 3);
+    ck_assert_ptr_nonnull(cfg->redis.username);
+    config_free(cfg);
+    ck_assert_msg(config_load_file("config/featd-sentinel.json", false, &cfg, err, sizeof err) ==
+                  FEATD_OK, "%s", err);
+    ck_assert_int_eq(cfg->redis.mode, REDIS_MODE_SENTINEL);
+    ck_assert_uint_eq(cfg->redis.sentinel.nodes.n, 3);
+    ck_assert_str_eq(cfg->redis.sentinel.master_name, "featd");
     config_free(cfg);
 
     /* env applied by config_load_file only when asked */
@@ -908,6 +1189,58 @@ START_TEST(test_restart_needed)
     ck_assert_ptr_nonnull(strstr(out, "$.redis.password: changed from null to \"***\""));
     ck_assert_ptr_null(strstr(out, "log_level"));
     ck_assert_ptr_null(strstr(out, "pw\""));
+    config_free(a);
+    config_free(b);
+}
+END_TEST
+
+/* The new redis keys are restart-only: a reload that changes them is
+ * reported (passwords masked) and keeps the running values, also for a
+ * change far into a long node list. */
+START_TEST(test_restart_needed_redis_modes)
+{
+    struct featd_config *a, *b;
+    char err[ERRLEN], out[4096], json[8192], list[4096] = "";
+    for (int i = 0; i < 60; i++) {
+        size_t o = strlen(list);
+        snprintf(list + o, sizeof list - o, "%s'node-%d.example:7000'", i ? "," : "", i);
+    }
+    snprintf(json, sizeof json, RDS("'cluster_nodes':[%s]"), list);
+    ck_assert_msg(load_sq(json, &a, err) == FEATD_OK, "%s", err);
+    char *p = strstr(list, "node-59");
+    ck_assert_ptr_nonnull(p);
+    p[5] = '8';     /* node-59 -> node-89: a change past any rendering cap */
+    snprintf(json, sizeof json, RDS("'cluster_nodes':[%s],'read_from_replicas':true,"
+                                    "'username':'u','password':'secretpw'"), list);
+    ck_assert_msg(load_sq(json, &b, err) == FEATD_OK, "%s", err);
+    ck_assert_int_eq(config_reload_restart_needed(a, b, out, sizeof out), 4);
+    ck_assert_ptr_nonnull(strstr(out, "$.redis.cluster_nodes: changed from [\"node-0.example:7000\""));
+    ck_assert_ptr_nonnull(strstr(out, "$.redis.read_from_replicas: changed from false to true"));
+    ck_assert_ptr_nonnull(strstr(out, "$.redis.username: changed from null to \"u\""));
+    ck_assert_ptr_null(strstr(out, "secretpw"));
+    config_reload_keep_restart_only(a, b);
+    ck_assert_int_eq(config_reload_restart_needed(a, b, out, sizeof out), 0);
+    ck_assert_str_eq(b->redis.cluster_nodes.v[59].host, "node-59.example");
+    ck_assert(!b->redis.read_from_replicas);
+    ck_assert_ptr_null(b->redis.username);
+    ck_assert_int_eq(b->redis.mode, REDIS_MODE_CLUSTER);
+    config_free(b);
+    /* cluster -> sentinel: the mode is kept with the keys */
+    ck_assert_msg(load_sq(RDS("'sentinel':{'master_name':'m','nodes':['s:1'],'password':'spw'}"),
+                          &b, err) == FEATD_OK, "%s", err);
+    ck_assert_int_eq(config_reload_restart_needed(a, b, out, sizeof out), 5);
+    ck_assert_ptr_nonnull(strstr(out, "$.redis.sentinel: changed from null to {...}"));
+    ck_assert_ptr_nonnull(strstr(out, "$.redis.sentinel.master_name: changed from null to \"m\""));
+    ck_assert_ptr_nonnull(strstr(out, "$.redis.sentinel.nodes: changed from null to [\"s:1\"]"));
+    ck_assert_ptr_nonnull(strstr(out, "$.redis.sentinel.password: changed from null to \"***\""));
+    ck_assert_ptr_nonnull(strstr(out, "$.redis.cluster_nodes: changed from ["));
+    ck_assert_ptr_null(strstr(out, "spw"));
+    config_reload_keep_restart_only(a, b);
+    ck_assert_int_eq(b->redis.mode, REDIS_MODE_CLUSTER);
+    ck_assert(!b->redis.sentinel.given);
+    ck_assert_ptr_null(b->redis.sentinel.password);
+    ck_assert_uint_eq(b->redis.sentinel.nodes.n, 0);
+    ck_assert_uint_eq(b->redis.cluster_nodes.n, 60);
     config_free(a);
     config_free(b);
 }
@@ -974,6 +1307,42 @@ START_TEST(test_keep_restart_only)
 }
 END_TEST
 
+/* config/featd.json is the complete example: it gives every key of the
+ * generated table (the keys inside redis.sentinel, which cannot be given
+ * with the others, are in config/featd-sentinel.json). */
+START_TEST(test_examples_list_every_key)
+{
+    struct fbuf md = { 0 };
+    ck_assert_int_eq(config_doc_markdown(&md), FEATD_OK);
+    ck_assert_int_eq(fbuf_append(&md, "", 0), FEATD_OK);
+    json_error_t jerr;
+    json_t *full = json_load_file("config/featd.json", 0, &jerr);
+    json_t *sent = json_load_file("config/featd-sentinel.json", 0, &jerr);
+    ck_assert_ptr_nonnull(full);
+    ck_assert_ptr_nonnull(sent);
+    int nkeys = 0;
+    for (const char *p = strstr(md.data, "\n| `"); p != NULL; p = strstr(p + 1, "\n| `")) {
+        const char *k = p + 4, *e = strchr(k, '`');
+        ck_assert_ptr_nonnull(e);
+        char key[128];
+        snprintf(key, sizeof key, "%.*s", (int)(e - k), k);
+        /* walk "a.b.c" through the object */
+        json_t *at = strncmp(key, "redis.sentinel.", 15) == 0 ? sent : full;
+        char *save = NULL;
+        for (char *part = strtok_r(key, ".", &save); part; part = strtok_r(NULL, ".", &save)) {
+            ck_assert_msg(json_is_object(at), "example lacks the object holding %s", part);
+            at = json_object_get(at, part);
+            ck_assert_msg(at != NULL, "an example config lacks key %.*s", (int)(e - k), k);
+        }
+        nkeys++;
+    }
+    ck_assert_int_ge(nkeys, 30);
+    json_decref(full);
+    json_decref(sent);
+    fbuf_free(&md);
+}
+END_TEST
+
 /* docs/config.md must embed exactly the table config_doc_markdown prints. */
 START_TEST(test_docs_in_sync)
 {
@@ -1015,17 +1384,21 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_types);
     tcase_add_test(tc, test_hostport);
     tcase_add_test(tc, test_redis_urls);
+    tcase_add_test(tc, test_redis_modes);
     suite_add_tcase(s, tc);
     tc = tcase_create("env");
     tcase_add_test(tc, test_env_good);
     tcase_add_test(tc, test_env_bad);
+    tcase_add_test(tc, test_env_redis_modes);
     suite_add_tcase(s, tc);
     tc = tcase_create("files");
     tcase_add_test(tc, test_repo_files);
     tcase_add_test(tc, test_restart_needed);
     tcase_add_test(tc, test_keep_restart_only);
+    tcase_add_test(tc, test_restart_needed_redis_modes);
     tcase_add_test(tc, test_materialize_keys);
     tcase_add_test(tc, test_docs_in_sync);
+    tcase_add_test(tc, test_examples_list_every_key);
     suite_add_tcase(s, tc);
     return s;
 }
