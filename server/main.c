@@ -31,6 +31,7 @@
 #include "admin/admin.h"
 #include "config/config.h"
 #include "redis/embedded.h"
+#include "redis/rblock.h"
 #include "redis/rhealth.h"
 #include "core/featd.h"
 #include "core/log.h"
@@ -80,9 +81,9 @@ static void usage(FILE *f)
             "       featd --check-config FILE\n"
             "       featd materialize --config FILE [--view V] [--log-level L]\n"
             "       featd --version\n"
-            "Environment overrides: FEATD_LISTEN, FEATD_ADMIN_LISTEN, FEATD_REDIS_URL,\n"
-            "FEATD_REDIS_PASSWORD, FEATD_LOG_LEVEL, FEATD_LOG_FORMAT, FEATD_WORKERS, FEATD_DATA_DIR,\n"
-            "FEATD_SLOW_REQUEST_MS.\n");
+            "Environment overrides: FEATD_LISTEN, FEATD_REDIS_URL, FEATD_REDIS_PASSWORD,\n"
+            "FEATD_WORKERS, FEATD_LOG_LEVEL, ... — every one is listed with its key in\n"
+            "docs/config.md (\"Environment overrides\").\n");
 }
 
 static void main_reload(void)
@@ -455,9 +456,10 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    char ep[512];
+    rblock_endpoint(cfg, ep, sizeof(ep));   /* never the password of a redis:// URL */
     log_info("main", "featd %s serving %s with %d workers; %zu feature views; redis %s", FEATD_VERSION,
-             cfg->server.listen, nworkers, cfg->nviews,
-             cfg->redis.embedded ? main_embedded_sock : (cfg->redis.url ? cfg->redis.url : "?"));
+             cfg->server.listen, nworkers, cfg->nviews, ep);
 
     event_base_dispatch(main_base);
 

@@ -33,10 +33,38 @@ int rblock_embedded_socket_path(const struct featd_config *cfg, char *buf, size_
     return FEATD_OK;
 }
 
+/* "a:1,[::1]:2" for a node list, cut with "..." when it does not fit. */
+static void rblock_addrs(const struct cfg_addrs *a, char *buf, size_t cap)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < a->n && off + 1 < cap; i++) {
+        const struct cfg_addr *x = &a->v[i];
+        int n = snprintf(buf + off, cap - off, strchr(x->host, ':') ? "%s[%s]:%d" : "%s%s:%d",
+                         i ? "," : "", x->host, x->port);
+        if (n < 0 || (size_t)n >= cap - off) {
+            if (cap > 4) {
+                snprintf(buf + (off < cap - 4 ? off : cap - 4), 4, "...");
+            }
+            return;
+        }
+        off += (size_t)n;
+    }
+}
+
 void rblock_endpoint(const struct featd_config *cfg, char *buf, size_t cap)
 {
     const struct cfg_redis *r = &cfg->redis;
-    if (r->embedded) {
+    if (r->mode == REDIS_MODE_CLUSTER || r->mode == REDIS_MODE_SENTINEL) {
+        char nodes[256];
+        rblock_addrs(r->mode == REDIS_MODE_CLUSTER ? &r->cluster_nodes : &r->sentinel.nodes, nodes,
+                     sizeof(nodes));
+        if (r->mode == REDIS_MODE_CLUSTER) {
+            snprintf(buf, cap, "cluster (seeds %s)", nodes);
+        } else {
+            snprintf(buf, cap, "sentinel master %s (sentinels %s)", r->sentinel.master_name, nodes);
+        }
+    } else if (r->embedded) {
         char path[PATH_MAX + 32];
         if (rblock_embedded_socket_path(cfg, path, sizeof path) != FEATD_OK) {
             snprintf(buf, cap, "embedded redis");
