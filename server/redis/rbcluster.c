@@ -91,19 +91,19 @@ static int rbc_setup_cmd(redisContext *ctx, const char *what, int argc, const ch
     return FEATD_OK;
 }
 
-/* A new context to host:port: connect, timeout, AUTH, SELECT (single), PING. */
-static redisContext *rbc_connect(struct rbcluster *c, const char *host, int port, char *err,
-                                 size_t errlen)
+redisContext *rbcluster_connect_one(const char *host, int port, const char *username,
+                                   const char *password, int db, int timeout_ms, char *err,
+                                   size_t errlen)
 {
     char ep[RTOPO_HOST_MAX + 32];
     rbc_addr_str(host, port, ep, sizeof ep);
     redisContext *ctx;
     if (port == 0) {
-        ctx = c->connect_ms > 0 ? redisConnectUnixWithTimeout(host, rbc_tv(c->connect_ms))
-                                : redisConnectUnix(host);
+        ctx = timeout_ms > 0 ? redisConnectUnixWithTimeout(host, rbc_tv(timeout_ms))
+                             : redisConnectUnix(host);
     } else {
-        ctx = c->connect_ms > 0 ? redisConnectWithTimeout(host, port, rbc_tv(c->connect_ms))
-                                : redisConnect(host, port);
+        ctx = timeout_ms > 0 ? redisConnectWithTimeout(host, port, rbc_tv(timeout_ms))
+                             : redisConnect(host, port);
     }
     if (ctx == NULL) {
         util_seterr(err, errlen, "redis %s: connect: out of memory", ep);
@@ -114,27 +114,22 @@ static redisContext *rbc_connect(struct rbcluster *c, const char *host, int port
         redisFree(ctx);
         return NULL;
     }
-    if (c->timeout_ms > 0 && redisSetTimeout(ctx, rbc_tv(c->timeout_ms)) != REDIS_OK) {
-        util_seterr(err, errlen, "redis %s: cannot set a %d ms timeout", ep, c->timeout_ms);
+    if (timeout_ms > 0 && redisSetTimeout(ctx, rbc_tv(timeout_ms)) != REDIS_OK) {
+        util_seterr(err, errlen, "redis %s: cannot set a %d ms timeout", ep, timeout_ms);
         redisFree(ctx);
         return NULL;
     }
-    c->stats.connects++;
-    if (c->password != NULL && c->password[0] != '\0') {
-        const char *argv[3] = { "AUTH", c->username, c->password };
-        int rc = c->username != NULL
-                     ? rbc_setup_cmd(ctx, "AUTH", 3, argv, err, errlen)
-                     : rbc_setup_cmd(ctx, "AUTH", 2, (const char *[]){ "AUTH", c->password }, err,
-                                     errlen);
-        if (rc != FEATD_OK) {
+    if (password != NULL && password[0] != '\0') {
+        const char *argv[3] = { "AUTH", username ? username : password, password };
+        if (rbc_setup_cmd(ctx, "AUTH", username ? 3 : 2, argv, err, errlen) != FEATD_OK) {
             redisFree(ctx);
             return NULL;
         }
     }
-    if (!c->cluster && c->db != 0) {
-        char db[16];
-        snprintf(db, sizeof db, "%d", c->db);
-        if (rbc_setup_cmd(ctx, "SELECT", 2, (const char *[]){ "SELECT", db }, err, errlen) !=
+    if (db != 0) {
+        char dbs[16];
+        snprintf(dbs, sizeof dbs, "%d", db);
+        if (rbc_setup_cmd(ctx, "SELECT", 2, (const char *[]){ "SELECT", dbs }, err, errlen) !=
             FEATD_OK) {
             redisFree(ctx);
             return NULL;
@@ -143,6 +138,21 @@ static redisContext *rbc_connect(struct rbcluster *c, const char *host, int port
     if (rbc_setup_cmd(ctx, "PING", 1, (const char *[]){ "PING" }, err, errlen) != FEATD_OK) {
         redisFree(ctx);
         return NULL;
+    }
+    return ctx;
+}
+
+/* A new context to host:port with this client's credentials and timeouts. */
+static redisContext *rbc_connect(struct rbcluster *c, const char *host, int port, char *err,
+                                 size_t errlen)
+{
+    redisContext *ctx = rbcluster_connect_one(host, port, c->username, c->password,
+                                              c->cluster ? 0 : c->db, c->connect_ms, err, errlen);
+    if (ctx != NULL) {
+        c->stats.connects++;
+        if (c->timeout_ms != c->connect_ms) {
+            (void)redisSetTimeout(ctx, rbc_tv(c->timeout_ms));
+        }
     }
     return ctx;
 }

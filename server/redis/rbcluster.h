@@ -111,6 +111,18 @@ int rbcluster_refresh(struct rbcluster *c, char *err, size_t errlen) FEATD_MUSTC
  * (bulk writers: RBLOCK_BULK_TIMEOUT_MS, see rblock.h). */
 void rbcluster_set_timeout(struct rbcluster *c, int timeout_ms);
 
+/*
+ * One blocking connection with plain parameters (also used for sentinels):
+ * connect (host:port, or the unix socket host when port is 0) within
+ * timeout_ms, the same per-command timeout, AUTH [username] password when a
+ * password is given, SELECT db when not 0, PING. NULL with err in the
+ * rblock wording ("redis EP: AUTH failed: WRONGPASS ..."). Any thread; the
+ * caller owns the context.
+ */
+redisContext *rbcluster_connect_one(const char *host, int port, const char *username,
+                                   const char *password, int db, int timeout_ms, char *err,
+                                   size_t errlen);
+
 /* The context of the master owning key's slot (connected on demand), or
  * NULL with err ("redis cluster: slot N has no owner ..." or the connect
  * failure). */
