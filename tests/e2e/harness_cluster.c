@@ -460,6 +460,38 @@ static bool hc_node_settled(const struct hcluster *c, int i, int masters, int re
                  "running nodes (want %d, %d, 0)", i, port, nm, nr, bad, masters, replicas);
         return false;
     }
+    /* CLUSTER SLOTS lists a replica only once its offset is known by gossip:
+     * wait until it names every running node */
+    r = hc_cmd(port, "CLUSTER SLOTS");
+    int seen[HC_MAX_NODES] = { 0 }, nseen = 0;
+    if (r != NULL && r->type == REDIS_REPLY_ARRAY) {
+        for (size_t k = 0; k < r->elements; k++) {
+            const redisReply *e = r->element[k];
+            for (size_t j = 2; e->type == REDIS_REPLY_ARRAY && j < e->elements; j++) {
+                const redisReply *nd = e->element[j];
+                if (nd->type != REDIS_REPLY_ARRAY || nd->elements < 2 ||
+                    nd->element[1]->type != REDIS_REPLY_INTEGER) {
+                    continue;
+                }
+                int p = (int)nd->element[1]->integer;
+                bool dup = false;
+                for (int q = 0; q < nseen; q++) {
+                    dup |= seen[q] == p;
+                }
+                if (!dup && nseen < HC_MAX_NODES) {
+                    seen[nseen++] = p;
+                }
+            }
+        }
+    }
+    if (r != NULL) {
+        freeReplyObject(r);
+    }
+    if (nseen != masters + replicas) {
+        snprintf(why, whycap, "node %d (port %d): CLUSTER SLOTS names %d nodes (want %d)", i, port,
+                 nseen, masters + replicas);
+        return false;
+    }
     if (myself_replica) {
         r = hc_cmd(port, "INFO replication");
         ok = r != NULL && r->type == REDIS_REPLY_STRING &&
