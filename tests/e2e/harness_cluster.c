@@ -317,7 +317,7 @@ static bool hc_cluster_spawn(struct hc_node *n)
         (char *)hc_server_bin(), "--port", port_s, "--bind", "127.0.0.1", "--dir", n->dir,
         "--cluster-enabled", "yes", "--cluster-config-file", conf, "--cluster-node-timeout", "2000",
         "--appendonly", "no", "--save", "", "--daemonize", "no", "--enable-debug-command", "local",
-        "--logfile", "", NULL,
+        "--repl-diskless-sync-delay", "0", "--repl-ping-replica-period", "1", "--logfile", "", NULL,
     };
     n->pid = hc_spawn(log_path, argv);
     return hc_wait_ping(n);
@@ -521,6 +521,11 @@ static void hc_cluster_wait(struct hcluster *c, int masters, int replicas, int t
         if (all) {
             return;
         }
+        static long long last_note;
+        if (getenv("FEATD_HARNESS_VERBOSE") != NULL && hc_now_ms() - last_note >= 1000) {
+            last_note = hc_now_ms();
+            printf("harness: waiting: %s\n", why);
+        }
         if (hc_now_ms() >= end) {
             hc_cluster_dump_logs(c);
             ck_abort_msg("cluster did not settle within %d ms: %s", timeout_ms, why);
@@ -569,7 +574,11 @@ bool harness_cluster_start(struct hcluster *c, int masters, int replicas_per_mas
             ck_abort_msg("cluster node %d did not start", i);
         }
     }
+    long long t0 = hc_now_ms();
     hc_cluster_create(c);
+    if (getenv("FEATD_HARNESS_VERBOSE") != NULL) {
+        printf("harness: redis-cli --cluster create took %lld ms\n", hc_now_ms() - t0);
+    }
     hc_cluster_wait(c, masters, masters * replicas_per_master, HC_READY_TIMEOUT_MS);
     return true;
 }
@@ -691,7 +700,7 @@ static bool hs_data_spawn(struct hc_node *n, int master_port)
     char *argv[] = {
         (char *)hc_server_bin(), "--port", port_s, "--bind", "127.0.0.1", "--dir", n->dir,
         "--appendonly", "no", "--save", "", "--daemonize", "no", "--logfile", "",
-        master_port > 0 ? "--replicaof" : NULL, "127.0.0.1", mport_s, NULL,
+        "--repl-diskless-sync-delay", "0", master_port > 0 ? "--replicaof" : NULL, "127.0.0.1", mport_s, NULL,
     };
     n->pid = hc_spawn(log_path, argv);
     return hc_wait_ping(n);
