@@ -168,14 +168,6 @@ static int rbc_link_find(struct rbcluster *c, const char *host, int port, char *
         }
     }
     if (c->nlinks >= RBCLUSTER_MAX_LINKS) {
-        /* reuse a closed slot before giving up */
-        for (size_t i = 0; i < c->nlinks; i++) {
-            if (c->links[i].ctx == NULL) {
-                util_strlcpy(c->links[i].host, host, sizeof c->links[i].host);
-                c->links[i].port = port;
-                return (int)i;
-            }
-        }
         c->stats.bound_hits++;
         util_seterr(err, errlen, "redis cluster: more than %d node connections",
                     RBCLUSTER_MAX_LINKS);
@@ -218,6 +210,30 @@ static redisContext *rbc_ctx_for(struct rbcluster *c, const char *host, int port
 }
 
 /* ---- discovery ---- */
+
+/* After a refresh: closes and forgets the links to nodes that are neither
+ * in the new map nor seeds (replaced nodes), so the table never fills up
+ * over failovers. Link indices change: callers re-route after a refresh. */
+static void rbc_prune_links(struct rbcluster *c)
+{
+    size_t keep = 0;
+    for (size_t i = 0; i < c->nlinks; i++) {
+        struct rbc_link *l = &c->links[i];
+        bool wanted = rtopo_find(c->topo, l->host, l->port) >= 0;
+        for (size_t k = 0; k < c->nseeds && !wanted; k++) {
+            wanted = c->seeds[k].port == l->port && strcmp(c->seeds[k].host, l->host) == 0;
+        }
+        if (!wanted) {
+            rbc_link_close(c, (int)i);
+            continue;
+        }
+        if (keep != i) {
+            c->links[keep] = *l;
+        }
+        keep++;
+    }
+    c->nlinks = keep;
+}
 
 /* Appends "; EP: why" to the running list of failures (bounded). */
 static void rbc_note_failure(char *list, size_t cap, const char *why)
@@ -291,6 +307,7 @@ static int rbc_refresh(struct rbcluster *c, const char *label, char *err, size_t
                 c->topo = c->scratch;
                 c->scratch = tmp;
                 c->stats.refreshes++;
+                rbc_prune_links(c);
                 return FEATD_OK;
             }
             rbc_note_failure(fails, sizeof fails, why);
