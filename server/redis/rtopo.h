@@ -54,11 +54,20 @@ void rtopo_single(struct rtopo *t, const char *host, int port);
  * Slots no range covers stay -1 (a cluster being set up or degraded).
  */
 int rtopo_parse_slots(struct rtopo *t, const redisReply *r, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* The same, for a reply that node via_host answered: a node announced with
+ * an unknown endpoint (nil, "" or "?") is reached at via_host and its port,
+ * as the specification tells clients. rtopo_parse_slots is this with
+ * via_host NULL (such nodes then keep host ""). */
+int rtopo_parse_slots_via(struct rtopo *t, const redisReply *r, const char *via_host, char *err,
+                          size_t errlen) FEATD_MUSTCHECK;
 
 /* The node index serving slot: its master, or when replica_ok one of its
  * replicas chosen by pick (round robin by the caller; the master when it
  * has none). -1 when no node owns the slot. */
 int rtopo_node_for_slot(const struct rtopo *t, unsigned slot, bool replica_ok, unsigned pick);
+
+/* Empties t (no nodes, no owners; cluster stays as it was). */
+void rtopo_clear(struct rtopo *t);
 
 /* Index of host:port in t, or -1. */
 int rtopo_find(const struct rtopo *t, const char *host, int port);
@@ -68,8 +77,11 @@ enum rtopo_redirect { RTOPO_NOT_REDIRECT = 0, RTOPO_MOVED, RTOPO_ASK };
 /*
  * Parses an error reply's text "MOVED 3999 127.0.0.1:6381" or
  * "ASK 3999 [::1]:6381" (an empty host, "MOVED 1 :6380", means the node that
- * answered). Returns the kind (RTOPO_NOT_REDIRECT for any other error) and
- * fills slot, host (NUL-terminated, cap hostcap) and port.
+ * answered; "[::1]:6381" and "::1:6381" both give host "::1"). Returns the
+ * kind and fills slot, host (NUL-terminated, cap hostcap) and port.
+ * RTOPO_NOT_REDIRECT for any other error, and for a MOVED/ASK that does not
+ * parse (bad slot, port, or a host longer than hostcap): the caller then
+ * reports it as the error reply it is.
  */
 enum rtopo_redirect rtopo_parse_redirect(const char *str, size_t len, unsigned *slot, char *host,
                                          size_t hostcap, int *port);
