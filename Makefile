@@ -46,7 +46,7 @@ UNIT_SRCS   := $(wildcard tests/unit/check_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 E2E_SRCS    := $(wildcard tests/e2e/e2e_*.c)
 E2E_BINS    := $(E2E_SRCS:tests/e2e/%.c=$(BUILD)/tests/%)
-E2E_HARNESS := $(BUILD)/tests/e2e/harness.o
+E2E_HARNESS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/e2e/harness*.c))
 
 BINS := $(BUILD)/featd $(BUILD)/featd-cli $(BUILD)/featd-bench $(BUILD)/libfeatd.a
 EXTRA_BINS :=

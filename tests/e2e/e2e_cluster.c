@@ -18,7 +18,7 @@
 #include "redis/rtopo.h"
 /* The Makefile links only harness.o into e2e binaries; the cluster harness
  * is compiled into this suite directly (see harness_cluster.h). */
-#include "harness_cluster.c"
+#include "harness_cluster.h"
 
 #define MASTERS 3
 #define NKEYS 20000

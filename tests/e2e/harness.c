@@ -35,14 +35,14 @@
 
 /* ---- small helpers ---- */
 
-static long long h_now_ms(void)
+long long h_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void h_sleep_ms(int ms)
+void h_sleep_ms(int ms)
 {
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
@@ -50,7 +50,7 @@ static void h_sleep_ms(int ms)
 }
 
 /* Prints (up to the last 64 KiB of) a log file to stderr. */
-static void h_dump_log(const char *label, const char *path)
+void h_dump_log(const char *label, const char *path)
 {
     FILE *fp = fopen(path, "rb");
     if (fp == NULL) {
@@ -76,7 +76,7 @@ static void h_dump_log(const char *label, const char *path)
 }
 
 /* In a freshly forked child: die with the parent, output to log_path. */
-static void h_child_setup(const char *log_path)
+void h_child_setup(const char *log_path)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() == 1) {

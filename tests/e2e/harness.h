@@ -24,6 +24,14 @@ struct h_featd {
     char log_path[300];
 };
 
+/* Small helpers shared by the harness files (harness.c, harness_cluster.c). */
+long long h_now_ms(void);                       /* CLOCK_MONOTONIC in ms */
+void h_sleep_ms(int ms);
+void h_dump_log(const char *label, const char *path);   /* tail of a log to stderr */
+/* In a forked child before exec: dies with the parent, stdin /dev/null,
+ * stdout and stderr appended to log_path. */
+void h_child_setup(const char *log_path);
+
 /* A free loopback TCP port (bind to 0, read it back, close). */
 int h_free_port(void);
 /* mkdtemp under $TMPDIR or /tmp; path written into out (cap 256). */

@@ -33,19 +33,7 @@
 
 /* ---- small helpers (harness.c keeps its own static) ---- */
 
-static long long hc_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
-static void hc_sleep_ms(int ms)
-{
-    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
 
 /* True when an executable named bin is on $PATH (or bin is a path to one). */
 static bool hc_have_binary(const char *bin)
@@ -89,26 +77,6 @@ static const char *hc_cli_bin(void)
     return (bin != NULL && bin[0] != '\0') ? bin : "redis-cli";
 }
 
-static void hc_dump_log(const char *label, const char *path)
-{
-    FILE *fp = fopen(path, "rb");
-    if (fp == NULL) {
-        fprintf(stderr, "---- %s: no log at %s\n", label, path);
-        return;
-    }
-    if (fseek(fp, 0, SEEK_END) == 0) {
-        long size = ftell(fp);
-        fseek(fp, size > 16384 ? size - 16384 : 0, SEEK_SET);
-    }
-    fprintf(stderr, "---- %s (%s) ----\n", label, path);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), fp)) > 0) {
-        fwrite(buf, 1, n, stderr);
-    }
-    fprintf(stderr, "---- end of %s ----\n", label);
-    fclose(fp);
-}
 
 /* Removes a directory tree of depth <= 2 (node dirs under the parent). */
 static void hc_rm_tree(const char *dir, int depth)
@@ -135,25 +103,6 @@ static void hc_rm_tree(const char *dir, int depth)
     rmdir(dir);
 }
 
-static void hc_child_setup(const char *log_path)
-{
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() == 1) {
-        _exit(127);
-    }
-    int devnull = open("/dev/null", O_RDONLY);
-    if (devnull >= 0) {
-        dup2(devnull, 0);
-        close(devnull);
-    }
-    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-        dup2(fd, 1);
-        dup2(fd, 2);
-        close(fd);
-    }
-    signal(SIGPIPE, SIG_DFL);
-}
 
 static redisContext *hc_connect(int port, int timeout_ms)
 {
@@ -243,7 +192,7 @@ static pid_t hc_spawn(const char *log_path, char *const argv[])
     pid_t pid = fork();
     ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
-        hc_child_setup(log_path);
+        h_child_setup(log_path);
         execvp(argv[0], argv);
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
@@ -255,8 +204,8 @@ static pid_t hc_spawn(const char *log_path, char *const argv[])
  * or did not answer in time (then it is killed). */
 static bool hc_wait_ping(struct hc_node *n)
 {
-    long long end = hc_now_ms() + HC_START_TIMEOUT_MS;
-    while (hc_now_ms() < end) {
+    long long end = h_now_ms() + HC_START_TIMEOUT_MS;
+    while (h_now_ms() < end) {
         int st;
         if (waitpid(n->pid, &st, WNOHANG) == n->pid) {
             n->pid = 0;
@@ -265,7 +214,7 @@ static bool hc_wait_ping(struct hc_node *n)
         if (hc_ping(n->port)) {
             return true;
         }
-        hc_sleep_ms(10);
+        h_sleep_ms(10);
     }
     kill(n->pid, SIGKILL);
     waitpid(n->pid, NULL, 0);
@@ -285,19 +234,19 @@ static void hc_node_stop(struct hc_node *n, int sig)
     }
     kill(n->pid, SIGCONT);
     kill(n->pid, sig);
-    long long end = hc_now_ms() + HC_STOP_TIMEOUT_MS;
+    long long end = h_now_ms() + HC_STOP_TIMEOUT_MS;
     for (;;) {
         int st;
         pid_t w = waitpid(n->pid, &st, WNOHANG);
         if (w == n->pid || (w < 0 && errno != EINTR)) {
             break;
         }
-        if (hc_now_ms() >= end) {
+        if (h_now_ms() >= end) {
             kill(n->pid, SIGKILL);
             waitpid(n->pid, NULL, 0);
             break;
         }
-        hc_sleep_ms(5);
+        h_sleep_ms(5);
     }
     n->pid = 0;
 }
@@ -329,7 +278,7 @@ static void hc_cluster_dump_logs(const struct hcluster *c)
         char log_path[340], label[64];
         hc_node_log(&c->nodes[i], log_path, sizeof(log_path));
         snprintf(label, sizeof(label), "cluster node %d (port %d)", i, c->nodes[i].port);
-        hc_dump_log(label, log_path);
+        h_dump_log(label, log_path);
     }
 }
 
@@ -354,23 +303,23 @@ static void hc_cluster_create(struct hcluster *c)
     argv[a++] = "--cluster-yes";
     argv[a] = NULL;
     pid_t pid = hc_spawn(log_path, argv);
-    long long end = hc_now_ms() + HC_CREATE_TIMEOUT_MS;
+    long long end = h_now_ms() + HC_CREATE_TIMEOUT_MS;
     int st = 0;
     for (;;) {
         if (waitpid(pid, &st, WNOHANG) == pid) {
             break;
         }
-        if (hc_now_ms() >= end) {
+        if (h_now_ms() >= end) {
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
-            hc_dump_log("redis-cli --cluster create", log_path);
+            h_dump_log("redis-cli --cluster create", log_path);
             ck_abort_msg("redis-cli --cluster create did not finish within %d ms",
                          HC_CREATE_TIMEOUT_MS);
         }
-        hc_sleep_ms(20);
+        h_sleep_ms(20);
     }
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        hc_dump_log("redis-cli --cluster create", log_path);
+        h_dump_log("redis-cli --cluster create", log_path);
         ck_abort_msg("redis-cli --cluster create failed (status %d; log above)", st);
     }
 }
@@ -509,7 +458,7 @@ static bool hc_node_settled(const struct hcluster *c, int i, int masters, int re
 
 static void hc_cluster_wait(struct hcluster *c, int masters, int replicas, int timeout_ms)
 {
-    long long end = hc_now_ms() + timeout_ms;
+    long long end = h_now_ms() + timeout_ms;
     char why[256] = "";
     for (;;) {
         bool all = true;
@@ -522,15 +471,15 @@ static void hc_cluster_wait(struct hcluster *c, int masters, int replicas, int t
             return;
         }
         static long long last_note;
-        if (getenv("FEATD_HARNESS_VERBOSE") != NULL && hc_now_ms() - last_note >= 1000) {
-            last_note = hc_now_ms();
+        if (getenv("FEATD_HARNESS_VERBOSE") != NULL && h_now_ms() - last_note >= 1000) {
+            last_note = h_now_ms();
             printf("harness: waiting: %s\n", why);
         }
-        if (hc_now_ms() >= end) {
+        if (h_now_ms() >= end) {
             hc_cluster_dump_logs(c);
             ck_abort_msg("cluster did not settle within %d ms: %s", timeout_ms, why);
         }
-        hc_sleep_ms(50);
+        h_sleep_ms(50);
     }
 }
 
@@ -564,7 +513,7 @@ bool harness_cluster_start(struct hcluster *c, int masters, int replicas_per_mas
                 char log_path[340];
                 hc_node_log(nd, log_path, sizeof(log_path));
                 if (attempt == 4) {
-                    hc_dump_log("cluster node", log_path);
+                    h_dump_log("cluster node", log_path);
                 }
                 hc_rm_tree(nd->dir, 0);
             }
@@ -574,10 +523,10 @@ bool harness_cluster_start(struct hcluster *c, int masters, int replicas_per_mas
             ck_abort_msg("cluster node %d did not start", i);
         }
     }
-    long long t0 = hc_now_ms();
+    long long t0 = h_now_ms();
     hc_cluster_create(c);
     if (getenv("FEATD_HARNESS_VERBOSE") != NULL) {
-        printf("harness: redis-cli --cluster create took %lld ms\n", hc_now_ms() - t0);
+        printf("harness: redis-cli --cluster create took %lld ms\n", h_now_ms() - t0);
     }
     hc_cluster_wait(c, masters, masters * replicas_per_master, HC_READY_TIMEOUT_MS);
     return true;
@@ -615,11 +564,11 @@ void harness_cluster_restart(struct hcluster *c, int i)
         if (hc_cluster_spawn(&c->nodes[i])) {
             return;
         }
-        hc_sleep_ms(200);
+        h_sleep_ms(200);
     }
     char log_path[340];
     hc_node_log(&c->nodes[i], log_path, sizeof(log_path));
-    hc_dump_log("cluster node", log_path);
+    h_dump_log("cluster node", log_path);
     ck_abort_msg("cluster node %d did not restart on port %d", i, c->nodes[i].port);
 }
 
@@ -736,12 +685,12 @@ static void hs_dump_logs(const struct hsentinel *s)
     for (int i = 0; i < 2; i++) {
         hc_node_log(&s->data[i], log_path, sizeof(log_path));
         snprintf(label, sizeof(label), "data node %d (port %d)", i, s->data[i].port);
-        hc_dump_log(label, log_path);
+        h_dump_log(label, log_path);
     }
     for (int i = 0; i < HS_SENTINELS; i++) {
         hc_node_log(&s->sentinels[i], log_path, sizeof(log_path));
         snprintf(label, sizeof(label), "sentinel %d (port %d)", i, s->sentinels[i].port);
-        hc_dump_log(label, log_path);
+        h_dump_log(label, log_path);
     }
 }
 
@@ -821,7 +770,7 @@ bool harness_sentinel_start(struct hsentinel *s)
     hs_start_node(s, &s->data[0], "data", hs_data_spawn, 0);
     hs_start_node(s, &s->data[1], "data", hs_data_spawn, s->data[0].port);
     s->master = 0;
-    long long end = hc_now_ms() + HC_READY_TIMEOUT_MS;
+    long long end = h_now_ms() + HC_READY_TIMEOUT_MS;
     for (;;) {
         redisReply *r = hc_cmd(s->data[1].port, "INFO replication");
         char v[32];
@@ -833,11 +782,11 @@ bool harness_sentinel_start(struct hsentinel *s)
         if (up) {
             break;
         }
-        if (hc_now_ms() >= end) {
+        if (h_now_ms() >= end) {
             hs_dump_logs(s);
             ck_abort_msg("sentinel group: replica did not sync");
         }
-        hc_sleep_ms(20);
+        h_sleep_ms(20);
     }
     for (int i = 0; i < HS_SENTINELS; i++) {
         hs_start_node(s, &s->sentinels[i], "sentinel", hs_sentinel_spawn, s->data[0].port);
@@ -850,11 +799,11 @@ bool harness_sentinel_start(struct hsentinel *s)
         if (all) {
             return true;
         }
-        if (hc_now_ms() >= end) {
+        if (h_now_ms() >= end) {
             hs_dump_logs(s);
             ck_abort_msg("sentinels did not agree within %d ms", HC_READY_TIMEOUT_MS);
         }
-        hc_sleep_ms(50);
+        h_sleep_ms(50);
     }
 }
 
@@ -875,7 +824,7 @@ void harness_sentinel_stop(struct hsentinel *s)
 void harness_sentinel_wait_new_master(struct hsentinel *s, int old_master_index, int timeout_ms)
 {
     int m = 1 - old_master_index;
-    long long end = hc_now_ms() + timeout_ms;
+    long long end = h_now_ms() + timeout_ms;
     for (;;) {
         bool all = true;
         for (int i = 0; i < HS_SENTINELS && all; i++) {
@@ -891,19 +840,19 @@ void harness_sentinel_wait_new_master(struct hsentinel *s, int old_master_index,
                 return;
             }
         }
-        if (hc_now_ms() >= end) {
+        if (h_now_ms() >= end) {
             hs_dump_logs(s);
             ck_abort_msg("sentinels did not switch to port %d within %d ms", s->data[m].port,
                          timeout_ms);
         }
-        hc_sleep_ms(50);
+        h_sleep_ms(50);
     }
 }
 
 void harness_sentinel_failover(struct hsentinel *s, int timeout_ms)
 {
     int old = s->master;
-    long long end = hc_now_ms() + timeout_ms;
+    long long end = h_now_ms() + timeout_ms;
     /* the failover is refused while a previous one is still settling
      * (-INPROG) or the replica is not yet known: retry until the deadline */
     for (;;) {
@@ -919,13 +868,13 @@ void harness_sentinel_failover(struct hsentinel *s, int timeout_ms)
         if (ok) {
             break;
         }
-        if (hc_now_ms() >= end) {
+        if (h_now_ms() >= end) {
             hs_dump_logs(s);
             ck_abort_msg("SENTINEL FAILOVER refused: %s", msg);
         }
-        hc_sleep_ms(100);
+        h_sleep_ms(100);
     }
-    int left = (int)(end - hc_now_ms());
+    int left = (int)(end - h_now_ms());
     harness_sentinel_wait_new_master(s, old, left > 0 ? left : 1);
     for (;;) {
         char role[32];
@@ -933,12 +882,12 @@ void harness_sentinel_failover(struct hsentinel *s, int timeout_ms)
         if (strcmp(role, "slave") == 0) {
             return;
         }
-        if (hc_now_ms() >= end) {
+        if (h_now_ms() >= end) {
             hs_dump_logs(s);
             ck_abort_msg("old master (port %d) was not reconfigured as a replica (ROLE %s)",
                          s->data[old].port, role);
         }
-        hc_sleep_ms(50);
+        h_sleep_ms(50);
     }
 }
 
