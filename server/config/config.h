@@ -106,6 +106,8 @@ struct cfg_server {
     size_t max_output_bytes;        /* per-connection bound on unread answers,
                                        default 16 MiB (net/conn.h) */
     size_t max_client_memory_bytes; /* process-wide connection-buffer budget, default 1 GiB */
+    int idle_timeout_ms;            /* close idle client connections after it; 0 = never */
+    int frame_timeout_ms;           /* a started frame must complete within it; 0 = no limit */
     int max_inflight_requests;      /* per worker, in flight to Redis; default 10000 */
     int slow_request_ms;            /* 0..600000, default 10; 0 = no slow-request accounting */
     int shutdown_timeout_ms;        /* drain deadline on SIGTERM, default 10000 */

@@ -107,6 +107,15 @@ const struct config_key config_table[] = {
       "pending request). Past it, a connection holding more than its share "
       "(budget / open connections, at least 1 MiB) is closed (logged) and counted in "
       "featd_client_memory_limit_closes_total." },
+    { "server", "idle_timeout_ms", CK_INT, CFG_SRV(idle_timeout_ms), 0, 86400000, "300000", true,
+      "FEATD_IDLE_TIMEOUT_MS", NULL, NULL,
+      "A client connection with no request pending and nothing sent or received for this long is "
+      "closed (featd_idle_timeouts_total). 0 keeps idle connections forever." },
+    { "server", "frame_timeout_ms", CK_INT, CFG_SRV(frame_timeout_ms), 0, 3600000, "10000", true,
+      "FEATD_FRAME_TIMEOUT_MS", NULL, NULL,
+      "A request frame whose first bytes arrived must be complete within this many ms, else the "
+      "connection gets an error and is closed (featd_frame_timeouts_total): slow or stalled "
+      "senders cannot hold connections. 0 = no limit." },
     { "server", "max_inflight_requests", CK_INT, CFG_SRV(max_inflight_requests), 1, 1000000, "10000",
       true, NULL, NULL, NULL,
       "Requests in flight to Redis per worker; beyond it requests get RESOURCE_EXHAUSTED." },

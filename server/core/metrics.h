@@ -21,6 +21,8 @@
     ACTION(connections_closed_total, "Client connections closed (any reason)") \
     ACTION(connections_handed_off_total, "Accepted connections passed to a less loaded worker") \
     ACTION(frames_too_large_total, "Frames above max_frame_bytes (connection closed)") \
+    ACTION(idle_timeouts_total, "Connections closed after server.idle_timeout_ms without traffic") \
+    ACTION(frame_timeouts_total, "Connections closed because a frame did not complete within server.frame_timeout_ms") \
     ACTION(decode_errors_total, "Frames that did not decode as a Request (connection closed)") \
     ACTION(output_limit_pauses_total, "Times reading a connection paused because its output did not drain") \
     ACTION(output_limit_refusals_total, "Answers replaced by RESOURCE_EXHAUSTED because the connection's unread output would pass max_output_bytes") \

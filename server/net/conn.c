@@ -289,6 +289,7 @@ static int conn_write_out(struct conn *c)
     while (evbuffer_get_length(c->out) > 0) {
         int n = evbuffer_write(c->out, c->fd);
         if (n > 0) {
+            c->active_us = util_mono_us();
             continue;
         }
         int e = EVUTIL_SOCKET_ERROR();
@@ -548,6 +549,15 @@ static void conn_process_input(struct conn *c)
         }
         frames++;
     }
+    if (!c->closed) {
+        /* a frame begun and not complete: its clock (server.frame_timeout_ms)
+         * starts with the read that brought its first bytes */
+        if (evbuffer_get_length(in) == 0) {
+            c->frame_since_us = 0;
+        } else if (c->frame_since_us == 0 || frames > 0) {
+            c->frame_since_us = c->rx_us;
+        }
+    }
     if (c->loop->draining && !c->closed) {
         conn_drain(c);
     }
@@ -608,6 +618,7 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
     ssize_t n = recvmsg(fd, &mh, 0);
     if (n > 0) {
         c->rx_us = conn_rx_time(c, &mh);
+        c->active_us = util_mono_us();
         v.iov_len = (size_t)n;
         evbuffer_commit_space(c->in, &v, 1);
     } else if (n == 0) {
@@ -663,6 +674,7 @@ void conn_new(struct conn_loop *l, evutil_socket_t fd, const struct sockaddr *sa
     c->id = l->id_base | ++l->next_conn_id;
     c->refs = 1;
     c->cell_est = CONN_CELL_EST_INIT;
+    c->active_us = util_mono_us();
     char host[INET6_ADDRSTRLEN] = "?";
     int port = 0;
     if (sa && sa->sa_family == AF_INET) {
@@ -726,7 +738,7 @@ int conn_loop_init(struct conn_loop *l, struct event_base *base, struct metrics 
     if (l->flush_ev == NULL || event_priority_set(l->flush_ev, flush_priority) != 0) {
         return FEATD_ERR;
     }
-    return FEATD_OK;
+    return conn_sweep_start(l);
 }
 
 void conn_loop_close_all(struct conn_loop *l, const char *reason)
@@ -750,6 +762,10 @@ void conn_loop_free(struct conn_loop *l)
 {
     conn_loop_close_all(l, "server stopping");
     conn_traces_free(l);
+    if (l->sweep_ev) {
+        event_free(l->sweep_ev);
+        l->sweep_ev = NULL;
+    }
     if (l->flush_ev) {
         event_free(l->flush_ev);
         l->flush_ev = NULL;

@@ -78,6 +78,9 @@ struct conn_loop {
     uint32_t max_frame_bytes;       /* limits of the current registry; the owner */
     size_t max_output_bytes;        /*   sets them on every registry swap */
     size_t max_client_memory;       /* process-wide budget (server.max_client_memory_bytes) */
+    int64_t idle_timeout_us;        /* close connections idle this long (0 = never) */
+    int64_t frame_timeout_us;       /* a started frame must complete within it (0 = no limit) */
+    struct event *sweep_ev;         /* conn_sweep: the timeouts' periodic check */
     uint64_t id_base;               /* high bits of every conn id (worker id << 48) */
     uint64_t next_conn_id;
     TAILQ_HEAD(, conn) conns;       /* open connections */
@@ -124,6 +127,8 @@ struct conn {
                                        bigger answer's, decays towards smaller ones */
     size_t out_mark;                /* output length after the last answer or write */
     int64_t held;                   /* bytes counted in metrics_client_memory_bytes */
+    int64_t active_us;              /* last byte read or written (monotonic µs) */
+    int64_t frame_since_us;         /* when the incomplete frame in `in` began (0: none) */
     const char *close_reason;
     TAILQ_ENTRY(conn) link;         /* in loop->conns while open */
     TAILQ_ENTRY(conn) flush_link;   /* in loop->flush while in_flush */
@@ -133,6 +138,12 @@ struct conn {
  * Fails at startup only. */
 int conn_loop_init(struct conn_loop *l, struct event_base *base, struct metrics *m,
                    int flush_priority) FEATD_MUSTCHECK;
+/* Starts l's timeout sweep (net/conn_sweep.c): every CONN_SWEEP_MS it
+ * closes connections idle past idle_timeout_us and those whose started frame
+ * is older than frame_timeout_us (both counted). FEATD_ERR at startup only. */
+#define CONN_SWEEP_MS 100
+int conn_sweep_start(struct conn_loop *l) FEATD_MUSTCHECK;
+
 /* Closes every connection of l now (dropping unsent output). */
 void conn_loop_close_all(struct conn_loop *l, const char *reason);
 /* Starts or continues a drain: marks l draining and closes each idle

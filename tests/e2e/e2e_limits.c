@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,7 +36,15 @@ static struct featd_config *cfg;
 #define NFEATURES 40    /* int64 features f0..f39, then "blob", a string */
 #define BLOB_BYTES 2048
 
+static void start_opts(unsigned client_memory, const char *extra, const struct h_featd_opts *o);
+
 static void start(unsigned client_memory)
+{
+    start_opts(client_memory, "", NULL);
+}
+
+/* extra: more "server" keys (", \"k\": v" each); o: harness options. */
+static void start_opts(unsigned client_memory, const char *extra, const struct h_featd_opts *o)
 {
     char feats[NFEATURES * 48 + 64] = "";
     size_t off = 0;
@@ -47,15 +56,15 @@ static void start(unsigned client_memory)
     int n = snprintf(json, sizeof(json),
         "{ \"server\": { \"listen\": \"127.0.0.1:%d\", \"admin_listen\": \"127.0.0.1:%d\", \"workers\": 2,"
         "    \"max_entities_per_request\": 1000, \"request_timeout_ms\": 5000,"
-        "    \"max_output_bytes\": %u, \"max_client_memory_bytes\": %u, \"log_level\": \"info\" },"
+        "    \"max_output_bytes\": %u, \"max_client_memory_bytes\": %u, \"log_level\": \"info\" %s },"
         "  \"redis\": { \"url\": \"redis://127.0.0.1:%d/0\", \"key_prefix\": \"lim\" },"
         "  \"entities\": [ { \"name\": \"user\", \"join_keys\": [ { \"name\": \"user_id\", \"type\": \"int64\" } ] } ],"
         "  \"feature_views\": [ { \"name\": \"wide\", \"entities\": [\"user\"], \"features\": [ %s ] } ] }",
-        h_free_port(), h_free_port(), MAX_OUTPUT, client_memory, R.port, feats);
+        h_free_port(), h_free_port(), MAX_OUTPUT, client_memory, extra, R.port, feats);
     ck_assert(n > 0 && n < (int)sizeof(json));
     char err[1024];
     ck_assert_msg(config_load_string(json, &cfg, err, sizeof(err)) == FEATD_OK, "%s", err);
-    h_featd_start(&F, json);
+    h_featd_start_opts(&F, json, o);
 }
 
 static void setup(void)
@@ -407,6 +416,126 @@ START_TEST(test_nonreading_clients_bounded)
 }
 END_TEST
 
+/* Whether featd closed fd: EOF (after any error frame) or a reset. */
+static bool closed_by_peer(int fd)
+{
+    uint8_t buf[4096];
+    for (;;) {
+        ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+            return true;
+        }
+        if (r < 0) {
+            return false;
+        }
+    }
+}
+
+START_TEST(test_stalled_and_idle_connections_closed)
+{
+    /* 2,000 connections send half a frame header and stall; 20 more send
+     * nothing at all. featd closes the first within server.frame_timeout_ms
+     * and the others after server.idle_timeout_ms, while a well-behaved
+     * client's lookups keep a p99 under 50 ms and featd's memory stays put. */
+    enum { NSTALL = 2000, NIDLE = 20 };
+    struct rlimit rl;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur < 4096) {
+        rl.rlim_cur = rl.rlim_max < 8192 ? rl.rlim_max : 8192;
+        ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+    }
+    ck_assert_msg(rl.rlim_cur >= NSTALL + NIDLE + 64, "RLIMIT_NOFILE %lu too small",
+                  (unsigned long)rl.rlim_cur);
+    h_featd_stop(&F);
+    config_free(cfg);
+    struct h_featd_opts o = { .nofile = 8192 };
+    start_opts(MAX_CLIENT_MEMORY, ", \"frame_timeout_ms\": 1000, \"idle_timeout_ms\": 3000", &o);
+    write_rows(10);
+    struct featd_client *good = featd_connect("127.0.0.1", F.port, 2000, NULL, 0);
+    ck_assert(good != NULL);
+    struct featd_get *g = featd_get_new();
+    ck_assert(featd_get_add_feature(g, "wide:f1") == 0);
+    ck_assert(featd_get_add_int64(g, "user_id", 1) == 0);
+    Featd__V1__Response *resp = NULL;
+    ck_assert_int_eq(featd_call(good, featd_get_request(g, featd_next_id(good)), &resp), 0);
+    featd__v1__response__free_unpacked(resp, NULL);
+    long base_kib = featd_rss_kib();
+
+    static int fds[NSTALL + NIDLE];
+    int64_t t0 = util_mono_us();
+    for (int i = 0; i < NSTALL + NIDLE; i++) {
+        fds[i] = raw_connect(0);
+        if (i < NSTALL) {
+            static const uint8_t half[2] = { 0, 0 };
+            ck_assert_int_eq(send(fds[i], half, 2, MSG_NOSIGNAL), 2);
+        }
+    }
+    int64_t opened_us = util_mono_us() - t0;
+    /* a well-behaved client meanwhile, until every staller is gone */
+    enum { NGOOD = 20000 };
+    static int64_t lat[NGOOD];
+    int ngood = 0, stalled_left = NSTALL;
+    int64_t deadline = util_mono_us() + 10000000;
+    while (stalled_left > 0 && util_mono_us() < deadline) {
+        for (int k = 0; k < 50 && ngood < NGOOD; k++) {
+            int64_t s0 = util_mono_us();
+            ck_assert_int_eq(featd_call(good, featd_get_request(g, featd_next_id(good)), &resp), 0);
+            ck_assert(resp->body_case == FEATD__V1__RESPONSE__BODY_GET_ONLINE_FEATURES);
+            featd__v1__response__free_unpacked(resp, NULL);
+            lat[ngood++] = util_mono_us() - s0;
+        }
+        stalled_left = 0;
+        for (int i = 0; i < NSTALL; i++) {
+            stalled_left += fds[i] >= 0 && !closed_by_peer(fds[i]);
+        }
+    }
+    int64_t gone_us = util_mono_us() - t0;
+    ck_assert_msg(stalled_left == 0, "%d of %d stalled connections still open after 10 s",
+                  stalled_left, NSTALL);
+    long grown_kib = featd_rss_kib() - base_kib;
+    /* the idle ones follow after the idle timeout (3 s) */
+    int idle_left = NIDLE;
+    deadline = util_mono_us() + 10000000;
+    while (idle_left > 0 && util_mono_us() < deadline) {
+        usleep(100000);
+        idle_left = 0;
+        for (int i = NSTALL; i < NSTALL + NIDLE; i++) {
+            idle_left += !closed_by_peer(fds[i]);
+        }
+    }
+    ck_assert_msg(idle_left == 0, "%d idle connections still open", idle_left);
+    int64_t idle_us = util_mono_us() - t0;
+    ck_assert_msg(idle_us >= 3000000, "idle connections closed after %" PRId64 " us", idle_us);
+    ck_assert_double_ge(metric_now("featd_frame_timeouts_total"), NSTALL);
+    ck_assert_double_ge(metric_now("featd_idle_timeouts_total"), NIDLE);
+    for (int i = 1; i < ngood; i++) {
+        int64_t x = lat[i];
+        int j = i - 1;
+        while (j >= 0 && lat[j] > x) {
+            lat[j + 1] = lat[j];
+            j--;
+        }
+        lat[j + 1] = x;
+    }
+    int64_t p99 = ngood ? lat[ngood * 99 / 100] : 0;
+    printf("e2e_limits: %d stalled connections opened in %" PRId64 " ms, all closed after %"
+           PRId64 " ms, %d idle after %" PRId64 " ms; RSS +%ld KiB; well-behaved %d lookups p99 %"
+           PRId64 " us\n", NSTALL, opened_us / 1000, gone_us / 1000, NIDLE, idle_us / 1000,
+           grown_kib, ngood, p99);
+    ck_assert_int_gt(ngood, 100);
+    ck_assert_msg(p99 < 50000, "well-behaved p99 %" PRId64 " us", p99);
+#if !defined(__SANITIZE_ADDRESS__)
+    ck_assert_msg(grown_kib < 64 * 1024, "featd grew by %ld KiB for %d stalled connections",
+                  grown_kib, NSTALL);
+#endif
+    for (int i = 0; i < NSTALL + NIDLE; i++) {
+        close(fds[i]);
+    }
+    featd_get_free(g);
+    featd_close(good);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("e2e_limits");
@@ -415,6 +544,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_unread_output_bounded);
     tcase_add_test(tc, test_nonreading_clients_bounded);
+    tcase_add_test(tc, test_stalled_and_idle_connections_closed);
     suite_add_tcase(s, tc);
     return s;
 }
