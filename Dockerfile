@@ -12,7 +12,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config libevent-dev libhiredis-dev libprotobuf-c-dev protobuf-c-compiler \
-      libjansson-dev libsnappy-dev zlib1g-dev libzstd-dev liblz4-dev libbrotli-dev \
+      libjansson-dev libsnappy-dev zlib1g-dev libzstd-dev liblz4-dev libbrotli-dev libssl-dev \
       check libsubunit-dev redis-server \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -37,7 +37,7 @@ FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libevent-2.1-7 libevent-pthreads-2.1-7 libhiredis0.14 libprotobuf-c1 libjansson4 \
-      libsnappy1v5 zlib1g libzstd1 liblz4-1 libbrotli1 redis-server \
+      libsnappy1v5 zlib1g libzstd1 liblz4-1 libbrotli1 libssl3 redis-server \
  && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log \
  && useradd --system --user-group --uid 10001 --home-dir /var/lib/featd --no-create-home \
       --shell /usr/sbin/nologin featd \

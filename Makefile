@@ -9,7 +9,7 @@
 #   make clean
 
 CC      ?= cc
-PKGS    := libevent libevent_pthreads hiredis libprotobuf-c jansson libzstd liblz4 libbrotlidec zlib
+PKGS    := libevent libevent_pthreads hiredis libprotobuf-c jansson libzstd liblz4 libbrotlidec zlib libssl libcrypto
 BUILD   ?= build
 ifeq ($(SANITIZE),1)
 BUILD   := build/san

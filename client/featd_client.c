@@ -31,12 +31,18 @@
 #include <unistd.h>
 #include <fcntl.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 
 #define READ_CHUNK (64u * 1024u)
 #define IN_SOFT_CAP (256u * 1024u * 1024u)  /* unread input kept while writing */
 
 struct featd_client {
     int fd;
+    SSL_CTX *tls_ctx;           /* featd_connect_tls: this connection's own context */
+    SSL *ssl;                   /* NULL = plaintext */
     int timeout_ms;             /* per blocking call; 0 = none */
     uint32_t max_frame;         /* largest response frame accepted */
     uint64_t next_id;
@@ -256,12 +262,113 @@ void featd_close(struct featd_client *c)
     if (c == NULL) {
         return;
     }
+    if (c->ssl != NULL) {
+        SSL_free(c->ssl);
+    }
+    SSL_CTX_free(c->tls_ctx);
     if (c->fd >= 0) {
         close(c->fd);
     }
     free(c->out);
     free(c->in);
     free(c);
+}
+
+/* OpenSSL's queued reason (or errno's) for a failed TLS step. */
+static void tls_reason(char *buf, size_t cap)
+{
+    unsigned long e = ERR_get_error();
+    if (e != 0) {
+        ERR_error_string_n(e, buf, cap);
+    } else {
+        snprintf(buf, cap, "%s", errno ? strerror(errno) : "connection closed by server");
+    }
+    ERR_clear_error();
+}
+
+struct featd_client *featd_connect_tls(const char *host, int port, int timeout_ms,
+                                       const struct featd_tls *tls, char *err, size_t errlen)
+{
+    char dummy[8];
+    if (err == NULL || errlen == 0) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    int64_t deadline = timeout_ms > 0 ? mono_ms() + timeout_ms : -1;
+    struct featd_client *c = featd_connect(host, port, timeout_ms, err, errlen);
+    if (c == NULL || tls == NULL) {
+        return c;
+    }
+    char why[256] = "";
+    const char *name = tls->server_name ? tls->server_name : (host && host[0] ? host : "127.0.0.1");
+    c->tls_ctx = SSL_CTX_new(TLS_client_method());
+    if (c->tls_ctx == NULL) {
+        tls_reason(why, sizeof why);
+        goto fail;
+    }
+    SSL_CTX_set_min_proto_version(c->tls_ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(c->tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    if (!tls->insecure) {
+        SSL_CTX_set_verify(c->tls_ctx, SSL_VERIFY_PEER, NULL);
+        if ((tls->ca_file ? SSL_CTX_load_verify_locations(c->tls_ctx, tls->ca_file, NULL)
+                          : SSL_CTX_set_default_verify_paths(c->tls_ctx)) != 1) {
+            tls_reason(why, sizeof why);
+            snprintf(err, errlen, "TLS CA %s: %s", tls->ca_file ? tls->ca_file : "(system)", why);
+            featd_close(c);
+            return NULL;
+        }
+    }
+    if (tls->cert_file != NULL &&
+        (SSL_CTX_use_certificate_chain_file(c->tls_ctx, tls->cert_file) != 1 ||
+         SSL_CTX_use_PrivateKey_file(c->tls_ctx, tls->key_file ? tls->key_file : tls->cert_file,
+                                     SSL_FILETYPE_PEM) != 1)) {
+        tls_reason(why, sizeof why);
+        snprintf(err, errlen, "TLS client certificate %s: %s", tls->cert_file, why);
+        featd_close(c);
+        return NULL;
+    }
+    c->ssl = SSL_new(c->tls_ctx);
+    if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+        tls_reason(why, sizeof why);
+        goto fail;
+    }
+    SSL_set_tlsext_host_name(c->ssl, name);
+    if (!tls->insecure) {
+        SSL_set1_host(c->ssl, name);
+    }
+    for (;;) {
+        ERR_clear_error();
+        errno = 0;
+        int r = SSL_connect(c->ssl);
+        if (r == 1) {
+            return c;
+        }
+        int e = SSL_get_error(c->ssl, r);
+        if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+            long v = SSL_get_verify_result(c->ssl);
+            tls_reason(why, sizeof why);
+            if (v != X509_V_OK) {
+                size_t l = strlen(why);
+                snprintf(why + l, sizeof why - l, " (%s)", X509_verify_cert_error_string(v));
+            }
+            goto fail;
+        }
+        struct pollfd pfd = { .fd = c->fd, .events = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT };
+        int tmo = remaining_ms(deadline);
+        int rc = tmo == 0 ? 0 : poll(&pfd, 1, tmo);
+        if (rc == 0) {
+            snprintf(why, sizeof why, "no answer within %d ms", timeout_ms);
+            goto fail;
+        }
+        if (rc < 0 && errno != EINTR) {
+            snprintf(why, sizeof why, "poll: %s", strerror(errno));
+            goto fail;
+        }
+    }
+fail:
+    snprintf(err, errlen, "TLS handshake with %s: %s", c->peer, why);
+    featd_close(c);
+    return NULL;
 }
 
 void featd_set_timeout(struct featd_client *c, int timeout_ms)
@@ -397,7 +504,28 @@ static int read_some(struct featd_client *c, size_t want)
             seterr(c, FEATD_E_NOMEM, "out of memory reading a response of %zu bytes", want);
             return FEATD_ERR;
         }
-        ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        ssize_t n;
+        if (c->ssl != NULL) {
+            ERR_clear_error();
+            errno = 0;
+            int r = SSL_read(c->ssl, c->in + c->in_len, (int)(c->in_cap - c->in_len > INT32_MAX
+                                                              ? INT32_MAX : c->in_cap - c->in_len));
+            int e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                return FEATD_OK;
+            }
+            if (e == SSL_ERROR_ZERO_RETURN || (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 &&
+                                               errno == 0)) {
+                r = 0;
+            } else if (r <= 0) {
+                c->read_errno = errno && e == SSL_ERROR_SYSCALL ? errno : EPROTO;
+                ERR_clear_error();
+                return FEATD_OK;
+            }
+            n = r;
+        } else {
+            n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        }
         if (n > 0) {
             c->in_len += (size_t)n;
             continue;
@@ -421,7 +549,23 @@ static int read_some(struct featd_client *c, size_t want)
 static int write_some(struct featd_client *c)
 {
     while (c->out_off < c->out_len) {
-        ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        ssize_t n;
+        if (c->ssl != NULL) {
+            ERR_clear_error();
+            size_t len = c->out_len - c->out_off;
+            int r = SSL_write(c->ssl, c->out + c->out_off, len > INT32_MAX ? INT32_MAX : (int)len);
+            int e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+            if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+                return FEATD_OK;
+            }
+            if (r <= 0 && !(e == SSL_ERROR_SYSCALL && errno != 0)) {
+                errno = EPIPE;
+                ERR_clear_error();
+            }
+            n = r > 0 ? r : -1;
+        } else {
+            n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+        }
         if (n > 0) {
             c->out_off += (size_t)n;
             continue;

@@ -95,6 +95,24 @@ struct featd_client *featd_connect(const char *host, int port, int timeout_ms,
                                    char *err, size_t errlen);
 void featd_close(struct featd_client *c);                /* NULL is fine */
 
+/* TLS to a featd whose config has a "tls" section (DESIGN §14). */
+struct featd_tls {
+    const char *ca_file;        /* PEM CA bundle the server certificate must chain to;
+                                   NULL = the system's default store */
+    const char *cert_file;      /* client certificate for mTLS (PEM), NULL = none */
+    const char *key_file;       /*   and its key */
+    const char *server_name;    /* SNI and the name the certificate must carry; NULL = host */
+    int insecure;               /* non-zero: no verification at all (tests, never production) */
+};
+/*
+ * featd_connect, then a TLS 1.2+ handshake within the same timeout_ms,
+ * verifying the server certificate against tls->ca_file and its name. NULL
+ * with err ("TLS handshake with H:P: certificate verify failed ...") on
+ * failure. Reads and writes are then encrypted; everything else is the same.
+ */
+struct featd_client *featd_connect_tls(const char *host, int port, int timeout_ms,
+                                       const struct featd_tls *tls, char *err, size_t errlen);
+
 void featd_set_timeout(struct featd_client *c, int timeout_ms);    /* 0 = none */
 int featd_get_timeout(const struct featd_client *c);
 /* Largest response frame accepted (default FEATD_DEFAULT_MAX_FRAME); a longer

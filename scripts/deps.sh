@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libevent-dev libhiredis-dev libprotobuf-c-dev
 protobuf-c-compiler libjansson-dev check libsubunit-dev redis-server redis-tools
-libsnappy-dev zlib1g-dev libzstd-dev liblz4-dev libbrotli-dev curl ca-certificates
+libsnappy-dev zlib1g-dev libzstd-dev liblz4-dev libbrotli-dev libssl-dev openssl curl ca-certificates
 prometheus"
 missing=""
 for p in $PKGS; do

@@ -32,6 +32,7 @@
 #include "config/config.h"
 #include "redis/embedded.h"
 #include "redis/rblock.h"
+#include "net/tls.h"
 #include "redis/rhealth.h"
 #include "core/featd.h"
 #include "core/log.h"
@@ -45,6 +46,17 @@ static struct event_base *main_base;
 static struct registry *main_reg;
 static uint64_t main_reg_version = 1;
 static char main_embedded_sock[128];
+
+/* The serving listener's TLS context for reg's config (net/tls.h), owned by
+ * reg. 0, or -1 with err (a file missing or not matching). Main thread. */
+static int main_tls(struct registry *reg, char *err, size_t errlen)
+{
+    if (reg->cfg->tls.cert_file == NULL) {
+        return 0;
+    }
+    reg->tls = tls_server_ctx_new(&reg->cfg->tls, err, errlen);
+    return reg->tls != NULL ? 0 : -1;
+}
 static int main_stopping;
 static int64_t main_stop_deadline_us;
 static struct event *main_stop_timer;
@@ -110,6 +122,13 @@ static void main_reload(void)
     if (reg == NULL) {
         config_free(cfg);
         log_error("reload", "out of memory; keeping the running registry");
+        admin_metrics_note_reload(false);
+        return;
+    }
+    char terr[512];
+    if (main_tls(reg, terr, sizeof(terr)) != 0) {
+        registry_unref(reg);
+        log_error("reload", "%s; keeping the running registry (and its certificate)", terr);
         admin_metrics_note_reload(false);
         return;
     }
@@ -343,6 +362,11 @@ static int main_start(struct featd_config *cfg)
         embedded_stop();
         return 1;
     }
+    if (main_tls(main_reg, err, sizeof(err)) != 0) {
+        log_error("main", "%s", err);
+        embedded_stop();
+        return 1;
+    }
     nworkers = cfg->server.workers;
     workers = calloc((size_t)nworkers, sizeof(*workers));
     for (int i = 0; i < nworkers; i++) {
@@ -458,8 +482,11 @@ int main(int argc, char **argv)
 
     char ep[512];
     rblock_endpoint(cfg, ep, sizeof(ep));   /* never the password of a redis:// URL */
-    log_info("main", "featd %s serving %s with %d workers; %zu feature views; redis %s", FEATD_VERSION,
-             cfg->server.listen, nworkers, cfg->nviews, ep);
+    log_info("main", "featd %s serving %s%s with %d workers; %zu feature views; redis %s",
+             FEATD_VERSION, cfg->server.listen,
+             cfg->tls.cert_file == NULL ? "" : cfg->tls.client_ca_file ? " (TLS, client certificates)"
+                                                                      : " (TLS)",
+             nworkers, cfg->nviews, ep);
 
     event_base_dispatch(main_base);
 

@@ -26,8 +26,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const top_keys[] = { "server", "redis", "materialize", "entities",
+static const char *const top_keys[] = { "server", "redis", "materialize", "tls", "entities",
                                         "feature_views", NULL };
+
+/* tls: cert and key together; a client CA only with them. */
+static void config_tls_check(const struct featd_config *cfg, struct config_errs *e)
+{
+    const struct cfg_tls *t = &cfg->tls;
+    if ((t->cert_file == NULL) != (t->key_file == NULL)) {
+        config_err_add(e, t->cert_file ? "$.tls.key_file" : "$.tls.cert_file",
+                       "required with %s (TLS needs a certificate and its key)",
+                       t->cert_file ? "tls.cert_file" : "tls.key_file");
+    }
+    if (t->client_ca_file != NULL && t->cert_file == NULL) {
+        config_err_add(e, "$.tls.client_ca_file",
+                       "client certificates need TLS: give tls.cert_file and tls.key_file");
+    }
+}
 
 void config_free(struct featd_config *cfg)
 {
@@ -73,6 +88,11 @@ static struct featd_config *config_from_json(json_t *root, struct config_errs *e
     if (mat != NULL) {
         config_table_section(cfg, mat, "materialize", e);
     }
+    json_t *tls = json_object_get(root, "tls");
+    if (tls != NULL && !json_is_null(tls)) {
+        config_table_section(cfg, tls, "tls", e);
+    }
+    config_tls_check(cfg, e);
     config_addr_resolve_redis(cfg, "$.redis.url", false, false, e);
     config_redis_resolve(cfg, false, e);
     config_addr_cross_check(cfg, "$.server.admin_listen", e);

@@ -175,11 +175,19 @@ struct cfg_materialize {
     int unready_after_intervals;    /* /readyz fails for a view failing this many intervals; 0 = never */
 };
 
+/* The serving listener's TLS (section "tls", DESIGN §14); all NULL = plaintext. */
+struct cfg_tls {
+    char *cert_file;        /* PEM certificate chain; with key_file: TLS on */
+    char *key_file;         /* PEM private key */
+    char *client_ca_file;   /* PEM CA bundle: client certificates required (mTLS) */
+};
+
 struct featd_config {
     char *path;             /* file it was loaded from, or NULL */
     struct cfg_server server;
     struct cfg_redis redis;
     struct cfg_materialize materialize;
+    struct cfg_tls tls;
     struct cfg_entity *entities;
     size_t nentities;
     struct cfg_view *views;

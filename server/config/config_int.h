@@ -164,6 +164,7 @@ struct config_key {
 #define CFG_SRV(f) offsetof(struct featd_config, server.f)
 #define CFG_RDS(f) offsetof(struct featd_config, redis.f)
 #define CFG_MAT(f) offsetof(struct featd_config, materialize.f)
+#define CFG_TLS(f) offsetof(struct featd_config, tls.f)
 
 extern const struct config_key config_table[];
 extern const size_t config_table_len;

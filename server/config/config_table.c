@@ -188,6 +188,15 @@ const struct config_key config_table[] = {
       "\"allow\": a warning is logged and featd carries on. Either way, keys evicted since "
       "featd started (INFO evicted_keys) make /readyz 503 until a reload or restart, and a "
       "snapshot during which keys were evicted is not flipped." },
+    { "tls", "cert_file", CK_NSTR, CFG_TLS(cert_file), 1, 4096, NULL, true, NULL, NULL, NULL,
+      "PEM certificate (chain) of the serving listener; with key_file, clients must speak TLS "
+      "1.2+. A SIGHUP reloads the files (new connections get the new certificate)." },
+    { "tls", "key_file", CK_NSTR, CFG_TLS(key_file), 1, 4096, NULL, true, NULL, NULL, NULL,
+      "PEM private key of cert_file (keep it out of the environment: mount it as a secret)." },
+    { "tls", "client_ca_file", CK_NSTR, CFG_TLS(client_ca_file), 1, 4096, NULL, true, NULL, NULL,
+      NULL,
+      "PEM CA bundle: clients must present a certificate it signed (mTLS); the principal is the "
+      "certificate's subject CN. null = no client certificates." },
     { "materialize", "pacing", CK_ENUM, CFG_MAT(pacing), 0, 0, "adaptive", true,
       "FEATD_MATERIALIZE_PACING", config_table_pacings, NULL,
       "How the materializer paces its Redis writes so that serving keeps its latency. "

@@ -6,6 +6,8 @@
 
 #include <stdlib.h>
 
+#include <openssl/ssl.h>
+
 struct registry *registry_new(struct featd_config *cfg, uint64_t version)
 {
     struct registry *r = calloc(1, sizeof(*r));
@@ -28,6 +30,7 @@ void registry_unref(struct registry *r)
 {
     if (r && atomic_fetch_sub_explicit(&r->refs, 1, memory_order_acq_rel) == 1) {
         config_free(r->cfg);
+        SSL_CTX_free(r->tls);
         free(r);
     }
 }

@@ -16,6 +16,8 @@ struct registry {
     _Atomic int refs;
     uint64_t version;               /* 1 for the startup load, +1 per reload */
     struct featd_config *cfg;       /* owned */
+    struct ssl_ctx_st *tls;         /* owned: cfg->tls's server context (net/tls.h), NULL =
+                                       plaintext; set once by the main thread before sharing */
 };
 
 /* Takes ownership of cfg; the result has one reference (the caller's).

@@ -22,6 +22,8 @@
     ACTION(connections_handed_off_total, "Accepted connections passed to a less loaded worker") \
     ACTION(frames_too_large_total, "Frames above max_frame_bytes (connection closed)") \
     ACTION(idle_timeouts_total, "Connections closed after server.idle_timeout_ms without traffic") \
+    ACTION(tls_handshakes_total, "TLS handshakes completed on the serving port") \
+    ACTION(tls_handshake_failures_total, "TLS handshakes that failed (plaintext clients, bad or missing client certificates, protocol errors)") \
     ACTION(frame_timeouts_total, "Connections closed because a frame did not complete within server.frame_timeout_ms") \
     ACTION(decode_errors_total, "Frames that did not decode as a Request (connection closed)") \
     ACTION(output_limit_pauses_total, "Times reading a connection paused because its output did not drain") \

@@ -43,6 +43,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "net/tls.h"
 #include "wire/frame.h"
 
 #define CONN_RX_MAX_WAIT_US (60 * 1000000LL)  /* longer socket waits are clock steps */
@@ -59,6 +60,7 @@ struct conn_trace {
 static void conn_process_input(struct conn *c);
 static void conn_account(struct conn *c);
 static void conn_request_finish(struct conn *c, uint64_t cells);
+static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
 
 struct evbuffer *conn_output(struct conn *c)
 {
@@ -118,6 +120,7 @@ void conn_close(struct conn *c, const char *reason)
         TAILQ_REMOVE(&l->flush, c, flush_link);
         c->in_flush = false;
     }
+    conn_tls_free(c);
     evutil_closesocket(c->fd);
     c->fd = -1;
     conn_account(c);    /* closed: gives back what c held */
@@ -255,6 +258,9 @@ static void conn_maybe_resume(struct conn *c)
     }
     c->read_paused = false;
     conn_set_reading(c, true);
+    if (c->ssl != NULL && SSL_pending(c->ssl) > 0) {
+        event_active(&c->rev, EV_READ, 1);  /* decrypted bytes no socket event announces */
+    }
     conn_process_input(c);      /* frames may already be buffered */
 }
 
@@ -287,7 +293,28 @@ static void conn_after_write(struct conn *c)
 static int conn_write_out(struct conn *c)
 {
     while (evbuffer_get_length(c->out) > 0) {
-        int n = evbuffer_write(c->out, c->fd);
+        int n;
+        if (c->ssl != NULL) {
+            struct evbuffer_iovec v;
+            if (evbuffer_peek(c->out, -1, NULL, &v, 1) < 1) {
+                break;
+            }
+            ssize_t w = conn_tls_write(c, v.iov_base, v.iov_len);
+            if (w > 0) {
+                evbuffer_drain(c->out, (size_t)w);
+            } else if (errno == EAGAIN && !c->tls_want_write) {
+                return FEATD_OK;    /* OpenSSL wants to read first: the next read flushes */
+            } else if (errno == EPROTO || errno == EPIPE) {
+                conn_close(c, c->tls_error);
+                return FEATD_ERR;
+            }
+            n = w > 0 ? (int)w : -1;
+            if (n < 0) {
+                errno = EAGAIN;
+            }
+        } else {
+            n = evbuffer_write(c->out, c->fd);
+        }
         if (n > 0) {
             c->active_us = util_mono_us();
             continue;
@@ -457,8 +484,13 @@ static void conn_flush_all(evutil_socket_t fd, short what, void *arg)
 static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
-    (void)fd;
     (void)what;
+    if (c->ssl != NULL && c->tls_want_write && evbuffer_get_length(c->out) == 0) {
+        /* a TLS read (handshake) waited for the socket to be writable */
+        conn_set_writing(c, false);
+        conn_read_cb(fd, EV_READ, c);
+        return;
+    }
     conn_ref(c);
     if (conn_write_out(c) == FEATD_OK) {
         conn_after_write(c);
@@ -608,16 +640,41 @@ static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
         conn_close(c, "out of memory reading");
         return;
     }
-    union {
-        char buf[CMSG_SPACE(sizeof(struct timespec))];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec iov = { v.iov_base, v.iov_len };
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                         .msg_controllen = sizeof(ctl.buf) };
-    ssize_t n = recvmsg(fd, &mh, 0);
+    ssize_t n;
+    if (c->ssl != NULL) {
+        /* TLS: no kernel timestamp for the decrypted bytes; the read's time */
+        n = conn_tls_read(c, v.iov_base, v.iov_len);
+        if (n > 0) {
+            c->rx_us = util_mono_us();
+        }
+        if (c->tls_want_write) {
+            conn_set_writing(c, true);      /* conn_write_cb comes back here */
+        }
+        if (n < 0 && errno == EPROTO) {
+            conn_close(c, c->tls_error);
+            return;
+        }
+        if (n > 0 && SSL_pending(c->ssl) > 0) {
+            event_active(&c->rev, EV_READ, 1);  /* decrypted bytes OpenSSL still holds */
+        }
+        if (!c->tls_handshaking && c->frame_since_us != 0 && evbuffer_get_length(c->in) == 0 &&
+            n <= 0) {
+            c->frame_since_us = 0;          /* handshake done, no frame begun yet */
+        }
+    } else {
+        union {
+            char buf[CMSG_SPACE(sizeof(struct timespec))];
+            struct cmsghdr align;
+        } ctl;
+        struct iovec iov = { v.iov_base, v.iov_len };
+        struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                             .msg_controllen = sizeof(ctl.buf) };
+        n = recvmsg(fd, &mh, 0);
+        if (n > 0) {
+            c->rx_us = conn_rx_time(c, &mh);
+        }
+    }
     if (n > 0) {
-        c->rx_us = conn_rx_time(c, &mh);
         c->active_us = util_mono_us();
         v.iov_len = (size_t)n;
         evbuffer_commit_space(c->in, &v, 1);
@@ -702,6 +759,15 @@ void conn_new(struct conn_loop *l, evutil_socket_t fd, const struct sockaddr *sa
         if (c->out) {
             evbuffer_free(c->out);
         }
+        evutil_closesocket(fd);
+        free(c);
+        atomic_fetch_sub_explicit(&metrics_connections_open, 1, memory_order_relaxed);
+        return;
+    }
+    if (l->tls != NULL && conn_tls_start(c, l->tls) != FEATD_OK) {
+        conn_tls_free(c);
+        evbuffer_free(c->in);
+        evbuffer_free(c->out);
         evutil_closesocket(fd);
         free(c);
         atomic_fetch_sub_explicit(&metrics_connections_open, 1, memory_order_relaxed);

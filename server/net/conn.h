@@ -81,6 +81,8 @@ struct conn_loop {
     int64_t idle_timeout_us;        /* close connections idle this long (0 = never) */
     int64_t frame_timeout_us;       /* a started frame must complete within it (0 = no limit) */
     struct event *sweep_ev;         /* conn_sweep: the timeouts' periodic check */
+    struct ssl_ctx_st *tls;         /* SSL_CTX of new connections (net/tls.h); NULL = plaintext.
+                                       The registry owns it; set by the owner on every swap */
     uint64_t id_base;               /* high bits of every conn id (worker id << 48) */
     uint64_t next_conn_id;
     TAILQ_HEAD(, conn) conns;       /* open connections */
@@ -129,6 +131,11 @@ struct conn {
     int64_t held;                   /* bytes counted in metrics_client_memory_bytes */
     int64_t active_us;              /* last byte read or written (monotonic µs) */
     int64_t frame_since_us;         /* when the incomplete frame in `in` began (0: none) */
+    struct ssl_st *ssl;             /* TLS (net/tls.h), NULL = plaintext */
+    bool tls_handshaking;           /* ssl's handshake not finished */
+    bool tls_want_write;            /* ssl's last call waits for the socket to be writable */
+    char principal[128];            /* mTLS: the client certificate's subject CN */
+    char tls_error[256];            /* why TLS failed (close reason) */
     const char *close_reason;
     TAILQ_ENTRY(conn) link;         /* in loop->conns while open */
     TAILQ_ENTRY(conn) flush_link;   /* in loop->flush while in_flush */

@@ -7,7 +7,8 @@
  *   - one whose incomplete frame began longer than server.frame_timeout_ms
  *     ago while featd was reading it (a connection paused by backpressure
  *     is waiting for us, not the other way round): frame_timeouts_total,
- *     after a FRAME error naming the limit.
+ *     after a FRAME error naming the limit; a TLS handshake counts as a
+ *     started frame (closed without an error: there is no channel yet).
  * A walk costs one comparison per connection: 10,000 connections every
  * 100 ms stay far below a millisecond of the loop's time.
  * Runs on the loop's own thread, like everything in net/conn.c.
@@ -53,6 +54,10 @@ static void conn_sweep_cb(evutil_socket_t fd, short what, void *arg)
         } else if (conn_sweep_frame_late(c, now)) {
             char msg[160];
             METRICS_INC(l->metrics->frame_timeouts_total);
+            if (c->tls_handshaking) {
+                conn_close(c, "TLS handshake not completed within server.frame_timeout_ms");
+                continue;
+            }
             snprintf(msg, sizeof(msg), "frame not completed within server.frame_timeout_ms (%" PRId64
                      " ms): closing", l->frame_timeout_us / 1000);
             if (c->h->refuse(c->out, msg) != FEATD_OK) {

@@ -51,6 +51,7 @@ static void worker_set_registry(struct worker *w, struct registry *reg)
     w->loop.max_client_memory = reg->cfg->server.max_client_memory_bytes;
     w->loop.slow_us = (uint64_t)reg->cfg->server.slow_request_ms * 1000;
     w->loop.idle_timeout_us = (int64_t)reg->cfg->server.idle_timeout_ms * 1000;
+    w->loop.tls = reg->tls;
     w->loop.frame_timeout_us = (int64_t)reg->cfg->server.frame_timeout_ms * 1000;
 }
 

@@ -1,0 +1,241 @@
+/*
+ * e2e_tls.c — TLS on the serving port (DESIGN §14) with real parts: a test
+ * CA, server and client certificates made by the openssl CLI, the real
+ * featd binary and libfeatd's featd_connect_tls over real sockets.
+ */
+#include <check.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "featd_client.h"
+#include "harness.h"
+#include "core/util.h"
+
+static struct h_redis R;
+static struct h_featd F;
+static char dir[256];           /* certificates */
+
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    ck_assert_msg(system(cmd) == 0, "failed: %s", cmd);
+}
+
+/* A CA named ca, and a certificate for cn signed by it: <dir>/<name>.{crt,key}. */
+static void make_ca(const char *ca)
+{
+    sh("cd '%s' && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+       "-keyout %s.key -out %s.crt -days 2 -subj '/CN=featd test %s' 2>/dev/null", dir, ca, ca, ca);
+}
+
+static void make_cert(const char *name, const char *cn, const char *ca)
+{
+    sh("cd '%s' && openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+       "-keyout %s.key -out %s.csr -subj '/CN=%s' 2>/dev/null && "
+       "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > %s.ext && "
+       "openssl x509 -req -in %s.csr -CA %s.crt -CAkey %s.key -CAcreateserial -out %s.crt "
+       "-days 2 -extfile %s.ext 2>/dev/null", dir, name, name, cn, name, name, ca, ca, name, name);
+}
+
+static char cfg_json[4096];
+
+static void start(const char *client_ca)
+{
+    char ca_part[512] = "";
+    if (client_ca) {
+        snprintf(ca_part, sizeof(ca_part), ", \"client_ca_file\": \"%s/%s.crt\"", dir, client_ca);
+    }
+    snprintf(cfg_json, sizeof(cfg_json),
+             "{ \"server\": { \"listen\": \"127.0.0.1:%d\", \"admin_listen\": \"127.0.0.1:%d\", "
+             "\"workers\": 2, \"frame_timeout_ms\": 1000, \"log_level\": \"info\" },"
+             "  \"tls\": { \"cert_file\": \"%s/server.crt\", \"key_file\": \"%s/server.key\"%s },"
+             "  \"redis\": { \"url\": \"redis://127.0.0.1:%d/0\", \"key_prefix\": \"tls\" },"
+             "  \"entities\": [ { \"name\": \"user\", \"join_keys\": [ { \"name\": \"user_id\", \"type\": \"int64\" } ] } ],"
+             "  \"feature_views\": [ { \"name\": \"v\", \"entities\": [\"user\"], \"features\": ["
+             "      { \"name\": \"x\", \"type\": \"int64\" } ] } ] }",
+             h_free_port(), h_free_port(), dir, dir, ca_part, R.port);
+    h_featd_start(&F, cfg_json);
+}
+
+static void setup(void)
+{
+    h_tempdir(dir, "tlscerts");
+    make_ca("ca1");
+    make_ca("ca2");
+    make_cert("server", "localhost", "ca1");
+    make_cert("client", "ranker", "ca1");
+    make_cert("rogue", "rogue", "ca2");
+    h_redis_start(&R);
+}
+
+static void teardown(void)
+{
+    h_featd_stop(&F);
+    h_redis_stop(&R);
+    sh("rm -rf '%s'", dir);
+}
+
+static struct featd_client *tls_connect(const char *ca, const char *cert, char *err, size_t errlen)
+{
+    char caf[300], crt[300], key[300];
+    snprintf(caf, sizeof(caf), "%s/%s.crt", dir, ca);
+    snprintf(crt, sizeof(crt), "%s/%s.crt", dir, cert ? cert : "");
+    snprintf(key, sizeof(key), "%s/%s.key", dir, cert ? cert : "");
+    struct featd_tls t = { .ca_file = caf, .cert_file = cert ? crt : NULL,
+                           .key_file = cert ? key : NULL, .server_name = "localhost" };
+    return featd_connect_tls("127.0.0.1", F.port, 3000, &t, err, errlen);
+}
+
+/* A lookup over c: NOT_FOUND for an absent entity (no data needed). */
+static void lookup_ok(struct featd_client *c)
+{
+    struct featd_get *g = featd_get_new();
+    ck_assert(featd_get_add_feature(g, "v:x") == 0);
+    ck_assert(featd_get_add_int64(g, "user_id", 7) == 0);
+    Featd__V1__Response *resp = NULL;
+    ck_assert_msg(featd_call(c, featd_get_request(g, featd_next_id(c)), &resp) == FEATD_OK, "%s",
+                  featd_errmsg(c));
+    ck_assert(resp->body_case == FEATD__V1__RESPONSE__BODY_GET_ONLINE_FEATURES);
+    ck_assert_int_eq(resp->get_online_features->results[0]->statuses[0],
+                     FEATD__V1__FIELD_STATUS__NOT_FOUND);
+    featd_response_free(resp);
+    featd_get_free(g);
+}
+
+static double metric_now(const char *series)
+{
+    char *page = h_admin_get(F.admin_port, "/metrics");
+    double v = h_metric(page, series);
+    free(page);
+    return v;
+}
+
+START_TEST(test_tls_serving)
+{
+    start(NULL);
+    char err[512];
+    /* verified client: lookups and pipelined pings work */
+    struct featd_client *c = tls_connect("ca1", NULL, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    for (int i = 0; i < 50; i++) {
+        lookup_ok(c);
+    }
+    ck_assert_int_eq(featd_ping(c, NULL), FEATD_OK);
+    featd_close(c);
+    /* a client trusting another CA refuses the server */
+    c = tls_connect("ca2", NULL, err, sizeof(err));
+    ck_assert(c == NULL);
+    ck_assert_msg(strstr(err, "certificate verify failed") != NULL, "%s", err);
+    /* a plaintext client is refused: no answer, the connection closed */
+    c = featd_connect("127.0.0.1", F.port, 2000, err, sizeof(err));
+    ck_assert(c != NULL);
+    ck_assert_int_ne(featd_ping(c, NULL), FEATD_OK);
+    ck_assert_int_eq(featd_errcode(c), FEATD_E_CLOSED);
+    featd_close(c);
+    ck_assert_double_ge(metric_now("featd_tls_handshake_failures_total"), 2);
+    ck_assert_double_ge(metric_now("featd_tls_handshakes_total"), 1);
+    /* a TCP connection that never starts the handshake is closed by the frame timeout */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)F.port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    struct timeval tv = { 5, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    int64_t t0 = util_mono_us();
+    char b;
+    ck_assert_int_le(recv(fd, &b, 1, 0), 0);
+    int64_t waited = util_mono_us() - t0;
+    ck_assert_msg(waited > 800000 && waited < 3000000, "closed after %lld us", (long long)waited);
+    close(fd);
+}
+END_TEST
+
+START_TEST(test_mtls)
+{
+    start("ca1");
+    char err[512];
+    struct featd_client *c = tls_connect("ca1", NULL, err, sizeof(err));
+    if (c != NULL) {    /* TLS 1.3: the refusal may only show at the first read */
+        ck_assert_int_ne(featd_ping(c, NULL), FEATD_OK);
+        featd_close(c);
+    }
+    c = tls_connect("ca1", "rogue", err, sizeof(err));     /* signed by another CA */
+    if (c != NULL) {
+        ck_assert_int_ne(featd_ping(c, NULL), FEATD_OK);
+        featd_close(c);
+    }
+    c = tls_connect("ca1", "client", err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    lookup_ok(c);
+    featd_close(c);
+    ck_assert_double_ge(metric_now("featd_tls_handshake_failures_total"), 2);
+}
+END_TEST
+
+START_TEST(test_tls_reload)
+{
+    start(NULL);
+    char err[512];
+    struct featd_client *old = tls_connect("ca1", NULL, err, sizeof(err));
+    ck_assert_msg(old != NULL, "%s", err);
+    /* a new certificate from another CA in the same files, then SIGHUP */
+    make_cert("server", "localhost", "ca2");
+    kill(F.pid, SIGHUP);
+    int64_t until = util_mono_us() + 10000000;
+    struct featd_client *c = NULL;
+    while (c == NULL && util_mono_us() < until) {
+        c = tls_connect("ca2", NULL, err, sizeof(err));
+        if (c == NULL) {
+            usleep(50000);
+        }
+    }
+    ck_assert_msg(c != NULL, "the new certificate is not served: %s", err);
+    lookup_ok(c);
+    featd_close(c);
+    ck_assert(tls_connect("ca1", NULL, err, sizeof(err)) == NULL);   /* the old one is gone */
+    lookup_ok(old);                     /* an established connection keeps working */
+    featd_close(old);
+    /* a reload with a key that does not match keeps the running certificate */
+    sh("cd '%s' && cp rogue.key server.key", dir);
+    kill(F.pid, SIGHUP);
+    usleep(500000);
+    c = tls_connect("ca2", NULL, err, sizeof(err));
+    ck_assert_msg(c != NULL, "%s", err);
+    featd_close(c);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("e2e_tls");
+    TCase *tc = tcase_create("tls");
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_tls_serving);
+    tcase_add_test(tc, test_mtls);
+    tcase_add_test(tc, test_tls_reload);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}
