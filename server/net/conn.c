@@ -41,9 +41,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "core/log.h"
 #include "core/util.h"
-#include "net/tls.h"
 #include "wire/frame.h"
 
 #define CONN_RX_MAX_WAIT_US (60 * 1000000LL)  /* longer socket waits are clock steps */

@@ -37,6 +37,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -145,6 +146,20 @@ struct conn {
  * Fails at startup only. */
 int conn_loop_init(struct conn_loop *l, struct event_base *base, struct metrics *m,
                    int flush_priority) FEATD_MUSTCHECK;
+/*
+ * TLS (net/conn_tls.c; a loop with l->tls set): conn_tls_start gives a new
+ * connection an SSL in accept state (FEATD_ERR when OpenSSL cannot); the
+ * handshake happens inside the first reads and counts as a started frame
+ * for server.frame_timeout_ms. conn_tls_read is like recv(2): > 0 bytes,
+ * 0 when the peer closed, -1 with errno EAGAIN (c->tls_want_write says
+ * which event OpenSSL waits for) or EPROTO (c->tls_error says why).
+ * conn_tls_write is like send(2) (-1 with EAGAIN, EPROTO or EPIPE).
+ */
+int conn_tls_start(struct conn *c, struct ssl_ctx_st *ctx) FEATD_MUSTCHECK;
+void conn_tls_free(struct conn *c);
+ssize_t conn_tls_read(struct conn *c, void *buf, size_t len);
+ssize_t conn_tls_write(struct conn *c, const void *buf, size_t len);
+
 /* Starts l's timeout sweep (net/conn_sweep.c): every CONN_SWEEP_MS it
  * closes connections idle past idle_timeout_us and those whose started frame
  * is older than frame_timeout_us (both counted). FEATD_ERR at startup only. */
