@@ -55,7 +55,8 @@ class OnlineResponse:
         not found. OUTSIDE_MAX_AGE values are returned (check statuses)."""
         col = self._values.get(name)
         if col is None:
-            col = wire.decode_column(self._vector(name).values)
+            vec = self._vector(name)
+            col = wire.decode_column(vec.values, vec.statuses)
             self._values[name] = col
         return col
 
@@ -81,8 +82,12 @@ class OnlineResponse:
     def to_dict(self):
         """{join key: [...], ..., feature name: [...], ...}; join keys first."""
         out = {k: list(v) for k, v in self._entities.items()}
-        for name in self.feature_names:
-            out[name] = self.values(name)
+        cache = self._values
+        for name, vec in zip(self.feature_names, self._msg.results):
+            col = cache.get(name)
+            if col is None:
+                col = cache[name] = wire.decode_column(vec.values, vec.statuses)
+            out[name] = col
         return out
 
     def to_numpy(self, name):

@@ -183,6 +183,11 @@ _CONVERTERS = {
 }
 
 
+# kind -> function reading a set Value of that kind (no per-call attrgetter).
+_GETTERS = {f.name: _CONVERTERS.get(f.name) or operator.attrgetter(f.name)
+            for f in pb.Value.DESCRIPTOR.oneofs_by_name["kind"].fields}
+
+
 def value_of(v):
     """One Value -> Python (None for null)."""
     k = v.WhichOneof("kind")
@@ -192,25 +197,31 @@ def value_of(v):
     return conv(v) if conv else getattr(v, k)
 
 
-def decode_column(values):
-    """A repeated Value of one feature -> list of Python values.
+# Statuses whose value is set (docs/protocol.md: PRESENT and OUTSIDE_MAX_AGE
+# carry the value; NULL_VALUE, NOT_FOUND and INVALID carry none).
+_PRESENT, _OUTSIDE = 1, 4
 
-    A feature has one type, so the column's kinds are one kind or null: find
-    it from the first set value, then read that field for every set value in
-    one comprehension (no per-value dispatch)."""
-    kinds = [v.WhichOneof("kind") for v in values]
-    kind = None
-    for k in kinds:
-        if k is not None:
-            kind = k
-            break
-    if kind is None:
-        return [None] * len(kinds)
-    if kinds.count(kind) + kinds.count(None) != len(kinds):   # mixed: never from featd
+
+def decode_column(values, statuses):
+    """One feature's repeated Value (and its statuses) -> list of Python values.
+
+    A feature has one type, so a column holds one kind or nulls, and the
+    statuses say which entries are set: the kind is read once (first set
+    value) and that field is read from each set value with map() or one
+    comprehension, with no per-value WhichOneof. Anything unexpected (a
+    length mismatch, a set status without a value) takes the per-value path."""
+    st = list(statuses)
+    n = len(st)
+    present = st.count(_PRESENT) + st.count(_OUTSIDE)
+    if n != len(values) or present == 0:
+        if n == len(values):
+            return [None] * n
         return [value_of(v) for v in values]
-    conv = _CONVERTERS.get(kind)
-    if conv is not None:
-        return [conv(v) if k else None for v, k in zip(values, kinds)]
-    get = operator.attrgetter(kind)
-    return [get(v) if k else None for v, k in zip(values, kinds)]
-
+    first = st.index(_PRESENT) if _PRESENT in st else st.index(_OUTSIDE)
+    kind = values[first].WhichOneof("kind")
+    if kind is None:
+        return [value_of(v) for v in values]
+    get = _GETTERS.get(kind) or operator.attrgetter(kind)
+    if present == n:
+        return list(map(get, values))
+    return [get(v) if s == _PRESENT or s == _OUTSIDE else None for v, s in zip(values, st)]

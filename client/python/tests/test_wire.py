@@ -227,3 +227,17 @@ def test_build_backend_wheel(tmp_path):
         assert "featd/featd_pb2.py,sha256=" in record
         assert "Requires-Dist: protobuf" in z.read("featd-%s.dist-info/METADATA" % version).decode()
     assert fb.build_sdist(str(tmp_path)).endswith(".tar.gz")
+
+
+def test_decode_column_paths():
+    V = pb.Value
+    vals = [V(double_val=1.5), V(), V(double_val=-2.0), V()]
+    assert wire.decode_column(vals, [1, 2, 4, 3]) == [1.5, None, -2.0, None]
+    assert wire.decode_column(vals[:1], [1]) == [1.5]
+    assert wire.decode_column([V(), V()], [3, 0]) == [None, None]
+    # a set status without a value, or lengths that disagree: per-value path
+    assert wire.decode_column([V(), V(int64_val=3)], [1, 1]) == [None, 3]
+    assert wire.decode_column([V(int64_val=3)], [1, 1]) == [3]
+    ts = wire.decode_column([V(timestamp_us_val=1500000)], [1])[0]
+    assert ts.isoformat() == "1970-01-01T00:00:01.500000+00:00"
+    assert wire.decode_column([V(string_list_val=pb.StringList(val=["a"]))], [4]) == [["a"]]
