@@ -51,7 +51,7 @@ E2E_HARNESS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/e2e/harness*.c))
 BINS := $(BUILD)/featd $(BUILD)/featd-cli $(BUILD)/featd-bench $(BUILD)/libfeatd.a
 EXTRA_BINS :=
 
-.PHONY: all deps run test unit e2e clean proto
+.PHONY: all deps run test unit e2e clean proto test-python
 all: $(BINS)
 
 proto: $(GEN_C)
@@ -104,6 +104,14 @@ e2e: $(BINS) $(E2E_BINS)
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(E2E_BINS) $(EXTRA_BINS)
 	@scripts/run-tests.sh all $(BUILD) $(UNIT_BINS) $(E2E_BINS)
+	@$(MAKE) --no-print-directory test-python
+
+# The Python client's tests (client/python/tests, pytest) against this
+# BUILD's featd and featd-cli. Debian's interpreter: python3-protobuf and
+# python3-pytest live in its dist-packages (a pyenv python3 would not see them).
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+test-python: all
+	FEATD_BUILD_DIR=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider client/python/tests
 
 run: deps
 	@$(MAKE) --no-print-directory all

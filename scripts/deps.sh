@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential pkg-config libevent-dev libhiredis-dev libprotobuf-c-dev
 protobuf-c-compiler libjansson-dev check libsubunit-dev redis-server redis-tools
 libsnappy-dev zlib1g-dev libzstd-dev liblz4-dev libbrotli-dev libssl-dev openssl curl ca-certificates
-prometheus"
+prometheus python3 python3-protobuf python3-pytest protobuf-compiler"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
