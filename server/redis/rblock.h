@@ -69,7 +69,8 @@ int rblock_embedded_socket_path(const struct featd_config *cfg, char *buf,
 void rblock_endpoint(const struct featd_config *cfg, char *buf, size_t cap);
 
 /* The endpoint of a connected context, as rblock_endpoint prints it
- * (without the "(embedded)" mark). Used by the error wording below;
+ * (without the "(embedded)" mark; "cluster" for NULL: a reply that came
+ * through redis/rbcluster's routing). Used by the error wording below;
  * exported for tests/unit/check_rblock.c, which checks the formats. */
 void rblock_ctx_endpoint(const redisContext *c, char *buf, size_t cap);
 
