@@ -199,7 +199,8 @@ static int poll_open(struct poll *q)
         }
         server_checked = true;
     }
-    if (mat_state_load(mat_ctx_vc(q->x, q->v), q->kp, q->v, &q->p, q->err, sizeof(q->err)) != FEATD_OK) {
+    if (mat_state_load(mat_ctx_vc(q->x, q->v), q->kp, q->v, &q->p, q->err,
+                       sizeof(q->err)) != FEATD_OK) {
         log_warn("materializer", "view %s: %s", q->v->name, q->err);
         return poll_fail(q, q->err, true);
     }
@@ -231,7 +232,8 @@ static int decide_snapshot(struct poll *q)
     }
     if (q->p.pending_generation > 0 && q->p.pending_sig[0] && x->rc != NULL) {
         uint64_t cur = 0;
-        if (online_gen_current(mat_ctx_vc(x, v), q->kp, v, &cur, q->err, sizeof(q->err)) == FEATD_OK &&
+        if (online_gen_current(mat_ctx_vc(x, v), q->kp, v, &cur, q->err,
+                               sizeof(q->err)) == FEATD_OK &&
             cur == (uint64_t)q->p.pending_generation) {
             mat_run_recover_flipped(x, v, &q->p);
         }
@@ -246,7 +248,8 @@ static int decide_snapshot(struct poll *q)
 /* Incremental mode: the complete files not done yet. */
 static int decide_incremental(struct poll *q)
 {
-    if (mat_state_files_load(mat_ctx_vc(q->x, q->v), q->kp, q->v, &q->done, q->err, sizeof(q->err)) !=
+    if (mat_state_files_load(mat_ctx_vc(q->x, q->v), q->kp, q->v, &q->done, q->err,
+                             sizeof(q->err)) !=
         FEATD_OK) {
         return poll_fail(q, q->err, true);
     }
@@ -293,7 +296,8 @@ static int poll_unchanged(struct poll *q)
         char holder[200];
         int64_t pttl = 0;
         stale_running = x->rc != NULL &&
-                        mat_state_lease_peek(mat_ctx_vc(x, v), q->kp, v, holder, sizeof(holder), &pttl,
+                        mat_state_lease_peek(mat_ctx_vc(x, v), q->kp, v, holder, sizeof(holder),
+                                             &pttl,
                                              q->err, sizeof(q->err)) == FEATD_OK &&
                         holder[0] == '\0';
     }
@@ -344,7 +348,8 @@ static int poll_lease(struct poll *q)
     int lrc;
     int64_t wait_until = util_mono_us() + (x->oneshot ? (int64_t)MAT_LEASE_WAIT_MS * 1000 : 0);
     for (;;) {
-        lrc = mat_state_lease_acquire(mat_ctx_vc(x, v), q->kp, v, MAT_LEASE_MS, holder, sizeof(holder),
+        lrc = mat_state_lease_acquire(mat_ctx_vc(x, v), q->kp, v, MAT_LEASE_MS, holder,
+                                      sizeof(holder),
                                       q->err, sizeof(q->err));
         if (lrc != FEATD_EAGAIN || util_mono_us() >= wait_until || mat_ctx_stopping(x)) {
             break;
@@ -389,7 +394,8 @@ static int poll_run(struct poll *q, int *ended)
     }
     /* re-read the done markers under the lease */
     mat_state_files_free(&q->done);
-    if (mat_state_files_load(mat_ctx_vc(x, v), q->kp, v, &q->done, q->run.why, sizeof(q->run.why)) !=
+    if (mat_state_files_load(mat_ctx_vc(x, v), q->kp, v, &q->done, q->run.why,
+                             sizeof(q->run.why)) !=
         FEATD_OK) {
         return RUN_FAIL;
     }

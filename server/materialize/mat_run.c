@@ -115,7 +115,8 @@ static void mat_run_sweep_dead(struct mat_ctx *x, const struct cfg_view *v, uint
                      dead[i], ONLINE_BUILD_LEASE_MS / 1000);
             mat_run_reclaim(x, v, dead[i], "dead", 0);
         }
-        if (online_gen_building_clear(mat_ctx_vc(x, v), kp, v, dead[i], err, sizeof(err)) != FEATD_OK) {
+        if (online_gen_building_clear(mat_ctx_vc(x, v), kp, v, dead[i], err,
+                                      sizeof(err)) != FEATD_OK) {
             log_debug("materializer", "view %s: %s", v->name, err);
         }
     }
@@ -127,7 +128,8 @@ static void mat_run_sweep_dead(struct mat_ctx *x, const struct cfg_view *v, uint
 static bool mat_run_still_registered(struct mat_ctx *x, struct mat_run *run, uint64_t gen)
 {
     bool reg = false;
-    if (online_gen_building_has(mat_ctx_vc(x, run->v), x->cfg->redis.key_prefix, run->v, gen, &reg, run->why,
+    if (online_gen_building_has(mat_ctx_vc(x, run->v), x->cfg->redis.key_prefix, run->v, gen,
+                                &reg, run->why,
                                 sizeof(run->why)) != FEATD_OK) {
         return false;
     }
@@ -221,7 +223,8 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
                          p->pending_evicted_keys != (int64_t)run->evicted_at_start;
     bool registered = false;
     if (p->pending_generation > 0 &&
-        online_gen_building_has(mat_ctx_vc(x, v), kp, v, (uint64_t)p->pending_generation, &registered,
+        online_gen_building_has(mat_ctx_vc(x, v), kp, v, (uint64_t)p->pending_generation,
+                                &registered,
                                 run->why, sizeof(run->why)) != FEATD_OK) {
         k = RUN_FAIL;
         goto out;
@@ -239,7 +242,8 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
          * recorded as done must all be there */
         uint64_t present = 0;
         int64_t t_count = util_mono_us();
-        if (online_gen_count_rows_rb(x->rc, kp, v, (uint64_t)p->pending_generation, x->stop, &present,
+        if (online_gen_count_rows_rb(x->rc, kp, v, (uint64_t)p->pending_generation, x->stop,
+                                     &present,
                                   run->why, sizeof(run->why)) != FEATD_OK) {
             k = RUN_FAIL;
             goto out;
@@ -276,7 +280,8 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
         mat_state_set_pending_evicted_keys(x->hs, (int64_t)run->evicted_at_start);
     }
     /* registered as being written until the flip (renewed with the lease) */
-    if (online_gen_building_mark(mat_ctx_vc(x, v), kp, v, gen, run->why, sizeof(run->why)) != FEATD_OK) {
+    if (online_gen_building_mark(mat_ctx_vc(x, v), kp, v, gen, run->why,
+                                 sizeof(run->why)) != FEATD_OK) {
         k = RUN_FAIL;
         goto out;
     }
@@ -327,7 +332,8 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
         goto out;
     }
     uint64_t old = 0;
-    if (online_gen_flip(mat_ctx_vc(x, v), kp, v, gen, &old, run->why, sizeof(run->why)) != FEATD_OK) {
+    if (online_gen_flip(mat_ctx_vc(x, v), kp, v, gen, &old, run->why,
+                        sizeof(run->why)) != FEATD_OK) {
         k = RUN_FAIL;
         goto out;
     }
@@ -363,7 +369,8 @@ out:
         /* a failed run's generation is kept for a resume only while it is
          * still registered (after a FLUSHALL it is not: its rows go now) */
         bool reg = false;
-        abandon = online_gen_building_has(mat_ctx_vc(x, v), kp, v, gen, &reg, err, sizeof(err)) == FEATD_OK &&
+        abandon = online_gen_building_has(mat_ctx_vc(x, v), kp, v, gen, &reg, err,
+                                          sizeof(err)) == FEATD_OK &&
                   !reg;
     }
     if ((k == RUN_REJECT || abandon) && p->pending_generation > 0 &&
@@ -493,7 +500,8 @@ int mat_run_incremental(struct mat_ctx *x, struct mat_run *run, const struct mat
                 log_error("materializer", "view %s: file %s rejected after %" PRIu64 " of its rows "
                           "were upserted: %s", v->name, f->name, part, fr.why);
             }
-            if (mat_state_file_rejected(mat_ctx_vc(x, v), kp, v, f->name, hex, fr.why, err, sizeof(err)) !=
+            if (mat_state_file_rejected(mat_ctx_vc(x, v), kp, v, f->name, hex, fr.why, err,
+                                        sizeof(err)) !=
                 FEATD_OK) {
                 mat_ctx_run_err(run, "%s", err);
                 k = RUN_FAIL;

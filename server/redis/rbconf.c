@@ -32,7 +32,8 @@ static struct rbcluster *rbconf_cluster(const struct cfg_redis *r, char *err, si
     }
     struct rbcluster_addr seeds[RBCLUSTER_MAX_SEEDS];
     for (size_t i = 0; i < n; i++) {
-        seeds[i] = (struct rbcluster_addr){ r->cluster_nodes.v[i].host, r->cluster_nodes.v[i].port };
+        const struct cfg_addr *a = &r->cluster_nodes.v[i];
+        seeds[i] = (struct rbcluster_addr){ a->host, a->port };
     }
     struct rbcluster_opts o = { .seeds = seeds, .nseeds = n, .username = r->username,
                                 .password = r->password, .timeout_ms = r->timeout_ms };
@@ -49,7 +50,8 @@ static struct rbcluster *rbconf_sentinel(const struct cfg_redis *r, char *err, s
     }
     struct rbcluster_addr sent[RSENTINEL_MAX];
     for (size_t i = 0; i < n; i++) {
-        sent[i] = (struct rbcluster_addr){ r->sentinel.nodes.v[i].host, r->sentinel.nodes.v[i].port };
+        const struct cfg_addr *a = &r->sentinel.nodes.v[i];
+        sent[i] = (struct rbcluster_addr){ a->host, a->port };
     }
     struct rsentinel_opts so = {
         .sentinels = sent, .nsentinels = n, .master_name = r->sentinel.master_name,
