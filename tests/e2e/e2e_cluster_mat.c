@@ -349,8 +349,9 @@ static size_t check_expected(struct rbcluster *rc, const char *vname, const char
     for (size_t i = 0; i < nrep; i++) {
         json_t *row = json_array_get(exp, i);
         char what[300];
-        snprintf(what, sizeof(what), "%s row %zu (%s)", vname, i,
-                 json_dumps(json_object_get(row, "keys"), JSON_COMPACT));
+        char *kt = json_dumps(json_object_get(row, "keys"), JSON_COMPACT);
+        snprintf(what, sizeof(what), "%s row %zu (%s)", vname, i, kt ? kt : "?");
+        free(kt);
         ck_assert_msg(rep[i]->type == REDIS_REPLY_STRING, "%s: no row (reply type %d)", what,
                       rep[i]->type);
         int64_t ev = 0, cr = 0;
