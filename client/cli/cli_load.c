@@ -2,7 +2,8 @@
  * cli_load.c — `featd-cli load`: write rows from JSON lines into a feature
  * view's online tier, straight into Redis through the online tier's one
  * writer (server/online/online_writer.h, the materializer's too) on a
- * blocking connection (server/redis/rblock.h). For demos and tests; the
+ * blocking client of the deployment (server/redis/rbconf.h: one node, a
+ * Redis Cluster or the Sentinel master). For demos and tests; the
  * materializer does the same from Parquet.
  *
  * Two passes: every line is parsed and type-checked against the view first
@@ -28,7 +29,8 @@
 #include "common/jsonw.h"
 #include "config/config.h"
 #include "online/online.h"
-#include "redis/rblock.h"
+#include "redis/rbcluster.h"
+#include "redis/rbconf.h"
 #include "core/fbuf.h"
 
 #define CMD "load"
@@ -733,7 +735,7 @@ static int check_input(FILE *in, const char *fname, const struct cfg_view *v, st
 }
 
 /* Pass 2: writes the kept rows. */
-static int write_rows(redisContext *rc_, const struct featd_config *cfg, const struct cfg_view *v,
+static int write_rows(struct rbcluster *rb, const struct featd_config *cfg, const struct cfg_view *v,
                       const struct load_args *a, struct row *r, const struct fbuf *keep,
                       uint64_t nrows, double t0)
 {
@@ -741,13 +743,13 @@ static int write_rows(redisContext *rc_, const struct featd_config *cfg, const s
     const char *prefix = cfg->redis.key_prefix;
     uint64_t gen = 0;
     if (a->snapshot) {
-        if (online_gen_alloc(rc_, prefix, v, &gen, err, sizeof err) != FEATD_OK) {
+        if (online_gen_alloc_rb(rb, prefix, v, &gen, err, sizeof err) != FEATD_OK) {
             return cli_fail(CMD, "cannot allocate a generation: %s", err);
         }
-    } else if (online_gen_ensure(rc_, prefix, v, &gen, err, sizeof err) != FEATD_OK) {
+    } else if (online_gen_ensure_rb(rb, prefix, v, &gen, err, sizeof err) != FEATD_OK) {
         return cli_fail(CMD, "cannot find the current generation: %s", err);
     }
-    struct online_writer *w = online_writer_new(rc_, prefix, v, (size_t)a->batch);
+    struct online_writer *w = online_writer_new_rb(rb, prefix, v, (size_t)a->batch);
     if (w == NULL) {
         return cli_fail(CMD, "out of memory");
     }
@@ -784,7 +786,7 @@ static int write_rows(redisContext *rc_, const struct featd_config *cfg, const s
     if (rc != CLI_OK) {
         if (a->snapshot) {
             uint64_t del = 0;
-            if (online_gen_reclaim(rc_, prefix, v, gen, &del, err, sizeof err) != FEATD_OK) {
+            if (online_gen_reclaim_rb(rb, prefix, v, gen, 0, false, NULL, &del, err, sizeof err) != FEATD_OK) {
                 fprintf(stderr, "featd-cli load: warning: generation %llu not reclaimed: %s\n",
                         (unsigned long long)gen, err);
             }
@@ -799,9 +801,9 @@ static int write_rows(redisContext *rc_, const struct featd_config *cfg, const s
     char what[256];
     if (a->snapshot) {
         uint64_t old = 0, del = 0;
-        if (online_gen_flip(rc_, prefix, v, gen, &old, err, sizeof err) != FEATD_OK) {
+        if (online_gen_flip(online_gen_view_ctx(rb, prefix, v, err, sizeof err), prefix, v, gen, &old, err, sizeof err) != FEATD_OK) {
             char err2[512];
-            if (online_gen_reclaim(rc_, prefix, v, gen, &del, err2, sizeof err2) != FEATD_OK) {
+            if (online_gen_reclaim_rb(rb, prefix, v, gen, 0, false, NULL, &del, err2, sizeof err2) != FEATD_OK) {
                 fprintf(stderr, "featd-cli load: warning: generation %llu not reclaimed: %s\n",
                         (unsigned long long)gen, err2);
             }
@@ -812,7 +814,7 @@ static int write_rows(redisContext *rc_, const struct featd_config *cfg, const s
             /* lookups that read the old pointer may read its rows for a moment longer */
             struct timespec ts = { ONLINE_RECLAIM_DELAY_MS / 1000, (ONLINE_RECLAIM_DELAY_MS % 1000) * 1000000L };
             nanosleep(&ts, NULL);
-            if (online_gen_reclaim(rc_, prefix, v, old, &del, err, sizeof err) != FEATD_OK) {
+            if (online_gen_reclaim_rb(rb, prefix, v, old, 0, false, NULL, &del, err, sizeof err) != FEATD_OK) {
                 fprintf(stderr, "featd-cli load: warning: old generation %llu not reclaimed: %s\n",
                         (unsigned long long)old, err);
             }
@@ -899,16 +901,17 @@ int cli_load_main(const struct cli_opts *o, int argc, char **argv)
     } else if (rc == CLI_OK && nrows == 0 && !a.snapshot) {
         printf("view %s: no rows; nothing written\n", v->name);
     } else if (rc == CLI_OK) {
-        redisContext *c = rblock_connect(cfg, err, sizeof err);
-        if (c != NULL && rblock_bulk_timeout(c, cfg->redis.timeout_ms, err, sizeof err) != FEATD_OK) {
-            redisFree(c);
+        struct rbcluster *c = rbconf_connect(cfg, err, sizeof err);
+        if (c != NULL && rbconf_check_writable(cfg, c, err, sizeof err) != FEATD_OK) {
+            rbcluster_free(c);
             c = NULL;
         }
         if (c == NULL) {
             rc = cli_fail(CMD, "%s; nothing was written", err);
         } else {
+            rbcluster_set_timeout(c, rbconf_bulk_timeout_ms(cfg));
             rc = write_rows(c, cfg, v, &a, &r, &keep, nrows, t0);
-            redisFree(c);
+            rbcluster_free(c);
         }
     }
     row_free(&r, v);

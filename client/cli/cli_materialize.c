@@ -22,7 +22,8 @@
 #include "materialize/mat_stats.h"
 #include "online/online_gen.h"
 #include "online/online_key.h"
-#include "redis/rblock.h"
+#include "redis/rbcluster.h"
+#include "redis/rbconf.h"
 #include "core/util.h"
 
 static const char usage_text[] =
@@ -38,7 +39,7 @@ static const char usage_text[] =
     "Exit status: 0 done, 1 Redis or the config could not be read, 2 usage.\n";
 
 /* purge-old-layout: removes the views' keys of the previous layout. */
-static int cli_materialize_purge(redisContext *c, const struct featd_config *cfg, const char *view)
+static int cli_materialize_purge(struct rbcluster *c, const struct featd_config *cfg, const char *view)
 {
     int rc = 0;
     for (size_t i = 0; i < cfg->nviews; i++) {
@@ -48,7 +49,7 @@ static int cli_materialize_purge(redisContext *c, const struct featd_config *cfg
         }
         char err[512];
         uint64_t del = 0;
-        if (online_gen_v1_purge(c, cfg->redis.key_prefix, v, 1000, NULL, &del, err, sizeof(err)) !=
+        if (online_gen_v1_purge_rb(c, cfg->redis.key_prefix, v, 1000, NULL, &del, err, sizeof(err)) !=
             FEATD_OK) {
             fprintf(stderr, "featd-cli materialize: view %s: %s (%llu keys removed before)\n",
                     v->name, err, (unsigned long long)del);
@@ -301,15 +302,16 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
             return 2;
         }
     }
-    redisContext *c = rblock_connect(cfg, err, sizeof(err));
+    struct rbcluster *c = rbconf_connect(cfg, err, sizeof(err));
     if (c == NULL) {
         fprintf(stderr, "featd-cli materialize: %s\n", err);
         config_free(cfg);
         return 1;
     }
     if (purge) {
+        rbcluster_set_timeout(c, rbconf_bulk_timeout_ms(cfg));
         int prc = cli_materialize_purge(c, cfg, view);
-        redisFree(c);
+        rbcluster_free(c);
         config_free(cfg);
         return prc;
     }
@@ -332,10 +334,13 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
         }
         struct vstatus s;
         memset(&s, 0, sizeof(s));
-        if (mat_state_load(c, cfg->redis.key_prefix, v, &s.p, err, sizeof(err)) != FEATD_OK ||
-            online_gen_current(c, cfg->redis.key_prefix, v, &s.current, err, sizeof(err)) !=
+        /* the view's meta keys share one hash tag: one node answers them all */
+        redisContext *vc = online_gen_view_ctx(c, cfg->redis.key_prefix, v, err, sizeof(err));
+        if (vc == NULL ||
+            mat_state_load(vc, cfg->redis.key_prefix, v, &s.p, err, sizeof(err)) != FEATD_OK ||
+            online_gen_current(vc, cfg->redis.key_prefix, v, &s.current, err, sizeof(err)) !=
                 FEATD_OK ||
-            mat_state_lease_peek(c, cfg->redis.key_prefix, v, s.holder, sizeof(s.holder),
+            mat_state_lease_peek(vc, cfg->redis.key_prefix, v, s.holder, sizeof(s.holder),
                                  &s.lease_ms, err, sizeof(err)) != FEATD_OK) {
             fprintf(stderr, "featd-cli materialize: view %s: %s\n", v->name, err);
             rc = 1;
@@ -371,7 +376,7 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
         printf("no feature view has a source\n");
     }
     jsonw_free(&w);
-    redisFree(c);
+    rbcluster_free(c);
     config_free(cfg);
     if (fflush(stdout) != 0) {
         fprintf(stderr, "featd-cli materialize: write error\n");

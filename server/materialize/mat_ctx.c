@@ -18,7 +18,8 @@
 #include "net/worker.h"
 #include "online/online_gen.h"
 #include "online/online_writer.h"
-#include "redis/rblock.h"
+#include "redis/rbcluster.h"
+#include "redis/rbconf.h"
 
 void mat_ctx_run_err(struct mat_run *r, const char *fmt, ...)
 {
@@ -35,27 +36,43 @@ bool mat_ctx_stopping(const struct mat_ctx *x)
 
 void mat_ctx_disconnect(struct mat_ctx *x)
 {
-    if (x->c) {
-        redisFree(x->c);
-        x->c = NULL;
-    }
+    rbcluster_free(x->rc);
+    x->rc = NULL;
+}
+
+bool mat_ctx_live(const struct mat_ctx *x)
+{
+    return x->rc != NULL && rbcluster_healthy(x->rc);
 }
 
 int mat_ctx_connect(struct mat_ctx *x, char *err, size_t errlen)
 {
-    if (x->c != NULL && x->c->err == 0) {
-        return FEATD_OK;
+    if (mat_ctx_live(x)) {
+        if (rbconf_check_writable(x->cfg, x->rc, err, errlen) == FEATD_OK) {
+            return FEATD_OK;
+        }
+        log_warn("materializer", "%s: discovering the master again", err);
     }
     mat_ctx_disconnect(x);
-    x->c = rblock_connect(x->cfg, err, errlen);
-    if (x->c == NULL) {
+    x->rc = rbconf_connect(x->cfg, err, errlen);
+    if (x->rc == NULL) {
         return FEATD_ERR;
     }
-    if (rblock_bulk_timeout(x->c, x->cfg->redis.timeout_ms, err, errlen) != FEATD_OK) {
-        mat_ctx_disconnect(x);
-        return FEATD_ERR;
-    }
+    rbcluster_set_timeout(x->rc, rbconf_bulk_timeout_ms(x->cfg));
     return FEATD_OK;
+}
+
+redisContext *mat_ctx_vc(struct mat_ctx *x, const struct cfg_view *v)
+{
+    if (x->rc == NULL) {
+        return NULL;
+    }
+    char err[512];
+    redisContext *c = online_gen_view_ctx(x->rc, x->cfg->redis.key_prefix, v, err, sizeof err);
+    if (c == NULL) {
+        log_debug("materializer", "view %s: %s", v->name, err);
+    }
+    return c;
 }
 
 uint64_t mat_ctx_config_sig(const struct cfg_view *v)
@@ -88,7 +105,7 @@ static void mat_ctx_runs_flush(struct mat_ctx *x, const struct cfg_view *v)
     }
     for (int w = 0; w < MAT_RUNS__N; w++) {
         int64_t *n = &x->runs_unrecorded[i][w];
-        if (*n > 0 && mat_state_count_run(x->c, x->cfg->redis.key_prefix, v, (enum mat_runs)w,
+        if (*n > 0 && mat_state_count_run(mat_ctx_vc(x, v), x->cfg->redis.key_prefix, v, (enum mat_runs)w,
                                           *n) == FEATD_OK) {
             *n = 0;
         }
@@ -107,7 +124,7 @@ void mat_ctx_count_run(struct mat_ctx *x, const struct cfg_view *v, enum mat_run
 int mat_ctx_progress_send(struct mat_ctx *x, const struct cfg_view *v, char *err,
                           size_t errlen)
 {
-    int rc = mat_state_send(x->hs, x->c, x->cfg->redis.key_prefix, v, err, errlen);
+    int rc = mat_state_send(x->hs, mat_ctx_vc(x, v), x->cfg->redis.key_prefix, v, err, errlen);
     if (rc == FEATD_OK) {
         mat_ctx_runs_flush(x, v);
     }
@@ -189,10 +206,11 @@ int mat_ctx_lease_keep(struct mat_ctx *x, struct mat_run *run, bool force,
         mat_ctx_run_err(run, "%s", err);
         return RUN_FAIL;
     }
-    int rc = mat_state_lease_renew(x->c, x->cfg->redis.key_prefix, run->v, MAT_LEASE_MS, err,
+    redisContext *vc = mat_ctx_vc(x, run->v);
+    int rc = mat_state_lease_renew(vc, x->cfg->redis.key_prefix, run->v, MAT_LEASE_MS, err,
                                    sizeof(err));
     if (rc == FEATD_OK && run->building_gen != 0) {
-        rc = online_gen_building_mark(x->c, x->cfg->redis.key_prefix, run->v, run->building_gen,
+        rc = online_gen_building_mark(vc, x->cfg->redis.key_prefix, run->v, run->building_gen,
                                       err, sizeof(err));
     }
     if (rc != FEATD_OK) {

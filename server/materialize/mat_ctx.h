@@ -33,6 +33,7 @@
 #include "materialize/mat_stats.h"
 
 struct online_writer;
+struct rbcluster;
 
 #define MAT_WRITE_BATCH 2048            /* rows per pipelined batch */
 #define MAT_RECLAIM_COUNT 500           /* SCAN COUNT per reclaim round */
@@ -50,7 +51,8 @@ struct mat_rowinfo {
 
 struct mat_ctx {
     const struct featd_config *cfg;
-    redisContext *c;            /* NULL until connected / after an error */
+    struct rbcluster *rc;       /* the deployment's client (redis/rbconf); NULL until
+                                   connected / after an error (then rebuilt: re-discovery) */
     struct mat_select sel;
     struct mat_rg rg;
     struct mat_state_update *hs;  /* the progress update being built */
@@ -96,10 +98,22 @@ void mat_ctx_free(struct mat_ctx *x);
 /* Between runs: releases the selection table's memory when it is big, and
  * opens an idle window of the write pacing (mat_ctx_pace_idle). */
 void mat_ctx_trim(struct mat_ctx *x);
-/* A usable connection in x->c (reconnecting after an error), with the
- * materializer's command timeout. */
+/* A usable client in x->rc (rbconf_connect: single node, cluster or the
+ * Sentinel master; rebuilt after an error, which re-discovers the
+ * topology), with the bulk writers' command timeout. In Sentinel mode an
+ * existing client is first checked to still talk to the master
+ * (rbconf_check_writable) and rebuilt when not. */
 int mat_ctx_connect(struct mat_ctx *x, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* Drops the client (the next mat_ctx_connect rebuilds it). */
 void mat_ctx_disconnect(struct mat_ctx *x);
+/* A client is there and none of its node connections has failed. */
+bool mat_ctx_live(const struct mat_ctx *x);
+/* The context of the node holding v's meta keys (current, progress,
+ * files, building, lease: one hash tag), owned by x->rc and valid until
+ * the next call on x->rc that may reconnect; NULL (logged at debug) when
+ * not connected or the owner is unknown — the functions it is passed to
+ * (mat_state, online_gen) then fail with "no connection". */
+redisContext *mat_ctx_vc(struct mat_ctx *x, const struct cfg_view *v);
 bool mat_ctx_stopping(const struct mat_ctx *x);
 /* Counts one poll of v that ended as which in the progress hash's runs_*
  * counters — for every poll the featd_materializer_runs_total metric

@@ -102,7 +102,7 @@ static void log_applied(const struct mat_run *run, const struct mat_progress *p,
 static void note_failure(struct mat_ctx *x, const struct cfg_view *v, const char *why,
                          struct mat_progress *p)
 {
-    if (x->c == NULL || x->c->err) {
+    if (!mat_ctx_live(x)) {
         return;
     }
     if (p->exists && strcmp(p->state, MAT_STATE_FAILED) == 0 && strcmp(p->last_error, why) == 0) {
@@ -122,7 +122,7 @@ static void note_failure(struct mat_ctx *x, const struct cfg_view *v, const char
 static void poll_old_layout(struct poll *q)
 {
     bool v1 = false;
-    if (online_gen_v1_present(q->x->c, q->kp, q->v, &v1, q->err, sizeof(q->err)) != FEATD_OK) {
+    if (online_gen_v1_present_rb(q->x->rc, q->kp, q->v, &v1, q->err, sizeof(q->err)) != FEATD_OK) {
         log_debug("materializer", "view %s: %s", q->v->name, q->err);
         return;
     }
@@ -152,7 +152,7 @@ static void poll_old_layout(struct poll *q)
 static int poll_eviction(struct poll *q)
 {
     struct rhealth_sample hs;
-    if (online_check_eviction(q->x->c, &hs, q->err, sizeof(q->err)) != FEATD_OK) {
+    if (online_check_eviction_rb(q->x->rc, &hs, q->err, sizeof(q->err)) != FEATD_OK) {
         log_warn("materializer", "view %s: %s", q->v->name, q->err);
         return poll_fail(q, q->err, true);
     }
@@ -193,13 +193,14 @@ static int poll_open(struct poll *q)
      * server must suit the online layout */
     static bool server_checked;
     if (!server_checked) {
-        if (online_check_server(q->x->c, q->x->cfg, q->err, sizeof(q->err)) != FEATD_OK) {
+        if (online_check_server_rb(q->x->rc, q->x->cfg, q->err, sizeof(q->err)) != FEATD_OK) {
             log_warn("materializer", "view %s: %s", q->v->name, q->err);
             return poll_fail(q, q->err, false);
         }
         server_checked = true;
     }
-    if (mat_state_load(q->x->c, q->kp, q->v, &q->p, q->err, sizeof(q->err)) != FEATD_OK) {
+    if (mat_state_load(mat_ctx_vc(q->x, q->v), q->kp, q->v, &q->p, q->err,
+                       sizeof(q->err)) != FEATD_OK) {
         log_warn("materializer", "view %s: %s", q->v->name, q->err);
         return poll_fail(q, q->err, true);
     }
@@ -229,9 +230,10 @@ static int decide_snapshot(struct poll *q)
             mat_ctx_disconnect(x);
         }
     }
-    if (q->p.pending_generation > 0 && q->p.pending_sig[0] && x->c != NULL) {
+    if (q->p.pending_generation > 0 && q->p.pending_sig[0] && x->rc != NULL) {
         uint64_t cur = 0;
-        if (online_gen_current(x->c, q->kp, v, &cur, q->err, sizeof(q->err)) == FEATD_OK &&
+        if (online_gen_current(mat_ctx_vc(x, v), q->kp, v, &cur, q->err,
+                               sizeof(q->err)) == FEATD_OK &&
             cur == (uint64_t)q->p.pending_generation) {
             mat_run_recover_flipped(x, v, &q->p);
         }
@@ -246,7 +248,8 @@ static int decide_snapshot(struct poll *q)
 /* Incremental mode: the complete files not done yet. */
 static int decide_incremental(struct poll *q)
 {
-    if (mat_state_files_load(q->x->c, q->kp, q->v, &q->done, q->err, sizeof(q->err)) !=
+    if (mat_state_files_load(mat_ctx_vc(q->x, q->v), q->kp, q->v, &q->done, q->err,
+                             sizeof(q->err)) !=
         FEATD_OK) {
         return poll_fail(q, q->err, true);
     }
@@ -292,8 +295,9 @@ static int poll_unchanged(struct poll *q)
          * lease, so nobody runs */
         char holder[200];
         int64_t pttl = 0;
-        stale_running = x->c != NULL &&
-                        mat_state_lease_peek(x->c, q->kp, v, holder, sizeof(holder), &pttl,
+        stale_running = x->rc != NULL &&
+                        mat_state_lease_peek(mat_ctx_vc(x, v), q->kp, v, holder, sizeof(holder),
+                                             &pttl,
                                              q->err, sizeof(q->err)) == FEATD_OK &&
                         holder[0] == '\0';
     }
@@ -336,7 +340,7 @@ static int poll_lease(struct poll *q)
 {
     struct mat_ctx *x = q->x;
     const struct cfg_view *v = q->v;
-    if (x->c == NULL) {
+    if (x->rc == NULL) {
         /* the connection broke while deciding (already logged at debug) */
         return poll_fail(q, "redis connection lost", false);
     }
@@ -344,7 +348,8 @@ static int poll_lease(struct poll *q)
     int lrc;
     int64_t wait_until = util_mono_us() + (x->oneshot ? (int64_t)MAT_LEASE_WAIT_MS * 1000 : 0);
     for (;;) {
-        lrc = mat_state_lease_acquire(x->c, q->kp, v, MAT_LEASE_MS, holder, sizeof(holder),
+        lrc = mat_state_lease_acquire(mat_ctx_vc(x, v), q->kp, v, MAT_LEASE_MS, holder,
+                                      sizeof(holder),
                                       q->err, sizeof(q->err));
         if (lrc != FEATD_EAGAIN || util_mono_us() >= wait_until || mat_ctx_stopping(x)) {
             break;
@@ -373,8 +378,8 @@ static int poll_run(struct poll *q, int *ended)
 {
     struct mat_ctx *x = q->x;
     const struct cfg_view *v = q->v;
-    if (mat_state_load(x->c, q->kp, v, &q->p, q->err, sizeof(q->err)) != FEATD_OK) {
-        mat_state_lease_release(x->c, q->kp, v);
+    if (mat_state_load(mat_ctx_vc(x, v), q->kp, v, &q->p, q->err, sizeof(q->err)) != FEATD_OK) {
+        mat_state_lease_release(mat_ctx_vc(x, v), q->kp, v);
         q->have_p = false;
         *ended = poll_fail(q, q->err, true);
         return RUN_FAIL;
@@ -389,7 +394,8 @@ static int poll_run(struct poll *q, int *ended)
     }
     /* re-read the done markers under the lease */
     mat_state_files_free(&q->done);
-    if (mat_state_files_load(x->c, q->kp, v, &q->done, q->run.why, sizeof(q->run.why)) !=
+    if (mat_state_files_load(mat_ctx_vc(x, v), q->kp, v, &q->done, q->run.why,
+                             sizeof(q->run.why)) !=
         FEATD_OK) {
         return RUN_FAIL;
     }
@@ -399,7 +405,7 @@ static int poll_run(struct poll *q, int *ended)
     }
     int k = mat_run_incremental(x, &q->run, q->todo, q->ntodo, q->csig, &q->nrej_files,
                                 q->last_reject, sizeof(q->last_reject));
-    if (k == RUN_OK && x->c && !x->c->err) {
+    if (k == RUN_OK && mat_ctx_live(x)) {
         mat_run_files_prune(x, v, &q->done, &q->l);
     }
     if (k == RUN_OK && q->run.nfiles == 0 && q->nrej_files > 0) {
@@ -494,7 +500,7 @@ static int poll_outcome(struct poll *q, int k)
         result = MR_FAILED;
         log_error("materializer", "view %s: materialization failed (will retry; the current "
                   "generation keeps serving): %s", v->name, run->why);
-        if (x->c && x->c->err) {
+        if (x->rc != NULL && !mat_ctx_live(x)) {
             mat_ctx_disconnect(x);
         }
         if (mat_ctx_connect(x, q->err, sizeof(q->err)) == FEATD_OK) {
@@ -502,8 +508,8 @@ static int poll_outcome(struct poll *q, int k)
         }
         snprintf(q->msg, q->msglen, "failed: %s", run->why);
     }
-    if (x->c != NULL && x->c->err == 0) {
-        mat_state_lease_release(x->c, q->kp, v);
+    if (mat_ctx_live(x)) {
+        mat_state_lease_release(mat_ctx_vc(x, v), q->kp, v);
     } else {
         mat_ctx_disconnect(x);
     }

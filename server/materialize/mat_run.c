@@ -42,7 +42,7 @@ static void mat_run_wait_reclaim_delay(struct mat_ctx *x, int64_t flipped_mono)
 void mat_run_reclaim(struct mat_ctx *x, const struct cfg_view *v, uint64_t gen, const char *what,
                      int64_t flipped_mono)
 {
-    if (gen == 0 || x->c == NULL) {
+    if (gen == 0 || x->rc == NULL) {
         return;
     }
     if (flipped_mono != 0) {
@@ -51,7 +51,8 @@ void mat_run_reclaim(struct mat_ctx *x, const struct cfg_view *v, uint64_t gen, 
     char err[512];
     uint64_t del = 0;
     int64_t t0 = util_mono_us();
-    if (online_gen_reclaim_paced(x->c, x->cfg->redis.key_prefix, v, gen, MAT_RECLAIM_COUNT, x->stop,
+    if (online_gen_reclaim_rb(x->rc, x->cfg->redis.key_prefix, v, gen, MAT_RECLAIM_COUNT, true,
+                              x->stop,
                                  &del, err, sizeof(err)) !=
         FEATD_OK) {
         log_warn("materializer", "view %s: reclaiming %s generation %" PRIu64 " failed: %s",
@@ -102,7 +103,7 @@ static void mat_run_sweep_dead(struct mat_ctx *x, const struct cfg_view *v, uint
     size_t n = 0;
     char err[512];
     const char *kp = x->cfg->redis.key_prefix;
-    if (online_gen_building_dead(x->c, kp, v, util_now_us() / 1000, dead, 16, &n, err,
+    if (online_gen_building_dead(mat_ctx_vc(x, v), kp, v, util_now_us() / 1000, dead, 16, &n, err,
                                  sizeof(err)) != FEATD_OK) {
         log_debug("materializer", "view %s: %s", v->name, err);
         return;
@@ -114,7 +115,8 @@ static void mat_run_sweep_dead(struct mat_ctx *x, const struct cfg_view *v, uint
                      dead[i], ONLINE_BUILD_LEASE_MS / 1000);
             mat_run_reclaim(x, v, dead[i], "dead", 0);
         }
-        if (online_gen_building_clear(x->c, kp, v, dead[i], err, sizeof(err)) != FEATD_OK) {
+        if (online_gen_building_clear(mat_ctx_vc(x, v), kp, v, dead[i], err,
+                                      sizeof(err)) != FEATD_OK) {
             log_debug("materializer", "view %s: %s", v->name, err);
         }
     }
@@ -126,7 +128,8 @@ static void mat_run_sweep_dead(struct mat_ctx *x, const struct cfg_view *v, uint
 static bool mat_run_still_registered(struct mat_ctx *x, struct mat_run *run, uint64_t gen)
 {
     bool reg = false;
-    if (online_gen_building_has(x->c, x->cfg->redis.key_prefix, run->v, gen, &reg, run->why,
+    if (online_gen_building_has(mat_ctx_vc(x, run->v), x->cfg->redis.key_prefix, run->v, gen,
+                                &reg, run->why,
                                 sizeof(run->why)) != FEATD_OK) {
         return false;
     }
@@ -145,7 +148,7 @@ static bool mat_run_evicted_meanwhile(struct mat_ctx *x, struct mat_run *run, ui
         return false;
     }
     struct rhealth_sample hs;
-    if (online_check_eviction(x->c, &hs, run->why, sizeof(run->why)) != FEATD_OK) {
+    if (online_check_eviction_rb(x->rc, &hs, run->why, sizeof(run->why)) != FEATD_OK) {
         return true;
     }
     if (hs.have_evicted && hs.evicted_keys > run->evicted_at_start) {
@@ -208,7 +211,7 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
      * a new one (reclaiming an abandoned one first) */
     size_t from = 0;
     uint64_t cur = 0;
-    if (online_gen_current(x->c, kp, v, &cur, run->why, sizeof(run->why)) != FEATD_OK) {
+    if (online_gen_current(mat_ctx_vc(x, v), kp, v, &cur, run->why, sizeof(run->why)) != FEATD_OK) {
         k = RUN_FAIL;
         goto out;
     }
@@ -220,7 +223,8 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
                          p->pending_evicted_keys != (int64_t)run->evicted_at_start;
     bool registered = false;
     if (p->pending_generation > 0 &&
-        online_gen_building_has(x->c, kp, v, (uint64_t)p->pending_generation, &registered,
+        online_gen_building_has(mat_ctx_vc(x, v), kp, v, (uint64_t)p->pending_generation,
+                                &registered,
                                 run->why, sizeof(run->why)) != FEATD_OK) {
         k = RUN_FAIL;
         goto out;
@@ -238,7 +242,8 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
          * recorded as done must all be there */
         uint64_t present = 0;
         int64_t t_count = util_mono_us();
-        if (online_gen_count_rows(x->c, kp, v, (uint64_t)p->pending_generation, x->stop, &present,
+        if (online_gen_count_rows_rb(x->rc, kp, v, (uint64_t)p->pending_generation, x->stop,
+                                     &present,
                                   run->why, sizeof(run->why)) != FEATD_OK) {
             k = RUN_FAIL;
             goto out;
@@ -268,14 +273,15 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
         if (p->pending_generation > 0 && (uint64_t)p->pending_generation != cur) {
             mat_run_reclaim(x, v, (uint64_t)p->pending_generation, "abandoned", 0);
         }
-        if (online_gen_alloc(x->c, kp, v, &gen, run->why, sizeof(run->why)) != FEATD_OK) {
+        if (online_gen_alloc_rb(x->rc, kp, v, &gen, run->why, sizeof(run->why)) != FEATD_OK) {
             k = RUN_FAIL;
             goto out;
         }
         mat_state_set_pending_evicted_keys(x->hs, (int64_t)run->evicted_at_start);
     }
     /* registered as being written until the flip (renewed with the lease) */
-    if (online_gen_building_mark(x->c, kp, v, gen, run->why, sizeof(run->why)) != FEATD_OK) {
+    if (online_gen_building_mark(mat_ctx_vc(x, v), kp, v, gen, run->why,
+                                 sizeof(run->why)) != FEATD_OK) {
         k = RUN_FAIL;
         goto out;
     }
@@ -293,7 +299,7 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
     }
     p->pending_generation = (int64_t)gen;
     run->progress_mono = util_mono_us();
-    w = online_writer_new(x->c, kp, v, MAT_WRITE_BATCH);
+    w = online_writer_new_rb(x->rc, kp, v, MAT_WRITE_BATCH);
     if (w == NULL) {
         mat_ctx_run_err(run, "out of memory");
         k = RUN_FAIL;
@@ -326,13 +332,14 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
         goto out;
     }
     uint64_t old = 0;
-    if (online_gen_flip(x->c, kp, v, gen, &old, run->why, sizeof(run->why)) != FEATD_OK) {
+    if (online_gen_flip(mat_ctx_vc(x, v), kp, v, gen, &old, run->why,
+                        sizeof(run->why)) != FEATD_OK) {
         k = RUN_FAIL;
         goto out;
     }
     run->flipped_mono = util_mono_us();
     run->building_gen = 0;
-    if (online_gen_building_clear(x->c, kp, v, gen, err, sizeof(err)) != FEATD_OK) {
+    if (online_gen_building_clear(mat_ctx_vc(x, v), kp, v, gen, err, sizeof(err)) != FEATD_OK) {
         log_debug("materializer", "view %s: %s (a later sweep ignores current generations)",
                   v->name, err);
     }
@@ -358,15 +365,16 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
 out:
     online_writer_free(w);
     run->building_gen = 0;
-    if (k == RUN_FAIL && !abandon && gen != 0 && x->c != NULL && x->c->err == 0) {
+    if (k == RUN_FAIL && !abandon && gen != 0 && mat_ctx_live(x)) {
         /* a failed run's generation is kept for a resume only while it is
          * still registered (after a FLUSHALL it is not: its rows go now) */
         bool reg = false;
-        abandon = online_gen_building_has(x->c, kp, v, gen, &reg, err, sizeof(err)) == FEATD_OK &&
+        abandon = online_gen_building_has(mat_ctx_vc(x, v), kp, v, gen, &reg, err,
+                                          sizeof(err)) == FEATD_OK &&
                   !reg;
     }
     if ((k == RUN_REJECT || abandon) && p->pending_generation > 0 &&
-        (uint64_t)p->pending_generation != cur && x->c != NULL && x->c->err == 0) {
+        (uint64_t)p->pending_generation != cur && mat_ctx_live(x)) {
         /* nothing of a rejected snapshot may linger, nor be resumed after
          * an eviction, nor fill a Redis that ran out of memory */
         mat_run_reclaim(x, v, (uint64_t)p->pending_generation,
@@ -431,7 +439,7 @@ void mat_run_files_prune(struct mat_ctx *x, const struct cfg_view *v, const stru
             }
         }
         if (!present) {
-            mat_state_file_forget(x->c, x->cfg->redis.key_prefix, v, fname, flen);
+            mat_state_file_forget(mat_ctx_vc(x, v), x->cfg->redis.key_prefix, v, fname, flen);
         }
     }
 }
@@ -452,10 +460,10 @@ int mat_run_incremental(struct mat_ctx *x, struct mat_run *run, const struct mat
         return RUN_FAIL;
     }
     uint64_t gen = 0;
-    if (online_gen_ensure(x->c, kp, v, &gen, run->why, sizeof(run->why)) != FEATD_OK) {
+    if (online_gen_ensure_rb(x->rc, kp, v, &gen, run->why, sizeof(run->why)) != FEATD_OK) {
         return RUN_FAIL;
     }
-    struct online_writer *ow = online_writer_new(x->c, kp, v, MAT_WRITE_BATCH);
+    struct online_writer *ow = online_writer_new_rb(x->rc, kp, v, MAT_WRITE_BATCH);
     if (ow == NULL) {
         mat_ctx_run_err(run, "out of memory");
         return RUN_FAIL;
@@ -492,7 +500,8 @@ int mat_run_incremental(struct mat_ctx *x, struct mat_run *run, const struct mat
                 log_error("materializer", "view %s: file %s rejected after %" PRIu64 " of its rows "
                           "were upserted: %s", v->name, f->name, part, fr.why);
             }
-            if (mat_state_file_rejected(x->c, kp, v, f->name, hex, fr.why, err, sizeof(err)) !=
+            if (mat_state_file_rejected(mat_ctx_vc(x, v), kp, v, f->name, hex, fr.why, err,
+                                        sizeof(err)) !=
                 FEATD_OK) {
                 mat_ctx_run_err(run, "%s", err);
                 k = RUN_FAIL;
@@ -520,7 +529,7 @@ int mat_run_incremental(struct mat_ctx *x, struct mat_run *run, const struct mat
         }
         run->nfiles++;
         run->snap_name = f->name;
-        if (mat_state_file_done(x->c, kp, v, f->name, hex, wr, util_now_us(), err,
+        if (mat_state_file_done(mat_ctx_vc(x, v), kp, v, f->name, hex, wr, util_now_us(), err,
                                 sizeof(err)) != FEATD_OK) {
             mat_ctx_run_err(run, "%s", err);
             k = RUN_FAIL;

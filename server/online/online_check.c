@@ -4,6 +4,7 @@
  */
 #include "online/online_check.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,7 @@
 #include "core/util.h"
 #include "online/online_key.h"
 #include "online/online_row.h"
+#include "redis/rbcluster.h"
 #include "redis/rblock.h"
 #include "redis/rhealth.h"
 
@@ -26,7 +28,8 @@ static int check_major(const char *info)
     return atoi(p + strlen("redis_version:"));
 }
 
-int online_check_eviction(redisContext *c, struct rhealth_sample *out, char *err, size_t errlen)
+/* INFO memory stats of one node into *out (not noted). */
+static int eviction_read(redisContext *c, struct rhealth_sample *out, char *err, size_t errlen)
 {
     redisReply *r = rblock_command(c, err, errlen, "INFO", "INFO memory stats");
     if (r == NULL) {
@@ -35,13 +38,63 @@ int online_check_eviction(redisContext *c, struct rhealth_sample *out, char *err
     int rc = FEATD_OK;
     if (r->type == REDIS_REPLY_STRING) {
         rhealth_parse(r->str, r->len, out);
-        rhealth_note(out);
     } else {
         rblock_seterr_reply(c, "INFO", r, err, errlen);
         rc = FEATD_ERR;
     }
     freeReplyObject(r);
     return rc;
+}
+
+int online_check_eviction(redisContext *c, struct rhealth_sample *out, char *err, size_t errlen)
+{
+    int rc = eviction_read(c, out, err, errlen);
+    if (rc == FEATD_OK) {
+        rhealth_note(out);
+    }
+    return rc;
+}
+
+int online_check_eviction_rb(struct rbcluster *rc, struct rhealth_sample *out, char *err,
+                             size_t errlen)
+{
+    memset(out, 0, sizeof(*out));
+    size_t nm = rbcluster_nmasters(rc);
+    bool all_have = nm > 0;
+    for (size_t k = 0; k < nm; k++) {
+        redisContext *c = rbcluster_master_ctx(rc, k, err, errlen);
+        struct rhealth_sample s;
+        if (c == NULL || eviction_read(c, &s, err, errlen) != FEATD_OK) {
+            return FEATD_ERR;
+        }
+        char node[RHEALTH_NODE_NAME] = "";
+        if (rbcluster_is_cluster(rc)) {
+            const struct rtopo_node *tn = &rbcluster_topo(rc)->nodes[rbcluster_master_node(rc, k)];
+            snprintf(node, sizeof node, "%s:%d", tn->host, tn->port);
+        }
+        rhealth_note_node(node, &s);
+        if (s.policy[0] && (out->policy[0] == '\0' || (!rhealth_policy_evicts(out->policy) &&
+                                                       rhealth_policy_evicts(s.policy)))) {
+            util_strlcpy(out->policy, s.policy, sizeof(out->policy));
+        }
+        all_have &= s.have_evicted;
+        out->evicted_keys += s.evicted_keys;
+    }
+    out->have_evicted = all_have;
+    return FEATD_OK;
+}
+
+int online_check_server_rb(struct rbcluster *rc, const struct featd_config *cfg, char *err,
+                           size_t errlen)
+{
+    size_t nm = rbcluster_nmasters(rc);
+    for (size_t k = 0; k < nm; k++) {
+        redisContext *c = rbcluster_master_ctx(rc, k, err, errlen);
+        if (c == NULL || online_check_server(c, cfg, err, errlen) != FEATD_OK) {
+            return FEATD_ERR;
+        }
+    }
+    return FEATD_OK;
 }
 
 int online_check_server(redisContext *c, const struct featd_config *cfg, char *err, size_t errlen)

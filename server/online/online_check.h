@@ -34,4 +34,18 @@ struct rhealth_sample;
 int online_check_eviction(redisContext *c, struct rhealth_sample *out, char *err,
                           size_t errlen) FEATD_MUSTCHECK;
 
+/*
+ * The same on every master of a deployment (redis/rbcluster; one node is
+ * the single master): the server check passes only when every master
+ * passes (the listpack advice is logged per master that needs it); the
+ * eviction reading notes each master (rhealth_note_node; the single node
+ * as rhealth_note) and returns their sum of evicted_keys and the first
+ * evicting policy found (keys evicted on any master count).
+ */
+struct rbcluster;
+int online_check_server_rb(struct rbcluster *rc, const struct featd_config *cfg, char *err,
+                           size_t errlen) FEATD_MUSTCHECK;
+int online_check_eviction_rb(struct rbcluster *rc, struct rhealth_sample *out, char *err,
+                             size_t errlen) FEATD_MUSTCHECK;
+
 #endif

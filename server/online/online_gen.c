@@ -17,6 +17,7 @@
 
 #include "core/util.h"
 #include "online/online_key.h"
+#include "redis/rbcluster.h"
 #include "redis/rblock.h"
 
 /* ---- generation control ---- */
@@ -298,11 +299,10 @@ static int scan_apply(redisContext *c, const struct fbuf *pat, enum scan_action 
  * written into gen while the scan runs may survive; reclaim only
  * generations nobody writes any more.
  */
-static int gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg_view *v,
-                       uint64_t gen, unsigned count, bool paced, const _Atomic int *stop,
-                       uint64_t *deleted, char *err, size_t errlen)
+/* The reclaim's guard on the view's node: gen is neither 0 nor current. */
+static int reclaim_check(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                         uint64_t gen, char *err, size_t errlen)
 {
-    *deleted = 0;
     if (gen == 0) {
         util_seterr(err, errlen, "view %s: cannot reclaim generation 0", v->name);
         return FEATD_ERR;
@@ -317,6 +317,14 @@ static int gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
                     v->name, gen);
         return FEATD_ERR;
     }
+    return FEATD_OK;
+}
+
+/* Generation gen's rows on the node of c (no guard: reclaim_check first). */
+static int reclaim_node(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                        uint64_t gen, unsigned count, bool paced, const _Atomic int *stop,
+                        uint64_t *deleted, char *err, size_t errlen)
+{
     struct fbuf pat = { 0 };
     if (online_key_row_pattern(&pat, key_prefix) != FEATD_OK) {
         fbuf_free(&pat);
@@ -332,6 +340,17 @@ static int gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg
     return rc;
 }
 
+static int gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                       uint64_t gen, unsigned count, bool paced, const _Atomic int *stop,
+                       uint64_t *deleted, char *err, size_t errlen)
+{
+    *deleted = 0;
+    if (reclaim_check(c, key_prefix, v, gen, err, errlen) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    return reclaim_node(c, key_prefix, v, gen, count, paced, stop, deleted, err, errlen);
+}
+
 int online_gen_reclaim(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                        uint64_t gen, uint64_t *deleted, char *err, size_t errlen)
 {
@@ -345,11 +364,11 @@ int online_gen_reclaim_paced(redisContext *c, const char *key_prefix, const stru
     return gen_reclaim(c, key_prefix, v, gen, count ? count : 1000, true, stop, deleted, err, errlen);
 }
 
-int online_gen_count_rows(redisContext *c, const char *key_prefix, const struct cfg_view *v,
-                          uint64_t gen, const _Atomic int *stop, uint64_t *count, char *err,
-                          size_t errlen)
+/* Adds generation gen's rows on the node of c to *count. */
+static int count_node(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                      uint64_t gen, const _Atomic int *stop, uint64_t *count, char *err,
+                      size_t errlen)
 {
-    *count = 0;
     struct fbuf pat = { 0 };
     if (online_key_row_pattern(&pat, key_prefix) != FEATD_OK) {
         fbuf_free(&pat);
@@ -363,6 +382,14 @@ int online_gen_count_rows(redisContext *c, const char *key_prefix, const struct 
                         err, errlen);
     fbuf_free(&pat);
     return rc;
+}
+
+int online_gen_count_rows(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                          uint64_t gen, const _Atomic int *stop, uint64_t *count, char *err,
+                          size_t errlen)
+{
+    *count = 0;
+    return count_node(c, key_prefix, v, gen, stop, count, err, errlen);
 }
 
 /* ---- generations being written ---- */
@@ -482,11 +509,11 @@ int online_gen_v1_present(redisContext *c, const char *key_prefix, const struct 
     return rc;
 }
 
-int online_gen_v1_purge(redisContext *c, const char *key_prefix, const struct cfg_view *v,
-                        unsigned count, const _Atomic int *stop, uint64_t *deleted, char *err,
-                        size_t errlen)
+/* Adds the previous layout's keys removed on the node of c to *deleted. */
+static int v1_purge_node(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                         unsigned count, const _Atomic int *stop, uint64_t *deleted, char *err,
+                         size_t errlen)
 {
-    *deleted = 0;
     struct fbuf pat = { 0 };
     if (online_key_v1_pattern(&pat, key_prefix, v) != FEATD_OK) {
         fbuf_free(&pat);
@@ -502,10 +529,18 @@ int online_gen_v1_purge(redisContext *c, const char *key_prefix, const struct cf
     return rc;
 }
 
+int online_gen_v1_purge(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                        unsigned count, const _Atomic int *stop, uint64_t *deleted, char *err,
+                        size_t errlen)
+{
+    *deleted = 0;
+    return v1_purge_node(c, key_prefix, v, count, stop, deleted, err, errlen);
+}
+
 /* GET current; when absent, allocate one and SET current NX. If another
  * writer won the race, its generation is returned (ours is left unused). */
-int online_gen_ensure(redisContext *c, const char *key_prefix, const struct cfg_view *v,
-                      uint64_t *gen, char *err, size_t errlen)
+static int gen_ensure(redisContext *c, redisContext *gc, const char *key_prefix,
+                      const struct cfg_view *v, uint64_t *gen, char *err, size_t errlen)
 {
     uint64_t cur = 0;
     if (online_gen_current(c, key_prefix, v, &cur, err, errlen) != FEATD_OK) {
@@ -516,7 +551,7 @@ int online_gen_ensure(redisContext *c, const char *key_prefix, const struct cfg_
         return FEATD_OK;
     }
     uint64_t g = 0;
-    if (online_gen_alloc(c, key_prefix, v, &g, err, errlen) != FEATD_OK) {
+    if (online_gen_alloc(gc, key_prefix, v, &g, err, errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
     struct fbuf k = { 0 };
@@ -549,3 +584,151 @@ int online_gen_ensure(redisContext *c, const char *key_prefix, const struct cfg_
     return FEATD_OK;
 }
 
+
+int online_gen_ensure(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                      uint64_t *gen, char *err, size_t errlen)
+{
+    return gen_ensure(c, c, key_prefix, v, gen, err, errlen);
+}
+
+/* ---- routed ---- */
+
+/* The context of the node owning key k (freed here), or NULL with err. */
+static redisContext *key_ctx(struct rbcluster *rc, struct fbuf *k, int built, char *err,
+                             size_t errlen)
+{
+    if (built != FEATD_OK) {
+        fbuf_free(k);
+        util_seterr(err, errlen, "out of memory");
+        return NULL;
+    }
+    redisContext *c = rbcluster_ctx_for_key(rc, k->data, k->len, err, errlen);
+    fbuf_free(k);
+    return c;
+}
+
+redisContext *online_gen_view_ctx(struct rbcluster *rc, const char *key_prefix,
+                                  const struct cfg_view *v, char *err, size_t errlen)
+{
+    struct fbuf k = { 0 };
+    return key_ctx(rc, &k, online_key_meta(&k, key_prefix, v, "current"), err, errlen);
+}
+
+static redisContext *genseq_ctx(struct rbcluster *rc, const char *key_prefix, char *err,
+                                size_t errlen)
+{
+    struct fbuf k = { 0 };
+    return key_ctx(rc, &k, online_key_genseq(&k, key_prefix), err, errlen);
+}
+
+int online_gen_alloc_rb(struct rbcluster *rc, const char *key_prefix, const struct cfg_view *v,
+                        uint64_t *gen, char *err, size_t errlen)
+{
+    redisContext *c = genseq_ctx(rc, key_prefix, err, errlen);
+    return c == NULL ? FEATD_ERR : online_gen_alloc(c, key_prefix, v, gen, err, errlen);
+}
+
+int online_gen_ensure_rb(struct rbcluster *rc, const char *key_prefix, const struct cfg_view *v,
+                         uint64_t *gen, char *err, size_t errlen)
+{
+    redisContext *c = online_gen_view_ctx(rc, key_prefix, v, err, errlen);
+    redisContext *gc = c == NULL ? NULL : genseq_ctx(rc, key_prefix, err, errlen);
+    if (gc == NULL) {
+        return FEATD_ERR;
+    }
+    /* both fetched before either is used: neither reconnect invalidates the other */
+    return gen_ensure(c, gc, key_prefix, v, gen, err, errlen);
+}
+
+/* What a per-master pass does on one node, adding to *n. */
+typedef int (*node_fn)(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                       uint64_t gen, unsigned count, const _Atomic int *stop, uint64_t *n,
+                       char *err, size_t errlen);
+
+/* fn on every master of rc's current map in turn; stops at the first error
+ * or interruption (FEATD_EAGAIN). */
+static int each_master(struct rbcluster *rc, node_fn fn, const char *key_prefix,
+                       const struct cfg_view *v, uint64_t gen, unsigned count,
+                       const _Atomic int *stop, uint64_t *n, char *err, size_t errlen)
+{
+    size_t nm = rbcluster_nmasters(rc);
+    for (size_t k = 0; k < nm; k++) {
+        redisContext *c = rbcluster_master_ctx(rc, k, err, errlen);
+        if (c == NULL) {
+            return FEATD_ERR;
+        }
+        int r = fn(c, key_prefix, v, gen, count, stop, n, err, errlen);
+        if (r != FEATD_OK) {
+            return r;
+        }
+    }
+    return FEATD_OK;
+}
+
+static int reclaim_fn(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                      uint64_t gen, unsigned count, const _Atomic int *stop, uint64_t *n,
+                      char *err, size_t errlen)
+{
+    return reclaim_node(c, key_prefix, v, gen, count, true, stop, n, err, errlen);
+}
+
+static int reclaim_fast_fn(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                           uint64_t gen, unsigned count, const _Atomic int *stop, uint64_t *n,
+                           char *err, size_t errlen)
+{
+    return reclaim_node(c, key_prefix, v, gen, count, false, stop, n, err, errlen);
+}
+
+static int count_fn(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                    uint64_t gen, unsigned count, const _Atomic int *stop, uint64_t *n,
+                    char *err, size_t errlen)
+{
+    (void)count;
+    return count_node(c, key_prefix, v, gen, stop, n, err, errlen);
+}
+
+static int purge_fn(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                    uint64_t gen, unsigned count, const _Atomic int *stop, uint64_t *n,
+                    char *err, size_t errlen)
+{
+    (void)gen;
+    return v1_purge_node(c, key_prefix, v, count, stop, n, err, errlen);
+}
+
+int online_gen_reclaim_rb(struct rbcluster *rc, const char *key_prefix, const struct cfg_view *v,
+                          uint64_t gen, unsigned count, bool paced, const _Atomic int *stop,
+                          uint64_t *deleted, char *err, size_t errlen)
+{
+    *deleted = 0;
+    redisContext *c = online_gen_view_ctx(rc, key_prefix, v, err, errlen);
+    if (c == NULL || reclaim_check(c, key_prefix, v, gen, err, errlen) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    return each_master(rc, paced ? reclaim_fn : reclaim_fast_fn, key_prefix, v, gen,
+                       count ? count : 1000, stop, deleted, err, errlen);
+}
+
+int online_gen_count_rows_rb(struct rbcluster *rc, const char *key_prefix,
+                             const struct cfg_view *v, uint64_t gen, const _Atomic int *stop,
+                             uint64_t *count, char *err, size_t errlen)
+{
+    *count = 0;
+    return each_master(rc, count_fn, key_prefix, v, gen, 1000, stop, count, err, errlen);
+}
+
+int online_gen_v1_present_rb(struct rbcluster *rc, const char *key_prefix,
+                             const struct cfg_view *v, bool *present, char *err, size_t errlen)
+{
+    struct fbuf k = { 0 };
+    redisContext *c = key_ctx(rc, &k, online_key_v1_current(&k, key_prefix, v), err, errlen);
+    return c == NULL ? FEATD_ERR : online_gen_v1_present(c, key_prefix, v, present, err, errlen);
+}
+
+int online_gen_v1_purge_rb(struct rbcluster *rc, const char *key_prefix, const struct cfg_view *v,
+                           unsigned count, const _Atomic int *stop, uint64_t *deleted, char *err,
+                           size_t errlen)
+{
+    *deleted = 0;
+    return each_master(rc, purge_fn, key_prefix, v, 0, count ? count : 1000, stop, deleted, err,
+                       errlen);
+}

@@ -104,4 +104,40 @@ int online_gen_v1_purge(redisContext *c, const char *key_prefix, const struct cf
                         unsigned count, const _Atomic int *stop, uint64_t *deleted, char *err,
                         size_t errlen) FEATD_MUSTCHECK;
 
+/*
+ * ---- Routed: the same on any deployment (redis/rbcluster: one node or a
+ * Redis Cluster). ----
+ * A view's meta keys (current, progress, files, building, lease) share its
+ * hash tag, so one node holds them all: online_gen_view_ctx gives its
+ * context, on which every single-key function above (current, flip,
+ * building_*) and mat_state's run. genseq has a node of its own
+ * (online_gen_alloc_rb); ensure touches both. Entity hashes spread over
+ * every master: reclaim, count and the previous layout's purge SCAN every
+ * master of the current map in turn (paced per page, as above); an error
+ * on any master fails the call (what was done stays done; the caller
+ * retries later). The context returned by online_gen_view_ctx belongs to
+ * rc (rbcluster.h: valid until the next rbcluster call that may reconnect;
+ * never freed by the caller); NULL with err when the owner is unknown or
+ * unreachable.
+ */
+struct rbcluster;
+redisContext *online_gen_view_ctx(struct rbcluster *rc, const char *key_prefix,
+                                  const struct cfg_view *v, char *err, size_t errlen);
+int online_gen_alloc_rb(struct rbcluster *rc, const char *key_prefix, const struct cfg_view *v,
+                        uint64_t *gen, char *err, size_t errlen) FEATD_MUSTCHECK;
+int online_gen_ensure_rb(struct rbcluster *rc, const char *key_prefix, const struct cfg_view *v,
+                         uint64_t *gen, char *err, size_t errlen) FEATD_MUSTCHECK;
+int online_gen_reclaim_rb(struct rbcluster *rc, const char *key_prefix, const struct cfg_view *v,
+                          uint64_t gen, unsigned count, bool paced, const _Atomic int *stop,
+                          uint64_t *deleted, char *err, size_t errlen) FEATD_MUSTCHECK;
+int online_gen_count_rows_rb(struct rbcluster *rc, const char *key_prefix,
+                             const struct cfg_view *v, uint64_t gen, const _Atomic int *stop,
+                             uint64_t *count, char *err, size_t errlen) FEATD_MUSTCHECK;
+int online_gen_v1_present_rb(struct rbcluster *rc, const char *key_prefix,
+                             const struct cfg_view *v, bool *present, char *err,
+                             size_t errlen) FEATD_MUSTCHECK;
+int online_gen_v1_purge_rb(struct rbcluster *rc, const char *key_prefix, const struct cfg_view *v,
+                           unsigned count, const _Atomic int *stop, uint64_t *deleted, char *err,
+                           size_t errlen) FEATD_MUSTCHECK;
+
 #endif

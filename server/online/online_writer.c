@@ -14,14 +14,21 @@
 #include <time.h>
 
 #include "core/util.h"
+#include "core/log.h"
+#include "redis/rbcluster.h"
 #include "redis/rblock.h"
 #include "redis/rcmd.h"
+#include "redis/rslot.h"
 
 #define WRITER_MAX_BYTES (4u << 20)     /* cut a batch at this many bytes */
 #define LIT(s) s, sizeof(s) - 1           /* a string literal and its length */
 /* The key expiry of rows without a storage expiry (ttl 0): 2500-01-01, later
  * than any other row's, so that the key outlives every field it holds. */
 #define ONLINE_WRITER_NO_EXPIRY_MS 16725225600000LL
+/* Cluster mode: how long a batch is resent after a connection failure
+ * (a master failing over to its replica) before the writer gives up. */
+#define ONLINE_WRITER_RETRY_MS 20000
+#define ONLINE_WRITER_RETRY_SLEEP_MS 250
 
 /*
  * Last-write-wins upsert. KEYS[1] = entity key, ARGV[1] = field (the
@@ -71,6 +78,8 @@ struct pend {
     size_t fieldlen;
     size_t vallen;
     int64_t pxat;       /* upsert: expiry in ms */
+    size_t roff, rlen;  /* cluster mode: the command's RESP in out */
+    unsigned slot;      /* cluster mode: its key's slot */
 };
 
 /* A batch: the commands of out (building) or of what was sent (in flight). */
@@ -82,7 +91,11 @@ struct batch {
 };
 
 struct online_writer {
-    redisContext *c;                /* not owned */
+    redisContext *c;                /* not owned; NULL in cluster mode */
+    struct rbcluster *rc;           /* not owned; NULL: a plain context */
+    bool cluster;                   /* rc is a cluster: per-node pipelines */
+    uint64_t epoch;                 /* single node via rc: its connects when c was taken */
+    unsigned slot;                  /* cluster mode: slot of the prepared key */
     const struct cfg_view *v;       /* not owned; must outlive the writer */
     size_t batch;                   /* rows per batch */
     struct fbuf rowpfx;             /* "P:v2:{" */
@@ -124,6 +137,34 @@ struct online_writer *online_writer_new(redisContext *c, const char *key_prefix,
     w->v = v;
     w->batch = batch ? batch : 1;
     return w;
+}
+
+struct online_writer *online_writer_new_rb(struct rbcluster *rc, const char *key_prefix,
+                                           const struct cfg_view *v, size_t batch)
+{
+    redisContext *c = NULL;
+    bool cluster = rbcluster_is_cluster(rc);
+    if (!cluster) {
+        char ignored[256];
+        c = rbcluster_master_ctx(rc, 0, ignored, sizeof ignored);   /* NULL: fails at first use */
+    }
+    struct online_writer *w = online_writer_new(c, key_prefix, v, batch);
+    if (w != NULL) {
+        w->rc = rc;
+        w->cluster = cluster;
+        w->epoch = rbcluster_stats(rc)->connects;
+    }
+    return w;
+}
+
+/* Single node through rc: forgets c when rc has connected since c was
+ * taken (c may have been replaced and freed: what was in flight is lost). */
+static void check_epoch(struct online_writer *w)
+{
+    if (w->rc != NULL && !w->cluster && w->c != NULL &&
+        rbcluster_stats(w->rc)->connects != w->epoch) {
+        w->c = NULL;
+    }
 }
 
 /* Records a printf-style error unless one is already waiting: the first
@@ -294,6 +335,142 @@ static void drop_building(struct online_writer *w)
     w->nrows = 0;
 }
 
+/* After each batch: the pacer, then the rate limit. */
+static void after_batch(struct online_writer *w, size_t rows)
+{
+    if (w->pacer != NULL) {
+        w->pacer(w->pacer_arg, w);
+    }
+    if (w->rate > 0) {
+        pace(w, rows);
+    }
+}
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* A reply that says the cluster cannot take the command now (a failover in
+ * progress): the batch is resent like after a connection failure. */
+static bool cluster_busy(const redisReply *r)
+{
+    return r != NULL && r->type == REDIS_REPLY_ERROR && r->len >= 11 &&
+           memcmp(r->str, "CLUSTERDOWN", 11) == 0;
+}
+
+/* Cluster mode: EVAL for the NOSCRIPT upserts b->pend[0..n) (a node that
+ * never saw SCRIPT LOAD: a promoted replica, a flushed cache), routed by
+ * their keys. FEATD_ERR when the exec failed (connection). */
+static int replay_cluster(struct online_writer *w, struct batch *b, size_t n, char *why,
+                          size_t whylen)
+{
+    for (size_t i = 0; i < n; i++) {
+        const struct pend *p = &b->pend[i];
+        const char *k = b->keep.data + p->off;
+        char at[24];
+        size_t atlen = rcmd_put_dec(at, (uint64_t)p->pxat);
+        const char *argv[7] = { "EVAL", online_upsert_lua, "1", k, k + p->keylen,
+                                k + p->keylen + p->fieldlen, at };
+        size_t lens[7] = { 4, sizeof(online_upsert_lua) - 1, 1, p->keylen, p->fieldlen,
+                           p->vallen, atlen };
+        if (rbcluster_append(w->rc, k, p->keylen, 7, argv, lens, why, whylen) != FEATD_OK) {
+            rbcluster_discard(w->rc);
+            note_err(w, "%s", why);
+            return FEATD_OK;
+        }
+    }
+    redisReply **rep = NULL;
+    size_t nrep = 0;
+    if (rbcluster_exec(w->rc, &rep, &nrep, why, whylen) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    for (size_t i = 0; i < nrep && i < n; i++) {
+        if (account(w, &b->pend[i], rep[i])) {
+            note_err(w, "redis upsert: NOSCRIPT after EVAL");
+        }
+    }
+    rbcluster_replies_free(rep, nrep);
+    return FEATD_OK;
+}
+
+/*
+ * Cluster mode: the batch being built as one pipeline per node
+ * (rbcluster_exec follows MOVED/ASK/TRYAGAIN), read before returning (no
+ * batch stays in flight). A connection failure or CLUSTERDOWN (a master
+ * failing over) refreshes the map and resends the whole batch — every
+ * command of it is idempotent (HSET of a row, PEXPIREAT NX|GT, the LWW
+ * script) — for up to ONLINE_WRITER_RETRY_MS, then fails the writer.
+ */
+static void send_cluster(struct online_writer *w)
+{
+    struct batch *b = &w->b[w->cur];
+    size_t rows = w->nrows;
+    char why[512] = "";
+    int64_t give_up = util_mono_us() + (int64_t)ONLINE_WRITER_RETRY_MS * 1000;
+    for (int attempt = 0; b->n > 0; attempt++) {
+        bool failed = false;
+        for (size_t i = 0; i < b->n && !failed; i++) {
+            const struct pend *p = &b->pend[i];
+            if (rbcluster_append_resp(w->rc, p->slot, w->out.data + p->roff, p->rlen, why,
+                                      sizeof why) != FEATD_OK) {
+                rbcluster_discard(w->rc);
+                note_err(w, "%s", why);
+                goto out;
+            }
+        }
+        redisReply **rep = NULL;
+        size_t nrep = 0;
+        failed = rbcluster_exec(w->rc, &rep, &nrep, why, sizeof why) != FEATD_OK;
+        for (size_t i = 0; !failed && i < nrep; i++) {
+            if (cluster_busy(rep[i])) {
+                snprintf(why, sizeof why, "redis cluster: %.400s", rep[i]->str);
+                failed = true;
+            }
+        }
+        if (!failed) {
+            size_t nretry = 0;
+            for (size_t i = 0; i < nrep && i < b->n; i++) {
+                if (account(w, &b->pend[i], rep[i])) {
+                    b->pend[nretry++] = b->pend[i];   /* compact the NOSCRIPT ones */
+                }
+            }
+            rbcluster_replies_free(rep, nrep);
+            if (nretry == 0 || replay_cluster(w, b, nretry, why, sizeof why) == FEATD_OK) {
+                break;
+            }
+            /* the replay's connection failed: resend those upserts only */
+            b->n = nretry;
+            for (size_t i = 0; i < b->n; i++) {
+                b->pend[i].slot = rslot_of_key(b->keep.data + b->pend[i].off, b->pend[i].keylen);
+            }
+            failed = true;
+        } else {
+            rbcluster_replies_free(rep, nrep);
+        }
+        if (util_mono_us() >= give_up) {
+            note_err(w, "%s (resent for %d s)", why, ONLINE_WRITER_RETRY_MS / 1000);
+            break;
+        }
+        if (attempt == 0) {
+            log_warn("online", "view %s: a batch of %zu commands failed (%s); refreshing the "
+                     "cluster map and resending for up to %d s", w->v->name, b->n, why,
+                     ONLINE_WRITER_RETRY_MS / 1000);
+        }
+        sleep_ms(ONLINE_WRITER_RETRY_SLEEP_MS);
+        char rerr[600];
+        if (rbcluster_refresh(w->rc, rerr, sizeof rerr) != FEATD_OK) {
+            log_debug("online", "view %s: %s", w->v->name, rerr);   /* counted; retried */
+        }
+    }
+out:
+    batch_reset(b);
+    fbuf_reset(&w->out);
+    w->nrows = 0;
+    after_batch(w, rows);
+}
+
 /*
  * Writes the batch being built, then reads the replies of the batch in
  * flight before it; the new batch stays in flight unless sync is set or it
@@ -301,10 +478,20 @@ static void drop_building(struct online_writer *w)
  */
 static void send_batch(struct online_writer *w, bool sync)
 {
+    if (w->cluster) {
+        send_cluster(w);
+        return;
+    }
+    check_epoch(w);
     struct batch *b = &w->b[w->cur];
     struct batch *prev = &w->b[!w->cur];
     bool sent = false;
-    if (b->n > 0 && w->c->err) {
+    if (w->c == NULL) {
+        if (b->n > 0 || prev->n > 0) {
+            note_ctx_err(w, "pipeline");
+        }
+        batch_reset(prev);
+    } else if (b->n > 0 && w->c->err) {
         note_ctx_err(w, "pipeline");
     } else if (b->n > 0) {
         if (redisAppendFormattedCommand(w->c, w->out.data, w->out.len) != REDIS_OK) {
@@ -319,7 +506,7 @@ static void send_batch(struct online_writer *w, bool sync)
             }
         }
     }
-    if (prev->n > 0) {
+    if (prev->n > 0 && w->c != NULL) {
         read_batch(w, prev);
     }
     size_t rows = w->nrows;
@@ -330,12 +517,7 @@ static void send_batch(struct online_writer *w, bool sync)
     fbuf_reset(&w->out);
     w->nrows = 0;
     w->cur = !w->cur;   /* b is in flight now; prev (empty) is built next */
-    if (w->pacer != NULL) {
-        w->pacer(w->pacer_arg, w);
-    }
-    if (w->rate > 0) {
-        pace(w, rows);
-    }
+    after_batch(w, rows);
     if (sync || b->has_upsert) {
         read_batch(w, b);
     }
@@ -355,6 +537,7 @@ void online_writer_free(struct online_writer *w)
      * stays in step; the batch being built is dropped unsent (a stopped or
      * failed run must not keep writing, nor pace, on its way out). */
     struct batch *prev = &w->b[!w->cur];
+    check_epoch(w);
     if (w->c != NULL && prev->n > 0 && !w->c->err) {
         read_batch(w, prev);
     }
@@ -371,7 +554,8 @@ void online_writer_free(struct online_writer *w)
 
 int online_writer_flush(struct online_writer *w, char *err, size_t errlen)
 {
-    if (w->c == NULL) {
+    check_epoch(w);
+    if (w->c == NULL && !w->cluster) {
         rblock_seterr(NULL, "pipeline", err, errlen);
         return FEATD_ERR;
     }
@@ -409,7 +593,8 @@ static int prepare(struct online_writer *w, const char *what, uint64_t gen,
                    const struct online_key *keys, int64_t event_ts_us, int64_t created_ts_us,
                    const struct online_value *vals, int64_t *pxat, char *err, size_t errlen)
 {
-    if (w->c == NULL || w->c->err) {
+    check_epoch(w);
+    if (!w->cluster && (w->c == NULL || w->c->err)) {
         rblock_seterr(w->c, what, err, errlen);
         return FEATD_ERR;
     }
@@ -436,6 +621,9 @@ static int prepare(struct online_writer *w, const char *what, uint64_t gen,
         util_seterr(err, errlen, "view %s: cannot build the row key (bad join key)",
                     w->v->name);
         return FEATD_ERR;
+    }
+    if (w->cluster) {
+        w->slot = rslot_of_key(w->key.data, w->key.len);
     }
     if (online_row_encode(&w->row, w->v, event_ts_us, created_ts_us, vals) != FEATD_OK) {
         util_seterr(err, errlen,
@@ -469,6 +657,7 @@ static int put_key_field_row(struct online_writer *w)
 /* Appends "PEXPIREAT key at [flag]" (flag: "NX", "GT" or NULL). */
 static int put_expire(struct online_writer *w, const char *at, size_t atlen, const char *flag)
 {
+    size_t roff = w->out.len;
     struct pend *p = batch_add(&w->b[w->cur]);
     if (p == NULL || rcmd_put_hdr(&w->out, '*', flag ? 4 : 3) != FEATD_OK ||
         fbuf_append(&w->out, LIT("$9\r\nPEXPIREAT\r\n")) != FEATD_OK ||
@@ -477,7 +666,8 @@ static int put_expire(struct online_writer *w, const char *at, size_t atlen, con
         (flag != NULL && rcmd_put_bulk(&w->out, flag, 2) != FEATD_OK)) {
         return FEATD_ENOMEM;
     }
-    *p = (struct pend){ .kind = PEND_EXPIRE };
+    *p = (struct pend){ .kind = PEND_EXPIRE, .roff = roff, .rlen = w->out.len - roff,
+                        .slot = w->slot };
     return FEATD_OK;
 }
 
@@ -504,8 +694,9 @@ int online_writer_put(struct online_writer *w, uint64_t gen, const struct online
     struct pend *p = batch_add(b);
     rc = p ? fbuf_append(&w->out, LIT("*4\r\n$4\r\nHSET\r\n")) : FEATD_ENOMEM;
     if (rc == FEATD_OK) {
-        *p = (struct pend){ .kind = PEND_HSET };
         rc = put_key_field_row(w);
+        *p = (struct pend){ .kind = PEND_HSET, .roff = out_mark, .rlen = w->out.len - out_mark,
+                            .slot = w->slot };
     }
     if (rc == FEATD_OK && at == ONLINE_WRITER_NO_EXPIRY_MS) {
         rc = put_expire(w, ms, n, NULL);
@@ -528,6 +719,35 @@ int online_writer_put(struct online_writer *w, uint64_t gen, const struct online
     return after_append(w, err, errlen);
 }
 
+/* Cluster mode: SCRIPT LOAD on every master (one SHA: the script's). A
+ * master that misses it later answers NOSCRIPT and gets an EVAL. */
+static int load_script_cluster(struct online_writer *w, char *err, size_t errlen)
+{
+    size_t nm = rbcluster_nmasters(w->rc);
+    for (size_t k = 0; k < nm; k++) {
+        redisContext *c = rbcluster_master_ctx(w->rc, k, err, errlen);
+        redisReply *r = c == NULL ? NULL
+                                  : rblock_command(c, err, errlen, "SCRIPT LOAD",
+                                                   "SCRIPT LOAD %s", online_upsert_lua);
+        if (r == NULL) {
+            return FEATD_ERR;
+        }
+        bool ok = r->type == REDIS_REPLY_STRING && r->len > 0 && r->len < sizeof(w->sha);
+        if (ok && !w->have_sha) {
+            memcpy(w->sha, r->str, r->len);
+            w->sha[r->len] = '\0';
+            w->have_sha = true;
+        } else if (!ok) {
+            rblock_seterr_reply(c, "SCRIPT LOAD", r, err, errlen);
+        }
+        freeReplyObject(r);
+        if (!ok) {
+            return FEATD_ERR;
+        }
+    }
+    return FEATD_OK;
+}
+
 /* Loads the upsert script once per writer (sending and reading what is
  * pending first: a blocking command must not interleave with pipelined
  * replies). */
@@ -535,6 +755,9 @@ static int load_script(struct online_writer *w, char *err, size_t errlen)
 {
     if (online_writer_flush(w, err, errlen) != FEATD_OK) {
         return FEATD_ERR;
+    }
+    if (w->cluster) {
+        return load_script_cluster(w, err, errlen);
     }
     redisReply *r = rblock_command(w->c, err, errlen, "SCRIPT LOAD", "SCRIPT LOAD %s",
                                    online_upsert_lua);
@@ -558,7 +781,9 @@ int online_writer_upsert(struct online_writer *w, uint64_t gen, const struct onl
                          int64_t event_ts_us, int64_t created_ts_us,
                          const struct online_value *vals, char *err, size_t errlen)
 {
-    if (!w->have_sha && w->c != NULL && !w->c->err && load_script(w, err, errlen) != FEATD_OK) {
+    check_epoch(w);
+    if (!w->have_sha && (w->cluster || (w->c != NULL && !w->c->err)) &&
+        load_script(w, err, errlen) != FEATD_OK) {
         return FEATD_ERR;
     }
     int64_t at = 0;
@@ -605,7 +830,8 @@ int online_writer_upsert(struct online_writer *w, uint64_t gen, const struct onl
         return FEATD_ERR;
     }
     *p = (struct pend){ .kind = PEND_UPSERT, .off = off, .keylen = w->key.len,
-                        .fieldlen = w->fieldlen, .vallen = w->row.len, .pxat = at };
+                        .fieldlen = w->fieldlen, .vallen = w->row.len, .pxat = at,
+                        .roff = out_mark, .rlen = w->out.len - out_mark, .slot = w->slot };
     b->has_upsert = true;
     w->nrows++;
     return after_append(w, err, errlen);

@@ -45,6 +45,25 @@ struct online_writer;   /* a pipeline of row writes for one view */
  * NULL on OOM. */
 struct online_writer *online_writer_new(redisContext *c, const char *key_prefix,
                                         const struct cfg_view *v, size_t batch);
+/*
+ * The same on a deployment (redis/rbcluster), which must outlive the
+ * writer and is used by nothing else between a put and the flush that
+ * reads its replies (mat_ctx_lease_keep flushes first):
+ *   - single node: the plain pipelined writer above on the node's context
+ *     (throughput unchanged); if rc reconnects meanwhile, what was in
+ *     flight is reported lost.
+ *   - cluster: each batch goes out as one pipeline per node
+ *     (rbcluster_append_resp + rbcluster_exec, following MOVED/ASK) and is
+ *     read before the next is built; upserts EVALSHA on the key's node,
+ *     SCRIPT LOADed on every master first, EVAL where a node answers
+ *     NOSCRIPT. A connection failure or CLUSTERDOWN (a failover) refreshes
+ *     the slot map and resends the whole batch (HSET, PEXPIREAT NX|GT and
+ *     the LWW script are idempotent) for up to 20 s, then the writer fails
+ *     like a single-node writer on a dead context.
+ */
+struct rbcluster;
+struct online_writer *online_writer_new_rb(struct rbcluster *rc, const char *key_prefix,
+                                           const struct cfg_view *v, size_t batch);
 /* Drops the rows buffered and not yet sent (the batch being built); what was
  * sent stays written. For a file refused halfway through: its unsent rows
  * must not go out with the next file's. */

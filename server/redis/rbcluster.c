@@ -120,8 +120,13 @@ redisContext *rbcluster_connect_one(const char *host, int port, const char *user
         return NULL;
     }
     if (password != NULL && password[0] != '\0') {
+        /* rblock's wording: the user is named, never the password */
         const char *argv[3] = { "AUTH", username ? username : password, password };
-        if (rbc_setup_cmd(ctx, "AUTH", username ? 3 : 2, argv, err, errlen) != FEATD_OK) {
+        char what[320] = "AUTH";
+        if (username != NULL) {
+            snprintf(what, sizeof what, "AUTH as user \"%.256s\"", username);
+        }
+        if (rbc_setup_cmd(ctx, what, username ? 3 : 2, argv, err, errlen) != FEATD_OK) {
             redisFree(ctx);
             return NULL;
         }
@@ -426,6 +431,16 @@ bool rbcluster_is_cluster(const struct rbcluster *c)
     return c->cluster;
 }
 
+bool rbcluster_healthy(const struct rbcluster *c)
+{
+    for (size_t i = 0; i < c->nlinks; i++) {
+        if (c->links[i].ctx != NULL && c->links[i].ctx->err) {
+            return false;
+        }
+    }
+    return true;
+}
+
 const struct rtopo *rbcluster_topo(const struct rbcluster *c)
 {
     return c->topo;
@@ -532,6 +547,40 @@ int rbcluster_append(struct rbcluster *c, const char *key, size_t keylen, int ar
     cmd->buf = buf;
     cmd->len = (size_t)len;
     cmd->slot = rslot_of_key(key, keylen);
+    cmd->link = -1;
+    return FEATD_OK;
+}
+
+int rbcluster_append_resp(struct rbcluster *c, unsigned slot, const char *resp, size_t len,
+                          char *err, size_t errlen)
+{
+    if (c->ncmds >= RBCLUSTER_MAX_PIPELINE) {
+        c->stats.bound_hits++;
+        util_seterr(err, errlen, "redis cluster: more than %u commands in one pipeline",
+                    RBCLUSTER_MAX_PIPELINE);
+        return FEATD_ERR;
+    }
+    if (c->ncmds == c->capcmds) {
+        size_t cap = c->capcmds ? c->capcmds * 2 : 256;
+        struct rbc_cmd *n = realloc(c->cmds, cap * sizeof(*n));
+        if (n == NULL) {
+            util_seterr(err, errlen, "redis cluster: out of memory");
+            return FEATD_ERR;
+        }
+        c->cmds = n;
+        c->capcmds = cap;
+    }
+    char *buf = malloc(len ? len : 1);   /* freed by redisFreeCommand (free) */
+    if (buf == NULL) {
+        util_seterr(err, errlen, "redis cluster: out of memory");
+        return FEATD_ERR;
+    }
+    memcpy(buf, resp, len);
+    struct rbc_cmd *cmd = &c->cmds[c->ncmds++];
+    memset(cmd, 0, sizeof(*cmd));
+    cmd->buf = buf;
+    cmd->len = len;
+    cmd->slot = slot % RSLOT_COUNT;
     cmd->link = -1;
     return FEATD_OK;
 }

@@ -95,6 +95,11 @@ struct rbcluster *rbcluster_new_single(const struct rbcluster_opts *o, char *err
 void rbcluster_free(struct rbcluster *c);
 
 bool rbcluster_is_cluster(const struct rbcluster *c);
+/* False when an open node context has failed (I/O error, timeout) since it
+ * was connected: its node may be gone (a failover), so the owner refreshes
+ * the map or rebuilds the client before trusting it (the failed context is
+ * replaced on its next use). */
+bool rbcluster_healthy(const struct rbcluster *c);
 /* The current map (valid until the next refresh). */
 const struct rtopo *rbcluster_topo(const struct rbcluster *c);
 const struct rbcluster_stats *rbcluster_stats(const struct rbcluster *c);
@@ -146,6 +151,11 @@ redisContext *rbcluster_ctx_for_node(struct rbcluster *c, int i, char *err, size
 int rbcluster_append(struct rbcluster *c, const char *key, size_t keylen, int argc,
                      const char **argv, const size_t *lens, char *err,
                      size_t errlen) FEATD_MUSTCHECK;
+/* The same for a command already formatted as RESP (resp[0..len) is
+ * copied), routed by its key's slot (rslot_of_key): writers that build
+ * their commands once and may resend them. */
+int rbcluster_append_resp(struct rbcluster *c, unsigned slot, const char *resp, size_t len,
+                          char *err, size_t errlen) FEATD_MUSTCHECK;
 /* Commands queued and not yet executed. */
 size_t rbcluster_pending(const struct rbcluster *c);
 /*

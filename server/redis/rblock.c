@@ -82,7 +82,9 @@ void rblock_endpoint(const struct featd_config *cfg, char *buf, size_t cap)
 
 void rblock_ctx_endpoint(const redisContext *c, char *buf, size_t cap)
 {
-    if (c->connection_type == REDIS_CONN_UNIX) {
+    if (c == NULL) {
+        snprintf(buf, cap, "cluster");   /* a reply routed by redis/rbcluster */
+    } else if (c->connection_type == REDIS_CONN_UNIX) {
         snprintf(buf, cap, "unix:%s", c->unix_sock.path ? c->unix_sock.path : "?");
     } else if (c->tcp.host != NULL && strchr(c->tcp.host, ':') != NULL) {
         snprintf(buf, cap, "[%s]:%d", c->tcp.host, c->tcp.port);

@@ -1,7 +1,10 @@
 /*
- * rblock.h — blocking ("sync") hiredis connections to the online tier for
- * the users that may block: the materializer thread and featd-cli load.
- * Workers never use this; they have their async connections (rlink).
+ * rblock.h — blocking ("sync") hiredis connections to one Redis node, and
+ * the blocking command helpers and error wording of every user that may
+ * block (the materializer thread, featd-cli). Those users reach the
+ * deployment through redis/rbconf (one node, a cluster or the Sentinel
+ * master); rblock_connect is the plain one-node connection (tests, the
+ * bench). Workers never use this; they have their async connections (rlink).
  *
  * The endpoint comes from the config's redis section:
  *   - redis.embedded      the private redis-server of the daemon, reached on
@@ -69,7 +72,8 @@ int rblock_embedded_socket_path(const struct featd_config *cfg, char *buf,
 void rblock_endpoint(const struct featd_config *cfg, char *buf, size_t cap);
 
 /* The endpoint of a connected context, as rblock_endpoint prints it
- * (without the "(embedded)" mark). Used by the error wording below;
+ * (without the "(embedded)" mark; "cluster" for NULL: a reply that came
+ * through redis/rbcluster's routing). Used by the error wording below;
  * exported for tests/unit/check_rblock.c, which checks the formats. */
 void rblock_ctx_endpoint(const redisContext *c, char *buf, size_t cap);
 

@@ -54,55 +54,122 @@ bool rhealth_policy_evicts(const char *policy)
 }
 
 static pthread_mutex_t rh_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
+/* One node's readings; slot 0 is the single node ("" name). */
+struct rh_node {
+    char name[RHEALTH_NODE_NAME];
     char policy[32];
     bool have;              /* a reading with evicted_keys was seen */
     bool rebase;            /* the next reading is the baseline (a reload) */
     uint64_t baseline;
     uint64_t latest;
+};
+static struct {
+    struct rh_node n[RHEALTH_MAX_NODES];
+    size_t nn;
+    uint64_t bound_hits;
 } rh;
+
+/* The entry of name (added when new), or NULL when the table is full
+ * (counted). Under rh_lock. */
+static struct rh_node *rh_find(const char *name)
+{
+    for (size_t i = 0; i < rh.nn; i++) {
+        if (strcmp(rh.n[i].name, name) == 0) {
+            return &rh.n[i];
+        }
+    }
+    if (rh.nn >= RHEALTH_MAX_NODES) {
+        rh.bound_hits++;
+        return NULL;
+    }
+    struct rh_node *e = &rh.n[rh.nn++];
+    memset(e, 0, sizeof(*e));
+    util_strlcpy(e->name, name, sizeof(e->name));
+    return e;
+}
+
+void rhealth_note_node(const char *node, const struct rhealth_sample *s)
+{
+    pthread_mutex_lock(&rh_lock);
+    struct rh_node *e = rh_find(node ? node : "");
+    if (e != NULL) {
+        if (s->policy[0]) {
+            util_strlcpy(e->policy, s->policy, sizeof(e->policy));
+        }
+        if (s->have_evicted) {
+            if (!e->have || e->rebase || s->evicted_keys < e->baseline) {
+                e->baseline = s->evicted_keys;
+            }
+            e->rebase = false;
+            e->have = true;
+            e->latest = s->evicted_keys;
+        }
+    }
+    pthread_mutex_unlock(&rh_lock);
+}
 
 void rhealth_note(const struct rhealth_sample *s)
 {
-    pthread_mutex_lock(&rh_lock);
-    if (s->policy[0]) {
-        util_strlcpy(rh.policy, s->policy, sizeof(rh.policy));
-    }
-    if (s->have_evicted) {
-        if (!rh.have || rh.rebase || s->evicted_keys < rh.baseline) {
-            rh.baseline = s->evicted_keys;
-        }
-        rh.rebase = false;
-        rh.have = true;
-        rh.latest = s->evicted_keys;
-    }
-    pthread_mutex_unlock(&rh_lock);
+    rhealth_note_node("", s);
 }
 
 void rhealth_reset(void)
 {
     pthread_mutex_lock(&rh_lock);
-    rh.baseline = rh.latest;
-    rh.rebase = true;
+    for (size_t i = 0; i < rh.nn; i++) {
+        rh.n[i].baseline = rh.n[i].latest;
+        rh.n[i].rebase = true;
+    }
     pthread_mutex_unlock(&rh_lock);
+}
+
+/* Sums over the nodes; the first evicting policy (else the first known)
+ * into policy. Under rh_lock. */
+static bool rh_sum(uint64_t *since, uint64_t *total, char *policy, size_t cap)
+{
+    bool have = false;
+    *since = *total = 0;
+    if (policy != NULL) {
+        policy[0] = '\0';
+    }
+    for (size_t i = 0; i < rh.nn; i++) {
+        const struct rh_node *e = &rh.n[i];
+        if (e->have) {
+            have = true;
+            *since += e->latest - e->baseline;
+            *total += e->latest;
+        }
+        if (policy != NULL && e->policy[0] &&
+            (policy[0] == '\0' || (!rhealth_policy_evicts(policy) &&
+                                   rhealth_policy_evicts(e->policy)))) {
+            util_strlcpy(policy, e->policy, cap);
+        }
+    }
+    return have;
 }
 
 bool rhealth_evicted(uint64_t *since_baseline, uint64_t *total)
 {
     pthread_mutex_lock(&rh_lock);
-    bool have = rh.have;
-    *since_baseline = rh.latest - rh.baseline;
-    *total = rh.latest;
+    bool have = rh_sum(since_baseline, total, NULL, 0);
     pthread_mutex_unlock(&rh_lock);
     return have;
+}
+
+uint64_t rhealth_bound_hits(void)
+{
+    pthread_mutex_lock(&rh_lock);
+    uint64_t n = rh.bound_hits;
+    pthread_mutex_unlock(&rh_lock);
+    return n;
 }
 
 bool rhealth_problem(bool allow_evicting_policy, char *why, size_t whylen)
 {
     pthread_mutex_lock(&rh_lock);
     char policy[32];
-    util_strlcpy(policy, rh.policy, sizeof(policy));
-    uint64_t evicted = rh.have ? rh.latest - rh.baseline : 0;
+    uint64_t evicted = 0, total = 0;
+    (void)rh_sum(&evicted, &total, policy, sizeof(policy));
     pthread_mutex_unlock(&rh_lock);
     if (evicted > 0) {
         util_seterr(why, whylen, "redis evicted %" PRIu64 " keys since featd started (INFO "

@@ -28,10 +28,20 @@ void rhealth_parse(const char *s, size_t len, struct rhealth_sample *out);
  * they all carry an expiry). False for "" (unknown). */
 bool rhealth_policy_evicts(const char *policy);
 
-/* Records a reading. The first evicted_keys seen is the baseline; a lower
- * value later (a restarted Redis) becomes the new baseline. */
+#define RHEALTH_MAX_NODES 64     /* nodes tracked (a cluster's masters) */
+#define RHEALTH_NODE_NAME 80
+
+/* Records a reading of the single node (rhealth_note_node with ""). The
+ * first evicted_keys seen is the baseline; a lower value later (a
+ * restarted Redis, a promoted replica) becomes the new baseline. */
 void rhealth_note(const struct rhealth_sample *s);
-/* Forgets the baseline (a reload): evictions before now, and up to the
+/* The same for one node of a cluster, by its "host:port": each node keeps
+ * its own baseline; the state below sums them (keys evicted on any master
+ * count) and reports an evicting policy when any node has one. Nodes past
+ * RHEALTH_MAX_NODES are not tracked (counted: rhealth_bound_hits). */
+void rhealth_note_node(const char *node, const struct rhealth_sample *s);
+uint64_t rhealth_bound_hits(void);
+/* Forgets every node's baseline (a reload): evictions before now, and up to the
  * next reading, no longer count. */
 void rhealth_reset(void);
 /* Keys evicted since the baseline, and the latest evicted_keys (false when

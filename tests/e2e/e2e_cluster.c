@@ -177,7 +177,7 @@ START_TEST(test_topology)
     o.username = "featd";
     o.password = "wrong";
     ck_assert_ptr_null(rbcluster_new_single(&o, big, sizeof big));
-    ck_assert_msg(strstr(big, "AUTH failed: WRONGPASS") != NULL, "%s", big);
+    ck_assert_msg(strstr(big, "AUTH as user \"featd\" failed: WRONGPASS") != NULL, "%s", big);
     o.password = "s3cret";
     o.db = 2;
     c = rbcluster_new_single(&o, big, sizeof big);

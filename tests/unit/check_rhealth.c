@@ -7,6 +7,7 @@
 #include <check.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "redis/rhealth.h"
@@ -96,6 +97,41 @@ START_TEST(test_state)
 }
 END_TEST
 
+START_TEST(test_nodes)
+{
+    /* a cluster: one baseline per master; evictions on any master count, and
+     * a promoted replica (a lower count) is a new baseline, not a problem */
+    char why[512];
+    uint64_t since, total;
+    struct rhealth_sample a = sample("noeviction", 10), b = sample("noeviction", 500);
+    rhealth_note_node("10.0.0.1:7000", &a);
+    rhealth_note_node("10.0.0.2:7000", &b);
+    ck_assert(rhealth_evicted(&since, &total));
+    ck_assert_uint_eq(since, 0);
+    ck_assert_uint_eq(total, 510);
+    ck_assert(!rhealth_problem(false, why, sizeof(why)));
+    b = sample("noeviction", 0);                    /* 10.0.0.2 failed over */
+    rhealth_note_node("10.0.0.2:7000", &b);
+    ck_assert(!rhealth_problem(false, why, sizeof(why)));
+    a = sample("noeviction", 14);
+    rhealth_note_node("10.0.0.1:7000", &a);
+    ck_assert(rhealth_problem(false, why, sizeof(why)));
+    ck_assert_msg(strstr(why, "evicted 4 keys") != NULL, "%s", why);
+    rhealth_reset();
+    ck_assert(!rhealth_problem(false, why, sizeof(why)));
+    b = sample("allkeys-lru", 0);                   /* any evicting master */
+    rhealth_note_node("10.0.0.2:7000", &b);
+    ck_assert(rhealth_problem(false, why, sizeof(why)));
+    ck_assert_msg(strstr(why, "allkeys-lru") != NULL, "%s", why);
+    for (int i = 0; i < RHEALTH_MAX_NODES + 3; i++) {
+        char node[32];
+        snprintf(node, sizeof(node), "n%d", i);
+        rhealth_note_node(node, &a);
+    }
+    ck_assert_uint_eq(rhealth_bound_hits(), 5);     /* 2 known + 62 new fit */
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("rhealth");
@@ -103,6 +139,7 @@ int main(void)
     tcase_add_test(tc, test_parse);
     tcase_add_test(tc, test_policies);
     tcase_add_test(tc, test_state);
+    tcase_add_test(tc, test_nodes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
