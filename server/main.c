@@ -201,17 +201,6 @@ static int main_load(const char *path, const char *log_level, int json, struct f
         fprintf(stderr, "featd: %s is invalid:\n%s\n", path, err);
         return 1;
     }
-    /* NOT BUILT YET (issue #13): a Redis Cluster or Sentinel config is valid
-     * (--check-config accepts it) but nothing routes by it yet. The one
-     * place that refuses it for the daemon and `featd materialize`: delete
-     * this block when the routing exists. */
-    if (cfg->redis.mode == REDIS_MODE_CLUSTER || cfg->redis.mode == REDIS_MODE_SENTINEL) {
-        fprintf(stderr, "featd: %s: %s\n", path, cfg->redis.mode == REDIS_MODE_CLUSTER
-                ? "redis.cluster_nodes: Redis Cluster support is not built yet"
-                : "redis.sentinel: Redis Sentinel support is not built yet");
-        config_free(cfg);
-        return 1;
-    }
     int lvl = log_level_parse(log_level ? log_level : cfg->server.log_level);
     if (lvl < 0) {
         fprintf(stderr, "featd: unknown log level \"%s\" (expected error, warn, info or debug)\n",
