@@ -217,6 +217,12 @@ static void rroute_apply_map(struct rroute *rr)
     }
     rr->map_known = true;
     rroute_gauge(rr);
+    if (!rroute_ready(rr)) {
+        /* a master is down or still connecting: look again soon, so a
+         * promoted replica is found even when no command fails meanwhile */
+        rr->refresh_wanted = true;
+        rroute_kick(rr, RROUTE_DEGRADED_REFRESH_MS);
+    }
 }
 
 static void rroute_slots_cb(redisAsyncContext *ac, void *r, void *priv)
@@ -580,9 +586,10 @@ static void rroute_soon_cb(evutil_socket_t fd, short what, void *arg)
                                       true, false);
         }
         if (rr->sub_need && rr->sub && rlink_ready(rr->sub)) {
-            const char *argv[2] = { "SUBSCRIBE", "+switch-master" };
-            size_t lens[2] = { 9, 14 };
-            if (rlink_command_argv(rr->sub, rroute_sub_cb, rr, 2, argv, lens) == FEATD_OK) {
+            /* a NUL-terminated literal: hiredis 0.14 scans a (P)SUBSCRIBE's
+             * arguments with strchr, past the end of an unterminated buffer */
+            static const char sub[] = "*2\r\n$9\r\nSUBSCRIBE\r\n$14\r\n+switch-master\r\n";
+            if (rlink_command_formatted(rr->sub, rroute_sub_cb, rr, sub, sizeof(sub) - 1) == FEATD_OK) {
                 rr->sub_need = false;
                 rr->ask_wanted = true;   /* anything missed before the subscription */
             }

@@ -13,8 +13,9 @@
  * RROUTE_REFRESH_MS.
  *
  * Cluster: the slot map (redis/rtopo.h) comes from CLUSTER SLOTS on any
- * link that is up, refreshed every RROUTE_REFRESH_MS, on a link loss and on
- * MOVED (at most one refresh in flight, at most one per
+ * link that is up, refreshed every RROUTE_REFRESH_MS (every
+ * RROUTE_DEGRADED_REFRESH_MS while a master's link is down), on a link loss
+ * and on MOVED (at most one refresh in flight, at most one per
  * RROUTE_REFRESH_MIN_MS). One rlink per node (created when the map names
  * it, or a redirect does; at most RTOPO_MAX_NODES, counted when hit). A
  * command is copied once so that it can be resent: MOVED → to the node
@@ -45,6 +46,7 @@
 
 #define RROUTE_REFRESH_MS 10000     /* periodic slot map / sentinel refresh */
 #define RROUTE_REFRESH_MIN_MS 200   /* at most one refresh per this */
+#define RROUTE_DEGRADED_REFRESH_MS 500  /* refresh while a master's link is down */
 #define RROUTE_RETRY_MS 20          /* TRYAGAIN / LOADING: resend after this */
 #define RROUTE_MAX_TRIES 6          /* sends of one command (redirects + retries) */
 
