@@ -255,8 +255,12 @@ int cli_admin_info(const struct cli_opts *o, int argc, char **argv)
     }
     const Featd__V1__ServerInfoResponse *si = resp->server_info;
     if (json) {
+        json_t *masters = json_array();
+        for (size_t i = 0; masters && i < si->n_redis_masters; i++) {
+            json_array_append_new(masters, json_string(si->redis_masters[i]));
+        }
         rc = print_json_doc(json_pack(
-            "{s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:b, s:s, s:I, s:I, s:I}",
+            "{s:s, s:s, s:I, s:I, s:I, s:I, s:s, s:b, s:s, s:I, s:I, s:I, s:s, s:I, s:o}",
             "server", featd_peer(c), "version", si->version,
             "uptime_seconds", (json_int_t)si->uptime_seconds, "workers", (json_int_t)si->workers,
             "connections", (json_int_t)si->connections,
@@ -264,7 +268,9 @@ int cli_admin_info(const struct cli_opts *o, int argc, char **argv)
             "redis_connected", (int)si->redis_connected, "config_path", si->config_path,
             "feature_views", (json_int_t)si->feature_views,
             "max_frame_bytes", (json_int_t)si->max_frame_bytes,
-            "max_entities_per_request", (json_int_t)si->max_entities_per_request));
+            "max_entities_per_request", (json_int_t)si->max_entities_per_request,
+            "redis_mode", si->redis_mode, "redis_nodes", (json_int_t)si->redis_nodes,
+            "redis_masters", masters ? masters : json_array()));
     } else {
         printf("server:                    %s\n", featd_peer(c));
         printf("version:                   %s\n", si->version);
@@ -274,6 +280,13 @@ int cli_admin_info(const struct cli_opts *o, int argc, char **argv)
         printf("requests_total:            %llu\n", (unsigned long long)si->requests_total);
         printf("redis:                     %s (%s)\n", si->redis,
                si->redis_connected ? "connected" : "NOT connected");
+        printf("redis_mode:                %s\n", si->redis_mode[0] ? si->redis_mode : "-");
+        printf("redis_nodes:               %u\n", si->redis_nodes);
+        printf("redis_masters:             ");
+        for (size_t i = 0; i < si->n_redis_masters; i++) {
+            printf("%s%s", i ? ", " : "", si->redis_masters[i]);
+        }
+        printf("%s\n", si->n_redis_masters ? "" : "-");
         printf("config:                    %s\n", si->config_path[0] ? si->config_path : "-");
         printf("feature_views:             %u\n", si->feature_views);
         printf("max_frame_bytes:           %u\n", si->max_frame_bytes);

@@ -19,7 +19,7 @@
 #include "core/prom.h"
 #include "core/util.h"
 #include "redis/rhealth.h"
-#include "redis/rlink.h"
+#include "redis/rroute.h"
 
 static _Atomic uint64_t admin_reloads_ok;
 static _Atomic uint64_t admin_reloads_failed;
@@ -140,10 +140,22 @@ static int admin_metrics_write(struct fbuf *o)
                     "%" PRIu64, METRICS_GET(sum.inflight)) != FEATD_OK ||
         prom_scalar(o, "featd_workers", "gauge", "Serving worker threads", "%d", nworkers) != FEATD_OK ||
         admin_metrics_worker_conns(o) != FEATD_OK ||
-        prom_scalar(o, "featd_redis_connected", "gauge", "Serving workers whose Redis link is up",
-                    "%d", up) != FEATD_OK ||
-        prom_scalar(o, "featd_admin_redis_connected", "gauge", "1 when the admin thread's Redis link is up",
-                    "%d", rlink_ready(admin.w.redis) ? 1 : 0) != FEATD_OK ||
+        prom_scalar(o, "featd_redis_connected", "gauge",
+                    "Serving workers whose Redis links to every master are up", "%d", up) != FEATD_OK ||
+        prom_scalar(o, "featd_admin_redis_connected", "gauge",
+                    "1 when the admin thread's Redis links to every master are up",
+                    "%d", rroute_ready(admin.w.redis) ? 1 : 0) != FEATD_OK ||
+        prom_scalar(o, "featd_redis_nodes", "gauge",
+                    "Redis nodes in the serving workers' topology (cluster masters + replicas; 1 for a "
+                    "single node or the Sentinel master; the largest over workers)",
+                    "%" PRIu64, METRICS_GET(sum.redis_nodes)) != FEATD_OK ||
+        prom_header(o, "featd_redis_redirects_total", "counter",
+                    "Cluster redirects followed by featd's lookup and admin threads, by kind (moved: the slot map "
+                    "is refreshed; ask: a slot being migrated)") != FEATD_OK ||
+        fbuf_appendf(o, "featd_redis_redirects_total{kind=\"%s\"} %" PRIu64 "\n"
+                     "featd_redis_redirects_total{kind=\"%s\"} %" PRIu64 "\n",
+                     metrics_redirect_names[0], METRICS_GET(sum.redis_redirects[0]),
+                     metrics_redirect_names[1], METRICS_GET(sum.redis_redirects[1])) != FEATD_OK ||
         (evicted_known &&
          (prom_scalar(o, "featd_redis_evicted_keys", "gauge",
                       "Redis's INFO evicted_keys at the last check (/readyz, materializer)",

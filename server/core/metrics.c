@@ -18,6 +18,7 @@ const char *const metrics_code_names[METRICS_CODES] = {
 const char *const metrics_status_names[METRICS_STATUSES] = {
     "INVALID", "PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE"
 };
+const char *const metrics_redirect_names[METRICS_REDIRECT_KINDS] = { "moved", "ask" };
 
 const char *const metrics_phase_names[MPHASE__COUNT] = {
     "queued", "decode", "redis", "encode", "write"
@@ -99,6 +100,13 @@ void metrics_sum(struct metrics *dst, const struct metrics *src)
     }
     METRICS_ADD(dst->inflight, METRICS_GET(src->inflight));
     METRICS_ADD(dst->redis_connected, METRICS_GET(src->redis_connected));
+    /* a gauge of the same map in every worker: the largest, not the sum */
+    if (METRICS_GET(src->redis_nodes) > METRICS_GET(dst->redis_nodes)) {
+        METRICS_SET(dst->redis_nodes, METRICS_GET(src->redis_nodes));
+    }
+    for (size_t k = 0; k < METRICS_REDIRECT_KINDS; k++) {
+        METRICS_ADD(dst->redis_redirects[k], METRICS_GET(src->redis_redirects[k]));
+    }
     metrics_hist_sum(&dst->request_latency, &src->request_latency);
     metrics_hist_sum(&dst->redis_latency, &src->redis_latency);
     for (size_t i = 0; i < MPHASE__COUNT; i++) {

@@ -34,6 +34,9 @@
     ACTION(redis_commands_total, "Redis commands sent by the lookup path") \
     ACTION(redis_errors_total, "Redis errors (error replies, disconnects, failed connects)") \
     ACTION(redis_reconnects_total, "Redis (re)connections established by workers") \
+    ACTION(redis_topology_refreshes_total, "Slot maps read (CLUSTER SLOTS) or Sentinel masters learnt by workers") \
+    ACTION(redis_node_limit_hits_total, "Commands failed because a worker already had a link to 256 Redis nodes (RTOPO_MAX_NODES)") \
+    ACTION(redis_cluster_retries_total, "Commands resent after TRYAGAIN or LOADING from a cluster node") \
     ACTION(generation_retries_total, "Lookups re-read because a view's generation flipped meanwhile") \
     ACTION(read_window_retries_total, "Lookups re-read because their Redis round trip outlasted the read window (500 ms)") \
     ACTION(rows_corrupt_total, "Online rows that failed to decode (reported as INVALID)") \
@@ -55,6 +58,7 @@ enum metrics_req_type {
     MREQ__COUNT
 };
 #define METRICS_CODES 6             /* featd.v1.ErrorCode OK..INTERNAL */
+#define METRICS_REDIRECT_KINDS 2      /* moved, ask */
 #define METRICS_STATUSES 5          /* featd.v1.FieldStatus INVALID..OUTSIDE_MAX_AGE */
 
 /* Latency histogram buckets: upper bounds in µs; the last bucket is +Inf. */
@@ -69,6 +73,7 @@ extern const uint64_t metrics_bucket_bounds[METRICS_NBUCKETS - 1];
 extern const char *const metrics_req_type_names[MREQ__COUNT];
 extern const char *const metrics_code_names[METRICS_CODES];
 extern const char *const metrics_status_names[METRICS_STATUSES];
+extern const char *const metrics_redirect_names[METRICS_REDIRECT_KINDS];
 
 /* The phases of a request answered on a connection, in the order they
  * happen; they add up to the time from the kernel receiving the request's
@@ -116,7 +121,9 @@ struct metrics {
     _Atomic uint64_t requests[MREQ__COUNT][METRICS_CODES];
     _Atomic uint64_t value_statuses[METRICS_STATUSES];
     _Atomic uint64_t inflight;          /* gauge: requests waiting on Redis */
-    _Atomic uint64_t redis_connected;   /* gauge: 1 when this worker's link is up */
+    _Atomic uint64_t redis_connected;   /* gauge: 1 when this worker's links to every master are up */
+    _Atomic uint64_t redis_nodes;       /* gauge: Redis nodes in this worker's map (masters + replicas) */
+    _Atomic uint64_t redis_redirects[METRICS_REDIRECT_KINDS];  /* MOVED, ASK replies followed */
     struct metrics_hist request_latency;
     struct metrics_hist redis_latency;
     struct metrics_hist phase[MPHASE__COUNT];       /* every traced request */

@@ -228,7 +228,7 @@ static void worker_stop_now(struct worker *w)
         event_del(w->refresh);
     }
     conn_loop_close_all(&w->loop, "server stopping");
-    rlink_shutdown(w->redis);
+    rroute_shutdown(w->redis);
     event_base_loopexit(w->base, NULL);
 }
 
@@ -240,7 +240,7 @@ static void worker_maybe_finish(struct worker *w)
         if (w->refresh) {
             event_del(w->refresh);
         }
-        rlink_shutdown(w->redis);
+        rroute_shutdown(w->redis);
         event_base_loopexit(w->base, NULL);
     }
 }
@@ -427,7 +427,7 @@ int worker_init(struct worker *w, int id, struct registry *reg, bool with_listen
                  id, strerror(errno));
     }
 redis:
-    w->redis = rlink_new(w->base, &reg->cfg->redis, worker_shared.redis_unix_override, &w->metrics);
+    w->redis = rroute_new(w->base, &reg->cfg->redis, worker_shared.redis_unix_override, &w->metrics);
     if (w->redis == NULL) {
         snprintf(err, errlen, "worker %d: cannot create the Redis link", id);
         return FEATD_ERR;
@@ -478,8 +478,8 @@ void worker_join_and_free(struct worker *w)
     }
     pthread_mutex_unlock(&w->qlock);
     conn_loop_close_all(&w->loop, "server stopping");
-    rlink_free(w->redis);
-    /* rlink_free ran pending callbacks, which may have freed requests */
+    rroute_free(w->redis);
+    /* rroute_free ran pending callbacks, which may have freed requests */
     serve_free(&w->serve);
     worker_backoff_free(&w->backoff);
     if (w->listener) {

@@ -23,7 +23,7 @@
 #include "core/metrics.h"
 #include "config/registry.h"
 #include "net/conn.h"
-#include "redis/rlink.h"
+#include "redis/rroute.h"
 #include "serve/serve.h"
 
 enum worker_msg_type {
@@ -85,7 +85,7 @@ struct worker {
     int qhead, qlen;
 
     struct registry *reg;           /* current registry (own reference) */
-    struct rlink *redis;
+    struct rroute *redis;           /* this thread's route to Redis (one link per node) */
     struct metrics metrics;
     struct conn_loop loop;          /* the connections this worker serves */
     struct serve_ctx serve;         /* the request layer's state: free list,

@@ -3,7 +3,7 @@
  *
  * States: DOWN --connect--> CONNECTING --connectCb ok--> UP
  *         UP --disconnectCb--> DOWN (+ retry timer with backoff 50 ms .. 2 s)
- * AUTH and SELECT are queued right after connecting; their replies are checked
+ * AUTH, SELECT and READONLY are queued right after connecting; their replies are checked
  * and a failure (wrong password) drops the link with a logged reason.
  *
  * Our own hiredis event adapter (instead of redisLibeventAttach): once the
@@ -49,6 +49,9 @@ struct rlink {
     char *username;         /* ACL user; NULL = AUTH password */
     char *password;
     int db;
+    bool readonly, queue_early, own_gauge;
+    rlink_state_fn on_state;
+    void *state_arg;
     char endpoint[300];     /* for messages */
     char status[512];       /* last problem, for error messages */
     struct event *retry;
@@ -202,7 +205,12 @@ static void rlink_schedule_retry(struct rlink *rp)
         return;
     }
     rp->state = RLINK_DOWN;
-    METRICS_SET(rp->m->redis_connected, 0);
+    if (rp->own_gauge) {
+        METRICS_SET(rp->m->redis_connected, 0);
+    }
+    if (rp->on_state) {
+        rp->on_state(rp->state_arg, rp, false);
+    }
     struct timeval tv = { rp->backoff_ms / 1000, (rp->backoff_ms % 1000) * 1000 };
     evtimer_add(rp->retry, &tv);
     rp->backoff_ms *= 2;
@@ -248,12 +256,17 @@ static void rlink_connect_cb(const redisAsyncContext *ac, int status)
     rp->state = RLINK_UP;
     rp->backoff_ms = RLINK_BACKOFF_MIN_MS;
     METRICS_INC(rp->m->redis_reconnects_total);
-    METRICS_SET(rp->m->redis_connected, 1);
+    if (rp->own_gauge) {
+        METRICS_SET(rp->m->redis_connected, 1);
+    }
     if (rp->ever_up) {
         log_info("redis", "reconnected to %s", rp->endpoint);
     }
     rp->ever_up = true;
     rp->status[0] = '\0';
+    if (rp->on_state) {
+        rp->on_state(rp->state_arg, rp, true);
+    }
 }
 
 static void rlink_disconnect_cb(const redisAsyncContext *ac, int status)
@@ -317,10 +330,13 @@ static void rlink_connect(struct rlink *rp)
     if (rp->db != 0) {
         redisAsyncCommand(ac, rlink_auth_cb, rp, "SELECT %d", rp->db);
     }
+    if (rp->readonly) {
+        redisAsyncCommand(ac, rlink_auth_cb, rp, "READONLY");
+    }
 }
 
-struct rlink *rlink_new(struct event_base *base, const struct cfg_redis *rc,
-                        const char *unix_override, struct metrics *m)
+struct rlink *rlink_new_opts(struct event_base *base, const struct rlink_opts *o,
+                             struct metrics *m)
 {
     struct rlink *rp = calloc(1, sizeof(*rp));
     if (rp == NULL) {
@@ -328,19 +344,26 @@ struct rlink *rlink_new(struct event_base *base, const struct cfg_redis *rc,
     }
     rp->base = base;
     rp->m = m;
-    rp->db = rc->db;
+    rp->db = o->db;
+    rp->readonly = o->readonly;
+    rp->queue_early = o->queue_early;
+    rp->own_gauge = o->own_gauge;
+    rp->on_state = o->on_state;
+    rp->state_arg = o->state_arg;
     rp->backoff_ms = RLINK_BACKOFF_MIN_MS;
-    if (unix_override || rc->unix_path) {
-        rp->unix_path = util_xstrdup(unix_override ? unix_override : rc->unix_path);
+    if (o->host == NULL && o->unix_path) {
+        rp->unix_path = util_xstrdup(o->unix_path);
         snprintf(rp->endpoint, sizeof(rp->endpoint), "unix:%s", rp->unix_path);
     } else {
-        rp->host = util_xstrdup(rc->host ? rc->host : "127.0.0.1");
-        rp->port = rc->port ? rc->port : 6379;
-        snprintf(rp->endpoint, sizeof(rp->endpoint), "%s:%d", rp->host, rp->port);
+        rp->host = util_xstrdup(o->host ? o->host : "127.0.0.1");
+        rp->port = o->port ? o->port : 6379;
+        /* an IPv6 address in brackets, so the port stays apart */
+        snprintf(rp->endpoint, sizeof(rp->endpoint), strchr(rp->host, ':') ? "[%s]:%d" : "%s:%d",
+                 rp->host, rp->port);
     }
-    if (rc->password) {
-        rp->password = util_xstrdup(rc->password);
-        rp->username = rc->username ? util_xstrdup(rc->username) : NULL;
+    if (o->password) {
+        rp->password = util_xstrdup(o->password);
+        rp->username = o->username ? util_xstrdup(o->username) : NULL;
     }
     snprintf(rp->status, sizeof(rp->status), "redis %s: connecting", rp->endpoint);
     rp->retry = evtimer_new(base, rlink_retry_cb, rp);
@@ -350,6 +373,20 @@ struct rlink *rlink_new(struct event_base *base, const struct cfg_redis *rc,
     }
     rlink_connect(rp);
     return rp;
+}
+
+struct rlink *rlink_new(struct event_base *base, const struct cfg_redis *rc,
+                        const char *unix_override, struct metrics *m)
+{
+    struct rlink_opts o = {
+        .host = rc->host, .port = rc->port, .username = rc->username, .password = rc->password,
+        .db = rc->db, .own_gauge = true,
+    };
+    if (unix_override || rc->unix_path) {
+        o.host = NULL;
+        o.unix_path = unix_override ? unix_override : rc->unix_path;
+    }
+    return rlink_new_opts(base, &o, m);
 }
 
 void rlink_shutdown(struct rlink *rp)
@@ -367,7 +404,9 @@ void rlink_shutdown(struct rlink *rp)
         ac->data = NULL;
         redisAsyncFree(ac);   /* pending callbacks run with NULL replies */
     }
-    METRICS_SET(rp->m->redis_connected, 0);
+    if (rp->own_gauge) {
+        METRICS_SET(rp->m->redis_connected, 0);
+    }
 }
 
 int64_t rlink_stalled_us(const struct rlink *rp)
@@ -415,6 +454,12 @@ bool rlink_ready(const struct rlink *rp)
     return rp->state == RLINK_UP;
 }
 
+bool rlink_accepting(const struct rlink *rp)
+{
+    return rp->ac != NULL && (rp->state == RLINK_UP ||
+                              (rp->state == RLINK_CONNECTING && rp->queue_early));
+}
+
 const char *rlink_status(const struct rlink *rp)
 {
     return rp->status[0] ? rp->status : "redis connection is up";
@@ -428,7 +473,7 @@ const char *rlink_endpoint(const struct rlink *rp)
 int rlink_command_formatted(struct rlink *rp, redisCallbackFn *cb, void *priv, const char *cmd,
                             size_t len)
 {
-    if (rp->state != RLINK_UP || rp->ac == NULL) {
+    if (!rlink_accepting(rp)) {
         return FEATD_EAGAIN;
     }
     if (rp->ac->replies.head == NULL) {
@@ -445,7 +490,7 @@ int rlink_command_formatted(struct rlink *rp, redisCallbackFn *cb, void *priv, c
 int rlink_command_argv(struct rlink *rp, redisCallbackFn *cb, void *priv, int argc,
                        const char **argv, const size_t *argvlen)
 {
-    if (rp->state != RLINK_UP || rp->ac == NULL) {
+    if (!rlink_accepting(rp)) {
         return FEATD_EAGAIN;
     }
     if (rcmd_format_argv(&rp->cmd, argc, argv, argvlen) != FEATD_OK) {

@@ -100,11 +100,25 @@ static void dispatch_server_info(struct request *rq)
     /* protobuf strings must be valid UTF-8; a path from the command line
      * or an endpoint from the environment need not be */
     char redis[1024], path[8192];
-    const char *ep = rlink_endpoint(rq->ctx->redis), *cp = pi.config_path ? pi.config_path : "";
+    struct rroute *rt = rq->ctx->redis;
+    const char *ep = rroute_endpoint(rt), *cp = pi.config_path ? pi.config_path : "";
     jsonw_text_fit(redis, sizeof(redis), ep, strlen(ep));
     jsonw_text_fit(path, sizeof(path), cp, strlen(cp));
     si.redis = redis;
-    si.redis_connected = rlink_ready(rq->ctx->redis);
+    si.redis_connected = rroute_ready(rt);
+    si.redis_mode = (char *)rroute_mode(rt);
+    si.redis_nodes = (uint32_t)rroute_nodes(rt);
+    size_t nm = rroute_nmasters(rt);
+    si.redis_masters = nm ? arena_alloc(&rq->arena, sizeof(char *) * nm) : NULL;
+    for (size_t i = 0; si.redis_masters && i < nm; i++) {
+        const char *m = rroute_master_endpoint(rt, i);
+        char *t = arena_alloc(&rq->arena, strlen(m) * 6 + 1);   /* text_fit may escape */
+        if (t == NULL) {
+            break;
+        }
+        jsonw_text_fit(t, strlen(m) * 6 + 1, m, strlen(m));
+        si.redis_masters[si.n_redis_masters++] = t;
+    }
     si.config_path = path;
     si.feature_views = (uint32_t)cfg->nviews;
     si.max_frame_bytes = cfg->server.max_frame_bytes;

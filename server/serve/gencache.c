@@ -37,82 +37,157 @@ void gencache_free(struct gencache *gc)
     gc->reg = NULL;
 }
 
-/* One refresh MGET in flight. */
+/* One refresh in flight: one MGET per slot group of views. */
 struct gencache_call {
     struct gencache *gc;
-    struct registry *reg;       /* reference: the views the MGET was built for */
+    struct registry *reg;       /* reference: the views the MGETs were built for */
     gencache_done_fn done;
     void *arg;
+    size_t pending;             /* MGETs whose reply is to come */
+    bool fresh;                 /* every reply so far updated its views */
+    size_t *order;              /* view indexes grouped by slot */
+};
+
+/* One MGET: views order[first .. first + n). */
+struct gencache_part {
+    struct gencache_call *call;
+    size_t first, n;
 };
 
 static void gencache_reply(redisAsyncContext *ac, void *r, void *priv)
 {
-    struct gencache_call *call = priv;
+    struct gencache_part *part = priv;
+    struct gencache_call *call = part->call;
     const redisReply *reply = r;
     (void)ac;
-    bool fresh = false;
     if (reply && reply->type == REDIS_REPLY_ARRAY && call->reg == call->gc->reg &&
-        reply->elements == call->reg->cfg->nviews) {
-        fresh = true;
+        reply->elements == part->n) {
         for (size_t i = 0; i < reply->elements; i++) {
             uint64_t g;
             if (online_gen_parse(reply->element[i], &g) == FEATD_OK) {
-                call->gc->gens[i] = g;
+                call->gc->gens[call->order[part->first + i]] = g;
             } else {
-                fresh = false;
+                call->fresh = false;
             }
         }
+    } else {
+        call->fresh = false;
+    }
+    free(part);
+    if (--call->pending > 0) {
+        return;
     }
     if (call->done) {
-        call->done(call->arg, fresh);
+        call->done(call->arg, call->fresh);
     }
     registry_unref(call->reg);
+    free(call->order);
     free(call);
 }
 
-int gencache_refresh(struct gencache *gc, struct rlink *r, gencache_done_fn done, void *arg)
+int gencache_refresh(struct gencache *gc, struct rroute *r, gencache_done_fn done, void *arg)
 {
     const struct featd_config *cfg = gc->reg->cfg;
     int rc = FEATD_ERR;
-    if (!rlink_ready(r) || cfg->nviews == 0) {
+    if (!rroute_ready(r) || cfg->nviews == 0) {
         return FEATD_ERR;
     }
     struct fbuf keys = { 0 };
-    size_t n = cfg->nviews + 1;
-    const char **argv = malloc(sizeof(*argv) * n);
-    size_t *argvlen = malloc(sizeof(*argvlen) * n);
-    size_t *offs = malloc(sizeof(*offs) * n);
-    struct gencache_call *call = malloc(sizeof(*call));
-    if (!argv || !argvlen || !offs || !call) {
+    size_t nv = cfg->nviews;
+    const char **argv = malloc(sizeof(*argv) * (nv + 1));
+    size_t *argvlen = malloc(sizeof(*argvlen) * (nv + 1));
+    size_t *offs = malloc(sizeof(*offs) * nv);
+    unsigned *slots = malloc(sizeof(*slots) * nv);
+    bool *taken = calloc(nv, sizeof(*taken));
+    struct gencache_call *call = calloc(1, sizeof(*call));
+    size_t *order = malloc(sizeof(*order) * nv);
+    if (!argv || !argvlen || !offs || !slots || !taken || !call || !order) {
         goto done;
     }
-    for (size_t i = 0; i < cfg->nviews; i++) {
+    for (size_t i = 0; i < nv; i++) {
         offs[i] = keys.len;
         if (online_key_current(&keys, cfg->redis.key_prefix, &cfg->views[i]) != FEATD_OK) {
             goto done;
         }
-        argvlen[i + 1] = keys.len - offs[i];
     }
-    argv[0] = "MGET";
-    argvlen[0] = 4;
-    for (size_t i = 0; i < cfg->nviews; i++) {
-        argv[i + 1] = keys.data + offs[i];
+    /* group the views by their current key's slot (all in slot 0 on one node) */
+    size_t n = 0;
+    for (size_t i = 0; i < nv; i++) {
+        size_t end = i + 1 < nv ? offs[i + 1] : keys.len;
+        slots[i] = rroute_slot(r, keys.data + offs[i], end - offs[i]);
+    }
+    for (size_t i = 0; i < nv; i++) {
+        if (taken[i]) {
+            continue;
+        }
+        for (size_t j = i; j < nv; j++) {
+            if (!taken[j] && slots[j] == slots[i]) {
+                taken[j] = true;
+                order[n++] = j;
+            }
+        }
     }
     call->gc = gc;
     call->reg = registry_ref(gc->reg);
     call->done = done;
     call->arg = arg;
-    if (rlink_command_argv(r, gencache_reply, call, (int)n, argv, argvlen) != FEATD_OK) {
+    call->fresh = true;
+    call->order = order;
+    call->pending = 1;      /* held until every MGET is sent */
+    order = NULL;
+    size_t sent = 0;
+    for (size_t g = 0; g < nv;) {
+        size_t e = g;
+        argv[0] = "MGET";
+        argvlen[0] = 4;
+        while (e < nv && slots[call->order[e]] == slots[call->order[g]]) {
+            size_t v = call->order[e];
+            size_t end = v + 1 < nv ? offs[v + 1] : keys.len;
+            argv[1 + e - g] = keys.data + offs[v];
+            argvlen[1 + e - g] = end - offs[v];
+            e++;
+        }
+        struct gencache_part *part = malloc(sizeof(*part));
+        if (part == NULL) {
+            call->fresh = false;
+            break;
+        }
+        *part = (struct gencache_part){ .call = call, .first = g, .n = e - g };
+        call->pending++;
+        if (rroute_command_argv(r, slots[call->order[g]], gencache_reply, part, (int)(1 + e - g), argv,
+                                argvlen) != FEATD_OK) {
+            call->pending--;
+            call->fresh = false;
+            free(part);
+            break;
+        }
+        sent++;
+        g = e;
+    }
+    if (sent == 0) {
         registry_unref(call->reg);
+        free(call->order);
         goto done;
     }
-    call = NULL;    /* owned by the callback now */
+    /* drop the hold: done runs with the last reply */
+    if (--call->pending == 0) {
+        if (call->done) {
+            call->done(call->arg, call->fresh);
+        }
+        registry_unref(call->reg);
+        free(call->order);
+        free(call);
+    }
+    call = NULL;    /* owned by the callbacks now */
     rc = FEATD_OK;
 done:
     free(call);
+    free(order);
     free(argv);
     free(argvlen);
     free(offs);
+    free(slots);
+    free(taken);
     fbuf_free(&keys);
     return rc;
 }

@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 #include "config/registry.h"
+#include "redis/rroute.h"
 #include "core/featd.h"
-#include "redis/rlink.h"
 
 #define GENCACHE_UNKNOWN UINT64_MAX     /* never seen (yet) */
 #define GENCACHE_REFRESH_MS 1000        /* period of the owner's refresh timer */
@@ -45,13 +45,14 @@ static inline void gencache_note(struct gencache *gc, const struct registry *reg
     }
 }
 
-/* Refreshes every view's generation with one MGET on r. FEATD_OK when sent:
- * then done (may be NULL) runs once on r's loop with fresh = whether the
- * reply updated the cache (false on a Redis error or a registry swap
- * meanwhile). FEATD_ERR (done not called) while Redis is down. gc must
- * outlive r's pending callbacks (rlink_free runs them). */
+/* Refreshes every view's generation: one MGET per slot of the views'
+ * current keys (one MGET on a single node). FEATD_OK when sent: then done
+ * (may be NULL) runs once on r's loop, after the last reply, with fresh =
+ * whether the replies updated every view (false on a Redis error or a
+ * registry swap meanwhile). FEATD_ERR (done not called) while Redis is
+ * down. gc must outlive r's pending callbacks (rroute_free runs them). */
 typedef void (*gencache_done_fn)(void *arg, bool fresh);
-int gencache_refresh(struct gencache *gc, struct rlink *r, gencache_done_fn done, void *arg);
+int gencache_refresh(struct gencache *gc, struct rroute *r, gencache_done_fn done, void *arg);
 
 /* Frees the per-view array (the registry is borrowed, not released); gc may
  * be set up again with gencache_set_registry. Owner thread only, after the

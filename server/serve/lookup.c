@@ -13,11 +13,14 @@
  *                                     list_feature_views, server_info answered at once
  *   (d) validate  serve/lookup_plan.c lookup_plan_build: feature refs, join keys
  *                                     and types, column lengths, limits
- *   (e) Redis     serve/lookup.c      lookup_send: per attempt, in one write, "MGET"
- *                                     of the views' current-generation keys, then
- *                                     one "HMGET <entity hash> <generation of each
- *                                     view>" per distinct entity (online layout v2,
- *                                     docs/online-layout.md) ─► redis/rlink.c (async
+ *   (e) Redis     serve/lookup.c      lookup_send: per attempt, in one write per node,
+ *                                     "MGET" of the views' current-generation keys
+ *                                     (one per slot on a cluster), then one "HMGET
+ *                                     <entity hash> <generation of each view>" per
+ *                                     distinct entity (online layout v2,
+ *                                     docs/online-layout.md), each addressed by its
+ *                                     key's slot ─► redis/rroute.c (the node owning
+ *                                     the slot; redirects) ─► redis/rlink.c (async
  *                                     hiredis) ─► lookup_redis_cb per reply (rows
  *                                     copied into the request's arena). A view
  *                                     whose current generation differs from the one
@@ -104,7 +107,8 @@ struct plan_hm {
 
 /*
  * Builds one attempt with each view's generation from the generation cache:
- * RESP of "MGET <current key of each view>" then one "HMGET <entity key>
+ * RESP of "MGET <current key of each view>" (one MGET per slot on a
+ * cluster: no command spans two slots) then one "HMGET <entity key>
  * <generation of each view>..." per distinct entity key (rows of views that
  * share join-key values share it), in ctx->scratch; cmd i spans
  * offs[i]..offs[i + 1]. Rows repeated within a view are fetched once.
@@ -192,31 +196,74 @@ static int lookup_build_command(struct request *rq, size_t **offs_out)
         }
     }
     p->nrows_fetched = nrows;
-    p->ncmds = 1 + nhm;
+    /* the views' current keys: one MGET per slot (one MGET on a single
+     * node, where every key is in "slot" 0 and nothing is hashed) */
+    struct rroute *rt = rq->ctx->redis;
+    bool cluster = rroute_is_cluster(rt);
+    unsigned *pslot = arena_alloc(a, sizeof(*pslot) * (p->nviews ? p->nviews : 1));
+    uint32_t *gfirst = arena_alloc(a, sizeof(*gfirst) * (p->nviews ? p->nviews : 1));
+    uint32_t *glast = arena_alloc(a, sizeof(*glast) * (p->nviews ? p->nviews : 1));
+    uint32_t *gcount = arena_alloc(a, sizeof(*gcount) * (p->nviews ? p->nviews : 1));
+    if (rc != FEATD_OK || !pslot || !gfirst || !glast || !gcount) {
+        return FEATD_ENOMEM;
+    }
+    size_t npc = 0;
+    for (size_t i = 0; i < p->nviews && rc == FEATD_OK; i++) {
+        p->views[i].ptr_next = UINT32_MAX;
+        pslot[i] = 0;
+        if (cluster) {
+            size_t mark = kb->len;     /* built at kb's end, then dropped */
+            rc = online_key_current(kb, prefix, p->views[i].v);
+            pslot[i] = rroute_slot(rt, kb->data + mark, kb->len - mark);
+            kb->len = mark;
+        }
+        size_t gi = 0;
+        while (gi < npc && pslot[gfirst[gi]] != pslot[i]) {
+            gi++;
+        }
+        if (gi == npc) {
+            gfirst[npc] = glast[npc] = (uint32_t)i;
+            gcount[npc++] = 1;
+        } else {
+            p->views[glast[gi]].ptr_next = (uint32_t)i;
+            glast[gi] = (uint32_t)i;
+            gcount[gi]++;
+        }
+    }
+    if (p->nviews == 0) {
+        gfirst[0] = UINT32_MAX;     /* an empty MGET is never sent: plan has >= 1 view */
+        pslot[0] = 0;
+        gcount[0] = 0;
+        npc = 1;
+    }
+    p->nptr_cmds = npc;
+    p->ncmds = npc + nhm;
     p->cmds = arena_alloc(a, sizeof(*p->cmds) * p->ncmds);
     size_t *offs = arena_alloc(a, sizeof(*offs) * (p->ncmds + 1));
     if (rc != FEATD_OK || p->cmds == NULL || offs == NULL) {
         return FEATD_ENOMEM;
     }
-    /* MGET of the current keys */
     fbuf_reset(sb);
-    offs[0] = 0;
-    rc = rcmd_put_hdr(sb, '*', 1 + p->nviews);
-    if (rc == FEATD_OK) {
-        rc = rcmd_put_bulk(sb, "MGET", 4);
-    }
-    for (size_t i = 0; i < p->nviews && rc == FEATD_OK; i++) {
-        size_t mark = kb->len;     /* built at kb's end, then dropped */
-        rc = online_key_current(kb, prefix, p->views[i].v);
+    for (size_t gi = 0; gi < npc && rc == FEATD_OK; gi++) {
+        offs[gi] = sb->len;
+        rc = rcmd_put_hdr(sb, '*', 1 + gcount[gi]);
         if (rc == FEATD_OK) {
-            rc = rcmd_put_bulk(sb, kb->data + mark, kb->len - mark);
+            rc = rcmd_put_bulk(sb, "MGET", 4);
         }
-        kb->len = mark;
+        for (uint32_t i = gfirst[gi]; i != UINT32_MAX && rc == FEATD_OK; i = p->views[i].ptr_next) {
+            size_t mark = kb->len;
+            rc = online_key_current(kb, prefix, p->views[i].v);
+            if (rc == FEATD_OK) {
+                rc = rcmd_put_bulk(sb, kb->data + mark, kb->len - mark);
+            }
+            kb->len = mark;
+        }
+        p->cmds[gi] = (struct plan_cmd){ .rq = rq, .first_row = UINT32_MAX, .first_pv = gfirst[gi],
+                                         .slot = pslot[gfirst[gi] == UINT32_MAX ? 0 : gfirst[gi]] };
     }
-    p->cmds[0] = (struct plan_cmd){ .rq = rq, .first_row = UINT32_MAX };
-    /* one HMGET per entity */
+    /* one HMGET per entity, routed by its key's slot (its hash tag: E) */
     for (size_t e = 0; e < nhm && rc == FEATD_OK; e++) {
-        offs[e + 1] = sb->len;
+        offs[npc + e] = sb->len;
         size_t nf = 0;
         for (uint32_t row = hm[e].first; row != UINT32_MAX; row = p->rows[row].next) {
             nf++;
@@ -225,8 +272,11 @@ static int lookup_build_command(struct request *rq, size_t **offs_out)
         if (rc == FEATD_OK) {
             rc = rcmd_put_bulk(sb, "HMGET", 5);
         }
+        unsigned slot = 0;
         if (rc == FEATD_OK) {
             rc = lookup_put_key(sb, kb->data, pfx_len, kb->data + hm[e].off, hm[e].len);
+            size_t klen = pfx_len + hm[e].len + 1;
+            slot = cluster ? rroute_slot(rt, sb->data + sb->len - 2 - klen, klen) : 0;
         }
         for (uint32_t row = hm[e].first; row != UINT32_MAX && rc == FEATD_OK;
              row = p->rows[row].next) {
@@ -234,7 +284,8 @@ static int lookup_build_command(struct request *rq, size_t **offs_out)
             size_t n = online_key_field(field, p->views[p->rows[row].pv].gen);
             rc = rcmd_put_bulk(sb, field, n);
         }
-        p->cmds[e + 1] = (struct plan_cmd){ .rq = rq, .first_row = hm[e].first };
+        p->cmds[npc + e] = (struct plan_cmd){ .rq = rq, .first_row = hm[e].first, .first_pv = UINT32_MAX,
+                                              .slot = slot };
     }
     offs[p->ncmds] = sb->len;
     *offs_out = offs;
@@ -265,22 +316,22 @@ static void lookup_send(struct request *rq)
     const char *cmd = ctx->scratch.data;
     size_t sent = 0;
     for (size_t i = 0; i < p->ncmds; i++) {
-        if (rlink_command_formatted(ctx->redis, lookup_redis_cb, &p->cmds[i], cmd + offs[i],
-                                    offs[i + 1] - offs[i]) != FEATD_OK) {
+        if (rroute_command_formatted(ctx->redis, p->cmds[i].slot, lookup_redis_cb, &p->cmds[i],
+                                     cmd + offs[i], offs[i + 1] - offs[i]) != FEATD_OK) {
             break;
         }
         sent++;
     }
     if (sent == 0) {
         request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store unavailable: %s",
-                      rlink_status(ctx->redis));
+                      rroute_error(ctx->redis));
         return;
     }
     if (sent < p->ncmds) {
         /* the commands sent still call back; the attempt fails when they have */
         p->failed = true;
         request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store unavailable: %s",
-                      rlink_status(ctx->redis));
+                      rroute_error(ctx->redis));
     }
     rq->redis_pending = (uint32_t)sent;
     rq->sent_us = util_mono_us();
@@ -460,19 +511,24 @@ static void lookup_answer(struct request *rq)
 
 /* The MGET of the views' current keys: notes each view's generation;
  * marks the attempt stale when one differs from the generation it used. */
-static int lookup_pointers(struct request *rq, const redisReply *reply)
+static int lookup_pointers(struct request *rq, const struct plan_cmd *cmd, const redisReply *reply)
 {
     struct serve_ctx *ctx = rq->ctx;
     struct lookup_plan *p = rq->plan;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != p->nviews) {
+    size_t n = 0;
+    for (uint32_t i = cmd->first_pv; i != UINT32_MAX; i = p->views[i].ptr_next) {
+        n++;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != n) {
         METRICS_INC(ctx->metrics->redis_errors_total);
         request_error(rq, FEATD__V1__ERROR_CODE__INTERNAL, "unexpected reply from Redis to MGET");
         return FEATD_ERR;
     }
-    for (size_t i = 0; i < p->nviews; i++) {
+    n = 0;
+    for (uint32_t i = cmd->first_pv; i != UINT32_MAX; i = p->views[i].ptr_next) {
         struct plan_view *pv = &p->views[i];
         uint64_t cur;
-        if (online_gen_parse(reply->element[i], &cur) != FEATD_OK) {
+        if (online_gen_parse(reply->element[n++], &cur) != FEATD_OK) {
             request_error(rq, FEATD__V1__ERROR_CODE__INTERNAL,
                           "corrupt current-generation pointer for feature view \"%s\"", pv->v->name);
             return FEATD_ERR;
@@ -559,8 +615,8 @@ static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv)
     if (!rq->responded && !p->failed) {
         if (reply == NULL) {
             request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store unavailable: %s",
-                          rlink_status(ctx->redis));
-        } else if (reply->type == REDIS_REPLY_ERROR && cmd != &p->cmds[0] && reply->len >= 9 &&
+                          rroute_error(ctx->redis));
+        } else if (reply->type == REDIS_REPLY_ERROR && cmd->first_pv == UINT32_MAX && reply->len >= 9 &&
                    memcmp(reply->str, "WRONGTYPE", 9) == 0) {
             /* something else wrote a non-hash under the entity's key: its
              * rows are INVALID, the others are served */
@@ -572,8 +628,8 @@ static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv)
             METRICS_INC(ctx->metrics->redis_errors_total);
             request_error(rq, FEATD__V1__ERROR_CODE__UNAVAILABLE, "online store error: %.*s",
                           (int)(reply->len > 300 ? 300 : reply->len), reply->str);
-        } else if (cmd == &p->cmds[0]) {
-            (void)lookup_pointers(rq, reply);
+        } else if (cmd->first_pv != UINT32_MAX) {
+            (void)lookup_pointers(rq, cmd, reply);
         } else if (!p->stale) {
             (void)lookup_entity(rq, cmd, reply);
         }

@@ -26,6 +26,7 @@ struct plan_view {
     uint64_t gen;           /* generation the rows of this attempt use; 0 = none */
     int *row_arg;           /* per row: 1 + index of its fetched row (plan->rows); 0 = not fetched */
     uint8_t *seen;          /* per feature of v: already requested */
+    uint32_t ptr_next;      /* next view whose current key is in the same MGET */
 };
 
 /* A requested feature, in answer order. */
@@ -43,7 +44,10 @@ struct lookup_plan {
     struct plan_feat *feats;
     /* the current attempt (lookup.c): commands, and the rows they fetch */
     size_t ncmds;
-    struct plan_cmd *cmds;          /* [0] = MGET of the views' current keys, then one HMGET per entity */
+    struct plan_cmd *cmds;          /* [0, nptr_cmds) = MGET of the views' current keys (one per
+                                       slot on a cluster, one in all on a single node), then one
+                                       HMGET per entity */
+    size_t nptr_cmds;
     size_t nrows_fetched;
     struct plan_row *rows;          /* per fetched (view, entity) row */
     bool stale;                     /* a current key differed from the generation used */
@@ -54,6 +58,9 @@ struct lookup_plan {
 struct plan_cmd {
     struct request *rq;
     size_t first_row;               /* HMGET: its first row (then plan_row.next) */
+    uint32_t first_pv;              /* MGET: its first view (then plan_view.ptr_next);
+                                       UINT32_MAX for an HMGET */
+    unsigned slot;                  /* the slot of its keys (0 on a single node) */
 };
 
 /* One fetched row: the view's field of one entity's hash. */

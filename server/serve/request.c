@@ -236,7 +236,7 @@ void request_set_size(struct request *rq, uint32_t entities, uint32_t features)
 static void request_deadline_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct request *rq = arg;
-    struct rlink *redis = rq->ctx->redis;
+    struct rroute *redis = rq->ctx->redis;
     (void)fd;
     (void)what;
     rq->timer_set = 0;
@@ -247,14 +247,9 @@ static void request_deadline_cb(evutil_socket_t fd, short what, void *arg)
     request_error(rq, FEATD__V1__ERROR_CODE__DEADLINE_EXCEEDED,
                   "deadline of %" PRId64 " ms exceeded waiting for the online store", rq->deadline_ms);
     request_maybe_free(rq);     /* rq may be gone from here on */
-    /* A Redis that makes no progress for long (stopped, half-open link)
-     * would keep every command forever: drop the link and reconnect. */
-    int64_t stalled = rlink_stalled_us(redis);
-    if (stalled > 2 * dl_us && stalled > REQUEST_STALL_RESET_US) {
-        char why[96];
-        snprintf(why, sizeof(why), "no reply for %" PRId64 " ms", stalled / 1000);
-        rlink_reset(redis, why);
-    }
+    /* A Redis node that makes no progress for long (stopped, half-open
+     * link) would keep every command forever: drop its link and reconnect. */
+    (void)rroute_reset_stalled(redis, 2 * dl_us > REQUEST_STALL_RESET_US ? 2 * dl_us : REQUEST_STALL_RESET_US);
 }
 
 

@@ -18,7 +18,7 @@ void serve_init(struct serve_ctx *ctx, struct event_base *base, struct metrics *
  * one. FEATD_ERR (nothing changed) when memory is short. */
 int serve_set_registry(struct serve_ctx *ctx, struct registry *reg) FEATD_MUSTCHECK;
 
-/* Frees what ctx owns. After the owner's rlink_free (whose callbacks may
+/* Frees what ctx owns. After the owner's rroute_free (whose callbacks may
  * still release requests). */
 void serve_free(struct serve_ctx *ctx);
 

@@ -1,6 +1,6 @@
 /*
  * serve_ctx.h — the state the request layer keeps per event loop: what a
- * worker (or the admin thread) lends it (loop, Redis link, counters, the
+ * worker (or the admin thread) lends it (loop, Redis route, counters, the
  * current registry) and what it owns (recycled request objects, the
  * generation cache, in-flight count, key scratch). Embedded in struct
  * worker; used only on that worker's thread. Header only, so every file of
@@ -17,7 +17,7 @@
 #include "config/registry.h"
 #include "core/metrics.h"
 #include "core/fbuf.h"
-#include "redis/rlink.h"
+#include "redis/rroute.h"
 #include "serve/gencache.h"
 
 struct request;
@@ -33,7 +33,7 @@ typedef void (*serve_info_fn)(struct serve_process_info *out);
 
 struct serve_ctx {
     struct event_base *base;        /* lent: the owner's loop (deadline timers) */
-    struct rlink *redis;            /* lent: the owner's Redis link */
+    struct rroute *redis;           /* lent: the owner's Redis route (redis/rroute.h) */
     struct metrics *metrics;        /* lent: the owner's counters */
     struct registry *reg;           /* lent: the owner's current registry (it holds
                                        the reference; serve_set_registry swaps it) */
