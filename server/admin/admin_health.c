@@ -74,11 +74,16 @@ static void admin_health_topology(char *out, size_t cap)
 }
 
 /* One /readyz check: INFO memory stats to every master, then one answer. */
+struct admin_ready;
+struct admin_ready_one {            /* one master's INFO: the callback's priv */
+    struct admin_ready *rd;
+    size_t k;                       /* master index (rroute_master_endpoint) */
+};
 struct admin_ready {
     struct admin_call *c;
     size_t n, pending;
-    struct rhealth_sample agg;      /* policy: the first evicting one; evicted keys: the sum */
-    bool have_evicted;
+    struct admin_ready_one *one;    /* n entries */
+    bool cluster;                   /* note readings per master (redis/rhealth.h) */
     char err[700];                  /* the first failure, "" = none */
 };
 
@@ -92,8 +97,6 @@ static void admin_health_ready_finish(struct admin_ready *rd)
         admin_reply_text(c->req, AP_READYZ, 503, "not ready: %s", rd->err);
     } else {
         char why[512], topo[1024];
-        rd->agg.have_evicted = rd->have_evicted;
-        rhealth_note(&rd->agg);
         if (rhealth_problem(admin.w.reg->cfg->redis.eviction == EVICT_ALLOW, why, sizeof(why))) {
             admin_reply_text(c->req, AP_READYZ, 503, "not ready: %s", why);
         } else {
@@ -127,7 +130,8 @@ static void admin_health_ready_timeout_cb(evutil_socket_t fd, short what, void *
  * master, so failures name the route's view of the link). */
 static void admin_health_ready_cb(redisAsyncContext *ac, void *r, void *priv)
 {
-    struct admin_ready *rd = priv;
+    struct admin_ready_one *one = priv;
+    struct admin_ready *rd = one->rd;
     redisReply *reply = r;
     (void)ac;
     if (reply == NULL) {
@@ -140,14 +144,11 @@ static void admin_health_ready_cb(redisAsyncContext *ac, void *r, void *priv)
                      (int)(reply->len > 300 ? 300 : reply->len), reply->str);
         }
     } else if (reply->type == REDIS_REPLY_STRING) {
+        /* per master, as the materializer notes them: each keeps its own
+         * baseline, rhealth sums them */
         struct rhealth_sample smp;
         rhealth_parse(reply->str, reply->len, &smp);
-        if (rd->agg.policy[0] == '\0' || (!rhealth_policy_evicts(rd->agg.policy) &&
-                                          rhealth_policy_evicts(smp.policy))) {
-            memcpy(rd->agg.policy, smp.policy, sizeof(rd->agg.policy));
-        }
-        rd->have_evicted = rd->have_evicted && smp.have_evicted;
-        rd->agg.evicted_keys += smp.evicted_keys;
+        rhealth_note_node(rd->cluster ? rroute_master_endpoint(admin.w.redis, one->k) : "", &smp);
     }
     if (--rd->pending > 0) {
         return;
@@ -155,6 +156,7 @@ static void admin_health_ready_cb(redisAsyncContext *ac, void *r, void *priv)
     admin_health_ready_finish(rd);
     rd->c->backend_pending = false;
     admin_call_maybe_free(rd->c);
+    free(rd->one);
     free(rd);
 }
 
@@ -184,8 +186,11 @@ void admin_health_ready(struct evhttp_request *req)
     }
     struct admin_call *c = admin_call_new(req, CALL_READYZ, AP_READYZ);
     struct admin_ready *rd = calloc(1, sizeof(*rd));
-    if (c == NULL || rd == NULL) {
+    size_t nm = rroute_nmasters(rt);
+    struct admin_ready_one *one = calloc(nm + 1, sizeof(*one));     /* + the hold */
+    if (c == NULL || rd == NULL || one == NULL) {
         free(rd);
+        free(one);
         if (c) {
             admin_call_answered(c);
             admin_call_maybe_free(c);
@@ -194,8 +199,13 @@ void admin_health_ready(struct evhttp_request *req)
         return;
     }
     rd->c = c;
-    rd->n = rroute_nmasters(rt);
-    rd->have_evicted = true;
+    rd->n = nm;
+    rd->one = one;
+    rd->cluster = rroute_is_cluster(rt);
+    for (size_t i = 0; i <= nm; i++) {
+        one[i].rd = rd;
+        one[i].k = i;
+    }
     int ms = admin.w.reg->cfg->redis.timeout_ms;
     struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
     c->timer = evtimer_new(admin.w.base, admin_health_ready_timeout_cb, rd);
@@ -203,6 +213,7 @@ void admin_health_ready(struct evhttp_request *req)
         admin_reply_text(req, AP_READYZ, 503, "not ready: out of memory");
         admin_call_answered(c);
         admin_call_maybe_free(c);
+        free(rd->one);
         free(rd);
         return;
     }
@@ -213,14 +224,14 @@ void admin_health_ready(struct evhttp_request *req)
     c->backend_pending = true;
     for (size_t i = 0; i < rd->n; i++) {
         rd->pending++;
-        if (rroute_command_master(rt, i, admin_health_ready_cb, rd, 3, argv, argvlen) != FEATD_OK) {
+        if (rroute_command_master(rt, i, admin_health_ready_cb, &one[i], 3, argv, argvlen) != FEATD_OK) {
             rd->pending--;
             snprintf(rd->err, sizeof(rd->err), "redis master %s: %s", rroute_master_endpoint(rt, i),
                      rroute_status(rt));
             break;
         }
     }
-    admin_health_ready_cb(NULL, (void *)&(redisReply){ .type = REDIS_REPLY_NIL }, rd);   /* drop the hold */
+    admin_health_ready_cb(NULL, (void *)&(redisReply){ .type = REDIS_REPLY_NIL }, &one[nm]);   /* drop the hold */
 }
 
 

@@ -70,7 +70,9 @@ int online_check_eviction_rb(struct rbcluster *rc, struct rhealth_sample *out, c
         char node[RHEALTH_NODE_NAME] = "";
         if (rbcluster_is_cluster(rc)) {
             const struct rtopo_node *tn = &rbcluster_topo(rc)->nodes[rbcluster_master_node(rc, k)];
-            snprintf(node, sizeof node, "%s:%d", tn->host, tn->port);
+            /* named as the workers' and admin's links name it (rlink_endpoint) */
+            snprintf(node, sizeof node, strchr(tn->host, ':') ? "[%s]:%d" : "%s:%d", tn->host,
+                     tn->port);
         }
         rhealth_note_node(node, &s);
         if (s.policy[0] && (out->policy[0] == '\0' || (!rhealth_policy_evicts(out->policy) &&
