@@ -34,6 +34,7 @@
 #include "core/util.h"
 #include "harness.h"
 #include "harness_cluster.h"
+#include "harness_expect.h"
 #include "online/online.h"
 #include "redis/rbcluster.h"
 
@@ -120,13 +121,16 @@ static void put(const char *rel, const char *dst)
        d, d, d, slash + 1);
 }
 
+static char cfg_text[16384];     /* the last config written */
+
 /* Writes the config (redis section given) to cfg_path and loads it. */
 static void write_config(const char *redis_json, const char *extra)
 {
-    static char text[16384];
+    char *text = cfg_text;
+    size_t textcap = sizeof(cfg_text);
     char views[12288];
     snprintf(views, sizeof(views), VIEWS_FMT, src, src, src);
-    snprintf(text, sizeof(text),
+    snprintf(text, textcap,
              "{ \"server\": { \"listen\": \"127.0.0.1:%d\", \"admin_listen\": \"127.0.0.1:%d\"},"
              "  \"redis\": %s, %s %s", h_free_port(), h_free_port(), redis_json,
              extra ? extra : "", views);
@@ -610,6 +614,76 @@ START_TEST(test_sentinel_failover_next_snapshot_on_new_master)
 }
 END_TEST
 
+/* Waits until the daemon's materializer put view vname on a generation
+ * other than not (0: any); returns it. */
+static uint64_t wait_gen(struct rbcluster *rc, const char *vname, uint64_t not)
+{
+    int64_t end = util_mono_us() + 60000000;
+    uint64_t g;
+    while ((g = current_gen(rc, vname)) == 0 || g == not) {
+        ck_assert_msg(util_mono_us() < end, "view %s never applied", vname);
+        usleep(50000);
+    }
+    return g;
+}
+
+START_TEST(test_daemon_materializes_and_serves_on_cluster)
+{
+    /* The whole path on a cluster: the daemon's materializer applies the
+     * snapshots, its workers answer lookups; every entity equals DuckDB's
+     * latest row, the absent ones NOT_FOUND, before and after a flip. (The
+     * cluster and the source directory are the suite's: earlier tests may
+     * have applied snapshots of cust already.) */
+    if (!have_cluster) {
+        return;
+    }
+    cluster_config(NULL);
+    struct rbcluster *rc = cl_client();
+    sh("[ -d '%s/cust/snap_2025-01-02' ] || cp -r '" FIX "/cust/snap_2025-01-02' '%s/cust/'", src,
+       src);
+    struct h_featd F;
+    h_featd_start(&F, cfg_text);
+    /* ready: every worker knows the slot map and reaches every master (a
+     * seed killed by the previous test answers nothing) */
+    int64_t end = util_mono_us() + 30000000;
+    for (;;) {
+        char *page = h_admin_get(F.admin_port, "/readyz");
+        bool ready = strstr(page, " 200 ") != NULL;
+        free(page);
+        if (ready) {
+            break;
+        }
+        ck_assert_msg(util_mono_us() < end, "featd on the cluster never became ready");
+        usleep(50000);
+    }
+    char out[4096];
+    int64_t until = util_mono_us() + 60000000;
+    for (;;) {      /* snap_2025-01-02 applied (now or by an earlier test) */
+        int st = run(out, sizeof(out), "'%s' materialize status --config '%s' --view cust --json",
+                     h_bin("featd-cli"), cfg_path);
+        if (st == 0 && strstr(out, "\"snapshot\": \"snap_2025-01-02\"") != NULL &&
+            strstr(out, "\"state\": \"idle\"") != NULL) {
+            break;
+        }
+        ck_assert_msg(util_mono_us() < until, "snap_2025-01-02 never applied: %s", out);
+        usleep(100000);
+    }
+    uint64_t g2 = current_gen(rc, "cust");
+    size_t n;
+    struct harness_ent *u = harness_expect_int_universe(0, 305, &n);
+    ck_assert_uint_eq(harness_expect_lookups(F.port, view("cust"), FIX "/cust_snap2.expected.json",
+                                             u, n), 200);
+    /* a newer snapshot (snap1's rows under a later name) flips every worker */
+    put("cust/snap_2025-01-01", "cust/snap_2025-01-03");
+    wait_gen(rc, "cust", g2);
+    ck_assert_uint_eq(harness_expect_lookups(F.port, view("cust"), FIX "/cust_snap1.expected.json",
+                                             u, n), 299);
+    free(u);
+    h_featd_stop(&F);
+    rbcluster_free(rc);
+}
+END_TEST
+
 static Suite *cluster_mat_suite(void)
 {
     Suite *s = suite_create("e2e_cluster_mat");
@@ -618,6 +692,7 @@ static Suite *cluster_mat_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_cluster_snapshots_flip_reclaim_status_load);
     tcase_add_test(tc, test_cluster_master_killed_mid_run);
+    tcase_add_test(tc, test_daemon_materializes_and_serves_on_cluster);
     suite_add_tcase(s, tc);
     TCase *ts = tcase_create("sentinel");
     tcase_set_timeout(ts, 90);
