@@ -274,6 +274,10 @@ void config_redis_sentinel_required(json_t *sentinel, struct config_errs *e);
  * added to e; loading goes on after an error so that one run reports all.
  */
 void config_view_parse_entities(struct featd_config *cfg, json_t *root, struct config_errs *e);
+
+/* ---- config_auth.c: the "auth" section (after the views) ---- */
+void config_auth_parse(struct featd_config *cfg, json_t *root, struct config_errs *e);
+void config_auth_free(struct cfg_auth *a);
 void config_view_parse_views(struct featd_config *cfg, json_t *root, struct config_errs *e);
 /* Sets every view's fingerprint (only on a config without errors). */
 void config_view_fingerprints(struct featd_config *cfg);
