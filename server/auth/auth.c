@@ -4,6 +4,7 @@
  */
 #include "auth/auth.h"
 
+#include <stdatomic.h>
 #include <string.h>
 #include <strings.h>
 
@@ -39,6 +40,11 @@ const struct cfg_token *auth_token_by_name(const struct cfg_auth *a, const char 
 
 bool auth_may_read(const struct cfg_token *t, const char *view)
 {
+    return auth_may_readn(t, view, strlen(view));
+}
+
+bool auth_may_readn(const struct cfg_token *t, const char *view, size_t len)
+{
     if (t == NULL) {
         return false;
     }
@@ -46,7 +52,7 @@ bool auth_may_read(const struct cfg_token *t, const char *view)
         return true;
     }
     for (size_t i = 0; i < t->nviews; i++) {
-        if (strcmp(t->views[i], view) == 0) {
+        if (strlen(t->views[i]) == len && memcmp(t->views[i], view, len) == 0) {
             return true;
         }
     }
@@ -83,4 +89,32 @@ bool auth_bearer(const char *header, const char **tok, size_t *len)
     *tok = p;
     *len = n;
     return true;
+}
+
+/* ---- counters ---- */
+
+const char *const auth_failure_names[AUTH_FAIL__COUNT] = {
+    "missing", "unknown_token", "permission_denied"
+};
+static _Atomic uint64_t auth_failure_counts[AUTH_FAIL__COUNT];
+static _Atomic uint64_t auth_revoked_count;
+
+void auth_count_failure(enum auth_failure why)
+{
+    atomic_fetch_add_explicit(&auth_failure_counts[why], 1, memory_order_relaxed);
+}
+
+uint64_t auth_failures(enum auth_failure why)
+{
+    return atomic_load_explicit(&auth_failure_counts[why], memory_order_relaxed);
+}
+
+void auth_count_revoked(uint64_t n)
+{
+    atomic_fetch_add_explicit(&auth_revoked_count, n, memory_order_relaxed);
+}
+
+uint64_t auth_revoked(void)
+{
+    return atomic_load_explicit(&auth_revoked_count, memory_order_relaxed);
 }
