@@ -73,6 +73,7 @@ struct bench_opts {
     const char *config;     /* featd config (Redis target: views, keys, address) */
     bool addr_given;        /* --host or --port on the command line */
     double stall_ms;        /* a request slower than this is listed as a stall */
+    const char *token;      /* --token or $FEATD_TOKEN: AuthRequest on every connection */
 };
 
 static struct bench_opts opt = {
@@ -281,6 +282,74 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+static void bench_oom(void)
+{
+    fprintf(stderr, "featd-bench: out of memory\n");
+    exit(1);
+}
+
+/* Blocking I/O of exactly len bytes on fd (before it is non-blocking). */
+static bool bench_io_all(int fd, void *buf, size_t len, bool writing)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = writing ? write(fd, p, len) : read(fd, p, len);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            return false;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* Authenticates a new blocking connection with opt.token (DESIGN §14). */
+static bool bench_auth(int fd, char *err, size_t errlen)
+{
+    Featd__V1__AuthRequest ar = FEATD__V1__AUTH_REQUEST__INIT;
+    Featd__V1__Request req = FEATD__V1__REQUEST__INIT;
+    ar.token = (char *)opt.token;
+    req.body_case = FEATD__V1__REQUEST__BODY_AUTH;
+    req.auth = &ar;
+    size_t n = featd__v1__request__get_packed_size(&req);
+    uint8_t *buf = malloc(4 + n);
+    if (buf == NULL) {
+        bench_oom();
+    }
+    buf[0] = (uint8_t)(n >> 24);
+    buf[1] = (uint8_t)(n >> 16);
+    buf[2] = (uint8_t)(n >> 8);
+    buf[3] = (uint8_t)n;
+    featd__v1__request__pack(&req, buf + 4);
+    bool ok = bench_io_all(fd, buf, 4 + n, true);
+    free(buf);
+    uint8_t hdr[4];
+    if (!ok || !bench_io_all(fd, hdr, 4, false)) {
+        snprintf(err, errlen, "AuthRequest: connection closed");
+        return false;
+    }
+    size_t len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+    uint8_t *body = len <= (1u << 20) ? malloc(len ? len : 1) : NULL;
+    if (body == NULL || !bench_io_all(fd, body, len, false)) {
+        free(body);
+        snprintf(err, errlen, "AuthRequest: bad answer");
+        return false;
+    }
+    Featd__V1__Response *resp = featd__v1__response__unpack(NULL, len, body);
+    free(body);
+    ok = resp != NULL && resp->body_case == FEATD__V1__RESPONSE__BODY_AUTH;
+    if (!ok) {
+        snprintf(err, errlen, "authentication failed: %s",
+                 resp && resp->body_case == FEATD__V1__RESPONSE__BODY_ERROR && resp->error->message
+                 ? resp->error->message : "unexpected answer");
+    }
+    featd__v1__response__free_unpacked(resp, NULL);
+    return ok;
+}
+
 static int bench_connect(char *err, size_t errlen)
 {
     struct addrinfo hints = { 0 }, *ai;
@@ -304,6 +373,10 @@ static int bench_connect(char *err, size_t errlen)
     freeaddrinfo(ai);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (opt.token != NULL && !bench_auth(fd, err, errlen)) {
+        close(fd);
+        return -1;
+    }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return fd;
 }
@@ -331,12 +404,6 @@ static void bench_pick_ids(struct bthread *t, int64_t *ids)
     for (int i = 0; i < opt.batch; i++) {
         ids[i] = (int64_t)(opt.zipf ? zipf_next(&t->zipf, &t->rng) : 1 + rng_next(&t->rng) % opt.entities);
     }
-}
-
-static void bench_oom(void)
-{
-    fprintf(stderr, "featd-bench: out of memory\n");
-    exit(1);
 }
 
 /* Appends one framed GetOnlineFeatures request for ids to c->out. */
@@ -900,7 +967,8 @@ static void usage(FILE *f)
         "  --stall-ms MS             open loop: list requests slower than this (10) with their time\n"
         "  --redis featd|get         Redis alone: send featd's commands (or one HGET per row)\n"
         "                            for the same entities and views to featd's Redis\n"
-        "  --config FILE             featd config (with --redis: views, key prefix, address)\n");
+        "  --config FILE             featd config (with --redis: views, key prefix, address)\n"
+        "  --token TOKEN             authenticate every connection (default $FEATD_TOKEN)\n");
 }
 
 /* Closes and frees what main set up (after the threads were joined). */
@@ -958,10 +1026,14 @@ static int bench_parse_args(int argc, char **argv)
         { "features", required_argument, 0, 'f' }, { "deadline", required_argument, 0, 'D' },
         { "seed", required_argument, 0, 'S' }, { "json", no_argument, 0, 'j' },
         { "stall-ms", required_argument, 0, 'T' }, { "redis", required_argument, 0, 'R' },
-        { "config", required_argument, 0, 'C' },
+        { "config", required_argument, 0, 'C' }, { "token", required_argument, 0, 'A' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     int ch;
+    const char *env_token = getenv("FEATD_TOKEN");
+    if (env_token != NULL && env_token[0] != '\0') {
+        opt.token = env_token;
+    }
     while ((ch = getopt_long(argc, argv, "c:t:P:d:w:r:b:n:k:f:h", lo, NULL)) != -1) {
         switch (ch) {
         case 'H': opt.host = optarg; opt.addr_given = true; break;
@@ -969,6 +1041,7 @@ static int bench_parse_args(int argc, char **argv)
         case 'T': opt.stall_ms = atof(optarg); break;
         case 'R': opt.redis_cmd = optarg; break;
         case 'C': opt.config = optarg; break;
+        case 'A': opt.token = optarg; break;
         case 'c': opt.connections = atoi(optarg); break;
         case 't': opt.threads = atoi(optarg); break;
         case 'P': opt.pipeline = atoi(optarg); break;

@@ -3,10 +3,11 @@
  * shared by the subcommands (cli.h). Each subcommand lives in its own
  * cli_<name>.c; `parquet` is cli_parquet.c's cli_parquet_main.
  *
- *   featd-cli [--host H] [--port P] [--timeout MS] [--config FILE] COMMAND [ARGS]
+ *   featd-cli [--host H] [--port P] [--timeout MS] [--config FILE] [--token T | --token-file F] COMMAND [ARGS]
  */
 #include "cli/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +19,8 @@
 #include "config/config.h"
 
 static const char usage_text[] =
-    "usage: featd-cli [--host H] [--port P] [--timeout MS] [--config FILE] COMMAND [ARGS]\n"
+    "usage: featd-cli [--host H] [--port P] [--timeout MS] [--config FILE]\n"
+    "                 [--token TOKEN | --token-file FILE] COMMAND [ARGS]\n"
     "\n"
     "Commands:\n"
     "  get       look up feature values of entities\n"
@@ -36,6 +38,9 @@ static const char usage_text[] =
     "  --timeout MS    timeout of connect and of each request, 0 = none (default 1000)\n"
     "  --config FILE   take host and port from the config's server.listen\n"
     "                  (--host/--port win when also given)\n"
+    "  --token TOKEN   authenticate with TOKEN (a server with \"auth\" configured);\n"
+    "                  default $FEATD_TOKEN\n"
+    "  --token-file FILE   read the token from FILE (surrounding whitespace dropped)\n"
     "\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n"
     "Run 'featd-cli COMMAND --help' for a command's options.\n";
@@ -129,8 +134,47 @@ struct featd_client *cli_connect(const struct cli_opts *o)
     if (c == NULL) {
         fprintf(stderr, "featd-cli: %s (is featd running there? see --host/--port/--config)\n",
                 err);
+        return NULL;
+    }
+    if (o->token != NULL && featd_auth(c, o->token) == NULL) {
+        fprintf(stderr, "featd-cli: authentication failed: %s (see --token/--token-file/"
+                "FEATD_TOKEN)\n", featd_errmsg(c));
+        featd_close(c);
+        return NULL;
     }
     return c;
+}
+
+/* The token in path (surrounding whitespace removed) into buf[0..cap);
+ * false after printing why. */
+static bool cli_read_token(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "featd-cli: --token-file %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    size_t n = fread(buf, 1, cap - 1, f);
+    bool more = fgetc(f) != EOF;
+    fclose(f);
+    if (more) {
+        fprintf(stderr, "featd-cli: --token-file %s: longer than %zu bytes\n", path, cap - 2);
+        return false;
+    }
+    buf[n] = '\0';
+    size_t lo = 0;
+    while (lo < n && isspace((unsigned char)buf[lo])) {
+        lo++;
+    }
+    while (n > lo && isspace((unsigned char)buf[n - 1])) {
+        buf[--n] = '\0';
+    }
+    memmove(buf, buf + lo, n - lo + 1);
+    if (buf[0] == '\0') {
+        fprintf(stderr, "featd-cli: --token-file %s is empty\n", path);
+        return false;
+    }
+    return true;
 }
 
 /* --config FILE: host and port from server.listen (wildcards become
@@ -218,6 +262,11 @@ int main(int argc, char **argv)
         .host = "127.0.0.1", .port = FEATD_DEFAULT_PORT, .timeout_ms = FEATD_DEFAULT_TIMEOUT_MS,
     };
     bool host_set = false, port_set = false;
+    static char token_buf[4098];
+    const char *env_token = getenv("FEATD_TOKEN");
+    if (env_token != NULL && env_token[0] != '\0') {
+        o.token = env_token;
+    }
     int i = 1;
     while (i < argc && argv[i][0] == '-') {
         const char *val;
@@ -261,6 +310,22 @@ int main(int argc, char **argv)
                 return CLI_USAGE;
             }
             o.config = val;
+        } else if ((r = cli_opt_value(NULL, argc, argv, &i, "--token", NULL, &val)) != 0) {
+            if (r < 0) {
+                return CLI_USAGE;
+            }
+            if (val[0] == '\0') {
+                return cli_usage_error(NULL, "--token needs a token");
+            }
+            o.token = val;
+        } else if ((r = cli_opt_value(NULL, argc, argv, &i, "--token-file", NULL, &val)) != 0) {
+            if (r < 0) {
+                return CLI_USAGE;
+            }
+            if (!cli_read_token(val, token_buf, sizeof token_buf)) {
+                return CLI_FAIL;
+            }
+            o.token = token_buf;
         } else {
             return cli_usage_error(NULL, "unknown option %s (global options come before the "
                                    "command)", argv[i]);

@@ -22,6 +22,8 @@ struct cli_opts {
     int port;               /* default 6566 */
     int timeout_ms;         /* default 1000 */
     const char *config;     /* --config FILE: host/port from server.listen */
+    const char *token;      /* --token, --token-file or $FEATD_TOKEN: sent as an
+                               AuthRequest after connecting; NULL = none */
 };
 
 /* Subcommands: argv[0] is the subcommand name. */
@@ -31,8 +33,8 @@ int cli_admin_ping(const struct cli_opts *o, int argc, char **argv);
 int cli_admin_info(const struct cli_opts *o, int argc, char **argv);
 int cli_load_main(const struct cli_opts *o, int argc, char **argv);
 
-/* Connects to the server; prints the reason to stderr and returns NULL on
- * failure. */
+/* Connects to the server (and authenticates with o->token when given);
+ * prints the reason to stderr and returns NULL on failure. */
 struct featd_client *cli_connect(const struct cli_opts *o);
 
 /* Prints "featd-cli CMD: message" and a hint to stderr; returns CLI_USAGE. */
