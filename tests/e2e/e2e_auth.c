@@ -132,10 +132,19 @@ static int lookup(struct featd_client *c, const char *ref, char *msg, size_t cap
  * whole response, malloc'd. */
 static char *http(const char *method, const char *path, const char *token, const char *body)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)F.admin_port) };
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+    /* the admin listener may open a moment after the serving port */
+    int fd = -1;
+    for (int64_t until = util_mono_us() + 5000000; fd < 0; usleep(20000)) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+            int e = errno;
+            close(fd);
+            fd = -1;
+            ck_assert_msg(util_mono_us() < until, "admin port %d: %s", F.admin_port, strerror(e));
+        }
+    }
     char req[4096], auth[512] = "";
     if (token) {
         snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", token);
