@@ -202,7 +202,6 @@ static void dispatch_route(struct request *rq)
 static void dispatch_frame(void *arg, struct conn *c, const uint8_t *data, size_t len)
 {
     struct serve_ctx *ctx = arg;
-    ctx->loop = c->loop;        /* every connection of ctx is on its owner's loop */
     const struct request_sink sink = { .kind = SINK_CONN, .conn = c };
     struct request *rq = request_new(ctx, &sink);
     if (rq == NULL) {

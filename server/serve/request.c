@@ -101,8 +101,6 @@ static void request_mark_answered(struct request *rq, int code)
         evtimer_del(&rq->timer);
         rq->timer_set = 0;
     }
-    /* AuthRequests (type MREQ__COUNT) and the auth codes past METRICS_CODES
-     * are counted by featd_auth_failures_total instead (serve_auth.c) */
     if (rq->type >= 0 && rq->type < MREQ__COUNT && code >= 0 && code < METRICS_CODES) {
         METRICS_INC(ctx->metrics->requests[rq->type][code]);
     }

@@ -87,7 +87,7 @@ bool serve_auth_gate(struct request *rq)
 {
     struct conn *c = rq->sink.conn;
     if (rq->msg->body_case == FEATD__V1__REQUEST__BODY_AUTH) {
-        rq->type = MREQ__COUNT;     /* not a featd_requests_total type */
+        rq->type = MREQ_AUTH;
         serve_auth_exchange(rq);
         return false;
     }

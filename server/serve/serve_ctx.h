@@ -46,9 +46,9 @@ struct serve_ctx {
     int nfree_reqs;
     struct fbuf scratch;            /* the commands of an attempt (lookup_build_command) */
     struct fbuf scratch_keys;       /* its entity keys (lookup_build_command) */
-    struct conn_loop *loop;         /* the loop whose connections it serves: learned from
-                                       the first frame (serve/serve_auth.c re-checks their
-                                       tokens at a swap); NULL until then */
+    struct conn_loop *loop;         /* lent: the loop whose connections it serves (set by
+                                       the worker; serve/serve_auth.c re-checks their tokens
+                                       at a swap); NULL on the admin thread */
     struct log_limit auth_log;      /* SERVE_AUTH_LOGS_PER_SEC audit lines a second */
     void (*on_free)(void *arg);     /* set while the owner drains: called after */
     void *on_free_arg;              /*   each request object is released */
