@@ -20,7 +20,8 @@
 
 static const char usage_text[] =
     "usage: featd-cli [--host H] [--port P] [--timeout MS] [--config FILE]\n"
-    "                 [--token TOKEN | --token-file FILE] COMMAND [ARGS]\n"
+    "                 [--token TOKEN | --token-file FILE] [--tls] [--tls-ca FILE]\n"
+    "                 [--tls-cert FILE --tls-key FILE] [--tls-server-name NAME] COMMAND [ARGS]\n"
     "\n"
     "Commands:\n"
     "  get       look up feature values of entities\n"
@@ -41,6 +42,11 @@ static const char usage_text[] =
     "  --token TOKEN   authenticate with TOKEN (a server with \"auth\" configured);\n"
     "                  default $FEATD_TOKEN\n"
     "  --token-file FILE   read the token from FILE (surrounding whitespace dropped)\n"
+    "  --tls           speak TLS to a featd with a \"tls\" section, verifying its\n"
+    "                  certificate against the system's CAs (any --tls-* implies it)\n"
+    "  --tls-ca FILE   verify the server certificate against this PEM CA bundle\n"
+    "  --tls-cert FILE, --tls-key FILE   client certificate and key (mTLS)\n"
+    "  --tls-server-name NAME   the name to verify (and send as SNI); default --host\n"
     "\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n"
     "Run 'featd-cli COMMAND --help' for a command's options.\n";
@@ -130,7 +136,9 @@ size_t cli_text_width(const char *s)
 struct featd_client *cli_connect(const struct cli_opts *o)
 {
     char err[512];
-    struct featd_client *c = featd_connect(o->host, o->port, o->timeout_ms, err, sizeof err);
+    struct featd_client *c = o->tls ? featd_connect_tls(o->host, o->port, o->timeout_ms, &o->tlso,
+                                                        err, sizeof err)
+                                    : featd_connect(o->host, o->port, o->timeout_ms, err, sizeof err);
     if (c == NULL) {
         fprintf(stderr, "featd-cli: %s (is featd running there? see --host/--port/--config)\n",
                 err);
@@ -269,7 +277,7 @@ int main(int argc, char **argv)
     }
     int i = 1;
     while (i < argc && argv[i][0] == '-') {
-        const char *val;
+        const char *val, *opt = argv[i];     /* the option, before a matcher moves i */
         int r;
         if (cli_is_help(argv[i])) {
             fputs(usage_text, stdout);
@@ -318,6 +326,29 @@ int main(int argc, char **argv)
                 return cli_usage_error(NULL, "--token needs a token");
             }
             o.token = val;
+        } else if (strcmp(argv[i], "--tls") == 0) {
+            o.tls = true;
+            i++;
+        } else if ((r = cli_opt_value(NULL, argc, argv, &i, "--tls-ca", NULL, &val)) != 0 ||
+                   (r = cli_opt_value(NULL, argc, argv, &i, "--tls-cert", NULL, &val)) != 0 ||
+                   (r = cli_opt_value(NULL, argc, argv, &i, "--tls-key", NULL, &val)) != 0 ||
+                   (r = cli_opt_value(NULL, argc, argv, &i, "--tls-server-name", NULL, &val)) != 0) {
+            if (r < 0) {
+                return CLI_USAGE;
+            }
+            if (val[0] == '\0') {
+                return cli_usage_error(NULL, "%.*s needs a value", (int)strcspn(opt, "="), opt);
+            }
+            if (strncmp(opt, "--tls-ca", 8) == 0) {
+                o.tlso.ca_file = val;
+            } else if (strncmp(opt, "--tls-cert", 10) == 0) {
+                o.tlso.cert_file = val;
+            } else if (strncmp(opt, "--tls-key", 9) == 0) {
+                o.tlso.key_file = val;
+            } else {
+                o.tlso.server_name = val;
+            }
+            o.tls = true;
         } else if ((r = cli_opt_value(NULL, argc, argv, &i, "--token-file", NULL, &val)) != 0) {
             if (r < 0) {
                 return CLI_USAGE;

@@ -24,6 +24,8 @@ struct cli_opts {
     const char *config;     /* --config FILE: host/port from server.listen */
     const char *token;      /* --token, --token-file or $FEATD_TOKEN: sent as an
                                AuthRequest after connecting; NULL = none */
+    bool tls;               /* --tls or any --tls-*: connect with TLS (featd_connect_tls) */
+    struct featd_tls tlso;  /* --tls-ca, --tls-cert, --tls-key, --tls-server-name */
 };
 
 /* Subcommands: argv[0] is the subcommand name. */
