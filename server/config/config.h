@@ -157,6 +157,8 @@ struct cfg_redis {
     char *username;         /* ACL user (AUTH username password); NULL = AUTH password;
                                never without a password, never with the embedded store */
     char *password;         /* NULL = no AUTH */
+    char *password_file;    /* the password's file (read into password at load), or NULL */
+    bool password_from_file;    /* password came from password_file */
     struct cfg_addrs cluster_nodes;  /* cluster seed nodes (1..64); n == 0 unless CLUSTER */
     bool read_from_replicas;        /* cluster only: lookups may go to replicas (READONLY) */
     struct cfg_redis_sentinel sentinel;  /* given only in SENTINEL mode */
