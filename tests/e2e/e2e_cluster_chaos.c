@@ -804,8 +804,20 @@ START_TEST(test_sentinel_chaos)
     printf("chaos: sentinel: old master restarted (ROLE master at restart: %d); after the snapshot: generation "
            "%lld on the new master, %lld on the old one (now %s)\n", old_was_master, g2, g_old,
            old_replica ? "a replica" : "a master");
-    /* the old node holds no new generation unless it is a replica of the new master */
+    /* the old node holds no new generation (pointer or row) unless it is
+     * by now a replica of the new master */
     ck_assert_msg(old_replica || g_old != g2, "snapshot written to the old master");
+    if (!old_replica) {
+        struct fbuf key = { 0 };
+        struct online_key k = { .i = 1 };
+        char field[ONLINE_FIELD_MAX];
+        size_t flen = online_key_field(field, (uint64_t)g2);
+        ck_assert_int_eq(online_key_row(&key, PREFIX, config_find_view(cfg, "cv"), &k), FEATD_OK);
+        redisReply *r = harness_sentinel_data_cmd(&S, old, "HGET %b %b", key.data, key.len, field, flen);
+        ck_assert_msg(r != NULL && r->type == REDIS_REPLY_NIL, "a new row on the old master");
+        freeReplyObject(r);
+        fbuf_free(&key);
+    }
     reader_wait_gen(&R, 2, 5000);
     reader_verdict(&R, "sentinel next snapshot", -1, false);
     reader_stop(&R);
