@@ -171,6 +171,35 @@ int h_free_port(void)
     return ntohs(sa.sin_port);
 }
 
+/* Whether port can be bound on loopback now. */
+static bool h_port_bindable(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return false;
+    }
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sa.sin_port = htons((uint16_t)port);
+    bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+int h_free_port_pair(int offset)
+{
+    for (int i = 0; i < 500; i++) {
+        int p = h_free_port();
+        if (p + offset <= 65535 && h_port_bindable(p + offset)) {
+            return p;
+        }
+    }
+    ck_abort_msg("no free loopback port p with p + %d free too", offset);
+    return 0;
+}
+
 void h_tempdir(char *out, const char *tag)
 {
     const char *base = getenv("TMPDIR");

@@ -34,6 +34,9 @@ void h_child_setup(const char *log_path);
 
 /* A free loopback TCP port (bind to 0, read it back, close). */
 int h_free_port(void);
+/* A free port p whose p + offset is free too (a Redis Cluster node's bus
+ * port is p + 10000); aborts the test after many tries. */
+int h_free_port_pair(int offset);
 /* mkdtemp under $TMPDIR or /tmp; path written into out (cap 256). */
 void h_tempdir(char *out, const char *tag);
 

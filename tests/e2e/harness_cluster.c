@@ -502,11 +502,8 @@ bool harness_cluster_start(struct hcluster *c, int masters, int replicas_per_mas
         struct hc_node *nd = &c->nodes[i];
         bool up = false;
         for (int attempt = 0; attempt < 5 && !up; attempt++) {
-            nd->port = h_free_port();
             /* the cluster bus listens on port + 10000: both must be free */
-            if (nd->port + 10000 > 65535) {
-                continue;
-            }
+            nd->port = h_free_port_pair(10000);
             snprintf(nd->dir, sizeof(nd->dir), "%s/%d", c->dir, nd->port);
             up = hc_cluster_spawn(nd);
             if (!up) {
