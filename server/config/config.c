@@ -26,8 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const top_keys[] = { "server", "redis", "materialize", "tls", "entities",
-                                        "feature_views", NULL };
+static const char *const top_keys[] = { "server", "redis", "materialize", "tls", "serving_log",
+                                        "entities", "feature_views", NULL };
 
 /* tls: cert and key together; a client CA only with them. */
 static void config_tls_check(const struct featd_config *cfg, struct config_errs *e)
@@ -54,6 +54,7 @@ void config_free(struct featd_config *cfg)
     free(cfg->redis.host);
     free(cfg->redis.unix_path);
     config_view_free(cfg);
+    free(cfg->serving_log.path);
     free(cfg);
 }
 
@@ -98,6 +99,7 @@ static struct featd_config *config_from_json(json_t *root, struct config_errs *e
     config_addr_cross_check(cfg, "$.server.admin_listen", e);
     config_view_parse_entities(cfg, root, e);
     config_view_parse_views(cfg, root, e);
+    config_quality_serving_log(cfg, root, e);
     if (e->n == 0) {
         config_view_fingerprints(cfg);
     }
