@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void mat_profile_init(struct mat_feature_profile *p, bool numeric, const double *edges)
@@ -55,7 +56,46 @@ void mat_profile_value(struct mat_feature_profile *p, double x)
     p->sum += x;
     if (p->have_edges) {
         p->hist[mat_profile_bin(p->edges, x)]++;
+        return;
     }
+    /* reservoir sampling (Algorithm R): every value kept with equal chance */
+    uint64_t seen = p->values - p->nan;
+    if (p->nsample < MAT_PROFILE_SAMPLE) {
+        if (p->sample == NULL && seen == 1) {
+            p->sample = malloc(MAT_PROFILE_SAMPLE * sizeof(double));
+            p->rng = 0x9E3779B97F4A7C15ULL;
+        }
+        if (p->sample != NULL) {
+            p->sample[p->nsample++] = x;
+        }
+        return;
+    }
+    p->rng ^= p->rng << 13;
+    p->rng ^= p->rng >> 7;
+    p->rng ^= p->rng << 17;
+    uint64_t j = p->rng % seen;
+    if (j < MAT_PROFILE_SAMPLE) {
+        p->sample[j] = x;
+    }
+}
+
+void mat_profile_finish(struct mat_feature_profile *p)
+{
+    if (!p->have_edges && mat_profile_edges(p, p->edges)) {
+        p->have_edges = true;
+        memset(p->hist, 0, sizeof(p->hist));
+        for (size_t i = 0; p->sample != NULL && i < p->nsample; i++) {
+            p->hist[mat_profile_bin(p->edges, p->sample[i])]++;
+        }
+    }
+    mat_profile_free(p);
+}
+
+void mat_profile_free(struct mat_feature_profile *p)
+{
+    free(p->sample);
+    p->sample = NULL;
+    p->nsample = 0;
 }
 
 double mat_profile_mean(const struct mat_feature_profile *p)

@@ -32,6 +32,7 @@
 
 #define MAT_PROFILE_BINS 10
 #define MAT_PROFILE_PSI_EPS 1e-4
+#define MAT_PROFILE_SAMPLE 2048     /* values kept (reservoir) when there are no edges */
 
 struct mat_feature_profile {
     uint64_t values;            /* non-null values seen */
@@ -42,6 +43,10 @@ struct mat_feature_profile {
     bool have_edges;
     double edges[MAT_PROFILE_BINS + 1];
     uint64_t hist[MAT_PROFILE_BINS];
+    double *sample;             /* without edges: a uniform sample of the values (reservoir,
+                                   MAT_PROFILE_SAMPLE, malloc'd on first use; NULL after OOM) */
+    size_t nsample;
+    uint64_t rng;               /* the reservoir's generator (deterministic) */
 };
 
 /* Starts p empty; edges (MAT_PROFILE_BINS + 1 ascending values) may be NULL:
@@ -50,6 +55,12 @@ void mat_profile_init(struct mat_feature_profile *p, bool numeric, const double 
 void mat_profile_null(struct mat_feature_profile *p);
 /* A non-null value: x for a numeric feature (ignored otherwise). */
 void mat_profile_value(struct mat_feature_profile *p, double x);
+/* Ends a profile without edges: edges over its own range (mat_profile_edges)
+ * and the histogram of its sample on them, so that it can be the next
+ * run's reference. Frees the sample. Nothing when p had edges. */
+void mat_profile_finish(struct mat_feature_profile *p);
+/* Frees the sample (a profile dropped without mat_profile_finish). */
+void mat_profile_free(struct mat_feature_profile *p);
 /* Mean of the numeric values (0 when none). */
 double mat_profile_mean(const struct mat_feature_profile *p);
 /* Equal-width edges over [p->min, p->max] into edges (a single value: a

@@ -59,6 +59,9 @@ int mat_quality_begin(struct mat_quality *q, const struct cfg_view *v,
 
 void mat_quality_free(struct mat_quality *q)
 {
+    for (size_t f = 0; q->prof != NULL && f < q->v->nfeatures; f++) {
+        mat_profile_free(&q->prof[f]);
+    }
     free(q->prof);
     free(q->expect_bad);
     q->prof = NULL;
@@ -127,6 +130,13 @@ static void mat_quality_line(char *report, size_t cap, size_t *off, const char *
     if (*off + 1 < cap) {
         report[(*off)++] = '\n';
         report[*off] = '\0';
+    }
+}
+
+void mat_quality_finish(struct mat_quality *q)
+{
+    for (size_t f = 0; f < q->v->nfeatures; f++) {
+        mat_profile_finish(&q->prof[f]);
     }
 }
 

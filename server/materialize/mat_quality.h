@@ -53,6 +53,10 @@ void mat_quality_free(struct mat_quality *q);
 /* One row as written: key text (for examples) and its values. */
 void mat_quality_row(struct mat_quality *q, const char *key_text, const struct online_value *vals);
 
+/* After the last row: profiles without reference edges get their own (and
+ * a histogram from their sample), to serve as the next run's reference. */
+void mat_quality_finish(struct mat_quality *q);
+
 /*
  * The rules of v->quality (and each feature's expect) against ref: one
  * line per violated rule into report (cap bytes), e.g.

@@ -64,6 +64,22 @@ START_TEST(test_against_duckdb)
     ck_assert_msg(fabs(psi - want) < 1e-9, "psi %.12f, DuckDB %.12f", psi, want);
     ck_assert(psi > 0.2);                               /* a significant shift */
     ck_assert(mat_profile_psi(base.hist, base.hist) == 0);  /* against itself */
+    /* without edges: a reservoir of MAT_PROFILE_SAMPLE values, binned at the
+     * end on the profile's own range — close to the exact histogram */
+    struct mat_feature_profile res;
+    mat_profile_init(&res, true, NULL);
+    feed(&res, json_object_get(j, "base"));
+    ck_assert_uint_eq(res.nsample, MAT_PROFILE_SAMPLE);
+    mat_profile_finish(&res);
+    ck_assert(res.have_edges && res.sample == NULL);
+    ck_assert_mem_eq(res.edges, edges, sizeof(edges));
+    uint64_t n = 0;
+    for (size_t i = 0; i < MAT_PROFILE_BINS; i++) {
+        n += res.hist[i];
+    }
+    ck_assert_uint_eq(n, MAT_PROFILE_SAMPLE);
+    double approx = mat_profile_psi(base.hist, res.hist);
+    ck_assert_msg(approx >= 0 && approx < 0.02, "sample PSI %.4f", approx);
     json_decref(j);
 }
 END_TEST

@@ -74,10 +74,13 @@ START_TEST(test_pass_then_drift_and_rules)
                                            &pa, why, sizeof why), FEATD_OK);
     double edges[MAT_PROFILE_BINS + 1];
     ck_assert(mat_profile_edges(&pa, edges));
-    /* the reference with histograms: profile the same rows on those edges */
+    /* finished, the same run's profile carries edges over its range and a
+     * histogram of its sample: the next run's reference */
     ck_assert_int_eq(mat_quality_begin(&q, v, NULL), FEATD_OK);
-    mat_profile_init(&q.prof[0], true, edges);
     feed(&q, 100, 10, 0, NULL);
+    mat_quality_finish(&q);
+    ck_assert(q.prof[0].have_edges);
+    ck_assert_mem_eq(q.prof[0].edges, edges, sizeof(edges));
     json_decref(j);
     j = mat_quality_to_json(&q);
     mat_quality_free(&q);
