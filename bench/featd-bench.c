@@ -44,6 +44,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "featd.pb-c.h"
 
 #include "bench_redis.h"
@@ -73,6 +76,10 @@ struct bench_opts {
     const char *config;     /* featd config (Redis target: views, keys, address) */
     bool addr_given;        /* --host or --port on the command line */
     double stall_ms;        /* a request slower than this is listed as a stall */
+    const char *token;      /* --token or $FEATD_TOKEN: AuthRequest on every connection */
+    bool tls;               /* --tls or --tls-ca: TLS to featd */
+    const char *tls_ca;     /* --tls-ca FILE: the CA bundle; NULL = the system's */
+    const char *tls_name;   /* --tls-server-name: the name verified (default --host) */
 };
 
 static struct bench_opts opt = {
@@ -82,6 +89,7 @@ static struct bench_opts opt = {
 };
 
 static struct bench_redis *redis_target;   /* non-NULL: the Redis-alone target */
+static SSL_CTX *bench_tls;                  /* --tls: one context for every connection */
 
 /* ---- latency histogram: log-linear, 32 sub-buckets per power of two (~3%) ---- */
 
@@ -222,6 +230,7 @@ static uint64_t zipf_next(const struct zipf *z, struct rng *r)
 
 struct bconn {
     int fd;
+    SSL *ssl;               /* --tls, else NULL */
     uint8_t *in;            /* read buffer */
     size_t inlen, incap;
     struct fbuf out;        /* queued requests; out.data[outoff..out.len) unsent */
@@ -281,8 +290,102 @@ static int64_t now_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static int bench_connect(char *err, size_t errlen)
+static void bench_oom(void)
 {
+    fprintf(stderr, "featd-bench: out of memory\n");
+    exit(1);
+}
+
+/* One read(2) or write(2), through ssl when given: > 0 bytes, 0 when the
+ * peer closed, -1 with errno (EAGAIN while OpenSSL waits for the socket). */
+static ssize_t bench_sock_io(int fd, SSL *ssl, void *buf, size_t len, bool writing)
+{
+    if (ssl == NULL) {
+        return writing ? write(fd, buf, len) : read(fd, buf, len);
+    }
+    int n = len > INT32_MAX ? INT32_MAX : (int)len;
+    ERR_clear_error();
+    int r = writing ? SSL_write(ssl, buf, n) : SSL_read(ssl, buf, n);
+    if (r > 0) {
+        return r;
+    }
+    int e = SSL_get_error(ssl, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (e == SSL_ERROR_ZERO_RETURN) {
+        return 0;
+    }
+    errno = e == SSL_ERROR_SYSCALL && errno ? errno : EPROTO;
+    return -1;
+}
+
+/* Blocking I/O of exactly len bytes on fd (before it is non-blocking). */
+static bool bench_io_all(int fd, SSL *ssl, void *buf, size_t len, bool writing)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = bench_sock_io(fd, ssl, p, len, writing);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR) {
+                continue;
+            }
+            return false;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/* Authenticates a new blocking connection with opt.token (DESIGN §14). */
+static bool bench_auth(int fd, SSL *ssl, char *err, size_t errlen)
+{
+    Featd__V1__AuthRequest ar = FEATD__V1__AUTH_REQUEST__INIT;
+    Featd__V1__Request req = FEATD__V1__REQUEST__INIT;
+    ar.token = (char *)opt.token;
+    req.body_case = FEATD__V1__REQUEST__BODY_AUTH;
+    req.auth = &ar;
+    size_t n = featd__v1__request__get_packed_size(&req);
+    uint8_t *buf = malloc(4 + n);
+    if (buf == NULL) {
+        bench_oom();
+    }
+    buf[0] = (uint8_t)(n >> 24);
+    buf[1] = (uint8_t)(n >> 16);
+    buf[2] = (uint8_t)(n >> 8);
+    buf[3] = (uint8_t)n;
+    featd__v1__request__pack(&req, buf + 4);
+    bool ok = bench_io_all(fd, ssl, buf, 4 + n, true);
+    free(buf);
+    uint8_t hdr[4];
+    if (!ok || !bench_io_all(fd, ssl, hdr, 4, false)) {
+        snprintf(err, errlen, "AuthRequest: connection closed");
+        return false;
+    }
+    size_t len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+    uint8_t *body = len <= (1u << 20) ? malloc(len ? len : 1) : NULL;
+    if (body == NULL || !bench_io_all(fd, ssl, body, len, false)) {
+        free(body);
+        snprintf(err, errlen, "AuthRequest: bad answer");
+        return false;
+    }
+    Featd__V1__Response *resp = featd__v1__response__unpack(NULL, len, body);
+    free(body);
+    ok = resp != NULL && resp->body_case == FEATD__V1__RESPONSE__BODY_AUTH;
+    if (!ok) {
+        snprintf(err, errlen, "authentication failed: %s",
+                 resp && resp->body_case == FEATD__V1__RESPONSE__BODY_ERROR && resp->error->message
+                 ? resp->error->message : "unexpected answer");
+    }
+    featd__v1__response__free_unpacked(resp, NULL);
+    return ok;
+}
+
+static int bench_connect(SSL **sslp, char *err, size_t errlen)
+{
+    *sslp = NULL;
     struct addrinfo hints = { 0 }, *ai;
     char port[16];
     snprintf(port, sizeof(port), "%d", opt.port);
@@ -304,6 +407,30 @@ static int bench_connect(char *err, size_t errlen)
     freeaddrinfo(ai);
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    SSL *ssl = NULL;
+    if (bench_tls != NULL && !redis_target) {
+        /* the handshake while the socket still blocks */
+        const char *name = opt.tls_name ? opt.tls_name : opt.host;
+        ssl = SSL_new(bench_tls);
+        if (ssl == NULL || SSL_set_fd(ssl, fd) != 1 || SSL_set_tlsext_host_name(ssl, name) != 1 ||
+            SSL_set1_host(ssl, name) != 1 || SSL_connect(ssl) != 1) {
+            char why[256] = "out of memory";
+            unsigned long e = ERR_get_error();
+            if (e) {
+                ERR_error_string_n(e, why, sizeof why);
+            }
+            snprintf(err, errlen, "TLS handshake with %s:%d: %s", opt.host, opt.port, why);
+            SSL_free(ssl);
+            close(fd);
+            return -1;
+        }
+    }
+    if (opt.token != NULL && !bench_auth(fd, ssl, err, errlen)) {
+        SSL_free(ssl);
+        close(fd);
+        return -1;
+    }
+    *sslp = ssl;
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     return fd;
 }
@@ -331,12 +458,6 @@ static void bench_pick_ids(struct bthread *t, int64_t *ids)
     for (int i = 0; i < opt.batch; i++) {
         ids[i] = (int64_t)(opt.zipf ? zipf_next(&t->zipf, &t->rng) : 1 + rng_next(&t->rng) % opt.entities);
     }
-}
-
-static void bench_oom(void)
-{
-    fprintf(stderr, "featd-bench: out of memory\n");
-    exit(1);
 }
 
 /* Appends one framed GetOnlineFeatures request for ids to c->out. */
@@ -648,11 +769,11 @@ static int bench_read(struct bthread *t, struct bconn *c)
     for (;;) {
         buf_reserve(&c->in, &c->incap, c->inlen + 65536);
         size_t room = c->incap - c->inlen;
-        ssize_t r = read(c->fd, c->in + c->inlen, room);
+        ssize_t r = bench_sock_io(c->fd, c->ssl, c->in + c->inlen, room, false);
         if (r > 0) {
             c->inlen += (size_t)r;
-            if ((size_t)r == room) {
-                continue;
+            if ((size_t)r == room || (c->ssl != NULL && SSL_pending(c->ssl) > 0)) {
+                continue;   /* (TLS: the rest of a record OpenSSL already decrypted) */
             }
             break;
         }
@@ -694,7 +815,8 @@ static int bench_read(struct bthread *t, struct bconn *c)
 static int bench_write(struct bthread *t, struct bconn *c)
 {
     while (c->outoff < c->out.len) {
-        ssize_t w = write(c->fd, c->out.data + c->outoff, c->out.len - c->outoff);
+        ssize_t w = bench_sock_io(c->fd, c->ssl, c->out.data + c->outoff, c->out.len - c->outoff,
+                                  true);
         if (w > 0) {
             c->outoff += (size_t)w;
         } else if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -713,6 +835,8 @@ static int bench_write(struct bthread *t, struct bconn *c)
 /* Closes a connection that failed (counted as an I/O error). */
 static void bench_drop(struct bthread *t, struct bconn *c)
 {
+    SSL_free(c->ssl);
+    c->ssl = NULL;
     close(c->fd);
     c->fd = -1;
     t->alive--;
@@ -900,7 +1024,11 @@ static void usage(FILE *f)
         "  --stall-ms MS             open loop: list requests slower than this (10) with their time\n"
         "  --redis featd|get         Redis alone: send featd's commands (or one HGET per row)\n"
         "                            for the same entities and views to featd's Redis\n"
-        "  --config FILE             featd config (with --redis: views, key prefix, address)\n");
+        "  --config FILE             featd config (with --redis: views, key prefix, address)\n"
+        "  --token TOKEN             authenticate every connection (default $FEATD_TOKEN)\n"
+        "  --tls                     TLS to featd, verified against the system's CAs\n"
+        "  --tls-ca FILE             TLS, verified against this PEM CA bundle\n"
+        "  --tls-server-name NAME    the certificate name to verify (default --host)\n");
 }
 
 /* Closes and frees what main set up (after the threads were joined). */
@@ -909,6 +1037,7 @@ static void bench_free(struct bthread *th)
     for (int i = 0; i < opt.threads; i++) {
         for (int k = 0; k < th[i].nconns; k++) {
             struct bconn *c = &th[i].conns[k];
+            SSL_free(c->ssl);
             if (c->fd >= 0) {
                 close(c->fd);
             }
@@ -926,6 +1055,8 @@ static void bench_free(struct bthread *th)
     free(th);
     bench_redis_free(redis_target);
     redis_target = NULL;
+    SSL_CTX_free(bench_tls);
+    bench_tls = NULL;
 }
 
 static char **split_features(const char *s, int *n)
@@ -958,10 +1089,16 @@ static int bench_parse_args(int argc, char **argv)
         { "features", required_argument, 0, 'f' }, { "deadline", required_argument, 0, 'D' },
         { "seed", required_argument, 0, 'S' }, { "json", no_argument, 0, 'j' },
         { "stall-ms", required_argument, 0, 'T' }, { "redis", required_argument, 0, 'R' },
-        { "config", required_argument, 0, 'C' },
+        { "config", required_argument, 0, 'C' }, { "token", required_argument, 0, 'A' },
+        { "tls", no_argument, 0, 'L' }, { "tls-ca", required_argument, 0, 'a' },
+        { "tls-server-name", required_argument, 0, 'N' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     int ch;
+    const char *env_token = getenv("FEATD_TOKEN");
+    if (env_token != NULL && env_token[0] != '\0') {
+        opt.token = env_token;
+    }
     while ((ch = getopt_long(argc, argv, "c:t:P:d:w:r:b:n:k:f:h", lo, NULL)) != -1) {
         switch (ch) {
         case 'H': opt.host = optarg; opt.addr_given = true; break;
@@ -969,6 +1106,10 @@ static int bench_parse_args(int argc, char **argv)
         case 'T': opt.stall_ms = atof(optarg); break;
         case 'R': opt.redis_cmd = optarg; break;
         case 'C': opt.config = optarg; break;
+        case 'A': opt.token = optarg; break;
+        case 'L': opt.tls = true; break;
+        case 'a': opt.tls = true; opt.tls_ca = optarg; break;
+        case 'N': opt.tls_name = optarg; break;
         case 'c': opt.connections = atoi(optarg); break;
         case 't': opt.threads = atoi(optarg); break;
         case 'P': opt.pipeline = atoi(optarg); break;
@@ -1020,6 +1161,20 @@ static int bench_setup(struct bthread **out)
             opt.port = bench_redis_port(redis_target);
         }
     }
+    if (opt.tls && !opt.redis_cmd) {
+        bench_tls = SSL_CTX_new(TLS_client_method());
+        if (bench_tls == NULL ||
+            SSL_CTX_set_min_proto_version(bench_tls, TLS1_2_VERSION) != 1 ||
+            (opt.tls_ca ? SSL_CTX_load_verify_locations(bench_tls, opt.tls_ca, NULL)
+                        : SSL_CTX_set_default_verify_paths(bench_tls)) != 1) {
+            fprintf(stderr, "featd-bench: TLS: %s: cannot load the CA bundle\n",
+                    opt.tls_ca ? opt.tls_ca : "(system)");
+            return 1;
+        }
+        SSL_CTX_set_verify(bench_tls, SSL_VERIFY_PEER, NULL);
+        SSL_CTX_set_mode(bench_tls, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                        SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
     {
         struct timespec rt;
         clock_gettime(CLOCK_REALTIME, &rt);
@@ -1047,7 +1202,7 @@ static int bench_setup(struct bthread **out)
         }
         for (int k = 0; k < t->nconns; k++) {
             struct bconn *c = &t->conns[k];
-            c->fd = bench_connect(err, sizeof(err));
+            c->fd = bench_connect(&c->ssl, err, sizeof(err));
             if (c->fd < 0) {
                 fprintf(stderr, "featd-bench: %s\n", err);
                 return 1;

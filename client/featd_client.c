@@ -64,6 +64,7 @@ struct featd_client {
     enum featd_error errcode;
     int server_code;            /* ErrorCode after FEATD_E_SERVER, else -1 */
     char errmsg[512];
+    char principal[256];        /* featd_auth's last answer */
 };
 
 /* ---- errors ---- */
@@ -968,6 +969,24 @@ int featd_ping(struct featd_client *c, int64_t *server_time_us)
     }
     featd__v1__response__free_unpacked(resp, NULL);
     return FEATD_OK;
+}
+
+const char *featd_auth(struct featd_client *c, const char *token)
+{
+    Featd__V1__Request req = FEATD__V1__REQUEST__INIT;
+    Featd__V1__AuthRequest ar = FEATD__V1__AUTH_REQUEST__INIT;
+    ar.token = (char *)(token ? token : "");
+    req.request_id = featd_next_id(c);
+    req.body_case = FEATD__V1__REQUEST__BODY_AUTH;
+    req.auth = &ar;
+    Featd__V1__Response *resp;
+    if (featd_call_expect(c, &req, FEATD__V1__RESPONSE__BODY_AUTH, &resp) != FEATD_OK) {
+        return NULL;
+    }
+    const char *p = resp->auth && resp->auth->principal ? resp->auth->principal : "";
+    snprintf(c->principal, sizeof(c->principal), "%s", p);
+    featd__v1__response__free_unpacked(resp, NULL);
+    return c->principal;
 }
 
 int featd_list_views(struct featd_client *c, Featd__V1__Response **out)

@@ -176,6 +176,14 @@ int featd_call_expect(struct featd_client *c, const Featd__V1__Request *req,
 
 /* Ping; *server_time_us (may be NULL) gets the server's wall clock. */
 int featd_ping(struct featd_client *c, int64_t *server_time_us);
+/* Authenticates the connection with token (a featd with "auth" configured
+ * answers every other request UNAUTHENTICATED until this succeeds; DESIGN
+ * §14): sends an AuthRequest and returns the principal the server names
+ * (the token's name; "" or the mTLS principal when the server has no
+ * auth), owned by c until the next featd_auth or featd_close. NULL on
+ * failure: featd_server_code(c) is 6 (UNAUTHENTICATED) for an unknown
+ * token; after 3 refused tokens the server closes the connection. */
+const char *featd_auth(struct featd_client *c, const char *token);
 int featd_list_views(struct featd_client *c, Featd__V1__Response **out);
 int featd_server_info(struct featd_client *c, Featd__V1__Response **out);
 /* Pipelining helpers: send one request of that type with request_id id. */

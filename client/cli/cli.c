@@ -3,10 +3,11 @@
  * shared by the subcommands (cli.h). Each subcommand lives in its own
  * cli_<name>.c; `parquet` is cli_parquet.c's cli_parquet_main.
  *
- *   featd-cli [--host H] [--port P] [--timeout MS] [--config FILE] COMMAND [ARGS]
+ *   featd-cli [--host H] [--port P] [--timeout MS] [--config FILE] [--token T | --token-file F] COMMAND [ARGS]
  */
 #include "cli/cli.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,7 +19,9 @@
 #include "config/config.h"
 
 static const char usage_text[] =
-    "usage: featd-cli [--host H] [--port P] [--timeout MS] [--config FILE] COMMAND [ARGS]\n"
+    "usage: featd-cli [--host H] [--port P] [--timeout MS] [--config FILE]\n"
+    "                 [--token TOKEN | --token-file FILE] [--tls] [--tls-ca FILE]\n"
+    "                 [--tls-cert FILE --tls-key FILE] [--tls-server-name NAME] COMMAND [ARGS]\n"
     "\n"
     "Commands:\n"
     "  get       look up feature values of entities\n"
@@ -36,6 +39,14 @@ static const char usage_text[] =
     "  --timeout MS    timeout of connect and of each request, 0 = none (default 1000)\n"
     "  --config FILE   take host and port from the config's server.listen\n"
     "                  (--host/--port win when also given)\n"
+    "  --token TOKEN   authenticate with TOKEN (a server with \"auth\" configured);\n"
+    "                  default $FEATD_TOKEN\n"
+    "  --token-file FILE   read the token from FILE (surrounding whitespace dropped)\n"
+    "  --tls           speak TLS to a featd with a \"tls\" section, verifying its\n"
+    "                  certificate against the system's CAs (any --tls-* implies it)\n"
+    "  --tls-ca FILE   verify the server certificate against this PEM CA bundle\n"
+    "  --tls-cert FILE, --tls-key FILE   client certificate and key (mTLS)\n"
+    "  --tls-server-name NAME   the name to verify (and send as SNI); default --host\n"
     "\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n"
     "Run 'featd-cli COMMAND --help' for a command's options.\n";
@@ -125,12 +136,53 @@ size_t cli_text_width(const char *s)
 struct featd_client *cli_connect(const struct cli_opts *o)
 {
     char err[512];
-    struct featd_client *c = featd_connect(o->host, o->port, o->timeout_ms, err, sizeof err);
+    struct featd_client *c = o->tls ? featd_connect_tls(o->host, o->port, o->timeout_ms, &o->tlso,
+                                                        err, sizeof err)
+                                    : featd_connect(o->host, o->port, o->timeout_ms, err, sizeof err);
     if (c == NULL) {
         fprintf(stderr, "featd-cli: %s (is featd running there? see --host/--port/--config)\n",
                 err);
+        return NULL;
+    }
+    if (o->token != NULL && featd_auth(c, o->token) == NULL) {
+        fprintf(stderr, "featd-cli: authentication failed: %s (see --token/--token-file/"
+                "FEATD_TOKEN)\n", featd_errmsg(c));
+        featd_close(c);
+        return NULL;
     }
     return c;
+}
+
+/* The token in path (surrounding whitespace removed) into buf[0..cap);
+ * false after printing why. */
+static bool cli_read_token(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "featd-cli: --token-file %s: %s\n", path, strerror(errno));
+        return false;
+    }
+    size_t n = fread(buf, 1, cap - 1, f);
+    bool more = fgetc(f) != EOF;
+    fclose(f);
+    if (more) {
+        fprintf(stderr, "featd-cli: --token-file %s: longer than %zu bytes\n", path, cap - 2);
+        return false;
+    }
+    buf[n] = '\0';
+    size_t lo = 0;
+    while (lo < n && isspace((unsigned char)buf[lo])) {
+        lo++;
+    }
+    while (n > lo && isspace((unsigned char)buf[n - 1])) {
+        buf[--n] = '\0';
+    }
+    memmove(buf, buf + lo, n - lo + 1);
+    if (buf[0] == '\0') {
+        fprintf(stderr, "featd-cli: --token-file %s is empty\n", path);
+        return false;
+    }
+    return true;
 }
 
 /* --config FILE: host and port from server.listen (wildcards become
@@ -218,9 +270,14 @@ int main(int argc, char **argv)
         .host = "127.0.0.1", .port = FEATD_DEFAULT_PORT, .timeout_ms = FEATD_DEFAULT_TIMEOUT_MS,
     };
     bool host_set = false, port_set = false;
+    static char token_buf[4098];
+    const char *env_token = getenv("FEATD_TOKEN");
+    if (env_token != NULL && env_token[0] != '\0') {
+        o.token = env_token;
+    }
     int i = 1;
     while (i < argc && argv[i][0] == '-') {
-        const char *val;
+        const char *val, *opt = argv[i];     /* the option, before a matcher moves i */
         int r;
         if (cli_is_help(argv[i])) {
             fputs(usage_text, stdout);
@@ -261,6 +318,45 @@ int main(int argc, char **argv)
                 return CLI_USAGE;
             }
             o.config = val;
+        } else if ((r = cli_opt_value(NULL, argc, argv, &i, "--token", NULL, &val)) != 0) {
+            if (r < 0) {
+                return CLI_USAGE;
+            }
+            if (val[0] == '\0') {
+                return cli_usage_error(NULL, "--token needs a token");
+            }
+            o.token = val;
+        } else if (strcmp(argv[i], "--tls") == 0) {
+            o.tls = true;
+            i++;
+        } else if ((r = cli_opt_value(NULL, argc, argv, &i, "--tls-ca", NULL, &val)) != 0 ||
+                   (r = cli_opt_value(NULL, argc, argv, &i, "--tls-cert", NULL, &val)) != 0 ||
+                   (r = cli_opt_value(NULL, argc, argv, &i, "--tls-key", NULL, &val)) != 0 ||
+                   (r = cli_opt_value(NULL, argc, argv, &i, "--tls-server-name", NULL, &val)) != 0) {
+            if (r < 0) {
+                return CLI_USAGE;
+            }
+            if (val[0] == '\0') {
+                return cli_usage_error(NULL, "%.*s needs a value", (int)strcspn(opt, "="), opt);
+            }
+            if (strncmp(opt, "--tls-ca", 8) == 0) {
+                o.tlso.ca_file = val;
+            } else if (strncmp(opt, "--tls-cert", 10) == 0) {
+                o.tlso.cert_file = val;
+            } else if (strncmp(opt, "--tls-key", 9) == 0) {
+                o.tlso.key_file = val;
+            } else {
+                o.tlso.server_name = val;
+            }
+            o.tls = true;
+        } else if ((r = cli_opt_value(NULL, argc, argv, &i, "--token-file", NULL, &val)) != 0) {
+            if (r < 0) {
+                return CLI_USAGE;
+            }
+            if (!cli_read_token(val, token_buf, sizeof token_buf)) {
+                return CLI_FAIL;
+            }
+            o.token = token_buf;
         } else {
             return cli_usage_error(NULL, "unknown option %s (global options come before the "
                                    "command)", argv[i]);

@@ -22,6 +22,10 @@ struct cli_opts {
     int port;               /* default 6566 */
     int timeout_ms;         /* default 1000 */
     const char *config;     /* --config FILE: host/port from server.listen */
+    const char *token;      /* --token, --token-file or $FEATD_TOKEN: sent as an
+                               AuthRequest after connecting; NULL = none */
+    bool tls;               /* --tls or any --tls-*: connect with TLS (featd_connect_tls) */
+    struct featd_tls tlso;  /* --tls-ca, --tls-cert, --tls-key, --tls-server-name */
 };
 
 /* Subcommands: argv[0] is the subcommand name. */
@@ -31,8 +35,8 @@ int cli_admin_ping(const struct cli_opts *o, int argc, char **argv);
 int cli_admin_info(const struct cli_opts *o, int argc, char **argv);
 int cli_load_main(const struct cli_opts *o, int argc, char **argv);
 
-/* Connects to the server; prints the reason to stderr and returns NULL on
- * failure. */
+/* Connects to the server (and authenticates with o->token when given);
+ * prints the reason to stderr and returns NULL on failure. */
 struct featd_client *cli_connect(const struct cli_opts *o);
 
 /* Prints "featd-cli CMD: message" and a hint to stderr; returns CLI_USAGE. */

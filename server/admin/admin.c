@@ -46,6 +46,8 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
+#include "auth/auth.h"
+#include "serve/serve_auth.h"
 #include "wire/proto.h"
 
 #define ADMIN_MAX_HEADERS (16 * 1024)       /* request line + headers */
@@ -58,7 +60,7 @@ const char *const admin_path_names[AP__COUNT] = {
     "/healthz", "/readyz", "/metrics", "/v1/feature-views", "/get-online-features", "other"
 };
 
-const int admin_codes[ADMIN_NKNOWN_CODES] = { 200, 400, 404, 405, 413, 429, 500, 503, 504 };
+const int admin_codes[ADMIN_NKNOWN_CODES] = { 200, 400, 401, 403, 404, 405, 413, 429, 500, 503, 504 };
 
 struct admin_state admin;
 _Atomic bool admin_draining;
@@ -71,6 +73,8 @@ static const char *admin_reason(int code)
     switch (code) {
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 413: return "Payload Too Large";
@@ -134,6 +138,8 @@ static int admin_http_status(int code)
     case FEATD__V1__ERROR_CODE__UNAVAILABLE: return 503;
     case FEATD__V1__ERROR_CODE__DEADLINE_EXCEEDED: return 504;
     case FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED: return 429;
+    case FEATD__V1__ERROR_CODE__UNAUTHENTICATED: return 401;
+    case FEATD__V1__ERROR_CODE__PERMISSION_DENIED: return 403;
     default: return 500;
     }
 }
@@ -143,7 +149,13 @@ void admin_reply_error(struct evhttp_request *req, int path, int code, const cha
     struct jsonw j;
     jsonw_init(&j);
     jsonw_lit(&j, "{\"error\":{\"code\":");
-    jsonw_strz(&j, code >= 0 && code < METRICS_CODES ? metrics_code_names[code] : "INTERNAL");
+    const ProtobufCEnumValue *ev =
+        protobuf_c_enum_descriptor_get_value(&featd__v1__error_code__descriptor, code);
+    jsonw_strz(&j, ev ? ev->name : "INTERNAL");
+    if (code == FEATD__V1__ERROR_CODE__UNAUTHENTICATED) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+                          "Bearer realm=\"featd\"");
+    }
     jsonw_lit(&j, ",\"message\":");
     jsonw_strz(&j, msg);
     jsonw_lit(&j, "}}\n");
@@ -239,6 +251,54 @@ static const struct admin_route admin_routes[] = {
     { "/get-online-features", AP_LOOKUP, EVHTTP_REQ_POST, admin_lookup_post },
 };
 
+/*
+ * Token check of a request to path (DESIGN §14): with auth on,
+ * /v1/feature-views, /get-online-features and (protect_metrics) /metrics
+ * need "Authorization: Bearer <token>" naming a configured token; sets
+ * admin.token and admin.peer for the endpoint. False after answering 401
+ * (with WWW-Authenticate: Bearer), counted and logged like the serving
+ * port's failures.
+ */
+static bool admin_auth_check(struct evhttp_request *req, int path)
+{
+    const struct cfg_auth *a = &admin.w.reg->cfg->auth;
+    admin.token = NULL;
+    admin.peer[0] = '\0';
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    if (evcon) {
+        evhttp_connection_get_peer(evcon, &addr, &port);
+    }
+    snprintf(admin.peer, sizeof admin.peer, "%s:%u", addr ? addr : "?", (unsigned)port);
+    if (!a->enabled || path == AP_HEALTHZ || path == AP_READYZ ||
+        (path == AP_METRICS && !a->protect_metrics)) {
+        return true;
+    }
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    const char *tok;
+    size_t len;
+    const struct cfg_token *t = NULL;
+    if (h != NULL && auth_bearer(h, &tok, &len)) {
+        t = auth_token_find(a, tok, len);
+        if (t == NULL) {
+            serve_auth_audit(&admin.auth_log, AUTH_FAIL_UNKNOWN_TOKEN, "admin HTTP", admin.peer, NULL,
+                             NULL, "");
+            admin_reply_error(req, path, FEATD__V1__ERROR_CODE__UNAUTHENTICATED,
+                              "authentication failed: unknown token");
+            return false;
+        }
+    } else {
+        serve_auth_audit(&admin.auth_log, AUTH_FAIL_MISSING, "admin HTTP", admin.peer, NULL, NULL,
+                         h ? ": Authorization is not \"Bearer <token>\"" : "");
+        admin_reply_error(req, path, FEATD__V1__ERROR_CODE__UNAUTHENTICATED,
+                          "authentication required: send \"Authorization: Bearer <token>\"");
+        return false;
+    }
+    admin.token = t;
+    return true;
+}
+
 /* Picks up limits of a new registry (server.max_frame_bytes bounds bodies). */
 static void admin_apply_limits(void)
 {
@@ -271,7 +331,10 @@ static void admin_http_cb(struct evhttp_request *req, void *arg)
                              r->method == EVHTTP_REQ_POST ? "POST" : "GET");
             return;
         }
-        r->fn(req);
+        if (admin_auth_check(req, r->id)) {
+            r->fn(req);
+        }
+        admin.token = NULL;
         return;
     }
     admin_reply_text(req, AP_OTHER, 404,

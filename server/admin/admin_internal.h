@@ -37,7 +37,7 @@ enum admin_path {
 extern const char *const admin_path_names[AP__COUNT];
 
 /* HTTP statuses counted by name; anything else counts as "other". */
-#define ADMIN_NKNOWN_CODES 9
+#define ADMIN_NKNOWN_CODES 11
 #define ADMIN_NCODES (ADMIN_NKNOWN_CODES + 1)
 extern const int admin_codes[ADMIN_NKNOWN_CODES];
 
@@ -56,7 +56,9 @@ struct admin_call {
     int path;                       /* enum admin_path */
     struct event *timer;            /* Redis calls: answer on timeout */
     bool backend_pending;           /* hiredis callback / lookup sink to come */
-    struct registry *reg;           /* CALL_VIEWS: registry the MGET was built from */
+    struct registry *reg;           /* CALL_VIEWS: registry the MGET was built from, and
+                                       that token points into */
+    const struct cfg_token *token;  /* CALL_VIEWS with auth: the client's token (views listed) */
     int64_t start_us;
 };
 
@@ -82,6 +84,11 @@ struct admin_state {
     uint64_t conns_rejected_total;  /* refused with 503 (over the cap or fd limit) */
     uint64_t refused_unlogged;      /* refusals since the last log line */
     struct log_limit refused_log;   /* one such line a second */
+    /* token authentication (admin.c, DESIGN §14) */
+    const struct cfg_token *token;  /* the request being routed: its token in admin.w.reg
+                                       (NULL without auth); valid during the endpoint's call */
+    char peer[80];                  /*   and its client's "address:port" */
+    struct log_limit auth_log;      /* one audit line a second */
 };
 
 extern struct admin_state admin;

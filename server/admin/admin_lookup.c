@@ -428,6 +428,8 @@ void admin_lookup_post(struct evhttp_request *req)
                                                  : FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, msg);
         return;
     }
+    rq->token = admin.token;
+    rq->peer = admin.peer;
     c->backend_pending = true;
     /* The answer may come before dispatch_run returns; c is not touched after. */
     dispatch_run(rq, msg_rq);

@@ -14,6 +14,7 @@
 
 #include "admin/admin.h"
 #include "admin/admin_internal.h"
+#include "auth/auth.h"
 #include "config/config.h"
 #include "core/metrics.h"
 #include "core/prom.h"
@@ -193,6 +194,23 @@ static int admin_metrics_write(struct fbuf *o)
         prom_scalar(o, "featd_admin_accept_errors_total", "counter",
                     "Failed accept(2) calls on the admin port (EMFILE/ENFILE: accepting pauses 100 ms)",
                     "%" PRIu64, admin.backoff.errors_total) != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    if (prom_header(o, "featd_auth_failures_total", "counter",
+                    "Requests refused by token authentication (serving and admin ports), by reason: "
+                    "missing (no token), unknown_token, permission_denied (a view outside the "
+                    "token's views)") != FEATD_OK) {
+        return FEATD_ENOMEM;
+    }
+    for (int r = 0; r < AUTH_FAIL__COUNT; r++) {
+        if (fbuf_appendf(o, "featd_auth_failures_total{reason=\"%s\"} %" PRIu64 "\n",
+                         auth_failure_names[r], auth_failures((enum auth_failure)r)) != FEATD_OK) {
+            return FEATD_ENOMEM;
+        }
+    }
+    if (prom_scalar(o, "featd_auth_connections_revoked_total", "counter",
+                    "Serving connections closed because a reload removed or changed their token",
+                    "%" PRIu64, auth_revoked()) != FEATD_OK) {
         return FEATD_ENOMEM;
     }
     if (prom_header(o, "featd_admin_http_requests_total", "counter",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "admin/admin_internal.h"
+#include "auth/auth.h"
 #include "common/jsonw.h"
 #include "config/config.h"
 #include "serve/dispatch.h"
@@ -170,7 +171,8 @@ static void views_view(struct views_w *p, const struct registry *reg, size_t i)
 
 /* The registry as JSON into p->j; fresh = generations were just read from
  * Redis. */
-static void admin_views_json(struct views_w *p, const struct registry *reg, bool fresh)
+static void admin_views_json(struct views_w *p, const struct registry *reg, bool fresh,
+                             const struct cfg_token *token)
 {
     const struct featd_config *cfg = reg->cfg;
     views_open(p, '{');
@@ -196,6 +198,10 @@ static void admin_views_json(struct views_w *p, const struct registry *reg, bool
     views_key(p, "feature_views");
     views_open(p, '[');
     for (size_t i = 0; i < cfg->nviews; i++) {
+        /* with auth, only the views the token may read */
+        if (token != NULL && !auth_may_read(token, cfg->views[i].name)) {
+            continue;
+        }
         views_item(p);
         views_view(p, reg, i);
     }
@@ -207,7 +213,7 @@ static void admin_views_answer(struct admin_call *c, bool fresh)
 {
     struct views_w p = { .depth = 0 };
     jsonw_init(&p.j);
-    admin_views_json(&p, admin.w.reg, fresh);
+    admin_views_json(&p, admin.w.reg, fresh, c->token);
     const char *s = jsonw_end(&p.j);
     if (s == NULL) {
         admin_reply_text(c->req, AP_VIEWS, 500, "out of memory");
@@ -249,6 +255,10 @@ void admin_views_get(struct evhttp_request *req)
     if (c == NULL) {
         admin_reply_text(req, AP_VIEWS, 500, "out of memory");
         return;
+    }
+    if (admin.token != NULL) {
+        c->token = admin.token;
+        c->reg = registry_ref(admin.w.reg);     /* keeps the token alive until the answer */
     }
     if (admin_call_timer(c, admin_views_timeout_cb) != FEATD_OK ||
         gencache_refresh(&admin.w.serve.gens, admin.w.redis, admin_views_refreshed, c) != FEATD_OK) {

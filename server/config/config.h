@@ -191,6 +191,8 @@ struct cfg_redis {
     char *username;         /* ACL user (AUTH username password); NULL = AUTH password;
                                never without a password, never with the embedded store */
     char *password;         /* NULL = no AUTH */
+    char *password_file;    /* the password's file (read into password at load), or NULL */
+    bool password_from_file;    /* password came from password_file */
     struct cfg_addrs cluster_nodes;  /* cluster seed nodes (1..64); n == 0 unless CLUSTER */
     bool read_from_replicas;        /* cluster only: lookups may go to replicas (READONLY) */
     struct cfg_redis_sentinel sentinel;  /* given only in SENTINEL mode */
@@ -209,6 +211,24 @@ struct cfg_materialize {
     int unready_after_intervals;    /* /readyz fails for a view failing this many intervals; 0 = never */
 };
 
+/* One client token of "auth" (DESIGN §14): only its SHA-256 is kept. */
+struct cfg_token {
+    char *name;             /* the principal, in logs and errors */
+    uint8_t sha256[32];
+    char **views;           /* view names it may read; "*" = all */
+    size_t nviews;
+    bool all_views;         /* "*" among views */
+    bool write;             /* may write (push) to the views it may read */
+};
+
+/* Section "auth": with tokens, every client authenticates first. */
+struct cfg_auth {
+    bool enabled;           /* at least one token */
+    struct cfg_token *tokens;
+    size_t ntokens;
+    bool protect_metrics;   /* /metrics needs a token too */
+};
+
 /* The serving listener's TLS (section "tls", DESIGN §14); all NULL = plaintext. */
 struct cfg_tls {
     char *cert_file;        /* PEM certificate chain; with key_file: TLS on */
@@ -223,6 +243,7 @@ struct featd_config {
     struct cfg_materialize materialize;
     struct cfg_tls tls;
     struct cfg_serving_log serving_log;
+    struct cfg_auth auth;
     struct cfg_entity *entities;
     size_t nentities;
     struct cfg_view *views;

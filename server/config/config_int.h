@@ -281,6 +281,10 @@ void config_quality_expect(json_t *feature, const char *base, struct cfg_feature
 void config_quality_expect_free(struct cfg_expect *x);
 void config_quality_view(json_t *view, const char *base, struct cfg_view *v, struct config_errs *e);
 void config_quality_serving_log(struct featd_config *cfg, json_t *root, struct config_errs *e);
+
+/* ---- config_auth.c: the "auth" section (after the views) ---- */
+void config_auth_parse(struct featd_config *cfg, json_t *root, struct config_errs *e);
+void config_auth_free(struct cfg_auth *a);
 void config_view_parse_views(struct featd_config *cfg, json_t *root, struct config_errs *e);
 /* Sets every view's fingerprint (only on a config without errors). */
 void config_view_fingerprints(struct featd_config *cfg);

@@ -11,9 +11,13 @@
  */
 #include "config/config_int.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/util.h"
 
 const char *config_redis_mode_name(enum featd_redis_mode m)
 {
@@ -100,10 +104,50 @@ static void config_redis_sentinel_orphans(const struct cfg_redis *r, bool from_e
     }
 }
 
+/* redis.password_file into redis.password (once: the resolve runs again
+ * after the environment). */
+static void config_redis_password_file(struct cfg_redis *r, bool from_env, struct config_errs *e)
+{
+    char who[CFG_JPATH_MAX];
+    if (r->password_file == NULL || r->password_from_file) {
+        return;
+    }
+    config_redis_who("redis", "password_file", from_env, who);
+    if (r->password != NULL) {
+        config_err_add(e, who, "give the password once: redis.password (or the url's) or "
+                       "redis.password_file, not both");
+        return;
+    }
+    FILE *f = fopen(r->password_file, "rb");
+    if (f == NULL) {
+        config_err_add(e, who, "cannot read %s: %s", r->password_file, strerror(errno));
+        return;
+    }
+    char buf[1026];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    size_t lo = 0;
+    while (lo < n && isspace((unsigned char)buf[lo])) {
+        lo++;
+    }
+    while (n > lo && isspace((unsigned char)buf[n - 1])) {
+        n--;
+    }
+    if (n - lo == 0 || n - lo > 1024) {
+        config_err_add(e, who, "%s must hold a password of 1..1024 bytes", r->password_file);
+    } else {
+        buf[n] = '\0';
+        r->password = util_xstrdup(buf + lo);
+        r->password_from_file = true;
+    }
+    memset(buf, 0, sizeof buf);
+}
+
 void config_redis_resolve(struct featd_config *cfg, bool from_env, struct config_errs *e)
 {
     struct cfg_redis *r = &cfg->redis;
     char who[CFG_JPATH_MAX];
+    config_redis_password_file(r, from_env, e);
     bool one = config_redis_one_source(r, from_env, e);
     config_redis_sentinel_orphans(r, from_env, e);
     if (r->sentinel.given) {

@@ -171,6 +171,11 @@ const struct config_key config_table[] = {
     { "redis", "password", CK_NSTR, CFG_RDS(password), 1, 1024, NULL, false,
       "FEATD_REDIS_PASSWORD", NULL, config_table_check_password,
       "AUTH password (null = none). May instead be given in the url, not both differently." },
+    { "redis", "password_file", CK_NSTR, CFG_RDS(password_file), 1, 4096, NULL, false,
+      "FEATD_REDIS_PASSWORD_FILE", NULL, NULL,
+      "A file holding the AUTH password (surrounding whitespace dropped), read at startup: keeps "
+      "the secret out of the config and the environment (mount it as a secret). Not with "
+      "redis.password or a password in the url." },
     { "redis", "timeout_ms", CK_INT, CFG_RDS(timeout_ms), 1, 600000, "200", false,
       NULL, NULL, NULL,
       "Connect and command timeout of blocking Redis users (materializer, CLI); their bulk writes wait at least 5 s." },

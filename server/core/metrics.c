@@ -10,10 +10,12 @@ const uint64_t metrics_bucket_bounds[METRICS_NBUCKETS - 1] = { METRICS_BUCKETS(M
 #undef METRICS_BOUND_
 
 const char *const metrics_req_type_names[MREQ__COUNT] = {
-    "get_online_features", "ping", "list_feature_views", "server_info", "http_get_online_features"
+    "get_online_features", "ping", "list_feature_views", "server_info", "http_get_online_features",
+    "auth"
 };
 const char *const metrics_code_names[METRICS_CODES] = {
-    "OK", "INVALID_ARGUMENT", "UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "INTERNAL"
+    "OK", "INVALID_ARGUMENT", "UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "INTERNAL",
+    "UNAUTHENTICATED", "PERMISSION_DENIED"
 };
 const char *const metrics_status_names[METRICS_STATUSES] = {
     "INVALID", "PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE"

@@ -55,9 +55,10 @@ enum metrics_req_type {
     MREQ_LIST_VIEWS,
     MREQ_SERVER_INFO,
     MREQ_HTTP_GET,      /* JSON lookup on the admin port */
+    MREQ_AUTH,          /* AuthRequest */
     MREQ__COUNT
 };
-#define METRICS_CODES 6             /* featd.v1.ErrorCode OK..INTERNAL */
+#define METRICS_CODES 8             /* featd.v1.ErrorCode OK..PERMISSION_DENIED */
 #define METRICS_REDIRECT_KINDS 2      /* moved, ask */
 #define METRICS_STATUSES 5          /* featd.v1.FieldStatus INVALID..OUTSIDE_MAX_AGE */
 

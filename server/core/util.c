@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/sha.h>
+
 size_t util_get_varint(const uint8_t *p, size_t len, uint64_t *out)
 {
     uint64_t v = 0;
@@ -102,4 +104,9 @@ uint64_t util_fnv1a(uint64_t h, const void *p, size_t n)
         h *= 0x100000001b3ULL;
     }
     return h;
+}
+
+void util_sha256(const void *p, size_t n, uint8_t out[32])
+{
+    SHA256(p, n, out);
 }

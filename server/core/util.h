@@ -37,5 +37,7 @@ size_t util_strlcpy(char *dst, const char *src, size_t cap);
  * UTIL_FNV_INIT). */
 #define UTIL_FNV_INIT 0xcbf29ce484222325ULL
 uint64_t util_fnv1a(uint64_t h, const void *p, size_t n);
+/* SHA-256 of p[0..n) (OpenSSL's libcrypto). Any thread. */
+void util_sha256(const void *p, size_t n, uint8_t out[32]);
 
 #endif

@@ -56,6 +56,19 @@
 #define CONN_MEMORY_SHARE_MIN (1u << 20)    /* no connection is closed for holding less */
 
 struct conn;
+struct cfg_token;
+
+/* The serving protocol's authentication of a connection (DESIGN §14),
+ * kept and read only by serve/serve_auth.c on the loop's thread; zero =
+ * not authenticated. Nothing here needs freeing. */
+struct conn_auth {
+    const struct cfg_token *token;  /* in the serve context's current registry (re-resolved
+                                       at every swap); NULL = not authenticated */
+    char name[136];                 /* the token's name (principal) for the re-check */
+    uint8_t sha256[32];             /*   and its hash: both must still match after a reload */
+    uint16_t failed_auths;          /* AuthRequests refused on this connection */
+    uint16_t unauthenticated;       /* other requests refused before authentication */
+};
 
 /* The protocol a connection serves (twemproxy's typed handler pointers). */
 struct conn_handler {
@@ -136,6 +149,7 @@ struct conn {
     bool tls_handshaking;           /* ssl's handshake not finished */
     bool tls_want_write;            /* ssl's last call waits for the socket to be writable */
     char principal[128];            /* mTLS: the client certificate's subject CN */
+    struct conn_auth auth;          /* token authentication (serve/serve_auth.c) */
     char tls_error[256];            /* why TLS failed (close reason) */
     const char *close_reason;
     TAILQ_ENTRY(conn) link;         /* in loop->conns while open */

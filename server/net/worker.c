@@ -368,6 +368,7 @@ int worker_init(struct worker *w, int id, struct registry *reg, bool with_listen
     }
     w->loop.id_base = (uint64_t)id << 48;
     serve_init(&w->serve, w->base, &w->metrics, worker_process_info);
+    w->serve.loop = &w->loop;       /* its connections (token re-check at a registry swap) */
     w->loop.on_close = worker_drain_progress;
     w->loop.on_close_arg = w;
     if (pipe2(w->notify_fd, O_NONBLOCK | O_CLOEXEC) != 0) {

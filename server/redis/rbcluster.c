@@ -517,8 +517,9 @@ redisContext *rbcluster_master_ctx(struct rbcluster *c, size_t k, char *err, siz
 
 /* ---- pipelines ---- */
 
-int rbcluster_append(struct rbcluster *c, const char *key, size_t keylen, int argc,
-                     const char **argv, const size_t *lens, char *err, size_t errlen)
+/* Room for one more queued command (bounded by RBCLUSTER_MAX_PIPELINE,
+ * counted when hit). */
+static int rbcluster_reserve(struct rbcluster *c, char *err, size_t errlen)
 {
     if (c->ncmds >= RBCLUSTER_MAX_PIPELINE) {
         c->stats.bound_hits++;
@@ -535,6 +536,15 @@ int rbcluster_append(struct rbcluster *c, const char *key, size_t keylen, int ar
         }
         c->cmds = n;
         c->capcmds = cap;
+    }
+    return FEATD_OK;
+}
+
+int rbcluster_append(struct rbcluster *c, const char *key, size_t keylen, int argc,
+                     const char **argv, const size_t *lens, char *err, size_t errlen)
+{
+    if (rbcluster_reserve(c, err, errlen) != FEATD_OK) {
+        return FEATD_ERR;
     }
     char *buf = NULL;
     int len = redisFormatCommandArgv(&buf, argc, argv, lens);
@@ -554,21 +564,8 @@ int rbcluster_append(struct rbcluster *c, const char *key, size_t keylen, int ar
 int rbcluster_append_resp(struct rbcluster *c, unsigned slot, const char *resp, size_t len,
                           char *err, size_t errlen)
 {
-    if (c->ncmds >= RBCLUSTER_MAX_PIPELINE) {
-        c->stats.bound_hits++;
-        util_seterr(err, errlen, "redis cluster: more than %u commands in one pipeline",
-                    RBCLUSTER_MAX_PIPELINE);
+    if (rbcluster_reserve(c, err, errlen) != FEATD_OK) {
         return FEATD_ERR;
-    }
-    if (c->ncmds == c->capcmds) {
-        size_t cap = c->capcmds ? c->capcmds * 2 : 256;
-        struct rbc_cmd *n = realloc(c->cmds, cap * sizeof(*n));
-        if (n == NULL) {
-            util_seterr(err, errlen, "redis cluster: out of memory");
-            return FEATD_ERR;
-        }
-        c->cmds = n;
-        c->capcmds = cap;
     }
     char *buf = malloc(len ? len : 1);   /* freed by redisFreeCommand (free) */
     if (buf == NULL) {

@@ -257,8 +257,15 @@ static void rroute_slots_cb(redisAsyncContext *ac, void *r, void *priv)
         log_warn("redis", "cluster: CLUSTER SLOTS on %s:%d failed: %s (%" PRIu64 " more since)", via,
                  rr->nodes[rr->refresh_node].port, why, suppressed);
     }
-    snprintf(rr->status, sizeof(rr->status), "redis cluster: CLUSTER SLOTS on %s:%d failed: %s", via,
-             rr->nodes[rr->refresh_node].port, why);
+    if (rr->map_known) {
+        snprintf(rr->status, sizeof(rr->status), "redis cluster: CLUSTER SLOTS on %s:%d failed: %s", via,
+                 rr->nodes[rr->refresh_node].port, why);
+    } else {
+        /* no map yet: name every seed, not only the last one asked (an
+         * operator's first question is which addresses featd tries) */
+        snprintf(rr->status, sizeof(rr->status), "redis cluster: no slot map yet from %.300s: CLUSTER SLOTS on %.64s:%d "
+                 "failed: %.200s", rr->endpoint, via, rr->nodes[rr->refresh_node].port, why);
+    }
     rr->refresh_wanted = true;      /* ask another node next */
     rroute_kick(rr, RROUTE_REFRESH_MIN_MS);
 }
@@ -286,6 +293,10 @@ static void rroute_refresh(struct rroute *rr)
         }
     }
     /* no link takes commands: the links reconnect; try again */
+    if (!rr->map_known) {
+        snprintf(rr->status, sizeof(rr->status), "redis cluster: no slot map yet: no seed reachable in %.300s",
+                 rr->endpoint);
+    }
     rroute_kick(rr, RROUTE_REFRESH_MIN_MS);
 }
 

@@ -14,6 +14,7 @@
 #include "common/jsonw.h"
 #include "core/util.h"
 #include "serve/lookup.h"
+#include "serve/serve_auth.h"
 
 /* ---- requests answered at once ---- */
 
@@ -77,7 +78,14 @@ static void dispatch_list_views(struct request *rq)
         fi->materialization_mode = v->mat_mode == MAT_SNAPSHOT ? "snapshot" : "incremental";
         infos[i] = fi;
     }
-    lr->n_views = cfg->nviews;
+    /* with auth, only the views the token may read */
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->nviews; i++) {
+        if (serve_auth_may_list(rq, cfg->views[i].name)) {
+            infos[n++] = infos[i];
+        }
+    }
+    lr->n_views = n;
     lr->views = infos;
     Featd__V1__Response resp = FEATD__V1__RESPONSE__INIT;
     resp.request_id = rq->id;
@@ -161,6 +169,10 @@ static Featd__V1__Request *dispatch_decode(struct request *rq, const uint8_t *da
 static void dispatch_route(struct request *rq)
 {
     rq->id = rq->msg->request_id;
+    if (rq->sink.kind == SINK_CONN && !serve_auth_gate(rq)) {
+        request_maybe_free(rq);
+        return;
+    }
     switch (rq->msg->body_case) {
     case FEATD__V1__REQUEST__BODY_GET_ONLINE_FEATURES:
         lookup_start(rq);
@@ -180,7 +192,7 @@ static void dispatch_route(struct request *rq)
     default:
         request_error(rq, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT,
                       "request %" PRIu64 " has no body (expected get_online_features, ping, "
-                      "list_feature_views or server_info)", rq->id);
+                      "list_feature_views, server_info or auth)", rq->id);
         break;
     }
     request_maybe_free(rq);

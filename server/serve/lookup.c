@@ -62,6 +62,7 @@
 #include "redis/rcmd.h"
 #include "online/online.h"
 #include "serve/lookup_plan.h"
+#include "serve/serve_auth.h"
 
 #define LOOKUP_MAX_ATTEMPTS 8     /* a reader racing back-to-back flips (e2e_serve's flip storm) must still get through */
 #define LOOKUP_MAX_DEADLINE_MS 600000
@@ -656,6 +657,9 @@ void lookup_start(struct request *rq)
 {
     const Featd__V1__GetOnlineFeaturesRequest *g = rq->msg->get_online_features;
     struct lookup_plan_error err;
+    if (!serve_auth_lookup(rq)) {
+        return;
+    }
     rq->plan = lookup_plan_build(rq->reg->cfg, g, &rq->arena, &err);
     if (rq->plan == NULL) {
         request_error(rq, err.code, "%s", err.msg);

@@ -101,7 +101,9 @@ static void request_mark_answered(struct request *rq, int code)
         evtimer_del(&rq->timer);
         rq->timer_set = 0;
     }
-    METRICS_INC(ctx->metrics->requests[rq->type][code]);
+    if (rq->type >= 0 && rq->type < MREQ__COUNT && code >= 0 && code < METRICS_CODES) {
+        METRICS_INC(ctx->metrics->requests[rq->type][code]);
+    }
     rq->ready_us = util_mono_us();
     metrics_observe(&ctx->metrics->request_latency, (uint64_t)(rq->ready_us - rq->start_us));
 }

@@ -79,6 +79,10 @@ struct request {
     uint32_t redis_pending;         /* commands awaiting Redis's reply */
     int attempts;
     struct lookup_plan *plan;       /* GetOnlineFeatures state (arena) */
+    const struct cfg_token *token;  /* its client's token in reg (auth on), else NULL:
+                                       set by serve_auth_gate or the admin port */
+    const char *peer;               /* SINK_CALLBACK: the client's address for audit lines
+                                       (the admin port's, valid until dispatch_run returns) */
     struct arena arena;             /* everything of the request; limit REQUEST_ARENA_LIMIT */
 };
 

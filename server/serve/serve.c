@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "serve/request.h"
+#include "serve/serve_auth.h"
 
 void serve_init(struct serve_ctx *ctx, struct event_base *base, struct metrics *m, serve_info_fn info)
 {
@@ -21,6 +22,7 @@ int serve_set_registry(struct serve_ctx *ctx, struct registry *reg)
         return FEATD_ERR;
     }
     ctx->reg = reg;
+    serve_auth_registry(ctx, reg);
     return FEATD_OK;
 }
 

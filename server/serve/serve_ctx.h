@@ -15,12 +15,14 @@
 #include <event2/event.h>
 
 #include "config/registry.h"
+#include "core/log.h"
 #include "core/metrics.h"
 #include "core/fbuf.h"
 #include "redis/rroute.h"
 #include "serve/gencache.h"
 
 struct request;
+struct conn_loop;
 
 /* Process-wide facts ServerInfo reports (filled by the thread layer). */
 struct serve_process_info {
@@ -44,6 +46,10 @@ struct serve_ctx {
     int nfree_reqs;
     struct fbuf scratch;            /* the commands of an attempt (lookup_build_command) */
     struct fbuf scratch_keys;       /* its entity keys (lookup_build_command) */
+    struct conn_loop *loop;         /* lent: the loop whose connections it serves (set by
+                                       the worker; serve/serve_auth.c re-checks their tokens
+                                       at a swap); NULL on the admin thread */
+    struct log_limit auth_log;      /* SERVE_AUTH_LOGS_PER_SEC audit lines a second */
     void (*on_free)(void *arg);     /* set while the owner drains: called after */
     void *on_free_arg;              /*   each request object is released */
 };

@@ -462,7 +462,8 @@ void h_featd_start_opts(struct h_featd *f, const char *config_json, const struct
             ck_abort_msg("featd exited during startup (status %d; log above)",
                          WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
         }
-        if (h_port_accepts(f->port)) {
+        /* both listeners: the admin port opens a moment after the serving one */
+        if (h_port_accepts(f->port) && (f->admin_port <= 0 || h_port_accepts(f->admin_port))) {
             return;
         }
         if (h_now_ms() >= end) {

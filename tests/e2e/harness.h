@@ -51,7 +51,7 @@ void h_redis_resume(struct h_redis *r);          /* SIGCONT */
 void *h_redis_cmd(const struct h_redis *r, const char *fmt, ...);
 
 /* Write config_json (a complete config holding the ports to use) to a temp
- * dir and start featd on it; waits until the serving port accepts. */
+ * dir and start featd on it; waits until the serving port (and the admin port, when enabled) accept. */
 void h_featd_start(struct h_featd *f, const char *config_json);
 /* Options of h_featd_start_opts; zero fields keep the default. */
 struct h_featd_opts {

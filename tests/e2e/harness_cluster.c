@@ -916,3 +916,102 @@ void harness_sentinel_kill_data(struct hsentinel *s, int i)
     ck_assert_msg(i >= 0 && i < 2, "harness_sentinel_kill_data: no data node %d", i);
     hc_node_stop(&s->data[i], SIGKILL);
 }
+
+/* ---- helpers for the chaos suite ---- */
+
+int harness_cluster_replica_of(const struct hcluster *c, int master)
+{
+    for (int i = 0; i < c->nnodes; i++) {
+        if (i == master || c->nodes[i].pid == 0) {
+            continue;
+        }
+        redisReply *r = hc_cmd(c->nodes[i].port, "ROLE");
+        bool mine = r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
+                    r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "slave") == 0 &&
+                    r->element[2]->type == REDIS_REPLY_INTEGER && r->element[2]->integer == c->nodes[master].port;
+        if (r != NULL) {
+            freeReplyObject(r);
+        }
+        if (mine) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* True when the master on port has every replica it lists at its own
+ * replication offset (INFO replication: master_repl_offset vs slaveN offset). */
+static bool hc_replicas_caught_up(int port)
+{
+    redisReply *r = hc_cmd(port, "INFO replication");
+    bool ok = r != NULL && r->type == REDIS_REPLY_STRING;
+    if (ok) {
+        char v[64], f[32], line[256];
+        ok = hc_info_field(r->str, "master_repl_offset", v, sizeof(v));
+        long long off = ok ? atoll(v) : -1;
+        for (int k = 0; ok && k < HC_MAX_NODES; k++) {
+            snprintf(f, sizeof(f), "slave%d", k);
+            if (!hc_info_field(r->str, f, line, sizeof(line))) {
+                break;
+            }
+            const char *o = strstr(line, "offset=");
+            ok = o != NULL && atoll(o + 7) >= off;
+        }
+    }
+    if (r != NULL) {
+        freeReplyObject(r);
+    }
+    return ok;
+}
+
+void harness_cluster_wait_synced(const struct hcluster *c, int timeout_ms)
+{
+    long long end = h_now_ms() + timeout_ms;
+    for (int i = 0; i < c->nnodes; i++) {
+        if (c->nodes[i].pid == 0 || !harness_cluster_is_master(c, i)) {
+            continue;
+        }
+        while (!hc_replicas_caught_up(c->nodes[i].port)) {
+            ck_assert_msg(h_now_ms() < end, "replicas of node %d (port %d) not in sync within %d ms", i,
+                          c->nodes[i].port, timeout_ms);
+            h_sleep_ms(20);
+        }
+    }
+}
+
+void harness_cluster_node_id(const struct hcluster *c, int i, char *out, size_t cap)
+{
+    redisReply *r = harness_cluster_cmd(c, i, "CLUSTER MYID");
+    ck_assert_msg(r != NULL && r->type == REDIS_REPLY_STRING, "CLUSTER MYID on node %d", i);
+    snprintf(out, cap, "%s", r->str);
+    freeReplyObject(r);
+}
+
+void harness_sentinel_wait_synced(const struct hsentinel *s, int timeout_ms)
+{
+    long long end = h_now_ms() + timeout_ms;
+    while (!hc_replicas_caught_up(s->data[s->master].port)) {
+        ck_assert_msg(h_now_ms() < end, "sentinel replica not in sync within %d ms", timeout_ms);
+        h_sleep_ms(20);
+    }
+}
+
+void harness_sentinel_restart_data(struct hsentinel *s, int i)
+{
+    ck_assert_msg(i >= 0 && i < 2 && s->data[i].pid == 0, "harness_sentinel_restart_data: node %d", i);
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if (hs_data_spawn(&s->data[i], 0)) {
+            return;
+        }
+        h_sleep_ms(200);
+    }
+    hs_dump_logs(s);
+    ck_abort_msg("data node %d did not restart on port %d", i, s->data[i].port);
+}
+
+bool harness_sentinel_is_master(const struct hsentinel *s, int i)
+{
+    char role[32];
+    hc_role(s->data[i].port, role, sizeof(role));
+    return strcmp(role, "master") == 0;
+}

@@ -71,6 +71,14 @@ int harness_cluster_node_by_port(const struct hcluster *c, int port);
  */
 void harness_cluster_wait_ok(struct hcluster *c, int timeout_ms);
 
+/* The running node that ROLE says replicates master (index), or -1. */
+int harness_cluster_replica_of(const struct hcluster *c, int master);
+/* Waits (up to timeout_ms) until every running master's replicas are at
+ * its replication offset (so a failover loses no written row). */
+void harness_cluster_wait_synced(const struct hcluster *c, int timeout_ms);
+/* CLUSTER MYID of node i into out. */
+void harness_cluster_node_id(const struct hcluster *c, int i, char *out, size_t cap);
+
 /* ---- Sentinel ---- */
 
 #define HS_MASTER_NAME "featd"
@@ -110,6 +118,13 @@ void harness_sentinel_wait_new_master(struct hsentinel *s, int old_master_index,
 /* One blocking command on a data node / sentinel (NULL on connection error). */
 void *harness_sentinel_data_cmd(const struct hsentinel *s, int i, const char *fmt, ...);
 void *harness_sentinel_cmd(const struct hsentinel *s, int i, const char *fmt, ...);
+/* Waits until the current master's replica is at its offset. */
+void harness_sentinel_wait_synced(const struct hsentinel *s, int timeout_ms);
+/* Starts killed data node i again on its port as a master with no
+ * replicaof (a crashed master coming back: the sentinels reconfigure it). */
+void harness_sentinel_restart_data(struct hsentinel *s, int i);
+/* True when data node i answers ROLE "master". */
+bool harness_sentinel_is_master(const struct hsentinel *s, int i);
 /* SIGKILL data node i. */
 void harness_sentinel_kill_data(struct hsentinel *s, int i);
 

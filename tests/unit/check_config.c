@@ -770,6 +770,33 @@ START_TEST(test_redis_modes)
 }
 END_TEST
 
+START_TEST(test_redis_password_file)
+{
+    struct featd_config *cfg;
+    char err[ERRLEN], path[] = "/tmp/featd-redis-pw-XXXXXX", json[1024];
+    int fd = mkstemp(path);
+    ck_assert(fd >= 0);
+    ck_assert(write(fd, "  s3cret pass\n", 14) == 14);
+    close(fd);
+    snprintf(json, sizeof json, RDS("'url':'redis://h:1','username':'featd','password_file':'%s'"),
+             path);
+    ck_assert_msg(load_sq(json, &cfg, err) == FEATD_OK, "%s", err);
+    ck_assert_str_eq(cfg->redis.password, "s3cret pass");
+    config_free(cfg);
+    snprintf(json, sizeof json, RDS("'url':'redis://h:1','password':'x','password_file':'%s'"),
+             path);
+    ck_assert_int_eq(load_sq(json, &cfg, err), FEATD_ERR);
+    ck_assert_msg(strstr(err, "$.redis.password_file: give the password once") != NULL, "%s", err);
+    snprintf(json, sizeof json, RDS("'url':'redis://:x@h:1','password_file':'%s'"), path);
+    ck_assert_int_eq(load_sq(json, &cfg, err), FEATD_ERR);
+    unlink(path);
+    ck_assert_int_eq(load_sq(RDS("'url':'redis://h:1','password_file':'/nonexistent/pw'"), &cfg, err),
+                     FEATD_ERR);
+    ck_assert_msg(strstr(err, "$.redis.password_file: cannot read /nonexistent/pw") != NULL, "%s",
+                  err);
+}
+END_TEST
+
 START_TEST(test_many_errors_collected)
 {
     struct featd_config *cfg;
@@ -1397,6 +1424,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_keep_restart_only);
     tcase_add_test(tc, test_restart_needed_redis_modes);
     tcase_add_test(tc, test_materialize_keys);
+    tcase_add_test(tc, test_redis_password_file);
     tcase_add_test(tc, test_docs_in_sync);
     tcase_add_test(tc, test_examples_list_every_key);
     suite_add_tcase(s, tc);

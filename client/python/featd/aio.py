@@ -107,6 +107,8 @@ class AsyncClient:
         self._closed = False
         self._ids = itertools.count(1)
         self._peer = "%s:%d" % (host, self.port)
+        self._token = token
+        self.principal = None   # the server's name for the token, after the first connect
 
     async def __aenter__(self):
         return self
@@ -137,7 +139,15 @@ class AsyncClient:
             raise DeadlineExceeded("timeout connecting to %s" % self._peer) from None
         except OSError as e:
             raise Unavailable("connect to %s: %s" % (self._peer, e.strerror or e)) from None
-        return _AConn(reader, writer, self._peer)
+        conn = _AConn(reader, writer, self._peer)
+        if self._token is not None:
+            try:
+                body = await self._call_on(conn, wire.auth_request(self._token), "auth", deadline)
+            except BaseException:
+                await conn.close()
+                raise
+            self.principal = body.principal
+        return conn
 
     async def _get(self, deadline):
         """The live connection; concurrent first calls share one connect."""
@@ -173,6 +183,10 @@ class AsyncClient:
 
     async def _call_once(self, req, expect, deadline, is_lookup):
         conn = await self._get(deadline)
+        return await self._call_on(conn, req, expect, deadline, is_lookup)
+
+    async def _call_on(self, conn, req, expect, deadline, is_lookup=False):
+        """One request on conn; its `expect` body (or the server's error)."""
         rid = next(self._ids)
         req.request_id = rid
         left = None if deadline is None else deadline - time.monotonic()

@@ -46,10 +46,15 @@ def tls_context(tls):
 
 
 def check_token(token):
-    """DESIGN §14's AuthRequest is not in proto/featd.proto yet (issue #17)."""
-    if token is not None and "auth" not in pb.Request.DESCRIPTOR.fields_by_name:
+    """A token is a non-empty str (DESIGN §14: sent as AuthRequest on every
+    new connection)."""
+    if token is None:
+        return
+    if not isinstance(token, str) or not token:
+        raise InvalidArgument("token must be a non-empty str")
+    if "auth" not in pb.Request.DESCRIPTOR.fields_by_name:
         raise Unimplemented("token authentication is not supported by this featd protocol "
-                            "version (no AuthRequest; DESIGN §14, issue #17)")
+                            "version (no AuthRequest; DESIGN §14)")
 
 
 class _Conn:
@@ -112,8 +117,9 @@ class Client:
 
     Client(host, port, timeout=1.0, token=None, tls=None, pool_size=16)
     timeout: seconds per call, None = no bound. tls: None, True (system CAs),
-    a CA file path or an ssl.SSLContext. token: DESIGN §14 authentication
-    (not in this protocol version: giving one raises Unimplemented).
+    a CA file path or an ssl.SSLContext. token: DESIGN §14 authentication,
+    sent as an AuthRequest on every new connection (a refused token raises
+    Unauthenticated; a view outside the token's raises PermissionDenied).
     pool_size: idle connections kept for reuse (more are opened when more
     threads call at once, and closed after their call)."""
 
@@ -132,6 +138,8 @@ class Client:
         self._closed = False
         self._ids = itertools.count(1)
         self._peer = "%s:%d" % (host, self.port)
+        self._token = token
+        self.principal = None   # the server's name for the token, after the first connect
 
     # ---- context manager ----
 
@@ -173,7 +181,28 @@ class Client:
         except (OSError, ssl.SSLError) as e:
             sock.close()
             raise Unavailable("TLS handshake with %s: %s" % (self._peer, e)) from None
-        return _Conn(sock, self._peer)
+        conn = _Conn(sock, self._peer)
+        if self._token is not None:
+            self._authenticate(conn, deadline)
+        return conn
+
+    def _authenticate(self, conn, deadline):
+        """AuthRequest on a new connection; raises Unauthenticated (closing it)."""
+        rid = next(self._ids)
+        req = wire.auth_request(self._token)
+        req.request_id = rid
+        try:
+            resp = conn.call(wire.frame(req), rid, deadline)
+            self.principal = wire.body_of(resp, "auth").principal
+        except socket.timeout:
+            conn.close()
+            raise DeadlineExceeded("timeout authenticating to %s" % self._peer) from None
+        except OSError as e:
+            conn.close()
+            raise Unavailable("connection to %s: %s" % (self._peer, e.strerror or e)) from None
+        except BaseException:
+            conn.close()
+            raise
 
     def _get(self, deadline):
         with self._lock:

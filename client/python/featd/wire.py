@@ -119,6 +119,13 @@ def simple_request(body):
     return req
 
 
+def auth_request(token):
+    """An AuthRequest carrying token (DESIGN §14)."""
+    req = pb.Request()
+    req.auth.token = token
+    return req
+
+
 def write_request(feature_view, df):
     """push(): needs WriteFeaturesRequest (DESIGN §11) in proto/featd.proto."""
     if "write_features" not in pb.Request.DESCRIPTOR.fields_by_name:

@@ -151,6 +151,8 @@ class Stack:
         self.port = self.port or free_port()
         self.admin_port = self.admin_port or free_port()
         cfg = config(self.port, self.admin_port, self.redis_port, os.path.join(self.dir, "data"))
+        if getattr(self, "auth", None) is not None:
+            cfg["auth"] = self.auth     # DESIGN §14 section, set before start()
         with open(self.config_path, "w") as f:
             json.dump(cfg, f, indent=1)
 

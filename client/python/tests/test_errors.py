@@ -1,8 +1,8 @@
 """Errors map to the typed exceptions of DESIGN §13, with .code and .message:
 the server's refusals (same messages as libfeatd's), Redis stopped ->
 Unavailable (after retrying within the timeout), a paused Redis with a tiny
-timeout -> DeadlineExceeded, nothing listening -> Unavailable, push and
-token -> Unimplemented while the protocol has no writes / auth."""
+timeout -> DeadlineExceeded, nothing listening -> Unavailable, push ->
+Unimplemented while the protocol has no writes (tokens: test_auth.py)."""
 
 import asyncio
 import time
@@ -91,15 +91,13 @@ def test_nothing_listening_is_unavailable_after_retrying():
         asyncio.run(run())
 
 
-def test_push_and_token_are_unimplemented(stack):
+def test_push_is_unimplemented(stack):
     with featd.Client("127.0.0.1", stack.port) as c:
         with pytest.raises(featd.Unimplemented, match="WriteFeatures") as ei:
             c.push("stale", {"customer_id": [1], "event_timestamp": [0], "score": [1.0]})
         assert isinstance(ei.value, NotImplementedError) and ei.value.code == "UNIMPLEMENTED"
-    with pytest.raises(featd.Unimplemented, match="AuthRequest"):
-        featd.Client("127.0.0.1", stack.port, token="secret")
-    with pytest.raises(featd.Unimplemented):
-        featd.AsyncClient("127.0.0.1", stack.port, token="secret")
+    with pytest.raises(featd.InvalidArgument):
+        featd.Client("127.0.0.1", stack.port, token="")
 
     async def run():
         async with featd.AsyncClient("127.0.0.1", stack.port) as a:
