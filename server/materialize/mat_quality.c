@@ -90,7 +90,26 @@ static bool mat_quality_keeps(const struct cfg_feature *f, const struct online_v
     return true;
 }
 
-void mat_quality_row(struct mat_quality *q, const char *key_text, const struct online_value *vals)
+/* "42" or "42|abc": an entity's join-key values for an example. */
+static void mat_quality_key_text(const struct cfg_view *v, const struct online_key *keys,
+                                 char *out, size_t cap)
+{
+    size_t off = 0;
+    out[0] = '\0';
+    for (size_t k = 0; k < v->nkeys && off + 1 < cap; k++) {
+        int n = v->keys[k].type == FT_INT64
+                    ? snprintf(out + off, cap - off, "%s%" PRId64, k ? "|" : "", keys[k].i)
+                    : snprintf(out + off, cap - off, "%s%.*s", k ? "|" : "",
+                               (int)(keys[k].slen > 64 ? 64 : keys[k].slen), keys[k].s);
+        if (n < 0) {
+            break;
+        }
+        off += (size_t)n < cap - off ? (size_t)n : cap - off - 1;
+    }
+}
+
+void mat_quality_row(struct mat_quality *q, const struct online_key *keys,
+                     const struct online_value *vals)
 {
     const struct cfg_view *v = q->v;
     q->rows++;
@@ -105,7 +124,7 @@ void mat_quality_row(struct mat_quality *q, const char *key_text, const struct o
         if (v->features[f].expect.has && !mat_quality_keeps(&v->features[f], x)) {
             q->expect_bad[f]++;
             if (!noted && q->nexamples < MAT_QUALITY_EXAMPLES) {
-                util_strlcpy(q->examples[q->nexamples++], key_text, MAT_QUALITY_KEY_TEXT);
+                mat_quality_key_text(v, keys, q->examples[q->nexamples++], MAT_QUALITY_KEY_TEXT);
                 noted = true;
             }
         }

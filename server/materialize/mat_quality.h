@@ -23,6 +23,7 @@
 
 #include "config/config.h"
 #include "materialize/mat_profile.h"
+#include "online/online_key.h"
 #include "online/online_row.h"
 
 #define MAT_QUALITY_EXAMPLES 5
@@ -50,8 +51,10 @@ struct mat_quality {
 int mat_quality_begin(struct mat_quality *q, const struct cfg_view *v,
                       const struct mat_quality_ref *ref) FEATD_MUSTCHECK;
 void mat_quality_free(struct mat_quality *q);
-/* One row as written: key text (for examples) and its values. */
-void mat_quality_row(struct mat_quality *q, const char *key_text, const struct online_value *vals);
+/* One row as written: its join-key values (v->nkeys; formatted only for an
+ * example) and its feature values. */
+void mat_quality_row(struct mat_quality *q, const struct online_key *keys,
+                     const struct online_value *vals);
 
 /* After the last row: profiles without reference edges get their own (and
  * a histogram from their sample), to serve as the next run's reference. */

@@ -47,12 +47,13 @@ static void feed(struct mat_quality *q, int n, double base, int nth_null, const 
         if (bad_kind_at != NULL && strcmp(key, bad_kind_at) == 0) {
             kind = "zzz";
         }
+        struct online_key k = { .i = i };
         vals[1].s = kind;
         vals[1].slen = strlen(kind);
         vals[2].is_null = nth_null > 0 && i % nth_null == 0;
         vals[2].s = "x";
         vals[2].slen = 1;
-        mat_quality_row(q, key, vals);
+        mat_quality_row(q, &k, vals);
     }
 }
 
