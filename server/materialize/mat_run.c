@@ -373,6 +373,8 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
     }
     mat_state_set_phase(x->hs, MAT_PHASE_FLIP);
     mat_state_set_prev_generation(x->hs, (int64_t)cur);
+    mat_state_set_prev_snapshot(x->hs, p->snapshot);
+    mat_state_set_prev_sig(x->hs, p->snapshot_sig);
     if (mat_ctx_progress_send(x, v, run->why, sizeof(run->why)) != FEATD_OK) {
         k = RUN_FAIL;
         goto out;
@@ -409,6 +411,12 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
     /* deleted after the run is recorded (mat_poll_view), so that the
      * status says "applied" while the old rows go */
     run->reclaim_old = old != gen ? old : 0;
+    if (v->quality.has && v->quality.keep_generations >= 2) {
+        /* the replaced generation stays for `featd-cli materialize rollback`;
+         * the one it replaced goes */
+        uint64_t older = (uint64_t)p->prev_generation;
+        run->reclaim_old = older != 0 && older != gen && older != old ? older : 0;
+    }
     run->reclaim_leftover = (uint64_t)p->reclaim_generation != gen
                                 ? (uint64_t)p->reclaim_generation : 0;
 out:

@@ -65,6 +65,8 @@
     I(pending_rows_done)    /* rows those files wrote (checked before a resume) */ \
     I(pending_evicted_keys) /* Redis's evicted_keys when pending_generation began */ \
     I(prev_generation)      /* current generation when the last flip started */ \
+    S(prev_snapshot, 512)   /* the snapshot prev_generation holds (rollback) */ \
+    S(prev_sig, 20) \
     I(held_generation)      /* written, not flipped: held by the quality gate (0 = none) */ \
     S(held_snapshot, 512) \
     S(held_sig, 20) \
