@@ -108,6 +108,10 @@ static int cli_materialize_flip(struct rbcluster *c, const struct featd_config *
         mat_state_set_held_at_us(u, util_now_us());
         mat_state_set_violations(u, "rolled back by hand");
     }
+    if (online_gen_held_set(vc, kp, v, promote ? 0 : old, err, sizeof(err)) != FEATD_OK) {
+        fprintf(stderr, "featd-cli materialize %s: view %s: the held pointer: %s\n", what,
+                v->name, err);
+    }
     if (mat_state_send(u, vc, kp, v, err, sizeof(err)) != FEATD_OK) {
         fprintf(stderr, "featd-cli materialize %s: view %s: flipped to generation %llu, but "
                 "recording it failed: %s\n", what, v->name, (unsigned long long)target, err);

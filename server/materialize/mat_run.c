@@ -222,6 +222,9 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
     mat_run_sweep_dead(x, v, cur);
     /* a generation held by the quality gate for another snapshot is superseded */
     if (p->held_generation > 0 && strcmp(p->held_sig, run->ident_hex) != 0) {
+        if (online_gen_held_set(mat_ctx_vc(x, v), kp, v, 0, err, sizeof(err)) != FEATD_OK) {
+            log_debug("materializer", "view %s: %s", v->name, err);
+        }
         mat_run_reclaim(x, v, (uint64_t)p->held_generation, "held and superseded", 0);
         mat_state_profile_forget(mat_ctx_vc(x, v), kp, v, (uint64_t)p->held_generation);
         mat_state_set_held_generation(x->hs, 0);
@@ -346,6 +349,10 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
             if (online_gen_building_clear(mat_ctx_vc(x, v), kp, v, gen, err, sizeof(err)) !=
                 FEATD_OK) {
                 log_debug("materializer", "view %s: %s", v->name, err);
+            }
+            if (online_gen_held_set(mat_ctx_vc(x, v), kp, v, gen, err, sizeof(err)) != FEATD_OK) {
+                log_warn("materializer", "view %s: the held pointer: %s (shadow reads see no "
+                         "held generation)", v->name, err);
             }
             mat_state_set_held_generation(x->hs, (int64_t)gen);
             mat_state_set_held_snapshot(x->hs, snap->name);

@@ -124,8 +124,10 @@ START_TEST(test_row_drop_held_then_superseded)
     ck_assert_str_eq(viol, "snap_2025-01-02");
     prog("snapshot", viol, sizeof viol);
     ck_assert_str_eq(viol, "snap_2025-01-01");
-    /* the current generation keeps serving */
+    /* the current generation keeps serving; shadow reads see the held one */
     ck_assert_uint_eq(harness_expect_lookups(F.port, v, FIX "/cust_snap1.expected.json", u, n), 299);
+    ck_assert_uint_eq(harness_expect_lookups_mode(F.port, v, FIX "/cust_snap2.expected.json", u, n,
+                                                  1), 200);
     char *page = h_admin_get(F.admin_port, "/metrics");
     ck_assert_msg(h_metric(page, "featd_view_held{view=\"cust\"}") == 1, "%s", page);
     ck_assert(h_metric(page, "featd_snapshot_violations_total{view=\"cust\",rule=\"max_row_change\"}") == 1);
@@ -148,6 +150,8 @@ START_TEST(test_row_drop_held_then_superseded)
     sh(cmd);
     wait_field("snapshot", "snap_2025-01-02", 5000);
     ck_assert_uint_eq(harness_expect_lookups(F.port, v, FIX "/cust_snap2.expected.json", u, n), 200);
+    /* nothing held now: shadow reads find no rows */
+    ck_assert_uint_eq(harness_expect_lookups_mode(F.port, v, FIX "/empty.expected.json", u, n, 1), 0);
     /* and back: the previous generation was kept */
     snprintf(cmd, sizeof cmd, "'%s' materialize rollback --config '%s' --view cust",
              h_bin("featd-cli"), cfgfile);
