@@ -27,7 +27,6 @@
 #include <string.h>
 
 static const char *const top_keys[] = { "server", "redis", "materialize", "tls", "auth",
-                                        "serving_log",
                                         "entities", "feature_views", NULL };
 
 /* tls: cert and key together; a client CA only with them. */
@@ -55,7 +54,6 @@ void config_free(struct featd_config *cfg)
     free(cfg->redis.host);
     free(cfg->redis.unix_path);
     config_view_free(cfg);
-    free(cfg->serving_log.path);
     config_auth_free(&cfg->auth);
     free(cfg);
 }
@@ -101,7 +99,6 @@ static struct featd_config *config_from_json(json_t *root, struct config_errs *e
     config_addr_cross_check(cfg, "$.server.admin_listen", e);
     config_view_parse_entities(cfg, root, e);
     config_view_parse_views(cfg, root, e);
-    config_quality_serving_log(cfg, root, e);
     config_auth_parse(cfg, root, e);       /* after the views its tokens name */
     if (e->n == 0) {
         config_view_fingerprints(cfg);

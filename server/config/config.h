@@ -95,16 +95,9 @@ struct cfg_quality {
     double max_psi;             /* 0..10; < 0 = none */
     char *baseline;             /* baseline profile file (featd-cli profile), NULL = previous */
     enum featd_on_violation on_violation;   /* default hold */
-    int keep_generations;       /* 1..16, default 2 */
+    int keep_generations;       /* 1..2, default 2: 2 keeps the replaced generation (rollback) */
 };
 
-/* Top-level "serving_log" (DESIGN §12); path NULL = off. */
-struct cfg_serving_log {
-    char *path;
-    double sample_rate;         /* 0..1, default 0.01 */
-    int64_t max_bytes;          /* rotate at it, default 100 MiB */
-    int keep;                   /* rotated files kept, default 5 */
-};
 
 struct cfg_view {
     char *name;
@@ -242,7 +235,6 @@ struct featd_config {
     struct cfg_redis redis;
     struct cfg_materialize materialize;
     struct cfg_tls tls;
-    struct cfg_serving_log serving_log;
     struct cfg_auth auth;
     struct cfg_entity *entities;
     size_t nentities;

@@ -3,9 +3,9 @@
  * "expect" (min/max for numeric features, allowed values for strings,
  * not_null, max_null_fraction), a view's "quality" gate (min_rows,
  * max_row_change, max_psi, baseline, on_violation, keep_generations;
- * snapshot-mode views only) and the top-level "serving_log" (path,
- * sample_rate, max_bytes, keep). Every problem is reported with its JSON
- * path, like every other key.
+ * snapshot-mode views only). Every problem is reported with its JSON path,
+ * like every other key. (The serving log, DESIGN 12's top-level
+ * "serving_log", is not built yet: that key is still refused as unknown.)
  */
 #include "config/config_int.h"
 #include "core/util.h"
@@ -19,7 +19,6 @@ static const char *const expect_keys[] = { "min", "max", "not_null", "max_null_f
                                            NULL };
 static const char *const quality_keys[] = { "min_rows", "max_row_change", "max_psi", "baseline",
                                             "on_violation", "keep_generations", NULL };
-static const char *const log_keys[] = { "path", "sample_rate", "max_bytes", "keep", NULL };
 
 /* A numeric member in [lo, hi] into *out (true); absent or null: false, no
  * error; wrong: false after an error. */
@@ -149,7 +148,7 @@ void config_quality_view(json_t *view, const char *base, struct cfg_view *v, str
     }
     config_quality_num(q, "max_row_change", qb, 0, 1e6, &g->max_row_change, e);
     config_quality_num(q, "max_psi", qb, 0, 10, &g->max_psi, e);
-    if (config_quality_num(q, "keep_generations", qb, 1, 16, &d, e)) {
+    if (config_quality_num(q, "keep_generations", qb, 1, 2, &d, e)) {
         g->keep_generations = (int)d;
     }
     json_t *b = config_json_member(q, "baseline", JSON_STRING, false, true, qb, e);
@@ -167,30 +166,5 @@ void config_quality_view(json_t *view, const char *base, struct cfg_view *v, str
         } else {
             config_err_add(e, p, "expected \"hold\" or \"warn\"");
         }
-    }
-}
-
-void config_quality_serving_log(struct featd_config *cfg, json_t *root, struct config_errs *e)
-{
-    json_t *l = config_json_member(root, "serving_log", JSON_OBJECT, false, true, "$", e);
-    struct cfg_serving_log *s = &cfg->serving_log;
-    s->sample_rate = 0.01;
-    s->max_bytes = 100 << 20;
-    s->keep = 5;
-    if (l == NULL) {
-        return;
-    }
-    config_json_check_keys(l, "$.serving_log", log_keys, "serving_log", e);
-    json_t *p = config_json_member(l, "path", JSON_STRING, true, false, "$.serving_log", e);
-    if (p != NULL) {
-        s->path = util_xstrdup(json_string_value(p));
-    }
-    config_quality_num(l, "sample_rate", "$.serving_log", 0, 1, &s->sample_rate, e);
-    double d;
-    if (config_quality_num(l, "max_bytes", "$.serving_log", 1 << 20, 1e12, &d, e)) {
-        s->max_bytes = (int64_t)d;
-    }
-    if (config_quality_num(l, "keep", "$.serving_log", 1, 100, &d, e)) {
-        s->keep = (int)d;
     }
 }
