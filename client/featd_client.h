@@ -211,6 +211,9 @@ int featd_get_add_null(struct featd_get *g, const char *join_key);
 int featd_get_add_value(struct featd_get *g, const char *join_key,
                         const Featd__V1__Value *v);
 void featd_get_set_deadline(struct featd_get *g, uint32_t ms);
+/* Shadow reads (DESIGN 12): read the generation each view's quality gate
+ * holds instead of the current one (NOT_FOUND for views without one). */
+void featd_get_set_held(struct featd_get *g, int held);
 size_t featd_get_nfeatures(const struct featd_get *g);
 size_t featd_get_ncolumns(const struct featd_get *g);
 /* The request, valid until the builder is next changed or freed. */

@@ -223,6 +223,7 @@ struct featd_get {
     Featd__V1__EntityColumn **cols;     /* &gcols[i]->col, what body.entities points at */
     size_t ncols, capcols;
     uint32_t deadline_ms;
+    bool held;                  /* generation_mode HELD (shadow reads) */
 };
 
 struct featd_get *featd_get_new(void)
@@ -253,6 +254,7 @@ void featd_get_reset(struct featd_get *g)
     }
     g->ncols = 0;
     g->deadline_ms = 0;
+    g->held = false;
 }
 
 void featd_get_free(struct featd_get *g)
@@ -416,6 +418,11 @@ void featd_get_set_deadline(struct featd_get *g, uint32_t ms)
     g->deadline_ms = ms;
 }
 
+void featd_get_set_held(struct featd_get *g, int held)
+{
+    g->held = held != 0;
+}
+
 size_t featd_get_nfeatures(const struct featd_get *g)
 {
     return g->nfeatures;
@@ -434,6 +441,8 @@ const Featd__V1__Request *featd_get_request(struct featd_get *g, uint64_t reques
     g->body.n_entities = g->ncols;
     g->body.entities = g->cols;
     g->body.deadline_ms = g->deadline_ms;
+    g->body.generation_mode = g->held ? FEATD__V1__GENERATION_MODE__HELD
+                                      : FEATD__V1__GENERATION_MODE__CURRENT;
     featd__v1__request__init(&g->req);
     g->req.request_id = request_id;
     g->req.body_case = FEATD__V1__REQUEST__BODY_GET_ONLINE_FEATURES;

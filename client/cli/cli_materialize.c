@@ -29,6 +29,8 @@
 static const char usage_text[] =
     "usage: featd-cli materialize status --config FILE [--view V] [--json]\n"
     "       featd-cli materialize purge-old-layout --config FILE [--view V]\n"
+    "       featd-cli materialize promote --config FILE --view V\n"
+    "       featd-cli materialize rollback --config FILE --view V\n"
     "status shows the materializer's state of every feature view with a source (or of V),\n"
     "read from Redis: state, applied snapshot and generation, rows of the last run,\n"
     "duration, lag, pending / waiting / rejected snapshots, last error, lease.\n"
@@ -36,7 +38,94 @@ static const char usage_text[] =
     "purge-old-layout deletes every key the config's views (or V) have in the previous\n"
     "online layout (" ONLINE_LAYOUT_PREVIOUS "), paced; run it once no featd older than layout "
     ONLINE_LAYOUT_VERSION " reads them.\n"
-    "Exit status: 0 done, 1 Redis or the config could not be read, 2 usage.\n";
+    "Exit status: 0 done, 1 Redis or the config could not be read, 2 usage.\n"
+    "promote flips V to the generation its quality gate holds (the current one is kept\n"
+    "for rollback); rollback flips V back to the generation the last flip replaced (the\n"
+    "current one becomes held, so the materializer does not apply its snapshot again).\n"
+    "Both take the view's lease: they wait for no run, and fail while one runs.\n";
+
+/* promote / rollback: flips view v by hand under its lease. */
+static int cli_materialize_flip(struct rbcluster *c, const struct featd_config *cfg,
+                                const struct cfg_view *v, bool promote)
+{
+    const char *kp = cfg->redis.key_prefix, *what = promote ? "promote" : "rollback";
+    char err[1024], holder[200] = "";
+    redisContext *vc = online_gen_view_ctx(c, kp, v, err, sizeof(err));
+    if (vc == NULL) {
+        fprintf(stderr, "featd-cli materialize %s: %s\n", what, err);
+        return 1;
+    }
+    int lr = mat_state_lease_acquire(vc, kp, v, MAT_LEASE_MS, holder, sizeof(holder), err,
+                                     sizeof(err));
+    if (lr != FEATD_OK) {
+        fprintf(stderr, "featd-cli materialize %s: view %s: %s\n", what, v->name,
+                lr == FEATD_EAGAIN ? "a materializer run holds the view's lease; try again" : err);
+        if (lr == FEATD_EAGAIN && holder[0]) {
+            fprintf(stderr, "  (held by %s)\n", holder);
+        }
+        return 1;
+    }
+    struct mat_progress p;
+    uint64_t cur = 0;
+    int rc = 1;
+    struct mat_state_update *u = mat_state_update_new();
+    if (u == NULL || mat_state_load(vc, kp, v, &p, err, sizeof(err)) != FEATD_OK ||
+        online_gen_current(vc, kp, v, &cur, err, sizeof(err)) != FEATD_OK) {
+        fprintf(stderr, "featd-cli materialize %s: view %s: %s\n", what, v->name,
+                u ? err : "out of memory");
+        goto out;
+    }
+    uint64_t target = promote ? (uint64_t)p.held_generation : (uint64_t)p.prev_generation;
+    if (target == 0 || target == cur) {
+        fprintf(stderr, "featd-cli materialize %s: view %s has %s\n", what, v->name,
+                promote ? "no held generation" : "no previous generation kept (quality."
+                "keep_generations >= 2 keeps one)");
+        goto out;
+    }
+    uint64_t old = 0;
+    if (online_gen_flip(vc, kp, v, target, &old, err, sizeof(err)) != FEATD_OK) {
+        fprintf(stderr, "featd-cli materialize %s: view %s: %s\n", what, v->name, err);
+        goto out;
+    }
+    mat_state_set_generation(u, (int64_t)target);
+    mat_state_set_prev_generation(u, (int64_t)old);
+    mat_state_set_prev_snapshot(u, p.snapshot);
+    mat_state_set_prev_sig(u, p.snapshot_sig);
+    mat_state_set_state(u, MAT_STATE_IDLE);
+    if (promote) {
+        mat_state_set_snapshot(u, p.held_snapshot);
+        mat_state_set_snapshot_sig(u, p.held_sig);
+        mat_state_set_held_generation(u, 0);
+        mat_state_set_held_snapshot(u, "");
+        mat_state_set_held_sig(u, "");
+    } else {
+        /* the rolled-back generation is held: not applied again */
+        mat_state_set_snapshot(u, p.prev_snapshot);
+        mat_state_set_snapshot_sig(u, p.prev_sig);
+        mat_state_set_held_generation(u, (int64_t)old);
+        mat_state_set_held_snapshot(u, p.snapshot);
+        mat_state_set_held_sig(u, p.snapshot_sig);
+        mat_state_set_held_at_us(u, util_now_us());
+        mat_state_set_violations(u, "rolled back by hand");
+    }
+    if (online_gen_held_set(vc, kp, v, promote ? 0 : old, err, sizeof(err)) != FEATD_OK) {
+        fprintf(stderr, "featd-cli materialize %s: view %s: the held pointer: %s\n", what,
+                v->name, err);
+    }
+    if (mat_state_send(u, vc, kp, v, err, sizeof(err)) != FEATD_OK) {
+        fprintf(stderr, "featd-cli materialize %s: view %s: flipped to generation %llu, but "
+                "recording it failed: %s\n", what, v->name, (unsigned long long)target, err);
+        goto out;
+    }
+    printf("view %s: generation %llu (%s) serves; generation %llu is %s\n", v->name,
+           (unsigned long long)target, promote ? p.held_snapshot : p.prev_snapshot,
+           (unsigned long long)old, promote ? "kept for rollback" : "held");
+    rc = 0;
+out:
+    mat_state_update_free(u);
+    mat_state_lease_release(vc, kp, v);
+    return rc;
+}
 
 /* purge-old-layout: removes the views' keys of the previous layout. */
 static int cli_materialize_purge(struct rbcluster *c, const struct featd_config *cfg, const char *view)
@@ -260,7 +349,8 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
         return argc < 2 ? 2 : 0;
     }
     bool purge = strcmp(argv[1], "purge-old-layout") == 0;
-    if (strcmp(argv[1], "status") != 0 && !purge) {
+    bool promote = strcmp(argv[1], "promote") == 0, rollback = strcmp(argv[1], "rollback") == 0;
+    if (strcmp(argv[1], "status") != 0 && !purge && !promote && !rollback) {
         fprintf(stderr, "featd-cli materialize: unknown subcommand \"%s\"\n%s", argv[1],
                 usage_text);
         return 2;
@@ -287,6 +377,10 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
         fprintf(stderr, "featd-cli materialize: --config FILE is required\n%s", usage_text);
         return 2;
     }
+    if ((promote || rollback) && view == NULL) {
+        fprintf(stderr, "featd-cli materialize %s: --view V is required\n", argv[1]);
+        return 2;
+    }
     char err[4096];
     struct featd_config *cfg = NULL;
     if (config_load_file(config_path, true, &cfg, err, sizeof(err)) != FEATD_OK) {
@@ -307,6 +401,12 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
         fprintf(stderr, "featd-cli materialize: %s\n", err);
         config_free(cfg);
         return 1;
+    }
+    if (promote || rollback) {
+        int frc = cli_materialize_flip(c, cfg, config_find_view(cfg, view), promote);
+        rbcluster_free(c);
+        config_free(cfg);
+        return frc;
     }
     if (purge) {
         rbcluster_set_timeout(c, rbconf_bulk_timeout_ms(cfg));

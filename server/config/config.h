@@ -67,11 +67,37 @@ struct cfg_entity {
     size_t nkeys;
 };
 
+/* A feature's "expect" rules (DESIGN §12); has = false: none given. */
+struct cfg_expect {
+    bool has;
+    bool has_min, has_max;
+    double min, max;        /* numeric features (bool 0/1, timestamps in µs) */
+    bool not_null;
+    double max_null_fraction;   /* 0..1; 1 = no limit (default) */
+    char **allowed;         /* string features: the allowed values; NULL = any */
+    size_t nallowed;
+};
+
 struct cfg_feature {
     char *name;
     enum featd_type type;
     char *column;           /* source column (after "columns" renames); never NULL */
+    struct cfg_expect expect;
 };
+
+enum featd_on_violation { VIOLATION_HOLD = 0, VIOLATION_WARN };
+
+/* A view's "quality" gate (DESIGN §12); has = false: none. Snapshot mode only. */
+struct cfg_quality {
+    bool has;
+    int64_t min_rows;           /* 0 = no minimum */
+    double max_row_change;      /* relative change against the current generation; < 0 = none */
+    double max_psi;             /* 0..10; < 0 = none */
+    char *baseline;             /* baseline profile file (featd-cli profile), NULL = previous */
+    enum featd_on_violation on_violation;   /* default hold */
+    int keep_generations;       /* 1..2, default 2: 2 keeps the replaced generation (rollback) */
+};
+
 
 struct cfg_view {
     char *name;
@@ -88,6 +114,7 @@ struct cfg_view {
     char *created_ts_column;/* NULL when not configured */
     enum featd_mat_mode mat_mode;
     int64_t mat_interval_seconds;   /* default 60, >= 1 */
+    struct cfg_quality quality;
     uint64_t fingerprint;   /* FNV-1a 64 over name, join keys (name+type) and
                                features (name+type) in order: any schema change
                                changes it */

@@ -275,6 +275,12 @@ void config_redis_sentinel_required(json_t *sentinel, struct config_errs *e);
  */
 void config_view_parse_entities(struct featd_config *cfg, json_t *root, struct config_errs *e);
 
+/* ---- config_quality.c: "expect", "quality" (DESIGN §12) ---- */
+void config_quality_expect(json_t *feature, const char *base, struct cfg_feature *f,
+                           struct config_errs *e);
+void config_quality_expect_free(struct cfg_expect *x);
+void config_quality_view(json_t *view, const char *base, struct cfg_view *v, struct config_errs *e);
+
 /* ---- config_auth.c: the "auth" section (after the views) ---- */
 void config_auth_parse(struct featd_config *cfg, json_t *root, struct config_errs *e);
 void config_auth_free(struct cfg_auth *a);

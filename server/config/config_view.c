@@ -17,8 +17,8 @@
 static const char *const entity_keys[] = { "name", "join_keys", NULL };
 static const char *const join_key_keys[] = { "name", "type", NULL };
 static const char *const view_keys[] = { "name", "entities", "ttl_seconds", "features", "source",
-                                         "materialization", NULL };
-static const char *const feature_keys[] = { "name", "type", NULL };
+                                         "materialization", "quality", NULL };
+static const char *const feature_keys[] = { "name", "type", "expect", NULL };
 static const char *const source_keys[] = { "path", "event_timestamp_column",
                                            "created_timestamp_column", "columns", NULL };
 static const char *const mat_keys[] = { "mode", "interval_seconds", NULL };
@@ -396,6 +396,9 @@ static void config_view_features(json_t *obj, const char *base, struct cfg_view 
             }
         }
         v->features[i].name = util_xstrdup(name);
+        if (t >= 0) {
+            config_quality_expect(f, p, &v->features[i], e);
+        }
     }
 }
 
@@ -648,6 +651,7 @@ static void config_view_parse(const struct featd_config *cfg, json_t *obj, const
     config_view_features(obj, base, v, e);
     config_view_source(obj, base, v, e);
     config_view_materialization(obj, base, v, e);
+    config_quality_view(obj, base, v, e);       /* after the mode it depends on */
 }
 
 void config_view_parse_views(struct featd_config *cfg, json_t *root, struct config_errs *e)
@@ -707,11 +711,13 @@ void config_view_free(struct featd_config *cfg)
         for (size_t j = 0; v->features != NULL && j < v->nfeatures; j++) {
             free(v->features[j].name);
             free(v->features[j].column);
+            config_quality_expect_free(&v->features[j].expect);
         }
         free(v->features);
         free(v->source_path);
         free(v->event_ts_column);
         free(v->created_ts_column);
+        free(v->quality.baseline);
     }
     free(cfg->views);
 }

@@ -39,7 +39,8 @@ struct rbcluster;
 #define MAT_RECLAIM_COUNT 500           /* SCAN COUNT per reclaim round */
 
 /* How a run or one of its steps ended. */
-enum mat_run_kind { RUN_OK = 0, RUN_REJECT, RUN_FAIL, RUN_STOP };
+enum mat_run_kind { RUN_OK = 0, RUN_REJECT, RUN_FAIL, RUN_STOP,
+                    RUN_HELD };   /* written, not flipped: the quality gate holds it */
 
 /* One row of the row group being selected: hashed in a first loop (with a
  * prefetch of its table slot), offered in a second. */
@@ -68,6 +69,8 @@ struct mat_ctx {
 };
 
 /* One run of one view: what it did and why it stopped. */
+struct mat_quality;
+
 struct mat_run {
     const struct cfg_view *v;
     uint64_t rows[MK__N];
@@ -85,6 +88,7 @@ struct mat_run {
     uint64_t evicted_at_start;
     uint64_t building_gen;      /* the unflipped generation being written (renewed with the lease) */
     uint64_t rows_base;         /* its rows written before a resume (pending_rows_done) */
+    struct mat_quality *q;      /* the quality gate of this run (mat_quality.h), NULL = none */
     uint64_t reclaim_old;       /* generation replaced by the flip, to delete */
     uint64_t reclaim_leftover;  /* an earlier generation whose delete failed */
     char why[1024];

@@ -6,6 +6,8 @@
  */
 #include "materialize/mat_pass.h"
 
+#include "materialize/mat_quality.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -316,6 +318,9 @@ int mat_pass_write(struct mat_ctx *x, struct mat_run *run, const struct mat_file
                         mat_ctx_run_err(run, "%s", err);
                         k = RUN_FAIL;
                         break;
+                    }
+                    if (run->q != NULL) {
+                        mat_quality_row(run->q, keys, vals);    /* profile + expect rules */
                     }
                     if (ttl_us > 0 && mat_stats_age_us(now_us, ev) > ttl_us) {
                         run->rows[MK_OUTSIDE]++;

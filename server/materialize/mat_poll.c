@@ -239,6 +239,7 @@ static int decide_snapshot(struct poll *q)
         }
     }
     if (q->snap == NULL || strcmp(q->p.snapshot_sig, q->run.ident_hex) == 0 ||
+        strcmp(q->p.held_sig, q->run.ident_hex) == 0 ||     /* held: waits for promote */
         (!x->oneshot && strcmp(q->p.rejected_sig, q->run.ident_hex) == 0)) {
         return MR_UNCHANGED;
     }
@@ -480,6 +481,11 @@ static int poll_outcome(struct poll *q, int k)
         snprintf(q->msg, q->msglen, "up to date (applied by another process meanwhile)");
     } else if (k == RUN_OK) {
         result = poll_applied(q, secs);
+    } else if (k == RUN_HELD) {
+        result = MR_HELD;
+        mat_run_finish(x, run, MR_HELD, &q->p);
+        snprintf(q->msg, q->msglen, "held %s (quality gate): featd-cli materialize quality/promote",
+                 name);
     } else if (k == RUN_REJECT) {
         result = MR_REJECTED;
         log_error("materializer", "view %s: snapshot %s rejected, nothing applied (generation %"
@@ -513,7 +519,7 @@ static int poll_outcome(struct poll *q, int k)
     } else {
         mat_ctx_disconnect(x);
     }
-    bool did_work = k == RUN_OK || k == RUN_REJECT || k == RUN_FAIL;
+    bool did_work = k == RUN_OK || k == RUN_REJECT || k == RUN_FAIL || k == RUN_HELD;
     return poll_end(q, result, result == MR_STOPPED ? MR_FAILED : result, did_work, secs);
 }
 

@@ -6,6 +6,8 @@
  */
 #include "materialize/mat_run.h"
 
+#include "materialize/mat_gate.h"
+
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -164,6 +166,8 @@ static bool mat_run_evicted_meanwhile(struct mat_ctx *x, struct mat_run *run, ui
 int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_snapshot *snap,
                      struct mat_progress *p)
 {
+    struct mat_quality gq = { 0 };
+    struct mat_quality_ref gref = { 0 };
     bool abandon = false;       /* the pending generation must not be resumed */
     const struct cfg_view *v = run->v;
     const char *kp = x->cfg->redis.key_prefix;
@@ -216,6 +220,22 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
         goto out;
     }
     mat_run_sweep_dead(x, v, cur);
+    /* a generation held by the quality gate for another snapshot is superseded */
+    if (p->held_generation > 0 && strcmp(p->held_sig, run->ident_hex) != 0) {
+        if (online_gen_held_set(mat_ctx_vc(x, v), kp, v, 0, err, sizeof(err)) != FEATD_OK) {
+            log_debug("materializer", "view %s: %s", v->name, err);
+        }
+        mat_run_reclaim(x, v, (uint64_t)p->held_generation, "held and superseded", 0);
+        mat_state_profile_forget(mat_ctx_vc(x, v), kp, v, (uint64_t)p->held_generation);
+        mat_state_set_held_generation(x->hs, 0);
+        mat_state_set_held_snapshot(x->hs, "");
+        mat_state_set_held_sig(x->hs, "");
+        p->held_generation = 0;
+    }
+    bool gate = mat_gate_wanted(v);
+    if (gate && (k = mat_gate_begin(x, run, cur, &gq, &gref)) != RUN_OK) {
+        goto out;
+    }
     /* a generation Redis may have evicted rows of since it began, or whose
      * registration expired (its writer died long ago; swept above), is not
      * resumed */
@@ -233,7 +253,10 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
     bool same = p->pending_generation > 0 && (uint64_t)p->pending_generation != cur &&
                 strcmp(p->pending_sig, run->ident_hex) == 0;
     char no_resume[256] = "";
-    if (same && evicted_since) {
+    if (same && gate && p->pending_files_done > 0) {
+        snprintf(no_resume, sizeof(no_resume), "the quality gate profiles every row of a snapshot");
+    }
+    if (same && !no_resume[0] && evicted_since) {
         snprintf(no_resume, sizeof(no_resume), "%s", registered
                  ? "Redis evicted keys since it was begun" : "it is no longer registered as being written");
     }
@@ -314,6 +337,36 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
         goto out;
     }
     run->rows[MK_WRITTEN] = online_writer_written(w);
+    if (run->q != NULL) {
+        bool hold;
+        if ((k = mat_gate_judge(x, run, gen, run->q, &gref, &hold)) != RUN_OK) {
+            goto out;
+        }
+        if (hold) {
+            /* kept, not flipped, no longer "being written" (so never swept):
+             * promote, rollback or a newer snapshot decides */
+            run->building_gen = 0;
+            if (online_gen_building_clear(mat_ctx_vc(x, v), kp, v, gen, err, sizeof(err)) !=
+                FEATD_OK) {
+                log_debug("materializer", "view %s: %s", v->name, err);
+            }
+            if (online_gen_held_set(mat_ctx_vc(x, v), kp, v, gen, err, sizeof(err)) != FEATD_OK) {
+                log_warn("materializer", "view %s: the held pointer: %s (shadow reads see no "
+                         "held generation)", v->name, err);
+            }
+            mat_state_set_held_generation(x->hs, (int64_t)gen);
+            mat_state_set_held_snapshot(x->hs, snap->name);
+            mat_state_set_held_sig(x->hs, run->ident_hex);
+            mat_state_set_held_at_us(x->hs, util_now_us());
+            mat_state_set_pending_generation(x->hs, 0);
+            mat_state_set_pending_sig(x->hs, "");
+            mat_state_set_pending_snapshot(x->hs, "");
+            p->pending_generation = 0;
+            p->held_generation = (int64_t)gen;
+            k = RUN_HELD;
+            goto out;
+        }
+    }
 
     /* flip: only while the lease is still ours, and only when Redis
      * evicted nothing meanwhile (the generation could be incomplete) */
@@ -327,6 +380,8 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
     }
     mat_state_set_phase(x->hs, MAT_PHASE_FLIP);
     mat_state_set_prev_generation(x->hs, (int64_t)cur);
+    mat_state_set_prev_snapshot(x->hs, p->snapshot);
+    mat_state_set_prev_sig(x->hs, p->snapshot_sig);
     if (mat_ctx_progress_send(x, v, run->why, sizeof(run->why)) != FEATD_OK) {
         k = RUN_FAIL;
         goto out;
@@ -353,6 +408,9 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
     mat_state_set_pending_sig(x->hs, "");
     mat_state_set_pending_snapshot(x->hs, "");
     mat_state_set_max_event_ts_us(x->hs, run->max_event_us);
+    mat_state_set_held_generation(x->hs, 0);
+    mat_state_set_held_snapshot(x->hs, "");
+    mat_state_set_held_sig(x->hs, "");
     if (mat_ctx_progress_send(x, v, err, sizeof(err)) != FEATD_OK) {
         log_warn("materializer", "view %s: flipped to generation %" PRIu64 " but recording it "
                  "failed (%s); the next run records it", v->name, gen, err);
@@ -360,11 +418,22 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
     /* deleted after the run is recorded (mat_poll_view), so that the
      * status says "applied" while the old rows go */
     run->reclaim_old = old != gen ? old : 0;
+    if (v->quality.has && v->quality.keep_generations >= 2) {
+        /* the replaced generation stays for `featd-cli materialize rollback`;
+         * the one it replaced goes */
+        uint64_t older = (uint64_t)p->prev_generation;
+        run->reclaim_old = older != 0 && older != gen && older != old ? older : 0;
+    }
     run->reclaim_leftover = (uint64_t)p->reclaim_generation != gen
                                 ? (uint64_t)p->reclaim_generation : 0;
 out:
     online_writer_free(w);
     run->building_gen = 0;
+    if (run->q != NULL) {
+        mat_quality_free(run->q);
+        run->q = NULL;
+    }
+    mat_quality_ref_free(&gref);
     if (k == RUN_FAIL && !abandon && gen != 0 && mat_ctx_live(x)) {
         /* a failed run's generation is kept for a resume only while it is
          * still registered (after a FLUSHALL it is not: its rows go now) */
@@ -584,6 +653,9 @@ void mat_run_finish(struct mat_ctx *x, const struct mat_run *run, int result,
             p->max_event_ts_us = run->max_event_us;
         }
         p->last_success_at_us = now;
+    } else if (result == MR_HELD) {
+        mat_state_set_state(x->hs, MAT_STATE_HELD);
+        mat_state_set_last_error(x->hs, "");
     } else if (result == MR_REJECTED) {
         mat_state_set_state(x->hs, MAT_STATE_REJECTED);
         mat_state_set_rejected_snapshot(x->hs, run->snap_name ? run->snap_name : "");

@@ -262,6 +262,55 @@ int mat_state_count_run(redisContext *c, const char *key_prefix, const struct cf
 
 /* ---- files hash ---- */
 
+/* ---- profiles hash (quality gate) ---- */
+
+int mat_state_profile_put(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                          uint64_t gen, const char *json, char *err, size_t errlen)
+{
+    struct fbuf k = { 0 };
+    if (hash_key(&k, key_prefix, v, "profiles", err, errlen) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    redisReply *r = rblock_command(c, err, errlen, "HSET profiles", "HSET %b %llu %s", k.data,
+                                   k.len, (unsigned long long)gen, json);
+    fbuf_free(&k);
+    freeReplyObject(r);
+    return r != NULL ? FEATD_OK : FEATD_ERR;
+}
+
+int mat_state_profile_get(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                          uint64_t gen, char **json, char *err, size_t errlen)
+{
+    *json = NULL;
+    struct fbuf k = { 0 };
+    if (hash_key(&k, key_prefix, v, "profiles", err, errlen) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    redisReply *r = rblock_command(c, err, errlen, "HGET profiles", "HGET %b %llu", k.data, k.len,
+                                   (unsigned long long)gen);
+    fbuf_free(&k);
+    if (r == NULL) {
+        return FEATD_ERR;
+    }
+    if (r->type == REDIS_REPLY_STRING) {
+        *json = util_xstrdup(r->str);
+    }
+    freeReplyObject(r);
+    return FEATD_OK;
+}
+
+void mat_state_profile_forget(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                              uint64_t gen)
+{
+    struct fbuf k = { 0 };
+    char err[8];
+    if (hash_key(&k, key_prefix, v, "profiles", err, sizeof err) == FEATD_OK) {
+        freeReplyObject(rblock_command(c, err, sizeof err, "HDEL profiles", "HDEL %b %llu", k.data,
+                                       k.len, (unsigned long long)gen));
+    }
+    fbuf_free(&k);
+}
+
 int mat_state_files_load(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                          struct mat_files *f, char *err, size_t errlen)
 {

@@ -65,6 +65,13 @@
     I(pending_rows_done)    /* rows those files wrote (checked before a resume) */ \
     I(pending_evicted_keys) /* Redis's evicted_keys when pending_generation began */ \
     I(prev_generation)      /* current generation when the last flip started */ \
+    S(prev_snapshot, 512)   /* the snapshot prev_generation holds (rollback) */ \
+    S(prev_sig, 20) \
+    I(held_generation)      /* written, not flipped: held by the quality gate (0 = none) */ \
+    S(held_snapshot, 512) \
+    S(held_sig, 20) \
+    I(held_at_us) \
+    S(violations, 2048)     /* the quality gate's last verdict (one rule per line), "" = clean */ \
     I(reclaim_generation)   /* a generation whose reclaim failed (retried) */ \
     I(files)                /* data files of the last run */ \
     I(rows_read) \
@@ -100,6 +107,7 @@ struct mat_progress {
 #define MAT_STATE_RUNNING "running"
 #define MAT_STATE_FAILED "failed"
 #define MAT_STATE_REJECTED "rejected"
+#define MAT_STATE_HELD "held"
 #define MAT_PHASE_NONE ""
 #define MAT_PHASE_SELECT "select"
 #define MAT_PHASE_WRITE "write"
@@ -138,6 +146,17 @@ enum mat_runs { MAT_RUNS_OK, MAT_RUNS_FAILED, MAT_RUNS_REJECTED };
  * noeviction OOM it does not: mat_ctx_count_run keeps the count). */
 int mat_state_count_run(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                         enum mat_runs which, int64_t n) FEATD_MUSTCHECK;
+
+/* ---- profiles hash (quality gate, materialize/mat_quality.h) ----
+ * P:v2:m:{V}:F:profiles, field = generation, value = its profile JSON. */
+int mat_state_profile_put(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                          uint64_t gen, const char *json, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* *json (malloc'd) = generation gen's profile, NULL when there is none. */
+int mat_state_profile_get(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                          uint64_t gen, char **json, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* Best effort: drops gen's profile (its rows were reclaimed). */
+void mat_state_profile_forget(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                              uint64_t gen);
 
 /* ---- files hash (incremental views) ---- */
 

@@ -27,7 +27,7 @@ static const char *const kind_names[MK__N] = {
 };
 
 static const char *const result_names[MR__N] = {
-    "applied", "unchanged", "rejected", "failed", "busy"
+    "applied", "unchanged", "rejected", "failed", "busy", "held"
 };
 
 struct mat_vstat {
@@ -45,6 +45,15 @@ struct mat_vstat {
     int64_t interval_us;        /* the view's interval at its last poll */
     int64_t next_due_us;        /* monotonic; materializer thread only */
     int64_t backoff_us;
+    int held;                   /* the quality gate holds a generation; -1 unknown */
+    uint64_t violations[MAT_RULES__N];  /* broken quality rules, by rule */
+    char **psi_names;           /* the view's features at the last verdict */
+    double *psi;                /* their PSI (< 0: not computed) */
+    size_t npsi;
+};
+
+static const char *const rule_names[MAT_RULES__N] = {
+    "expect", "max_null_fraction", "min_rows", "max_row_change", "max_psi"
 };
 
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -122,8 +131,46 @@ static struct mat_vstat *vstat_get(const char *name)
     s->max_event_us = INT64_MIN;
     s->duration_s = -1;
     s->up = -1;
+    s->held = -1;
     s->live = true;
     return s;
+}
+
+void mat_stats_quality(const struct cfg_view *v, const double *psi, const char *report)
+{
+    pthread_mutex_lock(&stats_lock);
+    struct mat_vstat *s = vstat_get(v->name);
+    if (s != NULL) {
+        for (const char *l = report; l != NULL && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+            size_t n = strcspn(l, ":");
+            for (int r = 0; r < MAT_RULES__N; r++) {
+                if (strlen(rule_names[r]) == n && strncmp(l, rule_names[r], n) == 0) {
+                    s->violations[r]++;
+                }
+            }
+        }
+        if (s->npsi != v->nfeatures) {
+            for (size_t i = 0; i < s->npsi; i++) {
+                free(s->psi_names[i]);
+            }
+            free(s->psi_names);
+            free(s->psi);
+            s->psi_names = calloc(v->nfeatures ? v->nfeatures : 1, sizeof(char *));
+            s->psi = calloc(v->nfeatures ? v->nfeatures : 1, sizeof(double));
+            s->npsi = s->psi_names && s->psi ? v->nfeatures : 0;
+            for (size_t i = 0; i < s->npsi; i++) {
+                s->psi_names[i] = util_xstrdup(v->features[i].name);
+            }
+        }
+        for (size_t i = 0; i < s->npsi; i++) {
+            if (strcmp(s->psi_names[i], v->features[i].name) != 0) {
+                free(s->psi_names[i]);
+                s->psi_names[i] = util_xstrdup(v->features[i].name);
+            }
+            s->psi[i] = psi[i];
+        }
+    }
+    pthread_mutex_unlock(&stats_lock);
 }
 
 void mat_stats_record(const struct cfg_view *v, const uint64_t rows[MK__N], int result,
@@ -154,6 +201,7 @@ void mat_stats_record(const struct cfg_view *v, const uint64_t rows[MK__N], int 
             if (!counted_rows && s->duration_s < 0 && p->duration_ms > 0) {
                 s->duration_s = (double)p->duration_ms / 1000.0;
             }
+            s->held = p->held_generation > 0;
         }
         if (result == MR_APPLIED || result == MR_UNCHANGED || result == MR_BUSY) {
             s->up = 1;
@@ -327,7 +375,8 @@ static int write_counters(struct fbuf *out)
 }
 
 /* The per-view gauges, each present once known. */
-enum gauge { G_LAST_SUCCESS, G_LAG, G_AHEAD, G_SINCE_SUCCESS, G_DURATION, G_GENERATION, G_UP, G__N };
+enum gauge { G_LAST_SUCCESS, G_LAG, G_AHEAD, G_SINCE_SUCCESS, G_DURATION, G_GENERATION, G_UP,
+             G_HELD, G__N };
 
 static const struct {
     const char *name;
@@ -345,6 +394,8 @@ static const struct {
     { "featd_materializer_generation", "Current generation of the view" },
     { "featd_materializer_up", "1 when the view's last poll succeeded, 0 when it failed "
       "or its snapshot was rejected" },
+    { "featd_view_held", "1 while the quality gate holds a generation of the view (not "
+      "flipped: featd-cli materialize promote or a newer snapshot)" },
 };
 
 /* The value of gauge g for s into buf; false when not known. */
@@ -373,6 +424,8 @@ static bool gauge_value(enum gauge g, const struct mat_vstat *s, int64_t now, ch
         return s->generation > 0 && snprintf(buf, cap, "%" PRIu64, s->generation) > 0;
     case G_UP:
         return s->up >= 0 && snprintf(buf, cap, "%d", s->up) > 0;
+    case G_HELD:
+        return s->held >= 0 && snprintf(buf, cap, "%d", s->held) > 0;
     default:
         return false;
     }
@@ -400,6 +453,40 @@ int mat_stats_write_metrics(struct fbuf *out)
             }
             if (sample(out, gauges[g].name, stats[i].name) != FEATD_OK ||
                 fbuf_appendf(out, "} %s\n", val) != FEATD_OK) {
+                rc = FEATD_ERR;
+            }
+        }
+    }
+    if (rc == FEATD_OK &&
+        prom_header(out, "featd_snapshot_violations_total", "counter",
+                    "Quality rules a snapshot broke (DESIGN 12), by rule") != FEATD_OK) {
+        rc = FEATD_ERR;
+    }
+    for (size_t i = 0; i < nstats && rc == FEATD_OK; i++) {
+        for (int r = 0; stats[i].live && r < MAT_RULES__N && rc == FEATD_OK; r++) {
+            if (sample(out, "featd_snapshot_violations_total", stats[i].name) != FEATD_OK ||
+                fbuf_appendf(out, ",rule=\"%s\"} %" PRIu64 "\n", rule_names[r],
+                             stats[i].violations[r]) != FEATD_OK) {
+                rc = FEATD_ERR;
+            }
+        }
+    }
+    if (rc == FEATD_OK &&
+        prom_header(out, "featd_feature_psi", "gauge",
+                    "Population stability index of a numeric feature in the last snapshot "
+                    "against the view's reference (baseline, else the previous generation)") !=
+            FEATD_OK) {
+        rc = FEATD_ERR;
+    }
+    for (size_t i = 0; i < nstats && rc == FEATD_OK; i++) {
+        for (size_t f = 0; stats[i].live && f < stats[i].npsi && rc == FEATD_OK; f++) {
+            if (stats[i].psi[f] < 0) {
+                continue;
+            }
+            if (sample(out, "featd_feature_psi", stats[i].name) != FEATD_OK ||
+                fbuf_appendf(out, ",feature=\"") != FEATD_OK ||
+                prom_label(out, stats[i].psi_names[f]) != FEATD_OK ||
+                fbuf_appendf(out, "\"} %.6f\n", stats[i].psi[f]) != FEATD_OK) {
                 rc = FEATD_ERR;
             }
         }

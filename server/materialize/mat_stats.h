@@ -23,7 +23,8 @@ enum mat_kind { MK_READ, MK_WRITTEN, MK_EXPIRED, MK_STALE, MK_REJECTED, MK_OUTSI
 
 /* The result of one poll of a view (MR__N counted results; MR_STOPPED is
  * reported as failed). */
-enum mat_result { MR_APPLIED, MR_UNCHANGED, MR_REJECTED, MR_FAILED, MR_BUSY, MR__N, MR_STOPPED };
+enum mat_result { MR_APPLIED, MR_UNCHANGED, MR_REJECTED, MR_FAILED, MR_BUSY, MR_HELD, MR__N,
+                  MR_STOPPED };
 
 
 /* How long ago then was at now (µs), for times that come from data or
@@ -39,6 +40,13 @@ static inline int64_t mat_stats_age_us(int64_t now, int64_t then)
     }
     return now - then;
 }
+
+/* The quality rules (the rule label of featd_snapshot_violations_total). */
+enum mat_rule { MAT_RULE_EXPECT, MAT_RULE_NULLS, MAT_RULE_MIN_ROWS, MAT_RULE_ROW_CHANGE,
+                MAT_RULE_PSI, MAT_RULES__N };
+/* A quality verdict of v: psi per feature (< 0: not computed), report as
+ * mat_quality_verdict wrote it (one "rule: ..." line per broken rule). */
+void mat_stats_quality(const struct cfg_view *v, const double *psi, const char *report);
 
 /* Records one poll of v: result (an enum mat_result), the run's row counts
  * rows (per enum mat_kind) when counted_rows (a run that did work, with its

@@ -171,6 +171,21 @@ int online_gen_flip(redisContext *c, const char *key_prefix, const struct cfg_vi
     return rc;
 }
 
+int online_gen_held_set(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                        uint64_t gen, char *err, size_t errlen)
+{
+    struct fbuf k = { 0 };
+    if (meta_key(&k, key_prefix, v, "held", err, errlen) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    redisReply *r = gen ? rblock_command(c, err, errlen, "SET held", "SET %b %llu", k.data, k.len,
+                                         (unsigned long long)gen)
+                        : rblock_command(c, err, errlen, "DEL held", "DEL %b", k.data, k.len);
+    fbuf_free(&k);
+    freeReplyObject(r);
+    return r != NULL ? FEATD_OK : FEATD_ERR;
+}
+
 /* What a reclaim does with each page of keys SCAN returns. */
 enum scan_action {
     SCAN_HDEL,      /* HDEL key <field>: one generation's rows */

@@ -47,6 +47,11 @@ int online_gen_current(redisContext *c, const char *key_prefix, const struct cfg
 /* Atomically point the view at gen; *old_gen gets the previous (0 = none). */
 int online_gen_flip(redisContext *c, const char *key_prefix, const struct cfg_view *v,
                     uint64_t gen, uint64_t *old_gen, char *err, size_t errlen) FEATD_MUSTCHECK;
+/* The held pointer P:v2:m:{V}:F:held (DESIGN 12: the generation the
+ * quality gate holds, read by lookups with generation_mode HELD): SET to
+ * gen, or DEL when gen is 0. On the view's node. */
+int online_gen_held_set(redisContext *c, const char *key_prefix, const struct cfg_view *v,
+                        uint64_t gen, char *err, size_t errlen) FEATD_MUSTCHECK;
 /* Delete every row of generation gen (SCAN MATCH over the entity keys +
  * HDEL of its field). *deleted gets the number of rows removed. Callers
  * reclaiming a generation that was current must wait

@@ -147,7 +147,7 @@ static int lookup_build_command(struct request *rq, size_t **offs_out)
     size_t pfx_len = kb->len;
     for (size_t i = 0; i < p->nviews && rc == FEATD_OK; i++) {
         struct plan_view *pv = &p->views[i];
-        uint64_t cached = gencache_get(&rq->ctx->gens, pv->vidx);
+        uint64_t cached = p->held ? pv->held_gen : gencache_get(&rq->ctx->gens, pv->vidx);
         pv->gen = cached == GENCACHE_UNKNOWN ? 0 : cached;
         memset(pv->row_arg, 0, sizeof(int) * (nr ? nr : 1));
         if (pv->gen == 0) {
@@ -253,7 +253,8 @@ static int lookup_build_command(struct request *rq, size_t **offs_out)
         }
         for (uint32_t i = gfirst[gi]; i != UINT32_MAX && rc == FEATD_OK; i = p->views[i].ptr_next) {
             size_t mark = kb->len;
-            rc = online_key_current(kb, prefix, p->views[i].v);
+            rc = p->held ? online_key_meta(kb, prefix, p->views[i].v, "held")
+                         : online_key_current(kb, prefix, p->views[i].v);
             if (rc == FEATD_OK) {
                 rc = rcmd_put_bulk(sb, kb->data + mark, kb->len - mark);
             }
@@ -534,7 +535,11 @@ static int lookup_pointers(struct request *rq, const struct plan_cmd *cmd, const
                           "corrupt current-generation pointer for feature view \"%s\"", pv->v->name);
             return FEATD_ERR;
         }
-        gencache_note(&ctx->gens, rq->reg, pv->vidx, cur);
+        if (p->held) {
+            pv->held_gen = cur;     /* shadow reads: no cache, the pointer of this attempt */
+        } else {
+            gencache_note(&ctx->gens, rq->reg, pv->vidx, cur);
+        }
         if (cur != pv->gen) {
             p->stale = true;
         }
@@ -667,6 +672,7 @@ void lookup_start(struct request *rq)
     }
     METRICS_ADD(rq->ctx->metrics->entities_requested_total, rq->plan->nrows);
     request_set_size(rq, (uint32_t)rq->plan->nrows, (uint32_t)rq->plan->nfeats);
+    rq->plan->held = g->generation_mode == FEATD__V1__GENERATION_MODE__HELD;
     int64_t dl = g->deadline_ms ? (int64_t)g->deadline_ms : (int64_t)rq->reg->cfg->server.request_timeout_ms;
     if (dl > LOOKUP_MAX_DEADLINE_MS) {
         dl = LOOKUP_MAX_DEADLINE_MS;

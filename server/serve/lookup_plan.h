@@ -24,6 +24,7 @@ struct plan_view {
     size_t vidx;            /* index in the registry's views */
     int *key_col;           /* per join key of v: index of the request's column */
     uint64_t gen;           /* generation the rows of this attempt use; 0 = none */
+    uint64_t held_gen;      /* generation_mode HELD: the held pointer last read (0 = none) */
     int *row_arg;           /* per row: 1 + index of its fetched row (plan->rows); 0 = not fetched */
     uint8_t *seen;          /* per feature of v: already requested */
     uint32_t ptr_next;      /* next view whose current key is in the same MGET */
@@ -51,6 +52,7 @@ struct lookup_plan {
     size_t nrows_fetched;
     struct plan_row *rows;          /* per fetched (view, entity) row */
     bool stale;                     /* a current key differed from the generation used */
+    bool held;                      /* generation_mode HELD: read the held pointers (shadow) */
     bool failed;                    /* the attempt failed; code and why in the request's answer */
 };
 

@@ -43,9 +43,9 @@ static void teardown(void)
 
 static struct cfg_join_key cust_keys[] = { { "customer_id", FT_INT64 } };
 static struct cfg_feature cust_feats[] = {
-    { "revenue", FT_DOUBLE, "revenue" },
-    { "embedding", FT_FLOAT_LIST, "embedding" },
-    { "name", FT_STRING, "name" },
+    { "revenue", FT_DOUBLE, "revenue", { 0 } },
+    { "embedding", FT_FLOAT_LIST, "embedding", { 0 } },
+    { "name", FT_STRING, "name", { 0 } },
 };
 
 static struct cfg_view make_view(const char *name, int64_t ttl, uint64_t fp)

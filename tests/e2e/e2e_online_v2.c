@@ -34,7 +34,7 @@ static void teardown(void)
 }
 
 static struct cfg_join_key keys[] = { { "customer_id", FT_INT64 } };
-static struct cfg_feature feats[] = { { "revenue", FT_DOUBLE, "revenue" } };
+static struct cfg_feature feats[] = { { "revenue", FT_DOUBLE, "revenue", { 0 } } };
 
 static struct cfg_view make_view(const char *name, uint64_t fp)
 {

@@ -130,6 +130,12 @@ static void harness_expect_ent_text(const struct harness_ent *e, char *out, size
 size_t harness_expect_lookups(int p, const struct cfg_view *v, const char *path,
                               const struct harness_ent *universe, size_t n)
 {
+    return harness_expect_lookups_mode(p, v, path, universe, n, 0);
+}
+
+size_t harness_expect_lookups_mode(int p, const struct cfg_view *v, const char *path,
+                                   const struct harness_ent *universe, size_t n, int held)
+{
     const char *vname = v->name, *expected_file = path;
     json_error_t jerr;
     json_t *exp = json_load_file(path, 0, &jerr);
@@ -144,6 +150,7 @@ size_t harness_expect_lookups(int p, const struct cfg_view *v, const char *path,
     for (size_t off = 0; off < n; off += 1000) {
         size_t m = n - off < 1000 ? n - off : 1000;
         featd_get_reset(g);
+        featd_get_set_held(g, held);
         featd_get_add_feature(g, ref);
         for (size_t i = 0; i < m; i++) {
             featd_get_add_int64(g, v->keys[0].name, universe[off + i].i);

@@ -23,6 +23,9 @@ struct harness_ent {
  * expected entity must be in the universe. Returns the present entities. */
 size_t harness_expect_lookups(int p, const struct cfg_view *v, const char *path,
                               const struct harness_ent *universe, size_t n);
+/* The same with generation_mode HELD (shadow reads) when held. */
+size_t harness_expect_lookups_mode(int p, const struct cfg_view *v, const char *path,
+                                   const struct harness_ent *universe, size_t n, int held);
 /* The universe lo..hi of one int64 key (calloc'd; the caller frees it). */
 struct harness_ent *harness_expect_int_universe(int64_t lo, int64_t hi, size_t *n);
 

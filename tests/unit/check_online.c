@@ -25,18 +25,18 @@ static struct cfg_join_key keys_comp[] = { { "country", FT_STRING }, { "store_id
                                            { "sku", FT_STRING } };
 
 static struct cfg_feature feats_all[] = {
-    { "f_bool", FT_BOOL, "f_bool" },
-    { "f_i32", FT_INT32, "f_i32" },
-    { "f_i64", FT_INT64, "f_i64" },
-    { "f_float", FT_FLOAT, "f_float" },
-    { "f_double", FT_DOUBLE, "f_double" },
-    { "f_string", FT_STRING, "f_string" },
-    { "f_bytes", FT_BYTES, "f_bytes" },
-    { "f_ts", FT_TIMESTAMP, "f_ts" },
-    { "f_fl", FT_FLOAT_LIST, "f_fl" },
-    { "f_dl", FT_DOUBLE_LIST, "f_dl" },
-    { "f_il", FT_INT64_LIST, "f_il" },
-    { "f_sl", FT_STRING_LIST, "f_sl" },
+    { "f_bool", FT_BOOL, "f_bool", { 0 } },
+    { "f_i32", FT_INT32, "f_i32", { 0 } },
+    { "f_i64", FT_INT64, "f_i64", { 0 } },
+    { "f_float", FT_FLOAT, "f_float", { 0 } },
+    { "f_double", FT_DOUBLE, "f_double", { 0 } },
+    { "f_string", FT_STRING, "f_string", { 0 } },
+    { "f_bytes", FT_BYTES, "f_bytes", { 0 } },
+    { "f_ts", FT_TIMESTAMP, "f_ts", { 0 } },
+    { "f_fl", FT_FLOAT_LIST, "f_fl", { 0 } },
+    { "f_dl", FT_DOUBLE_LIST, "f_dl", { 0 } },
+    { "f_il", FT_INT64_LIST, "f_il", { 0 } },
+    { "f_sl", FT_STRING_LIST, "f_sl", { 0 } },
 };
 #define NALL ((size_t)FEATD_ARRAY_LEN(feats_all))
 
@@ -515,7 +515,7 @@ START_TEST(test_bad_rows)
     /* with a created time: 17-byte header, bitmap at 17, the value at 18 */
     r[0] = ONLINE_ROW_VERSION | ONLINE_ROW_F_CREATED;
     /* list count over ONLINE_MAX_LIST (varint 1000001 = 0xc1 0x84 0x3d) */
-    one[0] = (struct cfg_feature){ "x", FT_FLOAT_LIST, "x" };
+    one[0] = (struct cfg_feature){ "x", FT_FLOAT_LIST, "x", { 0 } };
     r[18] = 0xc1;
     r[19] = 0x84;
     r[20] = 0x3d;

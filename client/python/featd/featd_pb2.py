@@ -13,17 +13,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0b\x66\x65\x61td.proto\x12\x08\x66\x65\x61td.v1\"\xff\x02\n\x05Value\x12\x12\n\x08\x62ool_val\x18\x01 \x01(\x08H\x00\x12\x13\n\tint32_val\x18\x02 \x01(\x05H\x00\x12\x13\n\tint64_val\x18\x03 \x01(\x03H\x00\x12\x13\n\tfloat_val\x18\x04 \x01(\x02H\x00\x12\x14\n\ndouble_val\x18\x05 \x01(\x01H\x00\x12\x14\n\nstring_val\x18\x06 \x01(\tH\x00\x12\x13\n\tbytes_val\x18\x07 \x01(\x0cH\x00\x12\x1a\n\x10timestamp_us_val\x18\x08 \x01(\x03H\x00\x12-\n\x0e\x66loat_list_val\x18\t \x01(\x0b\x32\x13.featd.v1.FloatListH\x00\x12/\n\x0f\x64ouble_list_val\x18\n \x01(\x0b\x32\x14.featd.v1.DoubleListH\x00\x12-\n\x0eint64_list_val\x18\x0b \x01(\x0b\x32\x13.featd.v1.Int64ListH\x00\x12/\n\x0fstring_list_val\x18\x0c \x01(\x0b\x32\x14.featd.v1.StringListH\x00\x42\x06\n\x04kind\"\x18\n\tFloatList\x12\x0b\n\x03val\x18\x01 \x03(\x02\"\x19\n\nDoubleList\x12\x0b\n\x03val\x18\x01 \x03(\x01\"\x18\n\tInt64List\x12\x0b\n\x03val\x18\x01 \x03(\x03\"\x19\n\nStringList\x12\x0b\n\x03val\x18\x01 \x03(\t\"A\n\x0c\x45ntityColumn\x12\x10\n\x08join_key\x18\x01 \x01(\t\x12\x1f\n\x06values\x18\x02 \x03(\x0b\x32\x0f.featd.v1.Value\"k\n\x18GetOnlineFeaturesRequest\x12\x10\n\x08\x66\x65\x61tures\x18\x01 \x03(\t\x12(\n\x08\x65ntities\x18\x02 \x03(\x0b\x32\x16.featd.v1.EntityColumn\x12\x13\n\x0b\x64\x65\x61\x64line_ms\x18\x03 \x01(\r\"v\n\rFeatureVector\x12\x1f\n\x06values\x18\x01 \x03(\x0b\x32\x0f.featd.v1.Value\x12\'\n\x08statuses\x18\x02 \x03(\x0e\x32\x15.featd.v1.FieldStatus\x12\x1b\n\x13\x65vent_timestamps_us\x18\x03 \x03(\x03\"\\\n\x19GetOnlineFeaturesResponse\x12\x15\n\rfeature_names\x18\x01 \x03(\t\x12(\n\x07results\x18\x02 \x03(\x0b\x32\x17.featd.v1.FeatureVector\";\n\x05\x45rror\x12!\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x13.featd.v1.ErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\"\r\n\x0bPingRequest\"&\n\x0cPingResponse\x12\x16\n\x0eserver_time_us\x18\x01 \x01(\x03\"\x19\n\x17ListFeatureViewsRequest\")\n\x0b\x46\x65\x61tureSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\")\n\x0bJoinKeySpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\"\xe0\x01\n\x0f\x46\x65\x61tureViewInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x65ntities\x18\x02 \x03(\t\x12(\n\tjoin_keys\x18\x03 \x03(\x0b\x32\x15.featd.v1.JoinKeySpec\x12\'\n\x08\x66\x65\x61tures\x18\x04 \x03(\x0b\x32\x15.featd.v1.FeatureSpec\x12\x13\n\x0bttl_seconds\x18\x05 \x01(\x03\x12\x13\n\x0b\x66ingerprint\x18\x06 \x01(\t\x12\x12\n\ngeneration\x18\x07 \x01(\x04\x12\x1c\n\x14materialization_mode\x18\x08 \x01(\t\"D\n\x18ListFeatureViewsResponse\x12(\n\x05views\x18\x01 \x03(\x0b\x32\x19.featd.v1.FeatureViewInfo\"\x13\n\x11ServerInfoRequest\"\xca\x02\n\x12ServerInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x16\n\x0euptime_seconds\x18\x02 \x01(\x03\x12\x0f\n\x07workers\x18\x03 \x01(\r\x12\x13\n\x0b\x63onnections\x18\x04 \x01(\x04\x12\x16\n\x0erequests_total\x18\x05 \x01(\x04\x12\r\n\x05redis\x18\x06 \x01(\t\x12\x17\n\x0fredis_connected\x18\x07 \x01(\x08\x12\x13\n\x0b\x63onfig_path\x18\x08 \x01(\t\x12\x15\n\rfeature_views\x18\t \x01(\r\x12\x17\n\x0fmax_frame_bytes\x18\n \x01(\r\x12 \n\x18max_entities_per_request\x18\x0b \x01(\r\x12\x12\n\nredis_mode\x18\x0c \x01(\t\x12\x13\n\x0bredis_nodes\x18\r \x01(\r\x12\x15\n\rredis_masters\x18\x0e \x03(\t\"\x1c\n\x0b\x41uthRequest\x12\r\n\x05token\x18\x01 \x01(\t\"!\n\x0c\x41uthResponse\x12\x11\n\tprincipal\x18\x01 \x01(\t\"\xab\x02\n\x07Request\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x41\n\x13get_online_features\x18\x02 \x01(\x0b\x32\".featd.v1.GetOnlineFeaturesRequestH\x00\x12%\n\x04ping\x18\x03 \x01(\x0b\x32\x15.featd.v1.PingRequestH\x00\x12?\n\x12list_feature_views\x18\x04 \x01(\x0b\x32!.featd.v1.ListFeatureViewsRequestH\x00\x12\x32\n\x0bserver_info\x18\x05 \x01(\x0b\x32\x1b.featd.v1.ServerInfoRequestH\x00\x12%\n\x04\x61uth\x18\x07 \x01(\x0b\x32\x15.featd.v1.AuthRequestH\x00\x42\x06\n\x04\x62ody\"\xd3\x02\n\x08Response\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12 \n\x05\x65rror\x18\x02 \x01(\x0b\x32\x0f.featd.v1.ErrorH\x00\x12\x42\n\x13get_online_features\x18\x03 \x01(\x0b\x32#.featd.v1.GetOnlineFeaturesResponseH\x00\x12&\n\x04ping\x18\x04 \x01(\x0b\x32\x16.featd.v1.PingResponseH\x00\x12@\n\x12list_feature_views\x18\x05 \x01(\x0b\x32\".featd.v1.ListFeatureViewsResponseH\x00\x12\x33\n\x0bserver_info\x18\x06 \x01(\x0b\x32\x1c.featd.v1.ServerInfoResponseH\x00\x12&\n\x04\x61uth\x18\x08 \x01(\x0b\x32\x16.featd.v1.AuthResponseH\x00\x42\x06\n\x04\x62ody*[\n\x0b\x46ieldStatus\x12\x0b\n\x07INVALID\x10\x00\x12\x0b\n\x07PRESENT\x10\x01\x12\x0e\n\nNULL_VALUE\x10\x02\x12\r\n\tNOT_FOUND\x10\x03\x12\x13\n\x0fOUTSIDE_MAX_AGE\x10\x04*\xa3\x01\n\tErrorCode\x12\x06\n\x02OK\x10\x00\x12\x14\n\x10INVALID_ARGUMENT\x10\x01\x12\x0f\n\x0bUNAVAILABLE\x10\x02\x12\x15\n\x11\x44\x45\x41\x44LINE_EXCEEDED\x10\x03\x12\x16\n\x12RESOURCE_EXHAUSTED\x10\x04\x12\x0c\n\x08INTERNAL\x10\x05\x12\x13\n\x0fUNAUTHENTICATED\x10\x06\x12\x15\n\x11PERMISSION_DENIED\x10\x07\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x0b\x66\x65\x61td.proto\x12\x08\x66\x65\x61td.v1\"\xff\x02\n\x05Value\x12\x12\n\x08\x62ool_val\x18\x01 \x01(\x08H\x00\x12\x13\n\tint32_val\x18\x02 \x01(\x05H\x00\x12\x13\n\tint64_val\x18\x03 \x01(\x03H\x00\x12\x13\n\tfloat_val\x18\x04 \x01(\x02H\x00\x12\x14\n\ndouble_val\x18\x05 \x01(\x01H\x00\x12\x14\n\nstring_val\x18\x06 \x01(\tH\x00\x12\x13\n\tbytes_val\x18\x07 \x01(\x0cH\x00\x12\x1a\n\x10timestamp_us_val\x18\x08 \x01(\x03H\x00\x12-\n\x0e\x66loat_list_val\x18\t \x01(\x0b\x32\x13.featd.v1.FloatListH\x00\x12/\n\x0f\x64ouble_list_val\x18\n \x01(\x0b\x32\x14.featd.v1.DoubleListH\x00\x12-\n\x0eint64_list_val\x18\x0b \x01(\x0b\x32\x13.featd.v1.Int64ListH\x00\x12/\n\x0fstring_list_val\x18\x0c \x01(\x0b\x32\x14.featd.v1.StringListH\x00\x42\x06\n\x04kind\"\x18\n\tFloatList\x12\x0b\n\x03val\x18\x01 \x03(\x02\"\x19\n\nDoubleList\x12\x0b\n\x03val\x18\x01 \x03(\x01\"\x18\n\tInt64List\x12\x0b\n\x03val\x18\x01 \x03(\x03\"\x19\n\nStringList\x12\x0b\n\x03val\x18\x01 \x03(\t\"A\n\x0c\x45ntityColumn\x12\x10\n\x08join_key\x18\x01 \x01(\t\x12\x1f\n\x06values\x18\x02 \x03(\x0b\x32\x0f.featd.v1.Value\"\x9e\x01\n\x18GetOnlineFeaturesRequest\x12\x10\n\x08\x66\x65\x61tures\x18\x01 \x03(\t\x12(\n\x08\x65ntities\x18\x02 \x03(\x0b\x32\x16.featd.v1.EntityColumn\x12\x13\n\x0b\x64\x65\x61\x64line_ms\x18\x03 \x01(\r\x12\x31\n\x0fgeneration_mode\x18\x04 \x01(\x0e\x32\x18.featd.v1.GenerationMode\"v\n\rFeatureVector\x12\x1f\n\x06values\x18\x01 \x03(\x0b\x32\x0f.featd.v1.Value\x12\'\n\x08statuses\x18\x02 \x03(\x0e\x32\x15.featd.v1.FieldStatus\x12\x1b\n\x13\x65vent_timestamps_us\x18\x03 \x03(\x03\"\\\n\x19GetOnlineFeaturesResponse\x12\x15\n\rfeature_names\x18\x01 \x03(\t\x12(\n\x07results\x18\x02 \x03(\x0b\x32\x17.featd.v1.FeatureVector\";\n\x05\x45rror\x12!\n\x04\x63ode\x18\x01 \x01(\x0e\x32\x13.featd.v1.ErrorCode\x12\x0f\n\x07message\x18\x02 \x01(\t\"\r\n\x0bPingRequest\"&\n\x0cPingResponse\x12\x16\n\x0eserver_time_us\x18\x01 \x01(\x03\"\x19\n\x17ListFeatureViewsRequest\")\n\x0b\x46\x65\x61tureSpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\")\n\x0bJoinKeySpec\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\"\xe0\x01\n\x0f\x46\x65\x61tureViewInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08\x65ntities\x18\x02 \x03(\t\x12(\n\tjoin_keys\x18\x03 \x03(\x0b\x32\x15.featd.v1.JoinKeySpec\x12\'\n\x08\x66\x65\x61tures\x18\x04 \x03(\x0b\x32\x15.featd.v1.FeatureSpec\x12\x13\n\x0bttl_seconds\x18\x05 \x01(\x03\x12\x13\n\x0b\x66ingerprint\x18\x06 \x01(\t\x12\x12\n\ngeneration\x18\x07 \x01(\x04\x12\x1c\n\x14materialization_mode\x18\x08 \x01(\t\"D\n\x18ListFeatureViewsResponse\x12(\n\x05views\x18\x01 \x03(\x0b\x32\x19.featd.v1.FeatureViewInfo\"\x13\n\x11ServerInfoRequest\"\xca\x02\n\x12ServerInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x16\n\x0euptime_seconds\x18\x02 \x01(\x03\x12\x0f\n\x07workers\x18\x03 \x01(\r\x12\x13\n\x0b\x63onnections\x18\x04 \x01(\x04\x12\x16\n\x0erequests_total\x18\x05 \x01(\x04\x12\r\n\x05redis\x18\x06 \x01(\t\x12\x17\n\x0fredis_connected\x18\x07 \x01(\x08\x12\x13\n\x0b\x63onfig_path\x18\x08 \x01(\t\x12\x15\n\rfeature_views\x18\t \x01(\r\x12\x17\n\x0fmax_frame_bytes\x18\n \x01(\r\x12 \n\x18max_entities_per_request\x18\x0b \x01(\r\x12\x12\n\nredis_mode\x18\x0c \x01(\t\x12\x13\n\x0bredis_nodes\x18\r \x01(\r\x12\x15\n\rredis_masters\x18\x0e \x03(\t\"\x1c\n\x0b\x41uthRequest\x12\r\n\x05token\x18\x01 \x01(\t\"!\n\x0c\x41uthResponse\x12\x11\n\tprincipal\x18\x01 \x01(\t\"\xab\x02\n\x07Request\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12\x41\n\x13get_online_features\x18\x02 \x01(\x0b\x32\".featd.v1.GetOnlineFeaturesRequestH\x00\x12%\n\x04ping\x18\x03 \x01(\x0b\x32\x15.featd.v1.PingRequestH\x00\x12?\n\x12list_feature_views\x18\x04 \x01(\x0b\x32!.featd.v1.ListFeatureViewsRequestH\x00\x12\x32\n\x0bserver_info\x18\x05 \x01(\x0b\x32\x1b.featd.v1.ServerInfoRequestH\x00\x12%\n\x04\x61uth\x18\x07 \x01(\x0b\x32\x15.featd.v1.AuthRequestH\x00\x42\x06\n\x04\x62ody\"\xd3\x02\n\x08Response\x12\x12\n\nrequest_id\x18\x01 \x01(\x04\x12 \n\x05\x65rror\x18\x02 \x01(\x0b\x32\x0f.featd.v1.ErrorH\x00\x12\x42\n\x13get_online_features\x18\x03 \x01(\x0b\x32#.featd.v1.GetOnlineFeaturesResponseH\x00\x12&\n\x04ping\x18\x04 \x01(\x0b\x32\x16.featd.v1.PingResponseH\x00\x12@\n\x12list_feature_views\x18\x05 \x01(\x0b\x32\".featd.v1.ListFeatureViewsResponseH\x00\x12\x33\n\x0bserver_info\x18\x06 \x01(\x0b\x32\x1c.featd.v1.ServerInfoResponseH\x00\x12&\n\x04\x61uth\x18\x08 \x01(\x0b\x32\x16.featd.v1.AuthResponseH\x00\x42\x06\n\x04\x62ody*\'\n\x0eGenerationMode\x12\x0b\n\x07\x43URRENT\x10\x00\x12\x08\n\x04HELD\x10\x01*[\n\x0b\x46ieldStatus\x12\x0b\n\x07INVALID\x10\x00\x12\x0b\n\x07PRESENT\x10\x01\x12\x0e\n\nNULL_VALUE\x10\x02\x12\r\n\tNOT_FOUND\x10\x03\x12\x13\n\x0fOUTSIDE_MAX_AGE\x10\x04*\xa3\x01\n\tErrorCode\x12\x06\n\x02OK\x10\x00\x12\x14\n\x10INVALID_ARGUMENT\x10\x01\x12\x0f\n\x0bUNAVAILABLE\x10\x02\x12\x15\n\x11\x44\x45\x41\x44LINE_EXCEEDED\x10\x03\x12\x16\n\x12RESOURCE_EXHAUSTED\x10\x04\x12\x0c\n\x08INTERNAL\x10\x05\x12\x13\n\x0fUNAUTHENTICATED\x10\x06\x12\x15\n\x11PERMISSION_DENIED\x10\x07\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'featd_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _FIELDSTATUS._serialized_start=2496
-  _FIELDSTATUS._serialized_end=2587
-  _ERRORCODE._serialized_start=2590
-  _ERRORCODE._serialized_end=2753
+  _GENERATIONMODE._serialized_start=2548
+  _GENERATIONMODE._serialized_end=2587
+  _FIELDSTATUS._serialized_start=2589
+  _FIELDSTATUS._serialized_end=2680
+  _ERRORCODE._serialized_start=2683
+  _ERRORCODE._serialized_end=2846
   _VALUE._serialized_start=26
   _VALUE._serialized_end=409
   _FLOATLIST._serialized_start=411
@@ -36,38 +38,38 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _STRINGLIST._serialized_end=515
   _ENTITYCOLUMN._serialized_start=517
   _ENTITYCOLUMN._serialized_end=582
-  _GETONLINEFEATURESREQUEST._serialized_start=584
-  _GETONLINEFEATURESREQUEST._serialized_end=691
-  _FEATUREVECTOR._serialized_start=693
-  _FEATUREVECTOR._serialized_end=811
-  _GETONLINEFEATURESRESPONSE._serialized_start=813
-  _GETONLINEFEATURESRESPONSE._serialized_end=905
-  _ERROR._serialized_start=907
-  _ERROR._serialized_end=966
-  _PINGREQUEST._serialized_start=968
-  _PINGREQUEST._serialized_end=981
-  _PINGRESPONSE._serialized_start=983
-  _PINGRESPONSE._serialized_end=1021
-  _LISTFEATUREVIEWSREQUEST._serialized_start=1023
-  _LISTFEATUREVIEWSREQUEST._serialized_end=1048
-  _FEATURESPEC._serialized_start=1050
-  _FEATURESPEC._serialized_end=1091
-  _JOINKEYSPEC._serialized_start=1093
-  _JOINKEYSPEC._serialized_end=1134
-  _FEATUREVIEWINFO._serialized_start=1137
-  _FEATUREVIEWINFO._serialized_end=1361
-  _LISTFEATUREVIEWSRESPONSE._serialized_start=1363
-  _LISTFEATUREVIEWSRESPONSE._serialized_end=1431
-  _SERVERINFOREQUEST._serialized_start=1433
-  _SERVERINFOREQUEST._serialized_end=1452
-  _SERVERINFORESPONSE._serialized_start=1455
-  _SERVERINFORESPONSE._serialized_end=1785
-  _AUTHREQUEST._serialized_start=1787
-  _AUTHREQUEST._serialized_end=1815
-  _AUTHRESPONSE._serialized_start=1817
-  _AUTHRESPONSE._serialized_end=1850
-  _REQUEST._serialized_start=1853
-  _REQUEST._serialized_end=2152
-  _RESPONSE._serialized_start=2155
-  _RESPONSE._serialized_end=2494
+  _GETONLINEFEATURESREQUEST._serialized_start=585
+  _GETONLINEFEATURESREQUEST._serialized_end=743
+  _FEATUREVECTOR._serialized_start=745
+  _FEATUREVECTOR._serialized_end=863
+  _GETONLINEFEATURESRESPONSE._serialized_start=865
+  _GETONLINEFEATURESRESPONSE._serialized_end=957
+  _ERROR._serialized_start=959
+  _ERROR._serialized_end=1018
+  _PINGREQUEST._serialized_start=1020
+  _PINGREQUEST._serialized_end=1033
+  _PINGRESPONSE._serialized_start=1035
+  _PINGRESPONSE._serialized_end=1073
+  _LISTFEATUREVIEWSREQUEST._serialized_start=1075
+  _LISTFEATUREVIEWSREQUEST._serialized_end=1100
+  _FEATURESPEC._serialized_start=1102
+  _FEATURESPEC._serialized_end=1143
+  _JOINKEYSPEC._serialized_start=1145
+  _JOINKEYSPEC._serialized_end=1186
+  _FEATUREVIEWINFO._serialized_start=1189
+  _FEATUREVIEWINFO._serialized_end=1413
+  _LISTFEATUREVIEWSRESPONSE._serialized_start=1415
+  _LISTFEATUREVIEWSRESPONSE._serialized_end=1483
+  _SERVERINFOREQUEST._serialized_start=1485
+  _SERVERINFOREQUEST._serialized_end=1504
+  _SERVERINFORESPONSE._serialized_start=1507
+  _SERVERINFORESPONSE._serialized_end=1837
+  _AUTHREQUEST._serialized_start=1839
+  _AUTHREQUEST._serialized_end=1867
+  _AUTHRESPONSE._serialized_start=1869
+  _AUTHRESPONSE._serialized_end=1902
+  _REQUEST._serialized_start=1905
+  _REQUEST._serialized_end=2204
+  _RESPONSE._serialized_start=2207
+  _RESPONSE._serialized_end=2546
 # @@protoc_insertion_point(module_scope)
