@@ -50,6 +50,7 @@ START_TEST(test_against_duckdb)
                       "edge %zu: %.17g", i, edges[i]);
     }
     /* both samples binned on the base's edges, as DuckDB binned them */
+    mat_profile_free(&base);
     mat_profile_init(&base, true, edges);
     feed(&base, json_object_get(j, "base"));
     mat_profile_init(&shifted, true, edges);
@@ -114,6 +115,7 @@ START_TEST(test_nulls_nan_clamp_text)
     mat_profile_value(&one, 7);
     ck_assert(mat_profile_edges(&one, edges));
     ck_assert(edges[0] == 6.5 && edges[MAT_PROFILE_BINS] == 7.5);
+    mat_profile_free(&one);
     /* strings: rows and nulls only */
     struct mat_feature_profile s;
     mat_profile_init(&s, false, NULL);
