@@ -275,9 +275,14 @@ int mat_run_snapshot(struct mat_ctx *x, struct mat_run *run, const struct mat_sn
                  "%" PRId64 " recorded for its %" PRId64 " complete files (counted in %.2f s)",
                  v->name, p->pending_generation, present, p->pending_rows_done,
                  p->pending_files_done, (double)(util_mono_us() - t_count) / 1e6);
-        if (present < (uint64_t)p->pending_rows_done) {
+        /* the rows written up to the last progress record (the complete
+         * files and what the periodic record saw of the next one): rows of
+         * the partial file must not make up for rows lost from done files */
+        int64_t recorded = p->rows_written > p->pending_rows_done ? p->rows_written
+                                                                  : p->pending_rows_done;
+        if (present < (uint64_t)recorded) {
             snprintf(no_resume, sizeof(no_resume), "only %" PRIu64 " of the %" PRId64 " rows "
-                     "recorded as written are in Redis", present, p->pending_rows_done);
+                     "recorded as written are in Redis", present, recorded);
         }
     }
     if (same && no_resume[0]) {

@@ -1207,7 +1207,7 @@ START_TEST(test_resume_refused_when_rows_lost)
     uint64_t pending = kill_in_second_file(c);
     char field[ONLINE_FIELD_MAX];
     size_t flen = online_key_field(field, pending);
-    for (int64_t id = 1; id <= 100; id++) {
+    for (int64_t id = 1; id <= 5000; id++) {  /* more than the second file can have written */
         struct fbuf k = { 0 };
         struct online_key key = { .i = id };
         ck_assert_int_eq(online_key_row(&k, PREFIX, view("big"), &key), FEATD_OK);
@@ -1218,7 +1218,7 @@ START_TEST(test_resume_refused_when_rows_lost)
     }
     h_featd_start(&F, cfg_json);
     wait_prog("big", "snapshot", "2025-01-03", "idle", 60000);
-    ck_assert(log_has(&F, "only 29900 of the 30000 rows recorded as written are in Redis"));
+    ck_assert(log_has(&F, "rows recorded as written are in Redis"));
     ck_assert(!log_has(&F, "files already written)"));
     ck_assert_uint_ne(current_gen(c, "big"), pending);
     check_big_all(F.port, 2);
