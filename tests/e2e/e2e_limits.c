@@ -219,14 +219,6 @@ static void read_answers(int fd, int want, int *ok, int *refused)
     }
 }
 
-static double metric_now(const char *series)
-{
-    char *page = h_admin_get(F.admin_port, "/metrics");
-    double v = h_metric(page, series);
-    free(page);
-    return v;
-}
-
 START_TEST(test_unread_output_bounded)
 {
     /* The connection learns small answers (NOT_FOUND cells); then, with
@@ -265,13 +257,13 @@ START_TEST(test_unread_output_bounded)
     }
     h_redis_resume(&R);
     usleep(700 * 1000);
-    double held = metric_now("featd_client_memory_bytes");
+    double held = h_admin_metric(F.admin_port, "featd_client_memory_bytes");
     ck_assert_msg(held >= 0 && held <= MAX_OUTPUT + 256 * 1024,
                   "a client that does not read holds %.0f bytes (max_output_bytes %u)", held, MAX_OUTPUT);
     write_all(fd, burst + sent, blen * N - sent);
     read_answers(fd, N, &ok, &refused);
     ck_assert_msg(refused > 0, "no answer was refused (%d ok)", ok);
-    ck_assert_double_ge(metric_now("featd_output_limit_refusals_total"), refused);
+    ck_assert_double_ge(h_admin_metric(F.admin_port, "featd_output_limit_refusals_total"), refused);
     printf("e2e_limits: %d of %d answers refused, unread output held %.0f bytes\n", refused, N, held);
     /* the connection is still usable afterwards */
     write_all(fd, big, blen);
@@ -368,8 +360,8 @@ START_TEST(test_nonreading_clients_bounded)
         usleep(1000);
     }
     ck_assert_msg(active == 0, "featd kept reading clients that never read");
-    double held = metric_now("featd_client_memory_bytes");
-    double closes = metric_now("featd_client_memory_limit_closes_total");
+    double held = h_admin_metric(F.admin_port, "featd_client_memory_bytes");
+    double closes = h_admin_metric(F.admin_port, "featd_client_memory_limit_closes_total");
     ck_assert_msg(held >= 0 && held <= SMALL_CLIENT_MEMORY + 2.0 * MAX_OUTPUT,
                   "client buffers hold %.0f bytes (budget %u)", held, SMALL_CLIENT_MEMORY);
     ck_assert_msg(closes >= 1, "8 x ~%u bytes of unread output never passed the %u-byte budget",
@@ -506,8 +498,8 @@ START_TEST(test_stalled_and_idle_connections_closed)
     ck_assert_msg(idle_left == 0, "%d idle connections still open", idle_left);
     int64_t idle_us = util_mono_us() - t0;
     ck_assert_msg(idle_us >= 3000000, "idle connections closed after %" PRId64 " us", idle_us);
-    ck_assert_double_ge(metric_now("featd_frame_timeouts_total"), NSTALL);
-    ck_assert_double_ge(metric_now("featd_idle_timeouts_total"), NIDLE);
+    ck_assert_double_ge(h_admin_metric(F.admin_port, "featd_frame_timeouts_total"), NSTALL);
+    ck_assert_double_ge(h_admin_metric(F.admin_port, "featd_idle_timeouts_total"), NIDLE);
     for (int i = 1; i < ngood; i++) {
         int64_t x = lat[i];
         int j = i - 1;

@@ -252,6 +252,14 @@ char *h_admin_get(int port, const char *path)
     return buf;
 }
 
+double h_admin_metric(int port, const char *series)
+{
+    char *page = h_admin_get(port, "/metrics");
+    double v = h_metric(page, series);
+    free(page);
+    return v;
+}
+
 double h_metric(const char *page, const char *series)
 {
     size_t n = strlen(series);

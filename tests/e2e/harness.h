@@ -74,6 +74,8 @@ char *h_admin_get(int port, const char *path);
 /* The value of a series on a Prometheus page: "name" matches "name v" and
  * the first "name{...} v"; "name{labels}" matches exactly. -1 when absent. */
 double h_metric(const char *page, const char *series);
+/* h_metric of a fresh GET /metrics from the admin port. */
+double h_admin_metric(int port, const char *series);
 
 /* h_redis_cmd on a connection that first authenticates: "AUTH user pass"
  * (ACL), or "AUTH pass" when user is NULL. NULL when the connection or the
