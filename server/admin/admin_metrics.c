@@ -17,6 +17,7 @@
 #include "auth/auth.h"
 #include "config/config.h"
 #include "core/metrics.h"
+#include "core/metrics_view.h"
 #include "core/prom.h"
 #include "core/util.h"
 #include "redis/rhealth.h"
@@ -64,6 +65,93 @@ static int admin_metrics_phases(struct fbuf *o, const char *name, const char *he
         }
     }
     return FEATD_OK;
+}
+
+/* view="NAME"<sep> into tmp (NUL-terminated), NAME escaped; false when out of memory. */
+static bool admin_metrics_view_label(struct fbuf *tmp, size_t slot, const char *sep)
+{
+    fbuf_reset(tmp);
+    return fbuf_appendf(tmp, "view=\"") == FEATD_OK &&
+           prom_label(tmp, metrics_view_name(slot)) == FEATD_OK &&
+           fbuf_appendf(tmp, "\"%s", sep) == FEATD_OK;
+}
+
+/* The per-view families (core/metrics_view.h), one series per view slot
+ * handed out so far, and the request coverage counter. */
+static int admin_metrics_views(struct fbuf *o, const struct metrics *sum)
+{
+    size_t n = metrics_view_count();
+    struct fbuf lb = { 0 };
+    int rc = FEATD_ENOMEM;
+    if (prom_header(o, "featd_lookup_values_total", "counter",
+                    "Feature values returned by lookups, by view and featd.v1.FieldStatus") != FEATD_OK) {
+        goto out;
+    }
+    for (size_t v = 0; v < n; v++) {
+        if (!admin_metrics_view_label(&lb, v, ",")) {
+            goto out;
+        }
+        for (size_t s = 0; s < METRICS_STATUSES; s++) {
+            if (fbuf_appendf(o, "featd_lookup_values_total{%.*sstatus=\"%s\"} %" PRIu64 "\n",
+                             (int)lb.len, (const char *)lb.data, metrics_status_names[s],
+                             METRICS_GET(sum->views[v].values[s])) != FEATD_OK) {
+                goto out;
+            }
+        }
+    }
+    if (prom_header(o, "featd_value_age_seconds", "histogram",
+                    "Age of each served row (now - its event time), by view") != FEATD_OK) {
+        goto out;
+    }
+    for (size_t v = 0; v < n; v++) {
+        if (!admin_metrics_view_label(&lb, v, ",") ||
+            prom_age_hist_samples(o, "featd_value_age_seconds", (const char *)lb.data,
+                                  &sum->views[v].value_age) != FEATD_OK) {
+            goto out;
+        }
+    }
+    if (prom_header(o, "featd_push_rows_total", "counter",
+                    "Pushed rows (WriteFeatures, HTTP push and write-to-online-store), by view and result: "
+                    "written, stale (older than the stored pushed row) or rejected (invalid)") != FEATD_OK) {
+        goto out;
+    }
+    for (size_t v = 0; v < n; v++) {
+        if (!admin_metrics_view_label(&lb, v, ",")) {
+            goto out;
+        }
+        for (size_t r = 0; r < MPUSH__COUNT; r++) {
+            if (fbuf_appendf(o, "featd_push_rows_total{%.*sresult=\"%s\"} %" PRIu64 "\n",
+                             (int)lb.len, (const char *)lb.data, metrics_push_result_names[r],
+                             METRICS_GET(sum->views[v].push_rows[r])) != FEATD_OK) {
+                goto out;
+            }
+        }
+    }
+    if (prom_header(o, "featd_write_event_age_seconds", "histogram",
+                    "Age of each written pushed row at write time (now - its event time), by view") != FEATD_OK) {
+        goto out;
+    }
+    for (size_t v = 0; v < n; v++) {
+        if (!admin_metrics_view_label(&lb, v, ",") ||
+            prom_age_hist_samples(o, "featd_write_event_age_seconds", (const char *)lb.data,
+                                  &sum->views[v].write_event_age) != FEATD_OK) {
+            goto out;
+        }
+    }
+    if (prom_header(o, "featd_lookup_coverage_total", "counter",
+                    "Lookups by whether every value they returned was PRESENT (complete=\"true\")") != FEATD_OK ||
+        fbuf_appendf(o, "featd_lookup_coverage_total{complete=\"false\"} %" PRIu64 "\n"
+                        "featd_lookup_coverage_total{complete=\"true\"} %" PRIu64 "\n",
+                     METRICS_GET(sum->lookup_coverage[0]), METRICS_GET(sum->lookup_coverage[1])) != FEATD_OK ||
+        prom_scalar(o, "featd_metrics_view_slots_exhausted_total", "counter",
+                    "Views given no per-view metric series because 256 view names already had one",
+                    "%" PRIu64, metrics_view_slots_exhausted()) != FEATD_OK) {
+        goto out;
+    }
+    rc = FEATD_OK;
+out:
+    fbuf_free(&lb);
+    return rc;
 }
 
 /* featd's own families; FEATD_OK or an error when out of memory. */
@@ -119,7 +207,8 @@ static int admin_metrics_write(struct fbuf *o)
                              "write (answer ready to the flush pass's write(2))", sum.phase) != FEATD_OK ||
         admin_metrics_phases(o, "featd_slow_request_phase_seconds",
                              "featd_request_phase_seconds of slow requests only (phases adding up to "
-                             "server.slow_request_ms or more)", sum.slow_phase) != FEATD_OK) {
+                             "server.slow_request_ms or more)", sum.slow_phase) != FEATD_OK ||
+        admin_metrics_views(o, &sum) != FEATD_OK) {
         return FEATD_ENOMEM;
     }
 

@@ -119,6 +119,8 @@ struct cfg_view {
                                features (name+type) in order: any schema change
                                changes it */
     char fingerprint_hex[17];
+    int metrics_slot;       /* per-view metric series (core/metrics_view.h), -1 = none;
+                               set by registry_new, meaningless in a config outside a registry */
 };
 
 struct cfg_server {

@@ -8,6 +8,9 @@
 
 #include <openssl/ssl.h>
 
+#include "config/config.h"
+#include "core/metrics_view.h"
+
 struct registry *registry_new(struct featd_config *cfg, uint64_t version)
 {
     struct registry *r = calloc(1, sizeof(*r));
@@ -17,6 +20,9 @@ struct registry *registry_new(struct featd_config *cfg, uint64_t version)
     atomic_init(&r->refs, 1);
     r->version = version;
     r->cfg = cfg;
+    for (size_t i = 0; i < cfg->nviews; i++) {
+        cfg->views[i].metrics_slot = metrics_view_slot(cfg->views[i].name);
+    }
     return r;
 }
 

@@ -115,4 +115,8 @@ void metrics_sum(struct metrics *dst, const struct metrics *src)
         metrics_hist_sum(&dst->phase[i], &src->phase[i]);
         metrics_hist_sum(&dst->slow_phase[i], &src->slow_phase[i]);
     }
+    for (size_t c = 0; c < 2; c++) {
+        METRICS_ADD(dst->lookup_coverage[c], METRICS_GET(src->lookup_coverage[c]));
+    }
+    metrics_view_sum(dst->views, src->views, metrics_view_count());
 }

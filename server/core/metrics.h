@@ -14,6 +14,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/metrics_view.h"
+
 /* ACTION(name, help) — monotonically increasing counters, per worker. */
 #define METRICS_COUNTERS(ACTION) \
     ACTION(connections_accepted_total, "Client connections accepted") \
@@ -129,6 +131,8 @@ struct metrics {
     struct metrics_hist redis_latency;
     struct metrics_hist phase[MPHASE__COUNT];       /* every traced request */
     struct metrics_hist slow_phase[MPHASE__COUNT];  /* slow requests only */
+    _Atomic uint64_t lookup_coverage[2];            /* featd_lookup_coverage_total{complete="false","true"} */
+    struct metrics_view views[METRICS_MAX_VIEWS];   /* per-view series by slot (core/metrics_view.h) */
 };
 #undef METRICS_FIELD_
 

@@ -70,36 +70,54 @@ static void prom_le(char *buf, size_t cap, uint64_t us)
     }
 }
 
-int prom_hist_samples(struct fbuf *out, const char *name, const char *labels,
-                      const struct metrics_hist *h)
+/* The samples of one histogram: cumulative buckets whose bounds are
+ * bounds[i] * bound_us microseconds (nb buckets, the last +Inf), then _sum
+ * (sum in units of 1/sum_per_s seconds) and _count. */
+static int prom_hist_write(struct fbuf *out, const char *name, const char *labels,
+                           const _Atomic uint64_t *buckets, size_t nb, const uint64_t *bounds,
+                           uint64_t bound_us, uint64_t sum, uint64_t sum_per_s)
 {
     const char *lb = labels ? labels : "";
     uint64_t cum = 0;
     char le[32];
-    for (size_t i = 0; i < METRICS_NBUCKETS - 1; i++) {
-        cum += METRICS_GET(h->buckets[i]);
-        prom_le(le, sizeof(le), metrics_bucket_bounds[i]);
+    for (size_t i = 0; i + 1 < nb; i++) {
+        cum += METRICS_GET(buckets[i]);
+        prom_le(le, sizeof(le), bounds[i] * bound_us);
         if (fbuf_appendf(out, "%s_bucket{%sle=\"%s\"} %" PRIu64 "\n", name, lb, le, cum) != FEATD_OK) {
             return FEATD_ENOMEM;
         }
     }
-    cum += METRICS_GET(h->buckets[METRICS_NBUCKETS - 1]);
-    uint64_t sum = METRICS_GET(h->sum_us);
+    cum += METRICS_GET(buckets[nb - 1]);
     /* "{labels}" without the trailing comma for _sum and _count */
     size_t ln = strlen(lb);
     if (ln > 0 && lb[ln - 1] == ',') {
         ln--;
     }
     const char *open = ln ? "{" : "", *close = ln ? "}" : "";
+    int fw = sum_per_s == 1000 ? 3 : 6;
     if (fbuf_appendf(out, "%s_bucket{%sle=\"+Inf\"} %" PRIu64 "\n"
-                     "%s_sum%s%.*s%s %" PRIu64 ".%06" PRIu64 "\n"
+                     "%s_sum%s%.*s%s %" PRIu64 ".%0*" PRIu64 "\n"
                      "%s_count%s%.*s%s %" PRIu64 "\n",
                      name, lb, cum,
-                     name, open, (int)ln, lb, close, sum / 1000000, sum % 1000000,
+                     name, open, (int)ln, lb, close, sum / sum_per_s, fw, sum % sum_per_s,
                      name, open, (int)ln, lb, close, cum) != FEATD_OK) {
         return FEATD_ENOMEM;
     }
     return FEATD_OK;
+}
+
+int prom_hist_samples(struct fbuf *out, const char *name, const char *labels,
+                      const struct metrics_hist *h)
+{
+    return prom_hist_write(out, name, labels, h->buckets, METRICS_NBUCKETS, metrics_bucket_bounds, 1,
+                           METRICS_GET(h->sum_us), 1000000);
+}
+
+int prom_age_hist_samples(struct fbuf *out, const char *name, const char *labels,
+                          const struct metrics_age_hist *h)
+{
+    return prom_hist_write(out, name, labels, h->buckets, METRICS_AGE_NBUCKETS, metrics_age_bounds_s,
+                           1000000, METRICS_GET(h->sum_ms), 1000);
 }
 
 int prom_hist(struct fbuf *out, const char *name, const char *help, const struct metrics_hist *h)

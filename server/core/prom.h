@@ -34,6 +34,10 @@ int prom_scalar(struct fbuf *out, const char *name, const char *type, const char
 int prom_hist_samples(struct fbuf *out, const char *name, const char *labels,
                       const struct metrics_hist *h) FEATD_MUSTCHECK;
 
+/* As prom_hist_samples, for an age histogram (core/metrics_view.h). */
+int prom_age_hist_samples(struct fbuf *out, const char *name, const char *labels,
+                          const struct metrics_age_hist *h) FEATD_MUSTCHECK;
+
 /* prom_header(name, "histogram", help) + prom_hist_samples(name, NULL, h). */
 int prom_hist(struct fbuf *out, const char *name, const char *help,
               const struct metrics_hist *h) FEATD_MUSTCHECK;

@@ -2,13 +2,18 @@
  * check_metrics.c — core/metrics: histogram buckets, the split of a
  * request's timeline into phases (with and without a Redis round trip, a
  * deadline before the reply, no receive timestamp, clocks out of order) and
- * the slow-request accounting, plus metrics_sum over the phase histograms.
+ * the slow-request accounting, plus metrics_sum over the phase histograms;
+ * core/metrics_view: slots by name, age buckets, the per-view sum and the
+ * age histogram's Prometheus text.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/metrics.h"
+#include "core/metrics_view.h"
+#include "core/prom.h"
 
 static struct metrics *new_metrics(void)
 {
@@ -109,6 +114,64 @@ START_TEST(test_observe_slow)
 }
 END_TEST
 
+START_TEST(test_view_slots)
+{
+    int a = metrics_view_slot("check_a");
+    int b = metrics_view_slot("check_b");
+    ck_assert_int_ge(a, 0);
+    ck_assert_int_eq(b, a + 1);
+    ck_assert_int_eq(metrics_view_slot("check_a"), a);   /* the same name keeps its slot */
+    ck_assert_str_eq(metrics_view_name((size_t)b), "check_b");
+    ck_assert_ptr_null(metrics_view_name(metrics_view_count()));
+    char name[32];
+    int last = b;
+    while (metrics_view_count() < METRICS_MAX_VIEWS) {
+        snprintf(name, sizeof name, "fill_%d", last);
+        last = metrics_view_slot(name);
+        ck_assert_int_ge(last, 0);
+    }
+    uint64_t before = metrics_view_slots_exhausted();
+    ck_assert_int_eq(metrics_view_slot("one_too_many"), -1);
+    ck_assert_uint_eq(metrics_view_slots_exhausted(), before + 1);
+    ck_assert_int_eq(metrics_view_slot("check_b"), b);   /* old names still resolve */
+}
+END_TEST
+
+START_TEST(test_view_age_and_sum)
+{
+    struct metrics *w1 = new_metrics(), *w2 = new_metrics(), *sum = new_metrics();
+    int slot = metrics_view_slot("check_age");
+    ck_assert_int_ge(slot, 0);
+    metrics_age_observe(&w1->views[slot].value_age, -5);        /* clock skew: age 0 */
+    metrics_age_observe(&w1->views[slot].value_age, 1000);      /* 1 s: bounds inclusive */
+    metrics_age_observe(&w1->views[slot].value_age, 1001);
+    metrics_age_observe(&w2->views[slot].value_age, 100LL * 86400 * 1000);   /* +Inf */
+    METRICS_INC(w2->views[slot].push_rows[MPUSH_STALE]);
+    METRICS_INC(w1->lookup_coverage[1]);
+    metrics_sum(sum, w1);
+    metrics_sum(sum, w2);
+    const struct metrics_age_hist *h = &sum->views[slot].value_age;
+    ck_assert_uint_eq(METRICS_GET(h->buckets[0]), 2);
+    ck_assert_uint_eq(METRICS_GET(h->buckets[1]), 1);
+    ck_assert_uint_eq(METRICS_GET(h->buckets[METRICS_AGE_NBUCKETS - 1]), 1);
+    ck_assert_uint_eq(METRICS_GET(h->count), 4);
+    ck_assert_uint_eq(METRICS_GET(sum->views[slot].push_rows[MPUSH_STALE]), 1);
+    ck_assert_uint_eq(METRICS_GET(sum->lookup_coverage[1]), 1);
+
+    struct fbuf o = { 0 };
+    ck_assert_int_eq(prom_age_hist_samples(&o, "x", "view=\"v\",", h), FEATD_OK);
+    ck_assert_ptr_nonnull(strstr(o.data, "x_bucket{view=\"v\",le=\"1\"} 2\n"));
+    ck_assert_ptr_nonnull(strstr(o.data, "x_bucket{view=\"v\",le=\"10\"} 3\n"));
+    ck_assert_ptr_nonnull(strstr(o.data, "x_bucket{view=\"v\",le=\"+Inf\"} 4\n"));
+    ck_assert_ptr_nonnull(strstr(o.data, "x_sum{view=\"v\"} 8640002.001\n"));
+    ck_assert_ptr_nonnull(strstr(o.data, "x_count{view=\"v\"} 4\n"));
+    fbuf_free(&o);
+    free(w1);
+    free(w2);
+    free(sum);
+}
+END_TEST
+
 static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("metrics");
@@ -118,6 +181,8 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, test_split_without_redis);
     tcase_add_test(tc, test_split_deadline_and_odd_clocks);
     tcase_add_test(tc, test_observe_slow);
+    tcase_add_test(tc, test_view_age_and_sum);
+    tcase_add_test(tc, test_view_slots);
     suite_add_tcase(s, tc);
     return s;
 }
