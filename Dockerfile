@@ -36,7 +36,7 @@ RUN sed -e 's#"path": *"examples/data/#"path": "/var/lib/featd/snapshots/#' \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libevent-2.1-7 libevent-pthreads-2.1-7 libhiredis0.14 libprotobuf-c1 libjansson4 \
+      libevent-2.1-7 libevent-pthreads-2.1-7 libevent-openssl-2.1-7 libhiredis0.14 libprotobuf-c1 libjansson4 \
       libsnappy1v5 zlib1g libzstd1 liblz4-1 libbrotli1 libssl3 redis-server \
  && rm -rf /var/lib/apt/lists/* /var/log/apt /var/log/dpkg.log \
  && useradd --system --user-group --uid 10001 --home-dir /var/lib/featd --no-create-home \

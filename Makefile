@@ -9,7 +9,7 @@
 #   make clean
 
 CC      ?= cc
-PKGS    := libevent libevent_pthreads hiredis libprotobuf-c jansson libzstd liblz4 libbrotlidec zlib libssl libcrypto
+PKGS    := libevent libevent_pthreads libevent_openssl hiredis libprotobuf-c jansson libzstd liblz4 libbrotlidec zlib libssl libcrypto
 BUILD   ?= build
 ifeq ($(SANITIZE),1)
 BUILD   := build/san

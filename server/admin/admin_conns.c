@@ -22,6 +22,11 @@
  *             drained, the read side shut and reading re-enabled: evhttp
  *             reads EOF and frees the connection.
  *
+ * With tls.admin the bufferevent is an OpenSSL one in accepting state,
+ * made from the registry's server context at accept time (a SIGHUP's new
+ * certificate serves the next connection); a refused TLS connection is
+ * closed without the plaintext 503 (its client sees the handshake fail).
+ *
  * The linger lets a health checker's request arrive and be read before the
  * socket closes: closing with unread input sends a reset, and the client's
  * kernel may then drop the 503 it has not read yet. An idle connection over
@@ -39,10 +44,13 @@
 #include <sys/socket.h>
 
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
+#include <openssl/ssl.h>
 
 #include "admin/admin_internal.h"
 #include "config/config.h"
+#include "config/registry.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -147,7 +155,9 @@ static void admin_conns_refuse(struct bufferevent *bev)
     admin.conns_rejected_total++;
     bufferevent_disable(bev, EV_READ);
     evutil_socket_t fd = bufferevent_getfd(bev);
-    if (fd >= 0) {
+    if (fd >= 0 && bufferevent_openssl_get_ssl(bev) != NULL) {
+        shutdown(fd, SHUT_RDWR);    /* no plaintext into a TLS session */
+    } else if (fd >= 0) {
         /* Best effort: the reply fits an empty socket buffer. */
         ssize_t n = send(fd, admin_busy_reply, sizeof(admin_busy_reply) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)n;
@@ -236,12 +246,36 @@ static void admin_conns_check_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* A plain socket bufferevent, or with tls.admin an OpenSSL one that
+ * accepts the handshake once evhttp gives it its fd; NULL when out of
+ * memory. */
+static struct bufferevent *admin_conns_new_bev(struct event_base *base)
+{
+    const struct registry *reg = admin.w.reg;
+    if (reg == NULL || reg->tls == NULL || !reg->cfg->tls.admin) {
+        return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
+    SSL *ssl = SSL_new(reg->tls);
+    if (ssl == NULL) {
+        return NULL;
+    }
+    struct bufferevent *bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                             BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL) {
+        SSL_free(ssl);
+        return NULL;
+    }
+    /* clients that close without close_notify are the norm for HTTP */
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+    return bev;
+}
+
 /* evhttp's bevcb: the bufferevent of a new incoming connection (evhttp
  * sets its fd and enables reading after this returns). */
 static struct bufferevent *admin_conns_bev(struct event_base *base, void *arg)
 {
     (void)arg;
-    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    struct bufferevent *bev = admin_conns_new_bev(base);
     if (bev == NULL) {
         return NULL;        /* evhttp tries once more itself, or drops the connection */
     }

@@ -42,6 +42,9 @@ static void config_tls_check(const struct featd_config *cfg, struct config_errs 
         config_err_add(e, "$.tls.client_ca_file",
                        "client certificates need TLS: give tls.cert_file and tls.key_file");
     }
+    if (t->admin && t->cert_file == NULL) {
+        config_err_add(e, "$.tls.admin", "TLS on the admin port needs tls.cert_file and tls.key_file");
+    }
 }
 
 void config_free(struct featd_config *cfg)

@@ -229,6 +229,7 @@ struct cfg_tls {
     char *cert_file;        /* PEM certificate chain; with key_file: TLS on */
     char *key_file;         /* PEM private key */
     char *client_ca_file;   /* PEM CA bundle: client certificates required (mTLS) */
+    bool admin;             /* the admin port speaks TLS too */
 };
 
 struct featd_config {

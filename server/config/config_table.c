@@ -202,6 +202,10 @@ const struct config_key config_table[] = {
       NULL,
       "PEM CA bundle: clients must present a certificate it signed (mTLS); the principal is the "
       "certificate's subject CN. null = no client certificates." },
+    { "tls", "admin", CK_BOOL, CFG_TLS(admin), 0, 0, "false", true, NULL, NULL, NULL,
+      "true: the admin port speaks TLS too, with the same certificate and client CA (health "
+      "checkers and Prometheus must then use https); false: the admin port stays plaintext "
+      "(bind it to a private address)." },
     { "materialize", "pacing", CK_ENUM, CFG_MAT(pacing), 0, 0, "adaptive", true,
       "FEATD_MATERIALIZE_PACING", config_table_pacings, NULL,
       "How the materializer paces its Redis writes so that serving keeps its latency. "

@@ -1,7 +1,8 @@
 /*
  * e2e_tls.c — TLS on the serving port (DESIGN §14) with real parts: a test
  * CA, server and client certificates made by the openssl CLI, the real
- * featd binary and libfeatd's featd_connect_tls over real sockets.
+ * featd binary and libfeatd's featd_connect_tls over real sockets; the
+ * admin port over TLS (tls.admin) with OpenSSL directly.
  */
 #include <check.h>
 #include <arpa/inet.h>
@@ -14,6 +15,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <openssl/ssl.h>
 
 #include "featd_client.h"
 #include "harness.h"
@@ -52,11 +55,15 @@ static void make_cert(const char *name, const char *cn, const char *ca)
 
 static char cfg_json[4096];
 
-static void start(const char *client_ca)
+static void start_with(const char *client_ca, bool admin_tls)
 {
     char ca_part[512] = "";
     if (client_ca) {
         snprintf(ca_part, sizeof(ca_part), ", \"client_ca_file\": \"%s/%s.crt\"", dir, client_ca);
+    }
+    if (admin_tls) {
+        size_t n = strlen(ca_part);
+        snprintf(ca_part + n, sizeof(ca_part) - n, ", \"admin\": true");
     }
     snprintf(cfg_json, sizeof(cfg_json),
              "{ \"server\": { \"listen\": \"127.0.0.1:%d\", \"admin_listen\": \"127.0.0.1:%d\", "
@@ -68,6 +75,11 @@ static void start(const char *client_ca)
              "      { \"name\": \"x\", \"type\": \"int64\" } ] } ] }",
              h_free_port(), h_free_port(), dir, dir, ca_part, R.port);
     h_featd_start(&F, cfg_json);
+}
+
+static void start(const char *client_ca)
+{
+    start_with(client_ca, false);
 }
 
 static void setup(void)
@@ -237,6 +249,104 @@ START_TEST(test_tls_reload)
 }
 END_TEST
 
+/* GET path on the admin port over TLS, verifying the server with <ca>.crt
+ * and presenting <cert>.{crt,key} when cert is given: the response's bytes
+ * in out, or -1 when the handshake or the exchange failed. */
+static int https_get(const char *ca, const char *cert, const char *path, char *out, size_t cap)
+{
+    char caf[300], crt[300], key[300];
+    snprintf(caf, sizeof(caf), "%s/%s.crt", dir, ca);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    ck_assert(ctx != NULL);
+    ck_assert_int_eq(SSL_CTX_load_verify_locations(ctx, caf, NULL), 1);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    if (cert) {
+        snprintf(crt, sizeof(crt), "%s/%s.crt", dir, cert);
+        snprintf(key, sizeof(key), "%s/%s.key", dir, cert);
+        ck_assert_int_eq(SSL_CTX_use_certificate_file(ctx, crt, SSL_FILETYPE_PEM), 1);
+        ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM), 1);
+    }
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)F.admin_port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    struct timeval tv = { 3, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    SSL *ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, "localhost");
+    SSL_set1_host(ssl, "localhost");
+    int got = -1;
+    if (SSL_connect(ssl) == 1) {
+        char req[256];
+        int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+                         path);
+        if (SSL_write(ssl, req, n) == n) {
+            size_t len = 0;
+            int r;
+            while (len + 1 < cap && (r = SSL_read(ssl, out + len, (int)(cap - 1 - len))) > 0) {
+                len += (size_t)r;
+            }
+            out[len] = '\0';
+            got = len > 0 ? (int)len : -1;
+        }
+    }
+    SSL_free(ssl);
+    close(fd);
+    SSL_CTX_free(ctx);
+    return got;
+}
+
+/* GET path on the admin port in plaintext: bytes answered, or -1. */
+static int http_get_plain(const char *path, char *out, size_t cap)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)F.admin_port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    struct timeval tv = { 3, 0 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char req[256];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", path);
+    ck_assert_int_eq(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+    ssize_t r = recv(fd, out, cap - 1, 0);
+    out[r > 0 ? r : 0] = '\0';
+    close(fd);
+    return r > 0 ? (int)r : -1;
+}
+
+START_TEST(test_admin_tls)
+{
+    char out[8192];
+    /* tls.admin false (default): the admin port stays plaintext */
+    start(NULL);
+    ck_assert_int_gt(http_get_plain("/healthz", out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "200 OK") != NULL, "%s", out);
+    h_featd_stop(&F);
+    /* tls.admin true with mTLS: https with a client certificate answers */
+    start_with("ca1", true);
+    ck_assert_int_gt(https_get("ca1", "client", "/healthz", out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "HTTP/1.1 200 OK") != NULL, "%s", out);
+    ck_assert_int_gt(https_get("ca1", "client", "/metrics", out, sizeof(out)), 0);
+    ck_assert_msg(strstr(out, "featd_tls_handshakes_total") != NULL, "%s", out);
+    /* no client certificate, a server from another CA, plaintext: no HTTP answer */
+    ck_assert_msg(https_get("ca1", NULL, "/healthz", out, sizeof(out)) < 0 || strstr(out, "200 OK") == NULL,
+                  "answered without a client certificate: %s", out);
+    ck_assert_int_lt(https_get("ca2", "client", "/healthz", out, sizeof(out)), 0);
+    int r = http_get_plain("/healthz", out, sizeof(out));
+    ck_assert_msg(r < 0 || strstr(out, "HTTP/1.1 200") == NULL, "plaintext answered: %s", out);
+    /* still serving over TLS afterwards; a new certificate after SIGHUP */
+    ck_assert_int_gt(https_get("ca1", "client", "/healthz", out, sizeof(out)), 0);
+    make_cert("server", "localhost", "ca2");
+    kill(F.pid, SIGHUP);
+    int64_t until = util_mono_us() + 10000000;
+    while (https_get("ca2", "client", "/healthz", out, sizeof(out)) < 0 && util_mono_us() < until) {
+        usleep(50000);
+    }
+    ck_assert_msg(strstr(out, "HTTP/1.1 200 OK") != NULL, "the new certificate is not served: %s", out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("e2e_tls");
@@ -246,6 +356,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_tls_serving);
     tcase_add_test(tc, test_mtls);
     tcase_add_test(tc, test_tls_reload);
+    tcase_add_test(tc, test_admin_tls);
     suite_add_tcase(s, tc);
     return s;
 }
