@@ -103,6 +103,7 @@ static struct featd_config *config_from_json(json_t *root, struct config_errs *e
     config_view_parse_entities(cfg, root, e);
     config_view_parse_views(cfg, root, e);
     config_auth_parse(cfg, root, e);       /* after the views its tokens name */
+    config_stream_check(cfg, e);
     if (e->n == 0) {
         config_view_fingerprints(cfg);
     }

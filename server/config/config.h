@@ -112,6 +112,8 @@ struct cfg_view {
     char *source_path;      /* directory or glob; NULL when no "source" */
     char *event_ts_column;  /* default "event_timestamp" */
     char *created_ts_column;/* NULL when not configured */
+    char *stream_key;       /* source.stream.key: a Redis Stream of rows; NULL = none */
+    char *stream_group;     /* source.stream.group (default "featd") */
     enum featd_mat_mode mat_mode;
     int64_t mat_interval_seconds;   /* default 60, >= 1 */
     struct cfg_quality quality;

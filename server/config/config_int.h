@@ -281,6 +281,13 @@ void config_quality_expect(json_t *feature, const char *base, struct cfg_feature
 void config_quality_expect_free(struct cfg_expect *x);
 void config_quality_view(json_t *view, const char *base, struct cfg_view *v, struct config_errs *e);
 
+/* ---- config_stream.c: source.stream (DESIGN §11) ---- */
+/* Parses src's "stream" member into v->stream_key/stream_group; true when
+ * one was given (even with errors). */
+bool config_stream_parse(json_t *src, const char *srcbase, struct cfg_view *v, struct config_errs *e);
+/* The checks that need the whole configuration (Redis mode, other views). */
+void config_stream_check(const struct featd_config *cfg, struct config_errs *e);
+
 /* ---- config_auth.c: the "auth" section (after the views) ---- */
 void config_auth_parse(struct featd_config *cfg, json_t *root, struct config_errs *e);
 void config_auth_free(struct cfg_auth *a);

@@ -20,7 +20,7 @@ static const char *const view_keys[] = { "name", "entities", "ttl_seconds", "fea
                                          "materialization", "quality", NULL };
 static const char *const feature_keys[] = { "name", "type", "expect", NULL };
 static const char *const source_keys[] = { "path", "event_timestamp_column",
-                                           "created_timestamp_column", "columns", NULL };
+                                           "created_timestamp_column", "columns", "stream", NULL };
 static const char *const mat_keys[] = { "mode", "interval_seconds", NULL };
 
 /* ------------------------------------------------------------------------ */
@@ -538,7 +538,9 @@ static void config_view_source(json_t *obj, const char *base, struct cfg_view *v
     char *event_col = NULL;
     if (src != NULL) {
         config_json_check_keys(src, sbase, source_keys, "a source", e);
-        json_t *p = config_json_member(src, "path", JSON_STRING, true, false, sbase, e);
+        /* a view fed by a stream alone needs no Parquet path */
+        bool stream = config_stream_parse(src, sbase, v, e);
+        json_t *p = config_json_member(src, "path", JSON_STRING, !stream, false, sbase, e);
         if (p != NULL) {
             char why[128], q[QBUF], pp[CFG_JPATH_MAX];
             const char *bad = config_json_text_problem(json_string_value(p), CFG_PATH_STR_MAX,
@@ -715,6 +717,8 @@ void config_view_free(struct featd_config *cfg)
         }
         free(v->features);
         free(v->source_path);
+        free(v->stream_key);
+        free(v->stream_group);
         free(v->event_ts_column);
         free(v->created_ts_column);
         free(v->quality.baseline);

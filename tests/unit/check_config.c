@@ -311,7 +311,44 @@ static const struct bad_case bad_cases[] = {
       "$.feature_views[0].entities", "array" },
     { DOC("", ENT_C, "{'name':'v','entities':[1],'features':[" FEAT("f", "int64") "]}"),
       "$.feature_views[0].entities[0]", "entity name" },
+    { SRC("'stream':{'group':'g'}"), "$.feature_views[0].source.stream.key", "missing" },
+    { SRC("'stream':{'key':''}"), "$.feature_views[0].source.stream.key", "empty" },
+    { SRC("'stream':{'key':'s','grp':'g'}"), "$.feature_views[0].source.stream.grp", "group" },
+    { SRC("'stream':'s'"), "$.feature_views[0].source.stream", "object" },
+    { VIEWX(",'source':{'event_timestamp_column':'t'}"), "$.feature_views[0].source.path", "missing" },
+    { DOC("'redis':{'cluster_nodes':['127.0.0.1:7000']},", ENT_C,
+          VIEW(",'source':{'stream':{'key':'ev'}}")),
+      "$.feature_views[0].source.stream.key", "hash tag" },
+    { DOC("", ENT_C, VIEW(",'source':{'stream':{'key':'ev'}}") ","
+          "{'name':'w','entities':['customer'],'features':[" FEAT("f", "double") "],"
+          "'source':{'stream':{'key':'ev','group':'featd'}}}"),
+      "$.feature_views[1].source.stream.key", "already the stream of view \"v\"" },
 };
+
+START_TEST(test_stream_source)
+{
+    struct featd_config *cfg = NULL;
+    char err[ERRLEN];
+    /* a stream alone (no Parquet path), group defaulted */
+    ck_assert_msg(load_sq(VIEWX(",'source':{'stream':{'key':'events:v'}}"), &cfg, err) == FEATD_OK, "%s", err);
+    ck_assert_str_eq(cfg->views[0].stream_key, "events:v");
+    ck_assert_str_eq(cfg->views[0].stream_group, "featd");
+    ck_assert_ptr_null(cfg->views[0].source_path);
+    config_free(cfg);
+    /* with a Parquet path and a group; on a cluster with a hash tag */
+    ck_assert_msg(load_sq(DOC("'redis':{'cluster_nodes':['127.0.0.1:7000']},", ENT_C,
+                              VIEW(",'source':{'path':'d','stream':{'key':'{ev}:v','group':'g1'}}")),
+                          &cfg, err) == FEATD_OK, "%s", err);
+    ck_assert_str_eq(cfg->views[0].stream_key, "{ev}:v");
+    ck_assert_str_eq(cfg->views[0].stream_group, "g1");
+    ck_assert_str_eq(cfg->views[0].source_path, "d");
+    config_free(cfg);
+    /* no stream: none */
+    ck_assert_msg(load_sq(SRC("'event_timestamp_column':'t'"), &cfg, err) == FEATD_OK, "%s", err);
+    ck_assert_ptr_null(cfg->views[0].stream_key);
+    config_free(cfg);
+}
+END_TEST
 
 START_TEST(test_bad_configs)
 {
@@ -1405,6 +1442,7 @@ static Suite *config_suite(void)
     tc = tcase_create("good");
     tcase_add_test(tc, test_defaults);
     tcase_add_test(tc, test_view_join_key_limit);
+    tcase_add_test(tc, test_stream_source);
     tcase_add_test(tc, test_full_view);
     tcase_add_test(tc, test_fingerprint);
     tcase_add_test(tc, test_lookups);
