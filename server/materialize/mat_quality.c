@@ -13,25 +13,7 @@
 #include <string.h>
 
 #include "core/util.h"
-
-static bool mat_quality_numeric(enum featd_type t)
-{
-    return t == FT_BOOL || t == FT_INT32 || t == FT_INT64 || t == FT_FLOAT || t == FT_DOUBLE ||
-           t == FT_TIMESTAMP;
-}
-
-static double mat_quality_number(enum featd_type t, const struct online_value *x)
-{
-    switch (t) {
-    case FT_BOOL: return x->u.b ? 1 : 0;
-    case FT_INT32: return x->u.i32;
-    case FT_INT64:
-    case FT_TIMESTAMP: return (double)x->u.i64;
-    case FT_FLOAT: return x->u.f;
-    case FT_DOUBLE: return x->u.d;
-    default: return 0;
-    }
-}
+#include "online/online_expect.h"
 
 int mat_quality_begin(struct mat_quality *q, const struct cfg_view *v,
                       const struct mat_quality_ref *ref)
@@ -46,7 +28,7 @@ int mat_quality_begin(struct mat_quality *q, const struct cfg_view *v,
         return FEATD_ERR;
     }
     for (size_t f = 0; f < v->nfeatures; f++) {
-        bool numeric = mat_quality_numeric(v->features[f].type);
+        bool numeric = online_expect_numeric(v->features[f].type);
         const double *edges = NULL;
         if (ref != NULL && ref->have && ref->features != NULL && ref->have_feature[f] &&
             ref->features[f].have_edges) {
@@ -66,28 +48,6 @@ void mat_quality_free(struct mat_quality *q)
     free(q->expect_bad);
     q->prof = NULL;
     q->expect_bad = NULL;
-}
-
-/* Whether x keeps feature f's expect rules (nulls: not_null only). */
-static bool mat_quality_keeps(const struct cfg_feature *f, const struct online_value *x)
-{
-    const struct cfg_expect *r = &f->expect;
-    if (x->is_null) {
-        return !r->not_null;
-    }
-    if (mat_quality_numeric(f->type)) {
-        double d = mat_quality_number(f->type, x);
-        return !(r->has_min && d < r->min) && !(r->has_max && d > r->max) && !isnan(d);
-    }
-    if (r->allowed != NULL) {
-        for (size_t i = 0; i < r->nallowed; i++) {
-            if (strlen(r->allowed[i]) == x->slen && memcmp(r->allowed[i], x->s, x->slen) == 0) {
-                return true;
-            }
-        }
-        return false;
-    }
-    return true;
 }
 
 /* "42" or "42|abc": an entity's join-key values for an example. */
@@ -119,9 +79,9 @@ void mat_quality_row(struct mat_quality *q, const struct online_key *keys,
         if (x->is_null) {
             mat_profile_null(&q->prof[f]);
         } else {
-            mat_profile_value(&q->prof[f], mat_quality_number(v->features[f].type, x));
+            mat_profile_value(&q->prof[f], online_expect_number(v->features[f].type, x));
         }
-        if (v->features[f].expect.has && !mat_quality_keeps(&v->features[f], x)) {
+        if (v->features[f].expect.has && !online_expect_keeps(&v->features[f], x, NULL, 0)) {
             q->expect_bad[f]++;
             if (!noted && q->nexamples < MAT_QUALITY_EXAMPLES) {
                 mat_quality_key_text(v, keys, q->examples[q->nexamples++], MAT_QUALITY_KEY_TEXT);
