@@ -37,6 +37,8 @@
 #include "core/featd.h"
 #include "core/log.h"
 #include "materialize/materializer.h"
+#include "stream/stream.h"
+#include "stream/stream_stats.h"
 #include "config/registry.h"
 #include "core/fbuf.h"
 #include "core/util.h"
@@ -140,6 +142,7 @@ static void main_reload(void)
     }
     admin_set_registry(reg);
     materializer_set_registry(reg);
+    stream_set_registry(reg);
     admin_metrics_note_reload(true);
     rhealth_reset();    /* evictions before the reload no longer make featd unready */
     registry_unref(main_reg);
@@ -203,6 +206,7 @@ static void main_signal_cb(evutil_socket_t sig, short what, void *arg)
     }
     admin_drain();
     materializer_stop();
+    stream_stop();
     main_stop_timer = event_new(main_base, -1, EV_PERSIST, main_check_done_cb, NULL);
     struct timeval tv = { 0, 10000 };
     event_add(main_stop_timer, &tv);
@@ -385,6 +389,15 @@ static int main_start(struct featd_config *cfg)
     if (admin_metrics_add_source(main_mat_metrics, NULL) != FEATD_OK) {
         log_warn("main", "materializer metrics are not on /metrics (too many metrics sources)");
     }
+    if (stream_start(main_reg, err, sizeof(err)) != FEATD_OK) {
+        log_error("main", "%s", err);
+        embedded_stop();
+        return 1;
+    }
+    if (admin_metrics_add_source(stream_stats_write_metrics, NULL) != FEATD_OK ||
+        admin_metrics_add_struct(&stream_metrics) != FEATD_OK) {
+        log_warn("main", "stream consumer metrics are not on /metrics (too many metrics sources)");
+    }
     return 0;
 }
 
@@ -395,6 +408,7 @@ static void main_finish(struct event **sigs, int n)
 {
     admin_stop();
     materializer_join();
+    stream_join();
     for (int i = 0; i < nworkers; i++) {
         worker_join_and_free(&workers[i]);
     }

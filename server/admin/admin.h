@@ -74,5 +74,10 @@ void admin_stop(void);
 #define ADMIN_MAX_METRICS_SOURCES 16
 typedef int (*admin_metrics_fn)(struct fbuf *out, void *arg);
 int admin_metrics_add_source(admin_metrics_fn fn, void *arg) FEATD_MUSTCHECK;
+/* A struct metrics owned by a thread other than the workers (e.g. the
+ * stream consumer's), summed into featd's own families like a worker's. The
+ * same rules as admin_metrics_add_source. */
+struct metrics;
+int admin_metrics_add_struct(const struct metrics *m) FEATD_MUSTCHECK;
 
 #endif

@@ -33,6 +33,8 @@ static struct {
     void *arg;
 } admin_srcs[ADMIN_MAX_METRICS_SOURCES];
 static int admin_nsrcs;
+static const struct metrics *admin_structs[ADMIN_MAX_METRICS_SOURCES];
+static int admin_nstructs;
 
 /* featd_worker_connections{worker="N"}: how the serving connections are spread. */
 static int admin_metrics_worker_conns(struct fbuf *o)
@@ -160,6 +162,11 @@ static int admin_metrics_write(struct fbuf *o)
     struct metrics sum;
     worker_metrics_snapshot(&sum);
     metrics_sum(&sum, &admin.w.metrics);
+    pthread_mutex_lock(&admin_src_lock);
+    for (int i = 0; i < admin_nstructs; i++) {
+        metrics_sum(&sum, admin_structs[i]);
+    }
+    pthread_mutex_unlock(&admin_src_lock);
     int rc = FEATD_OK;
 
 #define ADMIN_PROM_COUNTER_(name, help) \
@@ -342,6 +349,18 @@ void admin_metrics_page(struct evhttp_request *req)
         return;
     }
     admin_reply(req, AP_METRICS, 200, "text/plain; version=0.0.4; charset=utf-8", o->data, o->len);
+}
+
+int admin_metrics_add_struct(const struct metrics *m)
+{
+    pthread_mutex_lock(&admin_src_lock);
+    int rc = FEATD_ERR;
+    if (admin_nstructs < ADMIN_MAX_METRICS_SOURCES) {
+        admin_structs[admin_nstructs++] = m;
+        rc = FEATD_OK;
+    }
+    pthread_mutex_unlock(&admin_src_lock);
+    return rc;
 }
 
 int admin_metrics_add_source(admin_metrics_fn fn, void *arg)
