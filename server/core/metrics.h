@@ -58,6 +58,7 @@ enum metrics_req_type {
     MREQ_SERVER_INFO,
     MREQ_HTTP_GET,      /* JSON lookup on the admin port */
     MREQ_AUTH,          /* AuthRequest */
+    MREQ_WRITE,         /* WriteFeatures (protobuf) */
     MREQ__COUNT
 };
 #define METRICS_CODES 8             /* featd.v1.ErrorCode OK..PERMISSION_DENIED */

@@ -22,9 +22,6 @@
 
 #define WRITER_MAX_BYTES (4u << 20)     /* cut a batch at this many bytes */
 #define LIT(s) s, sizeof(s) - 1           /* a string literal and its length */
-/* The key expiry of rows without a storage expiry (ttl 0): 2500-01-01, later
- * than any other row's, so that the key outlives every field it holds. */
-#define ONLINE_WRITER_NO_EXPIRY_MS 16725225600000LL
 /* Cluster mode: how long a batch is resent after a connection failure
  * (a master failing over to its replica) before the writer gives up. */
 #define ONLINE_WRITER_RETRY_MS 20000
@@ -38,9 +35,11 @@
  * time is eight zero bytes) and writes only when new >= stored. A stored
  * value shorter than a header (not a row of ours) is overwritten. The key's
  * expiry only ever moves later (its fields may belong to several views).
- * Returns 1 written, 0 skipped.
+ * Returns 1 written, 0 skipped. Shared with pushed rows (online_push.h):
+ * they carry no created time, so for them it is "stale iff the stored
+ * event time is strictly newer".
  */
-static const char online_upsert_lua[] =
+const char online_upsert_lua[] =
     "local function ts(r, i)\n"
     "  if i <= 8 or string.byte(r, 1) >= 128 then return string.byte(r, 1 + i) or 0 end\n"
     "  return 0\n"

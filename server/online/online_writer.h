@@ -40,6 +40,17 @@
 
 struct online_writer;   /* a pipeline of row writes for one view */
 
+/* The key expiry of rows without a storage expiry (ttl 0): 2500-01-01, later
+ * than any other row's, so that the key outlives every field it holds. */
+#define ONLINE_WRITER_NO_EXPIRY_MS 16725225600000LL
+
+/* The last-write-wins script of upserts (and of pushed rows, online_push.h):
+ * KEYS[1] entity key, ARGV[1] field, ARGV[2] row, ARGV[3] PEXPIREAT ms.
+ * HGETs the field, returns 0 (skipped) when the stored row's (event,
+ * created) header is strictly greater bytewise; otherwise HSETs it, moves
+ * the key's expiry later only (PEXPIRETIME < ARGV[3]) and returns 1. */
+extern const char online_upsert_lua[];
+
 /* batch = rows per pipelined batch (also cut at 4 MiB of commands; 0 = 1).
  * The writer copies key_prefix; c and v are not owned and must outlive it.
  * NULL on OOM. */

@@ -15,6 +15,7 @@
 #include "core/util.h"
 #include "serve/lookup.h"
 #include "serve/serve_auth.h"
+#include "serve/write.h"
 
 /* ---- requests answered at once ---- */
 
@@ -177,6 +178,9 @@ static void dispatch_route(struct request *rq)
     case FEATD__V1__REQUEST__BODY_GET_ONLINE_FEATURES:
         lookup_start(rq);
         break;
+    case FEATD__V1__REQUEST__BODY_WRITE_FEATURES:
+        write_start(rq);
+        break;
     case FEATD__V1__REQUEST__BODY_PING:
         rq->type = MREQ_PING;
         dispatch_ping(rq);
@@ -192,7 +196,7 @@ static void dispatch_route(struct request *rq)
     default:
         request_error(rq, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT,
                       "request %" PRIu64 " has no body (expected get_online_features, ping, "
-                      "list_feature_views, server_info or auth)", rq->id);
+                      "list_feature_views, server_info, write_features or auth)", rq->id);
         break;
     }
     request_maybe_free(rq);

@@ -61,6 +61,8 @@
 #include "core/util.h"
 #include "redis/rcmd.h"
 #include "online/online.h"
+#include "online/online_push.h"
+#include "serve/lookup_merge.h"
 #include "serve/lookup_plan.h"
 #include "serve/serve_auth.h"
 
@@ -150,9 +152,8 @@ static int lookup_build_command(struct request *rq, size_t **offs_out)
         uint64_t cached = p->held ? pv->held_gen : gencache_get(&rq->ctx->gens, pv->vidx);
         pv->gen = cached == GENCACHE_UNKNOWN ? 0 : cached;
         memset(pv->row_arg, 0, sizeof(int) * (nr ? nr : 1));
-        if (pv->gen == 0) {
-            continue;   /* no data for the view (as far as we know): current key only */
-        }
+        /* a view without a generation (as far as we know) still has its
+         * pushed rows: its HMGET names the push field alone */
         for (size_t r = 0; r < nr && rc == FEATD_OK; r++) {
             size_t start = kb->len;
             lookup_key_of(pv, g, r, keys);
@@ -185,7 +186,7 @@ static int lookup_build_command(struct request *rq, size_t **offs_out)
                                           .last = UINT32_MAX, .last_pv = UINT32_MAX };
             }
             uint32_t row = (uint32_t)nrows++;
-            p->rows[row] = (struct plan_row){ .pv = (uint32_t)i, .next = UINT32_MAX };
+            p->rows[row] = (struct plan_row){ .pv = (uint32_t)i, .next = UINT32_MAX, .has_gen = pv->gen != 0 };
             if (hm[e].first == UINT32_MAX) {
                 hm[e].first = row;
             } else {
@@ -268,7 +269,7 @@ static int lookup_build_command(struct request *rq, size_t **offs_out)
         offs[npc + e] = sb->len;
         size_t nf = 0;
         for (uint32_t row = hm[e].first; row != UINT32_MAX; row = p->rows[row].next) {
-            nf++;
+            nf += p->rows[row].has_gen ? 2 : 1;
         }
         rc = rcmd_put_hdr(sb, '*', 2 + nf);
         if (rc == FEATD_OK) {
@@ -282,9 +283,17 @@ static int lookup_build_command(struct request *rq, size_t **offs_out)
         }
         for (uint32_t row = hm[e].first; row != UINT32_MAX && rc == FEATD_OK;
              row = p->rows[row].next) {
-            char field[ONLINE_FIELD_MAX];
-            size_t n = online_key_field(field, p->views[p->rows[row].pv].gen);
-            rc = rcmd_put_bulk(sb, field, n);
+            const struct plan_view *rpv = &p->views[p->rows[row].pv];
+            if (p->rows[row].has_gen) {
+                char field[ONLINE_FIELD_MAX];
+                size_t n = online_key_field(field, rpv->gen);
+                rc = rcmd_put_bulk(sb, field, n);
+            }
+            if (rc == FEATD_OK) {
+                char pfield[ONLINE_PUSH_FIELD_MAX];
+                size_t n = online_push_field(pfield, rpv->v);
+                rc = rcmd_put_bulk(sb, pfield, n);
+            }
         }
         p->cmds[npc + e] = (struct plan_cmd){ .rq = rq, .first_row = hm[e].first, .first_pv = UINT32_MAX,
                                               .slot = slot };
@@ -359,6 +368,30 @@ static void lookup_log_corrupt(const struct cfg_view *v, const char *why)
     }
     log_warn("lookup", "corrupt row in view %s (%s): reported as INVALID (%" PRIu64 " more since the last "
              "message)", v->name, why, suppressed);
+}
+
+/* Decodes one stored row of v into *vals (arena) and *ts, *side = LOOKUP_ROW;
+ * a corrupt one is counted and logged, *side = LOOKUP_CORRUPT. FEATD_ENOMEM
+ * when the arena is exhausted. */
+static int lookup_decode(struct request *rq, const struct cfg_view *v, const char *data, size_t len,
+                         struct online_value **vals, int64_t *ts, enum lookup_side *side)
+{
+    char err[128];
+    int64_t cts;
+    *vals = arena_alloc(&rq->arena, sizeof(**vals) * (v->nfeatures ? v->nfeatures : 1));
+    if (*vals == NULL) {
+        return FEATD_ENOMEM;
+    }
+    if (online_row_decode((const uint8_t *)data, len, v, ts, &cts, *vals, err, sizeof(err)) != FEATD_OK) {
+        METRICS_INC(rq->ctx->metrics->rows_corrupt_total);
+        lookup_log_corrupt(v, err);
+        *vals = NULL;
+        *ts = 0;
+        *side = LOOKUP_CORRUPT;
+        return FEATD_OK;
+    }
+    *side = LOOKUP_ROW;
+    return FEATD_OK;
 }
 
 #define ANSWER_NOMEM() do { request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, \
@@ -439,21 +472,26 @@ static void lookup_answer(struct request *rq)
             struct decoded_row tmp = { NULL, 0, FEATD__V1__FIELD_STATUS__NOT_FOUND, true };
             if (d == NULL || !d->done) {
                 const struct plan_row *e = arg ? &p->rows[arg - 1] : NULL;
-                if (e != NULL && e->data != NULL) {
-                    char err[128];
-                    int64_t cts;
-                    tmp.vals = arena_alloc(a, sizeof(*tmp.vals) * v->nfeatures);
-                    if (tmp.vals == NULL) {
+                if (e != NULL && (e->data != NULL || e->push_data != NULL)) {
+                    /* the snapshot row and the pushed row: the newer one
+                     * is served (lookup_merge.h) */
+                    struct online_value *sv = NULL, *xv = NULL;
+                    int64_t sts = 0, xts = 0;
+                    enum lookup_side ss = LOOKUP_ABSENT, xs = LOOKUP_ABSENT;
+                    if (e->data != NULL && lookup_decode(rq, v, e->data, e->len, &sv, &sts, &ss) != FEATD_OK) {
                         ANSWER_NOMEM();
                     }
-                    if (online_row_decode((const uint8_t *)e->data, e->len, v, &tmp.ts, &cts, tmp.vals,
-                                          err, sizeof(err)) != FEATD_OK) {
-                        METRICS_INC(m->rows_corrupt_total);
-                        lookup_log_corrupt(v, err);
-                        tmp.status = FEATD__V1__FIELD_STATUS__INVALID;
-                        tmp.ts = 0;
-                        tmp.vals = NULL;
-                    } else {
+                    if (e->push_data != NULL &&
+                        lookup_decode(rq, v, e->push_data, e->push_len, &xv, &xts, &xs) != FEATD_OK) {
+                        ANSWER_NOMEM();
+                    }
+                    switch (lookup_merge_pick(ss, sts, xs, xts)) {
+                    case LOOKUP_PICK_SNAPSHOT: tmp.vals = sv; tmp.ts = sts; break;
+                    case LOOKUP_PICK_PUSH: tmp.vals = xv; tmp.ts = xts; break;
+                    case LOOKUP_PICK_INVALID: tmp.status = FEATD__V1__FIELD_STATUS__INVALID; break;
+                    default: break;
+                    }
+                    if (tmp.vals != NULL) {
                         tmp.status = (ttl_us > 0 && tmp.ts < now - ttl_us) ? FEATD__V1__FIELD_STATUS__OUTSIDE_MAX_AGE
                                                                        : FEATD__V1__FIELD_STATUS__PRESENT;
                     }
@@ -558,26 +596,36 @@ static int lookup_entity(struct request *rq, const struct plan_cmd *cmd, const r
         request_error(rq, FEATD__V1__ERROR_CODE__INTERNAL, "unexpected reply from Redis to HMGET");
         return FEATD_ERR;
     }
-    for (uint32_t row = (uint32_t)cmd->first_row; row != UINT32_MAX; row = p->rows[row].next, i++) {
+    bool bad = false;
+    for (uint32_t row = (uint32_t)cmd->first_row; row != UINT32_MAX && !bad; row = p->rows[row].next) {
         struct plan_row *pr = &p->rows[row];
-        const redisReply *e = i < reply->elements ? reply->element[i] : NULL;
-        if (e == NULL || e->type == REDIS_REPLY_NIL) {
-            pr->data = NULL;
-            pr->len = 0;
-            continue;
-        }
-        if (e->type != REDIS_REPLY_STRING) {
-            break;
-        }
-        pr->data = arena_memdup(&rq->arena, e->str, e->len ? e->len : 1);
-        pr->len = e->len;
-        if (pr->data == NULL) {
-            request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
-                          "response needs more memory than allowed");
-            return FEATD_ERR;
+        pr->data = pr->push_data = NULL;
+        pr->len = pr->push_len = 0;
+        for (int side = pr->has_gen ? 0 : 1; side < 2; side++, i++) {
+            const redisReply *e = i < reply->elements ? reply->element[i] : NULL;
+            if (e == NULL || e->type == REDIS_REPLY_NIL) {
+                continue;
+            }
+            if (e->type != REDIS_REPLY_STRING) {
+                bad = true;
+                break;
+            }
+            const char *d = arena_memdup(&rq->arena, e->str, e->len ? e->len : 1);
+            if (d == NULL) {
+                request_error(rq, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED,
+                              "response needs more memory than allowed");
+                return FEATD_ERR;
+            }
+            if (side == 0) {
+                pr->data = d;
+                pr->len = e->len;
+            } else {
+                pr->push_data = d;
+                pr->push_len = e->len;
+            }
         }
     }
-    if (i != reply->elements) {
+    if (bad || i != reply->elements) {
         METRICS_INC(rq->ctx->metrics->redis_errors_total);
         request_error(rq, FEATD__V1__ERROR_CODE__INTERNAL, "unexpected reply from Redis to HMGET");
         return FEATD_ERR;
@@ -627,8 +675,9 @@ static void lookup_redis_cb(redisAsyncContext *ac, void *r, void *priv)
             /* something else wrote a non-hash under the entity's key: its
              * rows are INVALID, the others are served */
             for (uint32_t row = (uint32_t)cmd->first_row; row != UINT32_MAX; row = p->rows[row].next) {
-                p->rows[row].data = NULL;
+                p->rows[row].data = p->rows[row].push_data = NULL;
                 p->rows[row].len = PLAN_ROW_NOT_A_HASH;
+                p->rows[row].push_len = 0;
             }
         } else if (reply->type == REDIS_REPLY_ERROR) {
             METRICS_INC(ctx->metrics->redis_errors_total);

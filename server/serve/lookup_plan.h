@@ -65,13 +65,19 @@ struct plan_cmd {
     unsigned slot;                  /* the slot of its keys (0 on a single node) */
 };
 
-/* One fetched row: the view's field of one entity's hash. */
+/* One fetched (view, entity) pair: the view's generation field (when it
+ * has a generation) and its push field "p<F>" (online/online_push.h) of one
+ * entity's hash, both in the entity's one HMGET. */
 #define PLAN_ROW_NOT_A_HASH SIZE_MAX    /* len of a row whose key held no hash (INVALID) */
 struct plan_row {
-    const char *data;               /* copied into the request's arena; NULL = absent */
+    const char *data;               /* the generation's row, copied into the request's arena;
+                                       NULL = absent (or no generation) */
     size_t len;
+    const char *push_data;          /* the pushed row, likewise */
+    size_t push_len;
     uint32_t pv;                    /* plan view */
     uint32_t next;                  /* next row of the same HMGET, UINT32_MAX = last */
+    bool has_gen;                   /* the HMGET names the generation field (then the push field) */
 };
 
 /* Why a request was refused: code is a featd.v1.ErrorCode

@@ -54,6 +54,7 @@ struct request_sink {
 };
 
 struct lookup_plan;
+struct write_state;
 
 /* One request. Lives until it is answered AND Redis has called back
  * (hiredis owns a pointer to it until then): request_maybe_free. */
@@ -79,6 +80,7 @@ struct request {
     uint32_t redis_pending;         /* commands awaiting Redis's reply */
     int attempts;
     struct lookup_plan *plan;       /* GetOnlineFeatures state (arena) */
+    struct write_state *write;      /* WriteFeatures state (arena; serve/write.c) */
     const struct cfg_token *token;  /* its client's token in reg (auth on), else NULL:
                                        set by serve_auth_gate or the admin port */
     const char *peer;               /* SINK_CALLBACK: the client's address for audit lines

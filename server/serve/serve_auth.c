@@ -108,6 +108,46 @@ bool serve_auth_gate(struct request *rq)
     return false;
 }
 
+/* A PERMISSION_DENIED refusal: audit line (SINK_CONN or admin/HTTP), count. */
+static void serve_auth_deny_audit(struct request *rq, const char *detail)
+{
+    if (rq->sink.kind == SINK_CONN) {
+        serve_auth_audit_conn(rq, AUTH_FAIL_PERMISSION_DENIED, rq->token->name, detail);
+    } else {
+        serve_auth_audit(&rq->ctx->auth_log, AUTH_FAIL_PERMISSION_DENIED, "HTTP",
+                         rq->peer ? rq->peer : "?", NULL, rq->token->name, detail);
+    }
+}
+
+bool serve_auth_write(struct request *rq, const char *view)
+{
+    if (!rq->reg->cfg->auth.enabled) {
+        return true;
+    }
+    if (rq->token == NULL) {
+        request_error(rq, FEATD__V1__ERROR_CODE__UNAUTHENTICATED, "authentication required");
+        return false;
+    }
+    size_t n = strlen(view);
+    bool may_read = auth_may_read(rq->token, view);
+    if (may_read && auth_may_write(rq->token, view)) {
+        return true;
+    }
+    char detail[200];
+    snprintf(detail, sizeof detail, ": may not write view \"%.*s\"", (int)(n < 128 ? n : 128), view);
+    serve_auth_deny_audit(rq, detail);
+    if (!may_read) {
+        request_error(rq, FEATD__V1__ERROR_CODE__PERMISSION_DENIED,
+                      "token \"%s\" may not write feature view \"%.*s\" (not among its views)",
+                      rq->token->name, (int)(n < 256 ? n : 256), view);
+    } else {
+        request_error(rq, FEATD__V1__ERROR_CODE__PERMISSION_DENIED,
+                      "token \"%s\" may not write feature view \"%.*s\" (the token has no write "
+                      "permission)", rq->token->name, (int)(n < 256 ? n : 256), view);
+    }
+    return false;
+}
+
 bool serve_auth_lookup(struct request *rq)
 {
     if (!rq->reg->cfg->auth.enabled) {

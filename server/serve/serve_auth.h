@@ -43,6 +43,13 @@ bool serve_auth_gate(struct request *rq);
  * UNAUTHENTICATED without a token) and returns false. Both sinks. */
 bool serve_auth_lookup(struct request *rq);
 
+/* A WriteFeatures request of view (its name as asked, known or not): true
+ * when auth is off or rq->token may read view and has "write": true;
+ * otherwise answers rq (PERMISSION_DENIED naming the view, or
+ * UNAUTHENTICATED without a token), counts and audits it, and returns
+ * false. Both sinks. */
+bool serve_auth_write(struct request *rq, const char *view);
+
 /* May rq list view (ListFeatureViews)? */
 bool serve_auth_may_list(const struct request *rq, const char *view);
 
