@@ -6,6 +6,8 @@
  */
 #include "serve/write_check.h"
 
+#include "online/online_expect.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -240,54 +242,14 @@ static int wc_value(const Featd__V1__Value *x, enum featd_type t, struct arena *
     return FEATD_OK;
 }
 
-static bool wc_numeric(enum featd_type t)
-{
-    return t == FT_BOOL || t == FT_INT32 || t == FT_INT64 || t == FT_FLOAT || t == FT_DOUBLE ||
-           t == FT_TIMESTAMP;
-}
-
-static double wc_number(enum featd_type t, const struct online_value *o)
-{
-    switch (t) {
-    case FT_BOOL: return o->u.b ? 1 : 0;
-    case FT_INT32: return o->u.i32;
-    case FT_FLOAT: return o->u.f;
-    case FT_DOUBLE: return o->u.d;
-    default: return (double)o->u.i64;
-    }
-}
-
-/* feature f's expect rules on o (row r): FEATD_ERR naming row and rule. */
+/* feature f's expect rules on o (row r, online/online_expect.h): FEATD_ERR
+ * naming row, feature and rule. */
 static int wc_expect(const struct cfg_view *v, size_t f, size_t r, const struct online_value *o,
                      struct write_check_error *err)
 {
-    const struct cfg_feature *cf = &v->features[f];
-    const struct cfg_expect *e = &cf->expect;
-    if (!e->has) {
-        return FEATD_OK;
-    }
-    if (o->is_null) {
-        if (e->not_null) {
-            BAD("row %zu: feature \"%s\" is null, breaking expect.not_null", r, cf->name);
-        }
-        return FEATD_OK;
-    }
-    if (wc_numeric(cf->type)) {
-        double d = wc_number(cf->type, o);
-        if (e->has_min && !(d >= e->min)) {
-            BAD("row %zu: feature \"%s\" is %.17g, breaking expect.min %.17g", r, cf->name, d, e->min);
-        }
-        if (e->has_max && !(d <= e->max)) {
-            BAD("row %zu: feature \"%s\" is %.17g, breaking expect.max %.17g", r, cf->name, d, e->max);
-        }
-    } else if (e->allowed != NULL && (cf->type == FT_STRING || cf->type == FT_BYTES)) {
-        for (size_t i = 0; i < e->nallowed; i++) {
-            if (strlen(e->allowed[i]) == o->slen && memcmp(e->allowed[i], o->s, o->slen) == 0) {
-                return FEATD_OK;
-            }
-        }
-        BAD("row %zu: feature \"%s\" is \"%.*s\", not in expect.allowed", r, cf->name,
-            (int)(o->slen > 64 ? 64 : o->slen), o->s);
+    char why[256];
+    if (!online_expect_keeps(&v->features[f], o, why, sizeof why)) {
+        BAD("row %zu: feature \"%s\" breaks expect.%s", r, v->features[f].name, why);
     }
     return FEATD_OK;
 }

@@ -563,10 +563,10 @@ START_TEST(test_bad_writes)
     b->val[0][2].int32_val = 3;
     /* the last row bad: expect rules */
     b->val[1][2].double_val = -1;
-    wb_err(c, b, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT, "row 2: feature \"d\" is -1, breaking expect.min 0");
+    wb_err(c, b, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT, "row 2: feature \"d\" breaks expect.min 0: the value is -1");
     b->val[1][2].double_val = 1;
     b->val[2][2].string_val = "c";
-    wb_err(c, b, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT, "row 2: feature \"s\" is \"c\", not in expect.allowed");
+    wb_err(c, b, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT, "row 2: feature \"s\" breaks expect.allowed: \"c\" is not one of the allowed values");
     b->val[2][2].string_val = "a";
     b->key[2].kind_case = FEATD__V1__VALUE__KIND_STRING_VAL;
     b->key[2].string_val = "3";
