@@ -24,6 +24,7 @@
 #include "online/online_key.h"
 #include "redis/rbcluster.h"
 #include "redis/rbconf.h"
+#include "stream/stream_status.h"
 #include "core/util.h"
 
 static const char usage_text[] =
@@ -33,7 +34,9 @@ static const char usage_text[] =
     "       featd-cli materialize rollback --config FILE --view V\n"
     "status shows the materializer's state of every feature view with a source (or of V),\n"
     "read from Redis: state, applied snapshot and generation, rows of the last run,\n"
-    "duration, lag, pending / waiting / rejected snapshots, last error, lease.\n"
+    "duration, lag, pending / waiting / rejected snapshots, last error, lease; for a view\n"
+    "with a stream source: the group's lag, pending entries and consumers, rows written /\n"
+    "stale / rejected, dead letters and the consumers' last error.\n"
     "Exit status: 0 all healthy, 1 unreachable or a view failed / was rejected, 2 usage.\n"
     "purge-old-layout deletes every key the config's views (or V) have in the previous\n"
     "online layout (" ONLINE_LAYOUT_PREVIOUS "), paced; run it once no featd older than layout "
@@ -181,7 +184,76 @@ struct vstatus {
     uint64_t current;
     char holder[200];
     int64_t lease_ms;
+    bool has_stream;
+    struct stream_status st;
 };
+
+/* The stream consumer's lines of a view with source.stream. */
+static void print_stream(const struct cfg_view *v, const struct vstatus *s)
+{
+    const struct stream_status *t = &s->st;
+    char lag[32] = "unknown";
+    if (t->lag >= 0) {
+        snprintf(lag, sizeof lag, "%" PRId64 " entries", t->lag);
+    }
+    if (!t->group_exists) {
+        printf("  stream         %s, group %s not created yet (no featd has consumed it): %" PRId64
+               " entries\n", v->stream_key, v->stream_group, t->length);
+    } else {
+        printf("  stream         %s, group %s: lag %s, %" PRId64 " pending, %" PRId64 " consumer%s, "
+               "%" PRId64 " entries, last delivered %s\n", v->stream_key, v->stream_group, lag,
+               t->pending, t->consumers, t->consumers == 1 ? "" : "s", t->length,
+               t->last_delivered[0] ? t->last_delivered : "-");
+    }
+    printf("  stream rows    %" PRId64 " written, %" PRId64 " stale, %" PRId64 " rejected (%" PRId64
+           " in %s:dead)\n", t->written, t->stale, t->rejected, t->dead, v->stream_key);
+    if (t->last_error[0]) {
+        char at[64];
+        fmt_time(t->last_error_at_us, at, sizeof(at));
+        printf("  stream error   %s (%s): %s\n", at, t->last_error_consumer, t->last_error);
+    }
+}
+
+/* The stream part of --json: an object, or null for a view without one. */
+static void write_stream_json(struct jsonw *w, const struct vstatus *s)
+{
+    if (!s->has_stream) {
+        jsonw_lit(w, "null");
+        return;
+    }
+    const struct stream_status *t = &s->st;
+    jsonw_lit(w, "{\"group_exists\": ");
+    jsonw_lit(w, t->group_exists ? "true" : "false");
+    jsonw_lit(w, ", \"length\": ");
+    jsonw_i64(w, t->length);
+    jsonw_lit(w, ", \"lag\": ");
+    if (t->lag >= 0) {
+        jsonw_i64(w, t->lag);
+    } else {
+        jsonw_lit(w, "null");
+    }
+    jsonw_lit(w, ", \"pending\": ");
+    jsonw_i64(w, t->pending);
+    jsonw_lit(w, ", \"consumers\": ");
+    jsonw_i64(w, t->consumers);
+    jsonw_lit(w, ", \"last_delivered_id\": ");
+    jsonw_strz(w, t->last_delivered);
+    jsonw_lit(w, ", \"dead_letters\": ");
+    jsonw_i64(w, t->dead);
+    jsonw_lit(w, ", \"written\": ");
+    jsonw_i64(w, t->written);
+    jsonw_lit(w, ", \"stale\": ");
+    jsonw_i64(w, t->stale);
+    jsonw_lit(w, ", \"rejected\": ");
+    jsonw_i64(w, t->rejected);
+    jsonw_lit(w, ", \"last_error\": ");
+    jsonw_strz(w, t->last_error);
+    jsonw_lit(w, ", \"last_error_at_us\": ");
+    jsonw_i64(w, t->last_error_at_us);
+    jsonw_lit(w, ", \"last_error_consumer\": ");
+    jsonw_strz(w, t->last_error_consumer);
+    jsonw_char(w, '}');
+}
 
 static bool unhealthy(const struct vstatus *s)
 {
@@ -192,9 +264,17 @@ static void print_text(const struct cfg_view *v, const struct vstatus *s, int64_
 {
     const struct mat_progress *p = &s->p;
     char t1[64], t2[64], a1[32];
+    if (v->source_path == NULL) {
+        printf("view %s (stream %s)\n", v->name, v->stream_key);
+        print_stream(v, s);
+        return;
+    }
     printf("view %s (%s, every %" PRId64 " s, source %s)\n", v->name,
            v->mat_mode == MAT_SNAPSHOT ? "snapshot" : "incremental", v->mat_interval_seconds,
            v->source_path);
+    if (s->has_stream) {
+        print_stream(v, s);
+    }
     if (!p->exists) {
         printf("  state          never materialized%s\n",
                s->current ? " (but a current generation exists)" : "");
@@ -304,7 +384,13 @@ static void write_json(struct jsonw *w, int ind, const struct cfg_view *v,
     json_key(w, ind, &first, "mode");
     jsonw_strz(w, p->mode);
     json_key(w, ind, &first, "source");
-    jsonw_strz(w, v->source_path);
+    if (v->source_path != NULL) {
+        jsonw_strz(w, v->source_path);
+    } else {
+        jsonw_lit(w, "null");
+    }
+    json_key(w, ind, &first, "stream");
+    write_stream_json(w, s);
     json_key(w, ind, &first, "interval_seconds");
     jsonw_i64(w, v->mat_interval_seconds);
     json_key(w, ind, &first, "materialized");
@@ -389,7 +475,7 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
     }
     if (view != NULL) {
         const struct cfg_view *v = config_find_view(cfg, view);
-        if (v == NULL || (v->source_path == NULL && !purge)) {
+        if (v == NULL || (v->source_path == NULL && v->stream_key == NULL && !purge)) {
             fprintf(stderr, "featd-cli materialize: %s \"%s\"\n",
                     v == NULL ? "unknown feature view" : "no source configured for view", view);
             config_free(cfg);
@@ -429,7 +515,7 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
     size_t shown = 0;
     for (size_t i = 0; i < cfg->nviews; i++) {
         const struct cfg_view *v = &cfg->views[i];
-        if (v->source_path == NULL || (view && strcmp(view, v->name) != 0)) {
+        if ((v->source_path == NULL && v->stream_key == NULL) || (view && strcmp(view, v->name) != 0)) {
             continue;
         }
         struct vstatus s;
@@ -445,6 +531,14 @@ int cli_materialize_main_cfg(int argc, char **argv, const char *config_path)
             fprintf(stderr, "featd-cli materialize: view %s: %s\n", v->name, err);
             rc = 1;
             break;
+        }
+        if (v->stream_key != NULL) {
+            s.has_stream = true;
+            if (stream_status_load(c, cfg, v, &s.st, err, sizeof(err)) != FEATD_OK) {
+                fprintf(stderr, "featd-cli materialize: view %s: stream %s: %s\n", v->name, v->stream_key, err);
+                rc = 1;
+                break;
+            }
         }
         if (unhealthy(&s)) {
             rc = 1;

@@ -249,6 +249,27 @@ START_TEST(test_dead_letters)
     }
     freeReplyObject(r);
     ck_assert_double_eq(h_admin_metric(F.admin_port, "featd_stream_entries_total{view=\"sv\",result=\"rejected\"}"), 4);
+    /* featd-cli materialize status shows the stream's consumer state */
+    char cmd[1024], out[8192] = "";
+    snprintf(cmd, sizeof cmd, "'%s' materialize status --config '%s' --view sv --json 2>&1",
+             h_bin("featd-cli"), F.config_path);
+    FILE *p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t got_n = fread(out, 1, sizeof out - 1, p);
+    out[got_n] = '\0';
+    pclose(p);
+    ck_assert_msg(strstr(out, "\"dead_letters\": 4") && strstr(out, "\"rejected\": 4") &&
+                  strstr(out, "\"written\": 3") && strstr(out, "\"lag\": 0") && strstr(out, "\"pending\": 0"),
+                  "%s", out);
+    snprintf(cmd, sizeof cmd, "'%s' materialize status --config '%s' --view sv 2>&1", h_bin("featd-cli"),
+             F.config_path);
+    p = popen(cmd, "r");
+    ck_assert_ptr_nonnull(p);
+    got_n = fread(out, 1, sizeof out - 1, p);
+    out[got_n] = '\0';
+    pclose(p);
+    ck_assert_msg(strstr(out, "group g1: lag 0 entries, 0 pending, 1 consumer") &&
+                  strstr(out, "3 written, 0 stale, 4 rejected (4 in ev:sv:dead)"), "%s", out);
     redisFree(c);
 }
 END_TEST
