@@ -11,6 +11,15 @@
  * Every response is decoded and checked: errors and per-value statuses are
  * counted, so a fast wrong answer shows.
  *
+ * Write mode (--write --view V --rows-per-request N): WriteFeatures requests
+ * (DESIGN §11) of N rows of view V instead of lookups: random entities of
+ * the key space, random event times within the last --event-spread seconds
+ * (so last-write-wins sees newer, equal and older rows), random values of
+ * each feature's type (the schema comes from featd's ListFeatureViews). The
+ * request bodies are encoded once at setup (WRITE_VARIANTS of them) and
+ * framed with each request's id, so the generator costs almost nothing per
+ * request; rows written and stale are counted from the answers.
+ *
  * Redis-alone target (--redis featd|get --config featd.json): the same
  * generator sends, for the same entities and views, the commands featd's
  * lookup sends (or one HGET per row) straight to the featd config's Redis
@@ -48,6 +57,7 @@
 #include <openssl/ssl.h>
 
 #include "featd.pb-c.h"
+#include "featd_client.h"
 
 #include "bench_redis.h"
 
@@ -80,12 +90,17 @@ struct bench_opts {
     bool tls;               /* --tls or --tls-ca: TLS to featd */
     const char *tls_ca;     /* --tls-ca FILE: the CA bundle; NULL = the system's */
     const char *tls_name;   /* --tls-server-name: the name verified (default --host) */
+    bool write;             /* --write: WriteFeatures requests instead of lookups */
+    const char *view;       /* --view: the view written */
+    int rows_per_request;   /* --rows-per-request (1000) */
+    double event_spread_s;  /* --event-spread: event times within the last S seconds (3600) */
 };
 
 static struct bench_opts opt = {
     .host = "127.0.0.1", .port = 6566, .connections = 50, .threads = 2, .pipeline = 1,
     .duration_s = 10, .warmup_s = 1, .batch = 1, .entities = 1000000, .zipf_s = 0.99,
-    .join_key = "customer_id", .seed = 42, .stall_ms = 10,
+    .join_key = "customer_id", .seed = 42, .stall_ms = 10, .rows_per_request = 1000,
+    .event_spread_s = 3600,
 };
 
 static struct bench_redis *redis_target;   /* non-NULL: the Redis-alone target */
@@ -265,6 +280,7 @@ struct bthread {
     uint64_t statuses[5];
     uint64_t error_codes[6];
     uint64_t io_errors;
+    uint64_t rows_written, rows_stale;     /* --write: from the answers */
     char last_error[256];
     double rate;            /* this thread's share */
     int epfd;
@@ -500,6 +516,176 @@ static void bench_format_featd(struct bconn *c, const int64_t *ids, uint64_t id)
     c->out.len += 4 + n;
 }
 
+/* ---- write mode: pre-encoded WriteFeaturesRequest bodies ---- */
+
+#define WRITE_VARIANTS 64
+
+static uint8_t *write_body[WRITE_VARIANTS];    /* packed WriteFeaturesRequest, read-only */
+static size_t write_len[WRITE_VARIANTS];
+
+/* One random value of feature type name t into the builder. */
+static int bench_write_value(struct featd_write *w, const char *f, const char *t, struct rng *r)
+{
+    uint64_t x = rng_next(r);
+    if (strcmp(t, "bool") == 0) return featd_write_add_bool(w, f, x & 1);
+    if (strcmp(t, "int32") == 0) return featd_write_add_int32(w, f, (int32_t)(x % 100000));
+    if (strcmp(t, "int64") == 0) return featd_write_add_int64(w, f, (int64_t)(x % 1000000000));
+    if (strcmp(t, "float") == 0) return featd_write_add_float(w, f, (float)rng_unit(r));
+    if (strcmp(t, "double") == 0) return featd_write_add_double(w, f, rng_unit(r) * 1000);
+    if (strcmp(t, "timestamp") == 0) return featd_write_add_timestamp(w, f, (int64_t)(x % 2000000000000000ULL));
+    if (strcmp(t, "string") == 0 || strcmp(t, "bytes") == 0) {
+        char s[32];
+        snprintf(s, sizeof s, "v%" PRIu64, x % 100000);
+        return strcmp(t, "string") == 0 ? featd_write_add_string(w, f, s)
+                                         : featd_write_add_bytes(w, f, s, strlen(s));
+    }
+    /* lists: 4 elements */
+    Featd__V1__Value v = FEATD__V1__VALUE__INIT;
+    float fl[4];
+    double dl[4];
+    int64_t il[4];
+    char sb[4][16], *sl[4];
+    for (int i = 0; i < 4; i++) {
+        fl[i] = (float)rng_unit(r);
+        dl[i] = rng_unit(r);
+        il[i] = (int64_t)(rng_next(r) % 1000);
+        snprintf(sb[i], sizeof sb[i], "s%d", (int)(rng_next(r) % 100));
+        sl[i] = sb[i];
+    }
+    Featd__V1__FloatList a = FEATD__V1__FLOAT_LIST__INIT;
+    Featd__V1__DoubleList b = FEATD__V1__DOUBLE_LIST__INIT;
+    Featd__V1__Int64List c = FEATD__V1__INT64_LIST__INIT;
+    Featd__V1__StringList d = FEATD__V1__STRING_LIST__INIT;
+    a.n_val = b.n_val = c.n_val = d.n_val = 4;
+    a.val = fl;
+    b.val = dl;
+    c.val = il;
+    d.val = sl;
+    if (strcmp(t, "float_list") == 0) {
+        v.kind_case = FEATD__V1__VALUE__KIND_FLOAT_LIST_VAL;
+        v.float_list_val = &a;
+    } else if (strcmp(t, "double_list") == 0) {
+        v.kind_case = FEATD__V1__VALUE__KIND_DOUBLE_LIST_VAL;
+        v.double_list_val = &b;
+    } else if (strcmp(t, "int64_list") == 0) {
+        v.kind_case = FEATD__V1__VALUE__KIND_INT64_LIST_VAL;
+        v.int64_list_val = &c;
+    } else if (strcmp(t, "string_list") == 0) {
+        v.kind_case = FEATD__V1__VALUE__KIND_STRING_LIST_VAL;
+        v.string_list_val = &d;
+    }   /* an unknown type: a null, which featd refuses if it must */
+    return featd_write_add_value(w, f, &v);
+}
+
+/* Encodes WRITE_VARIANTS request bodies of opt.rows_per_request rows of
+ * opt.view, whose schema is asked from featd (main thread, before the
+ * generator threads start). 0, or 1 after a message. */
+static int bench_write_setup(void)
+{
+    char err[512];
+    struct featd_tls tlso = { .ca_file = opt.tls_ca, .server_name = opt.tls_name };
+    struct featd_client *fc = opt.tls
+        ? featd_connect_tls(opt.host, opt.port, 5000, &tlso, err, sizeof err)
+        : featd_connect(opt.host, opt.port, 5000, err, sizeof err);
+    if (fc == NULL) {
+        fprintf(stderr, "featd-bench: %s\n", err);
+        return 1;
+    }
+    Featd__V1__Response *resp = NULL;
+    if ((opt.token != NULL && featd_auth(fc, opt.token) == NULL)
+        || featd_list_views(fc, &resp) != FEATD_OK) {
+        fprintf(stderr, "featd-bench: listing the views: %s\n", featd_errmsg(fc));
+        featd_close(fc);
+        return 1;
+    }
+    const Featd__V1__FeatureViewInfo *vi = NULL;
+    for (size_t i = 0; i < resp->list_feature_views->n_views; i++) {
+        if (strcmp(resp->list_feature_views->views[i]->name, opt.view) == 0) {
+            vi = resp->list_feature_views->views[i];
+        }
+    }
+    if (vi == NULL) {
+        fprintf(stderr, "featd-bench: featd has no view \"%s\"\n", opt.view);
+        featd_response_free(resp);
+        featd_close(fc);
+        return 1;
+    }
+    struct rng r = { opt.seed * 7919 + 1 };
+    struct zipf z;
+    if (opt.zipf) {
+        zipf_init(&z, opt.entities, opt.zipf_s);
+    }
+    struct timespec rt;
+    clock_gettime(CLOCK_REALTIME, &rt);
+    int64_t now = (int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000;
+    uint64_t spread = (uint64_t)(opt.event_spread_s * 1e6) + 1;
+    struct featd_write *w = featd_write_new(opt.view);
+    int rc = w ? 0 : 1;
+    for (int k = 0; k < WRITE_VARIANTS && rc == 0; k++) {
+        featd_write_reset(w);
+        for (int row = 0; row < opt.rows_per_request && rc == 0; row++) {
+            uint64_t id = opt.zipf ? zipf_next(&z, &r) : 1 + rng_next(&r) % opt.entities;
+            for (size_t j = 0; j < vi->n_join_keys && rc == 0; j++) {
+                char s[32];
+                snprintf(s, sizeof s, "e%" PRIu64, id);
+                rc |= strcmp(vi->join_keys[j]->type, "int64") == 0
+                          ? featd_write_add_key_int64(w, vi->join_keys[j]->name, (int64_t)id)
+                          : featd_write_add_key_string(w, vi->join_keys[j]->name, s);
+            }
+            for (size_t j = 0; j < vi->n_features && rc == 0; j++) {
+                rc |= bench_write_value(w, vi->features[j]->name, vi->features[j]->type, &r);
+            }
+            rc |= featd_write_add_event_time(w, now - (int64_t)(rng_next(&r) % spread));
+        }
+        const Featd__V1__Request *req = featd_write_request(w, 0);
+        write_len[k] = featd__v1__write_features_request__get_packed_size(req->write_features);
+        write_body[k] = malloc(write_len[k] ? write_len[k] : 1);
+        if (rc != 0 || write_body[k] == NULL) {
+            bench_oom();
+        }
+        featd__v1__write_features_request__pack(req->write_features, write_body[k]);
+    }
+    featd_write_free(w);
+    featd_response_free(resp);
+    featd_close(fc);
+    return rc ? 1 : 0;
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Appends one framed Request{request_id = id, write_features = variant}. */
+static void bench_format_write(struct bthread *t, struct bconn *c, uint64_t id)
+{
+    size_t k = (size_t)(rng_next(&t->rng) % WRITE_VARIANTS);
+    uint8_t head[32];
+    size_t h = 0;
+    head[h++] = 0x08;                       /* field 1 (request_id), varint */
+    h += put_varint(head + h, id);
+    head[h++] = 0x32;                       /* field 6 (write_features), length-delimited */
+    h += put_varint(head + h, write_len[k]);
+    size_t n = h + write_len[k];
+    if (fbuf_reserve(&c->out, 4 + n) != FEATD_OK) {
+        bench_oom();
+    }
+    uint8_t *p = (uint8_t *)c->out.data + c->out.len;
+    p[0] = (uint8_t)(n >> 24);
+    p[1] = (uint8_t)(n >> 16);
+    p[2] = (uint8_t)(n >> 8);
+    p[3] = (uint8_t)n;
+    memcpy(p + 4, head, h);
+    memcpy(p + 4 + h, write_body[k], write_len[k]);
+    c->out.len += 4 + n;
+}
+
 /* Queues one request on c: for featd a framed GetOnlineFeatures request,
  * for the Redis target its MGET or GETs. stamp is the time its latency
  * counts from (the intended send time in the open loop). */
@@ -508,14 +694,17 @@ static void bench_queue_request(struct bthread *t, struct bconn *c, int64_t stam
     int64_t ids[1024];
     uint64_t id = c->next_id++;
     size_t slot = id % (uint64_t)c->ring;
-    bench_pick_ids(t, ids);
-    if (redis_target) {
+    if (opt.write) {
+        bench_format_write(t, c, id);
+    } else if (redis_target) {
+        bench_pick_ids(t, ids);
         int nd = bench_redis_format(redis_target, &c->out, &t->key, ids, opt.batch);
         if (nd < 0) {
             bench_oom();
         }
         c->ndistinct[slot] = nd;
     } else {
+        bench_pick_ids(t, ids);
         bench_format_featd(c, ids, id);
     }
     int64_t now = now_us();
@@ -595,6 +784,7 @@ struct bench_answer {
     size_t nresults;
     bool rows_ok;           /* every result has opt.batch statuses */
     uint64_t statuses[5];
+    uint64_t rows_written, rows_stale;     /* body 7 (write_features) */
 };
 
 static bool bench_walk(const uint8_t *p, size_t n, struct bench_answer *a)
@@ -607,6 +797,16 @@ static bool bench_walk(const uint8_t *p, size_t n, struct bench_answer *a)
     while (pbr_field(&r, &f, &wt)) {
         if (f == 1 && wt == 0) {
             if (!pbr_varint(&r, &a->id)) return false;
+        } else if (f == 7 && wt == 2) {
+            a->body = 7;
+            if (!pbr_sub(&r, &sub)) return false;
+            while (pbr_field(&sub, &f, &wt)) {
+                if ((f == 1 || f == 2) && wt == 0) {
+                    if (!pbr_varint(&sub, f == 1 ? &a->rows_written : &a->rows_stale)) return false;
+                } else if (!pbr_skip(&sub, wt)) {
+                    return false;
+                }
+            }
         } else if ((f == 2 || f == 3) && wt == 2) {
             a->body = (int)f;
             if (!pbr_sub(&r, &sub)) return false;
@@ -700,6 +900,13 @@ static void bench_handle_response(struct bthread *t, struct bconn *c, const uint
             t->error_codes[a.code]++;
         }
         snprintf(t->last_error, sizeof(t->last_error), "%s", a.msg);
+    } else if (a.body == 7 && opt.write) {
+        t->rows_written += a.rows_written;
+        t->rows_stale += a.rows_stale;
+        if (a.rows_written + a.rows_stale != (uint64_t)opt.rows_per_request) {
+            t->io_errors++;
+            snprintf(t->last_error, sizeof(t->last_error), "rows written + stale != rows sent");
+        }
     } else if (a.body == 3) {
         if (a.nresults != (size_t)opt.nfeatures) {
             t->io_errors++;
@@ -1028,7 +1235,11 @@ static void usage(FILE *f)
         "  --token TOKEN             authenticate every connection (default $FEATD_TOKEN)\n"
         "  --tls                     TLS to featd, verified against the system's CAs\n"
         "  --tls-ca FILE             TLS, verified against this PEM CA bundle\n"
-        "  --tls-server-name NAME    the certificate name to verify (default --host)\n");
+        "  --tls-server-name NAME    the certificate name to verify (default --host)\n"
+        "  --write                   WriteFeatures requests instead of lookups (needs --view)\n"
+        "  --view V                  --write: the view written (schema from featd)\n"
+        "  --rows-per-request N      --write: rows per request (1000)\n"
+        "  --event-spread S          --write: random event times within the last S seconds (3600)\n");
 }
 
 /* Closes and frees what main set up (after the threads were joined). */
@@ -1057,6 +1268,10 @@ static void bench_free(struct bthread *th)
     redis_target = NULL;
     SSL_CTX_free(bench_tls);
     bench_tls = NULL;
+    for (int k = 0; k < WRITE_VARIANTS; k++) {
+        free(write_body[k]);
+        write_body[k] = NULL;
+    }
 }
 
 static char **split_features(const char *s, int *n)
@@ -1092,6 +1307,9 @@ static int bench_parse_args(int argc, char **argv)
         { "config", required_argument, 0, 'C' }, { "token", required_argument, 0, 'A' },
         { "tls", no_argument, 0, 'L' }, { "tls-ca", required_argument, 0, 'a' },
         { "tls-server-name", required_argument, 0, 'N' },
+        { "write", no_argument, 0, 'W' }, { "view", required_argument, 0, 'V' },
+        { "rows-per-request", required_argument, 0, 'B' },
+        { "event-spread", required_argument, 0, 'E' },
         { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 }
     };
     int ch;
@@ -1110,6 +1328,10 @@ static int bench_parse_args(int argc, char **argv)
         case 'L': opt.tls = true; break;
         case 'a': opt.tls = true; opt.tls_ca = optarg; break;
         case 'N': opt.tls_name = optarg; break;
+        case 'W': opt.write = true; break;
+        case 'V': opt.view = optarg; break;
+        case 'B': opt.rows_per_request = atoi(optarg); break;
+        case 'E': opt.event_spread_s = atof(optarg); break;
         case 'c': opt.connections = atoi(optarg); break;
         case 't': opt.threads = atoi(optarg); break;
         case 'P': opt.pipeline = atoi(optarg); break;
@@ -1128,12 +1350,15 @@ static int bench_parse_args(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (opt.nfeatures == 0 || opt.connections < 1 || opt.threads < 1 || opt.pipeline < 1 ||
+    if ((opt.write && (opt.view == NULL || opt.redis_cmd || opt.rows_per_request < 1 ||
+                       opt.rows_per_request > 1000000 || opt.event_spread_s < 0)) ||
+        (opt.nfeatures == 0 && !opt.write) || opt.connections < 1 || opt.threads < 1 || opt.pipeline < 1 ||
         opt.batch < 1 || opt.batch > 1024 || opt.entities < 1 || opt.duration_s <= 0 ||
         opt.rate < 0 || (opt.zipf && opt.zipf_s <= 0) || opt.stall_ms <= 0 ||
         (opt.redis_cmd && (opt.config == NULL ||
                            (strcmp(opt.redis_cmd, "featd") != 0 && strcmp(opt.redis_cmd, "get") != 0)))) {
-        fprintf(stderr, "featd-bench: bad or missing options (--features is required; --redis takes featd or get and needs --config)\n");
+        fprintf(stderr, "featd-bench: bad or missing options (--features is required, or --write "
+                "--view V; --redis takes featd or get and needs --config)\n");
         usage(stderr);
         return 2;
     }
@@ -1179,6 +1404,9 @@ static int bench_setup(struct bthread **out)
         struct timespec rt;
         clock_gettime(CLOCK_REALTIME, &rt);
         mono_to_unix_us = (int64_t)rt.tv_sec * 1000000 + rt.tv_nsec / 1000 - now_us();
+    }
+    if (opt.write && bench_write_setup() != 0) {
+        return 1;
     }
 
     struct bthread *th = calloc((size_t)opt.threads, sizeof(*th));
@@ -1231,6 +1459,7 @@ struct bench_totals {
     struct bench_redis_tally rt;
     uint64_t stalls_total;
     uint64_t reqs, errs, ioerr, values, st[5], codes[6];
+    uint64_t rows_written, rows_stale;
     const char *last_error;
     double elapsed, rps;
 };
@@ -1272,6 +1501,8 @@ static void bench_run(struct bthread *th, struct bench_totals *T)
         T->errs += th[i].errors;
         T->ioerr += th[i].io_errors;
         T->values += th[i].values;
+        T->rows_written += th[i].rows_written;
+        T->rows_stale += th[i].rows_stale;
         for (int s = 0; s < 5; s++) {
             T->st[s] += th[i].statuses[s];
         }
@@ -1301,6 +1532,11 @@ static void bench_report_json(const struct bench_totals *T, struct bthread *th)
     print_hist_json("send_lag_us", &T->lag);
     print_hist_json("service_us", &T->service);
     print_stalls_json(th, T->stalls_total);
+    if (opt.write) {
+        printf(",\"write\":{\"view\":\"%s\",\"rows_per_request\":%d,\"rows_written\":%" PRIu64
+               ",\"rows_stale\":%" PRIu64 ",\"rows_per_s\":%.1f}", opt.view, opt.rows_per_request,
+               T->rows_written, T->rows_stale, (double)(T->rows_written + T->rows_stale) / T->elapsed);
+    }
     if (redis_target) {
         printf(",\"redis\":{\"views\":%zu,\"rows_found\":%" PRIu64 ",\"rows_missing\":%" PRIu64
                ",\"stale_gen\":%" PRIu64 ",\"error_replies\":%" PRIu64 "}", bench_redis_nviews(redis_target),
@@ -1334,6 +1570,11 @@ static void bench_report_text(const struct bench_totals *T)
     }
     printf("  requests         %" PRIu64 " in %.2f s = %.0f req/s (%.0f entities/s)\n", T->reqs, T->elapsed,
            T->rps, T->rps * opt.batch);
+    if (opt.write) {
+        printf("  write            view %s, %d rows per request: %" PRIu64 " written, %" PRIu64
+               " stale = %.0f rows/s\n", opt.view, opt.rows_per_request, T->rows_written,
+               T->rows_stale, (double)(T->rows_written + T->rows_stale) / T->elapsed);
+    }
     printf("  latency us       p50 %" PRIu64 "  p90 %" PRIu64 "  p99 %" PRIu64 "  p99.9 %" PRIu64
            "  max %" PRIu64 "\n", hist_pct(&T->all, 50), hist_pct(&T->all, 90), hist_pct(&T->all, 99),
            hist_pct(&T->all, 99.9), T->all.max);

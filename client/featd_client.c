@@ -1,8 +1,8 @@
 /*
  * featd_client.c — libfeatd's transport: connect, framing, blocking and
  * pipelined I/O with per-call timeouts, errors, and the typed calls (ping,
- * list views, server info, lookup). The API is featd_client.h; request
- * building is featd_get.c, reading responses featd_resp.c, printing values
+ * list views, server info, lookup, write). The API is featd_client.h; request
+ * building is featd_get.c and featd_write.c, reading responses featd_resp.c, printing values
  * featd_value.c, timestamps featd_time.c.
  *
  * The socket is non-blocking for its whole life; every blocking call runs a
@@ -883,22 +883,34 @@ int featd_call(struct featd_client *c, const Featd__V1__Request *req, Featd__V1_
     }
 }
 
-/* Turns an Error body or an unexpected body into a failure. */
-static int check_body(struct featd_client *c, Featd__V1__Response **out, int expect)
+int featd_check_response(struct featd_client *c, const Featd__V1__Response *resp, int expect)
 {
-    Featd__V1__Response *resp = *out;
+    if (resp == NULL) {
+        seterr(c, FEATD_E_USAGE, "featd_check_response: no response");
+        return FEATD_ERR;
+    }
     if (resp->body_case == FEATD__V1__RESPONSE__BODY_ERROR && resp->error != NULL) {
         seterr(c, FEATD_E_SERVER, "server error %s: %s",
                featd_error_code_name(resp->error->code),
                resp->error->message ? resp->error->message : "");
         c->server_code = resp->error->code;
-    } else if ((int)resp->body_case != expect) {
+        return FEATD_ERR;
+    }
+    if ((int)resp->body_case != expect) {
         seterr(c, FEATD_E_PROTOCOL, "unexpected response body %s (expected %s)",
                featd_body_name(resp->body_case), featd_body_name(expect));
-    } else {
+        return FEATD_ERR;
+    }
+    return FEATD_OK;
+}
+
+/* Turns an Error body or an unexpected body into a failure (freeing it). */
+static int check_body(struct featd_client *c, Featd__V1__Response **out, int expect)
+{
+    if (featd_check_response(c, *out, expect) == FEATD_OK) {
         return FEATD_OK;
     }
-    featd__v1__response__free_unpacked(resp, NULL);
+    featd__v1__response__free_unpacked(*out, NULL);
     *out = NULL;
     return FEATD_ERR;
 }
@@ -1025,4 +1037,38 @@ int featd_lookup(struct featd_client *c, struct featd_get *g, Featd__V1__Respons
     }
     return featd_call_expect(c, featd_get_request(g, featd_next_id(c)),
                              FEATD__V1__RESPONSE__BODY_GET_ONLINE_FEATURES, out);
+}
+
+/* Builds the request of w (featd_write.c) with a fresh id and calls. */
+int featd_write(struct featd_client *c, struct featd_write *w, uint32_t *rows_written,
+                uint32_t *rows_stale)
+{
+    if (w == NULL) {
+        seterr(c, FEATD_E_USAGE, "featd_write: no request builder");
+        return FEATD_ERR;
+    }
+    Featd__V1__Response *resp;
+    if (featd_call_expect(c, featd_write_request(w, featd_next_id(c)),
+                          FEATD__V1__RESPONSE__BODY_WRITE_FEATURES, &resp) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    int rc = featd_write_result(c, resp, rows_written, rows_stale);
+    featd__v1__response__free_unpacked(resp, NULL);
+    return rc;
+}
+
+int featd_write_result(struct featd_client *c, const Featd__V1__Response *resp,
+                       uint32_t *rows_written, uint32_t *rows_stale)
+{
+    if (featd_check_response(c, resp, FEATD__V1__RESPONSE__BODY_WRITE_FEATURES) != FEATD_OK) {
+        return FEATD_ERR;
+    }
+    const Featd__V1__WriteFeaturesResponse *r = resp->write_features;
+    if (rows_written != NULL) {
+        *rows_written = r ? r->rows_written : 0;
+    }
+    if (rows_stale != NULL) {
+        *rows_stale = r ? r->rows_stale : 0;
+    }
+    return FEATD_OK;
 }

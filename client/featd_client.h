@@ -12,7 +12,8 @@
  * starts with featd_ / FEATD_ (the library's name, a contract with its
  * users) rather than with a source file's name. The sources follow the
  * sections below: featd_client.c (connection, framing, calls), featd_get.c
- * (the featd_get_* request builder), featd_resp.c (featd_resp_* accessors,
+ * (the featd_get_* request builder), featd_write.c (the featd_write_*
+ * request builder of pushed rows), featd_resp.c (featd_resp_* accessors,
  * enum names), featd_value.c (featd_value_*), featd_time.c (featd_time_*).
  *
  * Typical use:
@@ -31,8 +32,9 @@
  *     featd_close(c);
  *
  * Pipelining: featd_send() (or featd_queue() + featd_flush()) any number of
- * requests, then featd_recv() the responses one by one and match them by
- * request_id. While it writes, the library also reads whatever the server
+ * requests (featd_get_request / featd_write_request build them), then
+ * featd_recv() the responses one by one and match them by request_id
+ * (featd_check_response / featd_write_result read them). While it writes, the library also reads whatever the server
  * answers into an input buffer, so deep pipelines cannot deadlock.
  *
  * Timeouts: the connection's timeout (featd_connect's timeout_ms, changed by
@@ -172,6 +174,12 @@ int featd_call(struct featd_client *c, const Featd__V1__Request *req,
 int featd_call_expect(struct featd_client *c, const Featd__V1__Request *req,
                       int expect, Featd__V1__Response **out);
 
+/* For pipelined responses: FEATD_OK when resp's body is `expect`; otherwise
+ * sets c's error as featd_call_expect does (FEATD_E_SERVER with
+ * featd_server_code for an Error body, FEATD_E_PROTOCOL for another body)
+ * and returns FEATD_ERR. resp stays the caller's (not freed). */
+int featd_check_response(struct featd_client *c, const Featd__V1__Response *resp, int expect);
+
 /* ---- typed calls ---- */
 
 /* Ping; *server_time_us (may be NULL) gets the server's wall clock. */
@@ -222,6 +230,75 @@ const Featd__V1__Request *featd_get_request(struct featd_get *g, uint64_t reques
  * (FEATD_E_SERVER) on an Error body. */
 int featd_lookup(struct featd_client *c, struct featd_get *g, Featd__V1__Response **out);
 
+/* ---- WriteFeatures request builder (pushed rows, DESIGN §11) ---- */
+
+/*
+ * Rows of one feature view, column-wise: per join key and per feature one
+ * column of values (created in order of first use), and one event time per
+ * row. Add the same number of values to every column and one event time per
+ * row; the server validates the whole request (unknown view, missing or
+ * extra join key or feature, mistyped value, unequal lengths, missing event
+ * time: INVALID_ARGUMENT, nothing written). Every feature of the view must
+ * be given (a null is featd_write_add_null). Values are deep copies owned
+ * by the builder. Not thread-safe (one builder per thread).
+ *
+ *     struct featd_write *w = featd_write_new("customer_stats");
+ *     featd_write_add_key_int64(w, "customer_id", 42);
+ *     featd_write_add_double(w, "revenue_30d", 12.5);
+ *     featd_write_add_event_time(w, now_us);
+ *     uint32_t written, stale;
+ *     if (featd_write(c, w, &written, &stale) != FEATD_OK)
+ *         fprintf(stderr, "%s\n", featd_errmsg(c));   // featd_server_code(c): why
+ *
+ * Pipelined: featd_send(c, featd_write_request(w, id)) (the frame is encoded
+ * by then, so the builder may be reset and refilled at once), later
+ * featd_recv + featd_write_result.
+ */
+struct featd_write;
+
+struct featd_write *featd_write_new(const char *feature_view);  /* NULL on OOM */
+void featd_write_free(struct featd_write *w);                   /* NULL is fine */
+/* Forget columns and event times (the next rows start afresh); keeps the
+ * view and memory. */
+void featd_write_reset(struct featd_write *w);
+int featd_write_set_view(struct featd_write *w, const char *feature_view);
+/* Append one value to the join key column join_key. */
+int featd_write_add_key_int64(struct featd_write *w, const char *join_key, int64_t v);
+int featd_write_add_key_string(struct featd_write *w, const char *join_key, const char *s);
+int featd_write_add_key_value(struct featd_write *w, const char *join_key,
+                              const Featd__V1__Value *v);          /* deep copy */
+/* Append one value to the feature column feature. */
+int featd_write_add_null(struct featd_write *w, const char *feature);
+int featd_write_add_bool(struct featd_write *w, const char *feature, bool v);
+int featd_write_add_int32(struct featd_write *w, const char *feature, int32_t v);
+int featd_write_add_int64(struct featd_write *w, const char *feature, int64_t v);
+int featd_write_add_float(struct featd_write *w, const char *feature, float v);
+int featd_write_add_double(struct featd_write *w, const char *feature, double v);
+int featd_write_add_string(struct featd_write *w, const char *feature, const char *s);
+int featd_write_add_bytes(struct featd_write *w, const char *feature, const void *p, size_t n);
+int featd_write_add_timestamp(struct featd_write *w, const char *feature, int64_t us);
+/* Any value, lists included (deep copy; NULL = null). */
+int featd_write_add_value(struct featd_write *w, const char *feature, const Featd__V1__Value *v);
+/* Append one row's event time (µs since the epoch, UTC). */
+int featd_write_add_event_time(struct featd_write *w, int64_t us);
+size_t featd_write_nrows(const struct featd_write *w);     /* event times added */
+size_t featd_write_nkeys(const struct featd_write *w);     /* join key columns */
+size_t featd_write_nfeatures(const struct featd_write *w); /* feature columns */
+/* The request, valid until the builder is next changed or freed. */
+const Featd__V1__Request *featd_write_request(struct featd_write *w, uint64_t request_id);
+/* Blocking: send the request with a fresh id and wait for its answer.
+ * FEATD_OK with the server's counts (either pointer may be NULL): rows
+ * written, and rows skipped as stale (strictly older than the stored pushed
+ * row). On failure featd_errcode/featd_errmsg say why; an Error body is
+ * FEATD_E_SERVER with featd_server_code (INVALID_ARGUMENT: nothing written). */
+int featd_write(struct featd_client *c, struct featd_write *w, uint32_t *rows_written,
+                uint32_t *rows_stale);
+/* Pipelined: the counts of a write_features response received with
+ * featd_recv; an Error or another body fails as featd_check_response.
+ * resp stays the caller's. */
+int featd_write_result(struct featd_client *c, const Featd__V1__Response *resp,
+                       uint32_t *rows_written, uint32_t *rows_stale);
+
 /* ---- reading responses ---- */
 
 const char *featd_status_name(int status);          /* "PRESENT", ..., "?" */
@@ -251,6 +328,11 @@ int64_t featd_resp_event_ts(const Featd__V1__GetOnlineFeaturesResponse *r,
 size_t featd_value_format(const Featd__V1__Value *v, int fmt, char *buf, size_t cap);
 /* Same, into a malloc'd string (NULL on OOM). */
 char *featd_value_str(const Featd__V1__Value *v, int fmt);
+/* An owned deep copy of v (any kind, lists included; NULL on OOM), freed
+ * with featd_value_free (NULL is fine). Only for values the library or
+ * featd_value_dup allocated, never for ones inside a decoded response. */
+Featd__V1__Value *featd_value_dup(const Featd__V1__Value *v);
+void featd_value_free(Featd__V1__Value *v);
 
 /* Timestamps: µs since the epoch, UTC. format gives
  * "2026-11-21T10:00:00Z" or "2026-11-21T10:00:00.123456Z" (snprintf-like).

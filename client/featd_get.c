@@ -11,202 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- values ---- */
-
-static void value_free(Featd__V1__Value *v)
-{
-    if (v == NULL) {
-        return;
-    }
-    switch (v->kind_case) {
-    case FEATD__V1__VALUE__KIND_STRING_VAL:
-        free(v->string_val);
-        break;
-    case FEATD__V1__VALUE__KIND_BYTES_VAL:
-        free(v->bytes_val.data);
-        break;
-    case FEATD__V1__VALUE__KIND_FLOAT_LIST_VAL:
-        if (v->float_list_val != NULL) {
-            free(v->float_list_val->val);
-            free(v->float_list_val);
-        }
-        break;
-    case FEATD__V1__VALUE__KIND_DOUBLE_LIST_VAL:
-        if (v->double_list_val != NULL) {
-            free(v->double_list_val->val);
-            free(v->double_list_val);
-        }
-        break;
-    case FEATD__V1__VALUE__KIND_INT64_LIST_VAL:
-        if (v->int64_list_val != NULL) {
-            free(v->int64_list_val->val);
-            free(v->int64_list_val);
-        }
-        break;
-    case FEATD__V1__VALUE__KIND_STRING_LIST_VAL:
-        if (v->string_list_val != NULL) {
-            for (size_t i = 0; i < v->string_list_val->n_val; i++) {
-                free(v->string_list_val->val[i]);
-            }
-            free(v->string_list_val->val);
-            free(v->string_list_val);
-        }
-        break;
-    default:
-        break;
-    }
-    free(v);
-}
-
-/* Copies n elements of size sz (NULL when n == 0); *ok = false on OOM. */
-static void *dup_array(const void *p, size_t n, size_t sz, bool *ok)
-{
-    if (n == 0 || p == NULL) {
-        return NULL;
-    }
-    if (n > SIZE_MAX / sz) {
-        *ok = false;
-        return NULL;
-    }
-    void *q = malloc(n * sz);
-    if (q == NULL) {
-        *ok = false;
-        return NULL;
-    }
-    memcpy(q, p, n * sz);
-    return q;
-}
-
-static char *dup_str(const char *s, bool *ok)
-{
-    char *d = strdup(s ? s : "");
-    if (d == NULL) {
-        *ok = false;
-    }
-    return d;
-}
-
-/* Deep copy of any value; NULL on OOM. */
-static Featd__V1__Value *value_dup(const Featd__V1__Value *src)
-{
-    Featd__V1__Value *v = malloc(sizeof *v);
-    if (v == NULL) {
-        return NULL;
-    }
-    featd__v1__value__init(v);
-    bool ok = true;
-    v->kind_case = src->kind_case;
-    switch (src->kind_case) {
-    case FEATD__V1__VALUE__KIND_BOOL_VAL:
-        v->bool_val = src->bool_val;
-        break;
-    case FEATD__V1__VALUE__KIND_INT32_VAL:
-        v->int32_val = src->int32_val;
-        break;
-    case FEATD__V1__VALUE__KIND_INT64_VAL:
-        v->int64_val = src->int64_val;
-        break;
-    case FEATD__V1__VALUE__KIND_FLOAT_VAL:
-        v->float_val = src->float_val;
-        break;
-    case FEATD__V1__VALUE__KIND_DOUBLE_VAL:
-        v->double_val = src->double_val;
-        break;
-    case FEATD__V1__VALUE__KIND_TIMESTAMP_US_VAL:
-        v->timestamp_us_val = src->timestamp_us_val;
-        break;
-    case FEATD__V1__VALUE__KIND_STRING_VAL:
-        v->string_val = dup_str(src->string_val, &ok);
-        break;
-    case FEATD__V1__VALUE__KIND_BYTES_VAL:
-        v->bytes_val.len = src->bytes_val.len;
-        v->bytes_val.data = dup_array(src->bytes_val.data, src->bytes_val.len, 1, &ok);
-        if (v->bytes_val.data == NULL) {
-            v->bytes_val.len = 0;
-        }
-        break;
-    case FEATD__V1__VALUE__KIND_FLOAT_LIST_VAL: {
-        Featd__V1__FloatList *l = malloc(sizeof *l);
-        if (l == NULL) {
-            ok = false;
-            v->kind_case = FEATD__V1__VALUE__KIND__NOT_SET;
-            break;
-        }
-        featd__v1__float_list__init(l);
-        if (src->float_list_val != NULL) {
-            l->val = dup_array(src->float_list_val->val, src->float_list_val->n_val,
-                               sizeof(float), &ok);
-            l->n_val = l->val ? src->float_list_val->n_val : 0;
-        }
-        v->float_list_val = l;
-        break;
-    }
-    case FEATD__V1__VALUE__KIND_DOUBLE_LIST_VAL: {
-        Featd__V1__DoubleList *l = malloc(sizeof *l);
-        if (l == NULL) {
-            ok = false;
-            v->kind_case = FEATD__V1__VALUE__KIND__NOT_SET;
-            break;
-        }
-        featd__v1__double_list__init(l);
-        if (src->double_list_val != NULL) {
-            l->val = dup_array(src->double_list_val->val, src->double_list_val->n_val,
-                               sizeof(double), &ok);
-            l->n_val = l->val ? src->double_list_val->n_val : 0;
-        }
-        v->double_list_val = l;
-        break;
-    }
-    case FEATD__V1__VALUE__KIND_INT64_LIST_VAL: {
-        Featd__V1__Int64List *l = malloc(sizeof *l);
-        if (l == NULL) {
-            ok = false;
-            v->kind_case = FEATD__V1__VALUE__KIND__NOT_SET;
-            break;
-        }
-        featd__v1__int64_list__init(l);
-        if (src->int64_list_val != NULL) {
-            l->val = dup_array(src->int64_list_val->val, src->int64_list_val->n_val,
-                               sizeof(int64_t), &ok);
-            l->n_val = l->val ? src->int64_list_val->n_val : 0;
-        }
-        v->int64_list_val = l;
-        break;
-    }
-    case FEATD__V1__VALUE__KIND_STRING_LIST_VAL: {
-        Featd__V1__StringList *l = malloc(sizeof *l);
-        if (l == NULL) {
-            ok = false;
-            v->kind_case = FEATD__V1__VALUE__KIND__NOT_SET;
-            break;
-        }
-        featd__v1__string_list__init(l);
-        v->string_list_val = l;
-        const Featd__V1__StringList *sl = src->string_list_val;
-        if (sl != NULL && sl->n_val > 0) {
-            l->val = calloc(sl->n_val, sizeof(char *));
-            if (l->val == NULL) {
-                ok = false;
-                break;
-            }
-            for (size_t i = 0; i < sl->n_val && ok; i++) {
-                l->val[i] = dup_str(sl->val[i], &ok);
-                l->n_val = i + 1;
-            }
-        }
-        break;
-    }
-    default:
-        v->kind_case = FEATD__V1__VALUE__KIND__NOT_SET;
-        break;
-    }
-    if (!ok) {
-        value_free(v);
-        return NULL;
-    }
-    return v;
-}
-
 /* ---- GetOnlineFeatures builder ---- */
 
 struct get_col {
@@ -246,7 +50,7 @@ void featd_get_reset(struct featd_get *g)
     for (size_t i = 0; i < g->ncols; i++) {
         struct get_col *gc = g->gcols[i];
         for (size_t j = 0; j < gc->col.n_values; j++) {
-            value_free(gc->col.values[j]);
+            featd_value_free(gc->col.values[j]);
         }
         free(gc->col.values);
         free(gc->col.join_key);
@@ -350,14 +154,14 @@ static int add_value(struct featd_get *g, const char *key, Featd__V1__Value *v)
     }
     struct get_col *gc = g && key ? find_col(g, key) : NULL;
     if (gc == NULL) {
-        value_free(v);
+        featd_value_free(v);
         return FEATD_ERR;
     }
     if (gc->col.n_values == gc->cap) {
         size_t ncap = gc->cap ? gc->cap * 2 : 8;
         Featd__V1__Value **a = realloc(gc->col.values, ncap * sizeof *a);
         if (a == NULL) {
-            value_free(v);
+            featd_value_free(v);
             return FEATD_ERR;
         }
         gc->col.values = a;
@@ -393,7 +197,7 @@ int featd_get_add_string(struct featd_get *g, const char *join_key, const char *
         v->string_val = strdup(s ? s : "");
         if (v->string_val == NULL) {
             v->kind_case = FEATD__V1__VALUE__KIND__NOT_SET;
-            value_free(v);
+            featd_value_free(v);
             return FEATD_ERR;
         }
     }
@@ -410,7 +214,7 @@ int featd_get_add_value(struct featd_get *g, const char *join_key, const Featd__
     if (v == NULL) {
         return FEATD_ERR;
     }
-    return add_value(g, join_key, value_dup(v));
+    return add_value(g, join_key, featd_value_dup(v));
 }
 
 void featd_get_set_deadline(struct featd_get *g, uint32_t ms)

@@ -75,6 +75,8 @@ const char *featd_error_code_name(int code)
     case FEATD__V1__ERROR_CODE__DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
     case FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
     case FEATD__V1__ERROR_CODE__INTERNAL: return "INTERNAL";
+    case FEATD__V1__ERROR_CODE__UNAUTHENTICATED: return "UNAUTHENTICATED";
+    case FEATD__V1__ERROR_CODE__PERMISSION_DENIED: return "PERMISSION_DENIED";
     default: return "UNKNOWN_ERROR_CODE";
     }
 }
@@ -88,6 +90,8 @@ const char *featd_body_name(int body_case)
     case FEATD__V1__RESPONSE__BODY_PING: return "ping";
     case FEATD__V1__RESPONSE__BODY_LIST_FEATURE_VIEWS: return "list_feature_views";
     case FEATD__V1__RESPONSE__BODY_SERVER_INFO: return "server_info";
+    case FEATD__V1__RESPONSE__BODY_WRITE_FEATURES: return "write_features";
+    case FEATD__V1__RESPONSE__BODY_AUTH: return "auth";
     default: return "unknown";
     }
 }

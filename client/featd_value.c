@@ -1,11 +1,14 @@
 /*
  * featd_value.c — libfeatd, printing a featd.v1.Value: featd_value_format
  * and featd_value_str (JSON or text, written with common/jsonw.h) and
- * featd_value_kind_name. API in featd_client.h; pure and thread-safe.
+ * featd_value_kind_name; and owned deep copies of one (featd_value_dup,
+ * featd_value_free), how the request builders featd_get.c and featd_write.c
+ * keep their values. API in featd_client.h; pure and thread-safe.
  */
 #include "featd_client.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/jsonw.h"
 
@@ -208,4 +211,199 @@ char *featd_value_str(const Featd__V1__Value *v, int fmt)
         featd_value_format(v, fmt, p, n + 1);
     }
     return p;
+}
+
+/* ---- owned copies (featd_value_dup / featd_value_free) ---- */
+
+void featd_value_free(Featd__V1__Value *v)
+{
+    if (v == NULL) {
+        return;
+    }
+    switch (v->kind_case) {
+    case FEATD__V1__VALUE__KIND_STRING_VAL:
+        free(v->string_val);
+        break;
+    case FEATD__V1__VALUE__KIND_BYTES_VAL:
+        free(v->bytes_val.data);
+        break;
+    case FEATD__V1__VALUE__KIND_FLOAT_LIST_VAL:
+        if (v->float_list_val != NULL) {
+            free(v->float_list_val->val);
+            free(v->float_list_val);
+        }
+        break;
+    case FEATD__V1__VALUE__KIND_DOUBLE_LIST_VAL:
+        if (v->double_list_val != NULL) {
+            free(v->double_list_val->val);
+            free(v->double_list_val);
+        }
+        break;
+    case FEATD__V1__VALUE__KIND_INT64_LIST_VAL:
+        if (v->int64_list_val != NULL) {
+            free(v->int64_list_val->val);
+            free(v->int64_list_val);
+        }
+        break;
+    case FEATD__V1__VALUE__KIND_STRING_LIST_VAL:
+        if (v->string_list_val != NULL) {
+            for (size_t i = 0; i < v->string_list_val->n_val; i++) {
+                free(v->string_list_val->val[i]);
+            }
+            free(v->string_list_val->val);
+            free(v->string_list_val);
+        }
+        break;
+    default:
+        break;
+    }
+    free(v);
+}
+
+/* Copies n elements of size sz (NULL when n == 0); *ok = false on OOM. */
+static void *dup_array(const void *p, size_t n, size_t sz, bool *ok)
+{
+    if (n == 0 || p == NULL) {
+        return NULL;
+    }
+    if (n > SIZE_MAX / sz) {
+        *ok = false;
+        return NULL;
+    }
+    void *q = malloc(n * sz);
+    if (q == NULL) {
+        *ok = false;
+        return NULL;
+    }
+    memcpy(q, p, n * sz);
+    return q;
+}
+
+static char *dup_str(const char *s, bool *ok)
+{
+    char *d = strdup(s ? s : "");
+    if (d == NULL) {
+        *ok = false;
+    }
+    return d;
+}
+
+Featd__V1__Value *featd_value_dup(const Featd__V1__Value *src)
+{
+    Featd__V1__Value *v = malloc(sizeof *v);
+    if (v == NULL) {
+        return NULL;
+    }
+    featd__v1__value__init(v);
+    bool ok = true;
+    v->kind_case = src->kind_case;
+    switch (src->kind_case) {
+    case FEATD__V1__VALUE__KIND_BOOL_VAL:
+        v->bool_val = src->bool_val;
+        break;
+    case FEATD__V1__VALUE__KIND_INT32_VAL:
+        v->int32_val = src->int32_val;
+        break;
+    case FEATD__V1__VALUE__KIND_INT64_VAL:
+        v->int64_val = src->int64_val;
+        break;
+    case FEATD__V1__VALUE__KIND_FLOAT_VAL:
+        v->float_val = src->float_val;
+        break;
+    case FEATD__V1__VALUE__KIND_DOUBLE_VAL:
+        v->double_val = src->double_val;
+        break;
+    case FEATD__V1__VALUE__KIND_TIMESTAMP_US_VAL:
+        v->timestamp_us_val = src->timestamp_us_val;
+        break;
+    case FEATD__V1__VALUE__KIND_STRING_VAL:
+        v->string_val = dup_str(src->string_val, &ok);
+        break;
+    case FEATD__V1__VALUE__KIND_BYTES_VAL:
+        v->bytes_val.len = src->bytes_val.len;
+        v->bytes_val.data = dup_array(src->bytes_val.data, src->bytes_val.len, 1, &ok);
+        if (v->bytes_val.data == NULL) {
+            v->bytes_val.len = 0;
+        }
+        break;
+    case FEATD__V1__VALUE__KIND_FLOAT_LIST_VAL: {
+        Featd__V1__FloatList *l = malloc(sizeof *l);
+        if (l == NULL) {
+            ok = false;
+            v->kind_case = FEATD__V1__VALUE__KIND__NOT_SET;
+            break;
+        }
+        featd__v1__float_list__init(l);
+        if (src->float_list_val != NULL) {
+            l->val = dup_array(src->float_list_val->val, src->float_list_val->n_val,
+                               sizeof(float), &ok);
+            l->n_val = l->val ? src->float_list_val->n_val : 0;
+        }
+        v->float_list_val = l;
+        break;
+    }
+    case FEATD__V1__VALUE__KIND_DOUBLE_LIST_VAL: {
+        Featd__V1__DoubleList *l = malloc(sizeof *l);
+        if (l == NULL) {
+            ok = false;
+            v->kind_case = FEATD__V1__VALUE__KIND__NOT_SET;
+            break;
+        }
+        featd__v1__double_list__init(l);
+        if (src->double_list_val != NULL) {
+            l->val = dup_array(src->double_list_val->val, src->double_list_val->n_val,
+                               sizeof(double), &ok);
+            l->n_val = l->val ? src->double_list_val->n_val : 0;
+        }
+        v->double_list_val = l;
+        break;
+    }
+    case FEATD__V1__VALUE__KIND_INT64_LIST_VAL: {
+        Featd__V1__Int64List *l = malloc(sizeof *l);
+        if (l == NULL) {
+            ok = false;
+            v->kind_case = FEATD__V1__VALUE__KIND__NOT_SET;
+            break;
+        }
+        featd__v1__int64_list__init(l);
+        if (src->int64_list_val != NULL) {
+            l->val = dup_array(src->int64_list_val->val, src->int64_list_val->n_val,
+                               sizeof(int64_t), &ok);
+            l->n_val = l->val ? src->int64_list_val->n_val : 0;
+        }
+        v->int64_list_val = l;
+        break;
+    }
+    case FEATD__V1__VALUE__KIND_STRING_LIST_VAL: {
+        Featd__V1__StringList *l = malloc(sizeof *l);
+        if (l == NULL) {
+            ok = false;
+            v->kind_case = FEATD__V1__VALUE__KIND__NOT_SET;
+            break;
+        }
+        featd__v1__string_list__init(l);
+        v->string_list_val = l;
+        const Featd__V1__StringList *sl = src->string_list_val;
+        if (sl != NULL && sl->n_val > 0) {
+            l->val = calloc(sl->n_val, sizeof(char *));
+            if (l->val == NULL) {
+                ok = false;
+                break;
+            }
+            for (size_t i = 0; i < sl->n_val && ok; i++) {
+                l->val[i] = dup_str(sl->val[i], &ok);
+                l->n_val = i + 1;
+            }
+        }
+        break;
+    }
+    default:
+        v->kind_case = FEATD__V1__VALUE__KIND__NOT_SET;
+        break;
+    }
+    if (!ok) {
+        featd_value_free(v);
+        return NULL;
+    }
+    return v;
 }

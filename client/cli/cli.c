@@ -29,6 +29,7 @@ static const char usage_text[] =
     "  ping      check that the server answers; print the round-trip time\n"
     "  info      print server information (version, uptime, redis, limits)\n"
     "  load      write rows from JSON lines into a view (straight into Redis)\n"
+    "  push      write rows from JSON lines into a view through featd (WriteFeatures)\n"
     "  parquet   inspect Parquet files\n"
     "  materialize status   the materializer's state per view (from Redis)\n"
     "  help [COMMAND]   this text, or a command's help\n"
@@ -250,6 +251,7 @@ static const struct command commands[] = {
     { "ping", cli_admin_ping },
     { "info", cli_admin_info },
     { "load", cli_load_main },
+    { "push", cli_push_main },
     { "parquet", run_parquet },
     { "materialize", run_materialize },
 };
@@ -382,7 +384,7 @@ int main(int argc, char **argv)
     const struct command *cmd = find_command(name);
     if (cmd == NULL) {
         return cli_usage_error(NULL, "unknown command \"%s\" (commands: get, views, ping, "
-                               "info, load, parquet, materialize, help)", name);
+                               "info, load, push, parquet, materialize, help)", name);
     }
     /* The global --config supplies host/port to the network commands; load
      * and parquet read it themselves. */

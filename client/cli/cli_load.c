@@ -6,6 +6,8 @@
  * Redis Cluster or the Sentinel master). For demos and tests; the
  * materializer does the same from Parquet.
  *
+ * The JSON-line row format is cli_rows.c's (shared with `push`).
+ *
  * Two passes: every line is parsed and type-checked against the view first
  * (the valid lines are kept in memory as text); only when all lines are
  * good is anything written. Modes:
@@ -15,6 +17,7 @@
  *             view flipped to it atomically and the old generation reclaimed
  */
 #include "cli/cli.h"
+#include "cli/cli_rows.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -24,16 +27,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/jsonw.h"
 #include "config/config.h"
 #include "online/online.h"
-#include "online/online_json.h"
 #include "redis/rbcluster.h"
 #include "redis/rbconf.h"
 #include "core/fbuf.h"
 
 #define CMD "load"
-#define MAX_LINE (16u * 1024u * 1024u)  /* bytes per JSON line */
 #define MAX_SHOWN_ERRORS 20
 
 static const char help_text[] =
@@ -73,190 +73,6 @@ static const char help_text[] =
     "Example:\n"
     "  echo '{\"customer_id\": 42, \"event_timestamp\": \"2026-11-21T10:00:00Z\", \"revenue_30d\": 12.5}' \\\n"
     "    | featd-cli load --config featd.json --view customer_stats\n";
-
-/* One converted row; pointers refer to the parsed JSON and to scratch. */
-struct row {
-    struct online_key *keys;        /* nkeys */
-    struct online_value *vals;      /* nfeatures */
-    struct fbuf *scratch;           /* nfeatures: packed lists, decoded bytes */
-    int64_t event_ts;
-    int64_t created_ts;
-};
-
-static int row_init(struct row *r, const struct cfg_view *v)
-{
-    memset(r, 0, sizeof *r);
-    r->keys = calloc(v->nkeys ? v->nkeys : 1, sizeof *r->keys);
-    r->vals = calloc(v->nfeatures ? v->nfeatures : 1, sizeof *r->vals);
-    r->scratch = calloc(v->nfeatures ? v->nfeatures : 1, sizeof *r->scratch);
-    return r->keys && r->vals && r->scratch ? FEATD_OK : FEATD_ERR;
-}
-
-static void row_free(struct row *r, const struct cfg_view *v)
-{
-    if (r->scratch != NULL) {
-        for (size_t i = 0; i < v->nfeatures; i++) {
-            fbuf_free(&r->scratch[i]);
-        }
-    }
-    free(r->scratch);
-    free(r->keys);
-    free(r->vals);
-}
-
-static bool is_event_name(const struct cfg_view *v, const char *k)
-{
-    return strcmp(k, "event_timestamp") == 0
-           || (v->event_ts_column != NULL && strcmp(k, v->event_ts_column) == 0);
-}
-
-static bool is_created_name(const struct cfg_view *v, const char *k)
-{
-    return strcmp(k, "created_timestamp") == 0
-           || (v->created_ts_column != NULL && strcmp(k, v->created_ts_column) == 0);
-}
-
-/* Converts one parsed line into r; FEATD_ERR with "what: why" in err. */
-static int row_convert(const struct cfg_view *v, json_t *obj, struct row *r, char *err,
-                       size_t errlen)
-{
-    char why[256];
-    char shown[72];
-    if (!json_is_object(obj)) {
-        snprintf(err, errlen, "expected a JSON object, got %s", config_json_kind(obj));
-        return FEATD_ERR;
-    }
-    /* unknown fields */
-    const char *k;
-    json_t *jv;
-    json_object_foreach(obj, k, jv) {
-        bool known = is_event_name(v, k) || is_created_name(v, k)
-                     || config_feature_index(v, k, strlen(k)) >= 0;
-        for (size_t i = 0; i < v->nkeys && !known; i++) {
-            known = strcmp(v->keys[i].name, k) == 0;
-        }
-        if (!known) {
-            snprintf(err, errlen, "unknown field \"%s\" (not a join key, feature, "
-                     "event_timestamp or created_timestamp of view %s)", k, v->name);
-            return FEATD_ERR;
-        }
-    }
-    for (size_t i = 0; i < v->nkeys; i++) {
-        const json_t *j = json_object_get(obj, v->keys[i].name);
-        memset(&r->keys[i], 0, sizeof r->keys[i]);
-        if (j == NULL || json_is_null(j)) {
-            snprintf(err, errlen, "missing join key %s", v->keys[i].name);
-            return FEATD_ERR;
-        }
-        if (v->keys[i].type == FT_INT64) {
-            if (!online_json_int(j, INT64_MIN, INT64_MAX, &r->keys[i].i)) {
-                snprintf(err, errlen, "join key %s: expected an int64 integer, got %s",
-                         v->keys[i].name, online_json_show(j, shown, sizeof shown));
-                return FEATD_ERR;
-            }
-        } else {
-            if (!json_is_string(j)) {
-                snprintf(err, errlen, "join key %s: expected a string, got %s",
-                         v->keys[i].name, online_json_show(j, shown, sizeof shown));
-                return FEATD_ERR;
-            }
-            r->keys[i].s = json_string_value(j);
-            r->keys[i].slen = json_string_length(j);
-        }
-    }
-    const json_t *ev = NULL, *cr = NULL;
-    const char *evname = "event_timestamp", *crname = "created_timestamp";
-    json_object_foreach(obj, k, jv) {
-        if (is_event_name(v, k)) {
-            if (ev != NULL) {
-                snprintf(err, errlen, "event time given twice (%s and %s)", evname, k);
-                return FEATD_ERR;
-            }
-            ev = jv;
-            evname = k;
-        } else if (is_created_name(v, k)) {
-            if (cr != NULL) {
-                snprintf(err, errlen, "created time given twice (%s and %s)", crname, k);
-                return FEATD_ERR;
-            }
-            cr = jv;
-            crname = k;
-        }
-    }
-    if (ev == NULL || json_is_null(ev)) {
-        snprintf(err, errlen, "missing event_timestamp");
-        return FEATD_ERR;
-    }
-    if (!online_json_time(ev, &r->event_ts)) {
-        snprintf(err, errlen, "%s: expected integer microseconds or an ISO-8601 time like "
-                 "\"2026-11-21T10:00:00Z\", got %s", evname, online_json_show(ev, shown, sizeof shown));
-        return FEATD_ERR;
-    }
-    r->created_ts = ONLINE_NO_CREATED_TS;
-    if (cr != NULL && !json_is_null(cr) && !online_json_time(cr, &r->created_ts)) {
-        snprintf(err, errlen, "%s: expected integer microseconds or an ISO-8601 time, got %s",
-                 crname, online_json_show(cr, shown, sizeof shown));
-        return FEATD_ERR;
-    }
-    for (size_t i = 0; i < v->nfeatures; i++) {
-        const struct cfg_feature *f = &v->features[i];
-        if (online_json_feature(json_object_get(obj, f->name), f, &r->vals[i], &r->scratch[i], why,
-                         sizeof why) != FEATD_OK) {
-            snprintf(err, errlen, "feature %s (%s): %s", f->name, config_type_name(f->type), why);
-            return FEATD_ERR;
-        }
-    }
-    return FEATD_OK;
-}
-
-/* ---- input ---- */
-
-/* Reads one line (without the newline) into line. 1 = a line, 0 = EOF,
- * -1 = longer than MAX_LINE (the rest of it is skipped), -2 = read error. */
-static int read_line(FILE *in, struct fbuf *line)
-{
-    fbuf_reset(line);
-    bool any = false, too_long = false;
-    char chunk[65536];
-    while (fgets(chunk, sizeof chunk, in) != NULL) {
-        any = true;
-        size_t n = strlen(chunk);
-        bool eol = n > 0 && chunk[n - 1] == '\n';
-        if (eol) {
-            n--;
-        }
-        if (!too_long) {
-            if (line->len + n > MAX_LINE) {
-                too_long = true;
-            } else if (fbuf_append(line, chunk, n) != FEATD_OK) {
-                return -2;
-            }
-        }
-        if (eol) {
-            break;
-        }
-    }
-    if (ferror(in)) {
-        return -2;
-    }
-    if (!any) {
-        return 0;
-    }
-    if (line->len > 0 && line->data[line->len - 1] == '\r') {
-        line->data[--line->len] = '\0';
-    }
-    return too_long ? -1 : 1;
-}
-
-static bool blank(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r') {
-            return false;
-        }
-    }
-    return true;
-}
 
 /* ---- the command ---- */
 
@@ -344,14 +160,14 @@ static double mono_s(void)
 
 /* Pass 1: parse and check every line; keeps the good ones in *keep as
  * NUL-separated text and their line numbers in *lines. */
-static int check_input(FILE *in, const char *fname, const struct cfg_view *v, struct row *r,
+static int check_input(FILE *in, const char *fname, const struct cfg_view *v, struct cli_row *r,
                        struct fbuf *keep, uint64_t *nrows, uint64_t *rejected)
 {
     struct fbuf line = { 0 };
     uint64_t lineno = 0;
     int rc = CLI_OK;
     for (;;) {
-        int lr = read_line(in, &line);
+        int lr = cli_read_line(in, &line);
         if (lr == 0) {
             break;
         }
@@ -364,21 +180,14 @@ static int check_input(FILE *in, const char *fname, const struct cfg_view *v, st
         char err[512];
         bool bad = false;
         if (lr == -1) {
-            snprintf(err, sizeof err, "longer than %u bytes", MAX_LINE);
+            snprintf(err, sizeof err, "longer than %u bytes", CLI_ROWS_MAX_LINE);
             bad = true;
-        } else if (blank(line.data, line.len)) {
+        } else if (cli_line_blank(line.data, line.len)) {
             continue;
         } else {
-            json_error_t jerr;
-            json_t *obj = json_loadb(line.data, line.len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
-                                     &jerr);
-            if (obj == NULL) {
-                snprintf(err, sizeof err, "invalid JSON at column %d: %s", jerr.column, jerr.text);
-                bad = true;
-            } else {
-                bad = row_convert(v, obj, r, err, sizeof err) != FEATD_OK;
-                json_decref(obj);
-            }
+            json_t *obj;
+            bad = cli_row_parse(v, line.data, line.len, &obj, r, err, sizeof err) != FEATD_OK;
+            json_decref(obj);
         }
         if (bad) {
             (*rejected)++;
@@ -405,7 +214,7 @@ static int check_input(FILE *in, const char *fname, const struct cfg_view *v, st
 
 /* Pass 2: writes the kept rows. */
 static int write_rows(struct rbcluster *rb, const struct featd_config *cfg, const struct cfg_view *v,
-                      const struct load_args *a, struct row *r, const struct fbuf *keep,
+                      const struct load_args *a, struct cli_row *r, const struct fbuf *keep,
                       uint64_t nrows, double t0)
 {
     char err[1024];
@@ -428,8 +237,8 @@ static int write_rows(struct rbcluster *rb, const struct featd_config *cfg, cons
         const char *text = keep->data + off;
         size_t len = strlen(text);
         off += len + 1;
-        json_t *obj = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, NULL);
-        if (obj == NULL || row_convert(v, obj, r, err, sizeof err) != FEATD_OK) {
+        json_t *obj;
+        if (cli_row_parse(v, text, len, &obj, r, err, sizeof err) != FEATD_OK) {
             rc = cli_fail(CMD, "internal error: a checked row no longer converts");
         } else {
             int wr = a->snapshot
@@ -544,10 +353,10 @@ int cli_load_main(const struct cli_opts *o, int argc, char **argv)
         }
         fname = a.file;
     }
-    struct row r;
+    struct cli_row r;
     struct fbuf keep = { 0 };
     uint64_t nrows = 0, rejected = 0;
-    if (row_init(&r, v) != FEATD_OK) {
+    if (cli_row_init(&r, v) != FEATD_OK) {
         rc = cli_fail(CMD, "out of memory");
     } else {
         rc = check_input(in, fname, v, &r, &keep, &nrows, &rejected);
@@ -583,7 +392,7 @@ int cli_load_main(const struct cli_opts *o, int argc, char **argv)
             rbcluster_free(c);
         }
     }
-    row_free(&r, v);
+    cli_row_free(&r, v);
     fbuf_free(&keep);
     config_free(cfg);
     return rc;

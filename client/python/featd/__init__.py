@@ -16,11 +16,12 @@ from .client import DEFAULT_PORT, Client
 from .errors import (DeadlineExceeded, FeatdError, Internal, InvalidArgument, PermissionDenied,
                      ResourceExhausted, Unauthenticated, Unavailable, Unimplemented)
 from .response import OnlineResponse
+from .wire import PushResult
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AsyncClient", "Client", "DEFAULT_PORT", "OnlineResponse",
+    "AsyncClient", "Client", "DEFAULT_PORT", "OnlineResponse", "PushResult",
     "FeatdError", "InvalidArgument", "Unavailable", "DeadlineExceeded", "ResourceExhausted",
     "Unauthenticated", "PermissionDenied", "Internal", "Unimplemented",
 ]

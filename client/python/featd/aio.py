@@ -109,6 +109,7 @@ class AsyncClient:
         self._peer = "%s:%d" % (host, self.port)
         self._token = token
         self.principal = None   # the server's name for the token, after the first connect
+        self._views = {}        # push(): view name -> schema (list_feature_views)
 
     async def __aenter__(self):
         return self
@@ -230,6 +231,25 @@ class AsyncClient:
         return wire.to_dict(await self._call(wire.simple_request("server_info"),
                                              "server_info", timeout))
 
+    async def _view(self, feature_view, timeout):
+        """Client._view's twin: the view's schema, cached per client."""
+        if not isinstance(feature_view, str):
+            raise InvalidArgument("feature_view must be a str")
+        v = self._views.get(feature_view)
+        if v is None:
+            self._views = {x["name"]: x for x in await self.list_feature_views(timeout)}
+            v = self._views.get(feature_view)
+            if v is None:
+                raise InvalidArgument("unknown feature view %r (views: %s)"
+                                      % (feature_view, ", ".join(sorted(self._views))))
+        return v
+
     async def push(self, feature_view, df, timeout=None):
-        req = wire.write_request(feature_view, df)
-        return await self._call(req, "write_features", timeout)
+        """Client.push as a coroutine (pipelined with the other calls)."""
+        req = wire.write_request(await self._view(feature_view, timeout), df)
+        try:
+            body = await self._call(req, "write_features", timeout)
+        except InvalidArgument:
+            self._views.pop(feature_view, None)
+            raise
+        return wire.push_result(body)

@@ -140,6 +140,7 @@ class Client:
         self._peer = "%s:%d" % (host, self.port)
         self._token = token
         self.principal = None   # the server's name for the token, after the first connect
+        self._views = {}        # push(): view name -> schema (list_feature_views)
 
     # ---- context manager ----
 
@@ -296,11 +297,37 @@ class Client:
         return wire.to_dict(self._call(wire.simple_request("server_info"), "server_info",
                                        timeout))
 
+    def _view(self, feature_view, timeout, refresh=False):
+        """The view's schema (list_feature_views' dict), cached per client;
+        an unknown name refetches once, then raises InvalidArgument."""
+        if not isinstance(feature_view, str):
+            raise InvalidArgument("feature_view must be a str")
+        v = None if refresh else self._views.get(feature_view)
+        if v is None:
+            self._views = {x["name"]: x for x in self.list_feature_views(timeout)}
+            v = self._views.get(feature_view)
+            if v is None:
+                raise InvalidArgument("unknown feature view %r (views: %s)"
+                                      % (feature_view, ", ".join(sorted(self._views))))
+        return v
+
     def push(self, feature_view, df, timeout=None):
-        """Write rows (DESIGN §11). Not supported by this protocol version:
-        raises Unimplemented until WriteFeatures exists (issue #14)."""
-        req = wire.write_request(feature_view, df)
-        return self._call(req, "write_features", timeout)
+        """Write rows into a view (DESIGN §11), last-write-wins by event time.
+
+        df: {column: [values]} (or a pandas DataFrame) with every join key,
+        "event_timestamp" (datetime, RFC 3339 string or int µs; naive = UTC)
+        and every feature of the view (None = null). Values are encoded as
+        the view's schema types (fetched with list_feature_views, cached).
+        Returns PushResult (rows_written, rows_stale); a refused request
+        raises InvalidArgument and writes nothing. Idempotent, so UNAVAILABLE
+        is retried like a lookup."""
+        req = wire.write_request(self._view(feature_view, timeout), df)
+        try:
+            body = self._call(req, "write_features", timeout)
+        except InvalidArgument:
+            self._views.pop(feature_view, None)     # the schema may have changed
+            raise
+        return wire.push_result(body)
 
 
 __all__ = ["Client", "DEFAULT_PORT"]

@@ -11,7 +11,7 @@ import operator
 import struct
 
 from . import featd_pb2 as pb
-from .errors import Internal, InvalidArgument, Unimplemented, from_server
+from .errors import Internal, InvalidArgument, from_server
 
 # Largest response frame accepted (libfeatd's FEATD_DEFAULT_MAX_FRAME); a
 # larger header means a broken stream, never an allocation.
@@ -126,12 +126,198 @@ def auth_request(token):
     return req
 
 
-def write_request(feature_view, df):
-    """push(): needs WriteFeaturesRequest (DESIGN §11) in proto/featd.proto."""
-    if "write_features" not in pb.Request.DESCRIPTOR.fields_by_name:
-        raise Unimplemented("push is not supported: this featd protocol has no WriteFeatures "
-                            "request yet (DESIGN §11, issue #14); the server cannot accept writes")
-    raise Unimplemented("push: the client does not encode WriteFeatures yet")
+# ---- writes (push, DESIGN §11) ----
+
+EVENT_COLUMN = "event_timestamp"
+# Columns push accepts and drops: WriteFeatures carries event times only
+# (Feast's bodies and `featd-cli load` files carry a created time).
+IGNORED_COLUMNS = ("created_timestamp", "created")
+
+_INT_RANGE = {"int32": (-(1 << 31), (1 << 31) - 1), "int64": (-(1 << 63), (1 << 63) - 1)}
+_LIST_FIELD = {"float_list": "float_list_val", "double_list": "double_list_val",
+               "int64_list": "int64_list_val", "string_list": "string_list_val"}
+_LIST_ELEM = {"float_list": "float", "double_list": "double", "int64_list": "int64",
+              "string_list": "string"}
+
+
+def time_to_us(v):
+    """An event or timestamp value -> µs since the epoch: an int (µs), a
+    datetime (naive = UTC; pandas Timestamps are datetimes), or an RFC 3339 /
+    ISO-8601 string ("2026-12-01T10:00:00Z", "...+01:00", naive = UTC)."""
+    if isinstance(v, datetime.datetime):
+        if v.tzinfo is None:
+            v = v.replace(tzinfo=UTC)
+        return (v - EPOCH) // _US
+    if isinstance(v, str):
+        s = v.strip()
+        if s.endswith(("Z", "z")):
+            s = s[:-1] + "+00:00"
+        try:
+            d = datetime.datetime.fromisoformat(s)
+        except ValueError:
+            raise ValueError("not an RFC 3339 time like \"2026-12-01T10:00:00Z\"") from None
+        return time_to_us(d)
+    if isinstance(v, bool) or v is None:
+        raise TypeError("expected a datetime, an RFC 3339 string or integer microseconds")
+    if hasattr(v, "dtype") and v.dtype.kind == "M":     # numpy datetime64
+        return int(v.astype("datetime64[us]").astype("int64"))
+    return operator.index(v)
+
+
+def _scalar(t, v):
+    """(Value field, Python value) of non-null v as feature type t; raises
+    TypeError / ValueError with the reason."""
+    if t == "bool":
+        if isinstance(v, bool) or (hasattr(v, "dtype") and v.dtype.kind == "b"):
+            return "bool_val", bool(v)
+        raise TypeError("expected a bool")
+    if t in _INT_RANGE:
+        if isinstance(v, bool):
+            raise TypeError("expected an integer, got a bool")
+        i = operator.index(v)
+        lo, hi = _INT_RANGE[t]
+        if not lo <= i <= hi:
+            raise ValueError("%d is outside the %s range" % (i, t))
+        return ("int32_val" if t == "int32" else "int64_val"), i
+    if t in ("float", "double"):
+        if isinstance(v, (bool, str, bytes)):
+            raise TypeError("expected a number")
+        return ("float_val" if t == "float" else "double_val"), float(v)
+    if t == "string":
+        if not isinstance(v, str):
+            raise TypeError("expected a str")
+        return "string_val", v
+    if t == "bytes":
+        if not isinstance(v, (bytes, bytearray, memoryview)):
+            raise TypeError("expected bytes")
+        return "bytes_val", bytes(v)
+    if t == "timestamp":
+        return "timestamp_us_val", time_to_us(v)
+    raise TypeError("unknown feature type %r" % t)
+
+
+def _fill_value(val, t, v):
+    """Sets pb Value val to v (None = null) as feature type t."""
+    if v is None:
+        return
+    field = _LIST_FIELD.get(t)
+    if field is None:
+        k, x = _scalar(t, v)
+        setattr(val, k, x)
+        return
+    if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
+        raise TypeError("expected a list")
+    et = _LIST_ELEM[t]
+    items = []
+    for x in v:
+        if x is None:
+            raise ValueError("lists cannot hold nulls")
+        items.append(_scalar(et, x)[1])
+    getattr(val, field).val.extend(items)
+    getattr(val, field).SetInParent()      # an empty list is a list, not a null
+
+
+def _columns(df):
+    """A mapping column -> list: dicts as they are, pandas DataFrames by column."""
+    if hasattr(df, "columns") and hasattr(df, "__getitem__") and not isinstance(df, dict):
+        return {c: list(df[c]) for c in df.columns}
+    if not hasattr(df, "items"):
+        raise InvalidArgument("push needs columns: a dict {column: [values]} or a DataFrame")
+    out = {}
+    for k, vals in df.items():
+        if isinstance(vals, (str, bytes)) or not hasattr(vals, "__iter__"):
+            raise InvalidArgument("column %r must be a sequence of values, one per row" % (k,))
+        out[k] = list(vals)
+    return out
+
+
+def write_request(view, df):
+    """A Request (request_id unset) writing the rows of df into a view.
+
+    view: the view's description as list_feature_views returns it (name,
+    join_keys and features with their types): values are encoded as the
+    schema's types (an int for a double feature becomes a double). df:
+    column -> values, one per row: every join key, "event_timestamp"
+    (datetime, RFC 3339 string or int µs) and the features (None = null).
+    Raises InvalidArgument naming the column and row for a value that does
+    not fit, an unknown column, a missing event time or unequal lengths;
+    a missing feature or join key is left to the server to refuse."""
+    cols = _columns(df)
+    name = view["name"]
+    keys = {k["name"]: k["type"] for k in view.get("join_keys", [])}
+    feats = {f["name"]: f["type"] for f in view.get("features", [])}
+    if EVENT_COLUMN not in cols:
+        raise InvalidArgument("push to %s: no %r column (one event time per row)"
+                              % (name, EVENT_COLUMN))
+    lens = {k: len(v) for k, v in cols.items() if k not in IGNORED_COLUMNS}
+    if len(set(lens.values())) > 1:
+        raise InvalidArgument("push to %s: columns of unequal length: %s" % (
+            name, ", ".join("%s=%d" % kv for kv in sorted(lens.items()))))
+    req = pb.Request()
+    w = req.write_features
+    w.feature_view = name
+    for col, vals in cols.items():
+        if col == EVENT_COLUMN or col in IGNORED_COLUMNS:
+            continue
+        if col in keys:
+            ec = w.entities.add()
+            ec.join_key = col
+            t = keys[col]
+            add = ec.values.add
+            for i, v in enumerate(vals):
+                try:
+                    if v is None:
+                        add()
+                    elif t == "int64":
+                        add(int64_val=_scalar("int64", v)[1])
+                    else:
+                        add(string_val=_scalar("string", v)[1])
+                except (TypeError, ValueError) as e:
+                    raise InvalidArgument("push to %s: join key %r row %d: %r: %s (%s key)"
+                                          % (name, col, i, v, e, t)) from None
+        elif col in feats:
+            fc = w.features.add()
+            fc.name = col
+            t = feats[col]
+            add = fc.values.add
+            for i, v in enumerate(vals):
+                try:
+                    _fill_value(add(), t, v)
+                except (TypeError, ValueError) as e:
+                    raise InvalidArgument("push to %s: feature %r row %d: %r: %s (%s)"
+                                          % (name, col, i, v, e, t)) from None
+        else:
+            raise InvalidArgument("push to %s: unknown column %r (not a join key, feature or "
+                                  "event_timestamp of the view)" % (name, col))
+    ts = []
+    for i, v in enumerate(cols[EVENT_COLUMN]):
+        try:
+            ts.append(time_to_us(v))
+        except (TypeError, ValueError) as e:
+            raise InvalidArgument("push to %s: event_timestamp row %d: %r: %s"
+                                  % (name, i, v, e)) from None
+    w.event_timestamps_us.extend(ts)
+    return req
+
+
+class PushResult(tuple):
+    """push()'s answer: (rows_written, rows_stale), also as attributes.
+    rows_stale: rows strictly older than the stored pushed row (skipped)."""
+
+    __slots__ = ()
+
+    def __new__(cls, rows_written, rows_stale):
+        return tuple.__new__(cls, (rows_written, rows_stale))
+
+    rows_written = property(operator.itemgetter(0))
+    rows_stale = property(operator.itemgetter(1))
+
+    def __repr__(self):
+        return "PushResult(rows_written=%d, rows_stale=%d)" % self
+
+
+def push_result(body):
+    return PushResult(body.rows_written, body.rows_stale)
 
 
 # ---- responses ----

@@ -1,8 +1,8 @@
 """Errors map to the typed exceptions of DESIGN §13, with .code and .message:
 the server's refusals (same messages as libfeatd's), Redis stopped ->
 Unavailable (after retrying within the timeout), a paused Redis with a tiny
-timeout -> DeadlineExceeded, nothing listening -> Unavailable, push ->
-Unimplemented while the protocol has no writes (tokens: test_auth.py)."""
+timeout -> DeadlineExceeded, nothing listening -> Unavailable, an empty token
+-> InvalidArgument (tokens: test_auth.py; push's errors: test_push.py)."""
 
 import asyncio
 import time
@@ -91,19 +91,9 @@ def test_nothing_listening_is_unavailable_after_retrying():
         asyncio.run(run())
 
 
-def test_push_is_unimplemented(stack):
-    with featd.Client("127.0.0.1", stack.port) as c:
-        with pytest.raises(featd.Unimplemented, match="WriteFeatures") as ei:
-            c.push("stale", {"customer_id": [1], "event_timestamp": [0], "score": [1.0]})
-        assert isinstance(ei.value, NotImplementedError) and ei.value.code == "UNIMPLEMENTED"
+def test_empty_token_is_refused(stack):
     with pytest.raises(featd.InvalidArgument):
         featd.Client("127.0.0.1", stack.port, token="")
-
-    async def run():
-        async with featd.AsyncClient("127.0.0.1", stack.port) as a:
-            await a.push("stale", {})
-    with pytest.raises(featd.Unimplemented):
-        asyncio.run(run())
 
 
 def test_redis_stopped_is_unavailable(fresh_stack):
