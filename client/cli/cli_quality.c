@@ -118,7 +118,7 @@ static void cli_quality_text(const json_t *doc)
     }
     const json_t *viol = json_object_get(doc, "violations"), *x;
     size_t i;
-    printf("violations: %s\n", json_array_size(viol) ? "" : "none");
+    printf("violations:%s\n", json_array_size(viol) ? "" : " none");
     json_array_foreach(viol, i, x) {
         printf("  [%s] %s\n", json_string_value(json_object_get(x, "rule")),
                json_string_value(json_object_get(x, "message")));

@@ -16,6 +16,7 @@
  *     /readyz               checks, then PING via the admin rlink + timer
  *     /metrics              sums every worker's struct metrics + our own
  *     /v1/feature-views     gencache_refresh (one MGET) + timer
+ *     /v1/quality/VIEW      one EVAL (admin_qreport.h) + timer ─► the view's quality JSON
  *     /get-online-features  JSON ─► featd.v1.Request (request arena) ─► dispatch_run
  *                           ─► admin_lookup_answer_get (cells, same thread) ─► JSON reply
  *
@@ -486,7 +487,8 @@ int admin_start(struct registry *reg, char *err, size_t errlen)
         return FEATD_ERR;
     }
     admin.started = true;
-    log_info("admin", "admin HTTP on %s: GET /healthz /readyz /metrics /v1/feature-views, "
+    log_info("admin", "admin HTTP on %s: GET /healthz /readyz /metrics /v1/feature-views "
+             "/v1/quality/VIEW, "
              "POST /get-online-features", listen);
     return FEATD_OK;
 }

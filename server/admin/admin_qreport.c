@@ -239,7 +239,9 @@ json_t *admin_qreport_json(const struct cfg_view *v, const redisReply *r, char *
         snprintf(why, whylen, "out of memory");
         return NULL;
     }
-    const char *state = aq_str(r, AQ_STATE);
+    /* "held" while a generation is held (the progress state turns back to
+     * idle at the next poll that finds nothing new) */
+    const char *state = aq_int(r, AQ_HELD_GENERATION) > 0 ? "held" : aq_str(r, AQ_STATE);
     json_object_set_new(o, "view", json_string(v->name));
     json_object_set_new(o, "state", state && state[0] ? json_string(state) : json_null());
     json_object_set_new(o, "current", aq_generation(r, AQ_GENERATION, AQ_SNAPSHOT,
