@@ -51,7 +51,7 @@ E2E_HARNESS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/e2e/harness*.c))
 BINS := $(BUILD)/featd $(BUILD)/featd-cli $(BUILD)/featd-bench $(BUILD)/libfeatd.a
 EXTRA_BINS :=
 
-.PHONY: all deps run test unit e2e clean proto test-python
+.PHONY: all deps run test unit e2e clean proto test-python test-deploy
 all: $(BINS)
 
 proto: $(GEN_C)
@@ -105,6 +105,7 @@ test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BINS) $(E2E_BINS) $(EXTRA_BINS)
 	@scripts/run-tests.sh all $(BUILD) $(UNIT_BINS) $(E2E_BINS)
 	@$(MAKE) --no-print-directory test-python
+	@$(MAKE) --no-print-directory test-deploy
 
 # The Python client's tests (client/python/tests, pytest) against this
 # BUILD's featd and featd-cli. Debian's interpreter: python3-protobuf and
@@ -112,6 +113,11 @@ test: deps
 PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 test-python: all
 	FEATD_BUILD_DIR=$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider client/python/tests
+
+# deploy/: Prometheus rules (promtool check + unit tests), the Grafana
+# dashboard, and every metric they name against this BUILD's featd.
+test-deploy: all
+	@tests/deploy/check-deploy.sh $(BUILD)
 
 run: deps
 	@$(MAKE) --no-print-directory all

@@ -32,6 +32,8 @@ static const char usage_text[] =
     "  push      write rows from JSON lines into a view through featd (WriteFeatures)\n"
     "  parquet   inspect Parquet files\n"
     "  materialize status   the materializer's state per view (from Redis)\n"
+    "  profile   write a quality baseline from Parquet files (a view's schema)\n"
+    "  quality   a view's quality: profiles, PSI, violations (from Redis)\n"
     "  help [COMMAND]   this text, or a command's help\n"
     "\n"
     "Global options:\n"
@@ -254,6 +256,8 @@ static const struct command commands[] = {
     { "push", cli_push_main },
     { "parquet", run_parquet },
     { "materialize", run_materialize },
+    { "profile", cli_profile_main },
+    { "quality", cli_quality_main },
 };
 
 static const struct command *find_command(const char *name)
@@ -384,7 +388,7 @@ int main(int argc, char **argv)
     const struct command *cmd = find_command(name);
     if (cmd == NULL) {
         return cli_usage_error(NULL, "unknown command \"%s\" (commands: get, views, ping, "
-                               "info, load, push, parquet, materialize, help)", name);
+                               "info, load, push, parquet, materialize, profile, quality, help)", name);
     }
     /* The global --config supplies host/port to the network commands; load
      * and parquet read it themselves. */

@@ -35,6 +35,8 @@ int cli_admin_ping(const struct cli_opts *o, int argc, char **argv);
 int cli_admin_info(const struct cli_opts *o, int argc, char **argv);
 int cli_load_main(const struct cli_opts *o, int argc, char **argv);
 int cli_push_main(const struct cli_opts *o, int argc, char **argv);
+int cli_profile_main(const struct cli_opts *o, int argc, char **argv);
+int cli_quality_main(const struct cli_opts *o, int argc, char **argv);
 
 /* Connects to the server (and authenticates with o->token when given);
  * prints the reason to stderr and returns NULL on failure. */

@@ -16,6 +16,7 @@
  *     /readyz               checks, then PING via the admin rlink + timer
  *     /metrics              sums every worker's struct metrics + our own
  *     /v1/feature-views     gencache_refresh (one MGET) + timer
+ *     /v1/quality/VIEW      one EVAL (admin_qreport.h) + timer ─► the view's quality JSON
  *     /get-online-features  JSON ─► featd.v1.Request (request arena) ─► dispatch_run
  *                           ─► admin_lookup_answer_get (cells, same thread) ─► JSON reply
  *
@@ -57,7 +58,8 @@
 #define ADMIN_STOP_MIN_WAIT_US 100000
 
 const char *const admin_path_names[AP__COUNT] = {
-    "/healthz", "/readyz", "/metrics", "/v1/feature-views", "/get-online-features", "other"
+    "/healthz", "/readyz", "/metrics", "/v1/feature-views", "/get-online-features",
+    "/v1/quality", "other"
 };
 
 const int admin_codes[ADMIN_NKNOWN_CODES] = { 200, 400, 401, 403, 404, 405, 413, 429, 500, 503, 504 };
@@ -240,7 +242,7 @@ struct admin_route {
     const char *path;
     int id;                                 /* enum admin_path */
     enum evhttp_cmd_type method;
-    void (*fn)(struct evhttp_request *req);
+    void (*fn)(struct evhttp_request *req); /* a path ending in '/' is a prefix ("/v1/quality/V") */
 };
 
 static const struct admin_route admin_routes[] = {
@@ -249,6 +251,7 @@ static const struct admin_route admin_routes[] = {
     { "/metrics", AP_METRICS, EVHTTP_REQ_GET, admin_metrics_page },
     { "/v1/feature-views", AP_VIEWS, EVHTTP_REQ_GET, admin_views_get },
     { "/get-online-features", AP_LOOKUP, EVHTTP_REQ_POST, admin_lookup_post },
+    { "/v1/quality/", AP_QUALITY, EVHTTP_REQ_GET, admin_quality_get },
 };
 
 /*
@@ -321,7 +324,8 @@ static void admin_http_cb(struct evhttp_request *req, void *arg)
     enum evhttp_cmd_type m = evhttp_request_get_command(req);
     for (size_t i = 0; i < FEATD_ARRAY_LEN(admin_routes); i++) {
         const struct admin_route *r = &admin_routes[i];
-        if (strcmp(path, r->path) != 0) {
+        size_t plen = strlen(r->path);
+        if (r->path[plen - 1] == '/' ? strncmp(path, r->path, plen) != 0 : strcmp(path, r->path) != 0) {
             continue;
         }
         if (m != r->method) {
@@ -338,7 +342,8 @@ static void admin_http_cb(struct evhttp_request *req, void *arg)
         return;
     }
     admin_reply_text(req, AP_OTHER, 404,
-                     "not found (endpoints: GET /healthz, /readyz, /metrics, /v1/feature-views; "
+                     "not found (endpoints: GET /healthz, /readyz, /metrics, /v1/feature-views, "
+                     "/v1/quality/VIEW; "
                      "POST /get-online-features)");
 }
 
@@ -482,7 +487,8 @@ int admin_start(struct registry *reg, char *err, size_t errlen)
         return FEATD_ERR;
     }
     admin.started = true;
-    log_info("admin", "admin HTTP on %s: GET /healthz /readyz /metrics /v1/feature-views, "
+    log_info("admin", "admin HTTP on %s: GET /healthz /readyz /metrics /v1/feature-views "
+             "/v1/quality/VIEW, "
              "POST /get-online-features", listen);
     return FEATD_OK;
 }

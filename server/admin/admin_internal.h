@@ -30,6 +30,7 @@ enum admin_path {
     AP_METRICS,
     AP_VIEWS,
     AP_LOOKUP,
+    AP_QUALITY,
     AP_OTHER,
     AP__COUNT
 };
@@ -46,7 +47,8 @@ extern const int admin_codes[ADMIN_NKNOWN_CODES];
 enum admin_call_kind {
     CALL_READYZ = 0,
     CALL_VIEWS,
-    CALL_LOOKUP
+    CALL_LOOKUP,
+    CALL_QUALITY
 };
 
 struct admin_call {
@@ -59,6 +61,7 @@ struct admin_call {
     struct registry *reg;           /* CALL_VIEWS: registry the MGET was built from, and
                                        that token points into */
     const struct cfg_token *token;  /* CALL_VIEWS with auth: the client's token (views listed) */
+    const struct cfg_view *view;    /* CALL_QUALITY: the view, in reg */
     int64_t start_us;
 };
 
@@ -138,6 +141,7 @@ void admin_health_ready(struct evhttp_request *req);       /* GET /readyz */
 void admin_metrics_page(struct evhttp_request *req);       /* GET /metrics */
 void admin_views_get(struct evhttp_request *req);          /* GET /v1/feature-views */
 void admin_lookup_post(struct evhttp_request *req);        /* POST /get-online-features */
+void admin_quality_get(struct evhttp_request *req);        /* GET /v1/quality/VIEW (admin_quality.c) */
 
 /* ---- admin_lookup.c, for its tests ---- */
 
