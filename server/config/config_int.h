@@ -281,6 +281,10 @@ void config_quality_expect(json_t *feature, const char *base, struct cfg_feature
 void config_quality_expect_free(struct cfg_expect *x);
 void config_quality_view(json_t *view, const char *base, struct cfg_view *v, struct config_errs *e);
 
+/* ---- config_servlog.c: "serving_log" (DESIGN §12) ---- */
+void config_servlog_parse(struct featd_config *cfg, json_t *root, struct config_errs *e);
+void config_servlog_free(struct cfg_serving_log *s);
+
 /* ---- config_auth.c: the "auth" section (after the views) ---- */
 void config_auth_parse(struct featd_config *cfg, json_t *root, struct config_errs *e);
 void config_auth_free(struct cfg_auth *a);
