@@ -43,6 +43,7 @@
 #include "core/fbuf.h"
 #include "core/util.h"
 #include "net/worker.h"
+#include "servlog/servlog.h"
 
 static struct event_base *main_base;
 static struct registry *main_reg;
@@ -143,6 +144,9 @@ static void main_reload(void)
     admin_set_registry(reg);
     materializer_set_registry(reg);
     stream_set_registry(reg);
+    if (servlog_apply(reg->cfg, terr, sizeof(terr)) != FEATD_OK) {
+        log_error("reload", "%s", terr);
+    }
     admin_metrics_note_reload(true);
     rhealth_reset();    /* evictions before the reload no longer make featd unready */
     registry_unref(main_reg);
@@ -398,6 +402,13 @@ static int main_start(struct featd_config *cfg)
         admin_metrics_add_struct(&stream_metrics) != FEATD_OK) {
         log_warn("main", "stream consumer metrics are not on /metrics (too many metrics sources)");
     }
+    err[0] = '\0';
+    if (servlog_apply(main_reg->cfg, err, sizeof(err)) != FEATD_OK ||
+        admin_metrics_add_source(servlog_write_metrics, NULL) != FEATD_OK) {
+        log_error("main", "serving log: %s", err[0] ? err : "too many metrics sources");
+        embedded_stop();
+        return 1;
+    }
     return 0;
 }
 
@@ -412,6 +423,7 @@ static void main_finish(struct event **sigs, int n)
     for (int i = 0; i < nworkers; i++) {
         worker_join_and_free(&workers[i]);
     }
+    servlog_stop();     /* after every producer: writes out the queued lines */
     free(workers);
     for (int i = 0; i < n; i++) {
         event_free(sigs[i]);

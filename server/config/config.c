@@ -27,7 +27,7 @@
 #include <string.h>
 
 static const char *const top_keys[] = { "server", "redis", "materialize", "tls", "auth",
-                                        "entities", "feature_views", NULL };
+                                        "entities", "feature_views", "serving_log", NULL };
 
 /* tls: cert and key together; a client CA only with them. */
 static void config_tls_check(const struct featd_config *cfg, struct config_errs *e)
@@ -58,6 +58,7 @@ void config_free(struct featd_config *cfg)
     free(cfg->redis.unix_path);
     config_view_free(cfg);
     config_auth_free(&cfg->auth);
+    config_servlog_free(&cfg->serving_log);
     free(cfg);
 }
 
@@ -104,6 +105,7 @@ static struct featd_config *config_from_json(json_t *root, struct config_errs *e
     config_view_parse_views(cfg, root, e);
     config_auth_parse(cfg, root, e);       /* after the views its tokens name */
     config_stream_check(cfg, e);
+    config_servlog_parse(cfg, root, e);
     if (e->n == 0) {
         config_view_fingerprints(cfg);
     }

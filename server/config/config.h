@@ -234,6 +234,19 @@ struct cfg_tls {
     bool admin;             /* the admin port speaks TLS too */
 };
 
+/* The serving log (top-level "serving_log", DESIGN §12; servlog/servlog.h).
+ * Absent or null: enabled false, sample_rate 0. Every key reloadable. */
+#define CFG_SERVLOG_DEFAULT_RATE 0.01
+#define CFG_SERVLOG_DEFAULT_MAX_BYTES 104857600u
+#define CFG_SERVLOG_DEFAULT_KEEP 5
+struct cfg_serving_log {
+    bool enabled;           /* the key is given (with its path) */
+    char *path;             /* the log file; NULL when not enabled */
+    double sample_rate;     /* 0..1, share of lookups logged; default 0.01 */
+    uint64_t max_bytes;     /* rotate when the file would pass it; 4096..2^40, default 100 MiB */
+    int keep;               /* rotated files kept (path.1 .. path.keep); 1..100, default 5 */
+};
+
 struct featd_config {
     char *path;             /* file it was loaded from, or NULL */
     struct cfg_server server;
@@ -245,6 +258,7 @@ struct featd_config {
     size_t nentities;
     struct cfg_view *views;
     size_t nviews;
+    struct cfg_serving_log serving_log; /* "serving_log" (config_servlog.c) */
 };
 
 /*

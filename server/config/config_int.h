@@ -288,6 +288,10 @@ bool config_stream_parse(json_t *src, const char *srcbase, struct cfg_view *v, s
 /* The checks that need the whole configuration (Redis mode, other views). */
 void config_stream_check(const struct featd_config *cfg, struct config_errs *e);
 
+/* ---- config_servlog.c: "serving_log" (DESIGN §12) ---- */
+void config_servlog_parse(struct featd_config *cfg, json_t *root, struct config_errs *e);
+void config_servlog_free(struct cfg_serving_log *s);
+
 /* ---- config_auth.c: the "auth" section (after the views) ---- */
 void config_auth_parse(struct featd_config *cfg, json_t *root, struct config_errs *e);
 void config_auth_free(struct cfg_auth *a);

@@ -5,7 +5,7 @@
  * max_row_change, max_psi, baseline, on_violation, keep_generations;
  * snapshot-mode views only). Every problem is reported with its JSON path,
  * like every other key. (The serving log, DESIGN 12's top-level
- * "serving_log", is not built yet: that key is still refused as unknown.)
+ * "serving_log", is config_servlog.c's.)
  */
 #include "config/config_int.h"
 #include "core/util.h"

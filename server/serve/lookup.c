@@ -65,6 +65,7 @@
 #include "serve/lookup_merge.h"
 #include "serve/lookup_plan.h"
 #include "serve/serve_auth.h"
+#include "serve/serve_stats.h"
 
 #define LOOKUP_MAX_ATTEMPTS 8     /* a reader racing back-to-back flips (e2e_serve's flip storm) must still get through */
 #define LOOKUP_MAX_DEADLINE_MS 600000
@@ -546,6 +547,7 @@ static void lookup_answer(struct request *rq)
         .cells = cells, .statuses = statuses, .event_ts = ets, .ts_same = ts_same,
         .max_bytes = LOOKUP_MAX_RESPONSE_BYTES,
     };
+    serve_stats_answered(rq, &ga);      /* serving metrics and log (DESIGN §12) */
     request_answer_get(rq, &ga, sizes);
 }
 

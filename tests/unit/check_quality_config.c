@@ -78,7 +78,8 @@ START_TEST(test_errors)
     bad("{ \"name\": \"d\", \"type\": \"double\" }", ", \"quality\": { \"on_violation\": \"drop\" }",
         NULL, "expected \"hold\" or \"warn\"");
     bad("{ \"name\": \"d\", \"type\": \"double\" }", NULL,
-        "\"serving_log\": { \"path\": \"x\" },", "unknown key \"serving_log\"");
+        "\"serving_log\": { \"path\": \"x\", \"sample_rate\": 2 },",
+        "$.serving_log.sample_rate: 2 is out of range (expected 0..1)");
 }
 END_TEST
 
