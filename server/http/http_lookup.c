@@ -455,7 +455,8 @@ static int http_lookup_collisions(const Featd__V1__GetOnlineFeaturesRequest *g, 
     }
     const char **bare = arena_alloc(a, sizeof(*bare) * cap);
     const char **view = arena_alloc(a, sizeof(*view) * cap);
-    if (bare == NULL || view == NULL) {
+    size_t *vlen = arena_alloc(a, sizeof(*vlen) * cap);
+    if (bare == NULL || view == NULL || vlen == NULL) {
         NOMEM();
     }
     size_t n = 0;
@@ -470,18 +471,22 @@ static int http_lookup_collisions(const Featd__V1__GetOnlineFeaturesRequest *g, 
                 if (strlen(cv->name) == (size_t)(colon - ref) && strncmp(cv->name, ref, (size_t)(colon - ref)) == 0) {
                     for (size_t f = 0; f < cv->nfeatures && n < cap; f++) {
                         view[n] = cv->name;
+                        vlen[n] = strlen(cv->name);
                         bare[n++] = cv->features[f].name;
                     }
                 }
             }
         } else if (n < cap) {
             view[n] = ref;
+            vlen[n] = (size_t)(colon - ref);
             bare[n++] = colon + 1;
         }
     }
     for (size_t x = 1; x < n; x++) {
         for (size_t y = 0; y < x; y++) {
-            if (strcmp(bare[x], bare[y]) == 0 && view[x] != view[y]) {
+            /* one feature asked twice from its view is the lookup's own error */
+            if (strcmp(bare[x], bare[y]) == 0 &&
+                (vlen[x] != vlen[y] || strncmp(view[x], view[y], vlen[x]) != 0)) {
                 BAD("feature name \"%s\" is asked from more than one feature view: set "
                     "\"full_feature_names\": true to name them \"view__feature\"", bare[x]);
             }
