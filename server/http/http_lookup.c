@@ -8,6 +8,7 @@
 #include "http/http_lookup.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,67 @@
 #include "online/online.h"
 
 /* ---- the answer as JSON ---- */
+
+/* 10^k, exact as doubles for k <= 22. */
+static const double http_lookup_p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                          1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18 };
+
+size_t http_lookup_fmt_double(char *out, double d)
+{
+    double a = fabs(d);
+    if (!(a >= 1e-4 && a < 1e15)) {
+        return 0;
+    }
+    for (int k = 0; k <= 18; k++) {
+        double s = a * http_lookup_p10[k];
+        if (s >= 1e15) {
+            return 0;       /* more than 15 significant digits: jsonw's search */
+        }
+        double m = (double)(int64_t)(s + 0.5);
+        if (m / http_lookup_p10[k] != a) {
+            continue;
+        }
+        /* m x 10^-k reads back as a (both exact, the division correctly
+         * rounded), and k is the fewest decimals that do */
+        char digits[24];
+        int nd = snprintf(digits, sizeof(digits), "%" PRId64, (int64_t)m);
+        size_t n = 0;
+        if (d < 0) {
+            out[n++] = '-';
+        }
+        if (k == 0) {
+            memcpy(out + n, digits, (size_t)nd);
+            return n + (size_t)nd;
+        }
+        if (nd <= k) {
+            out[n++] = '0';
+            out[n++] = '.';
+            for (int z = nd; z < k; z++) {
+                out[n++] = '0';
+            }
+            memcpy(out + n, digits, (size_t)nd);
+            return n + (size_t)nd;
+        }
+        memcpy(out + n, digits, (size_t)(nd - k));
+        n += (size_t)(nd - k);
+        out[n++] = '.';
+        memcpy(out + n, digits + nd - k, (size_t)k);
+        return n + (size_t)k;
+    }
+    return 0;
+}
+
+/* A double as jsonw_double writes it, through the fast path when it applies. */
+static void http_lookup_double(struct jsonw *j, double d)
+{
+    char t[JSONW_NUM_MAX];
+    size_t n = http_lookup_fmt_double(t, d);
+    if (n > 0) {
+        jsonw_raw(j, t, n);
+    } else {
+        jsonw_double(j, d);
+    }
+}
 
 /* A string value up to its first NUL byte: what a protobuf-c client reads
  * of it (libfeatd, featd-cli), so both lookups agree byte for byte. */
@@ -49,7 +111,7 @@ static void http_lookup_value(struct jsonw *j, enum featd_type t, const struct o
         jsonw_float(j, v->u.f);
         return;
     case FT_DOUBLE:
-        jsonw_double(j, v->u.d);
+        http_lookup_double(j, v->u.d);
         return;
     case FT_STRING:
         http_lookup_string(j, v->s, v->slen);
@@ -71,7 +133,7 @@ static void http_lookup_value(struct jsonw *j, enum featd_type t, const struct o
             if (t == FT_FLOAT_LIST) {
                 jsonw_float(j, online_row_list_float(v, i));
             } else if (t == FT_DOUBLE_LIST) {
-                jsonw_double(j, online_row_list_double(v, i));
+                http_lookup_double(j, online_row_list_double(v, i));
             } else {
                 jsonw_i64(j, online_row_list_int64(v, i));
             }
@@ -165,6 +227,10 @@ int http_lookup_json(struct jsonw *j, const struct proto_get_answer *ga,
     jsonw_init_fixed(&ew, epoch, sizeof(epoch));
     jsonw_time(&ew, 0);
     size_t epoch_len = ew.len;
+    char last[JSONW_TIME_MAX + 2];      /* the last event time written, formatted */
+    memcpy(last, epoch, epoch_len);
+    size_t last_len = epoch_len;
+    int64_t last_ts = 0;
 
     jsonw_lit(j, "{\"metadata\":{\"feature_names\":[");
     for (size_t k = 0; k < nk; k++) {
@@ -211,11 +277,15 @@ int http_lookup_json(struct jsonw *j, const struct proto_get_answer *ga,
             if (r) {
                 jsonw_char(j, ',');
             }
-            if (ts == 0) {
-                jsonw_raw(j, epoch, epoch_len);
-            } else {
-                jsonw_time(j, ts);
+            if (ts != last_ts) {
+                /* rows of one load share their time: formatted once */
+                struct jsonw tw;
+                jsonw_init_fixed(&tw, last, sizeof(last));
+                jsonw_time(&tw, ts);
+                last_len = tw.len;
+                last_ts = ts;
             }
+            jsonw_raw(j, last, last_len);
         }
         jsonw_lit(j, "]}");
         if (j->len > max) {
