@@ -48,7 +48,12 @@
     ACTION(slow_request_logs_suppressed_total, "Slow requests not logged because of the per-worker log rate limit") \
     ACTION(answers_socket_full_total, "Answers whose connection's socket was full at the flush pass") \
     ACTION(rx_timestamps_missing_total, "Reads without a kernel receive timestamp (queued measured from the read)") \
-    ACTION(answers_untraced_total, "Answers whose write phase was not measured: more answered in one loop iteration than the trace buffer holds (65536), or memory short")
+    ACTION(answers_untraced_total, "Answers whose write phase was not measured: more answered in one loop iteration than the trace buffer holds (65536), or memory short") \
+    ACTION(http_connections_total, "Serving-port connections that spoke HTTP/1.x (recognised by their first bytes)") \
+    ACTION(http_requests_total, "HTTP requests read on the serving port") \
+    ACTION(http_bad_requests_total, "HTTP requests refused as malformed on the serving port (400, 411, 417, 501, 505; connection closed)") \
+    ACTION(http_headers_too_large_total, "HTTP requests whose request line and headers passed 16 KiB or 64 lines (431; connection closed)") \
+    ACTION(http_bodies_too_large_total, "HTTP request bodies above server.max_frame_bytes (413; connection closed)")
 
 /* Request types and error codes index the request counter matrix. */
 enum metrics_req_type {

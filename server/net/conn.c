@@ -45,6 +45,8 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "http/http_conn.h"
+#include "http/http_parse.h"
 #include "wire/frame.h"
 
 #define CONN_RX_MAX_WAIT_US (60 * 1000000LL)  /* longer socket waits are clock steps */
@@ -81,6 +83,9 @@ void conn_ref(struct conn *c)
 void conn_unref(struct conn *c)
 {
     if (--c->refs == 0) {
+        if (c->proto != NULL && c->h->release != NULL) {
+            c->h->release(c);
+        }
         free(c);
     }
 }
@@ -529,6 +534,11 @@ static void conn_request_finish(struct conn *c, uint64_t cells)
     conn_account(c);
 }
 
+void conn_request_begin(struct conn *c)
+{
+    c->pending++;
+}
+
 void conn_request_done(struct conn *c)
 {
     conn_request_finish(c, 0);
@@ -551,6 +561,25 @@ static void conn_process_input(struct conn *c)
             c->yielded = true;
             event_active(&c->rev, EV_READ, 1);  /* come back after the others */
             break;
+        }
+        if (!c->sniffed) {
+            const uint8_t *p = evbuffer_get_length(in) ? evbuffer_pullup(in, 1) : NULL;
+            if (p == NULL) {
+                break;
+            }
+            c->sniffed = true;
+            if (http_sniff(p, 1) == 1) {
+                c->h = &http_conn_handler;
+                METRICS_INC(c->loop->metrics->http_connections_total);
+            }
+        }
+        if (c->h->next != NULL) {
+            int r = c->h->next(c->harg, c);
+            if (r != CONN_NEXT_TOOK) {
+                break;
+            }
+            frames++;
+            continue;
         }
         uint32_t len;
         enum frame_status st = frame_parse(in, max, &len);

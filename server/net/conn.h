@@ -26,6 +26,13 @@
  * loop->slow_us, at most CONN_SLOW_LOGS_PER_SEC lines a second per loop
  * (the next line says how many were left out).
  *
+ * Protocols: a connection whose first byte is an uppercase letter (an
+ * HTTP method; a frame's length prefix starts with a byte of at most 0x40,
+ * since max_frame_bytes is at most 1 GiB) switches to http_conn_handler
+ * (http/http_conn.h) with the same handler argument; any other serves
+ * length-prefixed frames with the handler it was created with. TLS
+ * connections are sniffed on their decrypted bytes.
+ *
  * Everything here runs on the thread that owns the conn_loop; nothing takes
  * a lock except the nconns counter, which other threads read.
  */
@@ -83,6 +90,24 @@ struct conn_handler {
      * during shutdown): not tied to any request. FEATD_ERR when out cannot
      * grow. */
     int (*refuse)(struct evbuffer *out, const char *msg);
+    /* Optional (NULL: length-prefixed frames, wire/frame.h): a protocol
+     * with its own framing (HTTP/1.1, http/http_conn.c), called instead of
+     * the frame parser while c->in holds bytes. It takes at most one
+     * request from the front of c->in (draining its bytes and counting it
+     * with conn_request_begin) and returns CONN_NEXT_TOOK, CONN_NEXT_MORE
+     * when the request is incomplete, or CONN_NEXT_STOP when c is closed or
+     * closing. The per-event cap, output bounds and frame timeout apply as
+     * to frames. */
+    int (*next)(void *arg, struct conn *c);
+    /* Optional: frees c->proto, the protocol's per-connection state, at
+     * c's last reference (c is closed). */
+    void (*release)(struct conn *c);
+};
+
+enum {
+    CONN_NEXT_TOOK = 0,
+    CONN_NEXT_MORE,
+    CONN_NEXT_STOP
 };
 
 /* The connections of one event loop (embedded in struct worker). */
@@ -152,6 +177,8 @@ struct conn {
     struct conn_auth auth;          /* token authentication (serve/serve_auth.c) */
     char tls_error[256];            /* why TLS failed (close reason) */
     const char *close_reason;
+    bool sniffed;                   /* the first bytes chose the protocol (HTTP or frames) */
+    void *proto;                    /* the protocol's per-connection state (h->release frees it) */
     TAILQ_ENTRY(conn) link;         /* in loop->conns while open */
     TAILQ_ENTRY(conn) flush_link;   /* in loop->flush while in_flush */
 };
@@ -224,6 +251,9 @@ size_t conn_output_room(const struct conn *c);
  * answer comes through conn_request_answered, whose trace must carry the
  * same entities and features. */
 void conn_request_cells(struct conn *c, uint32_t entities, uint32_t features);
+/* A handler with its own framing (conn_handler.next) took a request:
+ * counted as pending until its conn_request_done / conn_request_answered. */
+void conn_request_begin(struct conn *c);
 /* True while c takes requests (open, not closing). */
 bool conn_live(const struct conn *c);
 /* A request finished (its answer, if any, is in the output buffer): update

@@ -199,6 +199,13 @@ void request_answer_get(struct request *rq, const struct proto_get_answer *ga, u
             }
             rc = proto_write_get_answer(out, &bounded, sizes);
         }
+    } else if (rq->sink.cb->room != NULL) {
+        struct proto_get_answer bounded = *ga;
+        room = rq->sink.cb->room(rq->sink.arg);
+        if (bounded.max_bytes == 0 || room < bounded.max_bytes) {
+            bounded.max_bytes = room;
+        }
+        rc = rq->sink.cb->answer_get(rq->sink.arg, &bounded);
     } else {
         rc = rq->sink.cb->answer_get(rq->sink.arg, ga);
     }

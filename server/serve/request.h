@@ -35,6 +35,12 @@ struct request_callbacks {
     /* Every other answer, once: an error (body ERROR), or a Ping,
      * ListFeatureViews or ServerInfo body. resp dies when it returns. */
     void (*answer)(void *arg, const Featd__V1__Response *resp);
+    /* Optional: bytes the caller's output may still take (a connection's
+     * conn_output_room, for the serving port's HTTP); a lookup answer
+     * above it is refused as over server.max_output_bytes (counted in
+     * output_limit_refusals_total), as on a protobuf connection. NULL =
+     * only the response limit. */
+    size_t (*room)(void *arg);
 };
 
 /* Where a request's answer goes. Two implementations of one interface:
