@@ -240,6 +240,10 @@ static json_t *body_json(const struct resp *r)
     return j;
 }
 
+/* Byte for byte what Feast's remote online store sends (RemoteOnlineStore.
+ * online_read: json.dumps of features "view:feature" and one join key, no
+ * full_feature_names); it then matches bare names in metadata.feature_names
+ * and reads the event time from results[1] (results[0] is the join key). */
 static const char *LOOKUP = "{\"features\": [\"v:x\", \"v:s\"], \"entities\": {\"user_id\": [1, 2, 99]}}";
 
 /* The Feast shape of LOOKUP's answer with names n0..n2. */
