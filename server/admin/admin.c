@@ -47,6 +47,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/util.h"
+#include "http/http_lookup.h"
 #include "auth/auth.h"
 #include "serve/serve_auth.h"
 #include "wire/proto.h"
@@ -131,40 +132,19 @@ void admin_reply_text(struct evhttp_request *req, int path, int code, const char
     admin_reply(req, path, code, "text/plain; charset=utf-8", msg, len);
 }
 
-/* HTTP status for a featd.v1.ErrorCode. */
-static int admin_http_status(int code)
-{
-    switch (code) {
-    case FEATD__V1__ERROR_CODE__OK: return 200;
-    case FEATD__V1__ERROR_CODE__INVALID_ARGUMENT: return 400;
-    case FEATD__V1__ERROR_CODE__UNAVAILABLE: return 503;
-    case FEATD__V1__ERROR_CODE__DEADLINE_EXCEEDED: return 504;
-    case FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED: return 429;
-    case FEATD__V1__ERROR_CODE__UNAUTHENTICATED: return 401;
-    case FEATD__V1__ERROR_CODE__PERMISSION_DENIED: return 403;
-    default: return 500;
-    }
-}
-
 void admin_reply_error(struct evhttp_request *req, int path, int code, const char *msg)
 {
     struct jsonw j;
     jsonw_init(&j);
-    jsonw_lit(&j, "{\"error\":{\"code\":");
-    const ProtobufCEnumValue *ev =
-        protobuf_c_enum_descriptor_get_value(&featd__v1__error_code__descriptor, code);
-    jsonw_strz(&j, ev ? ev->name : "INTERNAL");
+    http_error_json(&j, http_code_name(code), msg);
     if (code == FEATD__V1__ERROR_CODE__UNAUTHENTICATED) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
                           "Bearer realm=\"featd\"");
     }
-    jsonw_lit(&j, ",\"message\":");
-    jsonw_strz(&j, msg);
-    jsonw_lit(&j, "}}\n");
     if (!jsonw_ok(&j)) {
         admin_reply_text(req, path, 500, "out of memory");
     } else {
-        admin_reply(req, path, admin_http_status(code), "application/json", j.buf, j.len);
+        admin_reply(req, path, http_status_of(code), "application/json", j.buf, j.len);
     }
     jsonw_free(&j);
 }

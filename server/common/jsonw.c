@@ -5,6 +5,7 @@
 #include "common/jsonw.h"
 
 #include <float.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,7 +342,61 @@ static size_t jsonw_fmt_nonfinite(char *out, double d)
  * precision ("%g" drops trailing zeros), so the search starts there; a
  * subnormal has fewer significant bits and starts at 1 digit.
  */
-size_t jsonw_fmt_double(char *out, double d)
+/* 10^k, exact as doubles for k <= 22. */
+static const double jsonw_p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+                                          1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18 };
+
+/* The exact fast path of jsonw_fmt_double (no snprintf search): a double
+ * of magnitude 1e-4..1e15 whose shortest round-trip form has at most 15
+ * significant digits is an integer m over 10^k for the least such k, and
+ * "%.*g" would print exactly m with the decimal point k digits from the
+ * right. 0 when it does not apply. */
+static size_t jsonw_fmt_double_exact(char *out, double d)
+{
+    double a = fabs(d);
+    if (!(a >= 1e-4 && a < 1e15)) {
+        return 0;
+    }
+    for (int k = 0; k <= 18; k++) {
+        double s = a * jsonw_p10[k];
+        if (s >= 1e15) {
+            return 0;       /* more than 15 significant digits: jsonw's search */
+        }
+        double m = (double)(int64_t)(s + 0.5);
+        if (m / jsonw_p10[k] != a) {
+            continue;
+        }
+        /* m x 10^-k reads back as a (both exact, the division correctly
+         * rounded), and k is the fewest decimals that do */
+        char digits[24];
+        int nd = snprintf(digits, sizeof(digits), "%" PRId64, (int64_t)m);
+        size_t n = 0;
+        if (d < 0) {
+            out[n++] = '-';
+        }
+        if (k == 0) {
+            memcpy(out + n, digits, (size_t)nd);
+            return n + (size_t)nd;
+        }
+        if (nd <= k) {
+            out[n++] = '0';
+            out[n++] = '.';
+            for (int z = nd; z < k; z++) {
+                out[n++] = '0';
+            }
+            memcpy(out + n, digits, (size_t)nd);
+            return n + (size_t)nd;
+        }
+        memcpy(out + n, digits, (size_t)(nd - k));
+        n += (size_t)(nd - k);
+        out[n++] = '.';
+        memcpy(out + n, digits + nd - k, (size_t)k);
+        return n + (size_t)k;
+    }
+    return 0;
+}
+
+size_t jsonw_fmt_double_search(char *out, double d)
 {
     size_t n = jsonw_fmt_nonfinite(out, d);
     if (n > 0) {
@@ -355,6 +410,12 @@ size_t jsonw_fmt_double(char *out, double d)
         }
     }
     return len > 0 ? (size_t)len : 0;
+}
+
+size_t jsonw_fmt_double(char *out, double d)
+{
+    size_t n = jsonw_fmt_double_exact(out, d);
+    return n > 0 ? n : jsonw_fmt_double_search(out, d);
 }
 
 size_t jsonw_fmt_float(char *out, float f)

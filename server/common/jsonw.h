@@ -144,6 +144,9 @@ void jsonw_time(struct jsonw *w, int64_t us);
  * unquoted) into out[JSONW_NUM_MAX]; returns its length. */
 size_t jsonw_fmt_double(char *out, double d);
 size_t jsonw_fmt_float(char *out, float f);
+/* jsonw_fmt_double without its exact fast path: the shortest "%.*g" that
+ * reads back (the tests check the fast path against it). */
+size_t jsonw_fmt_double_search(char *out, double d);
 /*
  * µs since the epoch (any int64: proleptic Gregorian calendar, negative
  * years as "-0001") as "YYYY-MM-DDTHH:MM:SS[.f]Z" into out[JSONW_TIME_MAX];

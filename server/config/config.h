@@ -141,6 +141,7 @@ struct cfg_server {
     int frame_timeout_ms;           /* a started frame must complete within it; 0 = no limit */
     int max_inflight_requests;      /* per worker, in flight to Redis; default 10000 */
     int slow_request_ms;            /* 0..600000, default 10; 0 = no slow-request accounting */
+    int busy_poll_us;               /* 0..10000, default 0: spin while requests wait on Redis */
     int shutdown_timeout_ms;        /* drain deadline on SIGTERM, default 10000 */
     char *data_dir;                 /* default "./featd-data" (embedded redis lives here) */
     char *log_level;                /* "error","warn","info","debug", default "info" */

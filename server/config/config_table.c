@@ -124,6 +124,12 @@ const struct config_key config_table[] = {
       "A request whose phases (queued, decode, redis, encode, write) add up to this many ms or "
       "more is slow: counted in featd_slow_requests_total and featd_slow_request_phase_seconds, "
       "and logged (warn; at most 10 lines a second per worker). 0 disables it." },
+    { "server", "busy_poll_us", CK_INT, CFG_SRV(busy_poll_us), 0, 10000, "0", true,
+      "FEATD_BUSY_POLL_US", NULL, NULL,
+      "While a worker has requests waiting on Redis it polls its sockets without sleeping for up "
+      "to this many µs after its last event, instead of sleeping in epoll_wait: the Redis reply is "
+      "picked up without a thread wake-up (a cost on virtual machines, see docs/operations.md) at "
+      "the price of CPU spent spinning. 0 = off (the default)." },
     { "server", "shutdown_timeout_ms", CK_INT, CFG_SRV(shutdown_timeout_ms), 0, 600000, "10000", true,
       NULL, NULL, NULL,
       "On SIGTERM/SIGINT, how long in-flight requests may take to finish." },

@@ -22,67 +22,6 @@
 
 /* ---- the answer as JSON ---- */
 
-/* 10^k, exact as doubles for k <= 22. */
-static const double http_lookup_p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-                                          1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18 };
-
-size_t http_lookup_fmt_double(char *out, double d)
-{
-    double a = fabs(d);
-    if (!(a >= 1e-4 && a < 1e15)) {
-        return 0;
-    }
-    for (int k = 0; k <= 18; k++) {
-        double s = a * http_lookup_p10[k];
-        if (s >= 1e15) {
-            return 0;       /* more than 15 significant digits: jsonw's search */
-        }
-        double m = (double)(int64_t)(s + 0.5);
-        if (m / http_lookup_p10[k] != a) {
-            continue;
-        }
-        /* m x 10^-k reads back as a (both exact, the division correctly
-         * rounded), and k is the fewest decimals that do */
-        char digits[24];
-        int nd = snprintf(digits, sizeof(digits), "%" PRId64, (int64_t)m);
-        size_t n = 0;
-        if (d < 0) {
-            out[n++] = '-';
-        }
-        if (k == 0) {
-            memcpy(out + n, digits, (size_t)nd);
-            return n + (size_t)nd;
-        }
-        if (nd <= k) {
-            out[n++] = '0';
-            out[n++] = '.';
-            for (int z = nd; z < k; z++) {
-                out[n++] = '0';
-            }
-            memcpy(out + n, digits, (size_t)nd);
-            return n + (size_t)nd;
-        }
-        memcpy(out + n, digits, (size_t)(nd - k));
-        n += (size_t)(nd - k);
-        out[n++] = '.';
-        memcpy(out + n, digits + nd - k, (size_t)k);
-        return n + (size_t)k;
-    }
-    return 0;
-}
-
-/* A double as jsonw_double writes it, through the fast path when it applies. */
-static void http_lookup_double(struct jsonw *j, double d)
-{
-    char t[JSONW_NUM_MAX];
-    size_t n = http_lookup_fmt_double(t, d);
-    if (n > 0) {
-        jsonw_raw(j, t, n);
-    } else {
-        jsonw_double(j, d);
-    }
-}
-
 /* A string value up to its first NUL byte: what a protobuf-c client reads
  * of it (libfeatd, featd-cli), so both lookups agree byte for byte. */
 static void http_lookup_string(struct jsonw *j, const char *s, size_t n)
@@ -111,7 +50,7 @@ static void http_lookup_value(struct jsonw *j, enum featd_type t, const struct o
         jsonw_float(j, v->u.f);
         return;
     case FT_DOUBLE:
-        http_lookup_double(j, v->u.d);
+        jsonw_double(j, v->u.d);
         return;
     case FT_STRING:
         http_lookup_string(j, v->s, v->slen);
@@ -133,7 +72,7 @@ static void http_lookup_value(struct jsonw *j, enum featd_type t, const struct o
             if (t == FT_FLOAT_LIST) {
                 jsonw_float(j, online_row_list_float(v, i));
             } else if (t == FT_DOUBLE_LIST) {
-                http_lookup_double(j, online_row_list_double(v, i));
+                jsonw_double(j, online_row_list_double(v, i));
             } else {
                 jsonw_i64(j, online_row_list_int64(v, i));
             }

@@ -58,12 +58,6 @@ int http_lookup_build(const char *body, size_t len, const struct featd_config *c
 int http_lookup_json(struct jsonw *j, const struct proto_get_answer *ga,
                      const Featd__V1__GetOnlineFeaturesRequest *g, enum http_names names);
 
-/* The fast path of the answer's doubles: d as jsonw_fmt_double writes it
- * (the shortest form that reads back, "%.15g" when 15 digits do) when d has
- * at most 15 significant digits and 1e-4 <= |d| < 1e15, found without
- * snprintf("%g") + strtod; 0 (nothing written) otherwise. out holds
- * JSONW_NUM_MAX bytes; no NUL. */
-size_t http_lookup_fmt_double(char *out, double d);
 
 /* {"error":{"code":"<name>","message":msg}}\n into j. */
 void http_error_json(struct jsonw *j, const char *code_name, const char *msg);

@@ -53,6 +53,7 @@ static void worker_set_registry(struct worker *w, struct registry *reg)
     w->loop.idle_timeout_us = (int64_t)reg->cfg->server.idle_timeout_ms * 1000;
     w->loop.tls = reg->tls;
     w->loop.frame_timeout_us = (int64_t)reg->cfg->server.frame_timeout_ms * 1000;
+    atomic_store_explicit(&w->busy_poll_us, reg->cfg->server.busy_poll_us, memory_order_relaxed);
 }
 
 /* ServerInfo's process-wide facts (serve_info_fn). */
@@ -445,10 +446,28 @@ redis:
     return FEATD_OK;
 }
 
+/*
+ * The worker's loop. With server.busy_poll_us > 0: after an iteration that
+ * leaves requests waiting on Redis, the next iterations poll without
+ * sleeping (EVLOOP_NONBLOCK) until an event comes or busy_poll_us pass since
+ * the last one, so a quick Redis reply is read by a thread that is still on
+ * its CPU rather than one woken from epoll_wait.
+ */
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
-    event_base_dispatch(w->base);
+    int64_t spin_until = 0;
+    for (;;) {
+        int busy = atomic_load_explicit(&w->busy_poll_us, memory_order_relaxed);
+        bool spin = busy > 0 && util_mono_us() < spin_until;
+        int rc = event_base_loop(w->base, EVLOOP_ONCE | (spin ? EVLOOP_NONBLOCK : 0));
+        if (rc != 0 || event_base_got_exit(w->base) || event_base_got_break(w->base)) {
+            break;
+        }
+        if (busy > 0 && METRICS_GET(w->metrics.inflight) > 0) {
+            spin_until = util_mono_us() + busy;
+        }
+    }
     atomic_store(&w->done, true);
     return NULL;
 }

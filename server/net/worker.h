@@ -94,6 +94,7 @@ struct worker {
     struct event *drain_check;      /* periodic check while draining */
     struct event *refresh;          /* generation cache refresh timer */
     _Atomic bool done;              /* set when the loop has exited */
+    _Atomic int busy_poll_us;       /* server.busy_poll_us of the current registry */
 };
 
 /* Process-wide settings shared (read-only after startup) by all workers. */
