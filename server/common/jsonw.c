@@ -344,7 +344,7 @@ static size_t jsonw_fmt_nonfinite(char *out, double d)
  */
 /* 10^k, exact as doubles for k <= 22. */
 static const double jsonw_p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-                                          1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18 };
+                                    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18 };
 
 /* The exact fast path of jsonw_fmt_double (no snprintf search): a double
  * of magnitude 1e-4..1e15 whose shortest round-trip form has at most 15
@@ -415,7 +415,11 @@ size_t jsonw_fmt_double_search(char *out, double d)
 size_t jsonw_fmt_double(char *out, double d)
 {
     size_t n = jsonw_fmt_double_exact(out, d);
-    return n > 0 ? n : jsonw_fmt_double_search(out, d);
+    if (n > 0) {
+        out[n] = '\0';
+        return n;
+    }
+    return jsonw_fmt_double_search(out, d);
 }
 
 size_t jsonw_fmt_float(char *out, float f)
