@@ -310,3 +310,81 @@ int online_json_feature(const json_t *j, const struct cfg_feature *f, struct onl
     return online_json_scalar(j, f->type, val, sb, why, whylen);
 }
 
+/* ---- online values as JSON ---- */
+
+/* A string value up to its first NUL byte: what a protobuf-c client reads
+ * of it (libfeatd, featd-cli), so both lookups agree byte for byte. */
+static void online_json_write_string(struct jsonw *j, const char *s, size_t n)
+{
+    jsonw_str(j, s, n ? strnlen(s, n) : 0);
+}
+
+/* One cell: a value of type t as decoded from a row (NULL = null). */
+void online_json_write_value(struct jsonw *j, enum featd_type t, const struct online_value *v)
+{
+    if (v == NULL) {
+        jsonw_lit(j, "null");
+        return;
+    }
+    switch (t) {
+    case FT_BOOL:
+        jsonw_lit(j, v->u.b ? "true" : "false");
+        return;
+    case FT_INT32:
+        jsonw_i64(j, v->u.i32);
+        return;
+    case FT_INT64:
+        jsonw_i64(j, v->u.i64);
+        return;
+    case FT_FLOAT:
+        jsonw_float(j, v->u.f);
+        return;
+    case FT_DOUBLE:
+        jsonw_double(j, v->u.d);
+        return;
+    case FT_STRING:
+        online_json_write_string(j, v->s, v->slen);
+        return;
+    case FT_BYTES:
+        jsonw_base64(j, v->s, v->slen);
+        return;
+    case FT_TIMESTAMP:
+        jsonw_time(j, v->u.i64);
+        return;
+    case FT_FLOAT_LIST:
+    case FT_DOUBLE_LIST:
+    case FT_INT64_LIST:
+        jsonw_char(j, '[');
+        for (uint32_t i = 0; i < v->count; i++) {
+            if (i) {
+                jsonw_char(j, ',');
+            }
+            if (t == FT_FLOAT_LIST) {
+                jsonw_float(j, online_row_list_float(v, i));
+            } else if (t == FT_DOUBLE_LIST) {
+                jsonw_double(j, online_row_list_double(v, i));
+            } else {
+                jsonw_i64(j, online_row_list_int64(v, i));
+            }
+        }
+        jsonw_char(j, ']');
+        return;
+    case FT_STRING_LIST: {
+        const uint8_t *cur = v->raw, *end = v->raw + v->rawlen;
+        const char *s;
+        size_t n;
+        jsonw_char(j, '[');
+        for (uint32_t i = 0; i < v->count && online_row_list_next_string(&cur, end, &s, &n) == FEATD_OK; i++) {
+            if (i) {
+                jsonw_char(j, ',');
+            }
+            online_json_write_string(j, s, n);
+        }
+        jsonw_char(j, ']');
+        return;
+    }
+    default:
+        jsonw_lit(j, "null");
+        return;
+    }
+}

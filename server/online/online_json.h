@@ -2,7 +2,8 @@
  * online_json.h — feature values, join keys and times given as JSON,
  * converted to online values (online_row.h): the one converter for
  * featd-cli load / push (JSON lines), HTTP push bodies and the list fields
- * of stream entries. Pure, any thread; strings point into the JSON value.
+ * of stream entries; and online values written as JSON. Pure, any thread;
+ * strings point into the JSON value.
  *
  * Accepted per type: bool true/false; int32/int64 integers (or reals with
  * an integral value in range); float/double numbers or "NaN", "Infinity",
@@ -33,5 +34,13 @@ const char *online_json_show(const json_t *j, char *buf, size_t cap);
  * so use one sb per value kept). FEATD_ERR with the reason in why. */
 int online_json_feature(const json_t *j, const struct cfg_feature *f, struct online_value *val,
                         struct fbuf *sb, char *why, size_t whylen) FEATD_MUSTCHECK;
+
+/* Writes v, a value of type t as decoded from a row (NULL = null), as JSON:
+ * the one value writer of the JSON lookups (both ports) and the serving
+ * log. Numbers as jsonw writes them, strings up to their first NUL byte
+ * (what a protobuf client reads of them), bytes in base64, timestamps RFC
+ * 3339, lists as arrays. */
+struct jsonw;
+void online_json_write_value(struct jsonw *j, enum featd_type t, const struct online_value *v);
 
 #endif

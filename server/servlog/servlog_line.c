@@ -7,83 +7,12 @@
 #include <string.h>
 
 #include "common/jsonw.h"
+#include "online/online_json.h"
 #include "config/config.h"
 #include "core/metrics.h"
 #include "online/online.h"
 #include "serve/lookup_plan.h"
 #include "wire/proto.h"
-
-/* One value as the JSON lookup writes it (admin_lookup.c: strings up to
- * their first NUL, bytes in base64, timestamps in RFC 3339, lists as
- * arrays); NULL = null. */
-static void servlog_line_value(struct jsonw *j, enum featd_type t, const struct online_value *v)
-{
-    if (v == NULL) {
-        jsonw_lit(j, "null");
-        return;
-    }
-    switch (t) {
-    case FT_BOOL:
-        jsonw_lit(j, v->u.b ? "true" : "false");
-        return;
-    case FT_INT32:
-        jsonw_i64(j, v->u.i32);
-        return;
-    case FT_INT64:
-        jsonw_i64(j, v->u.i64);
-        return;
-    case FT_FLOAT:
-        jsonw_float(j, v->u.f);
-        return;
-    case FT_DOUBLE:
-        jsonw_double(j, v->u.d);
-        return;
-    case FT_STRING:
-        jsonw_str(j, v->s, v->slen ? strnlen(v->s, v->slen) : 0);
-        return;
-    case FT_BYTES:
-        jsonw_base64(j, v->s, v->slen);
-        return;
-    case FT_TIMESTAMP:
-        jsonw_time(j, v->u.i64);
-        return;
-    case FT_FLOAT_LIST:
-    case FT_DOUBLE_LIST:
-    case FT_INT64_LIST:
-        jsonw_char(j, '[');
-        for (uint32_t i = 0; i < v->count; i++) {
-            if (i) {
-                jsonw_char(j, ',');
-            }
-            if (t == FT_FLOAT_LIST) {
-                jsonw_float(j, online_row_list_float(v, i));
-            } else if (t == FT_DOUBLE_LIST) {
-                jsonw_double(j, online_row_list_double(v, i));
-            } else {
-                jsonw_i64(j, online_row_list_int64(v, i));
-            }
-        }
-        jsonw_char(j, ']');
-        return;
-    case FT_STRING_LIST: {
-        const uint8_t *cur = v->raw, *end = v->raw + v->rawlen;
-        const char *s;
-        size_t n;
-        jsonw_char(j, '[');
-        for (uint32_t i = 0; i < v->count && online_row_list_next_string(&cur, end, &s, &n) == FEATD_OK; i++) {
-            if (i) {
-                jsonw_char(j, ',');
-            }
-            jsonw_str(j, s, n ? strnlen(s, n) : 0);
-        }
-        jsonw_char(j, ']');
-        return;
-    }
-    default:
-        jsonw_lit(j, "null");
-        return;
-    }
-}
 
 /* An entity key value of the request (int64, int32 or string; the plan
  * checked the types). */
@@ -153,7 +82,7 @@ void servlog_line_json(struct jsonw *j, int64_t now_us, uint64_t request_id,
             if (r) {
                 jsonw_char(j, ',');
             }
-            servlog_line_value(j, (enum featd_type)ga->types[f], ga->cells[f * nr + r]);
+            online_json_write_value(j, (enum featd_type)ga->types[f], ga->cells[f * nr + r]);
         }
         jsonw_char(j, ']');
     }
