@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+_Static_assert(METRICS_VIEW_STATUSES == METRICS_STATUSES, "one status list");
+
 #define METRICS_BOUND_(x) x,
 const uint64_t metrics_bucket_bounds[METRICS_NBUCKETS - 1] = { METRICS_BUCKETS(METRICS_BOUND_) };
 #undef METRICS_BOUND_

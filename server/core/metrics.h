@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/metrics_ops.h"
 #include "core/metrics_view.h"
 
 /* ACTION(name, help) — monotonically increasing counters, per worker. */
@@ -142,12 +143,6 @@ struct metrics {
 };
 #undef METRICS_FIELD_
 
-/* Single-writer increment: plain load + store (no lock prefix). */
-#define METRICS_ADD(field, n) atomic_store_explicit(&(field), \
-    atomic_load_explicit(&(field), memory_order_relaxed) + (n), memory_order_relaxed)
-#define METRICS_INC(field) METRICS_ADD(field, 1)
-#define METRICS_SET(field, v) atomic_store_explicit(&(field), (v), memory_order_relaxed)
-#define METRICS_GET(field) atomic_load_explicit(&(field), memory_order_relaxed)
 
 /* Counts one sample of us microseconds into h. Only h's owner (the worker
  * or thread whose struct metrics holds it) may call it; relaxed atomics. */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/metrics.h"
+#include "core/metrics_ops.h"
 
 #define METRICS_AGE_BOUND_(x) x,
 const uint64_t metrics_age_bounds_s[METRICS_AGE_NBUCKETS - 1] = {
@@ -17,8 +17,6 @@ const uint64_t metrics_age_bounds_s[METRICS_AGE_NBUCKETS - 1] = {
 #undef METRICS_AGE_BOUND_
 
 const char *const metrics_push_result_names[MPUSH__COUNT] = { "written", "stale", "rejected" };
-
-_Static_assert(METRICS_VIEW_STATUSES == METRICS_STATUSES, "one status list");
 
 static pthread_mutex_t metrics_view_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *metrics_view_names[METRICS_MAX_VIEWS];

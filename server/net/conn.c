@@ -45,8 +45,6 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "http/http_conn.h"
-#include "http/http_parse.h"
 #include "wire/frame.h"
 
 #define CONN_RX_MAX_WAIT_US (60 * 1000000LL)  /* longer socket waits are clock steps */
@@ -568,8 +566,8 @@ static void conn_process_input(struct conn *c)
                 break;
             }
             c->sniffed = true;
-            if (http_sniff(p, 1) == 1) {
-                c->h = &http_conn_handler;
+            if (c->loop->alt != NULL && c->loop->alt_sniff(p, 1) == 1) {
+                c->h = c->loop->alt;
                 METRICS_INC(c->loop->metrics->http_connections_total);
             }
         }

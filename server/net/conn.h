@@ -114,6 +114,12 @@ enum {
 struct conn_loop {
     struct event_base *base;        /* the owning thread's loop */
     struct metrics *metrics;        /* the owning thread's counters */
+    /* A second protocol told apart by a connection's first byte (HTTP/1.1
+     * on the serving port): alt_sniff(first bytes) is 1 when they are its;
+     * the connection then uses alt instead of the handler it was made
+     * with. Set by the owner before connections come; NULL = none. */
+    const struct conn_handler *alt;
+    int (*alt_sniff)(const uint8_t *p, size_t n);
     uint32_t max_frame_bytes;       /* limits of the current registry; the owner */
     size_t max_output_bytes;        /*   sets them on every registry swap */
     size_t max_client_memory;       /* process-wide budget (server.max_client_memory_bytes) */

@@ -27,6 +27,8 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "http/http_conn.h"
+#include "http/http_parse.h"
 #include "serve/dispatch.h"
 
 struct worker_shared worker_shared;
@@ -368,6 +370,8 @@ int worker_init(struct worker *w, int id, struct registry *reg, bool with_listen
         return FEATD_ERR;
     }
     w->loop.id_base = (uint64_t)id << 48;
+    w->loop.alt = &http_conn_handler;   /* HTTP/1.1 on the serving port (DESIGN §13) */
+    w->loop.alt_sniff = http_sniff;
     serve_init(&w->serve, w->base, &w->metrics, worker_process_info);
     w->serve.loop = &w->loop;       /* its connections (token re-check at a registry swap) */
     w->loop.on_close = worker_drain_progress;
