@@ -88,10 +88,12 @@ const struct config_key config_table[] = {
       "1/8 of the process's open-file limit is left) gets 503 and is closed." },
     { "server", "max_frame_bytes", CK_U32, CFG_SRV(max_frame_bytes), 64, 1073741824, "4194304", true,
       NULL, NULL, NULL,
-      "Largest request frame; a bigger frame gets an error and the connection is closed." },
+      "Largest request frame, and largest HTTP request body on either port; a bigger frame gets "
+      "an error and the connection is closed (an HTTP body: 413)." },
     { "server", "max_entities_per_request", CK_INT, CFG_SRV(max_entities_per_request), 1, 1000000,
       "1000", true, NULL, NULL, NULL,
-      "Entity rows per lookup; more is INVALID_ARGUMENT." },
+      "Entity rows per lookup, and rows per write (WriteFeatures, HTTP push); more is "
+      "INVALID_ARGUMENT." },
     { "server", "request_timeout_ms", CK_INT, CFG_SRV(request_timeout_ms), 1, 600000, "1000", true,
       NULL, NULL, NULL,
       "Default lookup deadline when the request gives none (deadline_ms = 0)." },
@@ -115,7 +117,8 @@ const struct config_key config_table[] = {
       "FEATD_FRAME_TIMEOUT_MS", NULL, NULL,
       "A request frame whose first bytes arrived must be complete within this many ms, else the "
       "connection gets an error and is closed (featd_frame_timeouts_total): slow or stalled "
-      "senders cannot hold connections. 0 = no limit." },
+      "senders cannot hold connections. Also an HTTP request's headers and body on the serving "
+      "port (408). 0 = no limit." },
     { "server", "max_inflight_requests", CK_INT, CFG_SRV(max_inflight_requests), 1, 1000000, "10000",
       true, NULL, NULL, NULL,
       "Requests in flight to Redis per worker; beyond it requests get RESOURCE_EXHAUSTED." },
