@@ -2,8 +2,9 @@
 """tests/fuzz/seed_request.py DIR — seed inputs for fuzz_request (see its
 header): a path byte 0 then a framed Request (ping, list views, server info,
 lookups of every view of the harness's config with int64, string, composite
-and null keys, every Value kind, deadlines, wildcards), hand-encoded here so
-that seeding needs no protobuf package."""
+and null keys, every Value kind, deadlines, wildcards; a WriteFeatures), and
+stream entries (path byte 96), hand-encoded here so that seeding needs no
+protobuf package."""
 import os, struct, sys
 
 def varint(n):
@@ -64,6 +65,16 @@ seeds = {
                                                               ("fl", [1.0, 2.0]), ("sl", ["a", "b"]),
                                                               ("bool", True), ("float", 0.5)])])),
     "unknown_field": frame(fld(1, 0, 8) + fld(15, 2, b"x" * 40) + fld(3, 2, b"")),
+    # WriteFeatures (Request.body 6): view, entity column, feature columns, event times
+    "write": frame(fld(1, 0, 9) + fld(6, 2, fld(1, 2, b"all")
+                   + fld(2, 2, column("user_id", [("int64", 1), ("int64", 2)]))
+                   + fld(3, 2, column("d", [("double", 1.5), ("double", 20.0)]))
+                   + fld(3, 2, column("s", [("string", "a"), ("null", None)]))
+                   + fld(4, 2, varint(1700000000000000) + varint(1700000000000001)))),
+    # stream entries (path byte 96): field NUL value NUL ...
+    "stream": b"\x60" + b"\0".join([b"user_id", b"42", b"event_timestamp", b"2026-12-01T10:00:00Z",
+                                     b"d", b"1.5", b"sl", b'["a","b"]', b"by", b"aGk=", b"ts", b"1700000000000000"]),
+    "stream_bad": b"\x60" + b"\0".join([b"user_id", b"x", b"d", b"-1", b"zz", b"1"]),
 }
 d = sys.argv[1]
 os.makedirs(d, exist_ok=True)
