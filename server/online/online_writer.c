@@ -35,11 +35,17 @@
  * time is eight zero bytes) and writes only when new >= stored. A stored
  * value shorter than a header (not a row of ours) is overwritten. The key's
  * expiry only ever moves later (its fields may belong to several views).
+ * The "#!lua" shebang declares the script's flags (none): Redis 7 then
+ * treats every call as a write, so a replica reached through
+ * read_from_replicas answers MOVED to its master (the route follows it)
+ * instead of running it and failing on READONLY; the script touches only
+ * KEYS[1], as shebang scripts must.
  * Returns 1 written, 0 skipped. Shared with pushed rows (online_push.h):
  * they carry no created time, so for them it is "stale iff the stored
  * event time is strictly newer".
  */
 const char online_upsert_lua[] =
+    "#!lua\n"    /* Redis 7 script flags: none, so the script counts as a write (see above) */
     "local function ts(r, i)\n"
     "  if i <= 8 or string.byte(r, 1) >= 128 then return string.byte(r, 1 + i) or 0 end\n"
     "  return 0\n"

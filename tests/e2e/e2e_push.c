@@ -658,7 +658,7 @@ START_TEST(test_cluster)
 {
     struct hcluster C;
     memset(&C, 0, sizeof(C));
-    if (!harness_cluster_start(&C, 3, 0)) {
+    if (!harness_cluster_start(&C, 3, 1)) {
         return;
     }
     struct h_featd FC;
@@ -709,6 +709,38 @@ START_TEST(test_cluster)
         used += nodes_used[i];
     }
     ck_assert_int_gt(used, 1);
+    featd_close(c);
+    h_featd_stop(&FC);
+
+    /* read_from_replicas: writes still go to the masters */
+    snprintf(redis_json, sizeof(redis_json), "\"cluster_nodes\": [\"127.0.0.1:%d\"], \"read_from_replicas\": true",
+             C.nodes[0].port);
+    start_featd(&FC, false);
+    c = cli_port(FC.port);
+    b = wb_new("stats");
+    for (int i = 0; i < N; i++) {
+        wb_row(b, users[i], 10 * i + 1, now + 1);
+    }
+    resp = NULL;
+    for (int tries = 0; tries < 50; tries++) {
+        resp = wb_send(c, b);
+        if (resp->body_case == FEATD__V1__RESPONSE__BODY_WRITE_FEATURES) {
+            break;
+        }
+        fprintf(stderr, "rfr write: %s\n", resp->error->message);
+        featd_response_free(resp);
+        resp = NULL;
+        h_sleep_ms(100);
+    }
+    ck_assert_ptr_nonnull(resp);
+    ck_assert_uint_eq(resp->write_features->rows_written, N);
+    featd_response_free(resp);
+    free(b);
+    harness_cluster_wait_synced(&C, 10000);
+    read_v(c, "stats", N, users, got, NULL);
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(got[i], 10 * i + 1);
+    }
     featd_close(c);
     h_featd_stop(&FC);
     harness_cluster_stop(&C);
