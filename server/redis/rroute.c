@@ -45,6 +45,7 @@ struct rroute_cmd {
     int node;                   /* node it was last sent to */
     int to_node;                /* -1: route by the map; else a redirect's node */
     bool asking;                /* send ASKING first (an ASK redirect) */
+    bool master;                /* a write: never to a replica (read_from_replicas) */
     uint8_t tries;
     size_t len;
     char cmd[];
@@ -303,7 +304,7 @@ static void rroute_refresh(struct rroute *rr)
 /* ---- cluster: commands ---- */
 
 /* The node serving slot now, or -1 with rr->err set. */
-static int rroute_pick(struct rroute *rr, unsigned slot)
+static int rroute_pick(struct rroute *rr, unsigned slot, bool master)
 {
     if (!rr->map_known) {
         snprintf(rr->err, sizeof(rr->err), "slot %u: %.600s", slot,
@@ -311,8 +312,9 @@ static int rroute_pick(struct rroute *rr, unsigned slot)
         return -1;
     }
     const struct rtopo *t = rr->topo;
-    int ti = rtopo_node_for_slot(t, slot, rr->rfr, rr->pick++);
-    if (rr->rfr && ti >= 0 && (rr->tnode[ti] < 0 || !rlink_ready(rr->nodes[rr->tnode[ti]].link))) {
+    bool rfr = rr->rfr && !master;
+    int ti = rtopo_node_for_slot(t, slot, rfr, rr->pick++);
+    if (rfr && ti >= 0 && (rr->tnode[ti] < 0 || !rlink_ready(rr->nodes[rr->tnode[ti]].link))) {
         ti = rtopo_node_for_slot(t, slot, false, 0);    /* the replica is down: its master */
     }
     if (ti < 0) {
@@ -346,7 +348,7 @@ static int rroute_send(struct rroute *rr, struct rroute_cmd *c)
         c->to_node = -1;        /* that node left the map meanwhile */
         c->asking = false;
     }
-    int ni = c->to_node >= 0 ? c->to_node : rroute_pick(rr, c->slot);
+    int ni = c->to_node >= 0 ? c->to_node : rroute_pick(rr, c->slot, c->master);
     if (ni < 0) {
         return FEATD_EAGAIN;
     }
@@ -823,8 +825,9 @@ unsigned rroute_slot(const struct rroute *rr, const char *key, size_t len)
     return rr->mode == REDIS_MODE_CLUSTER ? rslot_of_key(key, len) : 0;
 }
 
-int rroute_command_formatted(struct rroute *rr, unsigned slot, redisCallbackFn *cb, void *priv,
-                             const char *cmd, size_t len)
+/* rroute_command_formatted and rroute_write_formatted. */
+static int rroute_submit(struct rroute *rr, unsigned slot, bool master, redisCallbackFn *cb, void *priv,
+                         const char *cmd, size_t len)
 {
     if (rr->mode != REDIS_MODE_CLUSTER) {
         if (rr->one == NULL) {
@@ -842,13 +845,26 @@ int rroute_command_formatted(struct rroute *rr, unsigned slot, redisCallbackFn *
         snprintf(rr->err, sizeof(rr->err), "out of memory");
         return FEATD_EAGAIN;
     }
-    *c = (struct rroute_cmd){ .rr = rr, .cb = cb, .priv = priv, .slot = slot, .to_node = -1, .len = len };
+    *c = (struct rroute_cmd){ .rr = rr, .cb = cb, .priv = priv, .slot = slot, .to_node = -1, .len = len,
+                              .master = master };
     memcpy(c->cmd, cmd, len);
     if (rroute_send(rr, c) != FEATD_OK) {
         free(c);
         return FEATD_EAGAIN;
     }
     return FEATD_OK;
+}
+
+int rroute_command_formatted(struct rroute *rr, unsigned slot, redisCallbackFn *cb, void *priv,
+                             const char *cmd, size_t len)
+{
+    return rroute_submit(rr, slot, false, cb, priv, cmd, len);
+}
+
+int rroute_write_formatted(struct rroute *rr, unsigned slot, redisCallbackFn *cb, void *priv,
+                           const char *cmd, size_t len)
+{
+    return rroute_submit(rr, slot, true, cb, priv, cmd, len);
 }
 
 int rroute_command_argv(struct rroute *rr, unsigned slot, redisCallbackFn *cb, void *priv, int argc,

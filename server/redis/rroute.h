@@ -78,6 +78,10 @@ unsigned rroute_slot(const struct rroute *rr, const char *key, size_t len);
  */
 int rroute_command_formatted(struct rroute *rr, unsigned slot, redisCallbackFn *cb, void *priv,
                              const char *cmd, size_t len) FEATD_MUSTCHECK;
+/* The same for a write: always sent to the slot's master, also with
+ * redis.read_from_replicas (a replica would refuse it). */
+int rroute_write_formatted(struct rroute *rr, unsigned slot, redisCallbackFn *cb, void *priv,
+                           const char *cmd, size_t len) FEATD_MUSTCHECK;
 /* The same from an argument vector. */
 int rroute_command_argv(struct rroute *rr, unsigned slot, redisCallbackFn *cb, void *priv, int argc,
                         const char **argv, const size_t *argvlen) FEATD_MUSTCHECK;

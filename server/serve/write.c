@@ -95,7 +95,7 @@ static int write_send(struct request *rq, struct write_cmd *cmd)
                         cmd->rowlen, cmd->at_ms) != FEATD_OK) {
         return FEATD_ENOMEM;
     }
-    return rroute_command_formatted(ctx->redis, cmd->slot, write_redis_cb, cmd, sb->data, sb->len);
+    return rroute_write_formatted(ctx->redis, cmd->slot, write_redis_cb, cmd, sb->data, sb->len);
 }
 
 /* Accounts one reply of cmd. */

@@ -736,6 +736,8 @@ START_TEST(test_cluster)
     ck_assert_uint_eq(resp->write_features->rows_written, N);
     featd_response_free(resp);
     free(b);
+    /* routed to the masters directly, not bounced by replicas */
+    ck_assert_double_eq(h_admin_metric(FC.admin_port, "featd_redis_redirects_total{kind=\"moved\"}"), 0);
     harness_cluster_wait_synced(&C, 10000);
     read_v(c, "stats", N, users, got, NULL);
     for (int i = 0; i < N; i++) {
