@@ -495,6 +495,63 @@ START_TEST(test_concurrent_writers)
 }
 END_TEST
 
+/* Incremental-mode views live in one generation that upserts (last-write-
+ * wins by event time) keep changing; pushes and upserts must not undo each
+ * other: whichever row is newer is served, whatever the order. */
+static void upsert(const char *vname, int64_t user, int64_t val, int64_t ts, uint64_t *written)
+{
+    const struct cfg_view *v = view(vname);
+    redisContext *c = redisConnect("127.0.0.1", R.port);
+    ck_assert(c && !c->err);
+    char err[256];
+    uint64_t gen = 0;
+    ck_assert_int_eq(online_gen_current(c, PREFIX, v, &gen, err, sizeof(err)), FEATD_OK);
+    ck_assert_uint_gt(gen, 0);
+    struct online_writer *w = online_writer_new(c, PREFIX, v, 100);
+    struct online_value x[3];
+    memset(x, 0, sizeof(x));
+    x[0].u.i64 = val;
+    x[1].u.d = 2.5;
+    x[2].s = "b";
+    x[2].slen = 1;
+    struct online_key k = { .i = user };
+    ck_assert_int_eq(online_writer_upsert(w, gen, &k, ts, ONLINE_NO_CREATED_TS, x, err, sizeof(err)), FEATD_OK);
+    ck_assert_int_eq(online_writer_flush(w, err, sizeof(err)), FEATD_OK);
+    *written = online_writer_written(w);
+    online_writer_free(w);
+    redisFree(c);
+}
+
+START_TEST(test_incremental_and_push)
+{
+    struct featd_client *c = cli_port(F.port);
+    int64_t now = util_now_us(), u = 31;
+    int64_t t100 = now - 100000000, t150 = now - 85000000, t200 = now - 80000000, t250 = now - 75000000,
+            t300 = now - 70000000;
+    int64_t val = 100;
+    snapshot("fresh", 1, &u, &val, &t100);          /* the incremental view's one generation */
+    ck_assert_int_eq(read1(c, "fresh", u), 100);
+    struct wb *b = wb_new("fresh");
+    wb_row(b, u, 200, t200);
+    wb_ok(c, b, 1, 0);
+    ck_assert_int_eq(read1(c, "fresh", u), 200);     /* the push is newer than the upserted row */
+    uint64_t written;
+    upsert("fresh", u, 300, t300, &written);
+    ck_assert_uint_eq(written, 1);
+    ck_assert_int_eq(read1(c, "fresh", u), 300);     /* a newer upsert wins over the push */
+    free(b);
+    b = wb_new("fresh");
+    wb_row(b, u, 250, t250);
+    wb_ok(c, b, 1, 0);                               /* newer than the stored push: written */
+    ck_assert_int_eq(read1(c, "fresh", u), 300);     /* but older than the upsert: not served */
+    upsert("fresh", u, 150, t150, &written);
+    ck_assert_uint_eq(written, 0);                   /* an older upsert is skipped */
+    ck_assert_int_eq(read1(c, "fresh", u), 300);
+    free(b);
+    featd_close(c);
+}
+END_TEST
+
 START_TEST(test_max_age_and_expired)
 {
     struct featd_client *c = cli_port(F.port);
@@ -758,6 +815,7 @@ static Suite *push_suite(void)
     tcase_add_test(tc, test_merge_stale_equal);
     tcase_add_test(tc, test_flip_half_newer);
     tcase_add_test(tc, test_concurrent_writers);
+    tcase_add_test(tc, test_incremental_and_push);
     tcase_add_test(tc, test_max_age_and_expired);
     tcase_add_test(tc, test_bad_writes);
     tcase_add_test(tc, test_noscript_recovery);
