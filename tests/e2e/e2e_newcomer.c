@@ -6,12 +6,14 @@
  *   - the materializer's gauges (last_success, lag, generation) are on
  *     /metrics as soon as a view's first load is counted, and the
  *     "applied into generation N" log line names the real generation;
+ *   - `featd-cli materialize status` of a view that never applied anything;
  * Run from the repository root (the example sources are relative paths).
  */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -41,6 +43,15 @@ static char *example_config(int port, int admin, const char *dir)
     snprintf(buf, sizeof buf, "redis://127.0.0.1:%d/0", R.port);
     json_object_set_new(rds, "url", json_string(buf));
     json_object_set_new(rds, "key_prefix", json_string("newc"));
+    /* a view that is never applied: its source does not exist */
+    snprintf(buf, sizeof buf,
+             "{ \"name\": \"never_applied\", \"entities\": [\"customer\"], \"features\": "
+             "[ { \"name\": \"x\", \"type\": \"int64\" } ], \"source\": { \"path\": "
+             "\"%s/missing\", \"event_timestamp_column\": \"event_time\" }, "
+             "\"materialization\": { \"mode\": \"snapshot\", \"interval_seconds\": 1 } }", dir);
+    json_t *nv = json_loads(buf, 0, &je);
+    ck_assert_msg(nv != NULL, "%s", je.text);
+    json_array_append_new(json_object_get(root, "feature_views"), nv);
     char *s = json_dumps(root, JSON_COMPACT);
     json_decref(root);
     ck_assert_ptr_nonnull(s);
@@ -152,6 +163,43 @@ START_TEST(gauges_after_first_load)
 }
 END_TEST
 
+/* Runs a shell command line; its stdout into out (NUL-terminated); returns
+ * the exit status (-1 when it did not exit). */
+static int run_cmd(const char *cmd, char *out, size_t cap)
+{
+    FILE *p = popen(cmd, "r");
+    ck_assert_msg(p != NULL, "popen %s", cmd);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* `featd-cli materialize status` of a view that never applied anything
+ * reads as such: no "generation 0", no run that "finished -". */
+START_TEST(status_never_applied)
+{
+    char cmd[1024], out[8192];
+    long long deadline = h_now_ms() + 20000;
+    do {        /* until its first poll failed */
+        snprintf(cmd, sizeof cmd, "%s --config %s materialize status --view never_applied 2>&1",
+                 h_bin("featd-cli"), F.config_path);
+        int rc = run_cmd(cmd, out, sizeof out);
+        ck_assert_msg(rc == 0 || rc == 1, "exit %d: %s", rc, out);   /* 1: a view failing */
+        if (strstr(out, "last error") != NULL) {
+            break;
+        }
+        h_sleep_ms(100);
+    } while (h_now_ms() < deadline);
+    ck_assert_msg(strstr(out, "serving        nothing yet (no generation applied; see last "
+                               "error)") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "last run       none finished yet") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "generation 0") == NULL, "%s", out);
+    ck_assert_msg(strstr(out, "finished -") == NULL, "%s", out);
+    ck_assert_msg(strstr(out, "missing: No such file or directory") != NULL, "%s", out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("e2e_newcomer");
@@ -159,6 +207,7 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, gauges_after_first_load);
+    tcase_add_test(tc, status_never_applied);
     suite_add_tcase(s, tc);
     return s;
 }
