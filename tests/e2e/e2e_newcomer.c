@@ -7,6 +7,7 @@
  *     /metrics as soon as a view's first load is counted, and the
  *     "applied into generation N" log line names the real generation;
  *   - `featd-cli materialize status` of a view that never applied anything;
+ *   - `featd-cli get --json` answers in the HTTP lookup's shape;
  * Run from the repository root (the example sources are relative paths).
  */
 #include <check.h>
@@ -200,6 +201,53 @@ START_TEST(status_never_applied)
 }
 END_TEST
 
+/* `featd-cli get --json` and the HTTP lookup on the serving port answer the
+ * same lookup with the same document: join-key columns first, bare names
+ * (and "view__feature" with --full-feature-names / full_feature_names). */
+START_TEST(get_json_matches_http)
+{
+    static const struct {
+        const char *cli_args, *body;
+    } cases[] = {
+        { "get -f customer_stats:revenue_30d,customer_stats:is_vip,customer_stats:order_count_30d "
+          "-e customer_id=1,2,999 --json",
+          "{\"features\": [\"customer_stats:revenue_30d\", \"customer_stats:is_vip\", "
+          "\"customer_stats:order_count_30d\"], \"entities\": {\"customer_id\": [1, 2, 999]}}" },
+        { "get -f merchant_profile:category,merchant_profile:tags -e merchant_id=m001,m002 "
+          "-e country=FR,US --json --full-feature-names",
+          "{\"features\": [\"merchant_profile:category\", \"merchant_profile:tags\"], "
+          "\"entities\": {\"merchant_id\": [\"m001\", \"m002\"], \"country\": [\"FR\", \"US\"]}, "
+          "\"full_feature_names\": true}" },
+    };
+    /* the first load of both views */
+    long long deadline = h_now_ms() + 20000;
+    while ((h_admin_metric(F.admin_port, "featd_materializer_generation{view=\"customer_stats\"}") <= 0 ||
+            h_admin_metric(F.admin_port, "featd_materializer_generation{view=\"merchant_profile\"}") <= 0) &&
+           h_now_ms() < deadline) {
+        h_sleep_ms(50);
+    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[2048], out[16384], hout[16384];
+        snprintf(cmd, sizeof cmd, "%s --port %d %s", h_bin("featd-cli"), F.port, cases[i].cli_args);
+        ck_assert_int_eq(run_cmd(cmd, out, sizeof out), 0);
+        snprintf(cmd, sizeof cmd, "curl -s -X POST --data-binary '%s' "
+                 "http://127.0.0.1:%d/get-online-features", cases[i].body, F.port);
+        ck_assert_int_eq(run_cmd(cmd, hout, sizeof hout), 0);
+        json_error_t je;
+        json_t *a = json_loads(out, 0, &je), *b = json_loads(hout, 0, &je);
+        ck_assert_msg(a != NULL && b != NULL, "not JSON: %s / %s", out, hout);
+        ck_assert_msg(json_equal(a, b), "featd-cli get --json:\n%s\nHTTP:\n%s", out, hout);
+        json_t *names = json_object_get(json_object_get(a, "metadata"), "feature_names");
+        ck_assert_str_eq(json_string_value(json_array_get(names, 0)),
+                         i == 0 ? "customer_id" : "merchant_id");
+        ck_assert_str_eq(json_string_value(json_array_get(names, i == 0 ? 1 : 2)),
+                         i == 0 ? "revenue_30d" : "merchant_profile__category");
+        json_decref(a);
+        json_decref(b);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("e2e_newcomer");
@@ -208,6 +256,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, gauges_after_first_load);
     tcase_add_test(tc, status_never_applied);
+    tcase_add_test(tc, get_json_matches_http);
     suite_add_tcase(s, tc);
     return s;
 }
