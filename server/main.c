@@ -409,7 +409,12 @@ static int main_start(struct featd_config *cfg)
         return 1;
     }
     if (main_tls(main_reg, err, sizeof(err)) != 0) {
-        log_error("main", "%s", err);
+        char cwd[1024];
+        const struct cfg_tls *t = &cfg->tls;
+        bool rel = (t->cert_file && t->cert_file[0] != '/') || (t->key_file && t->key_file[0] != '/') ||
+                   (t->client_ca_file && t->client_ca_file[0] != '/');
+        log_error("main", "%s%s%s%s", err, rel ? " (relative paths are relative to the working "
+                  "directory " : "", rel ? (getcwd(cwd, sizeof cwd) ? cwd : "?") : "", rel ? ")" : "");
         embedded_stop();
         return 1;
     }
@@ -454,7 +459,12 @@ static int main_start(struct featd_config *cfg)
     err[0] = '\0';
     if (servlog_apply(main_reg->cfg, err, sizeof(err)) != FEATD_OK ||
         admin_metrics_add_source(servlog_write_metrics, NULL) != FEATD_OK) {
-        log_error("main", "serving log: %s", err[0] ? err : "too many metrics sources");
+        char cwd[1024];
+        const char *sp = main_reg->cfg->serving_log.path;
+        bool rel = err[0] && sp != NULL && sp[0] != '/';
+        log_error("main", "serving log: %s%s%s%s", err[0] ? err : "too many metrics sources",
+                  rel ? " (serving_log.path is relative to the working directory " : "",
+                  rel ? (getcwd(cwd, sizeof cwd) ? cwd : "?") : "", rel ? ")" : "");
         embedded_stop();
         return 1;
     }
