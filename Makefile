@@ -2,7 +2,7 @@
 #
 #   make               build featd, featd-cli, libfeatd (into build/)
 #   make deps          install the Debian packages we need (idempotent)
-#   make run           deps + build + run the daemon on the example data
+#   make run           run deps + build + run the daemon on the example data
 #   make test          deps + build + unit and end-to-end suites
 #   make test SANITIZE=1   the same under ASan+UBSan (objects in build/san/)
 #   make WERROR=1      warnings are errors (CI)
@@ -51,7 +51,7 @@ E2E_HARNESS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/e2e/harness*.c))
 BINS := $(BUILD)/featd $(BUILD)/featd-cli $(BUILD)/featd-bench $(BUILD)/libfeatd.a
 EXTRA_BINS :=
 
-.PHONY: all deps run test unit e2e clean proto test-python test-deploy
+.PHONY: all deps run test unit e2e clean proto test-python test-deploy test-scripts
 all: $(BINS)
 
 proto: $(GEN_C)
@@ -106,6 +106,7 @@ test: deps
 	@scripts/run-tests.sh all $(BUILD) $(UNIT_BINS) $(E2E_BINS)
 	@$(MAKE) --no-print-directory test-python
 	@$(MAKE) --no-print-directory test-deploy
+	@$(MAKE) --no-print-directory test-scripts
 
 # The Python client's tests (client/python/tests, pytest) against this
 # BUILD's featd and featd-cli. Debian's interpreter: python3-protobuf and
@@ -119,9 +120,17 @@ test-python: all
 test-deploy: all
 	@tests/deploy/check-deploy.sh $(BUILD)
 
-run: deps
+# run installs only what building and running need (scripts/deps.sh run:
+# not the test tools, e.g. prometheus for promtool).
+run:
+	@scripts/deps.sh run
 	@$(MAKE) --no-print-directory all
 	@scripts/run-example.sh $(BUILD)
+
+# tests/scripts/test-*.sh: the scripts' own tests (make run's liveness and
+# port-ownership checks, Ctrl-C; featd-cli's help exit codes).
+test-scripts: all
+	@tests/scripts/run.sh $(BUILD)
 
 clean:
 	rm -rf build

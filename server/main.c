@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -321,8 +322,52 @@ static int main_parse_args(int argc, char **argv, struct main_args *a)
     return -1;
 }
 
+/* Warns on stdout (not an error: the directory may appear later) about each
+ * view whose source.path names nothing that exists yet — for a glob, its
+ * literal directory part. Relative paths are resolved against the working
+ * directory, which the warning names. Returns how many warnings. */
+static int main_check_sources(const struct featd_config *cfg)
+{
+    char cwd[1024];
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        util_strlcpy(cwd, "(unknown)", sizeof(cwd));
+    }
+    int n = 0;
+    for (size_t i = 0; i < cfg->nviews; i++) {
+        const char *sp = cfg->views[i].source_path;
+        if (sp == NULL || strstr(sp, "://") != NULL) {
+            continue;
+        }
+        char dir[1024];
+        util_strlcpy(dir, sp, sizeof(dir));
+        char *glob = strpbrk(dir, "*?[");
+        if (glob != NULL) {             /* the directory before the first pattern */
+            *glob = '\0';
+            char *slash = strrchr(dir, '/');
+            if (slash == NULL) {
+                util_strlcpy(dir, ".", sizeof(dir));
+            } else {
+                slash[slash == dir ? 1 : 0] = '\0';
+            }
+        }
+        struct stat st;
+        if (stat(dir, &st) != 0) {
+            printf("featd: warning: view %s: source.path \"%s\"%s%s%s%s%s: %s (the "
+                   "materializer retries each interval until it appears)\n",
+                   cfg->views[i].name, sp, sp[0] == '/' ? "" : " (relative to the working "
+                   "directory ", sp[0] == '/' ? "" : cwd, sp[0] == '/' ? "" : ")",
+                   glob != NULL ? ", its directory " : "", glob != NULL ? dir : "",
+                   strerror(errno));
+            n++;
+        }
+    }
+    return n;
+}
+
 /* `featd --check-config FILE`: validates (environment applied) and exits
- * 0 when valid, 1 with the errors on stderr otherwise. */
+ * 0 when valid, 1 with the errors on stderr otherwise. Prints the serving
+ * and admin addresses in force (scripts/run-example.sh reads them) and
+ * warns about source paths that do not exist (main_check_sources). */
 static int main_check_config(const char *path)
 {
     char err[16384];
@@ -333,6 +378,10 @@ static int main_check_config(const char *path)
     }
     printf("featd: %s is valid: %zu entities, %zu feature views\n", path, cfg->nentities,
            cfg->nviews);
+    const char *adm = cfg->server.admin_listen;
+    printf("featd: serving port %s, admin port %s\n", cfg->server.listen,
+           adm != NULL && adm[0] != '\0' ? adm : "off");
+    main_check_sources(cfg);
     config_free(cfg);
     return 0;
 }
@@ -360,7 +409,12 @@ static int main_start(struct featd_config *cfg)
         return 1;
     }
     if (main_tls(main_reg, err, sizeof(err)) != 0) {
-        log_error("main", "%s", err);
+        char cwd[1024];
+        const struct cfg_tls *t = &cfg->tls;
+        bool rel = (t->cert_file && t->cert_file[0] != '/') || (t->key_file && t->key_file[0] != '/') ||
+                   (t->client_ca_file && t->client_ca_file[0] != '/');
+        log_error("main", "%s%s%s%s", err, rel ? " (relative paths are relative to the working "
+                  "directory " : "", rel ? (getcwd(cwd, sizeof cwd) ? cwd : "?") : "", rel ? ")" : "");
         embedded_stop();
         return 1;
     }
@@ -405,7 +459,12 @@ static int main_start(struct featd_config *cfg)
     err[0] = '\0';
     if (servlog_apply(main_reg->cfg, err, sizeof(err)) != FEATD_OK ||
         admin_metrics_add_source(servlog_write_metrics, NULL) != FEATD_OK) {
-        log_error("main", "serving log: %s", err[0] ? err : "too many metrics sources");
+        char cwd[1024];
+        const char *sp = main_reg->cfg->serving_log.path;
+        bool rel = err[0] && sp != NULL && sp[0] != '/';
+        log_error("main", "serving log: %s%s%s%s", err[0] ? err : "too many metrics sources",
+                  rel ? " (serving_log.path is relative to the working directory " : "",
+                  rel ? (getcwd(cwd, sizeof cwd) ? cwd : "?") : "", rel ? ")" : "");
         embedded_stop();
         return 1;
     }

@@ -4,6 +4,7 @@
  * cli_<name>.c; `parquet` is cli_parquet.c's cli_parquet_main.
  *
  *   featd-cli [--host H] [--port P] [--timeout MS] [--config FILE] [--token T | --token-file F] COMMAND [ARGS]
+ *   featd-cli --version | --help
  */
 #include "cli/cli.h"
 
@@ -50,6 +51,8 @@ static const char usage_text[] =
     "  --tls-ca FILE   verify the server certificate against this PEM CA bundle\n"
     "  --tls-cert FILE, --tls-key FILE   client certificate and key (mTLS)\n"
     "  --tls-server-name NAME   the name to verify (and send as SNI); default --host\n"
+    "\n"
+    "  --version, -V   print featd-cli's version and exit\n"
     "\n"
     "Exit status: 0 success, 1 failure, 2 usage error.\n"
     "Run 'featd-cli COMMAND --help' for a command's options.\n";
@@ -287,6 +290,10 @@ int main(int argc, char **argv)
         int r;
         if (cli_is_help(argv[i])) {
             fputs(usage_text, stdout);
+            return CLI_OK;
+        }
+        if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
+            printf("featd-cli %s\n", FEATD_VERSION);
             return CLI_OK;
         }
         if ((r = cli_opt_value(NULL, argc, argv, &i, "--host", "-H", &val)) != 0) {

@@ -19,7 +19,8 @@
 
 static const char help_text[] =
     "usage: featd-cli [GLOBAL OPTIONS] get --features REFS --entity KEY=V1[,V2...]\n"
-    "                 [--entity KEY2=...] [--deadline MS] [--json] [--timestamps]\n"
+    "                 [--entity KEY2=...] [--deadline MS] [--json [--full-feature-names]]\n"
+    "                 [--timestamps]\n"
     "\n"
     "Look up the current values of features for one or more entities.\n"
     "\n"
@@ -31,7 +32,12 @@ static const char help_text[] =
     "                        Without :int/:str a key is typed as the registry declares\n"
     "                        it (else: integers are int64, other values strings).\n"
     "  --deadline MS         server-side deadline of the lookup (default: the server's)\n"
-    "  --json                print Feast-shaped JSON instead of a table\n"
+    "  --json                print Feast-shaped JSON instead of a table: the join-key\n"
+    "                        columns first, then the features by bare name (\"revenue_30d\"),\n"
+    "                        as featd's HTTP lookup answers (Feast's shape)\n"
+    "  --full-feature-names  --json: name features \"view__feature\" (HTTP\n"
+    "                        \"full_feature_names\": true); needed when two views share\n"
+    "                        a feature name\n"
     "  --timestamps          table: add each value's event time\n"
     "\n"
     "Table cells: the value, (null) for NULL_VALUE, (not found) for NOT_FOUND, and\n"
@@ -57,6 +63,7 @@ struct get_args {
     size_t ncols;
     int64_t deadline_ms;
     bool json;
+    bool full_names;        /* --json: "view__feature" instead of the bare name */
     bool timestamps;
 };
 
@@ -456,9 +463,27 @@ static void json_value(const Featd__V1__Value *v)
     free(t);
 }
 
+/* The JSON name of the feature reference ref ("view:feature") into
+ * buf[0..cap): the bare name, or "view__feature" with full (the names of
+ * featd's HTTP lookup, server/http/http_lookup.c, and of Feast). */
+static void json_feature_name(const char *ref, bool full, char *buf, size_t cap)
+{
+    const char *colon = strchr(ref, ':');
+    if (colon == NULL) {
+        snprintf(buf, cap, "%s", ref);
+    } else if (full) {
+        snprintf(buf, cap, "%.*s__%s", (int)(colon - ref), ref, colon + 1);
+    } else {
+        snprintf(buf, cap, "%s", colon + 1);
+    }
+}
+
 /* {"metadata":{"feature_names":[...]},"results":[{"values":[...],
- * "statuses":[...],"event_timestamps":[...]}, ...]} — join keys first (as
- * Feast does) unless the server already returned them. */
+ * "statuses":[...],"event_timestamps":[...]}, ...]} — the shape of featd's
+ * HTTP lookup (and Feast's): join keys first unless the server already
+ * returned them, features by bare name (--full-feature-names:
+ * "view__feature"). Two features of one bare name are refused, as the HTTP
+ * lookup refuses them. */
 static int print_json(const struct get_args *a, struct featd_get *g,
                       const Featd__V1__GetOnlineFeaturesResponse *r, size_t nrows)
 {
@@ -467,6 +492,18 @@ static int print_json(const struct get_args *a, struct featd_get *g,
     bool echo_keys = false;
     for (size_t i = 0; i < a->ncols; i++) {
         echo_keys = echo_keys || featd_resp_feature_index(r, a->cols[i].key) >= 0;
+    }
+    for (size_t f = 0; !a->full_names && f < r->n_feature_names; f++) {
+        char n1[512], n2[512];
+        json_feature_name(r->feature_names[f], false, n1, sizeof n1);
+        for (size_t k = 0; k < f; k++) {
+            json_feature_name(r->feature_names[k], false, n2, sizeof n2);
+            if (strcmp(n1, n2) == 0) {
+                return cli_usage_error(CMD, "%s and %s share the name \"%s\" in --json: add "
+                                       "--full-feature-names (names \"view__feature\")",
+                                       r->feature_names[k], r->feature_names[f], n1);
+            }
+        }
     }
     printf("{\n  \"metadata\": {\"feature_names\": [");
     bool first = true;
@@ -478,8 +515,10 @@ static int print_json(const struct get_args *a, struct featd_get *g,
         }
     }
     for (size_t f = 0; f < r->n_feature_names; f++) {
+        char name[512];
+        json_feature_name(r->feature_names[f], a->full_names, name, sizeof name);
         fputs(first ? "" : ", ", stdout);
-        json_string(r->feature_names[f]);
+        json_string(name);
         first = false;
     }
     printf("]},\n  \"results\": [");
@@ -556,6 +595,9 @@ static int parse_args(struct get_args *a, int argc, char **argv, bool *help)
             }
         } else if (strcmp(argv[i], "--json") == 0) {
             a->json = true;
+            i++;
+        } else if (strcmp(argv[i], "--full-feature-names") == 0) {
+            a->full_names = true;
             i++;
         } else if (strcmp(argv[i], "--timestamps") == 0) {
             a->timestamps = true;

@@ -285,18 +285,37 @@ static void print_text(const struct cfg_view *v, const struct vstatus *s, int64_
     }
     printf("  state          %s%s%s\n", p->state[0] ? p->state : "?",
            p->phase[0] ? ", phase " : "", p->phase);
-    fmt_time(p->last_success_at_us, t1, sizeof(t1));
-    fmt_age((double)mat_stats_age_us(now, p->last_success_at_us) / 1e6, a1, sizeof(a1));
-    printf("  serving        generation %" PRIu64 "%s%s%s (last success %s%s%s%s)\n", s->current,
-           p->snapshot[0] ? ", " : "", v->mat_mode == MAT_SNAPSHOT ? "snapshot " : "last file ",
-           p->snapshot[0] ? p->snapshot : "-", t1, p->last_success_at_us > 0 ? ", " : "",
-           p->last_success_at_us > 0 ? a1 : "", p->last_success_at_us > 0 ? " ago" : "");
-    fmt_time(p->finished_at_us, t2, sizeof(t2));
-    printf("  last run       finished %s in %.3f s: %" PRId64 " files, %" PRId64 " rows read, %"
-           PRId64 " written, %" PRId64 " stale, %" PRId64 " expired, %" PRId64 " rejected, %"
-           PRId64 " outside max age, %" PRId64 " entities\n", t2, (double)p->duration_ms / 1000.0,
-           p->files, p->rows_read, p->rows_written, p->rows_skipped_stale,
-           p->rows_skipped_expired, p->rows_rejected, p->rows_outside_max_age, p->entities);
+    /* a view whose polls ran but never applied anything (its source is
+     * missing, every snapshot rejected, ...): say so instead of a
+     * generation 0 and a run that never finished */
+    if (s->current == 0 && p->last_success_at_us <= 0) {
+        printf("  serving        nothing yet (no generation applied%s)\n",
+               p->last_error[0] ? "; see last error" : p->rejected_reason[0]
+                                 ? "; see last rejected" : "");
+    } else {
+        printf("  serving        generation %" PRIu64, s->current);
+        if (p->snapshot[0]) {
+            printf(", %s%s", v->mat_mode == MAT_SNAPSHOT ? "snapshot " : "last file ",
+                   p->snapshot);
+        }
+        if (p->last_success_at_us > 0) {
+            fmt_time(p->last_success_at_us, t1, sizeof(t1));
+            fmt_age((double)mat_stats_age_us(now, p->last_success_at_us) / 1e6, a1, sizeof(a1));
+            printf(" (last success %s, %s ago)", t1, a1);
+        }
+        putchar('\n');
+    }
+    if (p->finished_at_us > 0) {
+        fmt_time(p->finished_at_us, t2, sizeof(t2));
+        printf("  last run       finished %s in %.3f s: %" PRId64 " files, %" PRId64 " rows read, %"
+               PRId64 " written, %" PRId64 " stale, %" PRId64 " expired, %" PRId64 " rejected, %"
+               PRId64 " outside max age, %" PRId64 " entities\n", t2,
+               (double)p->duration_ms / 1000.0, p->files, p->rows_read, p->rows_written,
+               p->rows_skipped_stale, p->rows_skipped_expired, p->rows_rejected,
+               p->rows_outside_max_age, p->entities);
+    } else {
+        printf("  last run       none finished yet\n");
+    }
     if (p->max_event_ts_us != 0) {
         fmt_time(p->max_event_ts_us, t1, sizeof(t1));
         fmt_age((double)mat_stats_age_us(now, p->max_event_ts_us) / 1e6, a1, sizeof(a1));

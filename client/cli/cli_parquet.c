@@ -5,19 +5,57 @@
  * and `featd-cli parquet bench FILE` (decode every column of every row group,
  * print rows, seconds and rows/s; used by bench/parquet).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
+#include "cli/cli.h"
 #include "cli/cli_parquet.h"
 #include "cli/cli_parquet_dump.h"
 
-static int usage(void)
+static const char usage_text[] =
+    "usage: featd-cli parquet schema FILE   schema, row groups, codecs, encodings, sizes\n"
+    "       featd-cli parquet dump FILE     one JSON object per row (docs/parquet.md)\n"
+    "       featd-cli parquet bench FILE    decode every column; rows, seconds, rows/s\n"
+    "Exit status: 0 success, 1 the file was refused, 2 usage error.\n";
+
+static bool is_help(const char *a)
 {
-    fprintf(stderr, "usage: featd-cli parquet schema FILE\n"
-                    "       featd-cli parquet dump FILE\n"
-                    "       featd-cli parquet bench FILE\n");
-    return 2;
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+/* Checks argv like the other commands: --help/-h (also after a subcommand)
+ * print the usage on stdout and return 0; a bad usage returns 2 after a
+ * message; -1 = go on. */
+static int parquet_args(int argc, char **argv)
+{
+    if (argc >= 2 && (is_help(argv[1]) || strcmp(argv[1], "help") == 0)) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "schema") != 0 && strcmp(argv[1], "dump") != 0 &&
+        strcmp(argv[1], "bench") != 0) {
+        return cli_usage_error("parquet", "unknown subcommand \"%s\" (schema, dump or bench)",
+                               argv[1]);
+    }
+    for (int i = 2; i < argc; i++) {
+        if (is_help(argv[i])) {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+    }
+    if (argc == 3 && argv[2][0] == '-' && argv[2][1] != '\0') {
+        return cli_usage_error("parquet", "%s: unknown option %s", argv[1], argv[2]);
+    }
+    if (argc != 3) {
+        return cli_usage_error("parquet", "%s needs exactly one FILE", argv[1]);
+    }
+    return -1;
 }
 
 /* Decode every column of every row group; print rows, values and timing. */
@@ -50,9 +88,9 @@ int cli_parquet_main(int argc, char **argv)
 {
     char err[512];
     struct pq_file *f;
-    if (argc != 3 || (strcmp(argv[1], "schema") != 0 && strcmp(argv[1], "dump") != 0
-                      && strcmp(argv[1], "bench") != 0)) {
-        return usage();
+    int arc = parquet_args(argc, argv);
+    if (arc >= 0) {
+        return arc;
     }
     if (pq_open_file(argv[2], NULL, &f, err, sizeof err) != FEATD_OK) {
         fprintf(stderr, "featd-cli parquet: %s\n", err);

@@ -37,7 +37,10 @@ static bool config_auth_file(const char *path, const char *who, uint8_t out[32],
 {
     FILE *f = fopen(path, "rb");
     if (f == NULL) {
-        config_err_add(e, who, "cannot read %s: %s", path, strerror(errno));
+        char rel[1100];
+        int en = errno;
+        config_err_add(e, who, "cannot read %s%s: %s", path,
+                       config_err_relative(path, rel, sizeof rel), strerror(en));
         return false;
     }
     char buf[AUTH_MAX_SECRET + 2];

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void config_err_add(struct config_errs *e, const char *path, const char *fmt, ...)
 {
@@ -205,6 +206,20 @@ const char *config_err_words(const char *const *words, char *buf, size_t cap)
             break;
         }
         o += (size_t)w;
+    }
+    return buf;
+}
+
+const char *config_err_relative(const char *path, char *buf, size_t cap)
+{
+    char cwd[1024];
+    if (cap == 0) {
+        return "";
+    }
+    buf[0] = '\0';
+    if (path != NULL && path[0] != '/') {
+        snprintf(buf, cap, " (relative to the working directory %s)",
+                 getcwd(cwd, sizeof cwd) != NULL ? cwd : "(unknown)");
     }
     return buf;
 }

@@ -120,7 +120,10 @@ static void config_redis_password_file(struct cfg_redis *r, bool from_env, struc
     }
     FILE *f = fopen(r->password_file, "rb");
     if (f == NULL) {
-        config_err_add(e, who, "cannot read %s: %s", r->password_file, strerror(errno));
+        char rel[1100];
+        int en = errno;
+        config_err_add(e, who, "cannot read %s%s: %s", r->password_file,
+                       config_err_relative(r->password_file, rel, sizeof rel), strerror(en));
         return;
     }
     char buf[1026];

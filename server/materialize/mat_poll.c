@@ -437,6 +437,18 @@ static int poll_applied(struct poll *q, double secs)
             log_warn("materializer", "view %s: cannot record progress: %s", v->name, q->err);
         }
     }
+    if (q->p.generation <= 0 && x->rc != NULL) {
+        /* incremental runs upsert into the current generation without
+         * reading it into q->p (a first run creates it): read it back so
+         * the log line, the summary and the generation gauge are right */
+        uint64_t cur = 0;
+        if (online_gen_current(mat_ctx_vc(x, v), q->kp, v, &cur, q->err, sizeof(q->err)) ==
+            FEATD_OK) {
+            q->p.generation = (int64_t)cur;
+        } else {
+            log_debug("materializer", "view %s: %s", v->name, q->err);
+        }
+    }
     log_applied(run, &q->p, secs, mat_select_bytes(&x->sel));
     if (run->reclaim_old != 0 || run->reclaim_leftover != 0) {
         mat_state_set_phase(x->hs, MAT_PHASE_RECLAIM);

@@ -188,7 +188,11 @@ void mat_stats_record(const struct cfg_view *v, const uint64_t rows[MK__N], int 
         if (result >= 0 && result < MR__N) {
             s->runs[result]++;
         }
-        if (p != NULL && p->exists) {
+        /* p->exists is false on a view's first load (the progress hash was
+         * read before the run wrote it), yet the run filled in its success
+         * time, newest event and generation: take every field that is known,
+         * so the gauges appear right after the first load. */
+        if (p != NULL) {
             if (p->last_success_at_us > 0) {
                 s->last_success_us = p->last_success_at_us;
             }
@@ -198,6 +202,8 @@ void mat_stats_record(const struct cfg_view *v, const uint64_t rows[MK__N], int 
             if (p->generation > 0) {
                 s->generation = (uint64_t)p->generation;
             }
+        }
+        if (p != NULL && (p->exists || result == MR_APPLIED)) {
             if (!counted_rows && s->duration_s < 0 && p->duration_ms > 0) {
                 s->duration_s = (double)p->duration_ms / 1000.0;
             }

@@ -145,18 +145,18 @@ START_TEST(test_embedded_cli_roundtrip)
     ck_assert_msg(strstr(out, "2 written") != NULL, "%s", out);
 
     json_t *j = get_json("user_id=1,2,3");
-    json_t *clicks = result_of(j, "stats:clicks");
+    json_t *clicks = result_of(j, "clicks");
     ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(clicks, "values"), 0)), 10);
     ck_assert(json_is_null(json_array_get(json_object_get(clicks, "values"), 1)));
     ck_assert_str_eq(json_string_value(json_array_get(json_object_get(clicks, "statuses"), 0)), "PRESENT");
     ck_assert_str_eq(json_string_value(json_array_get(json_object_get(clicks, "statuses"), 1)), "NULL_VALUE");
     ck_assert_str_eq(json_string_value(json_array_get(json_object_get(clicks, "statuses"), 2)), "NOT_FOUND");
-    json_t *city = result_of(j, "stats:city");
+    json_t *city = result_of(j, "city");
     ck_assert_str_eq(json_string_value(json_array_get(json_object_get(city, "values"), 1)), "Lyon");
-    json_t *vec = json_array_get(json_object_get(result_of(j, "stats:vec"), "values"), 0);
+    json_t *vec = json_array_get(json_object_get(result_of(j, "vec"), "values"), 0);
     ck_assert_uint_eq(json_array_size(vec), 2);
     ck_assert(json_real_value(json_array_get(vec, 1)) == -1.25);
-    ck_assert_uint_eq(json_array_size(json_array_get(json_object_get(result_of(j, "stats:vec"), "values"), 1)), 0);
+    ck_assert_uint_eq(json_array_size(json_array_get(json_object_get(result_of(j, "vec"), "values"), 1)), 0);
     json_decref(j);
 
     /* views shows the generation the load published (the cache refreshes each second) */
@@ -186,7 +186,7 @@ START_TEST(test_embedded_cli_roundtrip)
     ck_assert_int_eq(rc, 1);
     ck_assert_msg(strstr(out, "line 2") != NULL, "%s", out);
     j = get_json("user_id=1");
-    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(result_of(j, "stats:clicks"), "values"), 0)), 10);
+    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(result_of(j, "clicks"), "values"), 0)), 10);
     json_decref(j);
     rc = run(out, sizeof(out), "%s --port %d get --features stats:clicks 2>&1", h_bin("featd-cli"), F.port);
     ck_assert_int_eq(rc, 2);
@@ -205,7 +205,7 @@ START_TEST(test_embedded_persists_and_dies_with_featd)
     /* restart on the same data dir: the rows are still there */
     h_featd_start(&F, cfg_json);
     json_t *j = get_json("user_id=1");
-    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(result_of(j, "stats:clicks"), "values"), 0)), 10);
+    ck_assert_int_eq(json_integer_value(json_array_get(json_object_get(result_of(j, "clicks"), "values"), 0)), 10);
     json_decref(j);
     /* kill -9: the child follows (parent-death signal) */
     kill(F.pid, SIGKILL);

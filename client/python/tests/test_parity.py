@@ -58,7 +58,7 @@ def cli_json(v, t):
 
 
 def cli_lookup(stack, features, entities):
-    args = ["get", "--json", "-f", ",".join(features)]
+    args = ["get", "--json", "--full-feature-names", "-f", ",".join(features)]
     for k, vals in entities.items():
         kind = "int" if isinstance(vals[0], int) else "str"
         args += ["-e", "%s:%s=%s" % (k, kind, ",".join(str(v) for v in vals))]
@@ -69,8 +69,9 @@ def assert_same(resp, doc, entities):
     names = doc["metadata"]["feature_names"]
     nkeys = len(entities)
     assert names[:nkeys] == list(entities)
-    assert resp.feature_names == names[nkeys:]
-    for name, res in zip(names[nkeys:], doc["results"][nkeys:]):
+    # featd-cli names features as the HTTP lookup does ("view__feature")
+    assert [n.replace(":", "__", 1) for n in resp.feature_names] == names[nkeys:]
+    for name, res in zip(resp.feature_names, doc["results"][nkeys:]):
         t = FTYPE[name]
         assert [py_json(v, t) for v in resp.values(name)] == \
             [cli_json(v, t) for v in res["values"]], name
