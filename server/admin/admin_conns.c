@@ -22,6 +22,14 @@
  *             drained, the read side shut and reading re-enabled: evhttp
  *             reads EOF and frees the connection.
  *
+ * A plaintext connection admitted is not read by evhttp until its first
+ * bytes are in (admin_conns_sniff_cb, peeking, ADMIN_SNIFF_TIMEOUT_MS at
+ * most): bytes that do not start an HTTP request (http/http_parse.h
+ * http_sniff, the serving port's test) are a protobuf client on the wrong
+ * port, answered with one protobuf error frame naming the serving port
+ * (libfeatd shows it) and closed like a refusal; anything else goes on to
+ * evhttp untouched.
+ *
  * With tls.admin the bufferevent is an OpenSSL one in accepting state,
  * made from the registry's server context at accept time (a SIGHUP's new
  * certificate serves the next connection); a refused TLS connection is
@@ -51,10 +59,13 @@
 #include "admin/admin_internal.h"
 #include "config/config.h"
 #include "config/registry.h"
+#include "http/http_parse.h"
+#include "wire/proto.h"
 #include "core/log.h"
 #include "core/util.h"
 
 #define ADMIN_REFUSE_LINGER_MS 100
+#define ADMIN_SNIFF_TIMEOUT_MS 10000  /* no byte by then: evhttp takes over (its own timeouts) */
 
 /* An admitted connection, as the kernel names it. */
 struct admin_conn {
@@ -149,17 +160,17 @@ static void admin_conns_linger_cb(evutil_socket_t fd, short what, void *arg)
     free(r);
 }
 
-/* Refuses bev's connection (see the top of the file). */
-static void admin_conns_refuse(struct bufferevent *bev)
+/* Closes bev's connection after sending it reply[0..len) (see the top of
+ * the file). */
+static void admin_conns_close_with(struct bufferevent *bev, const void *reply, size_t len)
 {
-    admin.conns_rejected_total++;
     bufferevent_disable(bev, EV_READ);
     evutil_socket_t fd = bufferevent_getfd(bev);
     if (fd >= 0 && bufferevent_openssl_get_ssl(bev) != NULL) {
         shutdown(fd, SHUT_RDWR);    /* no plaintext into a TLS session */
     } else if (fd >= 0) {
         /* Best effort: the reply fits an empty socket buffer. */
-        ssize_t n = send(fd, admin_busy_reply, sizeof(admin_busy_reply) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = send(fd, reply, len, MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)n;
         shutdown(fd, SHUT_WR);
     }
@@ -181,6 +192,78 @@ static void admin_conns_refuse(struct bufferevent *bev)
         }
         bufferevent_enable(bev, EV_READ);
     }
+}
+
+/* Refuses bev's connection with "503 too many admin connections". */
+static void admin_conns_refuse(struct bufferevent *bev)
+{
+    admin.conns_rejected_total++;
+    admin_conns_close_with(bev, admin_busy_reply, sizeof(admin_busy_reply) - 1);
+}
+
+/* A plaintext connection waiting for its first bytes. */
+struct admin_sniff {
+    TAILQ_ENTRY(admin_sniff) link;
+    struct bufferevent *bev;        /* evhttp's; one reference of ours */
+    struct event *ev;               /* EV_READ on its fd, with the timeout */
+};
+static TAILQ_HEAD(, admin_sniff) admin_sniffing = TAILQ_HEAD_INITIALIZER(admin_sniffing);
+
+static void admin_sniff_free(struct admin_sniff *sn)
+{
+    TAILQ_REMOVE(&admin_sniffing, sn, link);
+    event_free(sn->ev);
+    bufferevent_decref(sn->bev);
+    free(sn);
+}
+
+/* The first bytes are in (or the wait is over): HTTP goes on to evhttp; a
+ * protobuf frame (or other binary) gets the hint and is closed. */
+static void admin_conns_sniff_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct admin_sniff *sn = arg;
+    uint8_t b[4];
+    ssize_t n = (what & EV_READ) ? recv(fd, b, sizeof b, MSG_PEEK | MSG_DONTWAIT) : 0;
+    if (n > 0 && http_sniff(b, (size_t)n) == 0) {
+        admin.conns_not_http_total++;
+        struct evbuffer *out = evbuffer_new();
+        const char *msg = "this is featd's admin (HTTP) port; protobuf clients connect to the "
+                          "serving port (server.listen, default 6566)";
+        if (out != NULL && proto_write_error(out, 0, FEATD__V1__ERROR_CODE__INVALID_ARGUMENT, msg) == FEATD_OK) {
+            size_t len = evbuffer_get_length(out);
+            admin_conns_close_with(sn->bev, evbuffer_pullup(out, -1), len);
+        } else {
+            admin_conns_close_with(sn->bev, "", 0);
+        }
+        if (out != NULL) {
+            evbuffer_free(out);
+        }
+        log_debug("admin", "a connection sent non-HTTP bytes (a protobuf client on the admin port?): "
+                  "answered with an error frame and closed");
+    } else {
+        bufferevent_enable(sn->bev, EV_READ);     /* HTTP, EOF or silence: evhttp's */
+    }
+    admin_sniff_free(sn);
+}
+
+/* Holds back evhttp's reading of an admitted plaintext connection until its
+ * first bytes can be looked at; on any failure evhttp just reads it. */
+static void admin_conns_sniff(struct bufferevent *bev, evutil_socket_t fd)
+{
+    struct admin_sniff *sn = calloc(1, sizeof(*sn));
+    struct timeval tv = { ADMIN_SNIFF_TIMEOUT_MS / 1000, (ADMIN_SNIFF_TIMEOUT_MS % 1000) * 1000 };
+    if (sn == NULL || (sn->ev = event_new(admin.w.base, fd, EV_READ, admin_conns_sniff_cb, sn)) == NULL ||
+        event_add(sn->ev, &tv) != 0) {
+        if (sn != NULL && sn->ev != NULL) {
+            event_free(sn->ev);
+        }
+        free(sn);
+        return;
+    }
+    sn->bev = bev;
+    bufferevent_incref(bev);
+    bufferevent_disable(bev, EV_READ);
+    TAILQ_INSERT_TAIL(&admin_sniffing, sn, link);
 }
 
 /* Admits c into the table; false when the table is full (cap) or memory
@@ -237,6 +320,8 @@ static void admin_conns_check_cb(evutil_socket_t fd, short what, void *arg)
         if (s < 0 || !admin_conns_name(&c, s) || admin_conns_fd_scarce(s) || !admin_conns_admit(&c)) {
             admin_conns_refuse(bev);
             refused++;
+        } else if (bufferevent_openssl_get_ssl(bev) == NULL) {
+            admin_conns_sniff(bev, s);
         }
         bufferevent_decref(bev);
     }
@@ -338,6 +423,9 @@ void admin_conns_free(void)
     if (admin_check_ev) {
         event_free(admin_check_ev);
         admin_check_ev = NULL;
+    }
+    while (!TAILQ_EMPTY(&admin_sniffing)) {
+        admin_sniff_free(TAILQ_FIRST(&admin_sniffing));
     }
     /* evhttp_free has freed the lingering connections' bufferevents */
     while (!TAILQ_EMPTY(&admin_lingering)) {

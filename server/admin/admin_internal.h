@@ -85,6 +85,8 @@ struct admin_state {
     uint64_t conns_open;            /* admitted connections in the table (may
                                        include closed ones until pruned) */
     uint64_t conns_rejected_total;  /* refused with 503 (over the cap or fd limit) */
+    uint64_t conns_not_http_total;  /* closed: the first bytes were not HTTP (a protobuf
+                                       client on the wrong port gets a hint) */
     uint64_t refused_unlogged;      /* refusals since the last log line */
     struct log_limit refused_log;   /* one such line a second */
     /* token authentication (admin.c, DESIGN §14) */

@@ -287,6 +287,10 @@ static int admin_metrics_write(struct fbuf *o)
         prom_scalar(o, "featd_admin_rejected_connections_total", "counter",
                     "Admin HTTP connections refused with 503 (over server.admin_max_connections or near "
                     "the open-file limit)", "%" PRIu64, admin.conns_rejected_total) != FEATD_OK ||
+        prom_scalar(o, "featd_admin_not_http_connections_total", "counter",
+                    "Admin connections closed because their first bytes were not HTTP (a protobuf "
+                    "client on the admin port: answered with an error frame naming the serving port)",
+                    "%" PRIu64, admin.conns_not_http_total) != FEATD_OK ||
         prom_scalar(o, "featd_admin_accept_errors_total", "counter",
                     "Failed accept(2) calls on the admin port (EMFILE/ENFILE: accepting pauses 100 ms)",
                     "%" PRIu64, admin.backoff.errors_total) != FEATD_OK) {

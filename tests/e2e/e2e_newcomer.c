@@ -201,6 +201,25 @@ START_TEST(status_never_applied)
 }
 END_TEST
 
+/* A protobuf client pointed at the admin (HTTP) port gets told so at once,
+ * not a silent timeout; HTTP on the admin port is unaffected. */
+START_TEST(admin_port_hint)
+{
+    char cmd[1024], out[8192];
+    snprintf(cmd, sizeof cmd, "timeout 10 %s --port %d --timeout 5000 ping 2>&1", h_bin("featd-cli"),
+             F.admin_port);
+    long long t0 = h_now_ms();
+    int rc = run_cmd(cmd, out, sizeof out);
+    ck_assert_msg(rc != 0 && rc != 124, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "admin (HTTP) port") != NULL && strstr(out, "server.listen") != NULL, "%s", out);
+    ck_assert_msg(h_now_ms() - t0 < 4000, "the hint took %lld ms", h_now_ms() - t0);
+    ck_assert_double_ge(h_admin_metric(F.admin_port, "featd_admin_not_http_connections_total"), 1);
+    char *page = h_admin_get(F.admin_port, "/healthz");
+    ck_assert_ptr_nonnull(page);
+    free(page);
+}
+END_TEST
+
 /* `featd-cli get --json` and the HTTP lookup on the serving port answer the
  * same lookup with the same document: join-key columns first, bare names
  * (and "view__feature" with --full-feature-names / full_feature_names). */
@@ -257,6 +276,7 @@ static Suite *suite(void)
     tcase_add_test(tc, gauges_after_first_load);
     tcase_add_test(tc, status_never_applied);
     tcase_add_test(tc, get_json_matches_http);
+    tcase_add_test(tc, admin_port_hint);
     suite_add_tcase(s, tc);
     return s;
 }
