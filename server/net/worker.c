@@ -408,6 +408,27 @@ int worker_init(struct worker *w, int id, struct registry *reg, bool with_listen
         return FEATD_ERR;
     }
     free(host);
+    /* The workers share the address with SO_REUSEPORT, which would also let
+     * them share it with another process of this user (a second featd):
+     * the first worker first binds it alone, which fails when anyone
+     * listens there. */
+    if (id == 0) {
+        evutil_socket_t probe = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int yes = 1;
+        int brc = probe < 0 ? 0 : (setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes)),
+                                   bind(probe, ai->ai_addr, (socklen_t)ai->ai_addrlen));
+        int berr = errno;
+        if (probe >= 0) {
+            evutil_closesocket(probe);
+        }
+        if (brc != 0) {
+            snprintf(err, errlen, "server.listen: cannot listen on %s: %s%s", reg->cfg->server.listen,
+                     strerror(berr), berr == EADDRINUSE ? " (another process, maybe another featd, "
+                     "listens there)" : "");
+            evutil_freeaddrinfo(ai);
+            return FEATD_ERR;
+        }
+    }
     w->listener = evconnlistener_new_bind(w->base, worker_accept_cb, w,
                                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
                                               LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC,

@@ -201,6 +201,27 @@ START_TEST(status_never_applied)
 }
 END_TEST
 
+/* A second featd on the serving port of a running one fails at startup
+ * naming the reason (SO_REUSEPORT would otherwise let both accept). */
+START_TEST(second_featd_refused)
+{
+    char dir[256], path[300], cmd[1024], out[8192];
+    h_tempdir(dir, "newc2");
+    int admin = h_free_port();
+    char *cfg = example_config(F.port, admin, dir);
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(cfg, f);
+    fclose(f);
+    free(cfg);
+    snprintf(cmd, sizeof cmd, "timeout 20 %s --config %s 2>&1", h_bin("featd"), path);
+    int rc = run_cmd(cmd, out, sizeof out);
+    ck_assert_msg(rc != 0 && rc != 124, "exit %d: %s", rc, out);
+    ck_assert_msg(strstr(out, "another process") != NULL, "%s", out);
+}
+END_TEST
+
 /* A protobuf client pointed at the admin (HTTP) port gets told so at once,
  * not a silent timeout; HTTP on the admin port is unaffected. */
 START_TEST(admin_port_hint)
@@ -277,6 +298,7 @@ static Suite *suite(void)
     tcase_add_test(tc, status_never_applied);
     tcase_add_test(tc, get_json_matches_http);
     tcase_add_test(tc, admin_port_hint);
+    tcase_add_test(tc, second_featd_refused);
     suite_add_tcase(s, tc);
     return s;
 }
