@@ -336,4 +336,9 @@ void config_reload_keep_restart_only(const struct featd_config *running, struct 
  * check_config fails when the two differ. */
 int config_doc_markdown(struct fbuf *out) FEATD_MUSTCHECK;
 
+/* For a file path in an error: " (relative to the working directory DIR)"
+ * into buf[0..cap) when path is relative (featd opens it from its working
+ * directory, not the config file's), "" otherwise; returns buf. */
+const char *config_err_relative(const char *path, char *buf, size_t cap);
+
 #endif

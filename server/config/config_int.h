@@ -70,10 +70,6 @@ void config_err_add(struct config_errs *e, const char *path, const char *fmt, ..
     FEATD_PRINTF(3, 4);
 /* Copies the collected lines into err (when not NULL) and releases them. */
 void config_err_finish(struct config_errs *e, char *err, size_t errlen);
-/* For a file path in an error: " (relative to the working directory DIR)"
- * into buf[0..cap) when path is relative (featd opens it from its working
- * directory, not the config file's), "" otherwise; returns buf. */
-const char *config_err_relative(const char *path, char *buf, size_t cap);
 
 /* Renders s as a double-quoted, escaped, length-capped string into out
  * (cap >= QBUF is never exceeded) and returns out. */

@@ -14,6 +14,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "config/config.h"
 #include "core/util.h"
 
 static bool hidden(const char *base)
@@ -77,7 +78,10 @@ static int list_dir(const char *dir, char ***names, size_t *n, char *err, size_t
     *n = 0;
     DIR *d = opendir(dir);
     if (d == NULL) {
-        util_seterr(err, errlen, "cannot list %s: %s", dir, strerror(errno));
+        int e = errno;
+        char rel[1100];
+        util_seterr(err, errlen, "cannot list %s: %s%s", dir, strerror(e),
+                    config_err_relative(dir, rel, sizeof rel));
         return FEATD_ERR;
     }
     size_t cap = 0;
@@ -114,7 +118,10 @@ static int list_dir(const char *dir, char ***names, size_t *n, char *err, size_t
         errno = 0;
     }
     if (rc == FEATD_OK && errno != 0) {
-        util_seterr(err, errlen, "cannot list %s: %s", dir, strerror(errno));
+        int e = errno;
+        char rel[1100];
+        util_seterr(err, errlen, "cannot list %s: %s%s", dir, strerror(e),
+                    config_err_relative(dir, rel, sizeof rel));
         rc = FEATD_ERR;
     }
     closedir(d);
@@ -341,7 +348,10 @@ int mat_discover(const char *source_path, struct mat_listing *out, char *err, si
     } else {
         struct stat st;
         if (stat(source_path, &st) != 0) {
-            util_seterr(err, errlen, "source %s: %s", source_path, strerror(errno));
+            int e = errno;
+            char rel[1100];
+            util_seterr(err, errlen, "source %s: %s%s", source_path, strerror(e),
+                        config_err_relative(source_path, rel, sizeof rel));
             return FEATD_ERR;
         }
         if (S_ISDIR(st.st_mode)) {
