@@ -154,15 +154,17 @@ static int hw_key_column(const struct cfg_join_key *jk, const json_t *col, struc
     return FEATD_OK;
 }
 
-/* A list value ov of type t as the Value *x, its elements in a. */
+/* A list value ov of type t as the Value *x, its elements in a (an empty
+ * list allocates no element array: a body of many "[]" stays within the
+ * request's decode bound, dispatch.h). */
 static int hw_list(enum featd_type t, const struct online_value *ov, struct arena *a, Featd__V1__Value *x)
 {
     uint32_t n = ov->count;
     switch (t) {
     case FT_FLOAT_LIST: {
         Featd__V1__FloatList *l = arena_alloc(a, sizeof(*l));
-        float *e = arena_alloc(a, sizeof(*e) * (n + 1));
-        if (l == NULL || e == NULL) {
+        float *e = n ? arena_alloc(a, sizeof(*e) * n) : NULL;
+        if (l == NULL || (n && e == NULL)) {
             return FEATD_ENOMEM;
         }
         featd__v1__float_list__init(l);
@@ -177,8 +179,8 @@ static int hw_list(enum featd_type t, const struct online_value *ov, struct aren
     }
     case FT_DOUBLE_LIST: {
         Featd__V1__DoubleList *l = arena_alloc(a, sizeof(*l));
-        double *e = arena_alloc(a, sizeof(*e) * (n + 1));
-        if (l == NULL || e == NULL) {
+        double *e = n ? arena_alloc(a, sizeof(*e) * n) : NULL;
+        if (l == NULL || (n && e == NULL)) {
             return FEATD_ENOMEM;
         }
         featd__v1__double_list__init(l);
@@ -193,8 +195,8 @@ static int hw_list(enum featd_type t, const struct online_value *ov, struct aren
     }
     case FT_INT64_LIST: {
         Featd__V1__Int64List *l = arena_alloc(a, sizeof(*l));
-        int64_t *e = arena_alloc(a, sizeof(*e) * (n + 1));
-        if (l == NULL || e == NULL) {
+        int64_t *e = n ? arena_alloc(a, sizeof(*e) * n) : NULL;
+        if (l == NULL || (n && e == NULL)) {
             return FEATD_ENOMEM;
         }
         featd__v1__int64_list__init(l);
@@ -209,8 +211,8 @@ static int hw_list(enum featd_type t, const struct online_value *ov, struct aren
     }
     default: {     /* FT_STRING_LIST */
         Featd__V1__StringList *l = arena_alloc(a, sizeof(*l));
-        char **e = arena_alloc(a, sizeof(*e) * (n + 1));
-        if (l == NULL || e == NULL) {
+        char **e = n ? arena_alloc(a, sizeof(*e) * n) : NULL;
+        if (l == NULL || (n && e == NULL)) {
             return FEATD_ENOMEM;
         }
         featd__v1__string_list__init(l);
