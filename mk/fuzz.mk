@@ -14,9 +14,10 @@
 #                  (tests/fuzz/fuzz_request.c), seeded with frames written
 #                  by tests/fuzz/seed_request.py
 #   fuzz_http      the serving port's HTTP input: pipelined request heads
-#                  (http_parse_head), bodies by Content-Length and the
-#                  JSON lookup builder (tests/fuzz/fuzz_http.c), seeded
-#                  with tests/fuzz/seeds_http/
+#                  (http_parse_head), bodies by Content-Length, the JSON
+#                  lookup builder and the push / write-to-online-store
+#                  builder with write_check on its result
+#                  (tests/fuzz/fuzz_http.c), seeded with tests/fuzz/seeds_http/
 #
 # Coverage and executions are printed at the end of each run
 # (-print_final_stats=1).

@@ -19,6 +19,8 @@
  *     /v1/quality/VIEW      one EVAL (admin_qreport.h) + timer ─► the view's quality JSON
  *     /get-online-features  JSON ─► featd.v1.Request (request arena) ─► dispatch_run
  *                           ─► admin_lookup_answer_get (cells, same thread) ─► JSON reply
+ *     /push, /write-to-online-store  JSON ─► WriteFeatures (http/http_write.h)
+ *                           ─► dispatch_run ─► serve/write.c ─► admin_write_answer
  *
  * Every request that waits (PING, MGET, lookup) is an admin_call on the
  * pending list until it is answered; the backend (hiredis callback or lookup
@@ -60,7 +62,7 @@
 
 const char *const admin_path_names[AP__COUNT] = {
     "/healthz", "/readyz", "/metrics", "/v1/feature-views", "/get-online-features",
-    "/v1/quality", "other"
+    "/v1/quality", "/push", "/write-to-online-store", "other"
 };
 
 const int admin_codes[ADMIN_NKNOWN_CODES] = { 200, 400, 401, 403, 404, 405, 413, 429, 500, 503, 504 };
@@ -232,6 +234,8 @@ static const struct admin_route admin_routes[] = {
     { "/v1/feature-views", AP_VIEWS, EVHTTP_REQ_GET, admin_views_get },
     { "/get-online-features", AP_LOOKUP, EVHTTP_REQ_POST, admin_lookup_post },
     { "/v1/quality/", AP_QUALITY, EVHTTP_REQ_GET, admin_quality_get },
+    { "/push", AP_PUSH, EVHTTP_REQ_POST, admin_write_push },
+    { "/write-to-online-store", AP_WRITE, EVHTTP_REQ_POST, admin_write_store },
 };
 
 /*
@@ -324,7 +328,7 @@ static void admin_http_cb(struct evhttp_request *req, void *arg)
     admin_reply_text(req, AP_OTHER, 404,
                      "not found (endpoints: GET /healthz, /readyz, /metrics, /v1/feature-views, "
                      "/v1/quality/VIEW; "
-                     "POST /get-online-features)");
+                     "POST /get-online-features, /push, /write-to-online-store)");
 }
 
 /* ---- lifecycle ---- */

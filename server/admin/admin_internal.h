@@ -31,6 +31,8 @@ enum admin_path {
     AP_VIEWS,
     AP_LOOKUP,
     AP_QUALITY,
+    AP_PUSH,
+    AP_WRITE,
     AP_OTHER,
     AP__COUNT
 };
@@ -48,7 +50,8 @@ enum admin_call_kind {
     CALL_READYZ = 0,
     CALL_VIEWS,
     CALL_LOOKUP,
-    CALL_QUALITY
+    CALL_QUALITY,
+    CALL_WRITE
 };
 
 struct admin_call {
@@ -144,6 +147,8 @@ void admin_metrics_page(struct evhttp_request *req);       /* GET /metrics */
 void admin_views_get(struct evhttp_request *req);          /* GET /v1/feature-views */
 void admin_lookup_post(struct evhttp_request *req);        /* POST /get-online-features */
 void admin_quality_get(struct evhttp_request *req);        /* GET /v1/quality/VIEW (admin_quality.c) */
+void admin_write_push(struct evhttp_request *req);         /* POST /push (admin_write.c) */
+void admin_write_store(struct evhttp_request *req);        /* POST /write-to-online-store (admin_write.c) */
 
 /* ---- admin_lookup.c, for its tests ---- */
 

@@ -14,7 +14,8 @@ const uint64_t metrics_bucket_bounds[METRICS_NBUCKETS - 1] = { METRICS_BUCKETS(M
 const char *const metrics_req_type_names[MREQ__COUNT] = {
     "get_online_features", "ping", "list_feature_views", "server_info", "http_get_online_features",
     "auth",
-    "write_features"
+    "write_features",
+    "http_write_features"
 };
 const char *const metrics_code_names[METRICS_CODES] = {
     "OK", "INVALID_ARGUMENT", "UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "INTERNAL",

@@ -65,6 +65,7 @@ enum metrics_req_type {
     MREQ_HTTP_GET,      /* JSON lookup on the admin port */
     MREQ_AUTH,          /* AuthRequest */
     MREQ_WRITE,         /* WriteFeatures (protobuf) */
+    MREQ_HTTP_WRITE,    /* POST /push and /write-to-online-store (both ports) */
     MREQ__COUNT
 };
 #define METRICS_CODES 8             /* featd.v1.ErrorCode OK..PERMISSION_DENIED */

@@ -290,8 +290,9 @@ static int http_lookup_from_json(const json_t *root, const struct featd_config *
     json_t *val;
     json_object_foreach((json_t *)root, key, val) {
         if (strcmp(key, "features") != 0 && strcmp(key, "entities") != 0 && strcmp(key, "deadline_ms") != 0 &&
-            strcmp(key, "full_feature_names") != 0) {
-            BAD("unknown key \"%s\" (expected features, entities, deadline_ms, full_feature_names%s)", key,
+            strcmp(key, "full_feature_names") != 0 && strcmp(key, "generation_mode") != 0) {
+            BAD("unknown key \"%s\" (expected features, entities, deadline_ms, full_feature_names, "
+                "generation_mode%s)", key,
                 strcmp(key, "feature_service") == 0 ? "; feature services are not supported: list the features" : "");
         }
     }
@@ -358,6 +359,17 @@ static int http_lookup_from_json(const json_t *root, const struct featd_config *
         BAD("\"full_feature_names\" must be true (\"view__feature\") or false (bare feature names)");
     }
     *names = fn && json_is_true(fn) ? HTTP_NAMES_FULL : HTTP_NAMES_BARE;
+    /* DESIGN §12 shadow reads: "held" reads each view's held generation */
+    const json_t *gm = json_object_get(root, "generation_mode");
+    if (gm && !json_is_null(gm)) {
+        const char *m = json_is_string(gm) ? json_string_value(gm) : "";
+        if (strcmp(m, "held") == 0) {
+            g->generation_mode = FEATD__V1__GENERATION_MODE__HELD;
+        } else if (strcmp(m, "current") != 0) {
+            BAD("\"generation_mode\" must be \"current\" (the served generation) or \"held\" (the one the "
+                "quality gate holds: a shadow read)");
+        }
+    }
 
     rq->body_case = FEATD__V1__REQUEST__BODY_GET_ONLINE_FEATURES;
     rq->get_online_features = g;

@@ -13,7 +13,9 @@
  * response): "full_feature_names" false (also when absent, Feast's default)
  * names features by their bare names, true by "view__feature"; either way
  * the join keys come first as columns (the request's values, PRESENT, the
- * epoch as event time). Pure functions over their arguments: any thread.
+ * epoch as event time). "generation_mode": "held" reads each view's held
+ * generation (DESIGN §12 shadow reads; "current", the default, the served
+ * one). Pure functions over their arguments: any thread.
  */
 #ifndef FEATD_HTTP_LOOKUP_H
 #define FEATD_HTTP_LOOKUP_H

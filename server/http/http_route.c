@@ -7,11 +7,14 @@
  *   POST /get-online-features   the shared JSON lookup (http_lookup.h) run
  *                               on this worker (dispatch_begin/run), its
  *                               answer written straight from the cells
+ *   POST /push                  the shared JSON write builder (http_write.h):
+ *   POST /write-to-online-store a WriteFeatures request run on this worker
+ *                               (serve/write.c), {"rows_written", "rows_stale"}
  *   GET|HEAD /healthz           200 "ok" (open)
  *   anything else               404 / 405 JSON errors
  *
- * New endpoints (push, write) are a line in http_routes. On the
- * connection's worker thread.
+ * A new endpoint is a line in http_routes. On the connection's worker
+ * thread.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -24,6 +27,7 @@
 #include "core/metrics.h"
 #include "core/util.h"
 #include "http/http_conn.h"
+#include "http/http_write.h"
 #include "serve/dispatch.h"
 #include "serve/serve_auth.h"
 #include "serve/serve_ctx.h"
@@ -41,10 +45,14 @@ struct http_route_entry {
 
 static void http_route_lookup(struct http_call *hc, const struct http_head *h, const char *body, size_t len);
 static void http_route_healthz(struct http_call *hc, const struct http_head *h, const char *body, size_t len);
+static void http_route_push(struct http_call *hc, const struct http_head *h, const char *body, size_t len);
+static void http_route_store(struct http_call *hc, const struct http_head *h, const char *body, size_t len);
 
 static const struct http_route_entry http_routes[] = {
     { HTTP_POST, "/get-online-features", false, http_route_lookup },
     { HTTP_GET, "/healthz", true, http_route_healthz },
+    { HTTP_POST, "/push", false, http_route_push },
+    { HTTP_POST, "/write-to-online-store", false, http_route_store },
 };
 
 static _Thread_local struct log_limit http_auth_log;    /* one audit line a second per worker */
@@ -188,6 +196,86 @@ static void http_route_lookup(struct http_call *hc, const struct http_head *h, c
     dispatch_run(rq, msg_rq);       /* may answer (and free hc) before it returns */
 }
 
+/* ---- POST /push, POST /write-to-online-store ---- */
+
+/* request_callbacks.answer: the WriteFeatures answer (200 with the row
+ * counts) or an error, with the HTTP status of its code. */
+static void http_write_answer(void *arg, const Featd__V1__Response *resp)
+{
+    struct http_call *hc = arg;
+    hc->rq = NULL;
+    if (resp->body_case == FEATD__V1__RESPONSE__BODY_WRITE_FEATURES && resp->write_features) {
+        char buf[128];
+        struct jsonw j;
+        jsonw_init_fixed(&j, buf, sizeof(buf));
+        http_write_json(&j, resp->write_features);
+        http_call_reply(hc, 200, "application/json", buf, j.len);
+    } else if (resp->body_case == FEATD__V1__RESPONSE__BODY_ERROR && resp->error) {
+        int code = (int)resp->error->code;
+        http_call_error(hc, http_status_of(code), http_code_name(code), resp->error->message);
+    } else {
+        http_call_error(hc, 500, "INTERNAL", "unexpected response body");
+    }
+}
+
+/* request_callbacks.answer_get: never called for a write. */
+static int http_write_answer_get(void *arg, const struct proto_get_answer *ga)
+{
+    (void)arg;
+    (void)ga;
+    return FEATD_ERR;
+}
+
+static const struct request_callbacks http_write_callbacks = {
+    .answer_get = http_write_answer_get,
+    .answer = http_write_answer,
+};
+
+/* The write endpoints: the body built into a WriteFeatures request and run
+ * by serve/write.c on this worker (auth, validation, LWW writes). */
+static void http_route_write(struct http_call *hc, enum http_write_kind kind, const char *body, size_t len)
+{
+    struct metrics *m = hc->ctx->metrics;
+    struct request *rq = dispatch_begin(hc->ctx, MREQ_HTTP_WRITE, len, &http_write_callbacks, hc);
+    if (rq == NULL) {
+        METRICS_INC(m->requests[MREQ_HTTP_WRITE][FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED]);
+        http_call_error(hc, 429, "RESOURCE_EXHAUSTED", "out of memory");
+        return;
+    }
+    Featd__V1__Request *msg_rq = NULL;
+    struct http_write_info info;
+    char msg[512];
+    int rc = http_write_build(body, len, kind, rq->reg->cfg, &rq->arena, &msg_rq, &info, msg, sizeof(msg));
+    if (rc != FEATD_OK && !(msg_rq != NULL && http_write_auth_first(rq->reg->cfg, hc->token, &info))) {
+        int code = rc == FEATD_ERR ? FEATD__V1__ERROR_CODE__INVALID_ARGUMENT
+                                   : FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED;
+        int slot = info.view ? info.view->metrics_slot : -1;
+        if (slot >= 0 && slot < METRICS_MAX_VIEWS) {
+            METRICS_ADD(m->views[slot].push_rows[MPUSH_REJECTED], (uint64_t)info.rows);
+        }
+        dispatch_cancel(rq);
+        METRICS_INC(m->requests[MREQ_HTTP_WRITE][code]);
+        http_call_error(hc, http_status_of(code), http_code_name(code), msg);
+        return;
+    }
+    hc->rq = rq;
+    rq->token = hc->token;
+    rq->peer = hc->c->peer;
+    dispatch_run(rq, msg_rq);       /* may answer (and free hc) before it returns */
+}
+
+static void http_route_push(struct http_call *hc, const struct http_head *h, const char *body, size_t len)
+{
+    (void)h;
+    http_route_write(hc, HTTP_WRITE_PUSH, body, len);
+}
+
+static void http_route_store(struct http_call *hc, const struct http_head *h, const char *body, size_t len)
+{
+    (void)h;
+    http_route_write(hc, HTTP_WRITE_STORE, body, len);
+}
+
 /* ---- GET /healthz ---- */
 
 static void http_route_healthz(struct http_call *hc, const struct http_head *h, const char *body, size_t len)
@@ -259,7 +347,8 @@ void http_route(struct http_call *hc, const struct http_head *h, const char *bod
         return;
     }
     snprintf(msg, sizeof(msg), "no such endpoint on the serving port: %.*s %.*s (served here: POST "
-             "/get-online-features, GET /healthz; the rest is on the admin port)",
+             "/get-online-features, /push, /write-to-online-store, GET /healthz; the rest is on the admin "
+             "port)",
              (int)(h->method_len < 16 ? h->method_len : 16), h->method_s,
              (int)(h->path_len < 200 ? h->path_len : 200), h->path);
     http_call_error(hc, 404, "NOT_FOUND", msg);

@@ -5,10 +5,13 @@
  * left (as http_conn.c calls it: at most HTTP_MAX_HEAD bytes looked at),
  * the body taken by Content-Length (bounded like max_frame_bytes), and
  * each body of a POST built into a lookup (http_lookup_build, the JSON ->
- * featd.v1.Request path shared with the admin port) against a config with
- * int64, string and composite join keys and two views sharing a feature
- * name. Every pointer the parser returns is checked to lie inside the
- * input. Built and run by `make fuzz` (mk/fuzz.mk).
+ * featd.v1.Request path shared with the admin port) and into both write
+ * bodies (http_write_build for /push and /write-to-online-store, then
+ * write_check on what it built, as serve/write.c runs it) against a config
+ * with int64, string and composite join keys, two views sharing a feature
+ * name and a view of every type with expect rules. Every pointer the
+ * parser returns is checked to lie inside the input. Built and run by
+ * `make fuzz` (mk/fuzz.mk).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +22,8 @@
 #include "core/arena.h"
 #include "http/http_lookup.h"
 #include "http/http_parse.h"
+#include "http/http_write.h"
+#include "serve/write_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -34,7 +39,17 @@ static const char fuzz_cfg[] =
     "        { \"name\": \"x\", \"type\": \"int64\" }, { \"name\": \"s\", \"type\": \"string\" } ] },"
     "    { \"name\": \"i\", \"entities\": [\"item\"], \"features\": [ { \"name\": \"x\", \"type\": \"double\" } ] },"
     "    { \"name\": \"ui\", \"entities\": [\"user\", \"item\"], \"features\": ["
-    "        { \"name\": \"score\", \"type\": \"float\" } ] } ] }";
+    "        { \"name\": \"score\", \"type\": \"float\" } ] },"
+    "    { \"name\": \"all\", \"entities\": [\"user\"], \"source\": { \"path\": \"/nonexistent\","
+    "        \"event_timestamp_column\": \"ts\", \"created_timestamp_column\": \"cr\" }, \"features\": ["
+    "        { \"name\": \"b\", \"type\": \"bool\" }, { \"name\": \"i\", \"type\": \"int32\" },"
+    "        { \"name\": \"l\", \"type\": \"int64\", \"expect\": { \"min\": 0, \"max\": 100 } },"
+    "        { \"name\": \"f\", \"type\": \"float\" }, { \"name\": \"d\", \"type\": \"double\" },"
+    "        { \"name\": \"s\", \"type\": \"string\", \"expect\": { \"allowed\": [\"a\", \"b\"] } },"
+    "        { \"name\": \"y\", \"type\": \"bytes\" }, { \"name\": \"t\", \"type\": \"timestamp\" },"
+    "        { \"name\": \"fl\", \"type\": \"float_list\" }, { \"name\": \"dl\", \"type\": \"double_list\" },"
+    "        { \"name\": \"il\", \"type\": \"int64_list\" }, { \"name\": \"sl\", \"type\": \"string_list\","
+    "          \"expect\": { \"not_null\": true } } ] } ] }";
 
 static void fuzz_inside(const char *p, size_t n, const char *base, size_t size)
 {
@@ -103,6 +118,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             }
             arena_release(&a);
+            for (int kind = HTTP_WRITE_PUSH; kind <= HTTP_WRITE_STORE; kind++) {
+                struct http_write_info info;
+                arena_init(&a, 16u << 20);
+                rq = NULL;
+                msg[0] = '\0';
+                rc = http_write_build(buf + off + h.head_len, (size_t)h.content_length, (enum http_write_kind)kind,
+                                      cfg, &a, &rq, &info, msg, sizeof(msg));
+                if ((rc == FEATD_OK && (rq == NULL || rq->write_features == NULL)) ||
+                    (rc == FEATD_ERR && info.view != NULL && rq == NULL) || (rc != FEATD_OK && msg[0] == '\0')) {
+                    abort();
+                }
+                if (rc == FEATD_OK) {
+                    struct write_rows rows;
+                    struct write_check_error err;
+                    if (write_check(cfg, rq->write_features, &a, &rows, &err) == FEATD_OK &&
+                        (rows.nrows == 0 || rows.v == NULL || rows.keys == NULL || rows.vals == NULL)) {
+                        abort();
+                    }
+                }
+                arena_release(&a);
+            }
         }
         off += h.head_len + (size_t)h.content_length;
     }
