@@ -153,6 +153,10 @@ static int lookup_build_command(struct request *rq, size_t **offs_out)
         uint64_t cached = p->held ? pv->held_gen : gencache_get(&rq->ctx->gens, pv->vidx);
         pv->gen = cached == GENCACHE_UNKNOWN ? 0 : cached;
         memset(pv->row_arg, 0, sizeof(int) * (nr ? nr : 1));
+        if (p->held && pv->gen == 0) {
+            continue;   /* a shadow read of a view without a held generation: NOT_FOUND
+                           (DESIGN §12), pushed rows or not; the pointer read tells */
+        }
         /* a view without a generation (as far as we know) still has its
          * pushed rows: its HMGET names the push field alone */
         for (size_t r = 0; r < nr && rc == FEATD_OK; r++) {

@@ -528,6 +528,14 @@ START_TEST(test_held_shadow_read)
     ck_assert_int_eq(json_integer_value(cell(j, 1, "values", 0)), 41);
     ck_assert_int_eq(json_integer_value(cell(j, 1, "values", 1)), 99);
     json_decref(j);
+    /* nothing held: a shadow read is NOT_FOUND even where rows were pushed */
+    freeReplyObject(h_redis_cmd(&R, "DEL %s", held));
+    j = lookup_v(F.port, ", \"generation_mode\": \"held\"", NULL);
+    ck_assert_str_eq(json_string_value(cell(j, 1, "statuses", 1)), "NOT_FOUND");
+    json_decref(j);
+    j = lookup_v(F.port, NULL, NULL);                   /* the current read still merges it */
+    ck_assert_int_eq(json_integer_value(cell(j, 1, "values", 1)), 99);
+    json_decref(j);
 }
 END_TEST
 
