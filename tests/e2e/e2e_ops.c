@@ -1570,6 +1570,7 @@ START_TEST(test_slow_request_attributed_and_logged)
     wait_readyz(200, 5000);
     struct featd_client *c = cli();
     ck_assert_int_eq(featd_ping(c, NULL), FEATD_OK);       /* connected and served */
+    h_sleep_ms(100);    /* the ping's phases are observed just after its write: let them land */
     char *before = scrape();
     struct featd_get *g = featd_get_new();
     featd_get_add_feature(g, "stats:*");
