@@ -100,6 +100,12 @@ EOF
             "$BUILD/featd" materialize --config "$WORK/mat-$1.json" --log-level warn >"$WORK/mat-$1.out" 2>&1 ||
             die "featd materialize ($1) failed: $(tail -3 "$WORK/mat-$1.out")"
         t1=$(date +%s.%N)
+        if [ "$1" = on ]; then    # the gate ran: a stored profile with histograms
+            local pk
+            pk=$(redis-cli -p "$RPORT" --scan --pattern 'mb:v2:m:*profiles' | head -1 || true)
+            [ -n "$pk" ] && redis-cli -p "$RPORT" hgetall "$pk" | grep -q '"hist"' ||
+                die "quality on: no profile with histograms stored (key '$pk')"
+        fi
         printf '%.0f %.2f\n' "$(echo "$N / ($t1 - $t0)" | bc -l)" "$(awk '{ print $1 + $2 }' "$WORK/time.txt")"
     }
     [ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
@@ -108,6 +114,7 @@ EOF
         order="on off"; [ $((r % 2)) = 0 ] && order="off on"
         for side in $order; do
             read -r rps cpu <<<"$(mat_pass "$side")"
+            [ -n "$rps" ] || die "the $side pass failed"
             if [ "$side" = on ]; then MON+=("$rps"); MONC+=("$cpu"); else MOFF+=("$rps"); MOFFC+=("$cpu"); fi
         done
         MRAW+=("| $r ($order first) | ${MON[-1]} / ${MONC[-1]} | ${MOFF[-1]} / ${MOFFC[-1]} | $(cut -d' ' -f1 /proc/loadavg) |")
