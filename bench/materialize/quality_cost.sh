@@ -24,7 +24,9 @@
 #   bench/materialize/quality_cost.sh       BENCH_QUICK=1 ... (smoke, < 1 min
 #                                           once the off build exists)
 # Env: BUILD (build), N (2000000; quick 100000), MAT_REPS (3; quick 1),
-# PAIRS (6; quick 1), SECS (10; quick 2), SKIP_MAT=1 / SKIP_SERVE=1, KEEP=1.
+# PAIRS (6; quick 1), SECS (10; quick 2), SKIP_MAT=1 / SKIP_SERVE=1, KEEP=1,
+# PERF=1 (perf record of one more "on" pass and "on" lookup run: the share
+# of featd's CPU samples in the quality / serving-metrics code).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
@@ -53,6 +55,15 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[
 ratio() { printf '%.3f' "$(echo "$1 / $2" | bc -l)"; }
 cpu_of() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / t }' "/proc/$1/stat"; }
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+# perf_share FILE REGEX: "P% (sym a%, sym b%, ...)" — the self-time share of
+# featd's samples in the symbols matching REGEX (perf report --no-children)
+perf_share() {
+    perf report -i "$1" --no-children --sort symbol 2>/dev/null | grep -v '^#' | grep '%' |
+        awk -v re="$2" '{ p = $1; sub("%", "", p); if ($3 ~ re) { t += p; l = l sprintf("%s%s %s%%", (l ? ", " : ""), $3, p) } }
+            END { printf "%.2f%% (%s)", t, l }'
+}
+PERF=${PERF:-0}
+[ "$PERF" = 1 ] && ! command -v perf >/dev/null && die "PERF=1 needs perf (linux-perf)"
 
 RPORT=$(free_port)
 redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no >"$WORK/redis.log" 2>&1 &
@@ -120,6 +131,13 @@ EOF
         MRAW+=("| $r ($order first) | ${MON[-1]} / ${MONC[-1]} | ${MOFF[-1]} / ${MOFFC[-1]} | $(cut -d' ' -f1 /proc/loadavg) |")
         say "materialize rep $r: quality on ${MON[-1]} rows/s (${MONC[-1]} s CPU), off ${MOFF[-1]} rows/s (${MOFFC[-1]} s CPU)"
     done
+    MAT_PERF=""
+    if [ "$PERF" = 1 ]; then
+        redis-cli -p "$RPORT" flushall >/dev/null
+        FEATD_MATERIALIZE_PACING=off perf record -q -F 1999 -o "$WORK/mat.perf" -- \
+            "$BUILD/featd" materialize --config "$WORK/mat-on.json" --log-level error >/dev/null 2>&1
+        MAT_PERF="Profile of one more \"on\" pass (\`perf record -F 1999 -- featd materialize ...\`): the quality code's share of featd's CPU samples: $(perf_share "$WORK/mat.perf" '^(mat_profile|mat_quality|online_expect|mat_gate)')."
+    fi
     mon=$(median "${MON[@]}"); moff=$(median "${MOFF[@]}")
     MAT_MD="#### Materializer: snapshot profiling on vs off
 
@@ -133,6 +151,8 @@ EOF
 | pair | on rows/s / CPU s | off rows/s / CPU s | load |
 |---|---|---|---:|
 $(printf '%s\n' "${MRAW[@]}")
+
+$MAT_PERF
 "
 fi
 
@@ -221,6 +241,15 @@ print("%.0f %d %.2f %d" % (j["requests_per_s"], j["latency_us"]["p99"], (float(s
         mp_on=$(median ${P99[on]}); mp_me=$(median ${P99[metrics]}); mp_off=$(median ${P99[off]})
         mc_on=$(median ${CPU[on]}); mc_me=$(median ${CPU[metrics]}); mc_off=$(median ${CPU[off]})
     }
+    SERVE_PERF=""
+    if [ "$PERF" = 1 ]; then
+        "$BUILD/featd-bench" --port "${PORT[on]}" -c 50 -t 2 -d "$SECS" -w 1 -n $ENT -k customer_id -f "$flist" >/dev/null &
+        BPID=$!
+        sleep 2
+        perf record -q -F 1999 -p "${FP[on]}" -o "$WORK/serve.perf" -- sleep $((SECS > 4 ? SECS - 3 : 1)) >/dev/null 2>&1
+        wait "$BPID"
+        SERVE_PERF="Profile of the \"on\" featd during one more run (\`perf record -F 1999 -p PID\`): the serving metrics' and log's share of featd's CPU samples: $(perf_share "$WORK/serve.perf" '^(serve_stats|servlog|metrics_age|jsonw)')."
+    fi
     LINES=$(wc -l <"$WORK/serving.log" 2>/dev/null || echo 0)
     SERVE_MD="#### Lookups: serving metrics and the 1% serving log on vs off
 
@@ -232,7 +261,7 @@ print("%.0f %d %.2f %d" % (j["requests_per_s"], j["latency_us"]["p99"], (float(s
 | metrics: serving metrics, no serving log | $mr_me | $mp_me | $mc_me | $(ratio "$mr_me" "$mr_off") | $(ratio "$mc_me" "$mc_off") |
 | off: serve_stats_answered removed | $mr_off | $mp_off | $mc_off | 1 | 1 |
 
-Serving log lines written by the \"on\" featd: $LINES.
+Serving log lines written by the \"on\" featd: $LINES. $SERVE_PERF
 
 | round | on req/s / CPU µs | metrics req/s / CPU µs | off req/s / CPU µs | load |
 |---|---|---|---|---:|
