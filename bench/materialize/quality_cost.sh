@@ -114,6 +114,7 @@ EOF
         if [ "$1" = on ]; then    # the gate ran: a stored profile with histograms
             local pk
             pk=$(redis-cli -p "$RPORT" --scan --pattern 'mb:v2:m:*profiles' | head -1 || true)
+            # shellcheck disable=SC2015  # die when either fails
             [ -n "$pk" ] && redis-cli -p "$RPORT" hgetall "$pk" | grep -q '"hist"' ||
                 die "quality on: no profile with histograms stored (key '$pk')"
         fi

@@ -141,7 +141,7 @@ for r in $(seq "$REPS"); do
         if [ "$side" = featd ]; then
             read -r a s c e u <<<"$(featd_push 1)"; F1+=("$a"); F1C+=("$c"); F1S+=("$s"); F1U+=("$u")
             [ "$e" = 0 ] || die "featd-bench --write -P 1: $e errors"
-            read -r b s4 c4 e u4 <<<"$(featd_push 4)"; F4+=("$b"); F4C+=("$c4"); F4U+=("$u4")
+            read -r b _ c4 e u4 <<<"$(featd_push 4)"; F4+=("$b"); F4C+=("$c4"); F4U+=("$u4")
             [ "$e" = 0 ] || die "featd-bench --write -P 4: $e errors"
         else
             read -r a c <<<"$(redis_push)"; RB+=("$a"); RBC+=("$c")
@@ -167,13 +167,13 @@ for r in $(seq "$REPS"); do
     order="idle flood"; [ $((r % 2)) = 0 ] && order="flood idle"
     for side in $order; do
         if [ "$side" = idle ]; then
-            read -r p50 p99 e lag <<<"$(lookup)"; IP50+=("$p50"); IP99+=("$p99")
+            read -r p50 p99 e _ <<<"$(lookup)"; IP50+=("$p50"); IP99+=("$p99")
             [ "$e" = 0 ] || die "idle lookups: $e errors"
         else
             "$BUILD/featd-bench" "${WRITE_ARGS[@]}" -P 4 -d $((SECS + 2)) -w 0 --json >"$WORK/flood.json" &
             FLOODPID=$!
             sleep 0.5
-            read -r p50 p99 e lag <<<"$(lookup)"; DP50+=("$p50"); DP99+=("$p99")
+            read -r p50 p99 e _ <<<"$(lookup)"; DP50+=("$p50"); DP99+=("$p99")
             [ "$e" = 0 ] || die "lookups during the flood: $e errors"
             wait "$FLOODPID"; FLOODPID=""
             FLOODR+=("$(jget "$(cat "$WORK/flood.json")" '"%.0f" % j["write"]["rows_per_s"]')")
