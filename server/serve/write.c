@@ -6,13 +6,6 @@
  * flushes once). A NOSCRIPT reply (script cache flushed, failover) resends
  * that row with EVAL, which caches the script again. Counts
  * featd_push_rows_total{view,result} and featd_write_event_age_seconds.
- *
- * A request keeps at most WRITE_WINDOW script calls in flight and sends
- * the next as each reply comes: the worker's Redis link is shared with
- * lookups, and a 1,000-row push sent at once queued ~5 ms of scripts in
- * front of them (lookup p99 x17 during a push flood, BENCHMARKS.md). With
- * the window a lookup waits behind at most WRITE_WINDOW calls per write
- * request in flight on its worker.
  */
 #include "serve/write.h"
 
@@ -26,8 +19,6 @@
 #include "online/online_push.h"
 #include "serve/serve_auth.h"
 #include "serve/write_check.h"
-
-#define WRITE_WINDOW 64    /* script calls in flight per write request */
 
 /* One row's script call; the callback's private pointer. The key and row
  * are kept (arena) for a resend with EVAL. */
@@ -46,7 +37,6 @@ struct write_state {
     size_t fieldlen;
     struct write_cmd *cmds;
     size_t ncmds;
-    size_t next;            /* the next command to send (the window's front) */
     uint32_t written, stale;
     bool failed;            /* a command failed: answer UNAVAILABLE */
     char why[400];          /* the first failure */
@@ -157,16 +147,6 @@ static void write_redis_cb(redisAsyncContext *ac, void *r, void *priv)
         write_fail(rq->write, "online store unavailable: %s", rroute_error(ctx->redis));
     } else {
         write_reply(rq, cmd, reply);
-    }
-    /* slide the window: the next row, unless the request is over */
-    struct write_state *ws = rq->write;
-    if (!ws->failed && !rq->responded && ws->next < ws->ncmds) {
-        if (write_send(rq, &ws->cmds[ws->next]) == FEATD_OK) {
-            ws->next++;
-            rq->redis_pending++;
-        } else {
-            write_fail(ws, "online store unavailable: %s", rroute_error(ctx->redis));
-        }
     }
     if (rq->redis_pending > 0) {
         return;
@@ -280,14 +260,13 @@ void write_start(struct request *rq)
         return;
     }
     size_t sent = 0;
-    for (size_t i = 0; i < ws->ncmds && i < WRITE_WINDOW; i++) {
+    for (size_t i = 0; i < ws->ncmds; i++) {
         if (write_send(rq, &ws->cmds[i]) != FEATD_OK) {
             write_fail(ws, "online store unavailable: %s", rroute_error(ctx->redis));
             break;
         }
         sent++;
     }
-    ws->next = sent;
     if (sent == 0) {
         write_answer(rq);
         return;
