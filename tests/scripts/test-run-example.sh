@@ -39,7 +39,12 @@ print("listening", flush=True); time.sleep(600)' "$1" > "$T/hold.$1" &
 make_run() {
   local mk=(make --no-print-directory run)
   case $build in */san) mk+=(SANITIZE=1) ;; *) mk+=("BUILD=$build") ;; esac
-  env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS "${mk[@]}"
+  # SIGINT back to its default first: a test run started in the background
+  # of a non-interactive shell (nohup, CI runners) inherits it ignored, and a
+  # shell cannot undo an ignored-at-entry signal (a terminal's make can)
+  env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS python3 -c \
+    'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
+    "${mk[@]}"
 }
 
 echo "-- 1: FEATD_LISTEN honoured, Ctrl-C"
