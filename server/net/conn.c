@@ -528,6 +528,14 @@ static void conn_request_finish(struct conn *c, uint64_t cells)
     conn_flush_soon(c);
     if (!c->closing && conn_over_limits(c)) {
         conn_pause(c);
+    } else if (c->read_paused && c->writing && !c->in_flush) {
+        /* paused on the answers it expected, which are now in: with a full
+         * socket no flush pass looks at c (conn_flush_soon), so queue one
+         * for its resume check (conn_after_write), outside any input
+         * processing that may have answered this request */
+        c->in_flush = true;
+        TAILQ_INSERT_TAIL(&c->loop->flush, c, flush_link);
+        event_active(c->loop->flush_ev, EV_WRITE, 1);
     }
     conn_account(c);
 }
