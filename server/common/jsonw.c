@@ -274,6 +274,14 @@ void jsonw_text(struct jsonw *w, const char *s, size_t n)
     jsonw_escape_run(w, (const unsigned char *)s, n, JSONW_MODE_TEXT, SIZE_MAX);
 }
 
+size_t jsonw_text_fitv(char *out, size_t cap, const char *fmt, va_list ap)
+{
+    char raw[1024];
+    size_t rc = cap < sizeof(raw) ? cap : sizeof(raw);
+    int n = vsnprintf(raw, rc, fmt, ap);
+    return jsonw_text_fit(out, cap, raw, n < 0 ? 0 : (size_t)n < rc ? (size_t)n : rc - 1);
+}
+
 size_t jsonw_text_fit(char *out, size_t cap, const char *s, size_t n)
 {
     struct jsonw w;

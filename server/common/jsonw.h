@@ -31,6 +31,7 @@
 #ifndef FEATD_COMMON_JSONW_H
 #define FEATD_COMMON_JSONW_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -122,6 +123,10 @@ void jsonw_text(struct jsonw *w, const char *s, size_t n);
  * length written. out and s must not overlap. Any thread.
  */
 size_t jsonw_text_fit(char *out, size_t cap, const char *s, size_t n);
+/* printf-style into a buffer of cap bytes, then through jsonw_text_fit into
+ * out[cap]: a request error message quoting request text (lookup and write
+ * validation). */
+size_t jsonw_text_fitv(char *out, size_t cap, const char *fmt, va_list ap);
 /* True when s[0..n) is valid UTF-8 (the rules above; NUL bytes allowed). */
 bool jsonw_utf8_valid(const char *s, size_t n);
 

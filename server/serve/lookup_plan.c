@@ -12,19 +12,17 @@
 #include <string.h>
 
 #include "common/jsonw.h"
+#include "wire/proto.h"
 
 static void plan_fail(struct lookup_plan_error *err, int code, const char *fmt, ...) FEATD_PRINTF(3, 4);
 
 static void plan_fail(struct lookup_plan_error *err, int code, const char *fmt, ...)
 {
-    char raw[sizeof(err->msg)];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(raw, sizeof(raw), fmt, ap);
-    va_end(ap);
     /* the message quotes request text: keep it valid UTF-8 on one line */
-    jsonw_text_fit(err->msg, sizeof(err->msg), raw,
-                   n < 0 ? 0 : n < (int)sizeof(raw) ? (size_t)n : sizeof(raw) - 1);
+    jsonw_text_fitv(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
     err->code = code;
 }
 
@@ -32,14 +30,6 @@ static void plan_fail(struct lookup_plan_error *err, int code, const char *fmt, 
                       return FEATD_ERR; } while (0)
 #define NOMEM() do { plan_fail(err, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, \
                       "request needs more memory than allowed"); return FEATD_ERR; } while (0)
-
-/* Name of a Value's set field ("int64_val"), "null" when none. */
-static const char *lookup_kind_name(int kind)
-{
-    const ProtobufCFieldDescriptor *fd =
-        protobuf_c_message_descriptor_get_field(&featd__v1__value__descriptor, (unsigned)kind);
-    return fd ? fd->name : "null";
-}
 
 /* Finds or adds the plan view for v. */
 static struct plan_view *plan_view_for(struct lookup_plan *p, const struct featd_config *cfg,
@@ -257,7 +247,7 @@ static int plan_join_keys(struct lookup_plan *p, const Featd__V1__GetOnlineFeatu
                 if (!ok) {
                     BAD("join key \"%s\" row %zu: expected %s, got %s", jk->name, r,
                         jk->type == FT_INT64 ? "int64_val" : "string_val",
-                        lookup_kind_name(kc));
+                        proto_value_kind_name(kc));
                 }
             }
         }

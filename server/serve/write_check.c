@@ -16,20 +16,18 @@
 #include <string.h>
 
 #include "common/jsonw.h"
+#include "wire/proto.h"
 #include "core/fbuf.h"
 
 static void wc_fail(struct write_check_error *err, int code, const char *fmt, ...) FEATD_PRINTF(3, 4);
 
 static void wc_fail(struct write_check_error *err, int code, const char *fmt, ...)
 {
-    char raw[sizeof(err->msg)];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(raw, sizeof(raw), fmt, ap);
-    va_end(ap);
     /* the message quotes request text: keep it valid UTF-8 on one line */
-    jsonw_text_fit(err->msg, sizeof(err->msg), raw,
-                   n < 0 ? 0 : n < (int)sizeof(raw) ? (size_t)n : sizeof(raw) - 1);
+    jsonw_text_fitv(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
     err->code = code;
 }
 
@@ -37,14 +35,6 @@ static void wc_fail(struct write_check_error *err, int code, const char *fmt, ..
                       return FEATD_ERR; } while (0)
 #define NOMEM() do { wc_fail(err, FEATD__V1__ERROR_CODE__RESOURCE_EXHAUSTED, \
                       "request needs more memory than allowed"); return FEATD_ERR; } while (0)
-
-/* Name of a Value's set field ("int64_val"), "null" when none. */
-static const char *wc_kind_name(int kind)
-{
-    const ProtobufCFieldDescriptor *fd =
-        protobuf_c_message_descriptor_get_field(&featd__v1__value__descriptor, (unsigned)kind);
-    return fd ? fd->name : "null";
-}
 
 size_t write_check_claimed_rows(const Featd__V1__WriteFeaturesRequest *w)
 {
@@ -314,7 +304,7 @@ int write_check(const struct featd_config *cfg, const Featd__V1__WriteFeaturesRe
                 ok->slen = strlen(ok->s);
             } else {
                 BAD("row %zu: join key \"%s\": expected %s, got %s", r, v->keys[k].name,
-                    v->keys[k].type == FT_INT64 ? "int64_val" : "string_val", wc_kind_name(kc));
+                    v->keys[k].type == FT_INT64 ? "int64_val" : "string_val", proto_value_kind_name(kc));
             }
         }
         for (size_t f = 0; f < v->nfeatures; f++) {
@@ -327,7 +317,7 @@ int write_check(const struct featd_config *cfg, const Featd__V1__WriteFeaturesRe
                 o->is_null = true;
             } else if (!wc_kind_ok(t, kc)) {
                 BAD("row %zu: feature \"%s\" (%s): expected %s, got %s", r, v->features[f].name,
-                    config_type_name(t), wc_expected(t), wc_kind_name(kc));
+                    config_type_name(t), wc_expected(t), proto_value_kind_name(kc));
             } else if (wc_list_len(x) > ONLINE_MAX_LIST) {
                 BAD("row %zu: feature \"%s\": %zu list elements exceed the limit (%u)", r,
                     v->features[f].name, wc_list_len(x), ONLINE_MAX_LIST);

@@ -358,3 +358,10 @@ fail:
     }
     return FEATD_ERR;
 }
+
+const char *proto_value_kind_name(int kind_case)
+{
+    const ProtobufCFieldDescriptor *fd =
+        protobuf_c_message_descriptor_get_field(&featd__v1__value__descriptor, (unsigned)kind_case);
+    return fd ? fd->name : "null";
+}

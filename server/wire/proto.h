@@ -24,6 +24,9 @@ Featd__V1__Request *proto_decode_request(struct arena *a, const uint8_t *data, s
 /* Appends header + packed response to out. FEATD_ERR when out cannot grow. */
 int proto_write_response(struct evbuffer *out, const Featd__V1__Response *resp) FEATD_MUSTCHECK;
 
+/* Name of a Value's set field ("int64_val"), "null" when none (messages). */
+const char *proto_value_kind_name(int kind_case);
+
 /* Appends an error response (code is a Featd__V1__ErrorCode). */
 int proto_write_error(struct evbuffer *out, uint64_t request_id, int code,
                       const char *message) FEATD_MUSTCHECK;
